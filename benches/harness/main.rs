@@ -1,0 +1,242 @@
+//! The benchmark harness (DESIGN §11). Generates a deterministic synthetic KB, times the real
+//! release binary as whole processes, and writes the table to BENCHMARKS.md.
+//!
+//! ```text
+//! cargo bench --bench harness                      # 10,000 runbooks, 5 runs each
+//! cargo bench --bench harness -- --runbooks 2000 --runs 3 --corpus ~/docs --out /tmp/b.md --keep /tmp/kb
+//! ```
+
+mod measure;
+mod synth;
+
+use measure::{Stats, format_duration, repeat, repeat_with_setup};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_runbook");
+
+struct Options {
+    runbooks: usize,
+    runs: usize,
+    corpus: Option<PathBuf>,
+    out: PathBuf,
+    /// Generate the synthetic KB here and keep it, instead of in a temp dir.
+    keep: Option<PathBuf>,
+}
+
+fn options() -> Result<Options, String> {
+    let mut opts = Options {
+        runbooks: 10_000,
+        runs: 5,
+        corpus: None,
+        out: Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md"),
+        keep: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--runbooks" => {
+                opts.runbooks = value("--runbooks")?
+                    .parse()
+                    .map_err(|e| format!("--runbooks: {e}"))?
+            }
+            "--runs" => {
+                opts.runs = value("--runs")?
+                    .parse()
+                    .map_err(|e| format!("--runs: {e}"))?
+            }
+            "--corpus" => opts.corpus = Some(PathBuf::from(value("--corpus")?)),
+            "--out" => opts.out = PathBuf::from(value("--out")?),
+            "--keep" => opts.keep = Some(PathBuf::from(value("--keep")?)),
+            "--bench" => {}
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    if opts.runs == 0 || opts.runbooks == 0 {
+        return Err("--runs and --runbooks must be positive".into());
+    }
+    Ok(opts)
+}
+
+/// One line of the table.
+struct Row {
+    benchmark: String,
+    input: String,
+    stats: Stats,
+    budget: Option<Duration>,
+}
+
+fn runbook(kb: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command.arg("--kb").arg(kb).args(args).env("NO_COLOR", "1");
+    command
+}
+
+fn main() {
+    if let Err(err) = run() {
+        eprintln!("benchmark failed: {err}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), String> {
+    let opts = options()?;
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let kb = opts.keep.clone().unwrap_or_else(|| tmp.path().join("kb"));
+    eprintln!("generating {} synthetic runbooks…", opts.runbooks);
+    let bytes = synth::write_kb(&kb, opts.runbooks).map_err(|e| e.to_string())?;
+    let input = format!(
+        "{} synthetic runbooks ({:.0} MB)",
+        thousands(opts.runbooks),
+        bytes as f64 / 1e6
+    );
+
+    // Sanity: the generated KB is valid, so the figures are for real parsing, not error paths.
+    let check = runbook(&kb, &["check", "--json", "--quiet"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let report: serde_json::Value =
+        serde_json::from_slice(&check.stdout).map_err(|e| format!("check output: {e}"))?;
+    if report["errors"] != 0 {
+        return Err(format!(
+            "the synthetic KB has errors: {}",
+            report["diagnostics"][0]
+        ));
+    }
+
+    let mut rows = Vec::new();
+    eprintln!("runbook list --json…");
+    let state = kb.join(".runbook");
+    let forget_state = || match std::fs::remove_dir_all(&state) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(format!("removing {}: {e}", state.display()))
+        }
+        _ => Ok(()),
+    };
+    rows.push(Row {
+        benchmark: "`runbook list --json`, first run (no parse cache)".into(),
+        input: input.clone(),
+        stats: repeat_with_setup(opts.runs, &[0], forget_state, || {
+            runbook(&kb, &["list", "--json"])
+        })?,
+        budget: None,
+    });
+    rows.push(Row {
+        benchmark: "`runbook list --json`".into(),
+        input: input.clone(),
+        stats: repeat(opts.runs, &[0], || runbook(&kb, &["list", "--json"]))?,
+        budget: Some(Duration::from_secs(1)),
+    });
+    if let Some(corpus) = &opts.corpus {
+        let files = count_markdown(corpus);
+        rows.push(Row {
+            benchmark: "`runbook list --json`".into(),
+            input: format!("{} ({} Markdown files)", corpus.display(), thousands(files)),
+            stats: repeat(opts.runs, &[0], || runbook(corpus, &["list", "--json"]))?,
+            budget: None,
+        });
+    }
+    write_report(&opts, &rows).map_err(|e| format!("writing {}: {e}", opts.out.display()))?;
+    eprintln!("wrote {}", opts.out.display());
+    Ok(())
+}
+
+fn write_report(opts: &Options, rows: &[Row]) -> std::io::Result<()> {
+    let mut text = String::from("# Benchmarks\n\n");
+    text.push_str(&format!(
+        "Written by `cargo bench --bench harness -- --runbooks {} --runs {}{}` on {} ({} CPUs), runbook {}.\n\
+         Every figure times the release binary as a whole process (wall clock; one warm-up run, then the \
+         median of {} runs), with the largest peak resident memory (RSS) of those runs.\n\n",
+        opts.runbooks,
+        opts.runs,
+        opts.corpus.as_ref().map(|c| format!(" --corpus {}", c.display())).unwrap_or_default(),
+        cpu_model(),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        env!("CARGO_PKG_VERSION"),
+        opts.runs,
+    ));
+    text.push_str(
+        "| benchmark | input | median | min | max | peak RSS | budget | within budget |\n",
+    );
+    text.push_str("|---|---|---|---|---|---|---|---|\n");
+    for row in rows {
+        let (budget, verdict) = match row.budget {
+            Some(b) => (
+                format!("< {}", format_duration(b)),
+                if row.stats.median < b {
+                    "yes"
+                } else {
+                    "**no**"
+                },
+            ),
+            None => ("—".to_string(), "—"),
+        };
+        text.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {:.0} MiB | {} | {} |\n",
+            row.benchmark,
+            row.input,
+            format_duration(row.stats.median),
+            format_duration(row.stats.min),
+            format_duration(row.stats.max),
+            row.stats.max_rss_kib as f64 / 1024.0,
+            budget,
+            verdict,
+        ));
+    }
+    text.push_str(
+        "\n`runbook` keeps a parse cache in the KB's `.runbook/` folder (keyed by each file's size and \
+         modification time), so only files that changed since the last command are parsed again; the \
+         first-run row deletes it before every run.\n",
+    );
+    text.push_str(
+        "\nThe synthetic KB is generated by `benches/harness/synth.rs`: runbooks shaped like the shipped \
+         ones (front matter, H2/H3 sections, 4–10 steps mixing scripts and probes, cross-links), the \
+         same bytes on every machine.\n",
+    );
+    std::fs::write(&opts.out, text)
+}
+
+fn count_markdown(dir: &Path) -> usize {
+    let mut count = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                count += 1;
+            }
+        }
+    }
+    count
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, model)| model.trim().to_string())
+        })
+        .unwrap_or_else(|| "an unknown CPU".into())
+}
+
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

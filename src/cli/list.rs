@@ -1,0 +1,162 @@
+//! `runbook list`: every runbook, by category, or as JSON.
+
+use super::Context;
+use super::output::{self, BOLD, DIM, HEADING, RED, YELLOW, paint};
+use crate::error::{Error, Result, exit};
+use crate::model::{Kb, Runbook};
+use serde::Serialize;
+use std::io::Write;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only runbooks with this tag (case-insensitive)
+    #[arg(long, value_name = "TAG")]
+    tag: Option<String>,
+    /// Only runbooks of this category (case-insensitive)
+    #[arg(long, value_name = "CATEGORY")]
+    category: Option<String>,
+    /// Print a JSON array
+    #[arg(long)]
+    json: bool,
+}
+
+/// One row of `list --json`.
+#[derive(Serialize)]
+struct Row<'a> {
+    id: &'a str,
+    title: &'a str,
+    path: &'a str,
+    category: &'a str,
+    tags: &'a [String],
+    aliases: &'a [String],
+    summary: &'a str,
+    severity: &'static str,
+    kind: &'static str,
+    steps: usize,
+    errors: usize,
+    warnings: usize,
+}
+
+impl<'a> Row<'a> {
+    fn new(rb: &'a Runbook) -> Self {
+        Row {
+            id: &rb.id,
+            title: &rb.title,
+            path: &rb.path,
+            category: &rb.category,
+            tags: &rb.tags,
+            aliases: &rb.aliases,
+            summary: &rb.summary,
+            severity: rb.severity.as_str(),
+            kind: if rb.is_document() {
+                "document"
+            } else {
+                "runbook"
+            },
+            steps: rb.step_fences,
+            errors: rb.error_count(),
+            warnings: rb.warning_count(),
+        }
+    }
+}
+
+pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+    let kb = ctx.load_summaries()?;
+    let selected: Vec<&Runbook> = kb
+        .runbooks
+        .iter()
+        .filter(|rb| {
+            args.tag
+                .as_ref()
+                .is_none_or(|t| rb.tags.iter().any(|x| x.eq_ignore_ascii_case(t)))
+        })
+        .filter(|rb| {
+            args.category
+                .as_ref()
+                .is_none_or(|c| rb.category.eq_ignore_ascii_case(c))
+        })
+        .collect();
+    let mut out = output::stdout(ctx.color);
+    let written = if args.json {
+        let rows: Vec<Row> = selected.iter().map(|rb| Row::new(rb)).collect();
+        serde_json::to_writer(&mut out, &rows)
+            .map_err(Error::from)
+            .and_then(|_| writeln!(out).map_err(|e| Error::io("stdout", e)))
+    } else {
+        print_table(&mut out, &kb, &selected).map_err(|e| Error::io("stdout", e))
+    };
+    written?;
+    out.flush().map_err(|e| Error::io("stdout", e))?;
+    Ok(exit::OK)
+}
+
+/// Categories in `runbook.toml` order, then alphabetically.
+pub fn ordered_categories<'a>(kb: &Kb, runbooks: &[&'a Runbook]) -> Vec<&'a str> {
+    let mut categories: Vec<&str> = runbooks.iter().map(|rb| rb.category.as_str()).collect();
+    categories.sort_by_key(|c| {
+        let rank = kb
+            .config
+            .categories
+            .iter()
+            .position(|x| x.eq_ignore_ascii_case(c))
+            .unwrap_or(usize::MAX);
+        (rank, c.to_lowercase())
+    });
+    categories.dedup();
+    categories
+}
+
+fn print_table<W: Write>(out: &mut W, kb: &Kb, runbooks: &[&Runbook]) -> std::io::Result<()> {
+    if runbooks.is_empty() {
+        writeln!(out, "no runbooks match")?;
+        return Ok(());
+    }
+    let id_width = runbooks
+        .iter()
+        .map(|rb| rb.id.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(40);
+    let title_width = runbooks
+        .iter()
+        .map(|rb| rb.title.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(50);
+    for category in ordered_categories(kb, runbooks) {
+        writeln!(out, "{}", paint(HEADING, category))?;
+        for rb in runbooks.iter().filter(|rb| rb.category == category) {
+            let title: String = rb.title.chars().take(title_width).collect();
+            let steps = match rb.step_fences {
+                0 => "document".to_string(),
+                1 => "1 step".to_string(),
+                n => format!("{n} steps"),
+            };
+            write!(
+                out,
+                "  {}{}  {title:<title_width$}  {:>8}",
+                paint(BOLD, &rb.id),
+                " ".repeat(id_width.saturating_sub(rb.id.chars().count())),
+                steps
+            )?;
+            if !rb.tags.is_empty() {
+                write!(out, "  {}", paint(DIM, rb.tags.join(", ")))?;
+            }
+            match (rb.error_count(), rb.warning_count()) {
+                (0, 0) => {}
+                (0, w) => write!(
+                    out,
+                    "  {}",
+                    paint(YELLOW, format!("⚠ {w} warning{}", plural(w)))
+                )?,
+                (e, _) => write!(out, "  {}", paint(RED, format!("✘ {e} error{}", plural(e))))?,
+            }
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

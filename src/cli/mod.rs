@@ -1,0 +1,101 @@
+//! The command line: argument parsing, the shared context, and one module per subcommand.
+
+mod check;
+mod completions;
+mod context;
+mod diagnostics;
+mod list;
+mod new;
+mod output;
+mod show;
+
+use crate::error::{Error, exit};
+use clap::{Parser, Subcommand, ValueEnum};
+pub use context::Context;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "runbook",
+    version,
+    about = "Search, read and run operational runbooks",
+    long_about = "A knowledge base of operational runbooks — Markdown with YAML steps — that you can \
+                  search, read as a site, and execute step by step.",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Knowledge base folder (default: nearest ancestor with runbook.toml or runbooks/, else the built-in KB)
+    #[arg(long, global = true, env = "RUNBOOK_KB", value_name = "DIR")]
+    pub kb: Option<PathBuf>,
+    /// Archive folder (default: DIR/archives)
+    #[arg(long, global = true, env = "RUNBOOK_ARCHIVES", value_name = "DIR")]
+    pub archives: Option<PathBuf>,
+    /// When to use colours (NO_COLOR is honoured by `auto`)
+    #[arg(long, global = true, value_enum, default_value_t = ColorMode::Auto, value_name = "WHEN")]
+    pub color: ColorMode,
+    /// Print less
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Print more
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorMode {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the runbooks of the knowledge base
+    List(list::Args),
+    /// Show a runbook: metadata, summary and every step in plain words
+    Show(show::Args),
+    /// Lint runbooks: schema, templates, links, ids (exit 1 on errors)
+    Check(check::Args),
+    /// Create a new runbook from the scaffold template
+    New(new::Args),
+    /// Print shell completions
+    Completions(completions::Args),
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let ctx = match Context::new(&cli) {
+        Ok(ctx) => ctx,
+        Err(err) => return report(&err, cli.color),
+    };
+    let result = match cli.command {
+        Command::List(args) => list::run(&ctx, args),
+        Command::Show(args) => show::run(&ctx, args),
+        Command::Check(args) => check::run(&ctx, args),
+        Command::New(args) => new::run(&ctx, args),
+        Command::Completions(args) => completions::run(&ctx, args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => report(&err, cli.color),
+    }
+}
+
+/// Prints an error (and its hint) to stderr; returns its exit code.
+fn report(err: &Error, color: ColorMode) -> i32 {
+    // `runbook list | head`: the reader left; that is not worth a message.
+    let broken_pipe = match err {
+        Error::Io { source, .. } => source.kind() == std::io::ErrorKind::BrokenPipe,
+        Error::Json(source) => source.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe),
+        _ => false,
+    };
+    if broken_pipe {
+        return exit::OK;
+    }
+    let mut stderr = output::stderr(color);
+    output::error_line(&mut stderr, &err.to_string(), err.hint().as_deref());
+    err.exit_code()
+}

@@ -1,0 +1,54 @@
+//! Terminal output: colour choice (`--color`, `NO_COLOR`) and the few styles we use.
+
+use super::ColorMode;
+use anstream::{AutoStream, ColorChoice};
+use anstyle::{AnsiColor, Style};
+use std::io::Write;
+
+/// Buffered stdout that strips styles when colours are off. Flush before exiting.
+pub type Stdout = std::io::BufWriter<AutoStream<std::io::StdoutLock<'static>>>;
+
+fn choice(mode: ColorMode) -> ColorChoice {
+    match mode {
+        ColorMode::Auto => ColorChoice::Auto,
+        ColorMode::Always => ColorChoice::Always,
+        ColorMode::Never => ColorChoice::Never,
+    }
+}
+
+pub fn stdout(mode: ColorMode) -> Stdout {
+    let choice = match mode {
+        ColorMode::Auto => AutoStream::choice(&std::io::stdout()),
+        other => choice(other),
+    };
+    std::io::BufWriter::with_capacity(64 * 1024, AutoStream::new(std::io::stdout().lock(), choice))
+}
+
+pub fn stderr(mode: ColorMode) -> AutoStream<std::io::Stderr> {
+    let choice = match mode {
+        ColorMode::Auto => anstream::AutoStream::choice(&std::io::stderr()),
+        other => choice(other),
+    };
+    AutoStream::new(std::io::stderr(), choice)
+}
+
+pub const BOLD: Style = Style::new().bold();
+pub const DIM: Style = Style::new().dimmed();
+pub const RED: Style = AnsiColor::Red.on_default().bold();
+pub const YELLOW: Style = AnsiColor::Yellow.on_default().bold();
+pub const GREEN: Style = AnsiColor::Green.on_default();
+pub const CYAN: Style = AnsiColor::Cyan.on_default();
+pub const HEADING: Style = AnsiColor::Cyan.on_default().bold();
+
+/// `text` wrapped in `style` (stripped later when colours are off).
+pub fn paint(style: Style, text: impl std::fmt::Display) -> String {
+    format!("{style}{text}{style:#}")
+}
+
+/// `error: message` plus an optional `hint:` line.
+pub fn error_line<W: Write>(out: &mut W, message: &str, hint: Option<&str>) {
+    let _ = writeln!(out, "{} {message}", paint(RED, "error:"));
+    if let Some(hint) = hint {
+        let _ = writeln!(out, "  {} {hint}", paint(CYAN, "hint:"));
+    }
+}

@@ -1,0 +1,68 @@
+//! `runbook.toml`: optional KB-wide settings.
+
+use super::diagnostic::Diagnostic;
+use super::markdown::LineIndex;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The file name that marks a folder as a KB root.
+pub const CONFIG_FILE: &str = "runbook.toml";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Site title.
+    pub title: Option<String>,
+    /// Public URL of the built site, for absolute links.
+    pub base_url: Option<String>,
+    /// Archive folder, relative to the KB root.
+    pub archives: Option<PathBuf>,
+    /// Default variables for every runbook; a runbook's own `vars` win.
+    #[serde(default)]
+    pub vars: BTreeMap<String, serde_json::Value>,
+    /// Env var names redacted in every run.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Order of categories on the site; others follow alphabetically.
+    #[serde(default)]
+    pub categories: Vec<String>,
+}
+
+impl Config {
+    /// Parses `runbook.toml`; a broken file yields the defaults plus a diagnostic.
+    pub fn parse(text: &str) -> (Config, Option<Diagnostic>) {
+        match toml::from_str::<Config>(text) {
+            Ok(config) => (config, None),
+            Err(err) => {
+                let lines = LineIndex::new(text);
+                let (line, column) = err
+                    .span()
+                    .map(|s| lines.line_col(text, s.start))
+                    .unwrap_or((1, 1));
+                let diag = Diagnostic::error(CONFIG_FILE, line, column, err.message().to_string())
+                    .with_hint(
+                        "runbook.toml keys: title, base_url, archives, vars, secrets, categories",
+                    );
+                (Config::default(), Some(diag))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_reports() {
+        let (config, diag) = Config::parse("title = \"Ops\"\n[vars]\nollama_url = \"http://x\"\n");
+        assert!(diag.is_none());
+        assert_eq!(config.title.as_deref(), Some("Ops"));
+        assert!(config.vars.contains_key("ollama_url"));
+        let (_, diag) = Config::parse("title = \"Ops\"\ncolour = 1\n");
+        let diag = diag.unwrap();
+        assert_eq!(diag.line, 2);
+        assert!(diag.message.contains("colour"), "{}", diag.message);
+    }
+}

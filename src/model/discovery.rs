@@ -1,0 +1,209 @@
+//! Where the knowledge base is, and which files in it are runbooks (DESIGN §2).
+
+use super::config::CONFIG_FILE;
+use super::parse::SourceFile;
+use std::path::{Path, PathBuf};
+
+/// Folders never searched for runbooks: run records, build output, dependencies.
+pub const SKIPPED_DIRS: [&str; 3] = ["archives", "target", "node_modules"];
+
+/// Where the runbooks come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KbSource {
+    /// A folder on disk. `runbooks_dir` is `root/runbooks` when that exists, else `root`.
+    Dir {
+        root: PathBuf,
+        runbooks_dir: PathBuf,
+    },
+    /// The runbooks compiled into the binary.
+    Builtin,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    #[error("knowledge base `{0}` does not exist")]
+    Missing(PathBuf),
+    #[error("knowledge base `{0}` is not a directory")]
+    NotADirectory(PathBuf),
+}
+
+impl KbSource {
+    /// The KB of an explicit `--kb DIR` / `RUNBOOK_KB`, or the nearest ancestor of `cwd` holding
+    /// `runbook.toml` or `runbooks/`, or the built-in KB.
+    pub fn locate(explicit: Option<&Path>, cwd: &Path) -> Result<KbSource, DiscoveryError> {
+        if let Some(dir) = explicit {
+            let dir = if dir.is_absolute() {
+                dir.to_path_buf()
+            } else {
+                cwd.join(dir)
+            };
+            if !dir.exists() {
+                return Err(DiscoveryError::Missing(dir));
+            }
+            if !dir.is_dir() {
+                return Err(DiscoveryError::NotADirectory(dir));
+            }
+            return Ok(KbSource::for_dir(dir));
+        }
+        for dir in cwd.ancestors() {
+            if dir.join(CONFIG_FILE).is_file() || dir.join("runbooks").is_dir() {
+                return Ok(KbSource::for_dir(dir.to_path_buf()));
+            }
+        }
+        Ok(KbSource::Builtin)
+    }
+
+    pub fn for_dir(root: PathBuf) -> KbSource {
+        let root = std::fs::canonicalize(&root).unwrap_or(root);
+        let nested = root.join("runbooks");
+        let runbooks_dir = if nested.is_dir() {
+            nested
+        } else {
+            root.clone()
+        };
+        KbSource::Dir { root, runbooks_dir }
+    }
+
+    pub fn root(&self) -> Option<&Path> {
+        match self {
+            KbSource::Dir { root, .. } => Some(root),
+            KbSource::Builtin => None,
+        }
+    }
+
+    /// Where new runbooks go (`runbook new`).
+    pub fn runbooks_dir(&self) -> Option<&Path> {
+        match self {
+            KbSource::Dir { runbooks_dir, .. } => Some(runbooks_dir),
+            KbSource::Builtin => None,
+        }
+    }
+
+    /// Lists the runbook files, sorted by path, with their bytes not yet read.
+    pub fn files(&self) -> Vec<SourceFile> {
+        match self {
+            KbSource::Dir { root, runbooks_dir } => walk(root, runbooks_dir),
+            KbSource::Builtin => super::kb::builtin_files(),
+        }
+    }
+}
+
+/// Markdown files under `runbooks_dir`, honouring `.gitignore` and skipping hidden and
+/// [`SKIPPED_DIRS`] folders.
+fn walk(root: &Path, runbooks_dir: &Path) -> Vec<SourceFile> {
+    let walker = ignore::WalkBuilder::new(runbooks_dir)
+        .hidden(true)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(false)
+        .require_git(false)
+        .follow_links(false)
+        .filter_entry(|entry| {
+            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+            !(is_dir
+                && entry.depth() > 0
+                && SKIPPED_DIRS.contains(&entry.file_name().to_string_lossy().as_ref()))
+        })
+        .build();
+    let mut files: Vec<SourceFile> = walker
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_some_and(|t| t.is_file()))
+        .filter(|entry| {
+            entry
+                .path()
+                .extension()
+                .is_some_and(|ext| ext.eq_ignore_ascii_case("md"))
+        })
+        .filter_map(|entry| source_file(root, runbooks_dir, entry.into_path()))
+        .collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files
+}
+
+fn source_file(root: &Path, runbooks_dir: &Path, file: PathBuf) -> Option<SourceFile> {
+    let path = slash_path(file.strip_prefix(root).ok()?);
+    let within = slash_path(file.strip_prefix(runbooks_dir).ok()?);
+    Some(SourceFile::new(path, &within, Some(file)))
+}
+
+fn slash_path(path: &Path) -> String {
+    path.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+impl SourceFile {
+    /// `path` relative to the KB root, `within` relative to the runbooks folder (both with `.md`).
+    pub fn new(path: String, within: &str, file: Option<PathBuf>) -> SourceFile {
+        let stem_path = within
+            .strip_suffix(".md")
+            .or_else(|| within.strip_suffix(".MD"))
+            .unwrap_or(within)
+            .to_string();
+        let category_dir = stem_path.split_once('/').map(|(dir, _)| dir.to_string());
+        SourceFile {
+            path,
+            stem_path,
+            category_dir,
+            file,
+            bytes: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_ancestor_wins() {
+        let tmp = tempfile::tempdir().unwrap();
+        let kb = tmp.path().join("kb");
+        std::fs::create_dir_all(kb.join("runbooks/ops")).unwrap();
+        std::fs::create_dir_all(kb.join("deep/er")).unwrap();
+        let found = KbSource::locate(None, &kb.join("deep/er")).unwrap();
+        assert_eq!(
+            found.root(),
+            Some(std::fs::canonicalize(&kb).unwrap().as_path())
+        );
+        assert_eq!(
+            found.runbooks_dir().unwrap().file_name().unwrap(),
+            "runbooks"
+        );
+    }
+
+    #[test]
+    fn explicit_dir_must_exist() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            KbSource::locate(Some(&tmp.path().join("nope")), tmp.path()),
+            Err(DiscoveryError::Missing(_))
+        ));
+        let plain = KbSource::locate(Some(tmp.path()), Path::new("/")).unwrap();
+        assert_eq!(plain.root(), plain.runbooks_dir());
+    }
+
+    #[test]
+    fn walk_skips_what_it_should() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        for file in [
+            "a.md",
+            "ops/b.md",
+            ".hidden/c.md",
+            "archives/d.md",
+            "node_modules/e.md",
+            "ignored/f.md",
+            "g.txt",
+        ] {
+            let path = root.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "# x\n").unwrap();
+        }
+        std::fs::write(root.join(".gitignore"), "ignored/\n").unwrap();
+        let source = KbSource::for_dir(root.to_path_buf());
+        let paths: Vec<String> = source.files().into_iter().map(|f| f.path).collect();
+        assert_eq!(paths, vec!["a.md", "ops/b.md"]);
+    }
+}

@@ -1,0 +1,657 @@
+//! The knowledge base: every runbook, parsed in parallel, with ids resolved and links checked.
+
+use super::cache::{FileStamp, ParseCache};
+use super::config::{CONFIG_FILE, Config};
+use super::diagnostic::Diagnostic;
+pub use super::discovery::KbSource;
+use super::parse::{self, ParseContext, SourceFile};
+use super::runbook::{Body, LinkTarget, Runbook};
+use super::suggest::{closest, ranked};
+use rayon::prelude::*;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The runbooks that ship inside the binary (the repository's `runbooks/`).
+#[derive(rust_embed::RustEmbed)]
+#[folder = "runbooks/"]
+#[include = "*.md"]
+struct BuiltinRunbooks;
+
+pub(crate) fn builtin_files() -> Vec<SourceFile> {
+    let mut files: Vec<SourceFile> = BuiltinRunbooks::iter()
+        .filter_map(|name| {
+            let content = BuiltinRunbooks::get(&name)?;
+            let mut file = SourceFile::new(format!("runbooks/{name}"), &name, None);
+            file.bytes = content.data.into_owned();
+            Some(file)
+        })
+        .collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files
+}
+
+/// What a name resolves to.
+#[derive(Debug, Clone)]
+enum Name {
+    Unique(usize),
+    Ambiguous(Vec<usize>),
+}
+
+/// The outcome of looking a runbook up by id, alias or path.
+#[derive(Debug)]
+pub enum Lookup<'a> {
+    Found(&'a Runbook),
+    /// A bare stem shared by several files (`README`): each is addressed by its path.
+    Ambiguous(Vec<&'a Runbook>),
+    NotFound {
+        suggestions: Vec<String>,
+    },
+}
+
+#[derive(Debug)]
+pub struct Kb {
+    pub source: KbSource,
+    pub config: Config,
+    pub runbooks: Vec<Runbook>,
+    /// KB-wide problems (`runbook.toml`).
+    pub diagnostics: Vec<Diagnostic>,
+    ctx: ParseContext,
+    names: HashMap<String, Name>,
+    by_path: HashMap<String, usize>,
+}
+
+/// The state folder name inside a KB root.
+pub const STATE_DIR: &str = ".runbook";
+
+/// Reads and parses one file, or takes its summary from the cache when its stamp matches.
+/// Returns the runbook, its stamp, and whether it was parsed now.
+fn load_file(
+    mut file: SourceFile,
+    ctx: &ParseContext,
+    cache: &ParseCache,
+) -> (Runbook, Option<FileStamp>, bool) {
+    let Some(path) = file.file.clone() else {
+        return (parse::parse(file, ctx), None, true);
+    };
+    let stamp = std::fs::metadata(&path)
+        .ok()
+        .and_then(|m| FileStamp::of(&m));
+    if let Some(cached) = stamp.and_then(|s| cache.get(&file.path, s)) {
+        return (
+            Runbook {
+                file: Some(path),
+                ..cached
+            },
+            stamp,
+            false,
+        );
+    }
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            file.bytes = bytes;
+            (parse::parse(file, ctx), stamp, true)
+        }
+        Err(err) => (parse::unreadable(file, &err.to_string()), None, true),
+    }
+}
+
+impl Kb {
+    /// Reads and parses every runbook of `source`. Never fails: unreadable files become runbooks
+    /// carrying their error.
+    pub fn load(source: KbSource) -> Kb {
+        Kb::load_with(source, true)
+    }
+
+    /// Like [`Kb::load`], without keeping steps and text in memory: for commands that need only
+    /// metadata and diagnostics (`list`, `check`), which then stay small on a large KB.
+    pub fn load_summaries(source: KbSource) -> Kb {
+        Kb::load_with(source, false)
+    }
+
+    fn load_with(source: KbSource, keep_bodies: bool) -> Kb {
+        let mut diagnostics = Vec::new();
+        let config = match source.root().map(|root| root.join(CONFIG_FILE)) {
+            Some(path) if path.is_file() => match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    let (config, diag) = Config::parse(&text);
+                    diagnostics.extend(diag);
+                    config
+                }
+                Err(err) => {
+                    diagnostics.push(Diagnostic::error(
+                        CONFIG_FILE,
+                        1,
+                        1,
+                        format!("cannot read {CONFIG_FILE}: {err}"),
+                    ));
+                    Config::default()
+                }
+            },
+            _ => Config::default(),
+        };
+        let ctx = ParseContext {
+            config_vars: config.vars.keys().cloned().collect(),
+        };
+        let cache_dir = source.root().map(|root| root.join(STATE_DIR));
+        let context: Vec<&str> = ctx.config_vars.iter().map(String::as_str).collect();
+        let mut cache = ParseCache::open(cache_dir.as_deref(), context.join(","));
+        let files = source.files();
+        let loaded: Vec<(Runbook, Option<FileStamp>, bool)> = files
+            .into_par_iter()
+            .map(|file| {
+                let (mut runbook, stamp, fresh) = load_file(file, &ctx, &cache);
+                if !keep_bodies {
+                    runbook.body = None;
+                }
+                (runbook, stamp, fresh)
+            })
+            .collect();
+        let present: HashSet<&str> = loaded.iter().map(|(rb, _, _)| rb.path.as_str()).collect();
+        cache.retain(&present);
+        for (runbook, stamp, fresh) in &loaded {
+            if let (Some(stamp), true) = (stamp, fresh) {
+                cache.insert(&runbook.path, *stamp, runbook);
+            }
+        }
+        cache.save();
+        let runbooks = loaded.into_iter().map(|(rb, _, _)| rb).collect();
+        Kb::assemble(source, config, runbooks, diagnostics)
+    }
+
+    /// Builds the KB from parsed runbooks: assigns ids, indexes names, resolves links.
+    pub fn assemble(
+        source: KbSource,
+        config: Config,
+        runbooks: Vec<Runbook>,
+        diagnostics: Vec<Diagnostic>,
+    ) -> Kb {
+        let config_vars = config.vars.keys().cloned().collect();
+        let mut kb = Kb {
+            ctx: ParseContext { config_vars },
+            source,
+            config,
+            runbooks,
+            diagnostics,
+            names: HashMap::new(),
+            by_path: HashMap::new(),
+        };
+        kb.assign_ids();
+        kb.index_names();
+        kb.resolve_links();
+        kb
+    }
+
+    /// Explicit ids are kept (two equal ones are an error on both); a file stem is the id when
+    /// no other file shares it, else the path form (`node/_index`) is.
+    fn assign_ids(&mut self) {
+        let mut explicit: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut stems: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, rb) in self.runbooks.iter().enumerate() {
+            if rb.explicit_id {
+                explicit.entry(rb.id.to_lowercase()).or_default().push(i);
+            } else {
+                stems.entry(rb.id.to_lowercase()).or_default().push(i);
+            }
+        }
+        for indices in explicit.values().filter(|v| v.len() > 1) {
+            for &i in indices {
+                let others: Vec<&str> = indices
+                    .iter()
+                    .filter(|&&j| j != i)
+                    .map(|&j| self.runbooks[j].path.as_str())
+                    .collect();
+                let rb = &self.runbooks[i];
+                let diag = Diagnostic::error(
+                    &rb.path,
+                    rb.id_line,
+                    1,
+                    format!("duplicate runbook id `{}`", rb.id),
+                )
+                .with_hint(format!(
+                    "{} also uses it; ids are unique across the KB",
+                    others.join(" and ")
+                ));
+                self.runbooks[i].diagnostics.push(diag);
+            }
+        }
+        for (stem, indices) in &stems {
+            if indices.len() > 1 || explicit.contains_key(stem) {
+                for &i in indices {
+                    self.runbooks[i].id = self.runbooks[i].stem_path.clone();
+                }
+            }
+        }
+    }
+
+    fn index_names(&mut self) {
+        let mut names: HashMap<String, Name> = HashMap::new();
+        let add =
+            |names: &mut HashMap<String, Name>, key: String, i: usize| match names.get_mut(&key) {
+                None => {
+                    names.insert(key, Name::Unique(i));
+                }
+                Some(Name::Unique(j)) if *j == i => {}
+                Some(Name::Unique(j)) => {
+                    let j = *j;
+                    names.insert(key, Name::Ambiguous(vec![j, i]));
+                }
+                Some(Name::Ambiguous(list)) => {
+                    if !list.contains(&i) {
+                        list.push(i);
+                    }
+                }
+            };
+        // Ids first: an id always beats a stem or an alias of another runbook.
+        for (i, rb) in self.runbooks.iter().enumerate() {
+            add(&mut names, rb.id.to_lowercase(), i);
+        }
+        let ids: BTreeSet<String> = names.keys().cloned().collect();
+        for (i, rb) in self.runbooks.iter().enumerate() {
+            let stem = rb
+                .stem_path
+                .rsplit('/')
+                .next()
+                .unwrap_or(&rb.stem_path)
+                .to_lowercase();
+            if !ids.contains(&stem) {
+                add(&mut names, stem, i);
+            }
+            let stem_path = rb.stem_path.to_lowercase();
+            if !ids.contains(&stem_path) {
+                add(&mut names, stem_path, i);
+            }
+        }
+        let mut alias_warnings = Vec::new();
+        for (i, rb) in self.runbooks.iter().enumerate() {
+            for alias in &rb.aliases {
+                let key = alias.to_lowercase();
+                if let Some(Name::Unique(j)) = names.get(&key)
+                    && *j != i
+                    && ids.contains(&key)
+                {
+                    alias_warnings.push((i, alias.clone(), self.runbooks[*j].path.clone()));
+                    continue;
+                }
+                add(&mut names, key, i);
+            }
+        }
+        for (i, alias, other) in alias_warnings {
+            let path = self.runbooks[i].path.clone();
+            let line = self.runbooks[i].aliases_line;
+            self.runbooks[i].diagnostics.push(
+                Diagnostic::warning(
+                    &path,
+                    line,
+                    1,
+                    format!("alias `{alias}` is the id of {other}"),
+                )
+                .with_hint("the id wins; remove or rename the alias"),
+            );
+        }
+        self.by_path = self
+            .runbooks
+            .iter()
+            .enumerate()
+            .map(|(i, rb)| (rb.path.clone(), i))
+            .collect();
+        self.names = names;
+    }
+
+    /// Looks a runbook up by id, alias, path form or file path, case-insensitively.
+    pub fn lookup(&self, query: &str) -> Lookup<'_> {
+        let key = query.trim().trim_start_matches("./").to_lowercase();
+        if let Some(i) = self.by_path_query(&key) {
+            return Lookup::Found(&self.runbooks[i]);
+        }
+        match self.names.get(&key) {
+            Some(Name::Unique(i)) => Lookup::Found(&self.runbooks[*i]),
+            Some(Name::Ambiguous(list)) => {
+                Lookup::Ambiguous(list.iter().map(|&i| &self.runbooks[i]).collect())
+            }
+            None => {
+                let candidates = self
+                    .runbooks
+                    .iter()
+                    .flat_map(|rb| std::iter::once(&rb.id).chain(rb.aliases.iter()));
+                let suggestions = ranked(query, candidates.map(String::as_str), 3);
+                Lookup::NotFound {
+                    suggestions: suggestions.into_iter().map(str::to_string).collect(),
+                }
+            }
+        }
+    }
+
+    fn by_path_query(&self, key: &str) -> Option<usize> {
+        if !key.ends_with(".md") {
+            return None;
+        }
+        self.runbooks.iter().position(|rb| {
+            rb.path.to_lowercase() == key || format!("{}.md", rb.stem_path.to_lowercase()) == key
+        })
+    }
+
+    /// The runbook with exactly this id.
+    pub fn get(&self, id: &str) -> Option<&Runbook> {
+        self.runbooks
+            .iter()
+            .find(|rb| rb.id.eq_ignore_ascii_case(id))
+    }
+
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.runbooks
+            .iter()
+            .position(|rb| rb.id.eq_ignore_ascii_case(id))
+    }
+
+    /// Index of the runbook at this KB-relative path (paths are unique; ids may not be).
+    pub fn index_of_path(&self, path: &str) -> Option<usize> {
+        self.by_path.get(path).copied()
+    }
+
+    /// Runbooks linking to `runbooks[index]`, with the line of each link.
+    pub fn backlinks(&self, index: usize) -> Vec<(&Runbook, usize)> {
+        let mut out = Vec::new();
+        for (i, rb) in self.runbooks.iter().enumerate() {
+            if i == index {
+                continue;
+            }
+            if let Some(link) = rb
+                .links
+                .iter()
+                .find(|l| l.target.as_ref().is_some_and(|t| t.runbook == index))
+            {
+                out.push((rb, link.line));
+            }
+        }
+        out
+    }
+
+    /// Every diagnostic, KB-wide ones first, then by path and line.
+    pub fn all_diagnostics(&self) -> Vec<&Diagnostic> {
+        let mut all: Vec<&Diagnostic> = self.diagnostics.iter().collect();
+        all.extend(self.runbooks.iter().flat_map(|rb| rb.diagnostics.iter()));
+        all
+    }
+
+    /// The steps and text of `runbooks[index]`: kept from loading, or read and parsed now when
+    /// the summary came from the cache.
+    pub fn body(&self, index: usize) -> std::io::Result<Arc<Body>> {
+        let rb = &self.runbooks[index];
+        if let Some(body) = &rb.body {
+            return Ok(Arc::clone(body));
+        }
+        let file = rb
+            .file
+            .clone()
+            .ok_or_else(|| std::io::Error::other("built-in runbook without a body"))?;
+        let mut source = SourceFile::new(
+            rb.path.clone(),
+            &format!("{}.md", rb.stem_path),
+            Some(file.clone()),
+        );
+        source.bytes = std::fs::read(&file)?;
+        let parsed = parse::parse(source, &self.ctx);
+        parsed
+            .body
+            .ok_or_else(|| std::io::Error::other("parser returned no body"))
+    }
+
+    /// The source text a diagnostic points into, for snippets.
+    pub fn source_of(&self, path: &str) -> Option<String> {
+        if let Some(body) = self
+            .by_path
+            .get(path)
+            .and_then(|&i| self.runbooks[i].body.as_ref())
+        {
+            return Some(body.source.clone());
+        }
+        if let Some(root) = self.source.root() {
+            return std::fs::read_to_string(root.join(path)).ok();
+        }
+        let i = *self.by_path.get(path)?;
+        self.body(i).ok().map(|b| b.source.clone())
+    }
+
+    /// Where a KB-relative path lives on disk, for messages that should be clickable.
+    pub fn file_path(&self, path: &str) -> Option<PathBuf> {
+        self.source.root().map(|root| root.join(path))
+    }
+
+    /// Search index and caches (DESIGN §2): `DIR/.runbook/`, or the XDG state dir for the
+    /// built-in KB.
+    pub fn state_dir(&self) -> PathBuf {
+        match self.source.root() {
+            Some(root) => root.join(STATE_DIR),
+            None => xdg_state_dir().join("builtin"),
+        }
+    }
+
+    /// Where run archives go: `--archives` wins, then `runbook.toml`, then `DIR/archives/`.
+    pub fn archives_dir(&self, override_dir: Option<&Path>) -> PathBuf {
+        if let Some(dir) = override_dir {
+            return dir.to_path_buf();
+        }
+        match self.source.root() {
+            Some(root) => match &self.config.archives {
+                Some(dir) => root.join(dir),
+                None => root.join("archives"),
+            },
+            None => xdg_state_dir().join("archives"),
+        }
+    }
+
+    fn resolve_links(&mut self) {
+        let on_disk = self.source.root().map(Path::to_path_buf);
+        let mut resolved: Vec<Vec<(Option<LinkTarget>, Option<Diagnostic>)>> =
+            Vec::with_capacity(self.runbooks.len());
+        for (index, rb) in self.runbooks.iter().enumerate() {
+            let mut out = Vec::with_capacity(rb.links.len());
+            for link in &rb.links {
+                out.push(self.resolve_link(
+                    index,
+                    rb,
+                    &link.dest,
+                    link.line,
+                    link.column,
+                    on_disk.as_deref(),
+                ));
+            }
+            resolved.push(out);
+        }
+        for (rb, results) in self.runbooks.iter_mut().zip(resolved) {
+            for (link, (target, diag)) in rb.links.iter_mut().zip(results) {
+                link.target = target;
+                rb.diagnostics.extend(diag);
+            }
+        }
+    }
+
+    fn resolve_link(
+        &self,
+        index: usize,
+        rb: &Runbook,
+        dest: &str,
+        line: usize,
+        column: usize,
+        on_disk: Option<&Path>,
+    ) -> (Option<LinkTarget>, Option<Diagnostic>) {
+        let (file_part, anchor) = match dest.split_once('#') {
+            Some((file, anchor)) => (file, Some(percent_decode(anchor))),
+            None => (dest, None),
+        };
+        let file_part = file_part.split('?').next().unwrap_or_default();
+        if file_part.is_empty() {
+            return self.check_anchor(index, rb, anchor, line, column);
+        }
+        let decoded = percent_decode(file_part);
+        let joined = join_relative(rb.dir(), &decoded);
+        if let Some(&target) = joined.as_ref().and_then(|t| self.by_path.get(t)) {
+            return self.check_anchor(target, rb, anchor, line, column);
+        }
+        // Not a runbook of this KB: fine if the file exists (an image, a script, a doc outside
+        // the KB folder); otherwise say so — an error for a missing runbook, a warning for others.
+        let base = rb.file.as_deref().and_then(Path::parent).or(on_disk);
+        if base.is_some_and(|dir| dir.join(&decoded).exists()) {
+            return (None, None);
+        }
+        let is_markdown = decoded.to_lowercase().ends_with(".md");
+        match joined {
+            Some(target) if is_markdown => {
+                let hint = match self.similar_runbook(&target) {
+                    Some(best) => format!("did you mean `{}`?", relative_to(rb.dir(), best)),
+                    None => "the path is relative to this file's folder".to_string(),
+                };
+                let message = format!("link to missing runbook `{file_part}`");
+                (
+                    None,
+                    Some(Diagnostic::error(&rb.path, line, column, message).with_hint(hint)),
+                )
+            }
+            _ if base.is_some() => {
+                let message = format!("link to missing file `{file_part}`");
+                (
+                    None,
+                    Some(Diagnostic::warning(&rb.path, line, column, message)),
+                )
+            }
+            _ => (None, None),
+        }
+    }
+
+    /// A runbook in the same folder whose file name is close to the missing `target`.
+    fn similar_runbook(&self, target: &str) -> Option<&str> {
+        let (dir, name) = target.rsplit_once('/').unwrap_or(("", target));
+        let siblings = self
+            .runbooks
+            .iter()
+            .filter(|r| r.dir() == dir)
+            .map(|r| r.path.as_str());
+        let names: Vec<(&str, &str)> = siblings
+            .map(|p| (p.rsplit('/').next().unwrap_or(p), p))
+            .collect();
+        let best = closest(name, names.iter().map(|(n, _)| *n))?;
+        names.iter().find(|(n, _)| *n == best).map(|(_, p)| *p)
+    }
+
+    fn check_anchor(
+        &self,
+        target: usize,
+        rb: &Runbook,
+        anchor: Option<String>,
+        line: usize,
+        column: usize,
+    ) -> (Option<LinkTarget>, Option<Diagnostic>) {
+        let target_rb = &self.runbooks[target];
+        let anchor = anchor.filter(|a| !a.is_empty());
+        if let Some(anchor) = &anchor
+            && !target_rb.has_anchor(anchor)
+        {
+            let anchors = target_rb.headings.iter().map(|h| h.anchor.as_str());
+            let hint = match closest(anchor, anchors) {
+                Some(best) => format!("did you mean `#{best}`?"),
+                None => format!("{} has no heading with that anchor", target_rb.path),
+            };
+            let message = format!("link to missing anchor `#{anchor}` in {}", target_rb.path);
+            return (
+                None,
+                Some(Diagnostic::error(&rb.path, line, column, message).with_hint(hint)),
+            );
+        }
+        (
+            Some(LinkTarget {
+                runbook: target,
+                anchor,
+            }),
+            None,
+        )
+    }
+}
+
+/// `dir` + `relative`, with `.` and `..` folded; `None` when it climbs above the root.
+fn join_relative(dir: &str, relative: &str) -> Option<String> {
+    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+    for part in relative.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            other => parts.push(other),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// `target` written relative to `dir`, for hints.
+fn relative_to(dir: &str, target: &str) -> String {
+    let dir_parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+    let target_parts: Vec<&str> = target.split('/').collect();
+    let common = dir_parts
+        .iter()
+        .zip(&target_parts)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut out: Vec<&str> = vec![".."; dir_parts.len() - common];
+    out.extend(&target_parts[common..]);
+    out.join("/")
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn xdg_state_dir() -> PathBuf {
+    use etcetera::BaseStrategy;
+    match etcetera::choose_base_strategy() {
+        Ok(strategy) => strategy
+            .state_dir()
+            .unwrap_or_else(|| strategy.data_dir())
+            .join("runbook"),
+        Err(_) => std::env::temp_dir().join("runbook"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_relative_paths() {
+        assert_eq!(
+            join_relative("runbooks/operations", "storage-crisis.md").as_deref(),
+            Some("runbooks/operations/storage-crisis.md")
+        );
+        assert_eq!(
+            join_relative("runbooks/operations", "../architecture/gpu.md").as_deref(),
+            Some("runbooks/architecture/gpu.md")
+        );
+        assert_eq!(join_relative("", "../x.md"), None);
+        assert_eq!(
+            relative_to("runbooks/operations", "runbooks/architecture/gpu.md"),
+            "../architecture/gpu.md"
+        );
+    }
+
+    #[test]
+    fn decodes_percent_escapes() {
+        assert_eq!(percent_decode("my%20file.md"), "my file.md");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+}

@@ -1,0 +1,120 @@
+//! A parsed runbook: metadata, steps, sections and links, plus whatever went wrong reading it.
+
+use super::diagnostic::Diagnostic;
+use super::markdown::Heading;
+use super::step::{Severity, Step};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// What the KB knows of every runbook: metadata, sections, links, diagnostics. Cheap to keep for
+/// ten thousand files and cached between runs; the steps live in [`Body`], parsed on demand.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Runbook {
+    /// Canonical id: front-matter `id`, else the file stem, else (stem shared) the path form.
+    pub id: String,
+    pub explicit_id: bool,
+    /// Line of the `id:` key, or 1.
+    pub id_line: usize,
+    /// Path relative to the KB root, `/`-separated (`runbooks/operations/cuda-304.md`).
+    pub path: String,
+    /// Path relative to the runbooks folder, without `.md` (`operations/cuda-304`).
+    pub stem_path: String,
+    /// The file on disk; `None` for the built-in KB.
+    pub file: Option<PathBuf>,
+    pub title: String,
+    pub aliases: Vec<String>,
+    pub summary: String,
+    pub tags: Vec<String>,
+    pub category: String,
+    pub severity: Severity,
+    pub owner: Option<String>,
+    pub vars: BTreeMap<String, serde_json::Value>,
+    pub secrets: Vec<String>,
+    /// Line of the `aliases:` key, for alias diagnostics.
+    pub aliases_line: usize,
+    /// Number of step fences, including ones that did not parse.
+    pub step_fences: usize,
+    pub headings: Vec<Heading>,
+    /// Anchors set by raw HTML (`<a name="x">`, `id="x"`).
+    #[serde(default)]
+    pub html_anchors: Vec<String>,
+    pub links: Vec<Link>,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Set when the file was parsed in this process; absent when the summary came from the cache.
+    #[serde(skip)]
+    pub body: Option<std::sync::Arc<Body>>,
+}
+
+/// The parts of a runbook only execution and rendering need.
+#[derive(Debug, Clone)]
+pub struct Body {
+    /// The text with any BOM removed.
+    pub source: String,
+    pub steps: Vec<Step>,
+    /// SHA-256 of the bytes this body was parsed from (the file may have changed since the
+    /// summary was read).
+    pub sha256: String,
+}
+
+impl Body {
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.id.eq_ignore_ascii_case(id))
+    }
+}
+
+/// A relative link to another `.md` file (or an `#anchor` on the same page).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Link {
+    pub dest: String,
+    pub line: usize,
+    pub column: usize,
+    /// Set by the KB once every runbook is known.
+    #[serde(skip)]
+    pub target: Option<LinkTarget>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkTarget {
+    /// Index of the target runbook in the KB.
+    pub runbook: usize,
+    pub anchor: Option<String>,
+}
+
+impl Runbook {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
+    pub fn warning_count(&self) -> usize {
+        self.diagnostics.len() - self.error_count()
+    }
+
+    /// A runbook without steps is a document: indexed and rendered, not executable.
+    pub fn is_document(&self) -> bool {
+        self.step_fences == 0
+    }
+
+    /// Whether a link may point at `#anchor`: a heading or an HTML `id`/`name`, compared without
+    /// regard to case, as browsers on forges do.
+    pub fn has_anchor(&self, anchor: &str) -> bool {
+        self.headings
+            .iter()
+            .any(|h| h.anchor.eq_ignore_ascii_case(anchor))
+            || self
+                .html_anchors
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(anchor))
+    }
+
+    /// The folder of the file relative to the KB root (`runbooks/operations`).
+    pub fn dir(&self) -> &str {
+        self.path.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("")
+    }
+}

@@ -1,0 +1,147 @@
+//! Step strings are minijinja templates and `when`/`assert` are minijinja expressions. Both are
+//! checked for syntax when a runbook is read, so a typo is a `check` error, not a 3 a.m. surprise.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeSet;
+
+/// True when `text` holds template syntax at all; plain strings skip the compiler.
+pub fn has_template_syntax(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%") || text.contains("{#")
+}
+
+/// A templated string from a step, with the names it reads (`path`, `steps.driver.passed`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Template {
+    pub source: String,
+    pub references: BTreeSet<String>,
+}
+
+impl Template {
+    pub fn parse(source: String) -> Result<Template, String> {
+        if !has_template_syntax(&source) {
+            return Ok(Template {
+                source,
+                references: BTreeSet::new(),
+            });
+        }
+        let env = minijinja::Environment::empty();
+        let references = match env.template_from_str(&source) {
+            Ok(template) => template.undeclared_variables(true).into_iter().collect(),
+            Err(err) => {
+                return Err(format!(
+                    "template syntax error in `{}`: {}",
+                    abbreviate(&source),
+                    detail(&err)
+                ));
+            }
+        };
+        Ok(Template { source, references })
+    }
+
+    /// A plain string that is not rendered further (used for generated defaults).
+    pub fn literal(source: impl Into<String>) -> Template {
+        Template {
+            source: source.into(),
+            references: BTreeSet::new(),
+        }
+    }
+
+    pub fn is_templated(&self) -> bool {
+        has_template_syntax(&self.source)
+    }
+}
+
+/// A minijinja expression such as `not steps.driver.passed` or `free_gb | int > 20`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expr {
+    pub source: String,
+    pub references: BTreeSet<String>,
+}
+
+impl Expr {
+    pub fn parse(source: String) -> Result<Expr, String> {
+        let env = minijinja::Environment::empty();
+        let references = match env.compile_expression(&source) {
+            Ok(expr) => expr.undeclared_variables(true).into_iter().collect(),
+            Err(err) => {
+                return Err(format!(
+                    "invalid expression `{}`: {}",
+                    abbreviate(&source),
+                    detail(&err)
+                ));
+            }
+        };
+        Ok(Expr { source, references })
+    }
+}
+
+fn detail(err: &minijinja::Error) -> String {
+    err.detail()
+        .map(str::to_string)
+        .unwrap_or_else(|| err.to_string())
+}
+
+fn abbreviate(text: &str) -> String {
+    let first = text.lines().next().unwrap_or_default();
+    if first.chars().count() > 60 || text.lines().nth(1).is_some() {
+        let cut: String = first.chars().take(60).collect();
+        format!("{cut}…")
+    } else {
+        first.to_string()
+    }
+}
+
+impl<'de> Deserialize<'de> for Template {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Template::parse(String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+}
+
+impl<'de> Deserialize<'de> for Expr {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Expr::parse(String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Template {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.source)
+    }
+}
+
+impl Serialize for Expr {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.source)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collects_references() {
+        let t = Template::parse("df -h {{ path | shell_quote }} {{ steps.driver.exit }}".into())
+            .unwrap();
+        assert!(t.references.contains("path"));
+        assert!(t.references.contains("steps.driver.exit"));
+        let e = Expr::parse("not steps.driver.passed and free > 3".into()).unwrap();
+        assert!(e.references.contains("steps.driver.passed"));
+        assert!(e.references.contains("free"));
+    }
+
+    #[test]
+    fn reports_syntax_errors() {
+        let err = Template::parse("echo {{ path".into()).unwrap_err();
+        assert!(err.contains("template syntax error"), "{err}");
+        let err = Expr::parse("steps.x.passed and".into()).unwrap_err();
+        assert!(err.contains("invalid expression"), "{err}");
+    }
+
+    #[test]
+    fn plain_strings_skip_the_compiler() {
+        let t = Template::parse("echo }} {".into()).unwrap();
+        assert!(t.references.is_empty());
+        assert!(!t.is_templated());
+    }
+}

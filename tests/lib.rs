@@ -1,0 +1,8 @@
+//! The one integration-test binary: every module drives the real `runbook` binary.
+
+mod test;
+
+mod commands;
+mod discovery;
+mod errors;
+mod shipped;
