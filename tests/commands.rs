@@ -339,3 +339,17 @@ fn usage_errors_exit_two() {
     Test::new().args(["list", "--bogus"]).status(2).run();
     Test::new().args(["nosuchcommand"]).status(2).run();
 }
+
+#[test]
+fn quiet_and_verbose() {
+    kb().args(["list", "-q"])
+        .stdout_has("gpu\ndisk\n")
+        .stdout_lacks("Disk is full")
+        .run();
+    kb().args(["-v", "list"])
+        .stderr_has("loaded 2 runbooks from")
+        .stderr_has("2 parsed")
+        .run();
+    let ran = kb().args(["check", "-q"]).run();
+    assert_eq!(ran.stdout, "", "a clean check is silent with -q");
+}

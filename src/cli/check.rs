@@ -114,7 +114,7 @@ fn targets(ctx: &Context, paths: &[PathBuf]) -> Result<Vec<Target>> {
     let base = ctx.kb_source()?;
     if paths.is_empty() {
         return Ok(vec![Target {
-            kb: Kb::load_summaries(base),
+            kb: ctx.report_load(Kb::load_summaries(base)),
             prefixes: None,
         }]);
     }
@@ -145,7 +145,7 @@ fn targets(ctx: &Context, paths: &[PathBuf]) -> Result<Vec<Target>> {
     Ok(grouped
         .into_iter()
         .map(|(source, prefixes)| Target {
-            kb: Kb::load_summaries(source),
+            kb: ctx.report_load(Kb::load_summaries(source)),
             prefixes: Some(prefixes),
         })
         .collect())

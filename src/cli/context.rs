@@ -32,12 +32,30 @@ impl Context {
     }
 
     pub fn load_kb(&self) -> Result<Kb> {
-        Ok(Kb::load(self.kb_source()?))
+        Ok(self.report_load(Kb::load(self.kb_source()?)))
     }
 
     /// The KB without steps in memory, for commands that need metadata and diagnostics only.
     pub fn load_summaries(&self) -> Result<Kb> {
-        Ok(Kb::load_summaries(self.kb_source()?))
+        Ok(self.report_load(Kb::load_summaries(self.kb_source()?)))
+    }
+
+    /// With `-v`, says which KB was loaded and what it cost.
+    pub fn report_load(&self, kb: Kb) -> Kb {
+        if self.verbose {
+            let place = match kb.source.root() {
+                Some(root) => root.display().to_string(),
+                None => "the built-in knowledge base".to_string(),
+            };
+            eprintln!(
+                "loaded {} runbooks from {place} in {} ms ({} parsed, {} from the parse cache)",
+                kb.runbooks.len(),
+                kb.stats.elapsed.as_millis(),
+                kb.stats.parsed,
+                kb.stats.cached,
+            );
+        }
+        kb
     }
 
     /// A path as the user should see it: relative to the working directory when possible.

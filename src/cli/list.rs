@@ -82,6 +82,12 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         serde_json::to_writer(&mut out, &rows)
             .map_err(Error::from)
             .and_then(|_| writeln!(out).map_err(|e| Error::io("stdout", e)))
+    } else if ctx.quiet {
+        // `-q`: ids only, one per line, for shell loops.
+        selected
+            .iter()
+            .try_for_each(|rb| writeln!(out, "{}", rb.id))
+            .map_err(|e| Error::io("stdout", e))
     } else {
         print_table(&mut out, &kb, &selected).map_err(|e| Error::io("stdout", e))
     };

@@ -56,9 +56,21 @@ pub struct Kb {
     pub runbooks: Vec<Runbook>,
     /// KB-wide problems (`runbook.toml`).
     pub diagnostics: Vec<Diagnostic>,
+    /// How the load went, for `-v`.
+    pub stats: LoadStats,
     ctx: ParseContext,
     names: HashMap<String, Name>,
     by_path: HashMap<String, usize>,
+}
+
+/// What loading the KB cost.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadStats {
+    /// Files parsed in this process.
+    pub parsed: usize,
+    /// Summaries taken from the parse cache.
+    pub cached: usize,
+    pub elapsed: std::time::Duration,
 }
 
 /// The state folder name inside a KB root.
@@ -110,6 +122,7 @@ impl Kb {
     }
 
     fn load_with(source: KbSource, keep_bodies: bool) -> Kb {
+        let started = std::time::Instant::now();
         let mut diagnostics = Vec::new();
         let config = match source.root().map(|root| root.join(CONFIG_FILE)) {
             Some(path) if path.is_file() => match std::fs::read_to_string(&path) {
@@ -155,8 +168,16 @@ impl Kb {
             }
         }
         cache.save();
+        let parsed = loaded.iter().filter(|(_, _, fresh)| *fresh).count();
+        let cached = loaded.len() - parsed;
         let runbooks = loaded.into_iter().map(|(rb, _, _)| rb).collect();
-        Kb::assemble(source, config, runbooks, diagnostics)
+        let mut kb = Kb::assemble(source, config, runbooks, diagnostics);
+        kb.stats = LoadStats {
+            parsed,
+            cached,
+            elapsed: started.elapsed(),
+        };
+        kb
     }
 
     /// Builds the KB from parsed runbooks: assigns ids, indexes names, resolves links.
@@ -173,6 +194,7 @@ impl Kb {
             config,
             runbooks,
             diagnostics,
+            stats: LoadStats::default(),
             names: HashMap::new(),
             by_path: HashMap::new(),
         };

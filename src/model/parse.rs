@@ -971,3 +971,45 @@ mod tests {
         assert!(summary.chars().count() <= 31);
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+
+    /// Every prefix of every shipped runbook (cut every 53 bytes, so also inside UTF-8
+    /// sequences, YAML, fences and front matter) parses without panicking.
+    #[test]
+    fn truncated_runbooks_never_panic() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks");
+        let mut files = Vec::new();
+        let mut stack = vec![dir];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "md") {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() >= 5);
+        let ctx = ParseContext::default();
+        for file in files {
+            let bytes = std::fs::read(&file).unwrap();
+            for cut in (0..bytes.len()).step_by(53) {
+                let source = SourceFile {
+                    path: "runbooks/t.md".into(),
+                    stem_path: "t".into(),
+                    category_dir: None,
+                    file: None,
+                    bytes: bytes[..cut].to_vec(),
+                };
+                let runbook = parse(source, &ctx);
+                for diag in &runbook.diagnostics {
+                    assert!(diag.line >= 1 && diag.column >= 1);
+                }
+            }
+        }
+    }
+}
