@@ -4,4 +4,5 @@
 pub mod assets;
 pub mod cli;
 pub mod error;
+pub mod exec;
 pub mod model;

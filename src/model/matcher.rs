@@ -160,8 +160,18 @@ impl Kind {
     }
 }
 
-/// Parses one line pattern (`"text"`, `"!text"`, `"/re/"`, `"/re/i"`, `"!/re/"`, `""`).
+/// Parses one line pattern (`"text"`, `"!text"`, `"/re/"`, `"/re/i"`, `"!/re/"`, `""`); text with
+/// template syntax is kept as a template, rendered when the step runs.
 pub fn parse_line_pattern(source: &str) -> Result<LinePattern, String> {
+    line_pattern(source, false)
+}
+
+/// Like [`parse_line_pattern`], for text that was already rendered: never a template.
+pub fn parse_rendered_line_pattern(source: &str) -> Result<LinePattern, String> {
+    line_pattern(source, true)
+}
+
+fn line_pattern(source: &str, rendered: bool) -> Result<LinePattern, String> {
     let (negate, rest) = match source.strip_prefix('!') {
         Some(rest) => (true, rest),
         None => (false, source),
@@ -171,28 +181,23 @@ pub fn parse_line_pattern(source: &str) -> Result<LinePattern, String> {
             .map(|b| (b, false))
             .or_else(|| r.strip_suffix("/i").map(|b| (b, true)))
     });
+    let templated = |text: &str| !rendered && has_template_syntax(text);
     let test = if rest.is_empty() {
         LineTest::Empty
     } else if let Some((body, insensitive)) = regex_body {
-        let pattern = if insensitive {
-            format!("(?i){body}")
-        } else {
-            body.to_string()
-        };
-        if has_template_syntax(&pattern) {
+        let pattern = if insensitive { format!("(?i){body}") } else { body.to_string() };
+        if templated(&pattern) {
             LineTest::Regex(Template::parse(pattern)?)
         } else {
             check_regex(&pattern)?;
             LineTest::Regex(Template::literal(pattern))
         }
-    } else {
+    } else if templated(rest) {
         LineTest::Contains(Template::parse(rest.to_string())?)
+    } else {
+        LineTest::Contains(Template::literal(rest))
     };
-    Ok(LinePattern {
-        source: source.to_string(),
-        negate,
-        test,
-    })
+    Ok(LinePattern { source: source.to_string(), negate, test })
 }
 
 /// Checks a user regex's syntax without compiling it (compiling thousands of regexes is what

@@ -1,0 +1,293 @@
+//! Turning a step into concrete values just before it runs: every template rendered, every
+//! deferred number, size, version and regex parsed. What comes out holds only literals, so the
+//! probes and checks never see a template, and `--dry-run` can print exactly what would run.
+
+use crate::model::matcher::{
+    Deferred, LinePattern, LineTest, LinesMatcher, Matcher, NumberMatcher, Scalar, TextMatcher,
+    ValueMatcher, VersionMatcher, check_regex, parse_rendered_line_pattern,
+};
+use crate::model::probe::{
+    CommandProbe, DiskProbe, FileProbe, GpuProbe, HttpProbe, Probe, ProcessProbe, TcpProbe,
+};
+use crate::model::quantity::parse_quantity;
+use crate::model::step::{Action, Expect};
+use crate::model::template::Template;
+use crate::model::version::VersionReq;
+use crate::model::Step;
+use std::collections::BTreeMap;
+
+/// Renders one template to text.
+pub type Render<'a> = dyn Fn(&Template) -> Result<String, String> + 'a;
+
+/// A step with every value concrete.
+#[derive(Debug, Clone)]
+pub struct ResolvedStep {
+    pub name: String,
+    pub action: ResolvedAction,
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<String>,
+    pub confirm: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ResolvedAction {
+    Run {
+        script: String,
+        shell: Vec<String>,
+        expect: Expect,
+        /// Variable name → regex with one group.
+        captures: Vec<(String, regex::Regex)>,
+    },
+    Probe(Box<Probe>),
+    Manual(String),
+}
+
+impl ResolvedStep {
+    /// The command line or probe as it will run, for output, `--dry-run` and the archive.
+    pub fn command(&self) -> String {
+        match &self.action {
+            ResolvedAction::Run { script, .. } => script.trim_end().to_string(),
+            ResolvedAction::Probe(probe) => {
+                format!("{} probe: {}", probe.kind(), probe.subject())
+            }
+            ResolvedAction::Manual(text) => text.trim_end().to_string(),
+        }
+    }
+}
+
+pub fn resolve_step(step: &Step, render: &Render) -> Result<ResolvedStep, String> {
+    let action = match &step.action {
+        Action::Run(run) => {
+            let mut captures = Vec::with_capacity(run.captures.len());
+            for (name, pattern) in &run.captures {
+                let source = render(pattern)?;
+                let groups = check_regex(&source)?;
+                if groups != 1 {
+                    return Err(format!("capture regex `{source}` has {groups} groups; it needs exactly one"));
+                }
+                captures.push((name.clone(), crate::model::matcher::compile_regex(&source)?));
+            }
+            ResolvedAction::Run {
+                script: render(&run.script)?,
+                shell: run.shell.clone(),
+                expect: Expect {
+                    exit: run.expect.exit.clone(),
+                    stdout: lines_opt(&run.expect.stdout, render)?,
+                    stderr: lines_opt(&run.expect.stderr, render)?,
+                },
+                captures,
+            }
+        }
+        Action::Probe(probe) => ResolvedAction::Probe(Box::new(resolve_probe(probe, render)?)),
+        Action::Manual(text) => ResolvedAction::Manual(render(text)?),
+    };
+    let mut env = Vec::with_capacity(step.env.len());
+    for (key, value) in &step.env {
+        env.push((key.clone(), render(value)?));
+    }
+    Ok(ResolvedStep {
+        name: render(&step.name)?,
+        action,
+        env,
+        cwd: step.cwd.as_ref().map(render).transpose()?,
+        confirm: step.confirm.as_ref().map(render).transpose()?,
+    })
+}
+
+fn literal(render: &Render, template: &Template) -> Result<Template, String> {
+    render(template).map(Template::literal)
+}
+
+fn number(render: &Render, value: &Deferred<f64>) -> Result<Deferred<f64>, String> {
+    match value {
+        Deferred::Ready(v) => Ok(Deferred::Ready(*v)),
+        Deferred::Template(t) => {
+            let text = render(t)?;
+            parse_quantity(&text).map(Deferred::Ready).map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn version(render: &Render, value: &Deferred<VersionReq>) -> Result<Deferred<VersionReq>, String> {
+    match value {
+        Deferred::Ready(v) => Ok(Deferred::Ready(v.clone())),
+        Deferred::Template(t) => {
+            let text = render(t)?;
+            VersionReq::parse(&text).map(Deferred::Ready).map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn pattern(render: &Render, pattern: &LinePattern) -> Result<LinePattern, String> {
+    let templated = match &pattern.test {
+        LineTest::Contains(t) | LineTest::Regex(t) => t.is_templated(),
+        LineTest::Empty => false,
+    };
+    if !templated {
+        return Ok(pattern.clone());
+    }
+    // Render the whole pattern as written (`!/{{ x }}/`), then read it again as plain data.
+    let rendered = render(&Template::parse(pattern.source.clone())?)?;
+    parse_rendered_line_pattern(&rendered)
+}
+
+pub fn resolve_matcher(matcher: &Matcher, render: &Render) -> Result<Matcher, String> {
+    Ok(match matcher {
+        Matcher::Equals(Scalar::Number(v)) => Matcher::Equals(Scalar::Number(number(render, v)?)),
+        Matcher::Equals(Scalar::Text(t)) => Matcher::Equals(Scalar::Text(literal(render, t)?)),
+        Matcher::Equals(other) => Matcher::Equals(other.clone()),
+        Matcher::OneOf(values) => Matcher::OneOf(values.clone()),
+        Matcher::Compare(terms) => {
+            let mut out = Vec::with_capacity(terms.len());
+            for (op, value) in terms {
+                out.push((*op, number(render, value)?));
+            }
+            Matcher::Compare(out)
+        }
+        Matcher::Version(req) => Matcher::Version(version(render, req)?),
+        Matcher::Lines(patterns) => {
+            Matcher::Lines(patterns.iter().map(|p| pattern(render, p)).collect::<Result<_, _>>()?)
+        }
+    })
+}
+
+fn num_opt(m: &Option<NumberMatcher>, render: &Render) -> Result<Option<NumberMatcher>, String> {
+    m.as_ref().map(|m| resolve_matcher(&m.0, render).map(NumberMatcher)).transpose()
+}
+
+fn version_opt(m: &Option<VersionMatcher>, render: &Render) -> Result<Option<VersionMatcher>, String> {
+    m.as_ref().map(|m| resolve_matcher(&m.0, render).map(VersionMatcher)).transpose()
+}
+
+fn lines_opt(m: &Option<LinesMatcher>, render: &Render) -> Result<Option<LinesMatcher>, String> {
+    m.as_ref().map(|m| resolve_matcher(&m.0, render).map(LinesMatcher)).transpose()
+}
+
+pub fn resolve_probe(probe: &Probe, render: &Render) -> Result<Probe, String> {
+    Ok(match probe {
+        Probe::Disk(p) => Probe::Disk(DiskProbe {
+            path: literal(render, &p.path)?,
+            used_percent: num_opt(&p.used_percent, render)?,
+            avail: num_opt(&p.avail, render)?,
+            used: num_opt(&p.used, render)?,
+            size: num_opt(&p.size, render)?,
+            inodes_used_percent: num_opt(&p.inodes_used_percent, render)?,
+            inodes_avail: num_opt(&p.inodes_avail, render)?,
+        }),
+        Probe::Gpu(p) => Probe::Gpu(GpuProbe {
+            count: num_opt(&p.count, render)?,
+            index: p.index,
+            name: p.name.as_ref().map(|m| resolve_matcher(&m.0, render).map(TextMatcher)).transpose()?,
+            driver_version: version_opt(&p.driver_version, render)?,
+            cuda_version: version_opt(&p.cuda_version, render)?,
+            compute_capability: version_opt(&p.compute_capability, render)?,
+            memory_total: num_opt(&p.memory_total, render)?,
+            memory_free: num_opt(&p.memory_free, render)?,
+            memory_used: num_opt(&p.memory_used, render)?,
+            memory_used_percent: num_opt(&p.memory_used_percent, render)?,
+            utilization_percent: num_opt(&p.utilization_percent, render)?,
+            temperature_c: num_opt(&p.temperature_c, render)?,
+            power_w: num_opt(&p.power_w, render)?,
+            require: p.require,
+        }),
+        Probe::Http(p) => {
+            let mut headers = BTreeMap::new();
+            for (key, value) in &p.headers {
+                headers.insert(key.clone(), literal(render, value)?);
+            }
+            let mut json = BTreeMap::new();
+            for (pointer, matcher) in &p.json {
+                json.insert(pointer.clone(), ValueMatcher(resolve_matcher(&matcher.0, render)?));
+            }
+            Probe::Http(HttpProbe {
+                url: literal(render, &p.url)?,
+                method: p.method,
+                headers,
+                status: num_opt(&p.status, render)?,
+                body: lines_opt(&p.body, render)?,
+                json,
+                timeout: p.timeout,
+            })
+        }
+        Probe::Tcp(p) => Probe::Tcp(TcpProbe { address: literal(render, &p.address)?, reachable: p.reachable, timeout: p.timeout }),
+        Probe::File(p) => Probe::File(FileProbe {
+            path: literal(render, &p.path)?,
+            exists: p.exists,
+            kind: p.kind,
+            readable: p.readable,
+            writable: p.writable,
+            contains: lines_opt(&p.contains, render)?,
+            size: num_opt(&p.size, render)?,
+        }),
+        Probe::Command(p) => Probe::Command(CommandProbe { name: literal(render, &p.name)?, found: p.found }),
+        Probe::Process(p) => Probe::Process(ProcessProbe {
+            name: literal(render, &p.name)?,
+            running: p.running,
+            count: num_opt(&p.count, render)?,
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::template::Renderer;
+
+    fn step(yaml: &str) -> Step {
+        let text = format!("---\nvars: {{path: /, limit: 80, want: ok}}\n---\n# T\n\n```yaml step\n{yaml}```\n");
+        let rb = crate::model::parse::parse(
+            crate::model::parse::SourceFile {
+                path: "t.md".into(),
+                stem_path: "t".into(),
+                category_dir: None,
+                file: None,
+                bytes: text.into_bytes(),
+            },
+            &Default::default(),
+        );
+        rb.body.unwrap().steps[0].clone()
+    }
+
+    fn resolve(yaml: &str, scope: serde_json::Value) -> Result<ResolvedStep, String> {
+        let renderer = Renderer::new();
+        let scope = minijinja::Value::from(minijinja::value::Serde(&scope));
+        resolve_step(&step(yaml), &|t: &Template| renderer.render(t, &scope))
+    }
+
+    #[test]
+    fn templated_thresholds_become_numbers() {
+        let resolved = resolve(
+            "disk: {path: \"{{ path }}\", used_percent: {lt: \"{{ limit }}\"}}\n",
+            serde_json::json!({"path": "/mnt/x", "limit": 80}),
+        )
+        .unwrap();
+        let ResolvedAction::Probe(probe) = &resolved.action else { panic!() };
+        assert_eq!(probe.subject(), "disk at /mnt/x");
+        assert_eq!(probe.expectations(), vec!["used < 80%"]);
+    }
+
+    #[test]
+    fn templated_patterns_are_rendered_once() {
+        let resolved = resolve(
+            "run: echo {{ want }}\nexpect: {stdout: [\"{{ want }}\", \"!/{{ want }}-[0-9]/\"]}\n",
+            serde_json::json!({"want": "ok"}),
+        )
+        .unwrap();
+        let ResolvedAction::Run { script, expect, .. } = &resolved.action else { panic!() };
+        assert_eq!(script, "echo ok");
+        let patterns = match &expect.stdout.as_ref().unwrap().0 {
+            Matcher::Lines(p) => p.clone(),
+            _ => panic!(),
+        };
+        assert_eq!(patterns[0].to_string(), "has a line containing \"ok\"");
+        assert_eq!(patterns[1].to_string(), "has no line matching /ok-[0-9]/");
+    }
+
+    #[test]
+    fn bad_rendered_values_are_errors() {
+        let err = resolve("disk: {path: /, avail: {gt: \"{{ limit }}\"}}\n", serde_json::json!({"limit": "lots"})).unwrap_err();
+        assert!(err.contains("bad size `lots`"), "{err}");
+        let err = resolve("run: echo {{ missing }}\n", serde_json::json!({})).unwrap_err();
+        assert!(err.contains("not defined"), "{err}");
+    }
+}

@@ -1,0 +1,115 @@
+//! Rendering step strings and evaluating `when`/`assert`: minijinja with strict undefined (a
+//! missing name is an error, never an empty string) and a `shell_quote` filter.
+
+use crate::model::template::{Expr, Template};
+use minijinja::{Environment, UndefinedBehavior, Value};
+
+pub struct Renderer {
+    env: Environment<'static>,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Renderer::new()
+    }
+}
+
+impl Renderer {
+    pub fn new() -> Renderer {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Scripts keep their final newline, as written.
+        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build() {
+            env.set_syntax(syntax);
+        }
+        env.add_filter("shell_quote", shell_quote_filter);
+        Renderer { env }
+    }
+
+    /// Renders `template` over `scope`; plain strings come back as they are.
+    pub fn render(&self, template: &Template, scope: &Value) -> Result<String, String> {
+        if !template.is_templated() {
+            return Ok(template.source.clone());
+        }
+        self.env
+            .render_str(&template.source, scope)
+            .map_err(|err| format!("cannot render `{}`: {}", first_line(&template.source), describe(&err)))
+    }
+
+    /// Evaluates an expression for its truth (`when`, `assert`).
+    pub fn truthy(&self, expr: &Expr, scope: &Value) -> Result<bool, String> {
+        let compiled = self
+            .env
+            .compile_expression(&expr.source)
+            .map_err(|err| format!("invalid expression `{}`: {}", expr.source, describe(&err)))?;
+        compiled
+            .eval(scope)
+            .map(|value| value.is_true())
+            .map_err(|err| format!("cannot evaluate `{}`: {}", expr.source, describe(&err)))
+    }
+}
+
+fn describe(err: &minijinja::Error) -> String {
+    let detail = err.detail().map(str::to_string).unwrap_or_else(|| err.kind().to_string());
+    match err.kind() {
+        minijinja::ErrorKind::UndefinedError => format!("{detail} (a name that is not defined, or a missing key)"),
+        _ => detail,
+    }
+}
+
+fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() > 60 || text.lines().nth(1).is_some() {
+        format!("{}…", line.chars().take(60).collect::<String>())
+    } else {
+        line.to_string()
+    }
+}
+
+fn shell_quote_filter(value: Value) -> String {
+    let text = match value.as_str() {
+        Some(s) => s.to_string(),
+        None => value.to_string(),
+    };
+    shell_quote(&text)
+}
+
+/// Quotes `text` for a POSIX shell: safe words stay as they are, anything else is single-quoted.
+pub fn shell_quote(text: &str) -> String {
+    let safe = !text.is_empty()
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
+    if safe {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_for_the_shell() {
+        assert_eq!(shell_quote("/var/lib/ollama"), "/var/lib/ollama");
+        assert_eq!(shell_quote("my dir"), "'my dir'");
+        assert_eq!(shell_quote("it's; rm -rf /"), "'it'\\''s; rm -rf /'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("$(reboot)"), "'$(reboot)'");
+    }
+
+    #[test]
+    fn strict_undefined() {
+        let r = Renderer::new();
+        let scope = Value::from(minijinja::value::Serde(serde_json::json!({"path": "/x y"})));
+        let t = Template::parse("du {{ path | shell_quote }}".into()).unwrap();
+        assert_eq!(r.render(&t, &scope).unwrap(), "du '/x y'");
+        let t = Template::parse("du {{ nope }}".into()).unwrap();
+        let err = r.render(&t, &scope).unwrap_err();
+        assert!(err.contains("not defined"), "{err}");
+        let e = Expr::parse("path == '/x y'".into()).unwrap();
+        assert!(r.truthy(&e, &scope).unwrap());
+        let e = Expr::parse("missing.passed".into()).unwrap();
+        assert!(r.truthy(&e, &scope).is_err());
+    }
+}
