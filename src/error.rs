@@ -38,6 +38,18 @@ pub enum Error {
     NoSuchPath(PathBuf),
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// Input that makes a command impossible; the message says which and the hint what to do.
+    #[error("{message}")]
+    Invalid {
+        message: String,
+        hint: Option<String>,
+    },
+    /// Something that went wrong after the work was done (an archive that could not be written).
+    #[error("{message}")]
+    Failed {
+        message: String,
+        hint: Option<String>,
+    },
 }
 
 impl Error {
@@ -50,7 +62,7 @@ impl Error {
 
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Io { .. } | Error::Json(_) => exit::FAILED,
+            Error::Io { .. } | Error::Json(_) | Error::Failed { .. } => exit::FAILED,
             _ => exit::INVALID,
         }
     }

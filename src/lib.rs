@@ -1,6 +1,7 @@
 //! `runbook`: a knowledge base of operational runbooks you can search, read as a site, and
 //! execute step by step.
 
+pub mod archive;
 pub mod assets;
 pub mod cli;
 pub mod error;

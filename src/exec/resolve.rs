@@ -2,6 +2,7 @@
 //! deferred number, size, version and regex parsed. What comes out holds only literals, so the
 //! probes and checks never see a template, and `--dry-run` can print exactly what would run.
 
+use crate::model::Step;
 use crate::model::matcher::{
     Deferred, LinePattern, LineTest, LinesMatcher, Matcher, NumberMatcher, Scalar, TextMatcher,
     ValueMatcher, VersionMatcher, check_regex, parse_rendered_line_pattern,
@@ -13,11 +14,15 @@ use crate::model::quantity::parse_quantity;
 use crate::model::step::{Action, Expect};
 use crate::model::template::Template;
 use crate::model::version::VersionReq;
-use crate::model::Step;
 use std::collections::BTreeMap;
 
-/// Renders one template to text.
-pub type Render<'a> = dyn Fn(&Template) -> Result<String, String> + 'a;
+/// Renders one template to text; `Ok(None)` means "not yet" (a dry run cannot know what an
+/// earlier step will capture), and the value stays as written.
+pub type Render<'a> = dyn Fn(&Template) -> Result<Option<String>, String> + 'a;
+
+fn text(render: &Render, template: &Template) -> Result<String, String> {
+    Ok(render(template)?.unwrap_or_else(|| template.source.clone()))
+}
 
 /// A step with every value concrete.
 #[derive(Debug, Clone)]
@@ -60,15 +65,19 @@ pub fn resolve_step(step: &Step, render: &Render) -> Result<ResolvedStep, String
         Action::Run(run) => {
             let mut captures = Vec::with_capacity(run.captures.len());
             for (name, pattern) in &run.captures {
-                let source = render(pattern)?;
+                let Some(source) = render(pattern)? else {
+                    continue;
+                };
                 let groups = check_regex(&source)?;
                 if groups != 1 {
-                    return Err(format!("capture regex `{source}` has {groups} groups; it needs exactly one"));
+                    return Err(format!(
+                        "capture regex `{source}` has {groups} groups; it needs exactly one"
+                    ));
                 }
                 captures.push((name.clone(), crate::model::matcher::compile_regex(&source)?));
             }
             ResolvedAction::Run {
-                script: render(&run.script)?,
+                script: text(render, &run.script)?,
                 shell: run.shell.clone(),
                 expect: Expect {
                     exit: run.expect.exit.clone(),
@@ -79,42 +88,49 @@ pub fn resolve_step(step: &Step, render: &Render) -> Result<ResolvedStep, String
             }
         }
         Action::Probe(probe) => ResolvedAction::Probe(Box::new(resolve_probe(probe, render)?)),
-        Action::Manual(text) => ResolvedAction::Manual(render(text)?),
+        Action::Manual(instruction) => ResolvedAction::Manual(text(render, instruction)?),
     };
     let mut env = Vec::with_capacity(step.env.len());
     for (key, value) in &step.env {
-        env.push((key.clone(), render(value)?));
+        env.push((key.clone(), text(render, value)?));
     }
     Ok(ResolvedStep {
-        name: render(&step.name)?,
+        name: text(render, &step.name)?,
         action,
         env,
-        cwd: step.cwd.as_ref().map(render).transpose()?,
-        confirm: step.confirm.as_ref().map(render).transpose()?,
+        cwd: step.cwd.as_ref().map(|t| text(render, t)).transpose()?,
+        confirm: step.confirm.as_ref().map(|t| text(render, t)).transpose()?,
     })
 }
 
 fn literal(render: &Render, template: &Template) -> Result<Template, String> {
-    render(template).map(Template::literal)
+    Ok(match render(template)? {
+        Some(rendered) => Template::literal(rendered),
+        None => template.clone(),
+    })
 }
 
 fn number(render: &Render, value: &Deferred<f64>) -> Result<Deferred<f64>, String> {
     match value {
         Deferred::Ready(v) => Ok(Deferred::Ready(*v)),
-        Deferred::Template(t) => {
-            let text = render(t)?;
-            parse_quantity(&text).map(Deferred::Ready).map_err(|e| e.to_string())
-        }
+        Deferred::Template(t) => match render(t)? {
+            Some(text) => parse_quantity(&text)
+                .map(Deferred::Ready)
+                .map_err(|e| e.to_string()),
+            None => Ok(value.clone()),
+        },
     }
 }
 
 fn version(render: &Render, value: &Deferred<VersionReq>) -> Result<Deferred<VersionReq>, String> {
     match value {
         Deferred::Ready(v) => Ok(Deferred::Ready(v.clone())),
-        Deferred::Template(t) => {
-            let text = render(t)?;
-            VersionReq::parse(&text).map(Deferred::Ready).map_err(|e| e.to_string())
-        }
+        Deferred::Template(t) => match render(t)? {
+            Some(text) => VersionReq::parse(&text)
+                .map(Deferred::Ready)
+                .map_err(|e| e.to_string()),
+            None => Ok(value.clone()),
+        },
     }
 }
 
@@ -127,8 +143,10 @@ fn pattern(render: &Render, pattern: &LinePattern) -> Result<LinePattern, String
         return Ok(pattern.clone());
     }
     // Render the whole pattern as written (`!/{{ x }}/`), then read it again as plain data.
-    let rendered = render(&Template::parse(pattern.source.clone())?)?;
-    parse_rendered_line_pattern(&rendered)
+    match render(&Template::parse(pattern.source.clone())?)? {
+        Some(rendered) => parse_rendered_line_pattern(&rendered),
+        None => Ok(pattern.clone()),
+    }
 }
 
 pub fn resolve_matcher(matcher: &Matcher, render: &Render) -> Result<Matcher, String> {
@@ -145,22 +163,34 @@ pub fn resolve_matcher(matcher: &Matcher, render: &Render) -> Result<Matcher, St
             Matcher::Compare(out)
         }
         Matcher::Version(req) => Matcher::Version(version(render, req)?),
-        Matcher::Lines(patterns) => {
-            Matcher::Lines(patterns.iter().map(|p| pattern(render, p)).collect::<Result<_, _>>()?)
-        }
+        Matcher::Lines(patterns) => Matcher::Lines(
+            patterns
+                .iter()
+                .map(|p| pattern(render, p))
+                .collect::<Result<_, _>>()?,
+        ),
     })
 }
 
 fn num_opt(m: &Option<NumberMatcher>, render: &Render) -> Result<Option<NumberMatcher>, String> {
-    m.as_ref().map(|m| resolve_matcher(&m.0, render).map(NumberMatcher)).transpose()
+    m.as_ref()
+        .map(|m| resolve_matcher(&m.0, render).map(NumberMatcher))
+        .transpose()
 }
 
-fn version_opt(m: &Option<VersionMatcher>, render: &Render) -> Result<Option<VersionMatcher>, String> {
-    m.as_ref().map(|m| resolve_matcher(&m.0, render).map(VersionMatcher)).transpose()
+fn version_opt(
+    m: &Option<VersionMatcher>,
+    render: &Render,
+) -> Result<Option<VersionMatcher>, String> {
+    m.as_ref()
+        .map(|m| resolve_matcher(&m.0, render).map(VersionMatcher))
+        .transpose()
 }
 
 fn lines_opt(m: &Option<LinesMatcher>, render: &Render) -> Result<Option<LinesMatcher>, String> {
-    m.as_ref().map(|m| resolve_matcher(&m.0, render).map(LinesMatcher)).transpose()
+    m.as_ref()
+        .map(|m| resolve_matcher(&m.0, render).map(LinesMatcher))
+        .transpose()
 }
 
 pub fn resolve_probe(probe: &Probe, render: &Render) -> Result<Probe, String> {
@@ -177,7 +207,11 @@ pub fn resolve_probe(probe: &Probe, render: &Render) -> Result<Probe, String> {
         Probe::Gpu(p) => Probe::Gpu(GpuProbe {
             count: num_opt(&p.count, render)?,
             index: p.index,
-            name: p.name.as_ref().map(|m| resolve_matcher(&m.0, render).map(TextMatcher)).transpose()?,
+            name: p
+                .name
+                .as_ref()
+                .map(|m| resolve_matcher(&m.0, render).map(TextMatcher))
+                .transpose()?,
             driver_version: version_opt(&p.driver_version, render)?,
             cuda_version: version_opt(&p.cuda_version, render)?,
             compute_capability: version_opt(&p.compute_capability, render)?,
@@ -197,7 +231,10 @@ pub fn resolve_probe(probe: &Probe, render: &Render) -> Result<Probe, String> {
             }
             let mut json = BTreeMap::new();
             for (pointer, matcher) in &p.json {
-                json.insert(pointer.clone(), ValueMatcher(resolve_matcher(&matcher.0, render)?));
+                json.insert(
+                    pointer.clone(),
+                    ValueMatcher(resolve_matcher(&matcher.0, render)?),
+                );
             }
             Probe::Http(HttpProbe {
                 url: literal(render, &p.url)?,
@@ -209,7 +246,11 @@ pub fn resolve_probe(probe: &Probe, render: &Render) -> Result<Probe, String> {
                 timeout: p.timeout,
             })
         }
-        Probe::Tcp(p) => Probe::Tcp(TcpProbe { address: literal(render, &p.address)?, reachable: p.reachable, timeout: p.timeout }),
+        Probe::Tcp(p) => Probe::Tcp(TcpProbe {
+            address: literal(render, &p.address)?,
+            reachable: p.reachable,
+            timeout: p.timeout,
+        }),
         Probe::File(p) => Probe::File(FileProbe {
             path: literal(render, &p.path)?,
             exists: p.exists,
@@ -219,7 +260,10 @@ pub fn resolve_probe(probe: &Probe, render: &Render) -> Result<Probe, String> {
             contains: lines_opt(&p.contains, render)?,
             size: num_opt(&p.size, render)?,
         }),
-        Probe::Command(p) => Probe::Command(CommandProbe { name: literal(render, &p.name)?, found: p.found }),
+        Probe::Command(p) => Probe::Command(CommandProbe {
+            name: literal(render, &p.name)?,
+            found: p.found,
+        }),
         Probe::Process(p) => Probe::Process(ProcessProbe {
             name: literal(render, &p.name)?,
             running: p.running,
@@ -234,7 +278,9 @@ mod tests {
     use crate::exec::template::Renderer;
 
     fn step(yaml: &str) -> Step {
-        let text = format!("---\nvars: {{path: /, limit: 80, want: ok}}\n---\n# T\n\n```yaml step\n{yaml}```\n");
+        let text = format!(
+            "---\nvars: {{path: /, limit: 80, want: ok}}\n---\n# T\n\n```yaml step\n{yaml}```\n"
+        );
         let rb = crate::model::parse::parse(
             crate::model::parse::SourceFile {
                 path: "t.md".into(),
@@ -251,7 +297,9 @@ mod tests {
     fn resolve(yaml: &str, scope: serde_json::Value) -> Result<ResolvedStep, String> {
         let renderer = Renderer::new();
         let scope = minijinja::Value::from(minijinja::value::Serde(&scope));
-        resolve_step(&step(yaml), &|t: &Template| renderer.render(t, &scope))
+        resolve_step(&step(yaml), &|t: &Template| {
+            renderer.render(t, &scope).map(Some)
+        })
     }
 
     #[test]
@@ -261,7 +309,9 @@ mod tests {
             serde_json::json!({"path": "/mnt/x", "limit": 80}),
         )
         .unwrap();
-        let ResolvedAction::Probe(probe) = &resolved.action else { panic!() };
+        let ResolvedAction::Probe(probe) = &resolved.action else {
+            panic!()
+        };
         assert_eq!(probe.subject(), "disk at /mnt/x");
         assert_eq!(probe.expectations(), vec!["used < 80%"]);
     }
@@ -273,7 +323,9 @@ mod tests {
             serde_json::json!({"want": "ok"}),
         )
         .unwrap();
-        let ResolvedAction::Run { script, expect, .. } = &resolved.action else { panic!() };
+        let ResolvedAction::Run { script, expect, .. } = &resolved.action else {
+            panic!()
+        };
         assert_eq!(script, "echo ok");
         let patterns = match &expect.stdout.as_ref().unwrap().0 {
             Matcher::Lines(p) => p.clone(),
@@ -285,7 +337,11 @@ mod tests {
 
     #[test]
     fn bad_rendered_values_are_errors() {
-        let err = resolve("disk: {path: /, avail: {gt: \"{{ limit }}\"}}\n", serde_json::json!({"limit": "lots"})).unwrap_err();
+        let err = resolve(
+            "disk: {path: /, avail: {gt: \"{{ limit }}\"}}\n",
+            serde_json::json!({"limit": "lots"}),
+        )
+        .unwrap_err();
         assert!(err.contains("bad size `lots`"), "{err}");
         let err = resolve("run: echo {{ missing }}\n", serde_json::json!({})).unwrap_err();
         assert!(err.contains("not defined"), "{err}");

@@ -185,7 +185,11 @@ fn line_pattern(source: &str, rendered: bool) -> Result<LinePattern, String> {
     let test = if rest.is_empty() {
         LineTest::Empty
     } else if let Some((body, insensitive)) = regex_body {
-        let pattern = if insensitive { format!("(?i){body}") } else { body.to_string() };
+        let pattern = if insensitive {
+            format!("(?i){body}")
+        } else {
+            body.to_string()
+        };
         if templated(&pattern) {
             LineTest::Regex(Template::parse(pattern)?)
         } else {
@@ -197,7 +201,11 @@ fn line_pattern(source: &str, rendered: bool) -> Result<LinePattern, String> {
     } else {
         LineTest::Contains(Template::literal(rest))
     };
-    Ok(LinePattern { source: source.to_string(), negate, test })
+    Ok(LinePattern {
+        source: source.to_string(),
+        negate,
+        test,
+    })
 }
 
 /// Checks a user regex's syntax without compiling it (compiling thousands of regexes is what

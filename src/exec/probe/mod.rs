@@ -36,15 +36,27 @@ pub enum ProbeStatus {
 
 impl ProbeOutcome {
     pub fn done(checks: Vec<CheckResult>, observed: Vec<String>) -> ProbeOutcome {
-        ProbeOutcome { status: ProbeStatus::Done, checks, observed }
+        ProbeOutcome {
+            status: ProbeStatus::Done,
+            checks,
+            observed,
+        }
     }
 
     pub fn error(reason: impl Into<String>) -> ProbeOutcome {
-        ProbeOutcome { status: ProbeStatus::Error(reason.into()), checks: Vec::new(), observed: Vec::new() }
+        ProbeOutcome {
+            status: ProbeStatus::Error(reason.into()),
+            checks: Vec::new(),
+            observed: Vec::new(),
+        }
     }
 
     pub fn skipped(reason: impl Into<String>) -> ProbeOutcome {
-        ProbeOutcome { status: ProbeStatus::Skipped(reason.into()), checks: Vec::new(), observed: Vec::new() }
+        ProbeOutcome {
+            status: ProbeStatus::Skipped(reason.into()),
+            checks: Vec::new(),
+            observed: Vec::new(),
+        }
     }
 
     pub fn passed(&self) -> bool {

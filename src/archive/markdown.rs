@@ -1,0 +1,243 @@
+//! `run.md`: the run for humans — summary table, findings, each step with its checks and output.
+
+use super::record::{Outcome, RunRecord, StepRecord, Verdict};
+use std::fmt::Write;
+
+pub fn verdict_mark(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Passed => "✅",
+        Verdict::Warning => "⚠️",
+        Verdict::Failed => "❌",
+        Verdict::Interrupted => "⛔",
+        Verdict::Running => "⏳",
+    }
+}
+
+pub fn outcome_mark(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Passed => "✅",
+        Outcome::Failed => "❌",
+        Outcome::TimedOut => "⏱️",
+        Outcome::Error => "💥",
+        Outcome::Skipped => "⏭",
+        Outcome::Interrupted => "⛔",
+    }
+}
+
+pub fn render(run: &RunRecord) -> String {
+    let mut out = String::with_capacity(16 * 1024);
+    let _ = writeln!(
+        out,
+        "# {} {} — {}\n",
+        verdict_mark(run.verdict),
+        run.runbook.title,
+        run.verdict.as_str()
+    );
+    let _ = writeln!(out, "| | |\n|---|---|");
+    let _ = writeln!(out, "| run | `{}` |", run.run_id);
+    let _ = writeln!(
+        out,
+        "| runbook | `{}` — {} (sha256 `{}`) |",
+        run.runbook.id,
+        cell(&run.runbook.path),
+        run.runbook.sha256.get(..12).unwrap_or(&run.runbook.sha256)
+    );
+    let _ = writeln!(out, "| started | {} |", run.started_at);
+    if let Some(finished) = &run.finished_at {
+        let _ = writeln!(
+            out,
+            "| finished | {finished} ({}) |",
+            seconds(run.duration_ms)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| host | {} ({} {}) |",
+        cell(&run.host.name),
+        run.host.os,
+        run.host.arch
+    );
+    let _ = writeln!(out, "| user | {} |", cell(&run.user));
+    if !run.vars.is_empty() {
+        let vars: Vec<String> = run
+            .vars
+            .iter()
+            .map(|(k, v)| format!("`{k}={}`", plain(v)))
+            .collect();
+        let _ = writeln!(out, "| vars | {} |", cell(&vars.join(" ")));
+    }
+    if let Some(from) = &run.options.resumed_from {
+        let _ = writeln!(out, "| resumed from | `{from}` |");
+    }
+    let counts: Vec<String> = run
+        .counts()
+        .iter()
+        .map(|(o, n)| format!("{n} {}", o.as_str()))
+        .collect();
+    let _ = writeln!(out, "| steps | {} |", counts.join(", "));
+
+    let _ = writeln!(
+        out,
+        "\n## Summary\n\n| | step | outcome | time | why |\n|---|---|---|---|---|"
+    );
+    for step in &run.steps {
+        let _ = writeln!(
+            out,
+            "| {} | `{}` {} | {} | {} | {} |",
+            outcome_mark(step.outcome),
+            step.id,
+            cell(&step.name),
+            step.outcome.as_str(),
+            seconds(step.duration_ms),
+            cell(&step.why().filter(|_| !step.passed()).unwrap_or_default())
+        );
+    }
+
+    if !run.findings.is_empty() {
+        let _ = writeln!(out, "\n## Findings\n");
+        for finding in &run.findings {
+            let _ = writeln!(
+                out,
+                "- {} **{}** ({}): {}",
+                outcome_mark(finding.outcome),
+                finding.step,
+                finding.severity,
+                finding.message
+            );
+        }
+    }
+
+    let _ = writeln!(out, "\n## Steps");
+    for (number, step) in run.steps.iter().enumerate() {
+        write_step(&mut out, number + 1, step);
+    }
+    out
+}
+
+fn write_step(out: &mut String, number: usize, step: &StepRecord) {
+    let _ = writeln!(
+        out,
+        "\n### {number}. {} {} — {}\n",
+        outcome_mark(step.outcome),
+        step.id,
+        step.name
+    );
+    let mut facts = vec![
+        format!("{} step", step.kind),
+        step.severity.clone(),
+        step.outcome.as_str().to_string(),
+    ];
+    if step.duration_ms > 0 {
+        facts.push(seconds(step.duration_ms));
+    }
+    if let Some(code) = step.exit_code {
+        facts.push(format!("exit {code}"));
+    }
+    if let Some(signal) = step.signal {
+        facts.push(format!("signal {signal}"));
+    }
+    if step.attempts > 1 {
+        facts.push(format!("{} attempts", step.attempts));
+    }
+    if step.resumed {
+        facts.push("carried over from the resumed run".into());
+    }
+    let _ = writeln!(out, "{}", facts.join(" · "));
+    if let Some(reason) = &step.reason {
+        let _ = writeln!(out, "\n{reason}");
+    }
+    if let Some(who) = &step.confirmed_by {
+        let _ = writeln!(out, "\nConfirmed by {who}.");
+    }
+    if let Some(command) = &step.command {
+        let _ = write!(
+            out,
+            "\n{}",
+            fenced(if step.kind == "run" { "sh" } else { "text" }, command)
+        );
+    }
+    if !step.checks.is_empty() {
+        let _ = writeln!(out, "\nChecks:\n");
+        for check in &step.checks {
+            let mark = if check.passed { "✅" } else { "❌" };
+            let _ = writeln!(out, "- {mark} {}", check.message);
+        }
+    }
+    for (name, value) in &step.captures {
+        let _ = writeln!(out, "\nCaptured `{name}` = `{value}`");
+    }
+    for (label, tail, stream) in [
+        ("stdout", &step.stdout_tail, &step.stdout),
+        ("stderr", &step.stderr_tail, &step.stderr),
+    ] {
+        if tail.trim().is_empty() {
+            continue;
+        }
+        let note = match (&stream.file, stream.truncated) {
+            (Some(file), true) => format!(
+                " (last {} of {}; all of it in [{file}]({file}))",
+                kib(tail.len() as u64),
+                kib(stream.bytes)
+            ),
+            (Some(file), false) => format!(" ([{file}]({file}))"),
+            (None, true) => format!(
+                " (last {} of {})",
+                kib(tail.len() as u64),
+                kib(stream.bytes)
+            ),
+            (None, false) => String::new(),
+        };
+        let _ = write!(out, "\n{label}{note}:\n\n{}", fenced("text", tail));
+    }
+}
+
+/// A fenced block whose fence is longer than any backtick run inside, so output cannot end it.
+pub fn fenced(info: &str, text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{fence}{info}\n{}\n{fence}\n", text.trim_end_matches('\n'))
+}
+
+/// Table cells cannot hold newlines or bare pipes.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+fn plain(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub fn seconds(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else {
+        format!("{}m {}s", ms / 60_000, (ms % 60_000) / 1000)
+    }
+}
+
+fn kib(bytes: u64) -> String {
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else if bytes < 1024 * 1024 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_cannot_close_the_fence() {
+        let block = fenced("text", "a\n```\nb");
+        assert!(block.starts_with("````text\n"));
+        assert!(block.ends_with("\n````\n"));
+    }
+}

@@ -1,0 +1,231 @@
+//! `run.json`: the record of one run (DESIGN §5). Written atomically after every step, so a
+//! crash loses at most the step in flight.
+
+use crate::exec::check::CheckResult;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Bumped when the record changes incompatibly.
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The run is in progress — or was killed before it could say otherwise.
+    Running,
+    Passed,
+    /// Only `warning`/`info` steps failed.
+    Warning,
+    /// A critical step did not pass.
+    Failed,
+    /// Stopped by Ctrl-C or SIGTERM.
+    Interrupted,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Running => "running",
+            Verdict::Passed => "passed",
+            Verdict::Warning => "warning",
+            Verdict::Failed => "failed",
+            Verdict::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Verdict> {
+        Some(match text {
+            "running" => Verdict::Running,
+            "passed" => Verdict::Passed,
+            "warning" => Verdict::Warning,
+            "failed" => Verdict::Failed,
+            "interrupted" => Verdict::Interrupted,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Passed,
+    Failed,
+    TimedOut,
+    /// Could not run at all (template error, program not found).
+    Error,
+    Skipped,
+    Interrupted,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::TimedOut => "timed_out",
+            Outcome::Error => "error",
+            Outcome::Skipped => "skipped",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+
+    /// Whether this outcome counts against the run (skips do not).
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Outcome::Failed | Outcome::TimedOut | Outcome::Error | Outcome::Interrupted
+        )
+    }
+}
+
+/// The runbook a run executed, with the hash of the exact text that ran.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunbookRef {
+    pub id: String,
+    pub title: String,
+    pub path: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Engine {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Host {
+    pub name: String,
+    pub os: String,
+    pub arch: String,
+}
+
+/// The options the run was started with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunOptions {
+    pub yes: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only: Vec<String>,
+    /// The run this one resumed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<String>,
+    pub interactive: bool,
+}
+
+/// Size of one output stream, with the full output in `file`; its tail is in the step record.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StreamRecord {
+    /// Total bytes the step wrote to this stream.
+    pub bytes: u64,
+    /// Whether the tail is shorter than the output.
+    pub truncated: bool,
+    /// The full output, relative to the run folder (absent with `--no-archive`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+/// One step of the run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub id: String,
+    pub name: String,
+    /// `run`, `manual`, or the probe name.
+    pub kind: String,
+    pub severity: String,
+    /// The rendered script or probe (redacted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    pub outcome: Outcome,
+    /// Why it was skipped, failed or errored, in one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    pub duration_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    pub attempts: u32,
+    pub checks: Vec<CheckResult>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub captures: BTreeMap<String, String>,
+    /// Who confirmed a `confirm`/`manual` step, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_by: Option<String>,
+    /// The last few KiB of output (redacted); the rest is in the stream's file.
+    pub stdout_tail: String,
+    pub stderr_tail: String,
+    pub stdout: StreamRecord,
+    pub stderr: StreamRecord,
+    /// Carried over from the run this one resumed, not run again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resumed: bool,
+}
+
+impl StepRecord {
+    pub fn passed(&self) -> bool {
+        self.outcome == Outcome::Passed
+    }
+
+    /// The first failed check's message, or the reason.
+    pub fn why(&self) -> Option<String> {
+        self.checks
+            .iter()
+            .find(|c| !c.passed)
+            .map(|c| c.message.clone())
+            .or_else(|| self.reason.clone())
+    }
+}
+
+/// A finding: a step that did not pass, with why, for summaries and cycle reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Finding {
+    pub step: String,
+    pub severity: String,
+    pub outcome: Outcome,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub schema: u32,
+    pub run_id: String,
+    pub runbook: RunbookRef,
+    pub engine: Engine,
+    pub host: Host,
+    pub user: String,
+    pub started_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    pub duration_ms: u64,
+    pub options: RunOptions,
+    /// Variables as the run saw them (secret values redacted).
+    pub vars: BTreeMap<String, serde_json::Value>,
+    pub verdict: Verdict,
+    pub steps: Vec<StepRecord>,
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+}
+
+impl RunRecord {
+    /// Counts of each outcome, in a fixed order, for summaries.
+    pub fn counts(&self) -> Vec<(Outcome, usize)> {
+        [
+            Outcome::Passed,
+            Outcome::Failed,
+            Outcome::TimedOut,
+            Outcome::Error,
+            Outcome::Interrupted,
+            Outcome::Skipped,
+        ]
+        .into_iter()
+        .map(|o| (o, self.steps.iter().filter(|s| s.outcome == o).count()))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+    }
+}

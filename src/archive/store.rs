@@ -1,0 +1,75 @@
+//! Reading the archive folder: every run, newest first, tolerating damaged records.
+
+use super::record::RunRecord;
+use std::path::{Path, PathBuf};
+
+/// One run folder and what could be read of it.
+#[derive(Debug)]
+pub struct ArchivedRun {
+    pub dir: PathBuf,
+    /// The folder name, which is the run id.
+    pub run_id: String,
+    /// The record, or why it could not be read (a run killed before its first write).
+    pub record: Result<RunRecord, String>,
+}
+
+/// Every run under `archives`, newest first. Folders without `run.json` are not runs (the
+/// `cycles/` folder, for one).
+pub fn list(archives: &Path) -> Vec<ArchivedRun> {
+    let Ok(entries) = std::fs::read_dir(archives) else {
+        return Vec::new();
+    };
+    let mut runs: Vec<ArchivedRun> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter(|e| e.path().join("run.json").exists())
+        .map(|e| {
+            let dir = e.path();
+            let run_id = e.file_name().to_string_lossy().into_owned();
+            let record = read(&dir);
+            ArchivedRun {
+                dir,
+                run_id,
+                record,
+            }
+        })
+        .collect();
+    // Run ids start with a UTC timestamp, so name order is time order.
+    runs.sort_by(|a, b| b.run_id.cmp(&a.run_id));
+    runs
+}
+
+pub fn read(dir: &Path) -> Result<RunRecord, String> {
+    let path = dir.join("run.json");
+    let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{} is damaged: {e}", path.display()))
+}
+
+/// Finds a run by id, unique id prefix, or `latest`.
+pub fn find<'a>(runs: &'a [ArchivedRun], query: &str) -> Result<&'a ArchivedRun, String> {
+    if query == "latest" {
+        return runs
+            .first()
+            .ok_or_else(|| "there are no runs yet".to_string());
+    }
+    if let Some(run) = runs.iter().find(|r| r.run_id == query) {
+        return Ok(run);
+    }
+    let matches: Vec<&ArchivedRun> = runs
+        .iter()
+        .filter(|r| r.run_id.starts_with(query))
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(one),
+        [] => Err(format!("no run `{query}`")),
+        many => Err(format!(
+            "`{query}` matches {} runs: {}",
+            many.len(),
+            many.iter()
+                .take(5)
+                .map(|r| r.run_id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}

@@ -1,0 +1,43 @@
+//! Where a run's progress goes: the terminal (live, with a spinner on a TTY) or JSON lines.
+
+pub mod json;
+pub mod terminal;
+
+use super::stream::StreamKind;
+use crate::archive::record::{RunRecord, StepRecord};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+/// A step about to run.
+pub struct StepStart<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub kind: &'a str,
+    /// The rendered script or probe.
+    pub command: Option<&'a str>,
+}
+
+/// A step as `--dry-run` shows it.
+pub struct DryStep<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub command: &'a str,
+    /// Checks in words, rendered.
+    pub checks: Vec<String>,
+    /// `when`, `confirm`, timeout, retry, severity…, as `label: value`.
+    pub notes: Vec<String>,
+}
+
+pub trait Reporter {
+    fn run_started(&mut self, run: &RunRecord, total: usize, archive: Option<&Path>);
+    fn step_started(&mut self, number: usize, total: usize, step: &StepStart);
+    fn output(&mut self, step_id: &str, stream: StreamKind, line: &str);
+    fn step_finished(&mut self, number: usize, total: usize, step: &StepRecord);
+    fn run_finished(&mut self, run: &RunRecord, archive: Option<&Path>);
+    /// Something the user should know that is not a step result (an archive that cannot be written).
+    fn notice(&mut self, text: &str);
+    /// Asks a yes/no question; `None` when nobody can answer (no terminal) or on Ctrl-C.
+    fn ask(&mut self, question: &str, interrupted: &AtomicBool) -> Option<bool>;
+    fn dry_run_step(&mut self, number: usize, total: usize, step: &DryStep);
+}

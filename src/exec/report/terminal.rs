@@ -1,0 +1,311 @@
+//! The run in the terminal: a header, each step's output as it comes, a spinner with elapsed time
+//! on a TTY (plain lines otherwise), a result line per step, a summary and the archive path.
+
+use super::{DryStep, Reporter, StepStart};
+use crate::archive::markdown::seconds;
+use crate::archive::record::{Outcome, RunRecord, StepRecord, Verdict};
+use crate::exec::stream::StreamKind;
+use anstyle::{AnsiColor, Style};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+const GREEN: Style = AnsiColor::Green.on_default().bold();
+const RED: Style = AnsiColor::Red.on_default().bold();
+const YELLOW: Style = AnsiColor::Yellow.on_default().bold();
+const CYAN: Style = AnsiColor::Cyan.on_default().bold();
+
+pub struct TerminalReporter {
+    color: bool,
+    quiet: bool,
+    /// Stdout and stdin are terminals: spinner and questions.
+    interactive_output: bool,
+    spinner: Option<ProgressBar>,
+    out: std::io::Stdout,
+}
+
+impl TerminalReporter {
+    pub fn new(color: bool, quiet: bool) -> TerminalReporter {
+        TerminalReporter {
+            color,
+            quiet,
+            interactive_output: std::io::stdout().is_terminal(),
+            spinner: None,
+            out: std::io::stdout(),
+        }
+    }
+
+    fn paint(&self, style: Style, text: impl std::fmt::Display) -> String {
+        if self.color {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// Prints a line, above the spinner when there is one.
+    fn line(&mut self, text: &str) {
+        match &self.spinner {
+            Some(spinner) => spinner.println(text),
+            None => {
+                let _ = writeln!(self.out, "{text}");
+            }
+        }
+    }
+
+    fn counter(number: usize, total: usize) -> String {
+        let width = total.to_string().len();
+        format!("[{number:>width$}/{total}]")
+    }
+
+    fn mark(&self, step: &StepRecord) -> String {
+        match step.outcome {
+            Outcome::Passed => self.paint(GREEN, "✔"),
+            Outcome::Skipped => self.paint(DIM, "⏭"),
+            outcome if outcome.is_failure() && step.severity != "critical" => {
+                self.paint(YELLOW, "✘")
+            }
+            _ => self.paint(RED, "✘"),
+        }
+    }
+
+    fn verdict_line(&self, run: &RunRecord) -> String {
+        let (style, mark) = match run.verdict {
+            Verdict::Passed => (GREEN, "✔ passed"),
+            Verdict::Warning => (YELLOW, "⚠ warning"),
+            Verdict::Failed => (RED, "✘ failed"),
+            Verdict::Interrupted => (RED, "⛔ interrupted"),
+            Verdict::Running => (DIM, "… running"),
+        };
+        let counts: Vec<String> = run
+            .counts()
+            .iter()
+            .map(|(o, n)| format!("{n} {}", o.as_str()))
+            .collect();
+        format!(
+            "{} · {} · {}",
+            self.paint(style, mark),
+            counts.join(" · "),
+            seconds(run.duration_ms)
+        )
+    }
+}
+
+impl Reporter for TerminalReporter {
+    fn run_started(&mut self, run: &RunRecord, total: usize, archive: Option<&Path>) {
+        if self.quiet {
+            return;
+        }
+        let title = self.paint(BOLD, &run.runbook.title);
+        self.line(&format!(
+            "{} {title} {}",
+            self.paint(CYAN, "▶"),
+            self.paint(DIM, format!("({})", run.runbook.id))
+        ));
+        let mut facts = vec![format!("{total} step{}", if total == 1 { "" } else { "s" })];
+        facts.extend(run.vars.iter().map(|(k, v)| match v {
+            serde_json::Value::String(s) => format!("{k}={s}"),
+            other => format!("{k}={other}"),
+        }));
+        if let Some(dir) = archive {
+            facts.push(format!("archive {}", dir.display()));
+        }
+        self.line(&format!("  {}", self.paint(DIM, facts.join(" · "))));
+    }
+
+    fn step_started(&mut self, number: usize, total: usize, step: &StepStart) {
+        let label = format!(
+            "{} {} {}",
+            Self::counter(number, total),
+            self.paint(BOLD, step.id),
+            step.name
+        );
+        if self.interactive_output {
+            let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
+            let style = ProgressStyle::with_template("{spinner} {msg} {elapsed:.dim}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            spinner.set_style(style);
+            spinner.set_message(label);
+            spinner.enable_steady_tick(Duration::from_millis(100));
+            self.spinner = Some(spinner);
+        } else if !self.quiet {
+            self.line(&format!("{} {label}", self.paint(CYAN, "•")));
+        }
+    }
+
+    fn output(&mut self, _step_id: &str, stream: StreamKind, line: &str) {
+        if self.quiet {
+            return;
+        }
+        let bar = match stream {
+            StreamKind::Stdout => self.paint(DIM, "│"),
+            StreamKind::Stderr => self.paint(YELLOW, "│"),
+        };
+        self.line(&format!("      {bar} {line}"));
+    }
+
+    fn step_finished(&mut self, number: usize, total: usize, step: &StepRecord) {
+        if let Some(spinner) = self.spinner.take() {
+            spinner.finish_and_clear();
+        }
+        let time = if step.outcome == Outcome::Skipped {
+            String::new()
+        } else {
+            format!(" {}", self.paint(DIM, seconds(step.duration_ms)))
+        };
+        let mut line = format!(
+            "{} {} {} {}{time}",
+            self.mark(step),
+            Self::counter(number, total),
+            self.paint(BOLD, &step.id),
+            step.name
+        );
+        match step.outcome {
+            Outcome::Passed => {}
+            Outcome::Skipped => {
+                if let Some(reason) = &step.reason {
+                    line.push_str(&format!(" {}", self.paint(DIM, format!("— {reason}"))));
+                }
+            }
+            _ => {
+                let why = step
+                    .why()
+                    .unwrap_or_else(|| step.outcome.as_str().to_string());
+                line.push_str(&format!("\n      {}", self.paint(RED, why)));
+            }
+        }
+        self.line(&line);
+    }
+
+    fn run_finished(&mut self, run: &RunRecord, archive: Option<&Path>) {
+        if let Some(spinner) = self.spinner.take() {
+            spinner.finish_and_clear();
+        }
+        if !self.quiet && !run.steps.is_empty() {
+            self.line("");
+            let width = run
+                .steps
+                .iter()
+                .map(|s| s.id.chars().count())
+                .max()
+                .unwrap_or(0)
+                .min(32);
+            for step in &run.steps {
+                let why = if step.passed() {
+                    String::new()
+                } else {
+                    step.why().unwrap_or_default()
+                };
+                let why: String = why.chars().take(100).collect();
+                let id = format!("{:<width$}", step.id);
+                let line = format!(
+                    "  {} {} {:<11} {:>8}  {}",
+                    self.mark(step),
+                    id,
+                    step.outcome.as_str(),
+                    if step.outcome == Outcome::Skipped {
+                        String::new()
+                    } else {
+                        seconds(step.duration_ms)
+                    },
+                    self.paint(DIM, why)
+                );
+                self.line(&line);
+            }
+            if !run.findings.is_empty() {
+                self.line(&format!("\n{}", self.paint(BOLD, "Findings")));
+                for finding in &run.findings {
+                    let style = if finding.severity == "critical" {
+                        RED
+                    } else {
+                        YELLOW
+                    };
+                    let text = format!(
+                        "  ✘ {} ({}): {}",
+                        finding.step, finding.severity, finding.message
+                    );
+                    self.line(&self.paint(style, text));
+                }
+            }
+            self.line("");
+        }
+        self.line(&self.verdict_line(run));
+        if let Some(dir) = archive {
+            self.line(&format!(
+                "{} {}",
+                self.paint(DIM, "archive:"),
+                dir.join("run.md").display()
+            ));
+        }
+        let _ = self.out.flush();
+    }
+
+    fn notice(&mut self, text: &str) {
+        let line = format!("{} {text}", self.paint(YELLOW, "warning:"));
+        match &self.spinner {
+            Some(spinner) => spinner.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn ask(&mut self, question: &str, interrupted: &AtomicBool) -> Option<bool> {
+        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+            return None;
+        }
+        let prompt = format!("{} {question} [y/N] ", self.paint(YELLOW, "?"));
+        let spinner = self.spinner.clone();
+        let answer = match spinner {
+            Some(spinner) => spinner.suspend(|| read_answer(&prompt, interrupted)),
+            None => read_answer(&prompt, interrupted),
+        };
+        answer.map(|a| matches!(a.trim().to_lowercase().as_str(), "y" | "yes"))
+    }
+
+    fn dry_run_step(&mut self, number: usize, total: usize, step: &DryStep) {
+        self.line(&format!(
+            "{} {} {} {}",
+            self.paint(CYAN, "•"),
+            Self::counter(number, total),
+            self.paint(BOLD, step.id),
+            step.name
+        ));
+        let prefix = if step.kind == "run" { "$" } else { "»" };
+        for line in step.command.lines() {
+            self.line(&format!("      {} {line}", self.paint(CYAN, prefix)));
+        }
+        for check in &step.checks {
+            self.line(&format!("      {} {check}", self.paint(DIM, "✓")));
+        }
+        for note in &step.notes {
+            self.line(&format!("      {}", self.paint(DIM, note)));
+        }
+    }
+}
+
+/// Reads one line from stdin on a helper thread, so Ctrl-C is not stuck behind the read.
+fn read_answer(prompt: &str, interrupted: &AtomicBool) -> Option<String> {
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let read = std::io::stdin().lock().read_line(&mut line);
+        let _ = tx.send(read.map(|_| line));
+    });
+    loop {
+        if interrupted.load(Ordering::SeqCst) {
+            eprintln!();
+            return None;
+        }
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(Ok(line)) => return Some(line),
+            Ok(Err(_)) => return None,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(_) => return None,
+        }
+    }
+}

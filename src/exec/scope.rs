@@ -1,0 +1,71 @@
+//! What templates see: variables, captures, earlier steps' results, the environment and the host.
+
+use minijinja::Value;
+use std::collections::BTreeMap;
+
+/// The results of a step as templates read them: `steps.<id>.passed` and friends.
+#[derive(Debug, Clone)]
+pub struct StepState {
+    pub passed: bool,
+    pub status: String,
+    pub exit: Option<i32>,
+    pub stdout: String,
+}
+
+pub struct Scope {
+    vars: BTreeMap<String, Value>,
+    captures: BTreeMap<String, Value>,
+    steps: BTreeMap<String, Value>,
+    env: Value,
+    host: Value,
+}
+
+impl Scope {
+    pub fn new(
+        vars: &BTreeMap<String, serde_json::Value>,
+        host: &crate::archive::record::Host,
+    ) -> Scope {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        Scope {
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(minijinja::value::Serde(v))))
+                .collect(),
+            captures: BTreeMap::new(),
+            steps: BTreeMap::new(),
+            env: Value::from(env),
+            host: Value::from(BTreeMap::from([
+                ("name", host.name.clone()),
+                ("os", host.os.clone()),
+                ("arch", host.arch.clone()),
+            ])),
+        }
+    }
+
+    pub fn capture(&mut self, name: &str, value: &str) {
+        self.captures.insert(name.to_string(), Value::from(value));
+    }
+
+    pub fn record_step(&mut self, id: &str, state: StepState) {
+        let mut map = BTreeMap::new();
+        map.insert("passed", Value::from(state.passed));
+        map.insert("status", Value::from(state.status));
+        map.insert(
+            "exit",
+            state.exit.map(Value::from).unwrap_or(Value::from(())),
+        );
+        map.insert("stdout", Value::from(state.stdout));
+        self.steps.insert(id.to_string(), Value::from(map));
+    }
+
+    /// The root value templates are rendered against. Captures shadow variables of the same name.
+    pub fn value(&self) -> Value {
+        let mut root: BTreeMap<String, Value> = self.vars.clone();
+        root.extend(self.captures.iter().map(|(k, v)| (k.clone(), v.clone())));
+        root.insert("vars".into(), Value::from(self.vars.clone()));
+        root.insert("steps".into(), Value::from(self.steps.clone()));
+        root.insert("env".into(), self.env.clone());
+        root.insert("host".into(), self.host.clone());
+        Value::from(root)
+    }
+}
