@@ -5,4 +5,5 @@ mod test;
 mod commands;
 mod discovery;
 mod errors;
+mod exec;
 mod shipped;

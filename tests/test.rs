@@ -126,7 +126,7 @@ impl Test {
         self
     }
 
-    pub fn run(self) -> Ran {
+    fn command(&self) -> Command {
         let state = self.dir.path().join(".state");
         let mut command = Command::new(BIN);
         command
@@ -134,6 +134,7 @@ impl Test {
             .current_dir(&self.cwd)
             .env_remove("RUNBOOK_KB")
             .env_remove("RUNBOOK_ARCHIVES")
+            .env_remove("RUNBOOK_GPU_INVENTORY")
             .env_remove("CLICOLOR_FORCE")
             .env("NO_COLOR", "1")
             .env("XDG_STATE_HOME", &state)
@@ -141,7 +142,18 @@ impl Test {
         for (key, value) in &self.env {
             command.env(key, value);
         }
-        let output = command.output().expect("run runbook");
+        command
+    }
+
+    /// The prepared command, not run, with the temp dir that must outlive it (for tests that
+    /// signal or kill the running process).
+    pub fn into_command(self) -> (tempfile::TempDir, Command) {
+        let command = self.command();
+        (self.dir, command)
+    }
+
+    pub fn run(self) -> Ran {
+        let output = self.command().output().expect("run runbook");
         let ran = Ran {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),

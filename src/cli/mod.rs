@@ -1,9 +1,11 @@
 //! The command line: argument parsing, the shared context, and one module per subcommand.
 
+mod archive;
 mod check;
 mod completions;
 mod context;
 mod diagnostics;
+mod exec;
 mod list;
 mod new;
 mod output;
@@ -56,8 +58,12 @@ pub enum Command {
     List(list::Args),
     /// Show a runbook: metadata, summary and every step in plain words
     Show(show::Args),
+    /// Run a runbook step by step, live, with its checks and an archive
+    Exec(exec::Args),
     /// Lint runbooks: schema, templates, links, ids (exit 1 on errors)
     Check(check::Args),
+    /// The record of every run: list and show archives
+    Archive(archive::Args),
     /// Create a new runbook from the scaffold template
     New(new::Args),
     /// Print shell completions
@@ -75,6 +81,8 @@ pub fn main() -> i32 {
         Command::List(args) => list::run(&ctx, args),
         Command::Show(args) => show::run(&ctx, args),
         Command::Check(args) => check::run(&ctx, args),
+        Command::Exec(args) => exec::run(&ctx, args),
+        Command::Archive(args) => archive::run(&ctx, args),
         Command::New(args) => new::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
     };

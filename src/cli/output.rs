@@ -52,3 +52,12 @@ pub fn error_line<W: Write>(out: &mut W, message: &str, hint: Option<&str>) {
         let _ = writeln!(out, "  {} {hint}", paint(CYAN, "hint:"));
     }
 }
+
+/// Whether styled output goes to stdout (for writers that do not strip styles themselves).
+pub fn use_color(mode: ColorMode) -> bool {
+    match mode {
+        ColorMode::Always => true,
+        ColorMode::Never => false,
+        ColorMode::Auto => !matches!(AutoStream::choice(&std::io::stdout()), ColorChoice::Never),
+    }
+}

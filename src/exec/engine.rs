@@ -18,6 +18,7 @@ use crate::archive::record::{
 use crate::archive::store;
 use crate::archive::writer::{RunArchive, file_safe};
 use crate::model::matcher::{Matcher, Unit};
+use crate::model::probe::Probe;
 use crate::model::slug::is_identifier;
 use crate::model::step::{Action, Severity, Step};
 use crate::model::suggest::closest;
@@ -26,6 +27,7 @@ use crate::model::{Body, Kb, Runbook};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -88,7 +90,7 @@ pub fn execute(
     opts: &ExecOptions,
     reporter: &mut dyn Reporter,
     interrupted: &AtomicBool,
-    gpu: &dyn GpuSource,
+    gpu: Arc<dyn GpuSource>,
 ) -> Result<RunOutcome, Invalid> {
     let vars = resolve_vars(kb, rb, &opts.vars)?;
     let secret_names: BTreeSet<&str> = kb
@@ -336,7 +338,7 @@ struct Engine<'a> {
     opts: &'a ExecOptions,
     reporter: &'a mut dyn Reporter,
     interrupted: &'a AtomicBool,
-    gpu: &'a dyn GpuSource,
+    gpu: Arc<dyn GpuSource>,
     redactor: Redactor,
     renderer: Renderer,
     scope: Scope,
@@ -355,7 +357,7 @@ impl<'a> Engine<'a> {
         opts: &'a ExecOptions,
         reporter: &'a mut dyn Reporter,
         interrupted: &'a AtomicBool,
-        gpu: &'a dyn GpuSource,
+        gpu: Arc<dyn GpuSource>,
         setup: Setup,
     ) -> Engine<'a> {
         let Setup {
@@ -880,13 +882,19 @@ impl<'a> Engine<'a> {
                 stdout_head = finished.stdout.head;
             }
             ResolvedAction::Probe(probe) => {
-                let cwd = self.step_cwd(resolved);
-                let env = ProbeEnv {
-                    cwd: &cwd,
-                    gpu: self.gpu,
-                    timeout: step.timeout.as_std(),
+                let outcome = match self.probe(probe, resolved, step.timeout.as_std()) {
+                    Some(outcome) => outcome,
+                    None if self.interrupted.load(Ordering::SeqCst) => {
+                        record.outcome = Outcome::Interrupted;
+                        record.reason = Some("interrupted while the probe ran".into());
+                        return;
+                    }
+                    None => {
+                        record.outcome = Outcome::TimedOut;
+                        record.reason = Some(format!("the {} probe did not answer within {}", probe.kind(), step.timeout));
+                        return;
+                    }
                 };
-                let outcome = probe::run(probe, &env);
                 let mut observed = String::new();
                 for line in &outcome.observed {
                     let line = self.redactor.redact(line).into_owned();
@@ -993,6 +1001,36 @@ impl<'a> Engine<'a> {
                 stdout: stdout_head,
             },
         );
+    }
+
+    /// Runs a probe on its own thread, so a hung NVML call or a dead NFS mount cannot outlive
+    /// the step's timeout or Ctrl-C (the thread is abandoned then). `None` on timeout/interrupt.
+    fn probe(&self, probe: &Probe, resolved: &ResolvedStep, timeout: Duration) -> Option<probe::ProbeOutcome> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let probe = probe.clone();
+        let cwd = self.step_cwd(resolved);
+        let gpu = Arc::clone(&self.gpu);
+        std::thread::spawn(move || {
+            let env = ProbeEnv { cwd: &cwd, gpu: &*gpu, timeout };
+            let _ = tx.send(probe::run(&probe, &env));
+        });
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.interrupted.load(Ordering::SeqCst) {
+                return None;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            match rx.recv_timeout(left.min(Duration::from_millis(50))) {
+                Ok(outcome) => return Some(outcome),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Some(probe::ProbeOutcome::error("the probe stopped unexpectedly"));
+                }
+            }
+        }
     }
 
     fn step_cwd(&self, resolved: &ResolvedStep) -> PathBuf {

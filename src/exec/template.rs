@@ -26,6 +26,8 @@ impl Renderer {
             env.set_syntax(syntax);
         }
         env.add_filter("shell_quote", shell_quote_filter);
+        // Python's string methods (`x.startswith('1.')`, `v.split('.')`), as Jinja users expect.
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         Renderer { env }
     }
 

@@ -703,7 +703,11 @@ fn build_step(
 
     let name = match raw.name {
         Some(name) => name,
-        None => Template::literal(default_name(&action)),
+        // Rendered like any other string, so the default name shows real values at run time.
+        None => {
+            let name = default_name(&action);
+            Template::parse(name.clone()).unwrap_or_else(|_| Template::literal(name))
+        }
     };
     let mut env: BTreeMap<String, Template> = defaults
         .env

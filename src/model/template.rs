@@ -14,15 +14,15 @@ pub fn has_template_syntax(text: &str) -> bool {
 pub struct Template {
     pub source: String,
     pub references: BTreeSet<String>,
+    /// Text that is never rendered (a generated name, an already rendered value), even if it
+    /// happens to contain `{{`.
+    pub literal: bool,
 }
 
 impl Template {
     pub fn parse(source: String) -> Result<Template, String> {
         if !has_template_syntax(&source) {
-            return Ok(Template {
-                source,
-                references: BTreeSet::new(),
-            });
+            return Ok(Template { source, references: BTreeSet::new(), literal: false });
         }
         let env = minijinja::Environment::empty();
         let references = match env.template_from_str(&source) {
@@ -35,19 +35,16 @@ impl Template {
                 ));
             }
         };
-        Ok(Template { source, references })
+        Ok(Template { source, references, literal: false })
     }
 
     /// A plain string that is not rendered further (used for generated defaults).
     pub fn literal(source: impl Into<String>) -> Template {
-        Template {
-            source: source.into(),
-            references: BTreeSet::new(),
-        }
+        Template { source: source.into(), references: BTreeSet::new(), literal: true }
     }
 
     pub fn is_templated(&self) -> bool {
-        has_template_syntax(&self.source)
+        !self.literal && has_template_syntax(&self.source)
     }
 }
 

@@ -271,7 +271,7 @@ impl Reporter for TerminalReporter {
             self.paint(CYAN, "•"),
             Self::counter(number, total),
             self.paint(BOLD, step.id),
-            step.name
+            self.paint(DIM, format!("— {}", step.name))
         ));
         let prefix = if step.kind == "run" { "$" } else { "»" };
         for line in step.command.lines() {
