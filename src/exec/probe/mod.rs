@@ -8,10 +8,12 @@ pub mod gpu;
 pub mod http;
 pub mod process;
 pub mod tcp;
+#[cfg(test)]
+mod testing;
 
 use super::check::CheckResult;
 use crate::model::probe::Probe;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// What running a probe produced.
@@ -84,5 +86,64 @@ pub fn run(probe: &Probe, env: &ProbeEnv) -> ProbeOutcome {
         Probe::File(p) => file::run(p, env),
         Probe::Command(p) => command::run(p, env),
         Probe::Process(p) => process::run(p, env),
+    }
+}
+
+// ---- helpers shared by the probes ----
+
+/// The longest wait a network probe without its own `timeout` allows itself: a dead service
+/// should not hold a step for its whole 5-minute budget.
+const NETWORK_TIMEOUT_CAP: Duration = Duration::from_secs(10);
+
+/// Where a probe looks for `path`: `~/` is the home directory, relative paths are under `cwd`.
+pub(crate) fn resolve_path(cwd: &Path, path: &str) -> PathBuf {
+    let home = || {
+        std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from)
+    };
+    if path == "~"
+        && let Some(home) = home()
+    {
+        return home;
+    }
+    if let Some(rest) = path.strip_prefix("~/")
+        && let Some(home) = home()
+    {
+        return home.join(rest);
+    }
+    cwd.join(path)
+}
+
+/// An OS error in words, without Rust's ` (os error N)` suffix: `Permission denied`.
+pub(crate) fn os_error(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    match text.find(" (os error ") {
+        Some(cut) => text[..cut].to_string(),
+        None => text,
+    }
+}
+
+/// How long a network probe waits: its own `timeout`, else the step's capped at 10 s.
+pub(crate) fn network_timeout(
+    own: Option<crate::model::duration::Duration>,
+    env: &ProbeEnv,
+) -> Duration {
+    own.map(|d| d.as_std())
+        .unwrap_or_else(|| env.timeout.min(NETWORK_TIMEOUT_CAP))
+}
+
+/// A duration for messages: `3s`, `500ms`, `1.5s`.
+pub(crate) fn format_duration(d: Duration) -> String {
+    crate::model::duration::Duration(d).to_string()
+}
+
+/// Milliseconds for latency reports: `0.4 ms`, `12 ms`.
+pub(crate) fn format_millis(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{} ms", ms.round())
     }
 }
