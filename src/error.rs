@@ -16,20 +16,11 @@ pub enum Error {
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
     #[error("no runbook `{query}`")]
-    UnknownRunbook {
-        query: String,
-        suggestions: Vec<String>,
-    },
+    UnknownRunbook { query: String, suggestions: Vec<String> },
     #[error("`{query}` matches several runbooks")]
-    AmbiguousRunbook {
-        query: String,
-        candidates: Vec<String>,
-    },
+    AmbiguousRunbook { query: String, candidates: Vec<String> },
     #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("runbook `{id}` already exists at {path}")]
     AlreadyExists { id: String, path: String },
     #[error("bad runbook id `{0}`")]
@@ -40,24 +31,15 @@ pub enum Error {
     Json(#[from] serde_json::Error),
     /// Input that makes a command impossible; the message says which and the hint what to do.
     #[error("{message}")]
-    Invalid {
-        message: String,
-        hint: Option<String>,
-    },
+    Invalid { message: String, hint: Option<String> },
     /// Something that went wrong after the work was done (an archive that could not be written).
     #[error("{message}")]
-    Failed {
-        message: String,
-        hint: Option<String>,
-    },
+    Failed { message: String, hint: Option<String> },
 }
 
 impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), source }
     }
 
     pub fn exit_code(&self) -> i32 {
@@ -75,15 +57,12 @@ impl Error {
                 Some(format!("did you mean {}?", quoted.join(" or ")))
             }
             Error::UnknownRunbook { .. } => Some("`runbook list` shows every runbook".into()),
-            Error::AmbiguousRunbook { candidates, .. } => {
-                Some(format!("name one of: {}", candidates.join(", ")))
+            Error::AmbiguousRunbook { candidates, .. } => Some(format!("name one of: {}", candidates.join(", "))),
+            Error::BadId(_) => {
+                Some("ids use letters, digits, `.`, `_` and `-`, starting with a letter or digit".into())
             }
-            Error::BadId(_) => Some(
-                "ids use letters, digits, `.`, `_` and `-`, starting with a letter or digit".into(),
-            ),
-            Error::Discovery(_) => {
-                Some("pass --kb DIR (or set RUNBOOK_KB) to a folder of runbooks".into())
-            }
+            Error::Discovery(_) => Some("pass --kb DIR (or set RUNBOOK_KB) to a folder of runbooks".into()),
+            Error::Invalid { hint, .. } | Error::Failed { hint, .. } => hint.clone(),
             _ => None,
         }
     }

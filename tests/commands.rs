@@ -42,9 +42,7 @@ A document about GPUs. See [disk](../operations/disk.md#check).
 "#;
 
 fn kb() -> Test {
-    Test::new()
-        .file("runbooks/operations/disk.md", DISK)
-        .file("runbooks/architecture/gpu.md", GPU)
+    Test::new().file("runbooks/operations/disk.md", DISK).file("runbooks/architecture/gpu.md", GPU)
 }
 
 #[test]
@@ -72,17 +70,10 @@ fn list_json_has_the_documented_fields() {
 fn list_filters_by_tag_and_category() {
     let ran = kb().args(["list", "--json", "--tag", "disk"]).run();
     assert_eq!(ran.json().as_array().unwrap().len(), 1);
-    let ran = kb()
-        .args(["list", "--json", "--category", "ARCHITECTURE"])
-        .run();
+    let ran = kb().args(["list", "--json", "--category", "ARCHITECTURE"]).run();
     assert_eq!(ran.json()[0]["id"], "gpu");
-    kb().args(["list", "--tag", "nothing"])
-        .stdout_has("no runbooks match")
-        .run();
-    kb().args(["list", "--category", "operations"])
-        .stdout_has("disk")
-        .stdout_lacks("GPU notes")
-        .run();
+    kb().args(["list", "--tag", "nothing"]).stdout_has("no runbooks match").run();
+    kb().args(["list", "--category", "operations"]).stdout_has("disk").stdout_lacks("GPU notes").run();
 }
 
 #[test]
@@ -98,10 +89,7 @@ fn list_text_groups_by_category() {
 
 #[test]
 fn list_follows_category_order_of_runbook_toml() {
-    let ran = kb()
-        .file("runbook.toml", "categories = [\"operations\"]\n")
-        .args(["list"])
-        .run();
+    let ran = kb().file("runbook.toml", "categories = [\"operations\"]\n").args(["list"]).run();
     assert!(ran.stdout.find("operations").unwrap() < ran.stdout.find("architecture").unwrap());
 }
 
@@ -130,10 +118,7 @@ fn show_json() {
     let json = ran.json();
     assert_eq!(json["id"], "disk");
     assert_eq!(json["steps"][0]["kind"], "disk");
-    assert_eq!(
-        json["steps"][0]["checks"][0],
-        "disk at {{ path }}: used < 90%"
-    );
+    assert_eq!(json["steps"][0]["checks"][0], "disk at {{ path }}: used < 90%");
     assert_eq!(json["steps"][1]["confirm"], "List the biggest directories?");
     assert_eq!(json["steps"][1]["severity"], "warning");
     assert_eq!(json["steps"][1]["timeout"], "5m");
@@ -154,7 +139,10 @@ fn show_a_document_and_its_links() {
 #[test]
 fn show_a_broken_runbook_with_its_errors() {
     Test::new()
-        .file("runbooks/b.md", "# Broken\n\n```yaml step\nid: ok\nrun: echo fine\n```\n\n```yaml step\nrun: true\ntimeout: never\n```\n")
+        .file(
+            "runbooks/b.md",
+            "# Broken\n\n```yaml step\nid: ok\nrun: echo fine\n```\n\n```yaml step\nrun: true\ntimeout: never\n```\n",
+        )
         .args(["show", "b"])
         .stdout_has("Broken")
         .stdout_has("bad duration `never`")
@@ -165,24 +153,14 @@ fn show_a_broken_runbook_with_its_errors() {
 
 #[test]
 fn unknown_id_suggests() {
-    kb().args(["show", "dsk"])
-        .status(2)
-        .stderr_has("error: no runbook `dsk`")
-        .stderr_has("did you mean `disk`?")
-        .run();
-    kb().args(["show", "zzzzzz"])
-        .status(2)
-        .stderr_has("runbook list")
-        .run();
+    kb().args(["show", "dsk"]).status(2).stderr_has("error: no runbook `dsk`").stderr_has("did you mean `disk`?").run();
+    kb().args(["show", "zzzzzz"]).status(2).stderr_has("runbook list").run();
 }
 
 #[test]
 fn check_json_schema() {
     let ran = kb()
-        .file(
-            "runbooks/operations/bad.md",
-            "# Bad\n\n[x](nowhere.md)\n\n```sh\n",
-        )
+        .file("runbooks/operations/bad.md", "# Bad\n\n[x](nowhere.md)\n\n```sh\n")
         .args(["check", "--json"])
         .status(1)
         .run();
@@ -209,20 +187,9 @@ fn check_warnings_alone_exit_zero() {
 #[test]
 fn check_paths_narrow_the_check() {
     let test = || kb().file("runbooks/bad/x.md", "# X\n\n```yaml step\n```\n");
-    test()
-        .args(["check", "runbooks/operations"])
-        .stdout_has("checked 1 runbook: 0 errors")
-        .run();
-    test()
-        .args(["check", "runbooks/bad/x.md"])
-        .status(1)
-        .stdout_has("checked 1 runbook: 1 error")
-        .run();
-    test()
-        .args(["check", "runbooks/nope.md"])
-        .status(2)
-        .stderr_has("no such path")
-        .run();
+    test().args(["check", "runbooks/operations"]).stdout_has("checked 1 runbook: 0 errors").run();
+    test().args(["check", "runbooks/bad/x.md"]).status(1).stdout_has("checked 1 runbook: 1 error").run();
+    test().args(["check", "runbooks/nope.md"]).status(2).stderr_has("no such path").run();
 }
 
 #[test]
@@ -239,16 +206,8 @@ fn check_a_path_outside_the_kb() {
 
 #[test]
 fn new_scaffold_passes_check() {
-    let ran = Test::new()
-        .dir("runbooks")
-        .args(["new", "gpu-memory-leak", "--category", "gpu"])
-        .run();
-    assert!(
-        ran.stdout
-            .contains("created runbooks/gpu/gpu-memory-leak.md"),
-        "{}",
-        ran.stdout
-    );
+    let ran = Test::new().dir("runbooks").args(["new", "gpu-memory-leak", "--category", "gpu"]).run();
+    assert!(ran.stdout.contains("created runbooks/gpu/gpu-memory-leak.md"), "{}", ran.stdout);
     let text = std::fs::read_to_string(ran.path().join("runbooks/gpu/gpu-memory-leak.md")).unwrap();
     assert!(text.contains("id: gpu-memory-leak"));
     assert!(text.contains("title: Gpu memory leak"));
@@ -266,18 +225,9 @@ fn new_scaffold_passes_check() {
 
 #[test]
 fn new_refuses_existing_and_bad_ids() {
-    kb().args(["new", "disk"])
-        .status(2)
-        .stderr_has("runbook `disk` already exists")
-        .run();
-    kb().args(["new", "DF"])
-        .status(2)
-        .stderr_has("already exists")
-        .run();
-    kb().args(["new", "bad id"])
-        .status(2)
-        .stderr_has("bad runbook id")
-        .run();
+    kb().args(["new", "disk"]).status(2).stderr_has("runbook `disk` already exists").run();
+    kb().args(["new", "DF"]).status(2).stderr_has("already exists").run();
+    kb().args(["new", "bad id"]).status(2).stderr_has("bad runbook id").run();
 }
 
 #[test]
@@ -289,10 +239,7 @@ fn new_without_a_kb_starts_one_here() {
 #[test]
 fn new_uses_the_kb_template_override() {
     let ran = kb()
-        .file(
-            "templates/new-runbook.md",
-            "---\nid: {{ id }}\n---\n# Custom {{ title }}\n",
-        )
+        .file("templates/new-runbook.md", "---\nid: {{ id }}\n---\n# Custom {{ title }}\n")
         .args(["new", "mine"])
         .run();
     let text = std::fs::read_to_string(ran.path().join("runbooks/operations/mine.md")).unwrap();
@@ -312,26 +259,13 @@ fn completions_for_each_shell() {
 #[test]
 fn color_modes() {
     let ran = kb().args(["--color", "always", "list"]).run();
-    assert!(
-        ran.stdout.contains("\u{1b}["),
-        "--color always colours even with NO_COLOR set"
-    );
+    assert!(ran.stdout.contains("\u{1b}["), "--color always colours even with NO_COLOR set");
     let ran = kb().args(["--color", "never", "list"]).run();
     assert!(!ran.stdout.contains("\u{1b}["));
     let ran = kb().args(["list"]).run();
-    assert!(
-        !ran.stdout.contains("\u{1b}["),
-        "auto + NO_COLOR + pipe: plain"
-    );
-    let ran = kb()
-        .env("CLICOLOR_FORCE", "1")
-        .env("NO_COLOR", "")
-        .args(["list"])
-        .run();
-    assert!(
-        ran.stdout.contains("\u{1b}["),
-        "CLICOLOR_FORCE colours a pipe"
-    );
+    assert!(!ran.stdout.contains("\u{1b}["), "auto + NO_COLOR + pipe: plain");
+    let ran = kb().env("CLICOLOR_FORCE", "1").env("NO_COLOR", "").args(["list"]).run();
+    assert!(ran.stdout.contains("\u{1b}["), "CLICOLOR_FORCE colours a pipe");
 }
 
 #[test]
@@ -342,14 +276,8 @@ fn usage_errors_exit_two() {
 
 #[test]
 fn quiet_and_verbose() {
-    kb().args(["list", "-q"])
-        .stdout_has("gpu\ndisk\n")
-        .stdout_lacks("Disk is full")
-        .run();
-    kb().args(["-v", "list"])
-        .stderr_has("loaded 2 runbooks from")
-        .stderr_has("2 parsed")
-        .run();
+    kb().args(["list", "-q"]).stdout_has("gpu\ndisk\n").stdout_lacks("Disk is full").run();
+    kb().args(["-v", "list"]).stderr_has("loaded 2 runbooks from").stderr_has("2 parsed").run();
     let ran = kb().args(["check", "-q"]).run();
     assert_eq!(ran.stdout, "", "a clean check is silent with -q");
 }

@@ -4,11 +4,7 @@ use crate::test::Test;
 
 fn ids(stdout: &str) -> Vec<String> {
     let rows: serde_json::Value = serde_json::from_str(stdout).unwrap();
-    rows.as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_string())
-        .collect()
+    rows.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect()
 }
 
 #[test]
@@ -40,10 +36,7 @@ fn plain_folder_of_markdown() {
 fn env_var_names_the_kb() {
     let test = Test::new().file("elsewhere/runbooks/x.md", "# X\n");
     let kb = test.path().join("elsewhere");
-    let ran = test
-        .env("RUNBOOK_KB", kb.to_str().unwrap())
-        .args(["list", "--json"])
-        .run();
+    let ran = test.env("RUNBOOK_KB", kb.to_str().unwrap()).args(["list", "--json"]).run();
     assert_eq!(ids(&ran.stdout), ["x"]);
 }
 
@@ -74,18 +67,10 @@ fn nearest_ancestor_with_runbooks_folder() {
 fn builtin_kb_when_nothing_is_found() {
     let ran = Test::new().args(["list", "--json"]).run();
     let ids = ids(&ran.stdout);
-    for id in [
-        "cuda-304",
-        "storage-crisis",
-        "ollama-gpu",
-        "container-gpu-access",
-        "gpu-acceleration",
-        "writing-runbooks",
-    ] {
-        assert!(
-            ids.iter().any(|i| i == id),
-            "built-in KB lacks {id}: {ids:?}"
-        );
+    for id in
+        ["cuda-304", "storage-crisis", "ollama-gpu", "container-gpu-access", "gpu-acceleration", "writing-runbooks"]
+    {
+        assert!(ids.iter().any(|i| i == id), "built-in KB lacks {id}: {ids:?}");
     }
 }
 
@@ -124,28 +109,12 @@ fn repeated_stems_are_addressed_by_path() {
     let ran = test.args(["--kb", "docs", "list", "--json"]).run();
     let mut found = ids(&ran.stdout);
     found.sort();
-    assert_eq!(
-        found,
-        ["README", "disk/README", "disk/_index", "node/_index"]
-    );
+    assert_eq!(found, ["README", "disk/README", "disk/_index", "node/_index"]);
 
-    let test = Test::new()
-        .file("docs/node/_index.md", "# Node\n")
-        .file("docs/disk/_index.md", "# Disk\n");
-    let ran = test
-        .args(["--kb", "docs", "show", "_index"])
-        .status(2)
-        .run();
-    assert!(
-        ran.stderr.contains("`_index` matches several runbooks"),
-        "{}",
-        ran.stderr
-    );
-    assert!(
-        ran.stderr.contains("disk/_index") && ran.stderr.contains("node/_index"),
-        "{}",
-        ran.stderr
-    );
+    let test = Test::new().file("docs/node/_index.md", "# Node\n").file("docs/disk/_index.md", "# Disk\n");
+    let ran = test.args(["--kb", "docs", "show", "_index"]).status(2).run();
+    assert!(ran.stderr.contains("`_index` matches several runbooks"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("disk/_index") && ran.stderr.contains("node/_index"), "{}", ran.stderr);
 
     Test::new()
         .file("docs/node/_index.md", "# Node\n")
@@ -158,23 +127,12 @@ fn repeated_stems_are_addressed_by_path() {
 #[test]
 fn ids_and_aliases_resolve_case_insensitively() {
     let test = || {
-        Test::new().file(
-            "runbooks/ops/cuda.md",
-            "---\nid: cuda-304\naliases: [cudaErrorOperatingSystem]\n---\n# CUDA 304\n",
-        )
+        Test::new()
+            .file("runbooks/ops/cuda.md", "---\nid: cuda-304\naliases: [cudaErrorOperatingSystem]\n---\n# CUDA 304\n")
     };
-    test()
-        .args(["show", "CUDA-304"])
-        .stdout_has("CUDA 304")
-        .run();
-    test()
-        .args(["show", "cudaerroroperatingsystem"])
-        .stdout_has("CUDA 304")
-        .run();
-    test()
-        .args(["show", "runbooks/ops/cuda.md"])
-        .stdout_has("CUDA 304")
-        .run();
+    test().args(["show", "CUDA-304"]).stdout_has("CUDA 304").run();
+    test().args(["show", "cudaerroroperatingsystem"]).stdout_has("CUDA 304").run();
+    test().args(["show", "runbooks/ops/cuda.md"]).stdout_has("CUDA 304").run();
     test()
         .args(["show", "cuda304"])
         .status(2)
@@ -188,42 +146,21 @@ fn parse_cache_is_used_and_refreshed() {
     let test = Test::new().file("runbooks/a.md", "# Alpha\n");
     let file = test.path().join("runbooks/a.md");
     let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    let set_mtime = |when| {
-        std::fs::File::options()
-            .write(true)
-            .open(&file)
-            .unwrap()
-            .set_modified(when)
-            .unwrap()
-    };
+    let set_mtime = |when| std::fs::File::options().write(true).open(&file).unwrap().set_modified(when).unwrap();
     set_mtime(an_hour_ago);
     let ran = test.args(["list", "--json"]).run();
     assert_eq!(ran.json()[0]["title"], "Alpha");
     let cache = ran.path().join(".runbook/parse-cache.json");
     assert!(cache.is_file(), "the first run writes the cache");
-    assert_eq!(
-        std::fs::read_to_string(ran.path().join(".runbook/.gitignore"))
-            .unwrap()
-            .lines()
-            .last(),
-        Some("*")
-    );
+    assert_eq!(std::fs::read_to_string(ran.path().join(".runbook/.gitignore")).unwrap().lines().last(), Some("*"));
 
     // Same size, same mtime: the cached summary is served (this is what makes big KBs fast).
     let file = ran.path().join("runbooks/a.md");
     std::fs::write(&file, "# Gamma\n").unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&file)
-        .unwrap()
-        .set_modified(an_hour_ago)
-        .unwrap();
+    std::fs::File::options().write(true).open(&file).unwrap().set_modified(an_hour_ago).unwrap();
     let list = |dir: &std::path::Path| {
-        let out = std::process::Command::new(crate::test::BIN)
-            .args(["list", "--json"])
-            .current_dir(dir)
-            .output()
-            .unwrap();
+        let out =
+            std::process::Command::new(crate::test::BIN).args(["list", "--json"]).current_dir(dir).output().unwrap();
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
     };
     assert_eq!(list(ran.path())[0]["title"], "Alpha");
@@ -246,15 +183,13 @@ fn parse_cache_is_used_and_refreshed() {
 
 #[test]
 fn cached_runbooks_still_show_their_steps_and_errors() {
-    let test = Test::new().file("runbooks/a.md", "# A\n\n```yaml step\nid: one\nrun: echo one\n```\n\n```yaml step\ntimeout: 5x\nrun: true\n```\n");
+    let test = Test::new().file(
+        "runbooks/a.md",
+        "# A\n\n```yaml step\nid: one\nrun: echo one\n```\n\n```yaml step\ntimeout: 5x\nrun: true\n```\n",
+    );
     let file = test.path().join("runbooks/a.md");
     let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    std::fs::File::options()
-        .write(true)
-        .open(&file)
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
+    std::fs::File::options().write(true).open(&file).unwrap().set_modified(old).unwrap();
     let ran = test.args(["check"]).status(1).run();
     assert!(ran.path().join(".runbook/parse-cache.json").is_file());
     for _ in 0..2 {

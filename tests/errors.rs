@@ -5,18 +5,10 @@ use serde_json::Value;
 
 /// Checks a KB holding `runbooks/ops/t.md` = `text`; returns the diagnostics of `check --json`.
 fn diagnostics(text: &str) -> Vec<Value> {
-    let ran = Test::new()
-        .file("runbooks/ops/t.md", text)
-        .args(["check", "--json"])
-        .any_status()
-        .run();
+    let ran = Test::new().file("runbooks/ops/t.md", text).args(["check", "--json"]).any_status().run();
     let json = ran.json();
     let errors = json["errors"].as_u64().unwrap();
-    assert_eq!(
-        ran.status,
-        if errors > 0 { 1 } else { 0 },
-        "exit status follows the error count"
-    );
+    assert_eq!(ran.status, if errors > 0 { 1 } else { 0 }, "exit status follows the error count");
     json["diagnostics"].as_array().unwrap().clone()
 }
 
@@ -40,113 +32,62 @@ fn step(body: &str) -> String {
 
 #[test]
 fn unknown_key() {
-    let diag = assert_error(
-        &step("id: a\nrun: true\ncontine_on_error: true\n"),
-        6,
-        "unknown key `contine_on_error`",
-    );
+    let diag = assert_error(&step("id: a\nrun: true\ncontine_on_error: true\n"), 6, "unknown key `contine_on_error`");
     assert_eq!(diag["column"], 1);
     assert_eq!(diag["hint"], "did you mean `continue_on_error`?");
 }
 
 #[test]
 fn unknown_key_in_front_matter() {
-    let diag = assert_error(
-        "---\nid: t\ntitel: x\n---\n# T\n",
-        3,
-        "unknown key `titel` in front matter",
-    );
+    let diag = assert_error("---\nid: t\ntitel: x\n---\n# T\n", 3, "unknown key `titel` in front matter");
     assert_eq!(diag["hint"], "did you mean `title`?");
 }
 
 #[test]
 fn unknown_key_in_a_probe() {
-    assert_error(
-        &step("disk: {path: /, use_percent: {lt: 90}}\n"),
-        4,
-        "unknown key `use_percent`",
-    );
+    assert_error(&step("disk: {path: /, use_percent: {lt: 90}}\n"), 4, "unknown key `use_percent`");
 }
 
 #[test]
 fn duplicate_key() {
-    assert_error(
-        &step("run: true\nname: a\nname: b\n"),
-        6,
-        "duplicate key `name`",
-    );
+    assert_error(&step("run: true\nname: a\nname: b\n"), 6, "duplicate key `name`");
 }
 
 #[test]
 fn wrong_type() {
-    assert_error(
-        &step("run: true\nretry: {attempts: many}\n"),
-        5,
-        "wrong type for `attempts`",
-    );
-    assert_error(
-        &step("run: true\ncontinue_on_error: perhaps\n"),
-        5,
-        "continue_on_error",
-    );
+    assert_error(&step("run: true\nretry: {attempts: many}\n"), 5, "wrong type for `attempts`");
+    assert_error(&step("run: true\ncontinue_on_error: perhaps\n"), 5, "continue_on_error");
 }
 
 #[test]
 fn empty_matcher_list() {
-    assert_error(
-        &step("run: true\nexpect: {stdout: []}\n"),
-        5,
-        "empty matcher list",
-    );
-    assert_error(
-        &step("http: {url: http://x, body: []}\n"),
-        4,
-        "empty matcher list",
-    );
+    assert_error(&step("run: true\nexpect: {stdout: []}\n"), 5, "empty matcher list");
+    assert_error(&step("http: {url: http://x, body: []}\n"), 4, "empty matcher list");
 }
 
 #[test]
 fn invalid_regex_in_a_matcher() {
-    let diag = assert_error(
-        &step("run: true\nexpect:\n  stdout: [\"/(unclosed/\"]\n"),
-        6,
-        "invalid regex `/(unclosed/`",
-    );
+    let diag =
+        assert_error(&step("run: true\nexpect:\n  stdout: [\"/(unclosed/\"]\n"), 6, "invalid regex `/(unclosed/`");
     assert!(diag["message"].as_str().unwrap().contains("unclosed group"));
 }
 
 #[test]
 fn invalid_capture_regex() {
-    assert_error(
-        &step("run: echo v1\ncapture: {version: 'v(\\d+'}\n"),
-        5,
-        "invalid regex",
-    );
-    assert_error(
-        &step("run: echo v1\ncapture: {version: 'v\\d+'}\n"),
-        5,
-        "needs exactly one",
-    );
+    assert_error(&step("run: echo v1\ncapture: {version: 'v(\\d+'}\n"), 5, "invalid regex");
+    assert_error(&step("run: echo v1\ncapture: {version: 'v\\d+'}\n"), 5, "needs exactly one");
 }
 
 #[test]
 fn bad_duration() {
-    let diag = assert_error(
-        &step("run: true\ntimeout: 5 minutes please\n"),
-        5,
-        "bad duration `5 minutes please`",
-    );
+    let diag = assert_error(&step("run: true\ntimeout: 5 minutes please\n"), 5, "bad duration `5 minutes please`");
     assert_eq!(diag["column"], 10);
     assert_error(&step("run: true\ntimeout: 30\n"), 5, "bad duration `30`");
 }
 
 #[test]
 fn bad_size() {
-    assert_error(
-        &step("disk: {path: /, avail: {gt: 20 parsecs}}\n"),
-        4,
-        "bad size `20 parsecs`",
-    );
+    assert_error(&step("disk: {path: /, avail: {gt: 20 parsecs}}\n"), 4, "bad size `20 parsecs`");
 }
 
 #[test]
@@ -159,20 +100,12 @@ fn unknown_probe() {
 
 #[test]
 fn step_with_run_and_a_probe() {
-    assert_error(
-        &step("run: true\ndisk: {path: /}\n"),
-        5,
-        "step has both `run` and a `disk` probe",
-    );
+    assert_error(&step("run: true\ndisk: {path: /}\n"), 5, "step has both `run` and a `disk` probe");
 }
 
 #[test]
 fn step_with_two_probes() {
-    assert_error(
-        &step("tcp: {address: \"127.0.0.1:1\"}\nfile: {path: /etc}\n"),
-        5,
-        "a `tcp` probe and a `file` probe",
-    );
+    assert_error(&step("tcp: {address: \"127.0.0.1:1\"}\nfile: {path: /etc}\n"), 5, "a `tcp` probe and a `file` probe");
 }
 
 #[test]
@@ -183,37 +116,24 @@ fn step_with_nothing_to_do() {
 
 #[test]
 fn expect_on_a_probe() {
-    assert_error(
-        &step("disk: {path: /}\nexpect: {exit: 0}\n"),
-        5,
-        "`expect` applies to `run` steps only",
-    );
+    assert_error(&step("disk: {path: /}\nexpect: {exit: 0}\n"), 5, "`expect` applies to `run` steps only");
 }
 
 #[test]
 fn duplicate_step_id() {
-    let text =
-        "# T\n\n```yaml step\nid: a\nrun: true\n```\n\n```yaml step\nid: a\nrun: false\n```\n";
+    let text = "# T\n\n```yaml step\nid: a\nrun: true\n```\n\n```yaml step\nid: a\nrun: false\n```\n";
     let diag = assert_error(text, 9, "duplicate step id `a`");
     assert!(diag["hint"].as_str().unwrap().contains("line 4"));
 }
 
 #[test]
 fn when_is_not_an_expression() {
-    assert_error(
-        &step("run: true\nwhen: steps.a.passed and\n"),
-        5,
-        "invalid expression",
-    );
+    assert_error(&step("run: true\nwhen: steps.a.passed and\n"), 5, "invalid expression");
 }
 
 #[test]
 fn assert_is_not_an_expression() {
-    assert_error(
-        &step("run: echo 3\ncapture: {n: '(\\d+)'}\nassert: [\"n |\"]\n"),
-        6,
-        "invalid expression",
-    );
+    assert_error(&step("run: echo 3\ncapture: {n: '(\\d+)'}\nassert: [\"n |\"]\n"), 6, "invalid expression");
 }
 
 #[test]
@@ -230,7 +150,8 @@ fn reference_to_an_unknown_step() {
 
 #[test]
 fn reference_to_a_later_step() {
-    let text = "# T\n\n```yaml step\nrun: true\nwhen: steps.later.passed\n```\n\n```yaml step\nid: later\nrun: true\n```\n";
+    let text =
+        "# T\n\n```yaml step\nrun: true\nwhen: steps.later.passed\n```\n\n```yaml step\nid: later\nrun: true\n```\n";
     assert_error(text, 5, "refers to a step that runs later");
 }
 
@@ -257,39 +178,26 @@ fn duplicate_explicit_ids_name_both_paths() {
         .run();
     let diags = ran.json()["diagnostics"].as_array().unwrap().clone();
     assert_eq!(diags.len(), 2, "{diags:#?}");
-    for (diag, (own, other)) in diags.iter().zip([
-        ("runbooks/a.md", "runbooks/b.md"),
-        ("runbooks/b.md", "runbooks/a.md"),
-    ]) {
+    for (diag, (own, other)) in
+        diags.iter().zip([("runbooks/a.md", "runbooks/b.md"), ("runbooks/b.md", "runbooks/a.md")])
+    {
         assert_eq!(diag["path"], own);
         assert_eq!(diag["line"], 2);
-        assert!(
-            diag["message"]
-                .as_str()
-                .unwrap()
-                .contains("duplicate runbook id `same`")
-        );
+        assert!(diag["message"].as_str().unwrap().contains("duplicate runbook id `same`"));
         assert!(diag["hint"].as_str().unwrap().contains(other));
     }
 }
 
 #[test]
 fn link_to_a_missing_runbook() {
-    let diag = assert_error(
-        "# T\n\nSee [the other](other.md) page.\n",
-        3,
-        "link to missing runbook `other.md`",
-    );
+    let diag = assert_error("# T\n\nSee [the other](other.md) page.\n", 3, "link to missing runbook `other.md`");
     assert_eq!(diag["column"], 5);
 }
 
 #[test]
 fn link_to_a_missing_anchor() {
     let ran = Test::new()
-        .file(
-            "runbooks/ops/t.md",
-            "# T\n\n## Disk space\n\nSee [b](b.md#gpu-memmory) and [self](#disk-space).\n",
-        )
+        .file("runbooks/ops/t.md", "# T\n\n## Disk space\n\nSee [b](b.md#gpu-memmory) and [self](#disk-space).\n")
         .file("runbooks/ops/b.md", "# B\n\n## GPU memory\n")
         .args(["check", "--json"])
         .status(1)
@@ -297,12 +205,7 @@ fn link_to_a_missing_anchor() {
     let diags = ran.json()["diagnostics"].as_array().unwrap().clone();
     assert_eq!(diags.len(), 1, "{diags:#?}");
     assert_eq!(diags[0]["line"], 5);
-    assert!(
-        diags[0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("missing anchor `#gpu-memmory`")
-    );
+    assert!(diags[0]["message"].as_str().unwrap().contains("missing anchor `#gpu-memmory`"));
     assert_eq!(diags[0]["hint"], "did you mean `#gpu-memory`?");
 }
 
@@ -321,11 +224,7 @@ fn links_that_resolve_are_clean() {
 
 #[test]
 fn unclosed_step_fence() {
-    let diag = assert_error(
-        "# T\n\n```yaml step\nrun: true\n\nMore prose.\n",
-        3,
-        "unclosed `yaml step` fence",
-    );
+    let diag = assert_error("# T\n\n```yaml step\nrun: true\n\nMore prose.\n", 3, "unclosed `yaml step` fence");
     assert!(diag["hint"].as_str().unwrap().contains("close it"));
 }
 
@@ -339,36 +238,20 @@ fn unclosed_ordinary_fence_is_a_warning() {
 
 #[test]
 fn front_matter_that_is_not_a_mapping() {
-    assert_error(
-        "---\n- just\n- a list\n---\n# T\n",
-        2,
-        "front matter is not a mapping",
-    );
-    assert_error(
-        "---\njust text\n---\n# T\n",
-        2,
-        "front matter is not a mapping",
-    );
+    assert_error("---\n- just\n- a list\n---\n# T\n", 2, "front matter is not a mapping");
+    assert_error("---\njust text\n---\n# T\n", 2, "front matter is not a mapping");
 }
 
 #[test]
 fn bad_ids() {
-    assert_error(
-        "---\nid: has space\n---\n# T\n",
-        2,
-        "bad runbook id `has space`",
-    );
+    assert_error("---\nid: has space\n---\n# T\n", 2, "bad runbook id `has space`");
     assert_error(&step("id: a/b\nrun: true\n"), 4, "bad step id `a/b`");
 }
 
 #[test]
 fn crlf_and_bom_just_work() {
     let text = "\u{feff}---\r\nid: crlf\r\ntags: [a]\r\n---\r\n# CRLF\r\n\r\n```yaml step\r\nid: s\r\nrun: true\r\ntimeout: 5x\r\n```\r\n";
-    let ran = Test::new()
-        .bytes("runbooks/t.md", text.as_bytes())
-        .args(["check", "--json"])
-        .status(1)
-        .run();
+    let ran = Test::new().bytes("runbooks/t.md", text.as_bytes()).args(["check", "--json"]).status(1).run();
     let diags = ran.json()["diagnostics"].as_array().unwrap().clone();
     assert_eq!(diags.len(), 1, "{diags:#?}");
     assert_eq!(diags[0]["line"], 10);
@@ -389,11 +272,7 @@ fn invalid_utf8_is_an_error_naming_the_file() {
         .args(["check"])
         .status(1)
         .run();
-    assert!(
-        ran.stdout.contains("file is not valid UTF-8"),
-        "{}",
-        ran.stdout
-    );
+    assert!(ran.stdout.contains("file is not valid UTF-8"), "{}", ran.stdout);
     assert!(ran.stdout.contains("runbooks/bad.md:3:4"), "{}", ran.stdout);
     Test::new()
         .bytes("runbooks/bad.md", b"# Bad\n\nCaf\xe9\n")
@@ -433,23 +312,14 @@ fn human_output_points_into_the_file() {
 #[test]
 fn one_broken_runbook_never_stops_the_others() {
     let ran = Test::new()
-        .file(
-            "runbooks/broken.md",
-            "---\nid: [\n---\n# Broken\n\n```yaml step\nrun: true\ndisk: {}\n```\n",
-        )
-        .file(
-            "runbooks/fine.md",
-            "# Fine\n\n```yaml step\nrun: true\n```\n",
-        )
+        .file("runbooks/broken.md", "---\nid: [\n---\n# Broken\n\n```yaml step\nrun: true\ndisk: {}\n```\n")
+        .file("runbooks/fine.md", "# Fine\n\n```yaml step\nrun: true\n```\n")
         .args(["list", "--json"])
         .run();
     let list = ran.json();
     let rows = list.as_array().unwrap();
     assert_eq!(rows.len(), 2);
-    let broken = rows
-        .iter()
-        .find(|r| r["path"] == "runbooks/broken.md")
-        .unwrap();
+    let broken = rows.iter().find(|r| r["path"] == "runbooks/broken.md").unwrap();
     assert_eq!(broken["errors"], 2);
     assert_eq!(broken["title"], "Broken");
     let fine = rows.iter().find(|r| r["id"] == "fine").unwrap();

@@ -67,7 +67,8 @@ fn passing_run_writes_its_archive() {
     assert_eq!(record["runbook"]["sha256"].as_str().unwrap().len(), 64);
     assert!(record["run_id"].as_str().unwrap().ends_with("-t"));
     let hello = step(&record, "hello");
-    for key in ["id", "name", "outcome", "exit_code", "duration_ms", "attempts", "checks", "stdout_tail", "stderr_tail"] {
+    for key in ["id", "name", "outcome", "exit_code", "duration_ms", "attempts", "checks", "stdout_tail", "stderr_tail"]
+    {
         assert!(hello.get(key).is_some(), "step lacks {key}: {hello:#}");
     }
     assert_eq!(hello["outcome"], "passed");
@@ -148,7 +149,10 @@ fn a_daemon_that_left_the_process_group_is_killed_too() {
 }
 
 /// Starts `runbook exec --json`, waits for `step_started` of `step`, then returns the child.
-fn start_and_wait_for(test: Test, step: &str) -> (tempfile::TempDir, std::process::Child, BufReader<std::process::ChildStdout>) {
+fn start_and_wait_for(
+    test: Test,
+    step: &str,
+) -> (tempfile::TempDir, std::process::Child, BufReader<std::process::ChildStdout>) {
     let (dir, mut command) = test.args(["exec", "t", "--json"]).into_command();
     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut reader = BufReader::new(child.stdout.take().unwrap());
@@ -166,11 +170,22 @@ fn start_and_wait_for(test: Test, step: &str) -> (tempfile::TempDir, std::proces
 
 #[test]
 fn ctrl_c_interrupts_records_and_exits_130() {
-    let test = runbook("", &["id: first\nrun: echo done\n", "id: slow\nrun: echo $$ > slow.pid; sleep 30\n", "id: after\nrun: echo never\n"]);
+    let test = runbook(
+        "",
+        &[
+            "id: first\nrun: echo done\n",
+            "id: slow\nrun: echo $$ > slow.pid; sleep 30\n",
+            "id: after\nrun: echo never\n",
+        ],
+    );
     let (dir, mut child, mut reader) = start_and_wait_for(test, "slow");
     // Give the step a moment to write its pid.
     std::thread::sleep(Duration::from_millis(300));
-    rustix::process::kill_process(rustix::process::Pid::from_raw(child.id() as i32).unwrap(), rustix::process::Signal::INT).unwrap();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::INT,
+    )
+    .unwrap();
     let started = Instant::now();
     let status = child.wait().unwrap();
     assert!(started.elapsed() < Duration::from_secs(10));
@@ -180,7 +195,8 @@ fn ctrl_c_interrupts_records_and_exits_130() {
     let last: Value = serde_json::from_str(rest.lines().last().unwrap()).unwrap();
     assert_eq!(last["event"], "run_finished");
     assert_eq!(last["verdict"], "interrupted");
-    let run = serde_json::from_str::<Value>(&std::fs::read_to_string(run_dir(dir.path()).join("run.json")).unwrap()).unwrap();
+    let run =
+        serde_json::from_str::<Value>(&std::fs::read_to_string(run_dir(dir.path()).join("run.json")).unwrap()).unwrap();
     assert_eq!(run["verdict"], "interrupted");
     assert_eq!(step(&run, "first")["outcome"], "passed");
     assert_eq!(step(&run, "slow")["outcome"], "interrupted");
@@ -192,12 +208,16 @@ fn ctrl_c_interrupts_records_and_exits_130() {
 
 #[test]
 fn kill_9_leaves_a_readable_record_of_the_finished_steps() {
-    let test = runbook("", &["id: one\nrun: echo 1\n", "id: two\nrun: echo 2\n", "id: three\nrun: echo $$ > three.pid; sleep 30\n"]);
+    let test = runbook(
+        "",
+        &["id: one\nrun: echo 1\n", "id: two\nrun: echo 2\n", "id: three\nrun: echo $$ > three.pid; sleep 30\n"],
+    );
     let (dir, mut child, _reader) = start_and_wait_for(test, "three");
     std::thread::sleep(Duration::from_millis(300));
     child.kill().unwrap();
     child.wait().unwrap();
-    let run: Value = serde_json::from_str(&std::fs::read_to_string(run_dir(dir.path()).join("run.json")).unwrap()).unwrap();
+    let run: Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir(dir.path()).join("run.json")).unwrap()).unwrap();
     assert_eq!(run["verdict"], "running");
     let steps = run["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 2);
@@ -212,7 +232,8 @@ fn kill_9_leaves_a_readable_record_of_the_finished_steps() {
 
 #[test]
 fn large_output_is_logged_completely_with_a_bounded_tail() {
-    let ran = runbook("", &["id: big\nrun: head -c 200000000 /dev/zero | tr '\\0' x\n"]).args(["exec", "t", "--quiet"]).run();
+    let ran =
+        runbook("", &["id: big\nrun: head -c 200000000 /dev/zero | tr '\\0' x\n"]).args(["exec", "t", "--quiet"]).run();
     let record = record(&ran);
     let big = step(&record, "big");
     assert_eq!(big["stdout"]["bytes"], 200_000_000);
@@ -327,9 +348,9 @@ fn capture_and_assert() {
     let ran = runbook(
         "",
         &[
-            "id: free\nrun: echo 'free: 42 GB'\ncapture: {free_gb: 'free: (\\d+)'}\nassert: [\"free_gb | int > 20\", \"steps.free.exit == 0\"]\n",
+            "id: free\nrun: \"echo 'free: 42 GB'\"\ncapture: {free_gb: 'free: (\\d+)'}\nassert: [\"free_gb | int > 20\", \"steps.free.exit == 0\"]\n",
             "id: use\nrun: echo \"we have {{ free_gb }} GB\"\nexpect: {stdout: [\"we have 42 GB\"]}\n",
-            "id: low\nrun: echo 'free: 3 GB'\ncapture: {left: 'free: (\\d+)'}\nassert: [\"left | int > 20\"]\n",
+            "id: low\nrun: \"echo 'free: 3 GB'\"\ncapture: {left: 'free: (\\d+)'}\nassert: [\"left | int > 20\"]\n",
         ],
     )
     .args(["exec", "t"])
@@ -356,7 +377,7 @@ fn resume_continues_after_a_failure() {
     let test = runbook(
         "",
         &[
-            "id: one\nrun: echo one >> ran.log\ncapture: {word: '(\\w+)'}\n",
+            "id: one\nrun: echo one | tee -a ran.log\ncapture: {word: '(\\w+)'}\n",
             "id: two\nrun: test -f fixed && echo two >> ran.log\n",
             "id: three\nrun: echo \"three {{ word }}\" >> ran.log\n",
         ],
@@ -376,7 +397,11 @@ fn resume_continues_after_a_failure() {
     assert!(latest["options"]["resumed_from"].as_str().unwrap().ends_with("-t"));
     assert_eq!(step(&latest, "one")["resumed"], true);
     // Nothing left to resume once it passed.
-    let again = std::process::Command::new(crate::test::BIN).args(["exec", "t", "--resume"]).current_dir(ran.path()).output().unwrap();
+    let again = std::process::Command::new(crate::test::BIN)
+        .args(["exec", "t", "--resume"])
+        .current_dir(ran.path())
+        .output()
+        .unwrap();
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("nothing to resume"));
 }
@@ -385,7 +410,11 @@ fn resume_continues_after_a_failure() {
 fn resume_is_refused_when_the_runbook_changed() {
     let ran = runbook("", &["id: a\nrun: exit 1\n"]).args(["exec", "t"]).status(1).run();
     std::fs::write(ran.path().join("runbooks/t.md"), "# T\n\n```yaml step\nid: a\nrun: exit 0\n```\n").unwrap();
-    let resume = std::process::Command::new(crate::test::BIN).args(["exec", "t", "--resume"]).current_dir(ran.path()).output().unwrap();
+    let resume = std::process::Command::new(crate::test::BIN)
+        .args(["exec", "t", "--resume"])
+        .current_dir(ran.path())
+        .output()
+        .unwrap();
     assert_eq!(resume.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&resume.stderr);
     assert!(stderr.contains("t changed since run"), "{stderr}");
@@ -393,8 +422,15 @@ fn resume_is_refused_when_the_runbook_changed() {
 
 #[test]
 fn bad_vars_and_templates_stop_before_anything_runs() {
-    let test = || runbook("vars: {path: /}\n", &["id: a\nrun: touch ran\n", "id: b\nrun: echo {{ env.RUNBOOK_TEST_MISSING }}\n"]);
-    let ran = test().args(["exec", "t", "--var", "pth=/x"]).status(2).stderr_has("unknown variable `pth`").stderr_has("did you mean `path`?").run();
+    let test = || {
+        runbook("vars: {path: /}\n", &["id: a\nrun: touch ran\n", "id: b\nrun: echo {{ env.RUNBOOK_TEST_MISSING }}\n"])
+    };
+    let ran = test()
+        .args(["exec", "t", "--var", "pth=/x"])
+        .status(2)
+        .stderr_has("unknown variable `pth`")
+        .stderr_has("did you mean `path`?")
+        .run();
     assert!(!ran.path().join("ran").exists());
     let ran = test().args(["exec", "t", "--var", "path"]).status(2).stderr_has("bad --var `path`").run();
     assert!(!ran.path().join("ran").exists());
@@ -415,7 +451,10 @@ fn vars_override_defaults() {
 fn dry_run_renders_everything_and_runs_nothing() {
     let ran = runbook(
         "vars: {path: /srv/data}\n",
-        &["id: a\nrun: touch ran; du -sh {{ path | shell_quote }}\n", "id: b\nwhen: steps.a.passed\ndisk: {path: \"{{ path }}\", used_percent: {lt: 90}}\n"],
+        &[
+            "id: a\nrun: touch ran; du -sh {{ path | shell_quote }}\n",
+            "id: b\nwhen: steps.a.passed\ndisk: {path: \"{{ path }}\", used_percent: {lt: 90}}\n",
+        ],
     )
     .args(["exec", "t", "--dry-run"])
     .stdout_has("$ touch ran; du -sh /srv/data")
@@ -429,18 +468,27 @@ fn dry_run_renders_everything_and_runs_nothing() {
 
 #[test]
 fn from_and_only_select_steps() {
-    let steps = ["id: a\nrun: echo a >> ran.log\n", "id: b\nrun: echo b >> ran.log\n", "id: c\nrun: echo c >> ran.log\n"];
+    let steps =
+        ["id: a\nrun: echo a >> ran.log\n", "id: b\nrun: echo b >> ran.log\n", "id: c\nrun: echo c >> ran.log\n"];
     let ran = runbook("", &steps).args(["exec", "t", "--from", "b"]).run();
     assert_eq!(std::fs::read_to_string(ran.path().join("ran.log")).unwrap(), "b\nc\n");
     let ran = runbook("", &steps).args(["exec", "t", "--only", "a", "--only", "c"]).run();
     assert_eq!(std::fs::read_to_string(ran.path().join("ran.log")).unwrap(), "a\nc\n");
-    runbook("", &steps).args(["exec", "t", "--from", "bb"]).status(2).stderr_has("no step `bb` for --from").stderr_has("did you mean `b`?").run();
+    runbook("", &steps)
+        .args(["exec", "t", "--from", "bb"])
+        .status(2)
+        .stderr_has("no step `bb` for --from")
+        .stderr_has("did you mean `b`?")
+        .run();
 }
 
 #[test]
 fn json_events_parse() {
-    let ran = runbook("", &["id: a\nrun: echo hi\n", "id: b\nrun: exit 2\nseverity: warning\n"]).args(["exec", "t", "--json"]).run();
-    let events: Vec<Value> = ran.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let ran = runbook("", &["id: a\nrun: echo hi\n", "id: b\nrun: exit 2\nseverity: warning\n"])
+        .args(["exec", "t", "--json"])
+        .run();
+    let events: Vec<Value> =
+        ran.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
     let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(kinds.first(), Some(&"run_started"));
     assert_eq!(kinds.last(), Some(&"run_finished"));
@@ -457,10 +505,17 @@ fn json_events_parse() {
 
 #[test]
 fn junit_is_valid_xml() {
-    let ran = runbook("defaults: {continue_on_error: true}\n", &["id: ok\nrun: 'true'\n", "id: bad\nrun: echo '<b>&amp;</b>'; exit 1\n", "id: later\nwhen: 'false'\nrun: 'true'\n"])
-        .args(["exec", "t", "--junit", "report.xml"])
-        .status(1)
-        .run();
+    let ran = runbook(
+        "defaults: {continue_on_error: true}\n",
+        &[
+            "id: ok\nrun: 'true'\n",
+            "id: bad\nrun: echo '<b>&amp;</b>'; exit 1\n",
+            "id: later\nwhen: 'false'\nrun: 'true'\n",
+        ],
+    )
+    .args(["exec", "t", "--junit", "report.xml"])
+    .status(1)
+    .run();
     let xml = std::fs::read_to_string(ran.path().join("report.xml")).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("invalid XML ({e}):\n{xml}"));
     let cases: Vec<roxmltree::Node> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
@@ -480,7 +535,7 @@ fn no_archive_writes_nothing() {
 fn quiet_shows_only_results() {
     runbook("", &["id: a\nrun: echo chatter\n"])
         .args(["exec", "t", "--quiet", "--no-archive"])
-        .stdout_lacks("chatter")
+        .stdout_lacks("│ chatter")
         .stdout_lacks("▶")
         .stdout_has("✔ [1/1] a")
         .stdout_has("✔ passed")
@@ -525,7 +580,12 @@ fn broken_runbooks_and_documents_are_refused() {
         .stderr_has("bad duration `soon`")
         .stderr_has("b has 1 error: it will not run")
         .run();
-    Test::new().file("runbooks/doc.md", "# Just prose\n").args(["exec", "doc"]).status(2).stderr_has("is a document").run();
+    Test::new()
+        .file("runbooks/doc.md", "# Just prose\n")
+        .args(["exec", "doc"])
+        .status(2)
+        .stderr_has("is a document")
+        .run();
     Test::new().file("runbooks/a.md", "# A\n").args(["exec", "nope"]).status(2).stderr_has("no runbook `nope`").run();
 }
 
@@ -548,13 +608,26 @@ fn archive_list_and_show() {
         (vec!["archive", "show", "latest"], "# ✅ T — passed"),
         (vec!["archive", "show", &run_id[..10]], "# ✅ T — passed"),
     ] {
-        let out = std::process::Command::new(crate::test::BIN).args(&args).current_dir(ran.path()).env("NO_COLOR", "1").output().unwrap();
+        let out = std::process::Command::new(crate::test::BIN)
+            .args(&args)
+            .current_dir(ran.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(stdout.contains(expect), "{args:?}: {stdout}");
     }
-    let show = std::process::Command::new(crate::test::BIN).args(["archive", "show", "latest", "--json"]).current_dir(ran.path()).output().unwrap();
+    let show = std::process::Command::new(crate::test::BIN)
+        .args(["archive", "show", "latest", "--json"])
+        .current_dir(ran.path())
+        .output()
+        .unwrap();
     assert_eq!(serde_json::from_slice::<Value>(&show.stdout).unwrap()["run_id"], run_id.as_str());
-    let bad = std::process::Command::new(crate::test::BIN).args(["archive", "list", "--verdict", "meh"]).current_dir(ran.path()).output().unwrap();
+    let bad = std::process::Command::new(crate::test::BIN)
+        .args(["archive", "list", "--verdict", "meh"])
+        .current_dir(ran.path())
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
 

@@ -8,9 +8,7 @@ fn repo_kb() -> String {
 
 #[test]
 fn shipped_kb_checks_clean() {
-    let ran = Test::new()
-        .args(["--kb", &repo_kb(), "check", "--json"])
-        .run();
+    let ran = Test::new().args(["--kb", &repo_kb(), "check", "--json"]).run();
     let json = ran.json();
     assert_eq!(json["errors"], 0, "{json:#}");
     assert_eq!(json["warnings"], 0, "{json:#}");
@@ -19,10 +17,7 @@ fn shipped_kb_checks_clean() {
 #[test]
 fn builtin_kb_matches_the_repository() {
     let builtin = Test::new().args(["list", "--json"]).run().json();
-    let repo = Test::new()
-        .args(["--kb", &repo_kb(), "list", "--json"])
-        .run()
-        .json();
+    let repo = Test::new().args(["--kb", &repo_kb(), "list", "--json"]).run().json();
     assert_eq!(builtin, repo);
 }
 
@@ -30,43 +25,23 @@ fn builtin_kb_matches_the_repository() {
 fn shipped_runbooks_say_what_304_is() {
     let ran = Test::new().args(["show", "cuda-304", "--json"]).run();
     let json = ran.json();
-    let aliases: Vec<&str> = json["aliases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
-    assert!(
-        aliases.contains(&"CUDA_ERROR_OPERATING_SYSTEM"),
-        "{aliases:?}"
-    );
+    let aliases: Vec<&str> = json["aliases"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert!(aliases.contains(&"CUDA_ERROR_OPERATING_SYSTEM"), "{aliases:?}");
     assert!(aliases.contains(&"cudaErrorOperatingSystem"), "{aliases:?}");
-    Test::new()
-        .args(["show", "cudaErrorOperatingSystem"])
-        .stdout_has("304")
-        .run();
+    Test::new().args(["show", "cudaErrorOperatingSystem"]).stdout_has("304").run();
 }
 
 #[test]
 fn shipped_changes_ask_first() {
-    let ran = Test::new()
-        .args(["--kb", &repo_kb(), "list", "--json"])
-        .run();
+    let ran = Test::new().args(["--kb", &repo_kb(), "list", "--json"]).run();
     for row in ran.json().as_array().unwrap() {
         let id = row["id"].as_str().unwrap();
-        let show = Test::new()
-            .args(["--kb", &repo_kb(), "show", id, "--json"])
-            .run()
-            .json();
+        let show = Test::new().args(["--kb", &repo_kb(), "show", id, "--json"]).run().json();
         for step in show["steps"].as_array().unwrap() {
             let script = step["run"].as_str().unwrap_or_default();
             let changes = changes_the_system(script);
             if changes {
-                assert!(
-                    step.get("confirm").is_some(),
-                    "{id}/{}: changes the system without confirm",
-                    step["id"]
-                );
+                assert!(step.get("confirm").is_some(), "{id}/{}: changes the system without confirm", step["id"]);
             }
         }
     }
@@ -92,9 +67,7 @@ fn changes_the_system(script: &str) -> bool {
         .flat_map(|line| line.split(['&', '|', ';']))
         .map(|segment| {
             let segment = segment.trim_start();
-            ["if ", "then ", "do ", "! ", "exec "]
-                .iter()
-                .fold(segment, |s, kw| s.strip_prefix(kw).unwrap_or(s))
+            ["if ", "then ", "do ", "! ", "exec "].iter().fold(segment, |s, kw| s.strip_prefix(kw).unwrap_or(s))
         })
         .any(|command| COMMANDS.iter().any(|c| command.starts_with(c)))
 }
@@ -103,10 +76,6 @@ fn changes_the_system(script: &str) -> bool {
 fn system_change_detector() {
     assert!(changes_the_system("sudo -n rmmod nvidia_uvm"));
     assert!(changes_the_system("x && sudo modprobe nvidia_uvm"));
-    assert!(!changes_the_system(
-        "echo \"check 'sudo dmesg | grep -i nvrm'\""
-    ));
-    assert!(!changes_the_system(
-        "dir=$(mktemp -d); trap 'rm -rf \"$dir\"' EXIT"
-    ));
+    assert!(!changes_the_system("echo \"check 'sudo dmesg | grep -i nvrm'\""));
+    assert!(!changes_the_system("dir=$(mktemp -d); trap 'rm -rf \"$dir\"' EXIT"));
 }

@@ -10,17 +10,10 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_runbook");
 /// fixtures can be written indented inside Rust code.
 pub fn unindent(text: &str) -> String {
     let text = text.strip_prefix('\n').unwrap_or(text);
-    let indent = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start().len())
-        .min()
-        .unwrap_or(0);
-    let mut out: String = text
-        .lines()
-        .map(|l| l.get(indent..).unwrap_or("").to_string())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let indent =
+        text.lines().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
+    let mut out: String =
+        text.lines().map(|l| l.get(indent..).unwrap_or("").to_string()).collect::<Vec<_>>().join("\n");
     if text.ends_with('\n') {
         out.push('\n');
     }
@@ -84,8 +77,7 @@ impl Test {
     }
 
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, args: I) -> Test {
-        self.args
-            .extend(args.into_iter().map(|a| a.as_ref().to_string()));
+        self.args.extend(args.into_iter().map(|a| a.as_ref().to_string()));
         self
     }
 
@@ -160,35 +152,19 @@ impl Test {
             status: output.status.code().unwrap_or(-1),
             dir: self.dir,
         };
-        let context = || {
-            format!(
-                "\n--- args: {:?}\n--- stdout:\n{}\n--- stderr:\n{}",
-                self.args, ran.stdout, ran.stderr
-            )
-        };
+        let context =
+            || format!("\n--- args: {:?}\n--- stdout:\n{}\n--- stderr:\n{}", self.args, ran.stdout, ran.stderr);
         if let Some(code) = self.status {
             assert_eq!(ran.status, code, "unexpected exit status{}", context());
         }
         for text in &self.stdout_has {
-            assert!(
-                ran.stdout.contains(text),
-                "stdout lacks {text:?}{}",
-                context()
-            );
+            assert!(ran.stdout.contains(text), "stdout lacks {text:?}{}", context());
         }
         for text in &self.stdout_lacks {
-            assert!(
-                !ran.stdout.contains(text),
-                "stdout has {text:?}{}",
-                context()
-            );
+            assert!(!ran.stdout.contains(text), "stdout has {text:?}{}", context());
         }
         for text in &self.stderr_has {
-            assert!(
-                ran.stderr.contains(text),
-                "stderr lacks {text:?}{}",
-                context()
-            );
+            assert!(ran.stderr.contains(text), "stderr lacks {text:?}{}", context());
         }
         ran
     }
@@ -196,8 +172,7 @@ impl Test {
 
 impl Ran {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 
     pub fn path(&self) -> &Path {

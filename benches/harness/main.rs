@@ -37,16 +37,8 @@ fn options() -> Result<Options, String> {
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
-            "--runbooks" => {
-                opts.runbooks = value("--runbooks")?
-                    .parse()
-                    .map_err(|e| format!("--runbooks: {e}"))?
-            }
-            "--runs" => {
-                opts.runs = value("--runs")?
-                    .parse()
-                    .map_err(|e| format!("--runs: {e}"))?
-            }
+            "--runbooks" => opts.runbooks = value("--runbooks")?.parse().map_err(|e| format!("--runbooks: {e}"))?,
+            "--runs" => opts.runs = value("--runs")?.parse().map_err(|e| format!("--runs: {e}"))?,
             "--corpus" => opts.corpus = Some(PathBuf::from(value("--corpus")?)),
             "--out" => opts.out = PathBuf::from(value("--out")?),
             "--keep" => opts.keep = Some(PathBuf::from(value("--keep")?)),
@@ -87,40 +79,26 @@ fn run() -> Result<(), String> {
     let kb = opts.keep.clone().unwrap_or_else(|| tmp.path().join("kb"));
     eprintln!("generating {} synthetic runbooks…", opts.runbooks);
     let bytes = synth::write_kb(&kb, opts.runbooks).map_err(|e| e.to_string())?;
-    let input = format!(
-        "{} synthetic runbooks ({:.0} MB)",
-        thousands(opts.runbooks),
-        bytes as f64 / 1e6
-    );
+    let input = format!("{} synthetic runbooks ({:.0} MB)", thousands(opts.runbooks), bytes as f64 / 1e6);
 
     // Sanity: the generated KB is valid, so the figures are for real parsing, not error paths.
-    let check = runbook(&kb, &["check", "--json", "--quiet"])
-        .output()
-        .map_err(|e| e.to_string())?;
-    let report: serde_json::Value =
-        serde_json::from_slice(&check.stdout).map_err(|e| format!("check output: {e}"))?;
+    let check = runbook(&kb, &["check", "--json", "--quiet"]).output().map_err(|e| e.to_string())?;
+    let report: serde_json::Value = serde_json::from_slice(&check.stdout).map_err(|e| format!("check output: {e}"))?;
     if report["errors"] != 0 {
-        return Err(format!(
-            "the synthetic KB has errors: {}",
-            report["diagnostics"][0]
-        ));
+        return Err(format!("the synthetic KB has errors: {}", report["diagnostics"][0]));
     }
 
     let mut rows = Vec::new();
     eprintln!("runbook list --json…");
     let state = kb.join(".runbook");
     let forget_state = || match std::fs::remove_dir_all(&state) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(format!("removing {}: {e}", state.display()))
-        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("removing {}: {e}", state.display())),
         _ => Ok(()),
     };
     rows.push(Row {
         benchmark: "`runbook list --json`, first run (no parse cache)".into(),
         input: input.clone(),
-        stats: repeat_with_setup(opts.runs, &[0], forget_state, || {
-            runbook(&kb, &["list", "--json"])
-        })?,
+        stats: repeat_with_setup(opts.runs, &[0], forget_state, || runbook(&kb, &["list", "--json"]))?,
         budget: None,
     });
     rows.push(Row {
@@ -157,20 +135,11 @@ fn write_report(opts: &Options, rows: &[Row]) -> std::io::Result<()> {
         env!("CARGO_PKG_VERSION"),
         opts.runs,
     ));
-    text.push_str(
-        "| benchmark | input | median | min | max | peak RSS | budget | within budget |\n",
-    );
+    text.push_str("| benchmark | input | median | min | max | peak RSS | budget | within budget |\n");
     text.push_str("|---|---|---|---|---|---|---|---|\n");
     for row in rows {
         let (budget, verdict) = match row.budget {
-            Some(b) => (
-                format!("< {}", format_duration(b)),
-                if row.stats.median < b {
-                    "yes"
-                } else {
-                    "**no**"
-                },
-            ),
+            Some(b) => (format!("< {}", format_duration(b)), if row.stats.median < b { "yes" } else { "**no**" }),
             None => ("—".to_string(), "—"),
         };
         text.push_str(&format!(

@@ -13,14 +13,9 @@ pub struct Sample {
 
 /// Runs `command` once, discarding its output; fails when it exits non-zero (unless allowed).
 pub fn run_once(command: &mut Command, allowed_codes: &[i32]) -> Result<Sample, String> {
-    command
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .stdin(Stdio::null());
+    command.stdout(Stdio::null()).stderr(Stdio::null()).stdin(Stdio::null());
     let start = Instant::now();
-    let child = command
-        .spawn()
-        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    let child = command.spawn().map_err(|e| format!("cannot start {command:?}: {e}"))?;
     let pid = child.id() as libc::pid_t;
     let mut status: libc::c_int = 0;
     // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
@@ -36,10 +31,7 @@ pub fn run_once(command: &mut Command, allowed_codes: &[i32]) -> Result<Sample, 
     if !allowed_codes.contains(&code) {
         return Err(format!("{command:?} exited with {exit}"));
     }
-    Ok(Sample {
-        wall,
-        max_rss_kib: usage.ru_maxrss as u64,
-    })
+    Ok(Sample { wall, max_rss_kib: usage.ru_maxrss as u64 })
 }
 
 /// Summary of repeated runs.
@@ -69,11 +61,7 @@ pub fn percentile(sorted: &[Duration], pct: f64) -> Duration {
 }
 
 /// One warm-up run, then `runs` measured runs.
-pub fn repeat(
-    runs: usize,
-    allowed_codes: &[i32],
-    make: impl FnMut() -> Command,
-) -> Result<Stats, String> {
+pub fn repeat(runs: usize, allowed_codes: &[i32], make: impl FnMut() -> Command) -> Result<Stats, String> {
     repeat_with_setup(runs, allowed_codes, || Ok(()), make)
 }
 

@@ -4,14 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-const CATEGORIES: [&str; 6] = [
-    "operations",
-    "architecture",
-    "guides",
-    "storage",
-    "networking",
-    "gpu",
-];
+const CATEGORIES: [&str; 6] = ["operations", "architecture", "guides", "storage", "networking", "gpu"];
 
 const WORDS: [&str; 64] = [
     "driver",
@@ -144,9 +137,7 @@ pub fn relative_path(i: usize) -> String {
 /// Section headings of runbook `i` (links point at them, so they are deterministic).
 pub fn sections(i: usize) -> Vec<String> {
     let mut rng = Rng::new(i as u64 ^ 0xA5A5);
-    (0..rng.range(4, 6))
-        .map(|s| format!("Check the {} {} {s}", rng.word(), rng.word()))
-        .collect()
+    (0..rng.range(4, 6)).map(|s| format!("Check the {} {} {s}", rng.word(), rng.word())).collect()
 }
 
 fn sentence(rng: &mut Rng) -> String {
@@ -162,27 +153,17 @@ fn sentence(rng: &mut Rng) -> String {
         }
     }
     let mut chars = s.chars();
-    let first = chars
-        .next()
-        .map(|c| c.to_uppercase().collect::<String>())
-        .unwrap_or_default();
+    let first = chars.next().map(|c| c.to_uppercase().collect::<String>()).unwrap_or_default();
     format!("{first}{}.", chars.as_str())
 }
 
 fn paragraph(rng: &mut Rng) -> String {
-    (0..rng.range(3, 6))
-        .map(|_| sentence(rng))
-        .collect::<Vec<_>>()
-        .join(" ")
+    (0..rng.range(3, 6)).map(|_| sentence(rng)).collect::<Vec<_>>().join(" ")
 }
 
 fn step(rng: &mut Rng, n: usize, previous: Option<&str>) -> String {
     let id = format!("check_{n}");
-    let mut s = format!(
-        "```yaml step\nid: {id}\nname: The {} {} is healthy\n",
-        rng.word(),
-        rng.word()
-    );
+    let mut s = format!("```yaml step\nid: {id}\nname: The {} {} is healthy\n", rng.word(), rng.word());
     match rng.below(6) {
         0 => s.push_str("disk: {path: \"{{ path }}\", used_percent: {lt: 90}, avail: {gt: 20GiB}, inodes_used_percent: {lt: 90}}\n"),
         1 => s.push_str("http: {url: \"{{ base_url }}/api/ps\", status: 200, body: [\"models\"], json: {\"/models/0/size_vram\": {gt: 0}}, timeout: 3s}\n"),
@@ -212,12 +193,7 @@ fn step(rng: &mut Rng, n: usize, previous: Option<&str>) -> String {
 pub fn runbook(i: usize, n: usize) -> String {
     let mut rng = Rng::new(i as u64);
     let mut out = String::with_capacity(12 * 1024);
-    let title = format!(
-        "{} {} {} troubleshooting",
-        rng.word(),
-        rng.word(),
-        rng.word()
-    );
+    let title = format!("{} {} {} troubleshooting", rng.word(), rng.word(), rng.word());
     let _ = write!(
         out,
         "---\nid: {}\ntitle: {title}\naliases: [{}-alias]\nsummary: \"{}\"\ntags: [{}, {}, {}]\nowner: team-{}\nvars:\n  path: /\n  base_url: http://127.0.0.1:11434\ndefaults: {{timeout: 60s, continue_on_error: true}}\n---\n\n# {title}\n\n{}\n\n",
@@ -236,12 +212,7 @@ pub fn runbook(i: usize, n: usize) -> String {
     for (s, heading) in headings.iter().enumerate() {
         let _ = write!(out, "## {heading}\n\n{}\n\n", paragraph(&mut rng));
         if rng.below(3) == 0 {
-            let _ = write!(
-                out,
-                "### Details of {}\n\n{}\n\n",
-                rng.word(),
-                paragraph(&mut rng)
-            );
+            let _ = write!(out, "### Details of {}\n\n{}\n\n", rng.word(), paragraph(&mut rng));
         }
         if s == 1 {
             let a = (i + 1 + rng.below(n.max(2) - 1)) % n;
@@ -259,11 +230,7 @@ pub fn runbook(i: usize, n: usize) -> String {
                 rng.word(),
             );
         }
-        let here = if s + 1 == headings.len() {
-            steps_wanted.saturating_sub(step_count)
-        } else {
-            rng.range(1, 2)
-        };
+        let here = if s + 1 == headings.len() { steps_wanted.saturating_sub(step_count) } else { rng.range(1, 2) };
         for _ in 0..here.min(steps_wanted - step_count) {
             let previous = (step_count > 0).then(|| format!("check_{step_count}"));
             out.push_str(&step(&mut rng, step_count + 1, previous.as_deref()));

@@ -26,13 +26,7 @@ pub fn outcome_mark(outcome: Outcome) -> &'static str {
 
 pub fn render(run: &RunRecord) -> String {
     let mut out = String::with_capacity(16 * 1024);
-    let _ = writeln!(
-        out,
-        "# {} {} — {}\n",
-        verdict_mark(run.verdict),
-        run.runbook.title,
-        run.verdict.as_str()
-    );
+    let _ = writeln!(out, "# {} {} — {}\n", verdict_mark(run.verdict), run.runbook.title, run.verdict.as_str());
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(out, "| run | `{}` |", run.run_id);
     let _ = writeln!(
@@ -44,42 +38,21 @@ pub fn render(run: &RunRecord) -> String {
     );
     let _ = writeln!(out, "| started | {} |", run.started_at);
     if let Some(finished) = &run.finished_at {
-        let _ = writeln!(
-            out,
-            "| finished | {finished} ({}) |",
-            seconds(run.duration_ms)
-        );
+        let _ = writeln!(out, "| finished | {finished} ({}) |", seconds(run.duration_ms));
     }
-    let _ = writeln!(
-        out,
-        "| host | {} ({} {}) |",
-        cell(&run.host.name),
-        run.host.os,
-        run.host.arch
-    );
+    let _ = writeln!(out, "| host | {} ({} {}) |", cell(&run.host.name), run.host.os, run.host.arch);
     let _ = writeln!(out, "| user | {} |", cell(&run.user));
     if !run.vars.is_empty() {
-        let vars: Vec<String> = run
-            .vars
-            .iter()
-            .map(|(k, v)| format!("`{k}={}`", plain(v)))
-            .collect();
+        let vars: Vec<String> = run.vars.iter().map(|(k, v)| format!("`{k}={}`", plain(v))).collect();
         let _ = writeln!(out, "| vars | {} |", cell(&vars.join(" ")));
     }
     if let Some(from) = &run.options.resumed_from {
         let _ = writeln!(out, "| resumed from | `{from}` |");
     }
-    let counts: Vec<String> = run
-        .counts()
-        .iter()
-        .map(|(o, n)| format!("{n} {}", o.as_str()))
-        .collect();
+    let counts: Vec<String> = run.counts().iter().map(|(o, n)| format!("{n} {}", o.as_str())).collect();
     let _ = writeln!(out, "| steps | {} |", counts.join(", "));
 
-    let _ = writeln!(
-        out,
-        "\n## Summary\n\n| | step | outcome | time | why |\n|---|---|---|---|---|"
-    );
+    let _ = writeln!(out, "\n## Summary\n\n| | step | outcome | time | why |\n|---|---|---|---|---|");
     for step in &run.steps {
         let _ = writeln!(
             out,
@@ -115,18 +88,8 @@ pub fn render(run: &RunRecord) -> String {
 }
 
 fn write_step(out: &mut String, number: usize, step: &StepRecord) {
-    let _ = writeln!(
-        out,
-        "\n### {number}. {} {} — {}\n",
-        outcome_mark(step.outcome),
-        step.id,
-        step.name
-    );
-    let mut facts = vec![
-        format!("{} step", step.kind),
-        step.severity.clone(),
-        step.outcome.as_str().to_string(),
-    ];
+    let _ = writeln!(out, "\n### {number}. {} {} — {}\n", outcome_mark(step.outcome), step.id, step.name);
+    let mut facts = vec![format!("{} step", step.kind), step.severity.clone(), step.outcome.as_str().to_string()];
     if step.duration_ms > 0 {
         facts.push(seconds(step.duration_ms));
     }
@@ -150,11 +113,7 @@ fn write_step(out: &mut String, number: usize, step: &StepRecord) {
         let _ = writeln!(out, "\nConfirmed by {who}.");
     }
     if let Some(command) = &step.command {
-        let _ = write!(
-            out,
-            "\n{}",
-            fenced(if step.kind == "run" { "sh" } else { "text" }, command)
-        );
+        let _ = write!(out, "\n{}", fenced(if step.kind == "run" { "sh" } else { "text" }, command));
     }
     if !step.checks.is_empty() {
         let _ = writeln!(out, "\nChecks:\n");
@@ -166,25 +125,18 @@ fn write_step(out: &mut String, number: usize, step: &StepRecord) {
     for (name, value) in &step.captures {
         let _ = writeln!(out, "\nCaptured `{name}` = `{value}`");
     }
-    for (label, tail, stream) in [
-        ("stdout", &step.stdout_tail, &step.stdout),
-        ("stderr", &step.stderr_tail, &step.stderr),
-    ] {
+    for (label, tail, stream) in
+        [("stdout", &step.stdout_tail, &step.stdout), ("stderr", &step.stderr_tail, &step.stderr)]
+    {
         if tail.trim().is_empty() {
             continue;
         }
         let note = match (&stream.file, stream.truncated) {
-            (Some(file), true) => format!(
-                " (last {} of {}; all of it in [{file}]({file}))",
-                kib(tail.len() as u64),
-                kib(stream.bytes)
-            ),
+            (Some(file), true) => {
+                format!(" (last {} of {}; all of it in [{file}]({file}))", kib(tail.len() as u64), kib(stream.bytes))
+            }
             (Some(file), false) => format!(" ([{file}]({file}))"),
-            (None, true) => format!(
-                " (last {} of {})",
-                kib(tail.len() as u64),
-                kib(stream.bytes)
-            ),
+            (None, true) => format!(" (last {} of {})", kib(tail.len() as u64), kib(stream.bytes)),
             (None, false) => String::new(),
         };
         let _ = write!(out, "\n{label}{note}:\n\n{}", fenced("text", tail));

@@ -71,10 +71,7 @@ impl Outcome {
 
     /// Whether this outcome counts against the run (skips do not).
     pub fn is_failure(self) -> bool {
-        matches!(
-            self,
-            Outcome::Failed | Outcome::TimedOut | Outcome::Error | Outcome::Interrupted
-        )
+        matches!(self, Outcome::Failed | Outcome::TimedOut | Outcome::Error | Outcome::Interrupted)
     }
 }
 
@@ -174,11 +171,7 @@ impl StepRecord {
 
     /// The first failed check's message, or the reason.
     pub fn why(&self) -> Option<String> {
-        self.checks
-            .iter()
-            .find(|c| !c.passed)
-            .map(|c| c.message.clone())
-            .or_else(|| self.reason.clone())
+        self.checks.iter().find(|c| !c.passed).map(|c| c.message.clone()).or_else(|| self.reason.clone())
     }
 }
 
@@ -215,17 +208,10 @@ pub struct RunRecord {
 impl RunRecord {
     /// Counts of each outcome, in a fixed order, for summaries.
     pub fn counts(&self) -> Vec<(Outcome, usize)> {
-        [
-            Outcome::Passed,
-            Outcome::Failed,
-            Outcome::TimedOut,
-            Outcome::Error,
-            Outcome::Interrupted,
-            Outcome::Skipped,
-        ]
-        .into_iter()
-        .map(|o| (o, self.steps.iter().filter(|s| s.outcome == o).count()))
-        .filter(|(_, n)| *n > 0)
-        .collect()
+        [Outcome::Passed, Outcome::Failed, Outcome::TimedOut, Outcome::Error, Outcome::Interrupted, Outcome::Skipped]
+            .into_iter()
+            .map(|o| (o, self.steps.iter().filter(|s| s.outcome == o).count()))
+            .filter(|(_, n)| *n > 0)
+            .collect()
     }
 }

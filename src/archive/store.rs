@@ -27,11 +27,7 @@ pub fn list(archives: &Path) -> Vec<ArchivedRun> {
             let dir = e.path();
             let run_id = e.file_name().to_string_lossy().into_owned();
             let record = read(&dir);
-            ArchivedRun {
-                dir,
-                run_id,
-                record,
-            }
+            ArchivedRun { dir, run_id, record }
         })
         .collect();
     // Run ids start with a UTC timestamp, so name order is time order.
@@ -48,28 +44,19 @@ pub fn read(dir: &Path) -> Result<RunRecord, String> {
 /// Finds a run by id, unique id prefix, or `latest`.
 pub fn find<'a>(runs: &'a [ArchivedRun], query: &str) -> Result<&'a ArchivedRun, String> {
     if query == "latest" {
-        return runs
-            .first()
-            .ok_or_else(|| "there are no runs yet".to_string());
+        return runs.first().ok_or_else(|| "there are no runs yet".to_string());
     }
     if let Some(run) = runs.iter().find(|r| r.run_id == query) {
         return Ok(run);
     }
-    let matches: Vec<&ArchivedRun> = runs
-        .iter()
-        .filter(|r| r.run_id.starts_with(query))
-        .collect();
+    let matches: Vec<&ArchivedRun> = runs.iter().filter(|r| r.run_id.starts_with(query)).collect();
     match matches.as_slice() {
         [one] => Ok(one),
         [] => Err(format!("no run `{query}`")),
         many => Err(format!(
             "`{query}` matches {} runs: {}",
             many.len(),
-            many.iter()
-                .take(5)
-                .map(|r| r.run_id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            many.iter().take(5).map(|r| r.run_id.as_str()).collect::<Vec<_>>().join(", ")
         )),
     }
 }

@@ -18,11 +18,7 @@ impl RunArchive {
     pub fn create(archives: &Path, run_id: &str) -> std::io::Result<(RunArchive, String)> {
         std::fs::create_dir_all(archives)?;
         for n in 1..1000 {
-            let id = if n == 1 {
-                run_id.to_string()
-            } else {
-                format!("{run_id}-{n}")
-            };
+            let id = if n == 1 { run_id.to_string() } else { format!("{run_id}-{n}") };
             let dir = archives.join(&id);
             match std::fs::create_dir(&dir) {
                 Ok(()) => {
@@ -33,9 +29,7 @@ impl RunArchive {
                 Err(e) => return Err(e),
             }
         }
-        Err(std::io::Error::other(format!(
-            "too many runs named {run_id}"
-        )))
+        Err(std::io::Error::other(format!("too many runs named {run_id}")))
     }
 
     pub fn dir(&self) -> &Path {
@@ -44,12 +38,7 @@ impl RunArchive {
 
     /// Creates the log file of one stream of step number `number` (1-based); returns it and its
     /// path relative to the run folder.
-    pub fn step_log(
-        &self,
-        number: usize,
-        step_id: &str,
-        stream: &str,
-    ) -> std::io::Result<(File, String)> {
+    pub fn step_log(&self, number: usize, step_id: &str, stream: &str) -> std::io::Result<(File, String)> {
         let relative = format!("steps/{number:02}-{}.{stream}", file_safe(step_id));
         let file = File::create(self.dir.join(&relative))?;
         Ok((file, relative))
@@ -63,10 +52,7 @@ impl RunArchive {
     }
 
     pub fn write_markdown(&self, record: &RunRecord) -> std::io::Result<()> {
-        write_atomic(
-            &self.dir.join("run.md"),
-            markdown::render(record).as_bytes(),
-        )
+        write_atomic(&self.dir.join("run.md"), markdown::render(record).as_bytes())
     }
 }
 
@@ -74,9 +60,8 @@ impl RunArchive {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let result = File::create(&tmp)
-        .and_then(|mut file| file.write_all(bytes))
-        .and_then(|()| std::fs::rename(&tmp, path));
+    let result =
+        File::create(&tmp).and_then(|mut file| file.write_all(bytes)).and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -85,13 +70,5 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// A step or runbook id as a file-name part (`node/_index` → `node._index`).
 pub fn file_safe(id: &str) -> String {
-    id.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '.'
-            }
-        })
-        .collect()
+    id.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '.' }).collect()
 }

@@ -153,10 +153,8 @@ fn counts(record: &RunRecord) -> String {
 fn show(ctx: &Context, args: ShowArgs) -> Result<i32> {
     let dir = archives(ctx)?;
     let runs = store::list(&dir);
-    let run = store::find(&runs, &args.run).map_err(|message| Error::Invalid {
-        message,
-        hint: Some("`runbook archive list` shows the runs".into()),
-    })?;
+    let run = store::find(&runs, &args.run)
+        .map_err(|message| Error::Invalid { message, hint: Some("`runbook archive list` shows the runs".into()) })?;
     let record = run.record.as_ref().map_err(|e| Error::Failed { message: e.clone(), hint: None })?;
     let mut out = output::stdout(ctx.color);
     let io = |e| Error::io("stdout", e);

@@ -37,9 +37,7 @@ impl Target {
     fn covers(&self, path: &str) -> bool {
         match &self.prefixes {
             None => true,
-            Some(prefixes) => prefixes
-                .iter()
-                .any(|p| p.is_empty() || path == p || path.starts_with(&format!("{p}/"))),
+            Some(prefixes) => prefixes.iter().any(|p| p.is_empty() || path == p || path.starts_with(&format!("{p}/"))),
         }
     }
 }
@@ -49,21 +47,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let mut runbooks = 0;
     let mut selected: Vec<(&Kb, &Diagnostic)> = Vec::new();
     for target in &targets {
-        runbooks += target
-            .kb
-            .runbooks
-            .iter()
-            .filter(|rb| target.covers(&rb.path))
-            .count();
+        runbooks += target.kb.runbooks.iter().filter(|rb| target.covers(&rb.path)).count();
         if target.prefixes.is_none() {
             selected.extend(target.kb.diagnostics.iter().map(|d| (&target.kb, d)));
         }
-        for rb in target
-            .kb
-            .runbooks
-            .iter()
-            .filter(|rb| target.covers(&rb.path))
-        {
+        for rb in target.kb.runbooks.iter().filter(|rb| target.covers(&rb.path)) {
             selected.extend(rb.diagnostics.iter().map(|d| (&target.kb, d)));
         }
     }
@@ -72,12 +60,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let mut out = output::stdout(ctx.color);
     let io = |e| Error::io("stdout", e);
     if args.json {
-        let report = Report {
-            runbooks,
-            errors,
-            warnings,
-            diagnostics: selected.iter().map(|(_, d)| *d).collect(),
-        };
+        let report = Report { runbooks, errors, warnings, diagnostics: selected.iter().map(|(_, d)| *d).collect() };
         serde_json::to_writer(&mut out, &report)?;
         writeln!(out).map_err(io)?;
     } else {
@@ -113,16 +96,12 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
 fn targets(ctx: &Context, paths: &[PathBuf]) -> Result<Vec<Target>> {
     let base = ctx.kb_source()?;
     if paths.is_empty() {
-        return Ok(vec![Target {
-            kb: ctx.report_load(Kb::load_summaries(base)),
-            prefixes: None,
-        }]);
+        return Ok(vec![Target { kb: ctx.report_load(Kb::load_summaries(base)), prefixes: None }]);
     }
     let mut grouped: Vec<(KbSource, Vec<String>)> = Vec::new();
     for path in paths {
         let absolute = ctx.cwd.join(path);
-        let absolute =
-            std::fs::canonicalize(&absolute).map_err(|_| Error::NoSuchPath(path.clone()))?;
+        let absolute = std::fs::canonicalize(&absolute).map_err(|_| Error::NoSuchPath(path.clone()))?;
         let source = match base.root() {
             Some(root) if absolute.starts_with(root) => base.clone(),
             _ => own_source(&absolute)?,
@@ -130,12 +109,7 @@ fn targets(ctx: &Context, paths: &[PathBuf]) -> Result<Vec<Target>> {
         let root = source.root().map(Path::to_path_buf).unwrap_or_default();
         let prefix = absolute
             .strip_prefix(&root)
-            .map(|p| {
-                p.components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/")
-            })
+            .map(|p| p.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"))
             .unwrap_or_default();
         match grouped.iter_mut().find(|(s, _)| *s == source) {
             Some((_, prefixes)) => prefixes.push(prefix),
@@ -144,10 +118,7 @@ fn targets(ctx: &Context, paths: &[PathBuf]) -> Result<Vec<Target>> {
     }
     Ok(grouped
         .into_iter()
-        .map(|(source, prefixes)| Target {
-            kb: ctx.report_load(Kb::load_summaries(source)),
-            prefixes: Some(prefixes),
-        })
+        .map(|(source, prefixes)| Target { kb: ctx.report_load(Kb::load_summaries(source)), prefixes: Some(prefixes) })
         .collect())
 }
 

@@ -11,11 +11,6 @@ pub struct Args {
 }
 
 pub fn run(_ctx: &Context, args: Args) -> Result<i32> {
-    clap_complete::generate(
-        args.shell,
-        &mut Cli::command(),
-        "runbook",
-        &mut std::io::stdout(),
-    );
+    clap_complete::generate(args.shell, &mut Cli::command(), "runbook", &mut std::io::stdout());
     Ok(exit::OK)
 }

@@ -76,25 +76,12 @@ pub fn find<'a>(kb: &'a Kb, query: &str) -> Result<&'a Runbook> {
         Lookup::Found(rb) => Ok(rb),
         Lookup::Ambiguous(list) => {
             const SHOWN: usize = 8;
-            let mut candidates: Vec<String> = list
-                .iter()
-                .take(SHOWN)
-                .map(|rb| format!("`{}`", rb.id))
-                .collect();
+            let mut candidates: Vec<String> = list.iter().take(SHOWN).map(|rb| format!("`{}`", rb.id)).collect();
             if list.len() > SHOWN {
-                candidates.push(format!(
-                    "and {} more (see `runbook list`)",
-                    list.len() - SHOWN
-                ));
+                candidates.push(format!("and {} more (see `runbook list`)", list.len() - SHOWN));
             }
-            Err(Error::AmbiguousRunbook {
-                query: query.to_string(),
-                candidates,
-            })
+            Err(Error::AmbiguousRunbook { query: query.to_string(), candidates })
         }
-        Lookup::NotFound { suggestions } => Err(Error::UnknownRunbook {
-            query: query.to_string(),
-            suggestions,
-        }),
+        Lookup::NotFound { suggestions } => Err(Error::UnknownRunbook { query: query.to_string(), suggestions }),
     }
 }

@@ -13,24 +13,15 @@ pub struct DiagnosticRenderer<'a> {
 
 impl<'a> DiagnosticRenderer<'a> {
     pub fn new(kb: &'a Kb, display_path: impl Fn(&str) -> String + 'a) -> Self {
-        DiagnosticRenderer {
-            kb,
-            display_path: Box::new(display_path),
-            sources: HashMap::new(),
-        }
+        DiagnosticRenderer { kb, display_path: Box::new(display_path), sources: HashMap::new() }
     }
 
     pub fn render(&mut self, diag: &Diagnostic) -> String {
         let path = (self.display_path)(&diag.path);
         let kb = self.kb;
-        let source = self
-            .sources
-            .entry(diag.path.clone())
-            .or_insert_with(|| kb.source_of(&diag.path));
-        let line_text = source
-            .as_deref()
-            .and_then(|s| s.lines().nth(diag.line - 1))
-            .map(|l| l.trim_end_matches('\r').to_string());
+        let source = self.sources.entry(diag.path.clone()).or_insert_with(|| kb.source_of(&diag.path));
+        let line_text =
+            source.as_deref().and_then(|s| s.lines().nth(diag.line - 1)).map(|l| l.trim_end_matches('\r').to_string());
         let level = match diag.severity {
             Level::Error => SnippetLevel::ERROR,
             Level::Warning => SnippetLevel::WARNING,
@@ -47,11 +38,7 @@ impl<'a> DiagnosticRenderer<'a> {
                         .annotation(AnnotationKind::Primary.span(span)),
                 )
             }
-            None => title.element(
-                annotate_snippets::Origin::path(path)
-                    .line(diag.line)
-                    .char_column(diag.column),
-            ),
+            None => title.element(annotate_snippets::Origin::path(path).line(diag.line).char_column(diag.column)),
         };
         if let Some(hint) = &diag.hint {
             group = group.element(SnippetLevel::HELP.message(hint.as_str()));
@@ -62,11 +49,7 @@ impl<'a> DiagnosticRenderer<'a> {
 
 /// Byte range to underline: the word starting at the 1-based character `column`.
 fn underline(line: &str, column: usize) -> std::ops::Range<usize> {
-    let start = line
-        .char_indices()
-        .nth(column.saturating_sub(1))
-        .map(|(i, _)| i)
-        .unwrap_or(line.len());
+    let start = line.char_indices().nth(column.saturating_sub(1)).map(|(i, _)| i).unwrap_or(line.len());
     let rest = &line[start..];
     let len = rest.find(char::is_whitespace).unwrap_or(rest.len()).max(1);
     start..(start + len).min(line.len().max(start + 1))

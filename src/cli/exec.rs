@@ -62,7 +62,12 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             let _ = writeln!(stderr, "{}", renderer.render(diag));
         }
         return Err(Error::Invalid {
-            message: format!("{} has {} error{}: it will not run", rb.id, rb.error_count(), if rb.error_count() == 1 { "" } else { "s" }),
+            message: format!(
+                "{} has {} error{}: it will not run",
+                rb.id,
+                rb.error_count(),
+                if rb.error_count() == 1 { "" } else { "s" }
+            ),
             hint: Some(format!("fix them, then `runbook check {}`", ctx.display_path(&kb, &rb.path))),
         });
     }
@@ -110,8 +115,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         return Ok(exit::OK);
     }
     if let Some(path) = &args.junit {
-        let xml = crate::exec::junit::render(&outcome.record)
-            .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
+        let xml = crate::exec::junit::render(&outcome.record).map_err(|e| Error::io(path, std::io::Error::other(e)))?;
         let path = ctx.cwd.join(path);
         std::fs::write(&path, xml).map_err(|e| Error::io(&path, e))?;
     }

@@ -48,11 +48,7 @@ impl<'a> Row<'a> {
             aliases: &rb.aliases,
             summary: &rb.summary,
             severity: rb.severity.as_str(),
-            kind: if rb.is_document() {
-                "document"
-            } else {
-                "runbook"
-            },
+            kind: if rb.is_document() { "document" } else { "runbook" },
             steps: rb.step_fences,
             errors: rb.error_count(),
             warnings: rb.warning_count(),
@@ -65,16 +61,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let selected: Vec<&Runbook> = kb
         .runbooks
         .iter()
-        .filter(|rb| {
-            args.tag
-                .as_ref()
-                .is_none_or(|t| rb.tags.iter().any(|x| x.eq_ignore_ascii_case(t)))
-        })
-        .filter(|rb| {
-            args.category
-                .as_ref()
-                .is_none_or(|c| rb.category.eq_ignore_ascii_case(c))
-        })
+        .filter(|rb| args.tag.as_ref().is_none_or(|t| rb.tags.iter().any(|x| x.eq_ignore_ascii_case(t))))
+        .filter(|rb| args.category.as_ref().is_none_or(|c| rb.category.eq_ignore_ascii_case(c)))
         .collect();
     let mut out = output::stdout(ctx.color);
     let written = if args.json {
@@ -84,10 +72,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             .and_then(|_| writeln!(out).map_err(|e| Error::io("stdout", e)))
     } else if ctx.quiet {
         // `-q`: ids only, one per line, for shell loops.
-        selected
-            .iter()
-            .try_for_each(|rb| writeln!(out, "{}", rb.id))
-            .map_err(|e| Error::io("stdout", e))
+        selected.iter().try_for_each(|rb| writeln!(out, "{}", rb.id)).map_err(|e| Error::io("stdout", e))
     } else {
         print_table(&mut out, &kb, &selected).map_err(|e| Error::io("stdout", e))
     };
@@ -100,12 +85,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
 pub fn ordered_categories<'a>(kb: &Kb, runbooks: &[&'a Runbook]) -> Vec<&'a str> {
     let mut categories: Vec<&str> = runbooks.iter().map(|rb| rb.category.as_str()).collect();
     categories.sort_by_key(|c| {
-        let rank = kb
-            .config
-            .categories
-            .iter()
-            .position(|x| x.eq_ignore_ascii_case(c))
-            .unwrap_or(usize::MAX);
+        let rank = kb.config.categories.iter().position(|x| x.eq_ignore_ascii_case(c)).unwrap_or(usize::MAX);
         (rank, c.to_lowercase())
     });
     categories.dedup();
@@ -117,18 +97,8 @@ fn print_table<W: Write>(out: &mut W, kb: &Kb, runbooks: &[&Runbook]) -> std::io
         writeln!(out, "no runbooks match")?;
         return Ok(());
     }
-    let id_width = runbooks
-        .iter()
-        .map(|rb| rb.id.chars().count())
-        .max()
-        .unwrap_or(0)
-        .min(40);
-    let title_width = runbooks
-        .iter()
-        .map(|rb| rb.title.chars().count())
-        .max()
-        .unwrap_or(0)
-        .min(50);
+    let id_width = runbooks.iter().map(|rb| rb.id.chars().count()).max().unwrap_or(0).min(40);
+    let title_width = runbooks.iter().map(|rb| rb.title.chars().count()).max().unwrap_or(0).min(50);
     for category in ordered_categories(kb, runbooks) {
         writeln!(out, "{}", paint(HEADING, category))?;
         for rb in runbooks.iter().filter(|rb| rb.category == category) {
@@ -150,11 +120,7 @@ fn print_table<W: Write>(out: &mut W, kb: &Kb, runbooks: &[&Runbook]) -> std::io
             }
             match (rb.error_count(), rb.warning_count()) {
                 (0, 0) => {}
-                (0, w) => write!(
-                    out,
-                    "  {}",
-                    paint(YELLOW, format!("⚠ {w} warning{}", plural(w)))
-                )?,
+                (0, w) => write!(out, "  {}", paint(YELLOW, format!("⚠ {w} warning{}", plural(w))))?,
                 (e, _) => write!(out, "  {}", paint(RED, format!("✘ {e} error{}", plural(e))))?,
             }
             writeln!(out)?;

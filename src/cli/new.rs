@@ -35,41 +35,25 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     if matches!(source, KbSource::Dir { .. }) {
         let kb = Kb::load(source.clone());
         if let Lookup::Found(existing) = kb.lookup(&args.id) {
-            return Err(Error::AlreadyExists {
-                id: args.id,
-                path: ctx.display_path(&kb, &existing.path),
-            });
+            return Err(Error::AlreadyExists { id: args.id, path: ctx.display_path(&kb, &existing.path) });
         }
     }
     let dir = runbooks_dir.join(&args.category);
     let file: PathBuf = dir.join(format!("{}.md", args.id));
     if file.exists() {
-        return Err(Error::AlreadyExists {
-            id: args.id,
-            path: file.display().to_string(),
-        });
+        return Err(Error::AlreadyExists { id: args.id, path: file.display().to_string() });
     }
     let template = assets::template(root.as_deref(), SCAFFOLD).unwrap_or_default();
     let title = title_from_id(&args.id);
     let text = minijinja::Environment::new()
-        .render_str(
-            &template,
-            minijinja::context! { id => &args.id, title => &title, category => &args.category },
-        )
+        .render_str(&template, minijinja::context! { id => &args.id, title => &title, category => &args.category })
         .map_err(|e| Error::io(SCAFFOLD, std::io::Error::other(e.to_string())))?;
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     std::fs::write(&file, text).map_err(|e| Error::io(&file, e))?;
-    let shown = file
-        .strip_prefix(&ctx.cwd)
-        .unwrap_or(&file)
-        .display()
-        .to_string();
+    let shown = file.strip_prefix(&ctx.cwd).unwrap_or(&file).display().to_string();
     if !ctx.quiet {
         println!("created {shown}");
-        println!(
-            "next: edit it, then `runbook check {shown}` and `runbook exec {} --dry-run`",
-            args.id
-        );
+        println!("next: edit it, then `runbook check {shown}` and `runbook exec {} --dry-run`", args.id);
     }
     Ok(exit::OK)
 }

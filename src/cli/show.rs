@@ -25,9 +25,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let kb = ctx.load_kb()?;
     let rb = find(&kb, &args.id)?;
     let index = kb.index_of_path(&rb.path).unwrap_or_default();
-    let body = kb
-        .body(index)
-        .map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
+    let body = kb.body(index).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
     let mut out = output::stdout(ctx.color);
     if args.json {
         let view = RunbookView::new(&kb, rb, &body);
@@ -121,11 +119,7 @@ impl<'a> RunbookView<'a> {
             id: &rb.id,
             title: &rb.title,
             path: &rb.path,
-            kind: if rb.is_document() {
-                "document"
-            } else {
-                "runbook"
-            },
+            kind: if rb.is_document() { "document" } else { "runbook" },
             category: &rb.category,
             tags: &rb.tags,
             aliases: &rb.aliases,
@@ -139,12 +133,7 @@ impl<'a> RunbookView<'a> {
                 .headings
                 .iter()
                 .filter(|h| h.level <= 3)
-                .map(|h| SectionView {
-                    level: h.level,
-                    heading: &h.text,
-                    anchor: &h.anchor,
-                    line: h.line,
-                })
+                .map(|h| SectionView { level: h.level, heading: &h.text, anchor: &h.anchor, line: h.line })
                 .collect(),
             steps: body.steps.iter().map(StepView::new).collect(),
             links: rb
@@ -153,10 +142,7 @@ impl<'a> RunbookView<'a> {
                 .map(|l| LinkView {
                     dest: &l.dest,
                     line: l.line,
-                    target: l
-                        .target
-                        .as_ref()
-                        .map(|t| kb.runbooks[t.runbook].id.as_str()),
+                    target: l.target.as_ref().map(|t| kb.runbooks[t.runbook].id.as_str()),
                     anchor: l.target.as_ref().and_then(|t| t.anchor.as_deref()),
                 })
                 .collect(),
@@ -164,12 +150,7 @@ impl<'a> RunbookView<'a> {
                 .map(|i| {
                     kb.backlinks(i)
                         .into_iter()
-                        .map(|(from, line)| BacklinkView {
-                            id: &from.id,
-                            title: &from.title,
-                            path: &from.path,
-                            line,
-                        })
+                        .map(|(from, line)| BacklinkView { id: &from.id, title: &from.title, path: &from.path, line })
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -181,12 +162,9 @@ impl<'a> RunbookView<'a> {
 impl<'a> StepView<'a> {
     pub fn new(step: &'a Step) -> Self {
         let (run, shell, manual, probe) = match &step.action {
-            Action::Run(run) => (
-                Some(run.script.source.as_str()),
-                (!run.shell.is_empty()).then(|| run.shell.join(" ")),
-                None,
-                None,
-            ),
+            Action::Run(run) => {
+                (Some(run.script.source.as_str()), (!run.shell.is_empty()).then(|| run.shell.join(" ")), None, None)
+            }
             Action::Manual(text) => (None, None, Some(text.source.as_str()), None),
             Action::Probe(probe) => (None, None, None, Some(probe.subject())),
         };
@@ -198,9 +176,7 @@ impl<'a> StepView<'a> {
             section: step.section.as_deref(),
             severity: step.severity.as_str(),
             timeout: step.timeout.to_string(),
-            retry: step
-                .retry
-                .map(|r| format!("{} attempts, {} apart", r.attempts, r.delay)),
+            retry: step.retry.map(|r| format!("{} attempts, {} apart", r.attempts, r.delay)),
             continue_on_error: step.continue_on_error,
             when: step.when.as_ref().map(|w| w.source.as_str()),
             confirm: step.confirm.as_ref().map(|c| c.source.as_str()),
@@ -213,19 +189,9 @@ impl<'a> StepView<'a> {
     }
 }
 
-fn print_runbook<W: Write>(
-    out: &mut W,
-    ctx: &Context,
-    kb: &Kb,
-    rb: &Runbook,
-    body: &Body,
-) -> std::io::Result<()> {
+fn print_runbook<W: Write>(out: &mut W, ctx: &Context, kb: &Kb, rb: &Runbook, body: &Body) -> std::io::Result<()> {
     writeln!(out, "{}", paint(BOLD, &rb.title))?;
-    let mut meta = vec![
-        format!("id {}", rb.id),
-        rb.category.clone(),
-        rb.severity.as_str().to_string(),
-    ];
+    let mut meta = vec![format!("id {}", rb.id), rb.category.clone(), rb.severity.as_str().to_string()];
     if let Some(owner) = &rb.owner {
         meta.push(format!("owner {owner}"));
     }
@@ -236,18 +202,9 @@ fn print_runbook<W: Write>(
     if !rb.tags.is_empty() {
         writeln!(out, "{} {}", paint(DIM, "tags:"), rb.tags.join(", "))?;
     }
-    writeln!(
-        out,
-        "{} {}",
-        paint(DIM, "file:"),
-        ctx.display_path(kb, &rb.path)
-    )?;
+    writeln!(out, "{} {}", paint(DIM, "file:"), ctx.display_path(kb, &rb.path))?;
     if !rb.vars.is_empty() {
-        let vars: Vec<String> = rb
-            .vars
-            .iter()
-            .map(|(k, v)| format!("{k}={}", plain_value(v)))
-            .collect();
+        let vars: Vec<String> = rb.vars.iter().map(|(k, v)| format!("{k}={}", plain_value(v))).collect();
         writeln!(out, "{} {}", paint(DIM, "vars:"), vars.join("  "))?;
     }
     if !rb.summary.is_empty() {
@@ -293,13 +250,7 @@ fn print_step<W: Write>(out: &mut W, number: usize, step: &Step) -> std::io::Res
         crate::model::Severity::Critical => String::new(),
         other => format!(" {}", paint(YELLOW, format!("[{}]", other.as_str()))),
     };
-    writeln!(
-        out,
-        "{:>3}. {} {}{badge}",
-        number,
-        paint(BOLD, &step.id),
-        step.name.source
-    )?;
+    writeln!(out, "{:>3}. {} {}{badge}", number, paint(BOLD, &step.id), step.name.source)?;
     if let Some(when) = &step.when {
         writeln!(out, "     {} {}", paint(DIM, "when"), when.source)?;
     }

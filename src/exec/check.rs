@@ -3,9 +3,7 @@
 //!
 //! Matchers reach this module resolved: templates rendered, numbers and versions parsed.
 
-use crate::model::matcher::{
-    Deferred, LinePattern, LineTest, Matcher, Scalar, Unit, compile_regex,
-};
+use crate::model::matcher::{Deferred, LinePattern, LineTest, Matcher, Scalar, Unit, compile_regex};
 use crate::model::quantity::Number;
 use crate::model::version::Version;
 use serde::{Deserialize, Serialize};
@@ -32,12 +30,7 @@ impl CheckResult {
         } else {
             format!("{label}: expected {expected}, saw {actual}")
         };
-        CheckResult {
-            expected: format!("{label} {expected}"),
-            actual,
-            passed,
-            message,
-        }
+        CheckResult { expected: format!("{label} {expected}"), actual, passed, message }
     }
 
     /// A check that could not be evaluated (probe error, bad rendered value).
@@ -93,11 +86,7 @@ pub fn check_number(label: &str, matcher: &Matcher, seen: f64, unit: Unit) -> Ch
             Err(e) => return CheckResult::failed(label, expected, e),
         },
         Matcher::Equals(_) | Matcher::Lines(_) => {
-            return CheckResult::failed(
-                label,
-                expected,
-                "this matcher does not apply to a number".into(),
-            );
+            return CheckResult::failed(label, expected, "this matcher does not apply to a number".into());
         }
     };
     CheckResult::new(label, expected, actual, passed)
@@ -114,9 +103,7 @@ pub fn check_version(label: &str, matcher: &Matcher, seen: &str) -> CheckResult 
             Ok(req) => req.matches(&version),
             Err(e) => return CheckResult::failed(label, expected, e),
         },
-        Matcher::Equals(Scalar::Text(text)) => {
-            Version::parse(&text.source).is_some_and(|v| v == version)
-        }
+        Matcher::Equals(Scalar::Text(text)) => Version::parse(&text.source).is_some_and(|v| v == version),
         other => {
             let number: f64 = version.to_string().parse().unwrap_or(f64::NAN);
             return check_number(label, other, number, Unit::Plain);
@@ -130,12 +117,7 @@ pub fn check_text(label: &str, matcher: &Matcher, text: &str) -> Vec<CheckResult
     match matcher {
         Matcher::Equals(Scalar::Text(wanted)) => {
             let passed = text.trim() == wanted.source.trim();
-            vec![CheckResult::new(
-                label,
-                matcher.describe(Unit::Plain),
-                format!("\"{}\"", excerpt(text)),
-                passed,
-            )]
+            vec![CheckResult::new(label, matcher.describe(Unit::Plain), format!("\"{}\"", excerpt(text)), passed)]
         }
         Matcher::Lines(patterns) => match LineScanner::new(label, patterns) {
             Ok(mut scanner) => {
@@ -145,11 +127,7 @@ pub fn check_text(label: &str, matcher: &Matcher, text: &str) -> Vec<CheckResult
                 scanner.bytes(text.trim().len() as u64);
                 scanner.finish()
             }
-            Err(problem) => vec![CheckResult::failed(
-                label,
-                matcher.describe(Unit::Plain),
-                problem,
-            )],
+            Err(problem) => vec![CheckResult::failed(label, matcher.describe(Unit::Plain), problem)],
         },
         other => match text.trim().parse::<f64>() {
             Ok(number) => vec![check_number(label, other, number, Unit::Plain)],
@@ -163,19 +141,11 @@ pub fn check_text(label: &str, matcher: &Matcher, text: &str) -> Vec<CheckResult
 }
 
 /// A JSON value (an HTTP `json:` pointer) against any matcher; `None` means the pointer is absent.
-pub fn check_value(
-    label: &str,
-    matcher: &Matcher,
-    value: Option<&serde_json::Value>,
-) -> Vec<CheckResult> {
+pub fn check_value(label: &str, matcher: &Matcher, value: Option<&serde_json::Value>) -> Vec<CheckResult> {
     use serde_json::Value;
     let expected = matcher.describe(Unit::Plain);
     let Some(value) = value else {
-        return vec![CheckResult::failed(
-            label,
-            expected,
-            "missing from the response".into(),
-        )];
+        return vec![CheckResult::failed(label, expected, "missing from the response".into())];
     };
     let as_text = match value {
         Value::String(s) => s.clone(),
@@ -183,43 +153,25 @@ pub fn check_value(
     };
     match (matcher, value) {
         (Matcher::Equals(Scalar::Bool(wanted)), Value::Bool(seen)) => {
-            vec![CheckResult::new(
-                label,
-                expected,
-                seen.to_string(),
-                wanted == seen,
-            )]
+            vec![CheckResult::new(label, expected, seen.to_string(), wanted == seen)]
         }
         (Matcher::Equals(Scalar::Null), _) => {
             vec![CheckResult::new(label, expected, as_text, value.is_null())]
         }
         (Matcher::Equals(Scalar::Text(wanted)), _) => {
-            vec![CheckResult::new(
-                label,
-                expected,
-                excerpt(&as_text),
-                as_text == wanted.source,
-            )]
+            vec![CheckResult::new(label, expected, excerpt(&as_text), as_text == wanted.source)]
         }
         (Matcher::Version(_), _) => vec![check_version(label, matcher, &as_text)],
         (Matcher::Lines(_), _) => check_text(label, matcher, &as_text),
         (_, Value::Number(n)) => match n.as_f64() {
             Some(number) => vec![check_number(label, matcher, number, Unit::Plain)],
-            None => vec![CheckResult::failed(
-                label,
-                expected,
-                format!("{n} is out of range"),
-            )],
+            None => vec![CheckResult::failed(label, expected, format!("{n} is out of range"))],
         },
         (_, Value::String(s)) if s.trim().parse::<f64>().is_ok() => {
             let number = s.trim().parse::<f64>().unwrap_or(f64::NAN);
             vec![check_number(label, matcher, number, Unit::Plain)]
         }
-        _ => vec![CheckResult::failed(
-            label,
-            expected,
-            format!("{} is not a number", excerpt(&as_text)),
-        )],
+        _ => vec![CheckResult::failed(label, expected, format!("{} is not a number", excerpt(&as_text)))],
     }
 }
 
@@ -249,12 +201,7 @@ impl LineScanner {
             };
             compiled.push((pattern.clone(), test));
         }
-        Ok(LineScanner {
-            label: label.to_string(),
-            patterns: compiled,
-            lines: 0,
-            bytes: 0,
-        })
+        Ok(LineScanner { label: label.to_string(), patterns: compiled, lines: 0, bytes: 0 })
     }
 
     /// Feeds one line (without its line ending).
@@ -294,21 +241,15 @@ impl LineScanner {
                 let (passed, actual) = match test {
                     Compiled::Empty => {
                         let empty = bytes == 0;
-                        let seen = if empty {
-                            "empty".to_string()
-                        } else {
-                            format!("{lines} lines")
-                        };
+                        let seen = if empty { "empty".to_string() } else { format!("{lines} lines") };
                         (empty != pattern.negate, seen)
                     }
-                    Compiled::Contains(_, first) | Compiled::Regex(_, first) => {
-                        match (first, pattern.negate) {
-                            (Some((n, line)), false) => (true, format!("line {n}: {line}")),
-                            (None, false) => (false, format!("no such line in {lines} lines")),
-                            (None, true) => (true, format!("none in {lines} lines")),
-                            (Some((n, line)), true) => (false, format!("line {n}: {line}")),
-                        }
-                    }
+                    Compiled::Contains(_, first) | Compiled::Regex(_, first) => match (first, pattern.negate) {
+                        (Some((n, line)), false) => (true, format!("line {n}: {line}")),
+                        (None, false) => (false, format!("no such line in {lines} lines")),
+                        (None, true) => (true, format!("none in {lines} lines")),
+                        (Some((n, line)), true) => (false, format!("line {n}: {line}")),
+                    },
                 };
                 CheckResult::new(&label, expected, actual, passed)
             })
@@ -343,12 +284,7 @@ mod tests {
         assert_eq!(result.message, "used: expected < 90%, saw 97%");
         assert_eq!(result.expected, "used < 90%");
         assert_eq!(result.actual, "97%");
-        let result = check_number(
-            "available",
-            &number("{gt: 20GiB}"),
-            25.0 * 1024f64.powi(3),
-            Unit::Bytes,
-        );
+        let result = check_number("available", &number("{gt: 20GiB}"), 25.0 * 1024f64.powi(3), Unit::Bytes);
         assert!(result.passed);
         assert!(check_number("status", &number("[200, 204]"), 204.0, Unit::Plain).passed);
         assert!(!check_number("status", &number("200"), 500.0, Unit::Plain).passed);
@@ -356,24 +292,17 @@ mod tests {
 
     #[test]
     fn versions_compare_numerically() {
-        let m = serde_saphyr::from_str::<VersionMatcher>("{version: \">=570\"}")
-            .unwrap()
-            .0;
+        let m = serde_saphyr::from_str::<VersionMatcher>("{version: \">=570\"}").unwrap().0;
         assert!(check_version("driver", &m, "575.57.08").passed);
         let failed = check_version("driver", &m, "550.120");
         assert!(!failed.passed);
-        assert_eq!(
-            failed.message,
-            "driver: expected version >= 570, saw 550.120"
-        );
+        assert_eq!(failed.message, "driver: expected version >= 570, saw 550.120");
         assert!(!check_version("driver", &m, "N/A").passed);
     }
 
     #[test]
     fn line_patterns_quote_evidence() {
-        let m = serde_saphyr::from_str::<LinesMatcher>("[\"ok\", \"!error\", \"/^GPU \\\\d+/\"]")
-            .unwrap()
-            .0;
+        let m = serde_saphyr::from_str::<LinesMatcher>("[\"ok\", \"!error\", \"/^GPU \\\\d+/\"]").unwrap().0;
         let results = check_text("stdout", &m, "GPU 0: fine\nall ok\nerror: disk full\n");
         assert!(results[0].passed);
         assert!(!results[1].passed);
@@ -391,10 +320,7 @@ mod tests {
         assert!(check_value("/models/0/size_vram", &gt0, Some(&value))[0].passed);
         let missing = &check_value("/models/0/size_vram", &gt0, None)[0];
         assert!(!missing.passed);
-        assert_eq!(
-            missing.message,
-            "/models/0/size_vram: missing from the response"
-        );
+        assert_eq!(missing.message, "/models/0/size_vram: missing from the response");
         let text = serde_saphyr::from_str::<ValueMatcher>("llama3").unwrap().0;
         assert!(check_value("/name", &text, Some(&serde_json::json!("llama3")))[0].passed);
         let yes = serde_saphyr::from_str::<ValueMatcher>("true").unwrap().0;

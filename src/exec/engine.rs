@@ -12,8 +12,7 @@ use super::scope::{Scope, StepState};
 use super::stream::{StreamKind, StreamSink};
 use super::template::Renderer;
 use crate::archive::record::{
-    Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord,
-    Verdict,
+    Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord, Verdict,
 };
 use crate::archive::store;
 use crate::archive::writer::{RunArchive, file_safe};
@@ -59,10 +58,7 @@ pub struct Invalid {
 }
 
 fn invalid(message: impl Into<String>, hint: Option<String>) -> Invalid {
-    Invalid {
-        message: message.into(),
-        hint,
-    }
+    Invalid { message: message.into(), hint }
 }
 
 /// How a run ended.
@@ -79,7 +75,7 @@ enum Plan {
     Run,
     Skip(String),
     /// A step that passed in the run being resumed.
-    Carry(StepRecord),
+    Carry(Box<StepRecord>),
 }
 
 /// Runs `rb` (already checked for errors by the caller).
@@ -93,19 +89,9 @@ pub fn execute(
     gpu: Arc<dyn GpuSource>,
 ) -> Result<RunOutcome, Invalid> {
     let vars = resolve_vars(kb, rb, &opts.vars)?;
-    let secret_names: BTreeSet<&str> = kb
-        .config
-        .secrets
-        .iter()
-        .chain(&rb.secrets)
-        .chain(&opts.secret_names)
-        .map(String::as_str)
-        .collect();
-    let redactor = Redactor::new(
-        secret_names
-            .iter()
-            .filter_map(|name| std::env::var(name).ok()),
-    );
+    let secret_names: BTreeSet<&str> =
+        kb.config.secrets.iter().chain(&rb.secrets).chain(&opts.secret_names).map(String::as_str).collect();
+    let redactor = Redactor::new(secret_names.iter().filter_map(|name| std::env::var(name).ok()));
     let host = host();
     let mut scope = Scope::new(&vars, &host);
     let mut plans = plan(body, opts)?;
@@ -114,18 +100,13 @@ pub fn execute(
         let (carried, from) = carry_over(rb, body, opts, &mut scope)?;
         for (plan, carried) in plans.iter_mut().zip(carried) {
             if let Some(record) = carried {
-                *plan = Plan::Carry(record);
+                *plan = Plan::Carry(Box::new(record));
             }
         }
         resumed_from = Some(from);
     }
     let setup = Setup {
-        capture_names: body
-            .steps
-            .iter()
-            .flat_map(|s| s.capture_names())
-            .map(str::to_string)
-            .collect(),
+        capture_names: body.steps.iter().flat_map(|s| s.capture_names()).map(str::to_string).collect(),
         redactor,
         scope,
         host,
@@ -133,11 +114,7 @@ pub fn execute(
         resumed_from,
     };
     let engine = Engine::new(rb, body, opts, reporter, interrupted, gpu, setup);
-    if opts.dry_run {
-        engine.dry_run(&plans)
-    } else {
-        engine.run(plans)
-    }
+    if opts.dry_run { engine.dry_run(&plans) } else { engine.run(plans) }
 }
 
 /// What the engine starts from, prepared by [`execute`].
@@ -160,10 +137,7 @@ fn resolve_vars(
     vars.extend(rb.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
     for (name, value) in overrides {
         if !is_identifier(name) {
-            return Err(invalid(
-                format!("bad variable name `{name}` in --var"),
-                Some("write --var name=value".into()),
-            ));
+            return Err(invalid(format!("bad variable name `{name}` in --var"), Some("write --var name=value".into())));
         }
         if !vars.contains_key(name) {
             let declared: Vec<&str> = vars.keys().map(String::as_str).collect();
@@ -172,10 +146,7 @@ fn resolve_vars(
                 None if declared.is_empty() => format!("{} declares no variables", rb.id),
                 None => format!("{} declares: {}", rb.id, declared.join(", ")),
             };
-            return Err(invalid(
-                format!("unknown variable `{name}` for {}", rb.id),
-                Some(hint),
-            ));
+            return Err(invalid(format!("unknown variable `{name}` for {}", rb.id), Some(hint)));
         }
         vars.insert(name.clone(), serde_json::Value::String(value.clone()));
     }
@@ -204,11 +175,7 @@ fn plan(body: &Body, opts: &ExecOptions) -> Result<Vec<Plan>, Invalid> {
     let start = opts
         .from
         .as_ref()
-        .and_then(|from| {
-            body.steps
-                .iter()
-                .position(|s| s.id.eq_ignore_ascii_case(from))
-        })
+        .and_then(|from| body.steps.iter().position(|s| s.id.eq_ignore_ascii_case(from)))
         .unwrap_or(0);
     let plans = body
         .steps
@@ -216,13 +183,8 @@ fn plan(body: &Body, opts: &ExecOptions) -> Result<Vec<Plan>, Invalid> {
         .enumerate()
         .map(|(i, step)| {
             if i < start {
-                Plan::Skip(format!(
-                    "before --from {}",
-                    opts.from.as_deref().unwrap_or_default()
-                ))
-            } else if !opts.only.is_empty()
-                && !opts.only.iter().any(|o| o.eq_ignore_ascii_case(&step.id))
-            {
+                Plan::Skip(format!("before --from {}", opts.from.as_deref().unwrap_or_default()))
+            } else if !opts.only.is_empty() && !opts.only.iter().any(|o| o.eq_ignore_ascii_case(&step.id)) {
                 Plan::Skip("not selected by --only".into())
             } else {
                 Plan::Run
@@ -245,12 +207,7 @@ fn carry_over(
         .iter()
         .filter_map(|r| r.record.as_ref().ok())
         .find(|r| r.runbook.id == rb.id)
-        .ok_or_else(|| {
-            invalid(
-                format!("nothing to resume: no earlier run of {}", rb.id),
-                None,
-            )
-        })?;
+        .ok_or_else(|| invalid(format!("nothing to resume: no earlier run of {}", rb.id), None))?;
     if matches!(previous.verdict, Verdict::Passed | Verdict::Warning) {
         return Err(invalid(
             format!(
@@ -264,21 +221,14 @@ fn carry_over(
     }
     if previous.runbook.sha256 != body.sha256 {
         return Err(invalid(
-            format!(
-                "{} changed since run {}: resuming would mix two versions of it",
-                rb.id, previous.run_id
-            ),
+            format!("{} changed since run {}: resuming would mix two versions of it", rb.id, previous.run_id),
             Some(format!("start a fresh run with `runbook exec {}`", rb.id)),
         ));
     }
     let mut carried = Vec::with_capacity(body.steps.len());
     let mut carrying = true;
     for step in &body.steps {
-        let before = previous
-            .steps
-            .iter()
-            .find(|s| s.id == step.id)
-            .filter(|s| s.passed());
+        let before = previous.steps.iter().find(|s| s.id == step.id).filter(|s| s.passed());
         match (carrying, before) {
             (true, Some(record)) => {
                 for (name, value) in &record.captures {
@@ -348,6 +298,8 @@ struct Engine<'a> {
     archive: Option<RunArchive>,
     archive_error: Option<String>,
     shell: Vec<String>,
+    /// The start of the last step's stdout, for `steps.<id>.stdout`.
+    last_stdout: String,
 }
 
 impl<'a> Engine<'a> {
@@ -360,27 +312,14 @@ impl<'a> Engine<'a> {
         gpu: Arc<dyn GpuSource>,
         setup: Setup,
     ) -> Engine<'a> {
-        let Setup {
-            redactor,
-            scope,
-            capture_names,
-            host,
-            vars,
-            resumed_from,
-        } = setup;
+        let Setup { redactor, scope, capture_names, host, vars, resumed_from } = setup;
         let started = now();
-        let run_id = format!(
-            "{}-{}",
-            started.strftime("%Y%m%dT%H%M%SZ"),
-            file_safe(&rb.id)
-        );
+        let run_id = format!("{}-{}", started.strftime("%Y%m%dT%H%M%SZ"), file_safe(&rb.id));
         let vars = vars
             .into_iter()
             .map(|(k, v)| {
                 let v = match v {
-                    serde_json::Value::String(s) => {
-                        serde_json::Value::String(redactor.redact(&s).into_owned())
-                    }
+                    serde_json::Value::String(s) => serde_json::Value::String(redactor.redact(&s).into_owned()),
                     other => other,
                 };
                 (k, v)
@@ -431,6 +370,7 @@ impl<'a> Engine<'a> {
             archive: None,
             archive_error: None,
             shell: default_shell(),
+            last_stdout: String::new(),
         }
     }
 
@@ -446,11 +386,7 @@ impl<'a> Engine<'a> {
     fn resolve_early(&self, step: &Step) -> Result<ResolvedStep, String> {
         let scope = self.scope.value();
         resolve_step(step, &|t: &Template| {
-            if self.is_dynamic(t) {
-                Ok(None)
-            } else {
-                self.renderer.render(t, &scope).map(Some)
-            }
+            if self.is_dynamic(t) { Ok(None) } else { self.renderer.render(t, &scope).map(Some) }
         })
     }
 
@@ -479,14 +415,8 @@ impl<'a> Engine<'a> {
                 "{} · timeout {}{}{}",
                 step.severity.as_str(),
                 step.timeout,
-                step.retry
-                    .map(|r| format!(" · retry {}× every {}", r.attempts, r.delay))
-                    .unwrap_or_default(),
-                if step.continue_on_error {
-                    " · continue on error"
-                } else {
-                    ""
-                }
+                step.retry.map(|r| format!(" · retry {}× every {}", r.attempts, r.delay)).unwrap_or_default(),
+                if step.continue_on_error { " · continue on error" } else { "" }
             ));
             for (key, value) in &resolved.env {
                 notes.push(format!("env {key}={}", self.redactor.redact(value)));
@@ -499,52 +429,36 @@ impl<'a> Engine<'a> {
             self.reporter.dry_run_step(
                 number + 1,
                 total,
-                &DryStep {
-                    id: &step.id,
-                    name: &resolved.name,
-                    kind: step.kind(),
-                    command: &command,
-                    checks,
-                    notes,
-                },
+                &DryStep { id: &step.id, name: &resolved.name, kind: step.kind(), command: &command, checks, notes },
             );
         }
         if let Some(first) = errors.first() {
             return Err(invalid(
-                format!(
-                    "{} of {} steps cannot be rendered: {first}",
-                    errors.len(),
-                    total
-                ),
+                format!("{} of {} steps cannot be rendered: {first}", errors.len(), total),
                 Some("fix the template, or pass the missing value with --var name=value".into()),
             ));
         }
         self.record.verdict = Verdict::Passed;
-        Ok(RunOutcome {
-            record: self.record,
-            archive_dir: None,
-            archive_error: None,
-        })
+        Ok(RunOutcome { record: self.record, archive_dir: None, archive_error: None })
     }
 
     fn run(mut self, plans: Vec<Plan>) -> Result<RunOutcome, Invalid> {
         // Templates that need nothing from earlier steps must render before anything runs.
         for (step, plan) in self.body.steps.iter().zip(&plans) {
-            if matches!(plan, Plan::Run) {
-                if let Err(err) = self.resolve_early(step) {
-                    return Err(invalid(
-                        format!("step `{}` cannot be rendered: {err}", step.id),
-                        Some("nothing has run; fix the template or pass the value with --var name=value".into()),
-                    ));
-                }
+            if matches!(plan, Plan::Run)
+                && let Err(err) = self.resolve_early(step)
+            {
+                return Err(invalid(
+                    format!("step `{}` cannot be rendered: {err}", step.id),
+                    Some("nothing has run; fix the template or pass the value with --var name=value".into()),
+                ));
             }
         }
         process::become_subreaper();
         self.open_archive();
         let total = self.body.steps.len();
         let archive_dir = self.archive.as_ref().map(|a| a.dir().to_path_buf());
-        self.reporter
-            .run_started(&self.record, total, archive_dir.as_deref());
+        self.reporter.run_started(&self.record, total, archive_dir.as_deref());
         let started = Instant::now();
         let mut stop: Option<String> = None;
         for (index, (step, plan)) in self.body.steps.iter().zip(plans).enumerate() {
@@ -556,7 +470,7 @@ impl<'a> Engine<'a> {
             } else {
                 match plan {
                     Plan::Skip(reason) => skipped(step, reason),
-                    Plan::Carry(record) => record,
+                    Plan::Carry(record) => *record,
                     Plan::Run => self.run_step(number, total, step),
                 }
             };
@@ -568,15 +482,16 @@ impl<'a> Engine<'a> {
             {
                 stop = Some(format!("not run: step `{}` failed", step.id));
             }
-            // Steps that ran recorded their state (with their output); the others say why not.
-            if record.attempts == 0 && !record.resumed {
+            // What later templates see as `steps.<id>` (carried steps were restored already).
+            let stdout = std::mem::take(&mut self.last_stdout);
+            if !record.resumed {
                 self.scope.record_step(
                     &step.id,
                     StepState {
                         passed: record.passed(),
                         status: record.outcome.as_str().into(),
                         exit: record.exit_code,
-                        stdout: String::new(),
+                        stdout,
                     },
                 );
             }
@@ -589,13 +504,8 @@ impl<'a> Engine<'a> {
         self.finish(started);
         self.save(true);
         let archive_dir = self.archive.as_ref().map(|a| a.dir().to_path_buf());
-        self.reporter
-            .run_finished(&self.record, archive_dir.as_deref());
-        Ok(RunOutcome {
-            record: self.record,
-            archive_dir,
-            archive_error: self.archive_error,
-        })
+        self.reporter.run_finished(&self.record, archive_dir.as_deref());
+        Ok(RunOutcome { record: self.record, archive_dir, archive_error: self.archive_error })
     }
 
     fn open_archive(&mut self) {
@@ -608,18 +518,15 @@ impl<'a> Engine<'a> {
                 self.archive = Some(archive);
                 self.save(false);
             }
-            Err(err) => self.archive_failed(format!(
-                "cannot create the archive in {}: {err}",
-                self.opts.archives_dir.display()
-            )),
+            Err(err) => {
+                self.archive_failed(format!("cannot create the archive in {}: {err}", self.opts.archives_dir.display()))
+            }
         }
     }
 
     fn archive_failed(&mut self, message: String) {
         if self.archive_error.is_none() {
-            self.reporter.notice(&format!(
-                "{message} — the run goes on without a complete record"
-            ));
+            self.reporter.notice(&format!("{message} — the run goes on without a complete record"));
             self.archive_error = Some(message);
         }
     }
@@ -632,10 +539,7 @@ impl<'a> Engine<'a> {
             result = archive.write_markdown(&self.record);
         }
         if let Err(err) = result {
-            let message = format!(
-                "cannot write the archive in {}: {err}",
-                archive.dir().display()
-            );
+            let message = format!("cannot write the archive in {}: {err}", archive.dir().display());
             self.archive_failed(message);
         }
     }
@@ -656,17 +560,10 @@ impl<'a> Engine<'a> {
             })
             .collect();
         let failures = |critical: bool| {
-            self.record
-                .steps
-                .iter()
-                .any(|s| s.outcome.is_failure() && (s.severity == "critical") == critical)
+            self.record.steps.iter().any(|s| s.outcome.is_failure() && (s.severity == "critical") == critical)
         };
         self.record.verdict = if self.interrupted.load(Ordering::SeqCst)
-            || self
-                .record
-                .steps
-                .iter()
-                .any(|s| s.outcome == Outcome::Interrupted)
+            || self.record.steps.iter().any(|s| s.outcome == Outcome::Interrupted)
         {
             Verdict::Interrupted
         } else if failures(true) {
@@ -683,6 +580,10 @@ impl<'a> Engine<'a> {
         let clock = Instant::now();
         let mut record = base_record(step);
         record.started_at = Some(rfc3339(started_at));
+        // The name as people should read it, even if the step never gets to run.
+        if let Ok(name) = self.renderer.render(&step.name, &self.scope.value()) {
+            record.name = self.redactor.redact(&name).into_owned();
+        }
         let finish = |mut record: StepRecord| {
             record.finished_at = Some(rfc3339(now()));
             record.duration_ms = ms(clock.elapsed());
@@ -693,15 +594,14 @@ impl<'a> Engine<'a> {
             match self.renderer.truthy(when, &self.scope.value()) {
                 Ok(true) => {}
                 Ok(false) => {
-                    return finish(skipped(step, format!("`when: {}` is false", when.source)));
+                    let reason = format!("`when: {}` is false", when.source);
+                    return finish(StepRecord { outcome: Outcome::Skipped, reason: Some(reason), ..record });
                 }
                 Err(err) => return finish(errored(record, err)),
             }
         }
         let scope = self.scope.value();
-        let resolved = match resolve_step(step, &|t: &Template| {
-            self.renderer.render(t, &scope).map(Some)
-        }) {
+        let resolved = match resolve_step(step, &|t: &Template| self.renderer.render(t, &scope).map(Some)) {
             Ok(resolved) => resolved,
             Err(err) => return finish(errored(record, self.redactor.redact(&err).into_owned())),
         };
@@ -712,10 +612,7 @@ impl<'a> Engine<'a> {
             match self.confirm(question) {
                 Confirmation::Yes(by) => record.confirmed_by = Some(by),
                 Confirmation::No(reason) => {
-                    return finish(StepRecord {
-                        reason: Some(reason),
-                        ..skipped(step, String::new())
-                    });
+                    return finish(StepRecord { reason: Some(reason), ..skipped(step, String::new()) });
                 }
                 Confirmation::Interrupted => return finish(interrupted_record(record)),
             }
@@ -723,22 +620,14 @@ impl<'a> Engine<'a> {
         self.reporter.step_started(
             number,
             total,
-            &StepStart {
-                id: &step.id,
-                name: &record.name,
-                kind: step.kind(),
-                command: record.command.as_deref(),
-            },
+            &StepStart { id: &step.id, name: &record.name, kind: step.kind(), command: record.command.as_deref() },
         );
         let attempts = step.retry.map(|r| r.attempts.max(1)).unwrap_or(1);
         let delay = step.retry.map(|r| r.delay.as_std()).unwrap_or_default();
         let logs = self.open_logs(number, &step.id);
         for attempt in 1..=attempts {
             if attempt > 1 {
-                self.reporter.notice(&format!(
-                    "step `{}`: attempt {attempt} of {attempts}",
-                    step.id
-                ));
+                self.reporter.attempt(&step.id, attempt, attempts);
                 if !self.sleep(delay) {
                     return finish(interrupted_record(record));
                 }
@@ -756,33 +645,20 @@ impl<'a> Engine<'a> {
     }
 
     /// One attempt of the step's action and asserts; leaves the result in `record`.
-    fn attempt(
-        &mut self,
-        step: &Step,
-        resolved: &ResolvedStep,
-        record: &mut StepRecord,
-        logs: &StepLogs,
-    ) {
+    fn attempt(&mut self, step: &Step, resolved: &ResolvedStep, record: &mut StepRecord, logs: &StepLogs) {
         record.checks.clear();
         record.captures.clear();
         record.reason = None;
         let mut stdout_head = String::new();
         match &resolved.action {
-            ResolvedAction::Run {
-                script,
-                shell,
-                expect,
-                captures,
-            } => {
+            ResolvedAction::Run { script, shell, expect, captures } => {
                 let spawn = self.spawn(step, resolved, script, shell);
                 let (tx, rx) = std::sync::mpsc::channel();
-                let scanner = |m: &Option<crate::model::matcher::LinesMatcher>, label: &str| match m
-                    .as_ref()
-                    .map(|m| &m.0)
-                {
-                    Some(Matcher::Lines(patterns)) => LineScanner::new(label, patterns).ok(),
-                    _ => None,
-                };
+                let scanner =
+                    |m: &Option<crate::model::matcher::LinesMatcher>, label: &str| match m.as_ref().map(|m| &m.0) {
+                        Some(Matcher::Lines(patterns)) => LineScanner::new(label, patterns).ok(),
+                        _ => None,
+                    };
                 let stdout = StreamSink {
                     kind: StreamKind::Stdout,
                     redactor: self.redactor.clone(),
@@ -824,20 +700,11 @@ impl<'a> Engine<'a> {
                 record.signal = finished.signal;
                 record.stdout_tail = finished.stdout.tail.clone();
                 record.stderr_tail = finished.stderr.tail.clone();
-                record.stdout = StreamRecord {
-                    bytes: finished.stdout.bytes,
-                    truncated: finished.stdout.truncated,
-                    file: None,
-                };
-                record.stderr = StreamRecord {
-                    bytes: finished.stderr.bytes,
-                    truncated: finished.stderr.truncated,
-                    file: None,
-                };
-                for problem in [&finished.stdout.log_error, &finished.stderr.log_error]
-                    .into_iter()
-                    .flatten()
-                {
+                record.stdout =
+                    StreamRecord { bytes: finished.stdout.bytes, truncated: finished.stdout.truncated, file: None };
+                record.stderr =
+                    StreamRecord { bytes: finished.stderr.bytes, truncated: finished.stderr.truncated, file: None };
+                for problem in [&finished.stdout.log_error, &finished.stderr.log_error].into_iter().flatten() {
                     self.archive_failed(format!("cannot write the step log: {problem}"));
                 }
                 if finished.interrupted {
@@ -847,17 +714,18 @@ impl<'a> Engine<'a> {
                 }
                 if finished.timed_out {
                     record.outcome = Outcome::TimedOut;
-                    record.reason = Some(format!(
-                        "timed out after {}; the step's processes were killed",
-                        step.timeout
-                    ));
+                    record.reason = Some(format!("timed out after {}; the step's processes were killed", step.timeout));
                     return;
                 }
-                record.checks.push(exit_check(
-                    &expect.exit,
-                    finished.exit_code,
-                    finished.signal,
-                ));
+                let mut exit = exit_check(&expect.exit, finished.exit_code, finished.signal);
+                if !exit.passed {
+                    // The script's own last words usually say why; put them next to the code.
+                    let last = last_line(&finished.stderr.tail).or_else(|| last_line(&finished.stdout.tail));
+                    if let Some(last) = last {
+                        exit.message = format!("{} — {last}", exit.message);
+                    }
+                }
+                record.checks.push(exit);
                 record.checks.extend(finished.stdout.checks.iter().cloned());
                 record.checks.extend(finished.stderr.checks.iter().cloned());
                 for (name, value) in &finished.stdout.captures {
@@ -866,15 +734,12 @@ impl<'a> Engine<'a> {
                             record.captures.insert(name.clone(), value.clone());
                         }
                         None => {
-                            let regex = captures
-                                .iter()
-                                .find(|(n, _)| n == name)
-                                .map(|(_, r)| r.as_str())
-                                .unwrap_or("");
-                            record.checks.push(CheckResult::failed(
+                            let regex = captures.iter().find(|(n, _)| n == name).map(|(_, r)| r.as_str()).unwrap_or("");
+                            record.checks.push(CheckResult::new(
                                 &format!("capture `{name}`"),
                                 format!("a line of stdout matching /{regex}/"),
                                 "no line matched".into(),
+                                false,
                             ));
                         }
                     }
@@ -891,7 +756,8 @@ impl<'a> Engine<'a> {
                     }
                     None => {
                         record.outcome = Outcome::TimedOut;
-                        record.reason = Some(format!("the {} probe did not answer within {}", probe.kind(), step.timeout));
+                        record.reason =
+                            Some(format!("the {} probe did not answer within {}", probe.kind(), step.timeout));
                         return;
                     }
                 };
@@ -904,11 +770,7 @@ impl<'a> Engine<'a> {
                     observed.push('\n');
                 }
                 record.stdout_tail = observed.trim_end().to_string();
-                record.stdout = StreamRecord {
-                    bytes: observed.len() as u64,
-                    truncated: false,
-                    file: None,
-                };
+                record.stdout = StreamRecord { bytes: observed.len() as u64, truncated: false, file: None };
                 record.checks = outcome
                     .checks
                     .iter()
@@ -987,20 +849,8 @@ impl<'a> Engine<'a> {
             }
         }
         let passed = record.checks.iter().all(|c| c.passed);
-        record.outcome = if passed {
-            Outcome::Passed
-        } else {
-            Outcome::Failed
-        };
-        self.scope.record_step(
-            &step.id,
-            StepState {
-                passed,
-                status: record.outcome.as_str().into(),
-                exit: record.exit_code,
-                stdout: stdout_head,
-            },
-        );
+        record.outcome = if passed { Outcome::Passed } else { Outcome::Failed };
+        self.last_stdout = stdout_head;
     }
 
     /// Runs a probe on its own thread, so a hung NVML call or a dead NFS mount cannot outlive
@@ -1055,12 +905,7 @@ impl<'a> Engine<'a> {
         env.push(("RUNBOOK_RUN_ID".into(), self.record.run_id.clone()));
         env.push(("RUNBOOK_RUNBOOK".into(), self.rb.id.clone()));
         env.push(("RUNBOOK_STEP".into(), step.id.clone()));
-        Spawn {
-            program,
-            args,
-            env,
-            cwd: self.step_cwd(resolved),
-        }
+        Spawn { program, args, env, cwd: self.step_cwd(resolved) }
     }
 
     fn confirm(&mut self, question: &str) -> Confirmation {
@@ -1071,9 +916,7 @@ impl<'a> Engine<'a> {
             Some(true) => Confirmation::Yes(confirmed_by()),
             Some(false) => Confirmation::No(format!("declined: {question}")),
             None if self.interrupted.load(Ordering::SeqCst) => Confirmation::Interrupted,
-            None => Confirmation::No(format!(
-                "needs confirmation: {question} (run it in a terminal, or pass --yes)"
-            )),
+            None => Confirmation::No(format!("needs confirmation: {question} (run it in a terminal, or pass --yes)")),
         }
     }
 
@@ -1084,9 +927,7 @@ impl<'a> Engine<'a> {
             if self.interrupted.load(Ordering::SeqCst) {
                 return false;
             }
-            std::thread::sleep(
-                Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())),
-            );
+            std::thread::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())));
         }
         !self.interrupted.load(Ordering::SeqCst)
     }
@@ -1137,10 +978,7 @@ impl StepLogs {
 
     fn separator(&self, attempt: u32) {
         use std::io::Write;
-        for mut file in [self.stdout.as_ref(), self.stderr.as_ref()]
-            .into_iter()
-            .flatten()
-        {
+        for mut file in [self.stdout.as_ref(), self.stderr.as_ref()].into_iter().flatten() {
             let _ = writeln!(file, "──── attempt {attempt} ────");
         }
     }
@@ -1154,11 +992,8 @@ fn default_shell() -> Vec<String> {
     let bash = std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join("bash").is_file()))
         .unwrap_or(false);
-    let words: &[&str] = if bash {
-        &["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"]
-    } else {
-        &["sh", "-e", "-c"]
-    };
+    let words: &[&str] =
+        if bash { &["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"] } else { &["sh", "-e", "-c"] };
     words.iter().map(|w| w.to_string()).collect()
 }
 
@@ -1189,53 +1024,33 @@ fn base_record(step: &Step) -> StepRecord {
 }
 
 fn skipped(step: &Step, reason: String) -> StepRecord {
-    StepRecord {
-        outcome: Outcome::Skipped,
-        reason: Some(reason),
-        ..base_record(step)
-    }
+    StepRecord { outcome: Outcome::Skipped, reason: Some(reason), ..base_record(step) }
 }
 
 fn errored(record: StepRecord, reason: String) -> StepRecord {
-    StepRecord {
-        outcome: Outcome::Error,
-        reason: Some(reason),
-        ..record
-    }
+    StepRecord { outcome: Outcome::Error, reason: Some(reason), ..record }
 }
 
 fn interrupted_record(record: StepRecord) -> StepRecord {
-    StepRecord {
-        outcome: Outcome::Interrupted,
-        reason: Some("interrupted".into()),
-        ..record
+    StepRecord { outcome: Outcome::Interrupted, reason: Some("interrupted".into()), ..record }
+}
+
+fn exit_check(expect: &crate::model::step::ExitExpect, code: Option<i32>, signal: Option<i32>) -> CheckResult {
+    let expected = expect.to_string();
+    match (code, signal) {
+        (Some(code), _) => {
+            CheckResult::new("exit code", expected_code(&expected), code.to_string(), expect.accepts(code))
+        }
+        (None, Some(signal)) => {
+            CheckResult::failed("exit code", expected_code(&expected), format!("killed by signal {signal}"))
+        }
+        (None, None) => CheckResult::failed("exit code", expected_code(&expected), "no exit status".into()),
     }
 }
 
-fn exit_check(
-    expect: &crate::model::step::ExitExpect,
-    code: Option<i32>,
-    signal: Option<i32>,
-) -> CheckResult {
-    let expected = expect.to_string();
-    match (code, signal) {
-        (Some(code), _) => CheckResult::new(
-            "exit code",
-            expected_code(&expected),
-            code.to_string(),
-            expect.accepts(code),
-        ),
-        (None, Some(signal)) => CheckResult::failed(
-            "exit code",
-            expected_code(&expected),
-            format!("killed by signal {signal}"),
-        ),
-        (None, None) => CheckResult::failed(
-            "exit code",
-            expected_code(&expected),
-            "no exit status".into(),
-        ),
-    }
+/// The last non-blank line of some output, shortened.
+fn last_line(tail: &str) -> Option<String> {
+    tail.lines().rev().map(str::trim).find(|l| !l.is_empty()).map(super::check::excerpt)
 }
 
 /// `exit code 0` → `0` (the label already says "exit code").
@@ -1246,9 +1061,7 @@ fn expected_code(text: &str) -> String {
 /// The checks of a resolved step in words, for `--dry-run`.
 fn resolved_checks(step: &Step, resolved: &ResolvedStep) -> Vec<String> {
     let mut checks = match &resolved.action {
-        ResolvedAction::Run {
-            expect, captures, ..
-        } => {
+        ResolvedAction::Run { expect, captures, .. } => {
             let mut out = vec![expect.exit.to_string()];
             if let Some(m) = &expect.stdout {
                 out.push(format!("stdout {}", m.0.describe(Unit::Plain)));
@@ -1256,11 +1069,7 @@ fn resolved_checks(step: &Step, resolved: &ResolvedStep) -> Vec<String> {
             if let Some(m) = &expect.stderr {
                 out.push(format!("stderr {}", m.0.describe(Unit::Plain)));
             }
-            out.extend(
-                captures
-                    .iter()
-                    .map(|(name, regex)| format!("captures `{name}` from /{}/", regex.as_str())),
-            );
+            out.extend(captures.iter().map(|(name, regex)| format!("captures `{name}` from /{}/", regex.as_str())));
             out
         }
         ResolvedAction::Probe(probe) => probe.expectations(),
@@ -1269,10 +1078,6 @@ fn resolved_checks(step: &Step, resolved: &ResolvedStep) -> Vec<String> {
     if matches!(step.action, Action::Run(_)) {
         checks.dedup();
     }
-    checks.extend(
-        step.assertions
-            .iter()
-            .map(|a| format!("assert {}", a.source)),
-    );
+    checks.extend(step.assertions.iter().map(|a| format!("assert {}", a.source)));
     checks
 }

@@ -10,12 +10,8 @@ pub fn render(run: &RunRecord) -> Result<String, String> {
         let mut status = match step.outcome {
             Outcome::Passed => TestCaseStatus::success(),
             Outcome::Skipped => TestCaseStatus::skipped(),
-            Outcome::Failed | Outcome::TimedOut => {
-                TestCaseStatus::non_success(NonSuccessKind::Failure)
-            }
-            Outcome::Error | Outcome::Interrupted => {
-                TestCaseStatus::non_success(NonSuccessKind::Error)
-            }
+            Outcome::Failed | Outcome::TimedOut => TestCaseStatus::non_success(NonSuccessKind::Failure),
+            Outcome::Error | Outcome::Interrupted => TestCaseStatus::non_success(NonSuccessKind::Error),
         };
         if let Some(why) = step.why().filter(|_| !step.passed()) {
             status.set_message(why);

@@ -60,6 +60,9 @@ pub fn run(
         .process_group(0);
     let mut child = command.spawn().map_err(|err| spawn_error(&spawn, &err))?;
     let pid = child.id();
+    // Processes of ours older than the step (daemons earlier steps meant to leave running) are
+    // not its strays.
+    let born = start_time(pid).unwrap_or(0);
     let live = stdout.live.clone();
     let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
         let _ = child.kill();
@@ -89,14 +92,14 @@ pub fn run(
             signal_group(pid, Signal::TERM);
             kill_at = Some(now + KILL_GRACE);
         }
-        if let Some(at) = kill_at {
-            if now >= at {
-                signal_group(pid, Signal::KILL);
-                kill_strays(pid);
-                kill_at = None;
-                // Pipes held by something we could not find must not hang the run forever.
-                abandon_at = Some(now + Duration::from_secs(1));
-            }
+        if let Some(at) = kill_at
+            && now >= at
+        {
+            signal_group(pid, Signal::KILL);
+            kill_strays(pid, born);
+            kill_at = None;
+            // Pipes held by something we could not find must not hang the run forever.
+            abandon_at = Some(now + Duration::from_secs(1));
         }
         if abandon_at.is_some_and(|at| now >= at) && status.is_some() {
             break;
@@ -121,8 +124,10 @@ pub fn run(
         }
     }
     if stopping {
-        // Make sure nothing of the group survives, even after a clean exit during the grace.
+        // Make sure nothing survives, even after the group exited within the grace period:
+        // not the group, and not what left it (`setsid` daemons, re-parented to us).
         signal_group(pid, Signal::KILL);
+        kill_strays(pid, born);
     }
     let (exit_code, signal) = match status {
         Some(Ok(status)) => (status.code(), status.signal()),
@@ -166,37 +171,43 @@ fn signal_group(pid: u32, signal: Signal) {
 }
 
 /// Kills processes the step started that left its process group (`setsid` daemons). They are
-/// found as our children: `runbook` is a child subreaper, so orphans are re-parented to it.
-fn kill_strays(step_pid: u32) {
-    let me = std::process::id();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == step_pid || pid == me {
+/// found as our children (`runbook` is a child subreaper, so orphans are re-parented to it) that
+/// started no earlier than the step.
+fn kill_strays(step_pid: u32, born: u64) {
+    for pid in our_children() {
+        if pid == step_pid || start_time(pid).is_none_or(|t| t < born) {
             continue;
         }
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // The command name may contain spaces and parentheses: fields start after the last ')'.
-        let parent = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
-        if parent == Some(me) {
-            if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
-                let _ = rustix::process::kill_process_group(pid, Signal::KILL);
-                let _ = rustix::process::kill_process(pid, Signal::KILL);
-            }
+        if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+            let _ = rustix::process::kill_process_group(pid, Signal::KILL);
+            let _ = rustix::process::kill_process(pid, Signal::KILL);
         }
     }
+}
+
+/// Field 22 of `/proc/<pid>/stat`: when the process started, in clock ticks since boot.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: the fields follow the last ')'.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Pids whose parent is this process.
+fn our_children() -> Vec<u32> {
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+            // The command name may hold spaces and parentheses: the fields follow the last ')'.
+            let parent =
+                stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+            parent == Some(me)
+        })
+        .collect()
 }
 
 /// Makes `runbook` the reaper of orphans its steps leave behind, so a timeout can find them.

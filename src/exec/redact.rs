@@ -89,10 +89,7 @@ mod tests {
     #[test]
     fn masks_every_occurrence() {
         let r = Redactor::new(["hunter2".to_string(), String::new()]);
-        assert_eq!(
-            r.redact("token=hunter2 again hunter2"),
-            "token=**** again ****"
-        );
+        assert_eq!(r.redact("token=hunter2 again hunter2"), "token=**** again ****");
         assert!(matches!(r.redact("clean"), Cow::Borrowed(_)));
         assert_eq!(&*r.redact_bytes(b"x hunter2 y"), b"x **** y");
     }

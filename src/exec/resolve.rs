@@ -4,12 +4,10 @@
 
 use crate::model::Step;
 use crate::model::matcher::{
-    Deferred, LinePattern, LineTest, LinesMatcher, Matcher, NumberMatcher, Scalar, TextMatcher,
-    ValueMatcher, VersionMatcher, check_regex, parse_rendered_line_pattern,
+    Deferred, LinePattern, LineTest, LinesMatcher, Matcher, NumberMatcher, Scalar, TextMatcher, ValueMatcher,
+    VersionMatcher, check_regex, parse_rendered_line_pattern,
 };
-use crate::model::probe::{
-    CommandProbe, DiskProbe, FileProbe, GpuProbe, HttpProbe, Probe, ProcessProbe, TcpProbe,
-};
+use crate::model::probe::{CommandProbe, DiskProbe, FileProbe, GpuProbe, HttpProbe, Probe, ProcessProbe, TcpProbe};
 use crate::model::quantity::parse_quantity;
 use crate::model::step::{Action, Expect};
 use crate::model::template::Template;
@@ -70,9 +68,7 @@ pub fn resolve_step(step: &Step, render: &Render) -> Result<ResolvedStep, String
                 };
                 let groups = check_regex(&source)?;
                 if groups != 1 {
-                    return Err(format!(
-                        "capture regex `{source}` has {groups} groups; it needs exactly one"
-                    ));
+                    return Err(format!("capture regex `{source}` has {groups} groups; it needs exactly one"));
                 }
                 captures.push((name.clone(), crate::model::matcher::compile_regex(&source)?));
             }
@@ -114,9 +110,7 @@ fn number(render: &Render, value: &Deferred<f64>) -> Result<Deferred<f64>, Strin
     match value {
         Deferred::Ready(v) => Ok(Deferred::Ready(*v)),
         Deferred::Template(t) => match render(t)? {
-            Some(text) => parse_quantity(&text)
-                .map(Deferred::Ready)
-                .map_err(|e| e.to_string()),
+            Some(text) => parse_quantity(&text).map(Deferred::Ready).map_err(|e| e.to_string()),
             None => Ok(value.clone()),
         },
     }
@@ -126,9 +120,7 @@ fn version(render: &Render, value: &Deferred<VersionReq>) -> Result<Deferred<Ver
     match value {
         Deferred::Ready(v) => Ok(Deferred::Ready(v.clone())),
         Deferred::Template(t) => match render(t)? {
-            Some(text) => VersionReq::parse(&text)
-                .map(Deferred::Ready)
-                .map_err(|e| e.to_string()),
+            Some(text) => VersionReq::parse(&text).map(Deferred::Ready).map_err(|e| e.to_string()),
             None => Ok(value.clone()),
         },
     }
@@ -163,34 +155,22 @@ pub fn resolve_matcher(matcher: &Matcher, render: &Render) -> Result<Matcher, St
             Matcher::Compare(out)
         }
         Matcher::Version(req) => Matcher::Version(version(render, req)?),
-        Matcher::Lines(patterns) => Matcher::Lines(
-            patterns
-                .iter()
-                .map(|p| pattern(render, p))
-                .collect::<Result<_, _>>()?,
-        ),
+        Matcher::Lines(patterns) => {
+            Matcher::Lines(patterns.iter().map(|p| pattern(render, p)).collect::<Result<_, _>>()?)
+        }
     })
 }
 
 fn num_opt(m: &Option<NumberMatcher>, render: &Render) -> Result<Option<NumberMatcher>, String> {
-    m.as_ref()
-        .map(|m| resolve_matcher(&m.0, render).map(NumberMatcher))
-        .transpose()
+    m.as_ref().map(|m| resolve_matcher(&m.0, render).map(NumberMatcher)).transpose()
 }
 
-fn version_opt(
-    m: &Option<VersionMatcher>,
-    render: &Render,
-) -> Result<Option<VersionMatcher>, String> {
-    m.as_ref()
-        .map(|m| resolve_matcher(&m.0, render).map(VersionMatcher))
-        .transpose()
+fn version_opt(m: &Option<VersionMatcher>, render: &Render) -> Result<Option<VersionMatcher>, String> {
+    m.as_ref().map(|m| resolve_matcher(&m.0, render).map(VersionMatcher)).transpose()
 }
 
 fn lines_opt(m: &Option<LinesMatcher>, render: &Render) -> Result<Option<LinesMatcher>, String> {
-    m.as_ref()
-        .map(|m| resolve_matcher(&m.0, render).map(LinesMatcher))
-        .transpose()
+    m.as_ref().map(|m| resolve_matcher(&m.0, render).map(LinesMatcher)).transpose()
 }
 
 pub fn resolve_probe(probe: &Probe, render: &Render) -> Result<Probe, String> {
@@ -207,11 +187,7 @@ pub fn resolve_probe(probe: &Probe, render: &Render) -> Result<Probe, String> {
         Probe::Gpu(p) => Probe::Gpu(GpuProbe {
             count: num_opt(&p.count, render)?,
             index: p.index,
-            name: p
-                .name
-                .as_ref()
-                .map(|m| resolve_matcher(&m.0, render).map(TextMatcher))
-                .transpose()?,
+            name: p.name.as_ref().map(|m| resolve_matcher(&m.0, render).map(TextMatcher)).transpose()?,
             driver_version: version_opt(&p.driver_version, render)?,
             cuda_version: version_opt(&p.cuda_version, render)?,
             compute_capability: version_opt(&p.compute_capability, render)?,
@@ -231,10 +207,7 @@ pub fn resolve_probe(probe: &Probe, render: &Render) -> Result<Probe, String> {
             }
             let mut json = BTreeMap::new();
             for (pointer, matcher) in &p.json {
-                json.insert(
-                    pointer.clone(),
-                    ValueMatcher(resolve_matcher(&matcher.0, render)?),
-                );
+                json.insert(pointer.clone(), ValueMatcher(resolve_matcher(&matcher.0, render)?));
             }
             Probe::Http(HttpProbe {
                 url: literal(render, &p.url)?,
@@ -246,11 +219,9 @@ pub fn resolve_probe(probe: &Probe, render: &Render) -> Result<Probe, String> {
                 timeout: p.timeout,
             })
         }
-        Probe::Tcp(p) => Probe::Tcp(TcpProbe {
-            address: literal(render, &p.address)?,
-            reachable: p.reachable,
-            timeout: p.timeout,
-        }),
+        Probe::Tcp(p) => {
+            Probe::Tcp(TcpProbe { address: literal(render, &p.address)?, reachable: p.reachable, timeout: p.timeout })
+        }
         Probe::File(p) => Probe::File(FileProbe {
             path: literal(render, &p.path)?,
             exists: p.exists,
@@ -260,10 +231,7 @@ pub fn resolve_probe(probe: &Probe, render: &Render) -> Result<Probe, String> {
             contains: lines_opt(&p.contains, render)?,
             size: num_opt(&p.size, render)?,
         }),
-        Probe::Command(p) => Probe::Command(CommandProbe {
-            name: literal(render, &p.name)?,
-            found: p.found,
-        }),
+        Probe::Command(p) => Probe::Command(CommandProbe { name: literal(render, &p.name)?, found: p.found }),
         Probe::Process(p) => Probe::Process(ProcessProbe {
             name: literal(render, &p.name)?,
             running: p.running,
@@ -278,9 +246,7 @@ mod tests {
     use crate::exec::template::Renderer;
 
     fn step(yaml: &str) -> Step {
-        let text = format!(
-            "---\nvars: {{path: /, limit: 80, want: ok}}\n---\n# T\n\n```yaml step\n{yaml}```\n"
-        );
+        let text = format!("---\nvars: {{path: /, limit: 80, want: ok}}\n---\n# T\n\n```yaml step\n{yaml}```\n");
         let rb = crate::model::parse::parse(
             crate::model::parse::SourceFile {
                 path: "t.md".into(),
@@ -297,9 +263,7 @@ mod tests {
     fn resolve(yaml: &str, scope: serde_json::Value) -> Result<ResolvedStep, String> {
         let renderer = Renderer::new();
         let scope = minijinja::Value::from(minijinja::value::Serde(&scope));
-        resolve_step(&step(yaml), &|t: &Template| {
-            renderer.render(t, &scope).map(Some)
-        })
+        resolve_step(&step(yaml), &|t: &Template| renderer.render(t, &scope).map(Some))
     }
 
     #[test]
@@ -309,9 +273,7 @@ mod tests {
             serde_json::json!({"path": "/mnt/x", "limit": 80}),
         )
         .unwrap();
-        let ResolvedAction::Probe(probe) = &resolved.action else {
-            panic!()
-        };
+        let ResolvedAction::Probe(probe) = &resolved.action else { panic!() };
         assert_eq!(probe.subject(), "disk at /mnt/x");
         assert_eq!(probe.expectations(), vec!["used < 80%"]);
     }
@@ -323,9 +285,7 @@ mod tests {
             serde_json::json!({"want": "ok"}),
         )
         .unwrap();
-        let ResolvedAction::Run { script, expect, .. } = &resolved.action else {
-            panic!()
-        };
+        let ResolvedAction::Run { script, expect, .. } = &resolved.action else { panic!() };
         assert_eq!(script, "echo ok");
         let patterns = match &expect.stdout.as_ref().unwrap().0 {
             Matcher::Lines(p) => p.clone(),
@@ -337,11 +297,8 @@ mod tests {
 
     #[test]
     fn bad_rendered_values_are_errors() {
-        let err = resolve(
-            "disk: {path: /, avail: {gt: \"{{ limit }}\"}}\n",
-            serde_json::json!({"limit": "lots"}),
-        )
-        .unwrap_err();
+        let err = resolve("disk: {path: /, avail: {gt: \"{{ limit }}\"}}\n", serde_json::json!({"limit": "lots"}))
+            .unwrap_err();
         assert!(err.contains("bad size `lots`"), "{err}");
         let err = resolve("run: echo {{ missing }}\n", serde_json::json!({})).unwrap_err();
         assert!(err.contains("not defined"), "{err}");

@@ -21,16 +21,10 @@ pub struct Scope {
 }
 
 impl Scope {
-    pub fn new(
-        vars: &BTreeMap<String, serde_json::Value>,
-        host: &crate::archive::record::Host,
-    ) -> Scope {
+    pub fn new(vars: &BTreeMap<String, serde_json::Value>, host: &crate::archive::record::Host) -> Scope {
         let env: BTreeMap<String, String> = std::env::vars().collect();
         Scope {
-            vars: vars
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::from(minijinja::value::Serde(v))))
-                .collect(),
+            vars: vars.iter().map(|(k, v)| (k.clone(), Value::from(minijinja::value::Serde(v)))).collect(),
             captures: BTreeMap::new(),
             steps: BTreeMap::new(),
             env: Value::from(env),
@@ -50,10 +44,7 @@ impl Scope {
         let mut map = BTreeMap::new();
         map.insert("passed", Value::from(state.passed));
         map.insert("status", Value::from(state.status));
-        map.insert(
-            "exit",
-            state.exit.map(Value::from).unwrap_or(Value::from(())),
-        );
+        map.insert("exit", state.exit.map(Value::from).unwrap_or(Value::from(())));
         map.insert("stdout", Value::from(state.stdout));
         self.steps.insert(id.to_string(), Value::from(map));
     }

@@ -94,11 +94,7 @@ pub fn pump(mut reader: impl Read, sink: StreamSink) {
         log: sink.log.map(|f| BufWriter::with_capacity(64 * 1024, f)),
         log_error: None,
         scanner: sink.scanner,
-        captures: sink
-            .captures
-            .into_iter()
-            .map(|(n, r)| (n, r, None))
-            .collect(),
+        captures: sink.captures.into_iter().map(|(n, r)| (n, r, None)).collect(),
         tail: VecDeque::new(),
         tail_bytes: 0,
         head: sink.keep_head.then(String::new),
@@ -150,13 +146,7 @@ impl State {
     fn line(&mut self, raw: &[u8], complete: bool) {
         let raw = self.redactor.redact_bytes(raw);
         if let Some(log) = &mut self.log {
-            let written = log.write_all(&raw).and_then(|()| {
-                if complete {
-                    log.write_all(b"\n")
-                } else {
-                    Ok(())
-                }
-            });
+            let written = log.write_all(&raw).and_then(|()| if complete { log.write_all(b"\n") } else { Ok(()) });
             if let Err(err) = written {
                 self.log_error = Some(err.to_string());
                 self.log = None;
@@ -169,19 +159,19 @@ impl State {
             scanner.line(text);
         }
         for (_, regex, value) in &mut self.captures {
-            if value.is_none() {
-                if let Some(group) = regex.captures(text).and_then(|c| c.get(1)) {
-                    *value = Some(group.as_str().to_string());
-                }
+            if value.is_none()
+                && let Some(group) = regex.captures(text).and_then(|c| c.get(1))
+            {
+                *value = Some(group.as_str().to_string());
             }
         }
-        if let Some(head) = &mut self.head {
-            if head.len() < HEAD_BYTES {
-                let room = HEAD_BYTES - head.len();
-                head.push_str(floor_str(text, room));
-                if complete && head.len() < HEAD_BYTES {
-                    head.push('\n');
-                }
+        if let Some(head) = &mut self.head
+            && head.len() < HEAD_BYTES
+        {
+            let room = HEAD_BYTES - head.len();
+            head.push_str(floor_str(text, room));
+            if complete && head.len() < HEAD_BYTES {
+                head.push('\n');
             }
         }
         self.push_tail(text);
@@ -213,10 +203,10 @@ impl State {
     }
 
     fn finish(mut self) -> StreamSummary {
-        if let Some(log) = &mut self.log {
-            if let Err(err) = log.flush() {
-                self.log_error = Some(err.to_string());
-            }
+        if let Some(log) = &mut self.log
+            && let Err(err) = log.flush()
+        {
+            self.log_error = Some(err.to_string());
         }
         let label = self.kind.as_str();
         let checks = match self.scanner.take() {
@@ -242,15 +232,7 @@ impl State {
 
 /// Control characters (other than tab and ANSI escapes) would garble the terminal.
 fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() && c != '\t' && c != '\u{1b}' {
-                '·'
-            } else {
-                c
-            }
-        })
-        .collect()
+    text.chars().map(|c| if c.is_control() && c != '\t' && c != '\u{1b}' { '·' } else { c }).collect()
 }
 
 /// The longest prefix of `text` of at most `max` bytes, on a character boundary.
@@ -310,10 +292,7 @@ mod tests {
     fn lines_captures_and_redaction() {
         let (summary, lines) = run(b"hello\nversion 1.2 token=hunter2\nlast", &["hunter2"]);
         assert_eq!(lines, vec!["hello", "version 1.2 token=****", "last"]);
-        assert_eq!(
-            summary.captures,
-            vec![("v".to_string(), Some("1.2".to_string()))]
-        );
+        assert_eq!(summary.captures, vec![("v".to_string(), Some("1.2".to_string()))]);
         assert_eq!(summary.tail, "hello\nversion 1.2 token=****\nlast");
         assert_eq!(summary.head, "hello\nversion 1.2 token=****\nlast");
         assert!(!summary.truncated);
@@ -334,11 +313,7 @@ mod tests {
         let mut input = vec![b'a'; MAX_LINE - 3];
         input.extend_from_slice(b"hunter2 tail");
         let (summary, _) = run(&input, &["hunter2"]);
-        assert!(
-            summary.tail.contains("**** tail"),
-            "{}",
-            &summary.tail[summary.tail.len() - 20..]
-        );
+        assert!(summary.tail.contains("**** tail"), "{}", &summary.tail[summary.tail.len() - 20..]);
         assert!(!summary.tail.contains("hunter2"));
     }
 }

@@ -19,10 +19,7 @@ impl Renderer {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         // Scripts keep their final newline, as written.
-        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
-            .keep_trailing_newline(true)
-            .build()
-        {
+        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build() {
             env.set_syntax(syntax);
         }
         env.add_filter("shell_quote", shell_quote_filter);
@@ -36,13 +33,9 @@ impl Renderer {
         if !template.is_templated() {
             return Ok(template.source.clone());
         }
-        self.env.render_str(&template.source, scope).map_err(|err| {
-            format!(
-                "cannot render `{}`: {}",
-                first_line(&template.source),
-                describe(&err)
-            )
-        })
+        self.env
+            .render_str(&template.source, scope)
+            .map_err(|err| format!("cannot render `{}`: {}", first_line(&template.source), describe(&err)))
     }
 
     /// Evaluates an expression for its truth (`when`, `assert`).
@@ -59,10 +52,7 @@ impl Renderer {
 }
 
 fn describe(err: &minijinja::Error) -> String {
-    let detail = err
-        .detail()
-        .map(str::to_string)
-        .unwrap_or_else(|| err.kind().to_string());
+    let detail = err.detail().map(str::to_string).unwrap_or_else(|| err.kind().to_string());
     match err.kind() {
         minijinja::ErrorKind::UndefinedError => {
             format!("{detail} (a name that is not defined, or a missing key)")
@@ -90,15 +80,8 @@ fn shell_quote_filter(value: Value) -> String {
 
 /// Quotes `text` for a POSIX shell: safe words stay as they are, anything else is single-quoted.
 pub fn shell_quote(text: &str) -> String {
-    let safe = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
-    if safe {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
+    let safe = !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
+    if safe { text.to_string() } else { format!("'{}'", text.replace('\'', "'\\''")) }
 }
 
 #[cfg(test)]

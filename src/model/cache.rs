@@ -27,16 +27,11 @@ pub struct FileStamp {
 impl FileStamp {
     pub fn of(metadata: &std::fs::Metadata) -> Option<FileStamp> {
         let mtime = metadata.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
-        Some(FileStamp {
-            size: metadata.len(),
-            mtime_ns: u64::try_from(mtime.as_nanos()).ok()?,
-        })
+        Some(FileStamp { size: metadata.len(), mtime_ns: u64::try_from(mtime.as_nanos()).ok()? })
     }
 
     fn is_racy(&self) -> bool {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         Duration::from_nanos(self.mtime_ns) + RACY_WINDOW > now
     }
 }
@@ -72,25 +67,15 @@ impl ParseCache {
             .as_ref()
             .and_then(|f| std::fs::read(f).ok())
             .and_then(|bytes| serde_json::from_slice::<CacheFile>(&bytes).ok())
-            .filter(|c| {
-                c.format == FORMAT && c.engine == env!("CARGO_PKG_VERSION") && c.context == context
-            })
+            .filter(|c| c.format == FORMAT && c.engine == env!("CARGO_PKG_VERSION") && c.context == context)
             .map(|c| c.entries)
             .unwrap_or_default();
-        ParseCache {
-            file,
-            context,
-            entries,
-            changed: false,
-        }
+        ParseCache { file, context, entries, changed: false }
     }
 
     /// The cached summary of `path` if the file still has this stamp.
     pub fn get(&self, path: &str, stamp: FileStamp) -> Option<Runbook> {
-        self.entries
-            .get(path)
-            .filter(|e| e.stamp == stamp)
-            .map(|e| e.runbook.clone())
+        self.entries.get(path).filter(|e| e.stamp == stamp).map(|e| e.runbook.clone())
     }
 
     /// Records a fresh parse (without its body and without KB-level diagnostics).
@@ -101,21 +86,14 @@ impl ParseCache {
         }
         let mut summary = runbook.clone();
         summary.body = None;
-        self.entries.insert(
-            path.to_string(),
-            Entry {
-                stamp,
-                runbook: summary,
-            },
-        );
+        self.entries.insert(path.to_string(), Entry { stamp, runbook: summary });
         self.changed = true;
     }
 
     /// Drops entries of files that no longer exist.
     pub fn retain(&mut self, present: &std::collections::HashSet<&str>) {
         let before = self.entries.len();
-        self.entries
-            .retain(|path, _| present.contains(path.as_str()));
+        self.entries.retain(|path, _| present.contains(path.as_str()));
         self.changed |= self.entries.len() != before;
     }
 

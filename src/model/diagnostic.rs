@@ -32,13 +32,7 @@ impl Diagnostic {
         Self::new(Level::Warning, path, line, column, message)
     }
 
-    fn new(
-        severity: Level,
-        path: &str,
-        line: usize,
-        column: usize,
-        message: impl Into<String>,
-    ) -> Self {
+    fn new(severity: Level, path: &str, line: usize, column: usize, message: impl Into<String>) -> Self {
         Diagnostic {
             path: path.to_string(),
             line: line.max(1),

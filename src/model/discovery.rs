@@ -11,10 +11,7 @@ pub const SKIPPED_DIRS: [&str; 3] = ["archives", "target", "node_modules"];
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KbSource {
     /// A folder on disk. `runbooks_dir` is `root/runbooks` when that exists, else `root`.
-    Dir {
-        root: PathBuf,
-        runbooks_dir: PathBuf,
-    },
+    Dir { root: PathBuf, runbooks_dir: PathBuf },
     /// The runbooks compiled into the binary.
     Builtin,
 }
@@ -32,11 +29,7 @@ impl KbSource {
     /// `runbook.toml` or `runbooks/`, or the built-in KB.
     pub fn locate(explicit: Option<&Path>, cwd: &Path) -> Result<KbSource, DiscoveryError> {
         if let Some(dir) = explicit {
-            let dir = if dir.is_absolute() {
-                dir.to_path_buf()
-            } else {
-                cwd.join(dir)
-            };
+            let dir = if dir.is_absolute() { dir.to_path_buf() } else { cwd.join(dir) };
             if !dir.exists() {
                 return Err(DiscoveryError::Missing(dir));
             }
@@ -56,11 +49,7 @@ impl KbSource {
     pub fn for_dir(root: PathBuf) -> KbSource {
         let root = std::fs::canonicalize(&root).unwrap_or(root);
         let nested = root.join("runbooks");
-        let runbooks_dir = if nested.is_dir() {
-            nested
-        } else {
-            root.clone()
-        };
+        let runbooks_dir = if nested.is_dir() { nested } else { root.clone() };
         KbSource::Dir { root, runbooks_dir }
     }
 
@@ -100,20 +89,13 @@ fn walk(root: &Path, runbooks_dir: &Path) -> Vec<SourceFile> {
         .follow_links(false)
         .filter_entry(|entry| {
             let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-            !(is_dir
-                && entry.depth() > 0
-                && SKIPPED_DIRS.contains(&entry.file_name().to_string_lossy().as_ref()))
+            !(is_dir && entry.depth() > 0 && SKIPPED_DIRS.contains(&entry.file_name().to_string_lossy().as_ref()))
         })
         .build();
     let mut files: Vec<SourceFile> = walker
         .filter_map(Result::ok)
         .filter(|entry| entry.file_type().is_some_and(|t| t.is_file()))
-        .filter(|entry| {
-            entry
-                .path()
-                .extension()
-                .is_some_and(|ext| ext.eq_ignore_ascii_case("md"))
-        })
+        .filter(|entry| entry.path().extension().is_some_and(|ext| ext.eq_ignore_ascii_case("md")))
         .filter_map(|entry| source_file(root, runbooks_dir, entry.into_path()))
         .collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -127,28 +109,15 @@ fn source_file(root: &Path, runbooks_dir: &Path, file: PathBuf) -> Option<Source
 }
 
 fn slash_path(path: &Path) -> String {
-    path.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
+    path.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
 impl SourceFile {
     /// `path` relative to the KB root, `within` relative to the runbooks folder (both with `.md`).
     pub fn new(path: String, within: &str, file: Option<PathBuf>) -> SourceFile {
-        let stem_path = within
-            .strip_suffix(".md")
-            .or_else(|| within.strip_suffix(".MD"))
-            .unwrap_or(within)
-            .to_string();
+        let stem_path = within.strip_suffix(".md").or_else(|| within.strip_suffix(".MD")).unwrap_or(within).to_string();
         let category_dir = stem_path.split_once('/').map(|(dir, _)| dir.to_string());
-        SourceFile {
-            path,
-            stem_path,
-            category_dir,
-            file,
-            bytes: Vec::new(),
-        }
+        SourceFile { path, stem_path, category_dir, file, bytes: Vec::new() }
     }
 }
 
@@ -163,14 +132,8 @@ mod tests {
         std::fs::create_dir_all(kb.join("runbooks/ops")).unwrap();
         std::fs::create_dir_all(kb.join("deep/er")).unwrap();
         let found = KbSource::locate(None, &kb.join("deep/er")).unwrap();
-        assert_eq!(
-            found.root(),
-            Some(std::fs::canonicalize(&kb).unwrap().as_path())
-        );
-        assert_eq!(
-            found.runbooks_dir().unwrap().file_name().unwrap(),
-            "runbooks"
-        );
+        assert_eq!(found.root(), Some(std::fs::canonicalize(&kb).unwrap().as_path()));
+        assert_eq!(found.runbooks_dir().unwrap().file_name().unwrap(), "runbooks");
     }
 
     #[test]
@@ -188,15 +151,8 @@ mod tests {
     fn walk_skips_what_it_should() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
-        for file in [
-            "a.md",
-            "ops/b.md",
-            ".hidden/c.md",
-            "archives/d.md",
-            "node_modules/e.md",
-            "ignored/f.md",
-            "g.txt",
-        ] {
+        for file in ["a.md", "ops/b.md", ".hidden/c.md", "archives/d.md", "node_modules/e.md", "ignored/f.md", "g.txt"]
+        {
             let path = root.join(file);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, "# x\n").unwrap();

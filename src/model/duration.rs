@@ -34,8 +34,7 @@ impl FromStr for Duration {
         if !trimmed.starts_with(|c: char| c.is_ascii_digit()) {
             return Err(BadDuration(text.to_string()));
         }
-        let parsed: jiff::SignedDuration =
-            trimmed.parse().map_err(|_| BadDuration(text.to_string()))?;
+        let parsed: jiff::SignedDuration = trimmed.parse().map_err(|_| BadDuration(text.to_string()))?;
         let std = StdDuration::try_from(parsed).map_err(|_| BadDuration(text.to_string()))?;
         Ok(Duration(std))
     }

@@ -8,10 +8,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Every front-matter key, for "did you mean" hints.
-pub const FRONT_MATTER_FIELDS: [&str; 11] = [
-    "id", "title", "aliases", "summary", "tags", "category", "severity", "owner", "vars",
-    "secrets", "defaults",
-];
+pub const FRONT_MATTER_FIELDS: [&str; 11] =
+    ["id", "title", "aliases", "summary", "tags", "category", "severity", "owner", "vars", "secrets", "defaults"];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

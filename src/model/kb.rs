@@ -78,26 +78,13 @@ pub const STATE_DIR: &str = ".runbook";
 
 /// Reads and parses one file, or takes its summary from the cache when its stamp matches.
 /// Returns the runbook, its stamp, and whether it was parsed now.
-fn load_file(
-    mut file: SourceFile,
-    ctx: &ParseContext,
-    cache: &ParseCache,
-) -> (Runbook, Option<FileStamp>, bool) {
+fn load_file(mut file: SourceFile, ctx: &ParseContext, cache: &ParseCache) -> (Runbook, Option<FileStamp>, bool) {
     let Some(path) = file.file.clone() else {
         return (parse::parse(file, ctx), None, true);
     };
-    let stamp = std::fs::metadata(&path)
-        .ok()
-        .and_then(|m| FileStamp::of(&m));
+    let stamp = std::fs::metadata(&path).ok().and_then(|m| FileStamp::of(&m));
     if let Some(cached) = stamp.and_then(|s| cache.get(&file.path, s)) {
-        return (
-            Runbook {
-                file: Some(path),
-                ..cached
-            },
-            stamp,
-            false,
-        );
+        return (Runbook { file: Some(path), ..cached }, stamp, false);
     }
     match std::fs::read(&path) {
         Ok(bytes) => {
@@ -132,20 +119,13 @@ impl Kb {
                     config
                 }
                 Err(err) => {
-                    diagnostics.push(Diagnostic::error(
-                        CONFIG_FILE,
-                        1,
-                        1,
-                        format!("cannot read {CONFIG_FILE}: {err}"),
-                    ));
+                    diagnostics.push(Diagnostic::error(CONFIG_FILE, 1, 1, format!("cannot read {CONFIG_FILE}: {err}")));
                     Config::default()
                 }
             },
             _ => Config::default(),
         };
-        let ctx = ParseContext {
-            config_vars: config.vars.keys().cloned().collect(),
-        };
+        let ctx = ParseContext { config_vars: config.vars.keys().cloned().collect() };
         let cache_dir = source.root().map(|root| root.join(STATE_DIR));
         let context: Vec<&str> = ctx.config_vars.iter().map(String::as_str).collect();
         let mut cache = ParseCache::open(cache_dir.as_deref(), context.join(","));
@@ -172,21 +152,12 @@ impl Kb {
         let cached = loaded.len() - parsed;
         let runbooks = loaded.into_iter().map(|(rb, _, _)| rb).collect();
         let mut kb = Kb::assemble(source, config, runbooks, diagnostics);
-        kb.stats = LoadStats {
-            parsed,
-            cached,
-            elapsed: started.elapsed(),
-        };
+        kb.stats = LoadStats { parsed, cached, elapsed: started.elapsed() };
         kb
     }
 
     /// Builds the KB from parsed runbooks: assigns ids, indexes names, resolves links.
-    pub fn assemble(
-        source: KbSource,
-        config: Config,
-        runbooks: Vec<Runbook>,
-        diagnostics: Vec<Diagnostic>,
-    ) -> Kb {
+    pub fn assemble(source: KbSource, config: Config, runbooks: Vec<Runbook>, diagnostics: Vec<Diagnostic>) -> Kb {
         let config_vars = config.vars.keys().cloned().collect();
         let mut kb = Kb {
             ctx: ParseContext { config_vars },
@@ -218,22 +189,11 @@ impl Kb {
         }
         for indices in explicit.values().filter(|v| v.len() > 1) {
             for &i in indices {
-                let others: Vec<&str> = indices
-                    .iter()
-                    .filter(|&&j| j != i)
-                    .map(|&j| self.runbooks[j].path.as_str())
-                    .collect();
+                let others: Vec<&str> =
+                    indices.iter().filter(|&&j| j != i).map(|&j| self.runbooks[j].path.as_str()).collect();
                 let rb = &self.runbooks[i];
-                let diag = Diagnostic::error(
-                    &rb.path,
-                    rb.id_line,
-                    1,
-                    format!("duplicate runbook id `{}`", rb.id),
-                )
-                .with_hint(format!(
-                    "{} also uses it; ids are unique across the KB",
-                    others.join(" and ")
-                ));
+                let diag = Diagnostic::error(&rb.path, rb.id_line, 1, format!("duplicate runbook id `{}`", rb.id))
+                    .with_hint(format!("{} also uses it; ids are unique across the KB", others.join(" and ")));
                 self.runbooks[i].diagnostics.push(diag);
             }
         }
@@ -248,34 +208,28 @@ impl Kb {
 
     fn index_names(&mut self) {
         let mut names: HashMap<String, Name> = HashMap::new();
-        let add =
-            |names: &mut HashMap<String, Name>, key: String, i: usize| match names.get_mut(&key) {
-                None => {
-                    names.insert(key, Name::Unique(i));
+        let add = |names: &mut HashMap<String, Name>, key: String, i: usize| match names.get_mut(&key) {
+            None => {
+                names.insert(key, Name::Unique(i));
+            }
+            Some(Name::Unique(j)) if *j == i => {}
+            Some(Name::Unique(j)) => {
+                let j = *j;
+                names.insert(key, Name::Ambiguous(vec![j, i]));
+            }
+            Some(Name::Ambiguous(list)) => {
+                if !list.contains(&i) {
+                    list.push(i);
                 }
-                Some(Name::Unique(j)) if *j == i => {}
-                Some(Name::Unique(j)) => {
-                    let j = *j;
-                    names.insert(key, Name::Ambiguous(vec![j, i]));
-                }
-                Some(Name::Ambiguous(list)) => {
-                    if !list.contains(&i) {
-                        list.push(i);
-                    }
-                }
-            };
+            }
+        };
         // Ids first: an id always beats a stem or an alias of another runbook.
         for (i, rb) in self.runbooks.iter().enumerate() {
             add(&mut names, rb.id.to_lowercase(), i);
         }
         let ids: BTreeSet<String> = names.keys().cloned().collect();
         for (i, rb) in self.runbooks.iter().enumerate() {
-            let stem = rb
-                .stem_path
-                .rsplit('/')
-                .next()
-                .unwrap_or(&rb.stem_path)
-                .to_lowercase();
+            let stem = rb.stem_path.rsplit('/').next().unwrap_or(&rb.stem_path).to_lowercase();
             if !ids.contains(&stem) {
                 add(&mut names, stem, i);
             }
@@ -302,21 +256,11 @@ impl Kb {
             let path = self.runbooks[i].path.clone();
             let line = self.runbooks[i].aliases_line;
             self.runbooks[i].diagnostics.push(
-                Diagnostic::warning(
-                    &path,
-                    line,
-                    1,
-                    format!("alias `{alias}` is the id of {other}"),
-                )
-                .with_hint("the id wins; remove or rename the alias"),
+                Diagnostic::warning(&path, line, 1, format!("alias `{alias}` is the id of {other}"))
+                    .with_hint("the id wins; remove or rename the alias"),
             );
         }
-        self.by_path = self
-            .runbooks
-            .iter()
-            .enumerate()
-            .map(|(i, rb)| (rb.path.clone(), i))
-            .collect();
+        self.by_path = self.runbooks.iter().enumerate().map(|(i, rb)| (rb.path.clone(), i)).collect();
         self.names = names;
     }
 
@@ -328,18 +272,11 @@ impl Kb {
         }
         match self.names.get(&key) {
             Some(Name::Unique(i)) => Lookup::Found(&self.runbooks[*i]),
-            Some(Name::Ambiguous(list)) => {
-                Lookup::Ambiguous(list.iter().map(|&i| &self.runbooks[i]).collect())
-            }
+            Some(Name::Ambiguous(list)) => Lookup::Ambiguous(list.iter().map(|&i| &self.runbooks[i]).collect()),
             None => {
-                let candidates = self
-                    .runbooks
-                    .iter()
-                    .flat_map(|rb| std::iter::once(&rb.id).chain(rb.aliases.iter()));
+                let candidates = self.runbooks.iter().flat_map(|rb| std::iter::once(&rb.id).chain(rb.aliases.iter()));
                 let suggestions = ranked(query, candidates.map(String::as_str), 3);
-                Lookup::NotFound {
-                    suggestions: suggestions.into_iter().map(str::to_string).collect(),
-                }
+                Lookup::NotFound { suggestions: suggestions.into_iter().map(str::to_string).collect() }
             }
         }
     }
@@ -348,22 +285,18 @@ impl Kb {
         if !key.ends_with(".md") {
             return None;
         }
-        self.runbooks.iter().position(|rb| {
-            rb.path.to_lowercase() == key || format!("{}.md", rb.stem_path.to_lowercase()) == key
-        })
+        self.runbooks
+            .iter()
+            .position(|rb| rb.path.to_lowercase() == key || format!("{}.md", rb.stem_path.to_lowercase()) == key)
     }
 
     /// The runbook with exactly this id.
     pub fn get(&self, id: &str) -> Option<&Runbook> {
-        self.runbooks
-            .iter()
-            .find(|rb| rb.id.eq_ignore_ascii_case(id))
+        self.runbooks.iter().find(|rb| rb.id.eq_ignore_ascii_case(id))
     }
 
     pub fn index_of(&self, id: &str) -> Option<usize> {
-        self.runbooks
-            .iter()
-            .position(|rb| rb.id.eq_ignore_ascii_case(id))
+        self.runbooks.iter().position(|rb| rb.id.eq_ignore_ascii_case(id))
     }
 
     /// Index of the runbook at this KB-relative path (paths are unique; ids may not be).
@@ -378,11 +311,7 @@ impl Kb {
             if i == index {
                 continue;
             }
-            if let Some(link) = rb
-                .links
-                .iter()
-                .find(|l| l.target.as_ref().is_some_and(|t| t.runbook == index))
-            {
+            if let Some(link) = rb.links.iter().find(|l| l.target.as_ref().is_some_and(|t| t.runbook == index)) {
                 out.push((rb, link.line));
             }
         }
@@ -403,29 +332,24 @@ impl Kb {
         if let Some(body) = &rb.body {
             return Ok(Arc::clone(body));
         }
-        let file = rb
-            .file
-            .clone()
-            .ok_or_else(|| std::io::Error::other("built-in runbook without a body"))?;
-        let mut source = SourceFile::new(
-            rb.path.clone(),
-            &format!("{}.md", rb.stem_path),
-            Some(file.clone()),
-        );
-        source.bytes = std::fs::read(&file)?;
+        let source = match &rb.file {
+            Some(file) => {
+                let mut source = SourceFile::new(rb.path.clone(), &format!("{}.md", rb.stem_path), Some(file.clone()));
+                source.bytes = std::fs::read(file)?;
+                source
+            }
+            None => builtin_files()
+                .into_iter()
+                .find(|f| f.path == rb.path)
+                .ok_or_else(|| std::io::Error::other(format!("{} is not in the built-in knowledge base", rb.path)))?,
+        };
         let parsed = parse::parse(source, &self.ctx);
-        parsed
-            .body
-            .ok_or_else(|| std::io::Error::other("parser returned no body"))
+        parsed.body.ok_or_else(|| std::io::Error::other("parser returned no body"))
     }
 
     /// The source text a diagnostic points into, for snippets.
     pub fn source_of(&self, path: &str) -> Option<String> {
-        if let Some(body) = self
-            .by_path
-            .get(path)
-            .and_then(|&i| self.runbooks[i].body.as_ref())
-        {
+        if let Some(body) = self.by_path.get(path).and_then(|&i| self.runbooks[i].body.as_ref()) {
             return Some(body.source.clone());
         }
         if let Some(root) = self.source.root() {
@@ -465,19 +389,11 @@ impl Kb {
 
     fn resolve_links(&mut self) {
         let on_disk = self.source.root().map(Path::to_path_buf);
-        let mut resolved: Vec<Vec<(Option<LinkTarget>, Option<Diagnostic>)>> =
-            Vec::with_capacity(self.runbooks.len());
+        let mut resolved: Vec<Vec<(Option<LinkTarget>, Option<Diagnostic>)>> = Vec::with_capacity(self.runbooks.len());
         for (index, rb) in self.runbooks.iter().enumerate() {
             let mut out = Vec::with_capacity(rb.links.len());
             for link in &rb.links {
-                out.push(self.resolve_link(
-                    index,
-                    rb,
-                    &link.dest,
-                    link.line,
-                    link.column,
-                    on_disk.as_deref(),
-                ));
+                out.push(self.resolve_link(index, rb, &link.dest, link.line, link.column, on_disk.as_deref()));
             }
             resolved.push(out);
         }
@@ -525,17 +441,11 @@ impl Kb {
                     None => "the path is relative to this file's folder".to_string(),
                 };
                 let message = format!("link to missing runbook `{file_part}`");
-                (
-                    None,
-                    Some(Diagnostic::error(&rb.path, line, column, message).with_hint(hint)),
-                )
+                (None, Some(Diagnostic::error(&rb.path, line, column, message).with_hint(hint)))
             }
             _ if base.is_some() => {
                 let message = format!("link to missing file `{file_part}`");
-                (
-                    None,
-                    Some(Diagnostic::warning(&rb.path, line, column, message)),
-                )
+                (None, Some(Diagnostic::warning(&rb.path, line, column, message)))
             }
             _ => (None, None),
         }
@@ -544,14 +454,8 @@ impl Kb {
     /// A runbook in the same folder whose file name is close to the missing `target`.
     fn similar_runbook(&self, target: &str) -> Option<&str> {
         let (dir, name) = target.rsplit_once('/').unwrap_or(("", target));
-        let siblings = self
-            .runbooks
-            .iter()
-            .filter(|r| r.dir() == dir)
-            .map(|r| r.path.as_str());
-        let names: Vec<(&str, &str)> = siblings
-            .map(|p| (p.rsplit('/').next().unwrap_or(p), p))
-            .collect();
+        let siblings = self.runbooks.iter().filter(|r| r.dir() == dir).map(|r| r.path.as_str());
+        let names: Vec<(&str, &str)> = siblings.map(|p| (p.rsplit('/').next().unwrap_or(p), p)).collect();
         let best = closest(name, names.iter().map(|(n, _)| *n))?;
         names.iter().find(|(n, _)| *n == best).map(|(_, p)| *p)
     }
@@ -575,18 +479,9 @@ impl Kb {
                 None => format!("{} has no heading with that anchor", target_rb.path),
             };
             let message = format!("link to missing anchor `#{anchor}` in {}", target_rb.path);
-            return (
-                None,
-                Some(Diagnostic::error(&rb.path, line, column, message).with_hint(hint)),
-            );
+            return (None, Some(Diagnostic::error(&rb.path, line, column, message).with_hint(hint)));
         }
-        (
-            Some(LinkTarget {
-                runbook: target,
-                anchor,
-            }),
-            None,
-        )
+        (Some(LinkTarget { runbook: target, anchor }), None)
     }
 }
 
@@ -609,11 +504,7 @@ fn join_relative(dir: &str, relative: &str) -> Option<String> {
 fn relative_to(dir: &str, target: &str) -> String {
     let dir_parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
     let target_parts: Vec<&str> = target.split('/').collect();
-    let common = dir_parts
-        .iter()
-        .zip(&target_parts)
-        .take_while(|(a, b)| a == b)
-        .count();
+    let common = dir_parts.iter().zip(&target_parts).take_while(|(a, b)| a == b).count();
     let mut out: Vec<&str> = vec![".."; dir_parts.len() - common];
     out.extend(&target_parts[common..]);
     out.join("/")
@@ -641,10 +532,7 @@ fn percent_decode(text: &str) -> String {
 fn xdg_state_dir() -> PathBuf {
     use etcetera::BaseStrategy;
     match etcetera::choose_base_strategy() {
-        Ok(strategy) => strategy
-            .state_dir()
-            .unwrap_or_else(|| strategy.data_dir())
-            .join("runbook"),
+        Ok(strategy) => strategy.state_dir().unwrap_or_else(|| strategy.data_dir()).join("runbook"),
         Err(_) => std::env::temp_dir().join("runbook"),
     }
 }
@@ -664,10 +552,7 @@ mod tests {
             Some("runbooks/architecture/gpu.md")
         );
         assert_eq!(join_relative("", "../x.md"), None);
-        assert_eq!(
-            relative_to("runbooks/operations", "runbooks/architecture/gpu.md"),
-            "../architecture/gpu.md"
-        );
+        assert_eq!(relative_to("runbooks/operations", "runbooks/architecture/gpu.md"), "../architecture/gpu.md");
     }
 
     #[test]

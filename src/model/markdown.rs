@@ -30,12 +30,7 @@ pub struct LineIndex {
 impl LineIndex {
     pub fn new(text: &str) -> Self {
         let mut starts = vec![0];
-        starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
+        starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1));
         LineIndex { starts }
     }
 
@@ -46,11 +41,7 @@ impl LineIndex {
     pub fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
         let line = self.line(offset);
         let start = self.starts[line - 1];
-        let column = text
-            .get(start..offset)
-            .map(|s| s.chars().count())
-            .unwrap_or(0)
-            + 1;
+        let column = text.get(start..offset).map(|s| s.chars().count()).unwrap_or(0) + 1;
         (line, column)
     }
 
@@ -138,12 +129,7 @@ pub fn scan(text: &str, lines: &LineIndex) -> Scan {
                 });
             }
             Event::Start(Tag::Heading { level, id, .. }) => {
-                heading = Some((
-                    heading_level(level),
-                    id.map(|s| s.to_string()),
-                    range.start,
-                    String::new(),
-                ));
+                heading = Some((heading_level(level), id.map(|s| s.to_string()), range.start, String::new()));
             }
             Event::End(TagEnd::Heading(_)) => {
                 if let Some((level, id, offset, text)) = heading.take() {
@@ -152,13 +138,7 @@ pub fn scan(text: &str, lines: &LineIndex) -> Scan {
                     if level <= 3 {
                         section = Some(out.headings.len());
                     }
-                    out.headings.push(Heading {
-                        level,
-                        text,
-                        anchor,
-                        line: lines.line(offset),
-                        offset,
-                    });
+                    out.headings.push(Heading { level, text, anchor, line: lines.line(offset), offset });
                 }
             }
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
@@ -181,17 +161,11 @@ pub fn scan(text: &str, lines: &LineIndex) -> Scan {
                 }
             }
             // Autolinks and e-mail links are never cross-references.
-            Event::Start(Tag::Link {
-                link_type,
-                dest_url,
-                ..
-            }) if !matches!(link_type, LinkType::Autolink | LinkType::Email) => {
+            Event::Start(Tag::Link { link_type, dest_url, .. })
+                if !matches!(link_type, LinkType::Autolink | LinkType::Email) =>
+            {
                 let (line, column) = lines.line_col(text, range.start);
-                out.links.push(RawLink {
-                    dest: dest_url.to_string(),
-                    line,
-                    column,
-                });
+                out.links.push(RawLink { dest: dest_url.to_string(), line, column });
             }
             Event::Text(t) | Event::Code(t) => {
                 if in_front_matter {
@@ -204,9 +178,7 @@ pub fn scan(text: &str, lines: &LineIndex) -> Scan {
                     p.push_str(&t);
                 }
             }
-            Event::Html(html) | Event::InlineHtml(html) => {
-                html_anchors(&html, &mut out.html_anchors)
-            }
+            Event::Html(html) | Event::InlineHtml(html) => html_anchors(&html, &mut out.html_anchors),
             Event::SoftBreak | Event::HardBreak => {
                 if let Some(p) = paragraph.as_mut() {
                     p.push(' ');
@@ -279,11 +251,7 @@ fn finish_fence(
         return;
     }
     out.steps.push(StepFence {
-        yaml: Fragment {
-            text: content,
-            first_line: fence_line + 1,
-            indent,
-        },
+        yaml: Fragment { text: content, first_line: fence_line + 1, indent },
         fence_line,
         closed,
         section,
@@ -337,9 +305,7 @@ mod tests {
 
     #[test]
     fn html_anchors_are_found() {
-        let scan = scan_text(
-            "# T\n\n<a name=\"float\"></a>\n\nText <span id='x1'>here</span>, not data-id=\"no\".\n",
-        );
+        let scan = scan_text("# T\n\n<a name=\"float\"></a>\n\nText <span id='x1'>here</span>, not data-id=\"no\".\n");
         assert_eq!(scan.html_anchors, vec!["float", "x1"]);
     }
 

@@ -153,9 +153,7 @@ impl Kind {
             Kind::Text => "a text, or a list of line patterns like [\"ok\", \"!error\"]",
             Kind::Lines => "a list of line patterns like [\"ok\", \"!error\", \"/re/\"]",
             Kind::Version => "a version requirement like {version: \">=570\"}",
-            Kind::Any => {
-                "a value, comparisons like {gt: 0}, {version: \">=1.2\"} or a list of line patterns"
-            }
+            Kind::Any => "a value, comparisons like {gt: 0}, {version: \">=1.2\"} or a list of line patterns",
         }
     }
 }
@@ -176,20 +174,14 @@ fn line_pattern(source: &str, rendered: bool) -> Result<LinePattern, String> {
         Some(rest) => (true, rest),
         None => (false, source),
     };
-    let regex_body = rest.strip_prefix('/').and_then(|r| {
-        r.strip_suffix('/')
-            .map(|b| (b, false))
-            .or_else(|| r.strip_suffix("/i").map(|b| (b, true)))
-    });
+    let regex_body = rest
+        .strip_prefix('/')
+        .and_then(|r| r.strip_suffix('/').map(|b| (b, false)).or_else(|| r.strip_suffix("/i").map(|b| (b, true))));
     let templated = |text: &str| !rendered && has_template_syntax(text);
     let test = if rest.is_empty() {
         LineTest::Empty
     } else if let Some((body, insensitive)) = regex_body {
-        let pattern = if insensitive {
-            format!("(?i){body}")
-        } else {
-            body.to_string()
-        };
+        let pattern = if insensitive { format!("(?i){body}") } else { body.to_string() };
         if templated(&pattern) {
             LineTest::Regex(Template::parse(pattern)?)
         } else {
@@ -201,11 +193,7 @@ fn line_pattern(source: &str, rendered: bool) -> Result<LinePattern, String> {
     } else {
         LineTest::Contains(Template::literal(rest))
     };
-    Ok(LinePattern {
-        source: source.to_string(),
-        negate,
-        test,
-    })
+    Ok(LinePattern { source: source.to_string(), negate, test })
 }
 
 /// Checks a user regex's syntax without compiling it (compiling thousands of regexes is what
@@ -214,12 +202,7 @@ pub fn check_regex(pattern: &str) -> Result<usize, String> {
     regex_syntax::Parser::new()
         .parse(pattern)
         .map(|hir| hir.properties().explicit_captures_len())
-        .map_err(|err| {
-            format!(
-                "invalid regex `/{pattern}/`: {}",
-                error_line(&err.to_string())
-            )
-        })
+        .map_err(|err| format!("invalid regex `/{pattern}/`: {}", error_line(&err.to_string())))
 }
 
 /// Compiles a user regex, with the same one-line error as [`check_regex`].
@@ -227,12 +210,7 @@ pub fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
     regex::RegexBuilder::new(pattern)
         .size_limit(1 << 22)
         .build()
-        .map_err(|err| {
-            format!(
-                "invalid regex `/{pattern}/`: {}",
-                error_line(&err.to_string())
-            )
-        })
+        .map_err(|err| format!("invalid regex `/{pattern}/`: {}", error_line(&err.to_string())))
 }
 
 /// The `error: …` line of regex's multi-line messages.
@@ -241,12 +219,7 @@ fn error_line(text: &str) -> String {
     text.lines()
         .rev()
         .find(|l| l.trim_start().starts_with("error:"))
-        .map(|l| {
-            l.trim_start()
-                .trim_start_matches("error:")
-                .trim()
-                .to_string()
-        })
+        .map(|l| l.trim_start().trim_start_matches("error:").trim().to_string())
         .unwrap_or(text)
 }
 
@@ -255,18 +228,14 @@ pub fn parse_number(text: &str) -> Result<Deferred<f64>, String> {
     if has_template_syntax(text) {
         return Ok(Deferred::Template(Template::parse(text.to_string())?));
     }
-    parse_quantity(text)
-        .map(Deferred::Ready)
-        .map_err(|e: BadSize| e.to_string())
+    parse_quantity(text).map(Deferred::Ready).map_err(|e: BadSize| e.to_string())
 }
 
 fn parse_version_req(text: &str) -> Result<Deferred<VersionReq>, String> {
     if has_template_syntax(text) {
         return Ok(Deferred::Template(Template::parse(text.to_string())?));
     }
-    VersionReq::parse(text)
-        .map(Deferred::Ready)
-        .map_err(|e| e.to_string())
+    VersionReq::parse(text).map(Deferred::Ready).map_err(|e| e.to_string())
 }
 
 struct MatcherVisitor {
@@ -279,17 +248,10 @@ impl MatcherVisitor {
             Kind::Number | Kind::Any => Ok(Matcher::Equals(Scalar::Number(Deferred::Ready(value)))),
             Kind::Version => {
                 let text = Number(value).to_string();
-                Ok(Matcher::Version(
-                    parse_version_req(&format!("=={text}")).map_err(E::custom)?,
-                ))
+                Ok(Matcher::Version(parse_version_req(&format!("=={text}")).map_err(E::custom)?))
             }
-            Kind::Text => Ok(Matcher::Equals(Scalar::Text(Template::literal(
-                Number(value).to_string(),
-            )))),
-            Kind::Lines => Err(E::invalid_type(
-                de::Unexpected::Float(value),
-                &self.kind.expecting(),
-            )),
+            Kind::Text => Ok(Matcher::Equals(Scalar::Text(Template::literal(Number(value).to_string())))),
+            Kind::Lines => Err(E::invalid_type(de::Unexpected::Float(value), &self.kind.expecting())),
         }
     }
 }
@@ -322,15 +284,11 @@ impl<'de> Visitor<'de> for MatcherVisitor {
 
     fn visit_str<E: de::Error>(self, value: &str) -> Result<Matcher, E> {
         match self.kind {
-            Kind::Number => Ok(Matcher::Equals(Scalar::Number(
-                parse_number(value).map_err(E::custom)?,
-            ))),
-            Kind::Version => Ok(Matcher::Version(
-                parse_version_req(value).map_err(E::custom)?,
-            )),
-            Kind::Text | Kind::Any => Ok(Matcher::Equals(Scalar::Text(
-                Template::parse(value.to_string()).map_err(E::custom)?,
-            ))),
+            Kind::Number => Ok(Matcher::Equals(Scalar::Number(parse_number(value).map_err(E::custom)?))),
+            Kind::Version => Ok(Matcher::Version(parse_version_req(value).map_err(E::custom)?)),
+            Kind::Text | Kind::Any => {
+                Ok(Matcher::Equals(Scalar::Text(Template::parse(value.to_string()).map_err(E::custom)?)))
+            }
             Kind::Lines => Err(E::custom(format!(
                 "expected a list of line patterns, found the text \"{value}\": write [\"{value}\"]"
             ))),
@@ -355,9 +313,7 @@ impl<'de> Visitor<'de> for MatcherVisitor {
                 values.push(value);
             }
             if values.is_empty() {
-                return Err(de::Error::custom(
-                    "empty matcher list: give at least one value",
-                ));
+                return Err(de::Error::custom("empty matcher list: give at least one value"));
             }
             return Ok(Matcher::OneOf(values));
         }
@@ -380,10 +336,7 @@ impl<'de> Visitor<'de> for MatcherVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Matcher, A::Error> {
         if matches!(self.kind, Kind::Text | Kind::Lines) {
-            return Err(de::Error::custom(format!(
-                "expected {}, found a mapping",
-                self.kind.expecting()
-            )));
+            return Err(de::Error::custom(format!("expected {}, found a mapping", self.kind.expecting())));
         }
         let mut comparisons = Vec::new();
         let mut version = None;
@@ -405,17 +358,11 @@ impl<'de> Visitor<'de> for MatcherVisitor {
                 "mix of `version` and number comparisons: write them all in the version, like {version: \">=12.0, <13\"}",
             )),
             (Some(req), true) => Ok(Matcher::Version(req)),
-            (None, true) => Err(de::Error::custom(
-                "empty matcher: give a comparison like {lt: 90}",
-            )),
+            (None, true) => Err(de::Error::custom("empty matcher: give a comparison like {lt: 90}")),
             (None, false) if self.kind == Kind::Version => {
-                let terms: Vec<String> = comparisons
-                    .iter()
-                    .map(|(op, value)| format!("{}{}", op.version_symbol(), value.0))
-                    .collect();
-                Ok(Matcher::Version(
-                    parse_version_req(&terms.join(", ")).map_err(de::Error::custom)?,
-                ))
+                let terms: Vec<String> =
+                    comparisons.iter().map(|(op, value)| format!("{}{}", op.version_symbol(), value.0)).collect();
+                Ok(Matcher::Version(parse_version_req(&terms.join(", ")).map_err(de::Error::custom)?))
             }
             (None, false) => {
                 let mut parsed = Vec::with_capacity(comparisons.len());
@@ -558,11 +505,7 @@ impl Matcher {
                 .collect::<Vec<_>>()
                 .join(" and "),
             Matcher::Version(req) => format!("version {req}"),
-            Matcher::Lines(patterns) => patterns
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
+            Matcher::Lines(patterns) => patterns.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
         }
     }
 }
@@ -597,26 +540,10 @@ mod tests {
 
     #[test]
     fn number_matcher_errors() {
-        assert!(
-            parse::<NumberMatcher>("{less: 3}")
-                .unwrap_err()
-                .contains("unknown comparison `less`")
-        );
-        assert!(
-            parse::<NumberMatcher>("{lt: 20 parsecs}")
-                .unwrap_err()
-                .contains("bad size")
-        );
-        assert!(
-            parse::<NumberMatcher>("[]")
-                .unwrap_err()
-                .contains("empty matcher list")
-        );
-        assert!(
-            parse::<NumberMatcher>("{}")
-                .unwrap_err()
-                .contains("empty matcher")
-        );
+        assert!(parse::<NumberMatcher>("{less: 3}").unwrap_err().contains("unknown comparison `less`"));
+        assert!(parse::<NumberMatcher>("{lt: 20 parsecs}").unwrap_err().contains("bad size"));
+        assert!(parse::<NumberMatcher>("[]").unwrap_err().contains("empty matcher list"));
+        assert!(parse::<NumberMatcher>("{}").unwrap_err().contains("empty matcher"));
     }
 
     #[test]
@@ -627,11 +554,7 @@ mod tests {
         assert_eq!(m.0.describe(Unit::Plain), "version >= 7");
         let m: VersionMatcher = parse("\"12.8\"").unwrap();
         assert_eq!(m.0.describe(Unit::Plain), "version == 12.8");
-        assert!(
-            parse::<VersionMatcher>("{version: latest}")
-                .unwrap_err()
-                .contains("bad version requirement")
-        );
+        assert!(parse::<VersionMatcher>("{version: latest}").unwrap_err().contains("bad version requirement"));
     }
 
     #[test]
@@ -641,36 +564,15 @@ mod tests {
             m.0.describe(Unit::Plain),
             "has a line containing \"ok\", has no line containing \"error\", has a line matching /^GPU \\d+/, is empty"
         );
-        assert!(
-            parse::<LinesMatcher>("[]")
-                .unwrap_err()
-                .contains("empty matcher list")
-        );
-        assert!(
-            parse::<LinesMatcher>("[\"/(unclosed/\"]")
-                .unwrap_err()
-                .contains("invalid regex")
-        );
-        assert!(
-            parse::<LinesMatcher>("ok")
-                .unwrap_err()
-                .contains("write [\"ok\"]")
-        );
+        assert!(parse::<LinesMatcher>("[]").unwrap_err().contains("empty matcher list"));
+        assert!(parse::<LinesMatcher>("[\"/(unclosed/\"]").unwrap_err().contains("invalid regex"));
+        assert!(parse::<LinesMatcher>("ok").unwrap_err().contains("write [\"ok\"]"));
     }
 
     #[test]
     fn any_matcher_accepts_every_shape() {
-        assert!(matches!(
-            parse::<ValueMatcher>("true").unwrap().0,
-            Matcher::Equals(Scalar::Bool(true))
-        ));
-        assert!(matches!(
-            parse::<ValueMatcher>("{gt: 0}").unwrap().0,
-            Matcher::Compare(_)
-        ));
-        assert!(matches!(
-            parse::<ValueMatcher>("[\"llama\"]").unwrap().0,
-            Matcher::Lines(_)
-        ));
+        assert!(matches!(parse::<ValueMatcher>("true").unwrap().0, Matcher::Equals(Scalar::Bool(true))));
+        assert!(matches!(parse::<ValueMatcher>("{gt: 0}").unwrap().0, Matcher::Compare(_)));
+        assert!(matches!(parse::<ValueMatcher>("[\"llama\"]").unwrap().0, Matcher::Lines(_)));
     }
 }

@@ -8,9 +8,7 @@ use super::markdown::{self, Fragment, LineIndex, StepFence};
 use super::probe::{PROBE_NAMES, Probe};
 use super::runbook::{Body, Link, Runbook};
 use super::slug::is_valid_id;
-use super::step::{
-    Action, DEFAULT_TIMEOUT, RawStep, RefSite, RunAction, STEP_FIELDS, Severity, Step, StepDefaults,
-};
+use super::step::{Action, DEFAULT_TIMEOUT, RawStep, RefSite, RunAction, STEP_FIELDS, Severity, Step, StepDefaults};
 use super::suggest::closest;
 use super::template::Template;
 use serde::de::DeserializeOwned;
@@ -41,31 +39,15 @@ pub struct ParseContext {
 }
 
 /// Names every template may read without declaring them.
-const BUILTIN_NAMES: [&str; 10] = [
-    "env",
-    "host",
-    "steps",
-    "vars",
-    "range",
-    "dict",
-    "namespace",
-    "debug",
-    "cycler",
-    "joiner",
-];
+const BUILTIN_NAMES: [&str; 10] =
+    ["env", "host", "steps", "vars", "range", "dict", "namespace", "debug", "cycler", "joiner"];
 
 /// Longest summary taken from the first paragraph.
 const SUMMARY_CHARS: usize = 280;
 
 /// A runbook for a file that could not be read at all: listed, with the reason as its error.
 pub fn unreadable(source: SourceFile, reason: &str) -> Runbook {
-    let mut runbook = parse(
-        SourceFile {
-            bytes: Vec::new(),
-            ..source
-        },
-        &ParseContext::default(),
-    );
+    let mut runbook = parse(SourceFile { bytes: Vec::new(), ..source }, &ParseContext::default());
     let path = runbook.path.clone();
     runbook.diagnostics.push(
         Diagnostic::error(&path, 1, 1, format!("cannot read the file: {reason}"))
@@ -75,18 +57,8 @@ pub fn unreadable(source: SourceFile, reason: &str) -> Runbook {
 }
 
 pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
-    let SourceFile {
-        path,
-        stem_path,
-        category_dir,
-        file,
-        bytes,
-    } = source;
-    let stem = stem_path
-        .rsplit('/')
-        .next()
-        .unwrap_or(&stem_path)
-        .to_string();
+    let SourceFile { path, stem_path, category_dir, file, bytes } = source;
+    let stem = stem_path.rsplit('/').next().unwrap_or(&stem_path).to_string();
     let mut runbook = Runbook {
         id: stem.clone(),
         explicit_id: false,
@@ -98,9 +70,7 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
         aliases: Vec::new(),
         summary: String::new(),
         tags: Vec::new(),
-        category: category_dir
-            .clone()
-            .unwrap_or_else(|| "general".to_string()),
+        category: category_dir.clone().unwrap_or_else(|| "general".to_string()),
         severity: Severity::Critical,
         owner: None,
         vars: BTreeMap::new(),
@@ -124,11 +94,8 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
                 Diagnostic::error(&runbook.path, line, column, "file is not valid UTF-8")
                     .with_hint("save the file as UTF-8; the first bad byte is here"),
             );
-            runbook.body = Some(Arc::new(Body {
-                source: String::new(),
-                steps: Vec::new(),
-                sha256: runbook.sha256.clone(),
-            }));
+            runbook.body =
+                Some(Arc::new(Body { source: String::new(), steps: Vec::new(), sha256: runbook.sha256.clone() }));
             return runbook;
         }
     };
@@ -147,22 +114,11 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
     };
     if let Some(line) = scan.unclosed_front_matter {
         diags.push(
-            Diagnostic::warning(
-                &path,
-                line,
-                1,
-                "the file starts with `---` but the front matter is never closed",
-            )
-            .with_hint(
-                "end the front matter with a `---` line, or start the file with something else",
-            ),
+            Diagnostic::warning(&path, line, 1, "the file starts with `---` but the front matter is never closed")
+                .with_hint("end the front matter with a `---` line, or start the file with something else"),
         );
     }
-    let id_site = scan
-        .front_matter
-        .as_ref()
-        .zip(front.id.as_ref())
-        .map(|(f, id)| spanned_at(f, id));
+    let id_site = scan.front_matter.as_ref().zip(front.id.as_ref()).map(|(f, id)| spanned_at(f, id));
     apply_front_matter(&mut runbook, front_fields(&front), id_site, &mut diags);
     let defaults = front.defaults;
 
@@ -182,13 +138,8 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
     for (index, fence) in scan.steps.iter().enumerate() {
         if !fence.closed {
             diags.push(
-                Diagnostic::error(
-                    &path,
-                    fence.fence_line,
-                    fence.yaml.indent + 1,
-                    "unclosed `yaml step` fence",
-                )
-                .with_hint("the step runs to the end of the file: close it with a ``` line"),
+                Diagnostic::error(&path, fence.fence_line, fence.yaml.indent + 1, "unclosed `yaml step` fence")
+                    .with_hint("the step runs to the end of the file: close it with a ``` line"),
             );
             continue;
         }
@@ -200,15 +151,7 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
             }
         };
         let section = fence.section.map(|i| scan.headings[i].anchor.clone());
-        match build_step(
-            raw,
-            index + 1,
-            fence,
-            &defaults,
-            runbook.severity,
-            section,
-            &path,
-        ) {
+        match build_step(raw, index + 1, fence, &defaults, runbook.severity, section, &path) {
             Ok((step, id_at)) => built.push((step, fence, id_at)),
             Err(diag) => diags.push(diag),
         }
@@ -219,37 +162,24 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
 
     for line in &scan.unclosed_fences {
         diags.push(
-            Diagnostic::warning(&path, *line, 1, "code fence is never closed").with_hint(
-                "everything after it renders as code; close it with a matching fence line",
-            ),
+            Diagnostic::warning(&path, *line, 1, "code fence is never closed")
+                .with_hint("everything after it renders as code; close it with a matching fence line"),
         );
     }
     runbook.links = scan
         .links
         .iter()
         .filter(|l| is_relative_link(&l.dest))
-        .map(|l| Link {
-            dest: l.dest.clone(),
-            line: l.line,
-            column: l.column,
-            target: None,
-        })
+        .map(|l| Link { dest: l.dest.clone(), line: l.line, column: l.column, target: None })
         .collect();
     runbook.headings = scan.headings;
     runbook.html_anchors = scan.html_anchors;
     if let Some(fragment) = &scan.front_matter
-        && let Some(i) = fragment
-            .text
-            .lines()
-            .position(|l| l.starts_with("aliases:"))
+        && let Some(i) = fragment.text.lines().position(|l| l.starts_with("aliases:"))
     {
         runbook.aliases_line = fragment.first_line + i;
     }
-    runbook.body = Some(Arc::new(Body {
-        source: text,
-        steps,
-        sha256: runbook.sha256.clone(),
-    }));
+    runbook.body = Some(Arc::new(Body { source: text, steps, sha256: runbook.sha256.clone() }));
     diags.sort_by_key(|d| (d.line, d.column));
     runbook.diagnostics = diags;
     runbook
@@ -279,11 +209,7 @@ fn front_fields(front: &FrontMatter) -> FrontFields<'_> {
         category: front.category.as_ref(),
         severity: front.severity,
         owner: front.owner.as_ref(),
-        vars: front
-            .vars
-            .iter()
-            .map(|(k, v)| (k.0.clone(), v.clone()))
-            .collect(),
+        vars: front.vars.iter().map(|(k, v)| (k.0.clone(), v.clone())).collect(),
         secrets: front.secrets.iter().map(|s| s.0.clone()).collect(),
     }
 }
@@ -302,36 +228,19 @@ fn apply_front_matter(
             runbook.id_line = line;
         } else {
             diags.push(
-                Diagnostic::error(
-                    &runbook.path,
-                    line,
-                    column,
-                    format!("bad runbook id `{}`", id.value),
-                )
-                .with_hint(
-                    "ids use letters, digits, `.`, `_` and `-`, starting with a letter or digit",
-                ),
+                Diagnostic::error(&runbook.path, line, column, format!("bad runbook id `{}`", id.value))
+                    .with_hint("ids use letters, digits, `.`, `_` and `-`, starting with a letter or digit"),
             );
         }
     }
     if let Some(title) = front.title {
         runbook.title = title.trim().to_string();
     }
-    runbook.aliases = front
-        .aliases
-        .iter()
-        .map(|a| a.trim().to_string())
-        .filter(|a| !a.is_empty())
-        .collect();
+    runbook.aliases = front.aliases.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect();
     if let Some(summary) = front.summary {
         runbook.summary = summary.split_whitespace().collect::<Vec<_>>().join(" ");
     }
-    runbook.tags = front
-        .tags
-        .iter()
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .collect();
+    runbook.tags = front.tags.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
     if let Some(category) = front.category.map(|c| c.trim()).filter(|c| !c.is_empty()) {
         runbook.category = category.to_string();
     }
@@ -360,21 +269,11 @@ enum YamlPart {
 }
 
 /// Deserializes a YAML fragment, turning any error into a diagnostic at its place in the file.
-fn parse_yaml<T: DeserializeOwned>(
-    fragment: &Fragment,
-    path: &str,
-    part: YamlPart,
-) -> Result<T, Diagnostic> {
-    serde_saphyr::from_str::<T>(&fragment.text)
-        .map_err(|err| yaml_diagnostic(fragment, path, part, &err))
+fn parse_yaml<T: DeserializeOwned>(fragment: &Fragment, path: &str, part: YamlPart) -> Result<T, Diagnostic> {
+    serde_saphyr::from_str::<T>(&fragment.text).map_err(|err| yaml_diagnostic(fragment, path, part, &err))
 }
 
-fn yaml_diagnostic(
-    fragment: &Fragment,
-    path: &str,
-    part: YamlPart,
-    err: &serde_saphyr::Error,
-) -> Diagnostic {
+fn yaml_diagnostic(fragment: &Fragment, path: &str, part: YamlPart, err: &serde_saphyr::Error) -> Diagnostic {
     let location = err.location().unwrap_or(Location::UNKNOWN);
     let (line, column) = map_location(fragment, location);
     let options = serde_saphyr::render_options! {
@@ -383,13 +282,8 @@ fn yaml_diagnostic(
     };
     let raw = err.render_with_options(options);
     let message = strip_location_suffix(&raw);
-    let source_line = fragment
-        .text
-        .lines()
-        .nth((location.line() as usize).saturating_sub(1))
-        .unwrap_or("");
-    let (message, hint) =
-        explain_yaml_error(message, part, source_line, location.column() as usize);
+    let source_line = fragment.text.lines().nth((location.line() as usize).saturating_sub(1)).unwrap_or("");
+    let (message, hint) = explain_yaml_error(message, part, source_line, location.column() as usize);
     let diag = Diagnostic::error(path, line, column, message);
     match hint {
         Some(hint) => diag.with_hint(hint),
@@ -400,8 +294,7 @@ fn yaml_diagnostic(
 /// Saphyr appends " at line N, column M" relative to the fragment; we print file positions.
 fn strip_location_suffix(message: &str) -> &str {
     static SUFFIX: OnceLock<regex::Regex> = OnceLock::new();
-    let suffix = SUFFIX
-        .get_or_init(|| regex::Regex::new(r"\s+at line \d+, column \d+$").expect("valid regex"));
+    let suffix = SUFFIX.get_or_init(|| regex::Regex::new(r"\s+at line \d+, column \d+$").expect("valid regex"));
     match suffix.find(message) {
         Some(found) => &message[..found.start()],
         None => message,
@@ -409,21 +302,14 @@ fn strip_location_suffix(message: &str) -> &str {
 }
 
 /// Rewrites serde's wording into the runbook's terms and adds a hint.
-fn explain_yaml_error(
-    message: &str,
-    part: YamlPart,
-    source_line: &str,
-    column: usize,
-) -> (String, Option<String>) {
+fn explain_yaml_error(message: &str, part: YamlPart, source_line: &str, column: usize) -> (String, Option<String>) {
     static UNKNOWN: OnceLock<regex::Regex> = OnceLock::new();
     static DUPLICATE: OnceLock<regex::Regex> = OnceLock::new();
     let unknown = UNKNOWN.get_or_init(|| {
-        regex::Regex::new(r"^unknown field `([^`]*)`, expected (?:one of )?(.*)$")
-            .expect("valid regex")
+        regex::Regex::new(r"^unknown field `([^`]*)`, expected (?:one of )?(.*)$").expect("valid regex")
     });
-    let duplicate = DUPLICATE.get_or_init(|| {
-        regex::Regex::new(r"duplicate mapping key[:\s`]+([^`,\s]+)").expect("valid regex")
-    });
+    let duplicate =
+        DUPLICATE.get_or_init(|| regex::Regex::new(r"duplicate mapping key[:\s`]+([^`,\s]+)").expect("valid regex"));
 
     if let Some(caps) = unknown.captures(message) {
         let key = &caps[1];
@@ -437,11 +323,7 @@ fn explain_yaml_error(
             return (format!("unknown probe `{key}`"), Some(hint));
         }
         let candidates: Vec<&str> = match (part, top_level) {
-            (YamlPart::Step, true) => STEP_FIELDS
-                .iter()
-                .chain(PROBE_NAMES.iter())
-                .copied()
-                .collect(),
+            (YamlPart::Step, true) => STEP_FIELDS.iter().chain(PROBE_NAMES.iter()).copied().collect(),
             (YamlPart::FrontMatter, true) => FRONT_MATTER_FIELDS.to_vec(),
             _ => expected.clone(),
         };
@@ -462,23 +344,13 @@ fn explain_yaml_error(
             Some("each key may appear once; remove or merge the repeats".into()),
         );
     }
-    if part == YamlPart::FrontMatter
-        && column <= 1
-        && message.contains("mapping")
-        && !source_line.contains(':')
-    {
+    if part == YamlPart::FrontMatter && column <= 1 && message.contains("mapping") && !source_line.contains(':') {
         return (
             "front matter is not a mapping".to_string(),
-            Some(
-                "write `key: value` lines between the `---` markers, like `id: my-runbook`".into(),
-            ),
+            Some("write `key: value` lines between the `---` markers, like `id: my-runbook`".into()),
         );
     }
-    if part == YamlPart::Step
-        && column <= 1
-        && message.contains("expected mapping")
-        && !source_line.contains(':')
-    {
+    if part == YamlPart::Step && column <= 1 && message.contains("expected mapping") && !source_line.contains(':') {
         return (
             "a step is a mapping of fields".to_string(),
             Some("write `key: value` lines, like `run: nvidia-smi`".into()),
@@ -507,11 +379,7 @@ fn value_is_mapping(source_line: &str, key: &str) -> bool {
 fn key_before(source_line: &str, column: usize) -> Option<String> {
     let before: String = source_line.chars().take(column.saturating_sub(1)).collect();
     let key_part = before.trim_end().strip_suffix(':')?;
-    let key = key_part
-        .rsplit(['{', ',', ' '])
-        .next()?
-        .trim()
-        .trim_matches(['"', '\'']);
+    let key = key_part.rsplit(['{', ',', ' ']).next()?.trim().trim_matches(['"', '\'']);
     (!key.is_empty()).then(|| key.to_string())
 }
 
@@ -520,10 +388,7 @@ fn map_location(fragment: &Fragment, location: Location) -> (usize, usize) {
     if location.line() == 0 {
         return (fragment.first_line.saturating_sub(1).max(1), 1);
     }
-    (
-        fragment.first_line + location.line() as usize - 1,
-        location.column() as usize + fragment.indent,
-    )
+    (fragment.first_line + location.line() as usize - 1, location.column() as usize + fragment.indent)
 }
 
 fn spanned_at<T>(fragment: &Fragment, spanned: &Spanned<T>) -> (usize, usize) {
@@ -534,10 +399,7 @@ fn spanned_at<T>(fragment: &Fragment, spanned: &Spanned<T>) -> (usize, usize) {
 fn locate(fence: &StepFence, needle: &str) -> (usize, usize) {
     for (i, line) in fence.yaml.text.lines().enumerate() {
         if let Some(byte) = line.find(needle) {
-            return (
-                fence.yaml.first_line + i,
-                line[..byte].chars().count() + 1 + fence.yaml.indent,
-            );
+            return (fence.yaml.first_line + i, line[..byte].chars().count() + 1 + fence.yaml.indent);
         }
     }
     (fence.fence_line, fence.yaml.indent + 1)
@@ -555,9 +417,7 @@ fn build_step(
     path: &str,
 ) -> Result<(Step, (usize, usize)), Diagnostic> {
     let frag = &fence.yaml;
-    let at = |(line, column): (usize, usize), message: String| {
-        Diagnostic::error(path, line, column, message)
-    };
+    let at = |(line, column): (usize, usize), message: String| Diagnostic::error(path, line, column, message);
 
     let mut actions: Vec<(&str, (usize, usize))> = Vec::new();
     if let Some(run) = &raw.run {
@@ -576,11 +436,7 @@ fn build_step(
     }
     match actions.as_slice() {
         [] => {
-            return Err(at(
-                (fence.fence_line, frag.indent + 1),
-                "step has nothing to do".into(),
-            )
-            .with_hint(format!(
+            return Err(at((fence.fence_line, frag.indent + 1), "step has nothing to do".into()).with_hint(format!(
                 "give it `run: <script>`, a probe ({}) or `manual: <instruction>`",
                 PROBE_NAMES.join(", ")
             )));
@@ -591,15 +447,8 @@ fn build_step(
                 "run" | "manual" => format!("`{name}`"),
                 probe => format!("a `{probe}` probe"),
             };
-            return Err(at(
-                second.1,
-                format!(
-                    "step has both {} and {}",
-                    describe(first.0),
-                    describe(second.0)
-                ),
-            )
-            .with_hint("a step does one thing: split it into two steps"));
+            return Err(at(second.1, format!("step has both {} and {}", describe(first.0), describe(second.0)))
+                .with_hint("a step does one thing: split it into two steps"));
         }
     }
 
@@ -632,22 +481,14 @@ fn build_step(
 
     let timeout = raw.timeout.or(defaults.timeout).unwrap_or(DEFAULT_TIMEOUT);
     if timeout.as_std().is_zero() {
-        return Err(at(
-            locate(fence, "timeout"),
-            "timeout must be longer than 0s".into(),
-        ));
+        return Err(at(locate(fence, "timeout"), "timeout must be longer than 0s".into()));
     }
     let retry = raw.retry.or(defaults.retry);
     if let Some(retry) = retry
         && retry.attempts == 0
     {
-        return Err(at(
-            locate(fence, "attempts"),
-            "retry needs at least 1 attempt".into(),
-        )
-        .with_hint(
-            "attempts counts every run, the first one included: attempts: 3 runs up to three times",
-        ));
+        return Err(at(locate(fence, "attempts"), "retry needs at least 1 attempt".into())
+            .with_hint("attempts counts every run, the first one included: attempts: 3 runs up to three times"));
     }
 
     let shell_line = raw
@@ -670,12 +511,7 @@ fn build_step(
     let action = if let Some(run) = raw.run {
         let captures = raw
             .capture
-            .map(|c| {
-                c.value
-                    .into_iter()
-                    .map(|(name, pattern)| (name.0, pattern.0))
-                    .collect()
-            })
+            .map(|c| c.value.into_iter().map(|(name, pattern)| (name.0, pattern.0)).collect())
             .unwrap_or_default();
         Action::Run(RunAction {
             script: run.value,
@@ -709,17 +545,8 @@ fn build_step(
             Template::parse(name.clone()).unwrap_or_else(|_| Template::literal(name))
         }
     };
-    let mut env: BTreeMap<String, Template> = defaults
-        .env
-        .iter()
-        .map(|(k, v)| (k.0.clone(), v.clone()))
-        .collect();
-    env.extend(
-        raw.env
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k.0, v)),
-    );
+    let mut env: BTreeMap<String, Template> = defaults.env.iter().map(|(k, v)| (k.0.clone(), v.clone())).collect();
+    env.extend(raw.env.unwrap_or_default().into_iter().map(|(k, v)| (k.0, v)));
 
     let step = Step {
         id,
@@ -732,14 +559,8 @@ fn build_step(
         confirm: raw.confirm,
         timeout,
         retry,
-        continue_on_error: raw
-            .continue_on_error
-            .or(defaults.continue_on_error)
-            .unwrap_or(false),
-        severity: raw
-            .severity
-            .or(defaults.severity)
-            .unwrap_or(runbook_severity),
+        continue_on_error: raw.continue_on_error.or(defaults.continue_on_error).unwrap_or(false),
+        severity: raw.severity.or(defaults.severity).unwrap_or(runbook_severity),
         env,
         cwd: raw.cwd.or_else(|| defaults.cwd.clone()),
     };
@@ -749,11 +570,7 @@ fn build_step(
 /// A readable one-line name for a step that has none.
 fn default_name(action: &Action) -> String {
     let first_line = |text: &str| {
-        let line = text
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with('#'))
-            .unwrap_or("");
+        let line = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).unwrap_or("");
         truncate_words(line, 60)
     };
     match action {
@@ -763,18 +580,15 @@ fn default_name(action: &Action) -> String {
     }
 }
 
-fn check_step_ids(
-    built: &[(Step, &StepFence, (usize, usize))],
-    path: &str,
-    diags: &mut Vec<Diagnostic>,
-) {
+fn check_step_ids(built: &[(Step, &StepFence, (usize, usize))], path: &str, diags: &mut Vec<Diagnostic>) {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for (step, _, (line, column)) in built {
         let key = step.id.to_lowercase();
         match seen.get(&key) {
             Some(first_line) => diags.push(
-                Diagnostic::error(path, *line, *column, format!("duplicate step id `{}`", step.id))
-                    .with_hint(format!("the step at line {first_line} already uses it; step ids are unique in a runbook")),
+                Diagnostic::error(path, *line, *column, format!("duplicate step id `{}`", step.id)).with_hint(format!(
+                    "the step at line {first_line} already uses it; step ids are unique in a runbook"
+                )),
             ),
             None => {
                 seen.insert(key, *line);
@@ -793,14 +607,8 @@ fn check_references(
     diags: &mut Vec<Diagnostic>,
 ) {
     let all_ids: Vec<&str> = built.iter().map(|(s, _, _)| s.id.as_str()).collect();
-    let captured_by: BTreeMap<&str, &str> = built
-        .iter()
-        .flat_map(|(s, _, _)| {
-            s.capture_names()
-                .into_iter()
-                .map(move |c| (c, s.id.as_str()))
-        })
-        .collect();
+    let captured_by: BTreeMap<&str, &str> =
+        built.iter().flat_map(|(s, _, _)| s.capture_names().into_iter().map(move |c| (c, s.id.as_str()))).collect();
     let mut earlier_ids: BTreeSet<&str> = BTreeSet::new();
     let mut earlier_captures: BTreeSet<&str> = BTreeSet::new();
     for (step, fence, _) in built {
@@ -846,11 +654,8 @@ fn check_references(
                     root.to_string(),
                 ))
             } else {
-                let known: Vec<&str> = vars
-                    .keys()
-                    .map(String::as_str)
-                    .chain(earlier_captures.iter().copied())
-                    .collect();
+                let known: Vec<&str> =
+                    vars.keys().map(String::as_str).chain(earlier_captures.iter().copied()).collect();
                 Some((
                     format!("`{root}` is not defined"),
                     match closest(root, known.iter().copied()) {
@@ -897,12 +702,10 @@ fn truncate_words(text: &str, max_chars: usize) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-            let _ = write!(out, "{b:02x}");
-            out
-        })
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }
 
 #[cfg(test)]
@@ -924,8 +727,7 @@ mod tests {
 
     #[test]
     fn defaults_come_from_the_file() {
-        let rb =
-            parse_text("# Disk full\n\nWhen the disk is full.\n\n```yaml step\nrun: df -h\n```\n");
+        let rb = parse_text("# Disk full\n\nWhen the disk is full.\n\n```yaml step\nrun: df -h\n```\n");
         assert_eq!(rb.id, "t");
         assert_eq!(rb.title, "Disk full");
         assert_eq!(rb.summary, "When the disk is full.");
@@ -951,19 +753,13 @@ mod tests {
 
     #[test]
     fn location_suffix_is_stripped() {
-        assert_eq!(
-            strip_location_suffix("invalid u32 at line 2, column 19"),
-            "invalid u32"
-        );
+        assert_eq!(strip_location_suffix("invalid u32 at line 2, column 19"), "invalid u32");
     }
 
     #[test]
     fn key_before_column() {
         assert_eq!(key_before("retry: 5", 8).as_deref(), Some("retry"));
-        assert_eq!(
-            key_before("retry: {attempts: many}", 19).as_deref(),
-            Some("attempts")
-        );
+        assert_eq!(key_before("retry: {attempts: many}", 19).as_deref(), Some("attempts"));
         assert_eq!(key_before("- a", 1), None);
     }
 

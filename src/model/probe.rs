@@ -1,9 +1,7 @@
 //! Built-in read-only checks a step can run instead of a shell script.
 
 use super::duration::Duration;
-use super::matcher::{
-    LinesMatcher, NumberMatcher, TextMatcher, Unit, ValueMatcher, VersionMatcher,
-};
+use super::matcher::{LinesMatcher, NumberMatcher, TextMatcher, Unit, ValueMatcher, VersionMatcher};
 use super::template::Template;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -200,11 +198,7 @@ impl Probe {
                 Some(i) => format!("GPU {i} (NVML)"),
                 None => "GPUs (NVML)".to_string(),
             },
-            Probe::Http(p) => format!(
-                "{} {}",
-                p.method.unwrap_or(HttpMethod::Get).as_str(),
-                p.url.source
-            ),
+            Probe::Http(p) => format!("{} {}", p.method.unwrap_or(HttpMethod::Get).as_str(), p.url.source),
             Probe::Tcp(p) => format!("TCP {}", p.address.source),
             Probe::File(p) => format!("file {}", p.path.source),
             Probe::Command(p) => format!("command `{}`", p.name.source),
@@ -226,12 +220,7 @@ impl Probe {
                 number(&mut out, "available", &p.avail, Unit::Bytes);
                 number(&mut out, "used space", &p.used, Unit::Bytes);
                 number(&mut out, "size", &p.size, Unit::Bytes);
-                number(
-                    &mut out,
-                    "inodes used",
-                    &p.inodes_used_percent,
-                    Unit::Percent,
-                );
+                number(&mut out, "inodes used", &p.inodes_used_percent, Unit::Percent);
                 number(&mut out, "free inodes", &p.inodes_avail, Unit::Plain);
                 if out.is_empty() {
                     out.push("filesystem is readable".to_string());
@@ -242,18 +231,8 @@ impl Probe {
                 number(&mut out, "memory total", &p.memory_total, Unit::Bytes);
                 number(&mut out, "memory free", &p.memory_free, Unit::Bytes);
                 number(&mut out, "memory used", &p.memory_used, Unit::Bytes);
-                number(
-                    &mut out,
-                    "memory used",
-                    &p.memory_used_percent,
-                    Unit::Percent,
-                );
-                number(
-                    &mut out,
-                    "utilization",
-                    &p.utilization_percent,
-                    Unit::Percent,
-                );
+                number(&mut out, "memory used", &p.memory_used_percent, Unit::Percent);
+                number(&mut out, "utilization", &p.utilization_percent, Unit::Percent);
                 number(&mut out, "temperature", &p.temperature_c, Unit::Celsius);
                 number(&mut out, "power", &p.power_w, Unit::Watts);
                 for (label, matcher) in [
@@ -287,14 +266,7 @@ impl Probe {
                     out.push(format!("JSON {} {}", pointer.0, m.0.describe(Unit::Plain)));
                 }
             }
-            Probe::Tcp(p) => out.push(
-                if p.reachable {
-                    "accepts connections"
-                } else {
-                    "refuses connections"
-                }
-                .into(),
-            ),
+            Probe::Tcp(p) => out.push(if p.reachable { "accepts connections" } else { "refuses connections" }.into()),
             Probe::File(p) => {
                 if !p.exists {
                     out.push("does not exist".to_string());
@@ -316,23 +288,9 @@ impl Probe {
                     number(&mut out, "size", &p.size, Unit::Bytes);
                 }
             }
-            Probe::Command(p) => out.push(
-                if p.found {
-                    "is on PATH"
-                } else {
-                    "is not on PATH"
-                }
-                .into(),
-            ),
+            Probe::Command(p) => out.push(if p.found { "is on PATH" } else { "is not on PATH" }.into()),
             Probe::Process(p) => {
-                out.push(
-                    if p.running {
-                        "is running"
-                    } else {
-                        "is not running"
-                    }
-                    .into(),
-                );
+                out.push(if p.running { "is running" } else { "is not running" }.into());
                 number(&mut out, "count", &p.count, Unit::Plain);
             }
         }

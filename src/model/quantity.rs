@@ -16,10 +16,7 @@ pub fn parse_quantity(text: &str) -> Result<f64, BadSize> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == '_'))
         .unwrap_or(trimmed.len());
     let (number, unit) = trimmed.split_at(split);
-    let number: f64 = number
-        .replace('_', "")
-        .parse()
-        .map_err(|_| BadSize(text.to_string()))?;
+    let number: f64 = number.replace('_', "").parse().map_err(|_| BadSize(text.to_string()))?;
     if !number.is_finite() {
         return Err(BadSize(text.to_string()));
     }
@@ -52,11 +49,7 @@ impl fmt::Display for HumanBytes {
             value /= 1024.0;
             unit += 1;
         }
-        if unit == 0 {
-            write!(f, "{value} B")
-        } else {
-            write!(f, "{value:.1} {}", UNITS[unit])
-        }
+        if unit == 0 { write!(f, "{value} B") } else { write!(f, "{value:.1} {}", UNITS[unit]) }
     }
 }
 

@@ -104,13 +104,8 @@ impl Runbook {
     /// Whether a link may point at `#anchor`: a heading or an HTML `id`/`name`, compared without
     /// regard to case, as browsers on forges do.
     pub fn has_anchor(&self, anchor: &str) -> bool {
-        self.headings
-            .iter()
-            .any(|h| h.anchor.eq_ignore_ascii_case(anchor))
-            || self
-                .html_anchors
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(anchor))
+        self.headings.iter().any(|h| h.anchor.eq_ignore_ascii_case(anchor))
+            || self.html_anchors.iter().any(|a| a.eq_ignore_ascii_case(anchor))
     }
 
     /// The folder of the file relative to the KB root (`runbooks/operations`).

@@ -58,14 +58,8 @@ mod tests {
 
     #[test]
     fn anchors_follow_github() {
-        assert_eq!(
-            heading_anchor("Compute capability & VRAM"),
-            "compute-capability--vram"
-        );
-        assert_eq!(
-            heading_anchor("  CUDA_ERROR_OPERATING_SYSTEM (304) "),
-            "cuda_error_operating_system-304"
-        );
+        assert_eq!(heading_anchor("Compute capability & VRAM"), "compute-capability--vram");
+        assert_eq!(heading_anchor("  CUDA_ERROR_OPERATING_SYSTEM (304) "), "cuda_error_operating_system-304");
         assert_eq!(heading_anchor("Über `nvidia-smi`"), "über-nvidia-smi");
     }
 

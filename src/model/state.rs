@@ -9,8 +9,5 @@ pub fn ensure_state_dir(dir: &Path) -> std::io::Result<()> {
         return Ok(());
     }
     std::fs::create_dir_all(dir)?;
-    std::fs::write(
-        dir.join(".gitignore"),
-        "# Created by runbook: caches and the search index.\n*\n",
-    )
+    std::fs::write(dir.join(".gitignore"), "# Created by runbook: caches and the search index.\n*\n")
 }

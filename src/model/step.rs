@@ -2,9 +2,7 @@
 
 use super::duration::Duration;
 use super::matcher::{Deferred, LineTest, LinesMatcher, Matcher, Scalar, check_regex};
-use super::probe::{
-    CommandProbe, DiskProbe, FileProbe, GpuProbe, HttpProbe, Probe, ProcessProbe, TcpProbe,
-};
+use super::probe::{CommandProbe, DiskProbe, FileProbe, GpuProbe, HttpProbe, Probe, ProcessProbe, TcpProbe};
 use super::slug::is_identifier;
 use super::template::{Expr, Template};
 use serde::de::{self, Deserializer, Visitor};
@@ -36,9 +34,7 @@ pub const STEP_FIELDS: [&str; 16] = [
     "cwd",
 ];
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Deserialize, Serialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     #[default]
@@ -113,14 +109,10 @@ impl<'de> Deserialize<'de> for ExitExpect {
                 f.write_str("an exit code, a list of exit codes, or `any`")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<ExitExpect, E> {
-                i32::try_from(v)
-                    .map(|c| ExitExpect::Codes(vec![c]))
-                    .map_err(|_| E::custom("exit code out of range"))
+                i32::try_from(v).map(|c| ExitExpect::Codes(vec![c])).map_err(|_| E::custom("exit code out of range"))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<ExitExpect, E> {
-                i32::try_from(v)
-                    .map(|c| ExitExpect::Codes(vec![c]))
-                    .map_err(|_| E::custom("exit code out of range"))
+                i32::try_from(v).map(|c| ExitExpect::Codes(vec![c])).map_err(|_| E::custom("exit code out of range"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ExitExpect, E> {
                 if v == "any" {
@@ -137,9 +129,7 @@ impl<'de> Deserialize<'de> for ExitExpect {
                     codes.push(code);
                 }
                 if codes.is_empty() {
-                    return Err(de::Error::custom(
-                        "empty matcher list: give at least one exit code",
-                    ));
+                    return Err(de::Error::custom("empty matcher list: give at least one exit code"));
                 }
                 Ok(ExitExpect::Codes(codes))
             }
@@ -192,9 +182,7 @@ impl<'de> Deserialize<'de> for EnvName {
         if is_identifier(&name) {
             Ok(EnvName(name))
         } else {
-            Err(de::Error::custom(format!(
-                "bad environment variable name `{name}`: use letters, digits and `_`"
-            )))
+            Err(de::Error::custom(format!("bad environment variable name `{name}`: use letters, digits and `_`")))
         }
     }
 }
@@ -206,15 +194,9 @@ pub struct CapturePattern(pub Template);
 impl<'de> Deserialize<'de> for CapturePattern {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let source = String::deserialize(deserializer)?;
-        let source = source
-            .strip_prefix('/')
-            .and_then(|s| s.strip_suffix('/'))
-            .map(str::to_string)
-            .unwrap_or(source);
+        let source = source.strip_prefix('/').and_then(|s| s.strip_suffix('/')).map(str::to_string).unwrap_or(source);
         if super::template::has_template_syntax(&source) {
-            return Template::parse(source)
-                .map(CapturePattern)
-                .map_err(de::Error::custom);
+            return Template::parse(source).map(CapturePattern).map_err(de::Error::custom);
         }
         let groups = check_regex(&source).map_err(de::Error::custom)?;
         if groups != 1 {
@@ -325,16 +307,10 @@ impl Step {
             Action::Run(run) => {
                 out.push(run.expect.exit.to_string());
                 if let Some(m) = &run.expect.stdout {
-                    out.push(format!(
-                        "stdout {}",
-                        m.0.describe(super::matcher::Unit::Plain)
-                    ));
+                    out.push(format!("stdout {}", m.0.describe(super::matcher::Unit::Plain)));
                 }
                 if let Some(m) = &run.expect.stderr {
-                    out.push(format!(
-                        "stderr {}",
-                        m.0.describe(super::matcher::Unit::Plain)
-                    ));
+                    out.push(format!("stderr {}", m.0.describe(super::matcher::Unit::Plain)));
                 }
                 for name in run.captures.keys() {
                     out.push(format!("captures `{name}`"));
@@ -342,20 +318,11 @@ impl Step {
             }
             Action::Probe(probe) => {
                 let subject = probe.subject();
-                out.extend(
-                    probe
-                        .expectations()
-                        .into_iter()
-                        .map(|e| format!("{subject}: {e}")),
-                );
+                out.extend(probe.expectations().into_iter().map(|e| format!("{subject}: {e}")));
             }
             Action::Manual(_) => out.push("a person confirms it is done".to_string()),
         }
-        out.extend(
-            self.assertions
-                .iter()
-                .map(|a| format!("assert {}", a.source)),
-        );
+        out.extend(self.assertions.iter().map(|a| format!("assert {}", a.source)));
         out
     }
 
@@ -369,10 +336,7 @@ impl Step {
         match &self.action {
             Action::Run(run) => {
                 templates.push(&run.script);
-                for m in [&run.expect.stdout, &run.expect.stderr]
-                    .into_iter()
-                    .flatten()
-                {
+                for m in [&run.expect.stdout, &run.expect.stderr].into_iter().flatten() {
                     matcher_templates(&m.0, &mut templates);
                 }
                 templates.extend(run.captures.values());
@@ -387,12 +351,7 @@ impl Step {
             out.extend(when.references.iter().map(|r| (r.clone(), RefSite::Before)));
         }
         for assertion in &self.assertions {
-            out.extend(
-                assertion
-                    .references
-                    .iter()
-                    .map(|r| (r.clone(), RefSite::After)),
-            );
+            out.extend(assertion.references.iter().map(|r| (r.clone(), RefSite::After)));
         }
         out
     }
@@ -447,14 +406,7 @@ fn probe_templates<'a>(probe: &'a Probe, out: &mut Vec<&'a Template>) {
     match probe {
         Probe::Disk(p) => {
             out.push(&p.path);
-            for m in [
-                &p.used_percent,
-                &p.avail,
-                &p.used,
-                &p.size,
-                &p.inodes_used_percent,
-                &p.inodes_avail,
-            ] {
+            for m in [&p.used_percent, &p.avail, &p.used, &p.size, &p.inodes_used_percent, &p.inodes_avail] {
                 number(m, out);
             }
         }
@@ -471,10 +423,7 @@ fn probe_templates<'a>(probe: &'a Probe, out: &mut Vec<&'a Template>) {
             ] {
                 number(m, out);
             }
-            for m in [&p.driver_version, &p.cuda_version, &p.compute_capability]
-                .into_iter()
-                .flatten()
-            {
+            for m in [&p.driver_version, &p.cuda_version, &p.compute_capability].into_iter().flatten() {
                 matcher_templates(&m.0, out);
             }
             if let Some(m) = &p.name {

@@ -8,12 +8,7 @@ where
     let word_lower = word.to_lowercase();
     candidates
         .into_iter()
-        .map(|candidate| {
-            (
-                strsim::jaro_winkler(&word_lower, &candidate.to_lowercase()),
-                candidate,
-            )
-        })
+        .map(|candidate| (strsim::jaro_winkler(&word_lower, &candidate.to_lowercase()), candidate))
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, candidate)| candidate)
@@ -48,14 +43,8 @@ mod tests {
 
     #[test]
     fn suggests_typos() {
-        assert_eq!(
-            closest("contine_on_error", ["continue_on_error", "confirm"]),
-            Some("continue_on_error")
-        );
+        assert_eq!(closest("contine_on_error", ["continue_on_error", "confirm"]), Some("continue_on_error"));
         assert_eq!(closest("zzz", ["continue_on_error", "confirm"]), None);
-        assert_eq!(
-            ranked("cuda304", ["cuda-304", "storage-crisis", "ollama-gpu"], 3),
-            vec!["cuda-304"]
-        );
+        assert_eq!(ranked("cuda304", ["cuda-304", "storage-crisis", "ollama-gpu"], 3), vec!["cuda-304"]);
     }
 }

@@ -28,11 +28,7 @@ impl Template {
         let references = match env.template_from_str(&source) {
             Ok(template) => template.undeclared_variables(true).into_iter().collect(),
             Err(err) => {
-                return Err(format!(
-                    "template syntax error in `{}`: {}",
-                    abbreviate(&source),
-                    detail(&err)
-                ));
+                return Err(format!("template syntax error in `{}`: {}", abbreviate(&source), detail(&err)));
             }
         };
         Ok(Template { source, references, literal: false })
@@ -61,11 +57,7 @@ impl Expr {
         let references = match env.compile_expression(&source) {
             Ok(expr) => expr.undeclared_variables(true).into_iter().collect(),
             Err(err) => {
-                return Err(format!(
-                    "invalid expression `{}`: {}",
-                    abbreviate(&source),
-                    detail(&err)
-                ));
+                return Err(format!("invalid expression `{}`: {}", abbreviate(&source), detail(&err)));
             }
         };
         Ok(Expr { source, references })
@@ -73,9 +65,7 @@ impl Expr {
 }
 
 fn detail(err: &minijinja::Error) -> String {
-    err.detail()
-        .map(str::to_string)
-        .unwrap_or_else(|| err.to_string())
+    err.detail().map(str::to_string).unwrap_or_else(|| err.to_string())
 }
 
 fn abbreviate(text: &str) -> String {
@@ -118,8 +108,7 @@ mod tests {
 
     #[test]
     fn collects_references() {
-        let t = Template::parse("df -h {{ path | shell_quote }} {{ steps.driver.exit }}".into())
-            .unwrap();
+        let t = Template::parse("df -h {{ path | shell_quote }} {{ steps.driver.exit }}".into()).unwrap();
         assert!(t.references.contains("path"));
         assert!(t.references.contains("steps.driver.exit"));
         let e = Expr::parse("not steps.driver.passed and free > 3".into()).unwrap();

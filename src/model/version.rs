@@ -77,9 +77,7 @@ pub struct VersionReq {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "bad version requirement `{0}`: write comparisons like \">=570\", \"<13\" or \">=12.0, <13\""
-)]
+#[error("bad version requirement `{0}`: write comparisons like \">=570\", \"<13\" or \">=12.0, <13\"")]
 pub struct BadVersionReq(pub String);
 
 impl VersionReq {
@@ -102,11 +100,7 @@ impl VersionReq {
             .unwrap_or((VersionOp::Eq, term));
             let digits = rest.trim().trim_start_matches(['v', 'V']);
             // Only plain dotted numbers: `>=570abc` is a typo, not 570.
-            if digits.is_empty()
-                || digits
-                    .split('.')
-                    .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
-            {
+            if digits.is_empty() || digits.split('.').any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
                 return Err(bad());
             }
             let version = Version::parse(digits).ok_or_else(bad)?;
@@ -115,10 +109,7 @@ impl VersionReq {
         if terms.is_empty() {
             return Err(bad());
         }
-        Ok(VersionReq {
-            source: source.to_string(),
-            terms,
-        })
+        Ok(VersionReq { source: source.to_string(), terms })
     }
 
     pub fn matches(&self, version: &Version) -> bool {
@@ -138,11 +129,7 @@ impl VersionReq {
 
 impl fmt::Display for VersionReq {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let terms: Vec<String> = self
-            .terms
-            .iter()
-            .map(|(op, v)| format!("{} {v}", op.symbol()))
-            .collect();
+        let terms: Vec<String> = self.terms.iter().map(|(op, v)| format!("{} {v}", op.symbol())).collect();
         write!(f, "{}", terms.join(" and "))
     }
 }
@@ -152,9 +139,7 @@ mod tests {
     use super::*;
 
     fn holds(req: &str, version: &str) -> bool {
-        VersionReq::parse(req)
-            .unwrap()
-            .matches(&Version::parse(version).unwrap())
+        VersionReq::parse(req).unwrap().matches(&Version::parse(version).unwrap())
     }
 
     #[test]

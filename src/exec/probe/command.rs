@@ -24,11 +24,7 @@ pub fn run(probe: &CommandProbe, env: &ProbeEnv) -> ProbeOutcome {
     let (found, near_miss) = if by_path {
         (executable(&resolve_path(env.cwd, name)), None)
     } else {
-        search(
-            name,
-            std::env::var_os("PATH").as_deref().unwrap_or_default(),
-            env.cwd,
-        )
+        search(name, std::env::var_os("PATH").as_deref().unwrap_or_default(), env.cwd)
     };
     let expected = match (by_path, probe.found) {
         (false, true) => "on PATH",
@@ -40,12 +36,7 @@ pub fn run(probe: &CommandProbe, env: &ProbeEnv) -> ProbeOutcome {
         Ok(path) => (path.display().to_string(), true),
         Err(reason) => (reason.clone(), false),
     };
-    let check = CheckResult::new(
-        name,
-        expected.to_string(),
-        actual.clone(),
-        is_found == probe.found,
-    );
+    let check = CheckResult::new(name, expected.to_string(), actual.clone(), is_found == probe.found);
     let mut observed = vec![format!("{name}: {actual}")];
     observed.extend(near_miss);
     ProbeOutcome::done(vec![check], observed)
@@ -97,10 +88,7 @@ fn executable(path: &Path) -> Lookup {
         return Err("not a regular file".to_string());
     }
     if rustix::fs::access(path, Access::EXEC_OK).is_err() {
-        return Err(format!(
-            "not executable (mode {:o})",
-            meta.permissions().mode() & 0o7777
-        ));
+        return Err(format!("not executable (mode {:o})", meta.permissions().mode() & 0o7777));
     }
     Ok(path.to_path_buf())
 }
@@ -146,10 +134,7 @@ mod tests {
         assert_eq!(outcome.observed, [format!("sh: {path}")]);
         assert_eq!(outcome.checks[0].message, format!("sh {path} (on PATH)"));
         let inverted = run(&probe("{name: sh, found: false}"), &env(Path::new("/")));
-        assert_eq!(
-            inverted.checks[0].message,
-            format!("sh: expected not on PATH, saw {path}")
-        );
+        assert_eq!(inverted.checks[0].message, format!("sh: expected not on PATH, saw {path}"));
     }
 
     #[test]
@@ -159,19 +144,8 @@ mod tests {
         assert_eq!(outcome.status, ProbeStatus::Done);
         assert!(!outcome.passed());
         let message = &outcome.checks[0].message;
-        assert!(
-            message.starts_with(&format!(
-                "{name}: expected on PATH, saw not found on PATH ("
-            )),
-            "{message}"
-        );
-        assert!(
-            run(
-                &probe(&format!("{{name: {name}, found: false}}")),
-                &env(Path::new("/"))
-            )
-            .passed()
-        );
+        assert!(message.starts_with(&format!("{name}: expected on PATH, saw not found on PATH (")), "{message}");
+        assert!(run(&probe(&format!("{{name: {name}, found: false}}")), &env(Path::new("/"))).passed());
     }
 
     #[test]
@@ -180,36 +154,16 @@ mod tests {
         std::fs::create_dir_all(tmp.path().join("a")).unwrap();
         std::fs::create_dir_all(tmp.path().join("b")).unwrap();
         std::fs::write(tmp.path().join("a/tool"), "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(
-            tmp.path().join("a/tool"),
-            std::fs::Permissions::from_mode(0o644),
-        )
-        .unwrap();
+        std::fs::set_permissions(tmp.path().join("a/tool"), std::fs::Permissions::from_mode(0o644)).unwrap();
         let path_var = OsStr::new("a:b:a");
         let (found, near_miss) = search("tool", path_var, tmp.path());
         // Even root may not execute a file without any x bit.
         assert_eq!(found.unwrap_err(), "not found on PATH (a:b)");
-        assert_eq!(
-            near_miss.unwrap(),
-            format!(
-                "{}: not executable (mode 644)",
-                tmp.path().join("a/tool").display()
-            )
-        );
+        assert_eq!(near_miss.unwrap(), format!("{}: not executable (mode 644)", tmp.path().join("a/tool").display()));
         std::fs::write(tmp.path().join("b/tool"), "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(
-            tmp.path().join("b/tool"),
-            std::fs::Permissions::from_mode(0o755),
-        )
-        .unwrap();
-        assert_eq!(
-            search("tool", path_var, tmp.path()).0.unwrap(),
-            tmp.path().join("b/tool")
-        );
-        assert_eq!(
-            search("tool", OsStr::new(""), tmp.path()).0.unwrap_err(),
-            "not found: PATH is empty"
-        );
+        std::fs::set_permissions(tmp.path().join("b/tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(search("tool", path_var, tmp.path()).0.unwrap(), tmp.path().join("b/tool"));
+        assert_eq!(search("tool", OsStr::new(""), tmp.path()).0.unwrap_err(), "not found: PATH is empty");
     }
 
     #[test]
@@ -217,10 +171,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir(tmp.path().join("bin")).unwrap();
         let outcome = run(&probe("{name: ./bin}"), &env(tmp.path()));
-        assert_eq!(
-            outcome.checks[0].message,
-            "./bin: expected an executable file, saw a directory, not a program"
-        );
+        assert_eq!(outcome.checks[0].message, "./bin: expected an executable file, saw a directory, not a program");
         assert!(run(&probe("{name: /bin/sh}"), &env(tmp.path())).passed());
         assert!(run(&probe("{name: ./missing, found: false}"), &env(tmp.path())).passed());
     }
@@ -229,16 +180,10 @@ mod tests {
     fn long_paths_are_abbreviated() {
         let dirs: Vec<String> = (0..30).map(|i| format!("/opt/tool-{i}/bin")).collect();
         let text = abbreviate(&dirs);
-        assert!(
-            text.starts_with("/opt/tool-0/bin:/opt/tool-1/bin:"),
-            "{text}"
-        );
+        assert!(text.starts_with("/opt/tool-0/bin:/opt/tool-1/bin:"), "{text}");
         assert!(text.ends_with(" more"), "{text}");
         assert!(text.len() < PATH_SHOWN_CHARS + 20, "{text}");
-        assert_eq!(
-            abbreviate(&["/usr/bin".into(), "/bin".into()]),
-            "/usr/bin:/bin"
-        );
+        assert_eq!(abbreviate(&["/usr/bin".into(), "/bin".into()]), "/usr/bin:/bin");
     }
 
     #[test]

@@ -56,14 +56,10 @@ impl Usage {
         let used_blocks = c.blocks.saturating_sub(c.bfree);
         // df: root-reserved blocks are neither used nor available to users, so the percentage
         // is used / (used + available), rounded up.
-        let used_percent =
-            ceil_percent(used_blocks, u128::from(used_blocks) + u128::from(c.bavail));
+        let used_percent = ceil_percent(used_blocks, u128::from(used_blocks) + u128::from(c.bavail));
         let inodes = (c.files > 0).then(|| {
             let used = c.files.saturating_sub(c.ffree);
-            Inodes {
-                used_percent: ceil_percent(used, u128::from(c.files)),
-                avail: c.favail as f64,
-            }
+            Inodes { used_percent: ceil_percent(used, u128::from(c.files)), avail: c.favail as f64 }
         });
         Usage {
             size: (u128::from(c.blocks) * frsize) as f64,
@@ -89,10 +85,7 @@ pub fn run(probe: &DiskProbe, env: &ProbeEnv) -> ProbeOutcome {
         Ok(stat) => stat,
         Err(errno) => {
             let reason = os_error(&errno.into());
-            return ProbeOutcome::error(format!(
-                "cannot read the filesystem at {}: {reason}",
-                path.display()
-            ));
+            return ProbeOutcome::error(format!("cannot read the filesystem at {}: {reason}", path.display()));
         }
     };
     let usage = Usage::from_counters(Counters::from(&stat));
@@ -108,29 +101,14 @@ fn checks(probe: &DiskProbe, usage: &Usage) -> Vec<CheckResult> {
             out.push(check_number(label, &m.0, seen, unit));
         }
     };
-    number(
-        "used",
-        &probe.used_percent,
-        usage.used_percent,
-        Unit::Percent,
-    );
+    number("used", &probe.used_percent, usage.used_percent, Unit::Percent);
     number("available", &probe.avail, usage.avail, Unit::Bytes);
     number("used space", &probe.used, usage.used, Unit::Bytes);
     number("size", &probe.size, usage.size, Unit::Bytes);
     match usage.inodes {
         Some(inodes) => {
-            number(
-                "inodes used",
-                &probe.inodes_used_percent,
-                inodes.used_percent,
-                Unit::Percent,
-            );
-            number(
-                "free inodes",
-                &probe.inodes_avail,
-                inodes.avail,
-                Unit::Plain,
-            );
+            number("inodes used", &probe.inodes_used_percent, inodes.used_percent, Unit::Percent);
+            number("free inodes", &probe.inodes_avail, inodes.avail, Unit::Plain);
         }
         None => {
             for (label, matcher, unit) in [
@@ -138,11 +116,7 @@ fn checks(probe: &DiskProbe, usage: &Usage) -> Vec<CheckResult> {
                 ("free inodes", &probe.inodes_avail, Unit::Plain),
             ] {
                 if let Some(m) = matcher {
-                    out.push(CheckResult::not_reported(
-                        label,
-                        m.0.describe(unit),
-                        "not reported by this filesystem",
-                    ));
+                    out.push(CheckResult::not_reported(label, m.0.describe(unit), "not reported by this filesystem"));
                 }
             }
         }
@@ -179,11 +153,7 @@ mod tests {
 
     /// `df -B1 --output=pcent,avail,ipcent` for `path`: (percent, avail bytes, inode percent).
     fn df(path: &Path) -> Option<(f64, f64, Option<f64>)> {
-        let out = Command::new("df")
-            .args(["-B1", "--output=pcent,avail,ipcent"])
-            .arg(path)
-            .output()
-            .ok()?;
+        let out = Command::new("df").args(["-B1", "--output=pcent,avail,ipcent"]).arg(path).output().ok()?;
         let text = String::from_utf8(out.stdout).ok()?;
         let fields: Vec<&str> = text.lines().nth(1)?.split_whitespace().collect();
         let pct = |s: &str| s.trim_end_matches('%').parse::<f64>().ok();
@@ -229,18 +199,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         for path in [Path::new("/"), tmp.path()] {
             let stat = rustix::fs::statvfs(path).unwrap();
-            let outcome = run(
-                &probe(&format!("{{path: {}}}", path.display())),
-                &env(Path::new("/")),
-            );
+            let outcome = run(&probe(&format!("{{path: {}}}", path.display())), &env(Path::new("/")));
             assert_eq!(outcome.status, ProbeStatus::Done);
             assert!(outcome.passed(), "no matchers: the probe just reports");
             assert!(outcome.checks.is_empty());
-            assert!(
-                outcome.observed[0].starts_with(&format!("{}: ", path.display())),
-                "{:?}",
-                outcome.observed
-            );
+            assert!(outcome.observed[0].starts_with(&format!("{}: ", path.display())), "{:?}", outcome.observed);
             let usage = Usage::from_counters(Counters::from(&stat));
             assert!(usage.used + usage.avail <= usage.size, "{usage:?}");
             assert!((0.0..=100.0).contains(&usage.used_percent));
@@ -248,19 +211,10 @@ mod tests {
                 continue;
             };
             // Other processes write meanwhile: allow a point of drift and 64 MiB of space.
-            assert!(
-                (usage.used_percent - pcent).abs() <= 1.0,
-                "{usage:?} vs df {pcent}%"
-            );
-            assert!(
-                (usage.avail - avail).abs() <= 64.0 * 1024.0 * 1024.0,
-                "{usage:?} vs df {avail}"
-            );
+            assert!((usage.used_percent - pcent).abs() <= 1.0, "{usage:?} vs df {pcent}%");
+            assert!((usage.avail - avail).abs() <= 64.0 * 1024.0 * 1024.0, "{usage:?} vs df {avail}");
             if let (Some(inodes), Some(ipcent)) = (usage.inodes, ipcent) {
-                assert!(
-                    (inodes.used_percent - ipcent).abs() <= 1.0,
-                    "{inodes:?} vs df {ipcent}%"
-                );
+                assert!((inodes.used_percent - ipcent).abs() <= 1.0, "{inodes:?} vs df {ipcent}%");
             }
         }
     }
@@ -271,23 +225,15 @@ mod tests {
         std::fs::create_dir(tmp.path().join("sub")).unwrap();
         let outcome = run(&probe("{path: sub}"), &env(tmp.path()));
         assert_eq!(outcome.status, ProbeStatus::Done);
-        assert!(
-            outcome.observed[0].starts_with(&format!("{}: ", tmp.path().join("sub").display()))
-        );
+        assert!(outcome.observed[0].starts_with(&format!("{}: ", tmp.path().join("sub").display())));
     }
 
     #[test]
     fn missing_path_is_an_error() {
-        let outcome = run(
-            &probe("{path: /no/such/place/here, used_percent: {lt: 90}}"),
-            &env(Path::new("/")),
-        );
+        let outcome = run(&probe("{path: /no/such/place/here, used_percent: {lt: 90}}"), &env(Path::new("/")));
         assert_eq!(
             outcome.status,
-            ProbeStatus::Error(
-                "cannot read the filesystem at /no/such/place/here: No such file or directory"
-                    .into()
-            )
+            ProbeStatus::Error("cannot read the filesystem at /no/such/place/here: No such file or directory".into())
         );
         assert!(!outcome.passed());
     }
@@ -306,23 +252,13 @@ mod tests {
 
     #[test]
     fn failing_matcher_says_expected_and_seen() {
-        let outcome = run(
-            &probe("{path: /, used_percent: {gt: 100}, avail: {gt: 1000PiB}}"),
-            &env(Path::new("/")),
-        );
+        let outcome = run(&probe("{path: /, used_percent: {gt: 100}, avail: {gt: 1000PiB}}"), &env(Path::new("/")));
         assert_eq!(outcome.status, ProbeStatus::Done);
         assert!(!outcome.passed());
         let seen = rustix::fs::statvfs("/").unwrap();
         let usage = Usage::from_counters(Counters::from(&seen));
-        assert_eq!(
-            outcome.checks[0].message,
-            format!("used: expected > 100%, saw {}%", usage.used_percent)
-        );
-        assert!(
-            outcome.checks[1]
-                .message
-                .starts_with("available: expected > 1000.0 PiB, saw ")
-        );
+        assert_eq!(outcome.checks[0].message, format!("used: expected > 100%, saw {}%", usage.used_percent));
+        assert!(outcome.checks[1].message.starts_with("available: expected > 1000.0 PiB, saw "));
     }
 
     #[test]
@@ -336,16 +272,10 @@ mod tests {
             ffree: 0,
             favail: 0,
         });
-        let results = checks(
-            &probe("{path: /, inodes_used_percent: {lt: 90}, inodes_avail: {gt: 10}}"),
-            &usage,
-        );
+        let results = checks(&probe("{path: /, inodes_used_percent: {lt: 90}, inodes_avail: {gt: 10}}"), &usage);
         assert_eq!(results.len(), 2);
         assert!(results.iter().all(|c| c.passed));
-        assert_eq!(
-            results[0].message,
-            "inodes used: not reported by this filesystem"
-        );
+        assert_eq!(results[0].message, "inodes used: not reported by this filesystem");
         assert_eq!(results[1].expected, "free inodes > 10");
     }
 }

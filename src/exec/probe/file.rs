@@ -22,11 +22,7 @@ const CONTENT_LIMIT: u64 = 64 * 1024 * 1024;
 #[allow(clippy::large_enum_variant)]
 enum Found {
     /// Something is there. `meta` follows symbolic links; `link` is the target when the path is one.
-    Present {
-        lmeta: Metadata,
-        meta: Metadata,
-        link: Option<PathBuf>,
-    },
+    Present { lmeta: Metadata, meta: Metadata, link: Option<PathBuf> },
     /// Nothing usable, in words for the `exists` check (`no such file`, `a dangling symbolic link …`).
     Missing(String),
 }
@@ -40,12 +36,7 @@ pub fn run(probe: &FileProbe, env: &ProbeEnv) -> ProbeOutcome {
     };
     match found {
         Found::Missing(what) => {
-            let check = CheckResult::new(
-                "exists",
-                expected_existence(probe.exists),
-                what.clone(),
-                !probe.exists,
-            );
+            let check = CheckResult::new("exists", expected_existence(probe.exists), what.clone(), !probe.exists);
             let mut observed = format!("{shown}: {what}");
             if let Some(parent) = nearest_existing_parent(&path) {
                 observed.push_str(&format!(" (nearest existing parent: {})", parent.display()));
@@ -55,12 +46,7 @@ pub fn run(probe: &FileProbe, env: &ProbeEnv) -> ProbeOutcome {
         Found::Present { lmeta, meta, link } => {
             let mut observed = vec![describe(&shown, &path, &meta, link.as_deref())];
             let what = article(&kind_words(&lmeta, &meta));
-            let exists = CheckResult::new(
-                "exists",
-                expected_existence(probe.exists),
-                what,
-                probe.exists,
-            );
+            let exists = CheckResult::new("exists", expected_existence(probe.exists), what, probe.exists);
             if !probe.exists {
                 return ProbeOutcome::done(vec![exists], observed);
             }
@@ -86,32 +72,15 @@ fn present_checks(
     let mut checks = Vec::new();
     if let Some(kind) = probe.kind {
         // Only `symlink` is about the link itself; every other type is about what it points to.
-        let seen = if kind == FileKind::Symlink {
-            lmeta.file_type()
-        } else {
-            meta.file_type()
-        };
+        let seen = if kind == FileKind::Symlink { lmeta.file_type() } else { meta.file_type() };
         let passed = kind_matches(kind, seen);
-        checks.push(CheckResult::new(
-            "type",
-            article(kind_word(kind)),
-            article(type_word(seen)),
-            passed,
-        ));
+        checks.push(CheckResult::new("type", article(kind_word(kind)), article(type_word(seen)), passed));
     }
     if let Some(want) = probe.readable {
-        checks.push(access_check(
-            "readable",
-            want,
-            access(path, Access::READ_OK),
-        ));
+        checks.push(access_check("readable", want, access(path, Access::READ_OK)));
     }
     if let Some(want) = probe.writable {
-        checks.push(access_check(
-            "writable",
-            want,
-            access(path, Access::WRITE_OK),
-        ));
+        checks.push(access_check("writable", want, access(path, Access::WRITE_OK)));
     }
     if let Some(m) = &probe.contains {
         let (results, note) = content_checks(path, meta, &m.0);
@@ -132,43 +101,27 @@ fn look(path: &Path) -> Result<Found, String> {
         Err(e) => return Err(os_error(&e)),
     };
     if !lmeta.file_type().is_symlink() {
-        return Ok(Found::Present {
-            meta: lmeta.clone(),
-            lmeta,
-            link: None,
-        });
+        return Ok(Found::Present { meta: lmeta.clone(), lmeta, link: None });
     }
     let target = std::fs::read_link(path).unwrap_or_default();
     match std::fs::metadata(path) {
-        Ok(meta) => Ok(Found::Present {
-            lmeta,
-            meta,
-            link: Some(target),
-        }),
-        Err(e) if is_absent(&e) => Ok(Found::Missing(format!(
-            "a dangling symbolic link to {}",
-            target.display()
-        ))),
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => Ok(
-            Found::Missing(format!("a symbolic link loop through {}", target.display())),
-        ),
+        Ok(meta) => Ok(Found::Present { lmeta, meta, link: Some(target) }),
+        Err(e) if is_absent(&e) => Ok(Found::Missing(format!("a dangling symbolic link to {}", target.display()))),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            Ok(Found::Missing(format!("a symbolic link loop through {}", target.display())))
+        }
         Err(e) => Err(os_error(&e)),
     }
 }
 
 /// Errors that mean "nothing there": no entry, or a path component that is not a directory.
 fn is_absent(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-    )
+    matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory)
 }
 
 /// The closest ancestor that exists, to show how much of a missing path is there.
 fn nearest_existing_parent(path: &Path) -> Option<&Path> {
-    path.ancestors()
-        .skip(1)
-        .find(|p| std::fs::symlink_metadata(p).is_ok())
+    path.ancestors().skip(1).find(|p| std::fs::symlink_metadata(p).is_ok())
 }
 
 /// `access(2)` for the current user (root passes read and write checks regardless of mode).
@@ -187,37 +140,17 @@ fn access_check(label: &str, want: bool, seen: Result<(), String>) -> CheckResul
 
 /// Streams the file through the line patterns; returns one check per pattern and, when the
 /// file was cut short, a line for `observed`.
-fn content_checks(
-    path: &Path,
-    meta: &Metadata,
-    matcher: &Matcher,
-) -> (Vec<CheckResult>, Option<String>) {
+fn content_checks(path: &Path, meta: &Metadata, matcher: &Matcher) -> (Vec<CheckResult>, Option<String>) {
     const LABEL: &str = "content";
     let Matcher::Lines(patterns) = matcher else {
-        return (
-            vec![CheckResult::failed(
-                LABEL,
-                matcher.describe(Unit::Plain),
-                "not line patterns".into(),
-            )],
-            None,
-        );
+        return (vec![CheckResult::failed(LABEL, matcher.describe(Unit::Plain), "not line patterns".into())], None);
     };
     let fail_all = |problem: String| {
-        patterns
-            .iter()
-            .map(|p| CheckResult::failed(LABEL, p.to_string(), problem.clone()))
-            .collect::<Vec<_>>()
+        patterns.iter().map(|p| CheckResult::failed(LABEL, p.to_string(), problem.clone())).collect::<Vec<_>>()
     };
     if !meta.is_file() {
         // Devices and FIFOs can block forever or never end; only regular files have contents.
-        return (
-            fail_all(format!(
-                "not read: it is {}",
-                article(type_word(meta.file_type()))
-            )),
-            None,
-        );
+        return (fail_all(format!("not read: it is {}", article(type_word(meta.file_type())))), None);
     }
     let mut scanner = match LineScanner::new(LABEL, patterns) {
         Ok(scanner) => scanner,
@@ -272,10 +205,9 @@ fn describe(shown: &str, path: &Path, meta: &Metadata, link: Option<&Path>) -> S
         parts.push(HumanBytes(meta.len() as f64).to_string());
     }
     parts.push(mode_string(meta));
-    for (mode, yes, no) in [
-        (Access::READ_OK, "readable", "not readable"),
-        (Access::WRITE_OK, "writable", "not writable"),
-    ] {
+    for (mode, yes, no) in
+        [(Access::READ_OK, "readable", "not readable"), (Access::WRITE_OK, "writable", "not writable")]
+    {
         parts.push(if access(path, mode).is_ok() { yes } else { no }.to_string());
     }
     format!("{shown}: {}", parts.join(", "))
@@ -344,10 +276,7 @@ fn type_word(ft: FileType) -> &'static str {
         FileKind::Socket,
         FileKind::Fifo,
     ];
-    kinds
-        .into_iter()
-        .find(|k| kind_matches(*k, ft))
-        .map_or("file of unknown type", kind_word)
+    kinds.into_iter().find(|k| kind_matches(*k, ft)).map_or("file of unknown type", kind_word)
 }
 
 /// What is there, for the `exists` check: `a regular file`, `a symbolic link to a directory`.
@@ -391,36 +320,18 @@ mod tests {
     fn regular_file_type_size_and_access() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("a.txt"), "hello\nworld\n").unwrap();
-        std::fs::set_permissions(
-            tmp.path().join("a.txt"),
-            std::fs::Permissions::from_mode(0o644),
-        )
-        .unwrap();
-        let outcome = run_at(
-            tmp.path(),
-            "{path: a.txt, type: file, readable: true, writable: true, size: 12}",
-        );
+        std::fs::set_permissions(tmp.path().join("a.txt"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let outcome = run_at(tmp.path(), "{path: a.txt, type: file, readable: true, writable: true, size: 12}");
         assert_eq!(outcome.status, ProbeStatus::Done);
         assert!(outcome.passed(), "{:?}", messages(&outcome));
         assert_eq!(outcome.checks.len(), 5);
-        assert_eq!(
-            outcome.checks[0].message,
-            "exists a regular file (to exist)"
-        );
+        assert_eq!(outcome.checks[0].message, "exists a regular file (to exist)");
         let shown = tmp.path().join("a.txt").display().to_string();
-        assert_eq!(
-            outcome.observed,
-            vec![format!(
-                "{shown}: regular file, 12 B, -rw-r--r--, readable, writable"
-            )]
-        );
+        assert_eq!(outcome.observed, vec![format!("{shown}: regular file, 12 B, -rw-r--r--, readable, writable")]);
         let wrong = run_at(tmp.path(), "{path: a.txt, type: dir, size: {gt: 1KiB}}");
         assert_eq!(
             messages(&wrong)[1..],
-            [
-                "type: expected a directory, saw a regular file",
-                "size: expected > 1.0 KiB, saw 12 B"
-            ]
+            ["type: expected a directory, saw a regular file", "size: expected > 1.0 KiB, saw 12 B"]
         );
     }
 
@@ -436,80 +347,41 @@ mod tests {
         let followed = run_at(tmp.path(), "{path: link, type: dir}");
         assert!(followed.passed());
         assert_eq!(followed.checks[0].actual, "a symbolic link to a directory");
-        assert!(
-            followed.observed[0].contains(": symbolic link to d, directory, d"),
-            "{:?}",
-            followed.observed
-        );
+        assert!(followed.observed[0].contains(": symbolic link to d, directory, d"), "{:?}", followed.observed);
         let not_link = run_at(tmp.path(), "{path: d, type: symlink}");
-        assert_eq!(
-            not_link.checks[1].message,
-            "type: expected a symbolic link, saw a directory"
-        );
+        assert_eq!(not_link.checks[1].message, "type: expected a symbolic link, saw a directory");
         let dangling = run_at(tmp.path(), "{path: dangling}");
-        assert_eq!(
-            messages(&dangling),
-            ["exists: expected to exist, saw a dangling symbolic link to nowhere"]
-        );
+        assert_eq!(messages(&dangling), ["exists: expected to exist, saw a dangling symbolic link to nowhere"]);
         assert!(run_at(tmp.path(), "{path: dangling, exists: false}").passed());
     }
 
     #[test]
     fn character_device() {
-        let outcome = run_at(
-            Path::new("/"),
-            "{path: /dev/null, type: char, readable: true, writable: true}",
-        );
+        let outcome = run_at(Path::new("/"), "{path: /dev/null, type: char, readable: true, writable: true}");
         assert!(outcome.passed(), "{:?}", messages(&outcome));
-        assert_eq!(
-            outcome.observed,
-            ["/dev/null: character device, crw-rw-rw-, readable, writable"]
-        );
+        assert_eq!(outcome.observed, ["/dev/null: character device, crw-rw-rw-, readable, writable"]);
         let wrong = run_at(Path::new("/"), "{path: /dev/null, type: block}");
-        assert_eq!(
-            wrong.checks[1].message,
-            "type: expected a block device, saw a character device"
-        );
+        assert_eq!(wrong.checks[1].message, "type: expected a block device, saw a character device");
         // Devices are never read line by line: they may block or never end.
         let read = run_at(Path::new("/"), "{path: /dev/null, contains: [\"x\"]}");
-        assert_eq!(
-            read.checks[1].message,
-            "content: not read: it is a character device"
-        );
+        assert_eq!(read.checks[1].message, "content: not read: it is a character device");
     }
 
     #[test]
     fn missing_file() {
         let tmp = tempfile::tempdir().unwrap();
-        let outcome = run_at(
-            tmp.path(),
-            "{path: gone/file.json, type: file, contains: [\"x\"], size: 1}",
-        );
+        let outcome = run_at(tmp.path(), "{path: gone/file.json, type: file, contains: [\"x\"], size: 1}");
         assert_eq!(outcome.status, ProbeStatus::Done);
-        assert_eq!(
-            messages(&outcome),
-            ["exists: expected to exist, saw no such file"]
-        );
+        assert_eq!(messages(&outcome), ["exists: expected to exist, saw no such file"]);
         let shown = tmp.path().join("gone/file.json").display().to_string();
         let parent = tmp.path().display().to_string();
-        assert_eq!(
-            outcome.observed,
-            [format!(
-                "{shown}: no such file (nearest existing parent: {parent})"
-            )]
-        );
+        assert_eq!(outcome.observed, [format!("{shown}: no such file (nearest existing parent: {parent})")]);
         let absent = run_at(tmp.path(), "{path: gone, exists: false}");
         assert!(absent.passed());
-        assert_eq!(
-            absent.checks[0].message,
-            "exists no such file (not to exist)"
-        );
+        assert_eq!(absent.checks[0].message, "exists no such file (not to exist)");
         std::fs::write(tmp.path().join("here"), "").unwrap();
         let present = run_at(tmp.path(), "{path: here, exists: false}");
-        assert_eq!(
-            messages(&present),
-            ["exists: expected not to exist, saw a regular file"]
-        );
+        assert_eq!(messages(&present), ["exists: expected not to exist, saw a regular file"]);
         // A path through a regular file is missing too, not an error.
         assert!(run_at(tmp.path(), "{path: here/below, exists: false}").passed());
     }
@@ -517,9 +389,11 @@ mod tests {
     #[test]
     fn contains_patterns() {
         let tmp = tempfile::tempdir().unwrap();
-        let config = "{\n  \"runtimes\": {\"nvidia\": {\"path\": \"nvidia-container-runtime\"}},\n  \"debug\": false\n}\n";
+        let config =
+            "{\n  \"runtimes\": {\"nvidia\": {\"path\": \"nvidia-container-runtime\"}},\n  \"debug\": false\n}\n";
         std::fs::write(tmp.path().join("daemon.json"), config).unwrap();
-        let yaml = r#"{path: daemon.json, contains: ["nvidia", "!cgroupfs", "/\"debug\": (true|false)/", "!/^\\s*#/"]}"#;
+        let yaml =
+            r#"{path: daemon.json, contains: ["nvidia", "!cgroupfs", "/\"debug\": (true|false)/", "!/^\\s*#/"]}"#;
         let outcome = run_at(tmp.path(), yaml);
         assert!(outcome.passed(), "{:?}", messages(&outcome));
         assert_eq!(outcome.checks.len(), 5);
@@ -527,10 +401,8 @@ mod tests {
             outcome.checks[1].actual,
             "line 2: \"runtimes\": {\"nvidia\": {\"path\": \"nvidia-container-runtime\"}},"
         );
-        let failing = run_at(
-            tmp.path(),
-            r#"{path: daemon.json, contains: ["cgroupfs", "!nvidia", "/^\\s*\"exec-opts\"/"]}"#,
-        );
+        let failing =
+            run_at(tmp.path(), r#"{path: daemon.json, contains: ["cgroupfs", "!nvidia", "/^\\s*\"exec-opts\"/"]}"#);
         assert_eq!(
             messages(&failing)[1..],
             [
@@ -552,17 +424,9 @@ mod tests {
         file.set_len(CONTENT_LIMIT + 10).unwrap();
         let outcome = run_at(tmp.path(), r#"{path: big.log, contains: ["!needle"]}"#);
         assert!(outcome.passed(), "{:?}", messages(&outcome));
-        assert_eq!(
-            outcome.observed[1],
-            "content: read only the first 64.0 MiB of 64.0 MiB"
-        );
+        assert_eq!(outcome.observed[1], "content: read only the first 64.0 MiB of 64.0 MiB");
         file.set_len(CONTENT_LIMIT).unwrap();
-        assert_eq!(
-            run_at(tmp.path(), r#"{path: big.log, contains: ["!needle"]}"#)
-                .observed
-                .len(),
-            1
-        );
+        assert_eq!(run_at(tmp.path(), r#"{path: big.log, contains: ["!needle"]}"#).observed.len(), 1);
     }
 
     #[test]
@@ -571,15 +435,8 @@ mod tests {
         let path = tmp.path().join("secret");
         std::fs::write(&path, "token\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
-        let outcome = run_at(
-            tmp.path(),
-            r#"{path: secret, readable: true, contains: ["token"]}"#,
-        );
-        assert!(
-            outcome.observed[0].contains(", ----------, "),
-            "{:?}",
-            outcome.observed
-        );
+        let outcome = run_at(tmp.path(), r#"{path: secret, readable: true, contains: ["token"]}"#);
+        assert!(outcome.observed[0].contains(", ----------, "), "{:?}", outcome.observed);
         if is_root() {
             // root may read any file: access(2) and open(2) agree, and so does the probe.
             assert!(outcome.passed(), "{:?}", messages(&outcome));
@@ -588,28 +445,16 @@ mod tests {
         } else {
             assert_eq!(
                 messages(&outcome)[1..],
-                [
-                    "readable: expected yes, saw no (Permission denied)",
-                    "content: cannot read: Permission denied",
-                ]
+                ["readable: expected yes, saw no (Permission denied)", "content: cannot read: Permission denied",]
             );
-            assert!(
-                run_at(
-                    tmp.path(),
-                    "{path: secret, readable: false, writable: false}"
-                )
-                .passed()
-            );
+            assert!(run_at(tmp.path(), "{path: secret, readable: false, writable: false}").passed());
         }
     }
 
     #[test]
     fn proc_files_are_read_despite_zero_size() {
         // /proc files report size 0 yet have contents: reading must not trust the size.
-        let outcome = run_at(
-            Path::new("/"),
-            "{path: /proc/version, type: file, contains: [\"Linux\"]}",
-        );
+        let outcome = run_at(Path::new("/"), "{path: /proc/version, type: file, contains: [\"Linux\"]}");
         assert!(outcome.passed(), "{:?}", messages(&outcome));
     }
 
@@ -618,12 +463,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("x");
         std::fs::write(&path, "").unwrap();
-        for (mode, text) in [
-            (0o4755, "-rwsr-xr-x"),
-            (0o2640, "-rw-r-S---"),
-            (0o1777, "-rwxrwxrwt"),
-            (0o644, "-rw-r--r--"),
-        ] {
+        for (mode, text) in
+            [(0o4755, "-rwsr-xr-x"), (0o2640, "-rw-r-S---"), (0o1777, "-rwxrwxrwt"), (0o644, "-rw-r--r--")]
+        {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
             assert_eq!(mode_string(&std::fs::metadata(&path).unwrap()), text);
         }

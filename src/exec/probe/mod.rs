@@ -38,27 +38,15 @@ pub enum ProbeStatus {
 
 impl ProbeOutcome {
     pub fn done(checks: Vec<CheckResult>, observed: Vec<String>) -> ProbeOutcome {
-        ProbeOutcome {
-            status: ProbeStatus::Done,
-            checks,
-            observed,
-        }
+        ProbeOutcome { status: ProbeStatus::Done, checks, observed }
     }
 
     pub fn error(reason: impl Into<String>) -> ProbeOutcome {
-        ProbeOutcome {
-            status: ProbeStatus::Error(reason.into()),
-            checks: Vec::new(),
-            observed: Vec::new(),
-        }
+        ProbeOutcome { status: ProbeStatus::Error(reason.into()), checks: Vec::new(), observed: Vec::new() }
     }
 
     pub fn skipped(reason: impl Into<String>) -> ProbeOutcome {
-        ProbeOutcome {
-            status: ProbeStatus::Skipped(reason.into()),
-            checks: Vec::new(),
-            observed: Vec::new(),
-        }
+        ProbeOutcome { status: ProbeStatus::Skipped(reason.into()), checks: Vec::new(), observed: Vec::new() }
     }
 
     pub fn passed(&self) -> bool {
@@ -97,11 +85,7 @@ const NETWORK_TIMEOUT_CAP: Duration = Duration::from_secs(10);
 
 /// Where a probe looks for `path`: `~/` is the home directory, relative paths are under `cwd`.
 pub(crate) fn resolve_path(cwd: &Path, path: &str) -> PathBuf {
-    let home = || {
-        std::env::var_os("HOME")
-            .filter(|h| !h.is_empty())
-            .map(PathBuf::from)
-    };
+    let home = || std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
     if path == "~"
         && let Some(home) = home()
     {
@@ -125,12 +109,8 @@ pub(crate) fn os_error(err: &std::io::Error) -> String {
 }
 
 /// How long a network probe waits: its own `timeout`, else the step's capped at 10 s.
-pub(crate) fn network_timeout(
-    own: Option<crate::model::duration::Duration>,
-    env: &ProbeEnv,
-) -> Duration {
-    own.map(|d| d.as_std())
-        .unwrap_or_else(|| env.timeout.min(NETWORK_TIMEOUT_CAP))
+pub(crate) fn network_timeout(own: Option<crate::model::duration::Duration>, env: &ProbeEnv) -> Duration {
+    own.map(|d| d.as_std()).unwrap_or_else(|| env.timeout.min(NETWORK_TIMEOUT_CAP))
 }
 
 /// A duration for messages: `3s`, `500ms`, `1.5s`.
@@ -141,9 +121,5 @@ pub(crate) fn format_duration(d: Duration) -> String {
 /// Milliseconds for latency reports: `0.4 ms`, `12 ms`.
 pub(crate) fn format_millis(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
-    if ms < 10.0 {
-        format!("{ms:.1} ms")
-    } else {
-        format!("{} ms", ms.round())
-    }
+    if ms < 10.0 { format!("{ms:.1} ms") } else { format!("{} ms", ms.round()) }
 }

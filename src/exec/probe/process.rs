@@ -17,37 +17,17 @@ pub fn run(probe: &ProcessProbe, _env: &ProbeEnv) -> ProbeOutcome {
     let pids = match find(Path::new("/proc"), name, std::process::id()) {
         Ok(pids) => pids,
         Err(e) => {
-            return ProbeOutcome::error(format!(
-                "cannot list processes in /proc: {}",
-                os_error(&e)
-            ));
+            return ProbeOutcome::error(format!("cannot list processes in /proc: {}", os_error(&e)));
         }
     };
-    let seen = if pids.is_empty() {
-        "no such process".to_string()
-    } else {
-        count_words(&pids)
-    };
-    let expected = if probe.running {
-        "running"
-    } else {
-        "not running"
-    }
-    .to_string();
-    let mut checks = vec![CheckResult::new(
-        name,
-        expected,
-        seen,
-        pids.is_empty() != probe.running,
-    )];
+    let seen = if pids.is_empty() { "no such process".to_string() } else { count_words(&pids) };
+    let expected = if probe.running { "running" } else { "not running" }.to_string();
+    let mut checks = vec![CheckResult::new(name, expected, seen, pids.is_empty() != probe.running)];
     if let Some(m) = &probe.count {
         checks.push(check_number("count", &m.0, pids.len() as f64, Unit::Plain));
     }
-    let observed = if pids.is_empty() {
-        format!("no process named {name}")
-    } else {
-        format!("{name}: {}", count_words(&pids))
-    };
+    let observed =
+        if pids.is_empty() { format!("no process named {name}") } else { format!("{name}: {}", count_words(&pids)) };
     ProbeOutcome::done(checks, vec![observed])
 }
 
@@ -69,11 +49,7 @@ fn find(proc: &Path, name: &str, skip: u32) -> std::io::Result<Vec<u32>> {
     for entry in std::fs::read_dir(proc)? {
         // Processes come and go while we scan: whatever vanishes simply does not count.
         let Ok(entry) = entry else { continue };
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
         if pid != skip && is_named(&entry.path(), name) && !is_zombie(&entry.path()) {
@@ -101,9 +77,7 @@ fn is_named(dir: &Path, name: &str) -> bool {
 fn is_zombie(dir: &Path) -> bool {
     let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
     // `pid (comm) state …`: comm may hold spaces and parentheses, so look after the last `)`.
-    let state = stat
-        .rfind(')')
-        .and_then(|i| stat[i + 1..].trim_start().chars().next());
+    let state = stat.rfind(')').and_then(|i| stat[i + 1..].trim_start().chars().next());
     matches!(state, Some('Z' | 'X'))
 }
 
@@ -132,61 +106,31 @@ mod tests {
     fn finds_a_sleeping_child() {
         let child = Reaped(Command::new("sleep").arg("30").spawn().unwrap());
         let pid = child.0.id();
-        let outcome = run(
-            &probe("{name: sleep, count: {ge: 1}}"),
-            &env(Path::new("/")),
-        );
+        let outcome = run(&probe("{name: sleep, count: {ge: 1}}"), &env(Path::new("/")));
         assert_eq!(outcome.status, ProbeStatus::Done);
         assert!(outcome.passed(), "{:?}", outcome.checks);
         assert_eq!(outcome.checks.len(), 2);
         let observed = &outcome.observed[0];
         assert!(observed.starts_with("sleep: "), "{observed}");
-        assert!(
-            observed.contains(&pid.to_string()) || observed.contains('…'),
-            "{observed}"
-        );
-        let inverted = run(
-            &probe("{name: sleep, running: false}"),
-            &env(Path::new("/")),
-        );
-        assert!(
-            inverted.checks[0]
-                .message
-                .starts_with("sleep: expected not running, saw "),
-            "{:?}",
-            inverted.checks
-        );
+        assert!(observed.contains(&pid.to_string()) || observed.contains('…'), "{observed}");
+        let inverted = run(&probe("{name: sleep, running: false}"), &env(Path::new("/")));
+        assert!(inverted.checks[0].message.starts_with("sleep: expected not running, saw "), "{:?}", inverted.checks);
         drop(child);
     }
 
     #[test]
     fn nonsense_is_not_running() {
-        let outcome = run(
-            &probe("{name: runbook-no-such-process, count: {ge: 1}}"),
-            &env(Path::new("/")),
-        );
+        let outcome = run(&probe("{name: runbook-no-such-process, count: {ge: 1}}"), &env(Path::new("/")));
         assert_eq!(outcome.status, ProbeStatus::Done);
-        assert_eq!(
-            outcome.observed,
-            ["no process named runbook-no-such-process"]
-        );
+        assert_eq!(outcome.observed, ["no process named runbook-no-such-process"]);
         let messages: Vec<&str> = outcome.checks.iter().map(|c| c.message.as_str()).collect();
         assert_eq!(
             messages,
-            [
-                "runbook-no-such-process: expected running, saw no such process",
-                "count: expected ≥ 1, saw 0"
-            ]
+            ["runbook-no-such-process: expected running, saw no such process", "count: expected ≥ 1, saw 0"]
         );
-        let absent = run(
-            &probe("{name: runbook-no-such-process, running: false}"),
-            &env(Path::new("/")),
-        );
+        let absent = run(&probe("{name: runbook-no-such-process, running: false}"), &env(Path::new("/")));
         assert!(absent.passed());
-        assert_eq!(
-            absent.checks[0].message,
-            "runbook-no-such-process no such process (not running)"
-        );
+        assert_eq!(absent.checks[0].message, "runbook-no-such-process no such process (not running)");
     }
 
     #[test]
@@ -209,20 +153,8 @@ mod tests {
     fn matches_long_names_by_argv0_and_ignores_zombies() {
         let proc = tempfile::tempdir().unwrap();
         // comm is cut to 15 characters; argv[0] keeps the whole name.
-        fake(
-            proc.path(),
-            10,
-            "nvidia-persiste",
-            b"/usr/bin/nvidia-persistenced\0--verbose\0",
-            'S',
-        );
-        fake(
-            proc.path(),
-            11,
-            "ollama",
-            b"/usr/local/bin/ollama\0serve\0",
-            'S',
-        );
+        fake(proc.path(), 10, "nvidia-persiste", b"/usr/bin/nvidia-persistenced\0--verbose\0", 'S');
+        fake(proc.path(), 11, "ollama", b"/usr/local/bin/ollama\0serve\0", 'S');
         fake(proc.path(), 12, "ollama", b"", 'Z');
         fake(proc.path(), 13, "ollama", b"ollama\0runner\0", 'R');
         fake(proc.path(), 14, "kworker/0:1", b"", 'I');
@@ -239,9 +171,6 @@ mod tests {
         assert_eq!(count_words(&[7]), "1 process (pid 7)");
         assert_eq!(count_words(&[123, 456]), "2 processes (pids 123, 456)");
         let many: Vec<u32> = (1..=12).collect();
-        assert_eq!(
-            count_words(&many),
-            "12 processes (pids 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, …)"
-        );
+        assert_eq!(count_words(&many), "12 processes (pids 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, …)");
     }
 }

@@ -14,9 +14,7 @@ pub struct JsonReporter {
 
 impl Default for JsonReporter {
     fn default() -> Self {
-        JsonReporter {
-            out: std::io::stdout(),
-        }
+        JsonReporter { out: std::io::stdout() }
     }
 }
 
@@ -30,10 +28,7 @@ impl JsonReporter {
 }
 
 fn now() -> String {
-    jiff::Timestamp::now()
-        .round(jiff::Unit::Millisecond)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
+    jiff::Timestamp::now().round(jiff::Unit::Millisecond).map(|t| t.to_string()).unwrap_or_default()
 }
 
 impl Reporter for JsonReporter {
@@ -62,9 +57,7 @@ impl Reporter for JsonReporter {
     }
 
     fn output(&mut self, step_id: &str, stream: StreamKind, line: &str) {
-        self.emit(
-            json!({"event": "output", "step": step_id, "stream": stream.as_str(), "line": line}),
-        );
+        self.emit(json!({"event": "output", "step": step_id, "stream": stream.as_str(), "line": line}));
     }
 
     fn step_finished(&mut self, number: usize, _total: usize, step: &StepRecord) {
@@ -84,11 +77,8 @@ impl Reporter for JsonReporter {
     }
 
     fn run_finished(&mut self, run: &RunRecord, archive: Option<&Path>) {
-        let counts: serde_json::Map<String, serde_json::Value> = run
-            .counts()
-            .into_iter()
-            .map(|(o, n)| (o.as_str().to_string(), json!(n)))
-            .collect();
+        let counts: serde_json::Map<String, serde_json::Value> =
+            run.counts().into_iter().map(|(o, n)| (o.as_str().to_string(), json!(n))).collect();
         self.emit(json!({
             "event": "run_finished",
             "time": now(),
@@ -99,6 +89,10 @@ impl Reporter for JsonReporter {
             "findings": run.findings,
             "archive": archive.map(|a| a.display().to_string()),
         }));
+    }
+
+    fn attempt(&mut self, step_id: &str, attempt: u32, attempts: u32) {
+        self.emit(json!({"event": "retry", "time": now(), "step": step_id, "attempt": attempt, "of": attempts}));
     }
 
     fn notice(&mut self, text: &str) {

@@ -35,6 +35,8 @@ pub trait Reporter {
     fn output(&mut self, step_id: &str, stream: StreamKind, line: &str);
     fn step_finished(&mut self, number: usize, total: usize, step: &StepRecord);
     fn run_finished(&mut self, run: &RunRecord, archive: Option<&Path>);
+    /// A step runs again (`retry`).
+    fn attempt(&mut self, step_id: &str, attempt: u32, attempts: u32);
     /// Something the user should know that is not a step result (an archive that cannot be written).
     fn notice(&mut self, text: &str);
     /// Asks a yes/no question; `None` when nobody can answer (no terminal) or on Ctrl-C.

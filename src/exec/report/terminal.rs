@@ -40,11 +40,7 @@ impl TerminalReporter {
     }
 
     fn paint(&self, style: Style, text: impl std::fmt::Display) -> String {
-        if self.color {
-            format!("{style}{text}{style:#}")
-        } else {
-            text.to_string()
-        }
+        if self.color { format!("{style}{text}{style:#}") } else { text.to_string() }
     }
 
     /// Prints a line, above the spinner when there is one.
@@ -66,9 +62,7 @@ impl TerminalReporter {
         match step.outcome {
             Outcome::Passed => self.paint(GREEN, "✔"),
             Outcome::Skipped => self.paint(DIM, "⏭"),
-            outcome if outcome.is_failure() && step.severity != "critical" => {
-                self.paint(YELLOW, "✘")
-            }
+            outcome if outcome.is_failure() && step.severity != "critical" => self.paint(YELLOW, "✘"),
             _ => self.paint(RED, "✘"),
         }
     }
@@ -81,17 +75,8 @@ impl TerminalReporter {
             Verdict::Interrupted => (RED, "⛔ interrupted"),
             Verdict::Running => (DIM, "… running"),
         };
-        let counts: Vec<String> = run
-            .counts()
-            .iter()
-            .map(|(o, n)| format!("{n} {}", o.as_str()))
-            .collect();
-        format!(
-            "{} · {} · {}",
-            self.paint(style, mark),
-            counts.join(" · "),
-            seconds(run.duration_ms)
-        )
+        let counts: Vec<String> = run.counts().iter().map(|(o, n)| format!("{n} {}", o.as_str())).collect();
+        format!("{} · {} · {}", self.paint(style, mark), counts.join(" · "), seconds(run.duration_ms))
     }
 }
 
@@ -101,11 +86,7 @@ impl Reporter for TerminalReporter {
             return;
         }
         let title = self.paint(BOLD, &run.runbook.title);
-        self.line(&format!(
-            "{} {title} {}",
-            self.paint(CYAN, "▶"),
-            self.paint(DIM, format!("({})", run.runbook.id))
-        ));
+        self.line(&format!("{} {title} {}", self.paint(CYAN, "▶"), self.paint(DIM, format!("({})", run.runbook.id))));
         let mut facts = vec![format!("{total} step{}", if total == 1 { "" } else { "s" })];
         facts.extend(run.vars.iter().map(|(k, v)| match v {
             serde_json::Value::String(s) => format!("{k}={s}"),
@@ -122,7 +103,7 @@ impl Reporter for TerminalReporter {
             "{} {} {}",
             Self::counter(number, total),
             self.paint(BOLD, step.id),
-            step.name
+            self.paint(DIM, format!("— {}", step.name))
         );
         if self.interactive_output {
             let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
@@ -162,7 +143,7 @@ impl Reporter for TerminalReporter {
             self.mark(step),
             Self::counter(number, total),
             self.paint(BOLD, &step.id),
-            step.name
+            self.paint(DIM, format!("— {}", step.name))
         );
         match step.outcome {
             Outcome::Passed => {}
@@ -172,9 +153,7 @@ impl Reporter for TerminalReporter {
                 }
             }
             _ => {
-                let why = step
-                    .why()
-                    .unwrap_or_else(|| step.outcome.as_str().to_string());
+                let why = step.why().unwrap_or_else(|| step.outcome.as_str().to_string());
                 line.push_str(&format!("\n      {}", self.paint(RED, why)));
             }
         }
@@ -187,19 +166,9 @@ impl Reporter for TerminalReporter {
         }
         if !self.quiet && !run.steps.is_empty() {
             self.line("");
-            let width = run
-                .steps
-                .iter()
-                .map(|s| s.id.chars().count())
-                .max()
-                .unwrap_or(0)
-                .min(32);
+            let width = run.steps.iter().map(|s| s.id.chars().count()).max().unwrap_or(0).min(32);
             for step in &run.steps {
-                let why = if step.passed() {
-                    String::new()
-                } else {
-                    step.why().unwrap_or_default()
-                };
+                let why = if step.passed() { String::new() } else { step.why().unwrap_or_default() };
                 let why: String = why.chars().take(100).collect();
                 let id = format!("{:<width$}", step.id);
                 let line = format!(
@@ -207,11 +176,7 @@ impl Reporter for TerminalReporter {
                     self.mark(step),
                     id,
                     step.outcome.as_str(),
-                    if step.outcome == Outcome::Skipped {
-                        String::new()
-                    } else {
-                        seconds(step.duration_ms)
-                    },
+                    if step.outcome == Outcome::Skipped { String::new() } else { seconds(step.duration_ms) },
                     self.paint(DIM, why)
                 );
                 self.line(&line);
@@ -219,15 +184,8 @@ impl Reporter for TerminalReporter {
             if !run.findings.is_empty() {
                 self.line(&format!("\n{}", self.paint(BOLD, "Findings")));
                 for finding in &run.findings {
-                    let style = if finding.severity == "critical" {
-                        RED
-                    } else {
-                        YELLOW
-                    };
-                    let text = format!(
-                        "  ✘ {} ({}): {}",
-                        finding.step, finding.severity, finding.message
-                    );
+                    let style = if finding.severity == "critical" { RED } else { YELLOW };
+                    let text = format!("  ✘ {} ({}): {}", finding.step, finding.severity, finding.message);
                     self.line(&self.paint(style, text));
                 }
             }
@@ -235,13 +193,15 @@ impl Reporter for TerminalReporter {
         }
         self.line(&self.verdict_line(run));
         if let Some(dir) = archive {
-            self.line(&format!(
-                "{} {}",
-                self.paint(DIM, "archive:"),
-                dir.join("run.md").display()
-            ));
+            self.line(&format!("{} {}", self.paint(DIM, "archive:"), dir.join("run.md").display()));
         }
         let _ = self.out.flush();
+    }
+
+    fn attempt(&mut self, _step_id: &str, attempt: u32, attempts: u32) {
+        if !self.quiet {
+            self.line(&format!("      {} attempt {attempt} of {attempts}", self.paint(YELLOW, "↻")));
+        }
     }
 
     fn notice(&mut self, text: &str) {

@@ -63,12 +63,7 @@ fn evaluate(probe: &GpuProbe, inventory: &GpuInventory) -> ProbeOutcome {
 fn system_checks(probe: &GpuProbe, inventory: &GpuInventory) -> Vec<CheckResult> {
     let mut checks = Vec::new();
     if let Some(m) = &probe.count {
-        checks.push(check_number(
-            "GPU count",
-            &m.0,
-            inventory.gpus.len() as f64,
-            Unit::Plain,
-        ));
+        checks.push(check_number("GPU count", &m.0, inventory.gpus.len() as f64, Unit::Plain));
     }
     if let Some(m) = &probe.driver_version {
         checks.push(check_version("driver", &m.0, &inventory.driver_version));
@@ -76,12 +71,7 @@ fn system_checks(probe: &GpuProbe, inventory: &GpuInventory) -> Vec<CheckResult>
     if let Some(m) = &probe.cuda_version {
         checks.push(match &inventory.cuda_version {
             Some(cuda) => check_version("CUDA", &m.0, cuda),
-            None => not_reported(
-                "CUDA",
-                &m.0,
-                Unit::Plain,
-                why_missing(&inventory.unreadable, "cuda_version"),
-            ),
+            None => not_reported("CUDA", &m.0, Unit::Plain, why_missing(&inventory.unreadable, "cuda_version")),
         });
     }
     checks
@@ -89,10 +79,7 @@ fn system_checks(probe: &GpuProbe, inventory: &GpuInventory) -> Vec<CheckResult>
 
 /// The GPUs the per-GPU fields apply to: GPU `index`, or all of them. A failed check when
 /// `index` names no GPU, or when per-GPU fields would otherwise pass for want of any GPU.
-fn selected_gpus<'a>(
-    probe: &GpuProbe,
-    inventory: &'a GpuInventory,
-) -> Result<Vec<&'a GpuSnapshot>, CheckResult> {
+fn selected_gpus<'a>(probe: &GpuProbe, inventory: &'a GpuInventory) -> Result<Vec<&'a GpuSnapshot>, CheckResult> {
     if let Some(index) = probe.index {
         return match inventory.gpus.iter().find(|gpu| gpu.index == index) {
             Some(gpu) => Ok(vec![gpu]),
@@ -104,12 +91,7 @@ fn selected_gpus<'a>(
         };
     }
     if inventory.gpus.is_empty() && probe.count.is_none() && has_gpu_fields(probe) {
-        return Err(CheckResult::new(
-            "GPU count",
-            "≥ 1 (the per-GPU checks need a GPU)".into(),
-            "0".into(),
-            false,
-        ));
+        return Err(CheckResult::new("GPU count", "≥ 1 (the per-GPU checks need a GPU)".into(), "0".into(), false));
     }
     Ok(inventory.gpus.iter().collect())
 }
@@ -133,21 +115,12 @@ fn has_gpu_fields(probe: &GpuProbe) -> bool {
 /// Every per-GPU expectation for one GPU; labels start with `GPU n` when `named`.
 fn gpu_checks(probe: &GpuProbe, gpu: &GpuSnapshot, named: bool) -> Vec<CheckResult> {
     let label = |what: &str| {
-        if named {
-            format!("GPU {} {what}", gpu.index)
-        } else {
-            what.to_string()
-        }
+        if named { format!("GPU {} {what}", gpu.index) } else { what.to_string() }
     };
     let mut checks = Vec::new();
     if let Some(m) = &probe.name {
         if gpu.name.is_empty() {
-            checks.push(not_reported(
-                &label("name"),
-                &m.0,
-                Unit::Plain,
-                why_missing(&gpu.unreadable, "name"),
-            ));
+            checks.push(not_reported(&label("name"), &m.0, Unit::Plain, why_missing(&gpu.unreadable, "name")));
         } else {
             checks.extend(check_text(&label("name"), &m.0, &gpu.name));
         }
@@ -168,43 +141,14 @@ fn gpu_checks(probe: &GpuProbe, gpu: &GpuSnapshot, named: bool) -> Vec<CheckResu
         let m = matcher.as_ref()?;
         Some(match seen {
             Some(seen) => check_number(&label(what), &m.0, seen, unit),
-            None => not_reported(
-                &label(what),
-                &m.0,
-                unit,
-                why_missing(&gpu.unreadable, field),
-            ),
+            None => not_reported(&label(what), &m.0, unit, why_missing(&gpu.unreadable, field)),
         })
     };
     let numbers = [
-        number(
-            "memory total",
-            &probe.memory_total,
-            bytes(gpu.memory_total),
-            Unit::Bytes,
-            "memory",
-        ),
-        number(
-            "memory free",
-            &probe.memory_free,
-            bytes(gpu.memory_free),
-            Unit::Bytes,
-            "memory",
-        ),
-        number(
-            "memory used",
-            &probe.memory_used,
-            bytes(gpu.memory_used),
-            Unit::Bytes,
-            "memory",
-        ),
-        number(
-            "memory used",
-            &probe.memory_used_percent,
-            used_percent(gpu),
-            Unit::Percent,
-            "memory",
-        ),
+        number("memory total", &probe.memory_total, bytes(gpu.memory_total), Unit::Bytes, "memory"),
+        number("memory free", &probe.memory_free, bytes(gpu.memory_free), Unit::Bytes, "memory"),
+        number("memory used", &probe.memory_used, bytes(gpu.memory_used), Unit::Bytes, "memory"),
+        number("memory used", &probe.memory_used_percent, used_percent(gpu), Unit::Percent, "memory"),
         number(
             "utilization",
             &probe.utilization_percent,
@@ -212,13 +156,7 @@ fn gpu_checks(probe: &GpuProbe, gpu: &GpuSnapshot, named: bool) -> Vec<CheckResu
             Unit::Percent,
             "utilization",
         ),
-        number(
-            "temperature",
-            &probe.temperature_c,
-            gpu.temperature_c.map(f64::from),
-            Unit::Celsius,
-            "temperature",
-        ),
+        number("temperature", &probe.temperature_c, gpu.temperature_c.map(f64::from), Unit::Celsius, "temperature"),
         number("power", &probe.power_w, gpu.power_w, Unit::Watts, "power"),
     ];
     checks.extend(numbers.into_iter().flatten());
@@ -264,39 +202,26 @@ fn observed(inventory: &GpuInventory) -> Vec<String> {
 
 /// `driver 575.57.08, CUDA 12.9, 2 GPUs`.
 fn summary(inventory: &GpuInventory) -> String {
-    let cuda = match (
-        &inventory.cuda_version,
-        inventory.unreadable.get("cuda_version"),
-    ) {
+    let cuda = match (&inventory.cuda_version, inventory.unreadable.get("cuda_version")) {
         (Some(cuda), _) => format!("CUDA {cuda}"),
         (None, Some(err)) => format!("CUDA not reported ({err})"),
         (None, None) => "CUDA not reported".to_string(),
     };
-    format!(
-        "driver {}, {cuda}, {}",
-        inventory.driver_version,
-        gpu_count_words(inventory)
-    )
+    format!("driver {}, {cuda}, {}", inventory.driver_version, gpu_count_words(inventory))
 }
 
 /// `GPU 0: NVIDIA GeForce RTX 4090, CC 8.9, 23.0 GiB of 24.0 GiB used, 98% utilization, 71 °C, 350 W`;
 /// values the GPU does not report are left out, values NVML failed to read are named at the end.
 fn gpu_line(gpu: &GpuSnapshot) -> String {
-    let name = if gpu.name.is_empty() {
-        "unknown GPU"
-    } else {
-        &gpu.name
-    };
+    let name = if gpu.name.is_empty() { "unknown GPU" } else { &gpu.name };
     let mut parts = vec![format!("GPU {}: {name}", gpu.index)];
     if let Some(cc) = &gpu.compute_capability {
         parts.push(format!("CC {cc}"));
     }
     match (gpu.memory_used, gpu.memory_total) {
-        (Some(used), Some(total)) => parts.push(format!(
-            "{} of {} used",
-            HumanBytes(used as f64),
-            HumanBytes(total as f64)
-        )),
+        (Some(used), Some(total)) => {
+            parts.push(format!("{} of {} used", HumanBytes(used as f64), HumanBytes(total as f64)))
+        }
         (None, Some(total)) => parts.push(format!("{} total", HumanBytes(total as f64))),
         _ => {}
     }
@@ -310,11 +235,7 @@ fn gpu_line(gpu: &GpuSnapshot) -> String {
         parts.push(Unit::Watts.format(power));
     }
     if !gpu.unreadable.is_empty() {
-        let errors: Vec<String> = gpu
-            .unreadable
-            .iter()
-            .map(|(field, err)| format!("{field}: {err}"))
-            .collect();
+        let errors: Vec<String> = gpu.unreadable.iter().map(|(field, err)| format!("{field}: {err}")).collect();
         parts.push(format!("unreadable: {}", errors.join("; ")));
     }
     parts.join(", ")
@@ -369,11 +290,7 @@ mod tests {
 
     fn run_with(yaml: &str, source: Result<GpuInventory, GpuUnavailable>) -> ProbeOutcome {
         let fake = Fake(source);
-        let env = ProbeEnv {
-            cwd: Path::new("."),
-            gpu: &fake,
-            timeout: Duration::from_secs(5),
-        };
+        let env = ProbeEnv { cwd: Path::new("."), gpu: &fake, timeout: Duration::from_secs(5) };
         run(&probe(yaml), &env)
     }
 
@@ -421,46 +338,16 @@ mod tests {
         let inventory = || machine(vec![rtx4090(0)]);
         let cases = [
             ("{count: {ge: 2}}", "GPU count: expected ≥ 2, saw 1"),
-            (
-                "{driver_version: {version: \">=580\"}}",
-                "driver: expected version >= 580, saw 575.57.08",
-            ),
-            (
-                "{cuda_version: {version: \">=13.0\"}}",
-                "CUDA: expected version >= 13.0, saw 12.9",
-            ),
-            (
-                "{compute_capability: {version: \">=12.0\"}}",
-                "compute capability: expected version >= 12.0, saw 8.9",
-            ),
-            (
-                "{name: \"NVIDIA H100\"}",
-                "name: expected is \"NVIDIA H100\", saw \"NVIDIA GeForce RTX 4090\"",
-            ),
-            (
-                "{memory_total: {ge: 48GiB}}",
-                "memory total: expected ≥ 48.0 GiB, saw 24.0 GiB",
-            ),
-            (
-                "{memory_free: {ge: 4GiB}}",
-                "memory free: expected ≥ 4.0 GiB, saw 1.0 GiB",
-            ),
-            (
-                "{memory_used: {lt: 20GiB}}",
-                "memory used: expected < 20.0 GiB, saw 23.0 GiB",
-            ),
-            (
-                "{memory_used_percent: {lt: 90}}",
-                "memory used: expected < 90%, saw 95.83%",
-            ),
-            (
-                "{utilization_percent: {lt: 50}}",
-                "utilization: expected < 50%, saw 98%",
-            ),
-            (
-                "{temperature_c: {lt: 70}}",
-                "temperature: expected < 70 °C, saw 71 °C",
-            ),
+            ("{driver_version: {version: \">=580\"}}", "driver: expected version >= 580, saw 575.57.08"),
+            ("{cuda_version: {version: \">=13.0\"}}", "CUDA: expected version >= 13.0, saw 12.9"),
+            ("{compute_capability: {version: \">=12.0\"}}", "compute capability: expected version >= 12.0, saw 8.9"),
+            ("{name: \"NVIDIA H100\"}", "name: expected is \"NVIDIA H100\", saw \"NVIDIA GeForce RTX 4090\""),
+            ("{memory_total: {ge: 48GiB}}", "memory total: expected ≥ 48.0 GiB, saw 24.0 GiB"),
+            ("{memory_free: {ge: 4GiB}}", "memory free: expected ≥ 4.0 GiB, saw 1.0 GiB"),
+            ("{memory_used: {lt: 20GiB}}", "memory used: expected < 20.0 GiB, saw 23.0 GiB"),
+            ("{memory_used_percent: {lt: 90}}", "memory used: expected < 90%, saw 95.83%"),
+            ("{utilization_percent: {lt: 50}}", "utilization: expected < 50%, saw 98%"),
+            ("{temperature_c: {lt: 70}}", "temperature: expected < 70 °C, saw 71 °C"),
             ("{power_w: {le: 300}}", "power: expected ≤ 300 W, saw 350 W"),
         ];
         for (yaml, message) in cases {
@@ -475,10 +362,7 @@ mod tests {
         let mut inventory = machine(vec![rtx4090(0)]);
         inventory.driver_version = "550.120".into();
         let check = single("{driver_version: {version: \">=570\"}}", inventory);
-        assert_eq!(
-            check.message,
-            "driver: expected version >= 570, saw 550.120"
-        );
+        assert_eq!(check.message, "driver: expected version >= 570, saw 550.120");
         assert_eq!(check.expected, "driver version >= 570");
         assert_eq!(check.actual, "550.120");
     }
@@ -489,10 +373,7 @@ mod tests {
         blackwell.name = "NVIDIA GeForce RTX 5090".into();
         blackwell.compute_capability = Some("12.0".into());
         // Lexically "12.0" < "8.9"; numerically 12.0 is newer.
-        let check = single(
-            "{compute_capability: {version: \">=8.9\"}}",
-            machine(vec![blackwell]),
-        );
+        let check = single("{compute_capability: {version: \">=8.9\"}}", machine(vec![blackwell]));
         assert!(check.passed, "{}", check.message);
         assert_eq!(check.message, "compute capability 12.0 (version >= 8.9)");
     }
@@ -510,22 +391,13 @@ mod tests {
     fn several_gpus_are_named_in_labels() {
         let mut hot = rtx4090(1);
         hot.temperature_c = Some(91);
-        let outcome = run_with(
-            "{temperature_c: {lt: 85}}",
-            Ok(machine(vec![rtx4090(0), hot])),
-        );
+        let outcome = run_with("{temperature_c: {lt: 85}}", Ok(machine(vec![rtx4090(0), hot])));
         assert!(!outcome.passed());
         assert_eq!(
             messages(&outcome),
-            [
-                "GPU 0 temperature 71 °C (< 85 °C)",
-                "GPU 1 temperature: expected < 85 °C, saw 91 °C"
-            ]
+            ["GPU 0 temperature 71 °C (< 85 °C)", "GPU 1 temperature: expected < 85 °C, saw 91 °C"]
         );
-        let used = run_with(
-            "{memory_used: {lt: 20GiB}}",
-            Ok(machine(vec![rtx4090(0), rtx4090(1)])),
-        );
+        let used = run_with("{memory_used: {lt: 20GiB}}", Ok(machine(vec![rtx4090(0), rtx4090(1)])));
         assert_eq!(
             messages(&used),
             [
@@ -540,10 +412,7 @@ mod tests {
         let mut idle = rtx4090(1);
         idle.utilization_percent = Some(0);
         let inventory = machine(vec![rtx4090(0), idle]);
-        let busy = single(
-            "{index: 0, utilization_percent: {ge: 50}}",
-            inventory.clone(),
-        );
+        let busy = single("{index: 0, utilization_percent: {ge: 50}}", inventory.clone());
         assert!(busy.passed);
         assert_eq!(busy.message, "GPU 0 utilization 98% (≥ 50%)");
         let check = single("{index: 1, utilization_percent: {ge: 50}}", inventory);
@@ -555,15 +424,9 @@ mod tests {
 
     #[test]
     fn index_out_of_range_fails() {
-        let outcome = run_with(
-            "{index: 2, memory_used_percent: {lt: 90}}",
-            Ok(machine(vec![rtx4090(0), rtx4090(1)])),
-        );
+        let outcome = run_with("{index: 2, memory_used_percent: {lt: 90}}", Ok(machine(vec![rtx4090(0), rtx4090(1)])));
         assert!(!outcome.passed());
-        assert_eq!(
-            messages(&outcome),
-            ["GPU 2: no such GPU: NVML reports 2 GPUs"]
-        );
+        assert_eq!(messages(&outcome), ["GPU 2: no such GPU: NVML reports 2 GPUs"]);
         // Even with no other field: `index` alone says that GPU exists.
         let bare = single("{index: 1}", machine(vec![rtx4090(0)]));
         assert!(!bare.passed);
@@ -577,10 +440,7 @@ mod tests {
         let mut old = GpuSnapshot::unknown(0);
         old.name = "Tesla K80".into();
         old.memory_total = Some(12 * GIB);
-        old.unreadable.insert(
-            "temperature".into(),
-            "the current user does not have permission".into(),
-        );
+        old.unreadable.insert("temperature".into(), "the current user does not have permission".into());
         let yaml = "{utilization_percent: {ge: 50}, power_w: {lt: 300}, temperature_c: {lt: 85},
             memory_used_percent: {lt: 90}, compute_capability: {version: \">=3.7\"}}";
         let mut inventory = machine(vec![old]);
@@ -611,40 +471,24 @@ mod tests {
         // Per-GPU fields must not pass for want of a GPU.
         let check = single("{memory_used_percent: {lt: 90}}", machine(vec![]));
         assert!(!check.passed);
-        assert_eq!(
-            check.message,
-            "GPU count: expected ≥ 1 (the per-GPU checks need a GPU), saw 0"
-        );
+        assert_eq!(check.message, "GPU count: expected ≥ 1 (the per-GPU checks need a GPU), saw 0");
         // An explicit count is the user's word on how many GPUs are fine.
-        assert!(
-            run_with(
-                "{count: 0, memory_used_percent: {lt: 90}}",
-                Ok(machine(vec![]))
-            )
-            .passed()
-        );
+        assert!(run_with("{count: 0, memory_used_percent: {lt: 90}}", Ok(machine(vec![]))).passed());
     }
 
     #[test]
     fn empty_probe_reports_that_nvml_answers() {
         let check = single("{}", machine(vec![rtx4090(0), rtx4090(1)]));
         assert!(check.passed);
-        assert_eq!(
-            check.message,
-            "NVML answers: driver 575.57.08, CUDA 12.9, 2 GPUs"
-        );
+        assert_eq!(check.message, "NVML answers: driver 575.57.08, CUDA 12.9, 2 GPUs");
     }
 
     fn kinds() -> [GpuUnavailable; 4] {
         [
-            GpuUnavailable::no_driver(
-                "libnvidia-ml.so.1: cannot open shared object file: No such file or directory",
-            ),
+            GpuUnavailable::no_driver("libnvidia-ml.so.1: cannot open shared object file: No such file or directory"),
             GpuUnavailable::version_mismatch(),
             GpuUnavailable::gpu_lost("GPU 0 fell off the bus or is otherwise inaccessible"),
-            GpuUnavailable::other(
-                "the current user does not have permission to perform this operation",
-            ),
+            GpuUnavailable::other("the current user does not have permission to perform this operation"),
         ]
     }
 
@@ -670,27 +514,16 @@ mod tests {
             "NVML unavailable: driver/library version mismatch: reboot or reload the NVIDIA kernel modules"
         );
         let lost = run_with("{}", Err(kinds()[2].clone()));
-        assert!(
-            lost.checks[0]
-                .message
-                .starts_with("GPU lost: GPU 0 fell off the bus")
-        );
+        assert!(lost.checks[0].message.starts_with("GPU lost: GPU 0 fell off the bus"));
     }
 
     #[test]
     fn not_required_skips_only_without_a_driver() {
         let [no_driver, mismatch, lost, other] = kinds();
         let skipped = run_with("{count: {ge: 1}, require: false}", Err(no_driver.clone()));
-        assert_eq!(
-            skipped.status,
-            ProbeStatus::Skipped(no_driver.message.clone())
-        );
+        assert_eq!(skipped.status, ProbeStatus::Skipped(no_driver.message.clone()));
         assert!(skipped.checks.is_empty());
-        assert!(
-            no_driver
-                .message
-                .starts_with("NVML unavailable: no NVIDIA driver")
-        );
+        assert!(no_driver.message.starts_with("NVML unavailable: no NVIDIA driver"));
         // A driver that is there but broken, or a lost GPU, is a fault even on optional steps.
         for err in [mismatch, lost, other] {
             let outcome = run_with("{count: {ge: 1}, require: false}", Err(err.clone()));
@@ -705,9 +538,7 @@ mod tests {
         let mut partial = GpuSnapshot::unknown(1);
         partial.name = "Tesla K80".into();
         partial.memory_total = Some(12 * GIB);
-        partial
-            .unreadable
-            .insert("power".into(), "no permission".into());
+        partial.unreadable.insert("power".into(), "no permission".into());
         let outcome = run_with("{count: 2}", Ok(machine(vec![rtx4090(0), partial])));
         assert_eq!(
             outcome.observed,
@@ -719,10 +550,7 @@ mod tests {
         );
         let mut no_cuda = machine(vec![GpuSnapshot::unknown(0)]);
         no_cuda.cuda_version = None;
-        no_cuda.unreadable.insert(
-            "cuda_version".into(),
-            "a shared library couldn't be found or loaded".into(),
-        );
+        no_cuda.unreadable.insert("cuda_version".into(), "a shared library couldn't be found or loaded".into());
         assert_eq!(
             observed(&no_cuda),
             [

@@ -46,14 +46,9 @@ pub struct InventoryFile(pub PathBuf);
 
 impl GpuSource for InventoryFile {
     fn inventory(&self) -> Result<GpuInventory, GpuUnavailable> {
-        let bad_file = |problem: String| {
-            GpuUnavailable::other(&format!(
-                "GPU inventory file {}: {problem}",
-                self.0.display()
-            ))
-        };
-        let text = std::fs::read_to_string(&self.0)
-            .map_err(|e| bad_file(format!("cannot read it: {e}")))?;
+        let bad_file =
+            |problem: String| GpuUnavailable::other(&format!("GPU inventory file {}: {problem}", self.0.display()));
+        let text = std::fs::read_to_string(&self.0).map_err(|e| bad_file(format!("cannot read it: {e}")))?;
         parse_inventory(&text).map_err(bad_file)?
     }
 }
@@ -101,9 +96,7 @@ mod tests {
         gpu.compute_capability = Some("8.9".into());
         let mut unreported = GpuSnapshot::unknown(1);
         unreported.name = "Tesla K80".into();
-        unreported
-            .unreadable
-            .insert("power".into(), "no permission".into());
+        unreported.unreadable.insert("power".into(), "no permission".into());
         GpuInventory {
             driver_version: "575.57.08".into(),
             cuda_version: Some("12.9".into()),
@@ -137,11 +130,9 @@ mod tests {
         let inventory = parse_inventory(text).unwrap().unwrap();
         assert_eq!(inventory.gpus[0].compute_capability.as_deref(), Some("8.9"));
         // Only what a GPU reports needs to be there.
-        let minimal = parse_inventory(
-            r#"{"driver_version": "550.120", "gpus": [{"index": 0, "power_w": null}]}"#,
-        )
-        .unwrap()
-        .unwrap();
+        let minimal = parse_inventory(r#"{"driver_version": "550.120", "gpus": [{"index": 0, "power_w": null}]}"#)
+            .unwrap()
+            .unwrap();
         assert_eq!(minimal.cuda_version, None);
         assert_eq!(minimal.gpus[0], GpuSnapshot::unknown(0));
     }
@@ -153,21 +144,15 @@ mod tests {
         let err = file.inventory().unwrap_err();
         assert_eq!(err.kind, UnavailableKind::NoDriver);
         assert_eq!(err.message, "NVML unavailable: no NVIDIA driver");
-        let lost =
-            parse_inventory(r#"{"unavailable": "GPU 0 fell off the bus", "kind": "gpu_lost"}"#)
-                .unwrap();
+        let lost = parse_inventory(r#"{"unavailable": "GPU 0 fell off the bus", "kind": "gpu_lost"}"#).unwrap();
         assert_eq!(
             lost,
-            Err(GpuUnavailable {
-                kind: UnavailableKind::GpuLost,
-                message: "GPU lost: GPU 0 fell off the bus".into()
-            })
+            Err(GpuUnavailable { kind: UnavailableKind::GpuLost, message: "GPU lost: GPU 0 fell off the bus".into() })
         );
-        let mismatch = parse_inventory(
-            r#"{"unavailable": "driver/library version mismatch", "kind": "version_mismatch"}"#,
-        )
-        .unwrap()
-        .unwrap_err();
+        let mismatch =
+            parse_inventory(r#"{"unavailable": "driver/library version mismatch", "kind": "version_mismatch"}"#)
+                .unwrap()
+                .unwrap_err();
         assert_eq!(mismatch.kind, UnavailableKind::VersionMismatch);
         assert!(parse_inventory(r#"{"unavailable": "x", "kind": "exploded"}"#).is_err());
     }
@@ -178,39 +163,21 @@ mod tests {
         let path = dir.path().join("absent.json");
         let err = InventoryFile(path.clone()).inventory().unwrap_err();
         assert_eq!(err.kind, UnavailableKind::Other);
-        let expected = format!(
-            "NVML unavailable: GPU inventory file {}: cannot read it: ",
-            path.display()
-        );
+        let expected = format!("NVML unavailable: GPU inventory file {}: cannot read it: ", path.display());
         assert!(err.message.starts_with(&expected), "{}", err.message);
     }
 
     #[test]
     fn corrupt_file_names_the_file_and_the_problem() {
         let dir = tempfile::tempdir().unwrap();
-        let file = write(
-            &dir,
-            "{\"driver_version\": \"575.57.08\",\n \"gpus\": [{\"index\": 0, \"memory_totl\": 1}]}",
-        );
+        let file = write(&dir, "{\"driver_version\": \"575.57.08\",\n \"gpus\": [{\"index\": 0, \"memory_totl\": 1}]}");
         let err = file.inventory().unwrap_err();
         assert_eq!(err.kind, UnavailableKind::Other);
-        assert!(
-            err.message.contains(&file.0.display().to_string()),
-            "{}",
-            err.message
-        );
-        assert!(
-            err.message.contains("unknown field `memory_totl`"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains(&file.0.display().to_string()), "{}", err.message);
+        assert!(err.message.contains("unknown field `memory_totl`"), "{}", err.message);
         assert!(err.message.contains("line 2"), "{}", err.message);
         let garbage = write(&dir, "driver: 575");
         let err = garbage.inventory().unwrap_err();
-        assert!(
-            err.message.contains("not a GPU inventory"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("not a GPU inventory"), "{}", err.message);
     }
 }

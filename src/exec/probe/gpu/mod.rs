@@ -126,17 +126,11 @@ impl GpuUnavailable {
             UnavailableKind::GpuLost => "GPU lost",
             _ => "NVML unavailable",
         };
-        GpuUnavailable {
-            kind,
-            message: format!("{prefix}: {reason}"),
-        }
+        GpuUnavailable { kind, message: format!("{prefix}: {reason}") }
     }
 
     pub fn no_driver(detail: &str) -> GpuUnavailable {
-        GpuUnavailable::new(
-            UnavailableKind::NoDriver,
-            &format!("no NVIDIA driver ({detail})"),
-        )
+        GpuUnavailable::new(UnavailableKind::NoDriver, &format!("no NVIDIA driver ({detail})"))
     }
 
     pub fn version_mismatch() -> GpuUnavailable {

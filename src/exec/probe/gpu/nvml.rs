@@ -18,10 +18,7 @@ pub struct NvmlSource {
 
 impl NvmlSource {
     fn nvml(&self) -> Result<&Nvml, GpuUnavailable> {
-        self.nvml
-            .get_or_init(|| Nvml::init().map_err(|err| unavailable(&err)))
-            .as_ref()
-            .map_err(Clone::clone)
+        self.nvml.get_or_init(|| Nvml::init().map_err(|err| unavailable(&err))).as_ref().map_err(Clone::clone)
     }
 }
 
@@ -43,15 +40,8 @@ impl GpuSource for NvmlSource {
         let count = nvml.device_count().map_err(|e| unavailable(&e))?;
         let mut unreadable = BTreeMap::new();
         let cuda_version = cuda_version(nvml, &mut unreadable);
-        let gpus = (0..count)
-            .map(|index| snapshot(nvml, index))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(GpuInventory {
-            driver_version,
-            cuda_version,
-            gpus,
-            unreadable,
-        })
+        let gpus = (0..count).map(|index| snapshot(nvml, index)).collect::<Result<Vec<_>, _>>()?;
+        Ok(GpuInventory { driver_version, cuda_version, gpus, unreadable })
     }
 }
 
@@ -60,9 +50,7 @@ pub(super) fn unavailable(err: &NvmlError) -> GpuUnavailable {
     match err {
         // libloading's own text names the library and dlopen's reason.
         NvmlError::LibloadingError(inner) => GpuUnavailable::no_driver(&inner.to_string()),
-        NvmlError::LibraryNotFound | NvmlError::DriverNotLoaded => {
-            GpuUnavailable::no_driver(&err.to_string())
-        }
+        NvmlError::LibraryNotFound | NvmlError::DriverNotLoaded => GpuUnavailable::no_driver(&err.to_string()),
         NvmlError::LibRmVersionMismatch => GpuUnavailable::version_mismatch(),
         NvmlError::GpuLost => GpuUnavailable::gpu_lost(&err.to_string()),
         other => GpuUnavailable::other(&other.to_string()),
@@ -101,11 +89,7 @@ struct Reader {
 }
 
 impl Reader {
-    fn read<T>(
-        &mut self,
-        field: &str,
-        result: Result<T, NvmlError>,
-    ) -> Result<Option<T>, GpuUnavailable> {
+    fn read<T>(&mut self, field: &str, result: Result<T, NvmlError>) -> Result<Option<T>, GpuUnavailable> {
         match result {
             Ok(value) => Ok(Some(value)),
             Err(NvmlError::NotSupported) => Ok(None),
@@ -118,18 +102,12 @@ impl Reader {
     }
 
     fn lost(&self) -> GpuUnavailable {
-        GpuUnavailable::gpu_lost(&format!(
-            "GPU {} fell off the bus or is otherwise inaccessible",
-            self.index
-        ))
+        GpuUnavailable::gpu_lost(&format!("GPU {} fell off the bus or is otherwise inaccessible", self.index))
     }
 }
 
 fn snapshot(nvml: &Nvml, index: u32) -> Result<GpuSnapshot, GpuUnavailable> {
-    let mut reader = Reader {
-        index,
-        unreadable: BTreeMap::new(),
-    };
+    let mut reader = Reader { index, unreadable: BTreeMap::new() };
     // One GPU that cannot be opened (no permission on its device node, bad power) must not hide
     // the others: it is listed with every value unreported.
     let Some(device) = reader.read("device", nvml.device_by_index(index))? else {
@@ -178,17 +156,10 @@ mod tests {
     fn init_errors_map_to_kinds_and_messages() {
         let no_driver = unavailable(&NvmlError::DriverNotLoaded);
         assert_eq!(no_driver.kind, UnavailableKind::NoDriver);
-        assert_eq!(
-            no_driver.message,
-            "NVML unavailable: no NVIDIA driver (NVIDIA driver is not loaded)"
-        );
+        assert_eq!(no_driver.message, "NVML unavailable: no NVIDIA driver (NVIDIA driver is not loaded)");
         let no_lib = unavailable(&NvmlError::LibraryNotFound);
         assert_eq!(no_lib.kind, UnavailableKind::NoDriver);
-        assert!(
-            no_lib
-                .message
-                .starts_with("NVML unavailable: no NVIDIA driver (")
-        );
+        assert!(no_lib.message.starts_with("NVML unavailable: no NVIDIA driver ("));
         let mismatch = unavailable(&NvmlError::LibRmVersionMismatch);
         assert_eq!(mismatch.kind, UnavailableKind::VersionMismatch);
         assert_eq!(
@@ -208,27 +179,16 @@ mod tests {
 
     #[test]
     fn per_metric_errors_become_unreported_values() {
-        let mut reader = Reader {
-            index: 1,
-            unreadable: BTreeMap::new(),
-        };
+        let mut reader = Reader { index: 1, unreadable: BTreeMap::new() };
         assert_eq!(reader.read("power", Ok(350_000u32)), Ok(Some(350_000)));
-        assert_eq!(
-            reader.read::<u32>("power", Err(NvmlError::NotSupported)),
-            Ok(None)
-        );
+        assert_eq!(reader.read::<u32>("power", Err(NvmlError::NotSupported)), Ok(None));
         assert!(reader.unreadable.is_empty(), "NotSupported is not an error");
-        assert_eq!(
-            reader.read::<u32>("temperature", Err(NvmlError::NoPermission)),
-            Ok(None)
-        );
+        assert_eq!(reader.read::<u32>("temperature", Err(NvmlError::NoPermission)), Ok(None));
         assert_eq!(
             reader.unreadable.get("temperature").map(String::as_str),
             Some("the current user does not have permission to perform this operation")
         );
-        let lost = reader
-            .read::<u32>("memory", Err(NvmlError::GpuLost))
-            .unwrap_err();
+        let lost = reader.read::<u32>("memory", Err(NvmlError::GpuLost)).unwrap_err();
         assert_eq!(lost.kind, UnavailableKind::GpuLost);
         assert!(lost.message.starts_with("GPU lost: GPU 1 fell off the bus"));
     }
@@ -240,11 +200,7 @@ mod tests {
         match source.inventory() {
             Ok(inventory) => assert!(Version::parse(&inventory.driver_version).is_some()),
             Err(err) => {
-                assert!(
-                    err.message.starts_with("NVML unavailable"),
-                    "{}",
-                    err.message
-                );
+                assert!(err.message.starts_with("NVML unavailable"), "{}", err.message);
                 assert_eq!(source.inventory(), Err(err), "the failed init is kept");
             }
         }
@@ -263,10 +219,7 @@ mod tests {
             Ok(inventory) => inventory,
             Err(err) => panic!("NVML did not initialise: {err}"),
         };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&inventory).unwrap_or_else(|e| e.to_string())
-        );
+        println!("{}", serde_json::to_string_pretty(&inventory).unwrap_or_else(|e| e.to_string()));
         assert!(!inventory.gpus.is_empty(), "NVML reports no GPU");
         assert!(
             Version::parse(&inventory.driver_version).is_some(),
@@ -277,17 +230,8 @@ mod tests {
             assert!(Version::parse(cuda).is_some(), "CUDA version `{cuda}`");
         }
         for gpu in &inventory.gpus {
-            assert!(
-                !gpu.name.is_empty(),
-                "GPU {} has no name: {:?}",
-                gpu.index,
-                gpu.unreadable
-            );
-            assert!(
-                gpu.memory_total.is_some_and(|t| t > 0),
-                "GPU {}: {gpu:?}",
-                gpu.index
-            );
+            assert!(!gpu.name.is_empty(), "GPU {} has no name: {:?}", gpu.index, gpu.unreadable);
+            assert!(gpu.memory_total.is_some_and(|t| t > 0), "GPU {}: {gpu:?}", gpu.index);
         }
         // A second snapshot reuses the same NVML handle.
         let again = source.inventory().map(|i| i.gpus.len());
