@@ -6,4 +6,5 @@ mod commands;
 mod discovery;
 mod errors;
 mod exec;
+mod probes;
 mod shipped;

@@ -6,6 +6,7 @@
 //! cargo bench --bench harness -- --runbooks 2000 --runs 3 --corpus ~/docs --out /tmp/b.md --keep /tmp/kb
 //! ```
 
+mod exec;
 mod measure;
 mod synth;
 
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_runbook");
+pub const BIN: &str = env!("CARGO_BIN_EXE_runbook");
 
 struct Options {
     runbooks: usize,
@@ -53,11 +54,44 @@ fn options() -> Result<Options, String> {
 }
 
 /// One line of the table.
-struct Row {
-    benchmark: String,
-    input: String,
-    stats: Stats,
-    budget: Option<Duration>,
+pub struct Row {
+    pub benchmark: String,
+    pub input: String,
+    pub stats: Stats,
+    /// The command it is compared with, measured side by side.
+    pub peer: Option<(String, Stats)>,
+    pub budget: Budget,
+}
+
+/// What a row must achieve.
+pub enum Budget {
+    None,
+    /// Median wall time below this.
+    Wall(Duration),
+    /// Median at most this many times the peer's median.
+    Ratio(f64),
+    /// Both a ratio to the peer and a peak RSS (MiB).
+    RatioAndRss(f64, u64),
+}
+
+impl Row {
+    fn ratio(&self) -> Option<f64> {
+        self.peer.as_ref().map(|(_, peer)| self.stats.median.as_secs_f64() / peer.median.as_secs_f64())
+    }
+
+    fn budget_text(&self) -> (String, &'static str) {
+        let yes = |ok: bool| if ok { "yes" } else { "**no**" };
+        let rss_mib = self.stats.max_rss_kib as f64 / 1024.0;
+        match (&self.budget, self.ratio()) {
+            (Budget::None, _) => ("—".into(), "—"),
+            (Budget::Wall(limit), _) => (format!("< {}", format_duration(*limit)), yes(self.stats.median < *limit)),
+            (Budget::Ratio(limit), Some(ratio)) => (format!("≤ {limit}×"), yes(ratio <= *limit)),
+            (Budget::RatioAndRss(limit, mib), Some(ratio)) => {
+                (format!("≤ {limit}×, RSS < {mib} MiB"), yes(ratio <= *limit && rss_mib < *mib as f64))
+            }
+            (_, None) => ("—".into(), "—"),
+        }
+    }
 }
 
 fn runbook(kb: &Path, args: &[&str]) -> Command {
@@ -99,13 +133,15 @@ fn run() -> Result<(), String> {
         benchmark: "`runbook list --json`, first run (no parse cache)".into(),
         input: input.clone(),
         stats: repeat_with_setup(opts.runs, &[0], forget_state, || runbook(&kb, &["list", "--json"]))?,
-        budget: None,
+        peer: None,
+        budget: Budget::None,
     });
     rows.push(Row {
         benchmark: "`runbook list --json`".into(),
         input: input.clone(),
         stats: repeat(opts.runs, &[0], || runbook(&kb, &["list", "--json"]))?,
-        budget: Some(Duration::from_secs(1)),
+        peer: None,
+        budget: Budget::Wall(Duration::from_secs(1)),
     });
     if let Some(corpus) = &opts.corpus {
         let files = count_markdown(corpus);
@@ -113,9 +149,11 @@ fn run() -> Result<(), String> {
             benchmark: "`runbook list --json`".into(),
             input: format!("{} ({} Markdown files)", corpus.display(), thousands(files)),
             stats: repeat(opts.runs, &[0], || runbook(corpus, &["list", "--json"]))?,
-            budget: None,
+            peer: None,
+            budget: Budget::None,
         });
     }
+    rows.extend(exec::rows(tmp.path(), opts.runs)?);
     write_report(&opts, &rows).map_err(|e| format!("writing {}: {e}", opts.out.display()))?;
     eprintln!("wrote {}", opts.out.display());
     Ok(())
@@ -135,23 +173,23 @@ fn write_report(opts: &Options, rows: &[Row]) -> std::io::Result<()> {
         env!("CARGO_PKG_VERSION"),
         opts.runs,
     ));
-    text.push_str("| benchmark | input | median | min | max | peak RSS | budget | within budget |\n");
-    text.push_str("|---|---|---|---|---|---|---|---|\n");
+    text.push_str("| benchmark | input | median | min | max | peak RSS | compared with | its median | ratio | budget | within budget |\n");
+    text.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
     for row in rows {
-        let (budget, verdict) = match row.budget {
-            Some(b) => (format!("< {}", format_duration(b)), if row.stats.median < b { "yes" } else { "**no**" }),
-            None => ("—".to_string(), "—"),
+        let (budget, verdict) = row.budget_text();
+        let (peer, peer_median) = match &row.peer {
+            Some((name, stats)) => (name.clone(), format_duration(stats.median)),
+            None => ("—".into(), "—".into()),
         };
+        let ratio = row.ratio().map(|r| format!("{r:.2}×")).unwrap_or_else(|| "—".into());
         text.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {:.0} MiB | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {:.0} MiB | {peer} | {peer_median} | {ratio} | {budget} | {verdict} |\n",
             row.benchmark,
             row.input,
             format_duration(row.stats.median),
             format_duration(row.stats.min),
             format_duration(row.stats.max),
             row.stats.max_rss_kib as f64 / 1024.0,
-            budget,
-            verdict,
         ));
     }
     text.push_str(

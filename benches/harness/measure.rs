@@ -92,3 +92,25 @@ pub fn format_duration(d: Duration) -> String {
         format!("{:.0} µs", secs * 1e6)
     }
 }
+
+/// Two commands measured side by side: runs alternate (a, b, a, b, …) so both see the same
+/// machine, with `setup` (untimed) before every run. One warm-up run of each first.
+pub fn pair(
+    runs: usize,
+    mut setup: impl FnMut() -> Result<(), String>,
+    mut a: impl FnMut() -> Command,
+    mut b: impl FnMut() -> Command,
+) -> Result<(Stats, Stats), String> {
+    setup()?;
+    run_once(&mut a(), &[0])?;
+    setup()?;
+    run_once(&mut b(), &[0])?;
+    let (mut first, mut second) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    for _ in 0..runs {
+        setup()?;
+        first.push(run_once(&mut a(), &[0])?);
+        setup()?;
+        second.push(run_once(&mut b(), &[0])?);
+    }
+    Ok((summarise(&first), summarise(&second)))
+}

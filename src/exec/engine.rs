@@ -24,7 +24,6 @@ use crate::model::suggest::closest;
 use crate::model::template::Template;
 use crate::model::{Body, Kb, Runbook};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -533,8 +532,8 @@ impl<'a> Engine<'a> {
 
     /// Rewrites `run.json` (and at the end `run.md`).
     fn save(&mut self, last: bool) {
-        let Some(archive) = &self.archive else { return };
-        let mut result = archive.write_record(&self.record);
+        let Some(archive) = &mut self.archive else { return };
+        let mut result = archive.write_record(&self.record, last);
         if last && result.is_ok() {
             result = archive.write_markdown(&self.record);
         }
@@ -639,8 +638,8 @@ impl<'a> Engine<'a> {
                 break;
             }
         }
-        record.stdout.file = logs.stdout_path.clone();
-        record.stderr.file = logs.stderr_path.clone();
+        record.stdout.file = StepLogs::written(&logs.stdout);
+        record.stderr.file = StepLogs::written(&logs.stderr);
         finish(record)
     }
 
@@ -653,7 +652,6 @@ impl<'a> Engine<'a> {
         match &resolved.action {
             ResolvedAction::Run { script, shell, expect, captures } => {
                 let spawn = self.spawn(step, resolved, script, shell);
-                let (tx, rx) = std::sync::mpsc::channel();
                 let scanner =
                     |m: &Option<crate::model::matcher::LinesMatcher>, label: &str| match m.as_ref().map(|m| &m.0) {
                         Some(Matcher::Lines(patterns)) => LineScanner::new(label, patterns).ok(),
@@ -662,32 +660,25 @@ impl<'a> Engine<'a> {
                 let stdout = StreamSink {
                     kind: StreamKind::Stdout,
                     redactor: self.redactor.clone(),
-                    log: logs.stdout.as_ref().and_then(|f| f.try_clone().ok()),
+                    log: logs.stdout_path(),
                     scanner: scanner(&expect.stdout, "stdout"),
                     captures: captures.clone(),
                     keep_head: true,
-                    live: tx.clone(),
                 };
                 let stderr = StreamSink {
                     kind: StreamKind::Stderr,
                     redactor: self.redactor.clone(),
-                    log: logs.stderr.as_ref().and_then(|f| f.try_clone().ok()),
+                    log: logs.stderr_path(),
                     scanner: scanner(&expect.stderr, "stderr"),
                     captures: Vec::new(),
                     keep_head: false,
-                    live: tx,
                 };
                 let step_id = step.id.clone();
                 let reporter = &mut *self.reporter;
-                let finished = process::run(
-                    spawn,
-                    step.timeout.as_std(),
-                    stdout,
-                    stderr,
-                    rx,
-                    self.interrupted,
-                    &mut |kind, line| reporter.output(&step_id, kind, line),
-                );
+                let finished =
+                    process::run(spawn, step.timeout.as_std(), stdout, stderr, self.interrupted, &mut |kind, line| {
+                        reporter.output(&step_id, kind, line)
+                    });
                 let finished = match finished {
                     Ok(finished) => finished,
                     Err(err) => {
@@ -936,19 +927,9 @@ impl<'a> Engine<'a> {
         let Some(archive) = &self.archive else {
             return StepLogs::default();
         };
-        let stdout = archive.step_log(number, step_id, "stdout");
-        let stderr = archive.step_log(number, step_id, "stderr");
-        match (stdout, stderr) {
-            (Ok((out, out_path)), Ok((err, err_path))) => StepLogs {
-                stdout: Some(out),
-                stderr: Some(err),
-                stdout_path: Some(out_path),
-                stderr_path: Some(err_path),
-            },
-            (Err(e), _) | (_, Err(e)) => {
-                self.archive_failed(format!("cannot create the step logs: {e}"));
-                StepLogs::default()
-            }
+        StepLogs {
+            stdout: Some(archive.step_log(number, step_id, "stdout")),
+            stderr: Some(archive.step_log(number, step_id, "stderr")),
         }
     }
 }
@@ -959,27 +940,45 @@ enum Confirmation {
     Interrupted,
 }
 
-/// The log files of one step (absent without an archive).
+/// Where one step's logs go (nothing without an archive): full path and run-relative path.
 #[derive(Default)]
 struct StepLogs {
-    stdout: Option<File>,
-    stderr: Option<File>,
-    stdout_path: Option<String>,
-    stderr_path: Option<String>,
+    stdout: Option<(PathBuf, String)>,
+    stderr: Option<(PathBuf, String)>,
 }
 
 impl StepLogs {
+    fn stdout_path(&self) -> Option<PathBuf> {
+        self.stdout.as_ref().map(|(path, _)| path.clone())
+    }
+
+    fn stderr_path(&self) -> Option<PathBuf> {
+        self.stderr.as_ref().map(|(path, _)| path.clone())
+    }
+
+    /// The run-relative names of the logs that were written.
+    fn written(log: &Option<(PathBuf, String)>) -> Option<String> {
+        log.as_ref().filter(|(path, _)| path.exists()).map(|(_, relative)| relative.clone())
+    }
+
     fn write_stdout(&self, line: &str) {
         use std::io::Write;
-        if let Some(mut file) = self.stdout.as_ref() {
-            let _ = writeln!(file, "{line}");
+        if let Some((path, _)) = &self.stdout {
+            if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                let _ = writeln!(file, "{line}");
+            }
         }
     }
 
+    /// Marks where a retry begins, in logs that already hold output.
     fn separator(&self, attempt: u32) {
         use std::io::Write;
-        for mut file in [self.stdout.as_ref(), self.stderr.as_ref()].into_iter().flatten() {
-            let _ = writeln!(file, "──── attempt {attempt} ────");
+        for (path, _) in [&self.stdout, &self.stderr].into_iter().flatten() {
+            if path.exists() {
+                if let Ok(mut file) = std::fs::OpenOptions::new().append(true).open(path) {
+                    let _ = writeln!(file, "──── attempt {attempt} ────");
+                }
+            }
         }
     }
 }
@@ -990,11 +989,15 @@ fn confirmed_by() -> String {
 
 fn default_shell() -> Vec<String> {
     let bash = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join("bash").is_file()))
-        .unwrap_or(false);
+        .and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join("bash")).find(|p| p.is_file()));
     let words: &[&str] =
-        if bash { &["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"] } else { &["sh", "-e", "-c"] };
-    words.iter().map(|w| w.to_string()).collect()
+        if bash.is_some() { &["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"] } else { &["sh", "-e", "-c"] };
+    let mut words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+    // The full path: spawning by name would search PATH again for every step.
+    if let Some(bash) = bash {
+        words[0] = bash.display().to_string();
+    }
+    words
 }
 
 fn base_record(step: &Step) -> StepRecord {

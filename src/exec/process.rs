@@ -1,20 +1,25 @@
-//! Running one step's process: its own process group, stdin from `/dev/null`, output streamed
-//! through [`stream::pump`], and on timeout or Ctrl-C the whole group terminated — SIGTERM, then
-//! SIGKILL after a grace period — including descendants that left the group.
+//! Running one step's process: its own process group, stdin from `/dev/null`, both output
+//! streams read on this thread as they come (`poll`), and on timeout or Ctrl-C the whole group
+//! terminated — SIGTERM, then SIGKILL after a grace period — including descendants that left
+//! the group. No helper threads: a step costs one `fork`/`exec` and little else.
 
-use super::stream::{self, Event, StreamKind, StreamSink, StreamSummary};
-use rustix::process::{Pid, Signal};
+use super::stream::{Live, StreamSink, StreamState, StreamSummary};
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::process::{Pid, PidfdFlags, Signal};
+use std::io::Read;
+use std::os::fd::AsFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// How long a process group gets between SIGTERM and SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
-/// How often the wait loop looks at the clock and the interrupt flag.
+/// The longest the loop sleeps before looking at the clock and the interrupt flag again.
 const TICK: Duration = Duration::from_millis(50);
+/// How long to wait for pipes held by processes that could not be found after SIGKILL.
+const ABANDON_AFTER: Duration = Duration::from_secs(1);
 
 /// What to run.
 pub struct Spawn {
@@ -36,16 +41,50 @@ pub struct Finished {
     pub stderr: StreamSummary,
 }
 
+/// One output pipe and what is made of it.
+struct Pipe<R> {
+    reader: Option<R>,
+    state: StreamState,
+}
+
+impl<R: Read + AsFd> Pipe<R> {
+    /// Reads what is there now; closes the pipe at end of file. Never blocks (non-blocking fd).
+    fn drain(&mut self, buffer: &mut Vec<u8>, live: &mut Live) {
+        let Some(reader) = self.reader.as_mut() else { return };
+        // A bounded number of reads per wake-up, so one chatty stream cannot starve the other.
+        for _ in 0..64 {
+            match reader.read(buffer) {
+                Ok(0) => {
+                    self.reader = None;
+                    return;
+                }
+                Ok(n) => {
+                    self.state.feed(&buffer[..n], live);
+                    // Grow while reads keep filling the buffer: few, large reads for big outputs.
+                    if n == buffer.len() && buffer.len() < 256 * 1024 {
+                        buffer.resize(buffer.len() * 2, 0);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    self.reader = None;
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /// Runs `spawn` to completion, timeout or interruption, handing every live output line to
-/// `on_line`. Returns an error only when the process cannot be started.
+/// `live`. Returns an error only when the process cannot be started.
 pub fn run(
     spawn: Spawn,
     timeout: Duration,
     stdout: StreamSink,
     stderr: StreamSink,
-    events: mpsc::Receiver<Event>,
     interrupted: &AtomicBool,
-    on_line: &mut dyn FnMut(StreamKind, &str),
+    live: &mut Live,
 ) -> Result<Finished, String> {
     let started = Instant::now();
     let mut command = Command::new(&spawn.program);
@@ -63,65 +102,65 @@ pub fn run(
     // Processes of ours older than the step (daemons earlier steps meant to leave running) are
     // not its strays.
     let born = start_time(pid).unwrap_or(0);
-    let live = stdout.live.clone();
     let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
         let _ = child.kill();
+        let _ = child.wait();
         return Err("cannot capture the output of the process".into());
     };
-    std::thread::spawn(move || stream::pump(out, stdout));
-    std::thread::spawn(move || stream::pump(err, stderr));
-    std::thread::spawn(move || {
-        let _ = live.send(Event::Exited(child.wait()));
-    });
-
+    for fd in [out.as_fd(), err.as_fd()] {
+        let _ = rustix::io::ioctl_fionbio(fd, true);
+    }
+    // A pidfd turns "the process exited" into one more thing to poll; without one (older
+    // kernels) the loop asks `try_wait` on every wake-up.
+    let pidfd = Pid::from_raw(pid as i32).and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()).ok());
+    let mut stdout = Pipe { reader: Some(out), state: StreamState::new(stdout) };
+    let mut stderr = Pipe { reader: Some(err), state: StreamState::new(stderr) };
+    let mut buffer = vec![0u8; 4 * 1024];
     let deadline = started + timeout;
-    let mut status = None;
-    let mut summaries: [Option<StreamSummary>; 2] = [None, None];
+    let mut status: Option<ExitStatus> = None;
     let mut timed_out = false;
     let mut stopping = false;
     let mut kill_at: Option<Instant> = None;
     let mut abandon_at: Option<Instant> = None;
+    let mut idle = Duration::from_millis(1);
     loop {
-        if status.is_some() && summaries.iter().all(Option::is_some) {
+        if status.is_none() {
+            status = child.try_wait().ok().flatten();
+        }
+        let open = stdout.reader.is_some() || stderr.reader.is_some();
+        if status.is_some() && !open {
             break;
         }
         let now = Instant::now();
         if !stopping && (now >= deadline || interrupted.load(Ordering::SeqCst)) {
-            timed_out = now >= deadline && !interrupted.load(Ordering::SeqCst);
+            timed_out = !interrupted.load(Ordering::SeqCst);
             stopping = true;
             signal_group(pid, Signal::TERM);
             kill_at = Some(now + KILL_GRACE);
         }
-        if let Some(at) = kill_at
-            && now >= at
-        {
+        if kill_at.is_some_and(|at| now >= at) {
             signal_group(pid, Signal::KILL);
             kill_strays(pid, born);
             kill_at = None;
-            // Pipes held by something we could not find must not hang the run forever.
-            abandon_at = Some(now + Duration::from_secs(1));
+            abandon_at = Some(now + ABANDON_AFTER);
         }
         if abandon_at.is_some_and(|at| now >= at) && status.is_some() {
+            // Pipes held by something we could not find must not hang the run forever.
             break;
         }
-        match events.recv_timeout(TICK) {
-            Ok(Event::Line(kind, text)) => on_line(kind, &text),
-            Ok(Event::LiveCut(kind)) => on_line(kind, &live_cut_notice(kind)),
-            Ok(Event::Exited(result)) => {
-                status = Some(result);
-                // The main process is gone; whatever it left running in its group still holds
-                // the pipes only if the step meant it to (or misbehaves): wait for the timeout.
-            }
-            Ok(Event::Done(kind, summary)) => {
-                let slot = match kind {
-                    StreamKind::Stdout => 0,
-                    StreamKind::Stderr => 1,
-                };
-                summaries[slot] = Some(*summary);
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+        let mut wait = TICK;
+        for at in [Some(deadline).filter(|_| !stopping), kill_at, abandon_at].into_iter().flatten() {
+            wait = wait.min(at.saturating_duration_since(now));
         }
+        if !open {
+            // The pipes are closed but the process has not been reaped yet: usually a matter of
+            // microseconds, so look again soon, and back off if it lingers.
+            wait = wait.min(idle);
+            idle = (idle * 2).min(TICK);
+        }
+        wait_for_activity(&stdout, &stderr, pidfd.as_ref().filter(|_| status.is_none()), wait);
+        stdout.drain(&mut buffer, live);
+        stderr.drain(&mut buffer, live);
     }
     if stopping {
         // Make sure nothing survives, even after the group exited within the grace period:
@@ -129,28 +168,58 @@ pub fn run(
         signal_group(pid, Signal::KILL);
         kill_strays(pid, born);
     }
+    if status.is_none() {
+        status = wait_briefly(&mut child);
+    }
     let (exit_code, signal) = match status {
-        Some(Ok(status)) => (status.code(), status.signal()),
-        _ => (None, None),
+        Some(status) => (status.code(), status.signal()),
+        None => (None, None),
     };
-    let [out, err] = summaries;
     Ok(Finished {
         exit_code,
         signal,
         timed_out,
         interrupted: stopping && !timed_out,
         duration: started.elapsed(),
-        stdout: out.unwrap_or_default(),
-        stderr: err.unwrap_or_default(),
+        stdout: stdout.state.finish(live),
+        stderr: stderr.state.finish(live),
     })
 }
 
-fn live_cut_notice(kind: StreamKind) -> String {
-    format!(
-        "… more {} than {} MiB: the rest is only in the log file",
-        kind.as_str(),
-        stream::LIVE_BYTES / (1024 * 1024)
-    )
+/// Sleeps until a pipe has data or closes, the process exits (pidfd), or `wait` passes.
+fn wait_for_activity<A: AsFd, B: AsFd>(
+    stdout: &Pipe<A>,
+    stderr: &Pipe<B>,
+    pidfd: Option<&std::os::fd::OwnedFd>,
+    wait: Duration,
+) {
+    let mut fds: Vec<PollFd> = Vec::with_capacity(3);
+    if let Some(reader) = &stdout.reader {
+        fds.push(PollFd::new(reader, PollFlags::IN));
+    }
+    if let Some(reader) = &stderr.reader {
+        fds.push(PollFd::new(reader, PollFlags::IN));
+    }
+    if let Some(pidfd) = pidfd {
+        fds.push(PollFd::new(pidfd, PollFlags::IN));
+    }
+    let timeout = Timespec::try_from(wait).unwrap_or(Timespec { tv_sec: 0, tv_nsec: 50_000_000 });
+    if fds.is_empty() {
+        std::thread::sleep(wait);
+    } else {
+        let _ = poll(&mut fds, Some(&timeout));
+    }
+}
+
+/// Reaps a process we gave up waiting for, if it is gone within a moment.
+fn wait_briefly(child: &mut Child) -> Option<ExitStatus> {
+    for _ in 0..20 {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
 }
 
 fn spawn_error(spawn: &Spawn, err: &std::io::Error) -> String {

@@ -6,8 +6,7 @@ use super::check::{CheckResult, LineScanner};
 use super::redact::Redactor;
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
-use std::sync::mpsc::Sender;
+use std::io::{BufWriter, Write};
 
 /// Bytes of the end of each stream kept in `run.json`.
 pub const TAIL_BYTES: usize = 8 * 1024;
@@ -33,16 +32,6 @@ impl StreamKind {
     }
 }
 
-/// Messages from the stream readers and the process waiter to the thread that shows progress.
-#[derive(Debug)]
-pub enum Event {
-    Line(StreamKind, String),
-    /// Live output of a stream stopped at [`LIVE_BYTES`].
-    LiveCut(StreamKind),
-    Exited(std::io::Result<std::process::ExitStatus>),
-    Done(StreamKind, Box<StreamSummary>),
-}
-
 /// What a stream amounted to.
 #[derive(Debug, Clone, Default)]
 pub struct StreamSummary {
@@ -58,93 +47,108 @@ pub struct StreamSummary {
     pub log_error: Option<String>,
 }
 
-/// Everything a reader thread needs to consume one stream.
+/// How one stream is to be consumed.
 pub struct StreamSink {
     pub kind: StreamKind,
     pub redactor: Redactor,
-    pub log: Option<File>,
+    /// The log file, created (in append mode) when the first output arrives: a quiet step leaves
+    /// no empty files behind, and retries add to the same log.
+    pub log: Option<std::path::PathBuf>,
     pub scanner: Option<LineScanner>,
     pub captures: Vec<(String, regex::Regex)>,
     pub keep_head: bool,
-    pub live: Sender<Event>,
 }
 
-struct State {
+/// Where live lines go: the stream they came from and the text (redacted, printable).
+pub type Live<'a> = dyn FnMut(StreamKind, &str) + 'a;
+
+/// One stream being consumed, chunk by chunk as the process writes it.
+pub struct StreamState {
     kind: StreamKind,
     redactor: Redactor,
+    log_path: Option<std::path::PathBuf>,
     log: Option<BufWriter<File>>,
     log_error: Option<String>,
     scanner: Option<LineScanner>,
     captures: Vec<(String, regex::Regex, Option<String>)>,
     tail: VecDeque<String>,
     tail_bytes: usize,
+    /// Some output did not fit in the tail.
+    tail_dropped: bool,
     head: Option<String>,
     bytes: u64,
     nonblank: u64,
-    live: Sender<Event>,
     live_bytes: u64,
     live_cut: bool,
+    /// A line not yet ended by a newline.
+    pending: Vec<u8>,
 }
 
-/// Reads `reader` to its end; returns the summary (also sent as [`Event::Done`]).
-pub fn pump(mut reader: impl Read, sink: StreamSink) {
-    let mut state = State {
-        kind: sink.kind,
-        redactor: sink.redactor,
-        log: sink.log.map(|f| BufWriter::with_capacity(64 * 1024, f)),
-        log_error: None,
-        scanner: sink.scanner,
-        captures: sink.captures.into_iter().map(|(n, r)| (n, r, None)).collect(),
-        tail: VecDeque::new(),
-        tail_bytes: 0,
-        head: sink.keep_head.then(String::new),
-        bytes: 0,
-        nonblank: 0,
-        live: sink.live,
-        live_bytes: 0,
-        live_cut: false,
-    };
-    let mut buffer = vec![0u8; 128 * 1024];
-    let mut pending: Vec<u8> = Vec::new();
-    loop {
-        let read = match reader.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        state.bytes += read as u64;
-        let mut chunk = &buffer[..read];
+impl StreamState {
+    pub fn new(sink: StreamSink) -> StreamState {
+        StreamState {
+            kind: sink.kind,
+            redactor: sink.redactor,
+            log_path: sink.log,
+            log: None,
+            log_error: None,
+            scanner: sink.scanner,
+            captures: sink.captures.into_iter().map(|(n, r)| (n, r, None)).collect(),
+            tail: VecDeque::new(),
+            tail_bytes: 0,
+            tail_dropped: false,
+            head: sink.keep_head.then(String::new),
+            bytes: 0,
+            nonblank: 0,
+            live_bytes: 0,
+            live_cut: false,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Consumes one chunk of output as the process wrote it.
+    pub fn feed(&mut self, chunk: &[u8], live: &mut Live) {
+        self.bytes += chunk.len() as u64;
+        let mut chunk = chunk;
         while let Some(newline) = chunk.iter().position(|&b| b == b'\n') {
-            if pending.is_empty() {
-                state.line(&chunk[..newline], true);
+            if self.pending.is_empty() {
+                self.line(&chunk[..newline], true, live);
             } else {
-                pending.extend_from_slice(&chunk[..newline]);
-                let line = std::mem::take(&mut pending);
-                state.line(&line, true);
+                self.pending.extend_from_slice(&chunk[..newline]);
+                let line = std::mem::take(&mut self.pending);
+                self.line(&line, true, live);
             }
             chunk = &chunk[newline + 1..];
         }
-        pending.extend_from_slice(chunk);
-        while pending.len() > MAX_LINE {
-            let cut = state.redactor.safe_cut(&pending[..MAX_LINE]).max(1);
-            let rest = pending.split_off(cut);
-            let piece = std::mem::replace(&mut pending, rest);
-            state.line(&piece, false);
+        self.pending.extend_from_slice(chunk);
+        while self.pending.len() > MAX_LINE {
+            let cut = self.redactor.safe_cut(&self.pending[..MAX_LINE]).max(1);
+            let rest = self.pending.split_off(cut);
+            let piece = std::mem::replace(&mut self.pending, rest);
+            self.line(&piece, false, live);
         }
     }
-    if !pending.is_empty() {
-        state.line(&pending, false);
-    }
-    let kind = state.kind;
-    let live = state.live.clone();
-    let _ = live.send(Event::Done(kind, Box::new(state.finish())));
-}
 
-impl State {
+    /// The end of the stream: the last unterminated line, then the summary.
+    pub fn finish(mut self, live: &mut Live) -> StreamSummary {
+        if !self.pending.is_empty() {
+            let last = std::mem::take(&mut self.pending);
+            self.line(&last, false, live);
+        }
+        self.summary()
+    }
+
     /// One line (or piece of a long line) of raw output.
-    fn line(&mut self, raw: &[u8], complete: bool) {
+    fn line(&mut self, raw: &[u8], complete: bool, live: &mut Live) {
         let raw = self.redactor.redact_bytes(raw);
+        if self.log.is_none() {
+            if let Some(path) = self.log_path.take() {
+                match std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+                    Ok(file) => self.log = Some(BufWriter::with_capacity(64 * 1024, file)),
+                    Err(err) => self.log_error = Some(format!("{}: {err}", path.display())),
+                }
+            }
+        }
         if let Some(log) = &mut self.log {
             let written = log.write_all(&raw).and_then(|()| if complete { log.write_all(b"\n") } else { Ok(()) });
             if let Err(err) = written {
@@ -175,40 +179,47 @@ impl State {
             }
         }
         self.push_tail(text);
-        self.send_live(text);
+        self.send_live(text, live);
     }
 
     fn push_tail(&mut self, text: &str) {
-        let text = ceil_tail(text, TAIL_BYTES);
+        let kept = ceil_tail(text, TAIL_BYTES);
+        self.tail_dropped |= kept.len() < text.len();
+        let text = kept;
         self.tail_bytes += text.len() + 1;
         self.tail.push_back(text.to_string());
         while self.tail_bytes > TAIL_BYTES && self.tail.len() > 1 {
             if let Some(front) = self.tail.pop_front() {
                 self.tail_bytes -= front.len() + 1;
+                self.tail_dropped = true;
             }
         }
     }
 
-    fn send_live(&mut self, text: &str) {
+    fn send_live(&mut self, text: &str, live: &mut Live) {
         if self.live_cut {
             return;
         }
         if self.live_bytes + text.len() as u64 > LIVE_BYTES {
             self.live_cut = true;
-            let _ = self.live.send(Event::LiveCut(self.kind));
+            let notice = format!(
+                "… more {} than {} MiB: the rest is only in the log file",
+                self.kind.as_str(),
+                LIVE_BYTES / (1024 * 1024)
+            );
+            live(self.kind, &notice);
             return;
         }
         self.live_bytes += text.len() as u64 + 1;
-        let _ = self.live.send(Event::Line(self.kind, printable(text)));
+        live(self.kind, &printable(text));
     }
 
-    fn finish(mut self) -> StreamSummary {
+    fn summary(mut self) -> StreamSummary {
         if let Some(log) = &mut self.log
             && let Err(err) = log.flush()
         {
             self.log_error = Some(err.to_string());
         }
-        let label = self.kind.as_str();
         let checks = match self.scanner.take() {
             Some(mut scanner) => {
                 scanner.bytes(self.nonblank);
@@ -216,11 +227,9 @@ impl State {
             }
             None => Vec::new(),
         };
-        let kept: usize = self.tail.iter().map(|l| l.len() + 1).sum();
-        let _ = label;
         StreamSummary {
             bytes: self.bytes,
-            truncated: (kept as u64) < self.bytes,
+            truncated: self.tail_dropped,
             tail: self.tail.into_iter().collect::<Vec<_>>().join("\n"),
             head: self.head.unwrap_or_default(),
             checks,
@@ -262,10 +271,8 @@ fn ceil_tail(text: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::mpsc::channel;
 
     fn run(input: &[u8], secrets: &[&str]) -> (StreamSummary, Vec<String>) {
-        let (tx, rx) = channel();
         let sink = StreamSink {
             kind: StreamKind::Stdout,
             redactor: Redactor::new(secrets.iter().map(|s| s.to_string())),
@@ -273,19 +280,16 @@ mod tests {
             scanner: None,
             captures: vec![("v".into(), regex::Regex::new(r"version (\S+)").unwrap())],
             keep_head: true,
-            live: tx,
         };
-        pump(input, sink);
         let mut lines = Vec::new();
-        let mut summary = None;
-        for event in rx.try_iter() {
-            match event {
-                Event::Line(_, l) => lines.push(l),
-                Event::Done(_, s) => summary = Some(*s),
-                _ => {}
-            }
+        let mut state = StreamState::new(sink);
+        let mut live = |_: StreamKind, line: &str| lines.push(line.to_string());
+        // Odd chunk sizes: lines and secrets straddle chunk boundaries.
+        for chunk in input.chunks(7) {
+            state.feed(chunk, &mut live);
         }
-        (summary.unwrap(), lines)
+        let summary = state.finish(&mut live);
+        (summary, lines)
     }
 
     #[test]

@@ -153,8 +153,19 @@ impl Reporter for TerminalReporter {
                 }
             }
             _ => {
-                let why = step.why().unwrap_or_else(|| step.outcome.as_str().to_string());
-                line.push_str(&format!("\n      {}", self.paint(RED, why)));
+                // Every failed check, so one look shows all that is wrong.
+                const SHOWN: usize = 5;
+                let failed: Vec<&str> = step.checks.iter().filter(|c| !c.passed).map(|c| c.message.as_str()).collect();
+                let mut reasons: Vec<String> = failed.iter().take(SHOWN).map(|m| m.to_string()).collect();
+                if failed.len() > SHOWN {
+                    reasons.push(format!("… and {} more failed checks", failed.len() - SHOWN));
+                }
+                if reasons.is_empty() {
+                    reasons.push(step.reason.clone().unwrap_or_else(|| step.outcome.as_str().to_string()));
+                }
+                for reason in reasons {
+                    line.push_str(&format!("\n      {}", self.paint(RED, reason)));
+                }
             }
         }
         self.line(&line);
