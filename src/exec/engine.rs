@@ -963,10 +963,10 @@ impl StepLogs {
 
     fn write_stdout(&self, line: &str) {
         use std::io::Write;
-        if let Some((path, _)) = &self.stdout {
-            if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-                let _ = writeln!(file, "{line}");
-            }
+        if let Some((path, _)) = &self.stdout
+            && let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path)
+        {
+            let _ = writeln!(file, "{line}");
         }
     }
 
@@ -974,10 +974,10 @@ impl StepLogs {
     fn separator(&self, attempt: u32) {
         use std::io::Write;
         for (path, _) in [&self.stdout, &self.stderr].into_iter().flatten() {
-            if path.exists() {
-                if let Ok(mut file) = std::fs::OpenOptions::new().append(true).open(path) {
-                    let _ = writeln!(file, "──── attempt {attempt} ────");
-                }
+            if path.exists()
+                && let Ok(mut file) = std::fs::OpenOptions::new().append(true).open(path)
+            {
+                let _ = writeln!(file, "──── attempt {attempt} ────");
             }
         }
     }

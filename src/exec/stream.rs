@@ -141,12 +141,12 @@ impl StreamState {
     /// One line (or piece of a long line) of raw output.
     fn line(&mut self, raw: &[u8], complete: bool, live: &mut Live) {
         let raw = self.redactor.redact_bytes(raw);
-        if self.log.is_none() {
-            if let Some(path) = self.log_path.take() {
-                match std::fs::OpenOptions::new().create(true).append(true).open(&path) {
-                    Ok(file) => self.log = Some(BufWriter::with_capacity(64 * 1024, file)),
-                    Err(err) => self.log_error = Some(format!("{}: {err}", path.display())),
-                }
+        if self.log.is_none()
+            && let Some(path) = self.log_path.take()
+        {
+            match std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+                Ok(file) => self.log = Some(BufWriter::with_capacity(64 * 1024, file)),
+                Err(err) => self.log_error = Some(format!("{}: {err}", path.display())),
             }
         }
         if let Some(log) = &mut self.log {
