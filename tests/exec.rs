@@ -637,3 +637,49 @@ fn archives_flag_moves_the_archive() {
     assert!(ran.path().join("elsewhere").is_dir());
     assert!(!ran.path().join("archives").exists());
 }
+
+#[test]
+fn colours_follow_the_flag() {
+    let ran = runbook("", &["run: echo hi\n"]).args(["--color", "always", "exec", "t", "--no-archive"]).run();
+    assert!(ran.stdout.contains("\u{1b}["), "--color always colours exec output");
+    let ran = runbook("", &["run: echo hi\n"]).args(["exec", "t", "--no-archive"]).run();
+    assert!(!ran.stdout.contains("\u{1b}["), "NO_COLOR and a pipe: no colour");
+}
+
+/// Runs `runbook` under a pseudo-terminal (util-linux `script`), typing `input` once it asks.
+fn in_a_terminal(test: Test, args: &str, input: &str) -> (tempfile::TempDir, String) {
+    let (dir, command) = test.into_command();
+    let command_line = format!("{} {args}", crate::test::BIN);
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command_line, "/dev/null"])
+        .current_dir(command.get_current_dir().unwrap())
+        .env("HOME", dir.path())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs commands under a pseudo-terminal");
+    // Answer after the prompt is up; the terminal buffers the line until it is read.
+    std::thread::sleep(Duration::from_millis(500));
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    (dir, String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[test]
+fn confirm_in_a_terminal_asks_and_obeys() {
+    let steps = ["id: change\nconfirm: Reload the module?\nrun: touch changed\n"];
+    let (dir, screen) = in_a_terminal(runbook("", &steps), "exec t", "y\n");
+    assert!(screen.contains("Reload the module? [y/N]"), "{screen}");
+    assert!(dir.path().join("changed").exists(), "answered yes: it ran\n{screen}");
+    let run =
+        serde_json::from_str::<Value>(&std::fs::read_to_string(run_dir(dir.path()).join("run.json")).unwrap()).unwrap();
+    let by = step(&run, "change")["confirmed_by"].as_str().unwrap().to_string();
+    assert!(by.contains(" at 20"), "who and when: {by}");
+
+    let (dir, screen) = in_a_terminal(runbook("", &steps), "exec t", "n\n");
+    assert!(!dir.path().join("changed").exists(), "answered no: it did not run\n{screen}");
+    let run =
+        serde_json::from_str::<Value>(&std::fs::read_to_string(run_dir(dir.path()).join("run.json")).unwrap()).unwrap();
+    assert_eq!(step(&run, "change")["reason"], "declined: Reload the module?");
+}

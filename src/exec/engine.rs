@@ -576,7 +576,9 @@ impl<'a> Engine<'a> {
 
     fn run_step(&mut self, number: usize, total: usize, step: &Step) -> StepRecord {
         let started_at = now();
-        let clock = Instant::now();
+        // A cell: the clock restarts once a person has answered `confirm`, so the duration is the
+        // step's own time, not the time it waited for an answer.
+        let clock = std::cell::Cell::new(Instant::now());
         let mut record = base_record(step);
         record.started_at = Some(rfc3339(started_at));
         // The name as people should read it, even if the step never gets to run.
@@ -585,7 +587,7 @@ impl<'a> Engine<'a> {
         }
         let finish = |mut record: StepRecord| {
             record.finished_at = Some(rfc3339(now()));
-            record.duration_ms = ms(clock.elapsed());
+            record.duration_ms = ms(clock.get().elapsed());
             record
         };
 
@@ -609,7 +611,11 @@ impl<'a> Engine<'a> {
 
         if let Some(question) = &resolved.confirm {
             match self.confirm(question) {
-                Confirmation::Yes(by) => record.confirmed_by = Some(by),
+                Confirmation::Yes(by) => {
+                    record.confirmed_by = Some(by);
+                    clock.set(Instant::now());
+                    record.started_at = Some(rfc3339(now()));
+                }
                 Confirmation::No(reason) => {
                     return finish(StepRecord { reason: Some(reason), ..skipped(step, String::new()) });
                 }

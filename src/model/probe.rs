@@ -298,6 +298,13 @@ impl Probe {
     }
 }
 
+impl FileKind {
+    /// The kind in words: `character device`.
+    pub fn word(self) -> &'static str {
+        file_kind_word(self)
+    }
+}
+
 fn file_kind_word(kind: FileKind) -> &'static str {
     match kind {
         FileKind::File => "regular file",

@@ -255,15 +255,7 @@ fn kind_matches(kind: FileKind, ft: FileType) -> bool {
 }
 
 fn kind_word(kind: FileKind) -> &'static str {
-    match kind {
-        FileKind::File => "regular file",
-        FileKind::Dir => "directory",
-        FileKind::Symlink => "symbolic link",
-        FileKind::Char => "character device",
-        FileKind::Block => "block device",
-        FileKind::Socket => "socket",
-        FileKind::Fifo => "FIFO",
-    }
+    kind.word()
 }
 
 fn type_word(ft: FileType) -> &'static str {
