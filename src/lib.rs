@@ -6,4 +6,5 @@ pub mod assets;
 pub mod cli;
 pub mod error;
 pub mod exec;
+pub mod index;
 pub mod model;

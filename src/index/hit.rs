@@ -1,0 +1,76 @@
+//! What a search asks and what it finds: the types `runbook search --json`, the site's
+//! `/api/search` and the library API share.
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of document a hit is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A section (H1–H3) of a runbook or document.
+    Runbook,
+    /// A recorded run.
+    Archive,
+    /// A cycle report.
+    Cycle,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Runbook => "runbook",
+            Kind::Archive => "archive",
+            Kind::Cycle => "cycle",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Kind> {
+        match text {
+            "runbook" => Some(Kind::Runbook),
+            "archive" => Some(Kind::Archive),
+            "cycle" => Some(Kind::Cycle),
+            _ => None,
+        }
+    }
+}
+
+/// A search: the text as typed, plus filters.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SearchRequest {
+    pub query: String,
+    pub tag: Option<String>,
+    pub kind: Option<Kind>,
+    pub category: Option<String>,
+    /// At most this many hits (default 10).
+    pub limit: Option<usize>,
+}
+
+/// One ranked result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Hit {
+    pub kind: Kind,
+    /// The runbook id, run id or cycle name.
+    pub id: String,
+    /// The runbook (or run, or cycle) title.
+    pub title: String,
+    /// The section heading.
+    pub heading: String,
+    /// The section's anchor on its page (`""` for the top).
+    pub anchor: String,
+    /// Path relative to the KB root.
+    pub path: String,
+    /// Line of the section in the file.
+    pub line: u64,
+    pub score: f32,
+    /// Plain text with `<mark>…</mark>` around matched terms; everything else HTML-escaped.
+    pub snippet: String,
+}
+
+/// The answer to a [`SearchRequest`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchResults {
+    pub query: String,
+    /// "Did you mean …", when the query found nothing as typed.
+    pub suggestion: Option<String>,
+    pub hits: Vec<Hit>,
+}
