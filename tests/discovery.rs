@@ -150,8 +150,8 @@ fn parse_cache_is_used_and_refreshed() {
     set_mtime(an_hour_ago);
     let ran = test.args(["list", "--json"]).run();
     assert_eq!(ran.json()[0]["title"], "Alpha");
-    let cache = ran.path().join(".runbook/parse-cache.json");
-    assert!(cache.is_file(), "the first run writes the cache");
+    let cache = ran.path().join(".runbook/parse-cache");
+    assert!(cache.is_dir() && std::fs::read_dir(&cache).unwrap().count() > 0, "the first run writes the cache");
     assert_eq!(std::fs::read_to_string(ran.path().join(".runbook/.gitignore")).unwrap().lines().last(), Some("*"));
 
     // Same size, same mtime: the cached summary is served (this is what makes big KBs fast).
@@ -175,7 +175,9 @@ fn parse_cache_is_used_and_refreshed() {
     // A deleted file disappears; a corrupt cache is ignored.
     std::fs::write(ran.path().join("runbooks/b.md"), "# Beta\n").unwrap();
     std::fs::remove_file(&file).unwrap();
-    std::fs::write(&cache, "not json").unwrap();
+    for shard in std::fs::read_dir(&cache).unwrap().flatten() {
+        std::fs::write(shard.path(), "not json").unwrap();
+    }
     let rows = list(ran.path());
     assert_eq!(rows.as_array().unwrap().len(), 1);
     assert_eq!(rows[0]["title"], "Beta");
@@ -191,7 +193,7 @@ fn cached_runbooks_still_show_their_steps_and_errors() {
     let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
     std::fs::File::options().write(true).open(&file).unwrap().set_modified(old).unwrap();
     let ran = test.args(["check"]).status(1).run();
-    assert!(ran.path().join(".runbook/parse-cache.json").is_file());
+    assert!(ran.path().join(".runbook/parse-cache").is_dir());
     for _ in 0..2 {
         let out = std::process::Command::new(crate::test::BIN)
             .args(["show", "a"])

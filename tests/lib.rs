@@ -7,4 +7,5 @@ mod discovery;
 mod errors;
 mod exec;
 mod probes;
+mod search;
 mod shipped;

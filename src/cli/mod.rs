@@ -6,9 +6,11 @@ mod completions;
 mod context;
 mod diagnostics;
 mod exec;
+mod index;
 mod list;
 mod new;
 mod output;
+mod search;
 mod show;
 
 use crate::error::{Error, exit};
@@ -54,6 +56,8 @@ pub enum ColorMode {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Search runbooks, runs and cycle reports
+    Search(search::Args),
     /// List the runbooks of the knowledge base
     List(list::Args),
     /// Show a runbook: metadata, summary and every step in plain words
@@ -66,6 +70,8 @@ pub enum Command {
     Archive(archive::Args),
     /// Create a new runbook from the scaffold template
     New(new::Args),
+    /// Update the search index now (`--rebuild` starts it afresh)
+    Index(index::Args),
     /// Print shell completions
     Completions(completions::Args),
 }
@@ -78,6 +84,8 @@ pub fn main() -> i32 {
         Err(err) => return report(&err, cli.color),
     };
     let result = match cli.command {
+        Command::Search(args) => search::run(&ctx, args),
+        Command::Index(args) => index::run(&ctx, args),
         Command::List(args) => list::run(&ctx, args),
         Command::Show(args) => show::run(&ctx, args),
         Command::Check(args) => check::run(&ctx, args),

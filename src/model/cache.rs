@@ -1,17 +1,22 @@
-//! Parse summaries kept between runs in the KB state dir (`.runbook/parse-cache.json`), so that
+//! Parse summaries kept between runs in the KB state dir (`.runbook/parse-cache/`), so that
 //! listing or checking ten thousand runbooks re-parses only the files whose size or modification
 //! time changed. Parsing the YAML of every step is most of the cost of reading a KB.
+//!
+//! The cache is split into shards by path, and only shards that changed are written back: one
+//! edited file costs one small write, not a rewrite of every summary.
 
 use super::runbook::Runbook;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-const CACHE_FILE: &str = "parse-cache.json";
+const CACHE_DIR: &str = "parse-cache";
+const SHARDS: usize = 64;
 
 /// Bump when the parser's output changes shape or meaning, so older caches are ignored.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 3;
 
 /// Files modified this recently are not cached: a second write within the same timestamp tick
 /// would otherwise go unnoticed.
@@ -30,14 +35,15 @@ impl FileStamp {
         Some(FileStamp { size: metadata.len(), mtime_ns: u64::try_from(mtime.as_nanos()).ok()? })
     }
 
-    fn is_racy(&self) -> bool {
+    /// Too recent to trust: another write could land within the same timestamp.
+    pub fn is_racy(&self) -> bool {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         Duration::from_nanos(self.mtime_ns) + RACY_WINDOW > now
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct CacheFile {
+#[derive(Serialize, Deserialize, Default)]
+struct Shard {
     format: u32,
     engine: String,
     /// Everything outside the file that parsing depends on (e.g. `runbook.toml` vars).
@@ -51,75 +57,131 @@ struct Entry {
     runbook: Runbook,
 }
 
-/// The cache of one KB for one process: read at load, written back when something changed.
+/// The cache of one KB for one process: read at load, written back where something changed.
 pub struct ParseCache {
-    file: Option<PathBuf>,
+    dir: Option<PathBuf>,
     context: String,
     entries: HashMap<String, Entry>,
-    changed: bool,
+}
+
+fn shard_of(path: &str) -> usize {
+    // FNV-1a: stable across runs and platforms, unlike the std hasher.
+    let hash = path.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    (hash % SHARDS as u64) as usize
+}
+
+fn shard_file(dir: &Path, shard: usize) -> PathBuf {
+    dir.join(format!("{shard:02}.json"))
 }
 
 impl ParseCache {
-    /// Opens the cache in `state_dir`; a missing, unreadable or incompatible cache is empty.
+    /// Opens the cache in `state_dir`; missing, unreadable or incompatible shards are empty.
     pub fn open(state_dir: Option<&Path>, context: String) -> ParseCache {
-        let file = state_dir.map(|dir| dir.join(CACHE_FILE));
-        let entries = file
-            .as_ref()
-            .and_then(|f| std::fs::read(f).ok())
-            .and_then(|bytes| serde_json::from_slice::<CacheFile>(&bytes).ok())
-            .filter(|c| c.format == FORMAT && c.engine == env!("CARGO_PKG_VERSION") && c.context == context)
-            .map(|c| c.entries)
-            .unwrap_or_default();
-        ParseCache { file, context, entries, changed: false }
-    }
-
-    /// The cached summary of `path` if the file still has this stamp.
-    pub fn get(&self, path: &str, stamp: FileStamp) -> Option<Runbook> {
-        self.entries.get(path).filter(|e| e.stamp == stamp).map(|e| e.runbook.clone())
-    }
-
-    /// Records a fresh parse (without its body and without KB-level diagnostics).
-    pub fn insert(&mut self, path: &str, stamp: FileStamp, runbook: &Runbook) {
-        if stamp.is_racy() {
-            self.changed |= self.entries.remove(path).is_some();
-            return;
-        }
-        let mut summary = runbook.clone();
-        summary.body = None;
-        self.entries.insert(path.to_string(), Entry { stamp, runbook: summary });
-        self.changed = true;
-    }
-
-    /// Drops entries of files that no longer exist.
-    pub fn retain(&mut self, present: &std::collections::HashSet<&str>) {
-        let before = self.entries.len();
-        self.entries.retain(|path, _| present.contains(path.as_str()));
-        self.changed |= self.entries.len() != before;
-    }
-
-    /// Writes the cache back if it changed. Failing to write (read-only KB, full disk) only
-    /// costs speed next time, so it is not an error.
-    pub fn save(self) {
-        let (Some(file), true) = (self.file, self.changed) else {
-            return;
+        let dir = state_dir.map(|d| d.join(CACHE_DIR));
+        let entries = match &dir {
+            Some(dir) if dir.is_dir() => (0..SHARDS)
+                .into_par_iter()
+                .filter_map(|shard| std::fs::read(shard_file(dir, shard)).ok())
+                .filter_map(|bytes| serde_json::from_slice::<Shard>(&bytes).ok())
+                .filter(|s| s.format == FORMAT && s.engine == env!("CARGO_PKG_VERSION") && s.context == context)
+                .flat_map_iter(|s| s.entries)
+                .collect(),
+            _ => HashMap::new(),
         };
-        let cache = CacheFile {
-            format: FORMAT,
-            engine: env!("CARGO_PKG_VERSION").to_string(),
-            context: self.context,
-            entries: self.entries,
-        };
-        let Some(dir) = file.parent() else { return };
-        if super::state::ensure_state_dir(dir).is_err() {
+        ParseCache { dir, context, entries }
+    }
+
+    /// Takes the cached summary of `path` out of the cache if the file still has this stamp.
+    pub fn take(&mut self, path: &str, stamp: FileStamp) -> Option<Runbook> {
+        match self.entries.get(path) {
+            Some(entry) if entry.stamp == stamp => self.entries.remove(path).map(|e| e.runbook),
+            _ => None,
+        }
+    }
+
+    /// Writes back the shards that changed: those with a fresh parse, and those still holding
+    /// entries nobody took (files edited or gone). `current` is every runbook of the KB with its
+    /// stamp and whether it was parsed now. Failing to write (read-only KB, full disk) only costs
+    /// speed next time, so it is not an error.
+    pub fn save<'a>(self, current: impl Iterator<Item = (&'a Runbook, Option<FileStamp>, bool)>) {
+        let Some(dir) = self.dir else { return };
+        let current: Vec<(&Runbook, Option<FileStamp>, bool)> = current.collect();
+        let mut dirty = [false; SHARDS];
+        for path in self.entries.keys() {
+            dirty[shard_of(path)] = true;
+        }
+        for (runbook, stamp, fresh) in &current {
+            if *fresh && stamp.is_some_and(|s| !s.is_racy()) {
+                dirty[shard_of(&runbook.path)] = true;
+            }
+        }
+        if !dirty.iter().any(|d| *d) {
             return;
         }
-        let tmp = dir.join(format!("{CACHE_FILE}.{}.tmp", std::process::id()));
-        let written = serde_json::to_vec(&cache)
-            .map_err(std::io::Error::other)
-            .and_then(|bytes| std::fs::write(&tmp, bytes))
-            .and_then(|()| std::fs::rename(&tmp, &file));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        if let Some(state) = dir.parent()
+            && super::state::ensure_state_dir(state).is_err()
+        {
+            return;
         }
+        if std::fs::create_dir_all(&dir).is_err() {
+            return;
+        }
+        let mut shards: Vec<BTreeMap<&str, EntryRef>> = (0..SHARDS).map(|_| BTreeMap::new()).collect();
+        for (runbook, stamp, _) in &current {
+            let shard = shard_of(&runbook.path);
+            if let (true, Some(stamp)) = (dirty[shard], stamp.filter(|s| !s.is_racy())) {
+                shards[shard].insert(&runbook.path, EntryRef { stamp, runbook: Summary(runbook) });
+            }
+        }
+        let context = self.context;
+        shards.into_par_iter().enumerate().filter(|(i, _)| dirty[*i]).for_each(|(i, entries)| {
+            let shard = ShardRef { format: FORMAT, engine: env!("CARGO_PKG_VERSION"), context: &context, entries };
+            let file = shard_file(&dir, i);
+            let tmp = dir.join(format!(".{i:02}.{}.tmp", std::process::id()));
+            let written = serde_json::to_vec(&shard)
+                .map_err(std::io::Error::other)
+                .and_then(|bytes| std::fs::write(&tmp, bytes))
+                .and_then(|()| std::fs::rename(&tmp, &file));
+            if written.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+        });
+    }
+}
+
+/// A shard as written: borrowed, with the same JSON shape as [`Shard`].
+#[derive(Serialize)]
+struct ShardRef<'a> {
+    format: u32,
+    engine: &'a str,
+    context: &'a str,
+    entries: BTreeMap<&'a str, EntryRef<'a>>,
+}
+
+#[derive(Serialize)]
+struct EntryRef<'a> {
+    stamp: FileStamp,
+    runbook: Summary<'a>,
+}
+
+/// A runbook as cached: the summary, never the body (which serde skips anyway).
+struct Summary<'a>(&'a Runbook);
+
+impl Serialize for Summary<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_stable_and_spread() {
+        assert_eq!(shard_of("runbooks/a.md"), shard_of("runbooks/a.md"));
+        let used: std::collections::HashSet<usize> =
+            (0..1000).map(|i| shard_of(&format!("runbooks/x{i}.md"))).collect();
+        assert!(used.len() > SHARDS / 2);
     }
 }

@@ -30,6 +30,20 @@ pub struct Config {
 }
 
 impl Config {
+    /// The KB's `runbook.toml` (defaults when there is none), with the problem if it is broken.
+    pub fn load(source: &super::discovery::KbSource) -> (Config, Option<Diagnostic>) {
+        match source.root().map(|root| root.join(CONFIG_FILE)) {
+            Some(path) if path.is_file() => match std::fs::read_to_string(&path) {
+                Ok(text) => Config::parse(&text),
+                Err(err) => (
+                    Config::default(),
+                    Some(Diagnostic::error(CONFIG_FILE, 1, 1, format!("cannot read {CONFIG_FILE}: {err}"))),
+                ),
+            },
+            _ => (Config::default(), None),
+        }
+    }
+
     /// Parses `runbook.toml`; a broken file yields the defaults plus a diagnostic.
     pub fn parse(text: &str) -> (Config, Option<Diagnostic>) {
         match toml::from_str::<Config>(text) {

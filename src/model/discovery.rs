@@ -68,6 +68,29 @@ impl KbSource {
         }
     }
 
+    /// Search index and caches (DESIGN §2): `DIR/.runbook/`, or the XDG state dir for the
+    /// built-in KB.
+    pub fn state_dir(&self) -> PathBuf {
+        match self.root() {
+            Some(root) => root.join(super::kb::STATE_DIR),
+            None => super::kb::xdg_state_dir().join("builtin"),
+        }
+    }
+
+    /// Where run archives go: `--archives` wins, then `runbook.toml`, then `DIR/archives/`.
+    pub fn archives_dir(&self, config: &super::config::Config, override_dir: Option<&Path>) -> PathBuf {
+        if let Some(dir) = override_dir {
+            return dir.to_path_buf();
+        }
+        match self.root() {
+            Some(root) => match &config.archives {
+                Some(dir) => root.join(dir),
+                None => root.join("archives"),
+            },
+            None => super::kb::xdg_state_dir().join("archives"),
+        }
+    }
+
     /// Lists the runbook files, sorted by path, with their bytes not yet read.
     pub fn files(&self) -> Vec<SourceFile> {
         match self {

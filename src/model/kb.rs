@@ -1,14 +1,15 @@
 //! The knowledge base: every runbook, parsed in parallel, with ids resolved and links checked.
 
 use super::cache::{FileStamp, ParseCache};
-use super::config::{CONFIG_FILE, Config};
+use super::config::Config;
 use super::diagnostic::Diagnostic;
 pub use super::discovery::KbSource;
 use super::parse::{self, ParseContext, SourceFile};
 use super::runbook::{Body, LinkTarget, Runbook};
 use super::suggest::{closest, ranked};
 use rayon::prelude::*;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -29,6 +30,46 @@ pub(crate) fn builtin_files() -> Vec<SourceFile> {
         .collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
     files
+}
+
+/// The ids of runbooks given (explicit id, path without extension): an explicit id stays; a file
+/// stem is the id unless another file shares it or an explicit id equals it, and then the path
+/// form (`node/_index`) is (DESIGN §3).
+pub fn final_ids<'a>(entries: impl Iterator<Item = (Option<&'a str>, &'a str)>) -> Vec<String> {
+    let entries: Vec<(Option<&str>, &str)> = entries.collect();
+    let stem = |stem_path: &'a str| stem_path.rsplit('/').next().unwrap_or(stem_path);
+    let explicit: std::collections::HashSet<String> =
+        entries.iter().filter_map(|(id, _)| id.map(str::to_lowercase)).collect();
+    let mut stems: HashMap<String, usize> = HashMap::new();
+    for (id, stem_path) in &entries {
+        if id.is_none() {
+            *stems.entry(stem(stem_path).to_lowercase()).or_default() += 1;
+        }
+    }
+    entries
+        .iter()
+        .map(|(id, stem_path)| match id {
+            Some(id) => id.to_string(),
+            None => {
+                let key = stem(stem_path).to_lowercase();
+                if stems.get(&key).copied().unwrap_or(0) > 1 || explicit.contains(&key) {
+                    stem_path.to_string()
+                } else {
+                    stem(stem_path).to_string()
+                }
+            }
+        })
+        .collect()
+}
+
+/// A fingerprint of the built-in KB: changes exactly when an embedded runbook does.
+pub fn builtin_signature() -> String {
+    let mut hasher = Sha256::new();
+    for file in builtin_files() {
+        hasher.update(file.path.as_bytes());
+        hasher.update(Sha256::digest(&file.bytes));
+    }
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What a name resolves to.
@@ -76,22 +117,17 @@ pub struct LoadStats {
 /// The state folder name inside a KB root.
 pub const STATE_DIR: &str = ".runbook";
 
-/// Reads and parses one file, or takes its summary from the cache when its stamp matches.
-/// Returns the runbook, its stamp, and whether it was parsed now.
-fn load_file(mut file: SourceFile, ctx: &ParseContext, cache: &ParseCache) -> (Runbook, Option<FileStamp>, bool) {
+/// Reads and parses one file (its bytes are already there for the built-in KB).
+fn load_file(mut file: SourceFile, ctx: &ParseContext) -> Runbook {
     let Some(path) = file.file.clone() else {
-        return (parse::parse(file, ctx), None, true);
+        return parse::parse(file, ctx);
     };
-    let stamp = std::fs::metadata(&path).ok().and_then(|m| FileStamp::of(&m));
-    if let Some(cached) = stamp.and_then(|s| cache.get(&file.path, s)) {
-        return (Runbook { file: Some(path), ..cached }, stamp, false);
-    }
     match std::fs::read(&path) {
         Ok(bytes) => {
             file.bytes = bytes;
-            (parse::parse(file, ctx), stamp, true)
+            parse::parse(file, ctx)
         }
-        Err(err) => (parse::unreadable(file, &err.to_string()), None, true),
+        Err(err) => parse::unreadable(file, &err.to_string()),
     }
 }
 
@@ -111,43 +147,42 @@ impl Kb {
     fn load_with(source: KbSource, keep_bodies: bool) -> Kb {
         let started = std::time::Instant::now();
         let mut diagnostics = Vec::new();
-        let config = match source.root().map(|root| root.join(CONFIG_FILE)) {
-            Some(path) if path.is_file() => match std::fs::read_to_string(&path) {
-                Ok(text) => {
-                    let (config, diag) = Config::parse(&text);
-                    diagnostics.extend(diag);
-                    config
-                }
-                Err(err) => {
-                    diagnostics.push(Diagnostic::error(CONFIG_FILE, 1, 1, format!("cannot read {CONFIG_FILE}: {err}")));
-                    Config::default()
-                }
-            },
-            _ => Config::default(),
-        };
+        let (config, diag) = Config::load(&source);
+        diagnostics.extend(diag);
         let ctx = ParseContext { config_vars: config.vars.keys().cloned().collect() };
         let cache_dir = source.root().map(|root| root.join(STATE_DIR));
         let context: Vec<&str> = ctx.config_vars.iter().map(String::as_str).collect();
         let mut cache = ParseCache::open(cache_dir.as_deref(), context.join(","));
         let files = source.files();
-        let loaded: Vec<(Runbook, Option<FileStamp>, bool)> = files
+        let stamps: Vec<Option<FileStamp>> = files
+            .par_iter()
+            .map(|f| f.file.as_ref().and_then(|p| std::fs::metadata(p).ok()).and_then(|m| FileStamp::of(&m)))
+            .collect();
+        // Cached summaries are moved out of the cache, not copied: ten thousand of them are a
+        // lot of memory to allocate twice.
+        let work: Vec<(SourceFile, Option<FileStamp>, Option<Runbook>)> = files
+            .into_iter()
+            .zip(stamps)
+            .map(|(file, stamp)| {
+                let cached = stamp.and_then(|s| cache.take(&file.path, s));
+                (file, stamp, cached)
+            })
+            .collect();
+        let loaded: Vec<(Runbook, Option<FileStamp>, bool)> = work
             .into_par_iter()
-            .map(|file| {
-                let (mut runbook, stamp, fresh) = load_file(file, &ctx, &cache);
+            .map(|(file, stamp, cached)| {
+                let (mut runbook, fresh) = match cached {
+                    Some(cached) => (Runbook { file: file.file, ..cached }, false),
+                    None => (load_file(file, &ctx), true),
+                };
+                runbook.stamp = stamp;
                 if !keep_bodies {
                     runbook.body = None;
                 }
                 (runbook, stamp, fresh)
             })
             .collect();
-        let present: HashSet<&str> = loaded.iter().map(|(rb, _, _)| rb.path.as_str()).collect();
-        cache.retain(&present);
-        for (runbook, stamp, fresh) in &loaded {
-            if let (Some(stamp), true) = (stamp, fresh) {
-                cache.insert(&runbook.path, *stamp, runbook);
-            }
-        }
-        cache.save();
+        cache.save(loaded.iter().map(|(rb, stamp, fresh)| (rb, *stamp, *fresh)));
         let parsed = loaded.iter().filter(|(_, _, fresh)| *fresh).count();
         let cached = loaded.len() - parsed;
         let runbooks = loaded.into_iter().map(|(rb, _, _)| rb).collect();
@@ -178,13 +213,12 @@ impl Kb {
     /// Explicit ids are kept (two equal ones are an error on both); a file stem is the id when
     /// no other file shares it, else the path form (`node/_index`) is.
     fn assign_ids(&mut self) {
+        let ids =
+            final_ids(self.runbooks.iter().map(|rb| (rb.explicit_id.then_some(rb.id.as_str()), rb.stem_path.as_str())));
         let mut explicit: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut stems: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, rb) in self.runbooks.iter().enumerate() {
             if rb.explicit_id {
                 explicit.entry(rb.id.to_lowercase()).or_default().push(i);
-            } else {
-                stems.entry(rb.id.to_lowercase()).or_default().push(i);
             }
         }
         for indices in explicit.values().filter(|v| v.len() > 1) {
@@ -197,12 +231,8 @@ impl Kb {
                 self.runbooks[i].diagnostics.push(diag);
             }
         }
-        for (stem, indices) in &stems {
-            if indices.len() > 1 || explicit.contains_key(stem) {
-                for &i in indices {
-                    self.runbooks[i].id = self.runbooks[i].stem_path.clone();
-                }
-            }
+        for (rb, id) in self.runbooks.iter_mut().zip(ids) {
+            rb.id = id;
         }
     }
 
@@ -367,24 +397,12 @@ impl Kb {
     /// Search index and caches (DESIGN §2): `DIR/.runbook/`, or the XDG state dir for the
     /// built-in KB.
     pub fn state_dir(&self) -> PathBuf {
-        match self.source.root() {
-            Some(root) => root.join(STATE_DIR),
-            None => xdg_state_dir().join("builtin"),
-        }
+        self.source.state_dir()
     }
 
     /// Where run archives go: `--archives` wins, then `runbook.toml`, then `DIR/archives/`.
     pub fn archives_dir(&self, override_dir: Option<&Path>) -> PathBuf {
-        if let Some(dir) = override_dir {
-            return dir.to_path_buf();
-        }
-        match self.source.root() {
-            Some(root) => match &self.config.archives {
-                Some(dir) => root.join(dir),
-                None => root.join("archives"),
-            },
-            None => xdg_state_dir().join("archives"),
-        }
+        self.source.archives_dir(&self.config, override_dir)
     }
 
     fn resolve_links(&mut self) {
@@ -529,7 +547,7 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn xdg_state_dir() -> PathBuf {
+pub(crate) fn xdg_state_dir() -> PathBuf {
     use etcetera::BaseStrategy;
     match etcetera::choose_base_strategy() {
         Ok(strategy) => strategy.state_dir().unwrap_or_else(|| strategy.data_dir()).join("runbook"),

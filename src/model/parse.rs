@@ -53,6 +53,7 @@ pub fn unreadable(source: SourceFile, reason: &str) -> Runbook {
         Diagnostic::error(&path, 1, 1, format!("cannot read the file: {reason}"))
             .with_hint("check the file's permissions"),
     );
+    runbook.file_errors += 1;
     runbook
 }
 
@@ -82,6 +83,8 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
         links: Vec::new(),
         sha256: hex(&Sha256::digest(&bytes)),
         diagnostics: Vec::new(),
+        file_errors: 0,
+        stamp: None,
         body: None,
     };
     let text = match String::from_utf8(bytes) {
@@ -181,6 +184,7 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
     }
     runbook.body = Some(Arc::new(Body { source: text, steps, sha256: runbook.sha256.clone() }));
     diags.sort_by_key(|d| (d.line, d.column));
+    runbook.file_errors = diags.iter().filter(|d| d.is_error()).count();
     runbook.diagnostics = diags;
     runbook
 }

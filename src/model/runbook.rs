@@ -43,6 +43,13 @@ pub struct Runbook {
     /// SHA-256 of the file's bytes, hex.
     pub sha256: String,
     pub diagnostics: Vec<Diagnostic>,
+    /// Errors found in the file itself (not KB-wide ones such as broken links): a runbook with
+    /// any is left out of the search index.
+    #[serde(default)]
+    pub file_errors: usize,
+    /// Size and modification time when loaded from disk.
+    #[serde(skip)]
+    pub stamp: Option<super::cache::FileStamp>,
     /// Set when the file was parsed in this process; absent when the summary came from the cache.
     #[serde(skip)]
     pub body: Option<std::sync::Arc<Body>>,

@@ -1,0 +1,226 @@
+//! What goes into the index: one document per H1–H3 section of every runbook, one per recorded
+//! run, one per cycle report.
+
+use super::schema::Fields;
+use crate::archive::record::RunRecord;
+use crate::model::markdown::{is_step_info, options};
+use crate::model::{Body, Runbook};
+use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
+use tantivy::TantivyDocument;
+
+/// One section's text, split into prose and code.
+#[derive(Debug, Default, Clone)]
+pub struct Section {
+    pub heading: String,
+    pub anchor: String,
+    pub line: u64,
+    pub body: String,
+    pub code: String,
+}
+
+/// The sections of a runbook: the text before the first heading (titled like the runbook), then
+/// one per H1–H3 heading with everything down to the next one.
+pub fn sections(rb: &Runbook, body: &Body) -> Vec<Section> {
+    let heads: Vec<_> = rb.headings.iter().filter(|h| h.level <= 3).collect();
+    let mut out: Vec<Section> =
+        std::iter::once(Section { heading: rb.title.clone(), anchor: String::new(), line: 1, ..Section::default() })
+            .chain(heads.iter().map(|h| Section {
+                heading: h.text.clone(),
+                anchor: h.anchor.clone(),
+                line: h.line as u64,
+                ..Section::default()
+            }))
+            .collect();
+    let bounds: Vec<usize> = heads.iter().map(|h| h.offset).collect();
+    let mut depth_code = false;
+    let mut in_heading = false;
+    let mut in_meta = false;
+    for (event, range) in Parser::new_ext(&body.source, options()).into_offset_iter() {
+        let section = &mut out[bounds.partition_point(|&b| b <= range.start)];
+        match event {
+            Event::Start(Tag::MetadataBlock(_)) => in_meta = true,
+            Event::End(TagEnd::MetadataBlock(_)) => in_meta = false,
+            Event::Start(Tag::Heading { .. }) => in_heading = true,
+            Event::End(TagEnd::Heading(_)) => in_heading = false,
+            Event::Start(Tag::CodeBlock(kind)) => {
+                depth_code = true;
+                if let CodeBlockKind::Fenced(info) = &kind
+                    && is_step_info(info)
+                {
+                    section.code.push('\n');
+                }
+            }
+            Event::End(TagEnd::CodeBlock) => {
+                depth_code = false;
+                section.code.push('\n');
+            }
+            Event::Text(text) if !in_meta && !in_heading => {
+                if depth_code {
+                    section.code.push_str(&text);
+                } else {
+                    section.body.push_str(&text);
+                }
+            }
+            Event::Code(code) if !in_heading => {
+                section.body.push_str(&code);
+                section.code.push_str(&code);
+                section.code.push(' ');
+            }
+            Event::SoftBreak | Event::HardBreak | Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::TableCell) => {
+                section.body.push(' ');
+            }
+            _ => {}
+        }
+    }
+    // A front-matter summary is searchable with the top of the page; one taken from the first
+    // paragraph is already in its section.
+    let summary = rb.summary.trim_end_matches('…');
+    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if !summary.is_empty() && !out.iter().any(|s| words(&s.body).contains(&words(summary))) {
+        // Into the text before the first heading, or the first section when there is none.
+        let intro_empty = out[0].body.trim().is_empty() && out[0].code.trim().is_empty();
+        let target = if intro_empty && out.len() > 1 { 1 } else { 0 };
+        out[target].body = format!("{} {}", rb.summary, out[target].body);
+    }
+    let headed = out.len() > 1;
+    out.into_iter()
+        .enumerate()
+        // The text before the first heading is worth a document only when it holds something.
+        .filter(|(i, s)| *i > 0 || !headed || !s.body.trim().is_empty() || !s.code.trim().is_empty())
+        .map(|(_, s)| s)
+        .collect()
+}
+
+/// The index documents of one runbook, under its KB-wide `id`.
+pub fn runbook_documents(fields: &Fields, rb: &Runbook, body: &Body, id: &str) -> Vec<TantivyDocument> {
+    let title =
+        std::iter::once(rb.title.as_str()).chain(rb.aliases.iter().map(String::as_str)).collect::<Vec<_>>().join(" ");
+    sections(rb, body)
+        .into_iter()
+        .map(|section| {
+            let mut doc = TantivyDocument::default();
+            doc.add_text(fields.kind, "runbook");
+            doc.add_text(fields.id, id);
+            doc.add_text(fields.key, runbook_key(&rb.path));
+            doc.add_text(fields.path, &rb.path);
+            doc.add_u64(fields.line, section.line);
+            doc.add_text(fields.anchor, &section.anchor);
+            doc.add_text(fields.display, &rb.title);
+            doc.add_text(fields.title, &title);
+            doc.add_text(fields.heading, &section.heading);
+            doc.add_text(fields.body, section.body.trim());
+            doc.add_text(fields.code, section.code.trim());
+            for tag in &rb.tags {
+                doc.add_text(fields.tags, tag);
+                doc.add_text(fields.tag, tag.to_lowercase());
+            }
+            doc.add_text(fields.category, rb.category.to_lowercase());
+            doc.add_text(fields.severity, rb.severity.as_str());
+            let vocab = format!("{title} {} {} {} {}", section.heading, section.body, section.code, rb.tags.join(" "));
+            doc.add_text(fields.vocab, vocab);
+            doc
+        })
+        .collect()
+}
+
+/// The index document of a recorded run: its findings, steps, checks and output tails.
+pub fn archive_document(fields: &Fields, record: &RunRecord, path: &str) -> TantivyDocument {
+    let mut body = String::new();
+    for finding in &record.findings {
+        body.push_str(&format!("{} {} {}. ", finding.step, finding.severity, finding.message));
+    }
+    let mut code = String::new();
+    for step in &record.steps {
+        body.push_str(&format!("{} {} {}. ", step.name, step.outcome.as_str(), step.reason.as_deref().unwrap_or("")));
+        for check in &step.checks {
+            body.push_str(&check.message);
+            body.push_str(". ");
+        }
+        if let Some(command) = &step.command {
+            code.push_str(command);
+            code.push('\n');
+        }
+        code.push_str(&step.stdout_tail);
+        code.push('\n');
+        code.push_str(&step.stderr_tail);
+        code.push('\n');
+    }
+    let title = format!("Run of {}", record.runbook.title);
+    let heading = format!("{} · {} · {}", record.verdict.as_str(), record.started_at, record.run_id);
+    let mut doc = TantivyDocument::default();
+    doc.add_text(fields.kind, "archive");
+    doc.add_text(fields.id, &record.run_id);
+    doc.add_text(fields.key, archive_key(&record.run_id));
+    doc.add_text(fields.path, path);
+    doc.add_u64(fields.line, 1);
+    doc.add_text(fields.anchor, "");
+    doc.add_text(fields.display, &title);
+    doc.add_text(fields.title, format!("{title} {}", record.runbook.id));
+    doc.add_text(fields.heading, &heading);
+    doc.add_text(fields.body, body.trim());
+    doc.add_text(fields.code, code.trim());
+    doc.add_text(fields.category, "archive");
+    doc.add_text(fields.vocab, format!("{title} {body} {code}"));
+    doc
+}
+
+/// The index document of a cycle report (its Markdown, whole).
+pub fn cycle_document(fields: &Fields, name: &str, title: &str, text: &str, path: &str) -> TantivyDocument {
+    let mut doc = TantivyDocument::default();
+    doc.add_text(fields.kind, "cycle");
+    doc.add_text(fields.id, name);
+    doc.add_text(fields.key, cycle_key(name));
+    doc.add_text(fields.path, path);
+    doc.add_u64(fields.line, 1);
+    doc.add_text(fields.anchor, "");
+    doc.add_text(fields.display, title);
+    doc.add_text(fields.title, title);
+    doc.add_text(fields.heading, title);
+    doc.add_text(fields.body, text);
+    doc.add_text(fields.category, "cycle");
+    doc.add_text(fields.vocab, text);
+    doc
+}
+
+pub fn runbook_key(path: &str) -> String {
+    format!("rb:{path}")
+}
+
+pub fn archive_key(run_id: &str) -> String {
+    format!("run:{run_id}")
+}
+
+pub fn cycle_key(name: &str) -> String {
+    format!("cycle:{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::parse::{ParseContext, SourceFile, parse};
+
+    #[test]
+    fn sections_split_prose_and_code() {
+        let text = "---\nsummary: Sum up.\ntags: [gpu]\n---\n# Title\n\nIntro `nvidia-smi`.\n\n## Check\n\nProse here.\n\n```yaml step\nrun: nvidia-smi -q\n```\n\n#### Deep\n\nStill check.\n\n## Fix\n\nMore.\n";
+        let rb = parse(
+            SourceFile {
+                path: "t.md".into(),
+                stem_path: "t".into(),
+                category_dir: None,
+                file: None,
+                bytes: text.into(),
+            },
+            &ParseContext::default(),
+        );
+        let body = rb.body.clone().unwrap();
+        let sections = sections(&rb, &body);
+        let headings: Vec<&str> = sections.iter().map(|s| s.heading.as_str()).collect();
+        assert_eq!(headings, ["Title", "Check", "Fix"], "the H1 holds the intro; H4 stays in its section");
+        assert!(sections[0].body.contains("Sum up.") && sections[0].body.contains("Intro nvidia-smi"));
+        assert!(sections[1].code.contains("run: nvidia-smi -q"));
+        assert!(sections[1].body.contains("Prose here") && sections[1].body.contains("Still check"));
+        assert!(!sections[1].body.contains("run:"));
+        assert_eq!(sections[1].anchor, "check");
+        assert_eq!(sections[1].line, 9);
+    }
+}

@@ -1,0 +1,641 @@
+//! The index on disk and keeping it fresh: before every read, compare what the KB and archives
+//! hold with what was indexed (by content hash and id), and re-index only what changed.
+
+use super::documents::{self, archive_document, cycle_document, runbook_documents};
+use super::hit::{Hit, SearchRequest, SearchResults};
+use super::query::{self, Builder, ParsedQuery};
+use super::schema::{self, Fields, SCHEMA_VERSION};
+use super::snippet;
+use super::tokenizer;
+use crate::archive::record::RunRecord;
+use crate::archive::writer::write_atomic;
+use crate::model::cache::FileStamp;
+use crate::model::config::{CONFIG_FILE, Config};
+use crate::model::discovery::KbSource;
+use crate::model::kb::builtin_signature;
+use crate::model::kb::final_ids;
+use crate::model::parse::{ParseContext, SourceFile};
+use crate::model::state::ensure_state_dir;
+use crate::model::{Kb, Runbook};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tantivy::collector::TopDocs;
+use tantivy::query::{FuzzyTermQuery, Query};
+use tantivy::schema::Value;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError, Term};
+
+const VERSION_FILE: &str = "runbook-index.json";
+const MANIFEST_FILE: &str = "runbook-manifest.json";
+/// How long a sync waits for another process that is writing the index.
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+/// Memory for the index writer, in bytes, per thread.
+const WRITER_MEMORY: usize = 96 * 1024 * 1024;
+const DEFAULT_LIMIT: usize = 10;
+const MAX_LIMIT: usize = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("search index in {}: {source}", dir.display())]
+    Tantivy { dir: PathBuf, source: TantivyError },
+    #[error("search index in {}: {source}", dir.display())]
+    Io { dir: PathBuf, source: std::io::Error },
+}
+
+/// What a sync did.
+#[derive(Debug, Default, Clone)]
+pub struct SyncReport {
+    /// Keys (`rb:<path>`, `run:<id>`, `cycle:<name>`) indexed anew.
+    pub indexed: Vec<String>,
+    pub removed: Vec<String>,
+    /// The index was rebuilt from nothing (new, or another schema version).
+    pub rebuilt: bool,
+    /// Another process was writing the index: what is searched may be slightly old.
+    pub stale: bool,
+    /// Runbooks with errors, left out until fixed.
+    pub skipped: Vec<String>,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct ManifestEntry {
+    /// Content hash and id for runbooks; size and mtime for archive files.
+    fingerprint: String,
+}
+
+/// What the index holds, and the state of the sources when it was synced: enough to tell, by
+/// `stat` alone, that nothing changed since.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Manifest {
+    entries: HashMap<String, ManifestEntry>,
+    /// Runbook file (KB-relative path) → what was known of it.
+    #[serde(default)]
+    files: BTreeMap<String, FileFacts>,
+    #[serde(default)]
+    config: Option<FileStamp>,
+    /// For the built-in KB: its signature.
+    #[serde(default)]
+    builtin: Option<String>,
+    /// Runbooks left out for their errors (reported on every search).
+    #[serde(default)]
+    skipped: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct VersionInfo {
+    schema: u32,
+}
+
+pub struct SearchIndex {
+    dir: Option<PathBuf>,
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    rebuilt: bool,
+}
+
+/// What one source contributes to the index.
+enum Source {
+    /// Index into the runbooks being synced.
+    Runbook(usize),
+    Archive(PathBuf),
+    Cycle {
+        name: String,
+        file: PathBuf,
+        path: String,
+    },
+}
+
+/// What the index remembers of a runbook file between syncs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct FileFacts {
+    path: String,
+    stamp: Option<FileStamp>,
+    sha256: String,
+    /// The front-matter id, if the file sets one.
+    explicit_id: Option<String>,
+    stem_path: String,
+    /// Errors in the file itself: such a runbook is left out until fixed.
+    errors: usize,
+}
+
+impl FileFacts {
+    fn of(runbook: &Runbook) -> FileFacts {
+        FileFacts {
+            path: runbook.path.clone(),
+            stamp: runbook.stamp,
+            sha256: runbook.sha256.clone(),
+            explicit_id: runbook.explicit_id.then(|| runbook.id.clone()),
+            stem_path: runbook.stem_path.clone(),
+            errors: runbook.file_errors,
+        }
+    }
+}
+
+/// A runbook being synced: its facts, its final id, and where its text comes from.
+struct Indexed {
+    facts: FileFacts,
+    id: String,
+    origin: Origin,
+}
+
+enum Origin {
+    /// Runbook number N of a loaded KB.
+    Kb(usize),
+    /// Parsed during this sync (it changed).
+    Parsed(Box<Runbook>),
+    /// Unchanged on disk; parsed only if its documents are needed after all (its id changed).
+    File(Box<SourceFile>),
+}
+
+/// Reads and parses one runbook file.
+fn read_and_parse(mut file: SourceFile, ctx: &ParseContext) -> Runbook {
+    if let Some(path) = file.file.clone() {
+        match std::fs::read(&path) {
+            Ok(bytes) => file.bytes = bytes,
+            Err(err) => return crate::model::parse::unreadable(file, &err.to_string()),
+        }
+    }
+    let stamp = file.file.as_ref().and_then(|f| std::fs::metadata(f).ok()).and_then(|m| FileStamp::of(&m));
+    let mut runbook = crate::model::parse::parse(file, ctx);
+    runbook.stamp = stamp;
+    runbook
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, creating it, or rebuilding it when it was built with another
+    /// schema. Where the folder cannot be written, the index lives in memory for this process.
+    pub fn open(dir: &Path) -> Result<SearchIndex, IndexError> {
+        let err = |source| IndexError::Tantivy { dir: dir.to_path_buf(), source };
+        let (schema, fields) = schema::build();
+        let compatible = std::fs::read(dir.join(VERSION_FILE))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<VersionInfo>(&bytes).ok())
+            .is_some_and(|v| v.schema == SCHEMA_VERSION);
+        let mut rebuilt = false;
+        let index = if compatible && dir.join("meta.json").exists() {
+            Index::open_in_dir(dir).map_err(err)?
+        } else {
+            rebuilt = true;
+            match Self::create(dir, &schema) {
+                Ok(index) => index,
+                Err(_) => {
+                    let index = Index::create_in_ram(schema);
+                    return Self::finish_open(None, index, fields, true);
+                }
+            }
+        };
+        Self::finish_open(Some(dir.to_path_buf()), index, fields, rebuilt)
+    }
+
+    fn create(dir: &Path, schema: &tantivy::schema::Schema) -> std::io::Result<Index> {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)?;
+        }
+        if let Some(parent) = dir.parent() {
+            ensure_state_dir(parent)?;
+        }
+        std::fs::create_dir_all(dir)?;
+        let index = Index::create_in_dir(dir, schema.clone()).map_err(std::io::Error::other)?;
+        let version = serde_json::to_vec(&VersionInfo { schema: SCHEMA_VERSION }).map_err(std::io::Error::other)?;
+        write_atomic(&dir.join(VERSION_FILE), &version)?;
+        Ok(index)
+    }
+
+    fn finish_open(
+        dir: Option<PathBuf>,
+        index: Index,
+        fields: Fields,
+        rebuilt: bool,
+    ) -> Result<SearchIndex, IndexError> {
+        let place = dir.clone().unwrap_or_default();
+        for (name, analyzer) in tokenizer::analyzers() {
+            index.tokenizers().register(name, analyzer);
+        }
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|source| IndexError::Tantivy { dir: place, source })?;
+        Ok(SearchIndex { dir, index, reader, fields, rebuilt })
+    }
+
+    fn manifest_path(&self) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join(MANIFEST_FILE))
+    }
+
+    fn read_manifest(&self) -> Manifest {
+        if self.rebuilt {
+            return Manifest::default();
+        }
+        self.manifest_path()
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// Whether the index certainly matches the KB and the archives, judged by file sizes and
+    /// modification times alone (no parsing). `false` means: load the KB and [`sync`].
+    ///
+    /// [`sync`]: SearchIndex::sync
+    pub fn is_fresh(&self, source: &KbSource, archives: &Path) -> Option<Vec<String>> {
+        if self.rebuilt {
+            return None;
+        }
+        let manifest = self.read_manifest();
+        match source.root() {
+            None => {
+                if manifest.builtin.as_deref() != Some(builtin_signature().as_str()) {
+                    return None;
+                }
+            }
+            Some(root) => {
+                let config = std::fs::metadata(root.join(CONFIG_FILE)).ok().and_then(|m| FileStamp::of(&m));
+                if config != manifest.config || config.is_some_and(|s| s.is_racy()) {
+                    return None;
+                }
+                let files = source.files();
+                if files.len() != manifest.files.len() {
+                    return None;
+                }
+                let fresh = files.par_iter().all(|file| {
+                    let stamp =
+                        file.file.as_ref().and_then(|f| std::fs::metadata(f).ok()).and_then(|m| FileStamp::of(&m));
+                    stamp.is_some_and(|s| {
+                        !s.is_racy() && manifest.files.get(&file.path).is_some_and(|f| f.stamp == Some(s))
+                    })
+                });
+                if !fresh {
+                    return None;
+                }
+            }
+        }
+        let mut sources = 0;
+        for (run_id, _, stamp) in run_files(archives) {
+            sources += 1;
+            if manifest.entries.get(&documents::archive_key(&run_id)) != Some(&stamp_entry(stamp)) {
+                return None;
+            }
+        }
+        for (name, _, stamp) in cycle_files(archives) {
+            sources += 1;
+            if manifest.entries.get(&documents::cycle_key(&name)) != Some(&stamp_entry(stamp)) {
+                return None;
+            }
+        }
+        let indexed_elsewhere = manifest.entries.keys().filter(|k| !k.starts_with("rb:")).count();
+        (indexed_elsewhere == sources).then_some(manifest.skipped)
+    }
+
+    /// Brings the index up to date with a loaded KB (the site server's path).
+    pub fn sync(&self, kb: &Kb, archives: &Path) -> Result<SyncReport, IndexError> {
+        let runbooks = kb
+            .runbooks
+            .iter()
+            .enumerate()
+            .map(|(i, rb)| Indexed { facts: FileFacts::of(rb), id: rb.id.clone(), origin: Origin::Kb(i) })
+            .collect();
+        let ctx = ParseContext { config_vars: kb.config.vars.keys().cloned().collect() };
+        self.apply(Some(kb), &kb.source, &ctx, runbooks, archives)
+    }
+
+    /// Brings the index up to date by looking at the files alone: runbooks whose size and time
+    /// match the last sync are not read; the others are parsed. The KB is never loaded whole,
+    /// which is what keeps `runbook search` fast after an edit.
+    pub fn sync_files(&self, source: &KbSource, config: &Config, archives: &Path) -> Result<SyncReport, IndexError> {
+        let manifest = self.read_manifest();
+        let ctx = ParseContext { config_vars: config.vars.keys().cloned().collect() };
+        let files = source.files();
+        let known: Vec<Option<FileFacts>> = files
+            .par_iter()
+            .map(|file| {
+                let stamp =
+                    file.file.as_ref().and_then(|f| std::fs::metadata(f).ok()).and_then(|m| FileStamp::of(&m))?;
+                let facts = manifest.files.get(&file.path)?;
+                (facts.stamp == Some(stamp) && !stamp.is_racy()).then(|| facts.clone())
+            })
+            .collect();
+        let mut entries: Vec<(FileFacts, Origin)> = files
+            .into_par_iter()
+            .zip(known)
+            .map(|(file, known)| match known {
+                Some(facts) => (facts, Origin::File(Box::new(file))),
+                None => {
+                    let runbook = read_and_parse(file, &ctx);
+                    (FileFacts::of(&runbook), Origin::Parsed(Box::new(runbook)))
+                }
+            })
+            .collect();
+        let ids = final_ids(entries.iter().map(|(f, _)| (f.explicit_id.as_deref(), f.stem_path.as_str())));
+        let runbooks = entries.drain(..).zip(ids).map(|((facts, origin), id)| Indexed { facts, id, origin }).collect();
+        self.apply(None, source, &ctx, runbooks, archives)
+    }
+
+    /// The shared core of both syncs: decides what changed and updates the index.
+    fn apply(
+        &self,
+        kb: Option<&Kb>,
+        source: &KbSource,
+        ctx: &ParseContext,
+        runbooks: Vec<Indexed>,
+        archives: &Path,
+    ) -> Result<SyncReport, IndexError> {
+        let started = Instant::now();
+        let mut report = SyncReport { rebuilt: self.rebuilt, ..SyncReport::default() };
+        let old = self.read_manifest();
+        let mut current: BTreeMap<String, (ManifestEntry, Source)> = BTreeMap::new();
+        let mut files = BTreeMap::new();
+        for (i, runbook) in runbooks.iter().enumerate() {
+            files.insert(runbook.facts.path.clone(), runbook.facts.clone());
+            if runbook.facts.errors > 0 {
+                report.skipped.push(runbook.facts.path.clone());
+                continue;
+            }
+            let entry = ManifestEntry { fingerprint: format!("{}:{}", runbook.facts.sha256, runbook.id) };
+            current.insert(documents::runbook_key(&runbook.facts.path), (entry, Source::Runbook(i)));
+        }
+        for (run_id, file, stamp) in run_files(archives) {
+            current.insert(documents::archive_key(&run_id), (stamp_entry(stamp), Source::Archive(file)));
+        }
+        for (name, file, stamp) in cycle_files(archives) {
+            let path = source
+                .root()
+                .and_then(|root| file.strip_prefix(root).ok())
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| file.display().to_string());
+            current.insert(documents::cycle_key(&name), (stamp_entry(stamp), Source::Cycle { name, file, path }));
+        }
+        let changed: Vec<(&String, &Source)> = current
+            .iter()
+            .filter(|(key, (entry, _))| old.entries.get(*key) != Some(entry))
+            .map(|(key, (_, source))| (key, source))
+            .collect();
+        let removed: Vec<String> = old.entries.keys().filter(|k| !current.contains_key(*k)).cloned().collect();
+        let config = source
+            .root()
+            .and_then(|root| std::fs::metadata(root.join(CONFIG_FILE)).ok())
+            .and_then(|m| FileStamp::of(&m));
+        let builtin = source.root().is_none().then(builtin_signature);
+        let next = |entries: HashMap<String, ManifestEntry>| Manifest {
+            entries,
+            files: files.clone(),
+            config,
+            builtin: builtin.clone(),
+            skipped: report.skipped.clone(),
+        };
+        if changed.is_empty() && removed.is_empty() {
+            // Nothing to index; remember the files' stamps so the next search can skip all this.
+            if old.files != files || old.config != config || old.builtin != builtin || old.skipped != report.skipped {
+                self.write_manifest(&next(old.entries.clone()))?;
+            }
+            report.elapsed = started.elapsed();
+            return Ok(report);
+        }
+        let Some(mut writer) = self.writer()? else {
+            report.stale = true;
+            report.elapsed = started.elapsed();
+            return Ok(report);
+        };
+        for key in removed.iter().chain(changed.iter().map(|(key, _)| *key)) {
+            writer.delete_term(Term::from_field_text(self.fields.key, key));
+        }
+        let documents: Vec<TantivyDocument> = changed
+            .par_iter()
+            .flat_map_iter(|(_, item)| self.documents(kb, source, ctx, &runbooks, item, archives))
+            .collect();
+        for document in documents {
+            writer.add_document(document).map_err(|e| self.tantivy_error(e))?;
+        }
+        writer.commit().map_err(|e| self.tantivy_error(e))?;
+        self.reader.reload().map_err(|e| self.tantivy_error(e))?;
+        // The manifest follows the commit: a crash in between only means indexing those files
+        // once more next time.
+        let entries: HashMap<String, ManifestEntry> =
+            current.iter().map(|(k, (e, _))| (k.clone(), e.clone())).collect();
+        self.write_manifest(&next(entries))?;
+        report.indexed = changed.iter().map(|(k, _)| (*k).clone()).collect();
+        report.removed = removed;
+        report.elapsed = started.elapsed();
+        Ok(report)
+    }
+
+    fn write_manifest(&self, manifest: &Manifest) -> Result<(), IndexError> {
+        let Some(path) = self.manifest_path() else { return Ok(()) };
+        let bytes = serde_json::to_vec(manifest).map_err(|e| self.io_error(std::io::Error::other(e)))?;
+        write_atomic(&path, &bytes).map_err(|e| self.io_error(e))
+    }
+
+    /// The writer, waiting a little for another process that holds it; `None` if it stays busy.
+    fn writer(&self) -> Result<Option<IndexWriter>, IndexError> {
+        let deadline = Instant::now() + LOCK_WAIT;
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4);
+        loop {
+            match self.index.writer_with_num_threads(threads, WRITER_MEMORY * threads) {
+                Ok(writer) => return Ok(Some(writer)),
+                Err(TantivyError::LockFailure(..)) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(TantivyError::LockFailure(..)) => return Ok(None),
+                Err(other) => return Err(self.tantivy_error(other)),
+            }
+        }
+    }
+
+    fn documents(
+        &self,
+        kb: Option<&Kb>,
+        kb_source: &KbSource,
+        ctx: &ParseContext,
+        runbooks: &[Indexed],
+        source: &Source,
+        archives: &Path,
+    ) -> Vec<TantivyDocument> {
+        match source {
+            Source::Runbook(i) => {
+                let indexed = &runbooks[*i];
+                match &indexed.origin {
+                    Origin::Kb(index) => match kb.map(|kb| (kb, kb.body(*index))) {
+                        Some((kb, Ok(body))) => {
+                            runbook_documents(&self.fields, &kb.runbooks[*index], &body, &indexed.id)
+                        }
+                        _ => Vec::new(),
+                    },
+                    Origin::Parsed(runbook) => match &runbook.body {
+                        Some(body) => runbook_documents(&self.fields, runbook, body, &indexed.id),
+                        None => Vec::new(),
+                    },
+                    Origin::File(file) => {
+                        let runbook = read_and_parse((**file).clone(), ctx);
+                        match &runbook.body {
+                            Some(body) => runbook_documents(&self.fields, &runbook, body, &indexed.id),
+                            None => Vec::new(),
+                        }
+                    }
+                }
+            }
+            Source::Archive(file) => {
+                let Some(record) =
+                    std::fs::read(file).ok().and_then(|bytes| serde_json::from_slice::<RunRecord>(&bytes).ok())
+                else {
+                    return Vec::new();
+                };
+                let md = file.with_file_name("run.md");
+                let path = kb_source
+                    .root()
+                    .and_then(|root| md.strip_prefix(root).ok())
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| md.strip_prefix(archives).map(|p| p.display().to_string()).unwrap_or_default());
+                vec![archive_document(&self.fields, &record, &path)]
+            }
+            Source::Cycle { name, file, path } => match std::fs::read_to_string(file) {
+                Ok(text) => {
+                    let title = text.lines().find_map(|l| l.strip_prefix("# ")).unwrap_or(name).to_string();
+                    vec![cycle_document(&self.fields, name, &title, &text, path)]
+                }
+                Err(_) => Vec::new(),
+            },
+        }
+    }
+
+    fn tantivy_error(&self, source: TantivyError) -> IndexError {
+        IndexError::Tantivy { dir: self.dir.clone().unwrap_or_default(), source }
+    }
+
+    fn io_error(&self, source: std::io::Error) -> IndexError {
+        IndexError::Io { dir: self.dir.clone().unwrap_or_default(), source }
+    }
+
+    /// Runs a search: every word first, then any word, then — only when both find nothing — the
+    /// closest words the index knows, offered as "did you mean".
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchResults, IndexError> {
+        let parsed = query::parse(request);
+        let limit = request.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+        let mut results = SearchResults { query: request.query.clone(), suggestion: None, hits: Vec::new() };
+        if parsed.is_empty() {
+            return Ok(results);
+        }
+        results.hits = self.run(&parsed, limit)?;
+        if results.hits.is_empty()
+            && let Some(suggested) = self.suggest(&parsed)
+        {
+            results.hits = self.run(&suggested, limit)?;
+            results.suggestion = Some(suggested.text());
+        }
+        Ok(results)
+    }
+
+    fn run(&self, parsed: &ParsedQuery, limit: usize) -> Result<Vec<Hit>, IndexError> {
+        let searcher = self.reader.searcher();
+        let (whole, parts) = query::analyzers();
+        let mut builder = Builder { fields: &self.fields, whole, parts };
+        for query in [builder.all(parsed), builder.any(parsed)].into_iter().flatten() {
+            let top = searcher
+                .search(&*query, &TopDocs::with_limit(limit).order_by_score())
+                .map_err(|e| self.tantivy_error(e))?;
+            if !top.is_empty() {
+                return self.hits(&searcher, &*query, top);
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    fn hits(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &dyn Query,
+        top: Vec<(f32, tantivy::DocAddress)>,
+    ) -> Result<Vec<Hit>, IndexError> {
+        let mut snippets = snippet::Snippets::new(searcher, query, &self.fields);
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address).map_err(|e| self.tantivy_error(e))?;
+            let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            let kind = super::hit::Kind::parse(&text(self.fields.kind)).unwrap_or(super::hit::Kind::Runbook);
+            hits.push(Hit {
+                kind,
+                id: text(self.fields.id),
+                title: text(self.fields.display),
+                heading: text(self.fields.heading),
+                anchor: text(self.fields.anchor),
+                path: text(self.fields.path),
+                line: doc.get_first(self.fields.line).and_then(|v| v.as_u64()).unwrap_or(1),
+                score,
+                snippet: snippets.for_doc(&doc),
+            });
+        }
+        Ok(hits)
+    }
+
+    /// The query with each unknown word replaced by the closest known one, if any changed.
+    fn suggest(&self, parsed: &ParsedQuery) -> Option<ParsedQuery> {
+        let searcher = self.reader.searcher();
+        let mut suggested = parsed.clone();
+        let mut changed = false;
+        for word in &mut suggested.words {
+            let lower = word.to_lowercase();
+            if lower.chars().any(|c| !c.is_alphanumeric()) || lower.chars().count() < 3 {
+                continue;
+            }
+            let term = Term::from_field_text(self.fields.vocab, &lower);
+            let known = searcher.doc_freq(&term).unwrap_or(0) > 0;
+            if known {
+                continue;
+            }
+            let distance = if lower.chars().count() <= 4 { 1 } else { 2 };
+            let Ok(automaton) = FuzzyTermQuery::new(term, distance, true).automaton() else { continue };
+            let mut best: Option<(u32, String)> = None;
+            for segment in searcher.segment_readers() {
+                let Ok(inverted) = segment.inverted_index(self.fields.vocab) else { continue };
+                let Ok(mut stream) = inverted.terms().search(&automaton).into_stream() else { continue };
+                while stream.advance() {
+                    let Ok(candidate) = std::str::from_utf8(stream.key()) else { continue };
+                    let freq = stream.value().doc_freq;
+                    if best.as_ref().is_none_or(|(f, t)| freq > *f || (freq == *f && candidate < t.as_str())) {
+                        best = Some((freq, candidate.to_string()));
+                    }
+                }
+            }
+            if let Some((_, replacement)) = best {
+                *word = replacement;
+                changed = true;
+            }
+        }
+        changed.then_some(suggested)
+    }
+}
+
+fn stamp_entry(stamp: FileStamp) -> ManifestEntry {
+    ManifestEntry { fingerprint: format!("{}:{}", stamp.size, stamp.mtime_ns) }
+}
+
+/// `run.json` files under the archives folder: (run id, file, stamp).
+fn run_files(archives: &Path) -> Vec<(String, PathBuf, FileStamp)> {
+    let Ok(entries) = std::fs::read_dir(archives) else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let file = entry.path().join("run.json");
+            let stamp = std::fs::metadata(&file).ok().and_then(|m| FileStamp::of(&m))?;
+            Some((entry.file_name().to_string_lossy().into_owned(), file, stamp))
+        })
+        .collect()
+}
+
+/// Cycle reports: `archives/cycles/*.md`.
+fn cycle_files(archives: &Path) -> Vec<(String, PathBuf, FileStamp)> {
+    let Ok(entries) = std::fs::read_dir(archives.join("cycles")) else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let file = entry.path();
+            if file.extension().is_none_or(|e| e != "md") {
+                return None;
+            }
+            let stamp = std::fs::metadata(&file).ok().and_then(|m| FileStamp::of(&m))?;
+            let name = file.file_stem()?.to_string_lossy().into_owned();
+            Some((name, file, stamp))
+        })
+        .collect()
+}

@@ -1,0 +1,284 @@
+//! `runbook search`: relevance on the shipped KB, freshness, concurrency, awkward input.
+
+use crate::test::{BIN, Test};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+/// Searches the built-in KB and returns the hits.
+fn shipped(query: &[&str]) -> Vec<Value> {
+    let mut args = vec!["search", "--json"];
+    args.extend(query);
+    let ran = Test::new().args(&args).any_status().run();
+    ran.json()["hits"].as_array().cloned().unwrap_or_default()
+}
+
+fn first(hits: &[Value]) -> (String, String) {
+    let hit = hits.first().expect("at least one hit");
+    (hit["id"].as_str().unwrap().to_string(), hit["heading"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn disk_full_finds_the_storage_crisis_first() {
+    assert_eq!(first(&shipped(&["disk", "full"])).0, "storage-crisis");
+    assert_eq!(first(&shipped(&["disk full ollama"])).0, "storage-crisis");
+}
+
+#[test]
+fn cuda_invalid_context_finds_304() {
+    let hits = shipped(&["cuda invalid context"]);
+    assert_eq!(first(&hits).0, "cuda-304");
+}
+
+#[test]
+fn size_vram_finds_the_ollama_section() {
+    let (id, heading) = first(&shipped(&["size_vram"]));
+    assert_eq!(id, "ollama-gpu");
+    assert!(heading.contains("size_vram"), "{heading}");
+}
+
+#[test]
+fn nvidia_smi_finds_the_steps_that_run_it() {
+    let hits = shipped(&["nvidia-smi", "--limit", "20"]);
+    assert!(hits.len() >= 3);
+    assert!(hits.iter().any(|h| h["id"] == "cuda-304" && h["heading"].as_str().unwrap().contains("nvidia-smi")));
+    assert!(hits.iter().any(|h| h["id"] == "container-gpu-access"));
+}
+
+#[test]
+fn identifiers_whole_and_in_parts() {
+    assert_eq!(first(&shipped(&["CUDA_ERROR_OPERATING_SYSTEM"])).0, "cuda-304");
+    assert_eq!(first(&shipped(&["cudaErrorOperatingSystem"])).0, "cuda-304");
+    assert_eq!(first(&shipped(&["\"operating system\""])).0, "cuda-304");
+    assert_eq!(first(&shipped(&["/dev/nvidia-uvm"])).0, "cuda-304");
+    assert_eq!(first(&shipped(&["304"])).0, "cuda-304");
+}
+
+#[test]
+fn a_typo_gets_a_suggestion() {
+    let ran = Test::new().args(["search", "--json", "nvdia"]).run();
+    let json = ran.json();
+    assert_eq!(json["suggestion"], "nvidia");
+    assert!(!json["hits"].as_array().unwrap().is_empty());
+    Test::new().args(["search", "nvdia"]).stdout_has("`nvdia` found nothing; showing `nvidia`").run();
+}
+
+#[test]
+fn nothing_found_exits_one_and_empty_query_exits_two() {
+    Test::new().args(["search", "zzqqxxjj"]).status(1).stdout_has("no results for `zzqqxxjj`").run();
+    Test::new().args(["search", "   "]).status(2).stderr_has("empty search").run();
+    Test::new().args(["search"]).status(2).run();
+}
+
+#[test]
+fn json_hits_have_every_field() {
+    let ran = Test::new().args(["search", "--json", "seccomp"]).run();
+    let json = ran.json();
+    assert_eq!(json["query"], "seccomp");
+    assert!(json["suggestion"].is_null());
+    let hit = &json["hits"][0];
+    for key in ["kind", "id", "title", "heading", "anchor", "path", "line", "score", "snippet"] {
+        assert!(hit.get(key).is_some(), "hit lacks {key}: {hit:#}");
+    }
+    assert_eq!(hit["kind"], "runbook");
+    assert!(hit["snippet"].as_str().unwrap().contains("<mark>"), "{hit:#}");
+    assert!(hit["path"].as_str().unwrap().starts_with("runbooks/"));
+}
+
+#[test]
+fn filters_by_tag_kind_and_category() {
+    let tagged = Test::new().args(["list", "--json", "--tag", "docker"]).run().json();
+    let tagged: Vec<&str> = tagged.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect::<Vec<_>>();
+    let tagged: Vec<String> = tagged.into_iter().map(str::to_string).collect();
+    let hits = shipped(&["gpu", "--tag", "docker", "--limit", "50"]);
+    assert!(!hits.is_empty());
+    assert!(hits.iter().all(|h| tagged.iter().any(|t| h["id"] == t.as_str())), "{hits:#?}");
+    let hits = shipped(&["gpu", "--category", "architecture", "--limit", "50"]);
+    assert!(hits.iter().all(|h| h["id"] == "gpu-acceleration"), "{hits:#?}");
+    let hits = shipped(&["gpu", "tag:docker"]);
+    assert!(hits.iter().all(|h| tagged.iter().any(|t| h["id"] == t.as_str())));
+    let ran = Test::new().args(["search", "--json", "gpu", "--kind", "cycle"]).status(1).run();
+    assert!(ran.json()["hits"].as_array().unwrap().is_empty());
+}
+
+fn kb() -> Test {
+    Test::new()
+        .file(
+            "runbooks/ops/alpha.md",
+            "---\ntags: [net]\n---\n# Alpha\n\n## Router reboot\n\nThe flux capacitor is fine.\n",
+        )
+        .file("runbooks/ops/beta.md", "# Beta\n\n## Disk\n\nThe quantum widget hums.\n")
+}
+
+fn search_in(dir: &Path, args: &[&str]) -> (i32, Value, String) {
+    let mut full = vec!["-v", "search", "--json"];
+    full.extend(args);
+    let out = Command::new(BIN).args(&full).current_dir(dir).env("NO_COLOR", "1").output().unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), json, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Moves a file's mtime away from now, so the parse cache and the index trust it.
+fn age(file: &Path) {
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(600);
+    std::fs::File::options().write(true).open(file).unwrap().set_modified(then).unwrap();
+}
+
+#[test]
+fn edits_additions_and_deletions_are_seen_and_only_they_are_reindexed() {
+    let ran = kb().args(["search", "capacitor"]).stdout_has("alpha › Router reboot").run();
+    let dir = ran.path();
+    let (_, _, stderr) = search_in(dir, &["capacitor"]);
+    assert!(stderr.contains("0 document sources re-indexed"), "{stderr}");
+
+    std::fs::write(dir.join("runbooks/ops/beta.md"), "# Beta\n\n## Disk\n\nThe quantum gizmo sings.\n").unwrap();
+    let (code, json, stderr) = search_in(dir, &["gizmo"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(json["hits"][0]["id"], "beta");
+    assert!(stderr.contains("1 document source re-indexed"), "{stderr}");
+    assert!(stderr.contains("indexed rb:runbooks/ops/beta.md"), "{stderr}");
+    assert!(!stderr.contains("alpha"), "only the edited file is re-indexed: {stderr}");
+    assert_eq!(search_in(dir, &["widget"]).0, 1, "the old text is gone");
+
+    std::fs::write(dir.join("runbooks/ops/gamma.md"), "# Gamma\n\nA brand new zeppelin.\n").unwrap();
+    let (code, json, stderr) = search_in(dir, &["zeppelin"]);
+    assert_eq!(code, 0);
+    assert_eq!(json["hits"][0]["id"], "gamma");
+    assert!(stderr.contains("indexed rb:runbooks/ops/gamma.md") && !stderr.contains("beta"), "{stderr}");
+
+    std::fs::remove_file(dir.join("runbooks/ops/alpha.md")).unwrap();
+    let (code, _, stderr) = search_in(dir, &["capacitor"]);
+    assert_eq!(code, 1, "a deleted runbook is no longer found");
+    assert!(stderr.contains("1 removed"), "{stderr}");
+}
+
+#[test]
+fn another_schema_version_rebuilds_the_index() {
+    let ran = kb().args(["search", "capacitor"]).run();
+    let version = ran.path().join(".runbook/index/runbook-index.json");
+    assert!(version.is_file());
+    std::fs::write(&version, "{\"schema\": 0}").unwrap();
+    let (code, _, stderr) = search_in(ran.path(), &["capacitor"]);
+    assert_eq!(code, 0);
+    assert!(stderr.contains("built anew"), "{stderr}");
+    std::fs::write(&version, "garbage").unwrap();
+    assert_eq!(search_in(ran.path(), &["capacitor"]).0, 0);
+}
+
+#[test]
+fn a_damaged_manifest_means_reindexing_not_failing() {
+    let ran = kb().args(["search", "capacitor"]).run();
+    std::fs::write(ran.path().join(".runbook/index/runbook-manifest.json"), "{not json").unwrap();
+    let (code, json, _) = search_in(ran.path(), &["capacitor"]);
+    assert_eq!(code, 0);
+    assert_eq!(json["hits"].as_array().unwrap().len(), 1, "re-indexing replaced, it did not duplicate");
+}
+
+#[test]
+fn concurrent_searches_never_fail() {
+    let ran = kb().args(["list"]).run();
+    for file in ["runbooks/ops/alpha.md", "runbooks/ops/beta.md"] {
+        age(&ran.path().join(file));
+    }
+    // Four processes at once on an index that does not exist yet: they race to build it.
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(BIN)
+                .args(["search", "--json", "capacitor"])
+                .current_dir(ran.path())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["hits"][0]["id"], "alpha");
+    }
+}
+
+#[test]
+fn a_held_writer_lock_gives_stale_results_not_an_error() {
+    let ran = kb().args(["search", "capacitor"]).run();
+    let dir = ran.path().to_path_buf();
+    std::fs::write(dir.join("runbooks/ops/beta.md"), "# Beta\n\nChanged while locked.\n").unwrap();
+    let lock = dir.join(".runbook/index/.tantivy-writer.lock");
+    let mut holder = Command::new("flock").arg("-x").arg(&lock).args(["sleep", "8"]).spawn().expect("util-linux flock");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let out = Command::new(BIN).args(["search", "capacitor"]).current_dir(&dir).env("NO_COLOR", "1").output().unwrap();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("may be slightly out of date"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("alpha"));
+}
+
+#[test]
+fn awkward_queries_never_error() {
+    let ran = kb().args(["search", "capacitor"]).run();
+    let long = "x".repeat(10 * 1024);
+    let awkward: Vec<&str> = vec![
+        "\"unbalanced",
+        "((((",
+        "title:",
+        "body:capacitor",
+        "AND OR NOT",
+        "!!!???",
+        "---",
+        "+-&&||!(){}[]^\"~*?:\\/",
+        "über größe ñandú 日本語",
+        "🔥",
+        long.as_str(),
+        "'single'",
+        "%s %n",
+    ];
+    for query in awkward {
+        let out = Command::new(BIN).args(["search", "--json", "--", query]).current_dir(ran.path()).output().unwrap();
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0) | Some(1)),
+            "{query:?} exited {code:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{query:?}: {e}"));
+        assert!(json["hits"].is_array());
+    }
+}
+
+#[test]
+fn a_broken_runbook_is_skipped_and_reported() {
+    let ran = kb()
+        .file(
+            "runbooks/ops/broken.md",
+            "# Broken\n\nMentions the capacitor too.\n\n```yaml step\ntimeout: never\nrun: true\n```\n",
+        )
+        .args(["search", "--json", "capacitor"])
+        .stderr_has("1 runbook with errors not searchable until fixed: runbooks/ops/broken.md")
+        .run();
+    let hits = ran.json()["hits"].as_array().unwrap().clone();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0]["id"], "alpha");
+}
+
+#[test]
+fn runs_are_searchable_too() {
+    let test = Test::new().file(
+        "runbooks/t.md",
+        "# T\n\n```yaml step\nid: probe_dns\nrun: echo 'resolver timed out talking to 10.9.8.7'; exit 1\n```\n",
+    );
+    let ran = test.args(["exec", "t"]).status(1).run();
+    let (code, json, _) = search_in(ran.path(), &["resolver", "--kind", "archive"]);
+    assert_eq!(code, 0);
+    let hit = &json["hits"][0];
+    assert_eq!(hit["kind"], "archive");
+    assert!(hit["id"].as_str().unwrap().ends_with("-t"));
+    assert!(hit["path"].as_str().unwrap().ends_with("/run.md"));
+}
+
+#[test]
+fn index_rebuild_command() {
+    kb().args(["index", "--rebuild"]).stdout_has("index built: 2 document sources indexed").run();
+}
