@@ -8,6 +8,7 @@
 
 mod exec;
 mod measure;
+mod search;
 mod synth;
 
 use measure::{Stats, format_duration, repeat, repeat_with_setup};
@@ -72,6 +73,8 @@ pub enum Budget {
     Ratio(f64),
     /// Both a ratio to the peer and a peak RSS (MiB).
     RatioAndRss(f64, u64),
+    /// Median and 99th percentile below these.
+    Percentiles(Duration, Duration),
 }
 
 impl Row {
@@ -89,6 +92,10 @@ impl Row {
             (Budget::RatioAndRss(limit, mib), Some(ratio)) => {
                 (format!("≤ {limit}×, RSS < {mib} MiB"), yes(ratio <= *limit && rss_mib < *mib as f64))
             }
+            (Budget::Percentiles(p50, p99), _) => (
+                format!("p50 < {}, p99 < {}", format_duration(*p50), format_duration(*p99)),
+                yes(self.stats.median < *p50 && self.stats.p99 < *p99),
+            ),
             (_, None) => ("—".into(), "—"),
         }
     }
@@ -153,6 +160,7 @@ fn run() -> Result<(), String> {
             budget: Budget::None,
         });
     }
+    rows.extend(search::rows(&kb, &input, opts.runs, opts.corpus.as_deref())?);
     rows.extend(exec::rows(tmp.path(), opts.runs)?);
     write_report(&opts, &rows).map_err(|e| format!("writing {}: {e}", opts.out.display()))?;
     eprintln!("wrote {}", opts.out.display());
@@ -173,8 +181,8 @@ fn write_report(opts: &Options, rows: &[Row]) -> std::io::Result<()> {
         env!("CARGO_PKG_VERSION"),
         opts.runs,
     ));
-    text.push_str("| benchmark | input | median | min | max | peak RSS | compared with | its median | ratio | budget | within budget |\n");
-    text.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    text.push_str("| benchmark | input | median | p99 | min | max | peak RSS | compared with | its median | ratio | budget | within budget |\n");
+    text.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for row in rows {
         let (budget, verdict) = row.budget_text();
         let (peer, peer_median) = match &row.peer {
@@ -182,14 +190,19 @@ fn write_report(opts: &Options, rows: &[Row]) -> std::io::Result<()> {
             None => ("—".into(), "—".into()),
         };
         let ratio = row.ratio().map(|r| format!("{r:.2}×")).unwrap_or_else(|| "—".into());
+        let rss = if row.stats.max_rss_kib == 0 {
+            "—".to_string()
+        } else {
+            format!("{:.0} MiB", row.stats.max_rss_kib as f64 / 1024.0)
+        };
         text.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {:.0} MiB | {peer} | {peer_median} | {ratio} | {budget} | {verdict} |\n",
+            "| {} | {} | {} | {} | {} | {} | {rss} | {peer} | {peer_median} | {ratio} | {budget} | {verdict} |\n",
             row.benchmark,
             row.input,
             format_duration(row.stats.median),
+            format_duration(row.stats.p99),
             format_duration(row.stats.min),
             format_duration(row.stats.max),
-            row.stats.max_rss_kib as f64 / 1024.0,
         ));
     }
     text.push_str(

@@ -38,9 +38,22 @@ pub fn run_once(command: &mut Command, allowed_codes: &[i32]) -> Result<Sample, 
 #[derive(Debug, Clone, Copy)]
 pub struct Stats {
     pub median: Duration,
+    pub p99: Duration,
     pub min: Duration,
     pub max: Duration,
     pub max_rss_kib: u64,
+}
+
+/// Statistics of in-process timings (no memory figure).
+pub fn of_durations(mut walls: Vec<Duration>) -> Stats {
+    walls.sort();
+    Stats {
+        median: percentile(&walls, 50.0),
+        p99: percentile(&walls, 99.0),
+        min: walls[0],
+        max: walls[walls.len() - 1],
+        max_rss_kib: 0,
+    }
 }
 
 pub fn summarise(samples: &[Sample]) -> Stats {
@@ -48,6 +61,7 @@ pub fn summarise(samples: &[Sample]) -> Stats {
     walls.sort();
     Stats {
         median: percentile(&walls, 50.0),
+        p99: percentile(&walls, 99.0),
         min: walls[0],
         max: walls[walls.len() - 1],
         max_rss_kib: samples.iter().map(|s| s.max_rss_kib).max().unwrap_or(0),
@@ -58,6 +72,13 @@ pub fn summarise(samples: &[Sample]) -> Stats {
 pub fn percentile(sorted: &[Duration], pct: f64) -> Duration {
     let rank = ((pct / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Like [`repeat`], for a command that changes from run to run (`make` gets the run number).
+pub fn repeat_varied(runs: usize, allowed_codes: &[i32], mut make: impl FnMut(usize) -> Command) -> Result<Stats, String> {
+    run_once(&mut make(0), allowed_codes)?;
+    let samples = (1..=runs).map(|i| run_once(&mut make(i), allowed_codes)).collect::<Result<Vec<_>, _>>()?;
+    Ok(summarise(&samples))
 }
 
 /// One warm-up run, then `runs` measured runs.
