@@ -326,3 +326,9 @@ fn one_broken_runbook_never_stops_the_others() {
     assert_eq!(fine["errors"], 0);
     assert_eq!(fine["steps"], 1);
 }
+
+#[test]
+fn an_unquoted_colon_gets_a_useful_hint() {
+    let diag = assert_error(&step("run: echo 'disk: full'\n"), 4, "a value holding `: ` must be quoted");
+    assert!(diag["hint"].as_str().unwrap().contains("run: |"));
+}

@@ -3,6 +3,7 @@
 mod test;
 
 mod commands;
+mod cycle;
 mod discovery;
 mod errors;
 mod exec;

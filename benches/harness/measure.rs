@@ -75,7 +75,11 @@ pub fn percentile(sorted: &[Duration], pct: f64) -> Duration {
 }
 
 /// Like [`repeat`], for a command that changes from run to run (`make` gets the run number).
-pub fn repeat_varied(runs: usize, allowed_codes: &[i32], mut make: impl FnMut(usize) -> Command) -> Result<Stats, String> {
+pub fn repeat_varied(
+    runs: usize,
+    allowed_codes: &[i32],
+    mut make: impl FnMut(usize) -> Command,
+) -> Result<Stats, String> {
     run_once(&mut make(0), allowed_codes)?;
     let samples = (1..=runs).map(|i| run_once(&mut make(i), allowed_codes)).collect::<Result<Vec<_>, _>>()?;
     Ok(summarise(&samples))

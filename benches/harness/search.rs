@@ -19,11 +19,31 @@ fn runbook(kb: &Path, args: &[&str]) -> Command {
 /// Queries of every shape: words, pairs, identifiers, phrases, filters, typos, misses.
 fn queries(n: usize) -> Vec<String> {
     const WORDS: [&str; 16] = [
-        "driver", "cuda", "disk", "memory", "service", "timeout", "model", "container", "kernel", "inode", "socket",
-        "vram", "latency", "journal", "restore", "capacity",
+        "driver",
+        "cuda",
+        "disk",
+        "memory",
+        "service",
+        "timeout",
+        "model",
+        "container",
+        "kernel",
+        "inode",
+        "socket",
+        "vram",
+        "latency",
+        "journal",
+        "restore",
+        "capacity",
     ];
     const CODE: [&str; 8] = [
-        "nvidia-smi", "CUDA_ERROR_OPERATING_SYSTEM", "/dev/nvidia-uvm", "size_vram", "OLLAMA_MODELS", "lsof", "dmesg",
+        "nvidia-smi",
+        "CUDA_ERROR_OPERATING_SYSTEM",
+        "/dev/nvidia-uvm",
+        "size_vram",
+        "OLLAMA_MODELS",
+        "lsof",
+        "dmesg",
         "cudaErrorInsufficientDriver",
     ];
     let mut rng = Rng::new(42);

@@ -60,3 +60,22 @@ pub fn find<'a>(runs: &'a [ArchivedRun], query: &str) -> Result<&'a ArchivedRun,
         )),
     }
 }
+
+/// When a run started, read from its folder name (`20261126T213000Z-…`, UTC): for records too
+/// damaged to say.
+pub fn started_from_name(run_id: &str) -> Option<jiff::Timestamp> {
+    let stamp = run_id.get(..15)?;
+    let datetime = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%S", stamp).ok()?;
+    jiff::tz::TimeZone::UTC.to_timestamp(datetime).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_names_tell_the_time() {
+        assert_eq!(started_from_name("20261126T213000Z-cuda-304").unwrap().to_string(), "2026-11-26T21:30:00Z");
+        assert!(started_from_name("cycles").is_none());
+    }
+}

@@ -20,6 +20,28 @@ enum Command {
     List(ListArgs),
     /// Show one run (its id, a unique prefix, or `latest`)
     Show(ShowArgs),
+    /// Delete old runs: beyond the newest N per runbook, or older than a duration
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ListKind {
+    Run,
+    Cycle,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("rule").required(true).multiple(true).args(["keep", "older_than"])))]
+struct PruneArgs {
+    /// Keep the newest N runs of each runbook
+    #[arg(long, value_name = "N")]
+    keep: Option<usize>,
+    /// Delete runs older than this: 30d, 12h, 8w
+    #[arg(long, value_name = "DURATION")]
+    older_than: Option<String>,
+    /// Only say what would be deleted
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -30,6 +52,9 @@ struct ListArgs {
     /// Only runs with this verdict (passed, warning, failed, interrupted, running)
     #[arg(long, value_name = "VERDICT")]
     verdict: Option<String>,
+    /// What to list: runs (default) or cycle reports
+    #[arg(long, value_enum, default_value = "run")]
+    kind: ListKind,
     /// Print JSON
     #[arg(long)]
     json: bool,
@@ -63,7 +88,92 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     match args.command {
         Command::List(args) => list(ctx, args),
         Command::Show(args) => show(ctx, args),
+        Command::Prune(args) => prune(ctx, args),
     }
+}
+
+fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
+    let older_than = args.older_than.as_deref().map(|d| super::cycle::since(d, jiff::Timestamp::now())).transpose()?;
+    let dir = archives(ctx)?;
+    let runs = store::list(&dir);
+    let doomed = crate::archive::prune::select(&runs, args.keep, older_than);
+    let mut out = output::stdout(ctx.color);
+    let io = |e| Error::io("stdout", e);
+    for run in &doomed {
+        if !args.dry_run {
+            std::fs::remove_dir_all(&run.dir).map_err(|e| Error::io(&run.dir, e))?;
+        }
+        if !ctx.quiet {
+            writeln!(out, "{} {}", if args.dry_run { "would delete" } else { "deleted" }, run.run_id).map_err(io)?;
+        }
+    }
+    writeln!(
+        out,
+        "{} {} of {} runs; cycle reports keep the evidence they quote",
+        if args.dry_run { "would delete" } else { "deleted" },
+        doomed.len(),
+        runs.len()
+    )
+    .map_err(io)?;
+    out.flush().map_err(io)?;
+    Ok(exit::OK)
+}
+
+/// One cycle report, as `archive list --kind cycle` shows it.
+#[derive(Serialize)]
+struct CycleRow {
+    name: String,
+    title: String,
+    from: String,
+    to: String,
+    runs: usize,
+    open_blockers: usize,
+    path: String,
+}
+
+fn list_cycles(ctx: &Context, json: bool) -> Result<i32> {
+    let dir = archives(ctx)?.join("cycles");
+    let mut rows: Vec<CycleRow> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| {
+            let report: crate::archive::cycle::CycleReport =
+                serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
+            Some(CycleRow {
+                path: e.path().with_extension("md").display().to_string(),
+                name: report.name,
+                title: report.title,
+                from: report.period.from,
+                to: report.period.to,
+                runs: report.summary.runs,
+                open_blockers: report.blockers.iter().filter(|b| b.open).count(),
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| b.name.cmp(&a.name));
+    let mut out = output::stdout(ctx.color);
+    let io = |e| Error::io("stdout", e);
+    if json {
+        serde_json::to_writer(&mut out, &rows)?;
+        writeln!(out).map_err(io)?;
+    } else if rows.is_empty() {
+        writeln!(out, "no cycle reports in {}", dir.display()).map_err(io)?;
+    } else {
+        for row in &rows {
+            writeln!(
+                out,
+                "{}  {}  {}",
+                paint(BOLD, &row.name),
+                row.title,
+                paint(DIM, format!("{} runs, {} open blockers", row.runs, row.open_blockers))
+            )
+            .map_err(io)?;
+        }
+    }
+    out.flush().map_err(io)?;
+    Ok(exit::OK)
 }
 
 fn archives(ctx: &Context) -> Result<std::path::PathBuf> {
@@ -72,6 +182,9 @@ fn archives(ctx: &Context) -> Result<std::path::PathBuf> {
 }
 
 fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
+    if args.kind == ListKind::Cycle {
+        return list_cycles(ctx, args.json);
+    }
     let verdict = match &args.verdict {
         Some(text) => Some(Verdict::parse(text).ok_or_else(|| Error::Invalid {
             message: format!("unknown verdict `{text}`"),

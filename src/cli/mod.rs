@@ -4,6 +4,7 @@ mod archive;
 mod check;
 mod completions;
 mod context;
+mod cycle;
 mod diagnostics;
 mod exec;
 mod index;
@@ -66,8 +67,10 @@ pub enum Command {
     Exec(exec::Args),
     /// Lint runbooks: schema, templates, links, ids (exit 1 on errors)
     Check(check::Args),
-    /// The record of every run: list and show archives
+    /// The record of every run: list, show and prune archives
     Archive(archive::Args),
+    /// Turn a period of runs into a report: findings, blockers, readiness, next actions
+    Cycle(cycle::Args),
     /// Create a new runbook from the scaffold template
     New(new::Args),
     /// Update the search index now (`--rebuild` starts it afresh)
@@ -91,6 +94,7 @@ pub fn main() -> i32 {
         Command::Check(args) => check::run(&ctx, args),
         Command::Exec(args) => exec::run(&ctx, args),
         Command::Archive(args) => archive::run(&ctx, args),
+        Command::Cycle(args) => cycle::run(&ctx, args),
         Command::New(args) => new::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
     };

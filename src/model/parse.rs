@@ -342,6 +342,13 @@ fn explain_yaml_error(message: &str, part: YamlPart, source_line: &str, column: 
         };
         return (format!("unknown key `{key}`{place}"), Some(hint));
     }
+    if message.contains("mapping values are not allowed") {
+        // The classic: a plain value holding `: ` (`run: echo "a: b"`) reads as a nested mapping.
+        return (
+            "a value holding `: ` must be quoted".to_string(),
+            Some("quote the whole value (run: \"echo 'a: b'\") or write it as a block: `run: |` and the script indented on the next lines".into()),
+        );
+    }
     if let Some(caps) = duplicate.captures(message) {
         return (
             format!("duplicate key `{}`", &caps[1]),

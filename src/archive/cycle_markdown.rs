@@ -1,0 +1,172 @@
+//! A cycle report as Markdown: the record a person reads, links to the runs it cites.
+
+use super::cycle::CycleReport;
+use super::markdown::{fenced, seconds};
+use std::fmt::Write;
+
+pub fn render(report: &CycleReport) -> String {
+    let mut out = String::with_capacity(8 * 1024);
+    let s = &report.summary;
+    let _ = writeln!(out, "# {}\n", report.title);
+    let _ = writeln!(
+        out,
+        "Period {} → {} · written {}",
+        day(&report.period.from),
+        day(&report.period.to),
+        report.generated_at
+    );
+    if !report.filters.tags.is_empty() || !report.filters.runbooks.is_empty() {
+        let mut filters = Vec::new();
+        if !report.filters.tags.is_empty() {
+            filters.push(format!("tags {}", report.filters.tags.join(", ")));
+        }
+        if !report.filters.runbooks.is_empty() {
+            filters.push(format!("runbooks {}", report.filters.runbooks.join(", ")));
+        }
+        let _ = writeln!(out, "Only {}.", filters.join("; "));
+    }
+
+    let _ = writeln!(out, "\n## Executive summary\n");
+    let _ = writeln!(
+        out,
+        "{} runs of {} runbooks: {} passed, {} with warnings, {} failed, {} interrupted{}{}. Pass rate {:.0}%. Time spent running: {}.",
+        s.runs,
+        s.runbooks,
+        s.passed,
+        s.warning,
+        s.failed,
+        s.interrupted,
+        if s.unfinished > 0 { format!(", {} unfinished", s.unfinished) } else { String::new() },
+        if s.unreadable > 0 { format!(", {} unreadable", s.unreadable) } else { String::new() },
+        s.pass_rate * 100.0,
+        seconds(s.time_spent_ms),
+    );
+    let open: Vec<_> = report.blockers.iter().filter(|b| b.open).collect();
+    if open.is_empty() {
+        let _ = writeln!(out, "\nNo open blockers.");
+    } else {
+        let names: Vec<String> = open.iter().map(|b| format!("`{}` in {}", b.step, b.runbook)).collect();
+        let _ = writeln!(
+            out,
+            "\n**{} open blocker{}:** {}.",
+            open.len(),
+            if open.len() == 1 { "" } else { "s" },
+            names.join(", ")
+        );
+    }
+
+    let _ = writeln!(out, "\n## Critical findings and blockers\n");
+    if report.blockers.is_empty() {
+        let _ = writeln!(out, "No critical step failed in this period.");
+    }
+    for b in &report.blockers {
+        let state = if b.open { "open" } else { "resolved since" };
+        let _ = writeln!(out, "### {} › {} — {}\n", b.runbook, b.step, b.step_name);
+        let _ = writeln!(
+            out,
+            "{} · {} in {} run{} · {}\n",
+            state,
+            b.outcome.as_str(),
+            b.occurrences,
+            if b.occurrences == 1 { "" } else { "s" },
+            b.message
+        );
+        if !b.evidence.trim().is_empty() {
+            out.push_str(&fenced("text", &b.evidence));
+            out.push('\n');
+        }
+        let runs: Vec<String> = b.runs.iter().map(|r| format!("[{}]({})", r.run_id, r.path)).collect();
+        let _ = writeln!(out, "Runs: {}\n", runs.join(", "));
+    }
+
+    let _ = writeln!(out, "## What is healthy\n");
+    if report.healthy.is_empty() {
+        let _ = writeln!(out, "Nothing passed in this period.");
+    }
+    for h in &report.healthy {
+        let _ = writeln!(out, "- **{}** ({}), [latest run]({}):", h.runbook, h.title, h.latest_run.path);
+        for check in &h.checks {
+            let _ = writeln!(out, "  - {check}");
+        }
+    }
+
+    let _ = writeln!(out, "\n## Readiness\n\n| runbook | category | status | latest run |\n|---|---|---|---|");
+    for r in &report.readiness.runbooks {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | [{}]({}) |",
+            r.runbook,
+            r.category,
+            r.status.mark(),
+            day(&r.latest_run.started_at),
+            r.latest_run.path
+        );
+    }
+    let _ = writeln!(out, "\n| category | status | ready | degraded | blocked |\n|---|---|---|---|---|");
+    for c in &report.readiness.categories {
+        let _ =
+            writeln!(out, "| {} | {} | {} | {} | {} |", c.category, c.status.mark(), c.ready, c.degraded, c.blocked);
+    }
+
+    let _ = writeln!(out, "\n## What changed\n");
+    if report.changes.files.is_empty() {
+        let _ = writeln!(out, "No runbook changed in this period ({}).", report.changes.source);
+    } else {
+        let _ = writeln!(
+            out,
+            "From {}:\n",
+            if report.changes.source == "git" { "git history" } else { "file modification times" }
+        );
+        for c in &report.changes.files {
+            let who = c.author.as_ref().map(|a| format!(" by {a}")).unwrap_or_default();
+            let what = c.subject.as_ref().map(|s| format!(": {s}")).unwrap_or_default();
+            let _ = writeln!(out, "- `{}` — {}{who}{what}", c.path, day(&c.when));
+        }
+    }
+
+    let m = &report.metrics;
+    let _ = writeln!(out, "\n## Metrics\n");
+    let _ = writeln!(
+        out,
+        "- Time to first finding: {}",
+        m.time_to_first_finding_ms.map(seconds).unwrap_or_else(|| "no finding".into())
+    );
+    let _ = writeln!(out, "- Mean run duration: {}", m.mean_run_duration_ms.map(seconds).unwrap_or_else(|| "—".into()));
+    if m.flaky_steps.is_empty() {
+        let _ = writeln!(out, "- Flaky steps: none");
+    } else {
+        let _ = writeln!(out, "- Flaky steps (passed and failed in this period):");
+        for f in &m.flaky_steps {
+            let _ = writeln!(out, "  - {} › {}: {} passed, {} failed", f.runbook, f.step, f.passed, f.failed);
+        }
+    }
+
+    let _ = writeln!(out, "\n## Next actions\n");
+    if report.next_actions.is_empty() {
+        let _ = writeln!(out, "Nothing is blocked.");
+    }
+    for (n, a) in report.next_actions.iter().enumerate() {
+        let _ = writeln!(out, "{}. Unblock `{}` in {}:", n + 1, a.blocker, a.runbook);
+        for fix in &a.fix {
+            let _ = writeln!(out, "   - fix: `{fix}`");
+        }
+        if let Some(note) = &a.note {
+            let _ = writeln!(out, "   - {note}");
+        }
+        let _ = writeln!(out, "   - verify: `{}`", a.verify);
+    }
+
+    if !report.warnings.is_empty() {
+        let _ = writeln!(out, "\n## Warnings\n");
+        for w in &report.warnings {
+            let _ = writeln!(out, "- {w}");
+        }
+    }
+    out
+}
+
+/// `2026-11-26T10:00:00Z` → `2026-11-26 10:00`.
+fn day(timestamp: &str) -> String {
+    let short: String = timestamp.chars().take(16).collect();
+    short.replace('T', " ")
+}
