@@ -7,6 +7,7 @@ mod cycle;
 mod discovery;
 mod errors;
 mod exec;
+mod faults;
 mod probes;
 mod search;
 mod shipped;
