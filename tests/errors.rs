@@ -148,6 +148,13 @@ fn reference_to_an_unknown_step() {
     assert_eq!(diag["hint"], "did you mean `driver`?");
 }
 
+/// A step with an error of its own does not also make every reference to it an error.
+#[test]
+fn a_broken_step_does_not_cascade_into_reference_errors() {
+    let text = "# T\n\n```yaml step\nid: a\nrun: true\nexpect: {stdout: []}\n```\n\n```yaml step\nrun: true\nwhen: steps.a.passed\n```\n";
+    assert_error(text, 6, "empty matcher list");
+}
+
 #[test]
 fn reference_to_a_later_step() {
     let text =

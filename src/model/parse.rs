@@ -138,8 +138,10 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
 
     runbook.step_fences = scan.steps.len();
     let mut built: Vec<(Step, &StepFence, (usize, usize))> = Vec::new();
+    let mut unreadable_steps = 0;
     for (index, fence) in scan.steps.iter().enumerate() {
         if !fence.closed {
+            unreadable_steps += 1;
             diags.push(
                 Diagnostic::error(&path, fence.fence_line, fence.yaml.indent + 1, "unclosed `yaml step` fence")
                     .with_hint("the step runs to the end of the file: close it with a ``` line"),
@@ -150,17 +152,25 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
             Ok(raw) => raw,
             Err(diag) => {
                 diags.push(diag);
+                unreadable_steps += 1;
                 continue;
             }
         };
         let section = fence.section.map(|i| scan.headings[i].anchor.clone());
         match build_step(raw, index + 1, fence, &defaults, runbook.severity, section, &path) {
             Ok((step, id_at)) => built.push((step, fence, id_at)),
-            Err(diag) => diags.push(diag),
+            Err(diag) => {
+                diags.push(diag);
+                unreadable_steps += 1;
+            }
         }
     }
     check_step_ids(&built, &path, &mut diags);
-    check_references(&built, &runbook.vars, ctx, &path, &mut diags);
+    // A step that could not be read already has its error; the ids and captures it would have
+    // defined are unknown, so names it might define are not reported again as undefined.
+    if unreadable_steps == 0 {
+        check_references(&built, &runbook.vars, ctx, &path, &mut diags);
+    }
     let steps = built.into_iter().map(|(step, _, _)| step).collect();
 
     for line in &scan.unclosed_fences {
