@@ -1,6 +1,7 @@
 //! The command line: argument parsing, the shared context, and one module per subcommand.
 
 mod archive;
+mod build;
 mod check;
 mod completions;
 mod context;
@@ -9,6 +10,7 @@ mod exec;
 mod list;
 mod new;
 mod output;
+mod serve;
 mod show;
 
 use crate::error::{Error, exit};
@@ -66,6 +68,10 @@ pub enum Command {
     Archive(archive::Args),
     /// Create a new runbook from the scaffold template
     New(new::Args),
+    /// Write the knowledge base as a static site (default: public/)
+    Build(build::Args),
+    /// Serve the site live: search, JSON API, metrics, reload on change
+    Serve(serve::Args),
     /// Print shell completions
     Completions(completions::Args),
 }
@@ -84,6 +90,8 @@ pub fn main() -> i32 {
         Command::Exec(args) => exec::run(&ctx, args),
         Command::Archive(args) => archive::run(&ctx, args),
         Command::New(args) => new::run(&ctx, args),
+        Command::Build(args) => build::run(&ctx, args),
+        Command::Serve(args) => serve::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
     };
     match result {
