@@ -51,6 +51,11 @@ impl Assets {
         self.by_name.get(name)
     }
 
+    /// The asset at a site-relative path (`assets/app.1a2b3c4d5e.js`).
+    pub fn by_path(&self, path: &str) -> Option<&Asset> {
+        self.by_name.values().find(|a| a.path == path)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Asset> {
         self.by_name.values()
     }

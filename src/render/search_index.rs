@@ -44,6 +44,9 @@ pub fn terms(text: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_lowercase)
 }
 
+/// The terms of one shard: each with its strong and weak postings, delta-encoded.
+type Shard<'a> = BTreeMap<&'a str, (Vec<u32>, Vec<u32>)>;
+
 #[derive(Default)]
 struct Postings {
     strong: Vec<u32>,
@@ -107,7 +110,7 @@ pub fn build(site: &Site, sections: &[Vec<Section>]) -> Result<Vec<IndexFile>, s
             }
         }
     }
-    let mut shards: BTreeMap<String, BTreeMap<&str, (Vec<u32>, Vec<u32>)>> = BTreeMap::new();
+    let mut shards: BTreeMap<String, Shard> = BTreeMap::new();
     for (term, list) in &postings {
         let key: String = term.chars().take(PREFIX).collect::<String>().bytes().map(|b| format!("{b:02x}")).collect();
         shards.entry(key).or_default().insert(term, (deltas(&list.strong), deltas(&list.weak)));

@@ -38,7 +38,9 @@ pub fn sections(source: &str) -> Vec<Section> {
                     if level <= 3 {
                         out.push(Section { anchor, heading: text, level, line, text: String::new() });
                     } else if let Some(current) = out.last_mut() {
-                        push_words(&mut current.text, &text);
+                        current.text.push(' ');
+                        current.text.push_str(&text);
+                        current.text.push(' ');
                     }
                 }
             }
@@ -46,32 +48,42 @@ pub fn sections(source: &str) -> Vec<Section> {
                 Some((_, _, _, h)) => h.push_str(&t),
                 None => {
                     if let Some(current) = out.last_mut() {
-                        push_words(&mut current.text, &t);
+                        current.text.push_str(&t);
                     }
                 }
             },
-            Event::SoftBreak | Event::HardBreak => {
-                if let Some((_, _, _, h)) = heading.as_mut() {
-                    h.push(' ');
+            // Word boundaries that are not in the text itself.
+            Event::SoftBreak
+            | Event::HardBreak
+            | Event::End(
+                TagEnd::Paragraph
+                | TagEnd::Item
+                | TagEnd::CodeBlock
+                | TagEnd::TableCell
+                | TagEnd::TableRow
+                | TagEnd::TableHead
+                | TagEnd::BlockQuote(_)
+                | TagEnd::List(_)
+                | TagEnd::HtmlBlock
+                | TagEnd::FootnoteDefinition,
+            ) => match heading.as_mut() {
+                Some((_, _, _, h)) => h.push(' '),
+                None => {
+                    if let Some(current) = out.last_mut() {
+                        current.text.push(' ');
+                    }
                 }
-            }
+            },
             _ => {}
         }
+    }
+    for section in &mut out {
+        section.text = section.text.split_whitespace().collect::<Vec<_>>().join(" ");
     }
     if out[0].text.is_empty() && out.len() > 1 {
         out.remove(0);
     }
     out
-}
-
-/// Appends text with single spaces between words.
-fn push_words(out: &mut String, text: &str) {
-    for word in text.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
 }
 
 #[cfg(test)]

@@ -76,7 +76,11 @@ struct NavEntry {
 impl Site {
     /// Gathers everything pages need. Fails only when a template is missing or broken.
     pub fn new(kb: Kb, archives_dir: &Path, mode: Mode) -> Result<Site, RenderError> {
-        let urls = Urls::new(kb.config.base_url.as_deref());
+        // The server answers at its own address; only the static build honours `base_url`.
+        let urls = match mode {
+            Mode::Static => Urls::new(kb.config.base_url.as_deref()),
+            Mode::Served { .. } => Urls::new(None),
+        };
         let title = kb.config.title.clone().unwrap_or_else(|| "Runbooks".to_string());
         let runs = store::list(archives_dir);
         let cycles = load_cycles(&archives_dir.join("cycles"));
