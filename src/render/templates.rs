@@ -5,7 +5,7 @@
 use super::assets::Assets;
 use super::error::RenderError;
 use super::url::Urls;
-use minijinja::{Environment, UndefinedBehavior, Value};
+use minijinja::{AutoEscape, Environment, Output, State, UndefinedBehavior, Value};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,6 +20,7 @@ impl Templates {
     pub fn new(kb_root: Option<PathBuf>) -> Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_formatter(escape_html);
         env.set_loader(move |name| Ok(crate::assets::template(kb_root.as_deref(), name).map(|t| t.into_owned())));
         Templates { env }
     }
@@ -27,9 +28,9 @@ impl Templates {
     /// Adds `asset(name)` and the `site` global every page template reads.
     pub fn finish(&mut self, assets: Arc<Assets>, urls: &Urls, site: impl Serialize) {
         let base = urls.clone();
-        self.env.add_function("asset", move |name: &str| -> Result<String, minijinja::Error> {
+        self.env.add_function("asset", move |name: &str| -> Result<Value, minijinja::Error> {
             match assets.get(name) {
-                Some(asset) => Ok(base.file(&asset.path)),
+                Some(asset) => Ok(Value::from_safe_string(base.file(&asset.path))),
                 None => Err(minijinja::Error::new(
                     minijinja::ErrorKind::InvalidOperation,
                     format!("no asset `{name}` in site/"),
@@ -42,5 +43,16 @@ impl Templates {
     pub fn render(&self, name: &str, context: minijinja::Value) -> Result<String, RenderError> {
         let template = self.env.get_template(name)?;
         Ok(template.render(context)?)
+    }
+}
+
+/// Escapes text for HTML as minijinja does, except `/`, which needs no escaping in text or in
+/// quoted attributes: URLs stay readable and pages smaller. Safe strings pass through.
+fn escape_html(out: &mut Output, state: &mut State, value: &Value) -> Result<(), minijinja::Error> {
+    match (state.auto_escape(), value.as_str()) {
+        (AutoEscape::Html, Some(text)) if !value.is_safe() => out
+            .write_str(&super::markdown::escape_attr(text))
+            .map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "cannot write the page")),
+        _ => minijinja::escape_formatter(out, state, value),
     }
 }
