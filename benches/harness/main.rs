@@ -8,6 +8,7 @@
 
 mod exec;
 mod measure;
+mod site;
 mod synth;
 
 use measure::{Stats, format_duration, repeat, repeat_with_setup};
@@ -153,13 +154,16 @@ fn run() -> Result<(), String> {
             budget: Budget::None,
         });
     }
+    rows.extend(site::build_rows(&kb, tmp.path(), opts.runs, &input)?);
     rows.extend(exec::rows(tmp.path(), opts.runs)?);
-    write_report(&opts, &rows).map_err(|e| format!("writing {}: {e}", opts.out.display()))?;
+    let (serve, memory) = site::serve_rows(&kb)?;
+    let serve = site::serve_table(&serve, memory, opts.runbooks);
+    write_report(&opts, &rows, &serve).map_err(|e| format!("writing {}: {e}", opts.out.display()))?;
     eprintln!("wrote {}", opts.out.display());
     Ok(())
 }
 
-fn write_report(opts: &Options, rows: &[Row]) -> std::io::Result<()> {
+fn write_report(opts: &Options, rows: &[Row], serve: &str) -> std::io::Result<()> {
     let mut text = String::from("# Benchmarks\n\n");
     text.push_str(&format!(
         "Written by `cargo bench --bench harness -- --runbooks {} --runs {}{}` on {} ({} CPUs), runbook {}.\n\
@@ -192,6 +196,7 @@ fn write_report(opts: &Options, rows: &[Row]) -> std::io::Result<()> {
             row.stats.max_rss_kib as f64 / 1024.0,
         ));
     }
+    text.push_str(serve);
     text.push_str(
         "\n`runbook` keeps a parse cache in the KB's `.runbook/` folder (keyed by each file's size and \
          modification time), so only files that changed since the last command are parsed again; the \
@@ -236,7 +241,7 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "an unknown CPU".into())
 }
 
-fn thousands(n: usize) -> String {
+pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

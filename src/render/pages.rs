@@ -5,7 +5,7 @@
 use super::error::RenderError;
 use super::markdown::{self, BrokenLink, Resolved, StepFence};
 use super::site::Site;
-use super::views::{RunBadge, RunRow, RunView, RunbookHead, StepCard, when};
+use super::views::{RunBadge, RunRow, RunView, RunbookHead, StepCard};
 use crate::index::{Kind, SearchResults};
 use crate::model::slug::heading_anchor;
 use minijinja::Value;
@@ -390,11 +390,6 @@ fn unescape(text: &str) -> String {
         .replace("&#39;", "'")
         .replace("&#x27;", "'")
         .replace("&amp;", "&")
-}
-
-/// Time of a run for people, re-exported for the server's JSON.
-pub fn human_time(rfc3339: &str) -> String {
-    when(rfc3339)
 }
 
 #[cfg(test)]

@@ -102,6 +102,9 @@ pub async fn run_search(
     request: crate::index::SearchRequest,
 ) -> Result<crate::index::SearchResults, String> {
     let engine = Arc::clone(&state.search);
+    let Ok(_slot) = state.search_slots.acquire().await else {
+        return Err("the server is stopping".into());
+    };
     let started = Instant::now();
     let result = tokio::task::spawn_blocking(move || engine.search(&request))
         .await

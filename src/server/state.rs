@@ -63,6 +63,9 @@ pub struct AppState {
     reload: broadcast::Sender<u64>,
     /// Becomes `true` when the server stops, so long-lived responses end.
     pub shutdown: watch::Receiver<bool>,
+    /// Searches are CPU-bound: at most one per core at a time, the rest wait their turn (more
+    /// would only add threads and memory).
+    pub search_slots: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -77,6 +80,9 @@ impl AppState {
             generation: AtomicU64::new(0),
             reload,
             shutdown,
+            search_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            ),
         }
     }
 
