@@ -130,6 +130,24 @@ impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        // A test that failed mid-way never closed its session: end the browser it started
+        // (every process of it names the profile folder), so none outlives the test.
+        kill_processes_naming(self._profile.path());
+    }
+}
+
+fn kill_processes_naming(path: &Path) {
+    let marker = path.display().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<libc::pid_t>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        if String::from_utf8_lossy(&cmdline).contains(&marker) {
+            // SAFETY: a plain kill(2) of a process this test started.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench --bench harness                      # 10,000 runbooks, 5 runs each
 //! cargo bench --bench harness -- --runbooks 2000 --runs 3 --corpus ~/docs --out /tmp/b.md --keep /tmp/kb
+//! cargo bench --bench harness -- --only site     # only the rows of one group: list, site or exec
 //! ```
 
 mod exec;
@@ -25,6 +26,8 @@ struct Options {
     out: PathBuf,
     /// Generate the synthetic KB here and keep it, instead of in a temp dir.
     keep: Option<PathBuf>,
+    /// Only this group of rows: `list`, `site` or `exec`.
+    only: Option<String>,
 }
 
 fn options() -> Result<Options, String> {
@@ -34,6 +37,7 @@ fn options() -> Result<Options, String> {
         corpus: None,
         out: Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md"),
         keep: None,
+        only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -44,6 +48,7 @@ fn options() -> Result<Options, String> {
             "--corpus" => opts.corpus = Some(PathBuf::from(value("--corpus")?)),
             "--out" => opts.out = PathBuf::from(value("--out")?),
             "--keep" => opts.keep = Some(PathBuf::from(value("--keep")?)),
+            "--only" => opts.only = Some(value("--only")?),
             "--bench" => {}
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -124,40 +129,48 @@ fn run() -> Result<(), String> {
     }
 
     let mut rows = Vec::new();
-    eprintln!("runbook list --json…");
-    let state = kb.join(".runbook");
-    let forget_state = || match std::fs::remove_dir_all(&state) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("removing {}: {e}", state.display())),
-        _ => Ok(()),
-    };
-    rows.push(Row {
-        benchmark: "`runbook list --json`, first run (no parse cache)".into(),
-        input: input.clone(),
-        stats: repeat_with_setup(opts.runs, &[0], forget_state, || runbook(&kb, &["list", "--json"]))?,
-        peer: None,
-        budget: Budget::None,
-    });
-    rows.push(Row {
-        benchmark: "`runbook list --json`".into(),
-        input: input.clone(),
-        stats: repeat(opts.runs, &[0], || runbook(&kb, &["list", "--json"]))?,
-        peer: None,
-        budget: Budget::Wall(Duration::from_secs(1)),
-    });
-    if let Some(corpus) = &opts.corpus {
-        let files = count_markdown(corpus);
+    let wanted = |group: &str| opts.only.as_deref().is_none_or(|only| only == group);
+    if wanted("list") {
+        eprintln!("runbook list --json…");
+        let state = kb.join(".runbook");
+        let forget_state = || match std::fs::remove_dir_all(&state) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("removing {}: {e}", state.display())),
+            _ => Ok(()),
+        };
         rows.push(Row {
-            benchmark: "`runbook list --json`".into(),
-            input: format!("{} ({} Markdown files)", corpus.display(), thousands(files)),
-            stats: repeat(opts.runs, &[0], || runbook(corpus, &["list", "--json"]))?,
+            benchmark: "`runbook list --json`, first run (no parse cache)".into(),
+            input: input.clone(),
+            stats: repeat_with_setup(opts.runs, &[0], forget_state, || runbook(&kb, &["list", "--json"]))?,
             peer: None,
             budget: Budget::None,
         });
+        rows.push(Row {
+            benchmark: "`runbook list --json`".into(),
+            input: input.clone(),
+            stats: repeat(opts.runs, &[0], || runbook(&kb, &["list", "--json"]))?,
+            peer: None,
+            budget: Budget::Wall(Duration::from_secs(1)),
+        });
+        if let Some(corpus) = &opts.corpus {
+            let files = count_markdown(corpus);
+            rows.push(Row {
+                benchmark: "`runbook list --json`".into(),
+                input: format!("{} ({} Markdown files)", corpus.display(), thousands(files)),
+                stats: repeat(opts.runs, &[0], || runbook(corpus, &["list", "--json"]))?,
+                peer: None,
+                budget: Budget::None,
+            });
+        }
     }
-    rows.extend(site::build_rows(&kb, tmp.path(), opts.runs, &input)?);
-    rows.extend(exec::rows(tmp.path(), opts.runs)?);
-    let (serve, memory) = site::serve_rows(&kb)?;
-    let serve = site::serve_table(&serve, memory, opts.runbooks);
+    let mut serve = String::new();
+    if wanted("site") {
+        rows.extend(site::build_rows(&kb, tmp.path(), opts.runs, &input)?);
+        let (throughput, memory) = site::serve_rows(&kb)?;
+        serve = site::serve_table(&throughput, memory, opts.runbooks);
+    }
+    if wanted("exec") {
+        rows.extend(exec::rows(tmp.path(), opts.runs)?);
+    }
     write_report(&opts, &rows, &serve).map_err(|e| format!("writing {}: {e}", opts.out.display()))?;
     eprintln!("wrote {}", opts.out.display());
     Ok(())

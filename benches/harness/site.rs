@@ -4,7 +4,7 @@
 //! mdBook is installed with `cargo install mdbook` when it is not on PATH (here, never in CI);
 //! the load generator is `wrk` (Debian's package), and the serve rows are skipped without it.
 
-use crate::measure::{Stats, repeat, run_once, summarise};
+use crate::measure::{Stats, repeat_with_setup, run_once, summarise};
 use crate::{BIN, Budget, Row, synth, thousands};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -99,8 +99,20 @@ fn mb(bytes: u64) -> String {
 /// `runbook build` vs `mdbook build`.
 pub fn build_rows(kb: &Path, tmp: &Path, runs: usize, input: &str) -> Result<Vec<Row>, String> {
     let out = tmp.join("site");
+    let trash = tmp.join("trash");
+    let mut moved = 0;
+    // Every run builds into a fresh folder, as mdBook does: the last output is moved aside (a
+    // rename, untimed; deleting 250 MB of files costs more than building them on some disks).
+    let fresh = || {
+        if out.exists() {
+            moved += 1;
+            std::fs::create_dir_all(&trash).map_err(|e| e.to_string())?;
+            std::fs::rename(&out, trash.join(moved.to_string())).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    };
     eprintln!("runbook build…");
-    let ours: Stats = repeat(runs, &[0], || {
+    let ours: Stats = repeat_with_setup(runs, &[0], fresh, || {
         let mut command = runbook(kb, &["build", "--quiet", "--out"]);
         command.arg(&out);
         command
@@ -227,6 +239,11 @@ pub fn serve_table(rows: &[Throughput], memory: Option<Memory>, runbooks: usize)
     let mut text = format!(
         "\n`runbook serve` on the same {} runbooks, loaded with `wrk -t2 -c{CONNECTIONS} -d{LOAD_SECONDS}s` on loopback (the same 2 cores serve and load):\n\n",
         thousands(runbooks)
+    );
+    text.push_str(
+        "Until the tantivy index is wired into `runbook serve` (`site_search` in `src/cli/serve.rs`), search \
+         is answered by the fallback `NaiveSearch`, which scans every section's text per query and keeps \
+         that text in memory: the search row and the memory row measure that fallback.\n\n",
     );
     text.push_str(
         "| benchmark | requests/s | errors | p99 latency | budget | within budget |\n|---|---|---|---|---|---|\n",

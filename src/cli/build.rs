@@ -22,8 +22,16 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let with_errors = kb.runbooks.iter().filter(|rb| rb.has_errors()).count();
     let out = ctx.cwd.join(&args.out);
     let site = Site::new(kb, &archives, Mode::Static).map_err(render_error)?;
+    if ctx.verbose {
+        eprintln!("gathered the site in {} ms", started.elapsed().as_millis());
+    }
     let report = writer::build(&site, &out).map_err(render_error)?;
     let mut stderr = output::stderr(ctx.color);
+    if ctx.verbose {
+        for (phase, took) in &report.phases {
+            let _ = writeln!(stderr, "{phase}: {} ms", took.as_millis());
+        }
+    }
     for warning in &report.warnings {
         let _ = writeln!(stderr, "{} {warning}", paint(YELLOW, "warning:"));
     }

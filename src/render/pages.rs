@@ -143,8 +143,17 @@ impl Site {
     }
 
     fn runbook_page(&self, index: usize) -> Result<RenderedPage, RenderError> {
+        self.render_runbook(index, self.kb.body(index))
+    }
+
+    /// The page of `runbooks[index]` from a body the caller already has (or could not read).
+    pub fn render_runbook(
+        &self,
+        index: usize,
+        body: std::io::Result<std::sync::Arc<crate::model::Body>>,
+    ) -> Result<RenderedPage, RenderError> {
         let rb = &self.kb.runbooks[index];
-        let (body, load_error) = match self.kb.body(index) {
+        let (body, load_error) = match body {
             Ok(body) => (Some(body), None),
             Err(err) => (None, Some(format!("cannot read {}: {err}", rb.path))),
         };
