@@ -171,3 +171,26 @@ fn escaped_everywhere_in_the_build() {
     let run = read(&out.join(format!("archives/{}/index.html", run_id(dir.path()))));
     assert!(run.contains("&lt;script&gt;window.__xss = 6&lt;"), "the output is shown, escaped");
 }
+
+#[test]
+fn rebuild_touches_only_what_changed() {
+    let dir = kb().run_dir();
+    build(dir.path(), "public");
+    let page = dir.path().join("public/runbooks/disk/index.html");
+    let gpu = dir.path().join("public/runbooks/gpu/index.html");
+    let before = std::fs::metadata(&page).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::remove_file(dir.path().join("runbooks/architecture/gpu.md")).unwrap();
+    build(dir.path(), "public");
+    assert!(!gpu.exists(), "the page of a removed runbook goes");
+    assert!(!dir.path().join("public/runbooks/gpu").exists(), "and its folder");
+    assert!(read(&page).contains("Disk is full"));
+    // disk.md links to gpu.md, so its page changed (the link is now broken); the tag page of
+    // `storage` did not.
+    let tag = dir.path().join("public/tags/storage/index.html");
+    let tag_before = std::fs::metadata(&tag).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    build(dir.path(), "public");
+    assert_eq!(std::fs::metadata(&tag).unwrap().modified().unwrap(), tag_before, "unchanged files are not rewritten");
+    assert!(std::fs::metadata(&page).unwrap().modified().unwrap() >= before);
+}
