@@ -8,3 +8,5 @@ pub mod error;
 pub mod exec;
 pub mod index;
 pub mod model;
+pub mod render;
+pub mod server;

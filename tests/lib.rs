@@ -1,13 +1,18 @@
 //! The one integration-test binary: every module drives the real `runbook` binary.
 
+mod site_kit;
 mod test;
 
+mod browser;
 mod commands;
 mod cycle;
 mod discovery;
 mod errors;
 mod exec;
 mod faults;
+mod hostile;
 mod probes;
 mod search;
+mod serve;
 mod shipped;
+mod site;

@@ -144,6 +144,11 @@ impl Test {
         (self.dir, command)
     }
 
+    /// The temp dir with the files written so far, for tests that run several commands on it.
+    pub fn run_dir(self) -> tempfile::TempDir {
+        self.dir
+    }
+
     pub fn run(self) -> Ran {
         let output = self.command().output().expect("run runbook");
         let ran = Ran {

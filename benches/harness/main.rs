@@ -4,11 +4,15 @@
 //! ```text
 //! cargo bench --bench harness                      # 10,000 runbooks, 5 runs each
 //! cargo bench --bench harness -- --runbooks 2000 --runs 3 --corpus ~/docs --out /tmp/b.md --keep /tmp/kb
+//! cargo bench --bench harness -- --only site     # one group: list, search, site, exec or reliability
 //! ```
 
 mod exec;
+mod load;
 mod measure;
+mod reliability;
 mod search;
+mod site;
 mod synth;
 
 use measure::{Stats, format_duration, repeat, repeat_with_setup};
@@ -25,6 +29,8 @@ struct Options {
     out: PathBuf,
     /// Generate the synthetic KB here and keep it, instead of in a temp dir.
     keep: Option<PathBuf>,
+    /// Only this group: `list`, `search`, `site`, `exec` or `reliability`.
+    only: Option<String>,
 }
 
 fn options() -> Result<Options, String> {
@@ -34,6 +40,7 @@ fn options() -> Result<Options, String> {
         corpus: None,
         out: Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md"),
         keep: None,
+        only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -44,6 +51,7 @@ fn options() -> Result<Options, String> {
             "--corpus" => opts.corpus = Some(PathBuf::from(value("--corpus")?)),
             "--out" => opts.out = PathBuf::from(value("--out")?),
             "--keep" => opts.keep = Some(PathBuf::from(value("--keep")?)),
+            "--only" => opts.only = Some(value("--only")?),
             "--bench" => {}
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -130,44 +138,60 @@ fn run() -> Result<(), String> {
     }
 
     let mut rows = Vec::new();
-    eprintln!("runbook list --json…");
-    let state = kb.join(".runbook");
-    let forget_state = || match std::fs::remove_dir_all(&state) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("removing {}: {e}", state.display())),
-        _ => Ok(()),
-    };
-    rows.push(Row {
-        benchmark: "`runbook list --json`, first run (no parse cache)".into(),
-        input: input.clone(),
-        stats: repeat_with_setup(opts.runs, &[0], forget_state, || runbook(&kb, &["list", "--json"]))?,
-        peer: None,
-        budget: Budget::None,
-    });
-    rows.push(Row {
-        benchmark: "`runbook list --json`".into(),
-        input: input.clone(),
-        stats: repeat(opts.runs, &[0], || runbook(&kb, &["list", "--json"]))?,
-        peer: None,
-        budget: Budget::Wall(Duration::from_secs(1)),
-    });
-    if let Some(corpus) = &opts.corpus {
-        let files = count_markdown(corpus);
+    let wanted = |group: &str| opts.only.as_deref().is_none_or(|only| only == group);
+    if wanted("list") {
+        eprintln!("runbook list --json…");
+        let state = kb.join(".runbook");
+        let forget_state = || match std::fs::remove_dir_all(&state) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("removing {}: {e}", state.display())),
+            _ => Ok(()),
+        };
         rows.push(Row {
-            benchmark: "`runbook list --json`".into(),
-            input: format!("{} ({} Markdown files)", corpus.display(), thousands(files)),
-            stats: repeat(opts.runs, &[0], || runbook(corpus, &["list", "--json"]))?,
+            benchmark: "`runbook list --json`, first run (no parse cache)".into(),
+            input: input.clone(),
+            stats: repeat_with_setup(opts.runs, &[0], forget_state, || runbook(&kb, &["list", "--json"]))?,
             peer: None,
             budget: Budget::None,
         });
+        rows.push(Row {
+            benchmark: "`runbook list --json`".into(),
+            input: input.clone(),
+            stats: repeat(opts.runs, &[0], || runbook(&kb, &["list", "--json"]))?,
+            peer: None,
+            budget: Budget::Wall(Duration::from_secs(1)),
+        });
+        if let Some(corpus) = &opts.corpus {
+            let files = count_markdown(corpus);
+            rows.push(Row {
+                benchmark: "`runbook list --json`".into(),
+                input: format!("{} ({} Markdown files)", corpus.display(), thousands(files)),
+                stats: repeat(opts.runs, &[0], || runbook(corpus, &["list", "--json"]))?,
+                peer: None,
+                budget: Budget::None,
+            });
+        }
     }
-    rows.extend(search::rows(&kb, &input, opts.runs, opts.corpus.as_deref())?);
-    rows.extend(exec::rows(tmp.path(), opts.runs)?);
-    write_report(&opts, &rows).map_err(|e| format!("writing {}: {e}", opts.out.display()))?;
+    if wanted("search") {
+        rows.extend(search::rows(&kb, &input, opts.runs, opts.corpus.as_deref())?);
+    }
+    let mut serve = String::new();
+    if wanted("site") {
+        rows.extend(site::build_rows(&kb, tmp.path(), opts.runs, &input)?);
+        let (throughput, memory) = site::serve_rows(&kb, tmp.path())?;
+        serve = site::serve_table(&throughput, memory, opts.runbooks);
+    }
+    if wanted("exec") {
+        rows.extend(exec::rows(tmp.path(), opts.runs)?);
+    }
+    let load = if wanted("reliability") { reliability::load_under_edits(opts.runbooks, tmp.path())? } else { None };
+    let fuzz_results = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/RESULTS.md");
+    let reliability = reliability::section(load.as_ref(), &fuzz_results);
+    write_report(&opts, &rows, &serve, &reliability).map_err(|e| format!("writing {}: {e}", opts.out.display()))?;
     eprintln!("wrote {}", opts.out.display());
     Ok(())
 }
 
-fn write_report(opts: &Options, rows: &[Row]) -> std::io::Result<()> {
+fn write_report(opts: &Options, rows: &[Row], serve: &str, reliability: &str) -> std::io::Result<()> {
     let mut text = String::from("# Benchmarks\n\n");
     text.push_str(&format!(
         "Written by `cargo bench --bench harness -- --runbooks {} --runs {}{}` on {} ({} CPUs), runbook {}.\n\
@@ -205,6 +229,7 @@ fn write_report(opts: &Options, rows: &[Row]) -> std::io::Result<()> {
             format_duration(row.stats.max),
         ));
     }
+    text.push_str(serve);
     text.push_str(
         "\n`runbook` keeps a parse cache in the KB's `.runbook/` folder (keyed by each file's size and \
          modification time), so only files that changed since the last command are parsed again; the \
@@ -215,6 +240,7 @@ fn write_report(opts: &Options, rows: &[Row]) -> std::io::Result<()> {
          ones (front matter, H2/H3 sections, 4–10 steps mixing scripts and probes, cross-links), the \
          same bytes on every machine.\n",
     );
+    text.push_str(reliability);
     std::fs::write(&opts.out, text)
 }
 
@@ -249,7 +275,7 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "an unknown CPU".into())
 }
 
-fn thousands(n: usize) -> String {
+pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -17,7 +17,7 @@ fn runbook(kb: &Path, args: &[&str]) -> Command {
 }
 
 /// Queries of every shape: words, pairs, identifiers, phrases, filters, typos, misses.
-fn queries(n: usize) -> Vec<String> {
+pub fn queries(n: usize) -> Vec<String> {
     const WORDS: [&str; 16] = [
         "driver",
         "cuda",

@@ -1,6 +1,7 @@
 //! The command line: argument parsing, the shared context, and one module per subcommand.
 
 mod archive;
+mod build;
 mod check;
 mod completions;
 mod context;
@@ -12,11 +13,13 @@ mod list;
 mod new;
 mod output;
 mod search;
+mod serve;
 mod show;
 
 use crate::error::{Error, exit};
 use clap::{Parser, Subcommand, ValueEnum};
 pub use context::Context;
+pub use show::RunbookView;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -75,6 +78,10 @@ pub enum Command {
     New(new::Args),
     /// Update the search index now (`--rebuild` starts it afresh)
     Index(index::Args),
+    /// Write the knowledge base as a static site (default: public/)
+    Build(build::Args),
+    /// Serve the site live: search, JSON API, metrics, reload on change
+    Serve(serve::Args),
     /// Print shell completions
     Completions(completions::Args),
 }
@@ -96,6 +103,8 @@ pub fn main() -> i32 {
         Command::Archive(args) => archive::run(&ctx, args),
         Command::Cycle(args) => cycle::run(&ctx, args),
         Command::New(args) => new::run(&ctx, args),
+        Command::Build(args) => build::run(&ctx, args),
+        Command::Serve(args) => serve::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
     };
     match result {

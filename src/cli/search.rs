@@ -116,6 +116,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         kind: args.kind.map(Kind::from),
         category: args.category,
         limit: Some(args.limit),
+        prefix: false,
     };
     let results = index.search(&request).map_err(|e| Error::Failed { message: e.to_string(), hint: None })?;
     let mut out = output::stdout(ctx.color);

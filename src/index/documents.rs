@@ -131,7 +131,13 @@ pub fn archive_document(fields: &Fields, record: &RunRecord, path: &str) -> Tant
     }
     let mut code = String::new();
     for step in &record.steps {
-        body.push_str(&format!("{} {} {}. ", step.name, step.outcome.as_str(), step.reason.as_deref().unwrap_or("")));
+        body.push_str(&format!(
+            "{} ({}) {} {}. ",
+            step.name,
+            step.id,
+            step.outcome.as_str(),
+            step.reason.as_deref().unwrap_or("")
+        ));
         for check in &step.checks {
             body.push_str(&check.message);
             body.push_str(". ");

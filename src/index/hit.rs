@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What kind of document a hit is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// A section (H1–H3) of a runbook or document.
@@ -35,7 +35,7 @@ impl Kind {
 }
 
 /// A search: the text as typed, plus filters.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SearchRequest {
     pub query: String,
     pub tag: Option<String>,
@@ -43,6 +43,9 @@ pub struct SearchRequest {
     pub category: Option<String>,
     /// At most this many hits (default 10).
     pub limit: Option<usize>,
+    /// The last word may be the start of a longer one: search as you type.
+    #[serde(default)]
+    pub prefix: bool,
 }
 
 /// One ranked result.

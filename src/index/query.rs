@@ -28,6 +28,8 @@ pub struct ParsedQuery {
     pub tag: Option<String>,
     pub kind: Option<Kind>,
     pub category: Option<String>,
+    /// The last word is still being typed: words it begins match too.
+    pub prefix: bool,
 }
 
 impl ParsedQuery {
@@ -52,6 +54,8 @@ pub fn parse(request: &SearchRequest) -> ParsedQuery {
         category: request.category.as_ref().map(|c| c.to_lowercase()),
         ..ParsedQuery::default()
     };
+    // Only a word the cursor is still in is a prefix: not after a space, a quote or a filter.
+    let mut last_was_word = false;
     let quotes = text.matches('"').count();
     let mut in_phrase = false;
     let mut seen_quotes = 0;
@@ -67,10 +71,12 @@ pub fn parse(request: &SearchRequest) -> ParsedQuery {
             let phrase = segment.split_whitespace().collect::<Vec<_>>().join(" ");
             if !phrase.is_empty() {
                 query.phrases.push(phrase);
+                last_was_word = false;
             }
             continue;
         }
         for word in segment.split_whitespace() {
+            last_was_word = false;
             match word.split_once(':') {
                 Some(("tag", value)) if !value.is_empty() => query.tag = Some(value.to_lowercase()),
                 Some(("kind", value)) if Kind::parse(value).is_some() => query.kind = Kind::parse(value),
@@ -78,11 +84,13 @@ pub fn parse(request: &SearchRequest) -> ParsedQuery {
                 _ => {
                     if query.words.len() < MAX_WORDS && word.chars().any(char::is_alphanumeric) {
                         query.words.push(word.to_string());
+                        last_was_word = true;
                     }
                 }
             }
         }
     }
+    query.prefix = request.prefix && last_was_word && !text.ends_with(|c: char| c.is_whitespace() || c == '"');
     query
 }
 
@@ -162,13 +170,33 @@ impl Builder<'_> {
         out
     }
 
+    /// The word, or — for the word being typed — the word or any of the indexed words it begins
+    /// (`completions`, found by the caller in the term dictionary).
+    fn word_or_completions(&mut self, word: &str, completions: &[String]) -> Option<Box<dyn Query>> {
+        if completions.is_empty() {
+            return self.word(word);
+        }
+        let alternatives: Vec<(Occur, Box<dyn Query>)> = std::iter::once(word)
+            .chain(completions.iter().map(String::as_str))
+            .filter_map(|w| self.word(w))
+            .map(|q| (Occur::Should, q))
+            .collect();
+        (!alternatives.is_empty()).then(|| Box::new(BooleanQuery::new(alternatives)) as Box<dyn Query>)
+    }
+
+    /// The completions that apply to word `i` of `query`.
+    fn completions_for<'c>(query: &ParsedQuery, i: usize, completions: &'c [String]) -> &'c [String] {
+        if query.prefix && i + 1 == query.words.len() { completions } else { &[] }
+    }
+
     /// Every word (but stop words) and every phrase must match: the first attempt.
-    pub fn all(&mut self, query: &ParsedQuery) -> Option<Box<dyn Query>> {
+    pub fn all(&mut self, query: &ParsedQuery, completions: &[String]) -> Option<Box<dyn Query>> {
         let mut clauses = self.filters(query);
         let mut required = 0;
-        for word in &query.words {
-            let stop = STOP_WORDS.contains(&word.to_lowercase().as_str()) || word.chars().count() == 1;
-            if let Some(clause) = self.word(word) {
+        for (i, word) in query.words.iter().enumerate() {
+            let typing = !Self::completions_for(query, i, completions).is_empty();
+            let stop = !typing && (STOP_WORDS.contains(&word.to_lowercase().as_str()) || word.chars().count() == 1);
+            if let Some(clause) = self.word_or_completions(word, Self::completions_for(query, i, completions)) {
                 required += usize::from(!stop);
                 clauses.push((if stop { Occur::Should } else { Occur::Must }, clause));
             }
@@ -179,14 +207,23 @@ impl Builder<'_> {
                 clauses.push((Occur::Must, clause));
             }
         }
-        (required > 0).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+        if required == 0 {
+            return None;
+        }
+        // One clause alone is searched as itself: a union of plain term queries at the top
+        // lets tantivy skip, block by block, the documents that cannot make the top hits.
+        if clauses.len() == 1 {
+            return clauses.pop().map(|(_, clause)| clause);
+        }
+        Some(Box::new(BooleanQuery::new(clauses)))
     }
 
     /// Any word or phrase may match: the second attempt.
-    pub fn any(&mut self, query: &ParsedQuery) -> Option<Box<dyn Query>> {
+    pub fn any(&mut self, query: &ParsedQuery, completions: &[String]) -> Option<Box<dyn Query>> {
         let mut alternatives = Vec::new();
-        for word in &query.words {
-            alternatives.extend(self.word(word).map(|q| (Occur::Should, q)));
+        for (i, word) in query.words.iter().enumerate() {
+            let clause = self.word_or_completions(word, Self::completions_for(query, i, completions));
+            alternatives.extend(clause.map(|q| (Occur::Should, q)));
         }
         for phrase in &query.phrases {
             alternatives.extend(self.phrase(phrase).map(|q| (Occur::Should, q)));
@@ -221,6 +258,18 @@ mod tests {
 
     fn parsed(text: &str) -> ParsedQuery {
         parse(&SearchRequest { query: text.into(), ..SearchRequest::default() })
+    }
+
+    #[test]
+    fn only_a_word_still_being_typed_is_a_prefix() {
+        let typing =
+            |text: &str| parse(&SearchRequest { query: text.into(), prefix: true, ..SearchRequest::default() });
+        assert!(typing("cuda erro").prefix);
+        assert!(!typing("cuda erro ").prefix, "a space ends the word");
+        assert!(!typing("cuda \"context lost\"").prefix, "a phrase is not a prefix");
+        assert!(!typing("cuda tag:gpu").prefix, "a filter is not a word");
+        assert!(!typing("").prefix);
+        assert!(!parsed("cuda erro").prefix, "only when asked");
     }
 
     #[test]

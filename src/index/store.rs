@@ -21,6 +21,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tantivy::collector::TopDocs;
 use tantivy::query::{FuzzyTermQuery, Query};
@@ -32,9 +34,16 @@ const MANIFEST_FILE: &str = "runbook-manifest.json";
 /// How long a sync waits for another process that is writing the index.
 const LOCK_WAIT: Duration = Duration::from_secs(3);
 /// Memory for the index writer, in bytes, per thread.
-const WRITER_MEMORY: usize = 96 * 1024 * 1024;
+const WRITER_MEMORY: usize = 48 * 1024 * 1024;
+/// Sources (runbooks, runs, cycle reports) turned into documents at a time.
+const DOCUMENT_BATCH: usize = 256;
 const DEFAULT_LIMIT: usize = 10;
 const MAX_LIMIT: usize = 1000;
+/// A word being typed matches at most this many of the words it begins (the most frequent).
+const MAX_COMPLETIONS: usize = 16;
+/// Dictionary entries looked at per field and segment for those words: a one-letter prefix
+/// must not walk the whole dictionary.
+const COMPLETION_SCAN: usize = 2000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -67,7 +76,7 @@ struct ManifestEntry {
 
 /// What the index holds, and the state of the sources when it was synced: enough to tell, by
 /// `stat` alone, that nothing changed since.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Manifest {
     entries: HashMap<String, ManifestEntry>,
     /// Runbook file (KB-relative path) → what was known of it.
@@ -93,7 +102,10 @@ pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
     fields: Fields,
-    rebuilt: bool,
+    /// Until the first sync, the index on disk (if any) is not to be trusted.
+    rebuilt: AtomicBool,
+    /// The manifest of an index that lives in memory only (no folder to keep it in).
+    memory_manifest: Mutex<Manifest>,
 }
 
 /// What one source contributes to the index.
@@ -219,7 +231,14 @@ impl SearchIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(|source| IndexError::Tantivy { dir: place, source })?;
-        Ok(SearchIndex { dir, index, reader, fields, rebuilt })
+        Ok(SearchIndex {
+            dir,
+            index,
+            reader,
+            fields,
+            rebuilt: AtomicBool::new(rebuilt),
+            memory_manifest: Mutex::new(Manifest::default()),
+        })
     }
 
     fn manifest_path(&self) -> Option<PathBuf> {
@@ -227,13 +246,15 @@ impl SearchIndex {
     }
 
     fn read_manifest(&self) -> Manifest {
-        if self.rebuilt {
+        if self.rebuilt.load(Ordering::Acquire) {
             return Manifest::default();
         }
-        self.manifest_path()
-            .and_then(|p| std::fs::read(p).ok())
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default()
+        match self.manifest_path() {
+            Some(path) => {
+                std::fs::read(path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
+            }
+            None => self.memory_manifest.lock().map(|m| m.clone()).unwrap_or_default(),
+        }
     }
 
     /// Whether the index certainly matches the KB and the archives, judged by file sizes and
@@ -241,7 +262,7 @@ impl SearchIndex {
     ///
     /// [`sync`]: SearchIndex::sync
     pub fn is_fresh(&self, source: &KbSource, archives: &Path) -> Option<Vec<String>> {
-        if self.rebuilt {
+        if self.rebuilt.load(Ordering::Acquire) {
             return None;
         }
         let manifest = self.read_manifest();
@@ -317,14 +338,22 @@ impl SearchIndex {
                 (facts.stamp == Some(stamp) && !stamp.is_racy()).then(|| facts.clone())
             })
             .collect();
+        // Ids need every file's facts first. A few changed files are kept parsed for indexing;
+        // many (a first build) are parsed again batch by batch, so the whole KB is never held
+        // in memory at once.
+        let keep_parsed = known.iter().filter(|k| k.is_none()).count() <= DOCUMENT_BATCH;
         let mut entries: Vec<(FileFacts, Origin)> = files
             .into_par_iter()
             .zip(known)
             .map(|(file, known)| match known {
                 Some(facts) => (facts, Origin::File(Box::new(file))),
-                None => {
+                None if keep_parsed => {
                     let runbook = read_and_parse(file, &ctx);
                     (FileFacts::of(&runbook), Origin::Parsed(Box::new(runbook)))
+                }
+                None => {
+                    let again = file.clone();
+                    (FileFacts::of(&read_and_parse(file, &ctx)), Origin::File(Box::new(again)))
                 }
             })
             .collect();
@@ -343,7 +372,7 @@ impl SearchIndex {
         archives: &Path,
     ) -> Result<SyncReport, IndexError> {
         let started = Instant::now();
-        let mut report = SyncReport { rebuilt: self.rebuilt, ..SyncReport::default() };
+        let mut report = SyncReport { rebuilt: self.rebuilt.load(Ordering::Acquire), ..SyncReport::default() };
         let old = self.read_manifest();
         let mut current: BTreeMap<String, (ManifestEntry, Source)> = BTreeMap::new();
         let mut files = BTreeMap::new();
@@ -401,12 +430,16 @@ impl SearchIndex {
         for key in removed.iter().chain(changed.iter().map(|(key, _)| *key)) {
             writer.delete_term(Term::from_field_text(self.fields.key, key));
         }
-        let documents: Vec<TantivyDocument> = changed
-            .par_iter()
-            .flat_map_iter(|(_, item)| self.documents(kb, source, ctx, &runbooks, item, archives))
-            .collect();
-        for document in documents {
-            writer.add_document(document).map_err(|e| self.tantivy_error(e))?;
+        // Parsed in parallel a batch at a time, so a first build of a large KB never holds all
+        // of its documents in memory at once.
+        for batch in changed.chunks(DOCUMENT_BATCH) {
+            let documents: Vec<TantivyDocument> = batch
+                .par_iter()
+                .flat_map_iter(|(_, item)| self.documents(kb, source, ctx, &runbooks, item, archives))
+                .collect();
+            for document in documents {
+                writer.add_document(document).map_err(|e| self.tantivy_error(e))?;
+            }
         }
         writer.commit().map_err(|e| self.tantivy_error(e))?;
         self.reader.reload().map_err(|e| self.tantivy_error(e))?;
@@ -421,10 +454,21 @@ impl SearchIndex {
         Ok(report)
     }
 
+    /// Keeps the manifest; from then on the index is trusted (it is no longer "rebuilt").
     fn write_manifest(&self, manifest: &Manifest) -> Result<(), IndexError> {
-        let Some(path) = self.manifest_path() else { return Ok(()) };
-        let bytes = serde_json::to_vec(manifest).map_err(|e| self.io_error(std::io::Error::other(e)))?;
-        write_atomic(&path, &bytes).map_err(|e| self.io_error(e))
+        match self.manifest_path() {
+            Some(path) => {
+                let bytes = serde_json::to_vec(manifest).map_err(|e| self.io_error(std::io::Error::other(e)))?;
+                write_atomic(&path, &bytes).map_err(|e| self.io_error(e))?;
+            }
+            None => {
+                if let Ok(mut kept) = self.memory_manifest.lock() {
+                    *kept = manifest.clone();
+                }
+            }
+        }
+        self.rebuilt.store(false, Ordering::Release);
+        Ok(())
     }
 
     /// The writer, waiting a little for another process that holds it; `None` if it stays busy.
@@ -528,9 +572,18 @@ impl SearchIndex {
 
     fn run(&self, parsed: &ParsedQuery, limit: usize) -> Result<Vec<Hit>, IndexError> {
         let searcher = self.reader.searcher();
-        let (whole, parts) = query::analyzers();
+        let (mut whole, parts) = query::analyzers();
+        let completions = match parsed.words.last() {
+            Some(word) if parsed.prefix => {
+                let mut stream = whole.token_stream(word);
+                let token = if stream.advance() { stream.token().text.clone() } else { String::new() };
+                drop(stream);
+                self.completions(&searcher, &token)
+            }
+            _ => Vec::new(),
+        };
         let mut builder = Builder { fields: &self.fields, whole, parts };
-        for query in [builder.all(parsed), builder.any(parsed)].into_iter().flatten() {
+        for query in [builder.all(parsed, &completions), builder.any(parsed, &completions)].into_iter().flatten() {
             let top = searcher
                 .search(&*query, &TopDocs::with_limit(limit).order_by_score())
                 .map_err(|e| self.tantivy_error(e))?;
@@ -566,6 +619,37 @@ impl SearchIndex {
             });
         }
         Ok(hits)
+    }
+
+    /// The indexed words that begin with `prefix` (not `prefix` itself), the most frequent
+    /// first: what the word being typed may become.
+    fn completions(&self, searcher: &tantivy::Searcher, prefix: &str) -> Vec<String> {
+        if prefix.is_empty() {
+            return Vec::new();
+        }
+        let mut found: HashMap<String, u64> = HashMap::new();
+        for segment in searcher.segment_readers() {
+            for (field, _) in self.fields.weighted() {
+                let Ok(inverted) = segment.inverted_index(field) else { continue };
+                let Ok(mut stream) = inverted.terms().range().ge(prefix.as_bytes()).into_stream() else { continue };
+                let mut seen = 0;
+                while stream.advance() && seen < COMPLETION_SCAN {
+                    let key = stream.key();
+                    if !key.starts_with(prefix.as_bytes()) {
+                        break;
+                    }
+                    seen += 1;
+                    if key.len() > prefix.len()
+                        && let Ok(word) = std::str::from_utf8(key)
+                    {
+                        *found.entry(word.to_string()).or_default() += u64::from(stream.value().doc_freq);
+                    }
+                }
+            }
+        }
+        let mut ranked: Vec<(String, u64)> = found.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.len().cmp(&b.0.len())).then_with(|| a.0.cmp(&b.0)));
+        ranked.into_iter().take(MAX_COMPLETIONS).map(|(word, _)| word).collect()
     }
 
     /// The query with each unknown word replaced by the closest known one, if any changed.

@@ -1,0 +1,114 @@
+// The static site's search: loads the index meta on first use, then only the term shards and
+// document chunks a query needs. Terms are cut as src/render/search_index.rs cuts them.
+(function () {
+  "use strict";
+  var metaUrl = document.documentElement.dataset.searchIndex;
+  var dir = metaUrl.slice(0, metaUrl.lastIndexOf("/") + 1);
+  var cache = new Map();
+  function load(url) {
+    if (!cache.has(url)) {
+      cache.set(url, fetch(url).then(function (r) {
+        if (!r.ok) { throw new Error("cannot load the search index (" + r.status + ")"); }
+        return r.json();
+      }));
+    }
+    return cache.get(url);
+  }
+  function meta() { return load(metaUrl); }
+  function terms(text) {
+    return text.toLowerCase().split(/[^\p{Alphabetic}\p{N}]+/u).filter(function (t) {
+      var n = Array.from(t).length;
+      return n >= 2 && n <= 40;
+    });
+  }
+  function shardKey(term, prefix) {
+    var bytes = new TextEncoder().encode(Array.from(term).slice(0, prefix).join(""));
+    return Array.from(bytes).map(function (b) { return b.toString(16).padStart(2, "0"); }).join("");
+  }
+  function decode(deltas) {
+    var out = new Array(deltas.length);
+    var n = 0;
+    for (var i = 0; i < deltas.length; i++) { n += deltas[i]; out[i] = n; }
+    return out;
+  }
+  function escapeHtml(text) {
+    return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+  }
+  function highlight(text, words) {
+    if (!words.length) { return escapeHtml(text); }
+    var pattern = new RegExp("(" + words.map(function (w) { return w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }).join("|") + ")", "giu");
+    return text.split(pattern).map(function (part, i) { return i % 2 ? "<mark>" + escapeHtml(part) + "</mark>" : escapeHtml(part); }).join("");
+  }
+
+  // Scores of one query term: section → score, from the term itself (and, for the word being
+  // typed, from the terms it begins).
+  function termScores(m, term, isPrefix) {
+    var key = shardKey(term, m.prefix);
+    if (m.shards.indexOf(key) < 0) { return Promise.resolve(new Map()); }
+    return load(dir + "t-" + key + ".json?v=" + m.v).then(function (shard) {
+      var names = Object.prototype.hasOwnProperty.call(shard, term) ? [term] : [];
+      if (isPrefix) {
+        Object.keys(shard).filter(function (t) { return t !== term && t.indexOf(term) === 0; })
+          .sort(function (a, b) { return a.length - b.length || (a < b ? -1 : 1); }).slice(0, 30)
+          .forEach(function (t) { names.push(t); });
+      }
+      var scores = new Map();
+      names.forEach(function (name) {
+        var lists = shard[name];
+        var strong = decode(lists[0]);
+        var weak = decode(lists[1]);
+        var idf = Math.log(1 + m.sections / (strong.length + weak.length));
+        var factor = name === term ? 1 : 0.5;
+        weak.forEach(function (s) { scores.set(s, Math.max(scores.get(s) || 0, idf * factor)); });
+        strong.forEach(function (s) { scores.set(s, Math.max(scores.get(s) || 0, 3 * idf * factor)); });
+      });
+      return scores;
+    });
+  }
+
+  function search(query, limit, typing) {
+    return meta().then(function (m) {
+      var words = terms(query);
+      if (!words.length) { return { query: query, suggestion: null, hits: [] }; }
+      return Promise.all(words.map(function (w, i) { return termScores(m, w, typing && i === words.length - 1); })).then(function (groups) {
+        var total = new Map();
+        var smallest = groups.slice().sort(function (a, b) { return a.size - b.size; })[0];
+        smallest.forEach(function (_, s) {
+          var sum = 0;
+          for (var g = 0; g < groups.length; g++) {
+            var score = groups[g].get(s);
+            if (score === undefined) { return; }
+            sum += score;
+          }
+          total.set(s, sum);
+        });
+        if (!total.size && groups.length > 1) {
+          groups.forEach(function (g) { g.forEach(function (score, s) { total.set(s, (total.get(s) || 0) + score); }); });
+        }
+        var ranked = Array.from(total.entries()).sort(function (a, b) { return b[1] - a[1] || a[0] - b[0]; }).slice(0, limit);
+        var chunks = Array.from(new Set(ranked.map(function (e) { return Math.floor(e[0] / m.chunk); })));
+        return Promise.all(chunks.map(function (c) { return load(dir + "d-" + c + ".json?v=" + m.v); })).then(function (loaded) {
+          var byChunk = new Map();
+          chunks.forEach(function (c, i) { byChunk.set(c, loaded[i]); });
+          var hits = ranked.map(function (e) {
+            var docs = byChunk.get(Math.floor(e[0] / m.chunk));
+            var entry = docs.s[e[0] % m.chunk];
+            var runbook = docs.r[entry[0]];
+            return {
+              kind: "runbook",
+              title: runbook[1],
+              heading: entry[2],
+              anchor: entry[1],
+              url: entry[1] ? runbook[0] + "#" + entry[1] : runbook[0],
+              snippet: highlight(entry[3], words),
+              score: e[1]
+            };
+          });
+          return { query: query, suggestion: null, hits: hits };
+        });
+      });
+    });
+  }
+
+  window.runbookSearch = { search: search };
+})();

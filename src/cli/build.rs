@@ -1,0 +1,70 @@
+//! `runbook build [--out DIR]`: the knowledge base as a static site.
+
+use super::Context;
+use super::output::{self, YELLOW, paint};
+use crate::error::{Error, Result, exit};
+use crate::render::{Mode, RenderError, Site, writer};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Output folder (emptied first if an earlier build wrote it)
+    #[arg(long, value_name = "DIR", default_value = "public")]
+    out: PathBuf,
+}
+
+pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+    let started = Instant::now();
+    let kb = ctx.load_kb()?;
+    let archives = kb.archives_dir(ctx.archives.as_deref());
+    let with_errors = kb.runbooks.iter().filter(|rb| rb.has_errors()).count();
+    let out = ctx.cwd.join(&args.out);
+    let site = Site::new(kb, &archives, Mode::Static).map_err(render_error)?;
+    if ctx.verbose {
+        eprintln!("gathered the site in {} ms", started.elapsed().as_millis());
+    }
+    let report = writer::build(&site, &out).map_err(render_error)?;
+    let mut stderr = output::stderr(ctx.color);
+    if ctx.verbose {
+        for (phase, took) in &report.phases {
+            let _ = writeln!(stderr, "{phase}: {} ms", took.as_millis());
+        }
+    }
+    for warning in &report.warnings {
+        let _ = writeln!(stderr, "{} {warning}", paint(YELLOW, "warning:"));
+    }
+    if with_errors > 0 {
+        let _ = writeln!(
+            stderr,
+            "{} {with_errors} runbook{} with errors (their pages list them; `runbook check` for details)",
+            paint(YELLOW, "warning:"),
+            if with_errors == 1 { " has" } else { "s have" }
+        );
+    }
+    if !ctx.quiet {
+        let mut stdout = output::stdout(ctx.color);
+        writeln!(
+            stdout,
+            "wrote {} pages ({} files, {:.1} MB) to {} in {:.2} s",
+            report.pages,
+            report.files,
+            report.bytes as f64 / 1e6,
+            args.out.display(),
+            started.elapsed().as_secs_f64()
+        )
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Error::io("stdout", e))?;
+    }
+    Ok(exit::OK)
+}
+
+fn render_error(err: RenderError) -> Error {
+    let hint = match &err {
+        RenderError::ForeignOutput(_) => Some("choose another --out folder, or empty this one".to_string()),
+        RenderError::Template(_) => Some("a template in the KB's templates/ folder overrides the built-in one".into()),
+        _ => None,
+    };
+    Error::Failed { message: err.to_string(), hint }
+}

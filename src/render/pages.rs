@@ -1,0 +1,422 @@
+//! Every page of the site: which paths exist, and how each renders. The static build walks
+//! [`Site::pages`]; the server maps a request path with [`Site::resolve`]. Both call
+//! [`Site::render`].
+
+use super::error::RenderError;
+use super::markdown::{self, BrokenLink, Resolved, StepFence};
+use super::site::Site;
+use super::views::{RunBadge, RunRow, RunView, RunbookHead, StepCard};
+use crate::index::{Kind, SearchResults};
+use crate::model::slug::heading_anchor;
+use minijinja::Value;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// One page of the site.
+#[derive(Debug, Clone)]
+pub enum Page {
+    Index,
+    Runbook(usize),
+    Tags,
+    /// By lowercase tag.
+    Tag(String),
+    Archives,
+    Run(usize),
+    Cycles,
+    Cycle(usize),
+    Search {
+        query: String,
+        results: Option<Result<SearchResults, String>>,
+    },
+    NotFound,
+}
+
+/// What a request path is.
+#[derive(Debug)]
+pub enum Resolution {
+    Page(Page),
+    /// The same page with a trailing slash.
+    Redirect(String),
+    NotFound,
+}
+
+/// A rendered page and the links in it that lead nowhere.
+#[derive(Debug, Default)]
+pub struct RenderedPage {
+    pub html: String,
+    pub broken_links: Vec<BrokenLink>,
+}
+
+impl Site {
+    /// Every page the static build writes, with its path relative to the site root (a folder
+    /// path ending in `/`, or a file name).
+    pub fn pages(&self) -> Vec<(String, Page)> {
+        let mut pages = vec![(String::new(), Page::Index)];
+        for (i, rb) in self.kb.runbooks.iter().enumerate() {
+            pages.push((format!("runbooks/{}/", rb.id), Page::Runbook(i)));
+        }
+        pages.push(("tags/".into(), Page::Tags));
+        for key in self.tags.keys() {
+            pages.push((format!("tags/{key}/"), Page::Tag(key.clone())));
+        }
+        pages.push(("archives/".into(), Page::Archives));
+        for (i, run) in self.runs.iter().enumerate() {
+            pages.push((format!("archives/{}/", run.run_id), Page::Run(i)));
+        }
+        if !self.cycles.is_empty() {
+            pages.push(("cycles/".into(), Page::Cycles));
+            for (i, cycle) in self.cycles.iter().enumerate() {
+                pages.push((format!("cycles/{}/", cycle.name), Page::Cycle(i)));
+            }
+        }
+        pages.push(("search/".into(), Page::Search { query: String::new(), results: None }));
+        pages.push(("404.html".into(), Page::NotFound));
+        pages
+    }
+
+    /// The page at a site-relative, percent-decoded path (`runbooks/cuda-304/`).
+    pub fn resolve(&self, path: &str) -> Resolution {
+        let (trimmed, slash) = match path.strip_suffix('/') {
+            Some(t) => (t, true),
+            None => (path, path.is_empty()),
+        };
+        let page = match trimmed.split_once('/') {
+            None => match trimmed {
+                "" => Some(Page::Index),
+                "tags" => Some(Page::Tags),
+                "archives" => Some(Page::Archives),
+                "cycles" if !self.cycles.is_empty() => Some(Page::Cycles),
+                "search" => Some(Page::Search { query: String::new(), results: None }),
+                _ => None,
+            },
+            Some(("runbooks", id)) => self.runbook_index(id).map(Page::Runbook),
+            Some(("tags", tag)) => self.tags.contains_key(&tag.to_lowercase()).then(|| Page::Tag(tag.to_lowercase())),
+            Some(("archives", run)) => self.run_index(run).map(Page::Run),
+            Some(("cycles", name)) => self.cycle_index(name).map(Page::Cycle),
+            _ => None,
+        };
+        match page {
+            // `/search` is a page too (`/search?q=`), with or without the slash.
+            Some(page @ Page::Search { .. }) => Resolution::Page(page),
+            Some(page) if slash => Resolution::Page(page),
+            Some(_) => Resolution::Redirect(format!("{}{path}/", self.urls.base())),
+            None => Resolution::NotFound,
+        }
+    }
+
+    pub fn render(&self, page: &Page) -> Result<RenderedPage, RenderError> {
+        let html = match page {
+            Page::Index => self.index_page()?,
+            Page::Runbook(i) => return self.runbook_page(*i),
+            Page::Tags => self.tags_page()?,
+            Page::Tag(key) => self.tag_page(key)?,
+            Page::Archives => self.archives_page()?,
+            Page::Run(i) => self.run_page(*i)?,
+            Page::Cycles => self.templates.render("cycles.html", crate::ctx! { cycles => self.cycle_links() })?,
+            Page::Cycle(i) => self.cycle_page(*i)?,
+            Page::Search { query, results } => self.search_page(query, results.as_ref())?,
+            Page::NotFound => self.templates.render("404.html", crate::ctx! {})?,
+        };
+        Ok(RenderedPage { html, broken_links: Vec::new() })
+    }
+
+    fn index_page(&self) -> Result<String, RenderError> {
+        #[derive(Serialize)]
+        struct Category {
+            name: String,
+            anchor: String,
+            runbooks: minijinja::Value,
+        }
+        let categories: Vec<Category> = self
+            .categories
+            .iter()
+            .map(|(name, members)| Category {
+                name: name.clone(),
+                anchor: heading_anchor(name),
+                runbooks: super::views::Rows::value(members.iter().map(|&i| self.row(i)).collect()),
+            })
+            .collect();
+        self.templates.render(
+            "index.html",
+            crate::ctx! { categories => categories, total => self.kb.runbooks.len(), runs => self.runs.len() },
+        )
+    }
+
+    fn runbook_page(&self, index: usize) -> Result<RenderedPage, RenderError> {
+        self.render_runbook(index, self.kb.body(index))
+    }
+
+    /// The page of `runbooks[index]` from a body the caller already has (or could not read).
+    pub fn render_runbook(
+        &self,
+        index: usize,
+        body: std::io::Result<std::sync::Arc<crate::model::Body>>,
+    ) -> Result<RenderedPage, RenderError> {
+        let rb = &self.kb.runbooks[index];
+        let (body, load_error) = match body {
+            Ok(body) => (Some(body), None),
+            Err(err) => (None, Some(format!("cannot read {}: {err}", rb.path))),
+        };
+        let targets: HashMap<&str, Option<&crate::model::runbook::LinkTarget>> =
+            rb.links.iter().map(|l| (l.dest.as_str(), l.target.as_ref())).collect();
+        let resolve = |dest: &str| match targets.get(dest) {
+            Some(Some(target)) if target.runbook == index && dest.starts_with('#') => Resolved::Keep,
+            Some(Some(target)) => {
+                let url = self.urls.runbook(&self.kb.runbooks[target.runbook].id);
+                match &target.anchor {
+                    Some(anchor) => Resolved::Url(format!("{url}#{anchor}")),
+                    None => Resolved::Url(url),
+                }
+            }
+            Some(None) if is_cross_reference(dest) => Resolved::Broken,
+            _ => Resolved::Keep,
+        };
+        let mut card_error = None;
+        let mut number = 0;
+        let mut card = |fence: StepFence<'_>| {
+            number += 1;
+            let step = body.as_ref().and_then(|b| b.steps.iter().find(|s| s.line == fence.line));
+            let view = match step {
+                Some(step) => StepCard::new(number, step, fence.yaml),
+                None => StepCard::broken(number, fence.line, fence.yaml),
+            };
+            match self.templates.render("step.html", crate::ctx! { step => view }) {
+                Ok(html) => html,
+                Err(err) => {
+                    card_error.get_or_insert(err);
+                    String::new()
+                }
+            }
+        };
+        let source = body.as_ref().map(|b| b.source.as_str()).unwrap_or_default();
+        let rendered = markdown::render(source, &resolve, &mut card);
+        if let Some(err) = card_error {
+            return Err(err);
+        }
+        let toc: Vec<&markdown::Heading> = rendered.headings.iter().filter(|h| (2..=3).contains(&h.level)).collect();
+        let runs: Vec<RunBadge> =
+            self.runs_of(&rb.id).iter().take(5).map(|&r| RunBadge::new(&self.urls, &self.runs[r])).collect();
+        #[derive(Serialize)]
+        struct Backlink<'a> {
+            id: &'a str,
+            title: &'a str,
+            url: String,
+        }
+        let backlinks: Vec<Backlink> = self
+            .backlinks(index)
+            .iter()
+            .map(|&i| {
+                let from = &self.kb.runbooks[i];
+                Backlink { id: &from.id, title: &from.title, url: self.urls.runbook(&from.id) }
+            })
+            .collect();
+        let html = self.templates.render(
+            "runbook.html",
+            crate::ctx! {
+                rb => RunbookHead::new(&self.urls, rb),
+                toc => toc,
+                body => Value::from_safe_string(rendered.html),
+                diagnostics => &rb.diagnostics,
+                load_error => load_error,
+                runs => runs,
+                backlinks => backlinks,
+            },
+        )?;
+        Ok(RenderedPage { html, broken_links: rendered.broken_links })
+    }
+
+    fn tags_page(&self) -> Result<String, RenderError> {
+        #[derive(Serialize)]
+        struct Tag {
+            name: String,
+            url: String,
+            count: usize,
+        }
+        let tags: Vec<Tag> = self
+            .tags
+            .iter()
+            .map(|(key, group)| Tag { name: group.name.clone(), url: self.urls.tag(key), count: group.runbooks.len() })
+            .collect();
+        self.templates.render("tags.html", crate::ctx! { tags => tags })
+    }
+
+    fn tag_page(&self, key: &str) -> Result<String, RenderError> {
+        let Some(group) = self.tags.get(key) else {
+            return self.templates.render("404.html", crate::ctx! {});
+        };
+        let rows = super::views::Rows::value(group.runbooks.iter().map(|&i| self.row(i)).collect());
+        self.templates.render("tag.html", crate::ctx! { tag => group.name, runbooks => rows })
+    }
+
+    fn archives_page(&self) -> Result<String, RenderError> {
+        let known = |id: &str| self.knows_runbook(id);
+        let runs: Vec<RunRow> = self.runs.iter().map(|r| RunRow::new(&self.urls, r, &known)).collect();
+        self.templates.render("archives.html", crate::ctx! { runs => runs, cycles => self.cycle_links() })
+    }
+
+    fn run_page(&self, index: usize) -> Result<String, RenderError> {
+        let known = |id: &str| self.knows_runbook(id);
+        let run = RunView::new(&self.urls, &self.runs[index], &known);
+        self.templates.render("run.html", crate::ctx! { run => run })
+    }
+
+    fn cycle_links(&self) -> Vec<CycleLink> {
+        self.cycles
+            .iter()
+            .map(|c| CycleLink { name: c.name.clone(), title: c.title.clone(), url: self.urls.cycle(&c.name) })
+            .collect()
+    }
+
+    fn cycle_page(&self, index: usize) -> Result<String, RenderError> {
+        let cycle = &self.cycles[index];
+        let source = match &cycle.source {
+            Ok(source) => source.clone(),
+            Err(err) => format!("This report cannot be read: {err}"),
+        };
+        let rendered = markdown::render(&source, &|_| Resolved::Keep, &mut |fence| {
+            format!("<pre><code>{}</code></pre>", markdown::escape_attr(fence.yaml))
+        });
+        let toc: Vec<&markdown::Heading> = rendered.headings.iter().filter(|h| (2..=3).contains(&h.level)).collect();
+        self.templates.render(
+            "cycle.html",
+            crate::ctx! {
+                cycle => CycleLink { name: cycle.name.clone(), title: cycle.title.clone(), url: self.urls.cycle(&cycle.name) },
+                toc => toc,
+                body => Value::from_safe_string(rendered.html),
+            },
+        )
+    }
+
+    fn search_page(&self, query: &str, results: Option<&Result<SearchResults, String>>) -> Result<String, RenderError> {
+        #[derive(Serialize)]
+        struct Results {
+            suggestion: Option<String>,
+            hits: Vec<HitView>,
+        }
+        let (results, error) = match results {
+            Some(Ok(found)) => (
+                Some(Results {
+                    suggestion: found.suggestion.clone(),
+                    hits: found.hits.iter().map(|h| self.hit_view(h)).collect(),
+                }),
+                None,
+            ),
+            Some(Err(err)) => (None, Some(format!("Search failed: {err}"))),
+            None => (None, None),
+        };
+        self.templates.render("search.html", crate::ctx! { query => query, results => results, error => error })
+    }
+
+    /// A search hit for templates: with the URL of its page and a snippet that is safe HTML.
+    pub fn hit_view(&self, hit: &crate::index::Hit) -> HitView {
+        let page = match hit.kind {
+            Kind::Runbook => {
+                let id = self.runbook_index(&hit.id).map(|i| self.kb.runbooks[i].id.as_str()).unwrap_or(&hit.id);
+                self.urls.runbook(id)
+            }
+            Kind::Archive => self.urls.run(&hit.id),
+            Kind::Cycle => self.urls.cycle(&hit.id),
+        };
+        let url = if hit.anchor.is_empty() { page } else { format!("{page}#{}", hit.anchor) };
+        HitView {
+            kind: hit.kind.as_str(),
+            title: hit.title.clone(),
+            heading: hit.heading.clone(),
+            url,
+            snippet: Value::from_safe_string(safe_snippet(&hit.snippet)),
+            path: hit.path.clone(),
+            line: hit.line,
+        }
+    }
+
+    /// The latest runs, for `/metrics` and the index: `(runbook id, run)`.
+    pub fn latest_run_badges(&self) -> Vec<(String, RunBadge)> {
+        let mut out: Vec<(String, RunBadge)> =
+            self.latest_runs().map(|(id, run)| (id.to_string(), RunBadge::new(&self.urls, run))).collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct CycleLink {
+    name: String,
+    title: String,
+    url: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HitView {
+    pub kind: &'static str,
+    pub title: String,
+    pub heading: String,
+    pub url: String,
+    pub snippet: Value,
+    pub path: String,
+    pub line: u64,
+}
+
+/// A link written as a cross-reference: a relative `.md` path or a bare `#anchor`.
+fn is_cross_reference(dest: &str) -> bool {
+    let file = dest.split('#').next().unwrap_or_default();
+    let file = file.split('?').next().unwrap_or_default();
+    if file.is_empty() {
+        return dest.starts_with('#');
+    }
+    !file.contains(':') && !file.starts_with('/') && file.to_ascii_lowercase().ends_with(".md")
+}
+
+/// A snippet whose only markup is `<mark>`: whatever the search engine sent, everything else is
+/// unescaped once and escaped again, so stray markup can never reach the page.
+pub fn safe_snippet(snippet: &str) -> String {
+    let mut out = String::with_capacity(snippet.len() + 16);
+    let mut rest = snippet;
+    loop {
+        let next = [rest.find("<mark>"), rest.find("</mark>")].into_iter().flatten().min();
+        let Some(at) = next else {
+            out.push_str(&markdown::escape_attr(&unescape(rest)));
+            break;
+        };
+        out.push_str(&markdown::escape_attr(&unescape(&rest[..at])));
+        if rest[at..].starts_with("<mark>") {
+            out.push_str("<mark>");
+            rest = &rest[at + "<mark>".len()..];
+        } else {
+            out.push_str("</mark>");
+            rest = &rest[at + "</mark>".len()..];
+        }
+    }
+    out
+}
+
+fn unescape(text: &str) -> String {
+    if !text.contains('&') {
+        return text.to_string();
+    }
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippets_keep_only_marks() {
+        assert_eq!(safe_snippet("a <mark>b</mark> &lt;c&gt;"), "a <mark>b</mark> &lt;c&gt;");
+        assert_eq!(safe_snippet("<script>x</script><mark>y</mark>"), "&lt;script&gt;x&lt;/script&gt;<mark>y</mark>");
+        assert_eq!(safe_snippet("&amp;lt;"), "&amp;lt;");
+    }
+
+    #[test]
+    fn cross_references() {
+        assert!(is_cross_reference("other.md#x"));
+        assert!(is_cross_reference("#x"));
+        assert!(!is_cross_reference("https://x/y.md"));
+        assert!(!is_cross_reference("script.sh"));
+    }
+}

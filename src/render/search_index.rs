@@ -1,0 +1,165 @@
+//! The static site's search index: small files the browser loads only when search is used, and
+//! then only the parts a query needs (the idea of Pagefind's chunked index, built our own way).
+//!
+//! - `search-index/meta.json`: counts and the list of shards.
+//! - `search-index/t-<hex>.json`: the terms whose first two characters are `<hex>` (UTF-8, hex),
+//!   each with two delta-encoded lists of section numbers: where the term is in a title, heading
+//!   or tag ("strong"), and where it is in the text.
+//! - `search-index/d-<n>.json`: sections `n*CHUNK ..`: their runbook, anchor, heading and the
+//!   start of their text, for result lists.
+//!
+//! Terms are lowercase runs of letters and digits of two characters or more; `site/search.js`
+//! cuts queries the same way.
+
+use super::sections::Section;
+use super::site::Site;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+pub const META: &str = "search-index/meta.json";
+const DIR: &str = "search-index";
+/// Sections per docs file.
+const CHUNK: usize = 500;
+/// Characters of a section's text kept for result lists.
+const EXCERPT: usize = 160;
+/// Characters of the term that pick its shard.
+const PREFIX: usize = 2;
+/// Longer tokens (hashes, base64) are not worth indexing.
+const MAX_TERM: usize = 40;
+
+/// One file of the index, relative to the site root.
+pub struct IndexFile {
+    pub path: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The terms of `text`, as the browser cuts them too.
+pub fn terms(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !(c.is_alphabetic() || c.is_numeric()))
+        .filter(|t| {
+            let n = t.chars().count();
+            (2..=MAX_TERM).contains(&n)
+        })
+        .map(str::to_lowercase)
+}
+
+/// The terms of one shard: each with its strong and weak postings, delta-encoded.
+type Shard<'a> = BTreeMap<&'a str, (Vec<u32>, Vec<u32>)>;
+
+#[derive(Default)]
+struct Postings {
+    strong: Vec<u32>,
+    weak: Vec<u32>,
+}
+
+fn push(list: &mut Vec<u32>, section: u32) {
+    if list.last() != Some(&section) {
+        list.push(section);
+    }
+}
+
+fn deltas(list: &[u32]) -> Vec<u32> {
+    let mut previous = 0;
+    list.iter()
+        .map(|&n| {
+            let delta = n - previous;
+            previous = n;
+            delta
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct Meta<'a> {
+    v: String,
+    sections: usize,
+    chunk: usize,
+    chunks: usize,
+    prefix: usize,
+    shards: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct DocsChunk {
+    /// Runbook number → `[url, title]`, for the runbooks of this chunk.
+    r: BTreeMap<usize, (String, String)>,
+    /// `[runbook number, anchor, heading, excerpt]`.
+    s: Vec<(usize, String, String, String)>,
+}
+
+/// Builds the index from every runbook's sections (`sections[i]` belongs to `site.kb.runbooks[i]`).
+pub fn build(site: &Site, sections: &[Vec<Section>]) -> Result<Vec<IndexFile>, serde_json::Error> {
+    let mut postings: BTreeMap<String, Postings> = BTreeMap::new();
+    let mut docs: Vec<(usize, &Section)> = Vec::new();
+    for (r, list) in sections.iter().enumerate() {
+        let rb = &site.kb.runbooks[r];
+        for (k, section) in list.iter().enumerate() {
+            let number = docs.len() as u32;
+            docs.push((r, section));
+            let mut strong_text = section.heading.clone();
+            if k == 0 {
+                strong_text =
+                    format!("{} {} {} {} {}", rb.title, rb.id, rb.tags.join(" "), rb.aliases.join(" "), strong_text);
+            }
+            for term in terms(&strong_text) {
+                push(&mut postings.entry(term).or_default().strong, number);
+            }
+            for term in terms(&section.text) {
+                push(&mut postings.entry(term).or_default().weak, number);
+            }
+        }
+    }
+    let mut shards: BTreeMap<String, Shard> = BTreeMap::new();
+    for (term, list) in &postings {
+        let key: String = term.chars().take(PREFIX).collect::<String>().bytes().map(|b| format!("{b:02x}")).collect();
+        shards.entry(key).or_default().insert(term, (deltas(&list.strong), deltas(&list.weak)));
+    }
+    let mut files = Vec::new();
+    for (key, terms) in &shards {
+        files.push(IndexFile { path: format!("{DIR}/t-{key}.json"), bytes: serde_json::to_vec(terms)? });
+    }
+    for (n, chunk) in docs.chunks(CHUNK).enumerate() {
+        let mut r = BTreeMap::new();
+        let mut s = Vec::with_capacity(chunk.len());
+        for (runbook, section) in chunk {
+            let rb = &site.kb.runbooks[*runbook];
+            r.entry(*runbook).or_insert_with(|| (site.urls.runbook(&rb.id), rb.title.clone()));
+            let excerpt: String = section.text.chars().take(EXCERPT).collect();
+            s.push((*runbook, section.anchor.clone(), section.heading.clone(), excerpt));
+        }
+        files.push(IndexFile { path: format!("{DIR}/d-{n}.json"), bytes: serde_json::to_vec(&DocsChunk { r, s })? });
+    }
+    let mut hasher = Sha256::new();
+    for file in &files {
+        hasher.update(file.path.as_bytes());
+        hasher.update(&file.bytes);
+    }
+    let v: String = hasher.finalize().iter().take(5).map(|b| format!("{b:02x}")).collect();
+    let meta = Meta {
+        v,
+        sections: docs.len(),
+        chunk: CHUNK,
+        chunks: docs.len().div_ceil(CHUNK),
+        prefix: PREFIX,
+        shards: shards.keys().map(String::as_str).collect(),
+    };
+    files.push(IndexFile { path: META.to_string(), bytes: serde_json::to_vec(&meta)? });
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms_keep_what_people_search_for() {
+        let found: Vec<String> =
+            terms("Run `nvidia-smi`: CUDA_ERROR_OPERATING_SYSTEM (304) in /dev/nvidia-uvm, a").collect();
+        assert_eq!(
+            found,
+            ["run", "nvidia", "smi", "cuda", "error", "operating", "system", "304", "in", "dev", "nvidia", "uvm"]
+        );
+        assert_eq!(deltas(&[1, 4, 9]), vec![1, 3, 5]);
+    }
+}

@@ -1,0 +1,501 @@
+//! View-models: what templates see. Plain serializable structs built from the model and the
+//! archive, so templates never reach into internal types and every value they print is text that
+//! the environment escapes.
+
+use super::url::Urls;
+use crate::archive::markdown::seconds;
+use crate::archive::record::{RunRecord, StepRecord};
+use crate::archive::store::ArchivedRun;
+use crate::model::Runbook;
+use crate::model::step::{Action, Step};
+use serde::Serialize;
+
+/// The `site` global of every template.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteGlobals {
+    pub title: String,
+    pub base: String,
+    /// `server` (the live server answers `/api/search`) or `static` (the browser searches a
+    /// prebuilt index).
+    pub search_mode: &'static str,
+    pub nav_url: String,
+    pub search_meta_url: Option<String>,
+    /// The server's live-reload event stream, when it has one.
+    pub reload_url: Option<String>,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TagLink {
+    pub name: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NameValue {
+    pub name: String,
+    pub value: String,
+}
+
+/// A run in one line: its verdict, when, and a link.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunBadge {
+    pub verdict: &'static str,
+    pub started: String,
+    pub url: String,
+    pub summary: String,
+}
+
+impl RunBadge {
+    pub fn new(urls: &Urls, run: &ArchivedRun) -> RunBadge {
+        match &run.record {
+            Ok(record) => RunBadge {
+                verdict: record.verdict.as_str(),
+                started: when(&record.started_at),
+                url: urls.run(&run.run_id),
+                summary: step_summary(record),
+            },
+            Err(_) => RunBadge {
+                verdict: "unreadable",
+                started: run.run_id.clone(),
+                url: urls.run(&run.run_id),
+                summary: String::new(),
+            },
+        }
+    }
+}
+
+/// A runbook in a list (index, tag pages).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunbookRow {
+    pub id: String,
+    pub url: String,
+    pub title: String,
+    pub summary: String,
+    pub tags: Vec<TagLink>,
+    pub document: bool,
+    pub steps: usize,
+    pub errors: usize,
+    pub last_run: Option<RunBadge>,
+}
+
+impl RunbookRow {
+    pub fn new(urls: &Urls, rb: &Runbook, last_run: Option<RunBadge>) -> RunbookRow {
+        RunbookRow {
+            id: rb.id.clone(),
+            url: urls.runbook(&rb.id),
+            title: rb.title.clone(),
+            summary: rb.summary.clone(),
+            tags: tag_links(urls, &rb.tags),
+            document: rb.is_document(),
+            steps: rb.step_fences,
+            errors: rb.error_count(),
+            last_run,
+        }
+    }
+}
+
+/// Runbook rows for a template, turned into template values one at a time as the template reads
+/// them: a list of ten thousand rows never exists as template values all at once.
+#[derive(Debug)]
+pub struct Rows(pub Vec<RunbookRow>);
+
+impl minijinja::value::Object for Rows {
+    fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Seq
+    }
+
+    fn get_value(self: &std::sync::Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        self.0.get(key.as_usize()?).map(|row| minijinja::Value::from(minijinja::value::Serde(row)))
+    }
+
+    fn enumerate(self: &std::sync::Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Seq(self.0.len())
+    }
+}
+
+impl Rows {
+    pub fn value(rows: Vec<RunbookRow>) -> minijinja::Value {
+        minijinja::Value::from_object(Rows(rows))
+    }
+}
+
+pub fn tag_links(urls: &Urls, tags: &[String]) -> Vec<TagLink> {
+    tags.iter().map(|t| TagLink { name: t.clone(), url: urls.tag(t) }).collect()
+}
+
+/// The head of a runbook page.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunbookHead {
+    pub id: String,
+    pub title: String,
+    pub path: String,
+    pub category: String,
+    pub category_anchor: String,
+    pub tags: Vec<TagLink>,
+    pub aliases: Vec<String>,
+    pub severity: &'static str,
+    pub owner: Option<String>,
+    pub vars: Vec<NameValue>,
+    pub document: bool,
+    pub steps: usize,
+}
+
+impl RunbookHead {
+    pub fn new(urls: &Urls, rb: &Runbook) -> RunbookHead {
+        RunbookHead {
+            id: rb.id.clone(),
+            title: rb.title.clone(),
+            path: rb.path.clone(),
+            category: rb.category.clone(),
+            category_anchor: crate::model::slug::heading_anchor(&rb.category),
+            tags: tag_links(urls, &rb.tags),
+            aliases: rb.aliases.clone(),
+            severity: rb.severity.as_str(),
+            owner: rb.owner.clone(),
+            vars: rb.vars.iter().map(|(k, v)| NameValue { name: k.clone(), value: plain(v) }).collect(),
+            document: rb.is_document(),
+            steps: rb.step_fences,
+        }
+    }
+}
+
+/// A step as a card: what it does, its command, its checks in plain words.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepCard {
+    pub number: usize,
+    pub id: String,
+    pub name: String,
+    pub kind: &'static str,
+    pub severity: &'static str,
+    pub when: Option<String>,
+    pub confirm: Option<String>,
+    pub command: Option<String>,
+    pub manual: Option<String>,
+    pub probe: Option<String>,
+    pub checks: Vec<String>,
+    pub facts: Vec<String>,
+    pub yaml: String,
+    /// Set when the fence did not parse into a step.
+    pub error: Option<String>,
+}
+
+impl StepCard {
+    pub fn new(number: usize, step: &Step, yaml: &str) -> StepCard {
+        let (command, manual, probe) = match &step.action {
+            Action::Run(run) => (Some(run.script.source.trim_end().to_string()), None, None),
+            Action::Manual(text) => (None, Some(text.source.trim_end().to_string()), None),
+            Action::Probe(probe) => (None, None, Some(probe.subject())),
+        };
+        let mut facts = vec![format!("timeout {}", step.timeout)];
+        if let Action::Run(run) = &step.action
+            && !run.shell.is_empty()
+        {
+            facts.push(format!("shell {}", run.shell.join(" ")));
+        }
+        if let Some(retry) = step.retry {
+            facts.push(format!("retries: {} attempts, {} apart", retry.attempts, retry.delay));
+        }
+        if step.continue_on_error {
+            facts.push("continues on error".into());
+        }
+        StepCard {
+            number,
+            id: step.id.clone(),
+            name: step.name.source.clone(),
+            kind: step.kind(),
+            severity: step.severity.as_str(),
+            when: step.when.as_ref().map(|w| w.source.clone()),
+            confirm: step.confirm.as_ref().map(|c| c.source.clone()),
+            command,
+            manual,
+            probe,
+            checks: step.expectations(),
+            facts,
+            yaml: yaml.trim_end().to_string(),
+            error: None,
+        }
+    }
+
+    /// A fence that did not parse: its YAML and a pointer to the problems list.
+    pub fn broken(number: usize, line: usize, yaml: &str) -> StepCard {
+        StepCard {
+            number,
+            id: format!("line-{line}"),
+            name: format!("Step at line {line}"),
+            kind: "invalid",
+            severity: "critical",
+            when: None,
+            confirm: None,
+            command: None,
+            manual: None,
+            probe: None,
+            checks: Vec::new(),
+            facts: Vec::new(),
+            yaml: yaml.trim_end().to_string(),
+            error: Some("see the problems listed at the top of the page".into()),
+        }
+    }
+}
+
+/// A run in the archive list.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRow {
+    pub run_id: String,
+    pub url: String,
+    pub runbook_id: String,
+    pub runbook_url: Option<String>,
+    pub title: String,
+    pub verdict: &'static str,
+    pub started: String,
+    pub duration: String,
+    pub summary: String,
+    pub host: String,
+    pub damaged: bool,
+}
+
+impl RunRow {
+    pub fn new(urls: &Urls, run: &ArchivedRun, runbook_known: &dyn Fn(&str) -> bool) -> RunRow {
+        match &run.record {
+            Ok(r) => RunRow {
+                run_id: run.run_id.clone(),
+                url: urls.run(&run.run_id),
+                runbook_id: r.runbook.id.clone(),
+                runbook_url: runbook_known(&r.runbook.id).then(|| urls.runbook(&r.runbook.id)),
+                title: r.runbook.title.clone(),
+                verdict: r.verdict.as_str(),
+                started: when(&r.started_at),
+                duration: seconds(r.duration_ms),
+                summary: step_summary(r),
+                host: r.host.name.clone(),
+                damaged: false,
+            },
+            Err(_) => RunRow {
+                run_id: run.run_id.clone(),
+                url: urls.run(&run.run_id),
+                runbook_id: run_runbook_id(&run.run_id).to_string(),
+                runbook_url: None,
+                title: run.run_id.clone(),
+                verdict: "failed",
+                started: run.run_id.clone(),
+                duration: String::new(),
+                summary: String::new(),
+                host: String::new(),
+                damaged: true,
+            },
+        }
+    }
+}
+
+/// The runbook id part of a run id (`20260101T000000Z-cuda-304` → `cuda-304`).
+pub fn run_runbook_id(run_id: &str) -> &str {
+    run_id.split_once('-').map(|(_, id)| id).unwrap_or(run_id)
+}
+
+/// One run in full.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunView {
+    pub run_id: String,
+    pub damaged: Option<String>,
+    pub title: String,
+    pub runbook_id: String,
+    pub runbook_url: Option<String>,
+    pub verdict: &'static str,
+    pub started: String,
+    pub finished: Option<String>,
+    pub duration: String,
+    pub host: String,
+    pub user: String,
+    pub summary: String,
+    pub vars: Vec<NameValue>,
+    pub resumed_from: Option<RunLink>,
+    pub findings: Vec<FindingView>,
+    pub steps: Vec<StepRunView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunLink {
+    pub id: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingView {
+    pub step: String,
+    pub number: usize,
+    pub severity: String,
+    pub outcome: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRunView {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub outcome: &'static str,
+    pub facts: Vec<String>,
+    pub reason: Option<String>,
+    pub confirmed_by: Option<String>,
+    pub command: Option<String>,
+    pub checks: Vec<CheckView>,
+    pub captures: Vec<NameValue>,
+    pub outputs: Vec<OutputView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckView {
+    pub passed: bool,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputView {
+    pub label: &'static str,
+    pub note: Option<String>,
+    pub text: String,
+}
+
+impl RunView {
+    pub fn new(urls: &Urls, run: &ArchivedRun, runbook_known: &dyn Fn(&str) -> bool) -> RunView {
+        let record = match &run.record {
+            Ok(record) => record,
+            Err(reason) => return RunView::damaged(run, reason),
+        };
+        RunView {
+            run_id: run.run_id.clone(),
+            damaged: None,
+            title: record.runbook.title.clone(),
+            runbook_id: record.runbook.id.clone(),
+            runbook_url: runbook_known(&record.runbook.id).then(|| urls.runbook(&record.runbook.id)),
+            verdict: record.verdict.as_str(),
+            started: when(&record.started_at),
+            finished: record.finished_at.as_deref().map(when),
+            duration: seconds(record.duration_ms),
+            host: format!("{} ({} {})", record.host.name, record.host.os, record.host.arch),
+            user: record.user.clone(),
+            summary: step_summary(record),
+            vars: record.vars.iter().map(|(k, v)| NameValue { name: k.clone(), value: plain(v) }).collect(),
+            resumed_from: record.options.resumed_from.as_ref().map(|id| RunLink { id: id.clone(), url: urls.run(id) }),
+            findings: record
+                .findings
+                .iter()
+                .map(|f| FindingView {
+                    step: f.step.clone(),
+                    number: record.steps.iter().position(|s| s.id == f.step).map(|i| i + 1).unwrap_or(0),
+                    severity: f.severity.clone(),
+                    outcome: f.outcome.as_str(),
+                    message: f.message.clone(),
+                })
+                .collect(),
+            steps: record.steps.iter().map(StepRunView::new).collect(),
+        }
+    }
+
+    fn damaged(run: &ArchivedRun, reason: &str) -> RunView {
+        // The reason names the file on disk; the page says only what is wrong with it.
+        let reason = reason.rsplit_once(": ").map(|(_, why)| why).unwrap_or(reason);
+        RunView {
+            run_id: run.run_id.clone(),
+            damaged: Some(format!("run.json is damaged or unreadable ({reason})")),
+            title: run.run_id.clone(),
+            runbook_id: run_runbook_id(&run.run_id).to_string(),
+            runbook_url: None,
+            verdict: "failed",
+            started: String::new(),
+            finished: None,
+            duration: String::new(),
+            host: String::new(),
+            user: String::new(),
+            summary: String::new(),
+            vars: Vec::new(),
+            resumed_from: None,
+            findings: Vec::new(),
+            steps: Vec::new(),
+        }
+    }
+}
+
+impl StepRunView {
+    fn new(step: &StepRecord) -> StepRunView {
+        let mut facts = vec![step.severity.clone()];
+        if step.duration_ms > 0 {
+            facts.push(seconds(step.duration_ms));
+        }
+        if let Some(code) = step.exit_code {
+            facts.push(format!("exit {code}"));
+        }
+        if let Some(signal) = step.signal {
+            facts.push(format!("signal {signal}"));
+        }
+        if step.attempts > 1 {
+            facts.push(format!("{} attempts", step.attempts));
+        }
+        if step.resumed {
+            facts.push("carried over from the resumed run".into());
+        }
+        let mut outputs = Vec::new();
+        for (label, tail, stream) in
+            [("stdout", &step.stdout_tail, &step.stdout), ("stderr", &step.stderr_tail, &step.stderr)]
+        {
+            if tail.trim().is_empty() {
+                continue;
+            }
+            let note = match (&stream.file, stream.truncated) {
+                (Some(file), true) => {
+                    Some(format!("last {} of {}; all of it in {file}", size(tail.len() as u64), size(stream.bytes)))
+                }
+                (None, true) => Some(format!("last {} of {}", size(tail.len() as u64), size(stream.bytes))),
+                _ => None,
+            };
+            outputs.push(OutputView { label, note, text: tail.trim_end_matches('\n').to_string() });
+        }
+        StepRunView {
+            id: step.id.clone(),
+            name: step.name.clone(),
+            kind: step.kind.clone(),
+            outcome: step.outcome.as_str(),
+            facts,
+            reason: step.reason.clone(),
+            confirmed_by: step.confirmed_by.clone(),
+            command: step.command.clone(),
+            checks: step.checks.iter().map(|c| CheckView { passed: c.passed, message: c.message.clone() }).collect(),
+            captures: step.captures.iter().map(|(k, v)| NameValue { name: k.clone(), value: v.clone() }).collect(),
+            outputs,
+        }
+    }
+}
+
+/// `3 passed, 1 failed`.
+pub fn step_summary(record: &RunRecord) -> String {
+    record.counts().iter().map(|(o, n)| format!("{n} {}", o.as_str().replace('_', " "))).collect::<Vec<_>>().join(", ")
+}
+
+/// An RFC 3339 timestamp for people: `2026-01-01 12:00:05 UTC`.
+pub fn when(rfc3339: &str) -> String {
+    match rfc3339.split_once('T') {
+        Some((date, time)) => {
+            let time = time.trim_end_matches('Z');
+            let time = time.split('.').next().unwrap_or(time);
+            format!("{date} {time} UTC")
+        }
+        None => rfc3339.to_string(),
+    }
+}
+
+fn plain(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn size(bytes: u64) -> String {
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else if bytes < 1024 * 1024 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+    }
+}

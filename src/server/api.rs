@@ -1,0 +1,175 @@
+//! The JSON API: `/api/search` (the JSON of `runbook search --json`), `/api/runbooks`,
+//! `/api/runbooks/<id>` (the JSON of `runbook show --json`), `/api/archives`; and `/healthz`,
+//! `/metrics`.
+
+use super::pages::run_search;
+use super::query::{API_LIMIT, Params, search_request};
+use super::respond::{self, json, json_error};
+use super::state::AppState;
+use crate::cli::RunbookView;
+use crate::model::Lookup;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Serialize;
+use std::sync::Arc;
+
+pub async fn search(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
+    let request = match search_request(&Params::parse(query.as_deref()), API_LIMIT) {
+        Ok(request) => request,
+        Err(message) => return json_error(StatusCode::BAD_REQUEST, message),
+    };
+    match run_search(&state, request).await {
+        Ok(results) => json(StatusCode::OK, &results),
+        Err(message) => json_error(StatusCode::SERVICE_UNAVAILABLE, message),
+    }
+}
+
+#[derive(Serialize)]
+struct RunbookRow<'a> {
+    id: &'a str,
+    title: &'a str,
+    path: &'a str,
+    url: String,
+    category: &'a str,
+    tags: &'a [String],
+    aliases: &'a [String],
+    summary: &'a str,
+    severity: &'static str,
+    kind: &'static str,
+    steps: usize,
+    errors: usize,
+    warnings: usize,
+    last_run: Option<LastRun<'a>>,
+}
+
+#[derive(Serialize)]
+struct LastRun<'a> {
+    run_id: &'a str,
+    verdict: &'static str,
+    started_at: &'a str,
+    url: String,
+}
+
+pub async fn runbooks(State(state): State<Arc<AppState>>) -> Response {
+    let site = state.site();
+    let rows: Vec<RunbookRow> = site
+        .kb
+        .runbooks
+        .iter()
+        .map(|rb| RunbookRow {
+            id: &rb.id,
+            title: &rb.title,
+            path: &rb.path,
+            url: site.urls.runbook(&rb.id),
+            category: &rb.category,
+            tags: &rb.tags,
+            aliases: &rb.aliases,
+            summary: &rb.summary,
+            severity: rb.severity.as_str(),
+            kind: if rb.is_document() { "document" } else { "runbook" },
+            steps: rb.step_fences,
+            errors: rb.error_count(),
+            warnings: rb.warning_count(),
+            last_run: site.runs_of(&rb.id).first().and_then(|&i| {
+                let run = &site.runs[i];
+                run.record.as_ref().ok().map(|r| LastRun {
+                    run_id: &run.run_id,
+                    verdict: r.verdict.as_str(),
+                    started_at: &r.started_at,
+                    url: site.urls.run(&run.run_id),
+                })
+            }),
+        })
+        .collect();
+    json(StatusCode::OK, &rows)
+}
+
+pub async fn runbook(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    let site = state.site();
+    let id = id.trim_end_matches('/').to_string();
+    let index = match site.kb.lookup(&id) {
+        Lookup::Found(rb) => site.kb.index_of_path(&rb.path),
+        Lookup::Ambiguous(list) => {
+            let ids: Vec<&str> = list.iter().map(|rb| rb.id.as_str()).collect();
+            return json_error(StatusCode::NOT_FOUND, format!("`{id}` matches several runbooks: {}", ids.join(", ")));
+        }
+        Lookup::NotFound { .. } => None,
+    };
+    let Some(index) = index else {
+        return json_error(StatusCode::NOT_FOUND, format!("no runbook `{id}`"));
+    };
+    let result = state
+        .work(move || {
+            let rb = &site.kb.runbooks[index];
+            match site.kb.body(index) {
+                Ok(body) => serde_json::to_vec(&RunbookView::new(&site.kb, rb, &body)).map_err(|e| e.to_string()),
+                Err(err) => Err(format!("cannot read {}: {err}", rb.path)),
+            }
+        })
+        .await;
+    match result {
+        Ok(Ok(bytes)) => respond::with_type(StatusCode::OK, "application/json", bytes),
+        Ok(Err(message)) => json_error(StatusCode::INTERNAL_SERVER_ERROR, message),
+        Err(err) => json_error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+    }
+}
+
+#[derive(Serialize)]
+struct ArchiveRow<'a> {
+    run_id: &'a str,
+    url: String,
+    runbook: Option<&'a str>,
+    title: Option<&'a str>,
+    verdict: Option<&'static str>,
+    started_at: Option<&'a str>,
+    finished_at: Option<&'a str>,
+    duration_ms: Option<u64>,
+    steps: Option<std::collections::BTreeMap<&'static str, usize>>,
+    error: Option<&'a str>,
+}
+
+pub async fn archives(State(state): State<Arc<AppState>>) -> Response {
+    let site = state.site();
+    let rows: Vec<ArchiveRow> = site
+        .runs
+        .iter()
+        .map(|run| match &run.record {
+            Ok(r) => ArchiveRow {
+                run_id: &run.run_id,
+                url: site.urls.run(&run.run_id),
+                runbook: Some(&r.runbook.id),
+                title: Some(&r.runbook.title),
+                verdict: Some(r.verdict.as_str()),
+                started_at: Some(&r.started_at),
+                finished_at: r.finished_at.as_deref(),
+                duration_ms: Some(r.duration_ms),
+                steps: Some(r.counts().into_iter().map(|(o, n)| (o.as_str(), n)).collect()),
+                error: None,
+            },
+            Err(err) => ArchiveRow {
+                run_id: &run.run_id,
+                url: site.urls.run(&run.run_id),
+                runbook: None,
+                title: None,
+                verdict: None,
+                started_at: None,
+                finished_at: None,
+                duration_ms: None,
+                steps: None,
+                error: Some(err.rsplit_once(": ").map(|(_, why)| why).unwrap_or(err)),
+            },
+        })
+        .collect();
+    json(StatusCode::OK, &rows)
+}
+
+pub async fn healthz() -> Response {
+    respond::text(StatusCode::OK, "ok\n")
+}
+
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let site = state.site();
+    let body = state.metrics.render(&site);
+    respond::with_type(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", body)
+}

@@ -1,0 +1,83 @@
+//! The tantivy index (`crate::index`) behind the server's search: the same engine, ranking and
+//! snippets as `runbook search`, kept up to date by file stamps after every change, with the
+//! latest answers kept for repeated questions.
+
+use super::search::SiteSearch;
+use crate::index::{IndexError, SearchIndex, SearchRequest, SearchResults};
+use crate::model::config::Config;
+use crate::model::discovery::KbSource;
+use crate::render::Site;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// Answers kept; when full, the cache starts over (searches are cheap to redo, memory is not).
+const CACHED_ANSWERS: usize = 512;
+
+pub struct IndexedSearch {
+    index: SearchIndex,
+    source: KbSource,
+    /// `--archives`, when given.
+    archives: Option<PathBuf>,
+    cache: Mutex<Answers>,
+}
+
+/// Answers since the index last changed. `generation` counts changes, so an answer computed
+/// before a change is never kept after it.
+#[derive(Default)]
+struct Answers {
+    generation: u64,
+    results: HashMap<SearchRequest, SearchResults>,
+}
+
+impl IndexedSearch {
+    /// Opens the KB's index (in its state folder, or in memory where that cannot be written)
+    /// and brings it up to date.
+    pub fn open(source: KbSource, archives: Option<PathBuf>) -> Result<IndexedSearch, IndexError> {
+        let index = SearchIndex::open(&source.state_dir().join("index"))?;
+        let search = IndexedSearch { index, source, archives, cache: Mutex::new(Answers::default()) };
+        search.sync()?;
+        Ok(search)
+    }
+
+    fn sync(&self) -> Result<(), IndexError> {
+        // The config is read again each time: `runbook.toml` may have changed too.
+        let (config, _) = Config::load(&self.source);
+        let archives = self.source.archives_dir(&config, self.archives.as_deref());
+        self.index.sync_files(&self.source, &config, &archives)?;
+        Ok(())
+    }
+}
+
+impl SiteSearch for IndexedSearch {
+    fn search(&self, request: &SearchRequest) -> Result<SearchResults, String> {
+        let generation = match self.cache.lock() {
+            Ok(answers) => match answers.results.get(request) {
+                Some(results) => return Ok(results.clone()),
+                None => answers.generation,
+            },
+            Err(_) => u64::MAX,
+        };
+        let results = self.index.search(request).map_err(|e| e.to_string())?;
+        if let Ok(mut answers) = self.cache.lock()
+            && answers.generation == generation
+        {
+            if answers.results.len() >= CACHED_ANSWERS {
+                answers.results.clear();
+            }
+            answers.results.insert(request.clone(), results.clone());
+        }
+        Ok(results)
+    }
+
+    fn refresh(&self, _site: &Site) {
+        // Searches keep answering from the last good index; the next change tries again.
+        if let Err(err) = self.sync() {
+            eprintln!("warning: search index not updated: {err}");
+        }
+        if let Ok(mut answers) = self.cache.lock() {
+            answers.generation = answers.generation.wrapping_add(1);
+            answers.results.clear();
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! `runbook serve`: the site from memory, with server-side search, a JSON API, Prometheus
+//! metrics and live reload (DESIGN §8). Read-only: nothing here runs a step.
+//!
+//! Search is whatever [`SiteSearch`] the caller passes in: [`IndexedSearch`] (the tantivy index
+//! of `runbook search`), or [`NaiveSearch`] where no index can be opened.
+
+mod api;
+mod indexed;
+mod metrics;
+mod pages;
+pub mod query;
+mod reload;
+mod respond;
+pub mod search;
+mod security;
+pub mod state;
+mod watch;
+
+pub use indexed::IndexedSearch;
+pub use search::{NaiveSearch, SiteSearch};
+pub use state::{AppState, Loader};
+
+use crate::render::{RenderError, Site};
+use axum::Router;
+use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::get;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// Longest time a request may take before it is answered 408.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Requests have no business sending bodies to a read-only site.
+const BODY_LIMIT: usize = 16 * 1024;
+/// How long open connections get to finish after Ctrl-C or SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot watch the knowledge base: {0}")]
+    Watch(#[from] notify::Error),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub struct Config {
+    pub addr: SocketAddr,
+    /// Rebuild and reload open pages when the knowledge base changes.
+    pub watch: bool,
+}
+
+/// Every route. `loopback_only` refuses requests whose `Host` is not a loopback name.
+pub fn app(state: Arc<AppState>, loopback_only: bool) -> Router {
+    let timed = Router::new()
+        .route("/api/search", get(api::search))
+        .route("/api/runbooks", get(api::runbooks))
+        .route("/api/runbooks/{*id}", get(api::runbook))
+        .route("/api/archives", get(api::archives))
+        .route("/healthz", get(api::healthz))
+        .route("/metrics", get(api::metrics))
+        .fallback(pages::page)
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+    let mut app = Router::new()
+        .route("/_reload", get(reload::events))
+        .merge(timed)
+        .layer(from_fn_with_state(Arc::clone(&state), security::measure))
+        .layer(from_fn(security::headers));
+    if loopback_only {
+        app = app.layer(from_fn(security::loopback_host));
+    }
+    app.with_state(state)
+}
+
+/// Serves `site` until Ctrl-C or SIGTERM. `on_listening` gets the bound address (the real port
+/// when `config.addr` asked for port 0).
+pub async fn run(
+    config: Config,
+    loader: Loader,
+    site: Site,
+    search: Arc<dyn SiteSearch>,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    // Registered now, so a signal that comes while the server starts is not lost either.
+    let stop = stop_signal()?;
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let state = Arc::new(AppState::new(site, search, loader, shutdown_rx));
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr: config.addr, source })?;
+    let local = listener.local_addr()?;
+    let _watcher = if config.watch { watch::spawn(Arc::clone(&state))? } else { None };
+    on_listening(local);
+    let app = app(state, config.addr.ip().is_loopback());
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        stop.await;
+        let _ = shutdown_tx.send(true);
+        let _ = stopping_tx.send(());
+    });
+    tokio::select! {
+        served = server => served?,
+        () = async {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => {}
+    }
+    Ok(())
+}
+
+/// A future that completes on Ctrl-C (SIGINT) or SIGTERM; the handlers are installed at once.
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
