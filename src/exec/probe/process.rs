@@ -102,19 +102,34 @@ mod tests {
         }
     }
 
+    /// The child is named uniquely (its `argv[0]`), so another `sleep` on the machine (another
+    /// test, another user) can neither stand in for it nor crowd it out of the listing.
     #[test]
     fn finds_a_sleeping_child() {
-        let child = Reaped(Command::new("sleep").arg("30").spawn().unwrap());
+        use std::os::unix::process::CommandExt;
+        let name = format!("runbook-probe-{}", std::process::id());
+        let child = Reaped(Command::new("sleep").arg0(&name).arg("30").spawn().unwrap());
         let pid = child.0.id();
-        let outcome = run(&probe("{name: sleep, count: {ge: 1}}"), &env(Path::new("/")));
+        // `spawn` returns while the kernel may still be setting up the new program: until then
+        // its command line reads empty. Wait for it (a process mid-exec has no name yet).
+        let cmdline = format!("/proc/{pid}/cmdline");
+        for _ in 0..200 {
+            if std::fs::read(&cmdline).is_ok_and(|c| !c.is_empty()) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let outcome = run(&probe(&format!("{{name: {name}, count: {{ge: 1}}}}")), &env(Path::new("/")));
         assert_eq!(outcome.status, ProbeStatus::Done);
         assert!(outcome.passed(), "{:?}", outcome.checks);
         assert_eq!(outcome.checks.len(), 2);
-        let observed = &outcome.observed[0];
-        assert!(observed.starts_with("sleep: "), "{observed}");
-        assert!(observed.contains(&pid.to_string()) || observed.contains('…'), "{observed}");
-        let inverted = run(&probe("{name: sleep, running: false}"), &env(Path::new("/")));
-        assert!(inverted.checks[0].message.starts_with("sleep: expected not running, saw "), "{:?}", inverted.checks);
+        assert_eq!(outcome.observed[0], format!("{name}: 1 process (pid {pid})"));
+        let inverted = run(&probe(&format!("{{name: {name}, running: false}}")), &env(Path::new("/")));
+        assert!(
+            inverted.checks[0].message.starts_with(&format!("{name}: expected not running, saw ")),
+            "{:?}",
+            inverted.checks
+        );
         drop(child);
     }
 
