@@ -142,8 +142,18 @@ impl Server {
     }
 
     pub fn start_at(dir: &Path, addr: &str) -> Server {
+        Server::start_with(dir, &["--addr", addr])
+    }
+
+    /// Without watching the KB: changes on disk are not picked up.
+    pub fn start_unwatched(dir: &Path) -> Server {
+        Server::start_with(dir, &["--addr", "127.0.0.1:0", "--no-watch"])
+    }
+
+    fn start_with(dir: &Path, args: &[&str]) -> Server {
         let mut child = command(dir)
-            .args(["serve", "--addr", addr])
+            .arg("serve")
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

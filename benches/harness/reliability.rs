@@ -18,14 +18,15 @@ const PATHS: usize = 2000;
 pub struct LoadReport {
     runbooks: usize,
     result: WrkResult,
-    /// Resident memory (KiB): after a warm-up; sampled twice a second under load, the median of
-    /// the first and of the second half (growth would show as the second above the first) and
-    /// the largest sample; ten seconds after the load.
-    rss_before: u64,
-    rss_first_half: u64,
-    rss_second_half: u64,
-    rss_max: u64,
-    rss_after: u64,
+    /// Resident memory (KiB), as the heap (anonymous pages, where a leak would show) and in all
+    /// (adding the mapped index files, which the kernel can drop): after a warm-up; sampled twice
+    /// a second under load, the median of the first and of the second half (growth would show as
+    /// the second above the first) and the largest sample; ten seconds after the load.
+    before: Memory,
+    first_half: Memory,
+    second_half: Memory,
+    max: Memory,
+    after: Memory,
     reloads: u64,
     edits: u64,
     alive: bool,
@@ -96,7 +97,7 @@ pub fn load_under_edits(runbooks: usize, scratch: &Path) -> Result<Option<LoadRe
     // Warm-up, so "before" is the memory of a server that has rendered and searched.
     wrk(&served.base, 2, CONNECTIONS, 10, Some(&script))?;
     std::thread::sleep(Duration::from_secs(1));
-    let (rss_before, _) = served.memory_kib().unwrap_or_default();
+    let before = memory(served.pid()).unwrap_or_default();
     let reloads_before = reloads(&served.base);
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -111,7 +112,7 @@ pub fn load_under_edits(runbooks: usize, scratch: &Path) -> Result<Option<LoadRe
         std::thread::spawn(move || {
             let mut samples = Vec::new();
             while !stop.load(Ordering::Relaxed) {
-                samples.extend(rss_kib(pid));
+                samples.extend(memory(pid));
                 std::thread::sleep(Duration::from_millis(500));
             }
             samples
@@ -127,28 +128,57 @@ pub fn load_under_edits(runbooks: usize, scratch: &Path) -> Result<Option<LoadRe
     eprintln!("  {} requests in {:.0?}", result.requests, started.elapsed());
     // The last change settles (debounce, reload, memory given back) before memory is read again.
     std::thread::sleep(Duration::from_secs(10));
-    let (rss_after, _) = served.memory_kib().unwrap_or_default();
+    let after = memory(served.pid()).unwrap_or_default();
+    let (first, second) = samples.split_at(samples.len() / 2);
     Ok(Some(LoadReport {
         runbooks,
         reloads: reloads(&served.base).saturating_sub(reloads_before),
         alive: served.alive(),
         result,
-        rss_before,
-        rss_first_half: median(&samples[..samples.len() / 2]),
-        rss_second_half: median(&samples[samples.len() / 2..]),
-        rss_max: samples.iter().copied().max().unwrap_or_default(),
-        rss_after,
+        before,
+        first_half: Memory::median(first),
+        second_half: Memory::median(second),
+        max: Memory::max(&samples),
+        after,
         edits: changes.load(Ordering::Relaxed),
     }))
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
+/// Resident memory of a process, in KiB.
+#[derive(Debug, Clone, Copy, Default)]
+struct Memory {
+    heap: u64,
+    total: u64,
 }
 
-fn median(samples: &[u64]) -> u64 {
-    let mut sorted = samples.to_vec();
+impl Memory {
+    fn median(samples: &[Memory]) -> Memory {
+        Memory { heap: median(samples.iter().map(|m| m.heap)), total: median(samples.iter().map(|m| m.total)) }
+    }
+
+    fn max(samples: &[Memory]) -> Memory {
+        Memory {
+            heap: samples.iter().map(|m| m.heap).max().unwrap_or_default(),
+            total: samples.iter().map(|m| m.total).max().unwrap_or_default(),
+        }
+    }
+
+    /// "heap / total".
+    fn show(self) -> String {
+        format!("{} / {}", mib(self.heap), mib(self.total))
+    }
+}
+
+fn memory(pid: u32) -> Option<Memory> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()?.parse().ok())
+    };
+    Some(Memory { heap: field("RssAnon:")?, total: field("VmRSS:")? })
+}
+
+fn median(samples: impl Iterator<Item = u64>) -> u64 {
+    let mut sorted: Vec<u64> = samples.collect();
     sorted.sort_unstable();
     sorted.get(sorted.len() / 2).copied().unwrap_or_default()
 }
@@ -171,10 +201,9 @@ pub fn section(load: Option<&LoadReport>, fuzz_results: &Path) -> String {
                 thousands(load.runbooks),
                 thousands(PATHS),
             ));
-            text.push_str("| requests | requests/s | errors | p50 | p99 | changes made | reloads | RSS after warm-up | RSS under load: median of 1st half / 2nd half, max | RSS 10 s after | still serving |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
-            let memory = format!("{} / {}, {}", mib(load.rss_first_half), mib(load.rss_second_half), mib(load.rss_max));
+            text.push_str("| requests | requests/s | errors | p50 | p99 | changes made | reloads | still serving |\n|---|---|---|---|---|---|---|---|\n");
             text.push_str(&format!(
-                "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {:.0} | {} | {} | {} | {} | {} | {} |\n",
                 thousands(r.requests as usize),
                 r.requests_per_second,
                 r.errors,
@@ -182,10 +211,21 @@ pub fn section(load: Option<&LoadReport>, fuzz_results: &Path) -> String {
                 r.p99,
                 load.edits,
                 load.reloads,
-                mib(load.rss_before),
-                memory,
-                mib(load.rss_after),
                 if load.alive { "yes" } else { "**no**" },
+            ));
+            text.push_str(
+                "\nResident memory, as heap (anonymous pages: where a leak would show) / in all (adding the \
+                 memory-mapped search index, whose pages the kernel can drop and which grows with the segments \
+                 the edits write):\n\n| after warm-up | under load: median of 1st half | median of 2nd half | \
+                 largest | 10 s after the load |\n|---|---|---|---|---|\n",
+            );
+            text.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                load.before.show(),
+                load.first_half.show(),
+                load.second_half.show(),
+                load.max.show(),
+                load.after.show(),
             ));
             text.push_str("\nReproduce: `cargo bench --bench harness -- --only reliability`.\n");
         }

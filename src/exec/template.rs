@@ -4,6 +4,11 @@
 use crate::model::template::{Expr, Template};
 use minijinja::{Environment, UndefinedBehavior, Value};
 
+/// The work one step string or expression may do: about a million template instructions or
+/// 64 MB of data (minijinja's fuel). Real step templates use a few hundred; without a bound, a
+/// loop of loops or `[1] * 100000000` in a runbook would hang or exhaust memory at `exec`.
+pub const TEMPLATE_FUEL: u64 = 1_000_000;
+
 pub struct Renderer {
     env: Environment<'static>,
 }
@@ -18,6 +23,7 @@ impl Renderer {
     pub fn new() -> Renderer {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(TEMPLATE_FUEL));
         // Scripts keep their final newline, as written.
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build() {
             env.set_syntax(syntax);
@@ -57,6 +63,10 @@ fn describe(err: &minijinja::Error) -> String {
         minijinja::ErrorKind::UndefinedError => {
             format!("{detail} (a name that is not defined, or a missing key)")
         }
+        minijinja::ErrorKind::OutOfFuel => format!(
+            "it does too much work (over {TEMPLATE_FUEL} template steps, or data larger than 64 MB); \
+             a step template should only fill values in — loop in the script instead"
+        ),
         _ => detail,
     }
 }
@@ -110,5 +120,28 @@ mod tests {
         assert!(r.truthy(&e, &scope).unwrap());
         let e = Expr::parse("missing.passed".into()).unwrap();
         assert!(r.truthy(&e, &scope).is_err());
+    }
+
+    /// Found by the `templates` fuzz target (a slow unit): templates are code, and a loop of
+    /// loops never ended, a huge repetition took seconds and gigabytes.
+    #[test]
+    fn template_bombs_stop_with_a_clear_error() {
+        let r = Renderer::new();
+        let scope = Value::from(minijinja::value::Serde(serde_json::json!({})));
+        let started = std::time::Instant::now();
+        let t = Template::parse(
+            "{% for i in range(100000) %}{% for j in range(100000) %}{{ j }}{% endfor %}{% endfor %}".into(),
+        )
+        .unwrap();
+        let err = r.render(&t, &scope).unwrap_err();
+        assert!(err.contains("too much work"), "{err}");
+        let t = Template::parse("{{ 'x' * 90000000 }}".into()).unwrap();
+        assert!(r.render(&t, &scope).unwrap_err().contains("too much work"));
+        let e = Expr::parse("(['ab'] * 10000000) | join('') | length > 0".into()).unwrap();
+        assert!(r.truthy(&e, &scope).unwrap_err().contains("too much work"));
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "bounded: {:?}", started.elapsed());
+        // Ordinary templates are far from the limit.
+        let t = Template::parse("{% for i in range(1000) %}{{ i }} {% endfor %}".into()).unwrap();
+        assert!(r.render(&t, &scope).unwrap().ends_with("999 "));
     }
 }

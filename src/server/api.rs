@@ -103,14 +103,19 @@ pub async fn runbook(State(state): State<Arc<AppState>>, Path(id): Path<String>)
         .work(move || {
             let rb = &site.kb.runbooks[index];
             match site.kb.body(index) {
-                Ok(body) => serde_json::to_vec(&RunbookView::new(&site.kb, rb, &body)).map_err(|e| e.to_string()),
-                Err(err) => Err(format!("cannot read {}: {err}", rb.path)),
+                Ok(body) => serde_json::to_vec(&RunbookView::new(&site.kb, rb, &body))
+                    .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+                // Deleted since the site was loaded: the reload that drops it is on its way.
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    Err((StatusCode::NOT_FOUND, format!("{} was removed", rb.path)))
+                }
+                Err(err) => Err((StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read {}: {err}", rb.path))),
             }
         })
         .await;
     match result {
         Ok(Ok(bytes)) => respond::with_type(StatusCode::OK, "application/json", bytes),
-        Ok(Err(message)) => json_error(StatusCode::INTERNAL_SERVER_ERROR, message),
+        Ok(Err((status, message))) => json_error(status, message),
         Err(err) => json_error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
     }
 }
