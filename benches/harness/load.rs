@@ -43,12 +43,12 @@ impl Served {
     }
 
     /// Current and peak resident memory, KiB.
-    pub fn memory_kib(&self) -> Option<(u64, u64)> {
+    pub fn memory_kib(&self) -> Option<(u64, u64, u64)> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let field = |name: &str| {
             status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()?.parse().ok())
         };
-        Some((field("VmRSS:")?, field("VmHWM:")?))
+        Some((field("VmRSS:")?, field("VmHWM:")?, field("RssAnon:")?))
     }
 
     /// Whether it is still running.

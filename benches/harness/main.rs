@@ -5,6 +5,7 @@
 //! cargo bench --bench harness                      # 10,000 runbooks, 5 runs each
 //! cargo bench --bench harness -- --runbooks 2000 --runs 3 --corpus ~/docs --out /tmp/b.md --keep /tmp/kb
 //! cargo bench --bench harness -- --only site     # one group: list, search, site, exec or reliability
+//! cargo bench --bench harness -- --only serve    # the serve rows of `site`, without the builds
 //! ```
 
 mod exec;
@@ -29,7 +30,7 @@ struct Options {
     out: PathBuf,
     /// Generate the synthetic KB here and keep it, instead of in a temp dir.
     keep: Option<PathBuf>,
-    /// Only this group: `list`, `search`, `site`, `exec` or `reliability`.
+    /// Only this group: `list`, `search`, `site`, `serve` (part of `site`), `exec` or `reliability`.
     only: Option<String>,
 }
 
@@ -177,6 +178,8 @@ fn run() -> Result<(), String> {
     let mut serve = String::new();
     if wanted("site") {
         rows.extend(site::build_rows(&kb, tmp.path(), opts.runs, &input)?);
+    }
+    if wanted("site") || wanted("serve") {
         let (throughput, memory) = site::serve_rows(&kb, tmp.path())?;
         serve = site::serve_table(&throughput, memory, opts.runbooks);
     }

@@ -88,6 +88,17 @@ pub enum Command {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
+    main_with(&Hooks::default())
+}
+
+/// What the binary tunes for a command, knowing things the library does not (its allocator).
+#[derive(Default)]
+pub struct Hooks {
+    /// Called before a command that runs for days (`serve`) starts its work.
+    pub long_running: Option<fn()>,
+}
+
+pub fn main_with(hooks: &Hooks) -> i32 {
     let cli = Cli::parse();
     let ctx = match Context::new(&cli) {
         Ok(ctx) => ctx,
@@ -104,7 +115,12 @@ pub fn main() -> i32 {
         Command::Cycle(args) => cycle::run(&ctx, args),
         Command::New(args) => new::run(&ctx, args),
         Command::Build(args) => build::run(&ctx, args),
-        Command::Serve(args) => serve::run(&ctx, args),
+        Command::Serve(args) => {
+            if let Some(hook) = hooks.long_running {
+                hook();
+            }
+            serve::run(&ctx, args)
+        }
         Command::Completions(args) => completions::run(&ctx, args),
     };
     match result {

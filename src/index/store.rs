@@ -35,6 +35,10 @@ const MANIFEST_FILE: &str = "runbook-manifest.json";
 const LOCK_WAIT: Duration = Duration::from_secs(3);
 /// Memory for the index writer, in bytes, per thread.
 const WRITER_MEMORY: usize = 48 * 1024 * 1024;
+/// Decompressed blocks of stored text kept per segment (tantivy's default is 100). Snippets read
+/// a handful of documents per search and a block decompresses in microseconds, while a long-lived
+/// `serve` with many segments would otherwise hold megabytes per segment.
+const DOC_STORE_CACHE_BLOCKS: usize = 8;
 /// Sources (runbooks, runs, cycle reports) turned into documents at a time.
 const DOCUMENT_BATCH: usize = 256;
 const DEFAULT_LIMIT: usize = 10;
@@ -229,6 +233,7 @@ impl SearchIndex {
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
+            .doc_store_cache_num_blocks(DOC_STORE_CACHE_BLOCKS)
             .try_into()
             .map_err(|source| IndexError::Tantivy { dir: place, source })?;
         Ok(SearchIndex {
