@@ -201,6 +201,12 @@ fn link_to_a_missing_runbook() {
     assert_eq!(diag["column"], 5);
 }
 
+/// A `%` escape cut short by a multi-byte character made `check` panic (found in review).
+#[test]
+fn link_with_a_broken_percent_escape() {
+    assert_error("# T\n\nSee [the other](%1é.md) page.\n", 3, "link to missing runbook `%1é.md`");
+}
+
 #[test]
 fn link_to_a_missing_anchor() {
     let ran = Test::new()

@@ -528,23 +528,9 @@ fn relative_to(dir: &str, target: &str) -> String {
     out.join("/")
 }
 
+/// `%XX` escapes decoded; invalid escapes stay as written, invalid UTF-8 becomes U+FFFD.
 fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16)
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 pub(crate) fn xdg_state_dir() -> PathBuf {
@@ -578,5 +564,7 @@ mod tests {
         assert_eq!(percent_decode("my%20file.md"), "my file.md");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz"), "%zz");
+        // An escape cut short by a multi-byte character (it panicked once).
+        assert_eq!(percent_decode("%1é.md"), "%1é.md");
     }
 }
