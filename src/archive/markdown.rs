@@ -90,21 +90,7 @@ pub fn render(run: &RunRecord) -> String {
 fn write_step(out: &mut String, number: usize, step: &StepRecord) {
     let _ = writeln!(out, "\n### {number}. {} {} — {}\n", outcome_mark(step.outcome), step.id, step.name);
     let mut facts = vec![format!("{} step", step.kind), step.severity.clone(), step.outcome.as_str().to_string()];
-    if step.duration_ms > 0 {
-        facts.push(seconds(step.duration_ms));
-    }
-    if let Some(code) = step.exit_code {
-        facts.push(format!("exit {code}"));
-    }
-    if let Some(signal) = step.signal {
-        facts.push(format!("signal {signal}"));
-    }
-    if step.attempts > 1 {
-        facts.push(format!("{} attempts", step.attempts));
-    }
-    if step.resumed {
-        facts.push("carried over from the resumed run".into());
-    }
+    facts.extend(step.run_facts());
     let _ = writeln!(out, "{}", facts.join(" · "));
     if let Some(reason) = &step.reason {
         let _ = writeln!(out, "\n{reason}");

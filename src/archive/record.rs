@@ -169,6 +169,28 @@ impl StepRecord {
         self.outcome == Outcome::Passed
     }
 
+    /// How it went, as short phrases for people: duration, exit code or signal, attempts, and
+    /// whether it was carried over from a resumed run.
+    pub fn run_facts(&self) -> Vec<String> {
+        let mut facts = Vec::new();
+        if self.duration_ms > 0 {
+            facts.push(super::markdown::seconds(self.duration_ms));
+        }
+        if let Some(code) = self.exit_code {
+            facts.push(format!("exit {code}"));
+        }
+        if let Some(signal) = self.signal {
+            facts.push(format!("signal {signal}"));
+        }
+        if self.attempts > 1 {
+            facts.push(format!("{} attempts", self.attempts));
+        }
+        if self.resumed {
+            facts.push("carried over from the resumed run".into());
+        }
+        facts
+    }
+
     /// The first failed check's message, or the reason.
     pub fn why(&self) -> Option<String> {
         self.checks.iter().find(|c| !c.passed).map(|c| c.message.clone()).or_else(|| self.reason.clone())

@@ -3,8 +3,7 @@
 use super::Context;
 use super::output::{self, BOLD, DIM, HEADING, RED, YELLOW, paint};
 use crate::error::{Error, Result, exit};
-use crate::model::{Kb, Runbook};
-use serde::Serialize;
+use crate::model::{Kb, ListRow, Runbook};
 use std::io::Write;
 
 #[derive(Debug, clap::Args)]
@@ -20,42 +19,6 @@ pub struct Args {
     json: bool,
 }
 
-/// One row of `list --json`.
-#[derive(Serialize)]
-struct Row<'a> {
-    id: &'a str,
-    title: &'a str,
-    path: &'a str,
-    category: &'a str,
-    tags: &'a [String],
-    aliases: &'a [String],
-    summary: &'a str,
-    severity: &'static str,
-    kind: &'static str,
-    steps: usize,
-    errors: usize,
-    warnings: usize,
-}
-
-impl<'a> Row<'a> {
-    fn new(rb: &'a Runbook) -> Self {
-        Row {
-            id: &rb.id,
-            title: &rb.title,
-            path: &rb.path,
-            category: &rb.category,
-            tags: &rb.tags,
-            aliases: &rb.aliases,
-            summary: &rb.summary,
-            severity: rb.severity.as_str(),
-            kind: if rb.is_document() { "document" } else { "runbook" },
-            steps: rb.step_fences,
-            errors: rb.error_count(),
-            warnings: rb.warning_count(),
-        }
-    }
-}
-
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let kb = ctx.load_summaries()?;
     let selected: Vec<&Runbook> = kb
@@ -66,7 +29,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         .collect();
     let mut out = output::stdout(ctx.color);
     let written = if args.json {
-        let rows: Vec<Row> = selected.iter().map(|rb| Row::new(rb)).collect();
+        let rows: Vec<ListRow> = selected.iter().map(|rb| ListRow::new(rb)).collect();
         serde_json::to_writer(&mut out, &rows)
             .map_err(Error::from)
             .and_then(|_| writeln!(out).map_err(|e| Error::io("stdout", e)))

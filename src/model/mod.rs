@@ -7,6 +7,7 @@ pub mod discovery;
 pub mod duration;
 pub mod front_matter;
 pub mod kb;
+pub mod list_row;
 pub mod markdown;
 pub mod matcher;
 pub mod parse;
@@ -22,5 +23,6 @@ pub mod version;
 
 pub use diagnostic::{Diagnostic, Level};
 pub use kb::{Kb, KbSource, Lookup};
+pub use list_row::ListRow;
 pub use runbook::{Body, Runbook};
 pub use step::{Action, Severity, Step};

@@ -419,21 +419,7 @@ impl RunView {
 impl StepRunView {
     fn new(step: &StepRecord) -> StepRunView {
         let mut facts = vec![step.severity.clone()];
-        if step.duration_ms > 0 {
-            facts.push(seconds(step.duration_ms));
-        }
-        if let Some(code) = step.exit_code {
-            facts.push(format!("exit {code}"));
-        }
-        if let Some(signal) = step.signal {
-            facts.push(format!("signal {signal}"));
-        }
-        if step.attempts > 1 {
-            facts.push(format!("{} attempts", step.attempts));
-        }
-        if step.resumed {
-            facts.push("carried over from the resumed run".into());
-        }
+        facts.extend(step.run_facts());
         let mut outputs = Vec::new();
         for (label, tail, stream) in
             [("stdout", &step.stdout_tail, &step.stdout), ("stderr", &step.stderr_tail, &step.stderr)]

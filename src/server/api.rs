@@ -7,7 +7,7 @@ use super::query::{API_LIMIT, Params, search_request};
 use super::respond::{self, json, json_error};
 use super::state::AppState;
 use crate::cli::RunbookView;
-use crate::model::Lookup;
+use crate::model::{ListRow, Lookup};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -25,21 +25,12 @@ pub async fn search(State(state): State<Arc<AppState>>, RawQuery(query): RawQuer
     }
 }
 
+/// A row of `list --json`, with the page's URL and the latest run.
 #[derive(Serialize)]
 struct RunbookRow<'a> {
-    id: &'a str,
-    title: &'a str,
-    path: &'a str,
+    #[serde(flatten)]
+    row: ListRow<'a>,
     url: String,
-    category: &'a str,
-    tags: &'a [String],
-    aliases: &'a [String],
-    summary: &'a str,
-    severity: &'static str,
-    kind: &'static str,
-    steps: usize,
-    errors: usize,
-    warnings: usize,
     last_run: Option<LastRun<'a>>,
 }
 
@@ -58,19 +49,8 @@ pub async fn runbooks(State(state): State<Arc<AppState>>) -> Response {
         .runbooks
         .iter()
         .map(|rb| RunbookRow {
-            id: &rb.id,
-            title: &rb.title,
-            path: &rb.path,
+            row: ListRow::new(rb),
             url: site.urls.runbook(&rb.id),
-            category: &rb.category,
-            tags: &rb.tags,
-            aliases: &rb.aliases,
-            summary: &rb.summary,
-            severity: rb.severity.as_str(),
-            kind: if rb.is_document() { "document" } else { "runbook" },
-            steps: rb.step_fences,
-            errors: rb.error_count(),
-            warnings: rb.warning_count(),
             last_run: site.runs_of(&rb.id).first().and_then(|&i| {
                 let run = &site.runs[i];
                 run.record.as_ref().ok().map(|r| LastRun {
