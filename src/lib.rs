@@ -10,3 +10,4 @@ pub mod index;
 pub mod model;
 pub mod render;
 pub mod server;
+pub mod util;

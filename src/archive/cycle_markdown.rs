@@ -1,7 +1,8 @@
 //! A cycle report as Markdown: the record a person reads, links to the runs it cites.
 
 use super::cycle::CycleReport;
-use super::markdown::{fenced, seconds};
+use super::markdown::fenced;
+use crate::util::text::duration;
 use std::fmt::Write;
 
 pub fn render(report: &CycleReport) -> String {
@@ -39,7 +40,7 @@ pub fn render(report: &CycleReport) -> String {
         if s.unfinished > 0 { format!(", {} unfinished", s.unfinished) } else { String::new() },
         if s.unreadable > 0 { format!(", {} unreadable", s.unreadable) } else { String::new() },
         s.pass_rate * 100.0,
-        seconds(s.time_spent_ms),
+        duration(s.time_spent_ms),
     );
     let open: Vec<_> = report.blockers.iter().filter(|b| b.open).collect();
     if open.is_empty() {
@@ -129,9 +130,10 @@ pub fn render(report: &CycleReport) -> String {
     let _ = writeln!(
         out,
         "- Time to first finding: {}",
-        m.time_to_first_finding_ms.map(seconds).unwrap_or_else(|| "no finding".into())
+        m.time_to_first_finding_ms.map(duration).unwrap_or_else(|| "no finding".into())
     );
-    let _ = writeln!(out, "- Mean run duration: {}", m.mean_run_duration_ms.map(seconds).unwrap_or_else(|| "—".into()));
+    let _ =
+        writeln!(out, "- Mean run duration: {}", m.mean_run_duration_ms.map(duration).unwrap_or_else(|| "—".into()));
     if m.flaky_steps.is_empty() {
         let _ = writeln!(out, "- Flaky steps: none");
     } else {

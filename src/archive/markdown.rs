@@ -1,6 +1,7 @@
 //! `run.md`: the run for humans — summary table, findings, each step with its checks and output.
 
 use super::record::{Outcome, RunRecord, StepRecord, Verdict};
+use crate::util::text::duration;
 use std::fmt::Write;
 
 pub fn verdict_mark(verdict: Verdict) -> &'static str {
@@ -38,7 +39,7 @@ pub fn render(run: &RunRecord) -> String {
     );
     let _ = writeln!(out, "| started | {} |", run.started_at);
     if let Some(finished) = &run.finished_at {
-        let _ = writeln!(out, "| finished | {finished} ({}) |", seconds(run.duration_ms));
+        let _ = writeln!(out, "| finished | {finished} ({}) |", duration(run.duration_ms));
     }
     let _ = writeln!(out, "| host | {} ({} {}) |", cell(&run.host.name), run.host.os, run.host.arch);
     let _ = writeln!(out, "| user | {} |", cell(&run.user));
@@ -61,7 +62,7 @@ pub fn render(run: &RunRecord) -> String {
             step.id,
             cell(&step.name),
             step.outcome.as_str(),
-            seconds(step.duration_ms),
+            duration(step.duration_ms),
             cell(&step.why().filter(|_| !step.passed()).unwrap_or_default())
         );
     }
@@ -145,16 +146,6 @@ fn plain(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
-    }
-}
-
-pub fn seconds(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if ms < 60_000 {
-        format!("{:.1} s", ms as f64 / 1000.0)
-    } else {
-        format!("{}m {}s", ms / 60_000, (ms % 60_000) / 1000)
     }
 }
 

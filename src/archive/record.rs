@@ -174,7 +174,7 @@ impl StepRecord {
     pub fn run_facts(&self) -> Vec<String> {
         let mut facts = Vec::new();
         if self.duration_ms > 0 {
-            facts.push(super::markdown::seconds(self.duration_ms));
+            facts.push(crate::util::text::duration(self.duration_ms));
         }
         if let Some(code) = self.exit_code {
             facts.push(format!("exit {code}"));

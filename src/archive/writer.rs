@@ -2,10 +2,10 @@
 
 use super::markdown;
 use super::record::{Engine, Host, RunOptions, RunRecord, RunbookRef, Verdict};
+use crate::util::fs::write_atomic;
+use crate::util::text::file_safe;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The run folder of one run.
@@ -116,23 +116,6 @@ struct Head<'a> {
     options: &'a RunOptions,
     vars: &'a BTreeMap<String, serde_json::Value>,
     verdict: Verdict,
-}
-
-/// Writes `path` through a temporary file in the same folder and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let result =
-        File::create(&tmp).and_then(|mut file| file.write_all(bytes)).and_then(|()| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// A step or runbook id as a file-name part (`node/_index` → `node._index`).
-pub fn file_safe(id: &str) -> String {
-    id.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '.' }).collect()
 }
 
 #[cfg(test)]

@@ -220,7 +220,7 @@ fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
                     "{:<width$}  {:<12} {:>12}  {}",
                     run.run_id,
                     verdict_text(record.verdict),
-                    crate::archive::markdown::seconds(record.duration_ms),
+                    crate::util::text::duration(record.duration_ms),
                     paint(DIM, counts(record))
                 ),
                 Err(err) => writeln!(out, "{:<width$}  {}", run.run_id, paint(RED, format!("unreadable: {err}"))),

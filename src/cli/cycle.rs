@@ -4,9 +4,10 @@
 use super::Context;
 use super::output::{self, BOLD, DIM, GREEN, RED, YELLOW, paint};
 use crate::archive::cycle::{self, CycleReport, Request};
-use crate::archive::writer::write_atomic;
 use crate::archive::{cycle_markdown, store};
 use crate::error::{Error, Result, exit};
+use crate::util::fs::write_atomic;
+use crate::util::text::title_slug;
 use jiff::{Timestamp, ToSpan};
 use std::io::Write;
 use std::path::PathBuf;
@@ -72,19 +73,6 @@ pub fn moment(text: &str, end_of_day: bool) -> Result<Timestamp> {
         .map_err(|_| invalid(format!("bad date `{text}`"), "write 2026-11-20"))
 }
 
-fn slug(title: &str) -> String {
-    let mut out = String::new();
-    for c in title.chars() {
-        if c.is_alphanumeric() {
-            out.extend(c.to_lowercase());
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let out = out.trim_matches('-').to_string();
-    out.chars().take(60).collect::<String>().trim_end_matches('-').to_string()
-}
-
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let now = Timestamp::now();
     let (from, to) = match (&args.from, &args.to) {
@@ -113,7 +101,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         .clone()
         .unwrap_or_else(|| format!("Cycle report {} → {}", from.strftime("%Y-%m-%d"), to.strftime("%Y-%m-%d")));
     let folder = archives.join("cycles");
-    let name = unique_name(&folder, &format!("{date}-{}", slug(&title)));
+    let name = unique_name(&folder, &format!("{date}-{}", title_slug(&title)));
     let request = Request {
         title,
         name: name.clone(),
@@ -213,6 +201,5 @@ mod tests {
         assert_eq!(moment("2026-11-20", false).unwrap().to_string(), "2026-11-20T00:00:00Z");
         assert!(moment("2026-11-20", true).unwrap().to_string().starts_with("2026-11-20T23:59:59"));
         assert!(moment("last tuesday", false).is_err());
-        assert_eq!(slug("GPU acceleration cycle — 2 days!"), "gpu-acceleration-cycle-2-days");
     }
 }

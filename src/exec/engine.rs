@@ -15,7 +15,7 @@ use crate::archive::record::{
     Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord, Verdict,
 };
 use crate::archive::store;
-use crate::archive::writer::{RunArchive, file_safe};
+use crate::archive::writer::RunArchive;
 use crate::model::matcher::{Matcher, Unit};
 use crate::model::probe::Probe;
 use crate::model::slug::is_identifier;
@@ -23,6 +23,7 @@ use crate::model::step::{Action, Severity, Step};
 use crate::model::suggest::closest;
 use crate::model::template::Template;
 use crate::model::{Body, Kb, Runbook};
+use crate::util::text::file_safe;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -3,11 +3,11 @@
 //! the environment escapes.
 
 use super::url::Urls;
-use crate::archive::markdown::seconds;
 use crate::archive::record::{RunRecord, StepRecord};
 use crate::archive::store::ArchivedRun;
 use crate::model::Runbook;
 use crate::model::step::{Action, Step};
+use crate::util::text::duration;
 use serde::Serialize;
 
 /// The `site` global of every template.
@@ -265,7 +265,7 @@ impl RunRow {
                 title: r.runbook.title.clone(),
                 verdict: r.verdict.as_str(),
                 started: when(&r.started_at),
-                duration: seconds(r.duration_ms),
+                duration: duration(r.duration_ms),
                 summary: step_summary(r),
                 host: r.host.name.clone(),
                 damaged: false,
@@ -371,7 +371,7 @@ impl RunView {
             verdict: record.verdict.as_str(),
             started: when(&record.started_at),
             finished: record.finished_at.as_deref().map(when),
-            duration: seconds(record.duration_ms),
+            duration: duration(record.duration_ms),
             host: format!("{} ({} {})", record.host.name, record.host.os, record.host.arch),
             user: record.user.clone(),
             summary: step_summary(record),

@@ -2,9 +2,9 @@
 //! on a TTY (plain lines otherwise), a result line per step, a summary and the archive path.
 
 use super::{DryStep, Reporter, StepStart};
-use crate::archive::markdown::seconds;
 use crate::archive::record::{Outcome, RunRecord, StepRecord, Verdict};
 use crate::exec::stream::StreamKind;
+use crate::util::text::duration;
 use anstyle::{AnsiColor, Style};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{BufRead, IsTerminal, Write};
@@ -76,7 +76,7 @@ impl TerminalReporter {
             Verdict::Running => (DIM, "… running"),
         };
         let counts: Vec<String> = run.counts().iter().map(|(o, n)| format!("{n} {}", o.as_str())).collect();
-        format!("{} · {} · {}", self.paint(style, mark), counts.join(" · "), seconds(run.duration_ms))
+        format!("{} · {} · {}", self.paint(style, mark), counts.join(" · "), duration(run.duration_ms))
     }
 }
 
@@ -136,7 +136,7 @@ impl Reporter for TerminalReporter {
         let time = if step.outcome == Outcome::Skipped {
             String::new()
         } else {
-            format!(" {}", self.paint(DIM, seconds(step.duration_ms)))
+            format!(" {}", self.paint(DIM, duration(step.duration_ms)))
         };
         let mut line = format!(
             "{} {} {} {}{time}",
@@ -187,7 +187,7 @@ impl Reporter for TerminalReporter {
                     self.mark(step),
                     id,
                     step.outcome.as_str(),
-                    if step.outcome == Outcome::Skipped { String::new() } else { seconds(step.duration_ms) },
+                    if step.outcome == Outcome::Skipped { String::new() } else { duration(step.duration_ms) },
                     self.paint(DIM, why)
                 );
                 self.line(&line);

@@ -1,0 +1,4 @@
+//! Small helpers every layer may use: files, text. Depends on nothing of ours (DESIGN §1).
+
+pub mod fs;
+pub mod text;
