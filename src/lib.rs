@@ -8,6 +8,7 @@ pub mod error;
 pub mod exec;
 pub mod index;
 pub mod model;
+pub mod record;
 pub mod render;
 pub mod server;
 pub mod util;

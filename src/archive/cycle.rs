@@ -3,10 +3,10 @@
 //!
 //! A report quotes its evidence: it stays readable after the runs it cites are pruned.
 
-use super::record::{Outcome, RunRecord, StepRecord, Verdict};
 use super::store::ArchivedRun;
 use crate::model::Kb;
 use crate::model::step::Action;
+use crate::record::{Outcome, RunRecord, StepRecord, Verdict};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! `run.md`: the run for humans — summary table, findings, each step with its checks and output.
 
-use super::record::{Outcome, RunRecord, StepRecord, Verdict};
+use crate::record::{Outcome, RunRecord, StepRecord, Verdict};
 use crate::util::text::duration;
 use std::fmt::Write;
 

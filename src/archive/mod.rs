@@ -5,6 +5,5 @@ pub mod cycle;
 pub mod cycle_markdown;
 pub mod markdown;
 pub mod prune;
-pub mod record;
 pub mod store;
 pub mod writer;

@@ -1,6 +1,6 @@
 //! Reading the archive folder: every run, newest first, tolerating damaged records.
 
-use super::record::RunRecord;
+use crate::record::RunRecord;
 use std::path::{Path, PathBuf};
 
 /// One run folder and what could be read of it.

@@ -1,7 +1,7 @@
 //! Writing one run's folder: `run.json` (atomically, after every step), `run.md`, step logs.
 
 use super::markdown;
-use super::record::{Engine, Host, RunOptions, RunRecord, RunbookRef, Verdict};
+use crate::record::{Engine, Host, RunOptions, RunRecord, RunbookRef, Verdict};
 use crate::util::fs::write_atomic;
 use crate::util::text::file_safe;
 use serde::Serialize;
@@ -121,7 +121,7 @@ struct Head<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::archive::record::{Outcome, SCHEMA, StepRecord, StreamRecord};
+    use crate::record::{Outcome, SCHEMA, StepRecord, StreamRecord};
 
     fn record(steps: usize) -> RunRecord {
         RunRecord {

@@ -2,9 +2,9 @@
 
 use super::Context;
 use super::output::{self, BOLD, DIM, GREEN, RED, YELLOW, paint};
-use crate::archive::record::{RunRecord, Verdict};
 use crate::archive::store::{self, ArchivedRun};
 use crate::error::{Error, Result, exit};
+use crate::record::{RunRecord, Verdict};
 use serde::Serialize;
 use std::io::Write;
 

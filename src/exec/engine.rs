@@ -2,7 +2,7 @@
 //! `confirm` honoured, processes and probes run, checks and asserts evaluated, and the archive
 //! rewritten after every step.
 
-use super::check::{CheckResult, LineScanner};
+use super::check::LineScanner;
 use super::probe::{self, ProbeEnv, ProbeStatus, gpu::GpuSource};
 use super::process::{self, Spawn};
 use super::redact::Redactor;
@@ -11,9 +11,6 @@ use super::resolve::{ResolvedAction, ResolvedStep, resolve_step};
 use super::scope::{Scope, StepState};
 use super::stream::{StreamKind, StreamSink};
 use super::template::Renderer;
-use crate::archive::record::{
-    Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord, Verdict,
-};
 use crate::archive::store;
 use crate::archive::writer::RunArchive;
 use crate::model::matcher::{Matcher, Unit};
@@ -23,6 +20,10 @@ use crate::model::step::{Action, Severity, Step};
 use crate::model::suggest::closest;
 use crate::model::template::Template;
 use crate::model::{Body, Kb, Runbook};
+use crate::record::CheckResult;
+use crate::record::{
+    Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord, Verdict,
+};
 use crate::util::text::file_safe;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -334,10 +335,7 @@ impl<'a> Engine<'a> {
                 path: rb.path.clone(),
                 sha256: body.sha256.clone(),
             },
-            engine: crate::archive::record::Engine {
-                name: "runbook".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-            },
+            engine: crate::record::Engine { name: "runbook".into(), version: env!("CARGO_PKG_VERSION").into() },
             host,
             user: user(),
             started_at: rfc3339(started),

@@ -1,6 +1,6 @@
 //! `--junit FILE`: the run as JUnit XML, one test case per step, for CI dashboards.
 
-use crate::archive::record::{Outcome, RunRecord};
+use crate::record::{Outcome, RunRecord};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use std::time::Duration;
 

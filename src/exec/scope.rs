@@ -21,7 +21,7 @@ pub struct Scope {
 }
 
 impl Scope {
-    pub fn new(vars: &BTreeMap<String, serde_json::Value>, host: &crate::archive::record::Host) -> Scope {
+    pub fn new(vars: &BTreeMap<String, serde_json::Value>, host: &crate::record::Host) -> Scope {
         let env: BTreeMap<String, String> = std::env::vars().collect();
         Scope {
             vars: vars.iter().map(|(k, v)| (k.clone(), Value::from(minijinja::value::Serde(v)))).collect(),

@@ -2,8 +2,9 @@
 //! matched line by line, captured, and kept only as a bounded tail — so memory stays flat
 //! whether a step prints ten lines or a gigabyte.
 
-use super::check::{CheckResult, LineScanner};
+use super::check::LineScanner;
 use super::redact::Redactor;
+use crate::record::CheckResult;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufWriter, Write};

@@ -2,9 +2,9 @@
 //! run, one per cycle report.
 
 use super::schema::Fields;
-use crate::archive::record::RunRecord;
 use crate::model::markdown::{is_step_info, options};
 use crate::model::{Body, Runbook};
+use crate::record::RunRecord;
 use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
 use tantivy::TantivyDocument;
 

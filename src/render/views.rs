@@ -3,10 +3,10 @@
 //! the environment escapes.
 
 use super::url::Urls;
-use crate::archive::record::{RunRecord, StepRecord};
 use crate::archive::store::ArchivedRun;
 use crate::model::Runbook;
 use crate::model::step::{Action, Step};
+use crate::record::{RunRecord, StepRecord};
 use crate::util::text::duration;
 use serde::Serialize;
 

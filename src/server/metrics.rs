@@ -1,7 +1,7 @@
 //! `/metrics` in the Prometheus text format: the knowledge base (runbooks, each one's last run
 //! and its checks) and the server itself (request and search latency histograms).
 
-use crate::archive::record::Outcome;
+use crate::record::Outcome;
 use crate::render::Site;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -153,7 +153,7 @@ fn write_kb(out: &mut String, site: &Site) {
     let _ = writeln!(out, "# HELP runbook_runs Recorded runs in the archive.\n# TYPE runbook_runs gauge");
     let _ = writeln!(out, "runbook_runs {}", site.runs.len());
 
-    let mut latest: Vec<(&str, &crate::archive::record::RunRecord, &str)> = site
+    let mut latest: Vec<(&str, &crate::record::RunRecord, &str)> = site
         .latest_runs()
         .filter_map(|(id, run)| run.record.as_ref().ok().map(|r| (id, r, run.run_id.as_str())))
         .collect();
@@ -177,8 +177,8 @@ fn write_kb(out: &mut String, site: &Site) {
     );
     for (id, record, _) in &latest {
         let value = match record.verdict {
-            crate::archive::record::Verdict::Passed => "1",
-            crate::archive::record::Verdict::Warning => "0.5",
+            crate::record::Verdict::Passed => "1",
+            crate::record::Verdict::Warning => "0.5",
             _ => "0",
         };
         let _ = writeln!(out, "runbook_last_run_passed{{runbook=\"{}\"}} {value}", label(id));

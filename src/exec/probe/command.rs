@@ -1,8 +1,8 @@
 //! The `command` probe: is a program on `PATH` (or at a given path), as the shell would find it.
 
 use super::{ProbeEnv, ProbeOutcome, os_error, resolve_path};
-use crate::exec::check::CheckResult;
 use crate::model::probe::CommandProbe;
+use crate::record::CheckResult;
 use rustix::fs::Access;
 use std::ffi::OsStr;
 use std::io::ErrorKind;

@@ -2,10 +2,11 @@
 //! does, so the numbers match what the operator sees when they check by hand.
 
 use super::{ProbeEnv, ProbeOutcome, os_error, resolve_path};
-use crate::exec::check::{CheckResult, check_number};
+use crate::exec::check::check_number;
 use crate::model::matcher::{NumberMatcher, Unit};
 use crate::model::probe::DiskProbe;
 use crate::model::quantity::HumanBytes;
+use crate::record::CheckResult;
 
 /// What `df` would print for one filesystem, in bytes and counts.
 #[derive(Debug, Clone, Copy, PartialEq)]

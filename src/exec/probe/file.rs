@@ -4,10 +4,11 @@
 //! upgrade is exactly the kind of thing this probe must catch, so it counts as missing.
 
 use super::{ProbeEnv, ProbeOutcome, os_error, resolve_path};
-use crate::exec::check::{CheckResult, LineScanner, check_number};
+use crate::exec::check::{LineScanner, check_number};
 use crate::model::matcher::{Matcher, Unit};
 use crate::model::probe::{FileKind, FileProbe};
 use crate::model::quantity::HumanBytes;
+use crate::record::CheckResult;
 use rustix::fs::Access;
 use std::fs::{File, FileType, Metadata};
 use std::io::{self, BufRead, BufReader, Read};

@@ -4,11 +4,12 @@
 //! are answers like any other. Headers are sent but never printed: they often carry tokens.
 
 use super::{ProbeEnv, ProbeOutcome, format_duration, format_millis, network_timeout, os_error};
-use crate::exec::check::{CheckResult, check_number, check_text, check_value, excerpt};
+use crate::exec::check::{check_number, check_text, check_value, excerpt};
 use crate::model::matcher::{CmpOp, Deferred, Matcher, Unit};
 use crate::model::probe::{HttpMethod, HttpProbe, JsonPointer};
 use crate::model::quantity::HumanBytes;
 use crate::model::template::Template;
+use crate::record::CheckResult;
 use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::net::IpAddr;

@@ -11,8 +11,8 @@ pub mod tcp;
 #[cfg(test)]
 mod testing;
 
-use super::check::CheckResult;
 use crate::model::probe::Probe;
+use crate::record::CheckResult;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -1,9 +1,10 @@
 //! The `process` probe: is a program running, and how many copies, found by name in `/proc`.
 
 use super::{ProbeEnv, ProbeOutcome, os_error};
-use crate::exec::check::{CheckResult, check_number};
+use crate::exec::check::check_number;
 use crate::model::matcher::Unit;
 use crate::model::probe::ProcessProbe;
+use crate::record::CheckResult;
 use std::path::Path;
 
 /// How many pids `observed` lists before eliding the rest.

@@ -4,8 +4,8 @@
 //! the operator needs. Only an address that cannot be read at all is an error.
 
 use super::{ProbeEnv, ProbeOutcome, format_duration, format_millis, network_timeout, os_error};
-use crate::exec::check::CheckResult;
 use crate::model::probe::TcpProbe;
+use crate::record::CheckResult;
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::mpsc;

@@ -1,8 +1,8 @@
 //! `--json`: one JSON object per line and event, for machines. Nothing else goes to stdout.
 
 use super::{DryStep, Reporter, StepStart};
-use crate::archive::record::{RunRecord, StepRecord};
 use crate::exec::stream::StreamKind;
+use crate::record::{RunRecord, StepRecord};
 use serde_json::json;
 use std::io::Write;
 use std::path::Path;

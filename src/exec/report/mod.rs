@@ -4,7 +4,7 @@ pub mod json;
 pub mod terminal;
 
 use super::stream::StreamKind;
-use crate::archive::record::{RunRecord, StepRecord};
+use crate::record::{RunRecord, StepRecord};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 

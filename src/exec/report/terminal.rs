@@ -2,8 +2,8 @@
 //! on a TTY (plain lines otherwise), a result line per step, a summary and the archive path.
 
 use super::{DryStep, Reporter, StepStart};
-use crate::archive::record::{Outcome, RunRecord, StepRecord, Verdict};
 use crate::exec::stream::StreamKind;
+use crate::record::{Outcome, RunRecord, StepRecord, Verdict};
 use crate::util::text::duration;
 use anstyle::{AnsiColor, Style};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};

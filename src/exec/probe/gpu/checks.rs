@@ -1,11 +1,12 @@
 //! Evaluating a `gpu:` step against an inventory, and describing what was seen.
 
 use super::{GpuInventory, GpuSnapshot, GpuUnavailable, UnavailableKind};
-use crate::exec::check::{CheckResult, check_number, check_text, check_version};
+use crate::exec::check::{check_number, check_text, check_version};
 use crate::exec::probe::{ProbeEnv, ProbeOutcome};
 use crate::model::matcher::{Matcher, NumberMatcher, Unit};
 use crate::model::probe::GpuProbe;
 use crate::model::quantity::HumanBytes;
+use crate::record::CheckResult;
 use std::collections::BTreeMap;
 
 const NOT_REPORTED: &str = "not reported by this GPU";

@@ -1,7 +1,7 @@
 //! `run.json`: the record of one run (DESIGN §5). Written atomically after every step, so a
 //! crash loses at most the step in flight.
 
-use crate::exec::check::CheckResult;
+use super::CheckResult;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -1,0 +1,11 @@
+//! The run record (`run.json`, DESIGN §5): what every layer above the model reads and writes
+//! about a run. Plain data with serde; no I/O.
+
+mod check;
+mod run;
+
+pub use crate::model::Severity;
+pub use check::CheckResult;
+pub use run::{
+    Engine, Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord, Verdict,
+};
