@@ -19,7 +19,6 @@ mod show;
 use crate::error::{Error, exit};
 use clap::{Parser, Subcommand, ValueEnum};
 pub use context::Context;
-pub use show::RunbookView;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]

@@ -6,7 +6,7 @@ use super::pages::run_search;
 use super::query::{API_LIMIT, Params, search_request};
 use super::respond::{self, json, json_error};
 use super::state::AppState;
-use crate::cli::RunbookView;
+use crate::model::views::RunbookView;
 use crate::model::{ListRow, Lookup};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;

@@ -1,6 +1,6 @@
 //! A runbook as one row of a listing: `runbook list --json` and the site's `/api/runbooks`.
 
-use super::Runbook;
+use crate::model::Runbook;
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]

@@ -1,0 +1,8 @@
+//! View types: the model as the CLI's JSON and the site's API show it, shared so both say the
+//! same thing in the same shape.
+
+mod list_row;
+mod runbook;
+
+pub use list_row::ListRow;
+pub use runbook::{BacklinkView, LinkView, RunbookView, SectionView, StepView};
