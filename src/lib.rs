@@ -4,7 +4,6 @@
 pub mod archive;
 pub mod assets;
 pub mod cli;
-pub mod error;
 pub mod exec;
 pub mod index;
 pub mod model;

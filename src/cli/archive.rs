@@ -3,7 +3,7 @@
 use super::Context;
 use super::output::{self, BOLD, DIM, GREEN, RED, YELLOW, paint};
 use crate::archive::store::{self, ArchivedRun};
-use crate::error::{Error, Result, exit};
+use crate::cli::error::{Error, Result, exit};
 use crate::record::{RunRecord, Verdict};
 use serde::Serialize;
 use std::io::Write;

@@ -2,7 +2,7 @@
 
 use super::Context;
 use super::output::{self, YELLOW, paint};
-use crate::error::{Error, Result, exit};
+use crate::cli::error::{Error, Result, exit};
 use crate::render::{Mode, RenderError, Site, writer};
 use std::io::Write;
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 use super::Context;
 use super::diagnostics::DiagnosticRenderer;
 use super::output::{self, GREEN, RED, YELLOW, paint};
-use crate::error::{Error, Result, exit};
+use crate::cli::error::{Error, Result, exit};
 use crate::model::{Diagnostic, Kb, KbSource};
 use serde::Serialize;
 use std::io::Write;

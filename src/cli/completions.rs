@@ -1,7 +1,7 @@
 //! `runbook completions SHELL`: completion scripts for bash, zsh, fish, elvish and PowerShell.
 
 use super::{Cli, Context};
-use crate::error::{Result, exit};
+use crate::cli::error::{Result, exit};
 use clap::CommandFactory;
 
 #[derive(Debug, clap::Args)]

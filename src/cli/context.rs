@@ -1,7 +1,7 @@
 //! What every subcommand gets: the options that apply everywhere and a way to load the KB.
 
 use super::{Cli, ColorMode};
-use crate::error::{Error, Result};
+use crate::cli::error::{Error, Result};
 use crate::model::{Kb, KbSource, Lookup, Runbook};
 use std::path::PathBuf;
 

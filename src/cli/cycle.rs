@@ -5,7 +5,7 @@ use super::Context;
 use super::output::{self, BOLD, DIM, GREEN, RED, YELLOW, paint};
 use crate::archive::cycle::{self, CycleReport, Request};
 use crate::archive::{cycle_markdown, store};
-use crate::error::{Error, Result, exit};
+use crate::cli::error::{Error, Result, exit};
 use crate::util::fs::write_atomic;
 use crate::util::text::title_slug;
 use jiff::{Timestamp, ToSpan};

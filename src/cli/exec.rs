@@ -4,7 +4,7 @@ use super::Context;
 use super::context::find;
 use super::diagnostics::DiagnosticRenderer;
 use super::output;
-use crate::error::{Error, Result, exit};
+use crate::cli::error::{Error, Result, exit};
 use crate::exec::engine::{self, ExecOptions};
 use crate::exec::probe::gpu;
 use crate::exec::report::Reporter;

@@ -3,7 +3,7 @@
 
 use super::Context;
 use super::search::fresh_index;
-use crate::error::{Error, Result, exit};
+use crate::cli::error::{Error, Result, exit};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

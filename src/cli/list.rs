@@ -2,7 +2,7 @@
 
 use super::Context;
 use super::output::{self, BOLD, DIM, HEADING, RED, YELLOW, paint};
-use crate::error::{Error, Result, exit};
+use crate::cli::error::{Error, Result, exit};
 use crate::model::{Kb, ListRow, Runbook};
 use std::io::Write;
 

@@ -7,6 +7,7 @@ mod completions;
 mod context;
 mod cycle;
 mod diagnostics;
+pub mod error;
 mod exec;
 mod index;
 mod list;
@@ -16,7 +17,7 @@ mod search;
 mod serve;
 mod show;
 
-use crate::error::{Error, exit};
+use crate::cli::error::{Error, exit};
 use clap::{Parser, Subcommand, ValueEnum};
 pub use context::Context;
 use std::path::PathBuf;

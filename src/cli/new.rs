@@ -2,7 +2,7 @@
 
 use super::Context;
 use crate::assets;
-use crate::error::{Error, Result, exit};
+use crate::cli::error::{Error, Result, exit};
 use crate::model::slug::is_valid_id;
 use crate::model::{Kb, KbSource, Lookup};
 use std::path::PathBuf;

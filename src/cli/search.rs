@@ -3,7 +3,7 @@
 
 use super::Context;
 use super::output::{self, BOLD, CYAN, DIM, YELLOW, paint};
-use crate::error::{Error, Result, exit};
+use crate::cli::error::{Error, Result, exit};
 use crate::index::{Kind, SearchIndex, SearchRequest, SearchResults, SyncReport, snippet};
 use crate::model::config::Config;
 use crate::model::discovery::KbSource;

@@ -1,7 +1,7 @@
 //! `runbook serve [--addr 127.0.0.1:8080]`: the site, live, from memory.
 
 use super::Context;
-use crate::error::{Error, Result, exit};
+use crate::cli::error::{Error, Result, exit};
 use crate::render::Site;
 use crate::server::{self, IndexedSearch, Loader, NaiveSearch, SiteSearch};
 use std::io::Write;

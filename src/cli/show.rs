@@ -4,7 +4,7 @@ use super::Context;
 use super::context::find;
 use super::diagnostics::DiagnosticRenderer;
 use super::output::{self, BOLD, CYAN, DIM, HEADING, RED, YELLOW, paint};
-use crate::error::{Error, Result, exit};
+use crate::cli::error::{Error, Result, exit};
 use crate::model::Kb;
 use crate::model::runbook::{Body, Runbook};
 use crate::model::step::{Action, Step};
