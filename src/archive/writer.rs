@@ -1,7 +1,7 @@
 //! Writing one run's folder: `run.json` (atomically, after every step), `run.md`, step logs.
 
 use super::markdown;
-use crate::record::{Engine, Host, RunOptions, RunRecord, RunbookRef, Verdict};
+use crate::record::{Engine, Host, RunOptions, RunRecord, RunbookRef, Trigger, Verdict};
 use crate::util::fs::write_atomic;
 use crate::util::text::file_safe;
 use serde::Serialize;
@@ -79,6 +79,7 @@ impl RunArchive {
             finished_at: &record.finished_at,
             duration_ms: record.duration_ms,
             options: &record.options,
+            trigger: &record.trigger,
             vars: &record.vars,
             verdict: record.verdict,
         };
@@ -114,6 +115,8 @@ struct Head<'a> {
     finished_at: &'a Option<String>,
     duration_ms: u64,
     options: &'a RunOptions,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trigger: &'a Option<Trigger>,
     vars: &'a BTreeMap<String, serde_json::Value>,
     verdict: Verdict,
 }
@@ -140,6 +143,7 @@ mod tests {
             finished_at: None,
             duration_ms: 5,
             options: RunOptions::default(),
+            trigger: Some(Trigger { kind: "alertmanager".into(), ..Trigger::default() }),
             vars: BTreeMap::from([("steps".to_string(), serde_json::json!([]))]),
             verdict: Verdict::Running,
             steps: (0..steps)

@@ -10,7 +10,7 @@ use crate::exec::probe::gpu;
 use crate::exec::report::Reporter;
 use crate::exec::report::json::JsonReporter;
 use crate::exec::report::terminal::TerminalReporter;
-use crate::record::Verdict;
+use crate::record::{Trigger, Verdict};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -25,6 +25,12 @@ pub struct Args {
     /// Answer yes to every `confirm` question
     #[arg(short, long)]
     yes: bool,
+    /// Run only the read-only steps: those with `confirm` or `manual` are skipped; asks nothing
+    #[arg(long, conflicts_with = "yes")]
+    diagnose: bool,
+    /// For programs that start runs (hooks, agents): what started it, a JSON object with a `kind`
+    #[arg(long, value_name = "JSON")]
+    trigger: Option<String>,
     /// Print every step fully rendered; run nothing
     #[arg(long)]
     dry_run: bool,
@@ -52,6 +58,10 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+    let trigger = args.trigger.as_deref().map(Trigger::parse).transpose().map_err(|err| Error::Invalid {
+        message: format!("bad --trigger: {err}"),
+        hint: Some(r#"pass a JSON object such as --trigger '{"kind":"cron"}'"#.into()),
+    })?;
     let kb = ctx.load_summaries()?;
     let rb = find(&kb, &args.id)?;
     if rb.has_errors() {
@@ -101,6 +111,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         archives_dir: kb.archives_dir(ctx.archives.as_deref()),
         secret_names: args.secrets,
         cwd: ctx.cwd.clone(),
+        diagnose: args.diagnose,
+        trigger,
     };
     let interrupted = interrupt_flag();
     let mut reporter: Box<dyn Reporter> = if args.json {

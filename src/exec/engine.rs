@@ -48,6 +48,10 @@ pub struct ExecOptions {
     pub secret_names: Vec<String>,
     /// Where `runbook` was started: the default working directory of steps.
     pub cwd: PathBuf,
+    /// `--diagnose`: run only the steps that change nothing and need no person.
+    pub diagnose: bool,
+    /// `--trigger`: what started the run, recorded in `run.json`.
+    pub trigger: Option<crate::record::Trigger>,
 }
 
 /// Input that makes the run impossible: nothing has run (exit 2).
@@ -187,12 +191,25 @@ fn plan(body: &Body, opts: &ExecOptions) -> Result<Vec<Plan>, Invalid> {
                 Plan::Skip(format!("before --from {}", opts.from.as_deref().unwrap_or_default()))
             } else if !opts.only.is_empty() && !opts.only.iter().any(|o| o.eq_ignore_ascii_case(&step.id)) {
                 Plan::Skip("not selected by --only".into())
+            } else if let Some(reason) = opts.diagnose.then(|| not_diagnostic(step)).flatten() {
+                Plan::Skip(reason.into())
             } else {
                 Plan::Run
             }
         })
         .collect();
     Ok(plans)
+}
+
+/// Why `--diagnose` leaves `step` out, if it does: it changes the system or needs a person.
+fn not_diagnostic(step: &Step) -> Option<&'static str> {
+    if matches!(step.action, Action::Manual(_)) {
+        Some("not run by --diagnose: it needs a person")
+    } else if step.confirm.is_some() {
+        Some("not run by --diagnose: it changes the system")
+    } else {
+        None
+    }
 }
 
 /// For `--resume`: the steps of the latest run that passed, carried over with their results,
@@ -347,7 +364,9 @@ impl<'a> Engine<'a> {
                 only: opts.only.clone(),
                 resumed_from,
                 interactive: false,
+                diagnose: opts.diagnose,
             },
+            trigger: opts.trigger.clone(),
             vars,
             verdict: Verdict::Running,
             steps: Vec::new(),

@@ -309,6 +309,8 @@ pub struct RunView {
     pub summary: String,
     pub vars: Vec<NameValue>,
     pub resumed_from: Option<RunLink>,
+    /// What started the run when no person did, as label/value rows.
+    pub trigger: Vec<NameValue>,
     pub findings: Vec<FindingView>,
     pub steps: Vec<StepRunView>,
 }
@@ -377,6 +379,12 @@ impl RunView {
             summary: step_summary(record),
             vars: record.vars.iter().map(|(k, v)| NameValue { name: k.clone(), value: plain(v) }).collect(),
             resumed_from: record.options.resumed_from.as_ref().map(|id| RunLink { id: id.clone(), url: urls.run(id) }),
+            trigger: record
+                .trigger
+                .iter()
+                .flat_map(|t| t.facts())
+                .map(|(name, value)| NameValue { name: name.to_string(), value })
+                .collect(),
             findings: record
                 .findings
                 .iter()
@@ -410,6 +418,7 @@ impl RunView {
             summary: String::new(),
             vars: Vec::new(),
             resumed_from: None,
+            trigger: Vec::new(),
             findings: Vec::new(),
             steps: Vec::new(),
         }
