@@ -16,6 +16,8 @@ pub struct Args {
     /// Do not watch the knowledge base for changes (no rebuild, no live reload)
     #[arg(long)]
     no_watch: bool,
+    #[command(flatten)]
+    mcp: super::McpArgs,
 }
 
 /// The search engine behind `/search` and `/api/search`: the tantivy index, as for `runbook
@@ -52,7 +54,12 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         .enable_all()
         .build()
         .map_err(|e| Error::Failed { message: format!("cannot start the server: {e}"), hint: None })?;
-    let config = server::Config { addr, watch: !args.no_watch };
+    if args.mcp.allow_diagnosis && !addr.ip().is_loopback() {
+        eprintln!(
+            "warning: --allow-diagnosis on {addr}: any MCP client that can reach it may run the read-only steps of any runbook here"
+        );
+    }
+    let config = server::Config { addr, watch: !args.no_watch, mcp: args.mcp.options()? };
     let served = runtime.block_on(server::run(config, loader, site, search, move |local| {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "listening on http://{local}/");

@@ -1,6 +1,7 @@
 //! The runbook model: types, parsing, discovery of a knowledge base, and cross-references.
 
 pub mod cache;
+pub mod changes;
 pub mod config;
 pub mod diagnostic;
 pub mod discovery;
