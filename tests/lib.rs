@@ -11,6 +11,7 @@ mod errors;
 mod exec;
 mod faults;
 mod hostile;
+mod mcp;
 mod probes;
 mod search;
 mod serve;

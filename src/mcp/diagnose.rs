@@ -209,7 +209,7 @@ impl Diagnoser {
         let note = match &ending {
             Ending::TimedOut => Some(format!(
                 "stopped after {} (the server's diagnosis time limit); the steps that finished are recorded",
-                crate::util::text::duration(self.timeout.as_millis() as u64)
+                crate::model::duration::Duration(self.timeout)
             )),
             Ending::Cancelled => Some("stopped because the request was cancelled".to_string()),
             Ending::Exited(_) => None,
