@@ -413,6 +413,25 @@ fn mcp_bad_input_gets_errors_a_model_can_act_on() {
 }
 
 #[test]
+fn mcp_sees_a_runbook_written_while_the_session_is_open() {
+    let Some(python) = python() else { return };
+    let dir = kb();
+    let target = stdio(dir.path(), &[]);
+    let target: Vec<&str> = target.iter().map(String::as_str).collect();
+    let search = json!({"query": "zebracorn"});
+    let ops = json!([
+        {"op": "call", "tool": "search_runbooks", "args": search},
+        {"op": "write", "path": "runbooks/zebra.md", "text": "# Zebracorn stripes\n\nCounted daily.\n"},
+        {"op": "call", "tool": "search_runbooks", "args": search, "until_hits": 20},
+        {"op": "read", "uri": "runbook://zebra"},
+    ]);
+    let results = session(python, dir.path(), "auto", &target, &ops);
+    assert_eq!(answer(&results[0])["hits"], json!([]));
+    assert_eq!(answer(&results[2])["hits"][0]["id"], "zebra", "{}", results[2]);
+    assert_eq!(ok(&results[3])[0]["text"], "# Zebracorn stripes\n\nCounted daily.\n");
+}
+
+#[test]
 fn mcp_diagnosis_that_hangs_is_stopped_at_the_time_limit() {
     let Some(python) = python() else { return };
     let dir = kb();

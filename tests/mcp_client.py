@@ -13,6 +13,9 @@ one result per operation on stdout:
     {"op": "resources"}                                  every resource, following cursors
     {"op": "templates"}                                  resource templates
     {"op": "read", "uri": URI}                           one resource
+    {"op": "write", "path": PATH, "text": TEXT}          write a file (relative to the cwd)
+
+A call with "until_hits": SECONDS is repeated until its result has search hits, for as long.
 
 A string argument "@KEY.field.sub" is replaced by that field of the structured result saved under
 KEY. Each result is {"ok": ...}, {"error": {"code", "message"}} for an MCP error, or
@@ -56,7 +59,13 @@ async def run_op(client, op, saved):
             for t in listed.tools
         ]
     if kind == "call":
-        result = await client.call_tool(op["tool"], resolve(op.get("args"), saved))
+        deadline = asyncio.get_running_loop().time() + op.get("until_hits", 0)
+        while True:
+            result = await client.call_tool(op["tool"], resolve(op.get("args"), saved))
+            hits = (result.structured_content or {}).get("hits")
+            if hits or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.1)
         text = "".join(c.text for c in result.content if getattr(c, "type", "") == "text")
         if op.get("save"):
             saved[op["save"]] = result.structured_content
@@ -77,6 +86,11 @@ async def run_op(client, op, saved):
     if kind == "templates":
         listed = await client.list_resource_templates()
         return [{"uri_template": t.uri_template, "name": t.name} for t in listed.resource_templates]
+    if kind == "write":
+        os.makedirs(os.path.dirname(op["path"]) or ".", exist_ok=True)
+        with open(op["path"], "w", encoding="utf-8") as f:
+            f.write(op["text"])
+        return None
     if kind == "read":
         read = await client.read_resource(op["uri"])
         return [{"uri": c.uri, "mime_type": c.mime_type, "text": getattr(c, "text", None)} for c in read.contents]

@@ -384,8 +384,8 @@ mod tests {
     #[test]
     fn an_undeclared_variable_is_refused_with_the_right_name() {
         let (_dir, snap) = snapshot(&[("check.md", RUNBOOK)]);
-        let err = plan(&snap, args("check", json!({"ulr": "x"}))).unwrap_err();
-        assert_eq!(err.to_string(), "`check` declares no variable `ulr`: did you mean `url`?");
+        let err = plan(&snap, args("check", json!({"uri": "x"}))).unwrap_err();
+        assert_eq!(err.to_string(), "`check` declares no variable `uri`: did you mean `url`?");
         let err = plan(&snap, args("check", json!({"zzz": "x"}))).unwrap_err();
         assert_eq!(err.to_string(), "`check` declares no variable `zzz`: it declares `retries`, `url`");
         let err = plan(&snap, args("check", json!({"url": ["a"]}))).unwrap_err();

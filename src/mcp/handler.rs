@@ -168,39 +168,6 @@ fn failure(message: &str) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message.to_string())])
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn descriptions_read_as_paragraphs() {
-        assert_eq!(
-            reflow("One line\nand the next.\n\nA second  paragraph."),
-            "One line and the next.\n\nA second paragraph."
-        );
-    }
-
-    #[test]
-    fn results_over_the_limit_say_what_was_cut() {
-        let value = json!({"markdown": "m".repeat(100_000), "id": "x"});
-        let result = deliver(Ok(value), &Redactor::default(), 8_192, "read the resource");
-        let structured = result.structured_content.unwrap();
-        assert_eq!(structured["truncated"]["limit_bytes"], 8_192);
-        assert_eq!(structured["truncated"]["hint"], "read the resource");
-        assert!(structured["truncated"]["cuts"][0].as_str().unwrap().starts_with("`/markdown`: "));
-        assert!(serde_json::to_vec(&structured).unwrap().len() <= 8_192);
-    }
-
-    #[test]
-    fn errors_are_tool_results_with_secrets_masked() {
-        let redactor = Redactor::new(["s3cret".to_string()]);
-        let result = deliver(Err(ToolError::Failed("saw s3cret".into())), &redactor, 8_192, "");
-        assert_eq!(result.is_error, Some(true));
-        let text = serde_json::to_value(&result.content).unwrap();
-        assert_eq!(text[0]["text"], "saw ****");
-    }
-}
-
 #[tool_router]
 impl McpServer {
     /// Full-text search of the runbook knowledge base, and of recorded runs and cycle reports.
@@ -391,5 +358,38 @@ impl ServerHandler for McpServer {
             output::cap_text(redactor.redact(&text).into_owned(), MAX_RESOURCE_BYTES, "show_runbook has the steps");
         let contents = ResourceContents::text(text, uri).with_mime_type(MARKDOWN);
         Ok(ReadResourceResult::new(vec![contents]).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_read_as_paragraphs() {
+        assert_eq!(
+            reflow("One line\nand the next.\n\nA second  paragraph."),
+            "One line and the next.\n\nA second paragraph."
+        );
+    }
+
+    #[test]
+    fn results_over_the_limit_say_what_was_cut() {
+        let value = json!({"markdown": "m".repeat(100_000), "id": "x"});
+        let result = deliver(Ok(value), &Redactor::default(), 8_192, "read the resource");
+        let structured = result.structured_content.unwrap();
+        assert_eq!(structured["truncated"]["limit_bytes"], 8_192);
+        assert_eq!(structured["truncated"]["hint"], "read the resource");
+        assert!(structured["truncated"]["cuts"][0].as_str().unwrap().starts_with("`/markdown`: "));
+        assert!(serde_json::to_vec(&structured).unwrap().len() <= 8_192);
+    }
+
+    #[test]
+    fn errors_are_tool_results_with_secrets_masked() {
+        let redactor = Redactor::new(["s3cret".to_string()]);
+        let result = deliver(Err(ToolError::Failed("saw s3cret".into())), &redactor, 8_192, "");
+        assert_eq!(result.is_error, Some(true));
+        let text = serde_json::to_value(&result.content).unwrap();
+        assert_eq!(text[0]["text"], "saw ****");
     }
 }
