@@ -66,10 +66,8 @@ impl Session {
     }
 
     fn search(&mut self, query: &str) -> Result<Value, String> {
-        let result = self.request(
-            "tools/call",
-            json!({"name": "search_runbooks", "arguments": {"query": query, "limit": 10}}),
-        )?;
+        let result =
+            self.request("tools/call", json!({"name": "search_runbooks", "arguments": {"query": query, "limit": 10}}))?;
         if result["isError"] == true {
             return Err(format!("search_runbooks `{query}` failed: {}", result["content"]));
         }

@@ -178,7 +178,7 @@ impl McpServer {
     /// and a `snippet` with matched words in <mark>…</mark>. `suggestion` is a corrected query
     /// when nothing matched as typed. Next: show_runbook with a hit's `id` (for kind runbook) or
     /// get_run with it (for kind archive).
-    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+    #[tool(title = "Search runbooks", annotations(read_only_hint = true, open_world_hint = false))]
     async fn search_runbooks(&self, Parameters(Args(args)): Parameters<Args<SearchArgs>>) -> CallToolResult {
         self.answer("ask for fewer hits with `limit`", move |library, _| knowledge::search(library, args)).await
     }
@@ -189,7 +189,7 @@ impl McpServer {
     /// and `markdown`, the file as written, whose prose explains causes and fixes. Use it to
     /// read a hit of search_runbooks, to learn which `vars` run_diagnosis takes, and to tell the
     /// user the steps that need them (those with `confirm` or `manual`).
-    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+    #[tool(title = "Show a runbook", annotations(read_only_hint = true, open_world_hint = false))]
     async fn show_runbook(&self, Parameters(Args(args)): Parameters<Args<ShowArgs>>) -> CallToolResult {
         self.answer("the resource runbook://ID has the whole Markdown", move |_, snapshot| {
             knowledge::show(snapshot.kb(), args)
@@ -203,7 +203,7 @@ impl McpServer {
     /// an alert, an MCP client) and `diagnosis` (the cause the runbook's diagnoses matched)
     /// when the run has them. Use it to see whether something was already checked, when it
     /// last passed, or what an earlier run found. Next: get_run with a `run_id`.
-    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+    #[tool(title = "List runs", annotations(read_only_hint = true, open_world_hint = false))]
     async fn list_runs(&self, Parameters(Args(args)): Parameters<Args<ListRunsArgs>>) -> CallToolResult {
         self.answer("filter by `runbook` or `verdict`, or lower `limit`", move |_, snapshot| {
             runs::list(snapshot.kb(), &snapshot.archives, args)
@@ -217,7 +217,7 @@ impl McpServer {
     /// outcome, exit code, checks (expected, actual, message), captures and the tails of its
     /// output; `folder` is where the run's full logs are. Use it after run_diagnosis or
     /// list_runs to see exactly what a check saw.
-    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+    #[tool(title = "Get a run", annotations(read_only_hint = true, open_world_hint = false))]
     async fn get_run(&self, Parameters(Args(args)): Parameters<Args<GetRunArgs>>) -> CallToolResult {
         self.answer("the run's folder holds every step's full output", move |_, snapshot| {
             runs::get(&snapshot.archives, args)
@@ -236,12 +236,10 @@ impl McpServer {
     /// and `why`) and `not_run` (the steps left for a person). Next: get_run with the `run_id`
     /// for full output; tell the user about the `not_run` steps rather than running their
     /// commands yourself.
-    #[tool(annotations(
-        read_only_hint = false,
-        destructive_hint = false,
-        idempotent_hint = false,
-        open_world_hint = true
-    ))]
+    #[tool(
+        title = "Run a read-only diagnosis",
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+    )]
     async fn run_diagnosis(
         &self,
         Parameters(Args(args)): Parameters<Args<DiagnoseArgs>>,
