@@ -7,6 +7,8 @@ pub mod diagnostic;
 pub mod discovery;
 pub mod duration;
 pub mod front_matter;
+pub mod hosts;
+pub mod inventory;
 pub mod kb;
 pub mod markdown;
 pub mod matcher;
