@@ -16,6 +16,7 @@ mod output;
 mod search;
 mod serve;
 mod show;
+mod watchdog;
 
 use crate::cli::error::{Error, exit};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -84,6 +85,9 @@ pub enum Command {
     Serve(serve::Args),
     /// Print shell completions
     Completions(completions::Args),
+    /// The guard `exec` starts to stop a step's processes if it is killed (internal)
+    #[command(name = "__watchdog", hide = true)]
+    Watchdog,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -122,6 +126,7 @@ pub fn main_with(hooks: &Hooks) -> i32 {
             serve::run(&ctx, args)
         }
         Command::Completions(args) => completions::run(&ctx, args),
+        Command::Watchdog => watchdog::run(),
     };
     match result {
         Ok(code) => code,
