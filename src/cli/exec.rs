@@ -5,11 +5,14 @@ use super::context::find;
 use super::diagnostics::DiagnosticRenderer;
 use super::output;
 use crate::cli::error::{Error, Result, exit};
-use crate::exec::engine::{self, ExecOptions};
+use crate::exec::context::RunContext;
+use crate::exec::engine::{self, RunRequest};
+use crate::exec::plan::ExecOptions;
 use crate::exec::probe::gpu;
 use crate::exec::report::Reporter;
 use crate::exec::report::json::JsonReporter;
 use crate::exec::report::terminal::TerminalReporter;
+use crate::model::{Kb, Runbook};
 use crate::record::{Trigger, Verdict};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -64,56 +67,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     })?;
     let kb = ctx.load_summaries()?;
     let rb = find(&kb, &args.id)?;
-    if rb.has_errors() {
-        let mut renderer = DiagnosticRenderer::new(&kb, |p| ctx.display_path(&kb, p));
-        let mut stderr = output::stderr(ctx.color);
-        for diag in rb.diagnostics.iter().filter(|d| d.is_error()) {
-            use std::io::Write;
-            let _ = writeln!(stderr, "{}", renderer.render(diag));
-        }
-        return Err(Error::Invalid {
-            message: format!(
-                "{} has {} error{}: it will not run",
-                rb.id,
-                rb.error_count(),
-                if rb.error_count() == 1 { "" } else { "s" }
-            ),
-            hint: Some(format!("fix them, then `runbook check {}`", ctx.display_path(&kb, &rb.path))),
-        });
-    }
-    if rb.is_document() {
-        return Err(Error::Invalid {
-            message: format!("{} is a document: it has no steps to run", rb.id),
-            hint: Some(format!("`runbook show {}` prints it", rb.id)),
-        });
-    }
+    refuse_broken(ctx, &kb, rb)?;
     let index = kb.index_of_path(&rb.path).unwrap_or_default();
     let body = kb.body(index).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
-    let vars = args
-        .vars
-        .iter()
-        .map(|pair| match pair.split_once('=') {
-            Some((name, value)) => Ok((name.trim().to_string(), value.to_string())),
-            None => Err(Error::Invalid {
-                message: format!("bad --var `{pair}`"),
-                hint: Some("write --var name=value".into()),
-            }),
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let opts = ExecOptions {
-        vars,
-        yes: args.yes,
-        dry_run: args.dry_run,
-        from: args.from,
-        only: args.only,
-        resume: args.resume,
-        archive: !args.no_archive && !args.dry_run,
-        archives_dir: kb.archives_dir(ctx.archives.as_deref()),
-        secret_names: args.secrets,
-        cwd: ctx.cwd.clone(),
-        diagnose: args.diagnose,
-        trigger,
-    };
+    let opts = options(ctx, &kb, &args, trigger)?;
     let interrupted = interrupt_flag();
     let mut reporter: Box<dyn Reporter> = if args.json {
         Box::new(JsonReporter::default())
@@ -121,7 +78,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         Box::new(TerminalReporter::new(output::use_color(ctx.color), ctx.quiet))
     };
     let gpu: Arc<dyn gpu::GpuSource> = Arc::from(gpu::source_from_env());
-    let outcome = engine::execute(&kb, rb, &body, &opts, reporter.as_mut(), &interrupted, gpu)
+    let context =
+        RunContext::from_process(ctx.cwd.clone(), gpu).map_err(|message| Error::Invalid { message, hint: None })?;
+    let request =
+        RunRequest { kb: &kb, runbook: rb, body: &body, options: &opts, context: &context, interrupted: &interrupted };
+    let outcome = engine::execute(&request, reporter.as_mut())
         .map_err(|invalid| Error::Invalid { message: invalid.message, hint: invalid.hint })?;
     if args.dry_run {
         return Ok(exit::OK);
@@ -141,6 +102,61 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         Verdict::Passed | Verdict::Warning => exit::OK,
         Verdict::Interrupted => exit::INTERRUPTED,
         Verdict::Failed | Verdict::Running => exit::FAILED,
+    })
+}
+
+/// A runbook with errors, or without steps, does not run: its errors are printed.
+fn refuse_broken(ctx: &Context, kb: &Kb, rb: &Runbook) -> Result<()> {
+    if rb.has_errors() {
+        let mut renderer = DiagnosticRenderer::new(kb, |p| ctx.display_path(kb, p));
+        let mut stderr = output::stderr(ctx.color);
+        for diag in rb.diagnostics.iter().filter(|d| d.is_error()) {
+            use std::io::Write;
+            let _ = writeln!(stderr, "{}", renderer.render(diag));
+        }
+        return Err(Error::Invalid {
+            message: format!(
+                "{} has {} error{}: it will not run",
+                rb.id,
+                rb.error_count(),
+                if rb.error_count() == 1 { "" } else { "s" }
+            ),
+            hint: Some(format!("fix them, then `runbook check {}`", ctx.display_path(kb, &rb.path))),
+        });
+    }
+    if rb.is_document() {
+        return Err(Error::Invalid {
+            message: format!("{} is a document: it has no steps to run", rb.id),
+            hint: Some(format!("`runbook show {}` prints it", rb.id)),
+        });
+    }
+    Ok(())
+}
+
+fn options(ctx: &Context, kb: &Kb, args: &Args, trigger: Option<Trigger>) -> Result<ExecOptions> {
+    let vars = args
+        .vars
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) => Ok((name.trim().to_string(), value.to_string())),
+            None => Err(Error::Invalid {
+                message: format!("bad --var `{pair}`"),
+                hint: Some("write --var name=value".into()),
+            }),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ExecOptions {
+        vars,
+        yes: args.yes,
+        dry_run: args.dry_run,
+        from: args.from.clone(),
+        only: args.only.clone(),
+        resume: args.resume,
+        archive: !args.no_archive && !args.dry_run,
+        archives_dir: kb.archives_dir(ctx.archives.as_deref()),
+        secret_names: args.secrets.clone(),
+        diagnose: args.diagnose,
+        trigger,
     })
 }
 
