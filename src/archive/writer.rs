@@ -1,7 +1,7 @@
 //! Writing one run's folder: `run.json` (atomically, after every step), `run.md`, step logs.
 
 use super::markdown;
-use crate::record::{Engine, Host, RunOptions, RunRecord, RunbookRef, Trigger, Verdict};
+use crate::record::{Engine, Fleet, Host, Remote, RunOptions, RunRecord, RunbookRef, Trigger, Verdict};
 use crate::util::fs::write_atomic;
 use crate::util::text::file_safe;
 use serde::Serialize;
@@ -82,6 +82,8 @@ impl RunArchive {
             trigger: &record.trigger,
             vars: &record.vars,
             verdict: record.verdict,
+            remote: &record.remote,
+            fleet: &record.fleet,
         };
         let head = serde_json::to_string(&head).map_err(std::io::Error::other)?;
         let findings = serde_json::to_string(&record.findings).map_err(std::io::Error::other)?;
@@ -119,6 +121,10 @@ struct Head<'a> {
     trigger: &'a Option<Trigger>,
     vars: &'a BTreeMap<String, serde_json::Value>,
     verdict: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote: &'a Option<Remote>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fleet: &'a Option<Fleet>,
 }
 
 #[cfg(test)]
@@ -172,6 +178,13 @@ mod tests {
                 })
                 .collect(),
             findings: Vec::new(),
+            remote: Some(Remote {
+                host: "gpu07".into(),
+                target: crate::record::Target::Docker { container: "c".into() },
+                fleet_run: "f".into(),
+                unreachable: None,
+            }),
+            fleet: None,
         }
     }
 

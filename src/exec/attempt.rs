@@ -253,7 +253,7 @@ pub fn run_probe(probe: &Probe, world: ProbeWorld, timeout: Duration, io: &mut A
 }
 
 /// `None` on timeout or interrupt.
-fn probe_with_deadline(
+pub(crate) fn probe_with_deadline(
     probe: &Probe,
     world: ProbeWorld,
     timeout: Duration,

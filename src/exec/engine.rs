@@ -375,6 +375,8 @@ fn new_record(
         verdict: Verdict::Running,
         steps: Vec::new(),
         findings: Vec::new(),
+        remote: None,
+        fleet: None,
     }
 }
 

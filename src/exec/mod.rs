@@ -11,6 +11,7 @@ pub mod plan;
 pub mod probe;
 pub mod process;
 pub mod redact;
+pub mod remote;
 pub mod report;
 pub mod resolve;
 pub mod scope;

@@ -30,6 +30,9 @@ pub struct Spawn {
     /// The whole environment of the process (nothing is inherited).
     pub env: BTreeMap<String, String>,
     pub cwd: PathBuf,
+    /// What the process reads on stdin; the pipe stays open until the process ends (a remote
+    /// step's bootstrap reads end-of-file as "the local side is gone"). `None`: `/dev/null`.
+    pub stdin: Option<Vec<u8>>,
 }
 
 /// How the process ended.
@@ -138,7 +141,7 @@ pub fn run(
         .env_clear()
         .envs(&spawn.env)
         .current_dir(&spawn.cwd)
-        .stdin(Stdio::null())
+        .stdin(if spawn.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Its own process group: a timeout or Ctrl-C can then signal everything it started.
@@ -148,16 +151,50 @@ pub fn run(
         command.env(name, value);
     }
     let spawned = command.spawn().map_err(|err| spawn_error(&spawn, &err));
-    let finished = spawned.and_then(|child| {
+    let finished = spawned.and_then(|mut child| {
         if let Some(watchdog) = watchdog.as_deref_mut() {
             watchdog.started(child.id());
         }
-        supervise(child, started, timeout, sinks, interrupted, live)
+        let feeder = child.stdin.take().map(|pipe| Feeder::start(pipe, spawn.stdin.clone().unwrap_or_default()));
+        let finished = supervise(child, started, timeout, sinks, interrupted, live);
+        // Only now, with the process gone, does its stdin close.
+        drop(feeder);
+        finished
     });
     if let Some(watchdog) = watchdog {
         watchdog.done();
     }
     finished
+}
+
+/// Writes a process's stdin on a thread of its own (the poll loop stays as it is), then keeps
+/// the pipe open until dropped.
+struct Feeder {
+    thread: Option<std::thread::JoinHandle<std::process::ChildStdin>>,
+}
+
+impl Feeder {
+    fn start(mut pipe: std::process::ChildStdin, bytes: Vec<u8>) -> Feeder {
+        let thread = std::thread::spawn(move || {
+            use std::io::Write;
+            // A process that exits without reading all of it closes the pipe: nothing to do then.
+            let _ = pipe.write_all(&bytes).and_then(|()| pipe.flush());
+            pipe
+        });
+        Feeder { thread: Some(thread) }
+    }
+}
+
+impl Drop for Feeder {
+    fn drop(&mut self) {
+        // Joining closes the pipe. A write still blocked (something the process handed the pipe
+        // to keeps it full) is left to fail on its own rather than hold up the run.
+        if let Some(thread) = self.thread.take()
+            && thread.is_finished()
+        {
+            drop(thread.join());
+        }
+    }
 }
 
 /// Reads both pipes as the process writes them, until it has exited and closed them, stopping

@@ -282,7 +282,7 @@ impl Engine<'_> {
         env.insert("RUNBOOK_RUN_ID".into(), self.record.run_id.clone());
         env.insert("RUNBOOK_RUNBOOK".into(), self.rb.id.clone());
         env.insert("RUNBOOK_STEP".into(), step.id.clone());
-        Spawn { program, args, env, cwd: self.step_cwd(resolved) }
+        Spawn { program, args, env, cwd: self.step_cwd(resolved), stdin: None }
     }
 
     /// Sleeps between attempts; false when interrupted meanwhile.

@@ -191,7 +191,9 @@ fn expand_range(body: &str, syntax: Syntax) -> Result<Vec<String>, String> {
                     [a, b] => ((*a, Some(*b)), None),
                     [a, b, s] => ((*a, Some(*b)), Some(*s)),
                     _ => {
-                        return Err(format!("range `[{body}]` has too many `:`; write [START:END] or [START:END:STEP]"));
+                        return Err(format!(
+                            "range `[{body}]` has too many `:`; write [START:END] or [START:END:STEP]"
+                        ));
                     }
                 }
             }
