@@ -37,6 +37,16 @@ impl RunArchive {
         Err(std::io::Error::other(format!("too many runs named {run_id}")))
     }
 
+    /// Creates the run folder `dir` itself (a fleet host's `hosts/<host>/`); it must not exist.
+    pub fn create_at(dir: &Path) -> std::io::Result<RunArchive> {
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::create_dir(dir)?;
+        std::fs::create_dir(dir.join("steps"))?;
+        Ok(RunArchive { dir: dir.to_path_buf(), steps_json: Vec::new() })
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }

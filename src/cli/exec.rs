@@ -157,6 +157,9 @@ fn options(ctx: &Context, kb: &Kb, args: &Args, trigger: Option<Trigger>) -> Res
         secret_names: args.secrets.clone(),
         diagnose: args.diagnose,
         trigger,
+        host_vars: Default::default(),
+        run_dir: None,
+        resume_from: None,
     })
 }
 

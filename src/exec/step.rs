@@ -23,11 +23,13 @@ use std::time::{Duration, Instant};
 pub struct StepRun {
     pub record: StepRecord,
     pub stdout_head: String,
+    /// The step's host could not be reached, or the connection dropped (DESIGN §17): why.
+    pub unreachable: Option<String>,
 }
 
 impl From<StepRecord> for StepRun {
     fn from(record: StepRecord) -> StepRun {
-        StepRun { record, stdout_head: String::new() }
+        StepRun { record, stdout_head: String::new(), unreachable: None }
     }
 }
 
@@ -43,6 +45,7 @@ struct Judged {
     stderr: Output,
     stdout_head: String,
     confirmed_by: Option<String>,
+    unreachable: Option<String>,
 }
 
 enum Confirmation {
@@ -73,10 +76,11 @@ impl Engine<'_> {
         let logs = self.step_logs(number, &step.id);
         let (attempts, judged) = self.attempts(step, &resolved, &logs);
         let stdout_head = judged.stdout_head.clone();
+        let unreachable = judged.unreachable.clone();
         let mut record = fill(record, attempts, judged);
         record.stdout.file = logs.written(StreamKind::Stdout);
         record.stderr.file = logs.written(StreamKind::Stderr);
-        StepRun { record: self.stamp(record, watch), stdout_head }
+        StepRun { record: self.stamp(record, watch), stdout_head, unreachable }
     }
 
     fn stamp(&self, mut record: StepRecord, watch: Stopwatch) -> StepRecord {
@@ -161,6 +165,11 @@ impl Engine<'_> {
 
     /// One attempt of the step's action, by kind.
     fn attempt(&mut self, step: &Step, resolved: &ResolvedStep, logs: &StepLogs) -> Attempt {
+        if let Some(remote) = self.ctx.remote.clone()
+            && !matches!(resolved.action, ResolvedAction::Manual(_))
+        {
+            return self.remote_attempt(&remote, step, resolved, logs);
+        }
         let spawn = match &resolved.action {
             ResolvedAction::Run { script, shell, .. } => Some(self.spawn(step, resolved, script, shell)),
             _ => None,
@@ -177,7 +186,10 @@ impl Engine<'_> {
         match (&resolved.action, spawn) {
             (ResolvedAction::Run { expect, captures, .. }, Some(spawn)) => {
                 let watchdog = self.watchdog.as_mut();
-                run_script(Script { spawn, timeout: step.timeout, expect, captures, watchdog }, &mut io)
+                run_script(
+                    Script { spawn, timeout: step.timeout, expect, captures, watchdog, interpret: None },
+                    &mut io,
+                )
             }
             (ResolvedAction::Probe(probe), _) => run_probe(probe, world, step.timeout, &mut io),
             (ResolvedAction::Manual(instruction), _) => run_manual(instruction, || ctx.confirmed_by(), &mut io),
@@ -224,6 +236,7 @@ impl Engine<'_> {
             stderr: attempt.stderr,
             stdout_head: attempt.stdout_head,
             confirmed_by: attempt.confirmed_by,
+            unreachable: attempt.unreachable,
         }
     }
 
