@@ -11,6 +11,7 @@ pub mod kb;
 pub mod markdown;
 pub mod matcher;
 pub mod parse;
+pub mod plain;
 pub mod probe;
 pub mod quantity;
 pub mod runbook;

@@ -1,0 +1,5 @@
+//! Plain docs (DESIGN §14).
+
+pub mod classify;
+pub mod shell;
+pub mod transcript;
