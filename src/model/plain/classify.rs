@@ -306,7 +306,7 @@ fn tool(name: &str, args: &[String]) -> Option<Decision> {
 }
 
 /// The first word that is not a flag (and not a flag's value, for the flags given).
-fn subcommand(args: &[String]) -> Option<&str> {
+pub fn subcommand(args: &[String]) -> Option<&str> {
     const WITH_VALUE: [&str; 14] = [
         "-n", "--namespace", "--context", "--cluster", "--user", "--kubeconfig", "-s", "--server", "--token",
         "--as", "--as-group", "-c", "--conf", "--config",
