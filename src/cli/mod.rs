@@ -14,6 +14,7 @@ mod list;
 mod mcp;
 mod new;
 mod output;
+mod plain;
 mod search;
 mod serve;
 mod show;

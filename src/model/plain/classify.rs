@@ -97,7 +97,11 @@ fn describe_open(open: &super::shell::Open) -> String {
 fn label(command: &Command) -> String {
     let program = basename(command.program().unwrap_or_default());
     let args = texts(command.args());
-    if QUERY_TOOLS.contains(&program) || matches!(program, "kubectl" | "oc") {
+    const WITH_VERBS: [&str; 21] = [
+        "kubectl", "oc", "systemctl", "docker", "podman", "nerdctl", "crictl", "ctr", "git", "helm", "ceph", "etcdctl",
+        "virsh", "velero", "argocd", "terraform", "amtool", "promtool", "ovn-nbctl", "ovs-vsctl", "rbd",
+    ];
+    if WITH_VERBS.contains(&program) {
         if let Some(verb) = subcommand(&args) {
             return format!("{program} {verb}");
         }

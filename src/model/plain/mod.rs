@@ -64,7 +64,47 @@ pub struct Plan {
     pub sha256: String,
 }
 
+/// How a doc reads as plain steps, in numbers (`show --plain --json`, and corpus reports).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    /// Blocks that may hold commands (shell, console, untyped, PowerShell).
+    pub blocks: usize,
+    /// Code blocks in other languages.
+    pub other_blocks: usize,
+    pub steps: usize,
+    /// Blocks read as transcripts (prompt lines and output).
+    pub transcripts: usize,
+    /// `console` blocks without prompts: output, never run.
+    pub output_blocks: usize,
+    /// Distinct placeholder variables.
+    pub placeholders: usize,
+    /// Steps that open a session (debug node, ssh, exec, REPL).
+    pub sessions: usize,
+    pub read_only: usize,
+    pub asks: usize,
+    pub manual: usize,
+    /// Warnings: sessions not understood, commands that never end, stale overlays.
+    pub not_understood: usize,
+}
+
 impl Plan {
+    pub fn counts(&self) -> Counts {
+        let class = |k: Kind| self.steps.iter().filter(|s| s.class == k).count();
+        Counts {
+            blocks: self.blocks.len(),
+            other_blocks: self.other_blocks,
+            steps: self.steps.len(),
+            transcripts: self.blocks.iter().filter(|b| b.shape == Shape::Transcript).count(),
+            output_blocks: self.blocks.iter().filter(|b| b.fate == Fate::Output).count(),
+            placeholders: self.vars.len(),
+            sessions: self.steps.iter().filter(|s| s.session.is_some()).count(),
+            read_only: class(Kind::ReadOnly),
+            asks: class(Kind::Asks),
+            manual: class(Kind::Interactive),
+            not_understood: self.warnings.len(),
+        }
+    }
+
     pub fn unresolved(&self) -> Vec<&RequiredVar> {
         self.vars.iter().filter(|v| v.value.is_none()).collect()
     }
@@ -195,6 +235,7 @@ pub fn plan(input: &Input) -> Plan {
     let section_found = input.section.is_none_or(|s| doc.headings.iter().any(|h| heading_is(h, s)));
     let other_blocks = doc.blocks.iter().filter(|b| b.lang.is_none()).count();
     planner.walk();
+    planner.check_overlay();
     let mut hasher = Sha256::new();
     for step in &planner.out {
         hasher.update(step.id.as_bytes());
@@ -231,6 +272,28 @@ struct Planner<'a> {
 }
 
 impl<'a> Planner<'a> {
+    /// Overlay entries that match no block, or whose block changed since they were written.
+    fn check_overlay(&mut self) {
+        let Some(overlay) = self.input.overlay else { return };
+        for entry in &overlay.blocks {
+            let block = self.doc.blocks.iter().find(|b| {
+                let heading = b.heading.map(|h| (self.doc.headings[h].text.as_str(), self.doc.headings[h].anchor.as_str()));
+                entry.matches(heading, b.ordinal)
+            });
+            match (block, &entry.sha256) {
+                (None, _) => self.warnings.push(
+                    Diagnostic::warning(self.input.path, 1, 1, format!("overlay entry {} in {} matches no code block", entry.key(), overlay.origin))
+                        .with_hint("the heading may have been renamed upstream; `runbook show ID --plain` lists the blocks with their headings and numbers"),
+                ),
+                (Some(block), Some(recorded)) if !overlay::hash_matches(recorded, &block.sha256) => self.warnings.push(
+                    Diagnostic::warning(self.input.path, block.fence_line, block.column, format!("the block of overlay entry {} changed since the overlay was written", entry.key()))
+                        .with_hint(format!("review the entry in {}, then set `sha256: {}`", overlay.origin, &block.sha256[..16])),
+                ),
+                _ => {}
+            }
+        }
+    }
+
     fn walk(&mut self) {
         let mut pending: Option<Unit> = None;
         for (index, block) in self.doc.blocks.iter().enumerate() {

@@ -136,6 +136,32 @@ pub fn parse_sidecar(path: &str, text: &str) -> Result<Overlay, Diagnostic> {
     Ok(overlay)
 }
 
+/// The overlay of a runbook: its sidecar (`NAME.runbook.yaml`) and the `[[overlay]]` tables of
+/// `runbook.toml` that name it (by id or by path without `.md`). A broken sidecar is an error at
+/// its line; `Ok(None)` when there is no overlay.
+pub fn for_runbook(kb: &super::super::Kb, rb: &super::super::Runbook) -> Result<Option<Overlay>, Diagnostic> {
+    let sidecar = sidecar_path(&rb.path);
+    let mut overlay = match kb.file_path(&sidecar).filter(|p| p.is_file()) {
+        Some(file) => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| Diagnostic::error(&sidecar, 1, 1, format!("cannot read the overlay: {e}")))?;
+            Some(parse_sidecar(&sidecar, &text)?)
+        }
+        None => None,
+    };
+    let names = |wanted: &str| {
+        let wanted = wanted.trim().trim_end_matches(".md");
+        wanted.eq_ignore_ascii_case(&rb.id) || wanted.eq_ignore_ascii_case(&rb.stem_path) || wanted == rb.path.trim_end_matches(".md")
+    };
+    let from_config: Vec<BlockOverlay> =
+        kb.config.overlay.iter().filter(|o| o.runbook.as_deref().is_some_and(names)).cloned().collect();
+    if !from_config.is_empty() {
+        let target = overlay.get_or_insert_with(|| Overlay { origin: super::super::config::CONFIG_FILE.to_string(), ..Overlay::default() });
+        target.blocks.extend(from_config);
+    }
+    Ok(overlay)
+}
+
 /// Whether the hash an overlay recorded still matches the block.
 pub fn hash_matches(recorded: &str, actual: &str) -> bool {
     let recorded = recorded.trim().to_ascii_lowercase();

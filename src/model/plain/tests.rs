@@ -231,3 +231,21 @@ fn real_corpora_never_panic() {
         }
     }
 }
+
+#[test]
+fn overlays_say_when_their_block_changed() {
+    let doc = plan_text(ALERT);
+    let hash = &doc.blocks[0].sha256[..12];
+    let text = format!("blocks:\n  - {{heading: Diagnosis, block: 1, sha256: {hash}}}\n  - {{heading: Diagnosis, block: 9}}\n  - {{heading: Gone, block: 1}}\n");
+    let overlay = overlay::parse_sidecar("x.runbook.yaml", &text).unwrap();
+    let values = BTreeMap::new();
+    let env_has = |_: &str| false;
+    let read = |text: &str| plan(&Input { path: "x.md", text, severity: Severity::Critical, section: None, values: &values, env_has: &env_has, overlay: Some(&overlay) });
+    let same = read(ALERT);
+    assert_eq!(same.warnings.len(), 2, "{:?}", same.warnings);
+    assert!(same.warnings.iter().all(|w| w.message.contains("matches no code block")));
+    let changed = read(&ALERT.replace("get pods", "get pods -o wide"));
+    let warning = changed.warnings.iter().find(|w| w.message.contains("changed since")).expect("a warning");
+    assert_eq!(warning.line, 11);
+    assert!(warning.hint.as_deref().unwrap().contains(&changed.blocks[0].sha256[..16]));
+}
