@@ -120,7 +120,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         })
         .collect::<Result<Vec<_>>>()?;
     let (rb, body, vars) = if plain {
-        let (rb, body) = plain_steps(ctx, &kb, rb, &body, args.section.as_deref(), &vars, !args.json)?;
+        let (rb, body) = plain_steps(ctx, &kb, rb, &body, args.section.as_deref(), &vars, !args.json && !args.diagnose)?;
         (std::borrow::Cow::Owned(rb), Arc::new(body), Vec::new())
     } else {
         (std::borrow::Cow::Borrowed(rb), body, vars)

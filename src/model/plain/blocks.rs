@@ -39,6 +39,10 @@ pub struct Block {
     pub ordinal: usize,
     /// The text of the list item holding it, up to the block.
     pub item: Option<String>,
+    /// Bytes of the whole block in the doc, fences included.
+    pub range: std::ops::Range<usize>,
+    /// Column (0-based) of the opening fence: a list item's indentation.
+    pub fence_indent: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -127,6 +131,8 @@ pub fn extract(text: &str) -> Doc {
                         heading: section,
                         ordinal: *ordinal,
                         item,
+                        range: range.clone(),
+                        fence_indent: indent,
                     });
                 }
             }

@@ -11,6 +11,7 @@
 
 pub mod blocks;
 pub mod classify;
+pub mod import;
 pub mod overlay;
 pub mod placeholder;
 pub mod session;
@@ -143,6 +144,10 @@ pub struct PlainStep {
     pub vars: Vec<String>,
     /// 1-based lines of the doc whose commands it runs.
     pub lines: Vec<usize>,
+    /// The blocks it was read from (indices into the doc's code blocks; two for a session that
+    /// continues in the next block).
+    #[serde(skip)]
+    pub blocks: Vec<usize>,
 }
 
 /// A block and what became of it.
@@ -569,6 +574,7 @@ impl<'a> Planner<'a> {
             expected_output,
             vars: var_names,
             lines: entries.iter().map(|e| e.line).collect(),
+            blocks: unit_blocks.to_vec(),
         };
         (plain_step, vars)
     }

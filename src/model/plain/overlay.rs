@@ -116,7 +116,11 @@ pub fn parse_sidecar(path: &str, text: &str) -> Result<Overlay, Diagnostic> {
     let mut overlay: Overlay = serde_saphyr::from_str(text).map_err(|err| {
         let location = err.location();
         let (line, column) = location.map(|l| (l.line() as usize, l.column() as usize)).unwrap_or((1, 1));
-        let message = err.to_string();
+        let options = serde_saphyr::render_options! {
+            formatter: &serde_saphyr::UserMessageFormatter,
+            snippets: serde_saphyr::SnippetMode::Off,
+        };
+        let message = err.render_with_options(options);
         let message = message.split(" at line ").next().unwrap_or(&message).to_string();
         Diagnostic::error(path, line.max(1), column.max(1), format!("overlay: {message}")).with_hint(
             "an overlay has `vars:` and `blocks:`, each block {heading, block, sha256, name, skip, expect, timeout, confirm, vars}",
