@@ -192,7 +192,11 @@ fn plain_steps(
     {
         return Err(plain::no_section(rb, section));
     }
-    plain::check_given(rb, &read, given)?;
+    // A `--var` may name a placeholder of any section.
+    match section {
+        Some(_) => plain::check_given(rb, &plain::read(rb, &body.source, None, &values, overlay.as_ref()), given)?,
+        None => plain::check_given(rb, &read, given)?,
+    }
     if read.steps.is_empty() {
         return Err(Error::Invalid {
             message: format!("{} has no shell blocks to run{}", rb.id, section.map(|s| format!(" under `{s}`")).unwrap_or_default()),

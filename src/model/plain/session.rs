@@ -123,12 +123,7 @@ pub fn is_chroot_host(text: &str) -> bool {
 /// The command that runs the session's lines from stdin: the opener as written, without a TTY
 /// (`-t`), with stdin attached (`-i`), and the shell to read the lines.
 pub fn remote_command(opener_text: &str, remote: &Remote) -> String {
-    let lexed = shell::lex(opener_text);
-    let words: Vec<&str> = lexed
-        .commands
-        .first()
-        .map(|c| c.words.iter().map(|w| &opener_text[w.span.clone()]).collect())
-        .unwrap_or_default();
+    let words = raw_words(opener_text);
     let mut kept: Vec<String> = Vec::new();
     let mut has_stdin = false;
     for word in &words {
@@ -158,6 +153,44 @@ pub fn remote_command(opener_text: &str, remote: &Remote) -> String {
         Remote::Exec { shell } => format!("{command} -- {shell} -s"),
         Remote::Rsh => format!("{command} sh -s"),
     }
+}
+
+/// The words of a command as written, split at unquoted blanks: quotes, `$(…)` and
+/// placeholders (`<node-name>`, which the shell would read as a redirection) stay whole.
+fn raw_words(text: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let mut start = None;
+    let mut quote: Option<char> = None;
+    let mut depth = 0usize;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match (quote, c) {
+            (_, '\\') if quote != Some('\'') => escaped = true,
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => depth = depth.saturating_sub(1),
+            (None, c) if c.is_whitespace() && depth == 0 => {
+                if let Some(s) = start.take() {
+                    words.push(&text[s..i]);
+                }
+                continue;
+            }
+            _ => {}
+        }
+        if start.is_none() {
+            start = Some(i);
+        }
+    }
+    if let Some(s) = start {
+        words.push(&text[s..]);
+    }
+    words
 }
 
 /// The strict-mode line the lines run under, as local steps do.
@@ -228,6 +261,9 @@ mod tests {
         assert_eq!(remote_command("oc exec -it pod -c c -- bash", &exec), "oc exec -i pod -c c -- bash -s");
         assert_eq!(remote_command("ssh core@n1", &Remote::Ssh), "ssh core@n1 bash -s");
         assert_eq!(remote_command("oc debug \"node/$NODE\"", &remote), "oc debug \"node/$NODE\" -- chroot /host bash -s");
+        assert_eq!(remote_command("ssh <node-address>", &Remote::Ssh), "ssh <node-address> bash -s");
+        assert_eq!(remote_command("oc debug node/<node name> -t", &remote), "oc debug node/<node name> -- chroot /host bash -s");
+        assert_eq!(remote_command("ssh -o 'A B' \"$(host x)\"", &Remote::Ssh), "ssh -o 'A B' \"$(host x)\" bash -s");
     }
 
     #[test]
