@@ -99,7 +99,8 @@ const VARS: [&str; 8] = [
 
 /// A KB with the alert doc and the fakes first on PATH.
 fn kb(doc: &str) -> Test {
-    let mut test = Test::new().file("runbook.toml", "title = \"Alerts\"\n").bytes("alerts/KubePodCrashLooping.md", doc.as_bytes());
+    let mut test =
+        Test::new().file("runbook.toml", "title = \"Alerts\"\n").bytes("alerts/KubePodCrashLooping.md", doc.as_bytes());
     for name in ["oc", "kubectl", "ssh"] {
         test = test.bytes(&format!("bin/{name}"), FAKE.as_bytes());
     }
@@ -136,7 +137,12 @@ fn record(ran: &Ran) -> Value {
 }
 
 fn step<'a>(record: &'a Value, id: &str) -> &'a Value {
-    record["steps"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no step {id} in {record:#}"))
+    record["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no step {id} in {record:#}"))
 }
 
 /// The binary on a test folder that already exists, with the fakes first on PATH.
@@ -254,7 +260,10 @@ fn show_plain_says_what_runs_and_why() {
     let json = kb(ALERT).args(["show", "KubePodCrashLooping", "--plain", "--json"]).run().json();
     assert_eq!(json["run"], "runbook exec KubePodCrashLooping --plain");
     let counts = &json["counts"];
-    assert_eq!((counts["steps"].as_u64(), counts["read_only"].as_u64(), counts["asks"].as_u64()), (Some(6), Some(4), Some(2)));
+    assert_eq!(
+        (counts["steps"].as_u64(), counts["read_only"].as_u64(), counts["asks"].as_u64()),
+        (Some(6), Some(4), Some(2))
+    );
     assert_eq!(counts["sessions"], 2);
     assert_eq!(counts["placeholders"], 4);
     assert_eq!(counts["output_blocks"], 1);
@@ -262,7 +271,10 @@ fn show_plain_says_what_runs_and_why() {
     assert_eq!(steps[0]["class"], "read_only");
     assert_eq!(steps[5]["class"], "asks");
     assert_eq!(steps[5]["why"], "`oc delete` changes the cluster");
-    assert_eq!(steps[2]["script"], "ssh <node-address> bash -s <<'RUNBOOK_SESSION'\nset -eo pipefail\ndf -h /var\ncat /proc/mdstat\nRUNBOOK_SESSION");
+    assert_eq!(
+        steps[2]["script"],
+        "ssh <node-address> bash -s <<'RUNBOOK_SESSION'\nset -eo pipefail\ndf -h /var\ncat /proc/mdstat\nRUNBOOK_SESSION"
+    );
     // Several docs at once: a list.
     let list = kb(ALERT)
         .file("alerts/Other.md", "# Other\n\n```bash\nkubectl get nodes\n```\n")
@@ -370,7 +382,9 @@ fn check_plain_warns_with_positions() {
         .stdout_has("--> alerts/Broken.md:6:1")
         .stdout_has("warning: placeholder `<namespace>` has no value")
         .stdout_has("--> alerts/Broken.md:6:16")
-        .stdout_has("warning: session not understood: `oc debug node/<node>` opens a shell, but no commands follow it here")
+        .stdout_has(
+            "warning: session not understood: `oc debug node/<node>` opens a shell, but no commands follow it here",
+        )
         .stdout_has("--> alerts/Broken.md:11:1")
         .stdout_has("checked 1 runbook: 0 errors, 4 warnings")
         .run();
@@ -384,7 +398,17 @@ fn overlays_rename_skip_vouch_and_notice_upstream_changes() {
     let overlay = "vars: {namespace: openshift-monitoring}\nblocks:\n  - heading: Diagnosis\n    block: 1\n    name: List the pods\n  - {heading: Diagnosis, block: 2, skip: true}\n  - {heading: Diagnosis, block: 5, confirm: false}\n";
     let ran = kb(ALERT)
         .file("alerts/KubePodCrashLooping.runbook.yaml", overlay)
-        .args(["exec", "KubePodCrashLooping", "--plain", "--section", "Diagnosis", "--var", "node_address=n1", "--var", "node_name=w0"])
+        .args([
+            "exec",
+            "KubePodCrashLooping",
+            "--plain",
+            "--section",
+            "Diagnosis",
+            "--var",
+            "node_address=n1",
+            "--var",
+            "node_name=w0",
+        ])
         .run();
     let log = log(ran.path());
     assert!(!log.contains("describe"), "skipped by the overlay: {log}");
@@ -401,9 +425,13 @@ fn overlays_rename_skip_vouch_and_notice_upstream_changes() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     assert!(check(dir.path()).contains("0 warnings"), "{}", check(dir.path()));
-    std::fs::write(dir.path().join("alerts/KubePodCrashLooping.md"), ALERT.replace("delete pod", "delete --wait pod")).unwrap();
+    std::fs::write(dir.path().join("alerts/KubePodCrashLooping.md"), ALERT.replace("delete pod", "delete --wait pod"))
+        .unwrap();
     let out = check(dir.path());
-    assert!(out.contains("warning: the block of overlay entry “Mitigation” block 1 changed since the overlay was written"), "{out}");
+    assert!(
+        out.contains("warning: the block of overlay entry “Mitigation” block 1 changed since the overlay was written"),
+        "{out}"
+    );
     assert!(out.contains("set `sha256: "), "{out}");
 }
 
@@ -428,7 +456,13 @@ fn import_writes_a_runbook_that_checks_clean_and_runs_the_same_commands() {
     assert!(imported.contains("  pod_name: ~\n"), "{imported}");
     let run = |args: &[&str]| {
         let out = command(root).args(args).args(VARS).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let log = std::fs::read_to_string(root.join("fake.log")).unwrap_or_default();
         let _ = std::fs::remove_file(root.join("fake.log"));
         log
@@ -443,7 +477,11 @@ fn import_writes_a_runbook_that_checks_clean_and_runs_the_same_commands() {
     // Without values it refuses before anything runs, naming them.
     let out = command(root).args(["exec", "crashloop"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("crashloop needs 4 values before anything runs"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("crashloop needs 4 values before anything runs"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

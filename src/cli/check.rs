@@ -1,9 +1,9 @@
 //! `runbook check [PATH…]`: lint runbooks — schema, templates, links, ids. Exit 1 on errors.
 
 use super::Context;
-use super::plain;
 use super::diagnostics::DiagnosticRenderer;
 use super::output::{self, GREEN, RED, YELLOW, paint};
+use super::plain;
 use crate::cli::error::{Error, Result, exit};
 use crate::model::{Diagnostic, Kb, KbSource};
 use serde::Serialize;
@@ -111,10 +111,7 @@ fn plain_diagnostics(target: &Target, all: bool) -> Vec<Diagnostic> {
         .filter(|(_, rb)| (all && rb.is_document()) || has_overlay(kb, rb))
         .map(|(i, _)| i)
         .collect();
-    let mut out: Vec<Diagnostic> = work
-        .par_iter()
-        .flat_map_iter(|&i| plain_lint(kb, i, all))
-        .collect();
+    let mut out: Vec<Diagnostic> = work.par_iter().flat_map_iter(|&i| plain_lint(kb, i, all)).collect();
     out.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
     out
 }
@@ -138,12 +135,18 @@ fn plain_lint(kb: &Kb, index: usize, all: bool) -> Vec<Diagnostic> {
     }
     for var in read.unresolved() {
         out.push(
-            Diagnostic::warning(&rb.path, var.line, var.column, format!("placeholder `{}` has no value", var.placeholder))
-                .with_hint(format!("runs need --var {}=… (or a value in the overlay's `vars:`)", var.name)),
+            Diagnostic::warning(
+                &rb.path,
+                var.line,
+                var.column,
+                format!("placeholder `{}` has no value", var.placeholder),
+            )
+            .with_hint(format!("runs need --var {}=… (or a value in the overlay's `vars:`)", var.name)),
         );
     }
     // Every placeholder filled with its own name: the scripts as bash will read them.
-    let names: std::collections::BTreeMap<String, String> = read.vars.iter().map(|v| (v.name.clone(), v.name.clone())).collect();
+    let names: std::collections::BTreeMap<String, String> =
+        read.vars.iter().map(|v| (v.name.clone(), v.name.clone())).collect();
     let filled = plain::read(rb, &body.source, None, &names, overlay.as_ref());
     for step in &filled.steps {
         let crate::model::step::Action::Run(run) = &step.step.action else { continue };
@@ -152,8 +155,13 @@ fn plain_lint(kb: &Kb, index: usize, all: bool) -> Vec<Diagnostic> {
         }
         if let Some(error) = crate::exec::syntax::bash_syntax_error(&step.script) {
             out.push(
-                Diagnostic::warning(&rb.path, step.line, step.column, format!("block `{}` does not parse: {error}", step.id))
-                    .with_hint(format!("line numbers count in the script `runbook show {} --plain` prints", rb.id)),
+                Diagnostic::warning(
+                    &rb.path,
+                    step.line,
+                    step.column,
+                    format!("block `{}` does not parse: {error}", step.id),
+                )
+                .with_hint(format!("line numbers count in the script `runbook show {} --plain` prints", rb.id)),
             );
         }
     }

@@ -4,16 +4,16 @@ use super::Context;
 use super::context::find;
 use super::diagnostics::DiagnosticRenderer;
 use super::output;
+use super::plain;
 use crate::cli::error::{Error, Result, exit};
 use crate::exec::engine::{self, ExecOptions};
 use crate::exec::probe::gpu;
 use crate::exec::report::Reporter;
 use crate::exec::report::json::JsonReporter;
 use crate::exec::report::terminal::TerminalReporter;
-use crate::record::{Trigger, Verdict};
 use crate::model::Kb;
 use crate::model::runbook::{Body, Runbook};
-use super::plain;
+use crate::record::{Trigger, Verdict};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -91,36 +91,13 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         });
     }
     let plain = plain::wanted(&kb, rb, args.plain);
-    if args.section.is_some() && !plain {
-        return Err(Error::Invalid {
-            message: "--section selects blocks of a plain doc".into(),
-            hint: Some(format!("add --plain: `runbook exec {} --plain --section …`", rb.id)),
-        });
-    }
-    if rb.is_document() && !plain {
-        return Err(Error::Invalid {
-            message: format!("{} is a document: it has no steps to run", rb.id),
-            hint: Some(format!(
-                "`runbook exec {0} --plain` runs its shell blocks (`runbook show {0} --plain` shows them), `runbook show {0}` prints it",
-                rb.id
-            )),
-        });
-    }
+    refuse_plain_mismatch(rb, plain, args.section.is_some())?;
     let index = kb.index_of_path(&rb.path).unwrap_or_default();
     let body = kb.body(index).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
-    let vars = args
-        .vars
-        .iter()
-        .map(|pair| match pair.split_once('=') {
-            Some((name, value)) => Ok((name.trim().to_string(), value.to_string())),
-            None => Err(Error::Invalid {
-                message: format!("bad --var `{pair}`"),
-                hint: Some("write --var name=value".into()),
-            }),
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let vars = parse_vars(&args.vars)?;
     let (rb, body, vars) = if plain {
-        let (rb, body) = plain_steps(ctx, &kb, rb, &body, args.section.as_deref(), &vars, !args.json && !args.diagnose)?;
+        let (rb, body) =
+            plain_steps(ctx, &kb, rb, &body, args.section.as_deref(), &vars, !args.json && !args.diagnose)?;
         (std::borrow::Cow::Owned(rb), Arc::new(body), Vec::new())
     } else {
         (std::borrow::Cow::Borrowed(rb), body, vars)
@@ -172,6 +149,39 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     })
 }
 
+/// `--section` without a plain run, or a document run without `--plain`: exit 2 with what to do.
+fn refuse_plain_mismatch(rb: &Runbook, plain: bool, section: bool) -> Result<()> {
+    if section && !plain {
+        return Err(Error::Invalid {
+            message: "--section selects blocks of a plain doc".into(),
+            hint: Some(format!("add --plain: `runbook exec {} --plain --section …`", rb.id)),
+        });
+    }
+    if rb.is_document() && !plain {
+        return Err(Error::Invalid {
+            message: format!("{} is a document: it has no steps to run", rb.id),
+            hint: Some(format!(
+                "`runbook exec {0} --plain` runs its shell blocks (`runbook show {0} --plain` shows them), `runbook show {0}` prints it",
+                rb.id
+            )),
+        });
+    }
+    Ok(())
+}
+
+fn parse_vars(pairs: &[String]) -> Result<Vec<(String, String)>> {
+    pairs
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) => Ok((name.trim().to_string(), value.to_string())),
+            None => Err(Error::Invalid {
+                message: format!("bad --var `{pair}`"),
+                hint: Some("write --var name=value".into()),
+            }),
+        })
+        .collect()
+}
+
 /// The doc read as plain steps, as a runbook the engine runs like any other: its placeholders
 /// become its variables (with their values), its blocks its steps. Exit 2 before anything runs
 /// when a placeholder has no value (after asking for it on a terminal).
@@ -199,7 +209,11 @@ fn plain_steps(
     }
     if read.steps.is_empty() {
         return Err(Error::Invalid {
-            message: format!("{} has no shell blocks to run{}", rb.id, section.map(|s| format!(" under `{s}`")).unwrap_or_default()),
+            message: format!(
+                "{} has no shell blocks to run{}",
+                rb.id,
+                section.map(|s| format!(" under `{s}`")).unwrap_or_default()
+            ),
             hint: Some(format!("`runbook show {} --plain` shows every block and why it does not run", rb.id)),
         });
     }

@@ -46,7 +46,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let imported = import::import(&rb.path, &body.source, rb.severity, overlay.as_ref()).map_err(|err| {
         let hint = match err {
             ImportError::HasSteps => Some(format!("`runbook show {}` shows its steps", rb.id)),
-            ImportError::NothingToRun => Some(format!("`runbook show {} --plain` shows why each block does not run", rb.id)),
+            ImportError::NothingToRun => {
+                Some(format!("`runbook show {} --plain` shows why each block does not run", rb.id))
+            }
             _ => None,
         };
         Error::Invalid { message: format!("cannot import {}: {err}", ctx.display_path(&kb, &rb.path)), hint }
@@ -56,7 +58,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             let out = ctx.cwd.join(out);
             write_new(&out, &imported.text, args.force)?;
             if !ctx.quiet {
-                let vars = if imported.vars.is_empty() { String::new() } else { format!("; variables: {}", imported.vars.join(", ")) };
+                let vars = if imported.vars.is_empty() {
+                    String::new()
+                } else {
+                    format!("; variables: {}", imported.vars.join(", "))
+                };
                 eprintln!(
                     "wrote {}: {} steps ({} ask first, {} manual){vars}; next: `runbook check {0}`",
                     shown(ctx, &out),
@@ -88,8 +94,13 @@ fn locate(ctx: &Context, file: &str) -> Result<(Kb, usize)> {
         let index = kb
             .runbooks
             .iter()
-            .position(|rb| rb.file.as_deref().and_then(|f| std::fs::canonicalize(f).ok()).as_deref() == Some(path.as_path()))
-            .ok_or_else(|| Error::Invalid { message: format!("{file} is not a Markdown doc of a knowledge base"), hint: None })?;
+            .position(|rb| {
+                rb.file.as_deref().and_then(|f| std::fs::canonicalize(f).ok()).as_deref() == Some(path.as_path())
+            })
+            .ok_or_else(|| Error::Invalid {
+                message: format!("{file} is not a Markdown doc of a knowledge base"),
+                hint: None,
+            })?;
         return Ok((kb, index));
     }
     let kb = ctx.load_summaries()?;

@@ -60,7 +60,15 @@ pub fn read(
     overlay: Option<&Overlay>,
 ) -> Plan {
     let env_has = |name: &str| std::env::var_os(name).is_some();
-    plain::plan(&Input { path: &rb.path, text: source, severity: rb.severity, section, values, env_has: &env_has, overlay })
+    plain::plan(&Input {
+        path: &rb.path,
+        text: source,
+        severity: rb.severity,
+        section,
+        values,
+        env_has: &env_has,
+        overlay,
+    })
 }
 
 pub fn print_diagnostics(ctx: &Context, kb: &Kb, diags: &[Diagnostic]) {
@@ -86,7 +94,8 @@ pub fn no_section(rb: &Runbook, section: &str) -> Error {
 
 /// `--var` names no placeholder (nor front-matter var) of the doc uses: an error, as for any runbook.
 pub fn check_given(rb: &Runbook, plan: &Plan, given: &[(String, String)]) -> Result<()> {
-    let known: Vec<&str> = plan.vars.iter().map(|v| v.name.as_str()).chain(rb.vars.keys().map(String::as_str)).collect();
+    let known: Vec<&str> =
+        plan.vars.iter().map(|v| v.name.as_str()).chain(rb.vars.keys().map(String::as_str)).collect();
     for (name, value) in given {
         if !known.contains(&name.as_str()) {
             let hint = match closest(name, known.iter().copied()) {
@@ -94,7 +103,10 @@ pub fn check_given(rb: &Runbook, plan: &Plan, given: &[(String, String)]) -> Res
                 None if known.is_empty() => format!("{} has no placeholders", rb.id),
                 None => format!("its placeholders: {}", known.join(", ")),
             };
-            return Err(Error::Invalid { message: format!("unknown variable `{name}` for {}", rb.id), hint: Some(hint) });
+            return Err(Error::Invalid {
+                message: format!("unknown variable `{name}` for {}", rb.id),
+                hint: Some(hint),
+            });
         }
         if value.contains('\n') || value.contains('\r') {
             return Err(Error::Invalid {

@@ -5,13 +5,13 @@ use super::context::find;
 use super::diagnostics::DiagnosticRenderer;
 use super::output::{self, BOLD, CYAN, DIM, GREEN, HEADING, RED, YELLOW, paint};
 use super::plain;
-use crate::model::plain::classify::Kind;
-use crate::model::plain::{BlockPlan, Fate, Plan};
-use crate::model::views::PlainView;
 use crate::cli::error::{Error, Result, exit};
 use crate::model::Kb;
+use crate::model::plain::classify::Kind;
+use crate::model::plain::{BlockPlan, Fate, Plan};
 use crate::model::runbook::{Body, Runbook};
 use crate::model::step::{Action, Step};
+use crate::model::views::PlainView;
 use crate::model::views::RunbookView;
 use std::io::Write;
 
@@ -67,7 +67,10 @@ fn show_plain(ctx: &Context, kb: &Kb, args: &Args) -> Result<i32> {
         .iter()
         .map(|pair| match pair.split_once('=') {
             Some((name, value)) => Ok((name.trim().to_string(), value.to_string())),
-            None => Err(Error::Invalid { message: format!("bad --var `{pair}`"), hint: Some("write --var name=value".into()) }),
+            None => Err(Error::Invalid {
+                message: format!("bad --var `{pair}`"),
+                hint: Some("write --var name=value".into()),
+            }),
         })
         .collect::<Result<Vec<_>>>()?;
     let values = plain::values(kb, &given);
@@ -88,8 +91,10 @@ fn show_plain(ctx: &Context, kb: &Kb, args: &Args) -> Result<i32> {
         reads.push((rb, read));
     }
     if args.json {
-        let views: Vec<PlainView> =
-            reads.iter().map(|(rb, read)| PlainView::new(rb, read, plain::command(kb, rb), args.section.as_deref())).collect();
+        let views: Vec<PlainView> = reads
+            .iter()
+            .map(|(rb, read)| PlainView::new(rb, read, plain::command(kb, rb), args.section.as_deref()))
+            .collect();
         if views.len() == 1 {
             serde_json::to_writer_pretty(&mut out, &views[0])?;
         } else {
@@ -120,14 +125,26 @@ fn print_plain<W: Write>(out: &mut W, ctx: &Context, kb: &Kb, rb: &Runbook, read
                 Some(value) => format!("= {value}"),
                 None => paint(YELLOW, format!("needs --var {}=…", var.name)),
             };
-            writeln!(out, "  {} {}  {}  {}", paint(BOLD, &var.name), value, var.placeholder, paint(DIM, format!("{path}:{}:{}", var.line, var.column)))?;
+            writeln!(
+                out,
+                "  {} {}  {}  {}",
+                paint(BOLD, &var.name),
+                value,
+                var.placeholder,
+                paint(DIM, format!("{path}:{}:{}", var.line, var.column))
+            )?;
         }
     }
     writeln!(out)?;
     if read.steps.is_empty() {
         writeln!(out, "{}", paint(DIM, "No shell blocks to run."))?;
     } else {
-        writeln!(out, "{}  {}", paint(HEADING, format!("Plain steps ({})", read.steps.len())), paint(DIM, format!("run: {}", plain::command(kb, rb))))?;
+        writeln!(
+            out,
+            "{}  {}",
+            paint(HEADING, format!("Plain steps ({})", read.steps.len())),
+            paint(DIM, format!("run: {}", plain::command(kb, rb)))
+        )?;
     }
     for (number, step) in read.steps.iter().enumerate() {
         let class = match step.class {
@@ -152,11 +169,17 @@ fn print_plain<W: Write>(out: &mut W, ctx: &Context, kb: &Kb, rb: &Runbook, read
                 writeln!(out, "     {} {}", paint(DIM, "│"), paint(DIM, line))?;
             }
             if expected.lines().count() > 12 {
-                writeln!(out, "     {} {}", paint(DIM, "│"), paint(DIM, format!("… {} more lines", expected.lines().count() - 12)))?;
+                writeln!(
+                    out,
+                    "     {} {}",
+                    paint(DIM, "│"),
+                    paint(DIM, format!("… {} more lines", expected.lines().count() - 12))
+                )?;
             }
         }
     }
-    let not_run: Vec<&BlockPlan> = read.blocks.iter().filter(|b| !matches!(b.fate, Fate::Step | Fate::Joined)).collect();
+    let not_run: Vec<&BlockPlan> =
+        read.blocks.iter().filter(|b| !matches!(b.fate, Fate::Step | Fate::Joined)).collect();
     if !not_run.is_empty() {
         writeln!(out)?;
         writeln!(out, "{}", paint(HEADING, "Blocks that do not run"))?;
@@ -172,11 +195,27 @@ fn print_plain<W: Write>(out: &mut W, ctx: &Context, kb: &Kb, rb: &Runbook, read
             };
             let heading = block.heading.as_deref().map(|h| format!(" under “{h}”")).unwrap_or_default();
             let info = if block.info.is_empty() { "untyped".to_string() } else { block.info.clone() };
-            writeln!(out, "  {} {info} block {}{heading}: {why}", paint(DIM, format!("{path}:{}", block.line)), block.ordinal)?;
+            writeln!(
+                out,
+                "  {} {info} block {}{heading}: {why}",
+                paint(DIM, format!("{path}:{}", block.line)),
+                block.ordinal
+            )?;
         }
     }
     if read.other_blocks > 0 {
-        writeln!(out, "  {}", paint(DIM, format!("and {} code block{} in other languages (YAML, PromQL, …)", read.other_blocks, if read.other_blocks == 1 { "" } else { "s" })))?;
+        writeln!(
+            out,
+            "  {}",
+            paint(
+                DIM,
+                format!(
+                    "and {} code block{} in other languages (YAML, PromQL, …)",
+                    read.other_blocks,
+                    if read.other_blocks == 1 { "" } else { "s" }
+                )
+            )
+        )?;
     }
     if !read.warnings.is_empty() {
         writeln!(out)?;
@@ -227,7 +266,15 @@ fn print_runbook<W: Write>(out: &mut W, ctx: &Context, kb: &Kb, rb: &Runbook, bo
             n => writeln!(
                 out,
                 "{}",
-                paint(DIM, format!("A document; its shell blocks run as {n} plain step{}: `{}` (`runbook show {} --plain` lists them).", if n == 1 { "" } else { "s" }, plain::command(kb, rb), rb.id))
+                paint(
+                    DIM,
+                    format!(
+                        "A document; its shell blocks run as {n} plain step{}: `{}` (`runbook show {} --plain` lists them).",
+                        if n == 1 { "" } else { "s" },
+                        plain::command(kb, rb),
+                        rb.id
+                    )
+                )
             )?,
         }
     } else {

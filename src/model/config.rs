@@ -57,8 +57,9 @@ impl Config {
             Err(err) => {
                 let lines = LineIndex::new(text);
                 let (line, column) = err.span().map(|s| lines.line_col(text, s.start)).unwrap_or((1, 1));
-                let diag = Diagnostic::error(CONFIG_FILE, line, column, err.message().to_string())
-                    .with_hint("runbook.toml keys: title, base_url, archives, vars, secrets, categories, plain, [[overlay]]");
+                let diag = Diagnostic::error(CONFIG_FILE, line, column, err.message().to_string()).with_hint(
+                    "runbook.toml keys: title, base_url, archives, vars, secrets, categories, plain, [[overlay]]",
+                );
                 (Config::default(), Some(diag))
             }
         }

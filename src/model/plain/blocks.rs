@@ -89,7 +89,13 @@ pub fn extract(text: &str) -> Doc {
                     while stack.last().is_some_and(|&i| doc.headings[i].level >= level) {
                         stack.pop();
                     }
-                    doc.headings.push(Heading { level, text, anchor, line: lines.line(offset), parents: stack.clone() });
+                    doc.headings.push(Heading {
+                        level,
+                        text,
+                        anchor,
+                        line: lines.line(offset),
+                        parents: stack.clone(),
+                    });
                     stack.push(doc.headings.len() - 1);
                 }
             }
@@ -113,27 +119,13 @@ pub fn extract(text: &str) -> Doc {
                 code = Some((info, fence_line, first_line, String::new()));
             }
             Event::End(TagEnd::CodeBlock) => {
-                if let Some((info, fence_line, first_line, content)) = code.take() {
-                    let indent = lines.line_col(text, range.start).1 - 1;
+                if let Some(open) = code.take() {
                     let section = stack.last().copied();
                     let ordinal = ordinals.entry(section).or_default();
                     *ordinal += 1;
                     let item = items.iter().rev().find(|i| !i.text.trim().is_empty()).map(|i| clean(&i.text));
-                    let (content_dedented, dedent) = dedent(&content);
-                    doc.blocks.push(Block {
-                        lang: Lang::of_info(&info),
-                        info,
-                        sha256: hex(&Sha256::digest(content.as_bytes())),
-                        content: content_dedented,
-                        fence_line,
-                        first_line,
-                        column: indent + dedent + 1,
-                        heading: section,
-                        ordinal: *ordinal,
-                        item,
-                        range: range.clone(),
-                        fence_indent: indent,
-                    });
+                    let indent = lines.line_col(text, range.start).1 - 1;
+                    doc.blocks.push(block(open, range, indent, section, *ordinal, item));
                 }
             }
             Event::Text(t) | Event::Code(t) => {
@@ -154,6 +146,32 @@ pub fn extract(text: &str) -> Doc {
         }
     }
     doc
+}
+
+/// A finished code block: (info, fence line, first line, content) and where it sits.
+fn block(
+    (info, fence_line, first_line, content): (String, usize, usize, String),
+    range: std::ops::Range<usize>,
+    indent: usize,
+    heading: Option<usize>,
+    ordinal: usize,
+    item: Option<String>,
+) -> Block {
+    let (dedented, dedent) = dedent(&content);
+    Block {
+        lang: Lang::of_info(&info),
+        info,
+        sha256: hex(&Sha256::digest(content.as_bytes())),
+        content: dedented,
+        fence_line,
+        first_line,
+        column: indent + dedent + 1,
+        heading,
+        ordinal,
+        item,
+        range,
+        fence_indent: indent,
+    }
 }
 
 /// A nested list or block ends the text that names the items around it.

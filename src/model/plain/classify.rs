@@ -98,13 +98,32 @@ fn label(command: &Command) -> String {
     let program = basename(command.program().unwrap_or_default());
     let args = texts(command.args());
     const WITH_VERBS: [&str; 21] = [
-        "kubectl", "oc", "systemctl", "docker", "podman", "nerdctl", "crictl", "ctr", "git", "helm", "ceph", "etcdctl",
-        "virsh", "velero", "argocd", "terraform", "amtool", "promtool", "ovn-nbctl", "ovs-vsctl", "rbd",
+        "kubectl",
+        "oc",
+        "systemctl",
+        "docker",
+        "podman",
+        "nerdctl",
+        "crictl",
+        "ctr",
+        "git",
+        "helm",
+        "ceph",
+        "etcdctl",
+        "virsh",
+        "velero",
+        "argocd",
+        "terraform",
+        "amtool",
+        "promtool",
+        "ovn-nbctl",
+        "ovs-vsctl",
+        "rbd",
     ];
-    if WITH_VERBS.contains(&program) {
-        if let Some(verb) = subcommand(&args) {
-            return format!("{program} {verb}");
-        }
+    if WITH_VERBS.contains(&program)
+        && let Some(verb) = subcommand(&args)
+    {
+        return format!("{program} {verb}");
     }
     program.to_string()
 }
@@ -228,26 +247,99 @@ fn tool(name: &str, args: &[String]) -> Option<Decision> {
         "wget" => wget(args),
         "docker" | "podman" | "nerdctl" => containers(name, args),
         "crictl" | "ctr" => cri(name, args),
-        "git" => verbs(name, args, &["status", "log", "diff", "show", "rev-parse", "ls-files", "blame", "describe", "shortlog", "reflog", "ls-remote", "grep"]),
-        "helm" => verbs(name, args, &["list", "ls", "status", "get", "history", "show", "template", "version", "search", "env", "lint"]),
+        "git" => verbs(
+            name,
+            args,
+            &[
+                "status",
+                "log",
+                "diff",
+                "show",
+                "rev-parse",
+                "ls-files",
+                "blame",
+                "describe",
+                "shortlog",
+                "reflog",
+                "ls-remote",
+                "grep",
+            ],
+        ),
+        "helm" => verbs(
+            name,
+            args,
+            &["list", "ls", "status", "get", "history", "show", "template", "version", "search", "env", "lint"],
+        ),
         "ceph" | "rados" | "rbd" | "radosgw-admin" => ceph(name, args),
         "etcdctl" => etcdctl(args),
-        "ovn-nbctl" | "ovn-sbctl" | "ovs-vsctl" => verbs(name, args, &["show", "list", "get", "find", "lr-list", "ls-list", "lsp-list", "lrp-list", "list-br", "list-ports", "list-ifaces", "--version"]),
+        "ovn-nbctl" | "ovn-sbctl" | "ovs-vsctl" => verbs(
+            name,
+            args,
+            &[
+                "show",
+                "list",
+                "get",
+                "find",
+                "lr-list",
+                "ls-list",
+                "lsp-list",
+                "lrp-list",
+                "list-br",
+                "list-ports",
+                "list-ifaces",
+                "--version",
+            ],
+        ),
         "ovs-ofctl" => verbs(name, args, &["show", "dump-flows", "dump-ports", "dump-tables", "dump-groups"]),
-        "virsh" => verbs(name, args, &["list", "dominfo", "domstate", "dumpxml", "domblklist", "domiflist", "domstats", "vcpuinfo", "nodeinfo", "capabilities", "version", "net-list", "pool-list", "vol-list", "domblkinfo"]),
+        "virsh" => verbs(
+            name,
+            args,
+            &[
+                "list",
+                "dominfo",
+                "domstate",
+                "dumpxml",
+                "domblklist",
+                "domiflist",
+                "domstats",
+                "vcpuinfo",
+                "nodeinfo",
+                "capabilities",
+                "version",
+                "net-list",
+                "pool-list",
+                "vol-list",
+                "domblkinfo",
+            ],
+        ),
         "velero" | "argocd" => verbs(name, args, &["get", "describe", "logs", "version", "list"]),
         "promtool" => verbs(name, args, &["check", "query", "debug", "test"]),
         "amtool" => amtool(args),
-        "terraform" | "tofu" => verbs(name, args, &["plan", "show", "output", "validate", "version", "state", "providers", "graph"]),
+        "terraform" | "tofu" => {
+            verbs(name, args, &["plan", "show", "output", "validate", "version", "state", "providers", "graph"])
+        }
+        _ => return host_tool(name, args),
+    })
+}
+
+/// Host tools whose arguments decide: `ip addr` reads, `ip link set` changes the network.
+fn host_tool(name: &str, args: &[String]) -> Option<Decision> {
+    Some(match name {
         "ip" => ip(args),
         "iptables" | "ip6tables" => iptables(name, args),
         "nft" => verbs(name, args, &["list"]),
         "sysctl" => sysctl(args),
-        "dmesg" => flags_forbid(name, args, &["-c", "-C", "--clear", "--read-clear", "-n", "--console-level", "-D", "-E"]),
+        "dmesg" => {
+            flags_forbid(name, args, &["-c", "-C", "--clear", "--read-clear", "-n", "--console-level", "-D", "-E"])
+        }
         "sed" => flags_forbid(name, args, &["-i", "--in-place"]),
         "yq" => flags_forbid(name, args, &["-i", "--inplace"]),
         "sort" => flags_forbid(name, args, &["-o", "--output"]),
-        "find" => flags_forbid(name, args, &["-delete", "-exec", "-execdir", "-ok", "-okdir", "-fprint", "-fprintf", "-fls", "-fprint0"]),
+        "find" => flags_forbid(
+            name,
+            args,
+            &["-delete", "-exec", "-execdir", "-ok", "-okdir", "-fprint", "-fprintf", "-fls", "-fprint0"],
+        ),
         "awk" | "gawk" | "mawk" | "nawk" => awk(name, args),
         "tee" => match args.iter().filter(|a| !a.starts_with('-')).find(|a| *a != "/dev/null") {
             Some(file) => Decision::asks(format!("`tee` writes `{file}`")),
@@ -273,8 +365,12 @@ fn tool(name: &str, args: &[String]) -> Option<Decision> {
             true => Decision::read_only(format!("`{name} -z` only checks the port")),
             false => Decision::asks(format!("`{name}` may send data or listen")),
         },
-        "openssl" => verbs(name, args, &["s_client", "x509", "verify", "version", "ciphers", "crl", "asn1parse", "req"]),
-        "ethtool" => match args.iter().any(|a| matches!(a.as_str(), "-s" | "-K" | "-G" | "-A" | "-C" | "-L" | "-E" | "-r" | "--change" | "--offload")) {
+        "openssl" => {
+            verbs(name, args, &["s_client", "x509", "verify", "version", "ciphers", "crl", "asn1parse", "req"])
+        }
+        "ethtool" => match args.iter().any(|a| {
+            matches!(a.as_str(), "-s" | "-K" | "-G" | "-A" | "-C" | "-L" | "-E" | "-r" | "--change" | "--offload")
+        }) {
             true => Decision::asks("`ethtool` with a setting changes the interface"),
             false => Decision::read_only("`ethtool` only reads"),
         },
@@ -286,25 +382,43 @@ fn tool(name: &str, args: &[String]) -> Option<Decision> {
             Some("status") => Decision::read_only("`service … status` only reads"),
             _ => Decision::asks("`service` starts, stops or restarts a service"),
         },
-        "dcgmi" => verbs(name, args, &["discovery", "health", "group", "stats", "dmon", "fieldgroup", "profile", "topo"]),
+        "dcgmi" => {
+            verbs(name, args, &["discovery", "health", "group", "stats", "dmon", "fieldgroup", "profile", "topo"])
+        }
         "nvidia-container-cli" => verbs(name, args, &["info", "list", "--version"]),
         "ssh" | "scp" | "rsync" => Decision::asks(format!("`{name}` reaches another host")),
-        "rpm" => match args.first().is_some_and(|a| a.starts_with("-q") || a == "--query" || a.starts_with("-V") || a == "--verify") {
+        "rpm" => match args
+            .first()
+            .is_some_and(|a| a.starts_with("-q") || a == "--query" || a.starts_with("-V") || a == "--verify")
+        {
             true => Decision::read_only("`rpm -q` only reads"),
             false => Decision::asks("`rpm` installs or removes packages"),
         },
-        "dpkg" | "dpkg-query" => match args.first().is_some_and(|a| matches!(a.as_str(), "-l" | "-s" | "-L" | "-S" | "-p" | "-W" | "--list" | "--status" | "--listfiles" | "--search" | "--show")) {
+        "dpkg" | "dpkg-query" => match args.first().is_some_and(|a| {
+            matches!(
+                a.as_str(),
+                "-l" | "-s" | "-L" | "-S" | "-p" | "-W" | "--list" | "--status" | "--listfiles" | "--search" | "--show"
+            )
+        }) {
             true => Decision::read_only(format!("`{name}` queries only read")),
             false => Decision::asks(format!("`{name}` installs or removes packages")),
         },
         "tc" | "bridge" => ip(args),
-        "chronyc" => verbs(name, args, &["tracking", "sources", "sourcestats", "activity", "ntpdata", "clients", "serverstats"]),
+        "chronyc" => {
+            verbs(name, args, &["tracking", "sources", "sourcestats", "activity", "ntpdata", "clients", "serverstats"])
+        }
         "networkctl" => verbs(name, args, &["status", "list", "lldp"]),
-        "smartctl" => flags_forbid(name, args, &["-t", "--test", "-s", "--smart", "-o", "--offlineauto", "-S", "--saveauto", "-X", "--abort"]),
-        "mdadm" => match args.iter().any(|a| matches!(a.as_str(), "--detail" | "-D" | "--examine" | "-E" | "--query" | "-Q")) {
-            true => Decision::read_only("`mdadm --detail` only reads"),
-            false => Decision::asks("`mdadm` may change RAID arrays"),
-        },
+        "smartctl" => flags_forbid(
+            name,
+            args,
+            &["-t", "--test", "-s", "--smart", "-o", "--offlineauto", "-S", "--saveauto", "-X", "--abort"],
+        ),
+        "mdadm" => {
+            match args.iter().any(|a| matches!(a.as_str(), "--detail" | "-D" | "--examine" | "-E" | "--query" | "-Q")) {
+                true => Decision::read_only("`mdadm --detail` only reads"),
+                false => Decision::asks("`mdadm` may change RAID arrays"),
+            }
+        }
         _ => return None,
     })
 }
@@ -312,8 +426,20 @@ fn tool(name: &str, args: &[String]) -> Option<Decision> {
 /// The first word that is not a flag (and not a flag's value, for the flags given).
 pub fn subcommand(args: &[String]) -> Option<&str> {
     const WITH_VALUE: [&str; 14] = [
-        "-n", "--namespace", "--context", "--cluster", "--user", "--kubeconfig", "-s", "--server", "--token",
-        "--as", "--as-group", "-c", "--conf", "--config",
+        "-n",
+        "--namespace",
+        "--context",
+        "--cluster",
+        "--user",
+        "--kubeconfig",
+        "-s",
+        "--server",
+        "--token",
+        "--as",
+        "--as-group",
+        "-c",
+        "--conf",
+        "--config",
     ];
     let mut i = 0;
     while let Some(arg) = args.get(i) {
@@ -335,15 +461,31 @@ fn verbs(name: &str, args: &[String], readers: &[&str]) -> Decision {
     match subcommand(args) {
         Some(verb) if readers.contains(&verb) => Decision::read_only(format!("`{name} {verb}` only reads")),
         Some(verb) => Decision::asks(format!("`{name} {verb}` is not known to be read-only")),
-        None if readers.iter().any(|r| args.iter().any(|a| a == r)) => Decision::read_only(format!("`{name}` only reads")),
+        None if readers.iter().any(|r| args.iter().any(|a| a == r)) => {
+            Decision::read_only(format!("`{name}` only reads"))
+        }
         None => Decision::asks(format!("`{name}` without a known read-only verb")),
     }
 }
 
 fn kubectl(name: &str, args: &[String]) -> Decision {
     const READERS: [&str; 16] = [
-        "get", "describe", "logs", "top", "events", "explain", "api-resources", "api-versions", "version",
-        "cluster-info", "whoami", "status", "wait", "diff", "kustomize", "completion",
+        "get",
+        "describe",
+        "logs",
+        "top",
+        "events",
+        "explain",
+        "api-resources",
+        "api-versions",
+        "version",
+        "cluster-info",
+        "whoami",
+        "status",
+        "wait",
+        "diff",
+        "kustomize",
+        "completion",
     ];
     let Some(verb) = subcommand(args) else {
         return Decision::read_only(format!("`{name}` alone prints its help"));
@@ -361,7 +503,12 @@ fn kubectl(name: &str, args: &[String]) -> Decision {
         "auth" if matches!(after.first(), Some(&"can-i") | Some(&"whoami")) => {
             Decision::read_only(format!("`{name} auth {}` only reads", after[0]))
         }
-        "config" if matches!(after.first(), Some(&("view" | "get-contexts" | "current-context" | "get-clusters" | "get-users"))) => {
+        "config"
+            if matches!(
+                after.first(),
+                Some(&("view" | "get-contexts" | "current-context" | "get-clusters" | "get-users"))
+            ) =>
+        {
             Decision::read_only(format!("`{name} config {}` only reads", after[0]))
         }
         "rollout" if matches!(after.first(), Some(&("status" | "history"))) => {
@@ -425,9 +572,24 @@ pub fn is_shell(program: &str) -> bool {
 
 fn systemctl(args: &[String]) -> Decision {
     const READERS: [&str; 18] = [
-        "status", "show", "cat", "list-units", "list-unit-files", "list-timers", "list-sockets", "list-dependencies",
-        "list-jobs", "list-machines", "is-active", "is-enabled", "is-failed", "is-system-running", "get-default",
-        "show-environment", "help", "--version",
+        "status",
+        "show",
+        "cat",
+        "list-units",
+        "list-unit-files",
+        "list-timers",
+        "list-sockets",
+        "list-dependencies",
+        "list-jobs",
+        "list-machines",
+        "is-active",
+        "is-enabled",
+        "is-failed",
+        "is-system-running",
+        "get-default",
+        "show-environment",
+        "help",
+        "--version",
     ];
     match args.iter().find(|a| !a.starts_with('-') || *a == "--version") {
         None => Decision::read_only("`systemctl` alone lists units"),
@@ -437,7 +599,17 @@ fn systemctl(args: &[String]) -> Decision {
 }
 
 fn journalctl(args: &[String]) -> Decision {
-    let changes = ["--vacuum-size", "--vacuum-time", "--vacuum-files", "--rotate", "--flush", "--sync", "--relinquish-var", "--setup-keys", "--update-catalog"];
+    let changes = [
+        "--vacuum-size",
+        "--vacuum-time",
+        "--vacuum-files",
+        "--rotate",
+        "--flush",
+        "--sync",
+        "--relinquish-var",
+        "--setup-keys",
+        "--update-catalog",
+    ];
     if let Some(flag) = args.iter().find(|a| changes.iter().any(|c| a.starts_with(c))) {
         return Decision::asks(format!("`journalctl {flag}` changes the journal"));
     }
@@ -448,7 +620,9 @@ fn journalctl(args: &[String]) -> Decision {
 fn streams(name: &str, args: &[String], follow: &[&str]) -> Decision {
     let follows = args.iter().any(|a| {
         follow.contains(&a.as_str())
-            || (a.starts_with('-') && !a.starts_with("--") && follow.iter().any(|f| f.len() == 2 && a[1..].contains(&f[1..])))
+            || (a.starts_with('-')
+                && !a.starts_with("--")
+                && follow.iter().any(|f| f.len() == 2 && a[1..].contains(&f[1..])))
     });
     if follows {
         Decision::asks(format!("`{name} -f` follows until it is stopped"))
@@ -459,22 +633,52 @@ fn streams(name: &str, args: &[String], follow: &[&str]) -> Decision {
 
 fn nvidia_smi(args: &[String]) -> Decision {
     const SETTERS: [&str; 30] = [
-        "-pm", "--persistence-mode", "-e", "--ecc-config", "-p", "--reset-ecc-errors", "-c", "--compute-mode",
-        "-dm", "--driver-model", "-fdm", "-r", "--gpu-reset", "-vm", "-ac", "--applications-clocks", "-rac",
-        "-acp", "-pl", "--power-limit", "-cc", "-am", "-caa", "-lgc", "-rgc", "-lmc", "-rmc", "-mig",
-        "--multi-instance-gpu", "--lock-gpu-clocks",
+        "-pm",
+        "--persistence-mode",
+        "-e",
+        "--ecc-config",
+        "-p",
+        "--reset-ecc-errors",
+        "-c",
+        "--compute-mode",
+        "-dm",
+        "--driver-model",
+        "-fdm",
+        "-r",
+        "--gpu-reset",
+        "-vm",
+        "-ac",
+        "--applications-clocks",
+        "-rac",
+        "-acp",
+        "-pl",
+        "--power-limit",
+        "-cc",
+        "-am",
+        "-caa",
+        "-lgc",
+        "-rgc",
+        "-lmc",
+        "-rmc",
+        "-mig",
+        "--multi-instance-gpu",
+        "--lock-gpu-clocks",
     ];
     if let Some(flag) = args.iter().find(|a| SETTERS.iter().any(|s| a == s || a.starts_with(&format!("{s}=")))) {
         return Decision::asks(format!("`nvidia-smi {flag}` changes GPU settings"));
     }
-    if let Some(sub) = args.first().filter(|a| matches!(a.as_str(), "mig" | "drain" | "clocks" | "vgpu" | "conf-compute")) {
-        let lists = args.iter().any(|a| matches!(a.as_str(), "-l" | "-lgi" | "-lci" | "-lgip" | "-lcip" | "-q" | "--list"));
+    if let Some(sub) =
+        args.first().filter(|a| matches!(a.as_str(), "mig" | "drain" | "clocks" | "vgpu" | "conf-compute"))
+    {
+        let lists =
+            args.iter().any(|a| matches!(a.as_str(), "-l" | "-lgi" | "-lci" | "-lgip" | "-lcip" | "-q" | "--list"));
         return match lists {
             true => Decision::read_only(format!("`nvidia-smi {sub}` with a list flag only reads")),
             false => Decision::asks(format!("`nvidia-smi {sub}` may change GPU settings")),
         };
     }
-    let loops = args.iter().any(|a| matches!(a.as_str(), "-l" | "--loop" | "-lms" | "--loop-ms") || a.starts_with("--loop"));
+    let loops =
+        args.iter().any(|a| matches!(a.as_str(), "-l" | "--loop" | "-lms" | "--loop-ms") || a.starts_with("--loop"));
     let monitors = args.first().is_some_and(|a| a == "dmon" || a == "pmon") && !args.iter().any(|a| a == "-c");
     if loops || monitors {
         return Decision::asks("`nvidia-smi` in a loop runs until it is stopped");
@@ -547,7 +751,9 @@ fn curl(args: &[String]) -> Decision {
 
 fn wget(args: &[String]) -> Decision {
     let to_stdout = args.windows(2).any(|w| w[0] == "-O" && w[1] == "-")
-        || args.iter().any(|a| a == "-O-" || a == "--output-document=-" || a == "--spider" || (a.starts_with('-') && a.ends_with("O-")));
+        || args.iter().any(|a| {
+            a == "-O-" || a == "--output-document=-" || a == "--spider" || (a.starts_with('-') && a.ends_with("O-"))
+        });
     if to_stdout {
         Decision::read_only("`wget` to stdout only reads")
     } else {
@@ -556,8 +762,22 @@ fn wget(args: &[String]) -> Decision {
 }
 
 fn containers(name: &str, args: &[String]) -> Decision {
-    const READERS: [&str; 14] =
-        ["ps", "images", "inspect", "logs", "info", "version", "top", "port", "diff", "history", "stats", "events", "search", "--version"];
+    const READERS: [&str; 14] = [
+        "ps",
+        "images",
+        "inspect",
+        "logs",
+        "info",
+        "version",
+        "top",
+        "port",
+        "diff",
+        "history",
+        "stats",
+        "events",
+        "search",
+        "--version",
+    ];
     let verb = subcommand(args);
     let after: Vec<&str> = args.iter().map(String::as_str).skip_while(|a| Some(*a) != verb).skip(1).collect();
     match verb {
@@ -579,8 +799,20 @@ fn containers(name: &str, args: &[String]) -> Decision {
 }
 
 fn cri(name: &str, args: &[String]) -> Decision {
-    const READERS: [&str; 12] =
-        ["ps", "pods", "images", "img", "inspect", "inspectp", "inspecti", "info", "version", "stats", "statsp", "imagefsinfo"];
+    const READERS: [&str; 12] = [
+        "ps",
+        "pods",
+        "images",
+        "img",
+        "inspect",
+        "inspectp",
+        "inspecti",
+        "info",
+        "version",
+        "stats",
+        "statsp",
+        "imagefsinfo",
+    ];
     let verb = subcommand(args);
     let after: Vec<&str> = args.iter().map(String::as_str).skip_while(|a| Some(*a) != verb).skip(1).collect();
     match verb {
@@ -601,14 +833,68 @@ fn cri(name: &str, args: &[String]) -> Decision {
 
 fn ceph(name: &str, args: &[String]) -> Decision {
     const CHANGES: [&str; 34] = [
-        "set", "unset", "rm", "out", "in", "down", "reweight", "create", "delete", "purge", "destroy", "repair",
-        "scrub", "deep-scrub", "enable", "disable", "add", "remove", "mark", "lost", "restart", "redeploy", "apply",
-        "pause", "unpause", "archive", "fail", "new", "rename", "import", "put", "rmdir", "mksnap", "rollback",
+        "set",
+        "unset",
+        "rm",
+        "out",
+        "in",
+        "down",
+        "reweight",
+        "create",
+        "delete",
+        "purge",
+        "destroy",
+        "repair",
+        "scrub",
+        "deep-scrub",
+        "enable",
+        "disable",
+        "add",
+        "remove",
+        "mark",
+        "lost",
+        "restart",
+        "redeploy",
+        "apply",
+        "pause",
+        "unpause",
+        "archive",
+        "fail",
+        "new",
+        "rename",
+        "import",
+        "put",
+        "rmdir",
+        "mksnap",
+        "rollback",
     ];
     const READS: [&str; 26] = [
-        "status", "-s", "health", "df", "stat", "tree", "ls", "list", "lspools", "dump", "versions", "version",
-        "quorum_status", "detail", "get", "info", "report", "perf", "query", "ps", "du", "show", "mon_status",
-        "crash", "log", "check",
+        "status",
+        "-s",
+        "health",
+        "df",
+        "stat",
+        "tree",
+        "ls",
+        "list",
+        "lspools",
+        "dump",
+        "versions",
+        "version",
+        "quorum_status",
+        "detail",
+        "get",
+        "info",
+        "report",
+        "perf",
+        "query",
+        "ps",
+        "du",
+        "show",
+        "mon_status",
+        "crash",
+        "log",
+        "check",
     ];
     if let Some(word) = args.iter().find(|a| CHANGES.contains(&a.as_str())) {
         return Decision::asks(format!("`{name} … {word}` changes the storage cluster"));
@@ -634,9 +920,12 @@ fn etcdctl(args: &[String]) -> Decision {
 fn amtool(args: &[String]) -> Decision {
     let words: Vec<&str> = args.iter().map(String::as_str).filter(|a| !a.starts_with('-')).collect();
     match words.as_slice() {
-        ["alert"] | ["alert", "query", ..] | ["silence"] | ["silence", "query", ..] | ["config", ..] | ["check-config", ..] => {
-            Decision::read_only("`amtool` queries only read")
-        }
+        ["alert"]
+        | ["alert", "query", ..]
+        | ["silence"]
+        | ["silence", "query", ..]
+        | ["config", ..]
+        | ["check-config", ..] => Decision::read_only("`amtool` queries only read"),
         _ => Decision::asks("`amtool` may add or expire silences"),
     }
 }
@@ -651,11 +940,16 @@ fn ip(args: &[String]) -> Decision {
 
 fn iptables(name: &str, args: &[String]) -> Decision {
     let lists = args.iter().any(|a| {
-        a == "--list" || a == "--list-rules" || (a.starts_with('-') && !a.starts_with("--") && (a.contains('L') || a.contains('S')))
+        a == "--list"
+            || a == "--list-rules"
+            || (a.starts_with('-') && !a.starts_with("--") && (a.contains('L') || a.contains('S')))
     });
     let changes = args.iter().any(|a| {
         matches!(a.as_str(), "-A" | "-D" | "-I" | "-R" | "-F" | "-X" | "-P" | "-N" | "-Z" | "-E")
-            || a.starts_with("--append") || a.starts_with("--delete") || a.starts_with("--insert") || a.starts_with("--flush")
+            || a.starts_with("--append")
+            || a.starts_with("--delete")
+            || a.starts_with("--insert")
+            || a.starts_with("--flush")
     });
     if lists && !changes {
         Decision::read_only(format!("`{name} -L` only reads"))
@@ -665,7 +959,14 @@ fn iptables(name: &str, args: &[String]) -> Decision {
 }
 
 fn sysctl(args: &[String]) -> Decision {
-    if args.iter().any(|a| a == "-w" || a == "--write" || a == "-p" || a == "--load" || a == "--system" || (a.contains('=') && !a.starts_with('-'))) {
+    if args.iter().any(|a| {
+        a == "-w"
+            || a == "--write"
+            || a == "-p"
+            || a == "--load"
+            || a == "--system"
+            || (a.contains('=') && !a.starts_with('-'))
+    }) {
         Decision::asks("`sysctl` with a value changes kernel settings")
     } else {
         Decision::read_only("`sysctl` only reads")
@@ -674,7 +975,11 @@ fn sysctl(args: &[String]) -> Decision {
 
 fn awk(name: &str, args: &[String]) -> Decision {
     let program = args.iter().find(|a| !a.starts_with('-')).map(String::as_str).unwrap_or("");
-    if program.contains("system(") || program.contains("| \"") || program.contains("print >") || program.contains("printf >") {
+    if program.contains("system(")
+        || program.contains("| \"")
+        || program.contains("print >")
+        || program.contains("printf >")
+    {
         Decision::asks(format!("the `{name}` program runs commands or writes files"))
     } else {
         Decision::read_only(format!("`{name}` only reads"))
@@ -684,9 +989,7 @@ fn awk(name: &str, args: &[String]) -> Decision {
 fn flags_forbid(name: &str, args: &[String], forbidden: &[&str]) -> Decision {
     let hit = args.iter().find(|a| {
         forbidden.iter().any(|f| {
-            *a == f
-                || a.starts_with(&format!("{f}="))
-                || (f.len() == 2 && a.starts_with(f) && !a.starts_with("--"))
+            *a == f || a.starts_with(&format!("{f}=")) || (f.len() == 2 && a.starts_with(f) && !a.starts_with("--"))
         })
     });
     match hit {
@@ -704,7 +1007,9 @@ fn setter(name: &str, args: &[String]) -> Decision {
         "date" => !args.iter().any(|a| a == "-s" || a.starts_with("--set")),
         "ifconfig" => positional.len() <= 1,
         "route" => !args.iter().any(|a| a == "add" || a == "del"),
-        "hostnamectl" | "timedatectl" => positional.first().is_none_or(|p| p.as_str() == "status" || p.starts_with("show") || p.starts_with("list")),
+        "hostnamectl" | "timedatectl" => {
+            positional.first().is_none_or(|p| p.as_str() == "status" || p.starts_with("show") || p.starts_with("list"))
+        }
         _ => false,
     };
     if reads {
@@ -716,14 +1021,18 @@ fn setter(name: &str, args: &[String]) -> Decision {
 
 /// A REPL or interpreter: alone it needs a person; with a script it is unknown code.
 fn repl(name: &str, args: &[String]) -> Decision {
-    let runs_code = args.iter().any(|a| matches!(a.as_str(), "-c" | "-e" | "--command" | "--execute" | "--eval" | "-f" | "--file"))
-        || (matches!(name, "python" | "python3" | "node" | "irb") && args.iter().any(|a| !a.starts_with('-')));
+    let runs_code =
+        args.iter().any(|a| matches!(a.as_str(), "-c" | "-e" | "--command" | "--execute" | "--eval" | "-f" | "--file"))
+            || (matches!(name, "python" | "python3" | "node" | "irb") && args.iter().any(|a| !a.starts_with('-')));
     if name == "redis-cli" {
-        const READS: [&str; 12] = ["info", "get", "keys", "scan", "ping", "dbsize", "ttl", "type", "llen", "hgetall", "monitor", "slowlog"];
+        const READS: [&str; 12] =
+            ["info", "get", "keys", "scan", "ping", "dbsize", "ttl", "type", "llen", "hgetall", "monitor", "slowlog"];
         let words: Vec<String> = args.iter().filter(|a| !a.starts_with('-')).map(|a| a.to_ascii_lowercase()).collect();
         return match words.iter().find(|w| READS.contains(&w.as_str())) {
             Some(w) if w != "monitor" => Decision::read_only(format!("`redis-cli {w}` only reads")),
-            _ if words.is_empty() || args.is_empty() => Decision::interactive("`redis-cli` alone is a REPL: it needs a person"),
+            _ if words.is_empty() || args.is_empty() => {
+                Decision::interactive("`redis-cli` alone is a REPL: it needs a person")
+            }
             _ => Decision::asks("`redis-cli` with a command that may write"),
         };
     }
@@ -747,79 +1056,437 @@ fn is_powershell_reader(name: &str) -> bool {
     name.contains('-')
         && matches!(
             verb.to_ascii_lowercase().as_str(),
-            "get" | "test" | "show" | "find" | "measure" | "select" | "where" | "format" | "resolve" | "compare" | "sort" | "group" | "convertto" | "convertfrom"
+            "get"
+                | "test"
+                | "show"
+                | "find"
+                | "measure"
+                | "select"
+                | "where"
+                | "format"
+                | "resolve"
+                | "compare"
+                | "sort"
+                | "group"
+                | "convertto"
+                | "convertfrom"
         )
 }
 
 /// Programs that only read (or only change the shell's own state), whatever their arguments.
 const READ_ONLY: &[&str] = &[
-    "cat", "tac", "head", "less", "grep", "egrep", "fgrep", "zgrep", "zcat", "rg", "ag", "wc", "cut", "tr", "column",
-    "jq", "base64", "xxd", "hexdump", "od", "strings", "nl", "paste", "join", "comm", "diff", "cmp", "fold", "fmt",
-    "rev", "seq", "expr", "bc", "numfmt", "basename", "dirname", "realpath", "readlink", "stat", "file", "md5sum",
-    "sha256sum", "sha1sum", "sha512sum", "cksum", "locate", "which", "whereis", "type", "ls", "tree", "du", "df",
-    "lsblk", "blkid", "findmnt", "free", "vmstat", "iostat", "mpstat", "sar", "pidstat", "uptime", "w", "who",
-    "whoami", "id", "groups", "uname", "arch", "nproc", "lscpu", "lspci", "lsusb", "lsmod", "lshw", "dmidecode",
-    "modinfo", "getent", "cal", "printenv", "locale", "getconf", "ps", "pgrep", "pidof", "lsof", "ss", "netstat",
-    "arp", "traceroute", "tracepath", "mtr", "dig", "nslookup", "host", "whois", "lsattr", "getfacl", "getenforce",
-    "sestatus", "ausearch", "last", "lastlog", "ipcs", "iptables-save", "ip6tables-save", "conntrack", "nvcc",
-    "echo", "printf", "true", "false", ":", "test", "[", "[[", "sleep", "wait", "cd", "pushd", "popd", "export",
-    "set", "unset", "shopt", "alias", "local", "declare", "typeset", "readonly", "read", "mapfile", "readarray",
-    "exit", "return", "shift", "break", "continue", "trap", "hash", "history", "jobs", "uniq", "sort", "tail", "more",
-    "env", "clear", "pwd", "dirs", "umask", "let", "lstopo", "ibstat", "ibstatus", "ibv_devinfo", "ibdev2netdev", "lsns", "pvs", "vgs", "lvs", "pvdisplay", "vgdisplay", "lvdisplay", "showmount", "apt-cache", "ldd", "getcap", "ulimit", "ntpq", "lldpctl", "pstree", "time", "xmllint",
+    "cat",
+    "tac",
+    "head",
+    "less",
+    "grep",
+    "egrep",
+    "fgrep",
+    "zgrep",
+    "zcat",
+    "rg",
+    "ag",
+    "wc",
+    "cut",
+    "tr",
+    "column",
+    "jq",
+    "base64",
+    "xxd",
+    "hexdump",
+    "od",
+    "strings",
+    "nl",
+    "paste",
+    "join",
+    "comm",
+    "diff",
+    "cmp",
+    "fold",
+    "fmt",
+    "rev",
+    "seq",
+    "expr",
+    "bc",
+    "numfmt",
+    "basename",
+    "dirname",
+    "realpath",
+    "readlink",
+    "stat",
+    "file",
+    "md5sum",
+    "sha256sum",
+    "sha1sum",
+    "sha512sum",
+    "cksum",
+    "locate",
+    "which",
+    "whereis",
+    "type",
+    "ls",
+    "tree",
+    "du",
+    "df",
+    "lsblk",
+    "blkid",
+    "findmnt",
+    "free",
+    "vmstat",
+    "iostat",
+    "mpstat",
+    "sar",
+    "pidstat",
+    "uptime",
+    "w",
+    "who",
+    "whoami",
+    "id",
+    "groups",
+    "uname",
+    "arch",
+    "nproc",
+    "lscpu",
+    "lspci",
+    "lsusb",
+    "lsmod",
+    "lshw",
+    "dmidecode",
+    "modinfo",
+    "getent",
+    "cal",
+    "printenv",
+    "locale",
+    "getconf",
+    "ps",
+    "pgrep",
+    "pidof",
+    "lsof",
+    "ss",
+    "netstat",
+    "arp",
+    "traceroute",
+    "tracepath",
+    "mtr",
+    "dig",
+    "nslookup",
+    "host",
+    "whois",
+    "lsattr",
+    "getfacl",
+    "getenforce",
+    "sestatus",
+    "ausearch",
+    "last",
+    "lastlog",
+    "ipcs",
+    "iptables-save",
+    "ip6tables-save",
+    "conntrack",
+    "nvcc",
+    "echo",
+    "printf",
+    "true",
+    "false",
+    ":",
+    "test",
+    "[",
+    "[[",
+    "sleep",
+    "wait",
+    "cd",
+    "pushd",
+    "popd",
+    "export",
+    "set",
+    "unset",
+    "shopt",
+    "alias",
+    "local",
+    "declare",
+    "typeset",
+    "readonly",
+    "read",
+    "mapfile",
+    "readarray",
+    "exit",
+    "return",
+    "shift",
+    "break",
+    "continue",
+    "trap",
+    "hash",
+    "history",
+    "jobs",
+    "uniq",
+    "sort",
+    "tail",
+    "more",
+    "env",
+    "clear",
+    "pwd",
+    "dirs",
+    "umask",
+    "let",
+    "lstopo",
+    "ibstat",
+    "ibstatus",
+    "ibv_devinfo",
+    "ibdev2netdev",
+    "lsns",
+    "pvs",
+    "vgs",
+    "lvs",
+    "pvdisplay",
+    "vgdisplay",
+    "lvdisplay",
+    "showmount",
+    "apt-cache",
+    "ldd",
+    "getcap",
+    "ulimit",
+    "ntpq",
+    "lldpctl",
+    "pstree",
+    "time",
+    "xmllint",
 ];
 
 /// Programs that change something, with what.
 const MUTATING: &[(&str, &str)] = &[
-    ("rm", "deletes files"), ("rmdir", "deletes folders"), ("mv", "moves files"), ("cp", "writes files"),
-    ("ln", "creates links"), ("mkdir", "creates folders"), ("touch", "creates or changes files"), ("chmod", "changes permissions"),
-    ("chown", "changes owners"), ("chgrp", "changes groups"), ("chattr", "changes file attributes"), ("setfacl", "changes ACLs"),
-    ("truncate", "changes file sizes"), ("dd", "writes devices or files"), ("shred", "destroys files"), ("install", "writes files"),
-    ("kill", "signals processes"), ("killall", "signals processes"), ("pkill", "signals processes"), ("reboot", "reboots the host"),
-    ("shutdown", "stops the host"), ("poweroff", "stops the host"), ("halt", "stops the host"), ("init", "changes the runlevel"),
-    ("modprobe", "loads or unloads kernel modules"), ("rmmod", "unloads kernel modules"), ("insmod", "loads kernel modules"),
-    ("apt", "installs or removes packages"), ("apt-get", "installs or removes packages"), ("yum", "installs or removes packages"),
-    ("dnf", "installs or removes packages"), ("zypper", "installs or removes packages"), ("pip", "installs packages"),
-    ("pip3", "installs packages"), ("npm", "installs packages"), ("brew", "installs packages"), ("snap", "installs packages"),
-    ("useradd", "changes users"), ("userdel", "changes users"), ("usermod", "changes users"), ("passwd", "changes passwords"),
-    ("groupadd", "changes groups"), ("crontab", "changes scheduled jobs"), ("mkfs", "formats a filesystem"),
-    ("fdisk", "changes partitions"), ("parted", "changes partitions"), ("wipefs", "wipes signatures"), ("umount", "unmounts filesystems"),
-    ("swapoff", "changes swap"), ("swapon", "changes swap"), ("fsck", "repairs filesystems"), ("xfs_repair", "repairs filesystems"),
-    ("lvextend", "changes volumes"), ("lvcreate", "changes volumes"), ("lvremove", "changes volumes"), ("resize2fs", "resizes filesystems"),
-    ("make", "builds and may install"), ("tar", "writes or extracts files"), ("unzip", "extracts files"), ("gzip", "replaces files"),
-    ("gunzip", "replaces files"), ("patch", "changes files"), ("vgchange", "changes volumes"), ("setenforce", "changes SELinux"),
-    ("update-ca-trust", "changes trusted certificates"), ("update-ca-certificates", "changes trusted certificates"),
-    ("restorecon", "changes SELinux labels"), ("semanage", "changes SELinux policy"), ("firewall-cmd", "changes the firewall"),
-    ("ufw", "changes the firewall"), ("rpm-ostree", "changes the OS image"), ("ostree", "changes the OS image"),
-    ("podman-remote", "manages containers"), ("machinectl", "manages machines"), ("loginctl", "manages sessions"),
-    ("eval", "runs text as commands"), ("source", "runs a file this doc does not show"), (".", "runs a file this doc does not show"),
-    ("bash", "runs a script this table cannot read"), ("sh", "runs a script this table cannot read"), ("zsh", "runs a script this table cannot read"),
-    ("ansible", "runs tasks on hosts"), ("ansible-playbook", "runs playbooks"), ("kubeadm", "changes the cluster"),
-    ("virtctl", "changes virtual machines"), ("ipmitool", "controls the server's management board"), ("dracut", "rebuilds the initramfs"),
-    ("grub2-mkconfig", "changes the boot loader"), ("efibootmgr", "changes boot entries"), ("hwclock", "changes the hardware clock"),
-    ("exportfs", "changes NFS exports"), ("ceph-volume", "changes OSD volumes"), ("ceph-bluestore-tool", "changes OSD data"),
-    ("ovn-appctl", "may change OVN state"), ("ovs-appctl", "may change OVS state"), ("ovs-dpctl", "may change datapaths"),
+    ("rm", "deletes files"),
+    ("rmdir", "deletes folders"),
+    ("mv", "moves files"),
+    ("cp", "writes files"),
+    ("ln", "creates links"),
+    ("mkdir", "creates folders"),
+    ("touch", "creates or changes files"),
+    ("chmod", "changes permissions"),
+    ("chown", "changes owners"),
+    ("chgrp", "changes groups"),
+    ("chattr", "changes file attributes"),
+    ("setfacl", "changes ACLs"),
+    ("truncate", "changes file sizes"),
+    ("dd", "writes devices or files"),
+    ("shred", "destroys files"),
+    ("install", "writes files"),
+    ("kill", "signals processes"),
+    ("killall", "signals processes"),
+    ("pkill", "signals processes"),
+    ("reboot", "reboots the host"),
+    ("shutdown", "stops the host"),
+    ("poweroff", "stops the host"),
+    ("halt", "stops the host"),
+    ("init", "changes the runlevel"),
+    ("modprobe", "loads or unloads kernel modules"),
+    ("rmmod", "unloads kernel modules"),
+    ("insmod", "loads kernel modules"),
+    ("apt", "installs or removes packages"),
+    ("apt-get", "installs or removes packages"),
+    ("yum", "installs or removes packages"),
+    ("dnf", "installs or removes packages"),
+    ("zypper", "installs or removes packages"),
+    ("pip", "installs packages"),
+    ("pip3", "installs packages"),
+    ("npm", "installs packages"),
+    ("brew", "installs packages"),
+    ("snap", "installs packages"),
+    ("useradd", "changes users"),
+    ("userdel", "changes users"),
+    ("usermod", "changes users"),
+    ("passwd", "changes passwords"),
+    ("groupadd", "changes groups"),
+    ("crontab", "changes scheduled jobs"),
+    ("mkfs", "formats a filesystem"),
+    ("fdisk", "changes partitions"),
+    ("parted", "changes partitions"),
+    ("wipefs", "wipes signatures"),
+    ("umount", "unmounts filesystems"),
+    ("swapoff", "changes swap"),
+    ("swapon", "changes swap"),
+    ("fsck", "repairs filesystems"),
+    ("xfs_repair", "repairs filesystems"),
+    ("lvextend", "changes volumes"),
+    ("lvcreate", "changes volumes"),
+    ("lvremove", "changes volumes"),
+    ("resize2fs", "resizes filesystems"),
+    ("make", "builds and may install"),
+    ("tar", "writes or extracts files"),
+    ("unzip", "extracts files"),
+    ("gzip", "replaces files"),
+    ("gunzip", "replaces files"),
+    ("patch", "changes files"),
+    ("vgchange", "changes volumes"),
+    ("setenforce", "changes SELinux"),
+    ("update-ca-trust", "changes trusted certificates"),
+    ("update-ca-certificates", "changes trusted certificates"),
+    ("restorecon", "changes SELinux labels"),
+    ("semanage", "changes SELinux policy"),
+    ("firewall-cmd", "changes the firewall"),
+    ("ufw", "changes the firewall"),
+    ("rpm-ostree", "changes the OS image"),
+    ("ostree", "changes the OS image"),
+    ("podman-remote", "manages containers"),
+    ("machinectl", "manages machines"),
+    ("loginctl", "manages sessions"),
+    ("eval", "runs text as commands"),
+    ("source", "runs a file this doc does not show"),
+    (".", "runs a file this doc does not show"),
+    ("bash", "runs a script this table cannot read"),
+    ("sh", "runs a script this table cannot read"),
+    ("zsh", "runs a script this table cannot read"),
+    ("ansible", "runs tasks on hosts"),
+    ("ansible-playbook", "runs playbooks"),
+    ("kubeadm", "changes the cluster"),
+    ("virtctl", "changes virtual machines"),
+    ("ipmitool", "controls the server's management board"),
+    ("dracut", "rebuilds the initramfs"),
+    ("grub2-mkconfig", "changes the boot loader"),
+    ("efibootmgr", "changes boot entries"),
+    ("hwclock", "changes the hardware clock"),
+    ("exportfs", "changes NFS exports"),
+    ("ceph-volume", "changes OSD volumes"),
+    ("ceph-bluestore-tool", "changes OSD data"),
+    ("ovn-appctl", "may change OVN state"),
+    ("ovs-appctl", "may change OVS state"),
+    ("ovs-dpctl", "may change datapaths"),
 ];
 
 /// Programs that need a person at the keyboard.
 const INTERACTIVE: &[&str] = &[
-    "vi", "vim", "nvim", "nano", "emacs", "pico", "ed", "htop", "atop", "btop", "iftop", "iotop", "nmon", "glances",
-    "mc", "tmux", "screen", "telnet", "ftp", "sftp", "gitlab-rails", "rails", "gitlab-psql", "gitlab-ctl", "rake",
-    "irb", "pry", "mongo", "mongosh", "bpython", "ipython", "visudo", "vipw", "k9s",
+    "vi",
+    "vim",
+    "nvim",
+    "nano",
+    "emacs",
+    "pico",
+    "ed",
+    "htop",
+    "atop",
+    "btop",
+    "iftop",
+    "iotop",
+    "nmon",
+    "glances",
+    "mc",
+    "tmux",
+    "screen",
+    "telnet",
+    "ftp",
+    "sftp",
+    "gitlab-rails",
+    "rails",
+    "gitlab-psql",
+    "gitlab-ctl",
+    "rake",
+    "irb",
+    "pry",
+    "mongo",
+    "mongosh",
+    "bpython",
+    "ipython",
+    "visudo",
+    "vipw",
+    "k9s",
 ];
 
 /// Tools with their own verb rules in [`tool`], for [`is_known_program`].
 const QUERY_TOOLS: &[&str] = &[
-    "kubectl", "oc", "systemctl", "journalctl", "nvidia-smi", "curl", "wget", "docker", "podman", "nerdctl", "crictl",
-    "ctr", "git", "helm", "ceph", "rados", "rbd", "radosgw-admin", "etcdctl", "ovn-nbctl", "ovn-sbctl", "ovs-vsctl",
-    "ovs-ofctl", "virsh", "velero", "argocd", "promtool", "amtool", "terraform", "ip", "iptables", "ip6tables", "nft",
-    "sysctl", "dmesg", "sed", "yq", "find", "awk", "gawk", "tee", "ping", "tcpdump", "top", "mount", "hostname", "date",
-    "ifconfig", "route", "hostnamectl", "nc", "ncat", "openssl", "redis-cli", "psql", "mysql", "sqlite3", "python",
-    "python3", "node", "fuser", "service", "dcgmi", "nvidia-container-cli", "ssh", "scp", "rsync",
+    "kubectl",
+    "oc",
+    "systemctl",
+    "journalctl",
+    "nvidia-smi",
+    "curl",
+    "wget",
+    "docker",
+    "podman",
+    "nerdctl",
+    "crictl",
+    "ctr",
+    "git",
+    "helm",
+    "ceph",
+    "rados",
+    "rbd",
+    "radosgw-admin",
+    "etcdctl",
+    "ovn-nbctl",
+    "ovn-sbctl",
+    "ovs-vsctl",
+    "ovs-ofctl",
+    "virsh",
+    "velero",
+    "argocd",
+    "promtool",
+    "amtool",
+    "terraform",
+    "ip",
+    "iptables",
+    "ip6tables",
+    "nft",
+    "sysctl",
+    "dmesg",
+    "sed",
+    "yq",
+    "find",
+    "awk",
+    "gawk",
+    "tee",
+    "ping",
+    "tcpdump",
+    "top",
+    "mount",
+    "hostname",
+    "date",
+    "ifconfig",
+    "route",
+    "hostnamectl",
+    "nc",
+    "ncat",
+    "openssl",
+    "redis-cli",
+    "psql",
+    "mysql",
+    "sqlite3",
+    "python",
+    "python3",
+    "node",
+    "fuser",
+    "service",
+    "dcgmi",
+    "nvidia-container-cli",
+    "ssh",
+    "scp",
+    "rsync",
 ];
 
 const WRAPPERS: &[&str] = &[
-    "sudo", "doas", "pkexec", "su", "nice", "ionice", "stdbuf", "command", "builtin", "exec", "nohup", "timeout", "xargs",
-    "watch", "chroot", "nsenter", "rpm", "dpkg", "dpkg-query", "tc", "bridge", "chronyc", "networkctl", "smartctl", "mdadm",
+    "sudo",
+    "doas",
+    "pkexec",
+    "su",
+    "nice",
+    "ionice",
+    "stdbuf",
+    "command",
+    "builtin",
+    "exec",
+    "nohup",
+    "timeout",
+    "xargs",
+    "watch",
+    "chroot",
+    "nsenter",
+    "rpm",
+    "dpkg",
+    "dpkg-query",
+    "tc",
+    "bridge",
+    "chronyc",
+    "networkctl",
+    "smartctl",
+    "mdadm",
 ];
 
 #[cfg(test)]

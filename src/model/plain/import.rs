@@ -61,7 +61,8 @@ pub fn import(path: &str, text: &str, severity: Severity, overlay: Option<&Overl
         }
     }
     out.push_str(&text[at..]);
-    let vars: Vec<(String, Option<String>)> = first.vars.iter().map(|v| (v.name.clone(), defaults.get(&v.name).cloned())).collect();
+    let vars: Vec<(String, Option<String>)> =
+        first.vars.iter().map(|v| (v.name.clone(), defaults.get(&v.name).cloned())).collect();
     let text = with_vars(&out, &vars)?;
     Ok(Imported {
         text,
@@ -75,14 +76,17 @@ pub fn import(path: &str, text: &str, severity: Severity, overlay: Option<&Overl
 /// The ```` ```yaml step ```` block for one plain step, indented like the block it replaces.
 fn step_block(step: &super::PlainStep, tokens: &BTreeMap<String, String>, indent: usize) -> String {
     let pad = " ".repeat(indent);
-    let mut lines: Vec<String> = vec!["```yaml step".into(), format!("id: {}", step.id), format!("name: {}", quoted(&raw(&step.name)))];
+    let mut lines: Vec<String> =
+        vec!["```yaml step".into(), format!("id: {}", step.id), format!("name: {}", quoted(&raw(&step.name)))];
     let (key, body) = match &step.step.action {
         Action::Manual(_) => ("manual", raw(&step.script)),
         _ => ("run", templated(&step.script, tokens)),
     };
     let first_indented = body.lines().next().is_some_and(|l| l.starts_with([' ', '\t']));
     lines.push(format!("{key}: |{}", if first_indented { "2" } else { "" }));
-    lines.extend(body.trim_end_matches('\n').lines().map(|l| if l.is_empty() { String::new() } else { format!("  {l}") }));
+    lines.extend(
+        body.trim_end_matches('\n').lines().map(|l| if l.is_empty() { String::new() } else { format!("  {l}") }),
+    );
     if let Some(question) = &step.confirm {
         lines.push(format!("confirm: {}", quoted(&raw(&untokened(question, tokens)))));
     }
@@ -145,7 +149,8 @@ fn raw(text: &str) -> String {
             None => (line, ""),
         };
         if has_template_syntax(content) {
-            let parts: Vec<String> = content.split("{% endraw %}").map(|part| format!("{{% raw %}}{part}{{% endraw %}}")).collect();
+            let parts: Vec<String> =
+                content.split("{% endraw %}").map(|part| format!("{{% raw %}}{part}{{% endraw %}}")).collect();
             out.push_str(&parts.join("{{ '{% endraw %}' }}"));
         } else {
             out.push_str(content);
@@ -181,7 +186,9 @@ fn templated(script: &str, tokens: &BTreeMap<String, String>) -> String {
         out.push_str(&raw(&script[at..offset]));
         let expression = match lexed.heredoc_at(offset) {
             Some(h) if h.quoted => format!("{{{{ {name} }}}}"),
-            Some(_) => format!("{{{{ {name} | replace('\\\\', '\\\\\\\\') | replace('$', '\\\\$') | replace('`', '\\\\`') }}}}"),
+            Some(_) => format!(
+                "{{{{ {name} | replace('\\\\', '\\\\\\\\') | replace('$', '\\\\$') | replace('`', '\\\\`') }}}}"
+            ),
             None => format!("{{{{ {name} | shell_quote }}}}"),
         };
         out.push_str(&expression);
@@ -280,7 +287,10 @@ pub fn overlay_skeleton(doc_path: &str, plan: &Plan) -> String {
 /// The counts of a plan, for the import's summary.
 pub fn summary(plan: &Plan) -> String {
     let counts = plan.counts();
-    format!("{} steps ({} read-only, {} ask first, {} manual)", counts.steps, counts.read_only, counts.asks, counts.manual)
+    format!(
+        "{} steps ({} read-only, {} ask first, {} manual)",
+        counts.steps, counts.read_only, counts.asks, counts.manual
+    )
 }
 
 #[cfg(test)]
@@ -293,10 +303,16 @@ mod tests {
     fn rewrites_blocks_as_steps() {
         let imported = import("x.md", DOC, Severity::Critical, None).unwrap();
         let text = &imported.text;
-        assert!(text.starts_with("---\ntitle: Pods crash\ntags: [k8s]\nvars:\n  namespace: ~\n  pod_name: ~\n---\n"), "{text}");
+        assert!(
+            text.starts_with("---\ntitle: Pods crash\ntags: [k8s]\nvars:\n  namespace: ~\n  pod_name: ~\n---\n"),
+            "{text}"
+        );
         assert!(text.contains("```yaml step\nid: diagnosis-1\nname: \"Diagnosis\"\nrun: |\n  NAMESPACE={{ namespace | shell_quote }}\n  {% raw %}oc -n $NAMESPACE get pods -o jsonpath='{.items[*].metadata.name}' | grep '{{x}}'{% endraw %}\ncontinue_on_error: true\n```\n\n```text\nweb-1\n```"), "{text}");
         assert!(text.contains("   ```yaml step\n   id: diagnosis-2\n   name: \"Describe\"\n   run: |\n     NAMESPACE={{ namespace | shell_quote }}\n     oc describe pod {{ pod_name | shell_quote }} -n $NAMESPACE\n"), "{text}");
-        assert!(text.contains("confirm: \"Run `oc delete pod <pod_name> -n \\\"$NAMESPACE\\\"`? It asks because"), "{text}");
+        assert!(
+            text.contains("confirm: \"Run `oc delete pod <pod_name> -n \\\"$NAMESPACE\\\"`? It asks because"),
+            "{text}"
+        );
         assert_eq!((imported.steps, imported.asks), (3, 1));
     }
 
@@ -323,21 +339,46 @@ mod tests {
     fn overlay_skeletons_read_back() {
         let env_has = |_: &str| false;
         let none = BTreeMap::new();
-        let read = plan(&Input { path: "x.md", text: DOC, severity: Severity::Critical, section: None, values: &none, env_has: &env_has, overlay: None });
+        let read = plan(&Input {
+            path: "x.md",
+            text: DOC,
+            severity: Severity::Critical,
+            section: None,
+            values: &none,
+            env_has: &env_has,
+            overlay: None,
+        });
         let skeleton = overlay_skeleton("x.md", &read);
         let overlay = super::super::overlay::parse_sidecar("x.runbook.yaml", &skeleton).unwrap();
         assert_eq!(overlay.blocks.len(), 3);
         assert_eq!(overlay.blocks[1].block, 2);
         assert_eq!(overlay.blocks[1].sha256.as_deref(), Some(&read.steps[1].sha256[..16]));
-        let again = plan(&Input { path: "x.md", text: DOC, severity: Severity::Critical, section: None, values: &none, env_has: &env_has, overlay: Some(&overlay) });
+        let again = plan(&Input {
+            path: "x.md",
+            text: DOC,
+            severity: Severity::Critical,
+            section: None,
+            values: &none,
+            env_has: &env_has,
+            overlay: Some(&overlay),
+        });
         assert!(again.warnings.is_empty(), "{:?}", again.warnings);
     }
 
     #[test]
     fn refuses_what_it_cannot_rewrite() {
-        assert_eq!(import("x.md", "# T\n\n```yaml step\nrun: x\n```\n", Severity::Critical, None).unwrap_err(), ImportError::HasSteps);
+        assert_eq!(
+            import("x.md", "# T\n\n```yaml step\nrun: x\n```\n", Severity::Critical, None).unwrap_err(),
+            ImportError::HasSteps
+        );
         assert_eq!(import("x.md", "# T\n\ntext\n", Severity::Critical, None).unwrap_err(), ImportError::NothingToRun);
-        assert_eq!(import("x.md", "+++\ntitle = 'x'\n+++\n```bash\nls <dir>\n```\n", Severity::Critical, None).unwrap_err(), ImportError::TomlFrontMatter);
-        assert_eq!(import("x.md", "---\nvars: {a: 1}\n---\n```bash\nls <dir>\n```\n", Severity::Critical, None).unwrap_err(), ImportError::InlineVars);
+        assert_eq!(
+            import("x.md", "+++\ntitle = 'x'\n+++\n```bash\nls <dir>\n```\n", Severity::Critical, None).unwrap_err(),
+            ImportError::TomlFrontMatter
+        );
+        assert_eq!(
+            import("x.md", "---\nvars: {a: 1}\n---\n```bash\nls <dir>\n```\n", Severity::Critical, None).unwrap_err(),
+            ImportError::InlineVars
+        );
     }
 }

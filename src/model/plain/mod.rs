@@ -206,9 +206,26 @@ pub struct RequiredVar {
 /// Headings whose blocks change things: every block under them asks.
 pub fn is_remediation_heading(text: &str) -> bool {
     const WORDS: [&str; 20] = [
-        "mitigation", "mitigate", "mitigating", "remediation", "remediate", "remediating", "fix", "fixes", "fixing",
-        "recovery", "recover", "recovering", "repair", "restore", "resolution", "resolve", "workaround", "rollback",
-        "cleanup", "remedy",
+        "mitigation",
+        "mitigate",
+        "mitigating",
+        "remediation",
+        "remediate",
+        "remediating",
+        "fix",
+        "fixes",
+        "fixing",
+        "recovery",
+        "recover",
+        "recovering",
+        "repair",
+        "restore",
+        "resolution",
+        "resolve",
+        "workaround",
+        "rollback",
+        "cleanup",
+        "remedy",
     ];
     text.split(|c: char| !c.is_alphanumeric()).any(|w| WORDS.contains(&w.to_lowercase().as_str()))
 }
@@ -236,7 +253,15 @@ struct Unit {
 /// Reads `input.text` as plain steps. Never fails: what it cannot read becomes a warning.
 pub fn plan(input: &Input) -> Plan {
     let doc = blocks::extract(input.text);
-    let mut planner = Planner { input, doc: &doc, carry: BTreeMap::new(), out: Vec::new(), plan_blocks: Vec::new(), warnings: Vec::new(), vars: Vec::new() };
+    let mut planner = Planner {
+        input,
+        doc: &doc,
+        carry: BTreeMap::new(),
+        out: Vec::new(),
+        plan_blocks: Vec::new(),
+        warnings: Vec::new(),
+        vars: Vec::new(),
+    };
     let section_found = input.section.is_none_or(|s| doc.headings.iter().any(|h| heading_is(h, s)));
     let other_blocks = doc.blocks.iter().filter(|b| b.lang.is_none()).count();
     planner.walk();
@@ -282,7 +307,8 @@ impl<'a> Planner<'a> {
         let Some(overlay) = self.input.overlay else { return };
         for entry in &overlay.blocks {
             let block = self.doc.blocks.iter().find(|b| {
-                let heading = b.heading.map(|h| (self.doc.headings[h].text.as_str(), self.doc.headings[h].anchor.as_str()));
+                let heading =
+                    b.heading.map(|h| (self.doc.headings[h].text.as_str(), self.doc.headings[h].anchor.as_str()));
                 entry.matches(heading, b.ordinal)
             });
             match (block, &entry.sha256) {
@@ -484,26 +510,7 @@ impl<'a> Planner<'a> {
                 (script, vec![decision], None, false)
             }
         };
-        let mut decision = strictest(decisions);
-        let path = self.doc.heading_path(block);
-        if decision.kind == Kind::ReadOnly
-            && let Some(heading) = path.iter().find(|h| is_remediation_heading(&h.text))
-        {
-            decision = Decision { kind: Kind::Asks, reason: format!("it is under “{}”, where every block asks", heading.text) };
-        }
-        if manual && decision.kind != Kind::Interactive {
-            decision = Decision { kind: Kind::Interactive, reason: decision.reason };
-        }
-        match overlay.and_then(|o| o.confirm.as_ref()) {
-            Some(Confirm::Never) if decision.kind == Kind::Asks => {
-                decision = Decision { kind: Kind::ReadOnly, reason: format!("the overlay says it only reads ({})", decision.reason) };
-            }
-            Some(Confirm::Ask(_)) if decision.kind == Kind::ReadOnly => {
-                decision = Decision { kind: Kind::Asks, reason: "the overlay asks first".into() };
-            }
-            _ => {}
-        }
-        let id = step_id(self.doc, block);
+        let decision = self.decide(block, strictest(decisions), manual, overlay);
         let name = overlay.and_then(|o| o.name.clone()).unwrap_or_else(|| step_name(self.doc, block));
         let first_command = entries.iter().find(|e| !is_pure_assignment(&e.plain)).unwrap_or(&entries[0]);
         let confirm = match (decision.kind, overlay.and_then(|o| o.confirm.as_ref())) {
@@ -511,46 +518,16 @@ impl<'a> Planner<'a> {
             (Kind::Asks, _) => Some(question(&first_command.text, entries.len(), &decision.reason)),
             _ => None,
         };
-        let sha256 = match unit_blocks {
-            [only] => self.doc.blocks[*only].sha256.clone(),
-            many => {
-                let mut hasher = Sha256::new();
-                for &b in many {
-                    hasher.update(self.doc.blocks[b].sha256.as_bytes());
-                }
-                blocks::hex(&hasher.finalize())
-            }
-        };
+        let sha256 = self.units_hash(unit_blocks);
         let expected_output = expected_output(&entries);
-        let action = if decision.kind == Kind::Interactive {
-            Action::Manual(Template::literal(manual_text(&script)))
-        } else {
-            Action::Run(RunAction {
-                script: Template::literal(script.clone()),
-                shell: if block.lang == Some(Lang::PowerShell) { powershell() } else { Vec::new() },
-                expect: overlay.and_then(|o| o.expect.clone()).unwrap_or_default(),
-                captures: BTreeMap::new(),
-            })
-        };
-        let section = path.iter().find(|h| h.level <= 3).map(|h| h.anchor.clone());
-        let step = Step {
-            id: id.clone(),
-            name: Template::literal(name.clone()),
-            line: block.fence_line,
-            section,
-            action,
-            assertions: Vec::new(),
-            when: None,
-            confirm: confirm.clone().map(Template::literal),
-            timeout: overlay.and_then(|o| o.timeout).unwrap_or(DEFAULT_TIMEOUT),
-            retry: None,
-            // Docs do not say which commands must pass: one failing block does not stop the rest.
-            continue_on_error: true,
-            severity: self.input.severity,
-            env: BTreeMap::new(),
-            cwd: None,
-            source: Some(StepSource { sha256: sha256.clone(), expected_output: expected_output.clone() }),
-        };
+        let step = self.step(
+            block,
+            &name,
+            &script,
+            &decision,
+            confirm.clone(),
+            StepSource { sha256: sha256.clone(), expected_output: expected_output.clone() },
+        );
         let mut var_names: Vec<String> = Vec::new();
         for var in &vars {
             if !var_names.contains(&var.name) {
@@ -558,8 +535,8 @@ impl<'a> Planner<'a> {
             }
         }
         let plain_step = PlainStep {
+            id: step.id.clone(),
             step,
-            id,
             name,
             class: decision.kind,
             why: decision.reason,
@@ -569,7 +546,7 @@ impl<'a> Planner<'a> {
             block: block.ordinal,
             sha256,
             session: session_name,
-            script: if decision.kind == Kind::Interactive { manual_text(&script) } else { script },
+            script,
             confirm,
             expected_output,
             vars: var_names,
@@ -579,31 +556,112 @@ impl<'a> Planner<'a> {
         (plain_step, vars)
     }
 
+    /// The classifier's decision, then what the heading and the overlay say.
+    fn decide(&self, block: &Block, mut decision: Decision, manual: bool, overlay: Option<&BlockOverlay>) -> Decision {
+        if decision.kind == Kind::ReadOnly
+            && let Some(heading) = self.doc.heading_path(block).iter().find(|h| is_remediation_heading(&h.text))
+        {
+            decision = Decision {
+                kind: Kind::Asks,
+                reason: format!("it is under “{}”, where every block asks", heading.text),
+            };
+        }
+        if manual && decision.kind != Kind::Interactive {
+            decision = Decision { kind: Kind::Interactive, reason: decision.reason };
+        }
+        match overlay.and_then(|o| o.confirm.as_ref()) {
+            Some(Confirm::Never) if decision.kind == Kind::Asks => Decision {
+                kind: Kind::ReadOnly,
+                reason: format!("the overlay says it only reads ({})", decision.reason),
+            },
+            Some(Confirm::Ask(_)) if decision.kind == Kind::ReadOnly => {
+                Decision { kind: Kind::Asks, reason: "the overlay asks first".into() }
+            }
+            _ => decision,
+        }
+    }
+
+    /// The hash of the blocks a step was read from: the block's own, or one over a session's two.
+    fn units_hash(&self, unit_blocks: &[usize]) -> String {
+        match unit_blocks {
+            [only] => self.doc.blocks[*only].sha256.clone(),
+            many => {
+                let mut hasher = Sha256::new();
+                for &b in many {
+                    hasher.update(self.doc.blocks[b].sha256.as_bytes());
+                }
+                blocks::hex(&hasher.finalize())
+            }
+        }
+    }
+
+    /// The ordinary step the engine runs.
+    fn step(
+        &self,
+        block: &Block,
+        name: &str,
+        script: &str,
+        decision: &Decision,
+        confirm: Option<String>,
+        source: StepSource,
+    ) -> Step {
+        let overlay = self.overlay_for(block);
+        let action = if decision.kind == Kind::Interactive {
+            Action::Manual(Template::literal(script))
+        } else {
+            Action::Run(RunAction {
+                script: Template::literal(script),
+                shell: if block.lang == Some(Lang::PowerShell) { powershell() } else { Vec::new() },
+                expect: overlay.and_then(|o| o.expect.clone()).unwrap_or_default(),
+                captures: BTreeMap::new(),
+            })
+        };
+        Step {
+            id: step_id(self.doc, block),
+            name: Template::literal(name),
+            line: block.fence_line,
+            section: self.doc.heading_path(block).iter().find(|h| h.level <= 3).map(|h| h.anchor.clone()),
+            action,
+            assertions: Vec::new(),
+            when: None,
+            confirm: confirm.map(Template::literal),
+            timeout: overlay.and_then(|o| o.timeout).unwrap_or(DEFAULT_TIMEOUT),
+            retry: None,
+            // Docs do not say which commands must pass: one failing block does not stop the rest.
+            continue_on_error: true,
+            severity: self.input.severity,
+            env: BTreeMap::new(),
+            cwd: None,
+            source: Some(source),
+        }
+    }
+
     /// Assignments the entries need before they run: from earlier blocks, or for `$VAR`s the
     /// doc never sets (required variables then). Returns the lines with values and with names.
     fn prelude(&self, entries: &[Located], vars: &mut Vec<RequiredVar>) -> (String, String) {
-        let text: Vec<&str> = entries.iter().map(|e| e.plain.as_str()).collect();
-        let lexed = shell::lex(&text.join("\n"));
-        let assigned: BTreeSet<&str> = lexed.assigned.iter().map(|(n, _)| n.as_str()).collect();
+        let lexed: Vec<shell::Lexed> = entries.iter().map(|e| shell::lex(&e.plain)).collect();
+        let assigned: BTreeSet<&str> = lexed.iter().flat_map(|l| l.assigned.iter().map(|(n, _)| n.as_str())).collect();
+        let mut wanted: Vec<(String, usize)> = Vec::new();
+        for (i, l) in lexed.iter().enumerate() {
+            for name in l.uses.iter().map(|u| &u.name) {
+                let known = assigned.contains(name.as_str()) || wanted.iter().any(|(n, _)| n == name);
+                if !known && !placeholder::is_ambient(name) && !(self.input.env_has)(name) {
+                    wanted.push((name.clone(), i));
+                }
+            }
+        }
         let mut lines: Vec<String> = Vec::new();
         let mut plain_lines: Vec<String> = Vec::new();
         let mut seen: BTreeSet<String> = BTreeSet::new();
         let values = self.values();
-        let mut wanted: Vec<String> = Vec::new();
-        for name in lexed.uses.iter().map(|u| u.name.clone()) {
-            if !assigned.contains(name.as_str()) && !wanted.contains(&name) && !placeholder::is_ambient(&name) && !(self.input.env_has)(&name) {
-                wanted.push(name);
-            }
-        }
-        while let Some(name) = wanted.first().cloned() {
-            wanted.remove(0);
+        for (name, entry) in wanted {
             if !seen.insert(name.clone()) {
                 continue;
             }
             if let Some((statement, needs)) = self.carry.get(&name).cloned() {
                 // What the carried statement reads comes first.
                 for inner in shell::lex(&statement).uses.iter().map(|u| u.name.clone()) {
-                    if !seen.contains(&inner) && !placeholder::is_ambient(&inner) && self.carry.contains_key(&inner) {
+                    if !seen.contains(&inner) && self.carry.contains_key(&inner) {
                         lines.insert(0, self.carry[&inner].0.clone());
                         plain_lines.insert(0, self.carry[&inner].0.clone());
                         seen.insert(inner);
@@ -615,15 +673,15 @@ impl<'a> Planner<'a> {
                 continue;
             }
             let var = placeholder::identifier(&name);
-            let located = entries.iter().find(|e| e.plain.contains(&format!("${name}")) || e.plain.contains(&format!("${{{name}"))).unwrap_or(&entries[0]);
-            let offset = located.plain.find(&format!("${name}")).or_else(|| located.plain.find(&format!("${{{name}"))).unwrap_or(0);
-            let before = &located.plain[..offset];
-            let (line, column) = match before.rfind('\n') {
-                Some(nl) => (located.line + before.matches('\n').count(), before[nl + 1..].chars().count() + 1),
-                None => (located.line, located.column + before.chars().count()),
-            };
+            let (line, column) = use_position(&entries[entry], &name);
             let value = values.get(&var).cloned();
-            vars.push(RequiredVar { name: var.clone(), placeholder: format!("${name}"), line, column, value: value.clone() });
+            vars.push(RequiredVar {
+                name: var.clone(),
+                placeholder: format!("${name}"),
+                line,
+                column,
+                value: value.clone(),
+            });
             match value {
                 Some(value) => lines.push(format!("{name}={}", crate::util::shell::shell_quote(&value))),
                 None => lines.push(format!("{name}=<{var}>")),
@@ -652,7 +710,10 @@ impl<'a> Planner<'a> {
                 after.push(entry);
             } else if session::is_exit(&entry.entry.text) {
                 closed = true;
-            } else if i == 0 && session::is_chroot_host(&entry.entry.text) && matches!(opener, Opener::Remote(Remote::DebugNode { .. })) {
+            } else if i == 0
+                && session::is_chroot_host(&entry.entry.text)
+                && matches!(opener, Opener::Remote(Remote::DebugNode { .. }))
+            {
                 chroot = true;
             } else {
                 inner.push(entry);
@@ -666,18 +727,21 @@ impl<'a> Planner<'a> {
         let remote = match opener {
             Opener::Remote(remote) => remote,
             Opener::Repl(program) => {
-            let mut text = String::new();
-            for entry in before {
-                text.push_str(&format!("Run: {}\n", entry.text));
-            }
-            text.push_str(&format!("Open `{}` and type:\n", opener_entry.text.trim()));
-            for entry in &inner {
-                for line in entry.text.lines() {
-                    text.push_str(&format!("    {line}\n"));
+                let mut text = String::new();
+                for entry in before {
+                    text.push_str(&format!("Run: {}\n", entry.text));
                 }
-            }
-            let decision = Decision { kind: Kind::Interactive, reason: format!("`{program}` is interactive: a person types these lines") };
-            return (text, vec![decision], Some(described), true);
+                text.push_str(&format!("Open `{}` and type:\n", opener_entry.text.trim()));
+                for entry in &inner {
+                    for line in entry.text.lines() {
+                        text.push_str(&format!("    {line}\n"));
+                    }
+                }
+                let decision = Decision {
+                    kind: Kind::Interactive,
+                    reason: format!("`{program}` is interactive: a person types these lines"),
+                };
+                return (text, vec![decision], Some(described), true);
             }
         };
         if inner.is_empty() {
@@ -685,10 +749,21 @@ impl<'a> Planner<'a> {
                 Diagnostic::warning(self.input.path, opener_entry.line, opener_entry.column, format!("session not understood: `{}` opens a shell, but no commands follow it here", first_line(&opener_entry.entry.text)))
                     .with_hint("it becomes a manual step; put the commands to run inside in the same block (or the next one, starting with `chroot /host`), or give them to the command after `--`"),
             );
-            let decision = Decision { kind: Kind::Interactive, reason: format!("`{}` opens an interactive shell and the doc shows no commands for it", first_line(&opener_entry.entry.text)) };
+            let decision = Decision {
+                kind: Kind::Interactive,
+                reason: format!(
+                    "`{}` opens an interactive shell and the doc shows no commands for it",
+                    first_line(&opener_entry.entry.text)
+                ),
+            };
             return (format!("Open a session: {}\n", opener_entry.text), vec![decision], Some(described), true);
         }
-        let outer: Vec<Located> = before.iter().cloned().chain(std::iter::once(opener_entry.clone())).chain(after.iter().map(|e| (*e).clone())).collect();
+        let outer: Vec<Located> = before
+            .iter()
+            .cloned()
+            .chain(std::iter::once(opener_entry.clone()))
+            .chain(after.iter().map(|e| (*e).clone()))
+            .collect();
         let (outer_prelude, outer_plain) = self.prelude(&outer, vars);
         let inner_owned: Vec<Located> = inner.iter().map(|e| (*e).clone()).collect();
         let (inner_prelude, inner_plain_prelude) = self.prelude(&inner_owned, vars);
@@ -704,12 +779,26 @@ impl<'a> Planner<'a> {
         let outer_check = join_script(&outer_check, &join(&after, true));
         decisions.push(classify::classify(&shell::lex(&outer_check)));
         if let Remote::DebugNode { tool, .. } = &remote {
-            decisions.push(Decision { kind: Kind::Asks, reason: format!("`{tool} debug` starts a privileged debug pod on the node") });
+            decisions.push(Decision {
+                kind: Kind::Asks,
+                reason: format!("`{tool} debug` starts a privileged debug pod on the node"),
+            });
         }
         let inner_check = join_script(&inner_plain_prelude, &join(&inner, true));
         let inside = classify::classify(&shell::lex(&inner_check));
         decisions.push(Decision { kind: inside.kind, reason: format!("inside the session: {}", inside.reason) });
         (script, decisions, Some(described), false)
+    }
+}
+
+/// Where an entry first reads `$name`, in the doc.
+fn use_position(located: &Located, name: &str) -> (usize, usize) {
+    let text = &located.entry.text;
+    let offset = shell::lex(text).uses.iter().find(|u| u.name == name).map(|u| u.offset).unwrap_or(0);
+    let before = &text[..offset];
+    match before.rfind('\n') {
+        Some(nl) => (located.line + before.matches('\n').count(), before[nl + 1..].chars().count() + 1),
+        None => (located.line, located.column + before.chars().count()),
     }
 }
 
@@ -719,7 +808,11 @@ fn strictest(decisions: Vec<Decision>) -> Decision {
     if worst == Kind::ReadOnly {
         let readers: Vec<String> = decisions
             .iter()
-            .filter_map(|d| d.reason.strip_prefix("only reads: ").or_else(|| d.reason.strip_prefix("inside the session: only reads: ")))
+            .filter_map(|d| {
+                d.reason
+                    .strip_prefix("only reads: ")
+                    .or_else(|| d.reason.strip_prefix("inside the session: only reads: "))
+            })
             .flat_map(|r| r.split(", ").map(str::to_string))
             .fold(Vec::new(), |mut acc, r| {
                 if !acc.contains(&r) {
@@ -731,7 +824,10 @@ fn strictest(decisions: Vec<Decision>) -> Decision {
             return Decision { kind: Kind::ReadOnly, reason: format!("only reads: {}", readers.join(", ")) };
         }
     }
-    decisions.into_iter().find(|d| d.kind == worst).unwrap_or(Decision { kind: Kind::ReadOnly, reason: "nothing to run".into() })
+    decisions
+        .into_iter()
+        .find(|d| d.kind == worst)
+        .unwrap_or(Decision { kind: Kind::ReadOnly, reason: "nothing to run".into() })
 }
 
 fn join_script(first: &str, second: &str) -> String {
@@ -749,13 +845,13 @@ fn first_line(text: &str) -> &str {
 /// The question a block that asks puts before it runs: what runs and why it asks.
 fn question(command: &str, commands: usize, reason: &str) -> String {
     let line = first_line(command);
-    let line: String = if line.chars().count() > 100 { format!("{}…", line.chars().take(100).collect::<String>()) } else { line.to_string() };
+    let line: String = if line.chars().count() > 100 {
+        format!("{}…", line.chars().take(100).collect::<String>())
+    } else {
+        line.to_string()
+    };
     let more = if commands > 1 || command.lines().count() > 1 { " (and the rest of the block)" } else { "" };
     format!("Run `{line}`{more}? It asks because {reason}")
-}
-
-fn manual_text(script: &str) -> String {
-    script.to_string()
 }
 
 fn powershell() -> Vec<String> {
@@ -809,7 +905,11 @@ fn entry_assignment(text: &str) -> Option<String> {
 fn is_pure_assignment(text: &str) -> bool {
     let lexed = shell::lex(text);
     !lexed.commands.is_empty()
-        && lexed.commands.iter().all(|c| c.nested || (c.words.is_empty() && !c.assigns.is_empty()) || (c.program() == Some("export") && c.words.len() > 1))
+        && lexed.commands.iter().all(|c| {
+            c.nested
+                || (c.words.is_empty() && !c.assigns.is_empty())
+                || (c.program() == Some("export") && c.words.len() > 1)
+        })
 }
 
 fn assigned_names(text: &str) -> Vec<String> {
@@ -819,7 +919,9 @@ fn assigned_names(text: &str) -> Vec<String> {
 /// Entries that continue a session opened at the end of the block before: `chroot /host`
 /// first, or lines under a prompt that names the remote shell (`sh-4.4#`).
 fn continues_session(entries: &[Located]) -> bool {
-    entries.first().is_some_and(|e| session::is_chroot_host(&e.entry.text) || matches!(e.entry.prompt, Prompt::Named(_)))
+    entries
+        .first()
+        .is_some_and(|e| session::is_chroot_host(&e.entry.text) || matches!(e.entry.prompt, Prompt::Named(_)))
 }
 
 /// The last command opens a remote session and nothing follows it in the block.

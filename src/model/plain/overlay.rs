@@ -133,8 +133,13 @@ pub fn parse_sidecar(path: &str, text: &str) -> Result<Overlay, Diagnostic> {
                 .with_hint("block: 1 is the first code block under the heading"));
         }
         if block.runbook.is_some() {
-            return Err(Diagnostic::error(path, 1, 1, format!("overlay entry {}: `runbook` belongs in runbook.toml", i + 1))
-                .with_hint("a sidecar applies to the doc beside it"));
+            return Err(Diagnostic::error(
+                path,
+                1,
+                1,
+                format!("overlay entry {}: `runbook` belongs in runbook.toml", i + 1),
+            )
+            .with_hint("a sidecar applies to the doc beside it"));
         }
     }
     Ok(overlay)
@@ -155,12 +160,17 @@ pub fn for_runbook(kb: &super::super::Kb, rb: &super::super::Runbook) -> Result<
     };
     let names = |wanted: &str| {
         let wanted = wanted.trim().trim_end_matches(".md");
-        wanted.eq_ignore_ascii_case(&rb.id) || wanted.eq_ignore_ascii_case(&rb.stem_path) || wanted == rb.path.trim_end_matches(".md")
+        wanted.eq_ignore_ascii_case(&rb.id)
+            || wanted.eq_ignore_ascii_case(&rb.stem_path)
+            || wanted == rb.path.trim_end_matches(".md")
     };
     let from_config: Vec<BlockOverlay> =
         kb.config.overlay.iter().filter(|o| o.runbook.as_deref().is_some_and(names)).cloned().collect();
     if !from_config.is_empty() {
-        let target = overlay.get_or_insert_with(|| Overlay { origin: super::super::config::CONFIG_FILE.to_string(), ..Overlay::default() });
+        let target = overlay.get_or_insert_with(|| Overlay {
+            origin: super::super::config::CONFIG_FILE.to_string(),
+            ..Overlay::default()
+        });
         target.blocks.extend(from_config);
     }
     Ok(overlay)
@@ -192,7 +202,8 @@ mod tests {
 
     #[test]
     fn bad_sidecars_point_at_the_problem() {
-        let err = parse_sidecar("a.runbook.yaml", "blocks:\n  - heading: X\n    block: 1\n    skipp: true\n").unwrap_err();
+        let err =
+            parse_sidecar("a.runbook.yaml", "blocks:\n  - heading: X\n    block: 1\n    skipp: true\n").unwrap_err();
         assert_eq!(err.line, 4);
         assert!(err.message.contains("skipp"), "{}", err.message);
         let err = parse_sidecar("a.runbook.yaml", "blocks:\n  - {heading: X, block: 0}\n").unwrap_err();

@@ -115,10 +115,8 @@ pub fn derive_name(text: &str) -> String {
     }
     let lower = text.to_lowercase();
     let cut = lower.find(" from ").map(|i| &lower[..i]).unwrap_or(&lower);
-    let words: Vec<&str> = cut
-        .split(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_')
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words: Vec<&str> =
+        cut.split(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_').filter(|w| !w.is_empty()).collect();
     let filler = ["the", "a", "an", "your", "value", "of", "field"];
     let kept: Vec<&str> = words.iter().copied().filter(|w| words.len() == 1 || !filler.contains(w)).collect();
     let name = identifier(&kept.join("_"));
@@ -170,10 +168,48 @@ pub fn substitute(text: &str, found: &[(Found, String)], values: &BTreeMap<Strin
 /// Environment variables a doc may use without setting them: the shell's and the user's own.
 pub fn is_ambient(name: &str) -> bool {
     const NAMES: [&str; 42] = [
-        "HOME", "PATH", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "HOSTNAME", "HOST", "TERM", "LANG", "TMPDIR",
-        "KUBECONFIG", "EDITOR", "VISUAL", "PAGER", "UID", "EUID", "PPID", "RANDOM", "SECONDS", "LINENO", "IFS", "PS1",
-        "PS2", "PS4", "OPTARG", "OPTIND", "REPLY", "PIPESTATUS", "HOSTTYPE", "OSTYPE", "MACHTYPE", "DISPLAY",
-        "COLUMNS", "LINES", "FUNCNAME", "GROUPS", "BASHPID", "BASH_SOURCE", "SHLVL", "MAIL",
+        "HOME",
+        "PATH",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "PWD",
+        "OLDPWD",
+        "HOSTNAME",
+        "HOST",
+        "TERM",
+        "LANG",
+        "TMPDIR",
+        "KUBECONFIG",
+        "EDITOR",
+        "VISUAL",
+        "PAGER",
+        "UID",
+        "EUID",
+        "PPID",
+        "RANDOM",
+        "SECONDS",
+        "LINENO",
+        "IFS",
+        "PS1",
+        "PS2",
+        "PS4",
+        "OPTARG",
+        "OPTIND",
+        "REPLY",
+        "PIPESTATUS",
+        "HOSTTYPE",
+        "OSTYPE",
+        "MACHTYPE",
+        "DISPLAY",
+        "COLUMNS",
+        "LINES",
+        "FUNCNAME",
+        "GROUPS",
+        "BASHPID",
+        "BASH_SOURCE",
+        "SHLVL",
+        "MAIL",
     ];
     NAMES.contains(&name)
         || ["LC_", "XDG_", "SSH_", "BASH", "RUNBOOK_", "KUBE_", "GIT_"].iter().any(|p| name.starts_with(p))
@@ -196,7 +232,10 @@ mod tests {
         assert_eq!(names("NAMESPACE='<value of namespace label from alert>'"), ["namespace"]);
         assert_eq!(names("PVC='<persistentvolumeclaim label from alert>'"), ["persistentvolumeclaim"]);
         assert_eq!(names("POD_NAME='<\"Used By:\" field from the above output>'"), ["used_by"]);
-        assert_eq!(names("oc rsh -n openshift-storage <rook-ceph-tools pod name from previous step>"), ["rook_ceph_tools_pod_name"]);
+        assert_eq!(
+            names("oc rsh -n openshift-storage <rook-ceph-tools pod name from previous step>"),
+            ["rook_ceph_tools_pod_name"]
+        );
         assert_eq!(names("ping -c 5 <provider ip from first step>"), ["provider_ip"]);
         assert_eq!(names("oc rsh -n<CLIENT_NAMESPACE> deploy/x"), ["client_namespace"]);
         assert_eq!(names("oc get vmi <vm-name> -n <NAMESPACE> -o yaml"), ["vm_name", "namespace"]);
@@ -228,8 +267,13 @@ mod tests {
     fn values_are_quoted_for_where_they_stand() {
         let subst = |text: &str, value: &str| {
             let lexed = lex(text);
-            let found: Vec<(Found, String)> =
-                find(text, &lexed).into_iter().map(|f| { let n = derive_name(&f.text); (f, n) }).collect();
+            let found: Vec<(Found, String)> = find(text, &lexed)
+                .into_iter()
+                .map(|f| {
+                    let n = derive_name(&f.text);
+                    (f, n)
+                })
+                .collect();
             let values: BTreeMap<String, String> = found.iter().map(|(_, n)| (n.clone(), value.to_string())).collect();
             substitute(text, &found, &values)
         };
@@ -237,7 +281,10 @@ mod tests {
         assert_eq!(subst("oc get pods -n <namespace>", "a b; rm -rf /"), "oc get pods -n 'a b; rm -rf /'");
         assert_eq!(subst("NS='<namespace>'", "x y"), "NS='x y'");
         assert_eq!(subst("NS=\"<namespace>\"", "it's"), "NS='it'\\''s'");
-        assert_eq!(subst("jq '.items[] | select(.name==\"<name>\")'", "a'b"), "jq '.items[] | select(.name==\"''a'\\''b''\")'");
+        assert_eq!(
+            subst("jq '.items[] | select(.name==\"<name>\")'", "a'b"),
+            "jq '.items[] | select(.name==\"''a'\\''b''\")'"
+        );
         assert_eq!(subst("echo \"pod/<pod> is\"", "$(reboot)"), "echo \"pod/\"'$(reboot)'\" is\"");
         assert_eq!(subst("cat <<EOF\nname: <name>\nEOF", "$(x)"), "cat <<EOF\nname: \\$(x)\nEOF");
         assert_eq!(subst("cat <<'EOF'\nname: <name>\nEOF", "$(x)"), "cat <<'EOF'\nname: $(x)\nEOF");
@@ -248,9 +295,16 @@ mod tests {
         // The quoting above, checked by a real shell: the value arrives unchanged.
         let Ok(bash) = which_bash() else { return };
         for value in ["plain", "a b", "it's", "$(touch /tmp/x)", "`id`", "a\\b", "\"q\""] {
-            for template in ["printf %s <v>", "printf %s '<v>'", "printf %s \"<v>\"", "printf %s 'pre-<v>-post'", "printf %s \"pre-<v>-post\""] {
+            for template in [
+                "printf %s <v>",
+                "printf %s '<v>'",
+                "printf %s \"<v>\"",
+                "printf %s 'pre-<v>-post'",
+                "printf %s \"pre-<v>-post\"",
+            ] {
                 let lexed = lex(template);
-                let found: Vec<(Found, String)> = find(template, &lexed).into_iter().map(|f| (f, "v".to_string())).collect();
+                let found: Vec<(Found, String)> =
+                    find(template, &lexed).into_iter().map(|f| (f, "v".to_string())).collect();
                 let values = BTreeMap::from([("v".to_string(), value.to_string())]);
                 let script = substitute(template, &found, &values);
                 let out = std::process::Command::new(&bash).arg("-c").arg(&script).output().unwrap();
@@ -261,7 +315,10 @@ mod tests {
     }
 
     fn which_bash() -> Result<std::path::PathBuf, ()> {
-        std::env::split_paths(&std::env::var_os("PATH").ok_or(())?).map(|d| d.join("bash")).find(|p| p.is_file()).ok_or(())
+        std::env::split_paths(&std::env::var_os("PATH").ok_or(())?)
+            .map(|d| d.join("bash"))
+            .find(|p| p.is_file())
+            .ok_or(())
     }
 
     #[test]

@@ -10,10 +10,15 @@ use super::shell::{self, Command};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Remote {
     /// `oc debug node/X` or `kubectl debug node/X`; `chroot` when the doc then enters `/host`.
-    DebugNode { tool: String, chroot: bool },
+    DebugNode {
+        tool: String,
+        chroot: bool,
+    },
     Ssh,
     /// `kubectl|oc exec … -- bash`, with the shell it names.
-    Exec { shell: String },
+    Exec {
+        shell: String,
+    },
     /// `oc rsh POD` without a command.
     Rsh,
 }
@@ -58,7 +63,10 @@ fn kube_opener(tool: &str, args: &[&str], command: &Command) -> Option<Opener> {
     let verb = subcommand(&owned)?;
     let dash = args.iter().position(|a| *a == "--");
     match verb {
-        "debug" if dash.is_none() && args.iter().any(|a| a.starts_with("node/") || a.starts_with("nodes/") || *a == "node") => {
+        "debug"
+            if dash.is_none()
+                && args.iter().any(|a| a.starts_with("node/") || a.starts_with("nodes/") || *a == "node") =>
+        {
             Some(Opener::Remote(Remote::DebugNode { tool: tool.to_string(), chroot: false }))
         }
         "exec" => {
@@ -71,7 +79,10 @@ fn kube_opener(tool: &str, args: &[&str], command: &Command) -> Option<Opener> {
         "rsh" if dash.is_none() => {
             let positional = args.iter().filter(|a| !a.starts_with('-')).count();
             // `rsh` itself and the pod; flags with values add a word each.
-            let valued = args.windows(2).filter(|w| matches!(w[0], "-n" | "--namespace" | "-c" | "--container" | "--shell" | "--timeout")).count();
+            let valued = args
+                .windows(2)
+                .filter(|w| matches!(w[0], "-n" | "--namespace" | "-c" | "--container" | "--shell" | "--timeout"))
+                .count();
             (positional - valued <= 2).then_some(Opener::Remote(Remote::Rsh))
         }
         _ => None,
@@ -101,11 +112,25 @@ fn repl(command: &Command) -> Option<Opener> {
     let name = program.rsplit('/').next().unwrap_or(&program);
     let inner_program = command.words.iter().skip_while(|w| w.text != "--").nth(1).map(|w| w.text.clone());
     let repls = [
-        "psql", "mysql", "redis-cli", "gitlab-rails", "rails", "python", "python3", "mongo", "mongosh", "sqlite3",
-        "irb", "node", "gitlab-psql", "etcdctl", "ceph",
+        "psql",
+        "mysql",
+        "redis-cli",
+        "gitlab-rails",
+        "rails",
+        "python",
+        "python3",
+        "mongo",
+        "mongosh",
+        "sqlite3",
+        "irb",
+        "node",
+        "gitlab-psql",
+        "etcdctl",
+        "ceph",
     ];
     let shown = inner_program.as_deref().unwrap_or(name);
-    (decision.kind == Kind::Interactive && repls.iter().any(|r| *r == shown || *r == name)).then(|| Opener::Repl(shown.to_string()))
+    (decision.kind == Kind::Interactive && repls.iter().any(|r| *r == shown || *r == name))
+        .then(|| Opener::Repl(shown.to_string()))
 }
 
 /// Whether `text` ends a session: `exit`, `logout`, `\q`, `quit`, `exit()`.
@@ -238,7 +263,10 @@ mod tests {
         assert_eq!(opener("ssh core@node1"), Some(Opener::Remote(Remote::Ssh)));
         assert_eq!(opener("ssh -i key -p 22 node1"), Some(Opener::Remote(Remote::Ssh)));
         assert_eq!(opener("ssh node1 uptime"), None);
-        assert_eq!(opener("kubectl exec -it pod -c c -- bash"), Some(Opener::Remote(Remote::Exec { shell: "bash".into() })));
+        assert_eq!(
+            opener("kubectl exec -it pod -c c -- bash"),
+            Some(Opener::Remote(Remote::Exec { shell: "bash".into() }))
+        );
         assert_eq!(opener("oc exec -n x pod -- df"), None);
         assert_eq!(opener("oc rsh -n openshift-storage rook-ceph-tools-x"), Some(Opener::Remote(Remote::Rsh)));
         assert_eq!(opener("oc rsh -n x pod ceph -s"), None);
@@ -255,14 +283,26 @@ mod tests {
         let remote = Remote::DebugNode { tool: "oc".into(), chroot: true };
         assert_eq!(remote_command("oc debug node/w0", &remote), "oc debug node/w0 -- chroot /host bash -s");
         let kubectl = Remote::DebugNode { tool: "kubectl".into(), chroot: true };
-        assert_eq!(remote_command("kubectl -n default debug node/$N -it --image=busybox", &kubectl), "kubectl -n default debug node/$N -i --image=busybox -- chroot /host bash -s");
-        assert_eq!(remote_command("kubectl debug node/x --image=busybox", &kubectl), "kubectl debug node/x --image=busybox -i -- chroot /host bash -s");
+        assert_eq!(
+            remote_command("kubectl -n default debug node/$N -it --image=busybox", &kubectl),
+            "kubectl -n default debug node/$N -i --image=busybox -- chroot /host bash -s"
+        );
+        assert_eq!(
+            remote_command("kubectl debug node/x --image=busybox", &kubectl),
+            "kubectl debug node/x --image=busybox -i -- chroot /host bash -s"
+        );
         let exec = Remote::Exec { shell: "bash".into() };
         assert_eq!(remote_command("oc exec -it pod -c c -- bash", &exec), "oc exec -i pod -c c -- bash -s");
         assert_eq!(remote_command("ssh core@n1", &Remote::Ssh), "ssh core@n1 bash -s");
-        assert_eq!(remote_command("oc debug \"node/$NODE\"", &remote), "oc debug \"node/$NODE\" -- chroot /host bash -s");
+        assert_eq!(
+            remote_command("oc debug \"node/$NODE\"", &remote),
+            "oc debug \"node/$NODE\" -- chroot /host bash -s"
+        );
         assert_eq!(remote_command("ssh <node-address>", &Remote::Ssh), "ssh <node-address> bash -s");
-        assert_eq!(remote_command("oc debug node/<node name> -t", &remote), "oc debug node/<node name> -- chroot /host bash -s");
+        assert_eq!(
+            remote_command("oc debug node/<node name> -t", &remote),
+            "oc debug node/<node name> -- chroot /host bash -s"
+        );
         assert_eq!(remote_command("ssh -o 'A B' \"$(host x)\"", &Remote::Ssh), "ssh -o 'A B' \"$(host x)\" bash -s");
     }
 
@@ -270,7 +310,12 @@ mod tests {
     fn scripts_use_a_fresh_quoted_heredoc() {
         let remote = Remote::Ssh;
         let script = script("ssh n1", &remote, "df -h\nRUNBOOK_SESSION\n");
-        assert!(script.starts_with("ssh n1 bash -s <<'RUNBOOK_SESSION_2'\nset -eo pipefail\ndf -h\nRUNBOOK_SESSION\nRUNBOOK_SESSION_2"), "{script}");
+        assert!(
+            script.starts_with(
+                "ssh n1 bash -s <<'RUNBOOK_SESSION_2'\nset -eo pipefail\ndf -h\nRUNBOOK_SESSION\nRUNBOOK_SESSION_2"
+            ),
+            "{script}"
+        );
         assert!(shell::lex(&script).is_complete());
     }
 

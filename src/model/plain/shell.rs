@@ -143,7 +143,8 @@ impl Lexed {
 
 /// Reads `text` as shell.
 pub fn lex(text: &str) -> Lexed {
-    let mut lexer = Lexer { src: text.as_bytes(), pos: 0, out: Lexed::default(), pending: Vec::new(), depth: 0, backticks: 0 };
+    let mut lexer =
+        Lexer { src: text.as_bytes(), pos: 0, out: Lexed::default(), pending: Vec::new(), depth: 0, backticks: 0 };
     let end = lexer.list(Terminator::Eof, false);
     lexer.out.open = match end {
         ListEnd::Open(open) => Some(open),
@@ -169,6 +170,26 @@ enum Terminator {
 enum ListEnd {
     Done,
     Open(Open),
+}
+
+/// What one token did to the list being read.
+enum Flow {
+    /// Read on.
+    Next,
+    /// Read on, and keep `after_operator` as the token set it.
+    Keep,
+    End(ListEnd),
+}
+
+/// The state of [`Lexer::list`].
+struct ListState {
+    terminator: Terminator,
+    nested: bool,
+    /// The words that close the compound statements open here (`fi`, `done`, `)`).
+    frames: Vec<&'static str>,
+    builder: Builder,
+    /// The last thing read was `|`, `&&` or `||`: a newline does not end the list.
+    after_operator: bool,
 }
 
 struct PendingHeredoc {
@@ -239,153 +260,190 @@ impl<'a> Lexer<'a> {
     /// Reads commands until the terminator. Compound statements are tracked as a stack of the
     /// words that close them.
     fn list(&mut self, terminator: Terminator, nested: bool) -> ListEnd {
-        let mut frames: Vec<&'static str> = Vec::new();
-        let mut builder = Builder::default();
-        // The last thing read was `|`, `&&` or `||`: a newline does not end the list.
-        let mut after_operator = false;
+        let mut st =
+            ListState { terminator, nested, frames: Vec::new(), builder: Builder::default(), after_operator: false };
         loop {
             let Some(b) = self.peek() else {
-                self.finish(&mut builder, nested);
-                return match (terminator, after_operator, frames.last()) {
-                    (Terminator::Paren, ..) => ListEnd::Open(Open::Substitution),
-                    (Terminator::Backtick, ..) => ListEnd::Open(Open::Quote('`')),
-                    (_, true, _) => ListEnd::Open(Open::Operator),
-                    (_, _, Some(frame)) => ListEnd::Open(Open::Compound(frame)),
-                    _ => ListEnd::Done,
-                };
+                return self.end_of_input(&mut st);
             };
-            match b {
-                b' ' | b'\t' | b'\r' => self.pos += 1,
-                b'\\' if self.peek_at(1) == Some(b'\n') => self.pos += 2,
-                b'\\' if self.peek_at(1).is_none() => {
-                    self.pos += 1;
-                    self.finish(&mut builder, nested);
-                    return ListEnd::Open(Open::Backslash);
-                }
-                b'\n' => {
-                    self.pos += 1;
-                    if builder.in_test.is_none() {
-                        self.finish(&mut builder, nested);
-                    }
-                    if let Some(open) = self.heredoc_bodies() {
-                        return ListEnd::Open(open);
-                    }
-                }
-                b'#' => {
-                    let start = self.pos;
-                    while self.peek().is_some_and(|c| c != b'\n') {
-                        self.pos += 1;
-                    }
-                    self.out.comments.push(start..self.pos);
-                }
-                b')' if terminator == Terminator::Paren && frames.last() != Some(&")") => {
-                    if builder.skipping == Skip::CasePattern {
-                        builder.skipping = Skip::No;
-                        self.pos += 1;
-                        continue;
-                    }
-                    self.pos += 1;
-                    self.finish(&mut builder, nested);
-                    return ListEnd::Done;
-                }
-                b'`' if terminator == Terminator::Backtick => {
-                    self.pos += 1;
-                    self.finish(&mut builder, nested);
-                    return ListEnd::Done;
-                }
-                b'&' if self.peek_at(1) == Some(b'>') => {
-                    if let Some(open) = self.redirect(&mut builder.command) {
-                        self.finish(&mut builder, nested);
-                        return ListEnd::Open(open);
-                    }
-                }
-                b';' | b'&' | b'|' => {
-                    let op = self.operator();
-                    if builder.in_test.is_some() {
-                        continue;
-                    }
-                    self.finish(&mut builder, nested);
-                    after_operator = matches!(op, "|" | "||" | "&&" | "|&");
-                    if matches!(op, ";;" | ";&" | ";;&") {
-                        builder.skipping = Skip::CasePattern;
-                    }
-                    continue;
-                }
-                b'(' if self.peek_at(1) == Some(b'(') && builder.command.words.is_empty() => {
-                    // `(( arithmetic ))`: comparisons, not redirections.
-                    let start = self.pos;
-                    self.skip_balanced(b'(', b')');
-                    self.out.tests.push(start..self.pos);
-                }
-                b'(' if builder.command.words.is_empty() && builder.skipping != Skip::CasePattern => {
-                    self.pos += 1;
-                    frames.push(")");
-                }
-                b'(' => {
-                    // `name()` of a function definition, or stray: the words so far are no command.
-                    self.pos += 1;
-                    if self.peek() == Some(b')') {
-                        self.pos += 1;
-                        builder = Builder::default();
-                    }
-                }
-                b')' => {
-                    self.pos += 1;
-                    if builder.skipping == Skip::CasePattern {
-                        builder.skipping = Skip::No;
-                        builder.command = Command::default();
-                        continue;
-                    }
-                    self.finish(&mut builder, nested);
-                    if frames.last() == Some(&")") {
-                        frames.pop();
-                    }
-                }
-                b'<' | b'>' if builder.in_test.is_some() => self.pos += 1,
-                b'<' | b'>' if self.peek_at(1) == Some(b'(') => {
-                    // Process substitution: a word whose commands run.
-                    let start = self.pos;
-                    self.pos += 2;
-                    let end = self.nested(Terminator::Paren);
-                    let text = String::from_utf8_lossy(&self.src[start..self.pos]).into_owned();
-                    builder.command.words.push(Word { text, span: start..self.pos });
-                    if let ListEnd::Open(open) = end {
-                        self.finish(&mut builder, nested);
-                        return ListEnd::Open(open);
-                    }
-                }
-                b'<' | b'>' => {
-                    if let Some(open) = self.redirect(&mut builder.command) {
-                        self.finish(&mut builder, nested);
-                        return ListEnd::Open(open);
-                    }
-                }
+            let flow = match b {
+                b' ' | b'\t' | b'\r' | b'\n' | b'#' => self.blank(b, &mut st),
+                b'\\' if matches!(self.peek_at(1), Some(b'\n') | None) => self.blank(b, &mut st),
+                b')' | b'`' | b';' | b'|' | b'(' => self.punctuation(b, &mut st),
+                b'&' if self.peek_at(1) != Some(b'>') => self.punctuation(b, &mut st),
+                b'<' | b'>' | b'&' => self.angle(&mut st),
                 b'0'..=b'9' if self.fd_redirect_ahead() => {
                     while self.peek().is_some_and(|c| c.is_ascii_digit()) {
                         self.pos += 1;
                     }
+                    Flow::Next
                 }
-                _ => {
-                    let start = self.pos;
-                    let (word, open) = self.word();
-                    after_operator = false;
-                    if self.pos == start {
-                        // A byte no rule takes (a backtick inside `$(…)` inside backticks).
-                        self.pos += 1;
-                        continue;
+                _ => self.word_token(&mut st),
+            };
+            match flow {
+                Flow::End(end) => return end,
+                Flow::Keep => {}
+                Flow::Next => {
+                    if !matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'#' | b'\\') {
+                        st.after_operator = false;
                     }
-                    if let Some(open) = open {
-                        builder.command.words.push(word);
-                        self.finish(&mut builder, nested);
-                        return ListEnd::Open(open);
-                    }
-                    self.place_word(&mut builder, &mut frames, word, start, nested);
                 }
-            }
-            if !matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'#' | b'\\') {
-                after_operator = false;
             }
         }
+    }
+
+    fn end_of_input(&mut self, st: &mut ListState) -> ListEnd {
+        self.finish(&mut st.builder, st.nested);
+        match (st.terminator, st.after_operator, st.frames.last()) {
+            (Terminator::Paren, ..) => ListEnd::Open(Open::Substitution),
+            (Terminator::Backtick, ..) => ListEnd::Open(Open::Quote('`')),
+            (_, true, _) => ListEnd::Open(Open::Operator),
+            (_, _, Some(frame)) => ListEnd::Open(Open::Compound(frame)),
+            _ => ListEnd::Done,
+        }
+    }
+
+    /// Blanks, line continuations, newlines (which end a command and start heredoc bodies), comments.
+    fn blank(&mut self, b: u8, st: &mut ListState) -> Flow {
+        match b {
+            b'\\' if self.peek_at(1) == Some(b'\n') => self.pos += 2,
+            b'\\' => {
+                self.pos += 1;
+                self.finish(&mut st.builder, st.nested);
+                return Flow::End(ListEnd::Open(Open::Backslash));
+            }
+            b'\n' => {
+                self.pos += 1;
+                if st.builder.in_test.is_none() {
+                    self.finish(&mut st.builder, st.nested);
+                }
+                if let Some(open) = self.heredoc_bodies() {
+                    return Flow::End(ListEnd::Open(open));
+                }
+            }
+            b'#' => {
+                let start = self.pos;
+                while self.peek().is_some_and(|c| c != b'\n') {
+                    self.pos += 1;
+                }
+                self.out.comments.push(start..self.pos);
+            }
+            _ => self.pos += 1,
+        }
+        Flow::Next
+    }
+
+    /// `;`, `&`, `|` and their doubles, parentheses, and the end of a substitution.
+    fn punctuation(&mut self, b: u8, st: &mut ListState) -> Flow {
+        let builder = &mut st.builder;
+        match b {
+            b')' if st.terminator == Terminator::Paren && st.frames.last() != Some(&")") => {
+                self.pos += 1;
+                if builder.skipping == Skip::CasePattern {
+                    builder.skipping = Skip::No;
+                    return Flow::Keep;
+                }
+                self.finish(builder, st.nested);
+                Flow::End(ListEnd::Done)
+            }
+            b'`' if st.terminator == Terminator::Backtick => {
+                self.pos += 1;
+                self.finish(builder, st.nested);
+                Flow::End(ListEnd::Done)
+            }
+            b'`' => self.word_token(st),
+            b';' | b'&' | b'|' => {
+                let op = self.operator();
+                if builder.in_test.is_some() {
+                    return Flow::Keep;
+                }
+                self.finish(builder, st.nested);
+                st.after_operator = matches!(op, "|" | "||" | "&&" | "|&");
+                if matches!(op, ";;" | ";&" | ";;&") {
+                    builder.skipping = Skip::CasePattern;
+                }
+                Flow::Keep
+            }
+            b'(' if self.peek_at(1) == Some(b'(') && builder.command.words.is_empty() => {
+                // `(( arithmetic ))`: comparisons, not redirections.
+                let start = self.pos;
+                self.skip_balanced(b'(', b')');
+                self.out.tests.push(start..self.pos);
+                Flow::Next
+            }
+            b'(' if builder.command.words.is_empty() && builder.skipping != Skip::CasePattern => {
+                self.pos += 1;
+                st.frames.push(")");
+                Flow::Next
+            }
+            b'(' => {
+                // `name()` of a function definition, or stray: the words so far are no command.
+                self.pos += 1;
+                if self.peek() == Some(b')') {
+                    self.pos += 1;
+                    *builder = Builder::default();
+                }
+                Flow::Next
+            }
+            _ => {
+                self.pos += 1;
+                if builder.skipping == Skip::CasePattern {
+                    builder.skipping = Skip::No;
+                    builder.command = Command::default();
+                    return Flow::Keep;
+                }
+                self.finish(builder, st.nested);
+                if st.frames.last() == Some(&")") {
+                    st.frames.pop();
+                }
+                Flow::Next
+            }
+        }
+    }
+
+    /// `<`, `>`, `&>`: a redirection, a process substitution, or (inside `[[ ]]`) a comparison.
+    fn angle(&mut self, st: &mut ListState) -> Flow {
+        let builder = &mut st.builder;
+        if builder.in_test.is_some() {
+            self.pos += 1;
+            return Flow::Next;
+        }
+        if self.peek() != Some(b'&') && self.peek_at(1) == Some(b'(') {
+            // Process substitution: a word whose commands run.
+            let start = self.pos;
+            self.pos += 2;
+            let end = self.nested(Terminator::Paren);
+            let text = String::from_utf8_lossy(&self.src[start..self.pos]).into_owned();
+            builder.command.words.push(Word { text, span: start..self.pos });
+            if let ListEnd::Open(open) = end {
+                self.finish(builder, st.nested);
+                return Flow::End(ListEnd::Open(open));
+            }
+            return Flow::Next;
+        }
+        if let Some(open) = self.redirect(&mut builder.command) {
+            self.finish(builder, st.nested);
+            return Flow::End(ListEnd::Open(open));
+        }
+        Flow::Next
+    }
+
+    fn word_token(&mut self, st: &mut ListState) -> Flow {
+        let start = self.pos;
+        let (word, open) = self.word();
+        st.after_operator = false;
+        if self.pos == start {
+            // A byte no rule takes (a backtick inside `$(…)` inside backticks).
+            self.pos += 1;
+            return Flow::Keep;
+        }
+        if let Some(open) = open {
+            st.builder.command.words.push(word);
+            self.finish(&mut st.builder, st.nested);
+            return Flow::End(ListEnd::Open(open));
+        }
+        self.place_word(&mut st.builder, &mut st.frames, word, start, st.nested);
+        Flow::Next
     }
 
     /// Puts a word into the command being read, handling reserved words and assignments.
@@ -397,25 +455,59 @@ impl<'a> Lexer<'a> {
         start: usize,
         nested: bool,
     ) {
-        let raw = &self.src[word.span.clone()];
+        if self.skipped_word(builder, frames, &word, start) {
+            return;
+        }
+        if builder.in_test.is_some() {
+            if word.text == "]]"
+                && let Some(test_start) = builder.in_test.take()
+            {
+                self.out.tests.push(test_start..word.span.end);
+            }
+            builder.command.words.push(word);
+            return;
+        }
         let is_first = builder.command.words.is_empty();
+        if is_first
+            && (builder.command.assigns.is_empty() || word_is_reserved(&word.text))
+            && self.reserved_word(builder, frames, &word, nested)
+        {
+            return;
+        }
+        let raw = &self.src[word.span.clone()];
+        if builder.command.words.is_empty()
+            && let Some(name) = assignment_name(raw)
+        {
+            self.out.assigned.push((name.clone(), start));
+            builder.command.assigns.push(name);
+            return;
+        }
+        self.note_assignment(builder, raw, &word, start);
+        builder.command.words.push(word);
+    }
+
+    /// Words of `for NAME in …` and `case WORD in PATTERN)`: no command; true when taken.
+    fn skipped_word(
+        &mut self,
+        builder: &mut Builder,
+        frames: &mut Vec<&'static str>,
+        word: &Word,
+        start: usize,
+    ) -> bool {
         match builder.skipping {
             Skip::ForName => {
                 self.out.assigned.push((word.text.clone(), start));
                 builder.skipping = Skip::ForWords;
-                return;
             }
             Skip::ForWords => {
                 if word.text == "do" {
                     builder.skipping = Skip::No;
                 }
-                return;
             }
             Skip::CaseHead => {
                 if word.text == "in" {
                     builder.skipping = Skip::CasePattern;
                 }
-                return;
             }
             Skip::CasePattern => {
                 if word.text == "esac" {
@@ -426,82 +518,63 @@ impl<'a> Lexer<'a> {
                 } else if word.text.ends_with(')') {
                     builder.skipping = Skip::No;
                 }
-                return;
             }
-            Skip::No => {}
+            Skip::No => return false,
         }
-        if builder.in_test.is_some() {
-            if word.text == "]]" {
-                if let Some(test_start) = builder.in_test.take() {
-                    self.out.tests.push(test_start..word.span.end);
-                }
+        true
+    }
+
+    /// `if`, `for`, `while`, `case`, `{`, `fi`, `done`, …: true when the word was one.
+    fn reserved_word(
+        &mut self,
+        builder: &mut Builder,
+        frames: &mut Vec<&'static str>,
+        word: &Word,
+        nested: bool,
+    ) -> bool {
+        match word.text.as_str() {
+            "if" => frames.push("fi"),
+            "while" | "until" => frames.push("done"),
+            "for" | "select" => {
+                frames.push("done");
+                builder.skipping = Skip::ForName;
             }
-            builder.command.words.push(word);
-            return;
-        }
-        if is_first && builder.command.assigns.is_empty() || is_first && word_is_reserved(&word.text) {
-            let closes = |frames: &mut Vec<&'static str>, end: &str| {
-                if frames.last() == Some(&end) {
+            "case" => {
+                frames.push("esac");
+                builder.skipping = Skip::CaseHead;
+            }
+            "{" => frames.push("}"),
+            "fi" | "done" | "esac" | "}" => {
+                self.finish(builder, nested);
+                if frames.last() == Some(&word.text.as_str()) {
                     frames.pop();
                 }
-            };
-            match word.text.as_str() {
-                "if" => return frames.push("fi"),
-                "while" | "until" => return frames.push("done"),
-                "for" | "select" => {
-                    frames.push("done");
-                    builder.skipping = Skip::ForName;
-                    return;
-                }
-                "case" => {
-                    frames.push("esac");
-                    builder.skipping = Skip::CaseHead;
-                    return;
-                }
-                "{" => return frames.push("}"),
-                "fi" | "done" | "esac" | "}" => {
-                    self.finish(builder, nested);
-                    return closes(frames, &word.text);
-                }
-                "function" => {
-                    builder.skipping = Skip::No;
-                    // The function's name follows; it is not a command.
-                    builder.command.assigns.push(String::new());
-                    return;
-                }
-                w if RESERVED_SEPARATORS.contains(&w) => return,
-                "[[" => {
-                    builder.in_test = Some(word.span.start);
-                    builder.command.words.push(word);
-                    return;
-                }
-                _ => {}
             }
-        }
-        if builder.command.words.is_empty()
-            && let Some(name) = assignment_name(raw)
-        {
-            self.out.assigned.push((name.clone(), start));
-            builder.command.assigns.push(name);
-            return;
-        }
-        // `export A=1`, `local A=1`, `readonly A`, `declare -x A=1`, `read -r A B`.
-        if let Some(program) = builder.command.words.first().map(|w| w.text.as_str()) {
-            match program {
-                "export" | "local" | "declare" | "typeset" | "readonly" => {
-                    if let Some(name) = assignment_name(raw).or_else(|| plain_name(&word.text)) {
-                        self.out.assigned.push((name, start));
-                    }
-                }
-                "read" | "mapfile" | "readarray" if !word.text.starts_with('-') => {
-                    if let Some(name) = plain_name(&word.text) {
-                        self.out.assigned.push((name, start));
-                    }
-                }
-                _ => {}
+            // The function's name follows; it is not a command.
+            "function" => builder.command.assigns.push(String::new()),
+            w if RESERVED_SEPARATORS.contains(&w) => {}
+            "[[" => {
+                builder.in_test = Some(word.span.start);
+                builder.command.words.push(word.clone());
             }
+            _ => return false,
         }
-        builder.command.words.push(word);
+        true
+    }
+
+    /// `export A=1`, `local A=1`, `readonly A`, `declare -x A=1`, `read -r A B`: names assigned.
+    fn note_assignment(&mut self, builder: &Builder, raw: &[u8], word: &Word, start: usize) {
+        let Some(program) = builder.command.words.first().map(|w| w.text.as_str()) else { return };
+        let name = match program {
+            "export" | "local" | "declare" | "typeset" | "readonly" => {
+                assignment_name(raw).or_else(|| plain_name(&word.text))
+            }
+            "read" | "mapfile" | "readarray" if !word.text.starts_with('-') => plain_name(&word.text),
+            _ => None,
+        };
+        if let Some(name) = name {
+            self.out.assigned.push((name, start));
+        }
     }
 
     fn finish(&mut self, builder: &mut Builder, nested: bool) {
@@ -785,6 +858,38 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// `${NAME…}` from its `$`: the name it reads, and the expansion appended as written.
+    fn brace_expansion(&mut self, start: usize, text: &mut Vec<u8>) -> Option<Open> {
+        self.pos += 2;
+        let name_start = self.pos;
+        let skip = usize::from(matches!(self.peek(), Some(b'#' | b'!')));
+        self.pos += skip;
+        let name_len = self.src[self.pos..].iter().take_while(|&&c| is_name_char(c)).count();
+        if name_len > 0 && is_name_start(self.src[self.pos]) {
+            let name = String::from_utf8_lossy(&self.src[self.pos..self.pos + name_len]).into_owned();
+            self.out.uses.push(VarUse { name, offset: start });
+        }
+        self.pos = name_start;
+        let mut depth = 1usize;
+        while let Some(b) = self.peek() {
+            self.pos += 1;
+            match b {
+                b'{' => depth += 1,
+                b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                b'\\' => self.pos += 1,
+                _ => {}
+            }
+        }
+        self.pos = self.pos.min(self.src.len());
+        text.extend_from_slice(&self.src[start..self.pos]);
+        (depth > 0).then_some(Open::Substitution)
+    }
+
     /// `$NAME`, `${…}`, `$(…)`, `$((…))`, `$'…'`, `$1`, `$?`; appends it as written.
     fn dollar(&mut self, text: &mut Vec<u8>) -> Option<Open> {
         let start = self.pos;
@@ -807,35 +912,8 @@ impl<'a> Lexer<'a> {
                 };
             }
             Some(b'{') => {
-                self.pos += 2;
-                let name_start = self.pos;
-                let skip = usize::from(matches!(self.peek(), Some(b'#' | b'!')));
-                self.pos += skip;
-                let name_len = self.src[self.pos..].iter().take_while(|&&c| is_name_char(c)).count();
-                if name_len > 0 && is_name_start(self.src[self.pos]) {
-                    let name = String::from_utf8_lossy(&self.src[self.pos..self.pos + name_len]).into_owned();
-                    self.out.uses.push(VarUse { name, offset: start });
-                }
-                self.pos = name_start;
-                let mut depth = 1usize;
-                while let Some(b) = self.peek() {
-                    self.pos += 1;
-                    match b {
-                        b'{' => depth += 1,
-                        b'}' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                break;
-                            }
-                        }
-                        b'\\' => self.pos += 1,
-                        _ => {}
-                    }
-                }
-                self.pos = self.pos.min(self.src.len());
-                text.extend_from_slice(&self.src[start..self.pos]);
-                if depth > 0 {
-                    return Some(Open::Substitution);
+                if let Some(open) = self.brace_expansion(start, text) {
+                    return Some(open);
                 }
             }
             Some(b'\'') => {
@@ -962,7 +1040,10 @@ mod tests {
         let lexed = lex("cat <<'EOF' | oc apply -f -\nkind: Pod\nname: $X\nEOF\necho done");
         assert_eq!(lexed.heredocs.len(), 1);
         assert!(lexed.heredocs[0].quoted);
-        assert_eq!(&"cat <<'EOF' | oc apply -f -\nkind: Pod\nname: $X\nEOF\necho done"[lexed.heredocs[0].body.clone()], "kind: Pod\nname: $X\n");
+        assert_eq!(
+            &"cat <<'EOF' | oc apply -f -\nkind: Pod\nname: $X\nEOF\necho done"[lexed.heredocs[0].body.clone()],
+            "kind: Pod\nname: $X\n"
+        );
         assert!(lexed.uses.is_empty(), "quoted heredoc bodies are not expanded");
         assert_eq!(programs("cat <<EOF | oc apply -f -\nkind: Pod\nEOF\necho done"), ["cat", "oc", "echo"]);
         let lexed = lex("cat <<-EOF\n\tname: $NAME\n\tEOF\n");
@@ -1018,9 +1099,38 @@ mod tests {
     #[test]
     fn never_panics_on_odd_input() {
         for text in [
-            "$", "${", "$((", "$(", "`", "'", "\"", "\\", "<<", "<<'", "2>", "&>", ")", "((", "]]", "[[ a",
-            "$'\\", "${a", "cat <<E\r\nE\r\n", "é$é`é", "((((((((", "$($($($($($($($($(", "case", "for",
-            "<(", "a=(1 2)", "f() {", "echo ${x:-$(date)}", "`echo $(a ` b)`", "`$(`", "&>", "a &>",
+            "$",
+            "${",
+            "$((",
+            "$(",
+            "`",
+            "'",
+            "\"",
+            "\\",
+            "<<",
+            "<<'",
+            "2>",
+            "&>",
+            ")",
+            "((",
+            "]]",
+            "[[ a",
+            "$'\\",
+            "${a",
+            "cat <<E\r\nE\r\n",
+            "é$é`é",
+            "((((((((",
+            "$($($($($($($($($(",
+            "case",
+            "for",
+            "<(",
+            "a=(1 2)",
+            "f() {",
+            "echo ${x:-$(date)}",
+            "`echo $(a ` b)`",
+            "`$(`",
+            "&>",
+            "a &>",
         ] {
             let _ = lex(text);
         }

@@ -5,7 +5,15 @@ use super::*;
 fn plan_with(text: &str, values: &[(&str, &str)], section: Option<&str>) -> Plan {
     let values: BTreeMap<String, String> = values.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let env_has = |_: &str| false;
-    plan(&Input { path: "alerts/x.md", text, severity: Severity::Critical, section, values: &values, env_has: &env_has, overlay: None })
+    plan(&Input {
+        path: "alerts/x.md",
+        text,
+        severity: Severity::Critical,
+        section,
+        values: &values,
+        env_has: &env_has,
+        overlay: None,
+    })
 }
 
 fn plan_text(text: &str) -> Plan {
@@ -63,7 +71,10 @@ fn an_alert_page_becomes_steps() {
     let vars: Vec<&str> = plan.vars.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(vars, ["namespace", "pod_name"]);
     assert_eq!((plan.vars[0].line, plan.vars[0].column), (12, 14));
-    assert_eq!(plan.steps[0].expected_output.as_deref(), Some("NAME    READY   STATUS\nweb-1   0/1     CrashLoopBackOff"));
+    assert_eq!(
+        plan.steps[0].expected_output.as_deref(),
+        Some("NAME    READY   STATUS\nweb-1   0/1     CrashLoopBackOff")
+    );
     assert_eq!(plan.unresolved().len(), 2);
 }
 
@@ -73,7 +84,9 @@ fn values_go_in_quoted_and_assignments_carry_over() {
     assert!(plan.unresolved().is_empty());
     assert_eq!(plan.steps[0].script, "NAMESPACE=openshift-monitoring\noc -n $NAMESPACE get pods");
     assert_eq!(plan.steps[1].script, "NAMESPACE=openshift-monitoring\noc -n $NAMESPACE describe pod 'web-1; reboot'");
-    assert!(plan.steps[2].confirm.as_deref().unwrap().starts_with("Run `oc -n $NAMESPACE delete pod 'web-1; reboot'`?"));
+    assert!(
+        plan.steps[2].confirm.as_deref().unwrap().starts_with("Run `oc -n $NAMESPACE delete pod 'web-1; reboot'`?")
+    );
 }
 
 #[test]
@@ -119,7 +132,9 @@ fn a_bare_session_is_a_manual_step_and_a_warning() {
 
 #[test]
 fn repls_are_manual() {
-    let plan = plan_text("## Diagnosis\n\n```shell\n$ kubectl exec -it pg-0 -- psql -U app\napp=# select count(*) from jobs;\n app=# \\q\n```\n");
+    let plan = plan_text(
+        "## Diagnosis\n\n```shell\n$ kubectl exec -it pg-0 -- psql -U app\napp=# select count(*) from jobs;\n app=# \\q\n```\n",
+    );
     assert_eq!(plan.steps[0].class, Kind::Interactive);
     assert!(matches!(plan.steps[0].step.action, Action::Manual(_)));
 }
@@ -163,7 +178,9 @@ fn blocks_that_only_assign_run_nowhere_but_carry() {
 
 #[test]
 fn comment_only_blocks_and_other_languages() {
-    let plan = plan_text("## D\n\n```shell\n# TODO: Command needed\n```\n\n```yaml\nkind: x\n```\n\n```promql\nup == 0\n```\n");
+    let plan = plan_text(
+        "## D\n\n```shell\n# TODO: Command needed\n```\n\n```yaml\nkind: x\n```\n\n```promql\nup == 0\n```\n",
+    );
     assert!(plan.steps.is_empty());
     assert_eq!(plan.blocks[0].fate, Fate::Empty);
     assert_eq!(plan.other_blocks, 2);
@@ -178,7 +195,15 @@ fn overlays_name_skip_and_vouch() {
     .unwrap();
     let values = BTreeMap::from([("pod_name".to_string(), "p".to_string())]);
     let env_has = |_: &str| false;
-    let plan = plan(&Input { path: "x.md", text: ALERT, severity: Severity::Warning, section: None, values: &values, env_has: &env_has, overlay: Some(&overlay) });
+    let plan = plan(&Input {
+        path: "x.md",
+        text: ALERT,
+        severity: Severity::Warning,
+        section: None,
+        values: &values,
+        env_has: &env_has,
+        overlay: Some(&overlay),
+    });
     assert_eq!(plan.steps.len(), 2);
     assert_eq!(plan.steps[0].name, "List pods");
     assert_eq!(plan.steps[0].step.timeout.to_string(), "30s");
@@ -236,11 +261,23 @@ fn real_corpora_never_panic() {
 fn overlays_say_when_their_block_changed() {
     let doc = plan_text(ALERT);
     let hash = &doc.blocks[0].sha256[..12];
-    let text = format!("blocks:\n  - {{heading: Diagnosis, block: 1, sha256: {hash}}}\n  - {{heading: Diagnosis, block: 9}}\n  - {{heading: Gone, block: 1}}\n");
+    let text = format!(
+        "blocks:\n  - {{heading: Diagnosis, block: 1, sha256: {hash}}}\n  - {{heading: Diagnosis, block: 9}}\n  - {{heading: Gone, block: 1}}\n"
+    );
     let overlay = overlay::parse_sidecar("x.runbook.yaml", &text).unwrap();
     let values = BTreeMap::new();
     let env_has = |_: &str| false;
-    let read = |text: &str| plan(&Input { path: "x.md", text, severity: Severity::Critical, section: None, values: &values, env_has: &env_has, overlay: Some(&overlay) });
+    let read = |text: &str| {
+        plan(&Input {
+            path: "x.md",
+            text,
+            severity: Severity::Critical,
+            section: None,
+            values: &values,
+            env_has: &env_has,
+            overlay: Some(&overlay),
+        })
+    };
     let same = read(ALERT);
     assert_eq!(same.warnings.len(), 2, "{:?}", same.warnings);
     assert!(same.warnings.iter().all(|w| w.message.contains("matches no code block")));

@@ -116,7 +116,9 @@ fn root_prompt() -> &'static Regex {
 /// `VAR=<…>` or `VAR='<…>'`: a binding, also when written as a comment.
 fn binding() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r#"^(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=["']?<[^<>\n]+>["']?\s*$"#).expect("valid regex"))
+    RE.get_or_init(|| {
+        Regex::new(r#"^(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=["']?<[^<>\n]+>["']?\s*$"#).expect("valid regex")
+    })
 }
 
 /// A prompt line: the prompt, the column the command starts at, and the command text.
@@ -146,15 +148,20 @@ fn prompt_of(line: &str, root_allowed: bool) -> Option<(Prompt, usize, &str)> {
 
 /// Whether the text after `# ` reads as a command rather than a comment.
 fn looks_like_command(text: &str) -> bool {
-    let first = text.split_whitespace().next().unwrap_or("");
-    let first = first.trim_start_matches("sudo").trim();
+    let mut words = text.split_whitespace();
+    let first = match words.next() {
+        Some("sudo") => words.next().unwrap_or(""),
+        Some(word) => word,
+        None => "",
+    };
     if first.is_empty() {
         return false;
     }
     is_known_program(first)
         || first.starts_with('/')
         || first.starts_with("./")
-        || (first.contains('=') && first.split('=').next().is_some_and(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')))
+        || (first.contains('=')
+            && first.split('=').next().is_some_and(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')))
 }
 
 /// Whether a line has a prompt that marks the block as a transcript.
@@ -323,7 +330,10 @@ mod tests {
         let text = "$ oc -n $NAMESPACE logs -l 'app=prometheus' | \\\ngrep 'Failed' \\\n| sort | uniq -c\nmsg=\"Failed\" \\\ncomponent=\"scrape\"\n";
         let parsed = parse(text, Lang::Shell);
         assert_eq!(parsed.entries.len(), 1);
-        assert_eq!(parsed.entries[0].text, "oc -n $NAMESPACE logs -l 'app=prometheus' | \\\ngrep 'Failed' \\\n| sort | uniq -c");
+        assert_eq!(
+            parsed.entries[0].text,
+            "oc -n $NAMESPACE logs -l 'app=prometheus' | \\\ngrep 'Failed' \\\n| sort | uniq -c"
+        );
         assert_eq!(parsed.entries[0].output, ["msg=\"Failed\" \\", "component=\"scrape\""]);
         // Open quotes and PS2 prompts.
         let parsed = parse("$ echo 'a\n> b'\na\nb\n", Lang::Console);
@@ -375,7 +385,8 @@ mod tests {
 
     #[test]
     fn bindings() {
-        let parsed = parse("# NAMESPACE='<value of namespace label from alert>'\n$ oc -n $NAMESPACE get pods\n", Lang::Shell);
+        let parsed =
+            parse("# NAMESPACE='<value of namespace label from alert>'\n$ oc -n $NAMESPACE get pods\n", Lang::Shell);
         assert!(parsed.entries[0].binding);
         assert_eq!(parsed.entries[0].text, "NAMESPACE='<value of namespace label from alert>'");
         let parsed = parse("# NS=<namespace>\noc get pods -n $NS\n", Lang::Shell);

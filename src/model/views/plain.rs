@@ -1,7 +1,7 @@
 //! A doc read as plain steps, as JSON: `runbook show ID --plain --json`.
 
 use crate::model::Diagnostic;
-use crate::model::plain::{BlockPlan, Counts, Plan, PlainStep, RequiredVar};
+use crate::model::plain::{BlockPlan, Counts, PlainStep, Plan, RequiredVar};
 use crate::model::runbook::Runbook;
 use serde::Serialize;
 
