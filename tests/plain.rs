@@ -512,3 +512,50 @@ fn plain_runs_are_archived_searched_shown_on_the_site_and_in_cycles() {
     let cycle = base(&["cycle", "--since", "1d", "--json"]);
     assert!(cycle.contains("KubePodCrashLooping"), "{cycle}");
 }
+
+#[test]
+fn overlays_in_runbook_toml_name_their_doc() {
+    let toml = "[[overlay]]\nrunbook = \"KubePodCrashLooping\"\nheading = \"Diagnosis\"\nblock = 1\nskip = true\n\n[[overlay]]\nrunbook = \"alerts/Other\"\nheading = \"Diagnosis\"\nblock = 2\nskip = true\n";
+    let ran = with_args(
+        kb(ALERT).file("runbook.toml", toml),
+        &["exec", "KubePodCrashLooping", "--plain", "--section", "Diagnosis"],
+    )
+    .run();
+    let log = log(ran.path());
+    assert!(
+        log.starts_with("argv: oc|-n|openshift-monitoring|describe|"),
+        "the first block is skipped, the second is not: {log}"
+    );
+}
+
+#[test]
+fn missing_values_are_asked_for_on_a_terminal() {
+    let test = kb(ALERT);
+    let root = test.path().to_path_buf();
+    let (dir, command) = test.into_command();
+    let line = format!(
+        "{} exec KubePodCrashLooping --plain --section Diagnosis --var 'pod_name=web 1' --var node_address=node1 --var node_name=w0",
+        crate::test::BIN
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(command.get_current_dir().unwrap())
+        .envs(command.get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs commands under a pseudo-terminal");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // The namespace, then "no" to the debug pod.
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"openshift-monitoring\nn\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        screen.contains("namespace (<value of namespace label from alert> at alerts/KubePodCrashLooping.md:12:14): "),
+        "{screen}"
+    );
+    let log = std::fs::read_to_string(root.join("fake.log")).unwrap_or_default();
+    assert!(log.starts_with("argv: oc|-n|openshift-monitoring|get|pods\n"), "{log}\n{screen}");
+    assert!(!log.contains("debug"), "answered no: {log}");
+    drop(dir);
+}
