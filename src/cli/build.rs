@@ -4,6 +4,7 @@ use super::Context;
 use super::output::{self, YELLOW, paint};
 use crate::cli::error::{Error, Result, exit};
 use crate::render::{Mode, RenderError, Site, writer};
+use crate::util::text::plural;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -38,9 +39,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     if with_errors > 0 {
         let _ = writeln!(
             stderr,
-            "{} {with_errors} runbook{} with errors (their pages list them; `runbook check` for details)",
+            "{} {} {} errors (their pages list them; `runbook check` for details)",
             paint(YELLOW, "warning:"),
-            if with_errors == 1 { " has" } else { "s have" }
+            plural(with_errors, "runbook"),
+            if with_errors == 1 { "has" } else { "have" }
         );
     }
     if !ctx.quiet {

@@ -5,6 +5,7 @@ use super::diagnostics::DiagnosticRenderer;
 use super::output::{self, GREEN, RED, YELLOW, paint};
 use crate::cli::error::{Error, Result, exit};
 use crate::model::{Diagnostic, Kb, KbSource};
+use crate::util::text::plural;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -69,12 +70,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             writeln!(out, "{}", renderer.render(diag)).map_err(io)?;
         }
         let summary = format!(
-            "checked {runbooks} runbook{}: {} error{}, {} warning{}",
-            if runbooks == 1 { "" } else { "s" },
-            errors,
-            if errors == 1 { "" } else { "s" },
-            warnings,
-            if warnings == 1 { "" } else { "s" },
+            "checked {}: {}, {}",
+            plural(runbooks, "runbook"),
+            plural(errors, "error"),
+            plural(warnings, "warning")
         );
         let style = if errors > 0 {
             RED

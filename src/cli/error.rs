@@ -1,6 +1,8 @@
 //! Errors that end a command. Each maps to an exit code (DESIGN §4) and may carry a hint.
 
 use crate::model::discovery::DiscoveryError;
+use crate::model::slug::ID_RULES;
+use crate::util::text::did_you_mean_one_of;
 use std::path::PathBuf;
 
 /// Exit codes shared by every command.
@@ -53,14 +55,11 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::UnknownRunbook { suggestions, .. } if !suggestions.is_empty() => {
-                let quoted: Vec<String> = suggestions.iter().map(|s| format!("`{s}`")).collect();
-                Some(format!("did you mean {}?", quoted.join(" or ")))
+                Some(did_you_mean_one_of(suggestions))
             }
             Error::UnknownRunbook { .. } => Some("`runbook list` shows every runbook".into()),
             Error::AmbiguousRunbook { candidates, .. } => Some(format!("name one of: {}", candidates.join(", "))),
-            Error::BadId(_) => {
-                Some("ids use letters, digits, `.`, `_` and `-`, starting with a letter or digit".into())
-            }
+            Error::BadId(_) => Some(ID_RULES.into()),
             Error::Discovery(_) => Some("pass --kb DIR (or set RUNBOOK_KB) to a folder of runbooks".into()),
             Error::Invalid { hint, .. } | Error::Failed { hint, .. } => hint.clone(),
             _ => None,

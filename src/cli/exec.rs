@@ -11,6 +11,7 @@ use crate::exec::report::Reporter;
 use crate::exec::report::json::JsonReporter;
 use crate::exec::report::terminal::TerminalReporter;
 use crate::record::{Trigger, Verdict};
+use crate::util::text::plural;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -72,12 +73,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             let _ = writeln!(stderr, "{}", renderer.render(diag));
         }
         return Err(Error::Invalid {
-            message: format!(
-                "{} has {} error{}: it will not run",
-                rb.id,
-                rb.error_count(),
-                if rb.error_count() == 1 { "" } else { "s" }
-            ),
+            message: format!("{} has {}: it will not run", rb.id, plural(rb.error_count(), "error")),
             hint: Some(format!("fix them, then `runbook check {}`", ctx.display_path(&kb, &rb.path))),
         });
     }

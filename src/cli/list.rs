@@ -4,6 +4,7 @@ use super::Context;
 use super::output::{self, BOLD, DIM, HEADING, RED, YELLOW, paint};
 use crate::cli::error::{Error, Result, exit};
 use crate::model::{Kb, ListRow, Runbook};
+use crate::util::text::plural;
 use std::io::Write;
 
 #[derive(Debug, clap::Args)]
@@ -68,8 +69,7 @@ fn print_table<W: Write>(out: &mut W, kb: &Kb, runbooks: &[&Runbook]) -> std::io
             let title: String = rb.title.chars().take(title_width).collect();
             let steps = match rb.step_fences {
                 0 => "document".to_string(),
-                1 => "1 step".to_string(),
-                n => format!("{n} steps"),
+                n => plural(n, "step"),
             };
             write!(
                 out,
@@ -83,15 +83,11 @@ fn print_table<W: Write>(out: &mut W, kb: &Kb, runbooks: &[&Runbook]) -> std::io
             }
             match (rb.error_count(), rb.warning_count()) {
                 (0, 0) => {}
-                (0, w) => write!(out, "  {}", paint(YELLOW, format!("⚠ {w} warning{}", plural(w))))?,
-                (e, _) => write!(out, "  {}", paint(RED, format!("✘ {e} error{}", plural(e))))?,
+                (0, w) => write!(out, "  {}", paint(YELLOW, format!("⚠ {}", plural(w, "warning"))))?,
+                (e, _) => write!(out, "  {}", paint(RED, format!("✘ {}", plural(e, "error"))))?,
             }
             writeln!(out)?;
         }
     }
     Ok(())
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }

@@ -7,6 +7,7 @@ use crate::cli::error::{Error, Result, exit};
 use crate::index::{Kind, SearchIndex, SearchRequest, SearchResults, SyncReport, snippet};
 use crate::model::config::Config;
 use crate::model::discovery::KbSource;
+use crate::util::text::{did_you_mean_one_of, plural};
 use std::io::Write;
 use std::path::Path;
 
@@ -100,10 +101,6 @@ pub fn fresh_index(ctx: &Context) -> Result<(SearchIndex, SyncReport, KbSource)>
     Ok((index, report, source))
 }
 
-fn plural(n: usize, word: &str) -> String {
-    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
-}
-
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let query = args.query.join(" ");
     if query.trim().is_empty() {
@@ -135,7 +132,7 @@ fn print<W: Write>(out: &mut W, ctx: &Context, root: Option<&Path>, results: &Se
     if results.hits.is_empty() {
         write!(out, "no results for `{}`", results.query)?;
         if let Some(suggestion) = &results.suggestion {
-            write!(out, " — did you mean `{suggestion}`?")?;
+            write!(out, " — {}", did_you_mean_one_of(&[suggestion]))?;
         }
         return writeln!(out);
     }

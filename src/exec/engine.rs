@@ -17,13 +17,13 @@ use crate::model::matcher::{Matcher, Unit};
 use crate::model::probe::Probe;
 use crate::model::slug::is_identifier;
 use crate::model::step::{Action, Severity, Step};
-use crate::model::suggest::closest;
 use crate::model::template::Template;
 use crate::model::{Body, Kb, Runbook};
 use crate::record::CheckResult;
 use crate::record::{
     Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord, Verdict,
 };
+use crate::util::suggest::closest;
 use crate::util::text::file_safe;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

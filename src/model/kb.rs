@@ -6,7 +6,8 @@ use super::diagnostic::Diagnostic;
 pub use super::discovery::KbSource;
 use super::parse::{self, ParseContext, SourceFile};
 use super::runbook::{Body, LinkTarget, Runbook};
-use super::suggest::{closest, ranked};
+use crate::util::suggest::{closest, ranked};
+use crate::util::text::{did_you_mean_one_of, hex};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
@@ -69,7 +70,7 @@ pub fn builtin_signature() -> String {
         hasher.update(file.path.as_bytes());
         hasher.update(Sha256::digest(&file.bytes));
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex(&hasher.finalize())
 }
 
 /// What a name resolves to.
@@ -455,7 +456,7 @@ impl Kb {
         match joined {
             Some(target) if is_markdown => {
                 let hint = match self.similar_runbook(&target) {
-                    Some(best) => format!("did you mean `{}`?", relative_to(rb.dir(), best)),
+                    Some(best) => did_you_mean_one_of(&[relative_to(rb.dir(), best)]),
                     None => "the path is relative to this file's folder".to_string(),
                 };
                 let message = format!("link to missing runbook `{file_part}`");
@@ -493,7 +494,7 @@ impl Kb {
         {
             let anchors = target_rb.headings.iter().map(|h| h.anchor.as_str());
             let hint = match closest(anchor, anchors) {
-                Some(best) => format!("did you mean `#{best}`?"),
+                Some(best) => did_you_mean_one_of(&[format!("#{best}")]),
                 None => format!("{} has no heading with that anchor", target_rb.path),
             };
             let message = format!("link to missing anchor `#{anchor}` in {}", target_rb.path);

@@ -16,7 +16,6 @@ pub mod runbook;
 pub mod slug;
 pub mod state;
 pub mod step;
-pub mod suggest;
 pub mod template;
 pub mod version;
 pub mod views;
