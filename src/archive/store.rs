@@ -41,10 +41,25 @@ pub fn read(dir: &Path) -> Result<RunRecord, String> {
     serde_json::from_slice(&bytes).map_err(|e| format!("{} is damaged: {e}", path.display()))
 }
 
+/// Why [`find`] found no single run.
+#[derive(Debug, thiserror::Error)]
+pub enum FindRunError {
+    #[error("there are no runs yet")]
+    NoRuns,
+    #[error("no run `{0}`")]
+    NoSuchRun(String),
+    /// `shown` holds the first few of the `count` runs the prefix matches.
+    #[error("`{query}` matches {count} runs: {}", shown.join(", "))]
+    Ambiguous { query: String, count: usize, shown: Vec<String> },
+}
+
+/// Runs named when a prefix matches several.
+const SHOWN_MATCHES: usize = 5;
+
 /// Finds a run by id, unique id prefix, or `latest`.
-pub fn find<'a>(runs: &'a [ArchivedRun], query: &str) -> Result<&'a ArchivedRun, String> {
+pub fn find<'a>(runs: &'a [ArchivedRun], query: &str) -> Result<&'a ArchivedRun, FindRunError> {
     if query == "latest" {
-        return runs.first().ok_or_else(|| "there are no runs yet".to_string());
+        return runs.first().ok_or(FindRunError::NoRuns);
     }
     if let Some(run) = runs.iter().find(|r| r.run_id == query) {
         return Ok(run);
@@ -52,12 +67,12 @@ pub fn find<'a>(runs: &'a [ArchivedRun], query: &str) -> Result<&'a ArchivedRun,
     let matches: Vec<&ArchivedRun> = runs.iter().filter(|r| r.run_id.starts_with(query)).collect();
     match matches.as_slice() {
         [one] => Ok(one),
-        [] => Err(format!("no run `{query}`")),
-        many => Err(format!(
-            "`{query}` matches {} runs: {}",
-            many.len(),
-            many.iter().take(5).map(|r| r.run_id.as_str()).collect::<Vec<_>>().join(", ")
-        )),
+        [] => Err(FindRunError::NoSuchRun(query.to_string())),
+        many => Err(FindRunError::Ambiguous {
+            query: query.to_string(),
+            count: many.len(),
+            shown: many.iter().take(SHOWN_MATCHES).map(|r| r.run_id.clone()).collect(),
+        }),
     }
 }
 

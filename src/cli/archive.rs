@@ -2,6 +2,7 @@
 
 use super::Context;
 use super::output::{self, BOLD, DIM, GREEN, RED, YELLOW, paint};
+use crate::archive::period;
 use crate::archive::store::{self, ArchivedRun};
 use crate::cli::error::{Error, Result, exit};
 use crate::record::{RunRecord, Verdict};
@@ -93,7 +94,12 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
 }
 
 fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
-    let older_than = args.older_than.as_deref().map(|d| super::cycle::since(d, jiff::Timestamp::now())).transpose()?;
+    let older_than = args
+        .older_than
+        .as_deref()
+        .map(|text| period::ago(text, jiff::Timestamp::now()))
+        .transpose()
+        .map_err(|source| Error::Period { flag: "--older-than", source })?;
     let dir = archives(ctx)?;
     let runs = store::list(&dir);
     let doomed = crate::archive::prune::select(&runs, args.keep, older_than);
@@ -266,8 +272,7 @@ fn counts(record: &RunRecord) -> String {
 fn show(ctx: &Context, args: ShowArgs) -> Result<i32> {
     let dir = archives(ctx)?;
     let runs = store::list(&dir);
-    let run = store::find(&runs, &args.run)
-        .map_err(|message| Error::Invalid { message, hint: Some("`runbook archive list` shows the runs".into()) })?;
+    let run = store::find(&runs, &args.run)?;
     let record = run.record.as_ref().map_err(|e| Error::Failed { message: e.clone(), hint: None })?;
     let mut out = output::stdout(ctx.color);
     let io = |e| Error::io("stdout", e);

@@ -3,7 +3,7 @@
 use super::Context;
 use super::output::{self, YELLOW, paint};
 use crate::cli::error::{Error, Result, exit};
-use crate::render::{Mode, RenderError, Site, writer};
+use crate::render::{Mode, Site, writer};
 use crate::util::text::plural;
 use std::io::Write;
 use std::path::PathBuf;
@@ -22,11 +22,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let archives = kb.archives_dir(ctx.archives.as_deref());
     let with_errors = kb.runbooks.iter().filter(|rb| rb.has_errors()).count();
     let out = ctx.cwd.join(&args.out);
-    let site = Site::new(kb, &archives, Mode::Static).map_err(render_error)?;
+    let site = Site::new(kb, &archives, Mode::Static)?;
     if ctx.verbose {
         eprintln!("gathered the site in {} ms", started.elapsed().as_millis());
     }
-    let report = writer::build(&site, &out).map_err(render_error)?;
+    let report = writer::build(&site, &out)?;
     let mut stderr = output::stderr(ctx.color);
     if ctx.verbose {
         for (phase, took) in &report.phases {
@@ -60,13 +60,4 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         .map_err(|e| Error::io("stdout", e))?;
     }
     Ok(exit::OK)
-}
-
-fn render_error(err: RenderError) -> Error {
-    let hint = match &err {
-        RenderError::ForeignOutput(_) => Some("choose another --out folder, or empty this one".to_string()),
-        RenderError::Template(_) => Some("a template in the KB's templates/ folder overrides the built-in one".into()),
-        _ => None,
-    };
-    Error::Failed { message: err.to_string(), hint }
 }

@@ -117,8 +117,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         Box::new(TerminalReporter::new(output::use_color(ctx.color), ctx.quiet))
     };
     let gpu: Arc<dyn gpu::GpuSource> = Arc::from(gpu::source_from_env());
-    let outcome = engine::execute(&kb, rb, &body, &opts, reporter.as_mut(), &interrupted, gpu)
-        .map_err(|invalid| Error::Invalid { message: invalid.message, hint: invalid.hint })?;
+    let outcome = engine::execute(&kb, rb, &body, &opts, reporter.as_mut(), &interrupted, gpu)?;
     if args.dry_run {
         return Ok(exit::OK);
     }

@@ -35,7 +35,7 @@ fn site_search(loader: &Loader, site: &Site, quiet: bool) -> Arc<dyn SiteSearch>
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let addr = resolve(&args.addr)?;
     let loader = Loader { source: ctx.kb_source()?, archives: ctx.archives.clone(), live_reload: !args.no_watch };
-    let site = loader.load().map_err(|e| Error::Failed { message: e.to_string(), hint: None })?;
+    let site = loader.load()?;
     let search = site_search(&loader, &site, ctx.quiet);
     if !addr.ip().is_loopback() {
         eprintln!(
@@ -61,7 +61,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             eprintln!("serving {runbooks} runbooks from {place} (Ctrl-C to stop)");
         }
     }));
-    served.map_err(|e| Error::Failed { message: e.to_string(), hint: None })?;
+    served?;
     if !ctx.quiet {
         eprintln!("stopped");
     }

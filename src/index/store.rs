@@ -262,11 +262,31 @@ impl SearchIndex {
         }
     }
 
-    /// Whether the index certainly matches the KB and the archives, judged by file sizes and
-    /// modification times alone (no parsing). `false` means: load the KB and [`sync`].
-    ///
-    /// [`sync`]: SearchIndex::sync
-    pub fn is_fresh(&self, source: &KbSource, archives: &Path) -> Option<Vec<String>> {
+    /// Opens the KB's own index (in its state folder, or in memory where that cannot be
+    /// written) and brings it up to date with [`refresh`](SearchIndex::refresh).
+    pub fn open_fresh(
+        source: &KbSource,
+        config: &Config,
+        archives: &Path,
+    ) -> Result<(SearchIndex, SyncReport), IndexError> {
+        let index = SearchIndex::open(&source.index_dir())?;
+        let report = index.refresh(source, config, archives)?;
+        Ok((index, report))
+    }
+
+    /// Brings the index up to date: nothing to do when file sizes and times show that nothing
+    /// changed since the last sync, else [`sync_files`](SearchIndex::sync_files).
+    pub fn refresh(&self, source: &KbSource, config: &Config, archives: &Path) -> Result<SyncReport, IndexError> {
+        match self.unchanged_since_sync(source, archives) {
+            Some(skipped) => Ok(SyncReport { skipped, ..SyncReport::default() }),
+            None => self.sync_files(source, config, archives),
+        }
+    }
+
+    /// When the index certainly matches the KB and the archives, judged by file sizes and
+    /// modification times alone (no parsing): the runbooks it leaves out for their errors.
+    /// `None` when anything may have changed, and a sync must look.
+    fn unchanged_since_sync(&self, source: &KbSource, archives: &Path) -> Option<Vec<String>> {
         if self.rebuilt.load(Ordering::Acquire) {
             return None;
         }

@@ -34,17 +34,17 @@ impl IndexedSearch {
     /// Opens the KB's index (in its state folder, or in memory where that cannot be written)
     /// and brings it up to date.
     pub fn open(source: KbSource, archives: Option<PathBuf>) -> Result<IndexedSearch, IndexError> {
-        let index = SearchIndex::open(&source.state_dir().join("index"))?;
-        let search = IndexedSearch { index, source, archives, cache: Mutex::new(Answers::default()) };
-        search.sync()?;
-        Ok(search)
+        let (config, _) = Config::load(&source);
+        let archives_dir = source.archives_dir(&config, archives.as_deref());
+        let (index, _) = SearchIndex::open_fresh(&source, &config, &archives_dir)?;
+        Ok(IndexedSearch { index, source, archives, cache: Mutex::new(Answers::default()) })
     }
 
     fn sync(&self) -> Result<(), IndexError> {
         // The config is read again each time: `runbook.toml` may have changed too.
         let (config, _) = Config::load(&self.source);
         let archives = self.source.archives_dir(&config, self.archives.as_deref());
-        self.index.sync_files(&self.source, &config, &archives)?;
+        self.index.refresh(&self.source, &config, &archives)?;
         Ok(())
     }
 }
