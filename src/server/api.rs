@@ -21,7 +21,7 @@ pub async fn search(State(state): State<Arc<AppState>>, RawQuery(query): RawQuer
     };
     match run_search(&state, request).await {
         Ok(results) => json(StatusCode::OK, &results),
-        Err(message) => json_error(StatusCode::SERVICE_UNAVAILABLE, message),
+        Err(err) => json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
     }
 }
 

@@ -2,11 +2,10 @@
 //! snippets as `runbook search`, kept up to date by file stamps after every change, with the
 //! latest answers kept for repeated questions.
 
-use super::search::SiteSearch;
+use super::search::{SearchError, SiteSearch};
 use crate::index::{IndexError, SearchIndex, SearchRequest, SearchResults};
 use crate::model::config::Config;
 use crate::model::discovery::KbSource;
-use crate::render::Site;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -50,7 +49,7 @@ impl IndexedSearch {
 }
 
 impl SiteSearch for IndexedSearch {
-    fn search(&self, request: &SearchRequest) -> Result<SearchResults, String> {
+    fn search(&self, request: &SearchRequest) -> Result<SearchResults, SearchError> {
         let generation = match self.cache.lock() {
             Ok(answers) => match answers.results.get(request) {
                 Some(results) => return Ok(results.clone()),
@@ -58,7 +57,7 @@ impl SiteSearch for IndexedSearch {
             },
             Err(_) => u64::MAX,
         };
-        let results = self.index.search(request).map_err(|e| e.to_string())?;
+        let results = self.index.search(request)?;
         if let Ok(mut answers) = self.cache.lock()
             && answers.generation == generation
         {
@@ -70,7 +69,7 @@ impl SiteSearch for IndexedSearch {
         Ok(results)
     }
 
-    fn refresh(&self, _site: &Site) {
+    fn refresh(&self) {
         // Searches keep answering from the last good index; the next change tries again.
         if let Err(err) = self.sync() {
             eprintln!("warning: search index not updated: {err}");

@@ -2,7 +2,7 @@
 //! metrics and live reload (DESIGN §8). Read-only: nothing here runs a step.
 //!
 //! Search is whatever [`SiteSearch`] the caller passes in: [`IndexedSearch`] (the tantivy index
-//! of `runbook search`), or [`NaiveSearch`] where no index can be opened.
+//! of `runbook search`), or [`Unavailable`] where no index can be opened.
 
 mod api;
 mod indexed;
@@ -17,7 +17,7 @@ pub mod state;
 mod watch;
 
 pub use indexed::IndexedSearch;
-pub use search::{NaiveSearch, SiteSearch};
+pub use search::{SearchError, SiteSearch, Unavailable};
 pub use state::{AppState, Loader};
 
 use crate::render::{RenderError, Site};

@@ -3,7 +3,9 @@
 
 use super::query::{Params, search_request};
 use super::respond::{self, method_not_allowed, render_failure};
+use super::search::SearchError;
 use super::state::AppState;
+use crate::index::{SearchRequest, SearchResults};
 use crate::render::{Page, Resolution, Site};
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
@@ -90,8 +92,13 @@ async fn search(state: &Arc<AppState>, site: Arc<Site>, query: Option<&str>) -> 
             return render_now(state, site, page, StatusCode::BAD_REQUEST).await;
         }
     };
-    let results = if request.query.is_empty() { None } else { Some(run_search(state, request.clone()).await) };
-    render_now(state, site, Page::Search { query: request.query, results }, StatusCode::OK).await
+    let results = if request.query.is_empty() {
+        None
+    } else {
+        Some(run_search(state, request.clone()).await.map_err(|err| err.to_string()))
+    };
+    let status = if matches!(results, Some(Err(_))) { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    render_now(state, site, Page::Search { query: request.query, results }, status).await
 }
 
 async fn render_now(state: &Arc<AppState>, site: Arc<Site>, page: Page, status: StatusCode) -> Response {
@@ -103,10 +110,7 @@ async fn render_now(state: &Arc<AppState>, site: Arc<Site>, page: Page, status: 
 }
 
 /// Asks the search engine on a blocking thread, timing it.
-pub async fn run_search(
-    state: &Arc<AppState>,
-    request: crate::index::SearchRequest,
-) -> Result<crate::index::SearchResults, String> {
+pub async fn run_search(state: &Arc<AppState>, request: SearchRequest) -> Result<SearchResults, SearchError> {
     let engine = Arc::clone(&state.search);
     let result = state
         .work(move || {
@@ -119,6 +123,6 @@ pub async fn run_search(
             state.metrics.search.observe(took);
             result
         }
-        Err(err) => Err(format!("search {err}")),
+        Err(err) => Err(err.into()),
     }
 }

@@ -14,6 +14,16 @@ use tokio::sync::{broadcast, watch};
 /// Rendered pages kept in memory, up to this many bytes in all (then the cache starts over).
 const CACHE_BYTES: usize = 64 * 1024 * 1024;
 
+/// Why CPU-bound work did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkError {
+    #[error("the server is stopping")]
+    Stopping,
+    /// The work panicked or was cancelled.
+    #[error("stopped: {0}")]
+    Stopped(#[from] tokio::task::JoinError),
+}
+
 /// How to (re)load the site from disk.
 #[derive(Debug, Clone)]
 pub struct Loader {
@@ -85,9 +95,9 @@ impl AppState {
     }
 
     /// Runs CPU-bound `work` on a blocking thread once a slot is free.
-    pub async fn work<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
-        let _slot = self.work_slots.acquire().await.map_err(|_| "the server is stopping".to_string())?;
-        tokio::task::spawn_blocking(work).await.map_err(|err| format!("stopped: {err}"))
+    pub async fn work<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, WorkError> {
+        let _slot = self.work_slots.acquire().await.map_err(|_| WorkError::Stopping)?;
+        Ok(tokio::task::spawn_blocking(work).await?)
     }
 
     /// The site as of now.
@@ -120,7 +130,7 @@ impl AppState {
     /// (a KB template that no longer compiles) the old site stays.
     pub fn reload(&self) -> Result<u64, RenderError> {
         let site = Arc::new(self.loader.load()?);
-        self.search.refresh(&site);
+        self.search.refresh();
         if let Ok(mut current) = self.site.write() {
             *current = site;
         }
