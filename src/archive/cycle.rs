@@ -234,7 +234,8 @@ pub fn build(kb: &Kb, runs: &[ArchivedRun], request: &Request) -> CycleReport {
         let by_id = request.runbooks.is_empty() || request.runbooks.iter().any(|r| r.eq_ignore_ascii_case(id));
         let by_tag = request.tags.is_empty()
             || kb
-                .get(id)
+                .by_id(id)
+                .map(|idx| &kb[idx])
                 .is_some_and(|rb| rb.tags.iter().any(|t| request.tags.iter().any(|w| w.eq_ignore_ascii_case(t))));
         by_id && by_tag
     };
@@ -356,8 +357,8 @@ fn blockers(
             let entry = grouped.entry(key).or_insert_with(|| Blocker {
                 runbook: record.runbook.id.clone(),
                 runbook_title: kb
-                    .get(&record.runbook.id)
-                    .map(|rb| rb.title.clone())
+                    .by_id(&record.runbook.id)
+                    .map(|idx| kb[idx].title.clone())
                     .unwrap_or_else(|| record.runbook.title.clone()),
                 step: step.id.clone(),
                 step_name: step.name.clone(),
@@ -391,7 +392,7 @@ fn readiness(kb: &Kb, latest: &BTreeMap<String, (&RunRecord, &ArchivedRun)>, arc
     let runbooks: Vec<RunbookReadiness> = latest
         .values()
         .map(|(record, archived)| {
-            let runbook = kb.get(&record.runbook.id);
+            let runbook = kb.by_id(&record.runbook.id).map(|idx| &kb[idx]);
             RunbookReadiness {
                 runbook: record.runbook.id.clone(),
                 title: runbook.map(|rb| rb.title.clone()).unwrap_or_else(|| record.runbook.title.clone()),
@@ -501,8 +502,9 @@ fn next_actions(kb: &Kb, blockers: &[Blocker]) -> Vec<NextAction> {
         .filter(|b| b.open)
         .map(|blocker| {
             let verify = format!("runbook exec {}", blocker.runbook);
-            let body = kb.index_of(&blocker.runbook).and_then(|i| kb.body(i).ok());
-            let (fix, note) = match (kb.get(&blocker.runbook), body) {
+            let found = kb.by_id(&blocker.runbook);
+            let body = found.and_then(|idx| kb.body(idx).ok());
+            let (fix, note) = match (found.map(|idx| &kb[idx]), body) {
                 (Some(runbook), Some(body)) => {
                     let steps = remediations(&body.steps, &blocker.step);
                     let fix: Vec<String> = steps

@@ -6,7 +6,7 @@ use super::{Cli, ColorMode};
 use crate::cli::error::{Error, Result};
 use crate::index::{SearchIndex, SyncReport};
 use crate::model::config::Config;
-use crate::model::{Kb, KbSource, Lookup, Runbook};
+use crate::model::{Kb, KbSource, Lookup, RunbookIdx};
 use crate::util::text::plural;
 use std::io::Write;
 use std::path::PathBuf;
@@ -132,12 +132,12 @@ fn report_sync(report: &SyncReport) {
 }
 
 /// Resolves `query` to one runbook, or the error the user should see.
-pub fn find<'a>(kb: &'a Kb, query: &str) -> Result<&'a Runbook> {
+pub fn find(kb: &Kb, query: &str) -> Result<RunbookIdx> {
     match kb.lookup(query) {
-        Lookup::Found(rb) => Ok(rb),
+        Lookup::Found(idx) => Ok(idx),
         Lookup::Ambiguous(list) => {
             const SHOWN: usize = 8;
-            let mut candidates: Vec<String> = list.iter().take(SHOWN).map(|rb| format!("`{}`", rb.id)).collect();
+            let mut candidates: Vec<String> = list.iter().take(SHOWN).map(|&idx| format!("`{}`", kb[idx].id)).collect();
             if list.len() > SHOWN {
                 candidates.push(format!("and {} more (see `runbook list`)", list.len() - SHOWN));
             }

@@ -64,7 +64,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         hint: Some(r#"pass a JSON object such as --trigger '{"kind":"cron"}'"#.into()),
     })?;
     let kb = ctx.load_summaries()?;
-    let rb = find(&kb, &args.id)?;
+    let idx = find(&kb, &args.id)?;
+    let rb = &kb[idx];
     if rb.has_errors() {
         let mut renderer = DiagnosticRenderer::new(&kb, |p| ctx.display_path(&kb, p));
         let mut stderr = output::stderr(ctx.color);
@@ -83,8 +84,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             hint: Some(format!("`runbook show {}` prints it", rb.id)),
         });
     }
-    let index = kb.index_of_path(&rb.path).unwrap_or_default();
-    let body = kb.body(index).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
+    let body = kb.body(idx).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
     let vars = args
         .vars
         .iter()

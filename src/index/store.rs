@@ -14,7 +14,7 @@ use crate::model::kb::builtin_signature;
 use crate::model::kb::final_ids;
 use crate::model::parse::{ParseContext, SourceFile};
 use crate::model::state::ensure_state_dir;
-use crate::model::{Kb, Runbook};
+use crate::model::{Kb, Runbook, RunbookIdx};
 use crate::record::RunRecord;
 use crate::util::fs::write_atomic;
 use rayon::prelude::*;
@@ -158,8 +158,8 @@ struct Indexed {
 }
 
 enum Origin {
-    /// Runbook number N of a loaded KB.
-    Kb(usize),
+    /// A runbook of a loaded KB.
+    Kb(RunbookIdx),
     /// Parsed during this sync (it changed).
     Parsed(Box<Runbook>),
     /// Unchanged on disk; parsed only if its documents are needed after all (its id changed).
@@ -338,10 +338,8 @@ impl SearchIndex {
     /// Brings the index up to date with a loaded KB (the site server's path).
     pub fn sync(&self, kb: &Kb, archives: &Path) -> Result<SyncReport, IndexError> {
         let runbooks = kb
-            .runbooks
             .iter()
-            .enumerate()
-            .map(|(i, rb)| Indexed { facts: FileFacts::of(rb), id: rb.id.clone(), origin: Origin::Kb(i) })
+            .map(|(idx, rb)| Indexed { facts: FileFacts::of(rb), id: rb.id.clone(), origin: Origin::Kb(idx) })
             .collect();
         let ctx = ParseContext { config_vars: kb.config.vars.keys().cloned().collect() };
         self.apply(Some(kb), &kb.source, &ctx, runbooks, archives)
@@ -525,10 +523,8 @@ impl SearchIndex {
             Source::Runbook(i) => {
                 let indexed = &runbooks[*i];
                 match &indexed.origin {
-                    Origin::Kb(index) => match kb.map(|kb| (kb, kb.body(*index))) {
-                        Some((kb, Ok(body))) => {
-                            runbook_documents(&self.fields, &kb.runbooks[*index], &body, &indexed.id)
-                        }
+                    Origin::Kb(idx) => match kb.map(|kb| (kb, kb.body(*idx))) {
+                        Some((kb, Ok(body))) => runbook_documents(&self.fields, &kb[*idx], &body, &indexed.id),
                         _ => Vec::new(),
                     },
                     Origin::Parsed(runbook) => match &runbook.body {

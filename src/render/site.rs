@@ -8,7 +8,7 @@ use super::templates::Templates;
 use super::url::Urls;
 use super::views::{RunbookRow, SiteGlobals};
 use crate::archive::store::{self, ArchivedRun};
-use crate::model::Kb;
+use crate::model::{Kb, RunbookIdx};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -37,7 +37,7 @@ pub struct Cycle {
 pub struct TagGroup {
     /// The spelling first seen.
     pub name: String,
-    pub runbooks: Vec<usize>,
+    pub runbooks: Vec<RunbookIdx>,
 }
 
 pub struct Site {
@@ -50,15 +50,13 @@ pub struct Site {
     pub cycles: Vec<Cycle>,
     pub assets: Arc<Assets>,
     /// Categories in `runbook.toml` order, then alphabetically, with their runbooks by path.
-    pub categories: Vec<(String, Vec<usize>)>,
+    pub categories: Vec<(String, Vec<RunbookIdx>)>,
     /// By lowercase tag.
     pub tags: BTreeMap<String, TagGroup>,
     pub(super) templates: Templates,
-    ids: HashMap<String, usize>,
     run_ids: HashMap<String, usize>,
     /// Lowercase runbook id → its runs, newest first.
     runs_of: HashMap<String, Vec<usize>>,
-    backlinks: Vec<Vec<usize>>,
 }
 
 #[derive(Serialize)]
@@ -88,7 +86,6 @@ impl Site {
         let mut templates = Templates::new(root.clone());
         let mut assets = Assets::load(root.as_deref());
 
-        let ids = kb.runbooks.iter().enumerate().map(|(i, rb)| (rb.id.to_lowercase(), i)).collect();
         let run_ids = runs.iter().enumerate().map(|(i, r)| (r.run_id.clone(), i)).collect();
         let mut runs_of: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, run) in runs.iter().enumerate() {
@@ -98,27 +95,17 @@ impl Site {
             };
             runs_of.entry(id).or_default().push(i);
         }
-        let mut backlinks = vec![Vec::new(); kb.runbooks.len()];
-        for (from, rb) in kb.runbooks.iter().enumerate() {
-            let mut targets: Vec<usize> =
-                rb.links.iter().filter_map(|l| l.target.as_ref()).map(|t| t.runbook).filter(|&t| t != from).collect();
-            targets.sort_unstable();
-            targets.dedup();
-            for target in targets {
-                backlinks[target].push(from);
-            }
-        }
         let mut tags: BTreeMap<String, TagGroup> = BTreeMap::new();
-        for (i, rb) in kb.runbooks.iter().enumerate() {
+        for (idx, rb) in kb.iter() {
             for tag in &rb.tags {
                 let group =
                     tags.entry(tag.to_lowercase()).or_insert_with(|| TagGroup { name: tag.clone(), runbooks: vec![] });
-                if group.runbooks.last() != Some(&i) {
-                    group.runbooks.push(i);
+                if group.runbooks.last() != Some(&idx) {
+                    group.runbooks.push(idx);
                 }
             }
         }
-        let categories = ordered_categories(&kb);
+        let categories = kb.categories();
 
         let nav: Vec<NavCategory> = categories
             .iter()
@@ -126,7 +113,7 @@ impl Site {
                 name: name.clone(),
                 runbooks: members
                     .iter()
-                    .map(|&i| NavEntry { title: kb.runbooks[i].title.clone(), url: urls.runbook(&kb.runbooks[i].id) })
+                    .map(|&idx| NavEntry { title: kb[idx].title.clone(), url: urls.runbook(&kb[idx].id) })
                     .collect(),
             })
             .collect();
@@ -143,27 +130,7 @@ impl Site {
             version: env!("CARGO_PKG_VERSION"),
         };
         templates.finish(Arc::clone(&assets), &urls, &globals);
-        Ok(Site {
-            kb,
-            mode,
-            urls,
-            title,
-            runs,
-            cycles,
-            assets,
-            categories,
-            tags,
-            templates,
-            ids,
-            run_ids,
-            runs_of,
-            backlinks,
-        })
-    }
-
-    /// The runbook with this id (case-insensitive).
-    pub fn runbook_index(&self, id: &str) -> Option<usize> {
-        self.ids.get(&id.to_lowercase()).copied()
+        Ok(Site { kb, mode, urls, title, runs, cycles, assets, categories, tags, templates, run_ids, runs_of })
     }
 
     pub fn run_index(&self, run_id: &str) -> Option<usize> {
@@ -187,36 +154,16 @@ impl Site {
         })
     }
 
-    /// Runbooks linking to `runbooks[index]`.
-    pub fn backlinks(&self, index: usize) -> &[usize] {
-        self.backlinks.get(index).map(Vec::as_slice).unwrap_or_default()
-    }
-
-    pub fn row(&self, index: usize) -> RunbookRow {
-        let rb = &self.kb.runbooks[index];
+    pub fn row(&self, idx: RunbookIdx) -> RunbookRow {
+        let rb = &self.kb[idx];
         let last = self.runs_of(&rb.id).first().map(|&r| super::views::RunBadge::new(&self.urls, &self.runs[r]));
         RunbookRow::new(&self.urls, rb, last)
     }
 
     /// Whether a run's runbook id names a runbook of this KB.
     pub fn knows_runbook(&self, id: &str) -> bool {
-        self.runbook_index(id).is_some()
+        self.kb.by_id(id).is_some()
     }
-}
-
-/// Categories in `runbook.toml` order, then alphabetically (case-insensitive), each with its
-/// runbooks in path order.
-fn ordered_categories(kb: &Kb) -> Vec<(String, Vec<usize>)> {
-    let mut by_name: BTreeMap<String, (String, Vec<usize>)> = BTreeMap::new();
-    for (i, rb) in kb.runbooks.iter().enumerate() {
-        by_name.entry(rb.category.to_lowercase()).or_insert_with(|| (rb.category.clone(), Vec::new())).1.push(i);
-    }
-    let mut categories: Vec<(String, Vec<usize>)> = by_name.into_values().collect();
-    categories.sort_by_key(|(name, _)| {
-        let rank = kb.config.categories.iter().position(|c| c.eq_ignore_ascii_case(name)).unwrap_or(usize::MAX);
-        (rank, name.to_lowercase())
-    });
-    categories
 }
 
 /// Cycle reports: `*.md` in `dir`, newest name first.

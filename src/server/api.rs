@@ -68,22 +68,19 @@ pub async fn runbooks(State(state): State<Arc<AppState>>) -> Response {
 pub async fn runbook(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
     let site = state.site();
     let id = id.trim_end_matches('/').to_string();
-    let index = match site.kb.lookup(&id) {
-        Lookup::Found(rb) => site.kb.index_of_path(&rb.path),
+    let idx = match site.kb.lookup(&id) {
+        Lookup::Found(idx) => idx,
         Lookup::Ambiguous(list) => {
-            let ids: Vec<&str> = list.iter().map(|rb| rb.id.as_str()).collect();
+            let ids: Vec<&str> = list.iter().map(|&idx| site.kb[idx].id.as_str()).collect();
             return json_error(StatusCode::NOT_FOUND, format!("`{id}` matches several runbooks: {}", ids.join(", ")));
         }
-        Lookup::NotFound { .. } => None,
-    };
-    let Some(index) = index else {
-        return json_error(StatusCode::NOT_FOUND, format!("no runbook `{id}`"));
+        Lookup::NotFound { .. } => return json_error(StatusCode::NOT_FOUND, format!("no runbook `{id}`")),
     };
     let result = state
         .work(move || {
-            let rb = &site.kb.runbooks[index];
-            match site.kb.body(index) {
-                Ok(body) => serde_json::to_vec(&RunbookView::new(&site.kb, rb, &body))
+            let rb = &site.kb[idx];
+            match site.kb.body(idx) {
+                Ok(body) => serde_json::to_vec(&RunbookView::new(&site.kb, idx, &body))
                     .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
                 // Deleted since the site was loaded: the reload that drops it is on its way.
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
