@@ -216,7 +216,7 @@ enum Run<'a> {
 }
 
 fn link(run: &RunRecord, archived: &ArchivedRun, archives: &Path) -> RunLink {
-    let path = archived.dir.join("run.md");
+    let path = archived.markdown_path();
     RunLink {
         run_id: run.run_id.clone(),
         started_at: run.started_at.clone(),
@@ -257,7 +257,7 @@ pub fn build(kb: &Kb, runs: &[ArchivedRun], request: &Request) -> CycleReport {
             Ok(_) => {}
             Err(problem) => {
                 // A damaged record has no trustworthy time: its folder name (a UTC timestamp) does.
-                let started = super::store::started_from_name(&archived.run_id);
+                let started = archived.started_from_name();
                 if started.is_some_and(|t| t >= request.from && t <= request.to) {
                     warnings.push(format!("run {} is unreadable and counted as such: {problem}", archived.run_id));
                     selected.push(Run::Unreadable);

@@ -7,4 +7,5 @@ pub mod markdown;
 pub mod period;
 pub mod prune;
 pub mod store;
+pub mod views;
 pub mod writer;

@@ -2,6 +2,7 @@
 
 use super::Context;
 use super::output::{self, YELLOW, paint};
+use crate::archive::store::Archives;
 use crate::cli::error::{Error, Result, exit};
 use crate::render::{Mode, Site, writer};
 use crate::util::text::plural;
@@ -19,7 +20,7 @@ pub struct Args {
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let started = Instant::now();
     let kb = ctx.load_kb()?;
-    let archives = kb.archives_dir(ctx.archives.as_deref());
+    let archives = Archives::new(kb.archives_dir(ctx.archives.as_deref()));
     let with_errors = kb.runbooks.iter().filter(|rb| rb.has_errors()).count();
     let out = ctx.cwd.join(&args.out);
     let site = Site::new(kb, &archives, Mode::Static)?;

@@ -3,6 +3,7 @@
 
 use super::output::{self, YELLOW, paint};
 use super::{Cli, ColorMode};
+use crate::archive::store::Archives;
 use crate::cli::error::{Error, Result};
 use crate::index::{SearchIndex, SyncReport};
 use crate::model::config::Config;
@@ -73,7 +74,7 @@ impl Context {
     pub fn fresh_index(&self) -> Result<(SearchIndex, SyncReport, KbSource)> {
         let source = self.kb_source()?;
         let (config, _) = Config::load(&source);
-        let archives = source.archives_dir(&config, self.archives.as_deref());
+        let archives = Archives::new(source.archives_dir(&config, self.archives.as_deref()));
         let (index, report) = SearchIndex::open_fresh(&source, &config, &archives)?;
         if self.verbose {
             report_sync(&report);

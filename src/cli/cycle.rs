@@ -4,7 +4,8 @@
 use super::Context;
 use super::output::{self, BOLD, DIM, GREEN, RED, YELLOW, paint};
 use crate::archive::cycle::{self, CycleReport, Request};
-use crate::archive::{cycle_markdown, period, store};
+use crate::archive::store::Archives;
+use crate::archive::{cycle_markdown, period};
 use crate::cli::error::{Error, Result, exit};
 use crate::util::fs::write_atomic;
 use crate::util::text::title_slug;
@@ -45,15 +46,12 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let (from, to) = period::between(args.since.as_deref(), args.from.as_deref(), args.to.as_deref(), now)
         .map_err(|source| Error::Period { flag: "--since", source })?;
     let kb = ctx.load_summaries()?;
-    let archives = kb.archives_dir(ctx.archives.as_deref());
-    let runs = store::list(&archives);
-    let date = now.strftime("%Y-%m-%d").to_string();
+    let archives = Archives::new(kb.archives_dir(ctx.archives.as_deref()));
     let title = args
         .title
         .clone()
         .unwrap_or_else(|| format!("Cycle report {} → {}", from.strftime("%Y-%m-%d"), to.strftime("%Y-%m-%d")));
-    let folder = archives.join("cycles");
-    let name = unique_name(&folder, &format!("{date}-{}", title_slug(&title)));
+    let name = archives.unused_cycle_name(&format!("{}-{}", now.strftime("%Y-%m-%d"), title_slug(&title)));
     let request = Request {
         title,
         name: name.clone(),
@@ -62,9 +60,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         tags: args.tags.clone(),
         runbooks: args.runbooks.clone(),
         generated_at: now,
-        archives: &archives,
+        archives: archives.dir(),
     };
-    let report = cycle::build(&kb, &runs, &request);
+    let report = cycle::build(&kb, &archives.runs(), &request);
     let mut stderr = output::stderr(ctx.color);
     for warning in &report.warnings {
         let _ = writeln!(stderr, "{} {warning}", paint(YELLOW, "warning:"));
@@ -75,17 +73,18 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             "no runs between {} and {} in {}: nothing to report, nothing written",
             from.strftime("%Y-%m-%d %H:%M"),
             to.strftime("%Y-%m-%d %H:%M"),
-            archives.display()
+            archives.dir().display()
         );
         return Ok(exit::FAILED);
     }
-    let markdown = cycle_markdown::render(&report);
-    let json = serde_json::to_vec_pretty(&report)?;
-    std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
-    let md_path = folder.join(format!("{name}.md"));
-    let json_path = folder.join(format!("{name}.json"));
-    write_atomic(&json_path, &json).map_err(|e| Error::io(&json_path, e))?;
-    write_atomic(&md_path, markdown.as_bytes()).map_err(|e| Error::io(&md_path, e))?;
+    write(ctx, &args, &archives, &name, &report)
+}
+
+/// Keeps the report in the archive (and in `--out`), then prints it or its summary.
+fn write(ctx: &Context, args: &Args, archives: &Archives, name: &str, report: &CycleReport) -> Result<i32> {
+    let markdown = cycle_markdown::render(report);
+    let json = serde_json::to_vec_pretty(report)?;
+    let paths = archives.write_cycle(name, &json, &markdown)?;
     if let Some(out) = &args.out {
         let out = ctx.cwd.join(out);
         write_atomic(&out, markdown.as_bytes()).map_err(|e| Error::io(&out, e))?;
@@ -96,17 +95,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         stdout.write_all(&json).map_err(io)?;
         writeln!(stdout).map_err(io)?;
     } else {
-        print_summary(&mut stdout, &report, &md_path, &json_path).map_err(io)?;
+        print_summary(&mut stdout, report, &paths.markdown, &paths.json).map_err(io)?;
     }
     stdout.flush().map_err(io)?;
     Ok(exit::OK)
-}
-
-fn unique_name(folder: &std::path::Path, base: &str) -> String {
-    (1..)
-        .map(|n| if n == 1 { base.to_string() } else { format!("{base}-{n}") })
-        .find(|name| !folder.join(format!("{name}.json")).exists() && !folder.join(format!("{name}.md")).exists())
-        .unwrap_or_else(|| base.to_string())
 }
 
 fn print_summary<W: Write>(

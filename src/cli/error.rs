@@ -2,7 +2,7 @@
 //! library's typed errors are kept whole (`#[from]`) and rendered here, at the edge.
 
 use crate::archive::period::PeriodError;
-use crate::archive::store::FindRunError;
+use crate::archive::store::{FindRunError, RecordError, WriteError};
 use crate::exec::engine;
 use crate::index::IndexError;
 use crate::model::discovery::DiscoveryError;
@@ -43,6 +43,8 @@ pub enum Error {
     Period { flag: &'static str, source: PeriodError },
     #[error(transparent)]
     FindRun(#[from] FindRunError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
     /// The runbook cannot run as asked (bad `--var`, unknown `--from` step, …).
     #[error(transparent)]
     Exec(#[from] engine::Invalid),
@@ -78,6 +80,7 @@ impl Error {
             Error::Io { .. }
             | Error::Json(_)
             | Error::Failed { .. }
+            | Error::Record(_)
             | Error::Index(_)
             | Error::Render(_)
             | Error::Serve(_) => exit::FAILED,
@@ -114,6 +117,12 @@ fn render_hint(err: &RenderError) -> Option<String> {
         RenderError::ForeignOutput(_) => Some("choose another --out folder, or empty this one".into()),
         RenderError::Template(_) => Some("a template in the KB's templates/ folder overrides the built-in one".into()),
         _ => None,
+    }
+}
+
+impl From<WriteError> for Error {
+    fn from(err: WriteError) -> Error {
+        Error::Io { path: err.path, source: err.source }
     }
 }
 

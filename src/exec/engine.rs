@@ -11,8 +11,8 @@ use super::resolve::{ResolvedAction, ResolvedStep, resolve_step};
 use super::scope::{Scope, StepState};
 use super::stream::{StreamKind, StreamSink};
 use super::template::Renderer;
-use crate::archive::store;
-use crate::archive::writer::RunArchive;
+use crate::archive::store::Archives;
+use crate::archive::writer::RunWriter;
 use crate::model::matcher::{Matcher, Unit};
 use crate::model::probe::Probe;
 use crate::model::slug::is_identifier;
@@ -220,7 +220,7 @@ fn carry_over(
     opts: &ExecOptions,
     scope: &mut Scope,
 ) -> Result<(Vec<Option<StepRecord>>, String), Invalid> {
-    let runs = store::list(&opts.archives_dir);
+    let runs = Archives::new(&opts.archives_dir).runs();
     let previous = runs
         .iter()
         .filter_map(|r| r.record.as_ref().ok())
@@ -313,7 +313,7 @@ struct Engine<'a> {
     /// Every name a step of this runbook captures: templates reading them are rendered late.
     capture_names: BTreeSet<String>,
     record: RunRecord,
-    archive: Option<RunArchive>,
+    archive: Option<RunWriter>,
     archive_error: Option<String>,
     shell: Vec<String>,
     /// The start of the last step's stdout, for `steps.<id>.stdout`.
@@ -529,7 +529,7 @@ impl<'a> Engine<'a> {
         if !self.opts.archive {
             return;
         }
-        match RunArchive::create(&self.opts.archives_dir, &self.record.run_id) {
+        match RunWriter::create(&Archives::new(&self.opts.archives_dir), &self.record.run_id) {
             Ok((archive, run_id)) => {
                 self.record.run_id = run_id;
                 self.archive = Some(archive);

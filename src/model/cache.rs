@@ -35,6 +35,11 @@ impl FileStamp {
         Some(FileStamp { size: metadata.len(), mtime_ns: u64::try_from(mtime.as_nanos()).ok()? })
     }
 
+    /// The stamp of the file at `path`, if it can be read.
+    pub fn of_path(path: &Path) -> Option<FileStamp> {
+        std::fs::metadata(path).ok().and_then(|m| FileStamp::of(&m))
+    }
+
     /// Too recent to trust: another write could land within the same timestamp.
     pub fn is_racy(&self) -> bool {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();

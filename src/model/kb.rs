@@ -154,20 +154,6 @@ pub struct LoadStats {
 /// The state folder name inside a KB root.
 pub const STATE_DIR: &str = ".runbook";
 
-/// Reads and parses one file (its bytes are already there for the built-in KB).
-fn load_file(mut file: SourceFile, ctx: &ParseContext) -> Runbook {
-    let Some(path) = file.file.clone() else {
-        return parse::parse(file, ctx);
-    };
-    match std::fs::read(&path) {
-        Ok(bytes) => {
-            file.bytes = bytes;
-            parse::parse(file, ctx)
-        }
-        Err(err) => parse::unreadable(file, &err.to_string()),
-    }
-}
-
 impl Kb {
     /// Reads and parses every runbook of `source`. Never fails: unreadable files become runbooks
     /// carrying their error.
@@ -186,15 +172,13 @@ impl Kb {
         let mut diagnostics = Vec::new();
         let (config, diag) = Config::load(&source);
         diagnostics.extend(diag);
-        let ctx = ParseContext { config_vars: config.vars.keys().cloned().collect() };
+        let ctx = ParseContext::for_config(&config);
         let cache_dir = source.root().map(|root| root.join(STATE_DIR));
         let context: Vec<&str> = ctx.config_vars.iter().map(String::as_str).collect();
         let mut cache = ParseCache::open(cache_dir.as_deref(), context.join(","));
         let files = source.files();
-        let stamps: Vec<Option<FileStamp>> = files
-            .par_iter()
-            .map(|f| f.file.as_ref().and_then(|p| std::fs::metadata(p).ok()).and_then(|m| FileStamp::of(&m)))
-            .collect();
+        let stamps: Vec<Option<FileStamp>> =
+            files.par_iter().map(|f| f.file.as_deref().and_then(FileStamp::of_path)).collect();
         // Cached summaries are moved out of the cache, not copied: ten thousand of them are a
         // lot of memory to allocate twice.
         let work: Vec<(SourceFile, Option<FileStamp>, Option<Runbook>)> = files
@@ -210,7 +194,7 @@ impl Kb {
             .map(|(file, stamp, cached)| {
                 let (mut runbook, fresh) = match cached {
                     Some(cached) => (Runbook { file: file.file, ..cached }, false),
-                    None => (load_file(file, &ctx), true),
+                    None => (parse::read_file(file, &ctx), true),
                 };
                 runbook.stamp = stamp;
                 if !keep_bodies {
@@ -230,9 +214,8 @@ impl Kb {
 
     /// Builds the KB from parsed runbooks: assigns ids, indexes names, resolves links.
     pub fn assemble(source: KbSource, config: Config, runbooks: Vec<Runbook>, diagnostics: Vec<Diagnostic>) -> Kb {
-        let config_vars = config.vars.keys().cloned().collect();
         let mut kb = Kb {
-            ctx: ParseContext { config_vars },
+            ctx: ParseContext::for_config(&config),
             source,
             config,
             runbooks,

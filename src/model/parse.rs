@@ -2,6 +2,8 @@
 //! Parsing never fails: whatever could be read is kept, and every problem becomes a diagnostic
 //! anchored in the `.md` file.
 
+use super::cache::FileStamp;
+use super::config::Config;
 use super::diagnostic::Diagnostic;
 use super::front_matter::{FRONT_MATTER_FIELDS, FrontMatter};
 use super::markdown::{self, Fragment, LineIndex, StepFence};
@@ -39,12 +41,37 @@ pub struct ParseContext {
     pub config_vars: BTreeSet<String>,
 }
 
+impl ParseContext {
+    /// The context of every file of a KB with this `runbook.toml`.
+    pub fn for_config(config: &Config) -> ParseContext {
+        ParseContext { config_vars: config.vars.keys().cloned().collect() }
+    }
+}
+
 /// Names every template may read without declaring them.
 const BUILTIN_NAMES: [&str; 10] =
     ["env", "host", "steps", "vars", "range", "dict", "namespace", "debug", "cycler", "joiner"];
 
 /// Longest summary taken from the first paragraph.
 const SUMMARY_CHARS: usize = 280;
+
+/// Reads and parses one file (its bytes are already there for the built-in KB), with the stamp
+/// it had just before it was read. Never fails: an unreadable file is a runbook carrying why.
+pub fn read_file(mut file: SourceFile, ctx: &ParseContext) -> Runbook {
+    let Some(path) = file.file.clone() else {
+        return parse(file, ctx);
+    };
+    let stamp = FileStamp::of_path(&path);
+    let mut runbook = match std::fs::read(&path) {
+        Ok(bytes) => {
+            file.bytes = bytes;
+            parse(file, ctx)
+        }
+        Err(err) => unreadable(file, &err.to_string()),
+    };
+    runbook.stamp = stamp;
+    runbook
+}
 
 /// A runbook for a file that could not be read at all: listed, with the reason as its error.
 pub fn unreadable(source: SourceFile, reason: &str) -> Runbook {

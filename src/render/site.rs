@@ -7,11 +7,11 @@ use super::error::RenderError;
 use super::templates::Templates;
 use super::url::Urls;
 use super::views::{RunbookRow, SiteGlobals};
-use crate::archive::store::{self, ArchivedRun};
+use crate::archive::store::{ArchivedRun, Archives, Cycle};
 use crate::model::{Kb, RunbookIdx};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// Where the site goes: files on disk, or a server that renders pages on request.
@@ -19,17 +19,6 @@ use std::sync::Arc;
 pub enum Mode {
     Static,
     Served { live_reload: bool },
-}
-
-/// A cycle report under `archives/cycles/`.
-#[derive(Debug)]
-pub struct Cycle {
-    /// The file stem, which is its URL.
-    pub name: String,
-    pub title: String,
-    pub path: PathBuf,
-    /// The Markdown, or why it could not be read.
-    pub source: Result<String, String>,
 }
 
 /// Runbooks sharing a tag, grouped case-insensitively.
@@ -73,15 +62,15 @@ struct NavEntry {
 
 impl Site {
     /// Gathers everything pages need. Fails only when a template is missing or broken.
-    pub fn new(kb: Kb, archives_dir: &Path, mode: Mode) -> Result<Site, RenderError> {
+    pub fn new(kb: Kb, archives: &Archives, mode: Mode) -> Result<Site, RenderError> {
         // The server answers at its own address; only the static build honours `base_url`.
         let urls = match mode {
             Mode::Static => Urls::new(kb.config.base_url.as_deref()),
             Mode::Served { .. } => Urls::new(None),
         };
         let title = kb.config.title.clone().unwrap_or_else(|| "Runbooks".to_string());
-        let runs = store::list(archives_dir);
-        let cycles = load_cycles(&archives_dir.join("cycles"));
+        let runs = archives.runs();
+        let cycles = archives.cycles();
         let root = kb.source.root().map(Path::to_path_buf);
         let mut templates = Templates::new(root.clone());
         let mut assets = Assets::load(root.as_deref());
@@ -164,28 +153,4 @@ impl Site {
     pub fn knows_runbook(&self, id: &str) -> bool {
         self.kb.by_id(id).is_some()
     }
-}
-
-/// Cycle reports: `*.md` in `dir`, newest name first.
-fn load_cycles(dir: &Path) -> Vec<Cycle> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut cycles: Vec<Cycle> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "md"))
-        .filter_map(|path| {
-            let name = path.file_stem()?.to_str()?.to_string();
-            let source = std::fs::read_to_string(&path).map_err(|e| e.to_string());
-            let title = source
-                .as_ref()
-                .ok()
-                .and_then(|s| s.lines().find_map(|l| l.strip_prefix("# ")).map(|t| t.trim().to_string()))
-                .unwrap_or_else(|| name.clone());
-            Some(Cycle { name, title, path, source })
-        })
-        .collect();
-    cycles.sort_by(|a, b| b.name.cmp(&a.name));
-    cycles
 }

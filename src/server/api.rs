@@ -6,6 +6,8 @@ use super::pages::run_search;
 use super::query::{API_LIMIT, Params, search_request};
 use super::respond::{self, json, json_error};
 use super::state::AppState;
+use crate::archive::store::RecordError;
+use crate::archive::views::ArchiveRow;
 use crate::model::views::RunbookView;
 use crate::model::{ListRow, Lookup};
 use axum::extract::{Path, RawQuery, State};
@@ -27,7 +29,7 @@ pub async fn search(State(state): State<Arc<AppState>>, RawQuery(query): RawQuer
 
 /// A row of `list --json`, with the page's URL and the latest run.
 #[derive(Serialize)]
-struct RunbookRow<'a> {
+struct RunbookListing<'a> {
     #[serde(flatten)]
     row: ListRow<'a>,
     url: String,
@@ -44,11 +46,11 @@ struct LastRun<'a> {
 
 pub async fn runbooks(State(state): State<Arc<AppState>>) -> Response {
     let site = state.site();
-    let rows: Vec<RunbookRow> = site
+    let rows: Vec<RunbookListing> = site
         .kb
         .runbooks
         .iter()
-        .map(|rb| RunbookRow {
+        .map(|rb| RunbookListing {
             row: ListRow::new(rb),
             url: site.urls.runbook(&rb.id),
             last_run: site.runs_of(&rb.id).first().and_then(|&i| {
@@ -97,50 +99,23 @@ pub async fn runbook(State(state): State<Arc<AppState>>, Path(id): Path<String>)
     }
 }
 
+/// A row of `archive list --json`, with the run's URL instead of its folder: the API does not
+/// say where files live, so a damaged record is described without its path.
 #[derive(Serialize)]
-struct ArchiveRow<'a> {
-    run_id: &'a str,
+struct RunListing<'a> {
+    #[serde(flatten)]
+    row: ArchiveRow<'a>,
     url: String,
-    runbook: Option<&'a str>,
-    title: Option<&'a str>,
-    verdict: Option<&'static str>,
-    started_at: Option<&'a str>,
-    finished_at: Option<&'a str>,
-    duration_ms: Option<u64>,
-    steps: Option<std::collections::BTreeMap<&'static str, usize>>,
-    error: Option<&'a str>,
 }
 
 pub async fn archives(State(state): State<Arc<AppState>>) -> Response {
     let site = state.site();
-    let rows: Vec<ArchiveRow> = site
+    let rows: Vec<RunListing> = site
         .runs
         .iter()
-        .map(|run| match &run.record {
-            Ok(r) => ArchiveRow {
-                run_id: &run.run_id,
-                url: site.urls.run(&run.run_id),
-                runbook: Some(&r.runbook.id),
-                title: Some(&r.runbook.title),
-                verdict: Some(r.verdict.as_str()),
-                started_at: Some(&r.started_at),
-                finished_at: r.finished_at.as_deref(),
-                duration_ms: Some(r.duration_ms),
-                steps: Some(r.counts().into_iter().map(|(o, n)| (o.as_str(), n)).collect()),
-                error: None,
-            },
-            Err(err) => ArchiveRow {
-                run_id: &run.run_id,
-                url: site.urls.run(&run.run_id),
-                runbook: None,
-                title: None,
-                verdict: None,
-                started_at: None,
-                finished_at: None,
-                duration_ms: None,
-                steps: None,
-                error: Some(err.rsplit_once(": ").map(|(_, why)| why).unwrap_or(err)),
-            },
+        .map(|run| RunListing {
+            row: ArchiveRow { error: run.record.as_ref().err().map(RecordError::cause), ..ArchiveRow::new(run) },
+            url: site.urls.run(&run.run_id),
         })
         .collect();
     json(StatusCode::OK, &rows)

@@ -3,6 +3,7 @@
 //! latest answers kept for repeated questions.
 
 use super::search::{SearchError, SiteSearch};
+use crate::archive::store::Archives;
 use crate::index::{IndexError, SearchIndex, SearchRequest, SearchResults};
 use crate::model::config::Config;
 use crate::model::discovery::KbSource;
@@ -34,7 +35,7 @@ impl IndexedSearch {
     /// and brings it up to date.
     pub fn open(source: KbSource, archives: Option<PathBuf>) -> Result<IndexedSearch, IndexError> {
         let (config, _) = Config::load(&source);
-        let archives_dir = source.archives_dir(&config, archives.as_deref());
+        let archives_dir = Archives::new(source.archives_dir(&config, archives.as_deref()));
         let (index, _) = SearchIndex::open_fresh(&source, &config, &archives_dir)?;
         Ok(IndexedSearch { index, source, archives, cache: Mutex::new(Answers::default()) })
     }
@@ -42,7 +43,7 @@ impl IndexedSearch {
     fn sync(&self) -> Result<(), IndexError> {
         // The config is read again each time: `runbook.toml` may have changed too.
         let (config, _) = Config::load(&self.source);
-        let archives = self.source.archives_dir(&config, self.archives.as_deref());
+        let archives = Archives::new(self.source.archives_dir(&config, self.archives.as_deref()));
         self.index.refresh(&self.source, &config, &archives)?;
         Ok(())
     }

@@ -3,6 +3,7 @@
 
 use super::metrics::Metrics;
 use super::search::SiteSearch;
+use crate::archive::store::Archives;
 use crate::model::{Kb, KbSource};
 use crate::render::{Mode, RenderError, Site};
 use std::collections::HashMap;
@@ -38,7 +39,7 @@ impl Loader {
     /// runs and cycle reports, as a site.
     pub fn load(&self) -> Result<Site, RenderError> {
         let kb = Kb::load_summaries(self.source.clone());
-        let archives = kb.archives_dir(self.archives.as_deref());
+        let archives = Archives::new(kb.archives_dir(self.archives.as_deref()));
         Site::new(kb, &archives, Mode::Served { live_reload: self.live_reload })
     }
 

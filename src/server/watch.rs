@@ -3,6 +3,7 @@
 //! refreshes search and reloads open pages.
 
 use super::state::AppState;
+use crate::archive::store::RECORD_FILE;
 use crate::model::kb::STATE_DIR;
 use notify::{EventKind, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
@@ -53,7 +54,7 @@ pub fn relevant(root: &Path, path: &Path) -> bool {
     relative.starts_with("templates")
         || relative.starts_with("site")
         || name == "runbook.toml"
-        || name == "run.json"
+        || name == RECORD_FILE
         || name.ends_with(".md")
         || (path.extension().is_none() && !path.exists())
 }

@@ -2,6 +2,7 @@
 //! on a TTY (plain lines otherwise), a result line per step, a summary and the archive path.
 
 use super::{DryStep, Reporter, StepStart};
+use crate::archive::store::MARKDOWN_FILE;
 use crate::exec::stream::StreamKind;
 use crate::record::{Outcome, RunRecord, StepRecord, Verdict};
 use crate::util::text::{duration, plural};
@@ -204,7 +205,7 @@ impl Reporter for TerminalReporter {
         }
         self.line(&self.verdict_line(run));
         if let Some(dir) = archive {
-            self.line(&format!("{} {}", self.paint(DIM, "archive:"), dir.join("run.md").display()));
+            self.line(&format!("{} {}", self.paint(DIM, "archive:"), dir.join(MARKDOWN_FILE).display()));
         }
         let _ = self.out.flush();
     }
