@@ -29,7 +29,7 @@ pub struct CycleReport {
     pub healthy: Vec<Healthy>,
     pub readiness: Readiness,
     pub changes: Changes,
-    pub metrics: Metrics,
+    pub metrics: CycleMetrics,
     pub next_actions: Vec<NextAction>,
     /// Archives that could not be read in full.
     pub warnings: Vec<String>,
@@ -67,7 +67,7 @@ pub struct Summary {
 
 /// A link to a run, with when it started.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunLink {
+pub struct CitedRun {
     pub run_id: String,
     pub started_at: String,
     /// `run.md` relative to the archives folder.
@@ -89,14 +89,14 @@ pub struct Blocker {
     pub message: String,
     /// A short excerpt of the output, quoted when the report was written.
     pub evidence: String,
-    pub runs: Vec<RunLink>,
+    pub runs: Vec<CitedRun>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Healthy {
     pub runbook: String,
     pub title: String,
-    pub latest_run: RunLink,
+    pub latest_run: CitedRun,
     /// What was checked and held, in the latest run.
     pub checks: Vec<String>,
 }
@@ -140,7 +140,7 @@ pub struct RunbookReadiness {
     pub category: String,
     pub status: Status,
     pub verdict: Verdict,
-    pub latest_run: RunLink,
+    pub latest_run: CitedRun,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -170,7 +170,7 @@ pub struct Change {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Metrics {
+pub struct CycleMetrics {
     /// From the first run of the period to the end of the first step that failed.
     pub time_to_first_finding_ms: Option<u64>,
     pub mean_run_duration_ms: Option<u64>,
@@ -215,9 +215,9 @@ enum Run<'a> {
     Unreadable,
 }
 
-fn link(run: &RunRecord, archived: &ArchivedRun, archives: &Path) -> RunLink {
+fn link(run: &RunRecord, archived: &ArchivedRun, archives: &Path) -> CitedRun {
     let path = archived.markdown_path();
-    RunLink {
+    CitedRun {
         run_id: run.run_id.clone(),
         started_at: run.started_at.clone(),
         path: path.strip_prefix(archives).unwrap_or(&path).display().to_string(),
@@ -445,7 +445,7 @@ fn healthy(latest: &BTreeMap<String, (&RunRecord, &ArchivedRun)>, archives: &Pat
         .collect()
 }
 
-fn metrics(records: &[(&RunRecord, &ArchivedRun)]) -> Metrics {
+fn metrics(records: &[(&RunRecord, &ArchivedRun)]) -> CycleMetrics {
     let first_start = records.first().and_then(|(r, _)| timestamp(&r.started_at));
     let first_finding = records
         .iter()
@@ -477,7 +477,7 @@ fn metrics(records: &[(&RunRecord, &ArchivedRun)]) -> Metrics {
         .filter(|(_, (passed, failed))| *passed > 0 && *failed > 0)
         .map(|((runbook, step), (passed, failed))| Flaky { runbook, step, passed, failed })
         .collect();
-    Metrics {
+    CycleMetrics {
         time_to_first_finding_ms,
         mean_run_duration_ms: (!finished.is_empty()).then(|| finished.iter().sum::<u64>() / finished.len() as u64),
         flaky_steps,

@@ -2,7 +2,7 @@
 
 use super::markdown;
 use super::store::{Archives, MARKDOWN_FILE, RECORD_FILE, STEPS_DIR};
-use crate::record::{Engine, Host, RunOptions, RunRecord, RunbookRef, Trigger, Verdict};
+use crate::record::{EngineVersion, Host, RunOptions, RunRecord, RunbookRef, Trigger, Verdict};
 use crate::util::fs::write_atomic;
 use crate::util::text::file_safe;
 use serde::Serialize;
@@ -108,7 +108,7 @@ struct Head<'a> {
     schema: u32,
     run_id: &'a str,
     runbook: &'a RunbookRef,
-    engine: &'a Engine,
+    engine: &'a EngineVersion,
     host: &'a Host,
     user: &'a str,
     started_at: &'a str,
@@ -137,7 +137,7 @@ mod tests {
                 path: "x.md".into(),
                 sha256: "ab".into(),
             },
-            engine: Engine { name: "runbook".into(), version: "0".into() },
+            engine: EngineVersion { name: "runbook".into(), version: "0".into() },
             host: Host { name: "h".into(), os: "linux".into(), arch: "x86_64".into() },
             user: "u".into(),
             started_at: "t".into(),

@@ -51,8 +51,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         .enable_all()
         .build()
         .map_err(|e| Error::Failed { message: format!("cannot start the server: {e}"), hint: None })?;
-    let config = server::Config { addr, watch: !args.no_watch };
-    let served = runtime.block_on(server::run(config, loader, site, search, move |local| {
+    let options = server::Options { addr, watch: !args.no_watch };
+    let served = runtime.block_on(server::run(options, loader, site, search, move |local| {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "listening on http://{local}/");
         let _ = stdout.flush();

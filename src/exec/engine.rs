@@ -7,7 +7,7 @@ use super::probe::{self, ProbeEnv, ProbeStatus, gpu::GpuSource};
 use super::process::{self, Spawn};
 use super::redact::Redactor;
 use super::report::{DryStep, Reporter, StepStart};
-use super::resolve::{ResolvedAction, ResolvedStep, resolve_step};
+use super::resolve::{ResolveError, ResolvedAction, ResolvedStep, resolve_step};
 use super::scope::{Scope, StepState};
 use super::stream::{StreamKind, StreamSink};
 use super::template::Renderer;
@@ -352,7 +352,7 @@ impl<'a> Engine<'a> {
                 path: rb.path.clone(),
                 sha256: body.sha256.clone(),
             },
-            engine: crate::record::Engine { name: "runbook".into(), version: env!("CARGO_PKG_VERSION").into() },
+            engine: crate::record::EngineVersion { name: "runbook".into(), version: env!("CARGO_PKG_VERSION").into() },
             host,
             user: user(),
             started_at: rfc3339(started),
@@ -400,7 +400,7 @@ impl<'a> Engine<'a> {
     }
 
     /// Renders what can be rendered before anything runs; dynamic templates stay as written.
-    fn resolve_early(&self, step: &Step) -> Result<ResolvedStep, String> {
+    fn resolve_early(&self, step: &Step) -> Result<ResolvedStep, ResolveError> {
         let scope = self.scope.value();
         resolve_step(step, &|t: &Template| {
             if self.is_dynamic(t) { Ok(None) } else { self.renderer.render(t, &scope).map(Some) }
@@ -622,7 +622,7 @@ impl<'a> Engine<'a> {
         let scope = self.scope.value();
         let resolved = match resolve_step(step, &|t: &Template| self.renderer.render(t, &scope).map(Some)) {
             Ok(resolved) => resolved,
-            Err(err) => return finish(errored(record, self.redactor.redact(&err).into_owned())),
+            Err(err) => return finish(errored(record, self.redactor.redact(&err.to_string()).into_owned())),
         };
         record.name = self.redactor.redact(&resolved.name).into_owned();
         record.command = Some(self.redactor.redact(&resolved.command()).into_owned());

@@ -50,6 +50,12 @@ pub async fn page(State(state): State<Arc<AppState>>, method: Method, uri: Uri) 
     }
 }
 
+/// A page's HTML: kept from an earlier request, or rendered for this one.
+enum Html {
+    Cached(bytes::Bytes),
+    Fresh(bytes::Bytes),
+}
+
 /// The page from the cache, or rendered now (off the async threads) and cached.
 async fn cached(state: &Arc<AppState>, site: Arc<Site>, key: String, page: Page, status: StatusCode) -> Response {
     if let Some(bytes) = state.cached(&key) {
@@ -59,15 +65,15 @@ async fn cached(state: &Arc<AppState>, site: Arc<Site>, key: String, page: Page,
     // Another request may have rendered it while this one waited for a slot.
     let rendered = state
         .work(move || match waited.cached(&cache_key) {
-            Some(bytes) => Ok(Ok(bytes)),
-            None => rendering.render(&page).map(|rendered| Err(bytes::Bytes::from(rendered.html))),
+            Some(bytes) => Ok(Html::Cached(bytes)),
+            None => rendering.render(&page).map(|rendered| Html::Fresh(bytes::Bytes::from(rendered.html))),
         })
         .await;
     match rendered {
-        Ok(Ok(Ok(cached))) => respond::html(status, cached),
-        Ok(Ok(Err(fresh))) => {
-            state.store(&site, key, fresh.clone());
-            respond::html(status, fresh)
+        Ok(Ok(Html::Cached(bytes))) => respond::html(status, bytes),
+        Ok(Ok(Html::Fresh(bytes))) => {
+            state.store(&site, key, bytes.clone());
+            respond::html(status, bytes)
         }
         Ok(Err(err)) => {
             eprintln!("error: {err}");
