@@ -6,6 +6,7 @@ use super::cycle::CycleReport;
 use crate::model::cache::FileStamp;
 use crate::record::RunRecord;
 use crate::util::fs::write_atomic;
+use crate::util::text::file_safe;
 use std::path::{Path, PathBuf};
 
 /// The record of a run, in its folder.
@@ -283,10 +284,18 @@ fn find(mut runs: Vec<ArchivedRun>, query: &str) -> Result<ArchivedRun, FindRunE
     }
 }
 
+/// The folder name of a run of `runbook_id` that started at `started`: its UTC start, then the
+/// id (`20261126T213000Z-cuda-304`), so that name order is time order.
+pub fn run_id(started: jiff::Timestamp, runbook_id: &str) -> String {
+    format!("{}-{}", started.strftime(RUN_ID_TIME), file_safe(runbook_id))
+}
+
+const RUN_ID_TIME: &str = "%Y%m%dT%H%M%SZ";
+
 /// When a run started, read from its folder name (`20261126T213000Z-…`, UTC).
 fn started_from_name(run_id: &str) -> Option<jiff::Timestamp> {
-    let stamp = run_id.get(..15)?;
-    let datetime = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%S", stamp).ok()?;
+    let stamp = run_id.get(..16)?;
+    let datetime = jiff::civil::DateTime::strptime(RUN_ID_TIME, stamp).ok()?;
     jiff::tz::TimeZone::UTC.to_timestamp(datetime).ok()
 }
 #[cfg(test)]
@@ -295,6 +304,9 @@ mod tests {
 
     #[test]
     fn folder_names_tell_the_time() {
+        let started: jiff::Timestamp = "2026-11-26T21:30:00Z".parse().unwrap();
+        assert_eq!(run_id(started, "node/_index"), "20261126T213000Z-node._index");
+        assert_eq!(started_from_name(&run_id(started, "x")), Some(started));
         assert_eq!(started_from_name("20261126T213000Z-cuda-304").unwrap().to_string(), "2026-11-26T21:30:00Z");
         assert!(started_from_name("cycles").is_none());
     }

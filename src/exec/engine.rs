@@ -11,7 +11,7 @@ use super::resolve::{ResolveError, ResolvedAction, ResolvedStep, resolve_step};
 use super::scope::{Scope, StepState};
 use super::stream::{StreamKind, StreamSink};
 use super::template::Renderer;
-use crate::archive::store::Archives;
+use crate::archive::store::{self, Archives};
 use crate::archive::writer::RunWriter;
 use crate::model::matcher::{Matcher, Unit};
 use crate::model::probe::Probe;
@@ -24,7 +24,6 @@ use crate::record::{
     Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord, Verdict,
 };
 use crate::util::suggest::closest;
-use crate::util::text::file_safe;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -332,7 +331,7 @@ impl<'a> Engine<'a> {
     ) -> Engine<'a> {
         let Setup { redactor, scope, capture_names, host, vars, resumed_from } = setup;
         let started = now();
-        let run_id = format!("{}-{}", started.strftime("%Y%m%dT%H%M%SZ"), file_safe(&rb.id));
+        let run_id = store::run_id(started, &rb.id);
         let vars = vars
             .into_iter()
             .map(|(k, v)| {
