@@ -417,7 +417,7 @@ fn imports_follow_the_layer_order() {
     let (violations, imports) = check(&files);
     // Not vacuous: the scan reads the whole crate.
     assert!(files.len() > 80 && imports > 300, "scanned {} files, {imports} imports: is src/ there?", files.len());
-    assert!(violations.is_empty(), "{} imports break DESIGN §1:\n{}", violations.len(), violations.join("\n"));
+    assert!(violations.is_empty(), "imports that break DESIGN §1 ({}):\n{}", violations.len(), violations.join("\n"));
 }
 
 fn file(path: &str, source: &str) -> (String, String) {

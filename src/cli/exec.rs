@@ -10,8 +10,10 @@ use crate::exec::probe::gpu;
 use crate::exec::report::Reporter;
 use crate::exec::report::json::JsonReporter;
 use crate::exec::report::terminal::TerminalReporter;
+use crate::model::{Kb, Runbook};
 use crate::record::{Trigger, Verdict};
 use crate::util::text::plural;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -66,38 +68,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let kb = ctx.load_summaries()?;
     let idx = find(&kb, &args.id)?;
     let rb = &kb[idx];
-    if rb.has_errors() {
-        let mut renderer = DiagnosticRenderer::new(&kb, |p| ctx.display_path(&kb, p));
-        let mut stderr = output::stderr(ctx.color);
-        for diag in rb.diagnostics.iter().filter(|d| d.is_error()) {
-            use std::io::Write;
-            let _ = writeln!(stderr, "{}", renderer.render(diag));
-        }
-        return Err(Error::Invalid {
-            message: format!("{} has {}: it will not run", rb.id, plural(rb.error_count(), "error")),
-            hint: Some(format!("fix them, then `runbook check {}`", ctx.display_path(&kb, &rb.path))),
-        });
-    }
-    if rb.is_document() {
-        return Err(Error::Invalid {
-            message: format!("{} is a document: it has no steps to run", rb.id),
-            hint: Some(format!("`runbook show {}` prints it", rb.id)),
-        });
-    }
+    refuse_unrunnable(ctx, &kb, rb)?;
     let body = kb.body(idx).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
-    let vars = args
-        .vars
-        .iter()
-        .map(|pair| match pair.split_once('=') {
-            Some((name, value)) => Ok((name.trim().to_string(), value.to_string())),
-            None => Err(Error::Invalid {
-                message: format!("bad --var `{pair}`"),
-                hint: Some("write --var name=value".into()),
-            }),
-        })
-        .collect::<Result<Vec<_>>>()?;
     let opts = ExecOptions {
-        vars,
+        vars: parse_vars(&args.vars)?,
         yes: args.yes,
         dry_run: args.dry_run,
         from: args.from,
@@ -137,6 +111,42 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         Verdict::Interrupted => exit::INTERRUPTED,
         Verdict::Failed | Verdict::Running => exit::FAILED,
     })
+}
+
+/// A runbook with errors (shown first) or without steps does not run.
+fn refuse_unrunnable(ctx: &Context, kb: &Kb, rb: &Runbook) -> Result<()> {
+    if rb.has_errors() {
+        let mut renderer = DiagnosticRenderer::new(kb, |p| ctx.display_path(kb, p));
+        let mut stderr = output::stderr(ctx.color);
+        for diag in rb.diagnostics.iter().filter(|d| d.is_error()) {
+            let _ = writeln!(stderr, "{}", renderer.render(diag));
+        }
+        return Err(Error::Invalid {
+            message: format!("{} has {}: it will not run", rb.id, plural(rb.error_count(), "error")),
+            hint: Some(format!("fix them, then `runbook check {}`", ctx.display_path(kb, &rb.path))),
+        });
+    }
+    if rb.is_document() {
+        return Err(Error::Invalid {
+            message: format!("{} is a document: it has no steps to run", rb.id),
+            hint: Some(format!("`runbook show {}` prints it", rb.id)),
+        });
+    }
+    Ok(())
+}
+
+/// `--var name=value` pairs.
+fn parse_vars(pairs: &[String]) -> Result<Vec<(String, String)>> {
+    pairs
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) => Ok((name.trim().to_string(), value.to_string())),
+            None => Err(Error::Invalid {
+                message: format!("bad --var `{pair}`"),
+                hint: Some("write --var name=value".into()),
+            }),
+        })
+        .collect()
 }
 
 /// Set by Ctrl-C or SIGTERM; the engine stops the current step and writes the archive. A second
