@@ -3,6 +3,7 @@
 mod site_kit;
 mod test;
 
+mod architecture;
 mod browser;
 mod commands;
 mod cycle;

@@ -5,7 +5,9 @@ use super::diagnostics::DiagnosticRenderer;
 use super::output::{self, GREEN, RED, YELLOW, paint};
 use super::plain;
 use crate::cli::error::{Error, Result, exit};
+use crate::model::runbook::RunbookIdx;
 use crate::model::{Diagnostic, Kb, KbSource};
+use crate::util::text::plural;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -51,15 +53,16 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let targets = targets(ctx, &args.paths)?;
     let extra: Vec<Vec<Diagnostic>> = targets.iter().map(|t| plain_diagnostics(t, args.plain)).collect();
     let mut runbooks = 0;
-    let mut selected: Vec<(&Kb, &Diagnostic)> = Vec::new();
-    for (target, extra) in targets.iter().zip(&extra) {
-        selected.extend(extra.iter().map(|d| (&target.kb, d)));
+    // Each diagnostic with the number of its target, whose renderer shows it.
+    let mut selected: Vec<(usize, &Diagnostic)> = Vec::new();
+    for (number, (target, extra)) in targets.iter().zip(&extra).enumerate() {
+        selected.extend(extra.iter().map(|d| (number, d)));
         runbooks += target.kb.runbooks.iter().filter(|rb| target.covers(&rb.path)).count();
         if target.prefixes.is_none() {
-            selected.extend(target.kb.diagnostics.iter().map(|d| (&target.kb, d)));
+            selected.extend(target.kb.diagnostics.iter().map(|d| (number, d)));
         }
         for rb in target.kb.runbooks.iter().filter(|rb| target.covers(&rb.path)) {
-            selected.extend(rb.diagnostics.iter().map(|d| (&target.kb, d)));
+            selected.extend(rb.diagnostics.iter().map(|d| (number, d)));
         }
     }
     let errors = selected.iter().filter(|(_, d)| d.is_error()).count();
@@ -71,17 +74,17 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         serde_json::to_writer(&mut out, &report)?;
         writeln!(out).map_err(io)?;
     } else {
-        for (kb, diag) in &selected {
-            let mut renderer = DiagnosticRenderer::new(kb, |p| ctx.display_path(kb, p));
-            writeln!(out, "{}", renderer.render(diag)).map_err(io)?;
+        // One renderer per KB, so each file's text is read once however many diagnostics it has.
+        let mut renderers: Vec<DiagnosticRenderer> =
+            targets.iter().map(|t| DiagnosticRenderer::new(&t.kb, |p| ctx.display_path(&t.kb, p))).collect();
+        for (number, diag) in &selected {
+            writeln!(out, "{}", renderers[*number].render(diag)).map_err(io)?;
         }
         let summary = format!(
-            "checked {runbooks} runbook{}: {} error{}, {} warning{}",
-            if runbooks == 1 { "" } else { "s" },
-            errors,
-            if errors == 1 { "" } else { "s" },
-            warnings,
-            if warnings == 1 { "" } else { "s" },
+            "checked {}: {}, {}",
+            plural(runbooks, "runbook"),
+            plural(errors, "error"),
+            plural(warnings, "warning")
         );
         let style = if errors > 0 {
             RED
@@ -103,13 +106,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
 fn plain_diagnostics(target: &Target, all: bool) -> Vec<Diagnostic> {
     use rayon::prelude::*;
     let kb = &target.kb;
-    let work: Vec<usize> = kb
-        .runbooks
+    let work: Vec<RunbookIdx> = kb
         .iter()
-        .enumerate()
         .filter(|(_, rb)| target.covers(&rb.path) && !rb.has_errors())
         .filter(|(_, rb)| (all && rb.is_document()) || has_overlay(kb, rb))
-        .map(|(i, _)| i)
+        .map(|(idx, _)| idx)
         .collect();
     let mut out: Vec<Diagnostic> = work.par_iter().flat_map_iter(|&i| plain_lint(kb, i, all)).collect();
     out.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
@@ -121,9 +122,9 @@ fn has_overlay(kb: &Kb, rb: &crate::model::Runbook) -> bool {
     !kb.config.overlay.is_empty() || kb.file_path(&sidecar).is_some_and(|p| p.is_file())
 }
 
-fn plain_lint(kb: &Kb, index: usize, all: bool) -> Vec<Diagnostic> {
-    let rb = &kb.runbooks[index];
-    let Ok(body) = kb.body(index) else { return Vec::new() };
+fn plain_lint(kb: &Kb, idx: RunbookIdx, all: bool) -> Vec<Diagnostic> {
+    let rb = &kb[idx];
+    let Ok(body) = kb.body(idx) else { return Vec::new() };
     let overlay = match crate::model::plain::overlay::for_runbook(kb, rb) {
         Ok(overlay) => overlay,
         Err(diag) => return vec![diag],

@@ -11,9 +11,11 @@ use crate::exec::probe::gpu;
 use crate::exec::report::Reporter;
 use crate::exec::report::json::JsonReporter;
 use crate::exec::report::terminal::TerminalReporter;
-use crate::model::Kb;
-use crate::model::runbook::{Body, Runbook};
+use crate::model::runbook::Body;
+use crate::model::{Kb, Runbook};
 use crate::record::{Trigger, Verdict};
+use crate::util::text::plural;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -72,28 +74,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         hint: Some(r#"pass a JSON object such as --trigger '{"kind":"cron"}'"#.into()),
     })?;
     let kb = ctx.load_summaries()?;
-    let rb = find(&kb, &args.id)?;
-    if rb.has_errors() {
-        let mut renderer = DiagnosticRenderer::new(&kb, |p| ctx.display_path(&kb, p));
-        let mut stderr = output::stderr(ctx.color);
-        for diag in rb.diagnostics.iter().filter(|d| d.is_error()) {
-            use std::io::Write;
-            let _ = writeln!(stderr, "{}", renderer.render(diag));
-        }
-        return Err(Error::Invalid {
-            message: format!(
-                "{} has {} error{}: it will not run",
-                rb.id,
-                rb.error_count(),
-                if rb.error_count() == 1 { "" } else { "s" }
-            ),
-            hint: Some(format!("fix them, then `runbook check {}`", ctx.display_path(&kb, &rb.path))),
-        });
-    }
+    let idx = find(&kb, &args.id)?;
+    let rb = &kb[idx];
     let plain = plain::wanted(&kb, rb, args.plain);
-    refuse_plain_mismatch(rb, plain, args.section.is_some())?;
-    let index = kb.index_of_path(&rb.path).unwrap_or_default();
-    let body = kb.body(index).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
+    refuse_unrunnable(ctx, &kb, rb, plain, args.section.is_some())?;
+    let body = kb.body(idx).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
     let vars = parse_vars(&args.vars)?;
     let (rb, body, vars) = if plain {
         let (rb, body) =
@@ -126,8 +111,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         Box::new(TerminalReporter::new(output::use_color(ctx.color), ctx.quiet))
     };
     let gpu: Arc<dyn gpu::GpuSource> = Arc::from(gpu::source_from_env());
-    let outcome = engine::execute(&kb, rb, &body, &opts, reporter.as_mut(), &interrupted, gpu)
-        .map_err(|invalid| Error::Invalid { message: invalid.message, hint: invalid.hint })?;
+    let outcome = engine::execute(&kb, rb, &body, &opts, reporter.as_mut(), &interrupted, gpu)?;
     if args.dry_run {
         return Ok(exit::OK);
     }
@@ -149,8 +133,20 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     })
 }
 
-/// `--section` without a plain run, or a document run without `--plain`: exit 2 with what to do.
-fn refuse_plain_mismatch(rb: &Runbook, plain: bool, section: bool) -> Result<()> {
+/// A runbook with errors (shown first) or without steps does not run; nor does `--section`
+/// outside a plain run.
+fn refuse_unrunnable(ctx: &Context, kb: &Kb, rb: &Runbook, plain: bool, section: bool) -> Result<()> {
+    if rb.has_errors() {
+        let mut renderer = DiagnosticRenderer::new(kb, |p| ctx.display_path(kb, p));
+        let mut stderr = output::stderr(ctx.color);
+        for diag in rb.diagnostics.iter().filter(|d| d.is_error()) {
+            let _ = writeln!(stderr, "{}", renderer.render(diag));
+        }
+        return Err(Error::Invalid {
+            message: format!("{} has {}: it will not run", rb.id, plural(rb.error_count(), "error")),
+            hint: Some(format!("fix them, then `runbook check {}`", ctx.display_path(kb, &rb.path))),
+        });
+    }
     if section && !plain {
         return Err(Error::Invalid {
             message: "--section selects blocks of a plain doc".into(),
@@ -169,6 +165,7 @@ fn refuse_plain_mismatch(rb: &Runbook, plain: bool, section: bool) -> Result<()>
     Ok(())
 }
 
+/// `--var name=value` pairs.
 fn parse_vars(pairs: &[String]) -> Result<Vec<(String, String)>> {
     pairs
         .iter()

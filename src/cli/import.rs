@@ -7,6 +7,7 @@ use super::plain;
 use crate::cli::error::{Error, Result, exit};
 use crate::model::plain::import::{self, ImportError};
 use crate::model::plain::overlay::sidecar_path;
+use crate::model::runbook::RunbookIdx;
 use crate::model::{Kb, KbSource};
 use std::path::{Path, PathBuf};
 
@@ -26,9 +27,9 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
-    let (kb, index) = locate(ctx, &args.file)?;
-    let rb = &kb.runbooks[index];
-    let body = kb.body(index).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
+    let (kb, idx) = locate(ctx, &args.file)?;
+    let rb = &kb[idx];
+    let body = kb.body(idx).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
     let overlay = plain::overlay(ctx, &kb, rb)?;
     if args.overlay {
         let read = plain::read(rb, &body.source, None, &plain::values(&kb, &[]), overlay.as_ref());
@@ -78,7 +79,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
 }
 
 /// The KB holding `file` (a path, or an id in the current KB) and the doc's index in it.
-fn locate(ctx: &Context, file: &str) -> Result<(Kb, usize)> {
+fn locate(ctx: &Context, file: &str) -> Result<(Kb, RunbookIdx)> {
     let path = ctx.cwd.join(file);
     if path.is_file() {
         let path = std::fs::canonicalize(&path).map_err(|e| Error::io(&path, e))?;
@@ -92,11 +93,11 @@ fn locate(ctx: &Context, file: &str) -> Result<(Kb, usize)> {
         };
         let kb = ctx.report_load(Kb::load_summaries(source));
         let index = kb
-            .runbooks
             .iter()
-            .position(|rb| {
+            .find(|(_, rb)| {
                 rb.file.as_deref().and_then(|f| std::fs::canonicalize(f).ok()).as_deref() == Some(path.as_path())
             })
+            .map(|(idx, _)| idx)
             .ok_or_else(|| Error::Invalid {
                 message: format!("{file} is not a Markdown doc of a knowledge base"),
                 hint: None,
@@ -104,9 +105,8 @@ fn locate(ctx: &Context, file: &str) -> Result<(Kb, usize)> {
         return Ok((kb, index));
     }
     let kb = ctx.load_summaries()?;
-    let rb = find(&kb, file)?;
-    let index = kb.index_of_path(&rb.path).unwrap_or_default();
-    Ok((kb, index))
+    let idx = find(&kb, file)?;
+    Ok((kb, idx))
 }
 
 fn write_new(path: &Path, text: &str, force: bool) -> Result<()> {

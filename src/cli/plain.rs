@@ -8,8 +8,8 @@ use crate::cli::error::{Error, Result};
 use crate::model::plain::overlay::{self, Overlay};
 use crate::model::plain::{self, Input, Plan, RequiredVar};
 use crate::model::runbook::Runbook;
-use crate::model::suggest::closest;
 use crate::model::{Diagnostic, Kb};
+use crate::util::suggest::closest;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 

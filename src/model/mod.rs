@@ -18,13 +18,12 @@ pub mod runbook;
 pub mod slug;
 pub mod state;
 pub mod step;
-pub mod suggest;
 pub mod template;
 pub mod version;
 pub mod views;
 
 pub use diagnostic::{Diagnostic, Level};
-pub use kb::{Kb, KbSource, Lookup};
-pub use runbook::{Body, Runbook};
+pub use kb::{Backlink, Kb, KbSource, Lookup};
+pub use runbook::{Body, Runbook, RunbookIdx};
 pub use step::{Action, Severity, Step};
 pub use views::ListRow;

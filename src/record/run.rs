@@ -85,7 +85,7 @@ pub struct RunbookRef {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Engine {
+pub struct EngineVersion {
     pub name: String,
     pub version: String,
 }
@@ -226,7 +226,7 @@ pub struct RunRecord {
     pub schema: u32,
     pub run_id: String,
     pub runbook: RunbookRef,
-    pub engine: Engine,
+    pub engine: EngineVersion,
     pub host: Host,
     pub user: String,
     pub started_at: String,

@@ -2,4 +2,5 @@
 
 pub mod fs;
 pub mod shell;
+pub mod suggest;
 pub mod text;
