@@ -151,8 +151,8 @@ mod tests {
                 .map(|i| StepRecord {
                     id: format!("s{i}"),
                     name: "n".into(),
-                    kind: "run".into(),
-                    severity: "critical".into(),
+                    kind: crate::record::StepKind::Run,
+                    severity: crate::record::Severity::Critical,
                     command: Some("echo }".into()),
                     outcome: Outcome::Passed,
                     reason: None,

@@ -1,5 +1,6 @@
 //! What templates see: variables, captures, earlier steps' results, the environment and the host.
 
+use crate::record::Outcome;
 use minijinja::Value;
 use std::collections::BTreeMap;
 
@@ -7,7 +8,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone)]
 pub struct StepState {
     pub passed: bool,
-    pub status: String,
+    pub status: Outcome,
     pub exit: Option<i32>,
     pub stdout: String,
 }
@@ -21,13 +22,16 @@ pub struct Scope {
 }
 
 impl Scope {
-    pub fn new(vars: &BTreeMap<String, serde_json::Value>, host: &crate::record::Host) -> Scope {
-        let env: BTreeMap<String, String> = std::env::vars().collect();
+    pub fn new(
+        vars: &BTreeMap<String, serde_json::Value>,
+        host: &crate::record::Host,
+        env: &BTreeMap<String, String>,
+    ) -> Scope {
         Scope {
             vars: vars.iter().map(|(k, v)| (k.clone(), Value::from(minijinja::value::Serde(v)))).collect(),
             captures: BTreeMap::new(),
             steps: BTreeMap::new(),
-            env: Value::from(env),
+            env: Value::from(env.clone()),
             host: Value::from(BTreeMap::from([
                 ("name", host.name.clone()),
                 ("os", host.os.clone()),
@@ -43,7 +47,7 @@ impl Scope {
     pub fn record_step(&mut self, id: &str, state: StepState) {
         let mut map = BTreeMap::new();
         map.insert("passed", Value::from(state.passed));
-        map.insert("status", Value::from(state.status));
+        map.insert("status", Value::from(state.status.as_str()));
         map.insert("exit", state.exit.map(Value::from).unwrap_or(Value::from(())));
         map.insert("stdout", Value::from(state.stdout));
         self.steps.insert(id.to_string(), Value::from(map));

@@ -7,7 +7,7 @@ use super::config::Config;
 use super::diagnostic::Diagnostic;
 use super::front_matter::{FRONT_MATTER_FIELDS, FrontMatter};
 use super::markdown::{self, Fragment, LineIndex, StepFence};
-use super::probe::{PROBE_NAMES, Probe};
+use super::probe::PROBE_NAMES;
 use super::runbook::{Body, Link, Runbook};
 use super::slug::{ID_RULES, is_valid_id};
 use super::step::{Action, DEFAULT_TIMEOUT, RawStep, RefSite, RunAction, STEP_FIELDS, Severity, Step, StepDefaults};
@@ -358,7 +358,7 @@ fn explain_yaml_error(message: &str, part: YamlPart, source_line: &str, column: 
         let expected: Vec<&str> = caps[2].split(", ").map(|s| s.trim_matches('`')).collect();
         let top_level = column == 1;
         if part == YamlPart::Step && top_level && value_is_mapping(source_line, key) {
-            let hint = match closest(key, PROBE_NAMES) {
+            let hint = match closest(key, PROBE_NAMES.iter().copied()) {
                 Some(probe) => format!("did you mean the `{probe}` probe?"),
                 None => format!("probes are: {}", PROBE_NAMES.join(", ")),
             };
@@ -455,7 +455,7 @@ fn locate(fence: &StepFence, needle: &str) -> (usize, usize) {
 /// Applies defaults and checks the rules serde cannot express. Returns the step and the position
 /// of its id (for the duplicate check).
 fn build_step(
-    raw: RawStep,
+    mut raw: RawStep,
     index: usize,
     fence: &StepFence,
     defaults: &StepDefaults,
@@ -470,14 +470,9 @@ fn build_step(
     if let Some(run) = &raw.run {
         actions.push(("run", spanned_at(frag, run)));
     }
-    macro_rules! probe_site {
-        ($($field:ident),*) => {
-            $(if let Some(p) = &raw.$field {
-                actions.push((stringify!($field), spanned_at(frag, p)));
-            })*
-        };
+    for (probe, location) in raw.probe_sites() {
+        actions.push((probe.as_str(), map_location(frag, location)));
     }
-    probe_site!(disk, gpu, http, tcp, file, command, process);
     if let Some(manual) = &raw.manual {
         actions.push(("manual", spanned_at(frag, manual)));
     }
@@ -555,6 +550,7 @@ fn build_step(
         None => Vec::new(),
     };
 
+    let probe = raw.take_probe();
     let action = if let Some(run) = raw.run {
         let captures = raw
             .capture
@@ -569,15 +565,6 @@ fn build_step(
     } else if let Some(manual) = raw.manual {
         Action::Manual(manual.value)
     } else {
-        let probe = raw
-            .disk
-            .map(|p| Probe::Disk(p.value))
-            .or(raw.gpu.map(|p| Probe::Gpu(p.value)))
-            .or(raw.http.map(|p| Probe::Http(p.value)))
-            .or(raw.tcp.map(|p| Probe::Tcp(p.value)))
-            .or(raw.file.map(|p| Probe::File(p.value)))
-            .or(raw.command.map(|p| Probe::Command(p.value)))
-            .or(raw.process.map(|p| Probe::Process(p.value)));
         match probe {
             Some(probe) => Action::Probe(Box::new(probe)),
             None => return Err(at((fence.fence_line, 1), "step has nothing to do".into())),

@@ -1,7 +1,7 @@
 //! The `disk` probe: space and inodes of the filesystem holding a path, computed the way `df`
 //! does, so the numbers match what the operator sees when they check by hand.
 
-use super::{ProbeEnv, ProbeOutcome, os_error, resolve_path};
+use super::{ProbeEnv, ProbeOutcome, os_error};
 use crate::exec::check::check_number;
 use crate::model::matcher::{NumberMatcher, Unit};
 use crate::model::probe::DiskProbe;
@@ -81,7 +81,7 @@ fn ceil_percent(part: u64, whole: u128) -> f64 {
 }
 
 pub fn run(probe: &DiskProbe, env: &ProbeEnv) -> ProbeOutcome {
-    let path = resolve_path(env.cwd, &probe.path.source);
+    let path = env.resolve(&probe.path.source);
     let stat = match rustix::fs::statvfs(&path) {
         Ok(stat) => stat,
         Err(errno) => {

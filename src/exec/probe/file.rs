@@ -3,7 +3,7 @@
 //! Existence follows symbolic links like `test -e`: a dangling `libcuda.so` link after a driver
 //! upgrade is exactly the kind of thing this probe must catch, so it counts as missing.
 
-use super::{ProbeEnv, ProbeOutcome, os_error, resolve_path};
+use super::{ProbeEnv, ProbeOutcome, os_error};
 use crate::exec::check::{LineScanner, check_number};
 use crate::model::matcher::{Matcher, Unit};
 use crate::model::probe::{FileKind, FileProbe};
@@ -29,7 +29,7 @@ enum Found {
 }
 
 pub fn run(probe: &FileProbe, env: &ProbeEnv) -> ProbeOutcome {
-    let path = resolve_path(env.cwd, &probe.path.source);
+    let path = env.resolve(&probe.path.source);
     let shown = path.display().to_string();
     let found = match look(&path) {
         Ok(found) => found,

@@ -291,7 +291,7 @@ mod tests {
 
     fn run_with(yaml: &str, source: Result<GpuInventory, GpuUnavailable>) -> ProbeOutcome {
         let fake = Fake(source);
-        let env = ProbeEnv { cwd: Path::new("."), gpu: &fake, timeout: Duration::from_secs(5) };
+        let env = ProbeEnv { cwd: Path::new("."), home: None, path: None, gpu: &fake, timeout: Duration::from_secs(5) };
         run(&probe(yaml), &env)
     }
 
