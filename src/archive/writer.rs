@@ -259,7 +259,7 @@ mod tests {
     #[test]
     fn record_rewrites_leave_one_complete_file() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut archive, _) = RunArchive::create(dir.path(), "r").unwrap();
+        let (mut archive, _) = RunWriter::create(&Archives::new(dir.path()), "r").unwrap();
         for steps in [0, 1, 2, 3, 5] {
             archive.write_record(&record(steps), false).unwrap();
             let text = std::fs::read_to_string(archive.dir().join("run.json")).unwrap();

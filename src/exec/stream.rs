@@ -222,10 +222,12 @@ impl StreamState {
         {
             // Not O_APPEND: `splice` refuses such files. Retries add to the end all the same.
             let opened =
-                std::fs::OpenOptions::new().create(true).read(true).write(true).open(&path).and_then(|mut file| {
-                    std::io::Seek::seek(&mut file, std::io::SeekFrom::End(0))?;
-                    Ok(file)
-                });
+                std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).and_then(
+                    |mut file| {
+                        std::io::Seek::seek(&mut file, std::io::SeekFrom::End(0))?;
+                        Ok(file)
+                    },
+                );
             match opened {
                 Ok(file) => self.log = Some(BufWriter::with_capacity(64 * 1024, file)),
                 Err(err) => self.log_error = Some(format!("{}: {err}", path.display())),
