@@ -9,17 +9,17 @@ use super::plan::{ExecOptions, Invalid, Plan, carry_over, invalid, plan, resolve
 use super::process;
 use super::redact::Redactor;
 use super::report::Reporter;
-use super::resolve::{ResolvedStep, resolve_step};
+use super::resolve::{ResolveError, ResolvedStep, resolve_step};
 use super::scope::{Scope, StepState};
 use super::step::{StepRun, skipped};
 use super::template::Renderer;
 use super::watchdog::Watchdog;
-use crate::archive::writer::RunArchive;
+use crate::archive::store::{self, Archives};
+use crate::archive::writer::RunWriter;
 use crate::model::step::{Severity, Step};
 use crate::model::template::Template;
 use crate::model::{Body, Kb, Runbook};
 use crate::record::{Finding, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, Verdict};
-use crate::util::text::file_safe;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,7 +72,7 @@ pub fn execute(request: &RunRequest, reporter: &mut dyn Reporter) -> Result<RunO
 /// The archive of the run being written, and the first problem writing it.
 #[derive(Default)]
 pub(super) struct ArchiveState {
-    pub(super) folder: Option<RunArchive>,
+    pub(super) folder: Option<RunWriter>,
     pub(super) error: Option<String>,
 }
 
@@ -156,7 +156,7 @@ impl<'a> Engine<'a> {
     }
 
     /// Renders what can be rendered before anything runs; dynamic templates stay as written.
-    pub(super) fn resolve_early(&self, step: &Step) -> Result<ResolvedStep, String> {
+    pub(super) fn resolve_early(&self, step: &Step) -> Result<ResolvedStep, ResolveError> {
         let scope = self.scope.value();
         resolve_step(step, &|t: &Template| {
             if self.is_dynamic(t) { Ok(None) } else { self.renderer.render(t, &scope).map(Some) }
@@ -258,7 +258,7 @@ impl<'a> Engine<'a> {
             return;
         }
         if let Some((dir, run_id)) = &self.opts.run_dir {
-            match RunArchive::create_at(dir) {
+            match RunWriter::create_at(dir) {
                 Ok(archive) => {
                     self.record.run_id = run_id.clone();
                     self.archive.folder = Some(archive);
@@ -271,7 +271,7 @@ impl<'a> Engine<'a> {
             }
             return;
         }
-        match RunArchive::create(&self.opts.archives_dir, &self.record.run_id) {
+        match RunWriter::create(&Archives::new(&self.opts.archives_dir), &self.record.run_id) {
             Ok((archive, run_id)) => {
                 self.record.run_id = run_id;
                 self.archive.folder = Some(archive);
@@ -375,14 +375,14 @@ fn new_record(
         .collect();
     RunRecord {
         schema: SCHEMA,
-        run_id: format!("{}-{}", started.strftime("%Y%m%dT%H%M%SZ"), file_safe(&runbook.id)),
+        run_id: store::run_id(started, &runbook.id),
         runbook: RunbookRef {
             id: runbook.id.clone(),
             title: runbook.title.clone(),
             path: runbook.path.clone(),
             sha256: body.sha256.clone(),
         },
-        engine: crate::record::Engine { name: "runbook".into(), version: env!("CARGO_PKG_VERSION").into() },
+        engine: crate::record::EngineVersion { name: "runbook".into(), version: env!("CARGO_PKG_VERSION").into() },
         host: context.host.clone(),
         user: context.user.clone(),
         started_at: super::context::rfc3339(started),
@@ -395,6 +395,8 @@ fn new_record(
             resumed_from,
             interactive: false,
             diagnose: options.diagnose,
+            plain: options.plain,
+            section: options.section.clone(),
         },
         trigger: options.trigger.clone(),
         vars,

@@ -17,5 +17,6 @@ pub mod resolve;
 pub mod scope;
 mod step;
 pub mod stream;
+pub mod syntax;
 pub mod template;
 pub mod watchdog;

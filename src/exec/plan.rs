@@ -2,12 +2,13 @@
 //! (`--from`, `--only`, `--diagnose`), and for `--resume` which steps are carried over from the
 //! run it continues. Every refusal here is [`Invalid`]: nothing has run yet (exit 2).
 
-use crate::archive::store;
+use crate::archive::store::Archives;
 use crate::model::slug::is_identifier;
 use crate::model::step::{Action, Step};
-use crate::model::suggest::closest;
 use crate::model::{Body, Kb, Runbook};
-use crate::record::{StepRecord, Trigger, Verdict};
+use crate::record::{RunRecord, StepRecord, Trigger, Verdict};
+use crate::util::suggest::closest;
+use crate::util::text::plural;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -30,6 +31,10 @@ pub struct ExecOptions {
     pub diagnose: bool,
     /// `--trigger`: what started the run, recorded in `run.json`.
     pub trigger: Option<Trigger>,
+    /// The steps are a plain doc's shell blocks (recorded in `run.json`).
+    pub plain: bool,
+    /// `--section` of a plain run.
+    pub section: Option<String>,
     /// A fleet host's vars (from its inventory): they set the runbook's variables of the same
     /// name, after front matter and before `--var`; names the runbook does not declare are not
     /// its business and are left out.
@@ -91,6 +96,15 @@ pub fn resolve_vars(
             return Err(invalid(format!("unknown variable `{name}` for {}", rb.id), Some(hint)));
         }
         vars.insert(name.clone(), serde_json::Value::String(value.clone()));
+    }
+    // `vars: {namespace: ~}` declares a variable without a default: it must be given.
+    let missing: Vec<&str> = vars.iter().filter(|(_, v)| v.is_null()).map(|(k, _)| k.as_str()).collect();
+    if !missing.is_empty() {
+        let flags: Vec<String> = missing.iter().map(|n| format!("--var {n}=…")).collect();
+        return Err(invalid(
+            format!("{} needs {} before anything runs: {}", rb.id, plural(missing.len(), "value"), missing.join(", ")),
+            Some(format!("pass {} (nothing has run)", flags.join(" "))),
+        ));
     }
     Ok(vars)
 }
@@ -154,9 +168,11 @@ fn not_diagnostic(step: &Step) -> Option<&'static str> {
 /// up to the first one that did not (one entry per step of `body`), and the id of that run.
 /// Refused when the runbook changed since.
 pub fn carry_over(rb: &Runbook, body: &Body, opts: &ExecOptions) -> Result<(Vec<Option<StepRecord>>, String), Invalid> {
-    let runs = store::list(&opts.archives_dir);
+    let runs = Archives::new(&opts.archives_dir).runs();
     let from_dir = match &opts.resume_from {
-        Some(dir) => Some(store::read(dir).map_err(|why| invalid(format!("cannot resume: {why}"), None))?),
+        Some(dir) => {
+            Some(crate::archive::store::read(dir).map_err(|why| invalid(format!("cannot resume: {why}"), None))?)
+        }
         None => None,
     };
     let previous = from_dir
@@ -169,6 +185,7 @@ pub fn carry_over(rb: &Runbook, body: &Body, opts: &ExecOptions) -> Result<(Vec<
             Some(format!("run it again with `runbook exec {}`", rb.id)),
         ));
     }
+    refuse_edited_blocks(rb, body, previous)?;
     if previous.runbook.sha256 != body.sha256 {
         return Err(invalid(
             format!("{} changed since run {}: resuming would mix two versions of it", rb.id, previous.run_id),
@@ -186,4 +203,22 @@ pub fn carry_over(rb: &Runbook, body: &Body, opts: &ExecOptions) -> Result<(Vec<
         })
         .collect();
     Ok((carried, previous.run_id.clone()))
+}
+
+/// A plain step records its block's hash: name the block that was edited since `previous`.
+fn refuse_edited_blocks(rb: &Runbook, body: &Body, previous: &RunRecord) -> Result<(), Invalid> {
+    for step in &body.steps {
+        let Some(source) = &step.source else { continue };
+        let before = previous.steps.iter().find(|s| s.id == step.id).and_then(|s| s.source_sha256.as_ref());
+        if before.is_some_and(|old| *old != source.sha256) {
+            return Err(invalid(
+                format!(
+                    "block `{}` (line {}) of {} changed since run {}: resuming would run an edited block",
+                    step.id, step.line, rb.id, previous.run_id
+                ),
+                Some(format!("start a fresh run with `runbook exec {} --plain`", rb.id)),
+            ));
+        }
+    }
+    Ok(())
 }

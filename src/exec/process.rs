@@ -6,6 +6,8 @@
 use super::stream::{Live, StreamSink, StreamState, StreamSummary};
 use super::watchdog::Watchdog;
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::io::Errno;
+use rustix::pipe::SpliceFlags;
 use rustix::process::{Pid, PidfdFlags, Signal};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -51,11 +53,18 @@ pub struct Finished {
 struct Pipe<R> {
     reader: Option<R>,
     state: StreamState,
+    /// The pipe's buffer was enlarged for passing output through.
+    grown: bool,
+    /// `splice` works for this log (a filesystem may refuse it).
+    can_splice: bool,
 }
 
 impl<R: Read + AsFd> Pipe<R> {
     /// Reads what is there now; closes the pipe at end of file. Never blocks (non-blocking fd).
     fn drain(&mut self, buffer: &mut Vec<u8>, live: &mut Live) {
+        if self.pass_through() {
+            return;
+        }
         let Some(reader) = self.reader.as_mut() else { return };
         // A bounded number of reads per wake-up, so one chatty stream cannot starve the other.
         for _ in 0..64 {
@@ -67,7 +76,7 @@ impl<R: Read + AsFd> Pipe<R> {
                 Ok(n) => {
                     self.state.feed(&buffer[..n], live);
                     // Grow while reads keep filling the buffer: few, large reads for big outputs.
-                    if n == buffer.len() && buffer.len() < 256 * 1024 {
+                    if n == buffer.len() && buffer.len() < 64 * 1024 {
                         buffer.resize(buffer.len() * 2, 0);
                     }
                 }
@@ -83,6 +92,41 @@ impl<R: Read + AsFd> Pipe<R> {
 
     fn is_open(&self) -> bool {
         self.reader.is_some()
+    }
+
+    /// When nothing needs to see the rest of the output (a gigabyte of it, say), moves it from
+    /// the pipe to the log file inside the kernel (`splice`), without copying it through here.
+    /// False when that does not apply and the pipe must be read.
+    fn pass_through(&mut self) -> bool {
+        let Some(reader) = self.reader.as_ref().filter(|_| self.can_splice) else { return false };
+        let Some(log) = self.state.pass_through() else { return false };
+        if !self.grown {
+            // Fewer, larger moves: the pipe holds 1 MiB instead of 64 KiB.
+            let _ = rustix::pipe::fcntl_setpipe_size(reader, 1 << 20);
+            self.grown = true;
+        }
+        let mut moved = 0u64;
+        let result = loop {
+            match rustix::pipe::splice(reader, None, log, None, 1 << 20, SpliceFlags::NONBLOCK) {
+                Ok(0) => break Ok(true),
+                Ok(n) => moved += n as u64,
+                Err(Errno::AGAIN) => break Ok(false),
+                Err(Errno::INTR) => continue,
+                Err(errno) => break Err(errno),
+            }
+        };
+        self.state.passed_through(moved);
+        match result {
+            Ok(true) => self.reader = None,
+            Ok(false) => {}
+            // Not possible here (a filesystem without splice): read it instead, as before.
+            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if moved == 0 => {
+                self.can_splice = false;
+                return false;
+            }
+            Err(errno) => self.state.pass_through_failed(format!("cannot write the log: {errno}")),
+        }
+        true
     }
 }
 
@@ -222,8 +266,8 @@ fn supervise(
     // A pidfd turns "the process exited" into one more thing to poll; without one (older
     // kernels) the loop asks `try_wait` on every wake-up.
     let pidfd = Pid::from_raw(pid as i32).and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()).ok());
-    let mut stdout = Pipe { reader: Some(out), state: StreamState::new(stdout) };
-    let mut stderr = Pipe { reader: Some(err), state: StreamState::new(stderr) };
+    let mut stdout = Pipe { reader: Some(out), state: StreamState::new(stdout), grown: false, can_splice: true };
+    let mut stderr = Pipe { reader: Some(err), state: StreamState::new(stderr), grown: false, can_splice: true };
     let mut buffer = vec![0u8; 4 * 1024];
     let deadline = started + timeout;
     let mut status: Option<ExitStatus> = None;

@@ -19,6 +19,8 @@ pub struct Scope {
     steps: BTreeMap<String, Value>,
     env: Value,
     host: Value,
+    /// The root value, built once per change: every string of every step is rendered against it.
+    root: std::cell::OnceCell<Value>,
 }
 
 impl Scope {
@@ -37,11 +39,13 @@ impl Scope {
                 ("os", host.os.clone()),
                 ("arch", host.arch.clone()),
             ])),
+            root: std::cell::OnceCell::new(),
         }
     }
 
     pub fn capture(&mut self, name: &str, value: &str) {
         self.captures.insert(name.to_string(), Value::from(value));
+        self.root.take();
     }
 
     pub fn record_step(&mut self, id: &str, state: StepState) {
@@ -51,10 +55,15 @@ impl Scope {
         map.insert("exit", state.exit.map(Value::from).unwrap_or(Value::from(())));
         map.insert("stdout", Value::from(state.stdout));
         self.steps.insert(id.to_string(), Value::from(map));
+        self.root.take();
     }
 
     /// The root value templates are rendered against. Captures shadow variables of the same name.
     pub fn value(&self) -> Value {
+        self.root.get_or_init(|| self.build()).clone()
+    }
+
+    fn build(&self) -> Value {
         let mut root: BTreeMap<String, Value> = self.vars.clone();
         root.extend(self.captures.iter().map(|(k, v)| (k.clone(), v.clone())));
         root.insert("vars".into(), Value::from(self.vars.clone()));

@@ -109,7 +109,7 @@ impl Engine<'_> {
         }
         let scope = self.scope.value();
         let resolved = resolve_step(step, &|t: &Template| self.renderer.render(t, &scope).map(Some))
-            .map_err(|err| ended(record, Outcome::Error, self.redactor.redact(&err).into_owned()))?;
+            .map_err(|err| ended(record, Outcome::Error, self.redactor.redact(&err.to_string()).into_owned()))?;
         record.name = self.redactor.redact(&resolved.name).into_owned();
         record.command = Some(self.redactor.redact(&resolved.command()).into_owned());
         if let Some(question) = &resolved.confirm {
@@ -335,6 +335,8 @@ pub(super) fn base_record(step: &Step) -> StepRecord {
         stdout: StreamRecord::default(),
         stderr: StreamRecord::default(),
         resumed: false,
+        source_sha256: step.source.as_ref().map(|s| s.sha256.clone()),
+        expected_output: step.source.as_ref().and_then(|s| s.expected_output.clone()),
     }
 }
 

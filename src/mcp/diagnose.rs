@@ -48,7 +48,8 @@ pub struct Plan {
 /// variable is one it declares, with a plain value.
 pub fn plan(snapshot: &Snapshot, args: DiagnoseArgs) -> Result<Plan, ToolError> {
     let kb = snapshot.kb();
-    let rb = find(kb, &args.runbook)?;
+    let idx = find(kb, &args.runbook)?;
+    let rb = &kb[idx];
     let not_runnable = |why: String| ToolError::NotRunnable { runbook: rb.id.clone(), why };
     if rb.is_document() {
         return Err(not_runnable("is a document: it has no steps to run (`show_runbook` reads it)".into()));
@@ -60,8 +61,7 @@ pub fn plan(snapshot: &Snapshot, args: DiagnoseArgs) -> Result<Plan, ToolError> 
             if rb.error_count() == 1 { "" } else { "s" }
         )));
     }
-    let index = kb.index_of_path(&rb.path).unwrap_or_default();
-    let body = kb.body(index).map_err(|e| ToolError::Failed(format!("cannot read {}: {e}", rb.path)))?;
+    let body = kb.body(idx).map_err(|e| ToolError::Failed(format!("cannot read {}: {e}", rb.path)))?;
     let (asks, runs): (Vec<_>, Vec<_>) =
         body.steps.iter().partition(|s| s.confirm.is_some() || matches!(s.action, Action::Manual(_)));
     if runs.is_empty() {
@@ -97,7 +97,7 @@ pub fn plan(snapshot: &Snapshot, args: DiagnoseArgs) -> Result<Plan, ToolError> 
 }
 
 fn var_hint(name: &str, declared: &[&str]) -> String {
-    match crate::model::suggest::closest(name, declared.iter().copied()) {
+    match crate::util::suggest::closest(name, declared.iter().copied()) {
         Some(best) => format!("did you mean `{best}`?"),
         None if declared.is_empty() => "it declares no variables, so pass none".into(),
         None => format!("it declares {}", declared.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ")),

@@ -106,7 +106,7 @@ impl McpServer {
                 .into();
         }
         let tools: Vec<String> = self.tool_router.list_all().into_iter().map(|t| t.name.to_string()).collect();
-        let hint = match crate::model::suggest::closest(name, tools.iter().map(String::as_str)) {
+        let hint = match crate::util::suggest::closest(name, tools.iter().map(String::as_str)) {
             Some(best) => format!("did you mean `{best}`? "),
             None => String::new(),
         };

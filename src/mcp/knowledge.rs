@@ -5,7 +5,7 @@ use super::error::ToolError;
 use super::library::Library;
 use crate::index::SearchRequest;
 use crate::model::views::RunbookView;
-use crate::model::{Kb, Lookup, Runbook};
+use crate::model::{Kb, Lookup, RunbookIdx};
 use serde_json::{Value, json};
 
 /// The URI scheme of runbook resources: `runbook://cuda-304`.
@@ -37,12 +37,12 @@ pub fn search(library: &dyn Library, args: SearchArgs) -> Result<Value, ToolErro
 }
 
 /// Resolves an id, alias or path to one runbook, or says what the caller may have meant.
-pub fn find<'a>(kb: &'a Kb, query: &str) -> Result<&'a Runbook, ToolError> {
+pub fn find(kb: &Kb, query: &str) -> Result<RunbookIdx, ToolError> {
     match kb.lookup(query) {
-        Lookup::Found(rb) => Ok(rb),
+        Lookup::Found(idx) => Ok(idx),
         Lookup::Ambiguous(list) => Err(ToolError::AmbiguousRunbook {
             query: query.to_string(),
-            candidates: list.iter().take(8).map(|rb| format!("`{}`", rb.id)).collect(),
+            candidates: list.iter().take(8).map(|&idx| format!("`{}`", kb[idx].id)).collect(),
         }),
         Lookup::NotFound { suggestions } => Err(ToolError::UnknownRunbook { query: query.to_string(), suggestions }),
     }
@@ -50,10 +50,10 @@ pub fn find<'a>(kb: &'a Kb, query: &str) -> Result<&'a Runbook, ToolError> {
 
 /// `show_runbook`: the JSON of `runbook show --json`, and the file's Markdown.
 pub fn show(kb: &Kb, args: ShowArgs) -> Result<Value, ToolError> {
-    let rb = find(kb, &args.id)?;
-    let index = kb.index_of_path(&rb.path).unwrap_or_default();
-    let body = kb.body(index).map_err(|e| ToolError::Failed(format!("cannot read {}: {e}", rb.path)))?;
-    let view = RunbookView::new(kb, rb, &body);
+    let idx = find(kb, &args.id)?;
+    let rb = &kb[idx];
+    let body = kb.body(idx).map_err(|e| ToolError::Failed(format!("cannot read {}: {e}", rb.path)))?;
+    let view = RunbookView::new(kb, idx, &body);
     let runbook = serde_json::to_value(&view).map_err(|e| ToolError::Failed(e.to_string()))?;
     Ok(json!({"runbook": runbook, "markdown": body.source, "resource": uri(&rb.id)}))
 }
@@ -101,9 +101,9 @@ pub fn read(kb: &Kb, uri: &str) -> Result<String, ToolError> {
         )));
     };
     let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
-    let rb = find(kb, id.trim_end_matches('/'))?;
-    let index = kb.index_of_path(&rb.path).unwrap_or_default();
-    let body = kb.body(index).map_err(|e| ToolError::Failed(format!("cannot read {}: {e}", rb.path)))?;
+    let idx = find(kb, id.trim_end_matches('/'))?;
+    let rb = &kb[idx];
+    let body = kb.body(idx).map_err(|e| ToolError::Failed(format!("cannot read {}: {e}", rb.path)))?;
     Ok(body.source.clone())
 }
 

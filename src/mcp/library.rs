@@ -5,6 +5,7 @@
 //! [`LocalLibrary`], which loads the KB once and reloads only when a watcher sees a change — a
 //! search then costs a query, not a walk of ten thousand files.
 
+use crate::archive::store::Archives;
 use crate::exec::redact::Redactor;
 use crate::index::{IndexError, SearchIndex, SearchRequest, SearchResults};
 use crate::model::changes::is_relevant;
@@ -100,10 +101,8 @@ impl LocalLibrary {
             }
         };
         let snapshot = load(&source, archives_override.as_deref());
-        let index = SearchIndex::open(&source.state_dir().join("index"))?;
-        if index.is_fresh(&source, &snapshot.archives).is_none() {
-            index.sync(snapshot.kb(), &snapshot.archives)?;
-        }
+        let index = SearchIndex::open(&source.index_dir())?;
+        index.refresh(&source, &snapshot.kb().config, &Archives::new(&snapshot.archives))?;
         Ok(LocalLibrary {
             source,
             archives_override,
@@ -120,12 +119,13 @@ impl LocalLibrary {
     fn refresh(&self) {
         let _reloading = self.reloading.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let stale = self.changed.swap(false, Ordering::AcqRel)
-            || (self.watcher.is_none() && self.index.is_fresh(&self.source, &self.snapshot_now().archives).is_none());
+            || (self.watcher.is_none()
+                && self.index.needs_sync(&self.source, &Archives::new(&self.snapshot_now().archives)));
         if !stale {
             return;
         }
         let snapshot = load(&self.source, self.archives_override.as_deref());
-        if let Err(err) = self.index.sync(snapshot.kb(), &snapshot.archives) {
+        if let Err(err) = self.index.sync(snapshot.kb(), &Archives::new(&snapshot.archives)) {
             (self.warn)(&format!("search index not updated: {err}"));
             self.changed.store(true, Ordering::Release);
         }

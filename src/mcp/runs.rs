@@ -4,7 +4,7 @@
 use super::args::{DEFAULT_RUNS, GetRunArgs, ListRunsArgs, MAX_RUNS};
 use super::error::ToolError;
 use super::knowledge::find;
-use crate::archive::store::{self, ArchivedRun};
+use crate::archive::store::{ArchivedRun, Archives, RecordError};
 use crate::model::Kb;
 use crate::record::Verdict;
 use serde_json::{Value, json};
@@ -20,14 +20,14 @@ pub fn list(kb: &Kb, archives: &Path, args: ListRunsArgs) -> Result<Value, ToolE
     // Runs of a runbook that no longer exists are still asked for by the id they recorded.
     let runbook = match &args.runbook {
         Some(query) => Some(match find(kb, query) {
-            Ok(rb) => rb.id.clone(),
+            Ok(idx) => kb[idx].id.clone(),
             Err(err) if !has_runs_of(archives, query) => return Err(err),
             Err(_) => query.clone(),
         }),
         None => None,
     };
     let verdict = args.verdict.map(Verdict::from);
-    let runs = store::list(archives);
+    let runs = Archives::new(archives).runs();
     let selected: Vec<&ArchivedRun> = runs
         .iter()
         .filter(|run| runbook.as_deref().is_none_or(|id| ran(run, id)))
@@ -45,13 +45,13 @@ fn ran(run: &ArchivedRun, id: &str) -> bool {
 }
 
 fn has_runs_of(archives: &Path, id: &str) -> bool {
-    store::list(archives).iter().any(|run| ran(run, id))
+    Archives::new(archives).runs().iter().any(|run| ran(run, id))
 }
 
 /// One run as a row: what `archive list --json` says, plus its trigger and diagnosis.
 fn row(run: &ArchivedRun) -> Value {
     let Ok(record) = &run.record else {
-        return json!({"run_id": run.run_id, "error": run.record.as_ref().err()});
+        return json!({"run_id": run.run_id, "error": run.record.as_ref().err().map(RecordError::cause)});
     };
     // Fields newer than this build's record type (a diagnosis) are read from the file itself.
     let raw = raw_record(&run.dir).unwrap_or(Value::Null);
@@ -80,13 +80,14 @@ fn raw_record(dir: &Path) -> Result<Value, String> {
 
 /// `get_run`: one run's `run.json` in full, and its folder.
 pub fn get(archives: &Path, args: GetRunArgs) -> Result<Value, ToolError> {
-    let runs = store::list(archives);
-    let run = store::find(&runs, args.run_id.trim()).map_err(|message| {
+    let archives = Archives::new(archives);
+    let run = archives.find(args.run_id.trim()).map_err(|message| {
         // A prefix shared by several runs already lists them; a miss gets the closest ids.
+        let runs = archives.runs();
         let missed = !runs.iter().any(|r| r.run_id.starts_with(args.run_id.trim()));
         let ids = runs.iter().map(|r| r.run_id.as_str()).filter(|_| missed);
-        let suggestions = crate::model::suggest::ranked(&args.run_id, ids, 3).into_iter().map(str::to_string).collect();
-        ToolError::UnknownRun { message, suggestions }
+        let suggestions = crate::util::suggest::ranked(&args.run_id, ids, 3).into_iter().map(str::to_string).collect();
+        ToolError::UnknownRun { message: message.to_string(), suggestions }
     })?;
     let mut record = raw_record(&run.dir).map_err(ToolError::Failed)?;
     if let Value::Object(map) = &mut record {

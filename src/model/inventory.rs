@@ -7,7 +7,7 @@
 //! [`Inventory::select`] applies a host list (`--on`) and `--limit` patterns.
 
 use super::hosts::{self, Item, Syntax};
-use super::suggest::closest;
+use crate::util::suggest::closest;
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};

@@ -2,15 +2,18 @@
 //! Parsing never fails: whatever could be read is kept, and every problem becomes a diagnostic
 //! anchored in the `.md` file.
 
+use super::cache::FileStamp;
+use super::config::Config;
 use super::diagnostic::Diagnostic;
 use super::front_matter::{FRONT_MATTER_FIELDS, FrontMatter};
 use super::markdown::{self, Fragment, LineIndex, StepFence};
 use super::probe::PROBE_NAMES;
 use super::runbook::{Body, Link, Runbook};
-use super::slug::is_valid_id;
+use super::slug::{ID_RULES, is_valid_id};
 use super::step::{Action, DEFAULT_TIMEOUT, RawStep, RefSite, RunAction, STEP_FIELDS, Severity, Step, StepDefaults};
-use super::suggest::closest;
 use super::template::Template;
+use crate::util::suggest::closest;
+use crate::util::text::{did_you_mean, hex};
 use serde::de::DeserializeOwned;
 use serde_saphyr::{Location, Spanned};
 use sha2::{Digest, Sha256};
@@ -38,12 +41,37 @@ pub struct ParseContext {
     pub config_vars: BTreeSet<String>,
 }
 
+impl ParseContext {
+    /// The context of every file of a KB with this `runbook.toml`.
+    pub fn for_config(config: &Config) -> ParseContext {
+        ParseContext { config_vars: config.vars.keys().cloned().collect() }
+    }
+}
+
 /// Names every template may read without declaring them.
 const BUILTIN_NAMES: [&str; 10] =
     ["env", "host", "steps", "vars", "range", "dict", "namespace", "debug", "cycler", "joiner"];
 
 /// Longest summary taken from the first paragraph.
 const SUMMARY_CHARS: usize = 280;
+
+/// Reads and parses one file (its bytes are already there for the built-in KB), with the stamp
+/// it had just before it was read. Never fails: an unreadable file is a runbook carrying why.
+pub fn read_file(mut file: SourceFile, ctx: &ParseContext) -> Runbook {
+    let Some(path) = file.file.clone() else {
+        return parse(file, ctx);
+    };
+    let stamp = FileStamp::of_path(&path);
+    let mut runbook = match std::fs::read(&path) {
+        Ok(bytes) => {
+            file.bytes = bytes;
+            parse(file, ctx)
+        }
+        Err(err) => unreadable(file, &err.to_string()),
+    };
+    runbook.stamp = stamp;
+    runbook
+}
 
 /// A runbook for a file that could not be read at all: listed, with the reason as its error.
 pub fn unreadable(source: SourceFile, reason: &str) -> Runbook {
@@ -243,7 +271,7 @@ fn apply_front_matter(
         } else {
             diags.push(
                 Diagnostic::error(&runbook.path, line, column, format!("bad runbook id `{}`", id.value))
-                    .with_hint("ids use letters, digits, `.`, `_` and `-`, starting with a letter or digit"),
+                    .with_hint(ID_RULES),
             );
         }
     }
@@ -341,10 +369,8 @@ fn explain_yaml_error(message: &str, part: YamlPart, source_line: &str, column: 
             (YamlPart::FrontMatter, true) => FRONT_MATTER_FIELDS.to_vec(),
             _ => expected.clone(),
         };
-        let hint = match closest(key, candidates.iter().copied()) {
-            Some(best) => format!("did you mean `{best}`?"),
-            None => format!("valid keys here: {}", candidates.join(", ")),
-        };
+        let hint = did_you_mean(key, candidates.iter().copied())
+            .unwrap_or_else(|| format!("valid keys here: {}", candidates.join(", ")));
         let place = match part {
             YamlPart::Step if top_level => " in step",
             YamlPart::FrontMatter if top_level => " in front matter",
@@ -571,6 +597,7 @@ fn build_step(
         severity: raw.severity.or(defaults.severity).unwrap_or(runbook_severity),
         env,
         cwd: raw.cwd.or_else(|| defaults.cwd.clone()),
+        source: None,
     };
     Ok((step, id_at))
 }
@@ -641,10 +668,8 @@ fn check_references(
                     )),
                     Some(target) => Some((
                         format!("unknown step `{target}` in `steps.{target}`"),
-                        match closest(target, all_ids.iter().copied()) {
-                            Some(best) => format!("did you mean `{best}`?"),
-                            None => format!("steps in this runbook: {}", all_ids.join(", ")),
-                        },
+                        did_you_mean(target, all_ids.iter().copied())
+                            .unwrap_or_else(|| format!("steps in this runbook: {}", all_ids.join(", "))),
                         format!("steps.{target}"),
                     )),
                 }
@@ -666,12 +691,11 @@ fn check_references(
                     vars.keys().map(String::as_str).chain(earlier_captures.iter().copied()).collect();
                 Some((
                     format!("`{root}` is not defined"),
-                    match closest(root, known.iter().copied()) {
-                        Some(best) => format!("did you mean `{best}`?"),
-                        None => format!(
+                    did_you_mean(root, known.iter().copied()).unwrap_or_else(|| {
+                        format!(
                             "declare it under `vars:` in the front matter (then --var {root}=… can set it), or capture it in an earlier step"
-                        ),
-                    },
+                        )
+                    }),
                     root.to_string(),
                 ))
             };
@@ -706,14 +730,6 @@ fn truncate_words(text: &str, max_chars: usize) -> String {
         _ => &cut,
     };
     format!("{}…", cut.trim_end_matches([',', ';', ':', '.', ' ']))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
 }
 
 #[cfg(test)]

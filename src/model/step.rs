@@ -195,6 +195,20 @@ pub struct Expect {
     pub stderr: Option<LinesMatcher>,
 }
 
+impl Expect {
+    /// The exit code and output checks in words, as `show`, the site and the engine list them.
+    pub fn in_words(&self) -> Vec<String> {
+        let mut out = vec![self.exit.to_string()];
+        if let Some(m) = &self.stdout {
+            out.push(format!("stdout {}", m.0.describe(super::matcher::Unit::Plain)));
+        }
+        if let Some(m) = &self.stderr {
+            out.push(format!("stderr {}", m.0.describe(super::matcher::Unit::Plain)));
+        }
+        out
+    }
+}
+
 /// A name usable as a template variable (`capture:` keys, `vars:` keys).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct VarName(pub String);
@@ -350,6 +364,18 @@ pub struct Step {
     pub severity: Severity,
     pub env: BTreeMap<String, Template>,
     pub cwd: Option<Template>,
+    /// For a step read from a plain shell block (DESIGN §14): the block it came from.
+    pub source: Option<StepSource>,
+}
+
+/// The shell block a plain step was read from: its hash (recorded in `run.json`, so `--resume`
+/// can refuse an edited block) and the output the doc shows for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepSource {
+    /// SHA-256 of the block's text, hex.
+    pub sha256: String,
+    /// The output lines the doc shows after the commands, to be shown beside the real output.
+    pub expected_output: Option<String>,
 }
 
 impl Step {
@@ -366,13 +392,7 @@ impl Step {
         let mut out = Vec::new();
         match &self.action {
             Action::Run(run) => {
-                out.push(run.expect.exit.to_string());
-                if let Some(m) = &run.expect.stdout {
-                    out.push(format!("stdout {}", m.0.describe(super::matcher::Unit::Plain)));
-                }
-                if let Some(m) = &run.expect.stderr {
-                    out.push(format!("stderr {}", m.0.describe(super::matcher::Unit::Plain)));
-                }
+                out.extend(run.expect.in_words());
                 for name in run.captures.keys() {
                     out.push(format!("captures `{name}`"));
                 }

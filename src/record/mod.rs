@@ -10,6 +10,6 @@ pub use crate::model::step::{Severity, StepKind};
 pub use check::CheckResult;
 pub use fleet::{Fleet, FleetHost, HostOutcome, Remote, Target};
 pub use run::{
-    Engine, Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord, Verdict,
+    EngineVersion, Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord, Verdict,
 };
 pub use trigger::{MAX_TRIGGER_BYTES, Trigger, TriggerError};

@@ -362,7 +362,7 @@ impl RunView {
     pub fn new(urls: &Urls, run: &ArchivedRun, runbook_known: &dyn Fn(&str) -> bool) -> RunView {
         let record = match &run.record {
             Ok(record) => record,
-            Err(reason) => return RunView::damaged(run, reason),
+            Err(err) => return RunView::damaged(run, &err.cause()),
         };
         RunView {
             run_id: run.run_id.clone(),
@@ -401,8 +401,6 @@ impl RunView {
     }
 
     fn damaged(run: &ArchivedRun, reason: &str) -> RunView {
-        // The reason names the file on disk; the page says only what is wrong with it.
-        let reason = reason.rsplit_once(": ").map(|(_, why)| why).unwrap_or(reason);
         RunView {
             run_id: run.run_id.clone(),
             damaged: Some(format!("run.json is damaged or unreadable ({reason})")),
@@ -444,6 +442,12 @@ impl StepRunView {
                 _ => None,
             };
             outputs.push(OutputView { label, note, text: tail.trim_end_matches('\n').to_string() });
+        }
+        if let Some(expected) =
+            step.expected_output.as_ref().filter(|_| step.outcome != crate::record::Outcome::Skipped)
+        {
+            let text = expected.trim_end_matches('\n').to_string();
+            outputs.push(OutputView { label: "expected (from the doc)", note: None, text });
         }
         StepRunView {
             id: step.id.clone(),

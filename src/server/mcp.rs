@@ -36,7 +36,7 @@ impl Library for SiteLibrary {
     }
 
     fn search(&self, request: &SearchRequest) -> Result<SearchResults, String> {
-        self.state.search.search(request)
+        self.state.search.search(request).map_err(|e| e.to_string())
     }
 }
 

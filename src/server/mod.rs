@@ -4,7 +4,7 @@
 //! in a child `runbook exec --diagnose`).
 //!
 //! Search is whatever [`SiteSearch`] the caller passes in: [`IndexedSearch`] (the tantivy index
-//! of `runbook search`), or [`NaiveSearch`] where no index can be opened.
+//! of `runbook search`), or [`Unavailable`] where no index can be opened.
 
 mod api;
 mod indexed;
@@ -20,7 +20,7 @@ pub mod state;
 mod watch;
 
 pub use indexed::IndexedSearch;
-pub use search::{NaiveSearch, SiteSearch};
+pub use search::{SearchError, SiteSearch, Unavailable};
 pub use state::{AppState, Loader};
 
 use crate::render::{RenderError, Site};
@@ -53,7 +53,7 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-pub struct Config {
+pub struct Options {
     pub addr: SocketAddr,
     /// Rebuild and reload open pages when the knowledge base changes.
     pub watch: bool,
@@ -87,9 +87,9 @@ pub fn app(state: Arc<AppState>, loopback_only: bool, mcp: &crate::mcp::Options)
 }
 
 /// Serves `site` until Ctrl-C or SIGTERM. `on_listening` gets the bound address (the real port
-/// when `config.addr` asked for port 0).
+/// when `options.addr` asked for port 0).
 pub async fn run(
-    config: Config,
+    options: Options,
     loader: Loader,
     site: Site,
     search: Arc<dyn SiteSearch>,
@@ -99,13 +99,13 @@ pub async fn run(
     let stop = stop_signal()?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let state = Arc::new(AppState::new(site, search, loader, shutdown_rx));
-    let listener = tokio::net::TcpListener::bind(config.addr)
+    let listener = tokio::net::TcpListener::bind(options.addr)
         .await
-        .map_err(|source| ServeError::Bind { addr: config.addr, source })?;
+        .map_err(|source| ServeError::Bind { addr: options.addr, source })?;
     let local = listener.local_addr()?;
-    let _watcher = if config.watch { watch::spawn(Arc::clone(&state))? } else { None };
+    let _watcher = if options.watch { watch::spawn(Arc::clone(&state))? } else { None };
     on_listening(local);
-    let app = app(state, config.addr.ip().is_loopback(), &config.mcp);
+    let app = app(state, options.addr.ip().is_loopback(), &options.mcp);
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         stop.await;

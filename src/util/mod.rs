@@ -2,4 +2,6 @@
 
 pub mod fs;
 pub mod names;
+pub mod shell;
+pub mod suggest;
 pub mod text;

@@ -156,7 +156,7 @@ fn content_checks(path: &Path, meta: &Metadata, label: &str, matcher: &Matcher) 
     }
     let mut scanner = match LineScanner::new(label, patterns) {
         Ok(scanner) => scanner,
-        Err(problem) => return (fail_all(problem), None),
+        Err(problem) => return (fail_all(problem.to_string()), None),
     };
     match scan(path, &mut scanner) {
         Ok(truncated) => {

@@ -154,7 +154,8 @@ pub fn run(request: &ProbeRequest, interrupted: &AtomicBool) -> Result<ProbeRepo
     };
     let scope = minijinja::Value::from(minijinja::value::Serde(&request.scope));
     let renderer = Renderer::new();
-    let resolved = resolve_step(&step, &|t: &Template| renderer.render(t, &scope).map(Some))?;
+    let resolved =
+        resolve_step(&step, &|t: &Template| renderer.render(t, &scope).map(Some)).map_err(|e| e.to_string())?;
     let ResolvedAction::Probe(probe) = resolved.action else {
         return Err("the step did not resolve to a probe".into());
     };
