@@ -11,6 +11,7 @@ mod discovery;
 mod errors;
 mod exec;
 mod faults;
+mod fleet;
 mod hostile;
 mod mcp;
 mod plain;

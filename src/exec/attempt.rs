@@ -308,7 +308,7 @@ pub fn run_manual(instruction: &str, confirmed_by: impl FnOnce() -> String, io: 
     for line in instruction.lines() {
         io.reporter.output(io.step_id, StreamKind::Stdout, line);
     }
-    match io.reporter.ask("Done?", io.interrupted) {
+    match io.reporter.ask(io.step_id, "Done?", io.interrupted) {
         Some(true) => {
             let mut attempt = Attempt::new(Ending::Ran);
             attempt.confirmed_by = Some(confirmed_by());

@@ -65,6 +65,7 @@ impl Stopwatch {
 }
 
 /// Everything a run reads from the world, read once.
+#[derive(Clone)]
 pub struct RunContext {
     /// The environment steps start from (plus the `RUNBOOK_*` variables of the run) and that
     /// templates see as `env`.

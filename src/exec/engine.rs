@@ -205,7 +205,10 @@ impl<'a> Engine<'a> {
             self.record.steps.push(run.record);
             self.record.duration_ms = watch.elapsed_ms();
             self.save(false);
-            process::reap_orphans();
+            // In a fleet run the other hosts' children are ours too: theirs to reap.
+            if self.ctx.remote.is_none() {
+                process::reap_orphans();
+            }
         }
         self.finish(watch);
         self.save(true);

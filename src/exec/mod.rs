@@ -5,6 +5,7 @@ pub mod check;
 pub mod context;
 mod dry_run;
 pub mod engine;
+pub mod fleet;
 pub mod junit;
 pub mod logs;
 pub mod plan;

@@ -113,7 +113,7 @@ impl Engine<'_> {
         record.name = self.redactor.redact(&resolved.name).into_owned();
         record.command = Some(self.redactor.redact(&resolved.command()).into_owned());
         if let Some(question) = &resolved.confirm {
-            match self.confirm(question) {
+            match self.confirm(&step.id, question) {
                 Confirmation::Yes(by) => {
                     record.confirmed_by = Some(by);
                     *watch = self.ctx.clock.stopwatch();
@@ -128,11 +128,11 @@ impl Engine<'_> {
         Ok(resolved)
     }
 
-    fn confirm(&mut self, question: &str) -> Confirmation {
+    fn confirm(&mut self, step_id: &str, question: &str) -> Confirmation {
         if self.opts.yes {
             return Confirmation::Yes(format!("--yes ({})", self.ctx.confirmed_by()));
         }
-        match self.reporter.ask(question, self.interrupted) {
+        match self.reporter.ask(step_id, question, self.interrupted) {
             Some(true) => Confirmation::Yes(self.ctx.confirmed_by()),
             Some(false) => Confirmation::No(format!("declined: {question}")),
             None if self.interrupted.load(Ordering::SeqCst) => Confirmation::Interrupted,
@@ -295,7 +295,7 @@ impl Engine<'_> {
         env.insert("RUNBOOK_RUN_ID".into(), self.record.run_id.clone());
         env.insert("RUNBOOK_RUNBOOK".into(), self.rb.id.clone());
         env.insert("RUNBOOK_STEP".into(), step.id.clone());
-        Spawn { program, args, env, cwd: self.step_cwd(resolved), stdin: None }
+        Spawn { program, args, env, cwd: self.step_cwd(resolved), stdin: None, solo: true }
     }
 
     /// Sleeps between attempts; false when interrupted meanwhile.

@@ -165,6 +165,8 @@ impl RemoteHost {
             env: call.local_env.clone(),
             cwd: call.local_cwd.clone(),
             stdin: Some(prepared.stdin),
+            // Other hosts' steps run beside it; its remote side is the bootstrap's to stop.
+            solo: false,
         })
     }
 

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 /// `sun_path` holds 108 bytes with its NUL; ssh adds `.` and 16 random characters to the path
 /// while it sets a master up, and `%C` is 40 hex digits.
 const SOCKET_PATH_MAX: usize = 107;
-const CONTROL_NAME_LEN: usize = 1 + 40 + 17;
+const CONTROL_NAME_LEN: usize = 1 + 16 + 1 + 40 + 17;
 
 /// How every host of a run is reached: the programs and the SSH options.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,7 +78,10 @@ impl Connection {
                 option(format!("ConnectTimeout={}", self.connect_timeout_s));
                 option("ServerAliveInterval=10".into());
                 option("ServerAliveCountMax=3".into());
-                option(format!("ControlPath={}/%C", self.control_dir.display()));
+                // One master per host of the run, even for aliases ssh resolves to the same
+                // address (`%C` would share one): a host's sessions then never ride on, or
+                // outlive, another's connection.
+                option(format!("ControlPath={}/{}-%C", self.control_dir.display(), control_name(target)));
                 match role {
                     Role::Master => {
                         option("ControlMaster=auto".into());
@@ -126,6 +129,14 @@ impl Connection {
     pub fn lost(&self, target: &Target, exit: Option<i32>) -> bool {
         matches!(target, Target::Ssh { .. }) && exit == Some(255)
     }
+}
+
+/// 16 hex digits naming a target's control socket (with `%C` after it, within the length
+/// [`CONTROL_NAME_LEN`] allows).
+fn control_name(target: &Target) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{target:?}").as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Parses one item of `--on`: `k8s:NS/POD[/CONTAINER]`, `docker:NAME`, else an SSH destination
@@ -328,10 +339,15 @@ mod tests {
         assert_eq!(program, PathBuf::from("/usr/bin/ssh"));
         assert_eq!(
             args.join(" "),
-            "-F /etc/fleet.conf -T -o BatchMode=yes -o ConnectTimeout=7 -o ServerAliveInterval=10 \
-             -o ServerAliveCountMax=3 -o ControlPath=/s/ssh/%C -o ControlMaster=auto -o ControlPersist=60 \
-             -o HostName=10.0.0.7 -p 2222 -l ops -- gpu07 echo 'a b'"
+            format!(
+                "-F /etc/fleet.conf -T -o BatchMode=yes -o ConnectTimeout=7 -o ServerAliveInterval=10 \
+                 -o ServerAliveCountMax=3 -o ControlPath=/s/ssh/{}-%C -o ControlMaster=auto -o ControlPersist=60 \
+                 -o HostName=10.0.0.7 -p 2222 -l ops -- gpu07 echo 'a b'",
+                control_name(&target)
+            )
         );
+        let alias = target_of("gpu08").unwrap();
+        assert_ne!(control_name(&alias), control_name(&target_of("gpu09").unwrap()), "one master per host");
         let (_, args) = connection().command(&target_of("gpu01").unwrap(), &["true".into()], Role::Session).unwrap();
         assert!(
             args.contains(&"ControlMaster=no".to_string()) && !args.iter().any(|a| a.starts_with("ControlPersist"))
