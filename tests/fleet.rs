@@ -210,6 +210,7 @@ fn a_fleet_run_folds_identical_results_and_keeps_one_archive_with_every_host() {
     assert!(!run_dir.join("hosts/down1").exists(), "an unreachable host ran nothing");
     let markdown = std::fs::read_to_string(run_dir.join("run.md")).expect("run.md");
     assert!(markdown.contains("gpu[01-02,04] passed · gpu03 failed"), "{markdown}");
+    assert!(markdown.contains("| gpu03 | failed |") && markdown.contains("(hosts/gpu03/run.md)"), "{markdown}");
 }
 
 #[test]

@@ -371,9 +371,6 @@ fn finish(record: &mut RunRecord, request: &FleetRequest, results: &[HostResult]
     let now = request.context.clock.now();
     record.finished_at = Some(super::context::rfc3339(now));
     record.duration_ms = u64::try_from(now.duration_since(started).as_millis()).unwrap_or(0);
-    if let Some(first) = results.iter().find_map(|r| r.record.as_ref()) {
-        record.vars = first.vars.clone();
-    }
     record.steps = fold_steps(results);
     record.findings = fold_findings(results);
     let hosts: Vec<FleetHost> = results.iter().map(|r| r.host.clone()).collect();
@@ -485,7 +482,7 @@ mod tests {
         let warned = host("b", HostOutcome::Passed, Verdict::Warning);
         let unreachable = host("c", HostOutcome::Unreachable, Verdict::Failed);
         let interrupted = host("d", HostOutcome::Interrupted, Verdict::Interrupted);
-        assert_eq!(fleet_verdict(&[passed.clone()]), Verdict::Passed);
+        assert_eq!(fleet_verdict(std::slice::from_ref(&passed)), Verdict::Passed);
         assert_eq!(fleet_verdict(&[passed.clone(), warned.clone()]), Verdict::Warning);
         assert_eq!(fleet_verdict(&[passed.clone(), unreachable.clone()]), Verdict::Failed);
         assert_eq!(fleet_verdict(&[unreachable, interrupted]), Verdict::Interrupted);
