@@ -83,6 +83,27 @@ impl Sshd {
         Some(Sshd { child, dir })
     }
 
+    /// The server and every sshd process serving a connection die at once (sessions start
+    /// their own process groups): connections drop mid-step. What the sessions run is left to
+    /// notice on its own, as on a host whose network went away.
+    fn drop_everything(&self) {
+        let mut doomed = vec![self.child.id()];
+        let mut index = 0;
+        while index < doomed.len() {
+            let parent = doomed[index];
+            doomed.extend(
+                processes()
+                    .into_iter()
+                    .filter(|(_, ppid, comm)| *ppid == parent && comm.starts_with("sshd"))
+                    .map(|(pid, ..)| pid),
+            );
+            index += 1;
+        }
+        for pid in doomed {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        }
+    }
+
     fn config(&self) -> String {
         self.dir.path().join("ssh_config").display().to_string()
     }
@@ -97,6 +118,22 @@ impl Drop for Sshd {
 
 fn log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default()
+}
+
+/// Every process: pid, parent pid, command name.
+fn processes() -> Vec<(u32, u32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let (head, rest) = stat.rsplit_once(')')?;
+            let comm = head.split_once('(')?.1.to_string();
+            let ppid = rest.split_whitespace().nth(1)?.parse().ok()?;
+            Some((pid, ppid, comm))
+        })
+        .collect()
 }
 
 fn free_port() -> u16 {
@@ -384,4 +421,86 @@ fn bad_host_lists_and_inventories_are_refused_before_anything_runs() {
         .status(2)
         .stderr_has("--resume does not work with a fleet run")
         .run();
+}
+
+#[test]
+fn retry_failed_runs_again_only_on_the_hosts_that_did_not_pass() {
+    let Some(sshd) = Sshd::start() else { return };
+    let config = sshd.config();
+    let test = Test::new().file("runbooks/driver.md", DRIVER).file("hosts.ini", INVENTORY);
+    let dir = test
+        .args(["exec", "driver-check", "--inventory", "hosts.ini", "--limit", "gpu01,gpu03,down1"])
+        .args(["--ssh-config", &config, "--connect-timeout", "3"])
+        .status(1)
+        .run()
+        .dir;
+    let retry = |args: &[&str]| {
+        let mut command = Command::new(BIN);
+        command.current_dir(dir.path()).env("HOME", dir.path()).env("NO_COLOR", "1").args(args);
+        let output = command.output().expect("runbook");
+        (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned())
+    };
+    let (code, stdout) = retry(&["exec", "driver-check", "--retry-failed", "--ssh-config", &config]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("on 2 hosts: down1,gpu03"), "{stdout}");
+    assert!(stdout.contains("gpu03 failed: driver"), "its inventory vars came along: {stdout}");
+    // Narrowed by --on: only gpu03 of those (as the inventory had it), and a host that passed
+    // is not retried.
+    let (code, stdout) =
+        retry(&["exec", "driver-check", "--retry-failed", "--on", "gpu03,gpu01", "--ssh-config", &config]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("on 1 host: gpu03"), "{stdout}");
+}
+
+#[test]
+fn a_host_that_drops_mid_step_is_unreachable_and_nothing_is_left_running_there() {
+    let Some(sshd) = Sshd::start() else { return };
+    let runbook = r#"
+        ---
+        id: long
+        title: Long
+        ---
+
+        # Long
+
+        ```yaml step
+        id: wait
+        name: Waits
+        run: sleep 3173.5
+        timeout: 60s
+        ```
+
+        ```yaml step
+        id: after
+        name: After
+        run: echo after
+        ```
+    "#;
+    let (_dir, mut command) = Test::new()
+        .file("runbooks/long.md", runbook)
+        .args(["exec", "long", "--on", "gpu01", "--ssh-config", &sshd.config()])
+        .into_command();
+    let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("runbook");
+    let started = Instant::now();
+    while running("sleep 3173.5").is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(20), "the step did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    sshd.drop_everything();
+    let mut child = child;
+    let dropped = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if dropped.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("runbook did not notice the dropped connection within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().expect("runbook ends");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("gpu01 unreachable"), "{stdout}");
+    assert!(stdout.contains("after  gpu01 skipped: not run: gpu01 is unreachable"), "{stdout}");
+    let left = gone_within("sleep 3173.5", Duration::from_secs(10));
+    assert!(left.is_empty(), "still running on the host: {left:?}");
 }

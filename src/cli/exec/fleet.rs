@@ -36,11 +36,15 @@ pub struct FleetArgs {
     /// Seconds ssh waits for a host to answer before it counts as unreachable
     #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub connect_timeout: u64,
+    /// Run again on the hosts that did not pass in this runbook's latest fleet run (narrowed by
+    /// --on/--inventory when given)
+    #[arg(long)]
+    pub retry_failed: bool,
 }
 
 impl FleetArgs {
     pub fn wanted(&self) -> bool {
-        self.on.is_some() || self.inventory.is_some()
+        self.on.is_some() || self.inventory.is_some() || self.retry_failed
     }
 
     /// `--on gpu[01-08]`, `--inventory hosts.ini --limit gpu`, as typed (recorded in run.json).
@@ -55,6 +59,9 @@ impl FleetArgs {
         if let Some(limit) = &self.limit {
             parts.push(format!("--limit {limit}"));
         }
+        if self.retry_failed {
+            parts.push("--retry-failed".into());
+        }
         parts.join(" ")
     }
 }
@@ -67,7 +74,24 @@ pub struct Prepared<'a> {
 }
 
 pub fn run(ctx: &Context, args: &FleetArgs, prepared: Prepared) -> Result<i32> {
-    let hosts = choose_hosts(ctx, args)?;
+    let hosts = if args.retry_failed {
+        let failed = failed_last_time(prepared.request)?;
+        if args.on.is_some() || args.inventory.is_some() {
+            // Narrowed by name; each host is reached, with its vars, as it was last time.
+            let named = choose_hosts(ctx, args)?;
+            failed.into_iter().filter(|f| named.iter().any(|h| h.name == f.name)).collect()
+        } else {
+            failed
+        }
+    } else {
+        choose_hosts(ctx, args)?
+    };
+    if hosts.is_empty() {
+        return Err(Error::Invalid {
+            message: format!("no hosts selected by {}", args.selection()),
+            hint: Some("check --on, --limit and --retry-failed".into()),
+        });
+    }
     let connection = connection(ctx, prepared.kb, args, prepared.request)?;
     let run = prepared.request;
     let request = FleetRequest {
@@ -121,10 +145,36 @@ fn choose_hosts(ctx: &Context, args: &FleetArgs) -> Result<Vec<HostSpec>> {
             on_items(items)?
         }
     };
-    if hosts.is_empty() {
-        return Err(invalid(format!("no hosts selected by {}", args.selection()), "check --on and --limit"));
-    }
     Ok(hosts)
+}
+
+/// The hosts that did not pass in the runbook's latest fleet run, as they were reached then.
+fn failed_last_time(request: &crate::exec::engine::RunRequest) -> Result<Vec<HostSpec>> {
+    let id = &request.runbook.id;
+    let runs = crate::archive::store::Archives::new(&request.options.archives_dir).runs();
+    let last = runs
+        .iter()
+        .filter_map(|r| r.record.as_ref().ok())
+        .find(|r| r.runbook.id == *id && r.fleet.is_some())
+        .and_then(|r| Some((r.run_id.clone(), r.fleet.clone()?)));
+    let Some((run_id, fleet)) = last else {
+        return Err(Error::Invalid {
+            message: format!("nothing to retry: no earlier fleet run of {id}"),
+            hint: Some(format!(
+                "run it with --on HOSTS or --inventory FILE first: `runbook exec {id} --on 'gpu[01-08]'`"
+            )),
+        });
+    };
+    let failed: Vec<HostSpec> = fleet
+        .hosts
+        .into_iter()
+        .filter(|h| h.outcome != crate::record::HostOutcome::Passed)
+        .map(|h| HostSpec { name: h.name, target: h.target, vars: h.vars })
+        .collect();
+    if failed.is_empty() {
+        return Err(Error::Invalid { message: format!("nothing to retry: every host passed in {run_id}"), hint: None });
+    }
+    Ok(failed)
 }
 
 fn on_items(items: Vec<Item>) -> Result<Vec<HostSpec>> {

@@ -163,7 +163,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
 /// What a fleet run does not do (yet): each says what to do instead.
 fn refuse_in_fleet(args: &Args) -> Result<()> {
     let refused = [
-        (args.resume, "--resume", "run the failed hosts again with --on"),
+        (args.resume, "--resume", "--retry-failed runs the hosts that did not pass again"),
         (args.dry_run, "--dry-run", "leave out --on/--inventory to see the steps rendered"),
         (args.junit.is_some(), "--junit", "read the fleet run's run.json"),
     ];
