@@ -37,10 +37,31 @@ fn unknown_key() {
     assert_eq!(diag["hint"], "did you mean `continue_on_error`?");
 }
 
+/// Front matter is shared with the site generator: an unknown key is kept, and only one that
+/// looks like a misspelt runbook key is worth a warning (DESIGN §3).
 #[test]
-fn unknown_key_in_front_matter() {
-    let diag = assert_error("---\nid: t\ntitel: x\n---\n# T\n", 3, "unknown key `titel` in front matter");
-    assert_eq!(diag["hint"], "did you mean `title`?");
+fn misspelt_key_in_front_matter_is_a_warning() {
+    let diags = diagnostics("---\nid: t\ntitel: x\nweight: 3\n---\n# T\n");
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    let diag = &diags[0];
+    assert_eq!(diag["severity"], "warning", "{diag:#}");
+    assert_eq!(diag["rule"], "front-matter-key", "{diag:#}");
+    assert_eq!((diag["line"].as_u64(), diag["column"].as_u64()), (Some(3), Some(1)));
+    assert_eq!(diag["message"], "front-matter key `titel` is not a runbook key");
+    assert!(diag["hint"].as_str().unwrap().starts_with("did you mean `title`?"), "{diag:#}");
+}
+
+#[test]
+fn wrong_type_in_front_matter_keeps_the_other_keys() {
+    let text = "---\ntitle: Kept\nseverity: high\ntags: gpu\n---\n# T\n";
+    let diag = assert_error(text, 3, "severity");
+    assert_eq!(diag["rule"], "front-matter");
+    Test::new()
+        .file("runbooks/ops/t.md", text)
+        .args(["list", "--json"])
+        .stdout_has("\"title\":\"Kept\"")
+        .stdout_has("\"tags\":[\"gpu\"]")
+        .run();
 }
 
 #[test]

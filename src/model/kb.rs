@@ -2,7 +2,7 @@
 
 use super::cache::{FileStamp, ParseCache};
 use super::config::Config;
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Diagnostic, Rule};
 pub use super::discovery::KbSource;
 use super::parse::{self, ParseContext, SourceFile};
 use super::runbook::{Body, LinkTarget, Runbook};
@@ -226,8 +226,9 @@ impl Kb {
                 let others: Vec<&str> =
                     indices.iter().filter(|&&j| j != i).map(|&j| self.runbooks[j].path.as_str()).collect();
                 let rb = &self.runbooks[i];
-                let diag = Diagnostic::error(&rb.path, rb.id_line, 1, format!("duplicate runbook id `{}`", rb.id))
-                    .with_hint(format!("{} also uses it; ids are unique across the KB", others.join(" and ")));
+                let diag =
+                    Diagnostic::error(Rule::Id, &rb.path, rb.id_line, 1, format!("duplicate runbook id `{}`", rb.id))
+                        .with_hint(format!("{} also uses it; ids are unique across the KB", others.join(" and ")));
                 self.runbooks[i].diagnostics.push(diag);
             }
         }
@@ -286,7 +287,7 @@ impl Kb {
             let path = self.runbooks[i].path.clone();
             let line = self.runbooks[i].aliases_line;
             self.runbooks[i].diagnostics.push(
-                Diagnostic::warning(&path, line, 1, format!("alias `{alias}` is the id of {other}"))
+                Diagnostic::warning(Rule::Id, &path, line, 1, format!("alias `{alias}` is the id of {other}"))
                     .with_hint("the id wins; remove or rename the alias"),
             );
         }
@@ -459,11 +460,11 @@ impl Kb {
                     None => "the path is relative to this file's folder".to_string(),
                 };
                 let message = format!("link to missing runbook `{file_part}`");
-                (None, Some(Diagnostic::error(&rb.path, line, column, message).with_hint(hint)))
+                (None, Some(Diagnostic::error(Rule::Link, &rb.path, line, column, message).with_hint(hint)))
             }
             _ if base.is_some() => {
                 let message = format!("link to missing file `{file_part}`");
-                (None, Some(Diagnostic::warning(&rb.path, line, column, message)))
+                (None, Some(Diagnostic::warning(Rule::Link, &rb.path, line, column, message)))
             }
             _ => (None, None),
         }
@@ -497,7 +498,7 @@ impl Kb {
                 None => format!("{} has no heading with that anchor", target_rb.path),
             };
             let message = format!("link to missing anchor `#{anchor}` in {}", target_rb.path);
-            return (None, Some(Diagnostic::error(&rb.path, line, column, message).with_hint(hint)));
+            return (None, Some(Diagnostic::error(Rule::Link, &rb.path, line, column, message).with_hint(hint)));
         }
         (Some(LinkTarget { runbook: target, anchor }), None)
     }

@@ -1,13 +1,16 @@
 //! One pass over a runbook's Markdown: front matter, step fences, headings, links and the first
 //! paragraph, each with its position in the file. Everything else about Markdown is the site's job.
 
+use super::front_matter::Format;
 use super::slug::{AnchorSet, heading_anchor};
-use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, LinkType, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, LinkType, MetadataBlockKind, Options, Parser, Tag, TagEnd};
 use std::ops::Range;
 
 /// The Markdown extensions the whole tool agrees on (parser, search and site).
 pub fn options() -> Options {
     Options::ENABLE_YAML_STYLE_METADATA_BLOCKS
+        | Options::ENABLE_PLUSES_DELIMITED_METADATA_BLOCKS
+        | Options::ENABLE_GFM
         | Options::ENABLE_TABLES
         | Options::ENABLE_FOOTNOTES
         | Options::ENABLE_TASKLISTS
@@ -63,6 +66,8 @@ pub struct Fragment {
     pub first_line: usize,
     /// Columns the fragment's lines are shifted right by (fence inside a list item).
     pub indent: usize,
+    /// YAML, except TOML front matter.
+    pub format: Format,
 }
 
 #[derive(Debug)]
@@ -112,20 +117,25 @@ pub fn scan(text: &str, lines: &LineIndex) -> Scan {
     let mut anchors = AnchorSet::default();
     let mut heading: Option<(u8, Option<String>, usize, String)> = None;
     let mut fence: Option<(Range<usize>, bool, String)> = None;
-    let mut in_front_matter = false;
+    let mut in_front_matter: Option<Format> = None;
     let mut front_matter_text = String::new();
     let mut paragraph: Option<String> = None;
     let mut section: Option<usize> = None;
 
     for (event, range) in Parser::new_ext(text, options()).into_offset_iter() {
         match event {
-            Event::Start(Tag::MetadataBlock(_)) => in_front_matter = true,
+            Event::Start(Tag::MetadataBlock(kind)) => {
+                in_front_matter = Some(match kind {
+                    MetadataBlockKind::YamlStyle => Format::Yaml,
+                    MetadataBlockKind::PlusesStyle => Format::Toml,
+                });
+            }
             Event::End(TagEnd::MetadataBlock(_)) => {
-                in_front_matter = false;
                 out.front_matter = Some(Fragment {
                     text: std::mem::take(&mut front_matter_text),
                     first_line: lines.line(range.start) + 1,
                     indent: 0,
+                    format: in_front_matter.take().unwrap_or(Format::Yaml),
                 });
             }
             Event::Start(Tag::Heading { level, id, .. }) => {
@@ -168,7 +178,7 @@ pub fn scan(text: &str, lines: &LineIndex) -> Scan {
                 out.links.push(RawLink { dest: dest_url.to_string(), line, column });
             }
             Event::Text(t) | Event::Code(t) => {
-                if in_front_matter {
+                if in_front_matter.is_some() {
                     front_matter_text.push_str(&t);
                 } else if let Some((_, _, content)) = fence.as_mut() {
                     content.push_str(&t);
@@ -251,7 +261,7 @@ fn finish_fence(
         return;
     }
     out.steps.push(StepFence {
-        yaml: Fragment { text: content, first_line: fence_line + 1, indent },
+        yaml: Fragment { text: content, first_line: fence_line + 1, indent, format: Format::Yaml },
         fence_line,
         closed,
         section,

@@ -20,8 +20,9 @@ pub mod suggest;
 pub mod template;
 pub mod version;
 pub mod views;
+pub mod yaml;
 
-pub use diagnostic::{Diagnostic, Level};
+pub use diagnostic::{Diagnostic, Level, Rule};
 pub use kb::{Kb, KbSource, Lookup};
 pub use runbook::{Body, Runbook};
 pub use step::{Action, Severity, Step};

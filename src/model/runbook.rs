@@ -31,6 +31,10 @@ pub struct Runbook {
     pub owner: Option<String>,
     pub vars: BTreeMap<String, serde_json::Value>,
     pub secrets: Vec<String>,
+    /// Front-matter keys that are not runbook keys (the site generator's `weight`, `draft`,
+    /// `sidebar_position`, a tool's own table), kept as written.
+    #[serde(default)]
+    pub extra: BTreeMap<String, serde_json::Value>,
     /// Line of the `aliases:` key, for alias diagnostics.
     pub aliases_line: usize,
     /// Number of step fences, including ones that did not parse.
