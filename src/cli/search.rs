@@ -2,9 +2,9 @@
 //! brought up to date first.
 
 use super::Context;
-use super::output::{self, BOLD, CYAN, DIM, YELLOW, paint};
+use super::output::{self, BOLD, CYAN, DIM, RED, YELLOW, paint};
 use crate::cli::error::{Error, Result, exit};
-use crate::index::{Kind, SearchIndex, SearchRequest, SearchResults, SyncReport, snippet};
+use crate::index::{Kind, MoreSection, SearchIndex, SearchRequest, SearchResults, SyncReport, snippet};
 use crate::model::config::Config;
 use crate::model::discovery::KbSource;
 use std::io::Write;
@@ -58,8 +58,8 @@ pub fn fresh_index(ctx: &Context) -> Result<(SearchIndex, SyncReport, KbSource)>
     let dir = source.state_dir().join("index");
     let index = SearchIndex::open(&dir).map_err(|e| Error::Failed { message: e.to_string(), hint: None })?;
     let report = match index.is_fresh(&source, &archives) {
-        Some(skipped) => SyncReport { skipped, ..SyncReport::default() },
-        None => index.sync_files(&source, &config, &archives).map_err(|e| Error::Failed {
+        true => SyncReport::default(),
+        false => index.sync_files(&source, &config, &archives).map_err(|e| Error::Failed {
             message: e.to_string(),
             hint: Some("`runbook index --rebuild` starts the index afresh".into()),
         })?,
@@ -88,16 +88,18 @@ pub fn fresh_index(ctx: &Context) -> Result<(SearchIndex, SyncReport, KbSource)>
             paint(YELLOW, "note:")
         );
     }
-    if !report.skipped.is_empty() && !ctx.quiet {
-        let _ = writeln!(
-            stderr,
-            "{} {} with errors not searchable until fixed: {} (see `runbook check`)",
-            paint(YELLOW, "warning:"),
-            plural(report.skipped.len(), "runbook"),
-            report.skipped.join(", ")
-        );
-    }
     Ok((index, report, source))
+}
+
+/// "+ 3 more sections: Impact, Diagnosis, Mitigation", the headings cut after a few.
+fn more_sections(more: &[MoreSection]) -> String {
+    const NAMED: usize = 4;
+    let mut headings: Vec<&str> = more.iter().take(NAMED).map(|s| s.heading.as_str()).collect();
+    if more.len() > NAMED {
+        headings.push("…");
+    }
+    let what = if more.len() == 1 { "section" } else { "sections" };
+    format!("+ {} more {what}: {}", more.len(), headings.join(", "))
 }
 
 fn plural(n: usize, word: &str) -> String {
@@ -157,15 +159,16 @@ fn print<W: Write>(out: &mut W, ctx: &Context, root: Option<&Path>, results: &Se
             Kind::Archive => format!("run {}", hit.id),
             Kind::Cycle => format!("cycle {}", hit.id),
         };
-        writeln!(
-            out,
-            "{} {} {}  {}",
-            paint(BOLD, label),
-            paint(DIM, "›"),
-            paint(CYAN, &hit.heading),
-            paint(DIM, place)
-        )?;
-        writeln!(out, "    {}\n", snippet::for_terminal(&hit.snippet, (&bold.0, &bold.1)))?;
+        write!(out, "{} {} {}  {}", paint(BOLD, label), paint(DIM, "›"), paint(CYAN, &hit.heading), paint(DIM, place))?;
+        if hit.errors > 0 {
+            write!(out, "  {}", paint(RED, format!("✘ {}", plural(hit.errors, "error"))))?;
+        }
+        writeln!(out)?;
+        writeln!(out, "    {}", snippet::for_terminal(&hit.snippet, (&bold.0, &bold.1)))?;
+        if !hit.more.is_empty() {
+            writeln!(out, "    {}", paint(DIM, more_sections(&hit.more)))?;
+        }
+        writeln!(out)?;
     }
     Ok(())
 }

@@ -81,6 +81,10 @@ pub fn sections(rb: &Runbook, body: &Body) -> Vec<Section> {
         let intro_empty = out[0].body.trim().is_empty() && out[0].code.trim().is_empty();
         let target = if intro_empty && out.len() > 1 { 1 } else { 0 };
         out[target].body = format!("{} {}", rb.summary, out[target].body);
+    } else if !summary.is_empty() && out.len() > 1 && out[0].body.trim().is_empty() && is_empty(&out[1]) {
+        // A page that is only its title up to the first subheading (`# KubeJobFailed` then
+        // `## Meaning`): the hit for its name shows the summary, not a bare heading.
+        out[1].body = rb.summary.clone();
     }
     let headed = out.len() > 1;
     out.into_iter()
@@ -91,10 +95,20 @@ pub fn sections(rb: &Runbook, body: &Body) -> Vec<Section> {
         .collect()
 }
 
+fn is_empty(section: &Section) -> bool {
+    section.body.trim().is_empty() && section.code.trim().is_empty()
+}
+
 /// The index documents of one runbook, under its KB-wide `id`.
 pub fn runbook_documents(fields: &Fields, rb: &Runbook, body: &Body, id: &str) -> Vec<TantivyDocument> {
-    let title =
-        std::iter::once(rb.title.as_str()).chain(rb.aliases.iter().map(String::as_str)).collect::<Vec<_>>().join(" ");
+    // The name of the file counts as a title: a page named after an alert (`KubeJobFailed.md`)
+    // is found by that name even when its title is spelt otherwise.
+    let stem = rb.stem_path.rsplit('/').next().unwrap_or(&rb.stem_path);
+    let title = std::iter::once(rb.title.as_str())
+        .chain(rb.aliases.iter().map(String::as_str))
+        .chain(names(stem, id).filter(|name| !rb.title.contains(name)))
+        .collect::<Vec<_>>()
+        .join(" ");
     sections(rb, body)
         .into_iter()
         .map(|section| {
@@ -104,6 +118,7 @@ pub fn runbook_documents(fields: &Fields, rb: &Runbook, body: &Body, id: &str) -
             doc.add_text(fields.key, runbook_key(&rb.path));
             doc.add_text(fields.path, &rb.path);
             doc.add_u64(fields.line, section.line);
+            doc.add_u64(fields.errors, rb.file_errors as u64);
             doc.add_text(fields.anchor, &section.anchor);
             doc.add_text(fields.display, &rb.title);
             doc.add_text(fields.title, &title);
@@ -121,6 +136,14 @@ pub fn runbook_documents(fields: &Fields, rb: &Runbook, body: &Body, id: &str) -
             doc
         })
         .collect()
+}
+
+/// The file stem and the id as words of the title, where they name the page: not a folder's
+/// index file (`_index`, `README`), and not an id in path form (its folders are no title).
+fn names<'a>(stem: &'a str, id: &'a str) -> impl Iterator<Item = &'a str> {
+    let naming = |name: &&str| !crate::model::runbook::is_index_stem(name) && !name.contains('/');
+    let id = (id != stem).then_some(id);
+    std::iter::once(stem).chain(id).filter(naming)
 }
 
 /// The index document of a recorded run: its findings, steps, checks and output tails.

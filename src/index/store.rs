@@ -2,7 +2,7 @@
 //! hold with what was indexed (by content hash and id), and re-index only what changed.
 
 use super::documents::{self, archive_document, cycle_document, runbook_documents};
-use super::hit::{Hit, SearchRequest, SearchResults};
+use super::hit::{Hit, Kind, MoreSection, SearchRequest, SearchResults};
 use super::query::{self, Builder, ParsedQuery};
 use super::schema::{self, Fields, SCHEMA_VERSION};
 use super::snippet;
@@ -42,6 +42,9 @@ const DOC_STORE_CACHE_BLOCKS: usize = 8;
 /// Sources (runbooks, runs, cycle reports) turned into documents at a time.
 const DOCUMENT_BATCH: usize = 256;
 const DEFAULT_LIMIT: usize = 10;
+/// Sections fetched per hit asked for, to fold a page's sections under one hit.
+const SECTIONS_PER_HIT: usize = 5;
+const MIN_SECTIONS: usize = 50;
 const MAX_LIMIT: usize = 1000;
 /// A word being typed matches at most this many of the words it begins (the most frequent).
 const MAX_COMPLETIONS: usize = 16;
@@ -67,8 +70,6 @@ pub struct SyncReport {
     pub rebuilt: bool,
     /// Another process was writing the index: what is searched may be slightly old.
     pub stale: bool,
-    /// Runbooks with errors, left out until fixed.
-    pub skipped: Vec<String>,
     pub elapsed: Duration,
 }
 
@@ -91,9 +92,6 @@ struct Manifest {
     /// For the built-in KB: its signature.
     #[serde(default)]
     builtin: Option<String>,
-    /// Runbooks left out for their errors (reported on every search).
-    #[serde(default)]
-    skipped: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -133,7 +131,7 @@ struct FileFacts {
     /// The front-matter id, if the file sets one.
     explicit_id: Option<String>,
     stem_path: String,
-    /// Errors in the file itself: such a runbook is left out until fixed.
+    /// Errors in the file itself, shown with its hits (the file is indexed all the same).
     errors: usize,
 }
 
@@ -266,7 +264,11 @@ impl SearchIndex {
     /// modification times alone (no parsing). `false` means: load the KB and [`sync`].
     ///
     /// [`sync`]: SearchIndex::sync
-    pub fn is_fresh(&self, source: &KbSource, archives: &Path) -> Option<Vec<String>> {
+    pub fn is_fresh(&self, source: &KbSource, archives: &Path) -> bool {
+        self.check_fresh(source, archives).is_some()
+    }
+
+    fn check_fresh(&self, source: &KbSource, archives: &Path) -> Option<()> {
         if self.rebuilt.load(Ordering::Acquire) {
             return None;
         }
@@ -312,7 +314,7 @@ impl SearchIndex {
             }
         }
         let indexed_elsewhere = manifest.entries.keys().filter(|k| !k.starts_with("rb:")).count();
-        (indexed_elsewhere == sources).then_some(manifest.skipped)
+        (indexed_elsewhere == sources).then_some(())
     }
 
     /// Brings the index up to date with a loaded KB (the site server's path).
@@ -383,11 +385,11 @@ impl SearchIndex {
         let mut files = BTreeMap::new();
         for (i, runbook) in runbooks.iter().enumerate() {
             files.insert(runbook.facts.path.clone(), runbook.facts.clone());
-            if runbook.facts.errors > 0 {
-                report.skipped.push(runbook.facts.path.clone());
-                continue;
-            }
-            let entry = ManifestEntry { fingerprint: format!("{}:{}", runbook.facts.sha256, runbook.id) };
+            // Diagnostics never hide a file: one with errors is indexed as far as it could be
+            // read, and its hits say how many errors it has.
+            let facts = &runbook.facts;
+            // The error count is in the documents, and may change with `runbook.toml` alone.
+            let entry = ManifestEntry { fingerprint: format!("{}:{}:{}", facts.sha256, runbook.id, facts.errors) };
             current.insert(documents::runbook_key(&runbook.facts.path), (entry, Source::Runbook(i)));
         }
         for (run_id, file, stamp) in run_files(archives) {
@@ -417,11 +419,10 @@ impl SearchIndex {
             files: files.clone(),
             config,
             builtin: builtin.clone(),
-            skipped: report.skipped.clone(),
         };
         if changed.is_empty() && removed.is_empty() {
             // Nothing to index; remember the files' stamps so the next search can skip all this.
-            if old.files != files || old.config != config || old.builtin != builtin || old.skipped != report.skipped {
+            if old.files != files || old.config != config || old.builtin != builtin {
                 self.write_manifest(&next(old.entries.clone()))?;
             }
             report.elapsed = started.elapsed();
@@ -588,12 +589,15 @@ impl SearchIndex {
             _ => Vec::new(),
         };
         let mut builder = Builder { fields: &self.fields, whole, parts };
+        // Sections are fetched several per hit, so that hits are pages: a page's other matching
+        // sections fold under its best one instead of crowding out other pages.
+        let sections = (limit * SECTIONS_PER_HIT).max(MIN_SECTIONS);
         for query in [builder.all(parsed, &completions), builder.any(parsed, &completions)].into_iter().flatten() {
             let top = searcher
-                .search(&*query, &TopDocs::with_limit(limit).order_by_score())
+                .search(&*query, &TopDocs::with_limit(sections).order_by_score())
                 .map_err(|e| self.tantivy_error(e))?;
             if !top.is_empty() {
-                return self.hits(&searcher, &*query, top);
+                return self.hits(&searcher, &*query, top, limit);
             }
         }
         Ok(Vec::new())
@@ -604,23 +608,43 @@ impl SearchIndex {
         searcher: &tantivy::Searcher,
         query: &dyn Query,
         top: Vec<(f32, tantivy::DocAddress)>,
+        limit: usize,
     ) -> Result<Vec<Hit>, IndexError> {
         let mut snippets = snippet::Snippets::new(searcher, query, &self.fields);
-        let mut hits = Vec::with_capacity(top.len());
+        let mut hits: Vec<Hit> = Vec::with_capacity(limit);
+        let mut by_source: HashMap<(Kind, String), usize> = HashMap::new();
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address).map_err(|e| self.tantivy_error(e))?;
             let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-            let kind = super::hit::Kind::parse(&text(self.fields.kind)).unwrap_or(super::hit::Kind::Runbook);
-            hits.push(Hit {
-                kind,
-                id: text(self.fields.id),
-                title: text(self.fields.display),
+            let number = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or_default();
+            let kind = Kind::parse(&text(self.fields.kind)).unwrap_or(Kind::Runbook);
+            let section = MoreSection {
                 heading: text(self.fields.heading),
                 anchor: text(self.fields.anchor),
+                line: number(self.fields.line).max(1),
+                score,
+            };
+            let key = (kind, text(self.fields.id));
+            if let Some(&at) = by_source.get(&key) {
+                hits[at].more.push(section);
+                continue;
+            }
+            if hits.len() == limit {
+                continue;
+            }
+            by_source.insert(key.clone(), hits.len());
+            hits.push(Hit {
+                kind,
+                id: key.1,
+                title: text(self.fields.display),
+                heading: section.heading,
+                anchor: section.anchor,
                 path: text(self.fields.path),
-                line: doc.get_first(self.fields.line).and_then(|v| v.as_u64()).unwrap_or(1),
+                line: section.line,
+                errors: number(self.fields.errors) as usize,
                 score,
                 snippet: snippets.for_doc(&doc),
+                more: Vec::new(),
             });
         }
         Ok(hits)

@@ -241,7 +241,7 @@ fn read_front_matter(fragment: &Fragment, path: &str, diags: &mut Vec<Diagnostic
             return ReadFront { sites, ..ReadFront::default() };
         }
         Err(diag) => {
-            diags.push(diag);
+            diags.push(template_or_error(fragment, diag));
             return ReadFront { sites, ..ReadFront::default() };
         }
     };
@@ -257,6 +257,17 @@ fn read_front_matter(fragment: &Fragment, path: &str, diags: &mut Vec<Diagnostic
         false => report_bad_values(fragment, &read, front, failures, path, diags),
     };
     ReadFront { front, ..read }
+}
+
+/// Front matter with `{{ … }}` in it that does not parse is a template of the site generator (a
+/// Hugo archetype), not a broken page: a warning, not an error.
+fn template_or_error(fragment: &Fragment, diag: Diagnostic) -> Diagnostic {
+    if !fragment.text.contains("{{") {
+        return diag;
+    }
+    let message = format!("front matter holds template syntax and is not data: {}", diag.message);
+    Diagnostic::warning(Rule::FrontMatter, &diag.path, diag.line, diag.column, message)
+        .with_hint("a site generator's template (a Hugo archetype) can stay as it is; in a page, quote the value")
 }
 
 /// A key that is not a runbook key but is one or two edits from one is probably a typo: a

@@ -94,6 +94,14 @@ pub struct LinkTarget {
     pub anchor: Option<String>,
 }
 
+/// File stems that make a file the page of its folder (`_index.md` for Hugo, `index.md`,
+/// `README.md` for forges), compared without regard to case.
+pub const INDEX_STEMS: [&str; 3] = ["_index", "index", "readme"];
+
+pub fn is_index_stem(stem: &str) -> bool {
+    INDEX_STEMS.iter().any(|s| s.eq_ignore_ascii_case(stem))
+}
+
 impl Runbook {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)

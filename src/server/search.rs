@@ -226,8 +226,10 @@ impl SiteSearch for NaiveSearch {
                         anchor: section.anchor.clone(),
                         path: entry.path.clone(),
                         line: section.line as u64,
+                        errors: 0,
                         score: points,
                         snippet: snippet(&original_text(entry, section), &patterns),
+                        more: Vec::new(),
                     }
                 }
                 Found::Other(i) => {
@@ -240,8 +242,10 @@ impl SiteSearch for NaiveSearch {
                         anchor: doc.anchor.clone(),
                         path: doc.path.clone(),
                         line: doc.line,
+                        errors: 0,
                         score: points,
                         snippet: snippet(&doc.text, &patterns),
+                        more: Vec::new(),
                     }
                 }
             };
