@@ -35,7 +35,7 @@ pub fn sections(rb: &Runbook, body: &Body) -> Vec<Section> {
     let mut depth_code = false;
     let mut in_heading = false;
     let mut in_meta = false;
-    for (event, range) in Parser::new_ext(&body.source, options()).into_offset_iter() {
+    for (event, range) in Parser::new_ext(body.markdown(), options()).into_offset_iter() {
         let section = &mut out[bounds.partition_point(|&b| b <= range.start)];
         match event {
             Event::Start(Tag::MetadataBlock(_)) => in_meta = true,

@@ -10,6 +10,7 @@ use super::tokenizer;
 use crate::model::cache::FileStamp;
 use crate::model::config::{CONFIG_FILE, Config};
 use crate::model::discovery::KbSource;
+use crate::model::hugo::HugoSite;
 use crate::model::kb::builtin_signature;
 use crate::model::kb::final_ids;
 use crate::model::parse::{ParseContext, SourceFile};
@@ -19,6 +20,7 @@ use crate::record::RunRecord;
 use crate::util::fs::write_atomic;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -89,6 +91,9 @@ struct Manifest {
     files: BTreeMap<String, FileFacts>,
     #[serde(default)]
     config: Option<FileStamp>,
+    /// Sizes and times of the Hugo config files (their `params` show in pages).
+    #[serde(default)]
+    site: String,
     /// For the built-in KB: its signature.
     #[serde(default)]
     builtin: Option<String>,
@@ -281,7 +286,8 @@ impl SearchIndex {
             }
             Some(root) => {
                 let config = std::fs::metadata(root.join(CONFIG_FILE)).ok().and_then(|m| FileStamp::of(&m));
-                if config != manifest.config || config.is_some_and(|s| s.is_racy()) {
+                let site = HugoSite::locate(root).stamps();
+                if config != manifest.config || config.is_some_and(|s| s.is_racy()) || site != manifest.site {
                     return None;
                 }
                 let files = source.files();
@@ -325,7 +331,7 @@ impl SearchIndex {
             .enumerate()
             .map(|(i, rb)| Indexed { facts: FileFacts::of(rb), id: rb.id.clone(), origin: Origin::Kb(i) })
             .collect();
-        let ctx = ParseContext { config_vars: kb.config.vars.keys().cloned().collect() };
+        let ctx = ParseContext::new(&kb.source, &kb.config);
         self.apply(Some(kb), &kb.source, &ctx, runbooks, archives)
     }
 
@@ -334,7 +340,7 @@ impl SearchIndex {
     /// which is what keeps `runbook search` fast after an edit.
     pub fn sync_files(&self, source: &KbSource, config: &Config, archives: &Path) -> Result<SyncReport, IndexError> {
         let manifest = self.read_manifest();
-        let ctx = ParseContext { config_vars: config.vars.keys().cloned().collect() };
+        let ctx = ParseContext::new(source, config);
         let files = source.files();
         let known: Vec<Option<FileFacts>> = files
             .par_iter()
@@ -383,13 +389,17 @@ impl SearchIndex {
         let old = self.read_manifest();
         let mut current: BTreeMap<String, (ManifestEntry, Source)> = BTreeMap::new();
         let mut files = BTreeMap::new();
+        // Pages show the Hugo config's params: when it changes, every page is indexed again.
+        let site: String =
+            Sha256::digest(ctx.site_stamps.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect();
         for (i, runbook) in runbooks.iter().enumerate() {
             files.insert(runbook.facts.path.clone(), runbook.facts.clone());
             // Diagnostics never hide a file: one with errors is indexed as far as it could be
             // read, and its hits say how many errors it has.
             let facts = &runbook.facts;
             // The error count is in the documents, and may change with `runbook.toml` alone.
-            let entry = ManifestEntry { fingerprint: format!("{}:{}:{}", facts.sha256, runbook.id, facts.errors) };
+            let fingerprint = format!("{}:{}:{}:{}", facts.sha256, runbook.id, facts.errors, site);
+            let entry = ManifestEntry { fingerprint };
             current.insert(documents::runbook_key(&runbook.facts.path), (entry, Source::Runbook(i)));
         }
         for (run_id, file, stamp) in run_files(archives) {
@@ -418,11 +428,12 @@ impl SearchIndex {
             entries,
             files: files.clone(),
             config,
+            site: ctx.site_stamps.clone(),
             builtin: builtin.clone(),
         };
         if changed.is_empty() && removed.is_empty() {
             // Nothing to index; remember the files' stamps so the next search can skip all this.
-            if old.files != files || old.config != config || old.builtin != builtin {
+            if old.files != files || old.config != config || old.builtin != builtin || old.site != ctx.site_stamps {
                 self.write_manifest(&next(old.entries.clone()))?;
             }
             report.elapsed = started.elapsed();

@@ -4,6 +4,7 @@
 //! `sidebar_position`, Jekyll's `layout`, a tool's own table) is kept as `extra` metadata, never an
 //! error. A key one or two edits away from a runbook key is reported by the parser as a likely typo.
 
+use super::markdown::Fragment;
 use super::step::{EnvName, Severity, StepDefaults, VarName};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -224,6 +225,57 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
             },
         }
     }
+}
+
+/// A file cut into its front matter and its body.
+#[derive(Debug, Default)]
+pub struct Split {
+    pub fragment: Option<Fragment>,
+    /// Byte offset where the Markdown starts.
+    pub body_start: usize,
+    /// Whether the Markdown parser recognizes the block itself; when not (it is empty, or starts
+    /// with a blank line, as Jekyll allows), its lines must be blanked before parsing.
+    pub parser_sees_it: bool,
+    /// The file starts with `---` / `+++` that never closes (line 1).
+    pub unclosed: bool,
+}
+
+/// Finds the front matter as the generators do: the file's first line is `---` (YAML) or
+/// `+++` (TOML), up to the next such line (`...` also ends YAML).
+pub fn split(text: &str) -> Split {
+    let mut lines = text.split_inclusive('\n');
+    let Some(first) = lines.next() else { return Split::default() };
+    let format = match first.trim_end() {
+        "---" => Format::Yaml,
+        "+++" => Format::Toml,
+        _ => return Split::default(),
+    };
+    let mut offset = first.len();
+    let mut content = String::new();
+    let mut first_is_blank = None;
+    for line in lines {
+        let bare = line.trim_end();
+        let closes = match format {
+            Format::Yaml => bare == "---" || bare == "...",
+            Format::Toml => bare == "+++",
+        };
+        if closes {
+            let fragment = Fragment { text: content, first_line: 2, indent: 0, format };
+            let parser_sees_it = first_is_blank == Some(false);
+            return Split {
+                fragment: Some(fragment),
+                body_start: offset + line.len(),
+                parser_sees_it,
+                unclosed: false,
+            };
+        }
+        first_is_blank.get_or_insert(bare.trim().is_empty());
+        content.push_str(line.trim_end_matches(['\n', '\r']));
+        content.push('\n');
+        offset += line.len();
+    }
+    let unclosed = text[first.len()..].lines().any(|l| !l.trim().is_empty());
+    Split { unclosed, ..Split::default() }
 }
 
 /// Whether `key` is one runbook reads (its own, or borrowed like `description`).
@@ -457,6 +509,21 @@ mod tests {
         let (front, failures) = from_map(map.as_object().unwrap());
         assert!(failures.is_empty(), "{failures:?}");
         assert_eq!(front.tags.0, ["Ops", "gpu"]);
+    }
+
+    #[test]
+    fn splits_like_the_generators() {
+        let split = split("---\ntitle: A\r\n---\n# Body\n");
+        let fragment = split.fragment.unwrap();
+        assert_eq!((fragment.text.as_str(), fragment.first_line, split.body_start), ("title: A\n", 2, 18));
+        assert!(split.parser_sees_it);
+        let empty = super::split("---\n---\n# Jekyll page\n");
+        assert_eq!(empty.fragment.unwrap().text, "");
+        assert!(!empty.parser_sees_it, "an empty block is no metadata to the Markdown parser");
+        let toml = super::split("+++\ntitle = \"A\"\n+++\n");
+        assert_eq!(toml.fragment.unwrap().format, Format::Toml);
+        assert!(super::split("---\nnever closed\n").unclosed);
+        assert!(super::split("# No front matter\n---\n").fragment.is_none());
     }
 
     #[test]

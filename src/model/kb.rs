@@ -5,7 +5,7 @@ use super::config::Config;
 use super::diagnostic::{Diagnostic, Rule};
 pub use super::discovery::KbSource;
 use super::parse::{self, ParseContext, SourceFile};
-use super::runbook::{Body, LinkTarget, Runbook};
+use super::runbook::{Body, LinkKind, LinkTarget, Runbook};
 use super::suggest::{closest, ranked};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -149,10 +149,9 @@ impl Kb {
         let mut diagnostics = Vec::new();
         let (config, diag) = Config::load(&source);
         diagnostics.extend(diag);
-        let ctx = ParseContext { config_vars: config.vars.keys().cloned().collect() };
+        let ctx = ParseContext::new(&source, &config);
         let cache_dir = source.root().map(|root| root.join(STATE_DIR));
-        let context: Vec<&str> = ctx.config_vars.iter().map(String::as_str).collect();
-        let mut cache = ParseCache::open(cache_dir.as_deref(), context.join(","));
+        let mut cache = ParseCache::open(cache_dir.as_deref(), ctx.fingerprint());
         let files = source.files();
         let stamps: Vec<Option<FileStamp>> = files
             .par_iter()
@@ -193,9 +192,8 @@ impl Kb {
 
     /// Builds the KB from parsed runbooks: assigns ids, indexes names, resolves links.
     pub fn assemble(source: KbSource, config: Config, runbooks: Vec<Runbook>, diagnostics: Vec<Diagnostic>) -> Kb {
-        let config_vars = config.vars.keys().cloned().collect();
         let mut kb = Kb {
-            ctx: ParseContext { config_vars },
+            ctx: ParseContext::new(&source, &config),
             source,
             config,
             runbooks,
@@ -412,7 +410,12 @@ impl Kb {
         for (index, rb) in self.runbooks.iter().enumerate() {
             let mut out = Vec::with_capacity(rb.links.len());
             for link in &rb.links {
-                out.push(self.resolve_link(index, rb, &link.dest, link.line, link.column, on_disk.as_deref()));
+                out.push(match link.kind {
+                    LinkKind::Shortcode => self.resolve_ref(rb, &link.dest, link.line, link.column),
+                    LinkKind::Markdown => {
+                        self.resolve_link(index, rb, &link.dest, link.line, link.column, on_disk.as_deref())
+                    }
+                });
             }
             resolved.push(out);
         }
@@ -444,6 +447,11 @@ impl Kb {
         let decoded = percent_decode(file_part);
         let joined = join_relative(rb.dir(), &decoded);
         if let Some(&target) = joined.as_ref().and_then(|t| self.by_path.get(t)) {
+            return self.check_anchor(target, rb, anchor, line, column);
+        }
+        // A docs site's link to a page without its `.md`, or to a folder (its index page).
+        let pretty = decoded.ends_with('/') || !decoded.rsplit('/').next().unwrap_or_default().contains('.');
+        if pretty && let Some(target) = joined.as_deref().and_then(|t| self.page_at(t)) {
             return self.check_anchor(target, rb, anchor, line, column);
         }
         // Not a runbook of this KB: fine if the file exists (an image, a script, a doc outside
@@ -479,7 +487,7 @@ impl Kb {
         names.iter().find(|(n, _)| *n == best).map(|(_, p)| *p)
     }
 
-    fn check_anchor(
+    pub(super) fn check_anchor(
         &self,
         target: usize,
         rb: &Runbook,
@@ -505,7 +513,7 @@ impl Kb {
 }
 
 /// `dir` + `relative`, with `.` and `..` folded; `None` when it climbs above the root.
-fn join_relative(dir: &str, relative: &str) -> Option<String> {
+pub(super) fn join_relative(dir: &str, relative: &str) -> Option<String> {
     let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
     for part in relative.split('/') {
         match part {
@@ -530,7 +538,7 @@ fn relative_to(dir: &str, target: &str) -> String {
 }
 
 /// `%XX` escapes decoded; invalid escapes stay as written, invalid UTF-8 becomes U+FFFD.
-fn percent_decode(text: &str) -> String {
+pub(super) fn percent_decode(text: &str) -> String {
     percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 

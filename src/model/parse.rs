@@ -2,11 +2,15 @@
 //! Parsing never fails: whatever could be read is kept, and every problem becomes a diagnostic
 //! anchored in the `.md` file.
 
+use super::config::Config;
 use super::diagnostic::{Diagnostic, Rule};
+use super::discovery::KbSource;
+use super::docs_syntax::{self, Params, Prepared};
 use super::front_matter::{self, Format, FrontMatter, KeySite, Text, is_extra, key_sites, toml_to_json};
+use super::hugo::HugoSite;
 use super::markdown::{self, Fragment, LineIndex, StepFence};
 use super::probe::{PROBE_NAMES, Probe};
-use super::runbook::{Body, Link, Runbook};
+use super::runbook::{Body, Link, LinkKind, Runbook, is_index_stem};
 use super::slug::is_valid_id;
 use super::step::{Action, DEFAULT_TIMEOUT, RawStep, RefSite, RunAction, Severity, Step, StepDefaults};
 use super::suggest::closest;
@@ -31,10 +35,32 @@ pub struct SourceFile {
 }
 
 /// What the parser needs to know about the KB around the file.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ParseContext {
     /// Variables `runbook.toml` defines for every runbook.
     pub config_vars: BTreeSet<String>,
+    /// The `params` of the folder's Hugo config, for `{{< param >}}` (`Null` when none).
+    pub site_params: Arc<serde_json::Value>,
+    /// Sizes and times of the Hugo config files read.
+    pub site_stamps: String,
+}
+
+impl ParseContext {
+    /// The context of every file of the KB at `source` with this `runbook.toml`.
+    pub fn new(source: &KbSource, config: &Config) -> ParseContext {
+        let hugo = source.root().map(HugoSite::locate).unwrap_or_default();
+        ParseContext {
+            config_vars: config.vars.keys().cloned().collect(),
+            site_stamps: hugo.stamps(),
+            site_params: Arc::new(hugo.params),
+        }
+    }
+
+    /// Everything outside the file that parsing depends on, for caches of parse results.
+    pub fn fingerprint(&self) -> String {
+        let vars: Vec<&str> = self.config_vars.iter().map(String::as_str).collect();
+        format!("{}|{}", vars.join(","), self.site_stamps)
+    }
 }
 
 /// Names every template may read without declaring them.
@@ -97,8 +123,12 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
                 Diagnostic::error(Rule::File, &runbook.path, line, column, "file is not valid UTF-8")
                     .with_hint("save the file as UTF-8; the first bad byte is here"),
             );
-            runbook.body =
-                Some(Arc::new(Body { source: String::new(), steps: Vec::new(), sha256: runbook.sha256.clone() }));
+            runbook.body = Some(Arc::new(Body {
+                source: String::new(),
+                steps: Vec::new(),
+                sha256: runbook.sha256.clone(),
+                prepared: Arc::default(),
+            }));
             return runbook;
         }
     };
@@ -106,21 +136,19 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
         Some(stripped) => stripped.to_string(),
         None => text,
     };
-    let lines = LineIndex::new(&text);
-    let scan = markdown::scan(&text, &lines);
     let mut diags = Vec::new();
     let path = runbook.path.clone();
-
-    let read = match &scan.front_matter {
+    let split = front_matter::split(&text);
+    let read = match &split.fragment {
         Some(fragment) => read_front_matter(fragment, &path, &mut diags),
         None => ReadFront::default(),
     };
-    if let Some(line) = scan.unclosed_front_matter {
+    if split.unclosed {
         diags.push(
             Diagnostic::warning(
                 Rule::FrontMatter,
                 &path,
-                line,
+                1,
                 1,
                 "the file starts with `---` but the front matter is never closed",
             )
@@ -128,18 +156,73 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
         );
     }
     apply_front_matter(&mut runbook, &read, &mut diags);
-    let title_set = read.front.title.is_some();
-    let defaults = read.front.defaults;
+    let params = Params { page: &runbook.extra, site: &ctx.site_params };
+    let prepared =
+        docs_syntax::prepare(&text, split.body_start, split.fragment.is_some() && !split.parser_sees_it, params);
+    let markdown = prepared.text(&text);
+    let lines = LineIndex::new(markdown);
+    let scan = markdown::scan(markdown, &lines);
+    take_title_and_summary(&mut runbook, &read, &scan);
+    let steps = build_steps(&mut runbook, &scan, read.front.defaults, ctx, &mut diags);
+    for line in &scan.unclosed_fences {
+        diags.push(
+            Diagnostic::warning(Rule::Markdown, &path, *line, 1, "code fence is never closed")
+                .with_hint("everything after it renders as code; close it with a matching fence line"),
+        );
+    }
+    for note in &prepared.notes {
+        let diag = Diagnostic::warning(Rule::Shortcode, &path, note.line, note.column, &note.message);
+        diags.push(match &note.hint {
+            Some(hint) => diag.with_hint(hint),
+            None => diag,
+        });
+    }
+    runbook.links = links(&scan, &prepared);
+    runbook.headings = scan.headings;
+    runbook.html_anchors = scan.html_anchors;
+    // Everything found in the prepared text points into the file as written.
+    for diag in &mut diags {
+        diag.column = prepared.original_column(diag.line, diag.column);
+    }
+    for link in &mut runbook.links {
+        link.column = prepared.original_column(link.line, link.column);
+    }
+    let prepared = Arc::new(prepared);
+    runbook.body = Some(Arc::new(Body { source: text, steps, sha256: runbook.sha256.clone(), prepared }));
+    diags.sort_by_key(|d| (d.line, d.column));
+    runbook.file_errors = diags.iter().filter(|d| d.is_error()).count();
+    runbook.diagnostics = diags;
+    runbook
+}
 
-    if !title_set && let Some(h1) = scan.headings.iter().find(|h| h.level == 1) {
-        runbook.title = h1.text.clone();
+/// The title (front matter, else the first H1, else the folder of an index page) and the
+/// summary (front matter, else the first paragraph).
+fn take_title_and_summary(runbook: &mut Runbook, read: &ReadFront, scan: &markdown::Scan) {
+    if read.front.title.is_none() {
+        if let Some(h1) = scan.headings.iter().find(|h| h.level == 1) {
+            runbook.title = h1.text.clone();
+        } else if is_index_stem(&runbook.title)
+            && let Some(folder) = runbook.stem_path.rsplit('/').nth(1)
+        {
+            runbook.title = folder.to_string();
+        }
     }
     if runbook.summary.is_empty()
         && let Some(paragraph) = &scan.first_paragraph
     {
         runbook.summary = truncate_words(paragraph, SUMMARY_CHARS);
     }
+}
 
+/// The steps of every `yaml step` fence, with their errors and those of the references between them.
+fn build_steps(
+    runbook: &mut Runbook,
+    scan: &markdown::Scan,
+    defaults: StepDefaults,
+    ctx: &ParseContext,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Step> {
+    let path = runbook.path.clone();
     runbook.step_fences = scan.steps.len();
     let mut built: Vec<(Step, &StepFence, (usize, usize))> = Vec::new();
     let mut unreadable_steps = 0;
@@ -175,33 +258,28 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
             }
         }
     }
-    check_step_ids(&built, &path, &mut diags);
+    check_step_ids(&built, &path, diags);
     // A step that could not be read already has its error; the ids and captures it would have
     // defined are unknown, so names it might define are not reported again as undefined.
     if unreadable_steps == 0 {
-        check_references(&built, &runbook.vars, ctx, &path, &mut diags);
+        check_references(&built, &runbook.vars, ctx, &path, diags);
     }
-    let steps = built.into_iter().map(|(step, _, _)| step).collect();
+    built.into_iter().map(|(step, _, _)| step).collect()
+}
 
-    for line in &scan.unclosed_fences {
-        diags.push(
-            Diagnostic::warning(Rule::Markdown, &path, *line, 1, "code fence is never closed")
-                .with_hint("everything after it renders as code; close it with a matching fence line"),
-        );
-    }
-    runbook.links = scan
-        .links
+/// The links worth resolving; those a `ref` shortcode wrote are resolved as Hugo does.
+fn links(scan: &markdown::Scan, prepared: &Prepared) -> Vec<Link> {
+    scan.links
         .iter()
         .filter(|l| is_relative_link(&l.dest))
-        .map(|l| Link { dest: l.dest.clone(), line: l.line, column: l.column, target: None })
-        .collect();
-    runbook.headings = scan.headings;
-    runbook.html_anchors = scan.html_anchors;
-    runbook.body = Some(Arc::new(Body { source: text, steps, sha256: runbook.sha256.clone() }));
-    diags.sort_by_key(|d| (d.line, d.column));
-    runbook.file_errors = diags.iter().filter(|d| d.is_error()).count();
-    runbook.diagnostics = diags;
-    runbook
+        .map(|l| Link {
+            dest: l.dest.clone(),
+            line: l.line,
+            column: l.column,
+            kind: if prepared.is_ref_dest(&l.range) { LinkKind::Shortcode } else { LinkKind::Markdown },
+            target: None,
+        })
+        .collect()
 }
 
 /// The front matter as read: the runbook keys, the others kept as they are, and where each key

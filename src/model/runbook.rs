@@ -1,11 +1,13 @@
 //! A parsed runbook: metadata, steps, sections and links, plus whatever went wrong reading it.
 
 use super::diagnostic::Diagnostic;
+use super::docs_syntax::Prepared;
 use super::markdown::Heading;
 use super::step::{Severity, Step};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// What the KB knows of every runbook: metadata, sections, links, diagnostics. Cheap to keep for
 /// ten thousand files and cached between runs; the steps live in [`Body`], parsed on demand.
@@ -68,9 +70,17 @@ pub struct Body {
     /// SHA-256 of the bytes this body was parsed from (the file may have changed since the
     /// summary was read).
     pub sha256: String,
+    /// The Markdown as the site generator means it (shortcodes, admonitions): what the index
+    /// and the site read.
+    pub prepared: Arc<Prepared>,
 }
 
 impl Body {
+    /// The Markdown to walk for search and the site: the prepared text, lines as in the file.
+    pub fn markdown(&self) -> &str {
+        self.prepared.text(&self.source)
+    }
+
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.id.eq_ignore_ascii_case(id))
     }
@@ -82,9 +92,23 @@ pub struct Link {
     pub dest: String,
     pub line: usize,
     pub column: usize,
+    #[serde(default)]
+    pub kind: LinkKind,
     /// Set by the KB once every runbook is known.
     #[serde(skip)]
     pub target: Option<LinkTarget>,
+}
+
+/// How a link was written, which decides how it resolves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkKind {
+    /// `[text](path.md#anchor)`: relative to the file's folder, as forges resolve it.
+    #[default]
+    Markdown,
+    /// `{{< ref "path" >}}` / `{{< relref >}}`: Hugo's rules (extension optional, relative to
+    /// the page, then to the content root, then any page of that name).
+    Shortcode,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

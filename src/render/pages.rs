@@ -7,6 +7,7 @@ use super::markdown::{self, BrokenLink, Resolved, StepFence};
 use super::site::Site;
 use super::views::{RunBadge, RunRow, RunView, RunbookHead, StepCard};
 use crate::index::{Kind, SearchResults};
+use crate::model::runbook::LinkKind;
 use crate::model::slug::heading_anchor;
 use minijinja::Value;
 use serde::Serialize;
@@ -157,18 +158,19 @@ impl Site {
             Ok(body) => (Some(body), None),
             Err(err) => (None, Some(format!("cannot read {}: {err}", rb.path))),
         };
-        let targets: HashMap<&str, Option<&crate::model::runbook::LinkTarget>> =
-            rb.links.iter().map(|l| (l.dest.as_str(), l.target.as_ref())).collect();
+        let targets: HashMap<&str, (Option<&crate::model::runbook::LinkTarget>, LinkKind)> =
+            rb.links.iter().map(|l| (l.dest.as_str(), (l.target.as_ref(), l.kind))).collect();
         let resolve = |dest: &str| match targets.get(dest) {
-            Some(Some(target)) if target.runbook == index && dest.starts_with('#') => Resolved::Keep,
-            Some(Some(target)) => {
+            Some((Some(target), _)) if target.runbook == index && dest.starts_with('#') => Resolved::Keep,
+            Some((Some(target), _)) => {
                 let url = self.urls.runbook(&self.kb.runbooks[target.runbook].id);
                 match &target.anchor {
                     Some(anchor) => Resolved::Url(format!("{url}#{anchor}")),
                     None => Resolved::Url(url),
                 }
             }
-            Some(None) if is_cross_reference(dest) => Resolved::Broken,
+            Some((None, LinkKind::Shortcode)) => Resolved::Broken,
+            Some((None, _)) if is_cross_reference(dest) => Resolved::Broken,
             _ => Resolved::Keep,
         };
         let mut card_error = None;
@@ -188,8 +190,9 @@ impl Site {
                 }
             }
         };
-        let source = body.as_ref().map(|b| b.source.as_str()).unwrap_or_default();
-        let rendered = markdown::render(source, &resolve, &mut card);
+        let source = body.as_ref().map(|b| b.markdown()).unwrap_or_default();
+        let admonitions = body.as_ref().map(|b| b.prepared.admonitions.as_slice()).unwrap_or_default();
+        let rendered = markdown::render(source, admonitions, &resolve, &mut card);
         if let Some(err) = card_error {
             return Err(err);
         }
@@ -273,7 +276,7 @@ impl Site {
             Ok(source) => source.clone(),
             Err(err) => format!("This report cannot be read: {err}"),
         };
-        let rendered = markdown::render(&source, &|_| Resolved::Keep, &mut |fence| {
+        let rendered = markdown::render(&source, &[], &|_| Resolved::Keep, &mut |fence| {
             format!("<pre><code>{}</code></pre>", markdown::escape_attr(fence.yaml))
         });
         let toc: Vec<&markdown::Heading> = rendered.headings.iter().filter(|h| (2..=3).contains(&h.level)).collect();

@@ -28,7 +28,9 @@ fn cleaner() -> &'static ammonia::Builder<'static> {
                 (_, "class") => {
                     let kept: Vec<&str> = value
                         .split_whitespace()
-                        .filter(|c| OWN_CLASSES.contains(c) || c.starts_with("language-"))
+                        .filter(|c| {
+                            OWN_CLASSES.contains(c) || c.starts_with("language-") || c.starts_with("admonition")
+                        })
                         .collect();
                     (!kept.is_empty()).then(|| kept.join(" ").into())
                 }

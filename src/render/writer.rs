@@ -44,7 +44,7 @@ pub fn build(site: &Site, out: &Path) -> Result<BuildReport, RenderError> {
         .map(|i| {
             let rb = &site.kb.runbooks[i];
             let body = site.kb.body(i);
-            let cut = body.as_ref().map(|b| sections(&b.source)).unwrap_or_default();
+            let cut = body.as_ref().map(|b| sections(b.markdown())).unwrap_or_default();
             let rendered = site.render_runbook(i, body)?;
             let file = page_file(out, &format!("runbooks/{}/", rb.id))?;
             write(&file, rendered.html.as_bytes())?;

@@ -121,7 +121,7 @@ impl NaiveSearch {
         }
         let (source, keep) = match &rb.file {
             Some(file) => (std::fs::read_to_string(file).ok(), false),
-            None => (site.kb.body(index).ok().map(|b| b.source.clone()), true),
+            None => (site.kb.body(index).ok().map(|b| b.markdown().to_string()), true),
         };
         let found: Vec<LowSection> = source
             .map(|s| sections(s.trim_start_matches('\u{feff}')))

@@ -1,0 +1,114 @@
+//! Cross-references the way docs sites write them: a folder's page (`docs/` → `docs/_index.md`),
+//! a page without its extension, and Hugo's `{{< ref >}}` / `{{< relref >}}` paths.
+
+use super::diagnostic::{Diagnostic, Rule};
+use super::kb::Kb;
+use super::runbook::{INDEX_STEMS, LinkTarget, Runbook};
+
+/// File names that are the page of their folder, in the order a folder's page is looked for.
+const FOLDER_PAGES: [&str; 4] = ["_index.md", "index.md", "README.md", "readme.md"];
+
+impl Kb {
+    /// The runbook at a KB-relative `path` written the way sites link to pages: the file itself,
+    /// the path with `.md` added, or the page of the folder it names.
+    pub(super) fn page_at(&self, path: &str) -> Option<usize> {
+        let path = path.trim_end_matches('/');
+        if let Some(i) = self.index_of_path(path) {
+            return Some(i);
+        }
+        if !path.is_empty()
+            && let Some(i) = self.index_of_path(&format!("{path}.md"))
+        {
+            return Some(i);
+        }
+        FOLDER_PAGES.iter().find_map(|page| {
+            let candidate = if path.is_empty() { page.to_string() } else { format!("{path}/{page}") };
+            self.index_of_path(&candidate)
+        })
+    }
+
+    /// Resolves a `ref` shortcode's destination as Hugo does: relative to the page's folder,
+    /// then from each folder above it (a site's `content/` root), then any page of that name.
+    pub(super) fn resolve_ref(
+        &self,
+        rb: &Runbook,
+        dest: &str,
+        line: usize,
+        column: usize,
+    ) -> (Option<LinkTarget>, Option<Diagnostic>) {
+        let (path, anchor) = match dest.split_once('#') {
+            Some((path, anchor)) => (path, Some(super::kb::percent_decode(anchor))),
+            None => (dest, None),
+        };
+        let path = super::kb::percent_decode(path);
+        let target = if path.is_empty() { self.index_of_path(&rb.path) } else { self.ref_target(rb, &path) };
+        match target {
+            Some(target) => self.check_anchor(target, rb, anchor, line, column),
+            None => {
+                let message = format!("`ref` to missing page `{path}`");
+                let hint = "Hugo resolves it from this page's folder, then from the content folder; check the path";
+                (None, Some(Diagnostic::error(Rule::Link, &rb.path, line, column, message).with_hint(hint)))
+            }
+        }
+    }
+
+    fn ref_target(&self, rb: &Runbook, path: &str) -> Option<usize> {
+        let relative = path.trim_start_matches("./");
+        if !path.starts_with('/')
+            && let Some(i) = super::kb::join_relative(rb.dir(), relative).and_then(|p| self.page_at(&p))
+        {
+            return Some(i);
+        }
+        let from_root = path.trim_start_matches('/');
+        let folders: Vec<&str> = rb.dir().split('/').filter(|p| !p.is_empty()).collect();
+        for depth in (0..=folders.len()).rev() {
+            let root = folders[..depth].join("/");
+            let candidate = if root.is_empty() { from_root.to_string() } else { format!("{root}/{from_root}") };
+            if let Some(i) = self.page_at(&candidate) {
+                return Some(i);
+            }
+        }
+        self.page_named(from_root)
+    }
+
+    /// The one page whose path ends with `name` (without extension, case-insensitively).
+    fn page_named(&self, name: &str) -> Option<usize> {
+        let wanted = logical_path(name);
+        if wanted.is_empty() {
+            return None;
+        }
+        let mut found = self.runbooks.iter().enumerate().filter(|(_, rb)| {
+            let logical = logical_path(&rb.path);
+            logical == wanted || logical.ends_with(&format!("/{wanted}"))
+        });
+        let first = found.next().map(|(i, _)| i);
+        match found.next() {
+            None => first,
+            Some(_) => None,
+        }
+    }
+}
+
+/// A page path as Hugo compares them: lowercase, without `.md`, a folder's index as the folder.
+fn logical_path(path: &str) -> String {
+    let lower = path.trim_matches('/').to_lowercase();
+    let bare = lower.strip_suffix(".md").or_else(|| lower.strip_suffix(".markdown")).unwrap_or(&lower);
+    let folder = INDEX_STEMS.iter().find_map(|stem| {
+        let folder = bare.strip_suffix(stem)?;
+        (folder.is_empty() || folder.ends_with('/')).then(|| folder.trim_end_matches('/'))
+    });
+    folder.unwrap_or(bare).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logical_paths() {
+        assert_eq!(logical_path("content/docs/_index.md"), "content/docs");
+        assert_eq!(logical_path("/Docs/Setup.md"), "docs/setup");
+        assert_eq!(logical_path("docs/readme.md"), "docs");
+        assert_eq!(logical_path("docs/my-index.md"), "docs/my-index");
+    }
+}
