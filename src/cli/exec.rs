@@ -54,10 +54,12 @@ pub struct Args {
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let kb = ctx.load_summaries()?;
     let rb = find(&kb, &args.id)?;
-    if rb.has_errors() {
+    // A broken link is `check`'s business; any other error keeps the runbook from running.
+    let blocking = rb.blocking_errors().count();
+    if blocking > 0 {
         let mut renderer = DiagnosticRenderer::new(&kb, |p| ctx.display_path(&kb, p));
         let mut stderr = output::stderr(ctx.color);
-        for diag in rb.diagnostics.iter().filter(|d| d.is_error()) {
+        for diag in rb.blocking_errors() {
             use std::io::Write;
             let _ = writeln!(stderr, "{}", renderer.render(diag));
         }
@@ -65,8 +67,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             message: format!(
                 "{} has {} error{}: it will not run",
                 rb.id,
-                rb.error_count(),
-                if rb.error_count() == 1 { "" } else { "s" }
+                blocking,
+                if blocking == 1 { "" } else { "s" }
             ),
             hint: Some(format!("fix them, then `runbook check {}`", ctx.display_path(&kb, &rb.path))),
         });

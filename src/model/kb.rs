@@ -311,12 +311,8 @@ impl Kb {
     }
 
     fn by_path_query(&self, key: &str) -> Option<usize> {
-        if !key.ends_with(".md") {
-            return None;
-        }
-        self.runbooks
-            .iter()
-            .position(|rb| rb.path.to_lowercase() == key || format!("{}.md", rb.stem_path.to_lowercase()) == key)
+        let wanted = super::discovery::markdown_stem(key)?;
+        self.runbooks.iter().position(|rb| rb.path.to_lowercase() == key || rb.stem_path.to_lowercase() == wanted)
     }
 
     /// The runbook with exactly this id.
@@ -460,7 +456,7 @@ impl Kb {
         if base.is_some_and(|dir| dir.join(&decoded).exists()) {
             return (None, None);
         }
-        let is_markdown = decoded.to_lowercase().ends_with(".md");
+        let is_markdown = super::discovery::is_markdown_path(&decoded);
         match joined {
             Some(target) if is_markdown => {
                 let hint = match self.similar_runbook(&target) {

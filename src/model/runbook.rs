@@ -135,6 +135,11 @@ impl Runbook {
         self.diagnostics.iter().filter(|d| d.is_error()).count()
     }
 
+    /// Errors that keep it from running: all but broken links, which only `check` minds.
+    pub fn blocking_errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.blocks_exec())
+    }
+
     pub fn warning_count(&self) -> usize {
         self.diagnostics.len() - self.error_count()
     }

@@ -320,15 +320,17 @@ impl Site {
             Kind::Archive => self.urls.run(&hit.id),
             Kind::Cycle => self.urls.cycle(&hit.id),
         };
-        let url = if hit.anchor.is_empty() { page } else { format!("{page}#{}", hit.anchor) };
+        let at = |anchor: &str| if anchor.is_empty() { page.clone() } else { format!("{page}#{anchor}") };
         HitView {
             kind: hit.kind.as_str(),
             title: hit.title.clone(),
             heading: hit.heading.clone(),
-            url,
+            url: at(&hit.anchor),
             snippet: Value::from_safe_string(safe_snippet(&hit.snippet)),
             path: hit.path.clone(),
             line: hit.line,
+            errors: hit.errors,
+            more: hit.more.iter().map(|s| MoreView { heading: s.heading.clone(), url: at(&s.anchor) }).collect(),
         }
     }
 
@@ -357,6 +359,16 @@ pub struct HitView {
     pub snippet: Value,
     pub path: String,
     pub line: u64,
+    /// Errors in the page's file.
+    pub errors: usize,
+    /// The page's other matching sections.
+    pub more: Vec<MoreView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MoreView {
+    pub heading: String,
+    pub url: String,
 }
 
 /// A link written as a cross-reference: a relative `.md` path or a bare `#anchor`.
@@ -366,7 +378,7 @@ fn is_cross_reference(dest: &str) -> bool {
     if file.is_empty() {
         return dest.starts_with('#');
     }
-    !file.contains(':') && !file.starts_with('/') && file.to_ascii_lowercase().ends_with(".md")
+    !file.contains(':') && !file.starts_with('/') && crate::model::discovery::is_markdown_path(file)
 }
 
 /// A snippet whose only markup is `<mark>`: whatever the search engine sent, everything else is

@@ -6,7 +6,8 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 
 /// Classes the renderer itself puts on elements; any other class in raw HTML is dropped.
-const OWN_CLASSES: [&str; 4] = ["anchor", "footnote-reference", "footnote-definition", "footnote-definition-label"];
+const OWN_CLASSES: [&str; 6] =
+    ["anchor", "footnote-reference", "footnote-definition", "footnote-definition-label", "figure", "figure-caption"];
 
 /// URL schemes a link or image may use; anything else (`javascript:`, `data:`, `vbscript:`) is
 /// replaced by `#`.

@@ -9,7 +9,6 @@ use super::url::Urls;
 use super::views::{RunbookRow, SiteGlobals};
 use crate::archive::store::{self, ArchivedRun};
 use crate::model::Kb;
-use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -61,18 +60,6 @@ pub struct Site {
     backlinks: Vec<Vec<usize>>,
 }
 
-#[derive(Serialize)]
-struct NavCategory {
-    name: String,
-    runbooks: Vec<NavEntry>,
-}
-
-#[derive(Serialize)]
-struct NavEntry {
-    title: String,
-    url: String,
-}
-
 impl Site {
     /// Gathers everything pages need. Fails only when a template is missing or broken.
     pub fn new(kb: Kb, archives_dir: &Path, mode: Mode) -> Result<Site, RenderError> {
@@ -120,17 +107,8 @@ impl Site {
         }
         let categories = ordered_categories(&kb);
 
-        let nav: Vec<NavCategory> = categories
-            .iter()
-            .map(|(name, members)| NavCategory {
-                name: name.clone(),
-                runbooks: members
-                    .iter()
-                    .map(|&i| NavEntry { title: kb.runbooks[i].title.clone(), url: urls.runbook(&kb.runbooks[i].id) })
-                    .collect(),
-            })
-            .collect();
-        let nav_html = templates.render("nav.html", crate::ctx! { categories => nav })?;
+        let nav = super::nav::tree(&kb, &urls);
+        let nav_html = templates.render("nav.html", crate::ctx! { nodes => nav })?;
         let nav_path = assets.add("nav.html", nav_html.into_bytes());
         let assets = Arc::new(assets);
         let globals = SiteGlobals {

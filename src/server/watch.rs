@@ -54,7 +54,7 @@ pub fn relevant(root: &Path, path: &Path) -> bool {
         || relative.starts_with("site")
         || name == "runbook.toml"
         || name == "run.json"
-        || name.ends_with(".md")
+        || crate::model::discovery::is_markdown_path(&name)
         || (path.extension().is_none() && !path.exists())
 }
 

@@ -542,33 +542,29 @@ fn encode_dest(dest: &str) -> String {
     dest.trim().replace(' ', "%20")
 }
 
-/// `{{< figure >}}` as HTML: the image and its caption.
+/// `{{< figure >}}` as the image and its caption. Markdown, not an HTML block, so that the
+/// caption is text of the page (searchable, and Markdown as Hugo renders it); the spans are
+/// inline HTML, which starts no HTML block.
 fn figure(args: &Args) -> String {
     let src = args.named_or("src", 0).unwrap_or_default();
-    let alt = args.get("alt").or(args.get("title")).or(args.get("caption")).unwrap_or_default();
-    let caption: Vec<&str> =
-        [args.get("title"), args.get("caption")].into_iter().flatten().filter(|c| !c.is_empty()).collect();
-    let mut html = format!("<figure><img src=\"{}\" alt=\"{}\">", escape(src), escape(alt));
+    let alt = args.get("alt").or(args.get("title")).unwrap_or_default();
+    let caption: Vec<&str> = [args.get("title"), args.get("caption")]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    let mut out =
+        format!("<span class=\"figure\">![{}](<{}>)", escape_brackets(alt), src.replace(['<', '>', '\n'], ""));
     if !caption.is_empty() {
-        html.push_str(&format!("<figcaption>{}</figcaption>", escape(&caption.join(" — "))));
+        out.push_str(&format!("<span class=\"figure-caption\">{}</span>", caption.join(" — ").replace('\n', " ")));
     }
-    html.push_str("</figure>");
-    html
+    out.push_str("</span>");
+    out
 }
 
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
+fn escape_brackets(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('[', "\\[").replace(']', "\\]").replace('\n', " ")
 }
 
 /// A front-matter key, case-insensitively, then dotted into its tables.
