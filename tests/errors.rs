@@ -198,9 +198,10 @@ fn captures_are_visible_later_and_in_own_assert() {
 
 #[test]
 fn duplicate_explicit_ids_name_both_paths() {
+    let step = "\n```yaml step\nrun: true\n```\n";
     let ran = Test::new()
-        .file("runbooks/a.md", "---\nid: same\n---\n# A\n")
-        .file("runbooks/b.md", "---\nid: same\n---\n# B\n")
+        .file("runbooks/a.md", &format!("---\nid: same\n---\n# A\n{step}"))
+        .file("runbooks/b.md", &format!("---\nid: same\n---\n# B\n{step}"))
         .args(["check", "--json"])
         .status(1)
         .run();
@@ -214,6 +215,28 @@ fn duplicate_explicit_ids_name_both_paths() {
         assert!(diag["message"].as_str().unwrap().contains("duplicate runbook id `same`"));
         assert!(diag["hint"].as_str().unwrap().contains(other));
     }
+}
+
+/// Versioned docs (Docusaurus) repeat their pages' ids by design: between documents a shared id
+/// is a warning, and each page keeps a page of its own, addressed by its path.
+#[test]
+fn documents_sharing_an_id_keep_their_own_pages() {
+    let ran = Test::new()
+        .file("runbooks/v1/cli.md", "---\nid: cli\n---\n# CLI one\n")
+        .file("runbooks/v2/cli.md", "---\nid: cli\n---\n# CLI two\n")
+        .args(["check", "--json"])
+        .run();
+    let diags = ran.json()["diagnostics"].as_array().unwrap().clone();
+    assert_eq!(diags.len(), 2, "{diags:#?}");
+    assert!(diags.iter().all(|d| d["severity"] == "warning" && d["rule"] == "id"), "{diags:#?}");
+    let listed = Test::new()
+        .file("runbooks/v1/cli.md", "---\nid: cli\n---\n# CLI one\n")
+        .file("runbooks/v2/cli.md", "---\nid: cli\n---\n# CLI two\n")
+        .args(["list", "--json"])
+        .run();
+    let ids: Vec<String> =
+        listed.json().as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids, ["v1/cli", "v2/cli"]);
 }
 
 #[test]

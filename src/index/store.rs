@@ -389,9 +389,10 @@ impl SearchIndex {
         let old = self.read_manifest();
         let mut current: BTreeMap<String, (ManifestEntry, Source)> = BTreeMap::new();
         let mut files = BTreeMap::new();
-        // Pages show the Hugo config's params: when it changes, every page is indexed again.
+        // Pages show the Hugo config's params and the sections' cascades: when either changes, every
+        // page is indexed again.
         let site: String =
-            Sha256::digest(ctx.site_stamps.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect();
+            Sha256::digest(ctx.fingerprint().as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect();
         for (i, runbook) in runbooks.iter().enumerate() {
             files.insert(runbook.facts.path.clone(), runbook.facts.clone());
             // Diagnostics never hide a file: one with errors is indexed as far as it could be

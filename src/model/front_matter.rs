@@ -192,6 +192,72 @@ impl<'de> Deserialize<'de> for ListItem {
     }
 }
 
+/// Any YAML value as JSON. Mapping keys JSON cannot hold — `~`, a number, a list (`- ?` is a
+/// mapping with a null key) — become their text, so that valid YAML always reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lenient(pub serde_json::Value);
+
+impl<'de> Deserialize<'de> for Lenient {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LenientVisitor).map(Lenient)
+    }
+}
+
+struct LenientVisitor;
+
+impl<'de> Visitor<'de> for LenientVisitor {
+    type Value = serde_json::Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map(serde_json::Value::Number).unwrap_or_else(|| v.to_string().into()))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(LenientVisitor)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Lenient(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some((Lenient(key), Lenient(value))) = map.next_entry()? {
+            let key = match key {
+                serde_json::Value::String(text) => text,
+                serde_json::Value::Null => "~".to_string(),
+                other => other.to_string(),
+            };
+            out.insert(key, value);
+        }
+        Ok(serde_json::Value::Object(out))
+    }
+}
+
 /// A list that may also be written as its one item (`secrets: API_TOKEN`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OneOrMany<T>(pub Vec<T>);
@@ -524,6 +590,15 @@ mod tests {
         assert_eq!(toml.fragment.unwrap().format, Format::Toml);
         assert!(super::split("---\nnever closed\n").unclosed);
         assert!(super::split("# No front matter\n---\n").fragment.is_none());
+    }
+
+    #[test]
+    fn yaml_keys_json_cannot_hold_are_text() {
+        let value: Lenient = serde_saphyr::from_str("aliases:\n  - ?\n  - where\n1: one\n").unwrap();
+        assert_eq!(value.0, serde_json::json!({"aliases": [{"~": null}, "where"], "1": "one"}));
+        let (front, failures) = from_map(value.0.as_object().unwrap());
+        assert!(failures.is_empty(), "{failures:?}");
+        assert_eq!(front.aliases.0, ["where"]);
     }
 
     #[test]

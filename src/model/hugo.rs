@@ -69,6 +69,41 @@ impl HugoSite {
     }
 }
 
+/// The `cascade` of every section page (`_index.md`) among `files`: (folder of the section, its
+/// cascade), for `{{< param >}}` in the pages below it. Hugo also allows a list of cascades,
+/// each for some pages (`_target`): their values are taken for every page below.
+pub fn cascades(files: &[crate::model::parse::SourceFile]) -> Vec<(String, serde_json::Value)> {
+    let mut out = Vec::new();
+    for file in files {
+        let Some(stem) = file.stem_path.rsplit('/').next() else { continue };
+        if stem != "_index" && stem != "index" {
+            continue;
+        }
+        let Some(text) = file.file.as_ref().and_then(|f| std::fs::read_to_string(f).ok()) else { continue };
+        let Some(front) = front_matter_json(text.trim_start_matches('\u{feff}')) else { continue };
+        let folder = file.path.rsplit_once('/').map(|(dir, _)| dir.to_string()).unwrap_or_default();
+        match front.get("cascade") {
+            Some(serde_json::Value::Array(items)) => out.extend(items.iter().map(|c| (folder.clone(), c.clone()))),
+            Some(cascade @ serde_json::Value::Object(_)) => out.push((folder, cascade.clone())),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A file's front matter as JSON, if it has readable front matter.
+fn front_matter_json(text: &str) -> Option<serde_json::Value> {
+    let fragment = super::front_matter::split(text).fragment?;
+    match fragment.format {
+        super::front_matter::Format::Yaml => {
+            serde_saphyr::from_str::<super::front_matter::Lenient>(&fragment.text).ok().map(|v| v.0)
+        }
+        super::front_matter::Format::Toml => toml::from_str::<toml::Table>(&fragment.text)
+            .ok()
+            .map(|t| super::front_matter::toml_to_json(toml::Value::Table(t))),
+    }
+}
+
 /// A config file as JSON, or `None` when it is missing or not readable as its format.
 fn read(file: &Path) -> Option<serde_json::Value> {
     let text = std::fs::read_to_string(file).ok()?;

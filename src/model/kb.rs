@@ -4,6 +4,7 @@ use super::cache::{FileStamp, ParseCache};
 use super::config::Config;
 use super::diagnostic::{Diagnostic, Rule};
 pub use super::discovery::KbSource;
+use super::links::Found;
 use super::parse::{self, ParseContext, SourceFile};
 use super::runbook::{Body, LinkKind, LinkTarget, Runbook};
 use super::suggest::{closest, ranked};
@@ -34,12 +35,15 @@ pub(crate) fn builtin_files() -> Vec<SourceFile> {
 
 /// The ids of runbooks given (explicit id, path without extension): an explicit id stays; a file
 /// stem is the id unless another file shares it or an explicit id equals it, and then the path
-/// form (`node/_index`) is (DESIGN §3).
+/// form (`node/_index`) is (DESIGN §3). An explicit id several files claim (the versions of a
+/// Docusaurus site) gives way to the path form too, so that every file keeps a page of its own.
 pub fn final_ids<'a>(entries: impl Iterator<Item = (Option<&'a str>, &'a str)>) -> Vec<String> {
     let entries: Vec<(Option<&str>, &str)> = entries.collect();
     let stem = |stem_path: &'a str| stem_path.rsplit('/').next().unwrap_or(stem_path);
-    let explicit: std::collections::HashSet<String> =
-        entries.iter().filter_map(|(id, _)| id.map(str::to_lowercase)).collect();
+    let mut claims: HashMap<String, usize> = HashMap::new();
+    for id in entries.iter().filter_map(|(id, _)| id.map(str::to_lowercase)) {
+        *claims.entry(id).or_default() += 1;
+    }
     let mut stems: HashMap<String, usize> = HashMap::new();
     for (id, stem_path) in &entries {
         if id.is_none() {
@@ -49,10 +53,11 @@ pub fn final_ids<'a>(entries: impl Iterator<Item = (Option<&'a str>, &'a str)>) 
     entries
         .iter()
         .map(|(id, stem_path)| match id {
+            Some(id) if claims.get(&id.to_lowercase()).copied().unwrap_or(0) > 1 => stem_path.to_string(),
             Some(id) => id.to_string(),
             None => {
                 let key = stem(stem_path).to_lowercase();
-                if stems.get(&key).copied().unwrap_or(0) > 1 || explicit.contains(&key) {
+                if stems.get(&key).copied().unwrap_or(0) > 1 || claims.contains_key(&key) {
                     stem_path.to_string()
                 } else {
                     stem(stem_path).to_string()
@@ -99,7 +104,7 @@ pub struct Kb {
     pub diagnostics: Vec<Diagnostic>,
     /// How the load went, for `-v`.
     pub stats: LoadStats,
-    ctx: ParseContext,
+    pub(super) ctx: ParseContext,
     names: HashMap<String, Name>,
     by_path: HashMap<String, usize>,
 }
@@ -224,9 +229,20 @@ impl Kb {
                 let others: Vec<&str> =
                     indices.iter().filter(|&&j| j != i).map(|&j| self.runbooks[j].path.as_str()).collect();
                 let rb = &self.runbooks[i];
-                let diag =
-                    Diagnostic::error(Rule::Id, &rb.path, rb.id_line, 1, format!("duplicate runbook id `{}`", rb.id))
-                        .with_hint(format!("{} also uses it; ids are unique across the KB", others.join(" and ")));
+                let message = format!("duplicate runbook id `{}`", rb.id);
+                // Pages of a versioned docs site repeat their ids by design; runbooks must not,
+                // or `exec ID` could not tell which one to run.
+                let runnable = indices.iter().any(|&j| !self.runbooks[j].is_document());
+                let diag = if runnable {
+                    Diagnostic::error(Rule::Id, &rb.path, rb.id_line, 1, message)
+                        .with_hint(format!("{} also uses it; ids are unique across the KB", others.join(" and ")))
+                } else {
+                    Diagnostic::warning(Rule::Id, &rb.path, rb.id_line, 1, message).with_hint(format!(
+                        "{} also uses it: each page is addressed by its path ({})",
+                        others.join(" and "),
+                        rb.stem_path
+                    ))
+                };
                 self.runbooks[i].diagnostics.push(diag);
             }
         }
@@ -445,10 +461,12 @@ impl Kb {
         if let Some(&target) = joined.as_ref().and_then(|t| self.by_path.get(t)) {
             return self.check_anchor(target, rb, anchor, line, column);
         }
-        // A docs site's link to a page without its `.md`, or to a folder (its index page).
-        let pretty = decoded.ends_with('/') || !decoded.rsplit('/').next().unwrap_or_default().contains('.');
-        if pretty && let Some(target) = joined.as_deref().and_then(|t| self.page_at(t)) {
-            return self.check_anchor(target, rb, anchor, line, column);
+        match self.page_for_link(rb, &decoded, joined.as_deref()) {
+            Some(Found::Exact(target)) => return self.check_anchor(target, rb, anchor, line, column),
+            Some(Found::IgnoringCase(target)) => {
+                return self.matched_ignoring_case(target, rb, anchor, file_part, line, column);
+            }
+            None => {}
         }
         // Not a runbook of this KB: fine if the file exists (an image, a script, a doc outside
         // the KB folder); otherwise say so — an error for a missing runbook, a warning for others.
@@ -492,10 +510,17 @@ impl Kb {
         column: usize,
     ) -> (Option<LinkTarget>, Option<Diagnostic>) {
         let target_rb = &self.runbooks[target];
-        let anchor = anchor.filter(|a| !a.is_empty());
+        // `#tab/…` is DocFX's tab syntax, not an anchor.
+        let anchor = anchor.filter(|a| !a.is_empty() && !a.starts_with("tab/"));
         if let Some(anchor) = &anchor
             && !target_rb.has_anchor(anchor)
         {
+            if target_rb.has_generated_anchors() {
+                let message = format!("link to anchor `#{anchor}`, which {} may make itself", target_rb.path);
+                let hint = "that page has headings without text (its site generator names them): runbook cannot tell";
+                let diag = Diagnostic::warning(Rule::Link, &rb.path, line, column, message).with_hint(hint);
+                return (Some(LinkTarget { runbook: target, anchor: None }), Some(diag));
+            }
             let anchors = target_rb.headings.iter().map(|h| h.anchor.as_str());
             let hint = match closest(anchor, anchors) {
                 Some(best) => format!("did you mean `#{best}`?"),

@@ -3,12 +3,62 @@
 
 use super::diagnostic::{Diagnostic, Rule};
 use super::kb::Kb;
-use super::runbook::{INDEX_STEMS, LinkTarget, Runbook};
+use super::runbook::{INDEX_STEMS, LinkTarget, Runbook, is_index_stem};
 
 /// File names that are the page of their folder, in the order a folder's page is looked for.
 const FOLDER_PAGES: [&str; 4] = ["_index.md", "index.md", "README.md", "readme.md"];
 
+/// How a link found its page.
+pub(super) enum Found {
+    Exact(usize),
+    /// Only when letter case is ignored (as case-insensitive file systems and sites do).
+    IgnoringCase(usize),
+}
+
 impl Kb {
+    /// The page a relative link that is no exact file path leads to: a page without its `.md` or a
+    /// folder's page (relative to the page's own URL first in a Hugo site, where `setup.md` is
+    /// served at `setup/`), else the file whose path differs only in letter case.
+    pub(super) fn page_for_link(&self, rb: &Runbook, decoded: &str, joined: Option<&str>) -> Option<Found> {
+        let last = decoded.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+        let pretty = decoded.ends_with('/') || !last.contains('.');
+        if pretty {
+            let stem = rb.stem_path.rsplit('/').next().unwrap_or_default();
+            if self.ctx.hugo_site && !is_index_stem(stem) {
+                let page_url = if rb.dir().is_empty() { stem.to_string() } else { format!("{}/{stem}", rb.dir()) };
+                if let Some(target) = super::kb::join_relative(&page_url, decoded).and_then(|p| self.page_at(&p)) {
+                    return Some(Found::Exact(target));
+                }
+            }
+            if let Some(target) = joined.and_then(|p| self.page_at(p)) {
+                return Some(Found::Exact(target));
+            }
+        }
+        let joined = joined?;
+        self.runbooks.iter().position(|r| r.path.eq_ignore_ascii_case(joined)).map(Found::IgnoringCase)
+    }
+
+    /// A link whose path matches a file only ignoring case: it leads there (on the site too), and
+    /// `check` warns, since it is broken on Linux and on forges.
+    pub(super) fn matched_ignoring_case(
+        &self,
+        target: usize,
+        rb: &Runbook,
+        anchor: Option<String>,
+        written: &str,
+        line: usize,
+        column: usize,
+    ) -> (Option<LinkTarget>, Option<Diagnostic>) {
+        let (found, diag) = self.check_anchor(target, rb, anchor, line, column);
+        if diag.is_some() {
+            return (found, diag);
+        }
+        let path = &self.runbooks[target].path;
+        let message = format!("link `{written}` matches {path} only when letter case is ignored");
+        let hint = "it works on case-insensitive file systems and sites, not on Linux or forges: write the name as the file has it";
+        (found, Some(Diagnostic::warning(Rule::Link, &rb.path, line, column, message).with_hint(hint)))
+    }
+
     /// The runbook at a KB-relative `path` written the way sites link to pages: the file itself,
     /// the path with `.md` added, or the page of the folder it names.
     pub(super) fn page_at(&self, path: &str) -> Option<usize> {

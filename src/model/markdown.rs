@@ -248,14 +248,17 @@ fn finish_fence(
 
 /// A fenced block is closed when its last line is a fence at least as long as the opening one.
 fn fence_is_closed(block: &str) -> bool {
+    // A fence in a block quote (an admonition) has its `>` marks on every line.
+    let bare = |line: &str| line.trim_start_matches(|c: char| c == '>' || c.is_whitespace()).to_string();
     let mut block_lines = block.trim_end_matches(['\n', '\r']).lines();
-    let opening = block_lines.next().unwrap_or_default().trim_start();
+    let opening = bare(block_lines.next().unwrap_or_default());
     let Some(marker) = opening.chars().next() else {
         return false;
     };
     let length = opening.chars().take_while(|&c| c == marker).count();
     match block_lines.last() {
         Some(last) => {
+            let last = bare(last);
             let last = last.trim();
             last.len() >= length && last.chars().all(|c| c == marker)
         }
@@ -302,6 +305,12 @@ mod tests {
         assert_eq!(scan.unclosed_fences, vec![3]);
         let scan = scan_text("# T\n\n````yaml step\nrun: |\n  ```\n");
         assert!(!scan.steps[0].closed);
+    }
+
+    #[test]
+    fn fences_in_block_quotes_close() {
+        let scan = scan_text("# T\n\n> ```sh\n> echo\n> ```\n\n> > ~~~\n> > x\n> > ~~~\n");
+        assert!(scan.unclosed_fences.is_empty(), "{:?}", scan.unclosed_fences);
     }
 
     #[test]

@@ -43,23 +43,54 @@ pub struct ParseContext {
     pub site_params: Arc<serde_json::Value>,
     /// Sizes and times of the Hugo config files read.
     pub site_stamps: String,
+    /// Sizes and times of the section pages whose cascades were read.
+    pub section_stamps: String,
+    /// A Hugo config was found: the folder is a Hugo site.
+    pub hugo_site: bool,
+    /// The `cascade` of each section of a Hugo site: (folder, values).
+    pub cascades: Arc<Vec<(String, serde_json::Value)>>,
 }
 
 impl ParseContext {
     /// The context of every file of the KB at `source` with this `runbook.toml`.
     pub fn new(source: &KbSource, config: &Config) -> ParseContext {
         let hugo = source.root().map(HugoSite::locate).unwrap_or_default();
+        let hugo_site = !hugo.files.is_empty();
+        // Sections' cascades are looked for only in a Hugo site: that costs a walk of the KB.
+        let (cascades, cascade_stamps) = match hugo_site {
+            true => {
+                let files = source.files();
+                let cascades = super::hugo::cascades(&files);
+                (cascades, section_stamps(&files))
+            }
+            false => (Vec::new(), String::new()),
+        };
         ParseContext {
             config_vars: config.vars.keys().cloned().collect(),
             site_stamps: hugo.stamps(),
+            section_stamps: cascade_stamps,
+            hugo_site,
             site_params: Arc::new(hugo.params),
+            cascades: Arc::new(cascades),
         }
+    }
+
+    /// The cascades that apply to the page at `path`, nearest section first.
+    fn cascade_for(&self, path: &str) -> Vec<&serde_json::Value> {
+        let mut found: Vec<(usize, &serde_json::Value)> = self
+            .cascades
+            .iter()
+            .filter(|(folder, _)| folder.is_empty() || path.starts_with(&format!("{folder}/")))
+            .map(|(folder, cascade)| (folder.len(), cascade))
+            .collect();
+        found.sort_by_key(|(depth, _)| std::cmp::Reverse(*depth));
+        found.into_iter().map(|(_, cascade)| cascade).collect()
     }
 
     /// Everything outside the file that parsing depends on, for caches of parse results.
     pub fn fingerprint(&self) -> String {
         let vars: Vec<&str> = self.config_vars.iter().map(String::as_str).collect();
-        format!("{}|{}", vars.join(","), self.site_stamps)
+        format!("{}|{}|{}", vars.join(","), self.site_stamps, self.section_stamps)
     }
 }
 
@@ -156,7 +187,8 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
         );
     }
     apply_front_matter(&mut runbook, &read, &mut diags);
-    let params = Params { page: &runbook.extra, site: &ctx.site_params };
+    let cascade = ctx.cascade_for(&runbook.path);
+    let params = Params { page: &runbook.extra, site: &ctx.site_params, hugo: ctx.hugo_site, cascade: &cascade };
     let prepared =
         docs_syntax::prepare(&text, split.body_start, split.fragment.is_some() && !split.parser_sees_it, params);
     let markdown = prepared.text(&text);
@@ -193,6 +225,22 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
     runbook.file_errors = diags.iter().filter(|d| d.is_error()).count();
     runbook.diagnostics = diags;
     runbook
+}
+
+/// Sizes and times of the section pages of a Hugo site (their cascades show in the pages below).
+fn section_stamps(files: &[SourceFile]) -> String {
+    files
+        .iter()
+        .filter(|f| matches!(f.stem_path.rsplit('/').next(), Some("_index" | "index")))
+        .filter_map(|f| {
+            let stamp = f
+                .file
+                .as_ref()
+                .and_then(|p| std::fs::metadata(p).ok())
+                .and_then(|m| super::cache::FileStamp::of(&m))?;
+            Some(format!(";{}:{}:{}", f.path, stamp.size, stamp.mtime_ns))
+        })
+        .collect()
 }
 
 /// The title (front matter, else the first H1, else the folder of an index page) and the
@@ -302,7 +350,8 @@ impl ReadFront {
 fn read_front_matter(fragment: &Fragment, path: &str, diags: &mut Vec<Diagnostic>) -> ReadFront {
     let sites = key_sites(&fragment.text, fragment.first_line, fragment.format);
     let value = match fragment.format {
-        Format::Yaml => serde_saphyr::from_str::<serde_json::Value>(&fragment.text)
+        Format::Yaml => serde_saphyr::from_str::<front_matter::Lenient>(&fragment.text)
+            .map(|value| value.0)
             .map_err(|err| yaml_diagnostic(fragment, path, YamlPart::FrontMatter, &err)),
         Format::Toml => toml::from_str::<toml::Table>(&fragment.text)
             .map(|table| toml_to_json(toml::Value::Table(table)))
@@ -742,12 +791,15 @@ fn check_references(
 /// A link worth resolving: relative, not a URL, not an absolute site path.
 fn is_relative_link(dest: &str) -> bool {
     // `a::b` is a rustdoc intra-doc link, common in READMEs generated from crate docs.
-    !(dest.is_empty()
-        || dest.contains("::")
-        || dest.contains("://")
-        || dest.starts_with('/')
-        || dest.starts_with("mailto:")
-        || dest.starts_with("tel:"))
+    !(dest.is_empty() || dest.contains("::") || dest.starts_with('/') || has_scheme(dest))
+}
+
+/// `https:`, `mailto:`, DocFX's `xref:`: a URL of its own, not a path (RFC 3986 scheme syntax).
+fn has_scheme(dest: &str) -> bool {
+    let Some((scheme, _)) = dest.split_once(':') else { return false };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
 fn truncate_words(text: &str, max_chars: usize) -> String {
@@ -811,6 +863,16 @@ mod tests {
         assert_eq!(steps[0].severity, Severity::Warning);
         assert_eq!(steps[1].timeout.to_string(), "1m");
         assert_eq!(steps[1].severity, Severity::Info);
+    }
+
+    #[test]
+    fn links_with_a_scheme_are_not_paths() {
+        for url in ["https://x.example/a.md", "mailto:a@b", "xref:Microsoft.PowerShell.Core.Get-Help", "tel:+1"] {
+            assert!(!is_relative_link(url), "{url}");
+        }
+        for path in ["a.md", "../b/c.md#d", "#anchor", "dir/", "c++.md"] {
+            assert!(is_relative_link(path), "{path}");
+        }
     }
 
     #[test]

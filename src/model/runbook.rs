@@ -156,6 +156,12 @@ impl Runbook {
             || self.html_anchors.iter().any(|a| a.eq_ignore_ascii_case(anchor))
     }
 
+    /// Whether some heading has no text (only HTML, a generator's macro): its anchor is made by
+    /// the site generator, so a link to an unknown anchor here may still work.
+    pub fn has_generated_anchors(&self) -> bool {
+        self.headings.iter().any(|h| h.text.trim().is_empty())
+    }
+
     /// The folder of the file relative to the KB root (`runbooks/operations`).
     pub fn dir(&self) -> &str {
         self.path.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("")

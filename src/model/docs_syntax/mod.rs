@@ -28,6 +28,10 @@ pub use admonition::{Admonition, normal_kind};
 pub struct Params<'a> {
     pub page: &'a BTreeMap<String, serde_json::Value>,
     pub site: &'a serde_json::Value,
+    /// The folder is a Hugo site (its config was found): shortcodes in code are filled in too.
+    pub hugo: bool,
+    /// The `cascade` of the sections holding the page, nearest first (Hugo's inherited params).
+    pub cascade: &'a [&'a serde_json::Value],
 }
 
 /// A problem with the docs-site syntax, at a place in the file: a warning of `check`.
@@ -90,31 +94,56 @@ pub fn prepare(text: &str, body_start: usize, blank_front: bool, params: Params<
     if !has_syntax && !blank_front {
         return Prepared::default();
     }
-    let steps = step_fences(text, body_start);
-    let tags = shortcode::tags(text, body_start, &steps);
+    let code = code_ranges(text, body_start);
+    // In code, a shortcode is usually an example of one: only a Hugo site's `param` (as Hugo
+    // fills it in, `git clone -b {{< param tag >}}`) and escaped tags are read there.
+    let tags: Vec<Tag> = shortcode::tags(text, body_start, &code.steps)
+        .into_iter()
+        .filter(|tag| {
+            !code.contains(tag.range.start) || (params.hugo && (tag.escaped.is_some() || tag.name == "param"))
+        })
+        .collect();
+    let steps = code.steps;
     let mut pass = Pass::new(text, body_start, blank_front, &steps, params);
     pass.plan(&tags);
     pass.run();
     pass.finish()
 }
 
-/// Byte ranges of `yaml step` fences (the runbook's own syntax, never touched).
-fn step_fences(text: &str, from: usize) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
+/// Where the code is: `yaml step` fences (the runbook's own syntax, never touched), and other
+/// code — fenced blocks and inline code spans — as byte ranges.
+#[derive(Debug, Default)]
+struct Code {
+    steps: Vec<Range<usize>>,
+    other: Vec<Range<usize>>,
+}
+
+impl Code {
+    fn contains(&self, offset: usize) -> bool {
+        self.other.iter().any(|r| r.contains(&offset))
+    }
+}
+
+fn code_ranges(text: &str, from: usize) -> Code {
+    let mut code = Code::default();
     let mut fence: Option<(char, usize, usize, bool)> = None;
     let mut offset = from;
     for line in text[from..].split_inclusive('\n') {
         let trimmed = line.trim_start();
         match fence {
-            None => {
-                if let Some((marker, length, info)) = fence_open(trimmed) {
+            None => match fence_open(trimmed) {
+                Some((marker, length, info)) => {
                     fence = Some((marker, length, offset, crate::model::markdown::is_step_info(info)));
                 }
-            }
+                None => code.other.extend(code_spans(line).into_iter().map(|r| offset + r.start..offset + r.end)),
+            },
             Some((marker, length, start, is_step)) => {
                 if fence_closes(trimmed, marker, length) {
+                    let range = start..offset + line.len();
                     if is_step {
-                        out.push(start..offset + line.len());
+                        code.steps.push(range)
+                    } else {
+                        code.other.push(range)
                     }
                     fence = None;
                 }
@@ -122,8 +151,45 @@ fn step_fences(text: &str, from: usize) -> Vec<Range<usize>> {
         }
         offset += line.len();
     }
-    if let Some((_, _, start, true)) = fence {
-        out.push(start..text.len());
+    if let Some((_, _, start, is_step)) = fence {
+        if is_step { code.steps.push(start..text.len()) } else { code.other.push(start..text.len()) }
+    }
+    code
+}
+
+/// Inline code spans of one line: a run of backticks up to the next run of the same length.
+fn code_spans(line: &str) -> Vec<Range<usize>> {
+    let bytes = line.as_bytes();
+    let run_at = |i: usize| bytes[i..].iter().take_while(|b| **b == b'`').count();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'`' {
+            i += 1;
+            continue;
+        }
+        let open = run_at(i);
+        let mut j = i + open;
+        let mut closed = None;
+        while j < bytes.len() {
+            if bytes[j] == b'`' {
+                let run = run_at(j);
+                if run == open {
+                    closed = Some(j + run);
+                    break;
+                }
+                j += run;
+            } else {
+                j += 1;
+            }
+        }
+        match closed {
+            Some(end) => {
+                out.push(i..end);
+                i = end;
+            }
+            None => i += open,
+        }
     }
     out
 }
@@ -286,7 +352,12 @@ impl<'a> Pass<'a> {
             let nested = self.params.page.iter().find(|(k, _)| k.eq_ignore_ascii_case("params")).map(|(_, v)| v);
             nested.and_then(|params| lookup_value(params, name))
         });
-        match page.or_else(|| lookup_value(self.params.site, name)) {
+        let cascaded = || {
+            self.params.cascade.iter().find_map(|cascade| {
+                lookup_value(cascade, name).or_else(|| cascade.get("params").and_then(|p| lookup_value(p, name)))
+            })
+        };
+        match page.or_else(cascaded).or_else(|| lookup_value(self.params.site, name)) {
             Some(value) => scalar_text(value),
             None => {
                 let (line, column) = self.position(tag.range.start);
@@ -295,7 +366,7 @@ impl<'a> Pass<'a> {
                     column,
                     message: format!("`{{{{< param {name} >}}}}`: `{name}` is not set"),
                     hint: Some(
-                        "set it in the page's front matter or under `params` in the site's Hugo config (hugo.toml, config.toml, config.yaml)"
+                        "set it in the page's front matter, a section's `cascade`, or under `params` in the site's Hugo config (hugo.toml, config.toml, config.yaml)"
                             .into(),
                     ),
                 });

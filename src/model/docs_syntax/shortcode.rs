@@ -68,7 +68,11 @@ fn tag_at(text: &str, start: usize) -> Option<Tag> {
         _ => return None,
     };
     let end_marker = if delimiter == '>' { ">}}" } else { "%}}" };
-    let window = &rest[3..rest.len().min(MAX_TAG)];
+    let mut end = rest.len().min(MAX_TAG);
+    while !rest.is_char_boundary(end) {
+        end -= 1;
+    }
+    let window = &rest[3..end];
     let inner_start = window.len() - window.trim_start().len();
     if window[inner_start..].starts_with("/*") {
         let escaped_end = format!("*/{end_marker}");
@@ -216,6 +220,14 @@ mod tests {
         assert!(tags("{{< never closed", 0, &[]).is_empty());
         let skipped = vec![std::ops::Range { start: 8, end: 17 }];
         assert!(tags("skipped {{< x >}}", 0, &skipped).is_empty());
+    }
+
+    /// Regression: the look-ahead window was cut inside a multi-byte character (found on a real
+    /// docs folder).
+    #[test]
+    fn a_long_unclosed_tag_of_multibyte_text_is_text() {
+        let text = format!("{{{{< {} ", "é".repeat(MAX_TAG));
+        assert!(tags(&text, 0, &[]).is_empty());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 use super::*;
 
 fn prepared_with(text: &str, page: &BTreeMap<String, serde_json::Value>, site: &serde_json::Value) -> Prepared {
-    prepare(text, 0, false, Params { page, site })
+    prepare(text, 0, false, Params { page, site, hugo: true, cascade: &[] })
 }
 
 fn prepared(text: &str) -> Prepared {
@@ -106,6 +106,15 @@ fn params_come_from_the_page_then_the_site() {
 }
 
 #[test]
+fn params_cascade_from_the_sections_above() {
+    let near = serde_json::json!({"git_version_tag": "v3.5.21"});
+    let far = serde_json::json!({"params": {"git_version_tag": "v9", "minGoVers": "1.22"}});
+    let text = "{{< param git_version_tag >}} {{< param minGoVers >}}\n";
+    let params = Params { page: &BTreeMap::new(), site: &serde_json::Value::Null, hugo: true, cascade: &[&near, &far] };
+    assert_eq!(prepare(text, 0, false, params).text(text), "v3.5.21 1.22\n");
+}
+
+#[test]
 fn figures_and_unknown_shortcodes() {
     let text = "{{< figure src=\"/img/a.png\" caption=\"The <b>flow</b>\" >}}\n\n{{< tabpane >}}\n{{< tab header=\"Linux\" >}}\nRun it.\n{{< /tab >}}\n{{< /tabpane >}}\n{{< youtube abc >}}\n";
     let p = prepared(text);
@@ -124,6 +133,20 @@ fn figures_and_unknown_shortcodes() {
         names[0].contains("`tabpane`") && names[1].contains("`tab`") && names[2].contains("`youtube`"),
         "{names:?}"
     );
+}
+
+#[test]
+fn code_holds_examples_of_shortcodes() {
+    let site = serde_json::json!({"tag": "v3.5.0"});
+    let text = "Write `{{< ref \"x.md\" >}}` for a link.\n\n```sh\ngit clone -b {{< param tag >}} repo\necho {{< youtube x >}}\n```\n";
+    let p = prepared_with(text, &BTreeMap::new(), &site);
+    let out = p.text(text);
+    assert!(out.starts_with("Write `{{< ref \"x.md\" >}}` for a link."), "{out}");
+    assert!(out.contains("git clone -b v3.5.0 repo\necho {{< youtube x >}}\n"), "{out}");
+    assert!(p.notes.is_empty(), "examples are no problem: {:?}", p.notes);
+    // Outside a Hugo site, code is left as written.
+    let p = prepare(text, 0, false, Params { page: &BTreeMap::new(), site: &site, hugo: false, cascade: &[] });
+    assert!(p.text(text).contains("git clone -b {{< param tag >}} repo"), "{}", p.text(text));
 }
 
 #[test]
@@ -147,10 +170,20 @@ fn a_tag_over_several_lines() {
 #[test]
 fn front_matter_is_kept_or_blanked() {
     let text = "---\n---\n# T\n:::note\nx\n:::\n";
-    let p = prepare(text, 8, true, Params { page: &BTreeMap::new(), site: &serde_json::Value::Null });
+    let p = prepare(
+        text,
+        8,
+        true,
+        Params { page: &BTreeMap::new(), site: &serde_json::Value::Null, hugo: false, cascade: &[] },
+    );
     assert_eq!(p.text(text), "\n\n# T\n>\n> x\n\n");
     let text = "---\ntitle: \"{{< x >}}\"\n---\n:::note\nx\n:::\n";
-    let p = prepare(text, 27, false, Params { page: &BTreeMap::new(), site: &serde_json::Value::Null });
+    let p = prepare(
+        text,
+        27,
+        false,
+        Params { page: &BTreeMap::new(), site: &serde_json::Value::Null, hugo: false, cascade: &[] },
+    );
     assert!(p.text(text).starts_with("---\ntitle: \"{{< x >}}\"\n---\n>\n"), "{}", p.text(text));
 }
 
