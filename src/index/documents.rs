@@ -109,6 +109,7 @@ pub fn runbook_documents(fields: &Fields, rb: &Runbook, body: &Body, id: &str) -
         .chain(names(stem, id).filter(|name| !rb.title.contains(name)))
         .collect::<Vec<_>>()
         .join(" ");
+    let names = name_terms(rb, stem, id);
     sections(rb, body)
         .into_iter()
         .map(|section| {
@@ -129,6 +130,9 @@ pub fn runbook_documents(fields: &Fields, rb: &Runbook, body: &Body, id: &str) -
                 doc.add_text(fields.tags, tag);
                 doc.add_text(fields.tag, tag.to_lowercase());
             }
+            for name in &names {
+                doc.add_text(fields.name, name);
+            }
             doc.add_text(fields.category, rb.category.to_lowercase());
             doc.add_text(fields.severity, rb.severity.as_str());
             let vocab = format!("{title} {} {} {} {}", section.heading, section.body, section.code, rb.tags.join(" "));
@@ -136,6 +140,22 @@ pub fn runbook_documents(fields: &Fields, rb: &Runbook, body: &Body, id: &str) -
             doc
         })
         .collect()
+}
+
+/// What a query spelling the page's name matches: lowercase stem, id, aliases, and the title
+/// with only its letters and digits (`Kube Job Failed` → `kubejobfailed`).
+fn name_terms(rb: &Runbook, stem: &str, id: &str) -> Vec<String> {
+    let squashed =
+        |text: &str| text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect::<String>();
+    let mut out: Vec<String> = names(stem, id)
+        .map(str::to_lowercase)
+        .chain(rb.aliases.iter().map(|a| a.to_lowercase()))
+        .chain([squashed(&rb.title), squashed(stem)])
+        .filter(|n| !n.is_empty())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The file stem and the id as words of the title, where they name the page: not a folder's

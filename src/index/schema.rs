@@ -36,6 +36,9 @@ pub struct Fields {
     pub severity: Field,
     /// Every word unstemmed, for "did you mean".
     pub vocab: Field,
+    /// The names of a runbook as exact lowercase terms: file stem, id, aliases, and the title
+    /// without spaces (`kubejobfailed`): a query that spells a name puts its page first.
+    pub name: Field,
 }
 
 pub fn build() -> (Schema, Fields) {
@@ -70,6 +73,7 @@ pub fn build() -> (Schema, Fields) {
                 TextFieldIndexing::default().set_tokenizer(tokenizer::PLAIN).set_index_option(IndexRecordOption::Basic),
             ),
         ),
+        name: builder.add_text_field("name", STRING),
     };
     (builder.build(), fields)
 }
