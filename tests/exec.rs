@@ -683,3 +683,92 @@ fn confirm_in_a_terminal_asks_and_obeys() {
         serde_json::from_str::<Value>(&std::fs::read_to_string(run_dir(dir.path()).join("run.json")).unwrap()).unwrap();
     assert_eq!(step(&run, "change")["reason"], "declined: Reload the module?");
 }
+
+/// A runbook with a read-only step, a step that changes the system and a manual one.
+fn mixed_runbook() -> Test {
+    runbook(
+        "",
+        &[
+            "id: read\nrun: echo reading\n",
+            "id: change\nconfirm: Reload the module?\nrun: touch changed\n",
+            "id: look\nmanual: Check the fan spins.\n",
+        ],
+    )
+}
+
+#[test]
+fn diagnose_runs_only_the_steps_that_change_nothing_and_need_no_person() {
+    let ran = mixed_runbook().args(["exec", "t", "--diagnose"]).run();
+    assert!(!ran.path().join("changed").exists());
+    let record = record(&ran);
+    assert_eq!(record["verdict"], "passed");
+    assert_eq!(record["options"]["diagnose"], true);
+    assert_eq!(step(&record, "read")["outcome"], "passed");
+    assert_eq!(step(&record, "change")["reason"], "not run by --diagnose: it changes the system");
+    assert_eq!(step(&record, "look")["reason"], "not run by --diagnose: it needs a person");
+    let run_md = std::fs::read_to_string(run_dir(ran.path()).join("run.md")).unwrap();
+    assert!(run_md.contains("| mode | diagnose: read-only steps only |"), "{run_md}");
+}
+
+#[test]
+fn diagnose_never_asks_even_on_a_terminal() {
+    // On a terminal a plain run asks "Reload the module? [y/N]" and waits; --diagnose must not.
+    let dir = mixed_runbook().run_dir();
+    let root = dir.path().to_path_buf();
+    let command = format!("{} exec t --diagnose --color never", crate::test::BIN);
+    let output = std::process::Command::new("timeout")
+        .args(["20", "script", "-qec", &command, "/dev/null"])
+        .current_dir(&root)
+        .env("NO_COLOR", "1")
+        .env("HOME", &root)
+        .env("TERM", "dumb")
+        .env_remove("RUNBOOK_KB")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run script(1)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(!text.contains("[y/N]"), "--diagnose asked a question:\n{text}");
+    assert!(text.contains("not run by --diagnose: it needs a person"), "{text}");
+}
+
+#[test]
+fn diagnose_refuses_yes() {
+    mixed_runbook().args(["exec", "t", "--diagnose", "--yes"]).status(2).stderr_has("--yes").run();
+}
+
+#[test]
+fn trigger_is_recorded_in_run_json_and_run_md() {
+    let trigger = r#"{"kind":"alertmanager","receiver":"runbook","fingerprint":"c0ffee","status":"firing",
+        "labels":{"alertname":"DiskFull","mountpoint":"/"},"starts_at":"2026-01-01T00:00:00Z",
+        "generator_url":"http://prometheus:9090/graph","external_url":"http://alertmanager:9093"}"#;
+    let ran = mixed_runbook().args(["exec", "t", "--diagnose", "--trigger", trigger]).run();
+    let record = record(&ran);
+    assert_eq!(record["trigger"]["kind"], "alertmanager");
+    assert_eq!(record["trigger"]["fingerprint"], "c0ffee");
+    assert_eq!(record["trigger"]["labels"]["mountpoint"], "/");
+    assert_eq!(record["trigger"]["generator_url"], "http://prometheus:9090/graph");
+    let run_md = std::fs::read_to_string(run_dir(ran.path()).join("run.md")).unwrap();
+    assert!(run_md.contains("| triggered by | Alertmanager alert DiskFull (firing) |"), "{run_md}");
+    assert!(run_md.contains("| fingerprint | c0ffee |"), "{run_md}");
+    assert!(run_md.contains("| labels | alertname=DiskFull mountpoint=/ |"), "{run_md}");
+}
+
+#[test]
+fn a_run_without_trigger_records_none() {
+    let ran = mixed_runbook().args(["exec", "t", "--diagnose"]).run();
+    assert!(record(&ran).get("trigger").is_none());
+}
+
+#[test]
+fn malformed_trigger_is_invalid_input_and_nothing_runs() {
+    for (bad, says) in [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "must be a JSON object, not a list"),
+        (r#"{"receiver":"x"}"#, "missing field `kind`"),
+        (r#"{"kind":"alertmanager","labels":{"a":[1]}}"#, "fields do not fit"),
+    ] {
+        let ran = mixed_runbook().args(["exec", "t", "--trigger", bad]).status(2).stderr_has(says).run();
+        assert!(!ran.path().join("archives").exists(), "{bad}: a run started");
+    }
+}

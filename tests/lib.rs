@@ -3,6 +3,7 @@
 mod site_kit;
 mod test;
 
+mod architecture;
 mod browser;
 mod commands;
 mod cycle;
@@ -12,6 +13,7 @@ mod errors;
 mod exec;
 mod faults;
 mod hostile;
+mod mcp;
 mod probes;
 mod search;
 mod serve;

@@ -194,3 +194,15 @@ fn rebuild_touches_only_what_changed() {
     assert_eq!(std::fs::metadata(&tag).unwrap().modified().unwrap(), tag_before, "unchanged files are not rewritten");
     assert!(std::fs::metadata(&page).unwrap().modified().unwrap() >= before);
 }
+
+#[test]
+fn a_triggered_run_page_shows_its_trigger_escaped() {
+    let trigger = r#"{"kind":"alertmanager","receiver":"oncall","fingerprint":"f00d","status":"firing",
+        "labels":{"alertname":"DiskFull","instance":"<script>window.__xss=9</script>"}}"#;
+    let ran = kb().args(["exec", "disk", "--quiet", "--diagnose", "--trigger", trigger]).any_status().run();
+    build(ran.path(), "public");
+    let run = read(&ran.path().join(format!("public/archives/{}/index.html", run_id(ran.path()))));
+    assert!(run.contains("<dt>triggered by</dt><dd>Alertmanager alert DiskFull (firing)</dd>"), "{run}");
+    assert!(run.contains("<dt>receiver</dt><dd>oncall</dd>"), "{run}");
+    assert!(run.contains("instance=&lt;script&gt;window.__xss=9&lt;/script&gt;"), "{run}");
+}

@@ -6,10 +6,12 @@
 //! cargo bench --bench harness -- --runbooks 2000 --runs 3 --corpus ~/docs --out /tmp/b.md --keep /tmp/kb
 //! cargo bench --bench harness -- --only site     # one group: list, search, site, exec or reliability
 //! cargo bench --bench harness -- --only serve    # the serve rows of `site`, without the builds
+//! cargo bench --bench harness -- --only mcp      # `search_runbooks` over `runbook mcp` (stdio)
 //! ```
 
 mod exec;
 mod load;
+mod mcp;
 mod measure;
 mod reliability;
 mod search;
@@ -30,7 +32,8 @@ struct Options {
     out: PathBuf,
     /// Generate the synthetic KB here and keep it, instead of in a temp dir.
     keep: Option<PathBuf>,
-    /// Only this group: `list`, `search`, `site`, `serve` (part of `site`), `exec` or `reliability`.
+    /// Only this group: `list`, `search`, `mcp`, `site`, `serve` (part of `site`), `exec` or
+    /// `reliability`.
     only: Option<String>,
 }
 
@@ -174,6 +177,9 @@ fn run() -> Result<(), String> {
     }
     if wanted("search") {
         rows.extend(search::rows(&kb, &input, opts.runs, opts.corpus.as_deref())?);
+    }
+    if wanted("mcp") {
+        rows.extend(mcp::rows(&kb, &input)?);
     }
     let mut serve = String::new();
     if wanted("site") {

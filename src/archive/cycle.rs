@@ -29,7 +29,7 @@ pub struct CycleReport {
     pub healthy: Vec<Healthy>,
     pub readiness: Readiness,
     pub changes: Changes,
-    pub metrics: Metrics,
+    pub metrics: CycleMetrics,
     pub next_actions: Vec<NextAction>,
     /// Archives that could not be read in full.
     pub warnings: Vec<String>,
@@ -67,7 +67,7 @@ pub struct Summary {
 
 /// A link to a run, with when it started.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunLink {
+pub struct CitedRun {
     pub run_id: String,
     pub started_at: String,
     /// `run.md` relative to the archives folder.
@@ -89,14 +89,14 @@ pub struct Blocker {
     pub message: String,
     /// A short excerpt of the output, quoted when the report was written.
     pub evidence: String,
-    pub runs: Vec<RunLink>,
+    pub runs: Vec<CitedRun>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Healthy {
     pub runbook: String,
     pub title: String,
-    pub latest_run: RunLink,
+    pub latest_run: CitedRun,
     /// What was checked and held, in the latest run.
     pub checks: Vec<String>,
 }
@@ -140,7 +140,7 @@ pub struct RunbookReadiness {
     pub category: String,
     pub status: Status,
     pub verdict: Verdict,
-    pub latest_run: RunLink,
+    pub latest_run: CitedRun,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -170,7 +170,7 @@ pub struct Change {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Metrics {
+pub struct CycleMetrics {
     /// From the first run of the period to the end of the first step that failed.
     pub time_to_first_finding_ms: Option<u64>,
     pub mean_run_duration_ms: Option<u64>,
@@ -215,9 +215,9 @@ enum Run<'a> {
     Unreadable,
 }
 
-fn link(run: &RunRecord, archived: &ArchivedRun, archives: &Path) -> RunLink {
-    let path = archived.dir.join("run.md");
-    RunLink {
+fn link(run: &RunRecord, archived: &ArchivedRun, archives: &Path) -> CitedRun {
+    let path = archived.markdown_path();
+    CitedRun {
         run_id: run.run_id.clone(),
         started_at: run.started_at.clone(),
         path: path.strip_prefix(archives).unwrap_or(&path).display().to_string(),
@@ -234,7 +234,8 @@ pub fn build(kb: &Kb, runs: &[ArchivedRun], request: &Request) -> CycleReport {
         let by_id = request.runbooks.is_empty() || request.runbooks.iter().any(|r| r.eq_ignore_ascii_case(id));
         let by_tag = request.tags.is_empty()
             || kb
-                .get(id)
+                .by_id(id)
+                .map(|idx| &kb[idx])
                 .is_some_and(|rb| rb.tags.iter().any(|t| request.tags.iter().any(|w| w.eq_ignore_ascii_case(t))));
         by_id && by_tag
     };
@@ -256,7 +257,7 @@ pub fn build(kb: &Kb, runs: &[ArchivedRun], request: &Request) -> CycleReport {
             Ok(_) => {}
             Err(problem) => {
                 // A damaged record has no trustworthy time: its folder name (a UTC timestamp) does.
-                let started = super::store::started_from_name(&archived.run_id);
+                let started = archived.started_from_name();
                 if started.is_some_and(|t| t >= request.from && t <= request.to) {
                     warnings.push(format!("run {} is unreadable and counted as such: {problem}", archived.run_id));
                     selected.push(Run::Unreadable);
@@ -356,8 +357,8 @@ fn blockers(
             let entry = grouped.entry(key).or_insert_with(|| Blocker {
                 runbook: record.runbook.id.clone(),
                 runbook_title: kb
-                    .get(&record.runbook.id)
-                    .map(|rb| rb.title.clone())
+                    .by_id(&record.runbook.id)
+                    .map(|idx| kb[idx].title.clone())
                     .unwrap_or_else(|| record.runbook.title.clone()),
                 step: step.id.clone(),
                 step_name: step.name.clone(),
@@ -391,7 +392,7 @@ fn readiness(kb: &Kb, latest: &BTreeMap<String, (&RunRecord, &ArchivedRun)>, arc
     let runbooks: Vec<RunbookReadiness> = latest
         .values()
         .map(|(record, archived)| {
-            let runbook = kb.get(&record.runbook.id);
+            let runbook = kb.by_id(&record.runbook.id).map(|idx| &kb[idx]);
             RunbookReadiness {
                 runbook: record.runbook.id.clone(),
                 title: runbook.map(|rb| rb.title.clone()).unwrap_or_else(|| record.runbook.title.clone()),
@@ -444,7 +445,7 @@ fn healthy(latest: &BTreeMap<String, (&RunRecord, &ArchivedRun)>, archives: &Pat
         .collect()
 }
 
-fn metrics(records: &[(&RunRecord, &ArchivedRun)]) -> Metrics {
+fn metrics(records: &[(&RunRecord, &ArchivedRun)]) -> CycleMetrics {
     let first_start = records.first().and_then(|(r, _)| timestamp(&r.started_at));
     let first_finding = records
         .iter()
@@ -476,7 +477,7 @@ fn metrics(records: &[(&RunRecord, &ArchivedRun)]) -> Metrics {
         .filter(|(_, (passed, failed))| *passed > 0 && *failed > 0)
         .map(|((runbook, step), (passed, failed))| Flaky { runbook, step, passed, failed })
         .collect();
-    Metrics {
+    CycleMetrics {
         time_to_first_finding_ms,
         mean_run_duration_ms: (!finished.is_empty()).then(|| finished.iter().sum::<u64>() / finished.len() as u64),
         flaky_steps,
@@ -501,8 +502,9 @@ fn next_actions(kb: &Kb, blockers: &[Blocker]) -> Vec<NextAction> {
         .filter(|b| b.open)
         .map(|blocker| {
             let verify = format!("runbook exec {}", blocker.runbook);
-            let body = kb.index_of(&blocker.runbook).and_then(|i| kb.body(i).ok());
-            let (fix, note) = match (kb.get(&blocker.runbook), body) {
+            let found = kb.by_id(&blocker.runbook);
+            let body = found.and_then(|idx| kb.body(idx).ok());
+            let (fix, note) = match (found.map(|idx| &kb[idx]), body) {
                 (Some(runbook), Some(body)) => {
                     let steps = remediations(&body.steps, &blocker.step);
                     let fix: Vec<String> = steps

@@ -47,6 +47,12 @@ pub fn render(run: &RunRecord) -> String {
         let vars: Vec<String> = run.vars.iter().map(|(k, v)| format!("`{k}={}`", plain(v))).collect();
         let _ = writeln!(out, "| vars | {} |", cell(&vars.join(" ")));
     }
+    for (label, value) in run.trigger.iter().flat_map(|t| t.facts()) {
+        let _ = writeln!(out, "| {label} | {} |", cell(&value));
+    }
+    if run.options.diagnose {
+        let _ = writeln!(out, "| mode | diagnose: read-only steps only |");
+    }
     if let Some(from) = &run.options.resumed_from {
         let _ = writeln!(out, "| resumed from | `{from}` |");
     }

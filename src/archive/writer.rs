@@ -1,34 +1,35 @@
 //! Writing one run's folder: `run.json` (atomically, after every step), `run.md`, step logs.
 
 use super::markdown;
-use crate::record::{Engine, Host, RunOptions, RunRecord, RunbookRef, Verdict};
+use super::store::{Archives, MARKDOWN_FILE, RECORD_FILE, STEPS_DIR};
+use crate::record::{EngineVersion, Host, RunOptions, RunRecord, RunbookRef, Trigger, Verdict};
 use crate::util::fs::write_atomic;
 use crate::util::text::file_safe;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The run folder of one run.
+/// Writes the folder of one run (read back as an [`ArchivedRun`](super::store::ArchivedRun)).
 #[derive(Debug)]
-pub struct RunArchive {
+pub struct RunWriter {
     dir: PathBuf,
     /// Compact JSON of the steps written so far: `run.json` is rewritten after every step, and
     /// serializing only the new step keeps that linear.
     steps_json: Vec<String>,
 }
 
-impl RunArchive {
-    /// Creates `archives/<run_id>/steps/`; a second run in the same second gets `-2`, `-3`, ….
-    /// Returns the archive and the final run id.
-    pub fn create(archives: &Path, run_id: &str) -> std::io::Result<(RunArchive, String)> {
-        std::fs::create_dir_all(archives)?;
+impl RunWriter {
+    /// Creates the run's folder with its `steps/`; a second run in the same second gets `-2`,
+    /// `-3`, …. Returns the writer and the final run id.
+    pub fn create(archives: &Archives, run_id: &str) -> std::io::Result<(RunWriter, String)> {
+        std::fs::create_dir_all(archives.dir())?;
         for n in 1..1000 {
             let id = if n == 1 { run_id.to_string() } else { format!("{run_id}-{n}") };
-            let dir = archives.join(&id);
+            let dir = archives.run_dir(&id);
             match std::fs::create_dir(&dir) {
                 Ok(()) => {
-                    std::fs::create_dir(dir.join("steps"))?;
-                    return Ok((RunArchive { dir, steps_json: Vec::new() }, id));
+                    std::fs::create_dir(dir.join(STEPS_DIR))?;
+                    return Ok((RunWriter { dir, steps_json: Vec::new() }, id));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
@@ -44,7 +45,7 @@ impl RunArchive {
     /// Where the log of one stream of step number `number` (1-based) goes: the full path and
     /// the path relative to the run folder. The file is created by whoever writes first.
     pub fn step_log(&self, number: usize, step_id: &str, stream: &str) -> (PathBuf, String) {
-        let relative = format!("steps/{number:02}-{}.{stream}", file_safe(step_id));
+        let relative = format!("{STEPS_DIR}/{number:02}-{}.{stream}", file_safe(step_id));
         (self.dir.join(&relative), relative)
     }
 
@@ -57,7 +58,7 @@ impl RunArchive {
         } else {
             self.compact(record)?.into_bytes()
         };
-        write_atomic(&self.dir.join("run.json"), &bytes)
+        write_atomic(&self.dir.join(RECORD_FILE), &bytes)
     }
 
     /// The record as compact JSON, from the cached JSON of earlier steps plus the new ones.
@@ -79,6 +80,7 @@ impl RunArchive {
             finished_at: &record.finished_at,
             duration_ms: record.duration_ms,
             options: &record.options,
+            trigger: &record.trigger,
             vars: &record.vars,
             verdict: record.verdict,
         };
@@ -96,17 +98,17 @@ impl RunArchive {
     }
 
     pub fn write_markdown(&self, record: &RunRecord) -> std::io::Result<()> {
-        write_atomic(&self.dir.join("run.md"), markdown::render(record).as_bytes())
+        write_atomic(&self.dir.join(MARKDOWN_FILE), markdown::render(record).as_bytes())
     }
 }
 
-/// Every field of [`RunRecord`] but `steps` and `findings`, which [`RunArchive::compact`] adds.
+/// Every field of [`RunRecord`] but `steps` and `findings`, which [`RunWriter::compact`] adds.
 #[derive(Serialize)]
 struct Head<'a> {
     schema: u32,
     run_id: &'a str,
     runbook: &'a RunbookRef,
-    engine: &'a Engine,
+    engine: &'a EngineVersion,
     host: &'a Host,
     user: &'a str,
     started_at: &'a str,
@@ -114,6 +116,8 @@ struct Head<'a> {
     finished_at: &'a Option<String>,
     duration_ms: u64,
     options: &'a RunOptions,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trigger: &'a Option<Trigger>,
     vars: &'a BTreeMap<String, serde_json::Value>,
     verdict: Verdict,
 }
@@ -133,13 +137,14 @@ mod tests {
                 path: "x.md".into(),
                 sha256: "ab".into(),
             },
-            engine: Engine { name: "runbook".into(), version: "0".into() },
+            engine: EngineVersion { name: "runbook".into(), version: "0".into() },
             host: Host { name: "h".into(), os: "linux".into(), arch: "x86_64".into() },
             user: "u".into(),
             started_at: "t".into(),
             finished_at: None,
             duration_ms: 5,
             options: RunOptions::default(),
+            trigger: Some(Trigger { kind: "alertmanager".into(), ..Trigger::default() }),
             vars: BTreeMap::from([("steps".to_string(), serde_json::json!([]))]),
             verdict: Verdict::Running,
             steps: (0..steps)
@@ -174,7 +179,7 @@ mod tests {
     #[test]
     fn incremental_json_equals_full_json() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut archive, _) = RunArchive::create(dir.path(), "r").unwrap();
+        let (mut archive, _) = RunWriter::create(&Archives::new(dir.path()), "r").unwrap();
         for steps in [0, 1, 2, 5] {
             let record = record(steps);
             let compact: serde_json::Value = serde_json::from_str(&archive.compact(&record).unwrap()).unwrap();

@@ -5,6 +5,7 @@ use super::diagnostics::DiagnosticRenderer;
 use super::output::{self, GREEN, RED, YELLOW, paint};
 use crate::cli::error::{Error, Result, exit};
 use crate::model::{Diagnostic, Kb, KbSource};
+use crate::util::text::plural;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -45,14 +46,15 @@ impl Target {
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let targets = targets(ctx, &args.paths)?;
     let mut runbooks = 0;
-    let mut selected: Vec<(&Kb, &Diagnostic)> = Vec::new();
-    for target in &targets {
+    // Each diagnostic with the number of its target, whose renderer shows it.
+    let mut selected: Vec<(usize, &Diagnostic)> = Vec::new();
+    for (number, target) in targets.iter().enumerate() {
         runbooks += target.kb.runbooks.iter().filter(|rb| target.covers(&rb.path)).count();
         if target.prefixes.is_none() {
-            selected.extend(target.kb.diagnostics.iter().map(|d| (&target.kb, d)));
+            selected.extend(target.kb.diagnostics.iter().map(|d| (number, d)));
         }
         for rb in target.kb.runbooks.iter().filter(|rb| target.covers(&rb.path)) {
-            selected.extend(rb.diagnostics.iter().map(|d| (&target.kb, d)));
+            selected.extend(rb.diagnostics.iter().map(|d| (number, d)));
         }
     }
     let errors = selected.iter().filter(|(_, d)| d.is_error()).count();
@@ -64,17 +66,17 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         serde_json::to_writer(&mut out, &report)?;
         writeln!(out).map_err(io)?;
     } else {
-        for (kb, diag) in &selected {
-            let mut renderer = DiagnosticRenderer::new(kb, |p| ctx.display_path(kb, p));
-            writeln!(out, "{}", renderer.render(diag)).map_err(io)?;
+        // One renderer per KB, so each file's text is read once however many diagnostics it has.
+        let mut renderers: Vec<DiagnosticRenderer> =
+            targets.iter().map(|t| DiagnosticRenderer::new(&t.kb, |p| ctx.display_path(&t.kb, p))).collect();
+        for (number, diag) in &selected {
+            writeln!(out, "{}", renderers[*number].render(diag)).map_err(io)?;
         }
         let summary = format!(
-            "checked {runbooks} runbook{}: {} error{}, {} warning{}",
-            if runbooks == 1 { "" } else { "s" },
-            errors,
-            if errors == 1 { "" } else { "s" },
-            warnings,
-            if warnings == 1 { "" } else { "s" },
+            "checked {}: {}, {}",
+            plural(runbooks, "runbook"),
+            plural(errors, "error"),
+            plural(warnings, "warning")
         );
         let style = if errors > 0 {
             RED

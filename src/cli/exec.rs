@@ -10,7 +10,10 @@ use crate::exec::probe::gpu;
 use crate::exec::report::Reporter;
 use crate::exec::report::json::JsonReporter;
 use crate::exec::report::terminal::TerminalReporter;
-use crate::record::Verdict;
+use crate::model::{Kb, Runbook};
+use crate::record::{Trigger, Verdict};
+use crate::util::text::plural;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -25,6 +28,12 @@ pub struct Args {
     /// Answer yes to every `confirm` question
     #[arg(short, long)]
     yes: bool,
+    /// Run only the read-only steps: those with `confirm` or `manual` are skipped; asks nothing
+    #[arg(long, conflicts_with = "yes")]
+    diagnose: bool,
+    /// For programs that start runs (hooks, agents): what started it, a JSON object with a `kind`
+    #[arg(long, value_name = "JSON")]
+    trigger: Option<String>,
     /// Print every step fully rendered; run nothing
     #[arg(long)]
     dry_run: bool,
@@ -52,48 +61,17 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+    let trigger = args.trigger.as_deref().map(Trigger::parse).transpose().map_err(|err| Error::Invalid {
+        message: format!("bad --trigger: {err}"),
+        hint: Some(r#"pass a JSON object such as --trigger '{"kind":"cron"}'"#.into()),
+    })?;
     let kb = ctx.load_summaries()?;
-    let rb = find(&kb, &args.id)?;
-    // A broken link is `check`'s business; any other error keeps the runbook from running.
-    let blocking = rb.blocking_errors().count();
-    if blocking > 0 {
-        let mut renderer = DiagnosticRenderer::new(&kb, |p| ctx.display_path(&kb, p));
-        let mut stderr = output::stderr(ctx.color);
-        for diag in rb.blocking_errors() {
-            use std::io::Write;
-            let _ = writeln!(stderr, "{}", renderer.render(diag));
-        }
-        return Err(Error::Invalid {
-            message: format!(
-                "{} has {} error{}: it will not run",
-                rb.id,
-                blocking,
-                if blocking == 1 { "" } else { "s" }
-            ),
-            hint: Some(format!("fix them, then `runbook check {}`", ctx.display_path(&kb, &rb.path))),
-        });
-    }
-    if rb.is_document() {
-        return Err(Error::Invalid {
-            message: format!("{} is a document: it has no steps to run", rb.id),
-            hint: Some(format!("`runbook show {}` prints it", rb.id)),
-        });
-    }
-    let index = kb.index_of_path(&rb.path).unwrap_or_default();
-    let body = kb.body(index).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
-    let vars = args
-        .vars
-        .iter()
-        .map(|pair| match pair.split_once('=') {
-            Some((name, value)) => Ok((name.trim().to_string(), value.to_string())),
-            None => Err(Error::Invalid {
-                message: format!("bad --var `{pair}`"),
-                hint: Some("write --var name=value".into()),
-            }),
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let idx = find(&kb, &args.id)?;
+    let rb = &kb[idx];
+    refuse_unrunnable(ctx, &kb, rb)?;
+    let body = kb.body(idx).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
     let opts = ExecOptions {
-        vars,
+        vars: parse_vars(&args.vars)?,
         yes: args.yes,
         dry_run: args.dry_run,
         from: args.from,
@@ -103,6 +81,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         archives_dir: kb.archives_dir(ctx.archives.as_deref()),
         secret_names: args.secrets,
         cwd: ctx.cwd.clone(),
+        diagnose: args.diagnose,
+        trigger,
     };
     let interrupted = interrupt_flag();
     let mut reporter: Box<dyn Reporter> = if args.json {
@@ -111,8 +91,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         Box::new(TerminalReporter::new(output::use_color(ctx.color), ctx.quiet))
     };
     let gpu: Arc<dyn gpu::GpuSource> = Arc::from(gpu::source_from_env());
-    let outcome = engine::execute(&kb, rb, &body, &opts, reporter.as_mut(), &interrupted, gpu)
-        .map_err(|invalid| Error::Invalid { message: invalid.message, hint: invalid.hint })?;
+    let outcome = engine::execute(&kb, rb, &body, &opts, reporter.as_mut(), &interrupted, gpu)?;
     if args.dry_run {
         return Ok(exit::OK);
     }
@@ -132,6 +111,44 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         Verdict::Interrupted => exit::INTERRUPTED,
         Verdict::Failed | Verdict::Running => exit::FAILED,
     })
+}
+
+/// A runbook with errors (shown first) or without steps does not run.
+fn refuse_unrunnable(ctx: &Context, kb: &Kb, rb: &Runbook) -> Result<()> {
+    // A broken link is `check`'s business; any other error keeps the runbook from running.
+    let blocking = rb.blocking_errors().count();
+    if blocking > 0 {
+        let mut renderer = DiagnosticRenderer::new(kb, |p| ctx.display_path(kb, p));
+        let mut stderr = output::stderr(ctx.color);
+        for diag in rb.blocking_errors() {
+            let _ = writeln!(stderr, "{}", renderer.render(diag));
+        }
+        return Err(Error::Invalid {
+            message: format!("{} has {}: it will not run", rb.id, plural(blocking, "error")),
+            hint: Some(format!("fix them, then `runbook check {}`", ctx.display_path(kb, &rb.path))),
+        });
+    }
+    if rb.is_document() {
+        return Err(Error::Invalid {
+            message: format!("{} is a document: it has no steps to run", rb.id),
+            hint: Some(format!("`runbook show {}` prints it", rb.id)),
+        });
+    }
+    Ok(())
+}
+
+/// `--var name=value` pairs.
+fn parse_vars(pairs: &[String]) -> Result<Vec<(String, String)>> {
+    pairs
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) => Ok((name.trim().to_string(), value.to_string())),
+            None => Err(Error::Invalid {
+                message: format!("bad --var `{pair}`"),
+                hint: Some("write --var name=value".into()),
+            }),
+        })
+        .collect()
 }
 
 /// Set by Ctrl-C or SIGTERM; the engine stops the current step and writes the archive. A second

@@ -11,6 +11,7 @@ pub mod error;
 mod exec;
 mod index;
 mod list;
+mod mcp;
 mod new;
 mod output;
 mod search;
@@ -80,10 +81,41 @@ pub enum Command {
     Index(index::Args),
     /// Write the knowledge base as a static site (default: public/)
     Build(build::Args),
-    /// Serve the site live: search, JSON API, metrics, reload on change
+    /// Serve the site live: search, JSON API, metrics, MCP at /mcp, reload on change
     Serve(serve::Args),
+    /// Serve the knowledge base to AI agents over the Model Context Protocol (stdio)
+    Mcp(mcp::Args),
     /// Print shell completions
     Completions(completions::Args),
+}
+
+/// How an MCP server is set up: `runbook mcp`, and `/mcp` of `runbook serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct McpArgs {
+    /// Offer agents the `run_diagnosis` tool: a runbook's read-only steps (never `confirm` or `manual` ones), each run archived
+    #[arg(long)]
+    pub allow_diagnosis: bool,
+    /// Longest a diagnosis may run before it is stopped
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub diagnosis_timeout: crate::model::duration::Duration,
+    /// Largest tool result sent to an agent, in bytes; longer ones are cut, saying what was cut
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024, value_parser = clap::value_parser!(u32).range(4096..))]
+    pub max_output: u32,
+}
+
+impl McpArgs {
+    pub fn options(&self) -> Result<crate::mcp::Options, Error> {
+        let exe = std::env::current_exe().map_err(|e| Error::Failed {
+            message: format!("cannot find the runbook binary to run diagnoses with: {e}"),
+            hint: None,
+        })?;
+        Ok(crate::mcp::Options {
+            allow_diagnosis: self.allow_diagnosis,
+            diagnosis_timeout: self.diagnosis_timeout.as_std(),
+            max_output: self.max_output as usize,
+            exe,
+        })
+    }
 }
 
 /// Runs the command line and returns the process exit code.
@@ -121,6 +153,7 @@ pub fn main_with(hooks: &Hooks) -> i32 {
             }
             serve::run(&ctx, args)
         }
+        Command::Mcp(args) => mcp::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
     };
     match result {

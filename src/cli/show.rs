@@ -6,7 +6,7 @@ use super::diagnostics::DiagnosticRenderer;
 use super::output::{self, BOLD, CYAN, DIM, HEADING, RED, YELLOW, paint};
 use crate::cli::error::{Error, Result, exit};
 use crate::model::Kb;
-use crate::model::runbook::{Body, Runbook};
+use crate::model::runbook::{Body, RunbookIdx};
 use crate::model::step::{Action, Step};
 use crate::model::views::RunbookView;
 use std::io::Write;
@@ -22,22 +22,23 @@ pub struct Args {
 
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let kb = ctx.load_kb()?;
-    let rb = find(&kb, &args.id)?;
-    let index = kb.index_of_path(&rb.path).unwrap_or_default();
-    let body = kb.body(index).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
+    let idx = find(&kb, &args.id)?;
+    let rb = &kb[idx];
+    let body = kb.body(idx).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
     let mut out = output::stdout(ctx.color);
     if args.json {
-        let view = RunbookView::new(&kb, rb, &body);
+        let view = RunbookView::new(&kb, idx, &body);
         serde_json::to_writer_pretty(&mut out, &view)?;
         writeln!(out).map_err(|e| Error::io("stdout", e))?;
     } else {
-        print_runbook(&mut out, ctx, &kb, rb, &body).map_err(|e| Error::io("stdout", e))?;
+        print_runbook(&mut out, ctx, &kb, idx, &body).map_err(|e| Error::io("stdout", e))?;
     }
     out.flush().map_err(|e| Error::io("stdout", e))?;
     Ok(exit::OK)
 }
 
-fn print_runbook<W: Write>(out: &mut W, ctx: &Context, kb: &Kb, rb: &Runbook, body: &Body) -> std::io::Result<()> {
+fn print_runbook<W: Write>(out: &mut W, ctx: &Context, kb: &Kb, idx: RunbookIdx, body: &Body) -> std::io::Result<()> {
+    let rb = &kb[idx];
     writeln!(out, "{}", paint(BOLD, &rb.title))?;
     let mut meta = vec![format!("id {}", rb.id), rb.category.clone(), rb.severity.as_str().to_string()];
     if let Some(owner) = &rb.owner {
@@ -82,13 +83,11 @@ fn print_runbook<W: Write>(out: &mut W, ctx: &Context, kb: &Kb, rb: &Runbook, bo
             print_step(out, number + 1, step)?;
         }
     }
-    if let Some(index) = kb.index_of_path(&rb.path) {
-        let backlinks = kb.backlinks(index);
-        if !backlinks.is_empty() {
-            writeln!(out)?;
-            let names: Vec<String> = backlinks.iter().map(|(from, _)| from.id.clone()).collect();
-            writeln!(out, "{} {}", paint(DIM, "Referenced by:"), names.join(", "))?;
-        }
+    let backlinks = kb.backlinks(idx);
+    if !backlinks.is_empty() {
+        writeln!(out)?;
+        let names: Vec<&str> = backlinks.iter().map(|link| kb[link.from].id.as_str()).collect();
+        writeln!(out, "{} {}", paint(DIM, "Referenced by:"), names.join(", "))?;
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //!
 //! Matchers reach this module resolved: templates rendered, numbers and versions parsed.
 
-use crate::model::matcher::{Deferred, LinePattern, LineTest, Matcher, Scalar, Unit, compile_regex};
+use crate::model::matcher::{Deferred, LinePattern, LineTest, Matcher, MatcherError, Scalar, Unit, compile_regex};
 use crate::model::quantity::Number;
 use crate::model::version::Version;
 use crate::record::CheckResult;
@@ -84,7 +84,7 @@ pub fn check_text(label: &str, matcher: &Matcher, text: &str) -> Vec<CheckResult
                 scanner.bytes(text.trim().len() as u64);
                 scanner.finish()
             }
-            Err(problem) => vec![CheckResult::failed(label, matcher.describe(Unit::Plain), problem)],
+            Err(problem) => vec![CheckResult::failed(label, matcher.describe(Unit::Plain), problem.to_string())],
         },
         other => match text.trim().parse::<f64>() {
             Ok(number) => vec![check_number(label, other, number, Unit::Plain)],
@@ -148,7 +148,7 @@ enum Compiled {
 
 impl LineScanner {
     /// Compiles the patterns (which must be resolved); a bad regex is an error.
-    pub fn new(label: &str, patterns: &[LinePattern]) -> Result<LineScanner, String> {
+    pub fn new(label: &str, patterns: &[LinePattern]) -> Result<LineScanner, MatcherError> {
         let mut compiled = Vec::with_capacity(patterns.len());
         for pattern in patterns {
             let test = match &pattern.test {

@@ -7,24 +7,23 @@ use super::probe::{self, ProbeEnv, ProbeStatus, gpu::GpuSource};
 use super::process::{self, Spawn};
 use super::redact::Redactor;
 use super::report::{DryStep, Reporter, StepStart};
-use super::resolve::{ResolvedAction, ResolvedStep, resolve_step};
+use super::resolve::{ResolveError, ResolvedAction, ResolvedStep, resolve_step};
 use super::scope::{Scope, StepState};
 use super::stream::{StreamKind, StreamSink};
 use super::template::Renderer;
-use crate::archive::store;
-use crate::archive::writer::RunArchive;
+use crate::archive::store::{self, Archives};
+use crate::archive::writer::RunWriter;
 use crate::model::matcher::{Matcher, Unit};
 use crate::model::probe::Probe;
 use crate::model::slug::is_identifier;
 use crate::model::step::{Action, Severity, Step};
-use crate::model::suggest::closest;
 use crate::model::template::Template;
 use crate::model::{Body, Kb, Runbook};
 use crate::record::CheckResult;
 use crate::record::{
     Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord, Verdict,
 };
-use crate::util::text::file_safe;
+use crate::util::suggest::closest;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -48,6 +47,10 @@ pub struct ExecOptions {
     pub secret_names: Vec<String>,
     /// Where `runbook` was started: the default working directory of steps.
     pub cwd: PathBuf,
+    /// `--diagnose`: run only the steps that change nothing and need no person.
+    pub diagnose: bool,
+    /// `--trigger`: what started the run, recorded in `run.json`.
+    pub trigger: Option<crate::record::Trigger>,
 }
 
 /// Input that makes the run impossible: nothing has run (exit 2).
@@ -187,12 +190,25 @@ fn plan(body: &Body, opts: &ExecOptions) -> Result<Vec<Plan>, Invalid> {
                 Plan::Skip(format!("before --from {}", opts.from.as_deref().unwrap_or_default()))
             } else if !opts.only.is_empty() && !opts.only.iter().any(|o| o.eq_ignore_ascii_case(&step.id)) {
                 Plan::Skip("not selected by --only".into())
+            } else if let Some(reason) = opts.diagnose.then(|| not_diagnostic(step)).flatten() {
+                Plan::Skip(reason.into())
             } else {
                 Plan::Run
             }
         })
         .collect();
     Ok(plans)
+}
+
+/// Why `--diagnose` leaves `step` out, if it does: it changes the system or needs a person.
+fn not_diagnostic(step: &Step) -> Option<&'static str> {
+    if matches!(step.action, Action::Manual(_)) {
+        Some("not run by --diagnose: it needs a person")
+    } else if step.confirm.is_some() {
+        Some("not run by --diagnose: it changes the system")
+    } else {
+        None
+    }
 }
 
 /// For `--resume`: the steps of the latest run that passed, carried over with their results,
@@ -203,7 +219,7 @@ fn carry_over(
     opts: &ExecOptions,
     scope: &mut Scope,
 ) -> Result<(Vec<Option<StepRecord>>, String), Invalid> {
-    let runs = store::list(&opts.archives_dir);
+    let runs = Archives::new(&opts.archives_dir).runs();
     let previous = runs
         .iter()
         .filter_map(|r| r.record.as_ref().ok())
@@ -296,7 +312,7 @@ struct Engine<'a> {
     /// Every name a step of this runbook captures: templates reading them are rendered late.
     capture_names: BTreeSet<String>,
     record: RunRecord,
-    archive: Option<RunArchive>,
+    archive: Option<RunWriter>,
     archive_error: Option<String>,
     shell: Vec<String>,
     /// The start of the last step's stdout, for `steps.<id>.stdout`.
@@ -315,7 +331,7 @@ impl<'a> Engine<'a> {
     ) -> Engine<'a> {
         let Setup { redactor, scope, capture_names, host, vars, resumed_from } = setup;
         let started = now();
-        let run_id = format!("{}-{}", started.strftime("%Y%m%dT%H%M%SZ"), file_safe(&rb.id));
+        let run_id = store::run_id(started, &rb.id);
         let vars = vars
             .into_iter()
             .map(|(k, v)| {
@@ -335,7 +351,7 @@ impl<'a> Engine<'a> {
                 path: rb.path.clone(),
                 sha256: body.sha256.clone(),
             },
-            engine: crate::record::Engine { name: "runbook".into(), version: env!("CARGO_PKG_VERSION").into() },
+            engine: crate::record::EngineVersion { name: "runbook".into(), version: env!("CARGO_PKG_VERSION").into() },
             host,
             user: user(),
             started_at: rfc3339(started),
@@ -347,7 +363,9 @@ impl<'a> Engine<'a> {
                 only: opts.only.clone(),
                 resumed_from,
                 interactive: false,
+                diagnose: opts.diagnose,
             },
+            trigger: opts.trigger.clone(),
             vars,
             verdict: Verdict::Running,
             steps: Vec::new(),
@@ -381,7 +399,7 @@ impl<'a> Engine<'a> {
     }
 
     /// Renders what can be rendered before anything runs; dynamic templates stay as written.
-    fn resolve_early(&self, step: &Step) -> Result<ResolvedStep, String> {
+    fn resolve_early(&self, step: &Step) -> Result<ResolvedStep, ResolveError> {
         let scope = self.scope.value();
         resolve_step(step, &|t: &Template| {
             if self.is_dynamic(t) { Ok(None) } else { self.renderer.render(t, &scope).map(Some) }
@@ -510,7 +528,7 @@ impl<'a> Engine<'a> {
         if !self.opts.archive {
             return;
         }
-        match RunArchive::create(&self.opts.archives_dir, &self.record.run_id) {
+        match RunWriter::create(&Archives::new(&self.opts.archives_dir), &self.record.run_id) {
             Ok((archive, run_id)) => {
                 self.record.run_id = run_id;
                 self.archive = Some(archive);
@@ -603,7 +621,7 @@ impl<'a> Engine<'a> {
         let scope = self.scope.value();
         let resolved = match resolve_step(step, &|t: &Template| self.renderer.render(t, &scope).map(Some)) {
             Ok(resolved) => resolved,
-            Err(err) => return finish(errored(record, self.redactor.redact(&err).into_owned())),
+            Err(err) => return finish(errored(record, self.redactor.redact(&err.to_string()).into_owned())),
         };
         record.name = self.redactor.redact(&resolved.name).into_owned();
         record.command = Some(self.redactor.redact(&resolved.command()).into_owned());

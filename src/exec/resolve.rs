@@ -4,21 +4,43 @@
 
 use crate::model::Step;
 use crate::model::matcher::{
-    Deferred, LinePattern, LineTest, LinesMatcher, Matcher, NumberMatcher, Scalar, TextMatcher, ValueMatcher,
-    VersionMatcher, check_regex, parse_rendered_line_pattern,
+    Deferred, LinePattern, LineTest, LinesMatcher, Matcher, MatcherError, NumberMatcher, Scalar, TextMatcher,
+    ValueMatcher, VersionMatcher, check_regex, parse_rendered_line_pattern,
 };
 use crate::model::probe::{CommandProbe, DiskProbe, FileProbe, GpuProbe, HttpProbe, Probe, ProcessProbe, TcpProbe};
 use crate::model::quantity::parse_quantity;
 use crate::model::step::{Action, Expect};
-use crate::model::template::Template;
+use crate::model::template::{Template, TemplateError};
 use crate::model::version::VersionReq;
 use std::collections::BTreeMap;
 
 /// Renders one template to text; `Ok(None)` means "not yet" (a dry run cannot know what an
-/// earlier step will capture), and the value stays as written.
+/// earlier step will capture), and the value stays as written. The error is the renderer's
+/// message.
 pub type Render<'a> = dyn Fn(&Template) -> Result<Option<String>, String> + 'a;
 
-fn text(render: &Render, template: &Template) -> Result<String, String> {
+/// Why a step cannot be made concrete.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ResolveError {
+    /// A template did not render (an undefined name, a filter error).
+    #[error("{0}")]
+    Render(String),
+    /// A rendered value is not what its field takes (a bad regex, size or version).
+    #[error(transparent)]
+    Matcher(#[from] MatcherError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("capture regex `{pattern}` has {groups} groups; it needs exactly one")]
+    CaptureGroups { pattern: String, groups: usize },
+}
+
+impl From<String> for ResolveError {
+    fn from(message: String) -> ResolveError {
+        ResolveError::Render(message)
+    }
+}
+
+fn text(render: &Render, template: &Template) -> Result<String, ResolveError> {
     Ok(render(template)?.unwrap_or_else(|| template.source.clone()))
 }
 
@@ -58,7 +80,7 @@ impl ResolvedStep {
     }
 }
 
-pub fn resolve_step(step: &Step, render: &Render) -> Result<ResolvedStep, String> {
+pub fn resolve_step(step: &Step, render: &Render) -> Result<ResolvedStep, ResolveError> {
     let action = match &step.action {
         Action::Run(run) => {
             let mut captures = Vec::with_capacity(run.captures.len());
@@ -68,7 +90,7 @@ pub fn resolve_step(step: &Step, render: &Render) -> Result<ResolvedStep, String
                 };
                 let groups = check_regex(&source)?;
                 if groups != 1 {
-                    return Err(format!("capture regex `{source}` has {groups} groups; it needs exactly one"));
+                    return Err(ResolveError::CaptureGroups { pattern: source, groups });
                 }
                 captures.push((name.clone(), crate::model::matcher::compile_regex(&source)?));
             }
@@ -99,34 +121,34 @@ pub fn resolve_step(step: &Step, render: &Render) -> Result<ResolvedStep, String
     })
 }
 
-fn literal(render: &Render, template: &Template) -> Result<Template, String> {
+fn literal(render: &Render, template: &Template) -> Result<Template, ResolveError> {
     Ok(match render(template)? {
         Some(rendered) => Template::literal(rendered),
         None => template.clone(),
     })
 }
 
-fn number(render: &Render, value: &Deferred<f64>) -> Result<Deferred<f64>, String> {
+fn number(render: &Render, value: &Deferred<f64>) -> Result<Deferred<f64>, ResolveError> {
     match value {
         Deferred::Ready(v) => Ok(Deferred::Ready(*v)),
         Deferred::Template(t) => match render(t)? {
-            Some(text) => parse_quantity(&text).map(Deferred::Ready).map_err(|e| e.to_string()),
+            Some(text) => Ok(Deferred::Ready(parse_quantity(&text).map_err(MatcherError::from)?)),
             None => Ok(value.clone()),
         },
     }
 }
 
-fn version(render: &Render, value: &Deferred<VersionReq>) -> Result<Deferred<VersionReq>, String> {
+fn version(render: &Render, value: &Deferred<VersionReq>) -> Result<Deferred<VersionReq>, ResolveError> {
     match value {
         Deferred::Ready(v) => Ok(Deferred::Ready(v.clone())),
         Deferred::Template(t) => match render(t)? {
-            Some(text) => VersionReq::parse(&text).map(Deferred::Ready).map_err(|e| e.to_string()),
+            Some(text) => Ok(Deferred::Ready(VersionReq::parse(&text).map_err(MatcherError::from)?)),
             None => Ok(value.clone()),
         },
     }
 }
 
-fn pattern(render: &Render, pattern: &LinePattern) -> Result<LinePattern, String> {
+fn pattern(render: &Render, pattern: &LinePattern) -> Result<LinePattern, ResolveError> {
     let templated = match &pattern.test {
         LineTest::Contains(t) | LineTest::Regex(t) => t.is_templated(),
         LineTest::Empty => false,
@@ -136,12 +158,12 @@ fn pattern(render: &Render, pattern: &LinePattern) -> Result<LinePattern, String
     }
     // Render the whole pattern as written (`!/{{ x }}/`), then read it again as plain data.
     match render(&Template::parse(pattern.source.clone())?)? {
-        Some(rendered) => parse_rendered_line_pattern(&rendered),
+        Some(rendered) => Ok(parse_rendered_line_pattern(&rendered)?),
         None => Ok(pattern.clone()),
     }
 }
 
-pub fn resolve_matcher(matcher: &Matcher, render: &Render) -> Result<Matcher, String> {
+pub fn resolve_matcher(matcher: &Matcher, render: &Render) -> Result<Matcher, ResolveError> {
     Ok(match matcher {
         Matcher::Equals(Scalar::Number(v)) => Matcher::Equals(Scalar::Number(number(render, v)?)),
         Matcher::Equals(Scalar::Text(t)) => Matcher::Equals(Scalar::Text(literal(render, t)?)),
@@ -161,19 +183,19 @@ pub fn resolve_matcher(matcher: &Matcher, render: &Render) -> Result<Matcher, St
     })
 }
 
-fn num_opt(m: &Option<NumberMatcher>, render: &Render) -> Result<Option<NumberMatcher>, String> {
+fn num_opt(m: &Option<NumberMatcher>, render: &Render) -> Result<Option<NumberMatcher>, ResolveError> {
     m.as_ref().map(|m| resolve_matcher(&m.0, render).map(NumberMatcher)).transpose()
 }
 
-fn version_opt(m: &Option<VersionMatcher>, render: &Render) -> Result<Option<VersionMatcher>, String> {
+fn version_opt(m: &Option<VersionMatcher>, render: &Render) -> Result<Option<VersionMatcher>, ResolveError> {
     m.as_ref().map(|m| resolve_matcher(&m.0, render).map(VersionMatcher)).transpose()
 }
 
-fn lines_opt(m: &Option<LinesMatcher>, render: &Render) -> Result<Option<LinesMatcher>, String> {
+fn lines_opt(m: &Option<LinesMatcher>, render: &Render) -> Result<Option<LinesMatcher>, ResolveError> {
     m.as_ref().map(|m| resolve_matcher(&m.0, render).map(LinesMatcher)).transpose()
 }
 
-pub fn resolve_probe(probe: &Probe, render: &Render) -> Result<Probe, String> {
+pub fn resolve_probe(probe: &Probe, render: &Render) -> Result<Probe, ResolveError> {
     Ok(match probe {
         Probe::Disk(p) => Probe::Disk(DiskProbe {
             path: literal(render, &p.path)?,
@@ -260,7 +282,7 @@ mod tests {
         rb.body.unwrap().steps[0].clone()
     }
 
-    fn resolve(yaml: &str, scope: serde_json::Value) -> Result<ResolvedStep, String> {
+    fn resolve(yaml: &str, scope: serde_json::Value) -> Result<ResolvedStep, ResolveError> {
         let renderer = Renderer::new();
         let scope = minijinja::Value::from(minijinja::value::Serde(&scope));
         resolve_step(&step(yaml), &|t: &Template| renderer.render(t, &scope).map(Some))
@@ -299,8 +321,10 @@ mod tests {
     fn bad_rendered_values_are_errors() {
         let err = resolve("disk: {path: /, avail: {gt: \"{{ limit }}\"}}\n", serde_json::json!({"limit": "lots"}))
             .unwrap_err();
-        assert!(err.contains("bad size `lots`"), "{err}");
+        assert!(matches!(err, ResolveError::Matcher(MatcherError::Size(_))), "{err:?}");
+        assert!(err.to_string().contains("bad size `lots`"), "{err}");
         let err = resolve("run: echo {{ missing }}\n", serde_json::json!({})).unwrap_err();
-        assert!(err.contains("not defined"), "{err}");
+        assert!(matches!(err, ResolveError::Render(_)), "{err:?}");
+        assert!(err.to_string().contains("not defined"), "{err}");
     }
 }

@@ -3,16 +3,16 @@
 
 use super::diagnostic::{Diagnostic, Rule};
 use super::kb::Kb;
-use super::runbook::{INDEX_STEMS, LinkTarget, Runbook, is_index_stem};
+use super::runbook::{INDEX_STEMS, LinkTarget, Runbook, RunbookIdx, is_index_stem};
 
 /// File names that are the page of their folder, in the order a folder's page is looked for.
 const FOLDER_PAGES: [&str; 4] = ["_index.md", "index.md", "README.md", "readme.md"];
 
 /// How a link found its page.
 pub(super) enum Found {
-    Exact(usize),
+    Exact(RunbookIdx),
     /// Only when letter case is ignored (as case-insensitive file systems and sites do).
-    IgnoringCase(usize),
+    IgnoringCase(RunbookIdx),
 }
 
 impl Kb {
@@ -35,14 +35,14 @@ impl Kb {
             }
         }
         let joined = joined?;
-        self.runbooks.iter().position(|r| r.path.eq_ignore_ascii_case(joined)).map(Found::IgnoringCase)
+        self.by_file_name(&joined.to_lowercase()).map(Found::IgnoringCase)
     }
 
     /// A link whose path matches a file only ignoring case: it leads there (on the site too), and
     /// `check` warns, since it is broken on Linux and on forges.
     pub(super) fn matched_ignoring_case(
         &self,
-        target: usize,
+        target: RunbookIdx,
         rb: &Runbook,
         anchor: Option<String>,
         written: &str,
@@ -53,7 +53,7 @@ impl Kb {
         if diag.is_some() {
             return (found, diag);
         }
-        let path = &self.runbooks[target].path;
+        let path = &self[target].path;
         let message = format!("link `{written}` matches {path} only when letter case is ignored");
         let hint = "it works on case-insensitive file systems and sites, not on Linux or forges: write the name as the file has it";
         (found, Some(Diagnostic::warning(Rule::Link, &rb.path, line, column, message).with_hint(hint)))
@@ -61,19 +61,19 @@ impl Kb {
 
     /// The runbook at a KB-relative `path` written the way sites link to pages: the file itself,
     /// the path with `.md` added, or the page of the folder it names.
-    pub(super) fn page_at(&self, path: &str) -> Option<usize> {
+    pub(super) fn page_at(&self, path: &str) -> Option<RunbookIdx> {
         let path = path.trim_end_matches('/');
-        if let Some(i) = self.index_of_path(path) {
-            return Some(i);
+        if let Some(idx) = self.by_path(path) {
+            return Some(idx);
         }
         if !path.is_empty()
-            && let Some(i) = self.index_of_path(&format!("{path}.md"))
+            && let Some(idx) = self.by_path(&format!("{path}.md"))
         {
-            return Some(i);
+            return Some(idx);
         }
         FOLDER_PAGES.iter().find_map(|page| {
             let candidate = if path.is_empty() { page.to_string() } else { format!("{path}/{page}") };
-            self.index_of_path(&candidate)
+            self.by_path(&candidate)
         })
     }
 
@@ -91,7 +91,7 @@ impl Kb {
             None => (dest, None),
         };
         let path = super::kb::percent_decode(path);
-        let target = if path.is_empty() { self.index_of_path(&rb.path) } else { self.ref_target(rb, &path) };
+        let target = if path.is_empty() { self.by_path(&rb.path) } else { self.ref_target(rb, &path) };
         match target {
             Some(target) => self.check_anchor(target, rb, anchor, line, column),
             None => {
@@ -102,36 +102,36 @@ impl Kb {
         }
     }
 
-    fn ref_target(&self, rb: &Runbook, path: &str) -> Option<usize> {
+    fn ref_target(&self, rb: &Runbook, path: &str) -> Option<RunbookIdx> {
         let relative = path.trim_start_matches("./");
         if !path.starts_with('/')
-            && let Some(i) = super::kb::join_relative(rb.dir(), relative).and_then(|p| self.page_at(&p))
+            && let Some(idx) = super::kb::join_relative(rb.dir(), relative).and_then(|p| self.page_at(&p))
         {
-            return Some(i);
+            return Some(idx);
         }
         let from_root = path.trim_start_matches('/');
         let folders: Vec<&str> = rb.dir().split('/').filter(|p| !p.is_empty()).collect();
         for depth in (0..=folders.len()).rev() {
             let root = folders[..depth].join("/");
             let candidate = if root.is_empty() { from_root.to_string() } else { format!("{root}/{from_root}") };
-            if let Some(i) = self.page_at(&candidate) {
-                return Some(i);
+            if let Some(idx) = self.page_at(&candidate) {
+                return Some(idx);
             }
         }
         self.page_named(from_root)
     }
 
     /// The one page whose path ends with `name` (without extension, case-insensitively).
-    fn page_named(&self, name: &str) -> Option<usize> {
+    fn page_named(&self, name: &str) -> Option<RunbookIdx> {
         let wanted = logical_path(name);
         if wanted.is_empty() {
             return None;
         }
-        let mut found = self.runbooks.iter().enumerate().filter(|(_, rb)| {
+        let mut found = self.iter().filter(|(_, rb)| {
             let logical = logical_path(&rb.path);
             logical == wanted || logical.ends_with(&format!("/{wanted}"))
         });
-        let first = found.next().map(|(i, _)| i);
+        let first = found.next().map(|(idx, _)| idx);
         match found.next() {
             None => first,
             Some(_) => None,

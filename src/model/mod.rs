@@ -1,6 +1,7 @@
 //! The runbook model: types, parsing, discovery of a knowledge base, and cross-references.
 
 pub mod cache;
+pub mod changes;
 pub mod config;
 pub mod diagnostic;
 pub mod discovery;
@@ -19,14 +20,13 @@ pub mod runbook;
 pub mod slug;
 pub mod state;
 pub mod step;
-pub mod suggest;
 pub mod template;
 pub mod version;
 pub mod views;
 pub mod yaml;
 
 pub use diagnostic::{Diagnostic, Level, Rule};
-pub use kb::{Kb, KbSource, Lookup};
-pub use runbook::{Body, Runbook};
+pub use kb::{Backlink, Kb, KbSource, Lookup};
+pub use runbook::{Body, Runbook, RunbookIdx};
 pub use step::{Action, Severity, Step};
 pub use views::ListRow;

@@ -2,6 +2,7 @@
 //! Parsing never fails: whatever could be read is kept, and every problem becomes a diagnostic
 //! anchored in the `.md` file.
 
+use super::cache::FileStamp;
 use super::config::Config;
 use super::diagnostic::{Diagnostic, Rule};
 use super::discovery::KbSource;
@@ -11,11 +12,11 @@ use super::hugo::HugoSite;
 use super::markdown::{self, Fragment, LineIndex, StepFence};
 use super::probe::{PROBE_NAMES, Probe};
 use super::runbook::{Body, Link, LinkKind, Runbook, is_index_stem};
-use super::slug::is_valid_id;
+use super::slug::{ID_RULES, is_valid_id};
 use super::step::{Action, DEFAULT_TIMEOUT, RawStep, RefSite, RunAction, Severity, Step, StepDefaults};
-use super::suggest::closest;
 use super::template::Template;
 use super::yaml::{YamlPart, parse_yaml, spanned_at, yaml_diagnostic};
+use crate::util::text::{did_you_mean, hex};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -53,7 +54,7 @@ pub struct ParseContext {
 
 impl ParseContext {
     /// The context of every file of the KB at `source` with this `runbook.toml`.
-    pub fn new(source: &KbSource, config: &Config) -> ParseContext {
+    pub fn for_kb(source: &KbSource, config: &Config) -> ParseContext {
         let hugo = source.root().map(HugoSite::locate).unwrap_or_default();
         let hugo_site = !hugo.files.is_empty();
         // Sections' cascades are looked for only in a Hugo site: that costs a walk of the KB.
@@ -100,6 +101,24 @@ const BUILTIN_NAMES: [&str; 10] =
 
 /// Longest summary taken from the first paragraph.
 const SUMMARY_CHARS: usize = 280;
+
+/// Reads and parses one file (its bytes are already there for the built-in KB), with the stamp
+/// it had just before it was read. Never fails: an unreadable file is a runbook carrying why.
+pub fn read_file(mut file: SourceFile, ctx: &ParseContext) -> Runbook {
+    let Some(path) = file.file.clone() else {
+        return parse(file, ctx);
+    };
+    let stamp = FileStamp::of_path(&path);
+    let mut runbook = match std::fs::read(&path) {
+        Ok(bytes) => {
+            file.bytes = bytes;
+            parse(file, ctx)
+        }
+        Err(err) => unreadable(file, &err.to_string()),
+    };
+    runbook.stamp = stamp;
+    runbook
+}
 
 /// A runbook for a file that could not be read at all: listed, with the reason as its error.
 pub fn unreadable(source: SourceFile, reason: &str) -> Runbook {
@@ -473,7 +492,7 @@ fn apply_front_matter(runbook: &mut Runbook, read: &ReadFront, diags: &mut Vec<D
         } else {
             diags.push(
                 Diagnostic::error(Rule::FrontMatter, &runbook.path, line, column, format!("bad runbook id `{id}`"))
-                    .with_hint("ids use letters, digits, `.`, `_` and `-`, starting with a letter or digit"),
+                    .with_hint(ID_RULES),
             );
         }
     }
@@ -744,10 +763,8 @@ fn check_references(
                     )),
                     Some(target) => Some((
                         format!("unknown step `{target}` in `steps.{target}`"),
-                        match closest(target, all_ids.iter().copied()) {
-                            Some(best) => format!("did you mean `{best}`?"),
-                            None => format!("steps in this runbook: {}", all_ids.join(", ")),
-                        },
+                        did_you_mean(target, all_ids.iter().copied())
+                            .unwrap_or_else(|| format!("steps in this runbook: {}", all_ids.join(", "))),
                         format!("steps.{target}"),
                     )),
                 }
@@ -769,12 +786,11 @@ fn check_references(
                     vars.keys().map(String::as_str).chain(earlier_captures.iter().copied()).collect();
                 Some((
                     format!("`{root}` is not defined"),
-                    match closest(root, known.iter().copied()) {
-                        Some(best) => format!("did you mean `{best}`?"),
-                        None => format!(
+                    did_you_mean(root, known.iter().copied()).unwrap_or_else(|| {
+                        format!(
                             "declare it under `vars:` in the front matter (then --var {root}=… can set it), or capture it in an earlier step"
-                        ),
-                    },
+                        )
+                    }),
                     root.to_string(),
                 ))
             };
@@ -812,14 +828,6 @@ fn truncate_words(text: &str, max_chars: usize) -> String {
         _ => &cut,
     };
     format!("{}…", cut.trim_end_matches([',', ';', ':', '.', ' ']))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
 }
 
 #[cfg(test)]

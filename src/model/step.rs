@@ -154,6 +154,20 @@ pub struct Expect {
     pub stderr: Option<LinesMatcher>,
 }
 
+impl Expect {
+    /// The exit code and output checks in words, as `show`, the site and the engine list them.
+    pub fn in_words(&self) -> Vec<String> {
+        let mut out = vec![self.exit.to_string()];
+        if let Some(m) = &self.stdout {
+            out.push(format!("stdout {}", m.0.describe(super::matcher::Unit::Plain)));
+        }
+        if let Some(m) = &self.stderr {
+            out.push(format!("stderr {}", m.0.describe(super::matcher::Unit::Plain)));
+        }
+        out
+    }
+}
+
 /// A name usable as a template variable (`capture:` keys, `vars:` keys).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct VarName(pub String);
@@ -305,13 +319,7 @@ impl Step {
         let mut out = Vec::new();
         match &self.action {
             Action::Run(run) => {
-                out.push(run.expect.exit.to_string());
-                if let Some(m) = &run.expect.stdout {
-                    out.push(format!("stdout {}", m.0.describe(super::matcher::Unit::Plain)));
-                }
-                if let Some(m) = &run.expect.stderr {
-                    out.push(format!("stderr {}", m.0.describe(super::matcher::Unit::Plain)));
-                }
+                out.extend(run.expect.in_words());
                 for name in run.captures.keys() {
                     out.push(format!("captures `{name}`"));
                 }

@@ -6,7 +6,7 @@ use super::front_matter::FRONT_MATTER_FIELDS;
 use super::markdown::Fragment;
 use super::probe::PROBE_NAMES;
 use super::step::STEP_FIELDS;
-use super::suggest::closest;
+use crate::util::suggest::closest;
 use serde::de::DeserializeOwned;
 use serde_saphyr::{Location, Spanned};
 use std::sync::OnceLock;

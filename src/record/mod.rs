@@ -3,9 +3,11 @@
 
 mod check;
 mod run;
+mod trigger;
 
 pub use crate::model::Severity;
 pub use check::CheckResult;
 pub use run::{
-    Engine, Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord, Verdict,
+    EngineVersion, Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord, Verdict,
 };
+pub use trigger::{MAX_TRIGGER_BYTES, Trigger, TriggerError};

@@ -85,7 +85,7 @@ pub struct RunbookRef {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Engine {
+pub struct EngineVersion {
     pub name: String,
     pub version: String,
 }
@@ -109,6 +109,9 @@ pub struct RunOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumed_from: Option<String>,
     pub interactive: bool,
+    /// `--diagnose`: only the steps that change nothing and need no person ran.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub diagnose: bool,
 }
 
 /// Size of one output stream, with the full output in `file`; its tail is in the step record.
@@ -211,7 +214,7 @@ pub struct RunRecord {
     pub schema: u32,
     pub run_id: String,
     pub runbook: RunbookRef,
-    pub engine: Engine,
+    pub engine: EngineVersion,
     pub host: Host,
     pub user: String,
     pub started_at: String,
@@ -219,6 +222,9 @@ pub struct RunRecord {
     pub finished_at: Option<String>,
     pub duration_ms: u64,
     pub options: RunOptions,
+    /// What started the run when no person did (an alert, a schedule, an agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<super::Trigger>,
     /// Variables as the run saw them (secret values redacted).
     pub vars: BTreeMap<String, serde_json::Value>,
     pub verdict: Verdict,

@@ -7,6 +7,7 @@ use super::markdown::{self, BrokenLink, Resolved, StepFence};
 use super::site::Site;
 use super::views::{RunBadge, RunRow, RunView, RunbookHead, StepCard};
 use crate::index::{Kind, SearchResults};
+use crate::model::RunbookIdx;
 use crate::model::runbook::LinkKind;
 use crate::model::slug::heading_anchor;
 use minijinja::Value;
@@ -17,7 +18,7 @@ use std::collections::HashMap;
 #[derive(Debug, Clone)]
 pub enum Page {
     Index,
-    Runbook(usize),
+    Runbook(RunbookIdx),
     Tags,
     /// By lowercase tag.
     Tag(String),
@@ -53,8 +54,8 @@ impl Site {
     /// path ending in `/`, or a file name).
     pub fn pages(&self) -> Vec<(String, Page)> {
         let mut pages = vec![(String::new(), Page::Index)];
-        for (i, rb) in self.kb.runbooks.iter().enumerate() {
-            pages.push((format!("runbooks/{}/", rb.id), Page::Runbook(i)));
+        for (idx, rb) in self.kb.iter() {
+            pages.push((format!("runbooks/{}/", rb.id), Page::Runbook(idx)));
         }
         pages.push(("tags/".into(), Page::Tags));
         for key in self.tags.keys() {
@@ -90,7 +91,7 @@ impl Site {
                 "search" => Some(Page::Search { query: String::new(), results: None }),
                 _ => None,
             },
-            Some(("runbooks", id)) => self.runbook_index(id).map(Page::Runbook),
+            Some(("runbooks", id)) => self.kb.by_id(id).map(Page::Runbook),
             Some(("tags", tag)) => self.tags.contains_key(&tag.to_lowercase()).then(|| Page::Tag(tag.to_lowercase())),
             Some(("archives", run)) => self.run_index(run).map(Page::Run),
             Some(("cycles", name)) => self.cycle_index(name).map(Page::Cycle),
@@ -134,7 +135,7 @@ impl Site {
             .map(|(name, members)| Category {
                 name: name.clone(),
                 anchor: heading_anchor(name),
-                runbooks: super::views::Rows::value(members.iter().map(|&i| self.row(i)).collect()),
+                runbooks: super::views::Rows::value(members.iter().map(|&idx| self.row(idx)).collect()),
             })
             .collect();
         self.templates.render(
@@ -143,17 +144,17 @@ impl Site {
         )
     }
 
-    fn runbook_page(&self, index: usize) -> Result<RenderedPage, RenderError> {
-        self.render_runbook(index, self.kb.body(index))
+    fn runbook_page(&self, idx: RunbookIdx) -> Result<RenderedPage, RenderError> {
+        self.render_runbook(idx, self.kb.body(idx))
     }
 
-    /// The page of `runbooks[index]` from a body the caller already has (or could not read).
+    /// The page of a runbook from a body the caller already has (or could not read).
     pub fn render_runbook(
         &self,
-        index: usize,
+        idx: RunbookIdx,
         body: std::io::Result<std::sync::Arc<crate::model::Body>>,
     ) -> Result<RenderedPage, RenderError> {
-        let rb = &self.kb.runbooks[index];
+        let rb = &self.kb[idx];
         let (body, load_error) = match body {
             Ok(body) => (Some(body), None),
             Err(err) => (None, Some(format!("cannot read {}: {err}", rb.path))),
@@ -161,9 +162,9 @@ impl Site {
         let targets: HashMap<&str, (Option<&crate::model::runbook::LinkTarget>, LinkKind)> =
             rb.links.iter().map(|l| (l.dest.as_str(), (l.target.as_ref(), l.kind))).collect();
         let resolve = |dest: &str| match targets.get(dest) {
-            Some((Some(target), _)) if target.runbook == index && dest.starts_with('#') => Resolved::Keep,
+            Some((Some(target), _)) if target.runbook == idx && dest.starts_with('#') => Resolved::Keep,
             Some((Some(target), _)) => {
-                let url = self.urls.runbook(&self.kb.runbooks[target.runbook].id);
+                let url = self.urls.runbook(&self.kb[target.runbook].id);
                 match &target.anchor {
                     Some(anchor) => Resolved::Url(format!("{url}#{anchor}")),
                     None => Resolved::Url(url),
@@ -206,10 +207,11 @@ impl Site {
             url: String,
         }
         let backlinks: Vec<Backlink> = self
-            .backlinks(index)
+            .kb
+            .backlinks(idx)
             .iter()
-            .map(|&i| {
-                let from = &self.kb.runbooks[i];
+            .map(|link| {
+                let from = &self.kb[link.from];
                 Backlink { id: &from.id, title: &from.title, url: self.urls.runbook(&from.id) }
             })
             .collect();
@@ -314,7 +316,7 @@ impl Site {
     pub fn hit_view(&self, hit: &crate::index::Hit) -> HitView {
         let page = match hit.kind {
             Kind::Runbook => {
-                let id = self.runbook_index(&hit.id).map(|i| self.kb.runbooks[i].id.as_str()).unwrap_or(&hit.id);
+                let id = self.kb.by_id(&hit.id).map(|idx| self.kb[idx].id.as_str()).unwrap_or(&hit.id);
                 self.urls.runbook(id)
             }
             Kind::Archive => self.urls.run(&hit.id),

@@ -309,6 +309,8 @@ pub struct RunView {
     pub summary: String,
     pub vars: Vec<NameValue>,
     pub resumed_from: Option<RunLink>,
+    /// What started the run when no person did, as label/value rows.
+    pub trigger: Vec<NameValue>,
     pub findings: Vec<FindingView>,
     pub steps: Vec<StepRunView>,
 }
@@ -360,7 +362,7 @@ impl RunView {
     pub fn new(urls: &Urls, run: &ArchivedRun, runbook_known: &dyn Fn(&str) -> bool) -> RunView {
         let record = match &run.record {
             Ok(record) => record,
-            Err(reason) => return RunView::damaged(run, reason),
+            Err(err) => return RunView::damaged(run, &err.cause()),
         };
         RunView {
             run_id: run.run_id.clone(),
@@ -377,6 +379,12 @@ impl RunView {
             summary: step_summary(record),
             vars: record.vars.iter().map(|(k, v)| NameValue { name: k.clone(), value: plain(v) }).collect(),
             resumed_from: record.options.resumed_from.as_ref().map(|id| RunLink { id: id.clone(), url: urls.run(id) }),
+            trigger: record
+                .trigger
+                .iter()
+                .flat_map(|t| t.facts())
+                .map(|(name, value)| NameValue { name: name.to_string(), value })
+                .collect(),
             findings: record
                 .findings
                 .iter()
@@ -393,8 +401,6 @@ impl RunView {
     }
 
     fn damaged(run: &ArchivedRun, reason: &str) -> RunView {
-        // The reason names the file on disk; the page says only what is wrong with it.
-        let reason = reason.rsplit_once(": ").map(|(_, why)| why).unwrap_or(reason);
         RunView {
             run_id: run.run_id.clone(),
             damaged: Some(format!("run.json is damaged or unreadable ({reason})")),
@@ -410,6 +416,7 @@ impl RunView {
             summary: String::new(),
             vars: Vec::new(),
             resumed_from: None,
+            trigger: Vec::new(),
             findings: Vec::new(),
             steps: Vec::new(),
         }

@@ -155,7 +155,7 @@ fn content_checks(path: &Path, meta: &Metadata, matcher: &Matcher) -> (Vec<Check
     }
     let mut scanner = match LineScanner::new(LABEL, patterns) {
         Ok(scanner) => scanner,
-        Err(problem) => return (fail_all(problem), None),
+        Err(problem) => return (fail_all(problem.to_string()), None),
     };
     match scan(path, &mut scanner) {
         Ok(truncated) => {

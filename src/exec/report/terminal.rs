@@ -2,9 +2,10 @@
 //! on a TTY (plain lines otherwise), a result line per step, a summary and the archive path.
 
 use super::{DryStep, Reporter, StepStart};
+use crate::archive::store::MARKDOWN_FILE;
 use crate::exec::stream::StreamKind;
 use crate::record::{Outcome, RunRecord, StepRecord, Verdict};
-use crate::util::text::duration;
+use crate::util::text::{duration, plural};
 use anstyle::{AnsiColor, Style};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{BufRead, IsTerminal, Write};
@@ -87,7 +88,7 @@ impl Reporter for TerminalReporter {
         }
         let title = self.paint(BOLD, &run.runbook.title);
         self.line(&format!("{} {title} {}", self.paint(CYAN, "▶"), self.paint(DIM, format!("({})", run.runbook.id))));
-        let mut facts = vec![format!("{total} step{}", if total == 1 { "" } else { "s" })];
+        let mut facts = vec![plural(total, "step")];
         facts.extend(run.vars.iter().map(|(k, v)| match v {
             serde_json::Value::String(s) => format!("{k}={s}"),
             other => format!("{k}={other}"),
@@ -204,7 +205,7 @@ impl Reporter for TerminalReporter {
         }
         self.line(&self.verdict_line(run));
         if let Some(dir) = archive {
-            self.line(&format!("{} {}", self.paint(DIM, "archive:"), dir.join("run.md").display()));
+            self.line(&format!("{} {}", self.paint(DIM, "archive:"), dir.join(MARKDOWN_FILE).display()));
         }
         let _ = self.out.flush();
     }

@@ -41,8 +41,7 @@ impl Args {
 pub fn tags(text: &str, from: usize, skip: &[Range<usize>]) -> Vec<Tag> {
     let mut out = Vec::new();
     let mut at = from;
-    let bytes = text.as_bytes();
-    while let Some(found) = memchr::memmem::find(&bytes[at..], b"{{") {
+    while let Some(found) = text[at..].find("{{") {
         let start = at + found;
         if let Some(range) = skip.iter().find(|r| r.contains(&start)) {
             at = range.end.max(start + 2);
