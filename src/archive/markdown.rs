@@ -134,6 +134,9 @@ fn write_step(out: &mut String, number: usize, step: &StepRecord) {
         };
         let _ = write!(out, "\n{label}{note}:\n\n{}", fenced("text", tail));
     }
+    if let Some(expected) = step.expected_output.as_ref().filter(|_| step.outcome != Outcome::Skipped) {
+        let _ = write!(out, "\nexpected (from the doc):\n\n{}", fenced("text", expected));
+    }
 }
 
 /// A fenced block whose fence is longer than any backtick run inside, so output cannot end it.

@@ -170,6 +170,8 @@ mod tests {
                     stdout: StreamRecord::default(),
                     stderr: StreamRecord::default(),
                     resumed: false,
+                    source_sha256: None,
+                    expected_output: None,
                 })
                 .collect(),
             findings: Vec::new(),

@@ -9,11 +9,13 @@ mod cycle;
 mod diagnostics;
 pub mod error;
 mod exec;
+mod import;
 mod index;
 mod list;
 mod mcp;
 mod new;
 mod output;
+mod plain;
 mod search;
 mod serve;
 mod show;
@@ -77,6 +79,8 @@ pub enum Command {
     Cycle(cycle::Args),
     /// Create a new runbook from the scaffold template
     New(new::Args),
+    /// Rewrite a plain doc as a runbook: its shell blocks as `yaml step` blocks
+    Import(import::Args),
     /// Update the search index now (`--rebuild` starts it afresh)
     Index(index::Args),
     /// Write the knowledge base as a static site (default: public/)
@@ -146,6 +150,7 @@ pub fn main_with(hooks: &Hooks) -> i32 {
         Command::Archive(args) => archive::run(&ctx, args),
         Command::Cycle(args) => cycle::run(&ctx, args),
         Command::New(args) => new::run(&ctx, args),
+        Command::Import(args) => import::run(&ctx, args),
         Command::Build(args) => build::run(&ctx, args),
         Command::Serve(args) => {
             if let Some(hook) = hooks.long_running {

@@ -51,6 +51,10 @@ pub struct ExecOptions {
     pub diagnose: bool,
     /// `--trigger`: what started the run, recorded in `run.json`.
     pub trigger: Option<crate::record::Trigger>,
+    /// The steps are a plain doc's shell blocks (recorded in `run.json`).
+    pub plain: bool,
+    /// `--section` of a plain run.
+    pub section: Option<String>,
 }
 
 /// Input that makes the run impossible: nothing has run (exit 2).
@@ -154,6 +158,21 @@ fn resolve_vars(
         }
         vars.insert(name.clone(), serde_json::Value::String(value.clone()));
     }
+    // `vars: {namespace: ~}` declares a variable without a default: it must be given.
+    let missing: Vec<&str> = vars.iter().filter(|(_, v)| v.is_null()).map(|(k, _)| k.as_str()).collect();
+    if !missing.is_empty() {
+        let flags: Vec<String> = missing.iter().map(|n| format!("--var {n}=…")).collect();
+        return Err(invalid(
+            format!(
+                "{} needs {} value{} before anything runs: {}",
+                rb.id,
+                missing.len(),
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", ")
+            ),
+            Some(format!("pass {} (nothing has run)", flags.join(" "))),
+        ));
+    }
     Ok(vars)
 }
 
@@ -235,6 +254,20 @@ fn carry_over(
             ),
             Some(format!("run it again with `runbook exec {}`", rb.id)),
         ));
+    }
+    // A plain step records its block's hash: name the block that was edited.
+    for step in &body.steps {
+        let Some(source) = &step.source else { continue };
+        let before = previous.steps.iter().find(|s| s.id == step.id).and_then(|s| s.source_sha256.as_ref());
+        if before.is_some_and(|old| *old != source.sha256) {
+            return Err(invalid(
+                format!(
+                    "block `{}` (line {}) of {} changed since run {}: resuming would run an edited block",
+                    step.id, step.line, rb.id, previous.run_id
+                ),
+                Some(format!("start a fresh run with `runbook exec {} --plain`", rb.id)),
+            ));
+        }
     }
     if previous.runbook.sha256 != body.sha256 {
         return Err(invalid(
@@ -364,6 +397,8 @@ impl<'a> Engine<'a> {
                 resumed_from,
                 interactive: false,
                 diagnose: opts.diagnose,
+                plain: opts.plain,
+                section: opts.section.clone(),
             },
             trigger: opts.trigger.clone(),
             vars,
@@ -1046,6 +1081,8 @@ fn base_record(step: &Step) -> StepRecord {
         stdout: StreamRecord::default(),
         stderr: StreamRecord::default(),
         resumed: false,
+        source_sha256: step.source.as_ref().map(|s| s.sha256.clone()),
+        expected_output: step.source.as_ref().and_then(|s| s.expected_output.clone()),
     }
 }
 

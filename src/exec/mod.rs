@@ -10,4 +10,5 @@ pub mod report;
 pub mod resolve;
 pub mod scope;
 pub mod stream;
+pub mod syntax;
 pub mod template;

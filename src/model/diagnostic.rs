@@ -36,6 +36,8 @@ pub enum Rule {
     Shortcode,
     /// `runbook.toml`.
     Config,
+    /// Plain docs: overlays, placeholders without a value, shell blocks that do not parse.
+    Plain,
 }
 
 impl Rule {
@@ -51,6 +53,7 @@ impl Rule {
             Rule::Markdown => "markdown",
             Rule::Shortcode => "shortcode",
             Rule::Config => "config",
+            Rule::Plain => "plain",
         }
     }
 

@@ -14,6 +14,7 @@ pub mod links;
 pub mod markdown;
 pub mod matcher;
 pub mod parse;
+pub mod plain;
 pub mod probe;
 pub mod quantity;
 pub mod runbook;

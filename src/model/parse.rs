@@ -692,6 +692,7 @@ fn build_step(
         severity: raw.severity.or(defaults.severity).unwrap_or(runbook_severity),
         env,
         cwd: raw.cwd.or_else(|| defaults.cwd.clone()),
+        source: None,
     };
     Ok((step, id_at))
 }

@@ -303,6 +303,18 @@ pub struct Step {
     pub severity: Severity,
     pub env: BTreeMap<String, Template>,
     pub cwd: Option<Template>,
+    /// For a step read from a plain shell block (DESIGN §14): the block it came from.
+    pub source: Option<StepSource>,
+}
+
+/// The shell block a plain step was read from: its hash (recorded in `run.json`, so `--resume`
+/// can refuse an edited block) and the output the doc shows for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepSource {
+    /// SHA-256 of the block's text, hex.
+    pub sha256: String,
+    /// The output lines the doc shows after the commands, to be shown beside the real output.
+    pub expected_output: Option<String>,
 }
 
 impl Step {

@@ -112,6 +112,12 @@ pub struct RunOptions {
     /// `--diagnose`: only the steps that change nothing and need no person ran.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub diagnose: bool,
+    /// Run as plain shell blocks (`--plain`, DESIGN §14).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub plain: bool,
+    /// `--section HEADING` of a plain run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
 }
 
 /// Size of one output stream, with the full output in `file`; its tail is in the step record.
@@ -165,6 +171,12 @@ pub struct StepRecord {
     /// Carried over from the run this one resumed, not run again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub resumed: bool,
+    /// For a plain step: the SHA-256 of the shell block it ran (`--resume` refuses an edited one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_sha256: Option<String>,
+    /// For a plain step: the output the doc shows, to read beside the real output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_output: Option<String>,
 }
 
 impl StepRecord {

@@ -443,6 +443,12 @@ impl StepRunView {
             };
             outputs.push(OutputView { label, note, text: tail.trim_end_matches('\n').to_string() });
         }
+        if let Some(expected) =
+            step.expected_output.as_ref().filter(|_| step.outcome != crate::record::Outcome::Skipped)
+        {
+            let text = expected.trim_end_matches('\n').to_string();
+            outputs.push(OutputView { label: "expected (from the doc)", note: None, text });
+        }
         StepRunView {
             id: step.id.clone(),
             name: step.name.clone(),

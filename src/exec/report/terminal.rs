@@ -169,6 +169,20 @@ impl Reporter for TerminalReporter {
                 }
             }
         }
+        // A plain step: the output its doc shows, to compare with what was just printed.
+        if let Some(expected) =
+            step.expected_output.as_ref().filter(|_| step.outcome != Outcome::Skipped && !self.quiet)
+        {
+            const SHOWN: usize = 10;
+            line.push_str(&format!("\n      {}", self.paint(DIM, "expected (from the doc):")));
+            for text in expected.lines().take(SHOWN) {
+                line.push_str(&format!("\n      {}", self.paint(DIM, format!("│ {text}"))));
+            }
+            let more = expected.lines().count().saturating_sub(SHOWN);
+            if more > 0 {
+                line.push_str(&format!("\n      {}", self.paint(DIM, format!("│ … {more} more lines"))));
+            }
+        }
         self.line(&line);
     }
 
