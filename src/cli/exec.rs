@@ -6,7 +6,9 @@ use super::diagnostics::DiagnosticRenderer;
 use super::output;
 use super::plain;
 use crate::cli::error::{Error, Result, exit};
-use crate::exec::engine::{self, ExecOptions};
+use crate::exec::context::RunContext;
+use crate::exec::engine::{self, RunRequest};
+use crate::exec::plan::ExecOptions;
 use crate::exec::probe::gpu;
 use crate::exec::report::Reporter;
 use crate::exec::report::json::JsonReporter;
@@ -98,20 +100,23 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         archive: !args.no_archive && !args.dry_run,
         archives_dir: kb.archives_dir(ctx.archives.as_deref()),
         secret_names: args.secrets,
-        cwd: ctx.cwd.clone(),
         diagnose: args.diagnose,
         trigger,
         plain,
         section: args.section,
     };
+    let gpu: Arc<dyn gpu::GpuSource> = Arc::from(gpu::source_from_env());
+    let context =
+        RunContext::from_process(ctx.cwd.clone(), gpu).map_err(|message| Error::Invalid { message, hint: None })?;
     let interrupted = interrupt_flag();
     let mut reporter: Box<dyn Reporter> = if args.json {
-        Box::new(JsonReporter::default())
+        Box::new(JsonReporter::new(context.clock))
     } else {
         Box::new(TerminalReporter::new(output::use_color(ctx.color), ctx.quiet))
     };
-    let gpu: Arc<dyn gpu::GpuSource> = Arc::from(gpu::source_from_env());
-    let outcome = engine::execute(&kb, rb, &body, &opts, reporter.as_mut(), &interrupted, gpu)?;
+    let request =
+        RunRequest { kb: &kb, runbook: rb, body: &body, options: &opts, context: &context, interrupted: &interrupted };
+    let outcome = engine::execute(&request, reporter.as_mut())?;
     if args.dry_run {
         return Ok(exit::OK);
     }

@@ -19,6 +19,7 @@ mod plain;
 mod search;
 mod serve;
 mod show;
+mod watchdog;
 
 use crate::cli::error::{Error, exit};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -91,6 +92,9 @@ pub enum Command {
     Mcp(mcp::Args),
     /// Print shell completions
     Completions(completions::Args),
+    /// The guard `exec` starts to stop a step's processes if it is killed (internal)
+    #[command(name = "__watchdog", hide = true)]
+    Watchdog,
 }
 
 /// How an MCP server is set up: `runbook mcp`, and `/mcp` of `runbook serve`.
@@ -160,6 +164,7 @@ pub fn main_with(hooks: &Hooks) -> i32 {
         }
         Command::Mcp(args) => mcp::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
+        Command::Watchdog => watchdog::run(),
     };
     match result {
         Ok(code) => code,

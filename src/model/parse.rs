@@ -10,12 +10,12 @@ use super::docs_syntax::{self, Params, Prepared};
 use super::front_matter::{self, Format, FrontMatter, KeySite, Text, is_extra, key_sites, toml_to_json};
 use super::hugo::HugoSite;
 use super::markdown::{self, Fragment, LineIndex, StepFence};
-use super::probe::{PROBE_NAMES, Probe};
+use super::probe::PROBE_NAMES;
 use super::runbook::{Body, Link, LinkKind, Runbook, is_index_stem};
 use super::slug::{ID_RULES, is_valid_id};
 use super::step::{Action, DEFAULT_TIMEOUT, RawStep, RefSite, RunAction, Severity, Step, StepDefaults};
 use super::template::Template;
-use super::yaml::{YamlPart, parse_yaml, spanned_at, yaml_diagnostic};
+use super::yaml::{YamlPart, map_location, parse_yaml, spanned_at, yaml_diagnostic};
 use crate::util::text::{did_you_mean, hex};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -536,7 +536,7 @@ fn locate(fence: &StepFence, needle: &str) -> (usize, usize) {
 /// Applies defaults and checks the rules serde cannot express. Returns the step and the position
 /// of its id (for the duplicate check).
 fn build_step(
-    raw: RawStep,
+    mut raw: RawStep,
     index: usize,
     fence: &StepFence,
     defaults: &StepDefaults,
@@ -552,14 +552,9 @@ fn build_step(
     if let Some(run) = &raw.run {
         actions.push(("run", spanned_at(frag, run)));
     }
-    macro_rules! probe_site {
-        ($($field:ident),*) => {
-            $(if let Some(p) = &raw.$field {
-                actions.push((stringify!($field), spanned_at(frag, p)));
-            })*
-        };
+    for (probe, location) in raw.probe_sites() {
+        actions.push((probe.as_str(), map_location(frag, location)));
     }
-    probe_site!(disk, gpu, http, tcp, file, command, process);
     if let Some(manual) = &raw.manual {
         actions.push(("manual", spanned_at(frag, manual)));
     }
@@ -637,6 +632,7 @@ fn build_step(
         None => Vec::new(),
     };
 
+    let probe = raw.take_probe();
     let action = if let Some(run) = raw.run {
         let captures = raw
             .capture
@@ -651,15 +647,6 @@ fn build_step(
     } else if let Some(manual) = raw.manual {
         Action::Manual(manual.value)
     } else {
-        let probe = raw
-            .disk
-            .map(|p| Probe::Disk(p.value))
-            .or(raw.gpu.map(|p| Probe::Gpu(p.value)))
-            .or(raw.http.map(|p| Probe::Http(p.value)))
-            .or(raw.tcp.map(|p| Probe::Tcp(p.value)))
-            .or(raw.file.map(|p| Probe::File(p.value)))
-            .or(raw.command.map(|p| Probe::Command(p.value)))
-            .or(raw.process.map(|p| Probe::Process(p.value)));
         match probe {
             Some(probe) => Action::Probe(Box::new(probe)),
             None => return Err(at((fence.fence_line, 1), "step has nothing to do".into())),

@@ -69,7 +69,7 @@ fn explain_yaml_error(message: &str, part: YamlPart, source_line: &str, column: 
         let expected: Vec<&str> = caps[2].split(", ").map(|s| s.trim_matches('`')).collect();
         let top_level = column == 1;
         if part == YamlPart::Step && top_level && value_is_mapping(source_line, key) {
-            let hint = match closest(key, PROBE_NAMES) {
+            let hint = match closest(key, PROBE_NAMES.iter().copied()) {
                 Some(probe) => format!("did you mean the `{probe}` probe?"),
                 None => format!("probes are: {}", PROBE_NAMES.join(", ")),
             };

@@ -5,7 +5,7 @@ mod check;
 mod run;
 mod trigger;
 
-pub use crate::model::Severity;
+pub use crate::model::step::{Severity, StepKind};
 pub use check::CheckResult;
 pub use run::{
     EngineVersion, Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord, Verdict,

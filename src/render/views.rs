@@ -203,7 +203,7 @@ impl StepCard {
             number,
             id: step.id.clone(),
             name: step.name.source.clone(),
-            kind: step.kind(),
+            kind: step.kind().as_str(),
             severity: step.severity.as_str(),
             when: step.when.as_ref().map(|w| w.source.clone()),
             confirm: step.confirm.as_ref().map(|c| c.source.clone()),
@@ -391,7 +391,7 @@ impl RunView {
                 .map(|f| FindingView {
                     step: f.step.clone(),
                     number: record.steps.iter().position(|s| s.id == f.step).map(|i| i + 1).unwrap_or(0),
-                    severity: f.severity.clone(),
+                    severity: f.severity.to_string(),
                     outcome: f.outcome.as_str(),
                     message: f.message.clone(),
                 })
@@ -425,7 +425,7 @@ impl RunView {
 
 impl StepRunView {
     fn new(step: &StepRecord) -> StepRunView {
-        let mut facts = vec![step.severity.clone()];
+        let mut facts = vec![step.severity.to_string()];
         facts.extend(step.run_facts());
         let mut outputs = Vec::new();
         for (label, tail, stream) in
@@ -452,7 +452,7 @@ impl StepRunView {
         StepRunView {
             id: step.id.clone(),
             name: step.name.clone(),
-            kind: step.kind.clone(),
+            kind: step.kind.to_string(),
             outcome: step.outcome.as_str(),
             facts,
             reason: step.reason.clone(),

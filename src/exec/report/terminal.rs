@@ -4,7 +4,7 @@
 use super::{DryStep, Reporter, StepStart};
 use crate::archive::store::MARKDOWN_FILE;
 use crate::exec::stream::StreamKind;
-use crate::record::{Outcome, RunRecord, StepRecord, Verdict};
+use crate::record::{Outcome, RunRecord, Severity, StepKind, StepRecord, Verdict};
 use crate::util::text::{duration, plural};
 use anstyle::{AnsiColor, Style};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -63,7 +63,7 @@ impl TerminalReporter {
         match step.outcome {
             Outcome::Passed => self.paint(GREEN, "✔"),
             Outcome::Skipped => self.paint(DIM, "⏭"),
-            outcome if outcome.is_failure() && step.severity != "critical" => self.paint(YELLOW, "✘"),
+            outcome if outcome.is_failure() && step.severity != Severity::Critical => self.paint(YELLOW, "✘"),
             _ => self.paint(RED, "✘"),
         }
     }
@@ -210,7 +210,7 @@ impl Reporter for TerminalReporter {
             if !run.findings.is_empty() {
                 self.line(&format!("\n{}", self.paint(BOLD, "Findings")));
                 for finding in &run.findings {
-                    let style = if finding.severity == "critical" { RED } else { YELLOW };
+                    let style = if finding.severity == Severity::Critical { RED } else { YELLOW };
                     let text = format!("  ✘ {} ({}): {}", finding.step, finding.severity, finding.message);
                     self.line(&self.paint(style, text));
                 }
@@ -259,7 +259,7 @@ impl Reporter for TerminalReporter {
             self.paint(BOLD, step.id),
             self.paint(DIM, format!("— {}", step.name))
         ));
-        let prefix = if step.kind == "run" { "$" } else { "»" };
+        let prefix = if step.kind == StepKind::Run { "$" } else { "»" };
         for line in step.command.lines() {
             self.line(&format!("      {} {line}", self.paint(CYAN, prefix)));
         }
