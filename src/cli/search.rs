@@ -122,5 +122,6 @@ fn more_sections(more: &[MoreSection]) -> String {
     if more.len() > NAMED {
         headings.push("…");
     }
-    format!("+ {} more: {}", plural(more.len(), "section"), headings.join(", "))
+    let sections = if more.len() == 1 { "section" } else { "sections" };
+    format!("+ {} more {sections}: {}", more.len(), headings.join(", "))
 }

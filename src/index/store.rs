@@ -18,7 +18,7 @@ use crate::model::parse::{ParseContext, SourceFile, read_file};
 use crate::model::state::ensure_state_dir;
 use crate::model::{Kb, Runbook, RunbookIdx};
 use crate::record::RunRecord;
-use crate::util::fs::write_atomic;
+use crate::util::fs::{lock_exclusive, write_atomic};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -38,6 +38,9 @@ const MANIFEST_FILE: &str = "runbook-manifest.json";
 const LOCK_WAIT: Duration = Duration::from_secs(3);
 /// Memory for the index writer, in bytes, per thread.
 const WRITER_MEMORY: usize = 48 * 1024 * 1024;
+/// Taken in the state folder while the index is opened or created.
+const OPEN_LOCK_FILE: &str = "index.lock";
+
 /// Decompressed blocks of stored text kept per segment (tantivy's default is 100). Snippets read
 /// a handful of documents per search and a block decompresses in microseconds, while a long-lived
 /// `serve` with many segments would otherwise hold megabytes per segment.
@@ -176,6 +179,13 @@ impl SearchIndex {
     pub fn open(dir: &Path) -> Result<SearchIndex, IndexError> {
         let err = |source| IndexError::Tantivy { dir: dir.to_path_buf(), source };
         let (schema, fields) = schema::build();
+        // Several processes may open a KB's index at once (a script running searches in
+        // parallel): one that finds it missing creates it — removing what is there — and another
+        // must not open it half made. Opening is short; searches run after the lock is gone.
+        let _opening = dir.parent().and_then(|state| {
+            ensure_state_dir(state).ok()?;
+            lock_exclusive(&state.join(OPEN_LOCK_FILE))
+        });
         let compatible = std::fs::read(dir.join(VERSION_FILE))
             .ok()
             .and_then(|bytes| serde_json::from_slice::<VersionInfo>(&bytes).ok())
@@ -620,6 +630,25 @@ impl SearchIndex {
         Ok(Vec::new())
     }
 
+    /// The documents of `top`, best first; on equal scores the later-starting section first. A
+    /// page's lead section holds the words of the sections under it, so a tie between them is
+    /// the narrower section's to win — and tantivy's order of ties is no order to rely on.
+    fn narrowest_first(
+        &self,
+        searcher: &tantivy::Searcher,
+        top: Vec<(f32, tantivy::DocAddress)>,
+    ) -> Result<Vec<(f32, TantivyDocument)>, IndexError> {
+        let line = |doc: &TantivyDocument| doc.get_first(self.fields.line).and_then(|v| v.as_u64()).unwrap_or_default();
+        let mut docs = top
+            .into_iter()
+            .map(|(score, address)| {
+                Ok((score, searcher.doc::<TantivyDocument>(address).map_err(|e| self.tantivy_error(e))?))
+            })
+            .collect::<Result<Vec<_>, IndexError>>()?;
+        docs.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| line(&b.1).cmp(&line(&a.1))));
+        Ok(docs)
+    }
+
     fn hits(
         &self,
         searcher: &tantivy::Searcher,
@@ -630,8 +659,7 @@ impl SearchIndex {
         let mut snippets = snippet::Snippets::new(searcher, query, &self.fields);
         let mut hits: Vec<Hit> = Vec::with_capacity(limit);
         let mut by_source: HashMap<(Kind, String), usize> = HashMap::new();
-        for (score, address) in top {
-            let doc: TantivyDocument = searcher.doc(address).map_err(|e| self.tantivy_error(e))?;
+        for (score, doc) in self.narrowest_first(searcher, top)? {
             let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
             let number = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or_default();
             let kind = Kind::parse(&text(self.fields.kind)).unwrap_or(Kind::Runbook);

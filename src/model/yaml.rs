@@ -116,8 +116,9 @@ fn explain_yaml_error(message: &str, part: YamlPart, source_line: &str, column: 
             Some("write `key: value` lines, like `run: nvidia-smi`".into()),
         );
     }
+    // Enums read from a string report at the mapping entry, not at the value.
     if message.starts_with("unknown variant")
-        && let Some(key) = key_before(source_line, column)
+        && let Some(key) = key_before(source_line, column).or_else(|| leading_key(source_line))
     {
         return (format!("wrong value for `{key}`: {message}"), None);
     }
@@ -129,6 +130,13 @@ fn explain_yaml_error(message: &str, part: YamlPart, source_line: &str, column: 
         return (format!("wrong type for `{key}`: {message}"), None);
     }
     (message.to_string(), None)
+}
+
+/// The key of a `key: value` line, if the line is one.
+fn leading_key(source_line: &str) -> Option<String> {
+    let (key, _) = source_line.trim_start().trim_start_matches("- ").split_once(':')?;
+    let key = key.trim().trim_matches(['"', '\'']);
+    (!key.is_empty() && !key.contains(' ')).then(|| key.to_string())
 }
 
 /// True when `key:` on this line has no inline scalar value (a block or flow mapping follows).
