@@ -346,10 +346,16 @@ fn human_output_points_into_the_file() {
         .file("runbooks/ops/t.md", &step("run: true\ntimeout: 5x\n"))
         .args(["check"])
         .status(1)
-        .stdout_has("error: bad duration `5x`")
-        .stdout_has("runbooks/ops/t.md:5:10")
-        .stdout_has("5 | timeout: 5x")
-        .stdout_has("checked 1 runbook: 1 error, 0 warnings")
+        .stdout(
+            "
+            error: bad duration `5x`: write a number with a unit, like 500ms, 30s, 5m or 1h
+             --> runbooks/ops/t.md:5:10
+              |
+            5 | timeout: 5x
+              |          ^^
+            checked 1 runbook: 1 error, 0 warnings
+            ",
+        )
         .run();
 }
 

@@ -14,8 +14,10 @@ fn percent_escape_cut_by_a_multibyte_character_panicked() {
     Test::new()
         .file("runbooks/ops/t.md", "# T\n\nSee [the other](%1é.md) page.\n")
         .args(["build", "--out", "site"])
-        .stderr_has("link to missing runbook `%1é.md`")
-        .stderr_lacks("panicked")
+        .stderr(
+            "warning: runbooks/ops/t.md:3: link to missing runbook or anchor `%1é.md`\n\
+             warning: 1 runbook has errors (their pages list them; `runbook check` for details)\n",
+        )
         .run();
 }
 
@@ -32,15 +34,12 @@ fn prune_older_than_named_the_since_flag() {
     Test::new()
         .args(["archive", "prune", "--older-than", "soon"])
         .status(2)
-        .stderr_has("bad --older-than `soon`")
-        .stderr_has("write a number with a unit: 90m, 36h, 7d, 2w")
-        .stderr_lacks("--since")
+        .stderr("error: bad --older-than `soon`\n  hint: write a number with a unit: 90m, 36h, 7d, 2w\n")
         .run();
     Test::new()
         .args(["cycle", "--from", "last-tuesday"])
         .status(2)
-        .stderr_has("bad date `last-tuesday`")
-        .stderr_has("write 2026-11-20 or 2026-11-20T08:00:00Z")
+        .stderr("error: bad date `last-tuesday`\n  hint: write 2026-11-20 or 2026-11-20T08:00:00Z\n")
         .run();
 }
 
@@ -80,7 +79,11 @@ fn a_loop_of_loops_in_a_step_template_hung_exec() {
 // whether it is first, last, addressed by path, or read from the parse cache.
 #[test]
 fn index_of_path_unwrap_or_default_picked_runbook_0() {
-    let runbooks = [("first", "First", "one", "ran-first"), ("b/notes", "B notes", "two", "ran-b-notes"), ("c/notes", "C notes", "three", "ran-c-notes")];
+    let runbooks = [
+        ("first", "First", "one", "ran-first"),
+        ("b/notes", "B notes", "two", "ran-b-notes"),
+        ("c/notes", "C notes", "three", "ran-c-notes"),
+    ];
     let mut test = Test::new()
         .file("runbooks/a/first.md", "# First\n\n```yaml step\nid: one\nrun: echo ran-first\n```\n")
         .file("runbooks/b/notes.md", "# B notes\n\n```yaml step\nid: two\nrun: echo ran-b-notes\n```\n")

@@ -34,7 +34,7 @@ assert: ["used | int < threshold"]
 ```yaml step
 id: inodes
 name: Inodes left
-run: printf 'inodes free: 1200\n'
+run: echo inodes free 1200
 expect: {stdout: ["inodes free"]}
 severity: warning
 ```
@@ -66,7 +66,8 @@ Volumes live under /srv. When one fills up, follow [disk full](../operations/dis
 Each service has a quota of 50 GiB on its volume.
 "#;
 
-const BROKEN: &str = "# Broken\n\n```yaml step\nid: wait\nrun: sleep 1\ntimeout: forever\n```\n\n[gone](gone.md)\n\n```sh\nunclosed\n";
+const BROKEN: &str =
+    "# Broken\n\n```yaml step\nid: wait\nrun: sleep 1\ntimeout: forever\n```\n\n[gone](gone.md)\n\n```sh\nunclosed\n";
 
 fn kb() -> Test {
     Test::new()
@@ -122,6 +123,16 @@ fn exec_as_json_events() {
 #[test]
 fn exec_with_a_var_that_passes() {
     kb().args(["exec", "disk-full", "--var", "threshold=99", "--yes"]).stdout_snapshot("exec_terminal_passed").run();
+}
+
+#[test]
+fn exec_refuses_a_broken_runbook() {
+    kb().file("runbooks/operations/broken.md", BROKEN)
+        .args(["exec", "broken"])
+        .status(2)
+        .stdout("")
+        .stderr_snapshot("exec_refused")
+        .run();
 }
 
 #[test]
