@@ -33,6 +33,7 @@ pub struct Test {
     stdout: Option<String>,
     stderr: Option<String>,
     snapshots: Vec<(Stream, String)>,
+    snapshot_filters: Vec<(String, String)>,
 }
 
 /// Which output a snapshot is taken of.
@@ -77,6 +78,7 @@ impl Test {
             stdout: None,
             stderr: None,
             snapshots: Vec::new(),
+            snapshot_filters: Vec::new(),
         }
     }
 
@@ -175,6 +177,13 @@ impl Test {
         self
     }
 
+    /// In this test's snapshots, text matching `regex` is shown as `replacement`: for a value
+    /// that varies between runs and cannot be pinned (assert it some other way).
+    pub fn snapshot_filter(mut self, regex: &str, replacement: &str) -> Test {
+        self.snapshot_filters.push((regex.to_string(), replacement.to_string()));
+        self
+    }
+
     fn command(&self) -> Command {
         let state = self.dir.path().join(".state");
         let mut command = Command::new(BIN);
@@ -236,21 +245,24 @@ impl Test {
             assert_eq!(&ran.stderr, text, "stderr is not exactly as expected{}", context());
         }
         if !self.snapshots.is_empty() {
-            assert_snapshots(&self.snapshots, &self.args, &temp_dir, &ran);
+            let mut filters: Vec<(String, String)> =
+                temp_dir.iter().map(|dir| (regex::escape(dir), TEMP_DIR_STANDS_IN.to_string())).collect();
+            filters.extend(self.snapshot_filters.iter().cloned());
+            assert_snapshots(&self.snapshots, &self.args, &filters, &ran);
         }
         ran
     }
 }
 
-/// Compares each chosen output with its committed snapshot, the temp dir's path replaced.
-fn assert_snapshots(snapshots: &[(Stream, String)], args: &[String], temp_dir: &[String], ran: &Ran) {
+/// Compares each chosen output with its committed snapshot, after the filters (regex, replacement).
+fn assert_snapshots(snapshots: &[(Stream, String)], args: &[String], filters: &[(String, String)], ran: &Ran) {
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path("snapshots");
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     settings.set_description(format!("runbook {}", args.join(" ")));
-    for spelling in temp_dir {
-        settings.add_filter(&regex::escape(spelling), TEMP_DIR_STANDS_IN);
+    for (regex, replacement) in filters {
+        settings.add_filter(regex, replacement.as_str());
     }
     // Run records name the machine's architecture; the snapshots hold on any.
     settings.add_filter(&format!(r"\b{}\b", regex::escape(std::env::consts::ARCH)), "[ARCH]");
