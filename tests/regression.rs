@@ -104,3 +104,25 @@ fn index_of_path_unwrap_or_default_picked_runbook_0() {
         }
     }
 }
+
+// A Hugo shortcode's look-ahead window was cut at a byte count, inside a multi-byte character:
+// an unclosed `{{<` followed by non-ASCII text panicked every command that read the page.
+#[test]
+fn a_look_ahead_cut_inside_a_utf8_character_panicked() {
+    let page = format!("# Notes\n\nAn unclosed tag: {{{{< {} and the end.\n", "é".repeat(4096));
+    let test =
+        Test::new().file("runbooks/notes.md", &page).args(["check"]).stdout_has("checked 1 runbook: 0 errors").run();
+    let test = test.again().args(["show", "notes"]).stdout_has("Notes").run();
+    test.again().args(["search", "unclosed"]).stdout_has("notes").run();
+}
+
+// Heading anchors dropped combining marks (Hindi vowel signs, a nukta), so links to the
+// headings of a Hindi README resolved nowhere and `check` reported missing anchors.
+#[test]
+fn heading_anchors_dropped_combining_marks() {
+    Test::new()
+        .file("runbooks/readme.md", "# README\n\n## वर्कफ़्लो\n\n## Cafe\u{301} menu\n\nSee [the workflow](#वर्कफ़्लो) and [the menu](#cafe\u{301}-menu).\n")
+        .args(["check"])
+        .stdout("checked 1 runbook: 0 errors, 0 warnings\n")
+        .run();
+}
