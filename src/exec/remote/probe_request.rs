@@ -180,7 +180,7 @@ fn find_step(request: &ProbeRequest) -> Result<Step, String> {
         file: None,
         bytes: request.runbook.clone().into_bytes(),
     };
-    let context = ParseContext { config_vars: request.scope.keys().cloned().collect() };
+    let context = ParseContext { config_vars: request.scope.keys().cloned().collect(), ..ParseContext::default() };
     let runbook = parse(source, &context);
     // Lines point into the step as typed when it came alone (behind the fence line).
     let shift = usize::from(path == "<stdin>");
