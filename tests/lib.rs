@@ -12,6 +12,7 @@ mod docs_folders;
 mod errors;
 mod exec;
 mod faults;
+mod fleet;
 mod hostile;
 mod mcp;
 mod plain;

@@ -16,6 +16,7 @@ mod mcp;
 mod new;
 mod output;
 mod plain;
+mod probe;
 mod search;
 mod serve;
 mod show;
@@ -90,6 +91,8 @@ pub enum Command {
     Serve(serve::Args),
     /// Serve the knowledge base to AI agents over the Model Context Protocol (stdio)
     Mcp(mcp::Args),
+    /// Run one probe step given on stdin and print its checks (what fleet hosts run)
+    Probe(probe::Args),
     /// Print shell completions
     Completions(completions::Args),
     /// The guard `exec` starts to stop a step's processes if it is killed (internal)
@@ -163,6 +166,7 @@ pub fn main_with(hooks: &Hooks) -> i32 {
             serve::run(&ctx, args)
         }
         Command::Mcp(args) => mcp::run(&ctx, args),
+        Command::Probe(args) => probe::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
         Command::Watchdog => watchdog::run(),
     };

@@ -223,6 +223,12 @@ pub struct RunRecord {
     pub steps: Vec<StepRecord>,
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// A host's run within a fleet run: where it ran (DESIGN §17).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<super::Remote>,
+    /// A fleet run: its hosts and how each ended (DESIGN §17).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<super::Fleet>,
 }
 
 impl RunRecord {

@@ -1,4 +1,7 @@
-//! `runbook exec ID`: run a runbook step by step, live, with its checks and an archive.
+//! `runbook exec ID`: run a runbook step by step, live, with its checks and an archive — here,
+//! or on many hosts (`fleet`).
+
+mod fleet;
 
 use super::Context;
 use super::context::find;
@@ -68,6 +71,8 @@ pub struct Args {
     /// With --plain: only the blocks under this heading (its text or anchor)
     #[arg(long, value_name = "HEADING")]
     section: Option<String>,
+    #[command(flatten)]
+    fleet: fleet::FleetArgs,
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
@@ -75,6 +80,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         message: format!("bad --trigger: {err}"),
         hint: Some(r#"pass a JSON object such as --trigger '{"kind":"cron"}'"#.into()),
     })?;
+    if args.fleet.wanted() {
+        refuse_in_fleet(&args)?;
+    }
     let kb = ctx.load_summaries()?;
     let idx = find(&kb, &args.id)?;
     let rb = &kb[idx];
@@ -104,11 +112,25 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         trigger,
         plain,
         section: args.section,
+        host_vars: Default::default(),
+        run_dir: None,
+        resume_from: None,
     };
     let gpu: Arc<dyn gpu::GpuSource> = Arc::from(gpu::source_from_env());
     let context =
         RunContext::from_process(ctx.cwd.clone(), gpu).map_err(|message| Error::Invalid { message, hint: None })?;
     let interrupted = interrupt_flag();
+    if args.fleet.wanted() {
+        let request = RunRequest {
+            kb: &kb,
+            runbook: rb,
+            body: &body,
+            options: &opts,
+            context: &context,
+            interrupted: &interrupted,
+        };
+        return fleet::run(ctx, &args.fleet, fleet::Prepared { kb: &kb, request: &request, json: args.json });
+    }
     let mut reporter: Box<dyn Reporter> = if args.json {
         Box::new(JsonReporter::new(context.clock))
     } else {
@@ -136,6 +158,22 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         Verdict::Interrupted => exit::INTERRUPTED,
         Verdict::Failed | Verdict::Running => exit::FAILED,
     })
+}
+
+/// What a fleet run does not do (yet): each says what to do instead.
+fn refuse_in_fleet(args: &Args) -> Result<()> {
+    let refused = [
+        (args.resume, "--resume", "--retry-failed runs the hosts that did not pass again"),
+        (args.dry_run, "--dry-run", "leave out --on/--inventory to see the steps rendered"),
+        (args.junit.is_some(), "--junit", "read the fleet run's run.json"),
+    ];
+    match refused.iter().find(|(given, ..)| *given) {
+        Some((_, flag, hint)) => Err(Error::Invalid {
+            message: format!("{flag} does not work with a fleet run (--on or --inventory)"),
+            hint: Some((*hint).into()),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// A runbook with errors (shown first) or without steps does not run; nor does `--section`
