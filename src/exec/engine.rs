@@ -13,6 +13,7 @@ use super::stream::{StreamKind, StreamSink};
 use super::template::Renderer;
 use crate::archive::store;
 use crate::archive::writer::RunArchive;
+use crate::model::alerting::unattended_refusal;
 use crate::model::matcher::{Matcher, Unit};
 use crate::model::probe::Probe;
 use crate::model::slug::is_identifier;
@@ -191,25 +192,14 @@ fn plan(body: &Body, opts: &ExecOptions) -> Result<Vec<Plan>, Invalid> {
                 Plan::Skip(format!("before --from {}", opts.from.as_deref().unwrap_or_default()))
             } else if !opts.only.is_empty() && !opts.only.iter().any(|o| o.eq_ignore_ascii_case(&step.id)) {
                 Plan::Skip("not selected by --only".into())
-            } else if let Some(reason) = opts.diagnose.then(|| not_diagnostic(step)).flatten() {
-                Plan::Skip(reason.into())
+            } else if let Some(why) = opts.diagnose.then(|| unattended_refusal(step)).flatten() {
+                Plan::Skip(format!("not run by --diagnose: {why}"))
             } else {
                 Plan::Run
             }
         })
         .collect();
     Ok(plans)
-}
-
-/// Why `--diagnose` leaves `step` out, if it does: it changes the system or needs a person.
-fn not_diagnostic(step: &Step) -> Option<&'static str> {
-    if matches!(step.action, Action::Manual(_)) {
-        Some("not run by --diagnose: it needs a person")
-    } else if step.confirm.is_some() {
-        Some("not run by --diagnose: it changes the system")
-    } else {
-        None
-    }
 }
 
 /// For `--resume`: the steps of the latest run that passed, carried over with their results,
@@ -670,6 +660,7 @@ impl<'a> Engine<'a> {
     /// One attempt of the step's action and asserts; leaves the result in `record`.
     fn attempt(&mut self, step: &Step, resolved: &ResolvedStep, record: &mut StepRecord, logs: &StepLogs) {
         record.checks.clear();
+        record.observed.clear();
         record.captures.clear();
         record.reason = None;
         let mut stdout_head = String::new();
@@ -796,6 +787,7 @@ impl<'a> Engine<'a> {
                         message: self.redactor.redact(&c.message).into_owned(),
                     })
                     .collect();
+                record.observed = outcome.values.clone();
                 match outcome.status {
                     ProbeStatus::Done => {}
                     ProbeStatus::Skipped(reason) => {
@@ -1040,6 +1032,7 @@ fn base_record(step: &Step) -> StepRecord {
         signal: None,
         attempts: 0,
         checks: Vec::new(),
+        observed: Vec::new(),
         captures: BTreeMap::new(),
         confirmed_by: None,
         stdout_tail: String::new(),

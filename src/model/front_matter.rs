@@ -1,5 +1,6 @@
 //! The YAML front matter of a runbook.
 
+use super::alerting::{OnAlert, Watch};
 use super::step::{EnvName, Severity, StepDefaults, VarName};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
@@ -8,8 +9,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Every front-matter key, for "did you mean" hints.
-pub const FRONT_MATTER_FIELDS: [&str; 11] =
-    ["id", "title", "aliases", "summary", "tags", "category", "severity", "owner", "vars", "secrets", "defaults"];
+pub const FRONT_MATTER_FIELDS: [&str; 14] = [
+    "id", "title", "aliases", "summary", "tags", "category", "severity", "owner", "vars", "secrets", "defaults",
+    "alerts", "on_alert", "watch",
+];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,6 +33,13 @@ pub struct FrontMatter {
     pub secrets: Vec<EnvName>,
     #[serde(default)]
     pub defaults: StepDefaults,
+    /// Alert names this runbook answers (`alertname` of Prometheus/Grafana alerts).
+    #[serde(default)]
+    pub alerts: StringList,
+    /// `diagnose`: an alert may run the runbook's read-only steps.
+    pub on_alert: Option<OnAlert>,
+    /// Checks `runbook watch` runs on a schedule.
+    pub watch: Option<Watch>,
 }
 
 /// A list of strings that may also be written as one string (`tags: gpu`).

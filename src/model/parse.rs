@@ -76,6 +76,9 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
         owner: None,
         vars: BTreeMap::new(),
         secrets: Vec::new(),
+        alerts: Vec::new(),
+        on_alert: Default::default(),
+        watch: None,
         aliases_line: 1,
         step_fences: 0,
         headings: Vec::new(),
@@ -123,6 +126,9 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
     }
     let id_site = scan.front_matter.as_ref().zip(front.id.as_ref()).map(|(f, id)| spanned_at(f, id));
     apply_front_matter(&mut runbook, front_fields(&front), id_site, &mut diags);
+    runbook.alerts = front.alerts.0.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect();
+    runbook.on_alert = front.on_alert.unwrap_or_default();
+    runbook.watch = front.watch;
     let defaults = front.defaults;
 
     if front.title.is_none()
@@ -171,7 +177,7 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
     if unreadable_steps == 0 {
         check_references(&built, &runbook.vars, ctx, &path, &mut diags);
     }
-    let steps = built.into_iter().map(|(step, _, _)| step).collect();
+    let steps: Vec<Step> = built.into_iter().map(|(step, _, _)| step).collect();
 
     for line in &scan.unclosed_fences {
         diags.push(
@@ -192,7 +198,11 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
     {
         runbook.aliases_line = fragment.first_line + i;
     }
-    runbook.body = Some(Arc::new(Body { source: text, steps, sha256: runbook.sha256.clone() }));
+    let body = Body { source: text, steps, sha256: runbook.sha256.clone() };
+    if unreadable_steps == 0 {
+        check_watch(&runbook, &body, scan.front_matter.as_ref(), &mut diags);
+    }
+    runbook.body = Some(Arc::new(body));
     diags.sort_by_key(|d| (d.line, d.column));
     runbook.file_errors = diags.iter().filter(|d| d.is_error()).count();
     runbook.diagnostics = diags;
@@ -264,6 +274,18 @@ fn apply_front_matter(
     runbook.owner = front.owner.cloned();
     runbook.vars = front.vars;
     runbook.secrets = front.secrets;
+}
+
+/// `watch` names steps that exist and may run on a schedule (no `confirm`, no `manual`).
+fn check_watch(runbook: &Runbook, body: &Body, front: Option<&Fragment>, diags: &mut Vec<Diagnostic>) {
+    let Some(watch) = &runbook.watch else { return };
+    let line =
+        front.and_then(|f| f.text.lines().position(|l| l.starts_with("watch:")).map(|i| f.first_line + i)).unwrap_or(1);
+    for problem in watch.problems(body) {
+        diags.push(Diagnostic::error(&runbook.path, line, 1, problem).with_hint(
+            "`watch.steps` lists ids of read-only steps (no `confirm`, no `manual`); leave it out to watch all of them",
+        ));
+    }
 }
 
 fn parse_front_matter(fragment: &Fragment, path: &str, diags: &mut Vec<Diagnostic>) -> FrontMatter {

@@ -31,6 +31,15 @@ pub struct Runbook {
     pub owner: Option<String>,
     pub vars: BTreeMap<String, serde_json::Value>,
     pub secrets: Vec<String>,
+    /// Alert names this runbook answers (front matter `alerts`).
+    #[serde(default)]
+    pub alerts: Vec<String>,
+    /// Whether an alert may run it (front matter `on_alert`).
+    #[serde(default)]
+    pub on_alert: super::alerting::OnAlert,
+    /// What `runbook watch` checks (front matter `watch`).
+    #[serde(default)]
+    pub watch: Option<super::alerting::Watch>,
     /// Line of the `aliases:` key, for alias diagnostics.
     pub aliases_line: usize,
     /// Number of step fences, including ones that did not parse.

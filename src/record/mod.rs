@@ -2,11 +2,13 @@
 //! about a run. Plain data with serde; no I/O.
 
 mod check;
+mod observation;
 mod run;
 mod trigger;
 
 pub use crate::model::Severity;
 pub use check::CheckResult;
+pub use observation::Observation;
 pub use run::{
     Engine, Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord, Verdict,
 };

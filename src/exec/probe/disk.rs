@@ -6,7 +6,7 @@ use crate::exec::check::check_number;
 use crate::model::matcher::{NumberMatcher, Unit};
 use crate::model::probe::DiskProbe;
 use crate::model::quantity::HumanBytes;
-use crate::record::CheckResult;
+use crate::record::{CheckResult, Observation};
 
 /// What `df` would print for one filesystem, in bytes and counts.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -90,8 +90,24 @@ pub fn run(probe: &DiskProbe, env: &ProbeEnv) -> ProbeOutcome {
         }
     };
     let usage = Usage::from_counters(Counters::from(&stat));
-    let observed = vec![describe(&path.display().to_string(), &usage)];
-    ProbeOutcome::done(checks(probe, &usage), observed)
+    let shown = path.display().to_string();
+    let observed = vec![describe(&shown, &usage)];
+    ProbeOutcome::done(checks(probe, &usage), observed).with_values(values(&shown, &usage))
+}
+
+/// The numbers for metrics, labelled with the path as the step named it.
+fn values(path: &str, usage: &Usage) -> Vec<Observation> {
+    let labels = [("path", path)];
+    let mut out = vec![
+        Observation::new("disk_used_percent", usage.used_percent, &labels),
+        Observation::new("disk_avail_bytes", usage.avail, &labels),
+        Observation::new("disk_size_bytes", usage.size, &labels),
+    ];
+    if let Some(inodes) = usage.inodes {
+        out.push(Observation::new("disk_inodes_used_percent", inodes.used_percent, &labels));
+        out.push(Observation::new("disk_inodes_free", inodes.avail, &labels));
+    }
+    out
 }
 
 /// One check per matcher given, labelled as `Probe::expectations` words them.
@@ -218,6 +234,16 @@ mod tests {
                 assert!((inodes.used_percent - ipcent).abs() <= 1.0, "{inodes:?} vs df {ipcent}%");
             }
         }
+    }
+
+    #[test]
+    fn readings_become_values_for_metrics() {
+        let outcome = run(&probe("{path: /, used_percent: {lt: 101}}"), &env(Path::new("/")));
+        let names: Vec<&str> = outcome.values.iter().map(|v| v.name.as_str()).collect();
+        assert!(names.starts_with(&["disk_used_percent", "disk_avail_bytes", "disk_size_bytes"]), "{names:?}");
+        assert!(outcome.values.iter().all(|v| v.labels["path"] == "/"));
+        let used = outcome.values[0].value;
+        assert!((0.0..=100.0).contains(&used), "{used}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::exec::probe::{ProbeEnv, ProbeOutcome};
 use crate::model::matcher::{Matcher, NumberMatcher, Unit};
 use crate::model::probe::GpuProbe;
 use crate::model::quantity::HumanBytes;
-use crate::record::CheckResult;
+use crate::record::{CheckResult, Observation};
 use std::collections::BTreeMap;
 
 const NOT_REPORTED: &str = "not reported by this GPU";
@@ -57,7 +57,33 @@ fn evaluate(probe: &GpuProbe, inventory: &GpuInventory) -> ProbeOutcome {
             message: format!("NVML answers: {}", summary(inventory)),
         });
     }
-    ProbeOutcome::done(checks, observed(inventory))
+    ProbeOutcome::done(checks, observed(inventory)).with_values(values(inventory))
+}
+
+/// The numbers for metrics: the GPU count and driver, then each GPU's readings.
+fn values(inventory: &GpuInventory) -> Vec<Observation> {
+    let cuda = inventory.cuda_version.as_deref().unwrap_or("");
+    let mut out = vec![
+        Observation::new("gpu_count", inventory.gpus.len() as f64, &[]),
+        Observation::new(
+            "gpu_driver_info",
+            1.0,
+            &[("driver_version", inventory.driver_version.as_str()), ("cuda_version", cuda)],
+        ),
+    ];
+    for gpu in &inventory.gpus {
+        let index = gpu.index.to_string();
+        let labels = [("gpu", index.as_str()), ("name", gpu.name.as_str())];
+        let readings = [
+            ("gpu_utilization_percent", gpu.utilization_percent.map(f64::from)),
+            ("gpu_memory_used_bytes", gpu.memory_used.map(|b| b as f64)),
+            ("gpu_memory_total_bytes", gpu.memory_total.map(|b| b as f64)),
+            ("gpu_temperature_celsius", gpu.temperature_c.map(f64::from)),
+            ("gpu_power_watts", gpu.power_w),
+        ];
+        out.extend(readings.into_iter().filter_map(|(name, v)| v.map(|v| Observation::new(name, v, &labels))));
+    }
+    out
 }
 
 /// The checks on the machine as a whole: GPU count, driver and CUDA versions.
@@ -304,6 +330,29 @@ mod tests {
         assert_eq!(outcome.status, ProbeStatus::Done);
         assert_eq!(outcome.checks.len(), 1, "{:?}", messages(&outcome));
         outcome.checks[0].clone()
+    }
+
+    #[test]
+    fn readings_become_values_for_metrics() {
+        let mut quiet = rtx4090(1);
+        quiet.temperature_c = None;
+        let outcome = run_with("{count: {ge: 1}}", Ok(machine(vec![rtx4090(0), quiet])));
+        let value = |name: &str, gpu: Option<&str>| {
+            outcome
+                .values
+                .iter()
+                .find(|v| v.name == name && v.labels.get("gpu").map(String::as_str) == gpu)
+                .map(|v| v.value)
+        };
+        assert_eq!(value("gpu_count", None), Some(2.0));
+        assert_eq!(value("gpu_utilization_percent", Some("0")), Some(98.0));
+        assert_eq!(value("gpu_memory_used_bytes", Some("1")), Some((23 * GIB) as f64));
+        assert_eq!(value("gpu_memory_total_bytes", Some("0")), Some((24 * GIB) as f64));
+        assert_eq!(value("gpu_temperature_celsius", Some("0")), Some(71.0));
+        assert_eq!(value("gpu_temperature_celsius", Some("1")), None, "not reported: no gauge");
+        let driver = outcome.values.iter().find(|v| v.name == "gpu_driver_info").unwrap();
+        assert_eq!(driver.labels["driver_version"], "575.57.08");
+        assert!(run_with("{count: {ge: 1}}", Err(GpuUnavailable::no_driver("gone"))).values.is_empty());
     }
 
     #[test]
