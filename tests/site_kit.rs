@@ -150,7 +150,7 @@ impl Server {
         Server::start_with(dir, &["--addr", "127.0.0.1:0", "--no-watch"])
     }
 
-    fn start_with(dir: &Path, args: &[&str]) -> Server {
+    pub fn start_with(dir: &Path, args: &[&str]) -> Server {
         let mut child = command(dir)
             .arg("serve")
             .args(args)

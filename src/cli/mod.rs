@@ -9,6 +9,8 @@ mod cycle;
 mod diagnostics;
 pub mod error;
 mod exec;
+mod hook_options;
+mod hooks;
 mod index;
 mod list;
 mod new;
@@ -80,8 +82,10 @@ pub enum Command {
     Index(index::Args),
     /// Write the knowledge base as a static site (default: public/)
     Build(build::Args),
-    /// Serve the site live: search, JSON API, metrics, reload on change
+    /// Serve the site live: search, JSON API, metrics, reload on change (and alerts with --hooks)
     Serve(serve::Args),
+    /// Take alerts from Alertmanager and Grafana and run the matching runbooks' diagnoses
+    Hooks(hooks::Args),
     /// Print shell completions
     Completions(completions::Args),
 }
@@ -120,6 +124,12 @@ pub fn main_with(hooks: &Hooks) -> i32 {
                 hook();
             }
             serve::run(&ctx, args)
+        }
+        Command::Hooks(args) => {
+            if let Some(hook) = hooks.long_running {
+                hook();
+            }
+            hooks::run(&ctx, args)
         }
         Command::Completions(args) => completions::run(&ctx, args),
     };

@@ -1,6 +1,7 @@
 //! `runbook serve [--addr 127.0.0.1:8080]`: the site, live, from memory.
 
 use super::Context;
+use super::hook_options::HookOptions;
 use crate::cli::error::{Error, Result, exit};
 use crate::render::Site;
 use crate::server::{self, IndexedSearch, Loader, NaiveSearch, SiteSearch};
@@ -16,6 +17,11 @@ pub struct Args {
     /// Do not watch the knowledge base for changes (no rebuild, no live reload)
     #[arg(long)]
     no_watch: bool,
+    /// Also take alerts at /hooks/alertmanager and /hooks/grafana; FILE holds the bearer token
+    #[arg(long, value_name = "TOKEN_FILE")]
+    hooks: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    hook_options: HookOptions,
 }
 
 /// The search engine behind `/search` and `/api/search`: the tantivy index, as for `runbook
@@ -34,6 +40,7 @@ fn site_search(loader: &Loader, site: &Site, quiet: bool) -> Arc<dyn SiteSearch>
 
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let addr = resolve(&args.addr)?;
+    let hooks = args.hooks.as_deref().map(|file| args.hook_options.config(ctx, file)).transpose()?;
     let loader = Loader { source: ctx.kb_source()?, archives: ctx.archives.clone(), live_reload: !args.no_watch };
     let site = loader.load().map_err(|e| Error::Failed { message: e.to_string(), hint: None })?;
     let search = site_search(&loader, &site, ctx.quiet);
@@ -52,7 +59,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         .enable_all()
         .build()
         .map_err(|e| Error::Failed { message: format!("cannot start the server: {e}"), hint: None })?;
-    let config = server::Config { addr, watch: !args.no_watch };
+    let config = server::Config { addr, watch: !args.no_watch, hooks };
     let served = runtime.block_on(server::run(config, loader, site, search, move |local| {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "listening on http://{local}/");

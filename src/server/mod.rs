@@ -5,12 +5,13 @@
 //! of `runbook search`), or [`NaiveSearch`] where no index can be opened.
 
 mod api;
+pub mod hooks;
 mod indexed;
 mod metrics;
 mod pages;
 pub mod query;
 mod reload;
-mod respond;
+pub(crate) mod respond;
 pub mod search;
 mod security;
 pub mod state;
@@ -54,6 +55,8 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Rebuild and reload open pages when the knowledge base changes.
     pub watch: bool,
+    /// `--hooks`: also take alerts at `/hooks/…` (DESIGN §15).
+    pub hooks: Option<hooks::HooksConfig>,
 }
 
 /// Every route. `loopback_only` refuses requests whose `Host` is not a loopback name.
@@ -98,7 +101,16 @@ pub async fn run(
     let local = listener.local_addr()?;
     let _watcher = if config.watch { watch::spawn(Arc::clone(&state))? } else { None };
     on_listening(local);
-    let app = app(state, config.addr.ip().is_loopback());
+    let mut app = app(Arc::clone(&state), config.addr.ip().is_loopback());
+    if let Some(hooks_config) = config.hooks {
+        // A weak reference: the hooks live inside the state (for `/metrics`), not the other way.
+        let weak = Arc::downgrade(&state);
+        let current: hooks::CurrentKb =
+            Arc::new(move || weak.upgrade().map(|state| state.site() as Arc<dyn hooks::KbSnapshot>));
+        let started = hooks::Hooks::start(hooks_config, current);
+        app = app.merge(started.router());
+        let _ = state.hooks.set(started);
+    }
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         stop.await;
@@ -119,7 +131,7 @@ pub async fn run(
 }
 
 /// A future that completes on Ctrl-C (SIGINT) or SIGTERM; the handlers are installed at once.
-fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;

@@ -1,4 +1,5 @@
 //! Small helpers every layer may use: files, text. Depends on nothing of ours (DESIGN §1).
 
 pub mod fs;
+pub mod prometheus;
 pub mod text;

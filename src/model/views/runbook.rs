@@ -22,6 +22,11 @@ pub struct RunbookView<'a> {
     pub sha256: &'a str,
     pub vars: &'a BTreeMap<String, serde_json::Value>,
     pub secrets: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub alerts: &'a [String],
+    pub on_alert: crate::model::alerting::OnAlert,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<&'a crate::model::alerting::Watch>,
     pub sections: Vec<SectionView<'a>>,
     pub steps: Vec<StepView<'a>>,
     pub links: Vec<LinkView<'a>>,
@@ -97,6 +102,9 @@ impl<'a> RunbookView<'a> {
             sha256: &rb.sha256,
             vars: &rb.vars,
             secrets: &rb.secrets,
+            alerts: &rb.alerts,
+            on_alert: rb.on_alert,
+            watch: rb.watch.as_ref(),
             sections: rb
                 .headings
                 .iter()
