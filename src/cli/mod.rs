@@ -1,11 +1,13 @@
 //! The command line: argument parsing, the shared context, and one module per subcommand.
 
+mod alerts;
 mod archive;
 mod build;
 mod check;
 mod completions;
 mod context;
 mod cycle;
+mod dashboard;
 mod diagnostics;
 pub mod error;
 mod exec;
@@ -18,6 +20,7 @@ mod output;
 mod search;
 mod serve;
 mod show;
+mod watch;
 
 use crate::cli::error::{Error, exit};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -86,6 +89,12 @@ pub enum Command {
     Serve(serve::Args),
     /// Take alerts from Alertmanager and Grafana and run the matching runbooks' diagnoses
     Hooks(hooks::Args),
+    /// Run the runbooks' read-only checks on a schedule; serve /metrics and /healthz
+    Watch(watch::Args),
+    /// Print Prometheus alerting rules for the watched checks (each with its runbook_url)
+    Alerts(alerts::Args),
+    /// Print a Grafana dashboard (JSON) for the watch metrics: GPU, disk, checks
+    Dashboard(dashboard::Args),
     /// Print shell completions
     Completions(completions::Args),
 }
@@ -131,6 +140,14 @@ pub fn main_with(hooks: &Hooks) -> i32 {
             }
             hooks::run(&ctx, args)
         }
+        Command::Watch(args) => {
+            if let Some(hook) = hooks.long_running {
+                hook();
+            }
+            watch::run(&ctx, args)
+        }
+        Command::Alerts(args) => alerts::run(&ctx, args),
+        Command::Dashboard(args) => dashboard::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
     };
     match result {

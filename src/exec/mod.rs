@@ -11,3 +11,4 @@ pub mod resolve;
 pub mod scope;
 pub mod stream;
 pub mod template;
+pub mod watch;

@@ -5,6 +5,7 @@
 //! of `runbook search`), or [`NaiveSearch`] where no index can be opened.
 
 mod api;
+pub mod checks;
 pub mod hooks;
 mod indexed;
 mod metrics;
