@@ -47,7 +47,7 @@ const PANELS: [Panel; 10] = [
         kind: "table",
         unit: "none",
         targets: &[
-            ("max by (instance) (runbook_gpu_count{instance=~\"$instance\"})", "GPUs"),
+            ("max by (instance) (runbook_gpu_devices{instance=~\"$instance\"})", "GPUs"),
             (
                 "max by (instance, driver_version, cuda_version) (runbook_gpu_driver_info{instance=~\"$instance\"})",
                 "driver",

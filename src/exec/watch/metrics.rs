@@ -21,7 +21,7 @@ const OBSERVED: [(&str, &str); 12] = [
     ("disk_size_bytes", "Size of the filesystem, bytes"),
     ("disk_inodes_used_percent", "Used inodes of the filesystem, percent"),
     ("disk_inodes_free", "Inodes available to unprivileged users"),
-    ("gpu_count", "NVIDIA GPUs NVML reports"),
+    ("gpu_devices", "NVIDIA GPUs NVML reports"),
     ("gpu_driver_info", "The NVIDIA driver and CUDA versions, as labels (always 1)"),
     ("gpu_utilization_percent", "Percent of the last sample period a kernel ran on the GPU"),
     ("gpu_memory_used_bytes", "GPU memory in use, bytes"),

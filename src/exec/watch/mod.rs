@@ -226,7 +226,7 @@ impl<'a> Watcher<'a> {
     /// One round of `plan` through the engine, stopped when it outlasts its timeout.
     fn execute(&self, plan: &CheckPlan) -> Result<RunRecord, String> {
         let rb = &self.kb.runbooks[plan.index];
-        let body = self.kb.body(plan.index).map_err(|e| format!("cannot read {}: {e}", rb.path))?;
+        let body = &plan.body;
         let mut trigger = Trigger { kind: "watch".into(), ..Trigger::default() };
         trigger.extra.insert("every".into(), crate::model::duration::Duration(plan.every).to_string().into());
         let opts = ExecOptions {
@@ -241,8 +241,7 @@ impl<'a> Watcher<'a> {
         let interrupt = Arc::new(AtomicBool::new(false));
         let (done, finished) = mpsc::channel::<()>();
         let watchdog = spawn_watchdog(plan.timeout, Arc::clone(&interrupt), Arc::clone(&self.stop), finished);
-        let outcome =
-            engine::execute(self.kb, rb, &body, &opts, &mut SilentReporter, &interrupt, Arc::clone(&self.gpu));
+        let outcome = engine::execute(self.kb, rb, body, &opts, &mut SilentReporter, &interrupt, Arc::clone(&self.gpu));
         drop(done);
         let timed_out = watchdog.join().unwrap_or(false);
         let mut record = outcome.map_err(|invalid| invalid.message)?.record;

@@ -2,7 +2,8 @@
 //! named on the command line, each with its steps, interval, timeout and flap thresholds.
 
 use crate::model::alerting::{Watch, unattended_refusal};
-use crate::model::{Kb, Lookup};
+use crate::model::{Body, Kb, Lookup};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The longest a round may take when neither the runbook nor the command line says.
@@ -14,6 +15,8 @@ pub struct CheckPlan {
     pub runbook: String,
     /// Index into `kb.runbooks`.
     pub index: usize,
+    /// Read once: a round every few seconds should not parse the file again each time.
+    pub body: Arc<Body>,
     pub steps: Vec<String>,
     pub every: Duration,
     pub timeout: Duration,
@@ -100,6 +103,7 @@ fn plan_one(kb: &Kb, index: usize, options: &PlanOptions) -> Result<CheckPlan, P
     Ok(CheckPlan {
         runbook: rb.id.clone(),
         index,
+        body,
         steps,
         every,
         timeout,

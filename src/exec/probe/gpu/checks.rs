@@ -64,7 +64,7 @@ fn evaluate(probe: &GpuProbe, inventory: &GpuInventory) -> ProbeOutcome {
 fn values(inventory: &GpuInventory) -> Vec<Observation> {
     let cuda = inventory.cuda_version.as_deref().unwrap_or("");
     let mut out = vec![
-        Observation::new("gpu_count", inventory.gpus.len() as f64, &[]),
+        Observation::new("gpu_devices", inventory.gpus.len() as f64, &[]),
         Observation::new(
             "gpu_driver_info",
             1.0,
@@ -344,7 +344,7 @@ mod tests {
                 .find(|v| v.name == name && v.labels.get("gpu").map(String::as_str) == gpu)
                 .map(|v| v.value)
         };
-        assert_eq!(value("gpu_count", None), Some(2.0));
+        assert_eq!(value("gpu_devices", None), Some(2.0));
         assert_eq!(value("gpu_utilization_percent", Some("0")), Some(98.0));
         assert_eq!(value("gpu_memory_used_bytes", Some("1")), Some((23 * GIB) as f64));
         assert_eq!(value("gpu_memory_total_bytes", Some("0")), Some((24 * GIB) as f64));
