@@ -6,6 +6,7 @@ pub mod assets;
 pub mod cli;
 pub mod exec;
 pub mod index;
+pub mod mcp;
 pub mod model;
 pub mod record;
 pub mod render;

@@ -3,6 +3,7 @@
 mod site_kit;
 mod test;
 
+mod architecture;
 mod browser;
 mod commands;
 mod cycle;
@@ -12,6 +13,8 @@ mod exec;
 mod faults;
 mod hooks;
 mod hostile;
+mod mcp;
+mod plain;
 mod probes;
 mod search;
 mod serve;

@@ -50,6 +50,27 @@ fn every_page_answers() {
     assert!(asset.header("cache-control").unwrap().contains("immutable"));
 }
 
+/// An index that cannot be opened (its files damaged) leaves the site up and every search a
+/// 503 that says so; there is no second engine to guess with.
+#[test]
+fn a_broken_index_makes_search_unavailable_not_the_site() {
+    let dir = kb_with_run();
+    assert!(runbook(dir.path(), &["index"]).status.success());
+    std::fs::write(dir.path().join(".runbook/index/meta.json"), "{ not json").unwrap();
+    let server = Server::start_unwatched(dir.path());
+    let api = server.get("/api/search?q=disk");
+    assert_eq!(api.status, 503, "{api:?}");
+    assert!(api.json()["error"].as_str().unwrap().starts_with("search unavailable: search index in"), "{api:?}");
+    let page = server.get("/search?q=disk");
+    assert_eq!(page.status, 503, "{page:?}");
+    assert!(page.body.contains("search unavailable"), "{}", page.body);
+    assert_eq!(server.get("/runbooks/disk/").status, 200);
+    assert_eq!(server.get("/api/runbooks").status, 200);
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0);
+    assert!(stderr.contains("warning: search unavailable") && stderr.contains("runbook index --rebuild"), "{stderr}");
+}
+
 /// A runbook deleted after the site was loaded (here nothing reloads) is a 404 in the API and a
 /// page that says what happened, never a 500.
 #[test]

@@ -4,15 +4,19 @@
 //! ```text
 //! cargo bench --bench harness                      # 10,000 runbooks, 5 runs each
 //! cargo bench --bench harness -- --runbooks 2000 --runs 3 --corpus ~/docs --out /tmp/b.md --keep /tmp/kb
-//! cargo bench --bench harness -- --only site     # one group: list, search, site, exec or reliability
+//! cargo bench --bench harness -- --only site     # one group: list, search, mcp, site, exec, plain or reliability
 //! cargo bench --bench harness -- --only serve    # the serve rows of `site`, without the builds
+//! cargo bench --bench harness -- --only mcp      # `search_runbooks` over `runbook mcp` (stdio)
+//! cargo bench --bench harness -- --only plain    # `show --plain --json` over 1,000 alert pages
 //! cargo bench --bench harness -- --only alerts   # hooks posts/s and the cost of watch (10 minutes)
 //! ```
 
 mod alerts;
 mod exec;
 mod load;
+mod mcp;
 mod measure;
+mod plain;
 mod reliability;
 mod search;
 mod site;
@@ -32,8 +36,8 @@ struct Options {
     out: PathBuf,
     /// Generate the synthetic KB here and keep it, instead of in a temp dir.
     keep: Option<PathBuf>,
-    /// Only this group: `list`, `search`, `site`, `serve` (part of `site`), `exec`, `reliability`
-    /// or `alerts`.
+    /// Only this group: `list`, `search`, `mcp`, `site`, `serve` (part of `site`), `exec`, `plain`,
+    /// `reliability` or `alerts`.
     only: Option<String>,
     /// How long the watch row measures `runbook watch`.
     watch_seconds: u64,
@@ -193,6 +197,9 @@ fn run() -> Result<(), String> {
     if wanted("search") {
         rows.extend(search::rows(&kb, &input, opts.runs, opts.corpus.as_deref())?);
     }
+    if wanted("mcp") {
+        rows.extend(mcp::rows(&kb, &input)?);
+    }
     let mut serve = String::new();
     if wanted("site") {
         rows.extend(site::build_rows(&kb, tmp.path(), opts.runs, &input)?);
@@ -203,6 +210,9 @@ fn run() -> Result<(), String> {
     }
     if wanted("exec") {
         rows.extend(exec::rows(tmp.path(), opts.runs)?);
+    }
+    if wanted("plain") {
+        rows.extend(plain::rows(tmp.path(), opts.runs, opts.corpus.as_deref())?);
     }
     let alerts = if wanted("alerts") { Some(alerts_section(&opts, tmp.path())?) } else { None };
     let load = if wanted("reliability") { reliability::load_under_edits(opts.runbooks, tmp.path())? } else { None };

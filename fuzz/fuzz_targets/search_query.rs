@@ -3,6 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use runbook::archive::store::Archives;
 use runbook::index::{SearchIndex, SearchRequest};
 use runbook::model::{Kb, KbSource};
 use std::sync::OnceLock;
@@ -14,7 +15,8 @@ fn index() -> &'static SearchIndex {
             let dir = tempfile::tempdir().expect("temp dir");
             let kb = Kb::load(KbSource::Builtin);
             let index = SearchIndex::open(&dir.path().join("index")).expect("open index");
-            index.sync(&kb, &dir.path().join("archives")).expect("index the shipped runbooks");
+            let archives = Archives::new(dir.path().join("archives"));
+            index.sync(&kb, &archives).expect("index the shipped runbooks");
             (dir, index)
         })
         .1

@@ -6,7 +6,8 @@
 use super::store::ArchivedRun;
 use crate::model::Kb;
 use crate::model::step::Action;
-use crate::record::{Outcome, RunRecord, StepRecord, Verdict};
+use crate::record::{Outcome, RunRecord, Severity, StepKind, StepRecord, Verdict};
+use crate::util::names::named_enum;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -29,7 +30,7 @@ pub struct CycleReport {
     pub healthy: Vec<Healthy>,
     pub readiness: Readiness,
     pub changes: Changes,
-    pub metrics: Metrics,
+    pub metrics: CycleMetrics,
     pub next_actions: Vec<NextAction>,
     /// Archives that could not be read in full.
     pub warnings: Vec<String>,
@@ -67,7 +68,7 @@ pub struct Summary {
 
 /// A link to a run, with when it started.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunLink {
+pub struct CitedRun {
     pub run_id: String,
     pub started_at: String,
     /// `run.md` relative to the archives folder.
@@ -89,14 +90,14 @@ pub struct Blocker {
     pub message: String,
     /// A short excerpt of the output, quoted when the report was written.
     pub evidence: String,
-    pub runs: Vec<RunLink>,
+    pub runs: Vec<CitedRun>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Healthy {
     pub runbook: String,
     pub title: String,
-    pub latest_run: RunLink,
+    pub latest_run: CitedRun,
     /// What was checked and held, in the latest run.
     pub checks: Vec<String>,
 }
@@ -140,7 +141,7 @@ pub struct RunbookReadiness {
     pub category: String,
     pub status: Status,
     pub verdict: Verdict,
-    pub latest_run: RunLink,
+    pub latest_run: CitedRun,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -155,9 +156,22 @@ pub struct CategoryReadiness {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Changes {
-    /// `git` when taken from the KB's history, `mtime` otherwise.
-    pub source: String,
+    pub source: ChangeSource,
     pub files: Vec<Change>,
+}
+
+named_enum! {
+    /// Where the list of changed runbooks comes from.
+    #[derive(Default)]
+    pub enum ChangeSource {
+        /// The KB's git history.
+        #[default]
+        Git = "git",
+        /// File modification times (the KB is not a repository).
+        Mtime = "mtime",
+        /// The built-in KB, which does not change.
+        BuiltIn = "built-in",
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -170,7 +184,7 @@ pub struct Change {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Metrics {
+pub struct CycleMetrics {
     /// From the first run of the period to the end of the first step that failed.
     pub time_to_first_finding_ms: Option<u64>,
     pub mean_run_duration_ms: Option<u64>,
@@ -215,9 +229,9 @@ enum Run<'a> {
     Unreadable,
 }
 
-fn link(run: &RunRecord, archived: &ArchivedRun, archives: &Path) -> RunLink {
-    let path = archived.dir.join("run.md");
-    RunLink {
+fn link(run: &RunRecord, archived: &ArchivedRun, archives: &Path) -> CitedRun {
+    let path = archived.markdown_path();
+    CitedRun {
         run_id: run.run_id.clone(),
         started_at: run.started_at.clone(),
         path: path.strip_prefix(archives).unwrap_or(&path).display().to_string(),
@@ -234,7 +248,8 @@ pub fn build(kb: &Kb, runs: &[ArchivedRun], request: &Request) -> CycleReport {
         let by_id = request.runbooks.is_empty() || request.runbooks.iter().any(|r| r.eq_ignore_ascii_case(id));
         let by_tag = request.tags.is_empty()
             || kb
-                .get(id)
+                .by_id(id)
+                .map(|idx| &kb[idx])
                 .is_some_and(|rb| rb.tags.iter().any(|t| request.tags.iter().any(|w| w.eq_ignore_ascii_case(t))));
         by_id && by_tag
     };
@@ -256,7 +271,7 @@ pub fn build(kb: &Kb, runs: &[ArchivedRun], request: &Request) -> CycleReport {
             Ok(_) => {}
             Err(problem) => {
                 // A damaged record has no trustworthy time: its folder name (a UTC timestamp) does.
-                let started = super::store::started_from_name(&archived.run_id);
+                let started = archived.started_from_name();
                 if started.is_some_and(|t| t >= request.from && t <= request.to) {
                     warnings.push(format!("run {} is unreadable and counted as such: {problem}", archived.run_id));
                     selected.push(Run::Unreadable);
@@ -351,13 +366,13 @@ fn blockers(
 ) -> Vec<Blocker> {
     let mut grouped: BTreeMap<(String, String), Blocker> = BTreeMap::new();
     for (record, archived) in records {
-        for step in record.steps.iter().filter(|s| s.outcome.is_failure() && s.severity == "critical") {
+        for step in record.steps.iter().filter(|s| s.outcome.is_failure() && s.severity == Severity::Critical) {
             let key = (record.runbook.id.clone(), step.id.clone());
             let entry = grouped.entry(key).or_insert_with(|| Blocker {
                 runbook: record.runbook.id.clone(),
                 runbook_title: kb
-                    .get(&record.runbook.id)
-                    .map(|rb| rb.title.clone())
+                    .by_id(&record.runbook.id)
+                    .map(|idx| kb[idx].title.clone())
                     .unwrap_or_else(|| record.runbook.title.clone()),
                 step: step.id.clone(),
                 step_name: step.name.clone(),
@@ -391,7 +406,7 @@ fn readiness(kb: &Kb, latest: &BTreeMap<String, (&RunRecord, &ArchivedRun)>, arc
     let runbooks: Vec<RunbookReadiness> = latest
         .values()
         .map(|(record, archived)| {
-            let runbook = kb.get(&record.runbook.id);
+            let runbook = kb.by_id(&record.runbook.id).map(|idx| &kb[idx]);
             RunbookReadiness {
                 runbook: record.runbook.id.clone(),
                 title: runbook.map(|rb| rb.title.clone()).unwrap_or_else(|| record.runbook.title.clone()),
@@ -430,7 +445,9 @@ fn healthy(latest: &BTreeMap<String, (&RunRecord, &ArchivedRun)>, archives: &Pat
             let checks: Vec<String> = record
                 .steps
                 .iter()
-                .filter(|s| s.outcome == Outcome::Passed && (record.verdict == Verdict::Passed || s.kind != "run"))
+                .filter(|s| {
+                    s.outcome == Outcome::Passed && (record.verdict == Verdict::Passed || s.kind != StepKind::Run)
+                })
                 .flat_map(|s| s.checks.iter().filter(|c| c.passed).map(move |c| format!("{}: {}", s.id, c.message)))
                 .take(12)
                 .collect();
@@ -444,7 +461,7 @@ fn healthy(latest: &BTreeMap<String, (&RunRecord, &ArchivedRun)>, archives: &Pat
         .collect()
 }
 
-fn metrics(records: &[(&RunRecord, &ArchivedRun)]) -> Metrics {
+fn metrics(records: &[(&RunRecord, &ArchivedRun)]) -> CycleMetrics {
     let first_start = records.first().and_then(|(r, _)| timestamp(&r.started_at));
     let first_finding = records
         .iter()
@@ -476,7 +493,7 @@ fn metrics(records: &[(&RunRecord, &ArchivedRun)]) -> Metrics {
         .filter(|(_, (passed, failed))| *passed > 0 && *failed > 0)
         .map(|((runbook, step), (passed, failed))| Flaky { runbook, step, passed, failed })
         .collect();
-    Metrics {
+    CycleMetrics {
         time_to_first_finding_ms,
         mean_run_duration_ms: (!finished.is_empty()).then(|| finished.iter().sum::<u64>() / finished.len() as u64),
         flaky_steps,
@@ -501,8 +518,9 @@ fn next_actions(kb: &Kb, blockers: &[Blocker]) -> Vec<NextAction> {
         .filter(|b| b.open)
         .map(|blocker| {
             let verify = format!("runbook exec {}", blocker.runbook);
-            let body = kb.index_of(&blocker.runbook).and_then(|i| kb.body(i).ok());
-            let (fix, note) = match (kb.get(&blocker.runbook), body) {
+            let found = kb.by_id(&blocker.runbook);
+            let body = found.and_then(|idx| kb.body(idx).ok());
+            let (fix, note) = match (found.map(|idx| &kb[idx]), body) {
                 (Some(runbook), Some(body)) => {
                     let steps = remediations(&body.steps, &blocker.step);
                     let fix: Vec<String> = steps
@@ -525,7 +543,7 @@ fn next_actions(kb: &Kb, blockers: &[Blocker]) -> Vec<NextAction> {
 /// Runbook files changed in the period: from git when the KB is a repository, else mtimes.
 fn changes(kb: &Kb, request: &Request) -> Changes {
     let Some(root) = kb.source.root() else {
-        return Changes { source: "built-in".into(), files: Vec::new() };
+        return Changes { source: ChangeSource::BuiltIn, files: Vec::new() };
     };
     let runbook_of = |path: &str| kb.runbooks.iter().find(|rb| rb.path == path).map(|rb| rb.id.clone());
     if let Some(files) = git_changes(root, request) {
@@ -539,7 +557,7 @@ fn changes(kb: &Kb, request: &Request) -> Changes {
                 subject: Some(subject),
             })
             .collect();
-        return Changes { source: "git".into(), files };
+        return Changes { source: ChangeSource::Git, files };
     }
     let files = kb
         .runbooks
@@ -556,7 +574,7 @@ fn changes(kb: &Kb, request: &Request) -> Changes {
             })
         })
         .collect();
-    Changes { source: "mtime".into(), files }
+    Changes { source: ChangeSource::Mtime, files }
 }
 
 /// `(path, when, author, subject)` of each Markdown file a commit of the period touched, newest

@@ -2,7 +2,7 @@
 
 use super::cycle::CycleReport;
 use super::markdown::fenced;
-use crate::util::text::duration;
+use crate::util::text::{duration, plural};
 use std::fmt::Write;
 
 pub fn render(report: &CycleReport) -> String {
@@ -47,13 +47,7 @@ pub fn render(report: &CycleReport) -> String {
         let _ = writeln!(out, "\nNo open blockers.");
     } else {
         let names: Vec<String> = open.iter().map(|b| format!("`{}` in {}", b.step, b.runbook)).collect();
-        let _ = writeln!(
-            out,
-            "\n**{} open blocker{}:** {}.",
-            open.len(),
-            if open.len() == 1 { "" } else { "s" },
-            names.join(", ")
-        );
+        let _ = writeln!(out, "\n**{}:** {}.", plural(open.len(), "open blocker"), names.join(", "));
     }
 
     let _ = writeln!(out, "\n## Critical findings and blockers\n");
@@ -63,15 +57,8 @@ pub fn render(report: &CycleReport) -> String {
     for b in &report.blockers {
         let state = if b.open { "open" } else { "resolved since" };
         let _ = writeln!(out, "### {} › {} — {}\n", b.runbook, b.step, b.step_name);
-        let _ = writeln!(
-            out,
-            "{} · {} in {} run{} · {}\n",
-            state,
-            b.outcome.as_str(),
-            b.occurrences,
-            if b.occurrences == 1 { "" } else { "s" },
-            b.message
-        );
+        let _ =
+            writeln!(out, "{} · {} in {} · {}\n", state, b.outcome.as_str(), plural(b.occurrences, "run"), b.message);
         if !b.evidence.trim().is_empty() {
             out.push_str(&fenced("text", &b.evidence));
             out.push('\n');
@@ -116,7 +103,11 @@ pub fn render(report: &CycleReport) -> String {
         let _ = writeln!(
             out,
             "From {}:\n",
-            if report.changes.source == "git" { "git history" } else { "file modification times" }
+            if report.changes.source == super::cycle::ChangeSource::Git {
+                "git history"
+            } else {
+                "file modification times"
+            }
         );
         for c in &report.changes.files {
             let who = c.author.as_ref().map(|a| format!(" by {a}")).unwrap_or_default();

@@ -4,6 +4,8 @@
 pub mod cycle;
 pub mod cycle_markdown;
 pub mod markdown;
+pub mod period;
 pub mod prune;
 pub mod store;
+pub mod views;
 pub mod writer;

@@ -11,8 +11,7 @@ pub fn select(runs: &[ArchivedRun], keep: Option<usize>, older_than: Option<jiff
         .filter(|run| {
             let runbook = match &run.record {
                 Ok(record) => record.runbook.id.clone(),
-                // Folder names end with the runbook id after the timestamp.
-                Err(_) => run.run_id.get(17..).unwrap_or_default().to_string(),
+                Err(_) => run.runbook_from_name().to_string(),
             };
             let rank = seen.entry(runbook).or_insert(0);
             *rank += 1;
@@ -27,6 +26,6 @@ pub fn select(runs: &[ArchivedRun], keep: Option<usize>, older_than: Option<jiff
 pub fn started(run: &ArchivedRun) -> Option<jiff::Timestamp> {
     match &run.record {
         Ok(record) => record.started_at.parse().ok(),
-        Err(_) => super::store::started_from_name(&run.run_id),
+        Err(_) => run.started_from_name(),
     }
 }

@@ -1,7 +1,84 @@
-//! Reading the archive folder: every run, newest first, tolerating damaged records.
+//! The archive folder, and the one place that knows its layout: a folder per run
+//! (`<run id>/run.json`, `run.md`, `steps/`) and cycle reports in `cycles/` (`<name>.md` and
+//! `<name>.json`). Reading tolerates damaged records.
 
+use super::cycle::CycleReport;
+use crate::model::cache::FileStamp;
 use crate::record::RunRecord;
+use crate::util::fs::write_atomic;
+use crate::util::text::file_safe;
 use std::path::{Path, PathBuf};
+
+/// The record of a run, in its folder.
+pub const RECORD_FILE: &str = "run.json";
+/// The run for people, in its folder.
+pub const MARKDOWN_FILE: &str = "run.md";
+/// Full step output, in the run folder.
+pub const STEPS_DIR: &str = "steps";
+const CYCLES_DIR: &str = "cycles";
+
+/// The archive folder of a KB (`DIR/archives/`, or `--archives`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Archives {
+    dir: PathBuf,
+}
+
+/// A file of the archive with its size and time, for the search index.
+#[derive(Debug, Clone)]
+pub struct ArchiveFile {
+    /// The run id, or the cycle report's name.
+    pub name: String,
+    /// What is indexed: a run's `run.json`, a cycle report's Markdown.
+    pub file: PathBuf,
+    /// What people read: a run's `run.md`, the cycle report itself.
+    pub readable: PathBuf,
+    pub stamp: FileStamp,
+}
+
+/// A cycle report's Markdown, as the site shows it.
+#[derive(Debug)]
+pub struct Cycle {
+    /// The file stem, which is its URL.
+    pub name: String,
+    pub title: String,
+    pub path: PathBuf,
+    /// The Markdown, or why it could not be read.
+    pub source: Result<String, String>,
+}
+
+/// Where a cycle report was written.
+#[derive(Debug)]
+pub struct CyclePaths {
+    pub markdown: PathBuf,
+    pub json: PathBuf,
+}
+
+/// A file of the archive that could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct WriteError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// Why a run's record could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("cannot read {}: {source}", path.display())]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    #[error("{} is damaged: {source}", path.display())]
+    Damaged { path: PathBuf, source: serde_json::Error },
+}
+
+impl RecordError {
+    /// What is wrong, without the path (for pages that must not show where files live).
+    pub fn cause(&self) -> String {
+        match self {
+            RecordError::Unreadable { source, .. } => source.to_string(),
+            RecordError::Damaged { source, .. } => source.to_string(),
+        }
+    }
+}
 
 /// One run folder and what could be read of it.
 #[derive(Debug)]
@@ -10,71 +87,231 @@ pub struct ArchivedRun {
     /// The folder name, which is the run id.
     pub run_id: String,
     /// The record, or why it could not be read (a run killed before its first write).
-    pub record: Result<RunRecord, String>,
+    pub record: Result<RunRecord, RecordError>,
 }
 
-/// Every run under `archives`, newest first. Folders without `run.json` are not runs (the
-/// `cycles/` folder, for one).
-pub fn list(archives: &Path) -> Vec<ArchivedRun> {
-    let Ok(entries) = std::fs::read_dir(archives) else {
-        return Vec::new();
+impl ArchivedRun {
+    pub fn markdown_path(&self) -> PathBuf {
+        self.dir.join(MARKDOWN_FILE)
+    }
+
+    /// When the run started, read from its folder name (`20261126T213000Z-…`, UTC): for
+    /// records too damaged to say.
+    pub fn started_from_name(&self) -> Option<jiff::Timestamp> {
+        started_from_name(&self.run_id)
+    }
+
+    /// The runbook id its folder name ends with (`20261126T213000Z-cuda-304` → `cuda-304`),
+    /// for records too damaged to say.
+    pub fn runbook_from_name(&self) -> &str {
+        self.run_id.split_once('-').map(|(_, id)| id).unwrap_or(&self.run_id)
+    }
+}
+
+impl Archives {
+    pub fn new(dir: impl Into<PathBuf>) -> Archives {
+        Archives { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The folder of one run.
+    pub fn run_dir(&self, run_id: &str) -> PathBuf {
+        self.dir.join(run_id)
+    }
+
+    /// Every run, newest first. Folders without `run.json` are not runs (`cycles/`, for one).
+    pub fn runs(&self) -> Vec<ArchivedRun> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut runs: Vec<ArchivedRun> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter(|e| e.path().join(RECORD_FILE).exists())
+            .map(|e| {
+                let dir = e.path();
+                let run_id = e.file_name().to_string_lossy().into_owned();
+                let record = read(&dir);
+                ArchivedRun { dir, run_id, record }
+            })
+            .collect();
+        // Run ids start with a UTC timestamp, so name order is time order.
+        runs.sort_by(|a, b| b.run_id.cmp(&a.run_id));
+        runs
+    }
+
+    /// One run, by id, unique id prefix, or `latest`.
+    pub fn find(&self, query: &str) -> Result<ArchivedRun, FindRunError> {
+        find(self.runs(), query)
+    }
+
+    /// Every run's `run.json`, with its stamp, unread.
+    pub fn run_files(&self) -> Vec<ArchiveFile> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return Vec::new() };
+        entries
+            .flatten()
+            .filter_map(|entry| {
+                let file = entry.path().join(RECORD_FILE);
+                let stamp = FileStamp::of_path(&file)?;
+                let readable = entry.path().join(MARKDOWN_FILE);
+                Some(ArchiveFile { name: entry.file_name().to_string_lossy().into_owned(), file, readable, stamp })
+            })
+            .collect()
+    }
+
+    /// Where cycle reports go.
+    pub fn cycles_dir(&self) -> PathBuf {
+        self.dir.join(CYCLES_DIR)
+    }
+
+    /// Files in `cycles/` with this extension, by name (newest name first).
+    fn cycle_paths(&self, extension: &str) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(self.cycles_dir()) else { return Vec::new() };
+        let mut paths: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == extension))
+            .collect();
+        paths.sort_by(|a, b| b.file_name().cmp(&a.file_name()));
+        paths
+    }
+
+    /// Every cycle report's Markdown, with its stamp, unread.
+    pub fn cycle_files(&self) -> Vec<ArchiveFile> {
+        self.cycle_paths("md")
+            .into_iter()
+            .filter_map(|file| {
+                let stamp = FileStamp::of_path(&file)?;
+                let name = file.file_stem()?.to_string_lossy().into_owned();
+                Some(ArchiveFile { name, readable: file.clone(), file, stamp })
+            })
+            .collect()
+    }
+
+    /// Every cycle report's Markdown, read, newest name first.
+    pub fn cycles(&self) -> Vec<Cycle> {
+        self.cycle_paths("md")
+            .into_iter()
+            .filter_map(|path| {
+                let name = path.file_stem()?.to_str()?.to_string();
+                let source = std::fs::read_to_string(&path).map_err(|e| e.to_string());
+                let title = source.as_deref().map_or_else(|_| name.clone(), |text| cycle_title(text, &name));
+                Some(Cycle { name, title, path, source })
+            })
+            .collect()
+    }
+
+    /// Every cycle report that can be read from its JSON, with the path of its Markdown.
+    pub fn cycle_reports(&self) -> Vec<(CycleReport, PathBuf)> {
+        self.cycle_paths("json")
+            .into_iter()
+            .filter_map(|path| {
+                let report: CycleReport = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+                Some((report, path.with_extension("md")))
+            })
+            .collect()
+    }
+
+    /// A name for a new cycle report: `base`, or `base-2`, `base-3`, … when that is taken.
+    pub fn unused_cycle_name(&self, base: &str) -> String {
+        let dir = self.cycles_dir();
+        let taken = |name: &str| dir.join(format!("{name}.json")).exists() || dir.join(format!("{name}.md")).exists();
+        (1..)
+            .map(|n| if n == 1 { base.to_string() } else { format!("{base}-{n}") })
+            .find(|name| !taken(name))
+            .unwrap_or_else(|| base.to_string())
+    }
+
+    /// Writes a cycle report as JSON and Markdown, each atomically.
+    pub fn write_cycle(&self, name: &str, json: &[u8], markdown: &str) -> Result<CyclePaths, WriteError> {
+        let dir = self.cycles_dir();
+        std::fs::create_dir_all(&dir).map_err(|source| WriteError { path: dir.clone(), source })?;
+        let paths = CyclePaths { markdown: dir.join(format!("{name}.md")), json: dir.join(format!("{name}.json")) };
+        write_atomic(&paths.json, json).map_err(|source| WriteError { path: paths.json.clone(), source })?;
+        write_atomic(&paths.markdown, markdown.as_bytes())
+            .map_err(|source| WriteError { path: paths.markdown.clone(), source })?;
+        Ok(paths)
+    }
+}
+
+/// A cycle report's title: its first `# ` heading, else its name.
+pub fn cycle_title(markdown: &str, name: &str) -> String {
+    markdown.lines().find_map(|l| l.strip_prefix("# ")).map_or_else(|| name.to_string(), |t| t.trim().to_string())
+}
+
+/// The record in a run folder.
+pub fn read(dir: &Path) -> Result<RunRecord, RecordError> {
+    let path = dir.join(RECORD_FILE);
+    let parse = || {
+        let bytes = std::fs::read(&path).map_err(|source| RecordError::Unreadable { path: path.clone(), source })?;
+        serde_json::from_slice(&bytes).map_err(|source| RecordError::Damaged { path: path.clone(), source })
     };
-    let mut runs: Vec<ArchivedRun> = entries
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter(|e| e.path().join("run.json").exists())
-        .map(|e| {
-            let dir = e.path();
-            let run_id = e.file_name().to_string_lossy().into_owned();
-            let record = read(&dir);
-            ArchivedRun { dir, run_id, record }
-        })
-        .collect();
-    // Run ids start with a UTC timestamp, so name order is time order.
-    runs.sort_by(|a, b| b.run_id.cmp(&a.run_id));
-    runs
+    // A run in progress swaps its record for a newer one after every step; a read that spanned
+    // a whole step may see the file being reused (see `writer::RecordFile`): read again.
+    parse().or_else(|_| parse())
 }
 
-pub fn read(dir: &Path) -> Result<RunRecord, String> {
-    let path = dir.join("run.json");
-    let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("{} is damaged: {e}", path.display()))
+/// Why [`find`] found no single run.
+#[derive(Debug, thiserror::Error)]
+pub enum FindRunError {
+    #[error("there are no runs yet")]
+    NoRuns,
+    #[error("no run `{0}`")]
+    NoSuchRun(String),
+    /// `shown` holds the first few of the `count` runs the prefix matches.
+    #[error("`{query}` matches {count} runs: {}", shown.join(", "))]
+    Ambiguous { query: String, count: usize, shown: Vec<String> },
 }
 
-/// Finds a run by id, unique id prefix, or `latest`.
-pub fn find<'a>(runs: &'a [ArchivedRun], query: &str) -> Result<&'a ArchivedRun, String> {
+/// Runs named when a prefix matches several.
+const SHOWN_MATCHES: usize = 5;
+
+/// Finds a run among `runs` (newest first) by id, unique id prefix, or `latest`.
+fn find(mut runs: Vec<ArchivedRun>, query: &str) -> Result<ArchivedRun, FindRunError> {
     if query == "latest" {
-        return runs.first().ok_or_else(|| "there are no runs yet".to_string());
+        return if runs.is_empty() { Err(FindRunError::NoRuns) } else { Ok(runs.swap_remove(0)) };
     }
-    if let Some(run) = runs.iter().find(|r| r.run_id == query) {
-        return Ok(run);
+    if let Some(exact) = runs.iter().position(|r| r.run_id == query) {
+        return Ok(runs.swap_remove(exact));
     }
-    let matches: Vec<&ArchivedRun> = runs.iter().filter(|r| r.run_id.starts_with(query)).collect();
-    match matches.as_slice() {
-        [one] => Ok(one),
-        [] => Err(format!("no run `{query}`")),
-        many => Err(format!(
-            "`{query}` matches {} runs: {}",
-            many.len(),
-            many.iter().take(5).map(|r| r.run_id.as_str()).collect::<Vec<_>>().join(", ")
-        )),
+    let mut matches: Vec<ArchivedRun> = runs.into_iter().filter(|r| r.run_id.starts_with(query)).collect();
+    match matches.len() {
+        1 => Ok(matches.swap_remove(0)),
+        0 => Err(FindRunError::NoSuchRun(query.to_string())),
+        count => Err(FindRunError::Ambiguous {
+            query: query.to_string(),
+            count,
+            shown: matches.iter().take(SHOWN_MATCHES).map(|r| r.run_id.clone()).collect(),
+        }),
     }
 }
 
-/// When a run started, read from its folder name (`20261126T213000Z-…`, UTC): for records too
-/// damaged to say.
-pub fn started_from_name(run_id: &str) -> Option<jiff::Timestamp> {
-    let stamp = run_id.get(..15)?;
-    let datetime = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%S", stamp).ok()?;
+/// The folder name of a run of `runbook_id` that started at `started`: its UTC start, then the
+/// id (`20261126T213000Z-cuda-304`), so that name order is time order.
+pub fn run_id(started: jiff::Timestamp, runbook_id: &str) -> String {
+    format!("{}-{}", started.strftime(RUN_ID_TIME), file_safe(runbook_id))
+}
+
+const RUN_ID_TIME: &str = "%Y%m%dT%H%M%SZ";
+
+/// When a run started, read from its folder name (`20261126T213000Z-…`, UTC).
+fn started_from_name(run_id: &str) -> Option<jiff::Timestamp> {
+    let stamp = run_id.get(..16)?;
+    let datetime = jiff::civil::DateTime::strptime(RUN_ID_TIME, stamp).ok()?;
     jiff::tz::TimeZone::UTC.to_timestamp(datetime).ok()
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn folder_names_tell_the_time() {
+        let started: jiff::Timestamp = "2026-11-26T21:30:00Z".parse().unwrap();
+        assert_eq!(run_id(started, "node/_index"), "20261126T213000Z-node._index");
+        assert_eq!(started_from_name(&run_id(started, "x")), Some(started));
         assert_eq!(started_from_name("20261126T213000Z-cuda-304").unwrap().to_string(), "2026-11-26T21:30:00Z");
         assert!(started_from_name("cycles").is_none());
     }

@@ -1,34 +1,40 @@
 //! Writing one run's folder: `run.json` (atomically, after every step), `run.md`, step logs.
 
 use super::markdown;
-use crate::record::{Engine, Host, RunOptions, RunRecord, RunbookRef, Trigger, Verdict};
+use super::store::{Archives, MARKDOWN_FILE, RECORD_FILE, STEPS_DIR};
+use crate::record::{EngineVersion, Host, RunOptions, RunRecord, RunbookRef, Trigger, Verdict};
 use crate::util::fs::write_atomic;
 use crate::util::text::file_safe;
+use rustix::fs::{CWD, RenameFlags};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-/// The run folder of one run.
+/// Writes the folder of one run (read back as an [`ArchivedRun`](super::store::ArchivedRun)).
 #[derive(Debug)]
-pub struct RunArchive {
+pub struct RunWriter {
     dir: PathBuf,
     /// Compact JSON of the steps written so far: `run.json` is rewritten after every step, and
     /// serializing only the new step keeps that linear.
     steps_json: Vec<String>,
+    record: RecordFile,
 }
 
-impl RunArchive {
-    /// Creates `archives/<run_id>/steps/`; a second run in the same second gets `-2`, `-3`, ….
-    /// Returns the archive and the final run id.
-    pub fn create(archives: &Path, run_id: &str) -> std::io::Result<(RunArchive, String)> {
-        std::fs::create_dir_all(archives)?;
+impl RunWriter {
+    /// Creates the run's folder with its `steps/`; a second run in the same second gets `-2`,
+    /// `-3`, …. Returns the writer and the final run id.
+    pub fn create(archives: &Archives, run_id: &str) -> std::io::Result<(RunWriter, String)> {
+        std::fs::create_dir_all(archives.dir())?;
         for n in 1..1000 {
             let id = if n == 1 { run_id.to_string() } else { format!("{run_id}-{n}") };
-            let dir = archives.join(&id);
+            let dir = archives.run_dir(&id);
             match std::fs::create_dir(&dir) {
                 Ok(()) => {
-                    std::fs::create_dir(dir.join("steps"))?;
-                    return Ok((RunArchive { dir, steps_json: Vec::new() }, id));
+                    std::fs::create_dir(dir.join(STEPS_DIR))?;
+                    let record = RecordFile::new(&dir);
+                    return Ok((RunWriter { dir, steps_json: Vec::new(), record }, id));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
@@ -44,7 +50,7 @@ impl RunArchive {
     /// Where the log of one stream of step number `number` (1-based) goes: the full path and
     /// the path relative to the run folder. The file is created by whoever writes first.
     pub fn step_log(&self, number: usize, step_id: &str, stream: &str) -> (PathBuf, String) {
-        let relative = format!("steps/{number:02}-{}.{stream}", file_safe(step_id));
+        let relative = format!("{STEPS_DIR}/{number:02}-{}.{stream}", file_safe(step_id));
         (self.dir.join(&relative), relative)
     }
 
@@ -57,7 +63,11 @@ impl RunArchive {
         } else {
             self.compact(record)?.into_bytes()
         };
-        write_atomic(&self.dir.join("run.json"), &bytes)
+        self.record.write(&bytes)?;
+        if pretty {
+            self.record.finish();
+        }
+        Ok(())
     }
 
     /// The record as compact JSON, from the cached JSON of earlier steps plus the new ones.
@@ -97,17 +107,86 @@ impl RunArchive {
     }
 
     pub fn write_markdown(&self, record: &RunRecord) -> std::io::Result<()> {
-        write_atomic(&self.dir.join("run.md"), markdown::render(record).as_bytes())
+        write_atomic(&self.dir.join(MARKDOWN_FILE), markdown::render(record).as_bytes())
     }
 }
 
-/// Every field of [`RunRecord`] but `steps` and `findings`, which [`RunArchive::compact`] adds.
+/// `run.json`, rewritten after every step without creating or deleting a file each time: the
+/// record and a spare (`.run.json.spare`) are two open files; each new record is written into
+/// the spare in place, then the two names are swapped in one atomic step (`renameat2` with
+/// `RENAME_EXCHANGE`), so a reader — or a crash — sees the old record or the new one, never half
+/// of one. A temp file renamed over `run.json` does the same, but ext4 flushes the data of a file
+/// renamed over another (`auto_da_alloc`): up to a millisecond and more per step on a busy disk.
+/// Where names cannot be exchanged (some network filesystems), it falls back to exactly that.
+#[derive(Debug)]
+struct RecordFile {
+    path: PathBuf,
+    spare_path: PathBuf,
+    /// The file named `run.json` and the spare, with their lengths; `None` before the first
+    /// write, or once exchanging failed.
+    files: Option<[(File, u64); 2]>,
+    spare: usize,
+    exchange: bool,
+}
+
+impl RecordFile {
+    fn new(dir: &Path) -> RecordFile {
+        RecordFile {
+            path: dir.join(RECORD_FILE),
+            spare_path: dir.join(".run.json.spare"),
+            files: None,
+            spare: 1,
+            exchange: true,
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if !self.exchange {
+            return write_atomic(&self.path, bytes);
+        }
+        let Some(files) = &mut self.files else {
+            // The first record: created whole, then both files kept open.
+            write_atomic(&self.path, bytes)?;
+            let record = OpenOptions::new().write(true).open(&self.path)?;
+            let spare = OpenOptions::new().write(true).create(true).truncate(true).open(&self.spare_path)?;
+            self.files = Some([(record, bytes.len() as u64), (spare, 0)]);
+            self.spare = 1;
+            return Ok(());
+        };
+        let (file, len) = &mut files[self.spare];
+        file.write_all_at(bytes, 0)?;
+        if (bytes.len() as u64) < *len {
+            file.set_len(bytes.len() as u64)?;
+        }
+        *len = bytes.len() as u64;
+        match rustix::fs::renameat_with(CWD, &self.spare_path, CWD, &self.path, RenameFlags::EXCHANGE) {
+            Ok(()) => {
+                self.spare ^= 1;
+                Ok(())
+            }
+            Err(_) => {
+                self.exchange = false;
+                self.files = None;
+                let _ = std::fs::remove_file(&self.spare_path);
+                write_atomic(&self.path, bytes)
+            }
+        }
+    }
+
+    /// The run is over: the spare goes.
+    fn finish(&mut self) {
+        self.files = None;
+        let _ = std::fs::remove_file(&self.spare_path);
+    }
+}
+
+/// Every field of [`RunRecord`] but `steps` and `findings`, which [`RunWriter::compact`] adds.
 #[derive(Serialize)]
 struct Head<'a> {
     schema: u32,
     run_id: &'a str,
     runbook: &'a RunbookRef,
-    engine: &'a Engine,
+    engine: &'a EngineVersion,
     host: &'a Host,
     user: &'a str,
     started_at: &'a str,
@@ -136,7 +215,7 @@ mod tests {
                 path: "x.md".into(),
                 sha256: "ab".into(),
             },
-            engine: Engine { name: "runbook".into(), version: "0".into() },
+            engine: EngineVersion { name: "runbook".into(), version: "0".into() },
             host: Host { name: "h".into(), os: "linux".into(), arch: "x86_64".into() },
             user: "u".into(),
             started_at: "t".into(),
@@ -150,8 +229,8 @@ mod tests {
                 .map(|i| StepRecord {
                     id: format!("s{i}"),
                     name: "n".into(),
-                    kind: "run".into(),
-                    severity: "critical".into(),
+                    kind: crate::record::StepKind::Run,
+                    severity: crate::record::Severity::Critical,
                     command: Some("echo }".into()),
                     outcome: Outcome::Passed,
                     reason: None,
@@ -170,6 +249,8 @@ mod tests {
                     stdout: StreamRecord::default(),
                     stderr: StreamRecord::default(),
                     resumed: false,
+                    source_sha256: None,
+                    expected_output: None,
                 })
                 .collect(),
             findings: Vec::new(),
@@ -177,9 +258,31 @@ mod tests {
     }
 
     #[test]
+    fn record_rewrites_leave_one_complete_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut archive, _) = RunWriter::create(&Archives::new(dir.path()), "r").unwrap();
+        for steps in [0, 1, 2, 3, 5] {
+            archive.write_record(&record(steps), false).unwrap();
+            let text = std::fs::read_to_string(archive.dir().join("run.json")).unwrap();
+            let read: RunRecord = serde_json::from_str(&text).unwrap();
+            assert_eq!(read.steps.len(), steps);
+        }
+        // A shorter record (the last one, pretty, may be either) leaves no old bytes behind.
+        archive.write_record(&record(1), true).unwrap();
+        let read: RunRecord =
+            serde_json::from_str(&std::fs::read_to_string(archive.dir().join("run.json")).unwrap()).unwrap();
+        assert_eq!(read.steps.len(), 1);
+        let names: Vec<String> = std::fs::read_dir(archive.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.iter().filter(|n| n.starts_with('.')).count(), 0, "{names:?}");
+    }
+
+    #[test]
     fn incremental_json_equals_full_json() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut archive, _) = RunArchive::create(dir.path(), "r").unwrap();
+        let (mut archive, _) = RunWriter::create(&Archives::new(dir.path()), "r").unwrap();
         for steps in [0, 1, 2, 5] {
             let record = record(steps);
             let compact: serde_json::Value = serde_json::from_str(&archive.compact(&record).unwrap()).unwrap();

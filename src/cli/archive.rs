@@ -2,9 +2,12 @@
 
 use super::Context;
 use super::output::{self, BOLD, DIM, GREEN, RED, YELLOW, paint};
-use crate::archive::store::{self, ArchivedRun};
+use crate::archive::period;
+use crate::archive::store::{ArchivedRun, Archives};
+use crate::archive::views::ArchiveRow;
 use crate::cli::error::{Error, Result, exit};
 use crate::record::{RunRecord, Verdict};
+use crate::util::text::file_safe;
 use serde::Serialize;
 use std::io::Write;
 
@@ -49,9 +52,9 @@ struct ListArgs {
     /// Only runs of this runbook
     #[arg(long, value_name = "ID")]
     runbook: Option<String>,
-    /// Only runs with this verdict (passed, warning, failed, interrupted, running)
-    #[arg(long, value_name = "VERDICT")]
-    verdict: Option<String>,
+    /// Only runs with this verdict
+    #[arg(long, value_enum, value_name = "VERDICT")]
+    verdict: Option<Verdict>,
     /// What to list: runs (default) or cycle reports
     #[arg(long, value_enum, default_value = "run")]
     kind: ListKind,
@@ -69,19 +72,12 @@ struct ShowArgs {
     json: bool,
 }
 
+/// A row of `archive list --json`: the run, and its folder.
 #[derive(Serialize)]
 struct Row<'a> {
-    run_id: &'a str,
+    #[serde(flatten)]
+    row: ArchiveRow<'a>,
     path: String,
-    runbook: Option<&'a str>,
-    title: Option<&'a str>,
-    verdict: Option<Verdict>,
-    started_at: Option<&'a str>,
-    finished_at: Option<&'a str>,
-    duration_ms: Option<u64>,
-    steps: Option<usize>,
-    failed: Option<usize>,
-    error: Option<&'a str>,
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
@@ -93,9 +89,13 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
 }
 
 fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
-    let older_than = args.older_than.as_deref().map(|d| super::cycle::since(d, jiff::Timestamp::now())).transpose()?;
-    let dir = archives(ctx)?;
-    let runs = store::list(&dir);
+    let older_than = args
+        .older_than
+        .as_deref()
+        .map(|text| period::ago(text, jiff::Timestamp::now()))
+        .transpose()
+        .map_err(|source| Error::Period { flag: "--older-than", source })?;
+    let runs = archives(ctx)?.runs();
     let doomed = crate::archive::prune::select(&runs, args.keep, older_than);
     let mut out = output::stdout(ctx.color);
     let io = |e| Error::io("stdout", e);
@@ -132,24 +132,18 @@ struct CycleRow {
 }
 
 fn list_cycles(ctx: &Context, json: bool) -> Result<i32> {
-    let dir = archives(ctx)?.join("cycles");
-    let mut rows: Vec<CycleRow> = std::fs::read_dir(&dir)
+    let archives = archives(ctx)?;
+    let mut rows: Vec<CycleRow> = archives
+        .cycle_reports()
         .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-        .filter_map(|e| {
-            let report: crate::archive::cycle::CycleReport =
-                serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
-            Some(CycleRow {
-                path: e.path().with_extension("md").display().to_string(),
-                name: report.name,
-                title: report.title,
-                from: report.period.from,
-                to: report.period.to,
-                runs: report.summary.runs,
-                open_blockers: report.blockers.iter().filter(|b| b.open).count(),
-            })
+        .map(|(report, markdown)| CycleRow {
+            path: markdown.display().to_string(),
+            open_blockers: report.blockers.iter().filter(|b| b.open).count(),
+            name: report.name,
+            title: report.title,
+            from: report.period.from,
+            to: report.period.to,
+            runs: report.summary.runs,
         })
         .collect();
     rows.sort_by(|a, b| b.name.cmp(&a.name));
@@ -159,7 +153,7 @@ fn list_cycles(ctx: &Context, json: bool) -> Result<i32> {
         serde_json::to_writer(&mut out, &rows)?;
         writeln!(out).map_err(io)?;
     } else if rows.is_empty() {
-        writeln!(out, "no cycle reports in {}", dir.display()).map_err(io)?;
+        writeln!(out, "no cycle reports in {}", archives.cycles_dir().display()).map_err(io)?;
     } else {
         for row in &rows {
             writeln!(
@@ -176,29 +170,23 @@ fn list_cycles(ctx: &Context, json: bool) -> Result<i32> {
     Ok(exit::OK)
 }
 
-fn archives(ctx: &Context) -> Result<std::path::PathBuf> {
+fn archives(ctx: &Context) -> Result<Archives> {
     let kb = ctx.load_summaries()?;
-    Ok(kb.archives_dir(ctx.archives.as_deref()))
+    Ok(Archives::new(kb.archives_dir(ctx.archives.as_deref())))
 }
 
 fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
     if args.kind == ListKind::Cycle {
         return list_cycles(ctx, args.json);
     }
-    let verdict = match &args.verdict {
-        Some(text) => Some(Verdict::parse(text).ok_or_else(|| Error::Invalid {
-            message: format!("unknown verdict `{text}`"),
-            hint: Some("one of passed, warning, failed, interrupted, running".into()),
-        })?),
-        None => None,
-    };
-    let dir = archives(ctx)?;
-    let runs = store::list(&dir);
+    let verdict = args.verdict;
+    let archives = archives(ctx)?;
+    let runs = archives.runs();
     let selected: Vec<&ArchivedRun> = runs
         .iter()
         .filter(|run| match (&args.runbook, &run.record) {
             (Some(id), Ok(record)) => record.runbook.id.eq_ignore_ascii_case(id),
-            (Some(id), Err(_)) => run.run_id.ends_with(&format!("-{id}")),
+            (Some(id), Err(_)) => run.runbook_from_name().eq_ignore_ascii_case(&file_safe(id)),
             (None, _) => true,
         })
         .filter(|run| verdict.is_none_or(|v| run.record.as_ref().is_ok_and(|r| r.verdict == v)))
@@ -206,11 +194,12 @@ fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
     let mut out = output::stdout(ctx.color);
     let io = |e| Error::io("stdout", e);
     if args.json {
-        let rows: Vec<Row> = selected.iter().map(|run| row(run)).collect();
+        let rows: Vec<Row> =
+            selected.iter().map(|run| Row { row: ArchiveRow::new(run), path: run.dir.display().to_string() }).collect();
         serde_json::to_writer(&mut out, &rows)?;
         writeln!(out).map_err(io)?;
     } else if selected.is_empty() {
-        writeln!(out, "no runs in {}", dir.display()).map_err(io)?;
+        writeln!(out, "no runs in {}", archives.dir().display()).map_err(io)?;
     } else {
         let width = selected.iter().map(|r| r.run_id.len()).max().unwrap_or(0);
         for run in &selected {
@@ -232,23 +221,6 @@ fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
     Ok(exit::OK)
 }
 
-fn row(run: &ArchivedRun) -> Row<'_> {
-    let record = run.record.as_ref().ok();
-    Row {
-        run_id: &run.run_id,
-        path: run.dir.display().to_string(),
-        runbook: record.map(|r| r.runbook.id.as_str()),
-        title: record.map(|r| r.runbook.title.as_str()),
-        verdict: record.map(|r| r.verdict),
-        started_at: record.map(|r| r.started_at.as_str()),
-        finished_at: record.and_then(|r| r.finished_at.as_deref()),
-        duration_ms: record.map(|r| r.duration_ms),
-        steps: record.map(|r| r.steps.len()),
-        failed: record.map(|r| r.steps.iter().filter(|s| s.outcome.is_failure()).count()),
-        error: run.record.as_ref().err().map(String::as_str),
-    }
-}
-
 fn verdict_text(verdict: Verdict) -> String {
     let style = match verdict {
         Verdict::Passed => GREEN,
@@ -264,19 +236,16 @@ fn counts(record: &RunRecord) -> String {
 }
 
 fn show(ctx: &Context, args: ShowArgs) -> Result<i32> {
-    let dir = archives(ctx)?;
-    let runs = store::list(&dir);
-    let run = store::find(&runs, &args.run)
-        .map_err(|message| Error::Invalid { message, hint: Some("`runbook archive list` shows the runs".into()) })?;
-    let record = run.record.as_ref().map_err(|e| Error::Failed { message: e.clone(), hint: None })?;
+    let run = archives(ctx)?.find(&args.run)?;
+    let markdown = run.markdown_path();
+    let record = run.record?;
     let mut out = output::stdout(ctx.color);
     let io = |e| Error::io("stdout", e);
     if args.json {
-        serde_json::to_writer_pretty(&mut out, record)?;
+        serde_json::to_writer_pretty(&mut out, &record)?;
         writeln!(out).map_err(io)?;
     } else {
-        let text = std::fs::read_to_string(run.dir.join("run.md"))
-            .unwrap_or_else(|_| crate::archive::markdown::render(record));
+        let text = std::fs::read_to_string(markdown).unwrap_or_else(|_| crate::archive::markdown::render(&record));
         write!(out, "{text}").map_err(io)?;
         writeln!(out, "\n{} {}", paint(BOLD, "folder:"), run.dir.display()).map_err(io)?;
     }

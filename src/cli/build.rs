@@ -2,8 +2,10 @@
 
 use super::Context;
 use super::output::{self, YELLOW, paint};
+use crate::archive::store::Archives;
 use crate::cli::error::{Error, Result, exit};
-use crate::render::{Mode, RenderError, Site, writer};
+use crate::render::{Mode, Site, writer};
+use crate::util::text::plural;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -18,14 +20,14 @@ pub struct Args {
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let started = Instant::now();
     let kb = ctx.load_kb()?;
-    let archives = kb.archives_dir(ctx.archives.as_deref());
+    let archives = Archives::new(kb.archives_dir(ctx.archives.as_deref()));
     let with_errors = kb.runbooks.iter().filter(|rb| rb.has_errors()).count();
     let out = ctx.cwd.join(&args.out);
-    let site = Site::new(kb, &archives, Mode::Static).map_err(render_error)?;
+    let site = Site::new(kb, &archives, Mode::Static)?;
     if ctx.verbose {
         eprintln!("gathered the site in {} ms", started.elapsed().as_millis());
     }
-    let report = writer::build(&site, &out).map_err(render_error)?;
+    let report = writer::build(&site, &out)?;
     let mut stderr = output::stderr(ctx.color);
     if ctx.verbose {
         for (phase, took) in &report.phases {
@@ -38,9 +40,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     if with_errors > 0 {
         let _ = writeln!(
             stderr,
-            "{} {with_errors} runbook{} with errors (their pages list them; `runbook check` for details)",
+            "{} {} {} errors (their pages list them; `runbook check` for details)",
             paint(YELLOW, "warning:"),
-            if with_errors == 1 { " has" } else { "s have" }
+            plural(with_errors, "runbook"),
+            if with_errors == 1 { "has" } else { "have" }
         );
     }
     if !ctx.quiet {
@@ -58,13 +61,4 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         .map_err(|e| Error::io("stdout", e))?;
     }
     Ok(exit::OK)
-}
-
-fn render_error(err: RenderError) -> Error {
-    let hint = match &err {
-        RenderError::ForeignOutput(_) => Some("choose another --out folder, or empty this one".to_string()),
-        RenderError::Template(_) => Some("a template in the KB's templates/ folder overrides the built-in one".into()),
-        _ => None,
-    };
-    Error::Failed { message: err.to_string(), hint }
 }

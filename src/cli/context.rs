@@ -1,9 +1,19 @@
-//! What every subcommand gets: the options that apply everywhere and a way to load the KB.
+//! What every subcommand gets: the options that apply everywhere, and ways to load the KB and
+//! its search index.
 
+use super::output::{self, YELLOW, paint};
 use super::{Cli, ColorMode};
+use crate::archive::store::Archives;
 use crate::cli::error::{Error, Result};
-use crate::model::{Kb, KbSource, Lookup, Runbook};
+use crate::index::{SearchIndex, SyncReport};
+use crate::model::config::Config;
+use crate::model::{Kb, KbSource, Lookup, RunbookIdx};
+use crate::util::text::plural;
+use std::io::Write;
 use std::path::PathBuf;
+
+/// Keys of re-indexed sources listed under `-v`.
+const LISTED_KEYS: usize = 20;
 
 pub struct Context {
     pub kb_dir: Option<PathBuf>,
@@ -58,6 +68,41 @@ impl Context {
         kb
     }
 
+    /// The KB's search index, brought up to date (`runbook search`, `runbook index`), saying
+    /// under `-v` what that took. When file sizes and times show nothing changed, the KB is not
+    /// even loaded.
+    pub fn fresh_index(&self) -> Result<(SearchIndex, SyncReport, KbSource)> {
+        let source = self.kb_source()?;
+        let (config, _) = Config::load(&source);
+        let archives = Archives::new(source.archives_dir(&config, self.archives.as_deref()));
+        let (index, report) = SearchIndex::open_fresh(&source, &config, &archives)?;
+        if self.verbose {
+            report_sync(&report);
+        }
+        self.warn_about_sync(&report);
+        Ok((index, report, source))
+    }
+
+    fn warn_about_sync(&self, report: &SyncReport) {
+        let mut stderr = output::stderr(self.color);
+        if report.stale {
+            let _ = writeln!(
+                stderr,
+                "{} another runbook process is updating the index: results may be slightly out of date",
+                paint(YELLOW, "note:")
+            );
+        }
+        if !report.skipped.is_empty() && !self.quiet {
+            let _ = writeln!(
+                stderr,
+                "{} {} with errors not searchable until fixed: {} (see `runbook check`)",
+                paint(YELLOW, "warning:"),
+                plural(report.skipped.len(), "runbook"),
+                report.skipped.join(", ")
+            );
+        }
+    }
+
     /// A path as the user should see it: relative to the working directory when possible.
     pub fn display_path(&self, kb: &Kb, path: &str) -> String {
         match kb.file_path(path) {
@@ -70,13 +115,30 @@ impl Context {
     }
 }
 
+/// What a sync did, for `-v`.
+fn report_sync(report: &SyncReport) {
+    eprintln!(
+        "index: {}{} re-indexed, {} removed in {} ms",
+        if report.rebuilt { "built anew; " } else { "" },
+        plural(report.indexed.len(), "document source"),
+        report.removed.len(),
+        report.elapsed.as_millis()
+    );
+    for key in report.indexed.iter().take(LISTED_KEYS) {
+        eprintln!("  indexed {key}");
+    }
+    if report.indexed.len() > LISTED_KEYS {
+        eprintln!("  … and {} more", report.indexed.len() - LISTED_KEYS);
+    }
+}
+
 /// Resolves `query` to one runbook, or the error the user should see.
-pub fn find<'a>(kb: &'a Kb, query: &str) -> Result<&'a Runbook> {
+pub fn find(kb: &Kb, query: &str) -> Result<RunbookIdx> {
     match kb.lookup(query) {
-        Lookup::Found(rb) => Ok(rb),
+        Lookup::Found(idx) => Ok(idx),
         Lookup::Ambiguous(list) => {
             const SHOWN: usize = 8;
-            let mut candidates: Vec<String> = list.iter().take(SHOWN).map(|rb| format!("`{}`", rb.id)).collect();
+            let mut candidates: Vec<String> = list.iter().take(SHOWN).map(|&idx| format!("`{}`", kb[idx].id)).collect();
             if list.len() > SHOWN {
                 candidates.push(format!("and {} more (see `runbook list`)", list.len() - SHOWN));
             }

@@ -4,11 +4,12 @@
 use super::Context;
 use super::output::{self, BOLD, DIM, GREEN, RED, YELLOW, paint};
 use crate::archive::cycle::{self, CycleReport, Request};
-use crate::archive::{cycle_markdown, store};
+use crate::archive::store::Archives;
+use crate::archive::{cycle_markdown, period};
 use crate::cli::error::{Error, Result, exit};
 use crate::util::fs::write_atomic;
 use crate::util::text::title_slug;
-use jiff::{Timestamp, ToSpan};
+use jiff::Timestamp;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -40,68 +41,17 @@ pub struct Args {
     json: bool,
 }
 
-fn invalid(message: String, hint: &str) -> Error {
-    Error::Invalid { message, hint: Some(hint.into()) }
-}
-
-/// `7d`, `36h`, `90m`, `2w` back from `now`.
-pub fn since(text: &str, now: Timestamp) -> Result<Timestamp> {
-    let bad = || invalid(format!("bad --since `{text}`"), "write a number with a unit: 90m, 36h, 7d, 2w");
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (number, unit) = text.split_at(split);
-    let number: i64 = number.parse().map_err(|_| bad())?;
-    let hours = match unit {
-        "m" => return now.checked_sub(number.minutes()).map_err(|_| bad()),
-        "h" => number,
-        "d" => number * 24,
-        "w" => number * 24 * 7,
-        _ => return Err(bad()),
-    };
-    now.checked_sub(hours.hours()).map_err(|_| bad())
-}
-
-/// A date (`2026-11-20`: its start, or its end with `end_of_day`) or an RFC 3339 time.
-pub fn moment(text: &str, end_of_day: bool) -> Result<Timestamp> {
-    if let Ok(ts) = text.parse::<Timestamp>() {
-        return Ok(ts);
-    }
-    let date: jiff::civil::Date =
-        text.parse().map_err(|_| invalid(format!("bad date `{text}`"), "write 2026-11-20 or 2026-11-20T08:00:00Z"))?;
-    let time = if end_of_day { jiff::civil::time(23, 59, 59, 999_999_999) } else { jiff::civil::time(0, 0, 0, 0) };
-    jiff::tz::TimeZone::UTC
-        .to_timestamp(date.to_datetime(time))
-        .map_err(|_| invalid(format!("bad date `{text}`"), "write 2026-11-20"))
-}
-
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let now = Timestamp::now();
-    let (from, to) = match (&args.from, &args.to) {
-        (None, None) => (since(args.since.as_deref().unwrap_or("7d"), now)?, now),
-        (from, to) => {
-            let to = match to {
-                Some(text) => moment(text, true)?,
-                None => now,
-            };
-            let from = match from {
-                Some(text) => moment(text, false)?,
-                None => since("7d", to)?,
-            };
-            (from, to)
-        }
-    };
-    if from > to {
-        return Err(invalid(format!("the period starts after it ends ({from} > {to})"), "swap --from and --to"));
-    }
+    let (from, to) = period::between(args.since.as_deref(), args.from.as_deref(), args.to.as_deref(), now)
+        .map_err(|source| Error::Period { flag: "--since", source })?;
     let kb = ctx.load_summaries()?;
-    let archives = kb.archives_dir(ctx.archives.as_deref());
-    let runs = store::list(&archives);
-    let date = now.strftime("%Y-%m-%d").to_string();
+    let archives = Archives::new(kb.archives_dir(ctx.archives.as_deref()));
     let title = args
         .title
         .clone()
         .unwrap_or_else(|| format!("Cycle report {} → {}", from.strftime("%Y-%m-%d"), to.strftime("%Y-%m-%d")));
-    let folder = archives.join("cycles");
-    let name = unique_name(&folder, &format!("{date}-{}", title_slug(&title)));
+    let name = archives.unused_cycle_name(&format!("{}-{}", now.strftime("%Y-%m-%d"), title_slug(&title)));
     let request = Request {
         title,
         name: name.clone(),
@@ -110,9 +60,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         tags: args.tags.clone(),
         runbooks: args.runbooks.clone(),
         generated_at: now,
-        archives: &archives,
+        archives: archives.dir(),
     };
-    let report = cycle::build(&kb, &runs, &request);
+    let report = cycle::build(&kb, &archives.runs(), &request);
     let mut stderr = output::stderr(ctx.color);
     for warning in &report.warnings {
         let _ = writeln!(stderr, "{} {warning}", paint(YELLOW, "warning:"));
@@ -123,17 +73,18 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             "no runs between {} and {} in {}: nothing to report, nothing written",
             from.strftime("%Y-%m-%d %H:%M"),
             to.strftime("%Y-%m-%d %H:%M"),
-            archives.display()
+            archives.dir().display()
         );
         return Ok(exit::FAILED);
     }
-    let markdown = cycle_markdown::render(&report);
-    let json = serde_json::to_vec_pretty(&report)?;
-    std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
-    let md_path = folder.join(format!("{name}.md"));
-    let json_path = folder.join(format!("{name}.json"));
-    write_atomic(&json_path, &json).map_err(|e| Error::io(&json_path, e))?;
-    write_atomic(&md_path, markdown.as_bytes()).map_err(|e| Error::io(&md_path, e))?;
+    write(ctx, &args, &archives, &name, &report)
+}
+
+/// Keeps the report in the archive (and in `--out`), then prints it or its summary.
+fn write(ctx: &Context, args: &Args, archives: &Archives, name: &str, report: &CycleReport) -> Result<i32> {
+    let markdown = cycle_markdown::render(report);
+    let json = serde_json::to_vec_pretty(report)?;
+    let paths = archives.write_cycle(name, &json, &markdown)?;
     if let Some(out) = &args.out {
         let out = ctx.cwd.join(out);
         write_atomic(&out, markdown.as_bytes()).map_err(|e| Error::io(&out, e))?;
@@ -144,17 +95,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         stdout.write_all(&json).map_err(io)?;
         writeln!(stdout).map_err(io)?;
     } else {
-        print_summary(&mut stdout, &report, &md_path, &json_path).map_err(io)?;
+        print_summary(&mut stdout, report, &paths.markdown, &paths.json).map_err(io)?;
     }
     stdout.flush().map_err(io)?;
     Ok(exit::OK)
-}
-
-fn unique_name(folder: &std::path::Path, base: &str) -> String {
-    (1..)
-        .map(|n| if n == 1 { base.to_string() } else { format!("{base}-{n}") })
-        .find(|name| !folder.join(format!("{name}.json")).exists() && !folder.join(format!("{name}.md")).exists())
-        .unwrap_or_else(|| base.to_string())
 }
 
 fn print_summary<W: Write>(
@@ -185,21 +129,4 @@ fn print_summary<W: Write>(
     }
     writeln!(out, "{} {}", paint(DIM, "report:"), md.display())?;
     writeln!(out, "{} {}", paint(DIM, "json:"), json.display())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn periods() {
-        let now: Timestamp = "2026-11-26T12:00:00Z".parse().unwrap();
-        assert_eq!(since("7d", now).unwrap().to_string(), "2026-11-19T12:00:00Z");
-        assert_eq!(since("36h", now).unwrap().to_string(), "2026-11-25T00:00:00Z");
-        assert_eq!(since("2w", now).unwrap().to_string(), "2026-11-12T12:00:00Z");
-        assert!(since("soon", now).is_err());
-        assert_eq!(moment("2026-11-20", false).unwrap().to_string(), "2026-11-20T00:00:00Z");
-        assert!(moment("2026-11-20", true).unwrap().to_string().starts_with("2026-11-20T23:59:59"));
-        assert!(moment("last tuesday", false).is_err());
-    }
 }

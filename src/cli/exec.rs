@@ -4,13 +4,20 @@ use super::Context;
 use super::context::find;
 use super::diagnostics::DiagnosticRenderer;
 use super::output;
+use super::plain;
 use crate::cli::error::{Error, Result, exit};
-use crate::exec::engine::{self, ExecOptions};
+use crate::exec::context::RunContext;
+use crate::exec::engine::{self, RunRequest};
+use crate::exec::plan::ExecOptions;
 use crate::exec::probe::gpu;
 use crate::exec::report::Reporter;
 use crate::exec::report::json::JsonReporter;
 use crate::exec::report::terminal::TerminalReporter;
+use crate::model::runbook::Body;
+use crate::model::{Kb, Runbook};
 use crate::record::{Trigger, Verdict};
+use crate::util::text::plural;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -55,6 +62,12 @@ pub struct Args {
     /// Redact the value of this environment variable everywhere (repeatable)
     #[arg(long = "secret", value_name = "NAME")]
     secrets: Vec<String>,
+    /// Run the doc's plain shell blocks as steps (`runbook show ID --plain` shows them)
+    #[arg(long)]
+    plain: bool,
+    /// With --plain: only the blocks under this heading (its text or anchor)
+    #[arg(long, value_name = "HEADING")]
+    section: Option<String>,
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
@@ -63,43 +76,20 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         hint: Some(r#"pass a JSON object such as --trigger '{"kind":"cron"}'"#.into()),
     })?;
     let kb = ctx.load_summaries()?;
-    let rb = find(&kb, &args.id)?;
-    if rb.has_errors() {
-        let mut renderer = DiagnosticRenderer::new(&kb, |p| ctx.display_path(&kb, p));
-        let mut stderr = output::stderr(ctx.color);
-        for diag in rb.diagnostics.iter().filter(|d| d.is_error()) {
-            use std::io::Write;
-            let _ = writeln!(stderr, "{}", renderer.render(diag));
-        }
-        return Err(Error::Invalid {
-            message: format!(
-                "{} has {} error{}: it will not run",
-                rb.id,
-                rb.error_count(),
-                if rb.error_count() == 1 { "" } else { "s" }
-            ),
-            hint: Some(format!("fix them, then `runbook check {}`", ctx.display_path(&kb, &rb.path))),
-        });
-    }
-    if rb.is_document() {
-        return Err(Error::Invalid {
-            message: format!("{} is a document: it has no steps to run", rb.id),
-            hint: Some(format!("`runbook show {}` prints it", rb.id)),
-        });
-    }
-    let index = kb.index_of_path(&rb.path).unwrap_or_default();
-    let body = kb.body(index).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
-    let vars = args
-        .vars
-        .iter()
-        .map(|pair| match pair.split_once('=') {
-            Some((name, value)) => Ok((name.trim().to_string(), value.to_string())),
-            None => Err(Error::Invalid {
-                message: format!("bad --var `{pair}`"),
-                hint: Some("write --var name=value".into()),
-            }),
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let idx = find(&kb, &args.id)?;
+    let rb = &kb[idx];
+    let plain = plain::wanted(&kb, rb, args.plain);
+    refuse_unrunnable(ctx, &kb, rb, plain, args.section.is_some())?;
+    let body = kb.body(idx).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
+    let vars = parse_vars(&args.vars)?;
+    let (rb, body, vars) = if plain {
+        let (rb, body) =
+            plain_steps(ctx, &kb, rb, &body, args.section.as_deref(), &vars, !args.json && !args.diagnose)?;
+        (std::borrow::Cow::Owned(rb), Arc::new(body), Vec::new())
+    } else {
+        (std::borrow::Cow::Borrowed(rb), body, vars)
+    };
+    let rb: &Runbook = &rb;
     let opts = ExecOptions {
         vars,
         yes: args.yes,
@@ -110,19 +100,23 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         archive: !args.no_archive && !args.dry_run,
         archives_dir: kb.archives_dir(ctx.archives.as_deref()),
         secret_names: args.secrets,
-        cwd: ctx.cwd.clone(),
         diagnose: args.diagnose,
         trigger,
+        plain,
+        section: args.section,
     };
+    let gpu: Arc<dyn gpu::GpuSource> = Arc::from(gpu::source_from_env());
+    let context =
+        RunContext::from_process(ctx.cwd.clone(), gpu).map_err(|message| Error::Invalid { message, hint: None })?;
     let interrupted = interrupt_flag();
     let mut reporter: Box<dyn Reporter> = if args.json {
-        Box::new(JsonReporter::default())
+        Box::new(JsonReporter::new(context.clock))
     } else {
         Box::new(TerminalReporter::new(output::use_color(ctx.color), ctx.quiet))
     };
-    let gpu: Arc<dyn gpu::GpuSource> = Arc::from(gpu::source_from_env());
-    let outcome = engine::execute(&kb, rb, &body, &opts, reporter.as_mut(), &interrupted, gpu)
-        .map_err(|invalid| Error::Invalid { message: invalid.message, hint: invalid.hint })?;
+    let request =
+        RunRequest { kb: &kb, runbook: rb, body: &body, options: &opts, context: &context, interrupted: &interrupted };
+    let outcome = engine::execute(&request, reporter.as_mut())?;
     if args.dry_run {
         return Ok(exit::OK);
     }
@@ -142,6 +136,111 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         Verdict::Interrupted => exit::INTERRUPTED,
         Verdict::Failed | Verdict::Running => exit::FAILED,
     })
+}
+
+/// A runbook with errors (shown first) or without steps does not run; nor does `--section`
+/// outside a plain run.
+fn refuse_unrunnable(ctx: &Context, kb: &Kb, rb: &Runbook, plain: bool, section: bool) -> Result<()> {
+    if rb.has_errors() {
+        let mut renderer = DiagnosticRenderer::new(kb, |p| ctx.display_path(kb, p));
+        let mut stderr = output::stderr(ctx.color);
+        for diag in rb.diagnostics.iter().filter(|d| d.is_error()) {
+            let _ = writeln!(stderr, "{}", renderer.render(diag));
+        }
+        return Err(Error::Invalid {
+            message: format!("{} has {}: it will not run", rb.id, plural(rb.error_count(), "error")),
+            hint: Some(format!("fix them, then `runbook check {}`", ctx.display_path(kb, &rb.path))),
+        });
+    }
+    if section && !plain {
+        return Err(Error::Invalid {
+            message: "--section selects blocks of a plain doc".into(),
+            hint: Some(format!("add --plain: `runbook exec {} --plain --section …`", rb.id)),
+        });
+    }
+    if rb.is_document() && !plain {
+        return Err(Error::Invalid {
+            message: format!("{} is a document: it has no steps to run", rb.id),
+            hint: Some(format!(
+                "`runbook exec {0} --plain` runs its shell blocks (`runbook show {0} --plain` shows them), `runbook show {0}` prints it",
+                rb.id
+            )),
+        });
+    }
+    Ok(())
+}
+
+/// `--var name=value` pairs.
+fn parse_vars(pairs: &[String]) -> Result<Vec<(String, String)>> {
+    pairs
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) => Ok((name.trim().to_string(), value.to_string())),
+            None => Err(Error::Invalid {
+                message: format!("bad --var `{pair}`"),
+                hint: Some("write --var name=value".into()),
+            }),
+        })
+        .collect()
+}
+
+/// The doc read as plain steps, as a runbook the engine runs like any other: its placeholders
+/// become its variables (with their values), its blocks its steps. Exit 2 before anything runs
+/// when a placeholder has no value (after asking for it on a terminal).
+fn plain_steps(
+    ctx: &Context,
+    kb: &Kb,
+    rb: &Runbook,
+    body: &Body,
+    section: Option<&str>,
+    given: &[(String, String)],
+    may_prompt: bool,
+) -> Result<(Runbook, Body)> {
+    let overlay = plain::overlay(ctx, kb, rb)?;
+    let mut values = plain::values(kb, given);
+    let mut read = plain::read(rb, &body.source, section, &values, overlay.as_ref());
+    if let Some(section) = section
+        && !read.section_found
+    {
+        return Err(plain::no_section(rb, section));
+    }
+    // A `--var` may name a placeholder of any section.
+    match section {
+        Some(_) => plain::check_given(rb, &plain::read(rb, &body.source, None, &values, overlay.as_ref()), given)?,
+        None => plain::check_given(rb, &read, given)?,
+    }
+    if read.steps.is_empty() {
+        return Err(Error::Invalid {
+            message: format!(
+                "{} has no shell blocks to run{}",
+                rb.id,
+                section.map(|s| format!(" under `{s}`")).unwrap_or_default()
+            ),
+            hint: Some(format!("`runbook show {} --plain` shows every block and why it does not run", rb.id)),
+        });
+    }
+    if !read.unresolved().is_empty() && may_prompt {
+        let answers = plain::prompt(ctx, kb, rb, &read.unresolved());
+        if !answers.is_empty() {
+            values.extend(answers);
+            read = plain::read(rb, &body.source, section, &values, overlay.as_ref());
+        }
+    }
+    let unresolved = read.unresolved();
+    if !unresolved.is_empty() {
+        return Err(plain::unresolved_error(ctx, kb, rb, &unresolved));
+    }
+    if !ctx.quiet {
+        plain::print_diagnostics(ctx, kb, &read.warnings);
+    }
+    let mut runbook = rb.clone();
+    for var in &read.vars {
+        if let Some(value) = &var.value {
+            runbook.vars.insert(var.name.clone(), serde_json::Value::String(value.clone()));
+        }
+    }
+    let steps = read.engine_steps();
+    Ok((runbook, Body { source: body.source.clone(), steps, sha256: read.sha256 }))
 }
 
 /// Set by Ctrl-C or SIGTERM; the engine stops the current step and writes the archive. A second

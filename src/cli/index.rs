@@ -2,7 +2,6 @@
 //! needed for freshness (every search syncs first); useful after trouble, or to warm it.
 
 use super::Context;
-use super::search::fresh_index;
 use crate::cli::error::{Error, Result, exit};
 
 #[derive(Debug, clap::Args)]
@@ -14,12 +13,12 @@ pub struct Args {
 
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     if args.rebuild {
-        let dir = ctx.kb_source()?.state_dir().join("index");
+        let dir = ctx.kb_source()?.index_dir();
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
     }
-    let (_, report, _) = fresh_index(ctx)?;
+    let (_, report, _) = ctx.fresh_index()?;
     if !ctx.quiet {
         println!(
             "index {}: {} document sources indexed, {} removed, in {} ms",

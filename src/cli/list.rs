@@ -4,6 +4,8 @@ use super::Context;
 use super::output::{self, BOLD, DIM, HEADING, RED, YELLOW, paint};
 use crate::cli::error::{Error, Result, exit};
 use crate::model::{Kb, ListRow, Runbook};
+use crate::util::text::plural;
+use std::collections::HashSet;
 use std::io::Write;
 
 #[derive(Debug, clap::Args)]
@@ -44,17 +46,6 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     Ok(exit::OK)
 }
 
-/// Categories in `runbook.toml` order, then alphabetically.
-pub fn ordered_categories<'a>(kb: &Kb, runbooks: &[&'a Runbook]) -> Vec<&'a str> {
-    let mut categories: Vec<&str> = runbooks.iter().map(|rb| rb.category.as_str()).collect();
-    categories.sort_by_key(|c| {
-        let rank = kb.config.categories.iter().position(|x| x.eq_ignore_ascii_case(c)).unwrap_or(usize::MAX);
-        (rank, c.to_lowercase())
-    });
-    categories.dedup();
-    categories
-}
-
 fn print_table<W: Write>(out: &mut W, kb: &Kb, runbooks: &[&Runbook]) -> std::io::Result<()> {
     if runbooks.is_empty() {
         writeln!(out, "no runbooks match")?;
@@ -62,14 +53,20 @@ fn print_table<W: Write>(out: &mut W, kb: &Kb, runbooks: &[&Runbook]) -> std::io
     }
     let id_width = runbooks.iter().map(|rb| rb.id.chars().count()).max().unwrap_or(0).min(40);
     let title_width = runbooks.iter().map(|rb| rb.title.chars().count()).max().unwrap_or(0).min(50);
-    for category in ordered_categories(kb, runbooks) {
+    // A runbook's row under its category; a category none of `runbooks` is in is left out.
+    let shown: HashSet<&str> = runbooks.iter().map(|rb| rb.path.as_str()).collect();
+    for (category, members) in kb.categories() {
+        let rows: Vec<&Runbook> =
+            members.iter().map(|&idx| &kb[idx]).filter(|rb| shown.contains(rb.path.as_str())).collect();
+        if rows.is_empty() {
+            continue;
+        }
         writeln!(out, "{}", paint(HEADING, category))?;
-        for rb in runbooks.iter().filter(|rb| rb.category == category) {
+        for rb in rows {
             let title: String = rb.title.chars().take(title_width).collect();
             let steps = match rb.step_fences {
                 0 => "document".to_string(),
-                1 => "1 step".to_string(),
-                n => format!("{n} steps"),
+                n => plural(n, "step"),
             };
             write!(
                 out,
@@ -83,15 +80,11 @@ fn print_table<W: Write>(out: &mut W, kb: &Kb, runbooks: &[&Runbook]) -> std::io
             }
             match (rb.error_count(), rb.warning_count()) {
                 (0, 0) => {}
-                (0, w) => write!(out, "  {}", paint(YELLOW, format!("⚠ {w} warning{}", plural(w))))?,
-                (e, _) => write!(out, "  {}", paint(RED, format!("✘ {e} error{}", plural(e))))?,
+                (0, w) => write!(out, "  {}", paint(YELLOW, format!("⚠ {}", plural(w, "warning"))))?,
+                (e, _) => write!(out, "  {}", paint(RED, format!("✘ {}", plural(e, "error"))))?,
             }
             writeln!(out)?;
         }
     }
     Ok(())
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }

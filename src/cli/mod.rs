@@ -13,14 +13,18 @@ pub mod error;
 mod exec;
 mod hook_options;
 mod hooks;
+mod import;
 mod index;
 mod list;
+mod mcp;
 mod new;
 mod output;
+mod plain;
 mod search;
 mod serve;
 mod show;
 mod watch;
+mod watchdog;
 
 use crate::cli::error::{Error, exit};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -81,12 +85,16 @@ pub enum Command {
     Cycle(cycle::Args),
     /// Create a new runbook from the scaffold template
     New(new::Args),
+    /// Rewrite a plain doc as a runbook: its shell blocks as `yaml step` blocks
+    Import(import::Args),
     /// Update the search index now (`--rebuild` starts it afresh)
     Index(index::Args),
     /// Write the knowledge base as a static site (default: public/)
     Build(build::Args),
-    /// Serve the site live: search, JSON API, metrics, reload on change (and alerts with --hooks)
+    /// Serve the site live: search, JSON API, metrics, MCP at /mcp, reload on change (and alerts with --hooks)
     Serve(serve::Args),
+    /// Serve the knowledge base to AI agents over the Model Context Protocol (stdio)
+    Mcp(mcp::Args),
     /// Take alerts from Alertmanager and Grafana and run the matching runbooks' diagnoses
     Hooks(hooks::Args),
     /// Run the runbooks' read-only checks on a schedule; serve /metrics and /healthz
@@ -97,6 +105,38 @@ pub enum Command {
     Dashboard(dashboard::Args),
     /// Print shell completions
     Completions(completions::Args),
+    /// The guard `exec` starts to stop a step's processes if it is killed (internal)
+    #[command(name = "__watchdog", hide = true)]
+    Watchdog,
+}
+
+/// How an MCP server is set up: `runbook mcp`, and `/mcp` of `runbook serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct McpArgs {
+    /// Offer agents the `run_diagnosis` tool: a runbook's read-only steps (never `confirm` or `manual` ones), each run archived
+    #[arg(long)]
+    pub allow_diagnosis: bool,
+    /// Longest a diagnosis may run before it is stopped
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub diagnosis_timeout: crate::model::duration::Duration,
+    /// Largest tool result sent to an agent, in bytes; longer ones are cut, saying what was cut
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024, value_parser = clap::value_parser!(u32).range(4096..))]
+    pub max_output: u32,
+}
+
+impl McpArgs {
+    pub fn options(&self) -> Result<crate::mcp::Options, Error> {
+        let exe = std::env::current_exe().map_err(|e| Error::Failed {
+            message: format!("cannot find the runbook binary to run diagnoses with: {e}"),
+            hint: None,
+        })?;
+        Ok(crate::mcp::Options {
+            allow_diagnosis: self.allow_diagnosis,
+            diagnosis_timeout: self.diagnosis_timeout.as_std(),
+            max_output: self.max_output as usize,
+            exe,
+        })
+    }
 }
 
 /// Runs the command line and returns the process exit code.
@@ -127,6 +167,7 @@ pub fn main_with(hooks: &Hooks) -> i32 {
         Command::Archive(args) => archive::run(&ctx, args),
         Command::Cycle(args) => cycle::run(&ctx, args),
         Command::New(args) => new::run(&ctx, args),
+        Command::Import(args) => import::run(&ctx, args),
         Command::Build(args) => build::run(&ctx, args),
         Command::Serve(args) => {
             if let Some(hook) = hooks.long_running {
@@ -134,6 +175,7 @@ pub fn main_with(hooks: &Hooks) -> i32 {
             }
             serve::run(&ctx, args)
         }
+        Command::Mcp(args) => mcp::run(&ctx, args),
         Command::Hooks(args) => {
             if let Some(hook) = hooks.long_running {
                 hook();
@@ -149,6 +191,7 @@ pub fn main_with(hooks: &Hooks) -> i32 {
         Command::Alerts(args) => alerts::run(&ctx, args),
         Command::Dashboard(args) => dashboard::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
+        Command::Watchdog => watchdog::run(),
     };
     match result {
         Ok(code) => code,

@@ -35,7 +35,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     if matches!(source, KbSource::Dir { .. }) {
         let kb = Kb::load(source.clone());
         if let Lookup::Found(existing) = kb.lookup(&args.id) {
-            return Err(Error::AlreadyExists { id: args.id, path: ctx.display_path(&kb, &existing.path) });
+            return Err(Error::AlreadyExists { id: args.id, path: ctx.display_path(&kb, &kb[existing].path) });
         }
     }
     let dir = runbooks_dir.join(&args.category);

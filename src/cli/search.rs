@@ -4,9 +4,8 @@
 use super::Context;
 use super::output::{self, BOLD, CYAN, DIM, YELLOW, paint};
 use crate::cli::error::{Error, Result, exit};
-use crate::index::{Kind, SearchIndex, SearchRequest, SearchResults, SyncReport, snippet};
-use crate::model::config::Config;
-use crate::model::discovery::KbSource;
+use crate::index::{Kind, SearchRequest, SearchResults, snippet};
+use crate::util::text::did_you_mean_one_of;
 use std::io::Write;
 use std::path::Path;
 
@@ -49,67 +48,12 @@ impl From<KindArg> for Kind {
     }
 }
 
-/// Opens the KB's index and brings it up to date, saying under `-v` what that took. When file
-/// sizes and times show nothing changed, the KB is not even loaded.
-pub fn fresh_index(ctx: &Context) -> Result<(SearchIndex, SyncReport, KbSource)> {
-    let source = ctx.kb_source()?;
-    let (config, _) = Config::load(&source);
-    let archives = source.archives_dir(&config, ctx.archives.as_deref());
-    let dir = source.state_dir().join("index");
-    let index = SearchIndex::open(&dir).map_err(|e| Error::Failed { message: e.to_string(), hint: None })?;
-    let report = match index.is_fresh(&source, &archives) {
-        Some(skipped) => SyncReport { skipped, ..SyncReport::default() },
-        None => index.sync_files(&source, &config, &archives).map_err(|e| Error::Failed {
-            message: e.to_string(),
-            hint: Some("`runbook index --rebuild` starts the index afresh".into()),
-        })?,
-    };
-    if ctx.verbose {
-        eprintln!(
-            "index: {}{} re-indexed, {} removed in {} ms",
-            if report.rebuilt { "built anew; " } else { "" },
-            plural(report.indexed.len(), "document source"),
-            report.removed.len(),
-            report.elapsed.as_millis()
-        );
-        const LISTED: usize = 20;
-        for key in report.indexed.iter().take(LISTED) {
-            eprintln!("  indexed {key}");
-        }
-        if report.indexed.len() > LISTED {
-            eprintln!("  … and {} more", report.indexed.len() - LISTED);
-        }
-    }
-    let mut stderr = output::stderr(ctx.color);
-    if report.stale {
-        let _ = writeln!(
-            stderr,
-            "{} another runbook process is updating the index: results may be slightly out of date",
-            paint(YELLOW, "note:")
-        );
-    }
-    if !report.skipped.is_empty() && !ctx.quiet {
-        let _ = writeln!(
-            stderr,
-            "{} {} with errors not searchable until fixed: {} (see `runbook check`)",
-            paint(YELLOW, "warning:"),
-            plural(report.skipped.len(), "runbook"),
-            report.skipped.join(", ")
-        );
-    }
-    Ok((index, report, source))
-}
-
-fn plural(n: usize, word: &str) -> String {
-    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
-}
-
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let query = args.query.join(" ");
     if query.trim().is_empty() {
         return Err(Error::Invalid { message: "empty search".into(), hint: Some("runbook search WORDS…".into()) });
     }
-    let (index, _, source) = fresh_index(ctx)?;
+    let (index, _, source) = ctx.fresh_index()?;
     let request = SearchRequest {
         query,
         tag: args.tag,
@@ -118,7 +62,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         limit: Some(args.limit),
         prefix: false,
     };
-    let results = index.search(&request).map_err(|e| Error::Failed { message: e.to_string(), hint: None })?;
+    let results = index.search(&request)?;
     let mut out = output::stdout(ctx.color);
     let io = |e| Error::io("stdout", e);
     if args.json {
@@ -135,7 +79,7 @@ fn print<W: Write>(out: &mut W, ctx: &Context, root: Option<&Path>, results: &Se
     if results.hits.is_empty() {
         write!(out, "no results for `{}`", results.query)?;
         if let Some(suggestion) = &results.suggestion {
-            write!(out, " — did you mean `{suggestion}`?")?;
+            write!(out, " — {}", did_you_mean_one_of(&[suggestion]))?;
         }
         return writeln!(out);
     }

@@ -3,8 +3,7 @@
 use super::Context;
 use super::hook_options::HookOptions;
 use crate::cli::error::{Error, Result, exit};
-use crate::render::Site;
-use crate::server::{self, IndexedSearch, Loader, NaiveSearch, SiteSearch};
+use crate::server::{self, IndexedSearch, Loader, SiteSearch, Unavailable};
 use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -22,18 +21,20 @@ pub struct Args {
     hooks: Option<std::path::PathBuf>,
     #[command(flatten)]
     hook_options: HookOptions,
+    #[command(flatten)]
+    mcp: super::McpArgs,
 }
 
 /// The search engine behind `/search` and `/api/search`: the tantivy index, as for `runbook
-/// search`; the naive scan only if the index cannot be opened at all.
-fn site_search(loader: &Loader, site: &Site, quiet: bool) -> Arc<dyn SiteSearch> {
+/// search`. If it cannot be opened at all, the site is served and searches answer 503.
+fn site_search(loader: &Loader, quiet: bool) -> Arc<dyn SiteSearch> {
     match IndexedSearch::open(loader.source.clone(), loader.archives.clone()) {
         Ok(search) => Arc::new(search),
         Err(err) => {
             if !quiet {
-                eprintln!("warning: {err}; searching without the index (slower)");
+                eprintln!("warning: search unavailable: {err}; `runbook index --rebuild` starts the index afresh");
             }
-            Arc::new(NaiveSearch::new(site))
+            Arc::new(Unavailable::new(err.to_string()))
         }
     }
 }
@@ -42,8 +43,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let addr = resolve(&args.addr)?;
     let hooks = args.hooks.as_deref().map(|file| args.hook_options.config(ctx, file)).transpose()?;
     let loader = Loader { source: ctx.kb_source()?, archives: ctx.archives.clone(), live_reload: !args.no_watch };
-    let site = loader.load().map_err(|e| Error::Failed { message: e.to_string(), hint: None })?;
-    let search = site_search(&loader, &site, ctx.quiet);
+    let site = loader.load()?;
+    let search = site_search(&loader, ctx.quiet);
     if !addr.ip().is_loopback() {
         eprintln!(
             "warning: listening on {addr}, which other machines can reach; the site is read-only but shows every runbook and run"
@@ -59,8 +60,13 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         .enable_all()
         .build()
         .map_err(|e| Error::Failed { message: format!("cannot start the server: {e}"), hint: None })?;
-    let config = server::Config { addr, watch: !args.no_watch, hooks };
-    let served = runtime.block_on(server::run(config, loader, site, search, move |local| {
+    if args.mcp.allow_diagnosis && !addr.ip().is_loopback() {
+        eprintln!(
+            "warning: --allow-diagnosis on {addr}: any MCP client that can reach it may run the read-only steps of any runbook here"
+        );
+    }
+    let options = server::Options { addr, watch: !args.no_watch, hooks, mcp: args.mcp.options()? };
+    let served = runtime.block_on(server::run(options, loader, site, search, move |local| {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "listening on http://{local}/");
         let _ = stdout.flush();
@@ -68,7 +74,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             eprintln!("serving {runbooks} runbooks from {place} (Ctrl-C to stop)");
         }
     }));
-    served.map_err(|e| Error::Failed { message: e.to_string(), hint: None })?;
+    served?;
     if !ctx.quiet {
         eprintln!("stopped");
     }

@@ -4,6 +4,7 @@
 use super::Context;
 use super::output;
 use crate::cli::error::{Error, Result, exit};
+use crate::exec::context::RunContext;
 use crate::exec::probe::gpu;
 use crate::exec::watch::plan::{self, PlanOptions};
 use crate::exec::watch::state::Transition;
@@ -61,7 +62,6 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let listen = args.listen.as_deref().map(resolve).transpose()?;
     let config = WatchConfig {
         archives_dir: kb.archives_dir(ctx.archives.as_deref()),
-        cwd: ctx.cwd.clone(),
         jitter: f64::from(args.jitter.min(100)) / 100.0,
         textfile_dir: args.textfile_dir.as_ref().map(|d| ctx.cwd.join(d)),
     };
@@ -75,7 +75,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     }
     let stop = stop_flag();
     let gpu: Arc<dyn gpu::GpuSource> = Arc::from(gpu::source_from_env());
-    let mut watcher = Watcher::new(&kb, plans, config, gpu, Arc::clone(&stop));
+    let context =
+        RunContext::from_process(ctx.cwd.clone(), gpu).map_err(|message| Error::Invalid { message, hint: None })?;
+    let mut watcher = Watcher::new(&kb, plans, config, context, Arc::clone(&stop));
     if let Some(addr) = listen {
         serve_in_background(addr, &watcher)?;
     }

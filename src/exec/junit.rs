@@ -4,7 +4,7 @@ use crate::record::{Outcome, RunRecord};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use std::time::Duration;
 
-pub fn render(run: &RunRecord) -> Result<String, String> {
+pub fn render(run: &RunRecord) -> Result<String, quick_junit::SerializeError> {
     let mut suite = TestSuite::new(run.runbook.id.as_str());
     for step in &run.steps {
         let mut status = match step.outcome {
@@ -40,5 +40,5 @@ pub fn render(run: &RunRecord) -> Result<String, String> {
     let mut report = Report::new(format!("runbook exec {}", run.runbook.id));
     report.set_time(Duration::from_millis(run.duration_ms));
     report.add_test_suite(suite);
-    report.to_string().map_err(|e| e.to_string())
+    report.to_string()
 }

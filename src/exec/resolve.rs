@@ -4,21 +4,43 @@
 
 use crate::model::Step;
 use crate::model::matcher::{
-    Deferred, LinePattern, LineTest, LinesMatcher, Matcher, NumberMatcher, Scalar, TextMatcher, ValueMatcher,
-    VersionMatcher, check_regex, parse_rendered_line_pattern,
+    Deferred, LinePattern, LineTest, LinesMatcher, Matcher, MatcherError, Scalar, check_regex,
+    parse_rendered_line_pattern,
 };
-use crate::model::probe::{CommandProbe, DiskProbe, FileProbe, GpuProbe, HttpProbe, Probe, ProcessProbe, TcpProbe};
+use crate::model::probe::Probe;
+use crate::model::probe::fields::{SlotMut, Slots};
 use crate::model::quantity::parse_quantity;
 use crate::model::step::{Action, Expect};
-use crate::model::template::Template;
+use crate::model::template::{Template, TemplateError};
 use crate::model::version::VersionReq;
-use std::collections::BTreeMap;
 
 /// Renders one template to text; `Ok(None)` means "not yet" (a dry run cannot know what an
-/// earlier step will capture), and the value stays as written.
+/// earlier step will capture), and the value stays as written. The error is the renderer's
+/// message.
 pub type Render<'a> = dyn Fn(&Template) -> Result<Option<String>, String> + 'a;
 
-fn text(render: &Render, template: &Template) -> Result<String, String> {
+/// Why a step cannot be made concrete.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ResolveError {
+    /// A template did not render (an undefined name, a filter error).
+    #[error("{0}")]
+    Render(String),
+    /// A rendered value is not what its field takes (a bad regex, size or version).
+    #[error(transparent)]
+    Matcher(#[from] MatcherError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("capture regex `{pattern}` has {groups} groups; it needs exactly one")]
+    CaptureGroups { pattern: String, groups: usize },
+}
+
+impl From<String> for ResolveError {
+    fn from(message: String) -> ResolveError {
+        ResolveError::Render(message)
+    }
+}
+
+fn text(render: &Render, template: &Template) -> Result<String, ResolveError> {
     Ok(render(template)?.unwrap_or_else(|| template.source.clone()))
 }
 
@@ -58,7 +80,7 @@ impl ResolvedStep {
     }
 }
 
-pub fn resolve_step(step: &Step, render: &Render) -> Result<ResolvedStep, String> {
+pub fn resolve_step(step: &Step, render: &Render) -> Result<ResolvedStep, ResolveError> {
     let action = match &step.action {
         Action::Run(run) => {
             let mut captures = Vec::with_capacity(run.captures.len());
@@ -68,7 +90,7 @@ pub fn resolve_step(step: &Step, render: &Render) -> Result<ResolvedStep, String
                 };
                 let groups = check_regex(&source)?;
                 if groups != 1 {
-                    return Err(format!("capture regex `{source}` has {groups} groups; it needs exactly one"));
+                    return Err(ResolveError::CaptureGroups { pattern: source, groups });
                 }
                 captures.push((name.clone(), crate::model::matcher::compile_regex(&source)?));
             }
@@ -99,34 +121,34 @@ pub fn resolve_step(step: &Step, render: &Render) -> Result<ResolvedStep, String
     })
 }
 
-fn literal(render: &Render, template: &Template) -> Result<Template, String> {
+fn literal(render: &Render, template: &Template) -> Result<Template, ResolveError> {
     Ok(match render(template)? {
         Some(rendered) => Template::literal(rendered),
         None => template.clone(),
     })
 }
 
-fn number(render: &Render, value: &Deferred<f64>) -> Result<Deferred<f64>, String> {
+fn number(render: &Render, value: &Deferred<f64>) -> Result<Deferred<f64>, ResolveError> {
     match value {
         Deferred::Ready(v) => Ok(Deferred::Ready(*v)),
         Deferred::Template(t) => match render(t)? {
-            Some(text) => parse_quantity(&text).map(Deferred::Ready).map_err(|e| e.to_string()),
+            Some(text) => Ok(Deferred::Ready(parse_quantity(&text).map_err(MatcherError::from)?)),
             None => Ok(value.clone()),
         },
     }
 }
 
-fn version(render: &Render, value: &Deferred<VersionReq>) -> Result<Deferred<VersionReq>, String> {
+fn version(render: &Render, value: &Deferred<VersionReq>) -> Result<Deferred<VersionReq>, ResolveError> {
     match value {
         Deferred::Ready(v) => Ok(Deferred::Ready(v.clone())),
         Deferred::Template(t) => match render(t)? {
-            Some(text) => VersionReq::parse(&text).map(Deferred::Ready).map_err(|e| e.to_string()),
+            Some(text) => Ok(Deferred::Ready(VersionReq::parse(&text).map_err(MatcherError::from)?)),
             None => Ok(value.clone()),
         },
     }
 }
 
-fn pattern(render: &Render, pattern: &LinePattern) -> Result<LinePattern, String> {
+fn pattern(render: &Render, pattern: &LinePattern) -> Result<LinePattern, ResolveError> {
     let templated = match &pattern.test {
         LineTest::Contains(t) | LineTest::Regex(t) => t.is_templated(),
         LineTest::Empty => false,
@@ -136,12 +158,12 @@ fn pattern(render: &Render, pattern: &LinePattern) -> Result<LinePattern, String
     }
     // Render the whole pattern as written (`!/{{ x }}/`), then read it again as plain data.
     match render(&Template::parse(pattern.source.clone())?)? {
-        Some(rendered) => parse_rendered_line_pattern(&rendered),
+        Some(rendered) => Ok(parse_rendered_line_pattern(&rendered)?),
         None => Ok(pattern.clone()),
     }
 }
 
-pub fn resolve_matcher(matcher: &Matcher, render: &Render) -> Result<Matcher, String> {
+pub fn resolve_matcher(matcher: &Matcher, render: &Render) -> Result<Matcher, ResolveError> {
     Ok(match matcher {
         Matcher::Equals(Scalar::Number(v)) => Matcher::Equals(Scalar::Number(number(render, v)?)),
         Matcher::Equals(Scalar::Text(t)) => Matcher::Equals(Scalar::Text(literal(render, t)?)),
@@ -161,83 +183,22 @@ pub fn resolve_matcher(matcher: &Matcher, render: &Render) -> Result<Matcher, St
     })
 }
 
-fn num_opt(m: &Option<NumberMatcher>, render: &Render) -> Result<Option<NumberMatcher>, String> {
-    m.as_ref().map(|m| resolve_matcher(&m.0, render).map(NumberMatcher)).transpose()
-}
-
-fn version_opt(m: &Option<VersionMatcher>, render: &Render) -> Result<Option<VersionMatcher>, String> {
-    m.as_ref().map(|m| resolve_matcher(&m.0, render).map(VersionMatcher)).transpose()
-}
-
-fn lines_opt(m: &Option<LinesMatcher>, render: &Render) -> Result<Option<LinesMatcher>, String> {
+fn lines_opt(m: &Option<LinesMatcher>, render: &Render) -> Result<Option<LinesMatcher>, ResolveError> {
     m.as_ref().map(|m| resolve_matcher(&m.0, render).map(LinesMatcher)).transpose()
 }
 
-pub fn resolve_probe(probe: &Probe, render: &Render) -> Result<Probe, String> {
-    Ok(match probe {
-        Probe::Disk(p) => Probe::Disk(DiskProbe {
-            path: literal(render, &p.path)?,
-            used_percent: num_opt(&p.used_percent, render)?,
-            avail: num_opt(&p.avail, render)?,
-            used: num_opt(&p.used, render)?,
-            size: num_opt(&p.size, render)?,
-            inodes_used_percent: num_opt(&p.inodes_used_percent, render)?,
-            inodes_avail: num_opt(&p.inodes_avail, render)?,
-        }),
-        Probe::Gpu(p) => Probe::Gpu(GpuProbe {
-            count: num_opt(&p.count, render)?,
-            index: p.index,
-            name: p.name.as_ref().map(|m| resolve_matcher(&m.0, render).map(TextMatcher)).transpose()?,
-            driver_version: version_opt(&p.driver_version, render)?,
-            cuda_version: version_opt(&p.cuda_version, render)?,
-            compute_capability: version_opt(&p.compute_capability, render)?,
-            memory_total: num_opt(&p.memory_total, render)?,
-            memory_free: num_opt(&p.memory_free, render)?,
-            memory_used: num_opt(&p.memory_used, render)?,
-            memory_used_percent: num_opt(&p.memory_used_percent, render)?,
-            utilization_percent: num_opt(&p.utilization_percent, render)?,
-            temperature_c: num_opt(&p.temperature_c, render)?,
-            power_w: num_opt(&p.power_w, render)?,
-            require: p.require,
-        }),
-        Probe::Http(p) => {
-            let mut headers = BTreeMap::new();
-            for (key, value) in &p.headers {
-                headers.insert(key.clone(), literal(render, value)?);
-            }
-            let mut json = BTreeMap::new();
-            for (pointer, matcher) in &p.json {
-                json.insert(pointer.clone(), ValueMatcher(resolve_matcher(&matcher.0, render)?));
-            }
-            Probe::Http(HttpProbe {
-                url: literal(render, &p.url)?,
-                method: p.method,
-                headers,
-                status: num_opt(&p.status, render)?,
-                body: lines_opt(&p.body, render)?,
-                json,
-                timeout: p.timeout,
-            })
+/// The probe with every template and matcher its fields declare rendered.
+pub fn resolve_probe(probe: &Probe, render: &Render) -> Result<Probe, ResolveError> {
+    let mut resolved = probe.clone();
+    let mut slots = Vec::new();
+    resolved.slots_mut(&mut slots);
+    for slot in slots {
+        match slot {
+            SlotMut::Template(t) => *t = literal(render, t)?,
+            SlotMut::Matcher(m) => *m = resolve_matcher(m, render)?,
         }
-        Probe::Tcp(p) => {
-            Probe::Tcp(TcpProbe { address: literal(render, &p.address)?, reachable: p.reachable, timeout: p.timeout })
-        }
-        Probe::File(p) => Probe::File(FileProbe {
-            path: literal(render, &p.path)?,
-            exists: p.exists,
-            kind: p.kind,
-            readable: p.readable,
-            writable: p.writable,
-            contains: lines_opt(&p.contains, render)?,
-            size: num_opt(&p.size, render)?,
-        }),
-        Probe::Command(p) => Probe::Command(CommandProbe { name: literal(render, &p.name)?, found: p.found }),
-        Probe::Process(p) => Probe::Process(ProcessProbe {
-            name: literal(render, &p.name)?,
-            running: p.running,
-            count: num_opt(&p.count, render)?,
-        }),
-    })
+    }
+    Ok(resolved)
 }
 
 #[cfg(test)]
@@ -260,7 +221,7 @@ mod tests {
         rb.body.unwrap().steps[0].clone()
     }
 
-    fn resolve(yaml: &str, scope: serde_json::Value) -> Result<ResolvedStep, String> {
+    fn resolve(yaml: &str, scope: serde_json::Value) -> Result<ResolvedStep, ResolveError> {
         let renderer = Renderer::new();
         let scope = minijinja::Value::from(minijinja::value::Serde(&scope));
         resolve_step(&step(yaml), &|t: &Template| renderer.render(t, &scope).map(Some))
@@ -299,8 +260,10 @@ mod tests {
     fn bad_rendered_values_are_errors() {
         let err = resolve("disk: {path: /, avail: {gt: \"{{ limit }}\"}}\n", serde_json::json!({"limit": "lots"}))
             .unwrap_err();
-        assert!(err.contains("bad size `lots`"), "{err}");
+        assert!(matches!(err, ResolveError::Matcher(MatcherError::Size(_))), "{err:?}");
+        assert!(err.to_string().contains("bad size `lots`"), "{err}");
         let err = resolve("run: echo {{ missing }}\n", serde_json::json!({})).unwrap_err();
-        assert!(err.contains("not defined"), "{err}");
+        assert!(matches!(err, ResolveError::Render(_)), "{err:?}");
+        assert!(err.to_string().contains("not defined"), "{err}");
     }
 }

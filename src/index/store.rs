@@ -7,14 +7,15 @@ use super::query::{self, Builder, ParsedQuery};
 use super::schema::{self, Fields, SCHEMA_VERSION};
 use super::snippet;
 use super::tokenizer;
+use crate::archive::store::{ArchiveFile, Archives, cycle_title};
 use crate::model::cache::FileStamp;
 use crate::model::config::{CONFIG_FILE, Config};
 use crate::model::discovery::KbSource;
 use crate::model::kb::builtin_signature;
 use crate::model::kb::final_ids;
-use crate::model::parse::{ParseContext, SourceFile};
+use crate::model::parse::{ParseContext, SourceFile, read_file};
 use crate::model::state::ensure_state_dir;
-use crate::model::{Kb, Runbook};
+use crate::model::{Kb, Runbook, RunbookIdx};
 use crate::record::RunRecord;
 use crate::util::fs::write_atomic;
 use rayon::prelude::*;
@@ -116,7 +117,7 @@ pub struct SearchIndex {
 enum Source {
     /// Index into the runbooks being synced.
     Runbook(usize),
-    Archive(PathBuf),
+    Archive(ArchiveFile),
     Cycle {
         name: String,
         file: PathBuf,
@@ -158,26 +159,12 @@ struct Indexed {
 }
 
 enum Origin {
-    /// Runbook number N of a loaded KB.
-    Kb(usize),
+    /// A runbook of a loaded KB.
+    Kb(RunbookIdx),
     /// Parsed during this sync (it changed).
     Parsed(Box<Runbook>),
     /// Unchanged on disk; parsed only if its documents are needed after all (its id changed).
     File(Box<SourceFile>),
-}
-
-/// Reads and parses one runbook file.
-fn read_and_parse(mut file: SourceFile, ctx: &ParseContext) -> Runbook {
-    if let Some(path) = file.file.clone() {
-        match std::fs::read(&path) {
-            Ok(bytes) => file.bytes = bytes,
-            Err(err) => return crate::model::parse::unreadable(file, &err.to_string()),
-        }
-    }
-    let stamp = file.file.as_ref().and_then(|f| std::fs::metadata(f).ok()).and_then(|m| FileStamp::of(&m));
-    let mut runbook = crate::model::parse::parse(file, ctx);
-    runbook.stamp = stamp;
-    runbook
 }
 
 impl SearchIndex {
@@ -262,11 +249,37 @@ impl SearchIndex {
         }
     }
 
-    /// Whether the index certainly matches the KB and the archives, judged by file sizes and
-    /// modification times alone (no parsing). `false` means: load the KB and [`sync`].
-    ///
-    /// [`sync`]: SearchIndex::sync
-    pub fn is_fresh(&self, source: &KbSource, archives: &Path) -> Option<Vec<String>> {
+    /// Opens the KB's own index (in its state folder, or in memory where that cannot be
+    /// written) and brings it up to date with [`refresh`](SearchIndex::refresh).
+    pub fn open_fresh(
+        source: &KbSource,
+        config: &Config,
+        archives: &Archives,
+    ) -> Result<(SearchIndex, SyncReport), IndexError> {
+        let index = SearchIndex::open(&source.index_dir())?;
+        let report = index.refresh(source, config, archives)?;
+        Ok((index, report))
+    }
+
+    /// Brings the index up to date: nothing to do when file sizes and times show that nothing
+    /// changed since the last sync, else [`sync_files`](SearchIndex::sync_files).
+    pub fn refresh(&self, source: &KbSource, config: &Config, archives: &Archives) -> Result<SyncReport, IndexError> {
+        match self.unchanged_since_sync(source, archives) {
+            Some(skipped) => Ok(SyncReport { skipped, ..SyncReport::default() }),
+            None => self.sync_files(source, config, archives),
+        }
+    }
+
+    /// Whether a file of the KB or the archives may have changed since the last sync (judged
+    /// by sizes and times alone), so that a reader holding a loaded KB must reload it.
+    pub fn needs_sync(&self, source: &KbSource, archives: &Archives) -> bool {
+        self.unchanged_since_sync(source, archives).is_none()
+    }
+
+    /// When the index certainly matches the KB and the archives, judged by file sizes and
+    /// modification times alone (no parsing): the runbooks it leaves out for their errors.
+    /// `None` when anything may have changed, and a sync must look.
+    fn unchanged_since_sync(&self, source: &KbSource, archives: &Archives) -> Option<Vec<String>> {
         if self.rebuilt.load(Ordering::Acquire) {
             return None;
         }
@@ -278,7 +291,7 @@ impl SearchIndex {
                 }
             }
             Some(root) => {
-                let config = std::fs::metadata(root.join(CONFIG_FILE)).ok().and_then(|m| FileStamp::of(&m));
+                let config = FileStamp::of_path(&root.join(CONFIG_FILE));
                 if config != manifest.config || config.is_some_and(|s| s.is_racy()) {
                     return None;
                 }
@@ -287,8 +300,7 @@ impl SearchIndex {
                     return None;
                 }
                 let fresh = files.par_iter().all(|file| {
-                    let stamp =
-                        file.file.as_ref().and_then(|f| std::fs::metadata(f).ok()).and_then(|m| FileStamp::of(&m));
+                    let stamp = file.file.as_deref().and_then(FileStamp::of_path);
                     stamp.is_some_and(|s| {
                         !s.is_racy() && manifest.files.get(&file.path).is_some_and(|f| f.stamp == Some(s))
                     })
@@ -299,15 +311,15 @@ impl SearchIndex {
             }
         }
         let mut sources = 0;
-        for (run_id, _, stamp) in run_files(archives) {
+        for run in archives.run_files() {
             sources += 1;
-            if manifest.entries.get(&documents::archive_key(&run_id)) != Some(&stamp_entry(stamp)) {
+            if manifest.entries.get(&documents::archive_key(&run.name)) != Some(&stamp_entry(run.stamp)) {
                 return None;
             }
         }
-        for (name, _, stamp) in cycle_files(archives) {
+        for cycle in archives.cycle_files() {
             sources += 1;
-            if manifest.entries.get(&documents::cycle_key(&name)) != Some(&stamp_entry(stamp)) {
+            if manifest.entries.get(&documents::cycle_key(&cycle.name)) != Some(&stamp_entry(cycle.stamp)) {
                 return None;
             }
         }
@@ -316,29 +328,31 @@ impl SearchIndex {
     }
 
     /// Brings the index up to date with a loaded KB (the site server's path).
-    pub fn sync(&self, kb: &Kb, archives: &Path) -> Result<SyncReport, IndexError> {
+    pub fn sync(&self, kb: &Kb, archives: &Archives) -> Result<SyncReport, IndexError> {
         let runbooks = kb
-            .runbooks
             .iter()
-            .enumerate()
-            .map(|(i, rb)| Indexed { facts: FileFacts::of(rb), id: rb.id.clone(), origin: Origin::Kb(i) })
+            .map(|(idx, rb)| Indexed { facts: FileFacts::of(rb), id: rb.id.clone(), origin: Origin::Kb(idx) })
             .collect();
-        let ctx = ParseContext { config_vars: kb.config.vars.keys().cloned().collect() };
+        let ctx = ParseContext::for_config(&kb.config);
         self.apply(Some(kb), &kb.source, &ctx, runbooks, archives)
     }
 
     /// Brings the index up to date by looking at the files alone: runbooks whose size and time
     /// match the last sync are not read; the others are parsed. The KB is never loaded whole,
     /// which is what keeps `runbook search` fast after an edit.
-    pub fn sync_files(&self, source: &KbSource, config: &Config, archives: &Path) -> Result<SyncReport, IndexError> {
+    pub fn sync_files(
+        &self,
+        source: &KbSource,
+        config: &Config,
+        archives: &Archives,
+    ) -> Result<SyncReport, IndexError> {
         let manifest = self.read_manifest();
-        let ctx = ParseContext { config_vars: config.vars.keys().cloned().collect() };
+        let ctx = ParseContext::for_config(config);
         let files = source.files();
         let known: Vec<Option<FileFacts>> = files
             .par_iter()
             .map(|file| {
-                let stamp =
-                    file.file.as_ref().and_then(|f| std::fs::metadata(f).ok()).and_then(|m| FileStamp::of(&m))?;
+                let stamp = file.file.as_deref().and_then(FileStamp::of_path)?;
                 let facts = manifest.files.get(&file.path)?;
                 (facts.stamp == Some(stamp) && !stamp.is_racy()).then(|| facts.clone())
             })
@@ -353,12 +367,12 @@ impl SearchIndex {
             .map(|(file, known)| match known {
                 Some(facts) => (facts, Origin::File(Box::new(file))),
                 None if keep_parsed => {
-                    let runbook = read_and_parse(file, &ctx);
+                    let runbook = read_file(file, &ctx);
                     (FileFacts::of(&runbook), Origin::Parsed(Box::new(runbook)))
                 }
                 None => {
                     let again = file.clone();
-                    (FileFacts::of(&read_and_parse(file, &ctx)), Origin::File(Box::new(again)))
+                    (FileFacts::of(&read_file(file, &ctx)), Origin::File(Box::new(again)))
                 }
             })
             .collect();
@@ -374,7 +388,7 @@ impl SearchIndex {
         source: &KbSource,
         ctx: &ParseContext,
         runbooks: Vec<Indexed>,
-        archives: &Path,
+        archives: &Archives,
     ) -> Result<SyncReport, IndexError> {
         let started = Instant::now();
         let mut report = SyncReport { rebuilt: self.rebuilt.load(Ordering::Acquire), ..SyncReport::default() };
@@ -390,16 +404,17 @@ impl SearchIndex {
             let entry = ManifestEntry { fingerprint: format!("{}:{}", runbook.facts.sha256, runbook.id) };
             current.insert(documents::runbook_key(&runbook.facts.path), (entry, Source::Runbook(i)));
         }
-        for (run_id, file, stamp) in run_files(archives) {
-            current.insert(documents::archive_key(&run_id), (stamp_entry(stamp), Source::Archive(file)));
+        for run in archives.run_files() {
+            current.insert(documents::archive_key(&run.name), (stamp_entry(run.stamp), Source::Archive(run)));
         }
-        for (name, file, stamp) in cycle_files(archives) {
+        for cycle in archives.cycle_files() {
             let path = source
                 .root()
-                .and_then(|root| file.strip_prefix(root).ok())
+                .and_then(|root| cycle.file.strip_prefix(root).ok())
                 .map(|p| p.display().to_string())
-                .unwrap_or_else(|| file.display().to_string());
-            current.insert(documents::cycle_key(&name), (stamp_entry(stamp), Source::Cycle { name, file, path }));
+                .unwrap_or_else(|| cycle.file.display().to_string());
+            let key = documents::cycle_key(&cycle.name);
+            current.insert(key, (stamp_entry(cycle.stamp), Source::Cycle { name: cycle.name, file: cycle.file, path }));
         }
         let changed: Vec<(&String, &Source)> = current
             .iter()
@@ -407,10 +422,7 @@ impl SearchIndex {
             .map(|(key, (_, source))| (key, source))
             .collect();
         let removed: Vec<String> = old.entries.keys().filter(|k| !current.contains_key(*k)).cloned().collect();
-        let config = source
-            .root()
-            .and_then(|root| std::fs::metadata(root.join(CONFIG_FILE)).ok())
-            .and_then(|m| FileStamp::of(&m));
+        let config = source.root().and_then(|root| FileStamp::of_path(&root.join(CONFIG_FILE)));
         let builtin = source.root().is_none().then(builtin_signature);
         let next = |entries: HashMap<String, ManifestEntry>| Manifest {
             entries,
@@ -499,16 +511,14 @@ impl SearchIndex {
         ctx: &ParseContext,
         runbooks: &[Indexed],
         source: &Source,
-        archives: &Path,
+        archives: &Archives,
     ) -> Vec<TantivyDocument> {
         match source {
             Source::Runbook(i) => {
                 let indexed = &runbooks[*i];
                 match &indexed.origin {
-                    Origin::Kb(index) => match kb.map(|kb| (kb, kb.body(*index))) {
-                        Some((kb, Ok(body))) => {
-                            runbook_documents(&self.fields, &kb.runbooks[*index], &body, &indexed.id)
-                        }
+                    Origin::Kb(idx) => match kb.map(|kb| (kb, kb.body(*idx))) {
+                        Some((kb, Ok(body))) => runbook_documents(&self.fields, &kb[*idx], &body, &indexed.id),
                         _ => Vec::new(),
                     },
                     Origin::Parsed(runbook) => match &runbook.body {
@@ -516,7 +526,7 @@ impl SearchIndex {
                         None => Vec::new(),
                     },
                     Origin::File(file) => {
-                        let runbook = read_and_parse((**file).clone(), ctx);
+                        let runbook = read_file((**file).clone(), ctx);
                         match &runbook.body {
                             Some(body) => runbook_documents(&self.fields, &runbook, body, &indexed.id),
                             None => Vec::new(),
@@ -524,25 +534,24 @@ impl SearchIndex {
                     }
                 }
             }
-            Source::Archive(file) => {
+            Source::Archive(run) => {
                 let Some(record) =
-                    std::fs::read(file).ok().and_then(|bytes| serde_json::from_slice::<RunRecord>(&bytes).ok())
+                    std::fs::read(&run.file).ok().and_then(|bytes| serde_json::from_slice::<RunRecord>(&bytes).ok())
                 else {
                     return Vec::new();
                 };
-                let md = file.with_file_name("run.md");
+                let md = &run.readable;
                 let path = kb_source
                     .root()
                     .and_then(|root| md.strip_prefix(root).ok())
                     .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| md.strip_prefix(archives).map(|p| p.display().to_string()).unwrap_or_default());
+                    .unwrap_or_else(|| {
+                        md.strip_prefix(archives.dir()).map(|p| p.display().to_string()).unwrap_or_default()
+                    });
                 vec![archive_document(&self.fields, &record, &path)]
             }
             Source::Cycle { name, file, path } => match std::fs::read_to_string(file) {
-                Ok(text) => {
-                    let title = text.lines().find_map(|l| l.strip_prefix("# ")).unwrap_or(name).to_string();
-                    vec![cycle_document(&self.fields, name, &title, &text, path)]
-                }
+                Ok(text) => vec![cycle_document(&self.fields, name, &cycle_title(&text, name), &text, path)],
                 Err(_) => Vec::new(),
             },
         }
@@ -697,34 +706,4 @@ impl SearchIndex {
 
 fn stamp_entry(stamp: FileStamp) -> ManifestEntry {
     ManifestEntry { fingerprint: format!("{}:{}", stamp.size, stamp.mtime_ns) }
-}
-
-/// `run.json` files under the archives folder: (run id, file, stamp).
-fn run_files(archives: &Path) -> Vec<(String, PathBuf, FileStamp)> {
-    let Ok(entries) = std::fs::read_dir(archives) else { return Vec::new() };
-    entries
-        .flatten()
-        .filter_map(|entry| {
-            let file = entry.path().join("run.json");
-            let stamp = std::fs::metadata(&file).ok().and_then(|m| FileStamp::of(&m))?;
-            Some((entry.file_name().to_string_lossy().into_owned(), file, stamp))
-        })
-        .collect()
-}
-
-/// Cycle reports: `archives/cycles/*.md`.
-fn cycle_files(archives: &Path) -> Vec<(String, PathBuf, FileStamp)> {
-    let Ok(entries) = std::fs::read_dir(archives.join("cycles")) else { return Vec::new() };
-    entries
-        .flatten()
-        .filter_map(|entry| {
-            let file = entry.path();
-            if file.extension().is_none_or(|e| e != "md") {
-                return None;
-            }
-            let stamp = std::fs::metadata(&file).ok().and_then(|m| FileStamp::of(&m))?;
-            let name = file.file_stem()?.to_string_lossy().into_owned();
-            Some((name, file, stamp))
-        })
-        .collect()
 }

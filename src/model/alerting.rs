@@ -4,7 +4,7 @@
 
 use super::duration::Duration;
 use super::kb::{Kb, Lookup};
-use super::runbook::{Body, Runbook};
+use super::runbook::{Body, Runbook, RunbookIdx};
 use super::step::{Action, Step};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -101,15 +101,17 @@ pub enum MatchRule {
 }
 
 /// The runbooks an alert is for: those listing it in `alerts`, else the one its `runbook_url`
-/// names, else the one its name is; empty when nothing matches. Indexes into `kb.runbooks`.
-pub fn match_alert(kb: &Kb, alert_name: Option<&str>, runbook_url: Option<&str>) -> Option<(MatchRule, Vec<usize>)> {
+/// names, else the one its name is; `None` when nothing matches.
+pub fn match_alert(
+    kb: &Kb,
+    alert_name: Option<&str>,
+    runbook_url: Option<&str>,
+) -> Option<(MatchRule, Vec<RunbookIdx>)> {
     if let Some(name) = alert_name.map(str::trim).filter(|n| !n.is_empty()) {
-        let listed: Vec<usize> = kb
-            .runbooks
+        let listed: Vec<RunbookIdx> = kb
             .iter()
-            .enumerate()
             .filter(|(_, rb)| rb.alerts.iter().any(|a| a.eq_ignore_ascii_case(name)))
-            .map(|(i, _)| i)
+            .map(|(idx, _)| idx)
             .collect();
         if !listed.is_empty() {
             return Some((MatchRule::Alerts, listed));
@@ -125,9 +127,9 @@ pub fn match_alert(kb: &Kb, alert_name: Option<&str>, runbook_url: Option<&str>)
     unique(kb, name).map(|index| (MatchRule::AlertName, vec![index]))
 }
 
-fn unique(kb: &Kb, name: &str) -> Option<usize> {
+fn unique(kb: &Kb, name: &str) -> Option<RunbookIdx> {
     match kb.lookup(name) {
-        Lookup::Found(rb) => kb.runbooks.iter().position(|r| std::ptr::eq(r, rb)),
+        Lookup::Found(idx) => Some(idx),
         _ => None,
     }
 }

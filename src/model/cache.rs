@@ -6,6 +6,7 @@
 //! edited file costs one small write, not a rewrite of every summary.
 
 use super::runbook::Runbook;
+use crate::util::fs::write_atomic;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -33,6 +34,11 @@ impl FileStamp {
     pub fn of(metadata: &std::fs::Metadata) -> Option<FileStamp> {
         let mtime = metadata.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
         Some(FileStamp { size: metadata.len(), mtime_ns: u64::try_from(mtime.as_nanos()).ok()? })
+    }
+
+    /// The stamp of the file at `path`, if it can be read.
+    pub fn of_path(path: &Path) -> Option<FileStamp> {
+        std::fs::metadata(path).ok().and_then(|m| FileStamp::of(&m))
     }
 
     /// Too recent to trust: another write could land within the same timestamp.
@@ -130,20 +136,15 @@ impl ParseCache {
         for (runbook, stamp, _) in &current {
             let shard = shard_of(&runbook.path);
             if let (true, Some(stamp)) = (dirty[shard], stamp.filter(|s| !s.is_racy())) {
-                shards[shard].insert(&runbook.path, EntryRef { stamp, runbook: Summary(runbook) });
+                shards[shard].insert(&runbook.path, EntryRef { stamp, runbook });
             }
         }
         let context = self.context;
         shards.into_par_iter().enumerate().filter(|(i, _)| dirty[*i]).for_each(|(i, entries)| {
             let shard = ShardRef { format: FORMAT, engine: env!("CARGO_PKG_VERSION"), context: &context, entries };
-            let file = shard_file(&dir, i);
-            let tmp = dir.join(format!(".{i:02}.{}.tmp", std::process::id()));
-            let written = serde_json::to_vec(&shard)
-                .map_err(std::io::Error::other)
-                .and_then(|bytes| std::fs::write(&tmp, bytes))
-                .and_then(|()| std::fs::rename(&tmp, &file));
-            if written.is_err() {
-                let _ = std::fs::remove_file(&tmp);
+            // A shard that cannot be written only costs speed next time.
+            if let Ok(bytes) = serde_json::to_vec(&shard) {
+                let _ = write_atomic(&shard_file(&dir, i), &bytes);
             }
         });
     }
@@ -158,19 +159,11 @@ struct ShardRef<'a> {
     entries: BTreeMap<&'a str, EntryRef<'a>>,
 }
 
+/// A runbook as cached: its summary (serde skips the body).
 #[derive(Serialize)]
 struct EntryRef<'a> {
     stamp: FileStamp,
-    runbook: Summary<'a>,
-}
-
-/// A runbook as cached: the summary, never the body (which serde skips anyway).
-struct Summary<'a>(&'a Runbook);
-
-impl Serialize for Summary<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
-    }
+    runbook: &'a Runbook,
 }
 
 #[cfg(test)]

@@ -77,6 +77,11 @@ impl KbSource {
         }
     }
 
+    /// The search index, in the state folder.
+    pub fn index_dir(&self) -> PathBuf {
+        self.state_dir().join("index")
+    }
+
     /// Where run archives go: `--archives` wins, then `runbook.toml`, then `DIR/archives/`.
     pub fn archives_dir(&self, config: &super::config::Config, override_dir: Option<&Path>) -> PathBuf {
         if let Some(dir) = override_dir {

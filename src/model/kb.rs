@@ -5,11 +5,12 @@ use super::config::Config;
 use super::diagnostic::Diagnostic;
 pub use super::discovery::KbSource;
 use super::parse::{self, ParseContext, SourceFile};
-use super::runbook::{Body, LinkTarget, Runbook};
-use super::suggest::{closest, ranked};
+use super::runbook::{Body, LinkTarget, Runbook, RunbookIdx};
+use crate::util::suggest::{closest, ranked};
+use crate::util::text::{did_you_mean_one_of, hex};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -69,25 +70,53 @@ pub fn builtin_signature() -> String {
         hasher.update(file.path.as_bytes());
         hasher.update(Sha256::digest(&file.bytes));
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex(&hasher.finalize())
 }
 
 /// What a name resolves to.
 #[derive(Debug, Clone)]
 enum Name {
-    Unique(usize),
-    Ambiguous(Vec<usize>),
+    Unique(RunbookIdx),
+    Ambiguous(Vec<RunbookIdx>),
+}
+
+impl Name {
+    /// `name` now also names `idx`.
+    fn add(names: &mut HashMap<String, Name>, name: String, idx: RunbookIdx) {
+        match names.get_mut(&name) {
+            None => {
+                names.insert(name, Name::Unique(idx));
+            }
+            Some(Name::Unique(other)) if *other == idx => {}
+            Some(Name::Unique(other)) => {
+                let other = *other;
+                names.insert(name, Name::Ambiguous(vec![other, idx]));
+            }
+            Some(Name::Ambiguous(list)) => {
+                if !list.contains(&idx) {
+                    list.push(idx);
+                }
+            }
+        }
+    }
 }
 
 /// The outcome of looking a runbook up by id, alias or path.
 #[derive(Debug)]
-pub enum Lookup<'a> {
-    Found(&'a Runbook),
+pub enum Lookup {
+    Found(RunbookIdx),
     /// A bare stem shared by several files (`README`): each is addressed by its path.
-    Ambiguous(Vec<&'a Runbook>),
+    Ambiguous(Vec<RunbookIdx>),
     NotFound {
         suggestions: Vec<String>,
     },
+}
+
+/// A runbook that links to another, and the line of its first such link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlink {
+    pub from: RunbookIdx,
+    pub line: usize,
 }
 
 #[derive(Debug)]
@@ -100,8 +129,16 @@ pub struct Kb {
     /// How the load went, for `-v`.
     pub stats: LoadStats,
     ctx: ParseContext,
+    /// Lowercase id, stem, path form and alias → the runbooks they name.
     names: HashMap<String, Name>,
-    by_path: HashMap<String, usize>,
+    /// Lowercase id → its runbook (the first, when two share an explicit id).
+    ids: HashMap<String, RunbookIdx>,
+    /// KB-relative path → its runbook.
+    by_path: HashMap<String, RunbookIdx>,
+    /// Lowercase file path (`runbooks/x.md`) or path form with `.md` → its runbook.
+    by_file_name: HashMap<String, RunbookIdx>,
+    /// Per runbook, the others that link to it, in KB order.
+    backlinks: Vec<Vec<Backlink>>,
 }
 
 /// What loading the KB cost.
@@ -116,20 +153,6 @@ pub struct LoadStats {
 
 /// The state folder name inside a KB root.
 pub const STATE_DIR: &str = ".runbook";
-
-/// Reads and parses one file (its bytes are already there for the built-in KB).
-fn load_file(mut file: SourceFile, ctx: &ParseContext) -> Runbook {
-    let Some(path) = file.file.clone() else {
-        return parse::parse(file, ctx);
-    };
-    match std::fs::read(&path) {
-        Ok(bytes) => {
-            file.bytes = bytes;
-            parse::parse(file, ctx)
-        }
-        Err(err) => parse::unreadable(file, &err.to_string()),
-    }
-}
 
 impl Kb {
     /// Reads and parses every runbook of `source`. Never fails: unreadable files become runbooks
@@ -149,15 +172,13 @@ impl Kb {
         let mut diagnostics = Vec::new();
         let (config, diag) = Config::load(&source);
         diagnostics.extend(diag);
-        let ctx = ParseContext { config_vars: config.vars.keys().cloned().collect() };
+        let ctx = ParseContext::for_config(&config);
         let cache_dir = source.root().map(|root| root.join(STATE_DIR));
         let context: Vec<&str> = ctx.config_vars.iter().map(String::as_str).collect();
         let mut cache = ParseCache::open(cache_dir.as_deref(), context.join(","));
         let files = source.files();
-        let stamps: Vec<Option<FileStamp>> = files
-            .par_iter()
-            .map(|f| f.file.as_ref().and_then(|p| std::fs::metadata(p).ok()).and_then(|m| FileStamp::of(&m)))
-            .collect();
+        let stamps: Vec<Option<FileStamp>> =
+            files.par_iter().map(|f| f.file.as_deref().and_then(FileStamp::of_path)).collect();
         // Cached summaries are moved out of the cache, not copied: ten thousand of them are a
         // lot of memory to allocate twice.
         let work: Vec<(SourceFile, Option<FileStamp>, Option<Runbook>)> = files
@@ -173,7 +194,7 @@ impl Kb {
             .map(|(file, stamp, cached)| {
                 let (mut runbook, fresh) = match cached {
                     Some(cached) => (Runbook { file: file.file, ..cached }, false),
-                    None => (load_file(file, &ctx), true),
+                    None => (parse::read_file(file, &ctx), true),
                 };
                 runbook.stamp = stamp;
                 if !keep_bodies {
@@ -193,21 +214,30 @@ impl Kb {
 
     /// Builds the KB from parsed runbooks: assigns ids, indexes names, resolves links.
     pub fn assemble(source: KbSource, config: Config, runbooks: Vec<Runbook>, diagnostics: Vec<Diagnostic>) -> Kb {
-        let config_vars = config.vars.keys().cloned().collect();
         let mut kb = Kb {
-            ctx: ParseContext { config_vars },
+            ctx: ParseContext::for_config(&config),
             source,
             config,
             runbooks,
             diagnostics,
             stats: LoadStats::default(),
             names: HashMap::new(),
+            ids: HashMap::new(),
             by_path: HashMap::new(),
+            by_file_name: HashMap::new(),
+            backlinks: Vec::new(),
         };
         kb.assign_ids();
         kb.index_names();
+        kb.index_paths();
         kb.resolve_links();
+        kb.backlinks = backlinks_of(&kb.runbooks);
         kb
+    }
+
+    /// Every runbook with its place.
+    pub fn iter(&self) -> impl Iterator<Item = (RunbookIdx, &Runbook)> {
+        self.runbooks.iter().enumerate().map(|(i, rb)| (RunbookIdx::at(i), rb))
     }
 
     /// Explicit ids are kept (two equal ones are an error on both); a file stem is the id when
@@ -238,71 +268,68 @@ impl Kb {
 
     fn index_names(&mut self) {
         let mut names: HashMap<String, Name> = HashMap::new();
-        let add = |names: &mut HashMap<String, Name>, key: String, i: usize| match names.get_mut(&key) {
-            None => {
-                names.insert(key, Name::Unique(i));
-            }
-            Some(Name::Unique(j)) if *j == i => {}
-            Some(Name::Unique(j)) => {
-                let j = *j;
-                names.insert(key, Name::Ambiguous(vec![j, i]));
-            }
-            Some(Name::Ambiguous(list)) => {
-                if !list.contains(&i) {
-                    list.push(i);
-                }
-            }
-        };
+        let mut exact: HashMap<String, RunbookIdx> = HashMap::new();
         // Ids first: an id always beats a stem or an alias of another runbook.
-        for (i, rb) in self.runbooks.iter().enumerate() {
-            add(&mut names, rb.id.to_lowercase(), i);
+        for (idx, rb) in self.iter() {
+            Name::add(&mut names, rb.id.to_lowercase(), idx);
+            exact.entry(rb.id.to_lowercase()).or_insert(idx);
         }
         let ids: BTreeSet<String> = names.keys().cloned().collect();
-        for (i, rb) in self.runbooks.iter().enumerate() {
+        for (idx, rb) in self.iter() {
             let stem = rb.stem_path.rsplit('/').next().unwrap_or(&rb.stem_path).to_lowercase();
             if !ids.contains(&stem) {
-                add(&mut names, stem, i);
+                Name::add(&mut names, stem, idx);
             }
             let stem_path = rb.stem_path.to_lowercase();
             if !ids.contains(&stem_path) {
-                add(&mut names, stem_path, i);
+                Name::add(&mut names, stem_path, idx);
             }
         }
         let mut alias_warnings = Vec::new();
-        for (i, rb) in self.runbooks.iter().enumerate() {
+        for (idx, rb) in self.iter() {
             for alias in &rb.aliases {
                 let key = alias.to_lowercase();
-                if let Some(Name::Unique(j)) = names.get(&key)
-                    && *j != i
+                if let Some(Name::Unique(other)) = names.get(&key)
+                    && *other != idx
                     && ids.contains(&key)
                 {
-                    alias_warnings.push((i, alias.clone(), self.runbooks[*j].path.clone()));
+                    alias_warnings.push((idx, alias.clone(), self[*other].path.clone()));
                     continue;
                 }
-                add(&mut names, key, i);
+                Name::add(&mut names, key, idx);
             }
         }
-        for (i, alias, other) in alias_warnings {
-            let path = self.runbooks[i].path.clone();
-            let line = self.runbooks[i].aliases_line;
-            self.runbooks[i].diagnostics.push(
-                Diagnostic::warning(&path, line, 1, format!("alias `{alias}` is the id of {other}"))
-                    .with_hint("the id wins; remove or rename the alias"),
-            );
+        for (idx, alias, other) in alias_warnings {
+            let rb = &mut self.runbooks[idx.position()];
+            let diag =
+                Diagnostic::warning(&rb.path, rb.aliases_line, 1, format!("alias `{alias}` is the id of {other}"))
+                    .with_hint("the id wins; remove or rename the alias");
+            rb.diagnostics.push(diag);
         }
-        self.by_path = self.runbooks.iter().enumerate().map(|(i, rb)| (rb.path.clone(), i)).collect();
         self.names = names;
+        self.ids = exact;
+    }
+
+    fn index_paths(&mut self) {
+        for (i, rb) in self.runbooks.iter().enumerate() {
+            let idx = RunbookIdx::at(i);
+            self.by_path.insert(rb.path.clone(), idx);
+            self.by_file_name.entry(rb.path.to_lowercase()).or_insert(idx);
+            self.by_file_name.entry(format!("{}.md", rb.stem_path.to_lowercase())).or_insert(idx);
+        }
     }
 
     /// Looks a runbook up by id, alias, path form or file path, case-insensitively.
-    pub fn lookup(&self, query: &str) -> Lookup<'_> {
+    pub fn lookup(&self, query: &str) -> Lookup {
         let key = query.trim().trim_start_matches("./").to_lowercase();
-        if let Some(i) = self.by_path_query(&key) {
-            return Lookup::Found(&self.runbooks[i]);
+        if key.ends_with(".md")
+            && let Some(&idx) = self.by_file_name.get(&key)
+        {
+            return Lookup::Found(idx);
         }
         match self.names.get(&key) {
-            Some(Name::Unique(i)) => Lookup::Found(&self.runbooks[*i]),
-            Some(Name::Ambiguous(list)) => Lookup::Ambiguous(list.iter().map(|&i| &self.runbooks[i]).collect()),
+            Some(Name::Unique(idx)) => Lookup::Found(*idx),
+            Some(Name::Ambiguous(list)) => Lookup::Ambiguous(list.clone()),
             None => {
                 let candidates = self.runbooks.iter().flat_map(|rb| std::iter::once(&rb.id).chain(rb.aliases.iter()));
                 let suggestions = ranked(query, candidates.map(String::as_str), 3);
@@ -311,41 +338,35 @@ impl Kb {
         }
     }
 
-    fn by_path_query(&self, key: &str) -> Option<usize> {
-        if !key.ends_with(".md") {
-            return None;
-        }
-        self.runbooks
-            .iter()
-            .position(|rb| rb.path.to_lowercase() == key || format!("{}.md", rb.stem_path.to_lowercase()) == key)
+    /// The runbook with exactly this id (case-insensitive).
+    pub fn by_id(&self, id: &str) -> Option<RunbookIdx> {
+        self.ids.get(&id.to_lowercase()).copied()
     }
 
-    /// The runbook with exactly this id.
-    pub fn get(&self, id: &str) -> Option<&Runbook> {
-        self.runbooks.iter().find(|rb| rb.id.eq_ignore_ascii_case(id))
-    }
-
-    pub fn index_of(&self, id: &str) -> Option<usize> {
-        self.runbooks.iter().position(|rb| rb.id.eq_ignore_ascii_case(id))
-    }
-
-    /// Index of the runbook at this KB-relative path (paths are unique; ids may not be).
-    pub fn index_of_path(&self, path: &str) -> Option<usize> {
+    /// The runbook at this KB-relative path (paths are unique; ids may not be).
+    pub fn by_path(&self, path: &str) -> Option<RunbookIdx> {
         self.by_path.get(path).copied()
     }
 
-    /// Runbooks linking to `runbooks[index]`, with the line of each link.
-    pub fn backlinks(&self, index: usize) -> Vec<(&Runbook, usize)> {
-        let mut out = Vec::new();
-        for (i, rb) in self.runbooks.iter().enumerate() {
-            if i == index {
-                continue;
-            }
-            if let Some(link) = rb.links.iter().find(|l| l.target.as_ref().is_some_and(|t| t.runbook == index)) {
-                out.push((rb, link.line));
-            }
+    /// Categories in `runbook.toml` order, then alphabetically (case-insensitive; the first
+    /// spelling names it), each with its runbooks in path order.
+    pub fn categories(&self) -> Vec<(String, Vec<RunbookIdx>)> {
+        let mut by_name: BTreeMap<String, (String, Vec<RunbookIdx>)> = BTreeMap::new();
+        for (idx, rb) in self.iter() {
+            let entry = by_name.entry(rb.category.to_lowercase()).or_insert_with(|| (rb.category.clone(), Vec::new()));
+            entry.1.push(idx);
         }
-        out
+        let mut categories: Vec<(String, Vec<RunbookIdx>)> = by_name.into_values().collect();
+        categories.sort_by_key(|(name, _)| {
+            let rank = self.config.categories.iter().position(|c| c.eq_ignore_ascii_case(name)).unwrap_or(usize::MAX);
+            (rank, name.to_lowercase())
+        });
+        categories
+    }
+
+    /// The other runbooks linking to `idx`, in KB order, each with the line of its first link.
+    pub fn backlinks(&self, idx: RunbookIdx) -> &[Backlink] {
+        self.backlinks.get(idx.position()).map(Vec::as_slice).unwrap_or_default()
     }
 
     /// Every diagnostic, KB-wide ones first, then by path and line.
@@ -355,10 +376,10 @@ impl Kb {
         all
     }
 
-    /// The steps and text of `runbooks[index]`: kept from loading, or read and parsed now when
-    /// the summary came from the cache.
-    pub fn body(&self, index: usize) -> std::io::Result<Arc<Body>> {
-        let rb = &self.runbooks[index];
+    /// The steps and text of a runbook: kept from loading, or read and parsed now when the
+    /// summary came from the cache.
+    pub fn body(&self, idx: RunbookIdx) -> std::io::Result<Arc<Body>> {
+        let rb = &self[idx];
         if let Some(body) = &rb.body {
             return Ok(Arc::clone(body));
         }
@@ -379,14 +400,14 @@ impl Kb {
 
     /// The source text a diagnostic points into, for snippets.
     pub fn source_of(&self, path: &str) -> Option<String> {
-        if let Some(body) = self.by_path.get(path).and_then(|&i| self.runbooks[i].body.as_ref()) {
+        let idx = self.by_path(path);
+        if let Some(body) = idx.and_then(|idx| self[idx].body.as_ref()) {
             return Some(body.source.clone());
         }
         if let Some(root) = self.source.root() {
             return std::fs::read_to_string(root.join(path)).ok();
         }
-        let i = *self.by_path.get(path)?;
-        self.body(i).ok().map(|b| b.source.clone())
+        self.body(idx?).ok().map(|b| b.source.clone())
     }
 
     /// Where a KB-relative path lives on disk, for messages that should be clickable.
@@ -408,10 +429,10 @@ impl Kb {
     fn resolve_links(&mut self) {
         let on_disk = self.source.root().map(Path::to_path_buf);
         let mut resolved: Vec<Vec<(Option<LinkTarget>, Option<Diagnostic>)>> = Vec::with_capacity(self.runbooks.len());
-        for (index, rb) in self.runbooks.iter().enumerate() {
+        for (idx, rb) in self.iter() {
             let mut out = Vec::with_capacity(rb.links.len());
             for link in &rb.links {
-                out.push(self.resolve_link(index, rb, &link.dest, link.line, link.column, on_disk.as_deref()));
+                out.push(self.resolve_link(idx, rb, &link.dest, link.line, link.column, on_disk.as_deref()));
             }
             resolved.push(out);
         }
@@ -425,7 +446,7 @@ impl Kb {
 
     fn resolve_link(
         &self,
-        index: usize,
+        idx: RunbookIdx,
         rb: &Runbook,
         dest: &str,
         line: usize,
@@ -438,11 +459,11 @@ impl Kb {
         };
         let file_part = file_part.split('?').next().unwrap_or_default();
         if file_part.is_empty() {
-            return self.check_anchor(index, rb, anchor, line, column);
+            return self.check_anchor(idx, rb, anchor, line, column);
         }
         let decoded = percent_decode(file_part);
         let joined = join_relative(rb.dir(), &decoded);
-        if let Some(&target) = joined.as_ref().and_then(|t| self.by_path.get(t)) {
+        if let Some(target) = joined.as_deref().and_then(|t| self.by_path(t)) {
             return self.check_anchor(target, rb, anchor, line, column);
         }
         // Not a runbook of this KB: fine if the file exists (an image, a script, a doc outside
@@ -455,7 +476,7 @@ impl Kb {
         match joined {
             Some(target) if is_markdown => {
                 let hint = match self.similar_runbook(&target) {
-                    Some(best) => format!("did you mean `{}`?", relative_to(rb.dir(), best)),
+                    Some(best) => did_you_mean_one_of(&[relative_to(rb.dir(), best)]),
                     None => "the path is relative to this file's folder".to_string(),
                 };
                 let message = format!("link to missing runbook `{file_part}`");
@@ -480,20 +501,20 @@ impl Kb {
 
     fn check_anchor(
         &self,
-        target: usize,
+        target: RunbookIdx,
         rb: &Runbook,
         anchor: Option<String>,
         line: usize,
         column: usize,
     ) -> (Option<LinkTarget>, Option<Diagnostic>) {
-        let target_rb = &self.runbooks[target];
+        let target_rb = &self[target];
         let anchor = anchor.filter(|a| !a.is_empty());
         if let Some(anchor) = &anchor
             && !target_rb.has_anchor(anchor)
         {
             let anchors = target_rb.headings.iter().map(|h| h.anchor.as_str());
             let hint = match closest(anchor, anchors) {
-                Some(best) => format!("did you mean `#{best}`?"),
+                Some(best) => did_you_mean_one_of(&[format!("#{best}")]),
                 None => format!("{} has no heading with that anchor", target_rb.path),
             };
             let message = format!("link to missing anchor `#{anchor}` in {}", target_rb.path);
@@ -501,6 +522,31 @@ impl Kb {
         }
         (Some(LinkTarget { runbook: target, anchor }), None)
     }
+}
+
+impl std::ops::Index<RunbookIdx> for Kb {
+    type Output = Runbook;
+
+    fn index(&self, idx: RunbookIdx) -> &Runbook {
+        &self.runbooks[idx.position()]
+    }
+}
+
+/// Per runbook, the others that link to it, each once with the line of its first link.
+fn backlinks_of(runbooks: &[Runbook]) -> Vec<Vec<Backlink>> {
+    let mut backlinks = vec![Vec::new(); runbooks.len()];
+    for (i, rb) in runbooks.iter().enumerate() {
+        let from = RunbookIdx::at(i);
+        let mut seen = BTreeSet::new();
+        for link in &rb.links {
+            if let Some(target) = link.target.as_ref().map(|t| t.runbook).filter(|&t| t != from)
+                && seen.insert(target)
+            {
+                backlinks[target.position()].push(Backlink { from, line: link.line });
+            }
+        }
+    }
+    backlinks
 }
 
 /// `dir` + `relative`, with `.` and `..` folded; `None` when it climbs above the root.

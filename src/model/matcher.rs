@@ -5,8 +5,8 @@
 //! Values that hold template syntax are kept as [`Deferred::Template`] and parsed after rendering.
 
 use super::quantity::{BadSize, HumanBytes, Number, parse_quantity};
-use super::template::{Template, has_template_syntax};
-use super::version::VersionReq;
+use super::template::{Template, TemplateError, has_template_syntax};
+use super::version::{BadVersionReq, VersionReq};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
@@ -158,18 +158,31 @@ impl Kind {
     }
 }
 
+/// A matcher value that does not parse.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MatcherError {
+    #[error("invalid regex `/{pattern}/`: {reason}")]
+    Regex { pattern: String, reason: String },
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Size(#[from] BadSize),
+    #[error(transparent)]
+    Version(#[from] BadVersionReq),
+}
+
 /// Parses one line pattern (`"text"`, `"!text"`, `"/re/"`, `"/re/i"`, `"!/re/"`, `""`); text with
 /// template syntax is kept as a template, rendered when the step runs.
-pub fn parse_line_pattern(source: &str) -> Result<LinePattern, String> {
+pub fn parse_line_pattern(source: &str) -> Result<LinePattern, MatcherError> {
     line_pattern(source, false)
 }
 
 /// Like [`parse_line_pattern`], for text that was already rendered: never a template.
-pub fn parse_rendered_line_pattern(source: &str) -> Result<LinePattern, String> {
+pub fn parse_rendered_line_pattern(source: &str) -> Result<LinePattern, MatcherError> {
     line_pattern(source, true)
 }
 
-fn line_pattern(source: &str, rendered: bool) -> Result<LinePattern, String> {
+fn line_pattern(source: &str, rendered: bool) -> Result<LinePattern, MatcherError> {
     let (negate, rest) = match source.strip_prefix('!') {
         Some(rest) => (true, rest),
         None => (false, source),
@@ -198,19 +211,20 @@ fn line_pattern(source: &str, rendered: bool) -> Result<LinePattern, String> {
 
 /// Checks a user regex's syntax without compiling it (compiling thousands of regexes is what
 /// made listing a big KB slow); returns its number of capture groups.
-pub fn check_regex(pattern: &str) -> Result<usize, String> {
+pub fn check_regex(pattern: &str) -> Result<usize, MatcherError> {
     regex_syntax::Parser::new()
         .parse(pattern)
         .map(|hir| hir.properties().explicit_captures_len())
-        .map_err(|err| format!("invalid regex `/{pattern}/`: {}", error_line(&err.to_string())))
+        .map_err(|err| bad_regex(pattern, &err))
 }
 
 /// Compiles a user regex, with the same one-line error as [`check_regex`].
-pub fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
-    regex::RegexBuilder::new(pattern)
-        .size_limit(1 << 22)
-        .build()
-        .map_err(|err| format!("invalid regex `/{pattern}/`: {}", error_line(&err.to_string())))
+pub fn compile_regex(pattern: &str) -> Result<regex::Regex, MatcherError> {
+    regex::RegexBuilder::new(pattern).size_limit(1 << 22).build().map_err(|err| bad_regex(pattern, &err))
+}
+
+fn bad_regex(pattern: &str, err: &dyn std::fmt::Display) -> MatcherError {
+    MatcherError::Regex { pattern: pattern.to_string(), reason: error_line(&err.to_string()) }
 }
 
 /// The `error: …` line of regex's multi-line messages.
@@ -224,18 +238,18 @@ fn error_line(text: &str) -> String {
 }
 
 /// A number or size, or a template rendered at run time.
-pub fn parse_number(text: &str) -> Result<Deferred<f64>, String> {
+pub fn parse_number(text: &str) -> Result<Deferred<f64>, MatcherError> {
     if has_template_syntax(text) {
         return Ok(Deferred::Template(Template::parse(text.to_string())?));
     }
-    parse_quantity(text).map(Deferred::Ready).map_err(|e: BadSize| e.to_string())
+    Ok(Deferred::Ready(parse_quantity(text)?))
 }
 
-fn parse_version_req(text: &str) -> Result<Deferred<VersionReq>, String> {
+fn parse_version_req(text: &str) -> Result<Deferred<VersionReq>, MatcherError> {
     if has_template_syntax(text) {
         return Ok(Deferred::Template(Template::parse(text.to_string())?));
     }
-    VersionReq::parse(text).map(Deferred::Ready).map_err(|e| e.to_string())
+    Ok(Deferred::Ready(VersionReq::parse(text)?))
 }
 
 struct MatcherVisitor {
@@ -418,6 +432,18 @@ macro_rules! matcher_field {
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 self.0.serialize(serializer)
+            }
+        }
+
+        impl AsRef<Matcher> for $name {
+            fn as_ref(&self) -> &Matcher {
+                &self.0
+            }
+        }
+
+        impl AsMut<Matcher> for $name {
+            fn as_mut(&mut self) -> &mut Matcher {
+                &mut self.0
             }
         }
     };

@@ -2,6 +2,7 @@
 
 pub mod alerting;
 pub mod cache;
+pub mod changes;
 pub mod config;
 pub mod diagnostic;
 pub mod discovery;
@@ -11,19 +12,19 @@ pub mod kb;
 pub mod markdown;
 pub mod matcher;
 pub mod parse;
+pub mod plain;
 pub mod probe;
 pub mod quantity;
 pub mod runbook;
 pub mod slug;
 pub mod state;
 pub mod step;
-pub mod suggest;
 pub mod template;
 pub mod version;
 pub mod views;
 
 pub use diagnostic::{Diagnostic, Level};
-pub use kb::{Kb, KbSource, Lookup};
-pub use runbook::{Body, Runbook};
+pub use kb::{Backlink, Kb, KbSource, Lookup};
+pub use runbook::{Body, Runbook, RunbookIdx};
 pub use step::{Action, Severity, Step};
 pub use views::ListRow;

@@ -2,15 +2,18 @@
 //! Parsing never fails: whatever could be read is kept, and every problem becomes a diagnostic
 //! anchored in the `.md` file.
 
+use super::cache::FileStamp;
+use super::config::Config;
 use super::diagnostic::Diagnostic;
 use super::front_matter::{FRONT_MATTER_FIELDS, FrontMatter};
 use super::markdown::{self, Fragment, LineIndex, StepFence};
-use super::probe::{PROBE_NAMES, Probe};
+use super::probe::PROBE_NAMES;
 use super::runbook::{Body, Link, Runbook};
-use super::slug::is_valid_id;
+use super::slug::{ID_RULES, is_valid_id};
 use super::step::{Action, DEFAULT_TIMEOUT, RawStep, RefSite, RunAction, STEP_FIELDS, Severity, Step, StepDefaults};
-use super::suggest::closest;
 use super::template::Template;
+use crate::util::suggest::closest;
+use crate::util::text::{did_you_mean, hex};
 use serde::de::DeserializeOwned;
 use serde_saphyr::{Location, Spanned};
 use sha2::{Digest, Sha256};
@@ -38,12 +41,37 @@ pub struct ParseContext {
     pub config_vars: BTreeSet<String>,
 }
 
+impl ParseContext {
+    /// The context of every file of a KB with this `runbook.toml`.
+    pub fn for_config(config: &Config) -> ParseContext {
+        ParseContext { config_vars: config.vars.keys().cloned().collect() }
+    }
+}
+
 /// Names every template may read without declaring them.
 const BUILTIN_NAMES: [&str; 10] =
     ["env", "host", "steps", "vars", "range", "dict", "namespace", "debug", "cycler", "joiner"];
 
 /// Longest summary taken from the first paragraph.
 const SUMMARY_CHARS: usize = 280;
+
+/// Reads and parses one file (its bytes are already there for the built-in KB), with the stamp
+/// it had just before it was read. Never fails: an unreadable file is a runbook carrying why.
+pub fn read_file(mut file: SourceFile, ctx: &ParseContext) -> Runbook {
+    let Some(path) = file.file.clone() else {
+        return parse(file, ctx);
+    };
+    let stamp = FileStamp::of_path(&path);
+    let mut runbook = match std::fs::read(&path) {
+        Ok(bytes) => {
+            file.bytes = bytes;
+            parse(file, ctx)
+        }
+        Err(err) => unreadable(file, &err.to_string()),
+    };
+    runbook.stamp = stamp;
+    runbook
+}
 
 /// A runbook for a file that could not be read at all: listed, with the reason as its error.
 pub fn unreadable(source: SourceFile, reason: &str) -> Runbook {
@@ -253,7 +281,7 @@ fn apply_front_matter(
         } else {
             diags.push(
                 Diagnostic::error(&runbook.path, line, column, format!("bad runbook id `{}`", id.value))
-                    .with_hint("ids use letters, digits, `.`, `_` and `-`, starting with a letter or digit"),
+                    .with_hint(ID_RULES),
             );
         }
     }
@@ -352,7 +380,7 @@ fn explain_yaml_error(message: &str, part: YamlPart, source_line: &str, column: 
         let expected: Vec<&str> = caps[2].split(", ").map(|s| s.trim_matches('`')).collect();
         let top_level = column == 1;
         if part == YamlPart::Step && top_level && value_is_mapping(source_line, key) {
-            let hint = match closest(key, PROBE_NAMES) {
+            let hint = match closest(key, PROBE_NAMES.iter().copied()) {
                 Some(probe) => format!("did you mean the `{probe}` probe?"),
                 None => format!("probes are: {}", PROBE_NAMES.join(", ")),
             };
@@ -363,10 +391,8 @@ fn explain_yaml_error(message: &str, part: YamlPart, source_line: &str, column: 
             (YamlPart::FrontMatter, true) => FRONT_MATTER_FIELDS.to_vec(),
             _ => expected.clone(),
         };
-        let hint = match closest(key, candidates.iter().copied()) {
-            Some(best) => format!("did you mean `{best}`?"),
-            None => format!("valid keys here: {}", candidates.join(", ")),
-        };
+        let hint = did_you_mean(key, candidates.iter().copied())
+            .unwrap_or_else(|| format!("valid keys here: {}", candidates.join(", ")));
         let place = match part {
             YamlPart::Step if top_level => " in step",
             YamlPart::FrontMatter if top_level => " in front matter",
@@ -451,7 +477,7 @@ fn locate(fence: &StepFence, needle: &str) -> (usize, usize) {
 /// Applies defaults and checks the rules serde cannot express. Returns the step and the position
 /// of its id (for the duplicate check).
 fn build_step(
-    raw: RawStep,
+    mut raw: RawStep,
     index: usize,
     fence: &StepFence,
     defaults: &StepDefaults,
@@ -466,14 +492,9 @@ fn build_step(
     if let Some(run) = &raw.run {
         actions.push(("run", spanned_at(frag, run)));
     }
-    macro_rules! probe_site {
-        ($($field:ident),*) => {
-            $(if let Some(p) = &raw.$field {
-                actions.push((stringify!($field), spanned_at(frag, p)));
-            })*
-        };
+    for (probe, location) in raw.probe_sites() {
+        actions.push((probe.as_str(), map_location(frag, location)));
     }
-    probe_site!(disk, gpu, http, tcp, file, command, process);
     if let Some(manual) = &raw.manual {
         actions.push(("manual", spanned_at(frag, manual)));
     }
@@ -551,6 +572,7 @@ fn build_step(
         None => Vec::new(),
     };
 
+    let probe = raw.take_probe();
     let action = if let Some(run) = raw.run {
         let captures = raw
             .capture
@@ -565,15 +587,6 @@ fn build_step(
     } else if let Some(manual) = raw.manual {
         Action::Manual(manual.value)
     } else {
-        let probe = raw
-            .disk
-            .map(|p| Probe::Disk(p.value))
-            .or(raw.gpu.map(|p| Probe::Gpu(p.value)))
-            .or(raw.http.map(|p| Probe::Http(p.value)))
-            .or(raw.tcp.map(|p| Probe::Tcp(p.value)))
-            .or(raw.file.map(|p| Probe::File(p.value)))
-            .or(raw.command.map(|p| Probe::Command(p.value)))
-            .or(raw.process.map(|p| Probe::Process(p.value)));
         match probe {
             Some(probe) => Action::Probe(Box::new(probe)),
             None => return Err(at((fence.fence_line, 1), "step has nothing to do".into())),
@@ -606,6 +619,7 @@ fn build_step(
         severity: raw.severity.or(defaults.severity).unwrap_or(runbook_severity),
         env,
         cwd: raw.cwd.or_else(|| defaults.cwd.clone()),
+        source: None,
     };
     Ok((step, id_at))
 }
@@ -676,10 +690,8 @@ fn check_references(
                     )),
                     Some(target) => Some((
                         format!("unknown step `{target}` in `steps.{target}`"),
-                        match closest(target, all_ids.iter().copied()) {
-                            Some(best) => format!("did you mean `{best}`?"),
-                            None => format!("steps in this runbook: {}", all_ids.join(", ")),
-                        },
+                        did_you_mean(target, all_ids.iter().copied())
+                            .unwrap_or_else(|| format!("steps in this runbook: {}", all_ids.join(", "))),
                         format!("steps.{target}"),
                     )),
                 }
@@ -701,12 +713,11 @@ fn check_references(
                     vars.keys().map(String::as_str).chain(earlier_captures.iter().copied()).collect();
                 Some((
                     format!("`{root}` is not defined"),
-                    match closest(root, known.iter().copied()) {
-                        Some(best) => format!("did you mean `{best}`?"),
-                        None => format!(
+                    did_you_mean(root, known.iter().copied()).unwrap_or_else(|| {
+                        format!(
                             "declare it under `vars:` in the front matter (then --var {root}=… can set it), or capture it in an earlier step"
-                        ),
-                    },
+                        )
+                    }),
                     root.to_string(),
                 ))
             };
@@ -741,14 +752,6 @@ fn truncate_words(text: &str, max_chars: usize) -> String {
         _ => &cut,
     };
     format!("{}…", cut.trim_end_matches([',', ';', ':', '.', ' ']))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
 }
 
 #[cfg(test)]

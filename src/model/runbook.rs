@@ -94,9 +94,27 @@ pub struct Link {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkTarget {
-    /// Index of the target runbook in the KB.
-    pub runbook: usize,
+    pub runbook: RunbookIdx,
     pub anchor: Option<String>,
+}
+
+/// A runbook's place in its [`Kb`](super::Kb): `kb[idx]`, `kb.body(idx)`. Meaningful only for
+/// the KB that gave it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct RunbookIdx(u32);
+
+impl RunbookIdx {
+    /// The runbook at `position` of the KB's list. A KB holds far fewer than 2³² runbooks (each
+    /// is a file it keeps in memory), so the position always fits.
+    pub(crate) fn at(position: usize) -> RunbookIdx {
+        RunbookIdx(u32::try_from(position).unwrap_or(u32::MAX))
+    }
+
+    /// The position in [`Kb::runbooks`](super::Kb::runbooks).
+    pub fn position(self) -> usize {
+        self.0 as usize
+    }
 }
 
 impl Runbook {

@@ -37,6 +37,9 @@ impl AnchorSet {
     }
 }
 
+/// The rule [`is_valid_id`] keeps, in words, for hints.
+pub const ID_RULES: &str = "ids use letters, digits, `.`, `_` and `-`, starting with a letter or digit";
+
 /// A runbook or step id: starts with a letter or digit, then letters, digits, `.`, `_`, `-`.
 /// Ids end up in URLs, archive folder names and templates, so nothing else is allowed.
 pub fn is_valid_id(id: &str) -> bool {

@@ -9,38 +9,54 @@ pub fn has_template_syntax(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("{#")
 }
 
+/// A template or expression that does not compile, with the start of its text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("template syntax error in `{text}`: {detail}")]
+    Syntax { text: String, detail: String },
+    #[error("invalid expression `{text}`: {detail}")]
+    Expression { text: String, detail: String },
+}
+
+/// Whether a step string is rendered before use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rendering {
+    /// As the author wrote it: rendered when it holds template syntax.
+    #[default]
+    Templated,
+    /// A generated name or an already rendered value: used as it is, even if it happens to
+    /// contain `{{`.
+    Literal,
+}
+
 /// A templated string from a step, with the names it reads (`path`, `steps.driver.passed`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Template {
     pub source: String,
     pub references: BTreeSet<String>,
-    /// Text that is never rendered (a generated name, an already rendered value), even if it
-    /// happens to contain `{{`.
-    pub literal: bool,
+    pub rendering: Rendering,
 }
 
 impl Template {
-    pub fn parse(source: String) -> Result<Template, String> {
+    pub fn parse(source: String) -> Result<Template, TemplateError> {
         if !has_template_syntax(&source) {
-            return Ok(Template { source, references: BTreeSet::new(), literal: false });
+            return Ok(Template { source, references: BTreeSet::new(), rendering: Rendering::Templated });
         }
         let env = minijinja::Environment::empty();
         let references = match env.template_from_str(&source) {
             Ok(template) => template.undeclared_variables(true).into_iter().collect(),
-            Err(err) => {
-                return Err(format!("template syntax error in `{}`: {}", abbreviate(&source), detail(&err)));
-            }
+            Err(err) => return Err(TemplateError::Syntax { text: abbreviate(&source), detail: detail(&err) }),
         };
-        Ok(Template { source, references, literal: false })
+        Ok(Template { source, references, rendering: Rendering::Templated })
     }
 
     /// A plain string that is not rendered further (used for generated defaults).
     pub fn literal(source: impl Into<String>) -> Template {
-        Template { source: source.into(), references: BTreeSet::new(), literal: true }
+        Template { source: source.into(), references: BTreeSet::new(), rendering: Rendering::Literal }
     }
 
     pub fn is_templated(&self) -> bool {
-        !self.literal && has_template_syntax(&self.source)
+        self.rendering == Rendering::Templated && has_template_syntax(&self.source)
     }
 }
 
@@ -52,13 +68,11 @@ pub struct Expr {
 }
 
 impl Expr {
-    pub fn parse(source: String) -> Result<Expr, String> {
+    pub fn parse(source: String) -> Result<Expr, TemplateError> {
         let env = minijinja::Environment::empty();
         let references = match env.compile_expression(&source) {
             Ok(expr) => expr.undeclared_variables(true).into_iter().collect(),
-            Err(err) => {
-                return Err(format!("invalid expression `{}`: {}", abbreviate(&source), detail(&err)));
-            }
+            Err(err) => return Err(TemplateError::Expression { text: abbreviate(&source), detail: detail(&err) }),
         };
         Ok(Expr { source, references })
     }
@@ -181,9 +195,11 @@ mod tests {
     #[test]
     fn reports_syntax_errors() {
         let err = Template::parse("echo {{ path".into()).unwrap_err();
-        assert!(err.contains("template syntax error"), "{err}");
+        assert!(matches!(err, TemplateError::Syntax { .. }), "{err:?}");
+        assert!(err.to_string().starts_with("template syntax error in `echo {{ path`"), "{err}");
         let err = Expr::parse("steps.x.passed and".into()).unwrap_err();
-        assert!(err.contains("invalid expression"), "{err}");
+        assert!(matches!(err, TemplateError::Expression { .. }), "{err:?}");
+        assert!(err.to_string().starts_with("invalid expression `steps.x.passed and`"), "{err}");
     }
 
     #[test]

@@ -6,10 +6,10 @@ mod observation;
 mod run;
 mod trigger;
 
-pub use crate::model::Severity;
+pub use crate::model::step::{Severity, StepKind};
 pub use check::CheckResult;
 pub use observation::Observation;
 pub use run::{
-    Engine, Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord, Verdict,
+    EngineVersion, Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord, Verdict,
 };
 pub use trigger::{MAX_TRIGGER_BYTES, Trigger, TriggerError};

@@ -2,6 +2,7 @@
 //! can let browsers cache them forever. Built once per site, from the embedded `site/` folder
 //! (a KB's own `site/` overrides per file) plus generated files such as the shared nav.
 
+use crate::util::text::hex;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -37,7 +38,7 @@ impl Assets {
     /// Adds a file under a fingerprinted name; returns its site-relative path.
     pub fn add(&mut self, name: &str, bytes: Vec<u8>) -> String {
         let hash = Sha256::digest(&bytes);
-        let fingerprint: String = hash.iter().take(5).map(|b| format!("{b:02x}")).collect();
+        let fingerprint = hex(&hash[..5]);
         let path = match name.rsplit_once('.') {
             Some((stem, ext)) => format!("assets/{stem}.{fingerprint}.{ext}"),
             None => format!("assets/{name}.{fingerprint}"),

@@ -7,6 +7,7 @@ use super::markdown::{self, BrokenLink, Resolved, StepFence};
 use super::site::Site;
 use super::views::{AutoDiagnosis, RunBadge, RunRow, RunView, RunbookHead, StepCard};
 use crate::index::{Kind, SearchResults};
+use crate::model::RunbookIdx;
 use crate::model::slug::heading_anchor;
 use minijinja::Value;
 use serde::Serialize;
@@ -16,7 +17,7 @@ use std::collections::HashMap;
 #[derive(Debug, Clone)]
 pub enum Page {
     Index,
-    Runbook(usize),
+    Runbook(RunbookIdx),
     Tags,
     /// By lowercase tag.
     Tag(String),
@@ -52,8 +53,8 @@ impl Site {
     /// path ending in `/`, or a file name).
     pub fn pages(&self) -> Vec<(String, Page)> {
         let mut pages = vec![(String::new(), Page::Index)];
-        for (i, rb) in self.kb.runbooks.iter().enumerate() {
-            pages.push((format!("runbooks/{}/", rb.id), Page::Runbook(i)));
+        for (idx, rb) in self.kb.iter() {
+            pages.push((format!("runbooks/{}/", rb.id), Page::Runbook(idx)));
         }
         pages.push(("tags/".into(), Page::Tags));
         for key in self.tags.keys() {
@@ -89,7 +90,7 @@ impl Site {
                 "search" => Some(Page::Search { query: String::new(), results: None }),
                 _ => None,
             },
-            Some(("runbooks", id)) => self.runbook_index(id).map(Page::Runbook),
+            Some(("runbooks", id)) => self.kb.by_id(id).map(Page::Runbook),
             Some(("tags", tag)) => self.tags.contains_key(&tag.to_lowercase()).then(|| Page::Tag(tag.to_lowercase())),
             Some(("archives", run)) => self.run_index(run).map(Page::Run),
             Some(("cycles", name)) => self.cycle_index(name).map(Page::Cycle),
@@ -133,7 +134,7 @@ impl Site {
             .map(|(name, members)| Category {
                 name: name.clone(),
                 anchor: heading_anchor(name),
-                runbooks: super::views::Rows::value(members.iter().map(|&i| self.row(i)).collect()),
+                runbooks: super::views::Rows::value(members.iter().map(|&idx| self.row(idx)).collect()),
             })
             .collect();
         self.templates.render(
@@ -142,17 +143,17 @@ impl Site {
         )
     }
 
-    fn runbook_page(&self, index: usize) -> Result<RenderedPage, RenderError> {
-        self.render_runbook(index, self.kb.body(index))
+    fn runbook_page(&self, idx: RunbookIdx) -> Result<RenderedPage, RenderError> {
+        self.render_runbook(idx, self.kb.body(idx))
     }
 
-    /// The page of `runbooks[index]` from a body the caller already has (or could not read).
+    /// The page of a runbook from a body the caller already has (or could not read).
     pub fn render_runbook(
         &self,
-        index: usize,
+        idx: RunbookIdx,
         body: std::io::Result<std::sync::Arc<crate::model::Body>>,
     ) -> Result<RenderedPage, RenderError> {
-        let rb = &self.kb.runbooks[index];
+        let rb = &self.kb[idx];
         let (body, load_error) = match body {
             Ok(body) => (Some(body), None),
             Err(err) => (None, Some(format!("cannot read {}: {err}", rb.path))),
@@ -160,9 +161,9 @@ impl Site {
         let targets: HashMap<&str, Option<&crate::model::runbook::LinkTarget>> =
             rb.links.iter().map(|l| (l.dest.as_str(), l.target.as_ref())).collect();
         let resolve = |dest: &str| match targets.get(dest) {
-            Some(Some(target)) if target.runbook == index && dest.starts_with('#') => Resolved::Keep,
+            Some(Some(target)) if target.runbook == idx && dest.starts_with('#') => Resolved::Keep,
             Some(Some(target)) => {
-                let url = self.urls.runbook(&self.kb.runbooks[target.runbook].id);
+                let url = self.urls.runbook(&self.kb[target.runbook].id);
                 match &target.anchor {
                     Some(anchor) => Resolved::Url(format!("{url}#{anchor}")),
                     None => Resolved::Url(url),
@@ -206,17 +207,20 @@ impl Site {
             url: String,
         }
         let backlinks: Vec<Backlink> = self
-            .backlinks(index)
+            .kb
+            .backlinks(idx)
             .iter()
-            .map(|&i| {
-                let from = &self.kb.runbooks[i];
+            .map(|link| {
+                let from = &self.kb[link.from];
                 Backlink { id: &from.id, title: &from.title, url: self.urls.runbook(&from.id) }
             })
             .collect();
+        let plain = body.as_ref().filter(|_| rb.is_document()).and_then(|b| PlainHint::of(&self.kb, rb, b));
         let html = self.templates.render(
             "runbook.html",
             crate::ctx! {
                 rb => RunbookHead::new(&self.urls, rb),
+                plain => plain,
                 toc => toc,
                 body => Value::from_safe_string(rendered.html),
                 diagnostics => &rb.diagnostics,
@@ -315,7 +319,7 @@ impl Site {
     pub fn hit_view(&self, hit: &crate::index::Hit) -> HitView {
         let page = match hit.kind {
             Kind::Runbook => {
-                let id = self.runbook_index(&hit.id).map(|i| self.kb.runbooks[i].id.as_str()).unwrap_or(&hit.id);
+                let id = self.kb.by_id(&hit.id).map(|idx| self.kb[idx].id.as_str()).unwrap_or(&hit.id);
                 self.urls.runbook(id)
             }
             Kind::Archive => self.urls.run(&hit.id),
@@ -422,5 +426,41 @@ mod tests {
         assert!(is_cross_reference("#x"));
         assert!(!is_cross_reference("https://x/y.md"));
         assert!(!is_cross_reference("script.sh"));
+    }
+}
+
+/// "Runnable as plain steps": on the page of a document whose shell blocks run (DESIGN §14).
+#[derive(Serialize)]
+struct PlainHint {
+    command: String,
+    steps: usize,
+    read_only: usize,
+    asks: usize,
+    manual: usize,
+}
+
+impl PlainHint {
+    fn of(kb: &crate::model::Kb, rb: &crate::model::Runbook, body: &crate::model::Body) -> Option<PlainHint> {
+        let none = std::collections::BTreeMap::new();
+        let env_has = |_: &str| false;
+        let input = crate::model::plain::Input {
+            path: &rb.path,
+            text: &body.source,
+            severity: rb.severity,
+            section: None,
+            values: &none,
+            env_has: &env_has,
+            overlay: None,
+        };
+        let counts = crate::model::plain::plan(&input).counts();
+        let command =
+            if kb.config.plain { format!("runbook exec {}", rb.id) } else { format!("runbook exec {} --plain", rb.id) };
+        (counts.steps > 0).then_some(PlainHint {
+            command,
+            steps: counts.steps,
+            read_only: counts.read_only,
+            asks: counts.asks,
+            manual: counts.manual,
+        })
     }
 }

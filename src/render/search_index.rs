@@ -13,6 +13,7 @@
 
 use super::sections::Section;
 use super::site::Site;
+use crate::util::text::hex;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -112,7 +113,7 @@ pub fn build(site: &Site, sections: &[Vec<Section>]) -> Result<Vec<IndexFile>, s
     }
     let mut shards: BTreeMap<String, Shard> = BTreeMap::new();
     for (term, list) in &postings {
-        let key: String = term.chars().take(PREFIX).collect::<String>().bytes().map(|b| format!("{b:02x}")).collect();
+        let key = hex(term.chars().take(PREFIX).collect::<String>().as_bytes());
         shards.entry(key).or_default().insert(term, (deltas(&list.strong), deltas(&list.weak)));
     }
     let mut files = Vec::new();
@@ -135,7 +136,7 @@ pub fn build(site: &Site, sections: &[Vec<Section>]) -> Result<Vec<IndexFile>, s
         hasher.update(file.path.as_bytes());
         hasher.update(&file.bytes);
     }
-    let v: String = hasher.finalize().iter().take(5).map(|b| format!("{b:02x}")).collect();
+    let v = hex(&hasher.finalize()[..5]);
     let meta = Meta {
         v,
         sections: docs.len(),

@@ -7,11 +7,11 @@ use super::error::RenderError;
 use super::templates::Templates;
 use super::url::Urls;
 use super::views::{RunbookRow, SiteGlobals};
-use crate::archive::store::{self, ArchivedRun};
-use crate::model::Kb;
+use crate::archive::store::{ArchivedRun, Archives, Cycle};
+use crate::model::{Kb, RunbookIdx};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// Where the site goes: files on disk, or a server that renders pages on request.
@@ -21,23 +21,12 @@ pub enum Mode {
     Served { live_reload: bool },
 }
 
-/// A cycle report under `archives/cycles/`.
-#[derive(Debug)]
-pub struct Cycle {
-    /// The file stem, which is its URL.
-    pub name: String,
-    pub title: String,
-    pub path: PathBuf,
-    /// The Markdown, or why it could not be read.
-    pub source: Result<String, String>,
-}
-
 /// Runbooks sharing a tag, grouped case-insensitively.
 #[derive(Debug)]
 pub struct TagGroup {
     /// The spelling first seen.
     pub name: String,
-    pub runbooks: Vec<usize>,
+    pub runbooks: Vec<RunbookIdx>,
 }
 
 pub struct Site {
@@ -50,15 +39,13 @@ pub struct Site {
     pub cycles: Vec<Cycle>,
     pub assets: Arc<Assets>,
     /// Categories in `runbook.toml` order, then alphabetically, with their runbooks by path.
-    pub categories: Vec<(String, Vec<usize>)>,
+    pub categories: Vec<(String, Vec<RunbookIdx>)>,
     /// By lowercase tag.
     pub tags: BTreeMap<String, TagGroup>,
     pub(super) templates: Templates,
-    ids: HashMap<String, usize>,
     run_ids: HashMap<String, usize>,
     /// Lowercase runbook id → its runs, newest first.
     runs_of: HashMap<String, Vec<usize>>,
-    backlinks: Vec<Vec<usize>>,
 }
 
 #[derive(Serialize)]
@@ -75,20 +62,19 @@ struct NavEntry {
 
 impl Site {
     /// Gathers everything pages need. Fails only when a template is missing or broken.
-    pub fn new(kb: Kb, archives_dir: &Path, mode: Mode) -> Result<Site, RenderError> {
+    pub fn new(kb: Kb, archives: &Archives, mode: Mode) -> Result<Site, RenderError> {
         // The server answers at its own address; only the static build honours `base_url`.
         let urls = match mode {
             Mode::Static => Urls::new(kb.config.base_url.as_deref()),
             Mode::Served { .. } => Urls::new(None),
         };
         let title = kb.config.title.clone().unwrap_or_else(|| "Runbooks".to_string());
-        let runs = store::list(archives_dir);
-        let cycles = load_cycles(&archives_dir.join("cycles"));
+        let runs = archives.runs();
+        let cycles = archives.cycles();
         let root = kb.source.root().map(Path::to_path_buf);
         let mut templates = Templates::new(root.clone());
         let mut assets = Assets::load(root.as_deref());
 
-        let ids = kb.runbooks.iter().enumerate().map(|(i, rb)| (rb.id.to_lowercase(), i)).collect();
         let run_ids = runs.iter().enumerate().map(|(i, r)| (r.run_id.clone(), i)).collect();
         let mut runs_of: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, run) in runs.iter().enumerate() {
@@ -98,27 +84,17 @@ impl Site {
             };
             runs_of.entry(id).or_default().push(i);
         }
-        let mut backlinks = vec![Vec::new(); kb.runbooks.len()];
-        for (from, rb) in kb.runbooks.iter().enumerate() {
-            let mut targets: Vec<usize> =
-                rb.links.iter().filter_map(|l| l.target.as_ref()).map(|t| t.runbook).filter(|&t| t != from).collect();
-            targets.sort_unstable();
-            targets.dedup();
-            for target in targets {
-                backlinks[target].push(from);
-            }
-        }
         let mut tags: BTreeMap<String, TagGroup> = BTreeMap::new();
-        for (i, rb) in kb.runbooks.iter().enumerate() {
+        for (idx, rb) in kb.iter() {
             for tag in &rb.tags {
                 let group =
                     tags.entry(tag.to_lowercase()).or_insert_with(|| TagGroup { name: tag.clone(), runbooks: vec![] });
-                if group.runbooks.last() != Some(&i) {
-                    group.runbooks.push(i);
+                if group.runbooks.last() != Some(&idx) {
+                    group.runbooks.push(idx);
                 }
             }
         }
-        let categories = ordered_categories(&kb);
+        let categories = kb.categories();
 
         let nav: Vec<NavCategory> = categories
             .iter()
@@ -126,7 +102,7 @@ impl Site {
                 name: name.clone(),
                 runbooks: members
                     .iter()
-                    .map(|&i| NavEntry { title: kb.runbooks[i].title.clone(), url: urls.runbook(&kb.runbooks[i].id) })
+                    .map(|&idx| NavEntry { title: kb[idx].title.clone(), url: urls.runbook(&kb[idx].id) })
                     .collect(),
             })
             .collect();
@@ -143,27 +119,7 @@ impl Site {
             version: env!("CARGO_PKG_VERSION"),
         };
         templates.finish(Arc::clone(&assets), &urls, &globals);
-        Ok(Site {
-            kb,
-            mode,
-            urls,
-            title,
-            runs,
-            cycles,
-            assets,
-            categories,
-            tags,
-            templates,
-            ids,
-            run_ids,
-            runs_of,
-            backlinks,
-        })
-    }
-
-    /// The runbook with this id (case-insensitive).
-    pub fn runbook_index(&self, id: &str) -> Option<usize> {
-        self.ids.get(&id.to_lowercase()).copied()
+        Ok(Site { kb, mode, urls, title, runs, cycles, assets, categories, tags, templates, run_ids, runs_of })
     }
 
     pub fn run_index(&self, run_id: &str) -> Option<usize> {
@@ -187,58 +143,14 @@ impl Site {
         })
     }
 
-    /// Runbooks linking to `runbooks[index]`.
-    pub fn backlinks(&self, index: usize) -> &[usize] {
-        self.backlinks.get(index).map(Vec::as_slice).unwrap_or_default()
-    }
-
-    pub fn row(&self, index: usize) -> RunbookRow {
-        let rb = &self.kb.runbooks[index];
+    pub fn row(&self, idx: RunbookIdx) -> RunbookRow {
+        let rb = &self.kb[idx];
         let last = self.runs_of(&rb.id).first().map(|&r| super::views::RunBadge::new(&self.urls, &self.runs[r]));
         RunbookRow::new(&self.urls, rb, last)
     }
 
     /// Whether a run's runbook id names a runbook of this KB.
     pub fn knows_runbook(&self, id: &str) -> bool {
-        self.runbook_index(id).is_some()
+        self.kb.by_id(id).is_some()
     }
-}
-
-/// Categories in `runbook.toml` order, then alphabetically (case-insensitive), each with its
-/// runbooks in path order.
-fn ordered_categories(kb: &Kb) -> Vec<(String, Vec<usize>)> {
-    let mut by_name: BTreeMap<String, (String, Vec<usize>)> = BTreeMap::new();
-    for (i, rb) in kb.runbooks.iter().enumerate() {
-        by_name.entry(rb.category.to_lowercase()).or_insert_with(|| (rb.category.clone(), Vec::new())).1.push(i);
-    }
-    let mut categories: Vec<(String, Vec<usize>)> = by_name.into_values().collect();
-    categories.sort_by_key(|(name, _)| {
-        let rank = kb.config.categories.iter().position(|c| c.eq_ignore_ascii_case(name)).unwrap_or(usize::MAX);
-        (rank, name.to_lowercase())
-    });
-    categories
-}
-
-/// Cycle reports: `*.md` in `dir`, newest name first.
-fn load_cycles(dir: &Path) -> Vec<Cycle> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut cycles: Vec<Cycle> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "md"))
-        .filter_map(|path| {
-            let name = path.file_stem()?.to_str()?.to_string();
-            let source = std::fs::read_to_string(&path).map_err(|e| e.to_string());
-            let title = source
-                .as_ref()
-                .ok()
-                .and_then(|s| s.lines().find_map(|l| l.strip_prefix("# ")).map(|t| t.trim().to_string()))
-                .unwrap_or_else(|| name.clone());
-            Some(Cycle { name, title, path, source })
-        })
-        .collect();
-    cycles.sort_by(|a, b| b.name.cmp(&a.name));
-    cycles
 }

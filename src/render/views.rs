@@ -241,7 +241,7 @@ impl StepCard {
             number,
             id: step.id.clone(),
             name: step.name.source.clone(),
-            kind: step.kind(),
+            kind: step.kind().as_str(),
             severity: step.severity.as_str(),
             when: step.when.as_ref().map(|w| w.source.clone()),
             confirm: step.confirm.as_ref().map(|c| c.source.clone()),
@@ -400,7 +400,7 @@ impl RunView {
     pub fn new(urls: &Urls, run: &ArchivedRun, runbook_known: &dyn Fn(&str) -> bool) -> RunView {
         let record = match &run.record {
             Ok(record) => record,
-            Err(reason) => return RunView::damaged(run, reason),
+            Err(err) => return RunView::damaged(run, &err.cause()),
         };
         RunView {
             run_id: run.run_id.clone(),
@@ -429,7 +429,7 @@ impl RunView {
                 .map(|f| FindingView {
                     step: f.step.clone(),
                     number: record.steps.iter().position(|s| s.id == f.step).map(|i| i + 1).unwrap_or(0),
-                    severity: f.severity.clone(),
+                    severity: f.severity.to_string(),
                     outcome: f.outcome.as_str(),
                     message: f.message.clone(),
                 })
@@ -439,8 +439,6 @@ impl RunView {
     }
 
     fn damaged(run: &ArchivedRun, reason: &str) -> RunView {
-        // The reason names the file on disk; the page says only what is wrong with it.
-        let reason = reason.rsplit_once(": ").map(|(_, why)| why).unwrap_or(reason);
         RunView {
             run_id: run.run_id.clone(),
             damaged: Some(format!("run.json is damaged or unreadable ({reason})")),
@@ -465,7 +463,7 @@ impl RunView {
 
 impl StepRunView {
     fn new(step: &StepRecord) -> StepRunView {
-        let mut facts = vec![step.severity.clone()];
+        let mut facts = vec![step.severity.to_string()];
         facts.extend(step.run_facts());
         let mut outputs = Vec::new();
         for (label, tail, stream) in
@@ -483,10 +481,16 @@ impl StepRunView {
             };
             outputs.push(OutputView { label, note, text: tail.trim_end_matches('\n').to_string() });
         }
+        if let Some(expected) =
+            step.expected_output.as_ref().filter(|_| step.outcome != crate::record::Outcome::Skipped)
+        {
+            let text = expected.trim_end_matches('\n').to_string();
+            outputs.push(OutputView { label: "expected (from the doc)", note: None, text });
+        }
         StepRunView {
             id: step.id.clone(),
             name: step.name.clone(),
-            kind: step.kind.clone(),
+            kind: step.kind.to_string(),
             outcome: step.outcome.as_str(),
             facts,
             reason: step.reason.clone(),

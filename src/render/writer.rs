@@ -39,13 +39,15 @@ pub fn build(site: &Site, out: &Path) -> Result<BuildReport, RenderError> {
     let mut written: HashSet<PathBuf> = HashSet::new();
 
     // Runbook pages, and each runbook's sections for search from the same parse.
-    let runbooks: Vec<Result<(Output, Vec<Section>), RenderError>> = (0..site.kb.runbooks.len())
+    let runbooks: Vec<Result<(Output, Vec<Section>), RenderError>> = site
+        .kb
+        .iter()
+        .collect::<Vec<_>>()
         .into_par_iter()
-        .map(|i| {
-            let rb = &site.kb.runbooks[i];
-            let body = site.kb.body(i);
+        .map(|(idx, rb)| {
+            let body = site.kb.body(idx);
             let cut = body.as_ref().map(|b| sections(&b.source)).unwrap_or_default();
-            let rendered = site.render_runbook(i, body)?;
+            let rendered = site.render_runbook(idx, body)?;
             let file = page_file(out, &format!("runbooks/{}/", rb.id))?;
             write(&file, rendered.html.as_bytes())?;
             let warnings = rendered

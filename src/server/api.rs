@@ -6,6 +6,8 @@ use super::pages::run_search;
 use super::query::{API_LIMIT, Params, search_request};
 use super::respond::{self, json, json_error};
 use super::state::AppState;
+use crate::archive::store::RecordError;
+use crate::archive::views::ArchiveRow;
 use crate::model::views::RunbookView;
 use crate::model::{ListRow, Lookup};
 use axum::extract::{Path, RawQuery, State};
@@ -21,13 +23,13 @@ pub async fn search(State(state): State<Arc<AppState>>, RawQuery(query): RawQuer
     };
     match run_search(&state, request).await {
         Ok(results) => json(StatusCode::OK, &results),
-        Err(message) => json_error(StatusCode::SERVICE_UNAVAILABLE, message),
+        Err(err) => json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
     }
 }
 
 /// A row of `list --json`, with the page's URL and the latest run.
 #[derive(Serialize)]
-struct RunbookRow<'a> {
+struct RunbookListing<'a> {
     #[serde(flatten)]
     row: ListRow<'a>,
     url: String,
@@ -44,11 +46,11 @@ struct LastRun<'a> {
 
 pub async fn runbooks(State(state): State<Arc<AppState>>) -> Response {
     let site = state.site();
-    let rows: Vec<RunbookRow> = site
+    let rows: Vec<RunbookListing> = site
         .kb
         .runbooks
         .iter()
-        .map(|rb| RunbookRow {
+        .map(|rb| RunbookListing {
             row: ListRow::new(rb),
             url: site.urls.runbook(&rb.id),
             last_run: site.runs_of(&rb.id).first().and_then(|&i| {
@@ -68,22 +70,19 @@ pub async fn runbooks(State(state): State<Arc<AppState>>) -> Response {
 pub async fn runbook(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
     let site = state.site();
     let id = id.trim_end_matches('/').to_string();
-    let index = match site.kb.lookup(&id) {
-        Lookup::Found(rb) => site.kb.index_of_path(&rb.path),
+    let idx = match site.kb.lookup(&id) {
+        Lookup::Found(idx) => idx,
         Lookup::Ambiguous(list) => {
-            let ids: Vec<&str> = list.iter().map(|rb| rb.id.as_str()).collect();
+            let ids: Vec<&str> = list.iter().map(|&idx| site.kb[idx].id.as_str()).collect();
             return json_error(StatusCode::NOT_FOUND, format!("`{id}` matches several runbooks: {}", ids.join(", ")));
         }
-        Lookup::NotFound { .. } => None,
-    };
-    let Some(index) = index else {
-        return json_error(StatusCode::NOT_FOUND, format!("no runbook `{id}`"));
+        Lookup::NotFound { .. } => return json_error(StatusCode::NOT_FOUND, format!("no runbook `{id}`")),
     };
     let result = state
         .work(move || {
-            let rb = &site.kb.runbooks[index];
-            match site.kb.body(index) {
-                Ok(body) => serde_json::to_vec(&RunbookView::new(&site.kb, rb, &body))
+            let rb = &site.kb[idx];
+            match site.kb.body(idx) {
+                Ok(body) => serde_json::to_vec(&RunbookView::new(&site.kb, idx, &body))
                     .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
                 // Deleted since the site was loaded: the reload that drops it is on its way.
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
@@ -100,50 +99,23 @@ pub async fn runbook(State(state): State<Arc<AppState>>, Path(id): Path<String>)
     }
 }
 
+/// A row of `archive list --json`, with the run's URL instead of its folder: the API does not
+/// say where files live, so a damaged record is described without its path.
 #[derive(Serialize)]
-struct ArchiveRow<'a> {
-    run_id: &'a str,
+struct RunListing<'a> {
+    #[serde(flatten)]
+    row: ArchiveRow<'a>,
     url: String,
-    runbook: Option<&'a str>,
-    title: Option<&'a str>,
-    verdict: Option<&'static str>,
-    started_at: Option<&'a str>,
-    finished_at: Option<&'a str>,
-    duration_ms: Option<u64>,
-    steps: Option<std::collections::BTreeMap<&'static str, usize>>,
-    error: Option<&'a str>,
 }
 
 pub async fn archives(State(state): State<Arc<AppState>>) -> Response {
     let site = state.site();
-    let rows: Vec<ArchiveRow> = site
+    let rows: Vec<RunListing> = site
         .runs
         .iter()
-        .map(|run| match &run.record {
-            Ok(r) => ArchiveRow {
-                run_id: &run.run_id,
-                url: site.urls.run(&run.run_id),
-                runbook: Some(&r.runbook.id),
-                title: Some(&r.runbook.title),
-                verdict: Some(r.verdict.as_str()),
-                started_at: Some(&r.started_at),
-                finished_at: r.finished_at.as_deref(),
-                duration_ms: Some(r.duration_ms),
-                steps: Some(r.counts().into_iter().map(|(o, n)| (o.as_str(), n)).collect()),
-                error: None,
-            },
-            Err(err) => ArchiveRow {
-                run_id: &run.run_id,
-                url: site.urls.run(&run.run_id),
-                runbook: None,
-                title: None,
-                verdict: None,
-                started_at: None,
-                finished_at: None,
-                duration_ms: None,
-                steps: None,
-                error: Some(err.rsplit_once(": ").map(|(_, why)| why).unwrap_or(err)),
-            },
+        .map(|run| RunListing {
+            row: ArchiveRow { error: run.record.as_ref().err().map(RecordError::cause), ..ArchiveRow::new(run) },
+            url: site.urls.run(&run.run_id),
         })
         .collect();
     json(StatusCode::OK, &rows)

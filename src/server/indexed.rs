@@ -2,11 +2,11 @@
 //! snippets as `runbook search`, kept up to date by file stamps after every change, with the
 //! latest answers kept for repeated questions.
 
-use super::search::SiteSearch;
+use super::search::{SearchError, SiteSearch};
+use crate::archive::store::Archives;
 use crate::index::{IndexError, SearchIndex, SearchRequest, SearchResults};
 use crate::model::config::Config;
 use crate::model::discovery::KbSource;
-use crate::render::Site;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -34,23 +34,23 @@ impl IndexedSearch {
     /// Opens the KB's index (in its state folder, or in memory where that cannot be written)
     /// and brings it up to date.
     pub fn open(source: KbSource, archives: Option<PathBuf>) -> Result<IndexedSearch, IndexError> {
-        let index = SearchIndex::open(&source.state_dir().join("index"))?;
-        let search = IndexedSearch { index, source, archives, cache: Mutex::new(Answers::default()) };
-        search.sync()?;
-        Ok(search)
+        let (config, _) = Config::load(&source);
+        let archives_dir = Archives::new(source.archives_dir(&config, archives.as_deref()));
+        let (index, _) = SearchIndex::open_fresh(&source, &config, &archives_dir)?;
+        Ok(IndexedSearch { index, source, archives, cache: Mutex::new(Answers::default()) })
     }
 
     fn sync(&self) -> Result<(), IndexError> {
         // The config is read again each time: `runbook.toml` may have changed too.
         let (config, _) = Config::load(&self.source);
-        let archives = self.source.archives_dir(&config, self.archives.as_deref());
-        self.index.sync_files(&self.source, &config, &archives)?;
+        let archives = Archives::new(self.source.archives_dir(&config, self.archives.as_deref()));
+        self.index.refresh(&self.source, &config, &archives)?;
         Ok(())
     }
 }
 
 impl SiteSearch for IndexedSearch {
-    fn search(&self, request: &SearchRequest) -> Result<SearchResults, String> {
+    fn search(&self, request: &SearchRequest) -> Result<SearchResults, SearchError> {
         let generation = match self.cache.lock() {
             Ok(answers) => match answers.results.get(request) {
                 Some(results) => return Ok(results.clone()),
@@ -58,7 +58,7 @@ impl SiteSearch for IndexedSearch {
             },
             Err(_) => u64::MAX,
         };
-        let results = self.index.search(request).map_err(|e| e.to_string())?;
+        let results = self.index.search(request)?;
         if let Ok(mut answers) = self.cache.lock()
             && answers.generation == generation
         {
@@ -70,7 +70,7 @@ impl SiteSearch for IndexedSearch {
         Ok(results)
     }
 
-    fn refresh(&self, _site: &Site) {
+    fn refresh(&self) {
         // Searches keep answering from the last good index; the next change tries again.
         if let Err(err) = self.sync() {
             eprintln!("warning: search index not updated: {err}");

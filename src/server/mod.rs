@@ -1,13 +1,16 @@
 //! `runbook serve`: the site from memory, with server-side search, a JSON API, Prometheus
-//! metrics and live reload (DESIGN §8). Read-only: nothing here runs a step.
+//! metrics, live reload (DESIGN §8) and MCP at `/mcp` (§16). Read-only: nothing here runs a
+//! step, except `run_diagnosis` over MCP when started with `--allow-diagnosis` (read-only steps,
+//! in a child `runbook exec --diagnose`).
 //!
 //! Search is whatever [`SiteSearch`] the caller passes in: [`IndexedSearch`] (the tantivy index
-//! of `runbook search`), or [`NaiveSearch`] where no index can be opened.
+//! of `runbook search`), or [`Unavailable`] where no index can be opened.
 
 mod api;
 pub mod checks;
 pub mod hooks;
 mod indexed;
+mod mcp;
 mod metrics;
 mod pages;
 pub mod query;
@@ -19,7 +22,7 @@ pub mod state;
 mod watch;
 
 pub use indexed::IndexedSearch;
-pub use search::{NaiveSearch, SiteSearch};
+pub use search::{SearchError, SiteSearch, Unavailable};
 pub use state::{AppState, Loader};
 
 use crate::render::{RenderError, Site};
@@ -52,16 +55,18 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-pub struct Config {
+pub struct Options {
     pub addr: SocketAddr,
     /// Rebuild and reload open pages when the knowledge base changes.
     pub watch: bool,
     /// `--hooks`: also take alerts at `/hooks/…` (DESIGN §15).
     pub hooks: Option<hooks::HooksConfig>,
+    /// The MCP server at `/mcp`.
+    pub mcp: crate::mcp::Options,
 }
 
 /// Every route. `loopback_only` refuses requests whose `Host` is not a loopback name.
-pub fn app(state: Arc<AppState>, loopback_only: bool) -> Router {
+pub fn app(state: Arc<AppState>, loopback_only: bool, mcp: &crate::mcp::Options) -> Router {
     let timed = Router::new()
         .route("/api/search", get(api::search))
         .route("/api/runbooks", get(api::runbooks))
@@ -72,8 +77,10 @@ pub fn app(state: Arc<AppState>, loopback_only: bool) -> Router {
         .fallback(pages::page)
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+    // Live reload and MCP streams last; MCP calls (a diagnosis) may take minutes.
     let mut app = Router::new()
         .route("/_reload", get(reload::events))
+        .merge(mcp::routes(Arc::clone(&state), mcp))
         .merge(timed)
         .layer(from_fn_with_state(Arc::clone(&state), security::measure))
         .layer(from_fn(security::headers));
@@ -84,9 +91,9 @@ pub fn app(state: Arc<AppState>, loopback_only: bool) -> Router {
 }
 
 /// Serves `site` until Ctrl-C or SIGTERM. `on_listening` gets the bound address (the real port
-/// when `config.addr` asked for port 0).
+/// when `options.addr` asked for port 0).
 pub async fn run(
-    config: Config,
+    options: Options,
     loader: Loader,
     site: Site,
     search: Arc<dyn SiteSearch>,
@@ -96,14 +103,14 @@ pub async fn run(
     let stop = stop_signal()?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let state = Arc::new(AppState::new(site, search, loader, shutdown_rx));
-    let listener = tokio::net::TcpListener::bind(config.addr)
+    let listener = tokio::net::TcpListener::bind(options.addr)
         .await
-        .map_err(|source| ServeError::Bind { addr: config.addr, source })?;
+        .map_err(|source| ServeError::Bind { addr: options.addr, source })?;
     let local = listener.local_addr()?;
-    let _watcher = if config.watch { watch::spawn(Arc::clone(&state))? } else { None };
+    let _watcher = if options.watch { watch::spawn(Arc::clone(&state))? } else { None };
     on_listening(local);
-    let mut app = app(Arc::clone(&state), config.addr.ip().is_loopback());
-    if let Some(hooks_config) = config.hooks {
+    let mut app = app(Arc::clone(&state), options.addr.ip().is_loopback(), &options.mcp);
+    if let Some(hooks_config) = options.hooks {
         // A weak reference: the hooks live inside the state (for `/metrics`), not the other way.
         let weak = Arc::downgrade(&state);
         let current: hooks::CurrentKb =
@@ -132,7 +139,7 @@ pub async fn run(
 }
 
 /// A future that completes on Ctrl-C (SIGINT) or SIGTERM; the handlers are installed at once.
-pub(crate) fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+pub fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;

@@ -3,7 +3,9 @@
 
 use super::query::{Params, search_request};
 use super::respond::{self, method_not_allowed, render_failure};
+use super::search::SearchError;
 use super::state::AppState;
+use crate::index::{SearchRequest, SearchResults};
 use crate::render::{Page, Resolution, Site};
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
@@ -48,6 +50,12 @@ pub async fn page(State(state): State<Arc<AppState>>, method: Method, uri: Uri) 
     }
 }
 
+/// A page's HTML: kept from an earlier request, or rendered for this one.
+enum Html {
+    Cached(bytes::Bytes),
+    Fresh(bytes::Bytes),
+}
+
 /// The page from the cache, or rendered now (off the async threads) and cached.
 async fn cached(state: &Arc<AppState>, site: Arc<Site>, key: String, page: Page, status: StatusCode) -> Response {
     if let Some(bytes) = state.cached(&key) {
@@ -57,15 +65,15 @@ async fn cached(state: &Arc<AppState>, site: Arc<Site>, key: String, page: Page,
     // Another request may have rendered it while this one waited for a slot.
     let rendered = state
         .work(move || match waited.cached(&cache_key) {
-            Some(bytes) => Ok(Ok(bytes)),
-            None => rendering.render(&page).map(|rendered| Err(bytes::Bytes::from(rendered.html))),
+            Some(bytes) => Ok(Html::Cached(bytes)),
+            None => rendering.render(&page).map(|rendered| Html::Fresh(bytes::Bytes::from(rendered.html))),
         })
         .await;
     match rendered {
-        Ok(Ok(Ok(cached))) => respond::html(status, cached),
-        Ok(Ok(Err(fresh))) => {
-            state.store(&site, key, fresh.clone());
-            respond::html(status, fresh)
+        Ok(Ok(Html::Cached(bytes))) => respond::html(status, bytes),
+        Ok(Ok(Html::Fresh(bytes))) => {
+            state.store(&site, key, bytes.clone());
+            respond::html(status, bytes)
         }
         Ok(Err(err)) => {
             eprintln!("error: {err}");
@@ -90,8 +98,13 @@ async fn search(state: &Arc<AppState>, site: Arc<Site>, query: Option<&str>) -> 
             return render_now(state, site, page, StatusCode::BAD_REQUEST).await;
         }
     };
-    let results = if request.query.is_empty() { None } else { Some(run_search(state, request.clone()).await) };
-    render_now(state, site, Page::Search { query: request.query, results }, StatusCode::OK).await
+    let results = if request.query.is_empty() {
+        None
+    } else {
+        Some(run_search(state, request.clone()).await.map_err(|err| err.to_string()))
+    };
+    let status = if matches!(results, Some(Err(_))) { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    render_now(state, site, Page::Search { query: request.query, results }, status).await
 }
 
 async fn render_now(state: &Arc<AppState>, site: Arc<Site>, page: Page, status: StatusCode) -> Response {
@@ -103,10 +116,7 @@ async fn render_now(state: &Arc<AppState>, site: Arc<Site>, page: Page, status: 
 }
 
 /// Asks the search engine on a blocking thread, timing it.
-pub async fn run_search(
-    state: &Arc<AppState>,
-    request: crate::index::SearchRequest,
-) -> Result<crate::index::SearchResults, String> {
+pub async fn run_search(state: &Arc<AppState>, request: SearchRequest) -> Result<SearchResults, SearchError> {
     let engine = Arc::clone(&state.search);
     let result = state
         .work(move || {
@@ -119,6 +129,6 @@ pub async fn run_search(
             state.metrics.search.observe(took);
             result
         }
-        Err(err) => Err(format!("search {err}")),
+        Err(err) => Err(err.into()),
     }
 }

@@ -3,6 +3,7 @@
 
 use super::metrics::Metrics;
 use super::search::SiteSearch;
+use crate::archive::store::Archives;
 use crate::model::{Kb, KbSource};
 use crate::render::{Mode, RenderError, Site};
 use std::collections::HashMap;
@@ -13,6 +14,16 @@ use tokio::sync::{broadcast, watch};
 
 /// Rendered pages kept in memory, up to this many bytes in all (then the cache starts over).
 const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Why CPU-bound work did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkError {
+    #[error("the server is stopping")]
+    Stopping,
+    /// The work panicked or was cancelled.
+    #[error("stopped: {0}")]
+    Stopped(#[from] tokio::task::JoinError),
+}
 
 /// How to (re)load the site from disk.
 #[derive(Debug, Clone)]
@@ -28,7 +39,7 @@ impl Loader {
     /// runs and cycle reports, as a site.
     pub fn load(&self) -> Result<Site, RenderError> {
         let kb = Kb::load_summaries(self.source.clone());
-        let archives = kb.archives_dir(self.archives.as_deref());
+        let archives = Archives::new(kb.archives_dir(self.archives.as_deref()));
         Site::new(kb, &archives, Mode::Served { live_reload: self.live_reload })
     }
 
@@ -88,9 +99,9 @@ impl AppState {
     }
 
     /// Runs CPU-bound `work` on a blocking thread once a slot is free.
-    pub async fn work<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
-        let _slot = self.work_slots.acquire().await.map_err(|_| "the server is stopping".to_string())?;
-        tokio::task::spawn_blocking(work).await.map_err(|err| format!("stopped: {err}"))
+    pub async fn work<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, WorkError> {
+        let _slot = self.work_slots.acquire().await.map_err(|_| WorkError::Stopping)?;
+        Ok(tokio::task::spawn_blocking(work).await?)
     }
 
     /// The site as of now.
@@ -123,7 +134,7 @@ impl AppState {
     /// (a KB template that no longer compiles) the old site stays.
     pub fn reload(&self) -> Result<u64, RenderError> {
         let site = Arc::new(self.loader.load()?);
-        self.search.refresh(&site);
+        self.search.refresh();
         if let Ok(mut current) = self.site.write() {
             *current = site;
         }

@@ -3,10 +3,9 @@
 //! refreshes search and reloads open pages.
 
 use super::state::AppState;
-use crate::model::kb::STATE_DIR;
+use crate::model::changes::is_relevant as relevant;
 use notify::{EventKind, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
-use std::path::{Component, Path};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,51 +35,4 @@ pub fn spawn(state: Arc<AppState>) -> Result<Option<Debouncer<RecommendedWatcher
         debouncer.watch(dir, RecursiveMode::Recursive)?;
     }
     Ok(Some(debouncer))
-}
-
-/// Whether a changed path can change the site. Hidden files (the parse cache in `.runbook/`,
-/// editors' swap files, the archive's temporary files) and step logs do not.
-pub fn relevant(root: &Path, path: &Path) -> bool {
-    let relative = path.strip_prefix(root).unwrap_or(path);
-    let hidden = relative.components().any(|c| match c {
-        Component::Normal(name) => name.to_string_lossy().starts_with('.') || name == STATE_DIR,
-        _ => false,
-    });
-    if hidden {
-        return false;
-    }
-    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
-    relative.starts_with("templates")
-        || relative.starts_with("site")
-        || name == "runbook.toml"
-        || name == "run.json"
-        || name.ends_with(".md")
-        || (path.extension().is_none() && !path.exists())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn what_counts_as_a_change() {
-        let root = Path::new("/kb");
-        for path in [
-            "/kb/runbooks/a.md",
-            "/kb/templates/base.html",
-            "/kb/site/style.css",
-            "/kb/runbook.toml",
-            "/kb/archives/r/run.json",
-        ] {
-            assert!(relevant(root, Path::new(path)), "{path}");
-        }
-        for path in [
-            "/kb/.runbook/parse-cache.json",
-            "/kb/archives/r/steps/01-x.stdout",
-            "/kb/runbooks/.a.md.swp",
-            "/kb/archives/r/.run.json.1.tmp",
-        ] {
-            assert!(!relevant(root, Path::new(path)), "{path}");
-        }
-    }
 }

@@ -1,5 +1,36 @@
 //! Text for people and for file names.
 
+use super::suggest::closest;
+
+/// `1 step`, `2 steps`, `0 steps`.
+pub fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// `did you mean `best`?` for the candidate closest to `word`, when one is a plausible typo.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    closest(word, candidates).map(|best| did_you_mean_one_of(&[best]))
+}
+
+/// `did you mean `a` or `b`?` for choices already picked.
+pub fn did_you_mean_one_of(choices: &[impl AsRef<str>]) -> String {
+    format!("did you mean {}?", quoted_choices(choices))
+}
+
+/// `` `a` or `b` ``.
+pub fn quoted_choices(choices: &[impl AsRef<str>]) -> String {
+    choices.iter().map(|c| format!("`{}`", c.as_ref())).collect::<Vec<_>>().join(" or ")
+}
+
+/// Lowercase hexadecimal, two digits a byte (digests, fingerprints).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
 /// A duration in milliseconds as people read it: `850 ms`, `2.5 s`, `3m 20s`.
 pub fn duration(ms: u64) -> String {
     if ms < 1000 {
@@ -35,6 +66,19 @@ pub fn title_slug(title: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words() {
+        assert_eq!(plural(1, "step"), "1 step");
+        assert_eq!(plural(0, "step"), "0 steps");
+        assert_eq!(
+            did_you_mean("contine_on_error", ["continue_on_error", "confirm"]).as_deref(),
+            Some("did you mean `continue_on_error`?")
+        );
+        assert_eq!(did_you_mean("zzz", ["confirm"]), None);
+        assert_eq!(did_you_mean_one_of(&["a", "b"]), "did you mean `a` or `b`?");
+        assert_eq!(hex(&[0, 15, 255]), "000fff");
+    }
 
     #[test]
     fn slugs() {

@@ -2,9 +2,10 @@
 //! on a TTY (plain lines otherwise), a result line per step, a summary and the archive path.
 
 use super::{DryStep, Reporter, StepStart};
+use crate::archive::store::MARKDOWN_FILE;
 use crate::exec::stream::StreamKind;
-use crate::record::{Outcome, RunRecord, StepRecord, Verdict};
-use crate::util::text::duration;
+use crate::record::{Outcome, RunRecord, Severity, StepKind, StepRecord, Verdict};
+use crate::util::text::{duration, plural};
 use anstyle::{AnsiColor, Style};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{BufRead, IsTerminal, Write};
@@ -62,7 +63,7 @@ impl TerminalReporter {
         match step.outcome {
             Outcome::Passed => self.paint(GREEN, "✔"),
             Outcome::Skipped => self.paint(DIM, "⏭"),
-            outcome if outcome.is_failure() && step.severity != "critical" => self.paint(YELLOW, "✘"),
+            outcome if outcome.is_failure() && step.severity != Severity::Critical => self.paint(YELLOW, "✘"),
             _ => self.paint(RED, "✘"),
         }
     }
@@ -87,7 +88,7 @@ impl Reporter for TerminalReporter {
         }
         let title = self.paint(BOLD, &run.runbook.title);
         self.line(&format!("{} {title} {}", self.paint(CYAN, "▶"), self.paint(DIM, format!("({})", run.runbook.id))));
-        let mut facts = vec![format!("{total} step{}", if total == 1 { "" } else { "s" })];
+        let mut facts = vec![plural(total, "step")];
         facts.extend(run.vars.iter().map(|(k, v)| match v {
             serde_json::Value::String(s) => format!("{k}={s}"),
             other => format!("{k}={other}"),
@@ -168,6 +169,20 @@ impl Reporter for TerminalReporter {
                 }
             }
         }
+        // A plain step: the output its doc shows, to compare with what was just printed.
+        if let Some(expected) =
+            step.expected_output.as_ref().filter(|_| step.outcome != Outcome::Skipped && !self.quiet)
+        {
+            const SHOWN: usize = 10;
+            line.push_str(&format!("\n      {}", self.paint(DIM, "expected (from the doc):")));
+            for text in expected.lines().take(SHOWN) {
+                line.push_str(&format!("\n      {}", self.paint(DIM, format!("│ {text}"))));
+            }
+            let more = expected.lines().count().saturating_sub(SHOWN);
+            if more > 0 {
+                line.push_str(&format!("\n      {}", self.paint(DIM, format!("│ … {more} more lines"))));
+            }
+        }
         self.line(&line);
     }
 
@@ -195,7 +210,7 @@ impl Reporter for TerminalReporter {
             if !run.findings.is_empty() {
                 self.line(&format!("\n{}", self.paint(BOLD, "Findings")));
                 for finding in &run.findings {
-                    let style = if finding.severity == "critical" { RED } else { YELLOW };
+                    let style = if finding.severity == Severity::Critical { RED } else { YELLOW };
                     let text = format!("  ✘ {} ({}): {}", finding.step, finding.severity, finding.message);
                     self.line(&self.paint(style, text));
                 }
@@ -204,7 +219,7 @@ impl Reporter for TerminalReporter {
         }
         self.line(&self.verdict_line(run));
         if let Some(dir) = archive {
-            self.line(&format!("{} {}", self.paint(DIM, "archive:"), dir.join("run.md").display()));
+            self.line(&format!("{} {}", self.paint(DIM, "archive:"), dir.join(MARKDOWN_FILE).display()));
         }
         let _ = self.out.flush();
     }
@@ -244,7 +259,7 @@ impl Reporter for TerminalReporter {
             self.paint(BOLD, step.id),
             self.paint(DIM, format!("— {}", step.name))
         ));
-        let prefix = if step.kind == "run" { "$" } else { "»" };
+        let prefix = if step.kind == StepKind::Run { "$" } else { "»" };
         for line in step.command.lines() {
             self.line(&format!("      {} {line}", self.paint(CYAN, prefix)));
         }

@@ -4,6 +4,8 @@
 //! labelled with the runbook and step that observed them.
 
 use super::state::CheckStatus;
+use crate::model::probe::fields::Gauge as ObservedGauge;
+use crate::model::probe::{DiskField, GPU_DRIVER_INFO, GpuField};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -14,21 +16,12 @@ use std::sync::atomic::AtomicU64;
 type Labels = Vec<(String, String)>;
 type FloatGauges = Family<Labels, Gauge<f64, AtomicU64>>;
 
-/// The help text of each observed number (the names the probes use).
-const OBSERVED: [(&str, &str); 12] = [
-    ("disk_used_percent", "Used space of the filesystem, percent (as df shows it)"),
-    ("disk_avail_bytes", "Space available to unprivileged users, bytes"),
-    ("disk_size_bytes", "Size of the filesystem, bytes"),
-    ("disk_inodes_used_percent", "Used inodes of the filesystem, percent"),
-    ("disk_inodes_free", "Inodes available to unprivileged users"),
-    ("gpu_devices", "NVIDIA GPUs NVML reports"),
-    ("gpu_driver_info", "The NVIDIA driver and CUDA versions, as labels (always 1)"),
-    ("gpu_utilization_percent", "Percent of the last sample period a kernel ran on the GPU"),
-    ("gpu_memory_used_bytes", "GPU memory in use, bytes"),
-    ("gpu_memory_total_bytes", "GPU memory in all, bytes"),
-    ("gpu_temperature_celsius", "GPU temperature, degrees Celsius"),
-    ("gpu_power_watts", "GPU power draw, watts"),
-];
+/// Every gauge a probe may report, as the probes' field declarations name them.
+pub fn observed_gauges() -> impl Iterator<Item = ObservedGauge> {
+    let disk = DiskField::ALL.iter().filter_map(|f| f.gauge());
+    let gpu = GpuField::ALL.iter().filter_map(|f| f.gauge());
+    disk.chain(gpu).chain([GPU_DRIVER_INFO])
+}
 
 /// Every metric of `checks`, in the classic Prometheus text format.
 pub fn render(checks: &[CheckStatus]) -> String {
@@ -87,10 +80,9 @@ fn register_observed(registry: &mut Registry, checks: &[CheckStatus]) {
         }
     }
     for (name, family) in families {
-        let help = OBSERVED
-            .iter()
-            .find(|(known, _)| *known == name)
-            .map(|(_, help)| help.to_string())
+        let help = observed_gauges()
+            .find(|gauge| gauge.name == name)
+            .map(|gauge| gauge.help.to_string())
             .unwrap_or_else(|| format!("A number a probe observed ({name})"));
         registry.register(name.to_string(), help, family);
     }

@@ -11,10 +11,12 @@ pub mod plan;
 pub mod rules;
 pub mod state;
 
-use super::engine::{self, ExecOptions};
-use super::probe::gpu::GpuSource;
+use super::context::RunContext;
+use super::engine::{self, RunRequest};
+use super::plan::ExecOptions;
 use super::report::silent::SilentReporter;
-use crate::archive::writer::RunArchive;
+use crate::archive::store::Archives;
+use crate::archive::writer::RunWriter;
 use crate::model::Kb;
 use crate::record::{Outcome, RunRecord, Trigger};
 use plan::CheckPlan;
@@ -34,8 +36,6 @@ const STOP_POLL: Duration = Duration::from_millis(250);
 #[derive(Debug, Clone)]
 pub struct WatchConfig {
     pub archives_dir: PathBuf,
-    /// The working directory of steps.
-    pub cwd: PathBuf,
     /// Up to this fraction of the interval is added to each round's time, so many hosts (or
     /// checks) do not all run at the same second.
     pub jitter: f64,
@@ -93,7 +93,8 @@ pub struct Watcher<'a> {
     plans: Vec<CheckPlan>,
     config: WatchConfig,
     board: Arc<Board>,
-    gpu: Arc<dyn GpuSource>,
+    /// What every round reads of the world (environment, host, GPU source), read once.
+    context: RunContext,
     stop: Arc<AtomicBool>,
     /// Per plan, the steps that failed in its last round.
     last_failures: Vec<BTreeSet<String>>,
@@ -105,7 +106,7 @@ impl<'a> Watcher<'a> {
         kb: &'a Kb,
         plans: Vec<CheckPlan>,
         config: WatchConfig,
-        gpu: Arc<dyn GpuSource>,
+        context: RunContext,
         stop: Arc<AtomicBool>,
     ) -> Watcher<'a> {
         let checks: Vec<CheckStatus> = plans
@@ -118,7 +119,7 @@ impl<'a> Watcher<'a> {
             .collect();
         let board = Arc::new(Board { checks: Mutex::new(checks) });
         let last_failures = vec![BTreeSet::new(); plans.len()];
-        Watcher { kb, plans, config, board, gpu, stop, last_failures, textfile_failed: false }
+        Watcher { kb, plans, config, board, context, stop, last_failures, textfile_failed: false }
     }
 
     pub fn board(&self) -> Arc<Board> {
@@ -225,15 +226,13 @@ impl<'a> Watcher<'a> {
 
     /// One round of `plan` through the engine, stopped when it outlasts its timeout.
     fn execute(&self, plan: &CheckPlan) -> Result<RunRecord, String> {
-        let rb = &self.kb.runbooks[plan.index];
-        let body = &plan.body;
+        let rb = &self.kb[plan.index];
         let mut trigger = Trigger { kind: "watch".into(), ..Trigger::default() };
         trigger.extra.insert("every".into(), crate::model::duration::Duration(plan.every).to_string().into());
         let opts = ExecOptions {
             only: plan.steps.clone(),
             archive: false,
             archives_dir: self.config.archives_dir.clone(),
-            cwd: self.config.cwd.clone(),
             diagnose: true,
             trigger: Some(trigger),
             ..ExecOptions::default()
@@ -241,7 +240,15 @@ impl<'a> Watcher<'a> {
         let interrupt = Arc::new(AtomicBool::new(false));
         let (done, finished) = mpsc::channel::<()>();
         let watchdog = spawn_watchdog(plan.timeout, Arc::clone(&interrupt), Arc::clone(&self.stop), finished);
-        let outcome = engine::execute(self.kb, rb, body, &opts, &mut SilentReporter, &interrupt, Arc::clone(&self.gpu));
+        let request = RunRequest {
+            kb: self.kb,
+            runbook: rb,
+            body: &plan.body,
+            options: &opts,
+            context: &self.context,
+            interrupted: &interrupt,
+        };
+        let outcome = engine::execute(&request, &mut SilentReporter);
         drop(done);
         let timed_out = watchdog.join().unwrap_or(false);
         let mut record = outcome.map_err(|invalid| invalid.message)?.record;
@@ -257,7 +264,8 @@ impl<'a> Watcher<'a> {
     /// Keeps the round as an archive; its folder, or `None` (with a notice) when that fails.
     fn archive(&self, record: &RunRecord, on_event: &mut dyn FnMut(&Event)) -> Option<PathBuf> {
         let mut record = record.clone();
-        let written = RunArchive::create(&self.config.archives_dir, &record.run_id).and_then(|(mut archive, id)| {
+        let archives = Archives::new(&self.config.archives_dir);
+        let written = RunWriter::create(&archives, &record.run_id).and_then(|(mut archive, id)| {
             record.run_id = id;
             archive.write_record(&record, true)?;
             archive.write_markdown(&record)?;

@@ -2,7 +2,7 @@
 //! named on the command line, each with its steps, interval, timeout and flap thresholds.
 
 use crate::model::alerting::{Watch, unattended_refusal};
-use crate::model::{Body, Kb, Lookup};
+use crate::model::{Body, Kb, Lookup, RunbookIdx};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ const DEFAULT_TIMEOUT_CAP: Duration = Duration::from_secs(300);
 pub struct CheckPlan {
     pub runbook: String,
     /// Index into `kb.runbooks`.
-    pub index: usize,
+    pub index: RunbookIdx,
     /// Read once: a round every few seconds should not parse the file again each time.
     pub body: Arc<Body>,
     pub steps: Vec<String>,
@@ -51,8 +51,8 @@ pub enum PlanError {
 
 /// The checks to run, in KB order.
 pub fn plan(kb: &Kb, options: &PlanOptions) -> Result<Vec<CheckPlan>, PlanError> {
-    let indexes: Vec<usize> = if options.ids.is_empty() {
-        kb.runbooks.iter().enumerate().filter(|(_, rb)| rb.watch.is_some()).map(|(i, _)| i).collect()
+    let indexes: Vec<RunbookIdx> = if options.ids.is_empty() {
+        kb.iter().filter(|(_, rb)| rb.watch.is_some()).map(|(idx, _)| idx).collect()
     } else {
         options.ids.iter().map(|id| find(kb, id)).collect::<Result<_, _>>()?
     };
@@ -62,16 +62,16 @@ pub fn plan(kb: &Kb, options: &PlanOptions) -> Result<Vec<CheckPlan>, PlanError>
     indexes.into_iter().map(|index| plan_one(kb, index, options)).collect()
 }
 
-fn find(kb: &Kb, id: &str) -> Result<usize, PlanError> {
+fn find(kb: &Kb, id: &str) -> Result<RunbookIdx, PlanError> {
     match kb.lookup(id) {
-        Lookup::Found(rb) => kb.runbooks.iter().position(|r| std::ptr::eq(r, rb)).ok_or(PlanError::Unknown(id.into())),
+        Lookup::Found(idx) => Ok(idx),
         Lookup::Ambiguous(_) => Err(PlanError::Ambiguous(id.into())),
         Lookup::NotFound { .. } => Err(PlanError::Unknown(id.into())),
     }
 }
 
-fn plan_one(kb: &Kb, index: usize, options: &PlanOptions) -> Result<CheckPlan, PlanError> {
-    let rb = &kb.runbooks[index];
+fn plan_one(kb: &Kb, index: RunbookIdx, options: &PlanOptions) -> Result<CheckPlan, PlanError> {
+    let rb = &kb[index];
     let unwatchable = |reason: String| PlanError::Unwatchable { id: rb.id.clone(), reason };
     if rb.has_errors() {
         return Err(unwatchable(format!("it has errors (`runbook check {}`)", rb.path)));

@@ -35,7 +35,7 @@ pub struct Rule {
 /// (`storage-crisis` → `StorageCrisisCheckFailing`). Not a name from `alerts`: those are other
 /// tools' alerts (node_exporter's), and a rule of the same name would be confused with theirs.
 pub fn alert_name(kb: &Kb, plan: &CheckPlan) -> String {
-    let rb = &kb.runbooks[plan.index];
+    let rb = &kb[plan.index];
     let camel: String = rb
         .id
         .split(|c: char| !c.is_ascii_alphanumeric())
@@ -58,7 +58,7 @@ pub fn rules(kb: &Kb, plans: &[CheckPlan], base_url: &str) -> RuleFile {
 }
 
 fn group(kb: &Kb, plan: &CheckPlan, base: &str) -> Group {
-    let rb = &kb.runbooks[plan.index];
+    let rb = &kb[plan.index];
     let body = kb.body(plan.index).ok();
     let declared: BTreeMap<&str, String> =
         kb.config.vars.iter().chain(rb.vars.iter()).map(|(k, v)| (k.as_str(), plain(v))).collect();

@@ -1,6 +1,6 @@
 //! A runbook in full as JSON: `runbook show --json` and the site's `/api/runbooks/<id>`.
 
-use crate::model::runbook::{Body, Runbook};
+use crate::model::runbook::{Body, RunbookIdx};
 use crate::model::step::{Action, Step};
 use crate::model::{Diagnostic, Kb};
 use serde::Serialize;
@@ -86,8 +86,8 @@ pub struct BacklinkView<'a> {
 }
 
 impl<'a> RunbookView<'a> {
-    pub fn new(kb: &'a Kb, rb: &'a Runbook, body: &'a Body) -> Self {
-        let index = kb.index_of_path(&rb.path);
+    pub fn new(kb: &'a Kb, idx: RunbookIdx, body: &'a Body) -> Self {
+        let rb = &kb[idx];
         RunbookView {
             id: &rb.id,
             title: &rb.title,
@@ -118,18 +118,18 @@ impl<'a> RunbookView<'a> {
                 .map(|l| LinkView {
                     dest: &l.dest,
                     line: l.line,
-                    target: l.target.as_ref().map(|t| kb.runbooks[t.runbook].id.as_str()),
+                    target: l.target.as_ref().map(|t| kb[t.runbook].id.as_str()),
                     anchor: l.target.as_ref().and_then(|t| t.anchor.as_deref()),
                 })
                 .collect(),
-            backlinks: index
-                .map(|i| {
-                    kb.backlinks(i)
-                        .into_iter()
-                        .map(|(from, line)| BacklinkView { id: &from.id, title: &from.title, path: &from.path, line })
-                        .collect()
+            backlinks: kb
+                .backlinks(idx)
+                .iter()
+                .map(|link| {
+                    let from = &kb[link.from];
+                    BacklinkView { id: &from.id, title: &from.title, path: &from.path, line: link.line }
                 })
-                .unwrap_or_default(),
+                .collect(),
             diagnostics: &rb.diagnostics,
         }
     }
@@ -147,7 +147,7 @@ impl<'a> StepView<'a> {
         StepView {
             id: &step.id,
             name: &step.name.source,
-            kind: step.kind(),
+            kind: step.kind().as_str(),
             line: step.line,
             section: step.section.as_deref(),
             severity: step.severity.as_str(),

@@ -16,7 +16,7 @@ pub use dispatch::RunnerConfig;
 
 use super::respond::{json, json_error};
 use crate::model::alerting::{OnAlert, label_vars, match_alert};
-use crate::model::{Kb, Runbook};
+use crate::model::{Kb, RunbookIdx};
 use crate::record::{MAX_TRIGGER_BYTES, Trigger};
 use auth::{Signature, Token};
 use axum::Router;
@@ -158,12 +158,13 @@ impl Hooks {
             event.outcome = AlertOutcome::Resolved;
         } else if let Some((rule, indexes)) = matched {
             event.matched_by = Some(rule);
-            let opted: Vec<&Runbook> =
-                indexes.iter().map(|&i| &kb.runbooks[i]).filter(|rb| rb.on_alert == OnAlert::Diagnose).collect();
+            let opted: Vec<RunbookIdx> =
+                indexes.into_iter().filter(|&idx| kb[idx].on_alert == OnAlert::Diagnose).collect();
             event.outcome = if opted.is_empty() { AlertOutcome::NotOptedIn } else { AlertOutcome::Deduplicated };
-            for rb in opted {
+            for idx in opted {
+                let rb = &kb[idx];
                 let key = format!("{}\u{0}{fingerprint}\u{0}{status}\u{0}{}", source.as_str(), rb.id);
-                let (vars, refused_labels) = self.bind(kb, rb, &alert.labels);
+                let (vars, refused_labels) = self.bind(kb, idx, &alert.labels);
                 let outcome =
                     if self.dispatcher.seen_recently(&key) { AlertOutcome::Deduplicated } else { AlertOutcome::Queued };
                 let slot = RunSlot {
@@ -211,8 +212,13 @@ impl Hooks {
     }
 
     /// The alert's labels that fill the runbook's variables, and the refused ones with why.
-    fn bind(&self, kb: &Kb, rb: &Runbook, labels: &BTreeMap<String, String>) -> (Vec<(String, String)>, Vec<String>) {
-        let rules = self.label_rules(kb, rb);
+    fn bind(
+        &self,
+        kb: &Kb,
+        idx: RunbookIdx,
+        labels: &BTreeMap<String, String>,
+    ) -> (Vec<(String, String)>, Vec<String>) {
+        let rules = self.label_rules(kb, idx);
         let mut vars = Vec::new();
         let mut refused = Vec::new();
         for (name, value) in labels {
@@ -231,13 +237,13 @@ impl Hooks {
         (vars, refused)
     }
 
-    fn label_rules(&self, kb: &Kb, rb: &Runbook) -> Arc<LabelVars> {
+    fn label_rules(&self, kb: &Kb, idx: RunbookIdx) -> Arc<LabelVars> {
+        let rb = &kb[idx];
         if let Some(rules) = self.label_vars.lock().ok().and_then(|cache| cache.get(&rb.sha256).cloned()) {
             return rules;
         }
-        let index = kb.runbooks.iter().position(|r| std::ptr::eq(r, rb));
-        let rules = match index.map(|i| kb.body(i)) {
-            Some(Ok(body)) => {
+        let rules = match kb.body(idx) {
+            Ok(body) => {
                 let (allowed, refused) = label_vars(kb, rb, &body);
                 LabelVars { allowed, refused }
             }

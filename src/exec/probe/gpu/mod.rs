@@ -157,7 +157,7 @@ pub fn source_from_env() -> Box<dyn GpuSource> {
     source_for(std::env::var_os(INVENTORY_ENV))
 }
 
-/// An empty value counts as unset, so `RUNBOOK_GPU_INVENTORY= runbook run …` means NVML.
+/// An empty value counts as unset, so `RUNBOOK_GPU_INVENTORY= runbook exec …` means NVML.
 fn source_for(inventory_file: Option<OsString>) -> Box<dyn GpuSource> {
     match inventory_file.filter(|path| !path.is_empty()) {
         Some(path) => Box::new(InventoryFile(PathBuf::from(path))),

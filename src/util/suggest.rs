@@ -1,4 +1,4 @@
-//! "Did you mean …" for keys, ids and variable names.
+//! Close matches for typos: "did you mean …" for keys, ids and variable names.
 
 /// The candidate closest to `word`, if it is close enough to be a plausible typo.
 pub fn closest<'a, I>(word: &str, candidates: I) -> Option<&'a str>
