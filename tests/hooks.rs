@@ -304,6 +304,57 @@ fn label_values_with_shell_metacharacters_reach_the_step_as_data() {
     assert!(refused.as_str().unwrap().contains("pastes `target` into its script without `| shell_quote`"), "{alerts}");
 }
 
+/// A plain doc, as teams write alert runbooks: the value to copy from the alert is a placeholder.
+const PLAIN: &str = r#"---
+alerts: [KubePodCrashLooping]
+on_alert: diagnose
+---
+# Pod crash looping
+
+## Diagnosis
+
+```console
+$ NAMESPACE='<value of namespace label from alert>'
+$ echo "namespace=$NAMESPACE"
+```
+
+## Mitigation
+
+```bash
+touch "$HOME/restarted-<pod>"
+```
+"#;
+
+#[test]
+fn labels_fill_the_placeholders_of_a_plain_doc_as_values() {
+    let dir = Test::new().file("runbooks/pod-crash.md", PLAIN).file("token", &format!("{TOKEN}\n")).run_dir();
+    let server = serve(dir.path(), &[]);
+    let namespace = "prod'; touch \"$HOME/pwned\"; echo '$(touch \"$HOME/pwned2\") `id`";
+    let labels = json!({"alertname": "KubePodCrashLooping", "namespace": namespace, "pod": "web-1"});
+    let body = notification("firing", &[("p1", labels)]);
+    assert_eq!(post(&server.addr, "/hooks/alertmanager", Some(TOKEN), &body, "").status, 202);
+    settle(&server);
+    let all = finished_runs(dir.path());
+    assert_eq!(all.len(), 1, "{}", server.get("/api/alerts").body);
+    let run = &all[0];
+    assert_eq!(run["runbook"]["id"], "pod-crash");
+    let steps = run["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["outcome"], "passed", "{run:#}");
+    assert_eq!(steps[0]["stdout_tail"], format!("namespace={namespace}"), "the label reached the command as data");
+    assert_eq!(steps[1]["outcome"], "skipped", "the mitigation asks, so an alert never runs it");
+    assert!(!dir.path().join("pwned").exists() && !dir.path().join("pwned2").exists());
+    assert!(!dir.path().join("restarted-web-1").exists());
+    // A placeholder takes one line: a label with a line break is refused, not cut.
+    let labels = json!({"alertname": "KubePodCrashLooping", "namespace": "a\nb"});
+    let body = notification("firing", &[("p2", labels)]);
+    post(&server.addr, "/hooks/alertmanager", Some(TOKEN), &body, "");
+    settle(&server);
+    let alerts = server.get("/api/alerts").json();
+    let slot = &alerts["alerts"][0]["runs"][0];
+    assert!(slot["refused_labels"][0].as_str().unwrap().contains("line break"), "{alerts}");
+    assert!(slot["error"].as_str().unwrap().contains("namespace"), "the run says what it lacked: {alerts}");
+}
+
 #[test]
 fn a_burst_of_1000_identical_alerts_starts_one_run() {
     let dir = kb();

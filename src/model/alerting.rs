@@ -155,8 +155,12 @@ pub fn url_basename(url: &str) -> Option<String> {
 
 /// The variables an alert label may fill for this runbook: declared ones (front matter or
 /// `runbook.toml`) that no `run` script pastes in unquoted — a label value there would be shell
-/// code. Returns the names that may be filled and, for the others, why not.
+/// code. Returns the names that may be filled and, for the others, why not. For a plain doc
+/// ([`Runbook::is_document`]), its placeholders: they are filled shell-quoted (DESIGN §14).
 pub fn label_vars(kb: &Kb, rb: &Runbook, body: &Body) -> (BTreeSet<String>, BTreeMap<String, String>) {
+    if rb.is_document() {
+        return (placeholder_names(kb, rb, body), BTreeMap::new());
+    }
     let declared = kb.config.vars.keys().chain(rb.vars.keys());
     let mut allowed = BTreeSet::new();
     let mut refused = BTreeMap::new();
@@ -178,6 +182,23 @@ pub fn label_vars(kb: &Kb, rb: &Runbook, body: &Body) -> (BTreeSet<String>, BTre
         }
     }
     (allowed, refused)
+}
+
+/// The placeholders of a plain doc (`<namespace>`, `$NAMESPACE` never assigned) as its plain run
+/// reads them: with its overlay, and the environment of this process, which the run inherits.
+fn placeholder_names(kb: &Kb, rb: &Runbook, body: &Body) -> BTreeSet<String> {
+    let overlay = super::plain::overlay::for_runbook(kb, rb).ok().flatten();
+    let env_has = |name: &str| std::env::var_os(name).is_some();
+    let plan = super::plain::plan(&super::plain::Input {
+        path: &rb.path,
+        text: &body.source,
+        severity: rb.severity,
+        section: None,
+        values: &BTreeMap::new(),
+        env_has: &env_has,
+        overlay: overlay.as_ref(),
+    });
+    plan.vars.into_iter().map(|v| v.name).collect()
 }
 
 #[cfg(test)]

@@ -107,6 +107,8 @@ pub struct Job {
     pub slot: usize,
     pub runbook: String,
     pub vars: Vec<(String, String)>,
+    /// A plain doc: its shell blocks run (`exec --plain`), the read-only ones only.
+    pub plain: bool,
     pub trigger: Trigger,
 }
 
@@ -241,7 +243,8 @@ impl Dispatcher {
         }
     }
 
-    /// Runs `runbook exec ID --diagnose --json --trigger … --var …` and reads its events.
+    /// Runs `runbook exec ID [--plain] --diagnose --json --trigger … --var …` and reads its events.
+    /// Never `--yes`: a step that asks is skipped, whoever sent the alert.
     async fn spawn(&self, job: &Job) -> Result<ChildResult, String> {
         let trigger = serde_json::to_string(&job.trigger).map_err(|e| e.to_string())?;
         let mut command = tokio::process::Command::new(&self.config.exe);
@@ -249,6 +252,9 @@ impl Dispatcher {
             command.arg("--kb").arg(root);
         }
         command.arg("--archives").arg(&self.config.archives).args(["--color", "never", "exec", &job.runbook]);
+        if job.plain {
+            command.arg("--plain");
+        }
         command.args(["--diagnose", "--json", "--trigger", &trigger]);
         for (name, value) in &job.vars {
             command.arg("--var").arg(format!("{name}={value}"));

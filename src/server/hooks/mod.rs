@@ -67,6 +67,8 @@ pub struct HooksConfig {
 struct LabelVars {
     allowed: BTreeSet<String>,
     refused: BTreeMap<String, String>,
+    /// A plain doc: run with `--plain`, and its placeholders take one line each.
+    plain: bool,
 }
 
 pub struct Hooks {
@@ -178,7 +180,7 @@ impl Hooks {
                     error: None,
                 };
                 if outcome == AlertOutcome::Queued {
-                    jobs.push((event.runs.len(), key, rb.id.clone(), vars));
+                    jobs.push((event.runs.len(), key, rb.id.clone(), vars, rb.is_document()));
                 }
                 event.runs.push(slot);
             }
@@ -186,8 +188,8 @@ impl Hooks {
         let trigger = fit(alert.trigger(source, group));
         let id = self.dispatcher.record(event);
         let mut outcomes = Vec::new();
-        for (slot, key, runbook, vars) in jobs {
-            let job = Job { event: id, slot, runbook, vars, trigger: trigger.clone() };
+        for (slot, key, runbook, vars, plain) in jobs {
+            let job = Job { event: id, slot, runbook, vars, plain, trigger: trigger.clone() };
             if !self.dispatcher.enqueue(job) {
                 self.dispatcher.forget(&key);
                 outcomes.push(AlertOutcome::QueueFull);
@@ -227,6 +229,8 @@ impl Hooks {
             } else if rules.allowed.contains(name) {
                 if value.contains('\0') {
                     refused.push(format!("{name}: the value holds a NUL byte"));
+                } else if rules.plain && value.contains(['\n', '\r']) {
+                    refused.push(format!("{name}: the value has a line break, and a placeholder takes one line"));
                 } else if value.len() > MAX_LABEL_VALUE {
                     refused.push(format!("{name}: the value is over {MAX_LABEL_VALUE} bytes"));
                 } else {
@@ -242,13 +246,14 @@ impl Hooks {
         if let Some(rules) = self.label_vars.lock().ok().and_then(|cache| cache.get(&rb.sha256).cloned()) {
             return rules;
         }
+        let plain = rb.is_document();
         let rules = match kb.body(idx) {
             Ok(body) => {
                 let (allowed, refused) = label_vars(kb, rb, &body);
-                LabelVars { allowed, refused }
+                LabelVars { allowed, refused, plain }
             }
             // Unreadable now: fill nothing (the run itself will say what is wrong).
-            _ => LabelVars { allowed: BTreeSet::new(), refused: BTreeMap::new() },
+            _ => LabelVars { allowed: BTreeSet::new(), refused: BTreeMap::new(), plain },
         };
         let rules = Arc::new(rules);
         if let Ok(mut cache) = self.label_vars.lock() {
