@@ -37,10 +37,31 @@ fn unknown_key() {
     assert_eq!(diag["hint"], "did you mean `continue_on_error`?");
 }
 
+/// Front matter is shared with the site generator: an unknown key is kept, and only one that
+/// looks like a misspelt runbook key is worth a warning (DESIGN §3).
 #[test]
-fn unknown_key_in_front_matter() {
-    let diag = assert_error("---\nid: t\ntitel: x\n---\n# T\n", 3, "unknown key `titel` in front matter");
-    assert_eq!(diag["hint"], "did you mean `title`?");
+fn misspelt_key_in_front_matter_is_a_warning() {
+    let diags = diagnostics("---\nid: t\ntitel: x\nweight: 3\n---\n# T\n");
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    let diag = &diags[0];
+    assert_eq!(diag["severity"], "warning", "{diag:#}");
+    assert_eq!(diag["rule"], "front-matter-key", "{diag:#}");
+    assert_eq!((diag["line"].as_u64(), diag["column"].as_u64()), (Some(3), Some(1)));
+    assert_eq!(diag["message"], "front-matter key `titel` is not a runbook key");
+    assert!(diag["hint"].as_str().unwrap().starts_with("did you mean `title`?"), "{diag:#}");
+}
+
+#[test]
+fn wrong_type_in_front_matter_keeps_the_other_keys() {
+    let text = "---\ntitle: Kept\nseverity: high\ntags: gpu\n---\n# T\n";
+    let diag = assert_error(text, 3, "severity");
+    assert_eq!(diag["rule"], "front-matter");
+    Test::new()
+        .file("runbooks/ops/t.md", text)
+        .args(["list", "--json"])
+        .stdout_has("\"title\":\"Kept\"")
+        .stdout_has("\"tags\":[\"gpu\"]")
+        .run();
 }
 
 #[test]
@@ -177,9 +198,10 @@ fn captures_are_visible_later_and_in_own_assert() {
 
 #[test]
 fn duplicate_explicit_ids_name_both_paths() {
+    let step = "\n```yaml step\nrun: true\n```\n";
     let ran = Test::new()
-        .file("runbooks/a.md", "---\nid: same\n---\n# A\n")
-        .file("runbooks/b.md", "---\nid: same\n---\n# B\n")
+        .file("runbooks/a.md", &format!("---\nid: same\n---\n# A\n{step}"))
+        .file("runbooks/b.md", &format!("---\nid: same\n---\n# B\n{step}"))
         .args(["check", "--json"])
         .status(1)
         .run();
@@ -193,6 +215,28 @@ fn duplicate_explicit_ids_name_both_paths() {
         assert!(diag["message"].as_str().unwrap().contains("duplicate runbook id `same`"));
         assert!(diag["hint"].as_str().unwrap().contains(other));
     }
+}
+
+/// Versioned docs (Docusaurus) repeat their pages' ids by design: between documents a shared id
+/// is a warning, and each page keeps a page of its own, addressed by its path.
+#[test]
+fn documents_sharing_an_id_keep_their_own_pages() {
+    let ran = Test::new()
+        .file("runbooks/v1/cli.md", "---\nid: cli\n---\n# CLI one\n")
+        .file("runbooks/v2/cli.md", "---\nid: cli\n---\n# CLI two\n")
+        .args(["check", "--json"])
+        .run();
+    let diags = ran.json()["diagnostics"].as_array().unwrap().clone();
+    assert_eq!(diags.len(), 2, "{diags:#?}");
+    assert!(diags.iter().all(|d| d["severity"] == "warning" && d["rule"] == "id"), "{diags:#?}");
+    let listed = Test::new()
+        .file("runbooks/v1/cli.md", "---\nid: cli\n---\n# CLI one\n")
+        .file("runbooks/v2/cli.md", "---\nid: cli\n---\n# CLI two\n")
+        .args(["list", "--json"])
+        .run();
+    let ids: Vec<String> =
+        listed.json().as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids, ["v1/cli", "v2/cli"]);
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod browser;
 mod commands;
 mod cycle;
 mod discovery;
+mod docs_folders;
 mod errors;
 mod exec;
 mod faults;

@@ -66,13 +66,13 @@ impl Watch {
 
     /// Problems with the named steps, as messages: unknown ids, and steps that change the system
     /// or need a person (a schedule has nobody to ask).
-    pub fn problems(&self, body: &Body) -> Vec<String> {
+    pub fn problems(&self, steps: &[Step]) -> Vec<String> {
         let mut out = Vec::new();
         if self.every < MIN_EVERY {
             out.push(format!("`watch.every` is {}; the shortest is {MIN_EVERY}", self.every));
         }
         for id in &self.steps {
-            match body.step(id) {
+            match steps.iter().find(|s| s.id.eq_ignore_ascii_case(id)) {
                 None => out.push(format!("`watch.steps` names `{id}`, which is no step of this runbook")),
                 Some(step) => {
                     if let Some(why) = unattended_refusal(step) {
@@ -81,7 +81,7 @@ impl Watch {
                 }
             }
         }
-        if self.steps.is_empty() && body.steps.iter().all(|s| unattended_refusal(s).is_some()) {
+        if self.steps.is_empty() && steps.iter().all(|s| unattended_refusal(s).is_some()) {
             out.push("`watch` has nothing to run: every step changes the system or needs a person".into());
         }
         out

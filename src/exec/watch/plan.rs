@@ -88,7 +88,7 @@ fn plan_one(kb: &Kb, index: RunbookIdx, options: &PlanOptions) -> Result<CheckPl
         },
         (None, None) => return Err(PlanError::NoSchedule { id: rb.id.clone() }),
     };
-    if let Some(problem) = watch.problems(&body).into_iter().next() {
+    if let Some(problem) = watch.problems(&body.steps).into_iter().next() {
         return Err(unwatchable(problem));
     }
     let steps = watch.step_ids(&body);

@@ -27,6 +27,8 @@ pub struct RunbookView<'a> {
     pub on_alert: crate::model::alerting::OnAlert,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watch: Option<&'a crate::model::alerting::Watch>,
+    /// Front-matter keys that are not runbook keys, as written (the site generator's).
+    pub extra: &'a BTreeMap<String, serde_json::Value>,
     pub sections: Vec<SectionView<'a>>,
     pub steps: Vec<StepView<'a>>,
     pub links: Vec<LinkView<'a>>,
@@ -105,6 +107,7 @@ impl<'a> RunbookView<'a> {
             alerts: &rb.alerts,
             on_alert: rb.on_alert,
             watch: rb.watch.as_ref(),
+            extra: &rb.extra,
             sections: rb
                 .headings
                 .iter()
