@@ -20,6 +20,12 @@ pub enum OnAlert {
     Diagnose,
 }
 
+impl OnAlert {
+    pub fn is_none(&self) -> bool {
+        *self == OnAlert::None
+    }
+}
+
 /// `watch: {every: 5m, steps: [..]}`: checks `runbook watch` runs on a schedule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

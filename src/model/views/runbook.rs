@@ -24,6 +24,8 @@ pub struct RunbookView<'a> {
     pub secrets: &'a [String],
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub alerts: &'a [String],
+    /// Left out when no alert may run it (the default).
+    #[serde(skip_serializing_if = "crate::model::alerting::OnAlert::is_none")]
     pub on_alert: crate::model::alerting::OnAlert,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watch: Option<&'a crate::model::alerting::Watch>,
