@@ -487,8 +487,11 @@ fn hooks_alone_take_alerts_and_serve_their_metrics() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start runbook hooks");
+    let stdout = child.stdout.take().unwrap();
+    // Killed when the test ends, passing or not.
+    let _child = KilledOnDrop(child);
     let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
     let addr = line.trim().trim_start_matches("listening on http://").trim_end_matches('/').to_string();
     let body = notification("firing", &[("solo", json!({"alertname": "DiskFull"}))]);
     assert_eq!(post(&addr, "/hooks/alertmanager", Some(TOKEN), &body, "").status, 202);
@@ -502,8 +505,16 @@ fn hooks_alone_take_alerts_and_serve_their_metrics() {
     if let Some(promtool) = real_tool(&["promtool"]) {
         crate::watch::promtool_check_metrics(&promtool, &metrics.body);
     }
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+/// A child process, killed and reaped when dropped.
+struct KilledOnDrop(Child);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 #[test]
