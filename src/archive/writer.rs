@@ -258,6 +258,7 @@ mod tests {
                     signal: None,
                     attempts: 1,
                     checks: Vec::new(),
+                    observed: Vec::new(),
                     captures: BTreeMap::new(),
                     confirmed_by: None,
                     stdout_tail: "out".into(),

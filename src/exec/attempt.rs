@@ -19,7 +19,7 @@ use crate::model::duration::Duration;
 use crate::model::matcher::{LinesMatcher, Matcher};
 use crate::model::probe::Probe;
 use crate::model::step::{ExitExpect, Expect};
-use crate::record::{CheckResult, Outcome};
+use crate::record::{CheckResult, Observation, Outcome};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -47,6 +47,8 @@ pub struct Output {
 pub struct Attempt {
     pub ending: Ending,
     pub checks: Vec<CheckResult>,
+    /// The numbers a probe saw (for `runbook watch`'s gauges).
+    pub observed: Vec<Observation>,
     pub captures: BTreeMap<String, String>,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
@@ -68,6 +70,7 @@ impl Attempt {
         Attempt {
             ending,
             checks: Vec::new(),
+            observed: Vec::new(),
             captures: BTreeMap::new(),
             exit_code: None,
             signal: None,
@@ -264,6 +267,7 @@ pub fn run_probe(probe: &Probe, world: ProbeWorld, timeout: Duration, io: &mut A
     let mut attempt = Attempt::new(ending);
     attempt.stdout = Output { tail: observed.trim_end().to_string(), bytes: observed.len() as u64, truncated: false };
     attempt.checks = outcome.checks;
+    attempt.observed = outcome.values;
     attempt.stdout_head = observed;
     attempt
 }

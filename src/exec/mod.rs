@@ -20,4 +20,5 @@ mod step;
 pub mod stream;
 pub mod syntax;
 pub mod template;
+pub mod watch;
 pub mod watchdog;

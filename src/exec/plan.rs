@@ -3,8 +3,8 @@
 //! run it continues. Every refusal here is [`Invalid`]: nothing has run yet (exit 2).
 
 use crate::archive::store::Archives;
+use crate::model::alerting::unattended_refusal;
 use crate::model::slug::is_identifier;
-use crate::model::step::{Action, Step};
 use crate::model::{Body, Kb, Runbook};
 use crate::record::{RunRecord, StepRecord, Trigger, Verdict};
 use crate::util::suggest::closest;
@@ -131,8 +131,8 @@ pub fn plan(body: &Body, opts: &ExecOptions) -> Result<Vec<Plan>, Invalid> {
                 Plan::Skip(format!("before --from {}", opts.from.as_deref().unwrap_or_default()))
             } else if !opts.only.is_empty() && !opts.only.iter().any(|o| o.eq_ignore_ascii_case(&step.id)) {
                 Plan::Skip("not selected by --only".into())
-            } else if let Some(reason) = opts.diagnose.then(|| not_diagnostic(step)).flatten() {
-                Plan::Skip(reason.into())
+            } else if let Some(why) = opts.diagnose.then(|| unattended_refusal(step)).flatten() {
+                Plan::Skip(format!("not run by --diagnose: {why}"))
             } else {
                 Plan::Run
             }
@@ -151,17 +151,6 @@ fn known_step(body: &Body, id: &str, flag: &str) -> Result<(), Invalid> {
         None => format!("steps: {}", ids.join(", ")),
     };
     Err(invalid(format!("no step `{id}` for {flag}"), Some(hint)))
-}
-
-/// Why `--diagnose` leaves `step` out, if it does: it changes the system or needs a person.
-fn not_diagnostic(step: &Step) -> Option<&'static str> {
-    if matches!(step.action, Action::Manual(_)) {
-        Some("not run by --diagnose: it needs a person")
-    } else if step.confirm.is_some() {
-        Some("not run by --diagnose: it changes the system")
-    } else {
-        None
-    }
 }
 
 /// For `--resume`: the steps of the latest run that passed, carried over with their results,

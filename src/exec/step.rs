@@ -14,7 +14,7 @@ use super::scope::StepState;
 use super::stream::StreamKind;
 use crate::model::step::Step;
 use crate::model::template::Template;
-use crate::record::{CheckResult, Outcome, StepRecord, StreamRecord};
+use crate::record::{CheckResult, Observation, Outcome, StepRecord, StreamRecord};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -38,6 +38,7 @@ struct Judged {
     outcome: Outcome,
     reason: Option<String>,
     checks: Vec<CheckResult>,
+    observed: Vec<Observation>,
     captures: BTreeMap<String, String>,
     exit_code: Option<i32>,
     signal: Option<i32>,
@@ -203,6 +204,11 @@ impl Engine<'_> {
         for problem in &attempt.log_errors {
             self.archive.failed(format!("cannot write the step log: {problem}"), &mut *self.reporter);
         }
+        // Labels carry what the step named (a path), which may hold a secret.
+        let mut observed = attempt.observed;
+        for label in observed.iter_mut().flat_map(|o| o.labels.values_mut()) {
+            *label = self.redactor.redact(label).into_owned();
+        }
         let redact = |text: &str| self.redactor.redact(text).into_owned();
         let mut checks: Vec<CheckResult> = attempt
             .checks
@@ -229,6 +235,7 @@ impl Engine<'_> {
             outcome,
             reason,
             checks,
+            observed,
             captures: attempt.captures,
             exit_code: attempt.exit_code,
             signal: attempt.signal,
@@ -328,6 +335,7 @@ pub(super) fn base_record(step: &Step) -> StepRecord {
         signal: None,
         attempts: 0,
         checks: Vec::new(),
+        observed: Vec::new(),
         captures: BTreeMap::new(),
         confirmed_by: None,
         stdout_tail: String::new(),
@@ -359,6 +367,7 @@ fn fill(record: StepRecord, attempts: u32, judged: Judged) -> StepRecord {
         signal: judged.signal,
         attempts,
         checks: judged.checks,
+        observed: judged.observed,
         captures: judged.captures,
         confirmed_by: judged.confirmed_by.or(record.confirmed_by),
         stdout: stream(&judged.stdout),

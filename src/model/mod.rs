@@ -1,5 +1,6 @@
 //! The runbook model: types, parsing, discovery of a knowledge base, and cross-references.
 
+pub mod alerting;
 pub mod cache;
 pub mod changes;
 pub mod config;

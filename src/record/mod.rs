@@ -3,12 +3,14 @@
 
 mod check;
 pub mod fleet;
+mod observation;
 mod run;
 mod trigger;
 
 pub use crate::model::step::{Severity, StepKind};
 pub use check::CheckResult;
 pub use fleet::{Fleet, FleetHost, HostOutcome, Remote, Target};
+pub use observation::Observation;
 pub use run::{
     EngineVersion, Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord, Verdict,
 };

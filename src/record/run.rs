@@ -138,6 +138,9 @@ pub struct StepRecord {
     pub signal: Option<i32>,
     pub attempts: u32,
     pub checks: Vec<CheckResult>,
+    /// Numbers a probe observed, for metrics.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observed: Vec<super::Observation>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub captures: BTreeMap<String, String>,
     /// Who confirmed a `confirm`/`manual` step, and when.

@@ -5,7 +5,7 @@
 use super::error::RenderError;
 use super::markdown::{self, BrokenLink, Resolved, StepFence};
 use super::site::Site;
-use super::views::{RunBadge, RunRow, RunView, RunbookHead, StepCard};
+use super::views::{AutoDiagnosis, RunBadge, RunRow, RunView, RunbookHead, StepCard};
 use crate::index::{Kind, SearchResults};
 use crate::model::RunbookIdx;
 use crate::model::runbook::LinkKind;
@@ -200,6 +200,9 @@ impl Site {
         let toc: Vec<&markdown::Heading> = rendered.headings.iter().filter(|h| (2..=3).contains(&h.level)).collect();
         let runs: Vec<RunBadge> =
             self.runs_of(&rb.id).iter().take(5).map(|&r| RunBadge::new(&self.urls, &self.runs[r])).collect();
+        // The latest run an alert started, among the recent ones.
+        let auto_diagnosis =
+            self.runs_of(&rb.id).iter().take(50).find_map(|&r| AutoDiagnosis::of(&self.urls, &self.runs[r]));
         #[derive(Serialize)]
         struct Backlink<'a> {
             id: &'a str,
@@ -226,6 +229,7 @@ impl Site {
                 diagnostics => &rb.diagnostics,
                 load_error => load_error,
                 runs => runs,
+                auto_diagnosis => auto_diagnosis,
                 backlinks => backlinks,
             },
         )?;

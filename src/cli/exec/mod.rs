@@ -16,10 +16,12 @@ use crate::exec::probe::gpu;
 use crate::exec::report::Reporter;
 use crate::exec::report::json::JsonReporter;
 use crate::exec::report::terminal::TerminalReporter;
+use crate::model::alerting::unattended_refusal;
 use crate::model::runbook::Body;
 use crate::model::{Kb, Runbook};
 use crate::record::{Trigger, Verdict};
 use crate::util::text::plural;
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -91,8 +93,14 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let body = kb.body(idx).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
     let vars = parse_vars(&args.vars)?;
     let (rb, body, vars) = if plain {
-        let (rb, body) =
-            plain_steps(ctx, &kb, rb, &body, args.section.as_deref(), &vars, !args.json && !args.diagnose)?;
+        let missing = if args.diagnose {
+            Missing::RefuseUnlessSkipped
+        } else if args.json {
+            Missing::Refuse
+        } else {
+            Missing::Ask
+        };
+        let (rb, body) = plain_steps(ctx, &kb, rb, &body, args.section.as_deref(), &vars, missing)?;
         (std::borrow::Cow::Owned(rb), Arc::new(body), Vec::new())
     } else {
         (std::borrow::Cow::Borrowed(rb), body, vars)
@@ -224,6 +232,18 @@ fn parse_vars(pairs: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// What a plain run does about a placeholder without a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    /// Ask for it on a terminal, then refuse.
+    Ask,
+    /// Refuse (exit 2): `--json` reads no answers.
+    Refuse,
+    /// `--diagnose` (an alert, an agent): refuse only for the steps that will run; the
+    /// placeholders of the steps it skips (those that ask) need no value.
+    RefuseUnlessSkipped,
+}
+
 /// The doc read as plain steps, as a runbook the engine runs like any other: its placeholders
 /// become its variables (with their values), its blocks its steps. Exit 2 before anything runs
 /// when a placeholder has no value (after asking for it on a terminal).
@@ -234,7 +254,7 @@ fn plain_steps(
     body: &Body,
     section: Option<&str>,
     given: &[(String, String)],
-    may_prompt: bool,
+    missing: Missing,
 ) -> Result<(Runbook, Body)> {
     let overlay = plain::overlay(ctx, kb, rb)?;
     let mut values = plain::values(kb, given);
@@ -259,14 +279,19 @@ fn plain_steps(
             hint: Some(format!("`runbook show {} --plain` shows every block and why it does not run", rb.id)),
         });
     }
-    if !read.unresolved().is_empty() && may_prompt {
+    if !read.unresolved().is_empty() && missing == Missing::Ask {
         let answers = plain::prompt(ctx, kb, rb, &read.unresolved());
         if !answers.is_empty() {
             values.extend(answers);
             read = plain::read(rb, &body.source, section, &values, overlay.as_ref());
         }
     }
-    let unresolved = read.unresolved();
+    let mut unresolved = read.unresolved();
+    if missing == Missing::RefuseUnlessSkipped {
+        let runs = |s: &&crate::model::plain::PlainStep| unattended_refusal(&s.step).is_none();
+        let needed: BTreeSet<&str> = read.steps.iter().filter(runs).flat_map(|s| &s.vars).map(String::as_str).collect();
+        unresolved.retain(|v| needed.contains(v.name.as_str()));
+    }
     if !unresolved.is_empty() {
         return Err(plain::unresolved_error(ctx, kb, rb, &unresolved));
     }

@@ -17,7 +17,7 @@ use crate::model::duration::Duration;
 use crate::model::parse::{ParseContext, SourceFile, parse};
 use crate::model::step::{Action, Step};
 use crate::model::template::Template;
-use crate::record::CheckResult;
+use crate::record::{CheckResult, Observation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -53,6 +53,9 @@ pub struct ProbeReport {
     pub reason: Option<String>,
     pub checks: Vec<CheckResult>,
     pub observed: Vec<String>,
+    /// The numbers the probe saw on the host (what `runbook watch` makes gauges of).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<Observation>,
 }
 
 impl ProbeReport {
@@ -66,7 +69,13 @@ impl ProbeReport {
             ProbeStatus::Skipped(why) => ("skipped", Some(why)),
             ProbeStatus::Error(why) => ("error", Some(why)),
         };
-        ProbeReport { status: status.into(), reason, checks: outcome.checks, observed: outcome.observed }
+        ProbeReport {
+            status: status.into(),
+            reason,
+            checks: outcome.checks,
+            observed: outcome.observed,
+            values: outcome.values,
+        }
     }
 
     /// The report as the runbook side reads it back.
@@ -76,7 +85,7 @@ impl ProbeReport {
             "skipped" => ProbeStatus::Skipped(self.reason.unwrap_or_default()),
             _ => ProbeStatus::Error(self.reason.unwrap_or_else(|| "the probe failed".into())),
         };
-        ProbeOutcome { status, checks: self.checks, observed: self.observed }
+        ProbeOutcome { status, checks: self.checks, observed: self.observed, values: self.values }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Where a run's progress goes: the terminal (live, with a spinner on a TTY) or JSON lines.
 
 pub mod json;
+pub mod silent;
 pub mod terminal;
 
 use super::stream::StreamKind;
