@@ -253,6 +253,7 @@ mod tests {
                 })
                 .collect(),
             findings: Vec::new(),
+            diagnoses: Vec::new(),
         }
     }
 

@@ -240,7 +240,7 @@ fn plain_steps(
         }
     }
     let steps = read.engine_steps();
-    Ok((runbook, Body { source: body.source.clone(), steps, sha256: read.sha256 }))
+    Ok((runbook, Body { source: body.source.clone(), steps, diagnoses: Vec::new(), sha256: read.sha256 }))
 }
 
 /// Set by Ctrl-C or SIGTERM; the engine stops the current step and writes the archive. A second

@@ -3,6 +3,7 @@
 pub mod attempt;
 pub mod check;
 pub mod context;
+mod diagnose;
 mod dry_run;
 pub mod engine;
 pub mod junit;

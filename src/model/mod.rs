@@ -3,6 +3,8 @@
 pub mod cache;
 pub mod changes;
 pub mod config;
+pub mod diagnosis;
+mod diagnosis_parse;
 pub mod diagnostic;
 pub mod discovery;
 pub mod duration;

@@ -81,6 +81,37 @@ impl TerminalReporter {
     }
 }
 
+impl TerminalReporter {
+    /// The most likely cause first, then any other that matched; or that none did.
+    fn diagnoses(&mut self, run: &RunRecord) {
+        let Some((first, others)) = run.diagnoses.split_first() else {
+            if !run.findings.is_empty() {
+                self.line(&format!("\n{} {}", self.paint(BOLD, "Diagnosis:"), "no known cause matched"));
+            }
+            return;
+        };
+        let style = if first.severity == Severity::Critical { RED } else { YELLOW };
+        self.line(&format!(
+            "\n{} {} {}",
+            self.paint(BOLD, "Diagnosis:"),
+            self.paint(style, &first.cause),
+            self.paint(DIM, format!("({})", first.id))
+        ));
+        for evidence in &first.evidence {
+            self.line(&format!("  {} {}: {}", self.paint(style, "✘"), evidence.step, evidence.message));
+        }
+        for fix in &first.fix {
+            self.line(&format!("  {} {}", self.paint(CYAN, "fix:"), fix.command(&run.runbook.id)));
+        }
+        if !others.is_empty() {
+            self.line(&format!("{}", self.paint(BOLD, "Also matched:")));
+            for other in others {
+                self.line(&format!("  • {} {}", other.cause, self.paint(DIM, format!("({})", other.id))));
+            }
+        }
+    }
+}
+
 impl Reporter for TerminalReporter {
     fn run_started(&mut self, run: &RunRecord, total: usize, archive: Option<&Path>) {
         if self.quiet {
@@ -207,6 +238,7 @@ impl Reporter for TerminalReporter {
                 );
                 self.line(&line);
             }
+            self.diagnoses(run);
             if !run.findings.is_empty() {
                 self.line(&format!("\n{}", self.paint(BOLD, "Findings")));
                 for finding in &run.findings {
