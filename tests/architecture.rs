@@ -30,8 +30,9 @@ const LAYERS: [&[&str]; 10] = [
 const ROOT_ITEMS: [(&str, &str); 1] = [("ctx", "render")];
 
 /// Files directly under `src/cli/` that every subcommand may use. Every other file (or folder)
-/// there is a subcommand.
-const SHARED_CLI: [&str; 5] = ["mod", "error", "context", "output", "diagnostics"];
+/// there is a subcommand. (`plain`: what exec, show, check and import share about plain docs —
+/// prompting for placeholders, rendering their errors.)
+const SHARED_CLI: [&str; 6] = ["mod", "error", "context", "output", "diagnostics", "plain"];
 
 /// One path into the crate, named at `file:line`.
 #[derive(Debug)]

@@ -244,6 +244,47 @@ fn large_output_is_logged_completely_with_a_bounded_tail() {
     assert!(std::fs::metadata(run_dir(ran.path()).join("run.json")).unwrap().len() < 64 * 1024);
 }
 
+/// Past its first MiB, output nothing needs to read goes from the pipe to the log inside the
+/// kernel; the record must not tell the difference.
+#[test]
+fn output_passed_straight_to_the_log_keeps_its_tail_and_size() {
+    let script = "run: |\n  awk 'BEGIN { for (i = 0; i < 300000; i++) print \"some line\" }'\n  echo last line\n";
+    let ran = runbook("", &[&format!("id: big\n{script}")]).args(["exec", "t", "--quiet"]).run();
+    let record = record(&ran);
+    let big = step(&record, "big");
+    assert_eq!(big["stdout"]["bytes"], 3_000_000 + 10);
+    assert_eq!(big["stdout"]["truncated"], true);
+    let tail = big["stdout_tail"].as_str().unwrap();
+    assert!(tail.ends_with("some line\nsome line\nlast line"), "{tail:?}");
+    assert!(tail.starts_with("some line\n"), "whole lines only");
+    assert!(tail.len() <= 8 * 1024 && tail.len() > 8 * 1024 - 20, "{}", tail.len());
+    let log = std::fs::read(run_dir(ran.path()).join(big["stdout"]["file"].as_str().unwrap())).unwrap();
+    assert_eq!(log.len(), 3_000_000 + 10);
+    assert!(log.ends_with(b"some line\nlast line\n"));
+}
+
+/// A secret, a pattern or a capture past the first MiB is still seen: such output is never
+/// passed through unread.
+#[test]
+fn secrets_and_patterns_past_the_first_mebibyte_are_still_seen() {
+    let secret = "s3cr3t-after-two-mebibytes";
+    let steps = [
+        "id: masked\nrun: |\n  head -c 2500000 /dev/zero | tr '\\0' y\n  echo\n  echo \"key=$API_TOKEN\"\n",
+        "id: pattern\nrun: |\n  head -c 2500000 /dev/zero | tr '\\0' y\n  echo\n  echo 'FATAL: late error'\nexpect: {stdout: [\"!FATAL\"]}\ncontinue_on_error: true\n",
+        "id: captured\nrun: |\n  head -c 2500000 /dev/zero | tr '\\0' y\n  echo\n  echo 'version 9.9'\ncapture: {v: 'version (\\S+)'}\n",
+    ];
+    let ran = runbook("secrets: [API_TOKEN]\n", &steps)
+        .env("API_TOKEN", secret)
+        .args(["exec", "t", "--quiet"])
+        .any_status()
+        .run();
+    let record = record(&ran);
+    let log = std::fs::read_to_string(run_dir(ran.path()).join("steps/01-masked.stdout")).unwrap();
+    assert!(!log.contains(secret) && log.ends_with("key=****\n"), "{}", &log[log.len() - 30..]);
+    assert_eq!(step(&record, "pattern")["outcome"], "failed");
+    assert_eq!(step(&record, "captured")["captures"]["v"], "9.9");
+}
+
 #[test]
 fn secrets_never_reach_stdout_or_the_archive() {
     let secret = "pa55-w0rd-9f8e7d";
@@ -771,4 +812,34 @@ fn malformed_trigger_is_invalid_input_and_nothing_runs() {
         let ran = mixed_runbook().args(["exec", "t", "--trigger", bad]).status(2).stderr_has(says).run();
         assert!(!ran.path().join("archives").exists(), "{bad}: a run started");
     }
+}
+
+/// Snapshot tests pin what a run reads from the world: time and host.
+#[test]
+fn a_pinned_clock_and_host_make_the_record_repeatable() {
+    let ran = runbook("", &["id: a\nrun: sleep 0.05\n"])
+        .env("RUNBOOK_CLOCK", "2026-01-02T03:04:05Z")
+        .env("RUNBOOK_HOSTNAME", "pinned-host")
+        .env("USER", "tester")
+        .args(["exec", "t", "--quiet"])
+        .run();
+    let record = record(&ran);
+    assert_eq!(record["run_id"], "20260102T030405Z-t");
+    assert_eq!(record["started_at"], "2026-01-02T03:04:05Z");
+    assert_eq!(record["finished_at"], "2026-01-02T03:04:05Z");
+    assert_eq!(record["duration_ms"], 0);
+    assert_eq!(record["host"]["name"], "pinned-host");
+    assert_eq!(record["user"], "tester");
+    assert_eq!(step(&record, "a")["duration_ms"], 0);
+    assert_eq!(step(&record, "a")["started_at"], "2026-01-02T03:04:05Z");
+}
+
+#[test]
+fn a_bad_pinned_clock_is_invalid_input() {
+    runbook("", &["run: \"true\"\n"])
+        .env("RUNBOOK_CLOCK", "yesterday")
+        .args(["exec", "t"])
+        .status(2)
+        .stderr_has("bad RUNBOOK_CLOCK `yesterday`")
+        .run();
 }

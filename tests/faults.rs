@@ -225,3 +225,50 @@ fn a_runbook_edited_while_it_runs_keeps_the_version_it_started_with() {
     let expected: String = sha2::Sha256::digest(original.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(record["runbook"]["sha256"], expected);
 }
+
+/// A step that starts a `setsid` daemon, a background child and waits; `runbook exec` is killed
+/// with SIGKILL mid-step (as a process, or its whole process group with `group`). Nothing the
+/// step started may be alive a second later.
+fn kill_9_mid_step(group: bool) {
+    let step = "id: hang\nrun: |\n  setsid sleep 1000 &\n  echo $! >> pids.log\n  sleep 1000 &\n  echo $! >> pids.log\n  echo $$ >> pids.log\n  echo ready > ready\n  wait\n";
+    let test = Test::new().file("runbooks/t.md", &format!("# T\n\n```yaml step\n{step}```\n"));
+    let dir = test.path().to_path_buf();
+    let (_keep, mut command) = test.args(["exec", "t", "--quiet"]).into_command();
+    use std::os::unix::process::CommandExt;
+    let mut child = command.stdout(Stdio::null()).stderr(Stdio::null()).process_group(0).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dir.join("ready").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(dir.join("ready").exists(), "the step started");
+    let pids: Vec<u32> = std::fs::read_to_string(dir.join("pids.log"))
+        .unwrap()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    assert_eq!(pids.len(), 3, "{pids:?}");
+    let target = if group { format!("-{}", child.id()) } else { child.id().to_string() };
+    assert!(Command::new("kill").args(["-KILL", "--", &target]).status().unwrap().success());
+    let _ = child.wait();
+    let killed = Instant::now();
+    for pid in &pids {
+        while alive(*pid) && killed.elapsed() < Duration::from_secs(1) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let left: Vec<&u32> = pids.iter().filter(|p| alive(**p)).collect();
+    for pid in &left {
+        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    }
+    assert!(left.is_empty(), "still running a second after kill -9 of runbook: {left:?} of {pids:?}");
+}
+
+#[test]
+fn kill_9_of_runbook_mid_step_leaves_nothing_the_step_started() {
+    kill_9_mid_step(false);
+}
+
+#[test]
+fn kill_9_of_runbooks_process_group_mid_step_leaves_nothing_the_step_started() {
+    kill_9_mid_step(true);
+}

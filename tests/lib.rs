@@ -13,6 +13,7 @@ mod exec;
 mod faults;
 mod hostile;
 mod mcp;
+mod plain;
 mod probes;
 mod search;
 mod serve;

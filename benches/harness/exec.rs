@@ -52,7 +52,7 @@ pub fn rows(tmp: &Path, runs: usize) -> Result<Vec<Row>, String> {
         input: format!("{STEPS} steps"),
         stats,
         peer: Some((format!("bash script running `bash -c true` {STEPS} times"), peer)),
-        budget: Budget::Ratio(1.3),
+        budget: Budget::Ratio(1.1),
     });
     let (stats, peer) =
         pair(runs, || Ok(()), || runbook(&kb, &["exec", "hundred", "--quiet", "--no-archive"]), bash_loop)?;
@@ -83,7 +83,7 @@ pub fn rows(tmp: &Path, runs: usize) -> Result<Vec<Row>, String> {
         input: "1 GiB of output".into(),
         stats,
         peer: Some(("`head -c 1G /dev/zero > file`".into(), peer)),
-        budget: Budget::RatioAndRss(2.0, 64),
+        budget: Budget::RatioAndRss(1.3, 32),
     });
     remove(&archives)?;
     let _ = std::fs::remove_file(&out);

@@ -4,15 +4,17 @@
 //! ```text
 //! cargo bench --bench harness                      # 10,000 runbooks, 5 runs each
 //! cargo bench --bench harness -- --runbooks 2000 --runs 3 --corpus ~/docs --out /tmp/b.md --keep /tmp/kb
-//! cargo bench --bench harness -- --only site     # one group: list, search, site, exec or reliability
+//! cargo bench --bench harness -- --only site     # one group: list, search, mcp, site, exec, plain or reliability
 //! cargo bench --bench harness -- --only serve    # the serve rows of `site`, without the builds
 //! cargo bench --bench harness -- --only mcp      # `search_runbooks` over `runbook mcp` (stdio)
+//! cargo bench --bench harness -- --only plain    # `show --plain --json` over 1,000 alert pages
 //! ```
 
 mod exec;
 mod load;
 mod mcp;
 mod measure;
+mod plain;
 mod reliability;
 mod search;
 mod site;
@@ -32,8 +34,8 @@ struct Options {
     out: PathBuf,
     /// Generate the synthetic KB here and keep it, instead of in a temp dir.
     keep: Option<PathBuf>,
-    /// Only this group: `list`, `search`, `mcp`, `site`, `serve` (part of `site`), `exec` or
-    /// `reliability`.
+    /// Only this group: `list`, `search`, `mcp`, `site`, `serve` (part of `site`), `exec`, `plain`
+    /// or `reliability`.
     only: Option<String>,
 }
 
@@ -191,6 +193,9 @@ fn run() -> Result<(), String> {
     }
     if wanted("exec") {
         rows.extend(exec::rows(tmp.path(), opts.runs)?);
+    }
+    if wanted("plain") {
+        rows.extend(plain::rows(tmp.path(), opts.runs, opts.corpus.as_deref())?);
     }
     let load = if wanted("reliability") { reliability::load_under_edits(opts.runbooks, tmp.path())? } else { None };
     let fuzz_results = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/RESULTS.md");

@@ -239,7 +239,9 @@ pub fn section(load: Option<&LoadReport>, fuzz_results: &Path) -> String {
          (CI runs as root; elsewhere these two skip with a reason). Steps that close stdout early and linger, \
          flood stderr, fork a daemon that keeps the pipes open, or leave their process group end at their \
          timeout with nothing left running; a runbook edited while it runs keeps running as started, and the \
-         archive records the hash of that version.\n",
+         archive records the hash of that version. `runbook exec` killed with SIGKILL mid-step (alone, or its \
+         whole process group) while the step runs a child and a `setsid` daemon: within a second nothing the \
+         step started is alive (the process guard, `exec::watchdog`).\n",
     );
     text.push_str(
         "\n**Hostile requests.** `cargo test --test integration hostile` sends 10,000 random and hostile \

@@ -6,7 +6,8 @@
 use super::store::ArchivedRun;
 use crate::model::Kb;
 use crate::model::step::Action;
-use crate::record::{Outcome, RunRecord, StepRecord, Verdict};
+use crate::record::{Outcome, RunRecord, Severity, StepKind, StepRecord, Verdict};
+use crate::util::names::named_enum;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -155,9 +156,22 @@ pub struct CategoryReadiness {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Changes {
-    /// `git` when taken from the KB's history, `mtime` otherwise.
-    pub source: String,
+    pub source: ChangeSource,
     pub files: Vec<Change>,
+}
+
+named_enum! {
+    /// Where the list of changed runbooks comes from.
+    #[derive(Default)]
+    pub enum ChangeSource {
+        /// The KB's git history.
+        #[default]
+        Git = "git",
+        /// File modification times (the KB is not a repository).
+        Mtime = "mtime",
+        /// The built-in KB, which does not change.
+        BuiltIn = "built-in",
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -352,7 +366,7 @@ fn blockers(
 ) -> Vec<Blocker> {
     let mut grouped: BTreeMap<(String, String), Blocker> = BTreeMap::new();
     for (record, archived) in records {
-        for step in record.steps.iter().filter(|s| s.outcome.is_failure() && s.severity == "critical") {
+        for step in record.steps.iter().filter(|s| s.outcome.is_failure() && s.severity == Severity::Critical) {
             let key = (record.runbook.id.clone(), step.id.clone());
             let entry = grouped.entry(key).or_insert_with(|| Blocker {
                 runbook: record.runbook.id.clone(),
@@ -431,7 +445,9 @@ fn healthy(latest: &BTreeMap<String, (&RunRecord, &ArchivedRun)>, archives: &Pat
             let checks: Vec<String> = record
                 .steps
                 .iter()
-                .filter(|s| s.outcome == Outcome::Passed && (record.verdict == Verdict::Passed || s.kind != "run"))
+                .filter(|s| {
+                    s.outcome == Outcome::Passed && (record.verdict == Verdict::Passed || s.kind != StepKind::Run)
+                })
                 .flat_map(|s| s.checks.iter().filter(|c| c.passed).map(move |c| format!("{}: {}", s.id, c.message)))
                 .take(12)
                 .collect();
@@ -527,7 +543,7 @@ fn next_actions(kb: &Kb, blockers: &[Blocker]) -> Vec<NextAction> {
 /// Runbook files changed in the period: from git when the KB is a repository, else mtimes.
 fn changes(kb: &Kb, request: &Request) -> Changes {
     let Some(root) = kb.source.root() else {
-        return Changes { source: "built-in".into(), files: Vec::new() };
+        return Changes { source: ChangeSource::BuiltIn, files: Vec::new() };
     };
     let runbook_of = |path: &str| kb.runbooks.iter().find(|rb| rb.path == path).map(|rb| rb.id.clone());
     if let Some(files) = git_changes(root, request) {
@@ -541,7 +557,7 @@ fn changes(kb: &Kb, request: &Request) -> Changes {
                 subject: Some(subject),
             })
             .collect();
-        return Changes { source: "git".into(), files };
+        return Changes { source: ChangeSource::Git, files };
     }
     let files = kb
         .runbooks
@@ -558,7 +574,7 @@ fn changes(kb: &Kb, request: &Request) -> Changes {
             })
         })
         .collect();
-    Changes { source: "mtime".into(), files }
+    Changes { source: ChangeSource::Mtime, files }
 }
 
 /// `(path, when, author, subject)` of each Markdown file a commit of the period touched, newest

@@ -103,7 +103,11 @@ pub fn render(report: &CycleReport) -> String {
         let _ = writeln!(
             out,
             "From {}:\n",
-            if report.changes.source == "git" { "git history" } else { "file modification times" }
+            if report.changes.source == super::cycle::ChangeSource::Git {
+                "git history"
+            } else {
+                "file modification times"
+            }
         );
         for c in &report.changes.files {
             let who = c.author.as_ref().map(|a| format!(" by {a}")).unwrap_or_default();

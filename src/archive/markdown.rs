@@ -1,6 +1,6 @@
 //! `run.md`: the run for humans — summary table, findings, each step with its checks and output.
 
-use crate::record::{Outcome, RunRecord, StepRecord, Verdict};
+use crate::record::{Outcome, RunRecord, StepKind, StepRecord, Verdict};
 use crate::util::text::duration;
 use std::fmt::Write;
 
@@ -96,7 +96,7 @@ pub fn render(run: &RunRecord) -> String {
 
 fn write_step(out: &mut String, number: usize, step: &StepRecord) {
     let _ = writeln!(out, "\n### {number}. {} {} — {}\n", outcome_mark(step.outcome), step.id, step.name);
-    let mut facts = vec![format!("{} step", step.kind), step.severity.clone(), step.outcome.as_str().to_string()];
+    let mut facts = vec![format!("{} step", step.kind), step.severity.to_string(), step.outcome.to_string()];
     facts.extend(step.run_facts());
     let _ = writeln!(out, "{}", facts.join(" · "));
     if let Some(reason) = &step.reason {
@@ -106,7 +106,7 @@ fn write_step(out: &mut String, number: usize, step: &StepRecord) {
         let _ = writeln!(out, "\nConfirmed by {who}.");
     }
     if let Some(command) = &step.command {
-        let _ = write!(out, "\n{}", fenced(if step.kind == "run" { "sh" } else { "text" }, command));
+        let _ = write!(out, "\n{}", fenced(if step.kind == StepKind::Run { "sh" } else { "text" }, command));
     }
     if !step.checks.is_empty() {
         let _ = writeln!(out, "\nChecks:\n");
@@ -133,6 +133,9 @@ fn write_step(out: &mut String, number: usize, step: &StepRecord) {
             (None, false) => String::new(),
         };
         let _ = write!(out, "\n{label}{note}:\n\n{}", fenced("text", tail));
+    }
+    if let Some(expected) = step.expected_output.as_ref().filter(|_| step.outcome != Outcome::Skipped) {
+        let _ = write!(out, "\nexpected (from the doc):\n\n{}", fenced("text", expected));
     }
 }
 

@@ -245,8 +245,13 @@ pub fn cycle_title(markdown: &str, name: &str) -> String {
 /// The record in a run folder.
 pub fn read(dir: &Path) -> Result<RunRecord, RecordError> {
     let path = dir.join(RECORD_FILE);
-    let bytes = std::fs::read(&path).map_err(|source| RecordError::Unreadable { path: path.clone(), source })?;
-    serde_json::from_slice(&bytes).map_err(|source| RecordError::Damaged { path, source })
+    let parse = || {
+        let bytes = std::fs::read(&path).map_err(|source| RecordError::Unreadable { path: path.clone(), source })?;
+        serde_json::from_slice(&bytes).map_err(|source| RecordError::Damaged { path: path.clone(), source })
+    };
+    // A run in progress swaps its record for a newer one after every step; a read that spanned
+    // a whole step may see the file being reused (see `writer::RecordFile`): read again.
+    parse().or_else(|_| parse())
 }
 
 /// Why [`find`] found no single run.

@@ -52,9 +52,9 @@ struct ListArgs {
     /// Only runs of this runbook
     #[arg(long, value_name = "ID")]
     runbook: Option<String>,
-    /// Only runs with this verdict (passed, warning, failed, interrupted, running)
-    #[arg(long, value_name = "VERDICT")]
-    verdict: Option<String>,
+    /// Only runs with this verdict
+    #[arg(long, value_enum, value_name = "VERDICT")]
+    verdict: Option<Verdict>,
     /// What to list: runs (default) or cycle reports
     #[arg(long, value_enum, default_value = "run")]
     kind: ListKind,
@@ -179,13 +179,7 @@ fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
     if args.kind == ListKind::Cycle {
         return list_cycles(ctx, args.json);
     }
-    let verdict = match &args.verdict {
-        Some(text) => Some(Verdict::parse(text).ok_or_else(|| Error::Invalid {
-            message: format!("unknown verdict `{text}`"),
-            hint: Some("one of passed, warning, failed, interrupted, running".into()),
-        })?),
-        None => None,
-    };
+    let verdict = args.verdict;
     let archives = archives(ctx)?;
     let runs = archives.runs();
     let selected: Vec<&ArchivedRun> = runs

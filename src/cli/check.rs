@@ -3,7 +3,9 @@
 use super::Context;
 use super::diagnostics::DiagnosticRenderer;
 use super::output::{self, GREEN, RED, YELLOW, paint};
+use super::plain;
 use crate::cli::error::{Error, Result, exit};
+use crate::model::runbook::RunbookIdx;
 use crate::model::{Diagnostic, Kb, KbSource};
 use crate::util::text::plural;
 use serde::Serialize;
@@ -18,6 +20,10 @@ pub struct Args {
     /// Print JSON
     #[arg(long)]
     json: bool,
+    /// Also lint documents as plain docs: `bash -n` of every block that would run, placeholders
+    /// without a value, sessions not understood (warnings)
+    #[arg(long)]
+    plain: bool,
 }
 
 #[derive(Serialize)]
@@ -45,10 +51,12 @@ impl Target {
 
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let targets = targets(ctx, &args.paths)?;
+    let extra: Vec<Vec<Diagnostic>> = targets.iter().map(|t| plain_diagnostics(t, args.plain)).collect();
     let mut runbooks = 0;
     // Each diagnostic with the number of its target, whose renderer shows it.
     let mut selected: Vec<(usize, &Diagnostic)> = Vec::new();
-    for (number, target) in targets.iter().enumerate() {
+    for (number, (target, extra)) in targets.iter().zip(&extra).enumerate() {
+        selected.extend(extra.iter().map(|d| (number, d)));
         runbooks += target.kb.runbooks.iter().filter(|rb| target.covers(&rb.path)).count();
         if target.prefixes.is_none() {
             selected.extend(target.kb.diagnostics.iter().map(|d| (number, d)));
@@ -91,6 +99,74 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     }
     out.flush().map_err(io)?;
     Ok(if errors > 0 { exit::FAILED } else { exit::OK })
+}
+
+/// Warnings about plain docs: overlays whose blocks changed (always), and with `--plain` the
+/// blocks of every document — `bash -n`, placeholders without a value, sessions not understood.
+fn plain_diagnostics(target: &Target, all: bool) -> Vec<Diagnostic> {
+    use rayon::prelude::*;
+    let kb = &target.kb;
+    let work: Vec<RunbookIdx> = kb
+        .iter()
+        .filter(|(_, rb)| target.covers(&rb.path) && !rb.has_errors())
+        .filter(|(_, rb)| (all && rb.is_document()) || has_overlay(kb, rb))
+        .map(|(idx, _)| idx)
+        .collect();
+    let mut out: Vec<Diagnostic> = work.par_iter().flat_map_iter(|&i| plain_lint(kb, i, all)).collect();
+    out.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+    out
+}
+
+fn has_overlay(kb: &Kb, rb: &crate::model::Runbook) -> bool {
+    let sidecar = crate::model::plain::overlay::sidecar_path(&rb.path);
+    !kb.config.overlay.is_empty() || kb.file_path(&sidecar).is_some_and(|p| p.is_file())
+}
+
+fn plain_lint(kb: &Kb, idx: RunbookIdx, all: bool) -> Vec<Diagnostic> {
+    let rb = &kb[idx];
+    let Ok(body) = kb.body(idx) else { return Vec::new() };
+    let overlay = match crate::model::plain::overlay::for_runbook(kb, rb) {
+        Ok(overlay) => overlay,
+        Err(diag) => return vec![diag],
+    };
+    let read = plain::read(rb, &body.source, None, &plain::values(kb, &[]), overlay.as_ref());
+    let mut out = read.warnings.clone();
+    if !all || !rb.is_document() {
+        return out;
+    }
+    for var in read.unresolved() {
+        out.push(
+            Diagnostic::warning(
+                &rb.path,
+                var.line,
+                var.column,
+                format!("placeholder `{}` has no value", var.placeholder),
+            )
+            .with_hint(format!("runs need --var {}=… (or a value in the overlay's `vars:`)", var.name)),
+        );
+    }
+    // Every placeholder filled with its own name: the scripts as bash will read them.
+    let names: std::collections::BTreeMap<String, String> =
+        read.vars.iter().map(|v| (v.name.clone(), v.name.clone())).collect();
+    let filled = plain::read(rb, &body.source, None, &names, overlay.as_ref());
+    for step in &filled.steps {
+        let crate::model::step::Action::Run(run) = &step.step.action else { continue };
+        if !run.shell.is_empty() {
+            continue;
+        }
+        if let Some(error) = crate::exec::syntax::bash_syntax_error(&step.script) {
+            out.push(
+                Diagnostic::warning(
+                    &rb.path,
+                    step.line,
+                    step.column,
+                    format!("block `{}` does not parse: {error}", step.id),
+                )
+                .with_hint(format!("line numbers count in the script `runbook show {} --plain` prints", rb.id)),
+            );
+        }
+    }
+    out
 }
 
 /// Groups the requested paths by the KB they belong to. A path inside the current KB narrows

@@ -3,7 +3,7 @@
 
 use crate::archive::period::PeriodError;
 use crate::archive::store::{FindRunError, RecordError, WriteError};
-use crate::exec::engine;
+use crate::exec::plan;
 use crate::index::IndexError;
 use crate::model::discovery::DiscoveryError;
 use crate::model::slug::ID_RULES;
@@ -47,7 +47,7 @@ pub enum Error {
     Record(#[from] RecordError),
     /// The runbook cannot run as asked (bad `--var`, unknown `--from` step, …).
     #[error(transparent)]
-    Exec(#[from] engine::Invalid),
+    Exec(#[from] plan::Invalid),
     #[error(transparent)]
     Index(#[from] IndexError),
     #[error(transparent)]

@@ -4,12 +4,16 @@ use super::Context;
 use super::context::find;
 use super::diagnostics::DiagnosticRenderer;
 use super::output;
+use super::plain;
 use crate::cli::error::{Error, Result, exit};
-use crate::exec::engine::{self, ExecOptions};
+use crate::exec::context::RunContext;
+use crate::exec::engine::{self, RunRequest};
+use crate::exec::plan::ExecOptions;
 use crate::exec::probe::gpu;
 use crate::exec::report::Reporter;
 use crate::exec::report::json::JsonReporter;
 use crate::exec::report::terminal::TerminalReporter;
+use crate::model::runbook::Body;
 use crate::model::{Kb, Runbook};
 use crate::record::{Trigger, Verdict};
 use crate::util::text::plural;
@@ -58,6 +62,12 @@ pub struct Args {
     /// Redact the value of this environment variable everywhere (repeatable)
     #[arg(long = "secret", value_name = "NAME")]
     secrets: Vec<String>,
+    /// Run the doc's plain shell blocks as steps (`runbook show ID --plain` shows them)
+    #[arg(long)]
+    plain: bool,
+    /// With --plain: only the blocks under this heading (its text or anchor)
+    #[arg(long, value_name = "HEADING")]
+    section: Option<String>,
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
@@ -68,10 +78,20 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let kb = ctx.load_summaries()?;
     let idx = find(&kb, &args.id)?;
     let rb = &kb[idx];
-    refuse_unrunnable(ctx, &kb, rb)?;
+    let plain = plain::wanted(&kb, rb, args.plain);
+    refuse_unrunnable(ctx, &kb, rb, plain, args.section.is_some())?;
     let body = kb.body(idx).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
+    let vars = parse_vars(&args.vars)?;
+    let (rb, body, vars) = if plain {
+        let (rb, body) =
+            plain_steps(ctx, &kb, rb, &body, args.section.as_deref(), &vars, !args.json && !args.diagnose)?;
+        (std::borrow::Cow::Owned(rb), Arc::new(body), Vec::new())
+    } else {
+        (std::borrow::Cow::Borrowed(rb), body, vars)
+    };
+    let rb: &Runbook = &rb;
     let opts = ExecOptions {
-        vars: parse_vars(&args.vars)?,
+        vars,
         yes: args.yes,
         dry_run: args.dry_run,
         from: args.from,
@@ -80,18 +100,23 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         archive: !args.no_archive && !args.dry_run,
         archives_dir: kb.archives_dir(ctx.archives.as_deref()),
         secret_names: args.secrets,
-        cwd: ctx.cwd.clone(),
         diagnose: args.diagnose,
         trigger,
+        plain,
+        section: args.section,
     };
+    let gpu: Arc<dyn gpu::GpuSource> = Arc::from(gpu::source_from_env());
+    let context =
+        RunContext::from_process(ctx.cwd.clone(), gpu).map_err(|message| Error::Invalid { message, hint: None })?;
     let interrupted = interrupt_flag();
     let mut reporter: Box<dyn Reporter> = if args.json {
-        Box::new(JsonReporter::default())
+        Box::new(JsonReporter::new(context.clock))
     } else {
         Box::new(TerminalReporter::new(output::use_color(ctx.color), ctx.quiet))
     };
-    let gpu: Arc<dyn gpu::GpuSource> = Arc::from(gpu::source_from_env());
-    let outcome = engine::execute(&kb, rb, &body, &opts, reporter.as_mut(), &interrupted, gpu)?;
+    let request =
+        RunRequest { kb: &kb, runbook: rb, body: &body, options: &opts, context: &context, interrupted: &interrupted };
+    let outcome = engine::execute(&request, reporter.as_mut())?;
     if args.dry_run {
         return Ok(exit::OK);
     }
@@ -113,8 +138,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     })
 }
 
-/// A runbook with errors (shown first) or without steps does not run.
-fn refuse_unrunnable(ctx: &Context, kb: &Kb, rb: &Runbook) -> Result<()> {
+/// A runbook with errors (shown first) or without steps does not run; nor does `--section`
+/// outside a plain run.
+fn refuse_unrunnable(ctx: &Context, kb: &Kb, rb: &Runbook, plain: bool, section: bool) -> Result<()> {
     if rb.has_errors() {
         let mut renderer = DiagnosticRenderer::new(kb, |p| ctx.display_path(kb, p));
         let mut stderr = output::stderr(ctx.color);
@@ -126,10 +152,19 @@ fn refuse_unrunnable(ctx: &Context, kb: &Kb, rb: &Runbook) -> Result<()> {
             hint: Some(format!("fix them, then `runbook check {}`", ctx.display_path(kb, &rb.path))),
         });
     }
-    if rb.is_document() {
+    if section && !plain {
+        return Err(Error::Invalid {
+            message: "--section selects blocks of a plain doc".into(),
+            hint: Some(format!("add --plain: `runbook exec {} --plain --section …`", rb.id)),
+        });
+    }
+    if rb.is_document() && !plain {
         return Err(Error::Invalid {
             message: format!("{} is a document: it has no steps to run", rb.id),
-            hint: Some(format!("`runbook show {}` prints it", rb.id)),
+            hint: Some(format!(
+                "`runbook exec {0} --plain` runs its shell blocks (`runbook show {0} --plain` shows them), `runbook show {0}` prints it",
+                rb.id
+            )),
         });
     }
     Ok(())
@@ -147,6 +182,65 @@ fn parse_vars(pairs: &[String]) -> Result<Vec<(String, String)>> {
             }),
         })
         .collect()
+}
+
+/// The doc read as plain steps, as a runbook the engine runs like any other: its placeholders
+/// become its variables (with their values), its blocks its steps. Exit 2 before anything runs
+/// when a placeholder has no value (after asking for it on a terminal).
+fn plain_steps(
+    ctx: &Context,
+    kb: &Kb,
+    rb: &Runbook,
+    body: &Body,
+    section: Option<&str>,
+    given: &[(String, String)],
+    may_prompt: bool,
+) -> Result<(Runbook, Body)> {
+    let overlay = plain::overlay(ctx, kb, rb)?;
+    let mut values = plain::values(kb, given);
+    let mut read = plain::read(rb, &body.source, section, &values, overlay.as_ref());
+    if let Some(section) = section
+        && !read.section_found
+    {
+        return Err(plain::no_section(rb, section));
+    }
+    // A `--var` may name a placeholder of any section.
+    match section {
+        Some(_) => plain::check_given(rb, &plain::read(rb, &body.source, None, &values, overlay.as_ref()), given)?,
+        None => plain::check_given(rb, &read, given)?,
+    }
+    if read.steps.is_empty() {
+        return Err(Error::Invalid {
+            message: format!(
+                "{} has no shell blocks to run{}",
+                rb.id,
+                section.map(|s| format!(" under `{s}`")).unwrap_or_default()
+            ),
+            hint: Some(format!("`runbook show {} --plain` shows every block and why it does not run", rb.id)),
+        });
+    }
+    if !read.unresolved().is_empty() && may_prompt {
+        let answers = plain::prompt(ctx, kb, rb, &read.unresolved());
+        if !answers.is_empty() {
+            values.extend(answers);
+            read = plain::read(rb, &body.source, section, &values, overlay.as_ref());
+        }
+    }
+    let unresolved = read.unresolved();
+    if !unresolved.is_empty() {
+        return Err(plain::unresolved_error(ctx, kb, rb, &unresolved));
+    }
+    if !ctx.quiet {
+        plain::print_diagnostics(ctx, kb, &read.warnings);
+    }
+    let mut runbook = rb.clone();
+    for var in &read.vars {
+        if let Some(value) = &var.value {
+            runbook.vars.insert(var.name.clone(), serde_json::Value::String(value.clone()));
+        }
+    }
+    let steps = read.engine_steps();
+    Ok((runbook, Body { source: body.source.clone(), steps, diagnoses: Vec::new(), sha256: read.sha256 }))
 }
 
 /// Set by Ctrl-C or SIGTERM; the engine stops the current step and writes the archive. A second

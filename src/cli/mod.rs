@@ -9,14 +9,17 @@ mod cycle;
 mod diagnostics;
 pub mod error;
 mod exec;
+mod import;
 mod index;
 mod list;
 mod mcp;
 mod new;
 mod output;
+mod plain;
 mod search;
 mod serve;
 mod show;
+mod watchdog;
 
 use crate::cli::error::{Error, exit};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -77,6 +80,8 @@ pub enum Command {
     Cycle(cycle::Args),
     /// Create a new runbook from the scaffold template
     New(new::Args),
+    /// Rewrite a plain doc as a runbook: its shell blocks as `yaml step` blocks
+    Import(import::Args),
     /// Update the search index now (`--rebuild` starts it afresh)
     Index(index::Args),
     /// Write the knowledge base as a static site (default: public/)
@@ -87,6 +92,9 @@ pub enum Command {
     Mcp(mcp::Args),
     /// Print shell completions
     Completions(completions::Args),
+    /// The guard `exec` starts to stop a step's processes if it is killed (internal)
+    #[command(name = "__watchdog", hide = true)]
+    Watchdog,
 }
 
 /// How an MCP server is set up: `runbook mcp`, and `/mcp` of `runbook serve`.
@@ -146,6 +154,7 @@ pub fn main_with(hooks: &Hooks) -> i32 {
         Command::Archive(args) => archive::run(&ctx, args),
         Command::Cycle(args) => cycle::run(&ctx, args),
         Command::New(args) => new::run(&ctx, args),
+        Command::Import(args) => import::run(&ctx, args),
         Command::Build(args) => build::run(&ctx, args),
         Command::Serve(args) => {
             if let Some(hook) = hooks.long_running {
@@ -155,6 +164,7 @@ pub fn main_with(hooks: &Hooks) -> i32 {
         }
         Command::Mcp(args) => mcp::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
+        Command::Watchdog => watchdog::run(),
     };
     match result {
         Ok(code) => code,

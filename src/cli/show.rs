@@ -3,26 +3,43 @@
 use super::Context;
 use super::context::find;
 use super::diagnostics::DiagnosticRenderer;
-use super::output::{self, BOLD, CYAN, DIM, HEADING, RED, YELLOW, paint};
+use super::output::{self, BOLD, CYAN, DIM, GREEN, HEADING, RED, YELLOW, paint};
+use super::plain;
 use crate::cli::error::{Error, Result, exit};
 use crate::model::Kb;
-use crate::model::runbook::{Body, RunbookIdx};
+use crate::model::plain::classify::Kind;
+use crate::model::plain::{BlockPlan, Fate, Plan};
+use crate::model::runbook::{Body, Runbook, RunbookIdx};
 use crate::model::step::{Action, Step};
+use crate::model::views::PlainView;
 use crate::model::views::RunbookView;
 use std::io::Write;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Runbook id, alias or path
-    id: String,
+    /// Runbook id, alias or path (with --plain: several; --json then prints a list)
+    #[arg(required = true, num_args = 1..)]
+    ids: Vec<String>,
     /// Print JSON
     #[arg(long)]
     json: bool,
+    /// Show the doc's shell blocks as the plain steps `exec --plain` runs: each with its class and why
+    #[arg(long)]
+    plain: bool,
+    /// With --plain: only the blocks under this heading
+    #[arg(long, value_name = "HEADING", requires = "plain")]
+    section: Option<String>,
+    /// With --plain: a value for a placeholder, to see the commands with it (repeatable)
+    #[arg(long = "var", value_name = "NAME=VALUE", requires = "plain")]
+    vars: Vec<String>,
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let kb = ctx.load_kb()?;
-    let idx = find(&kb, &args.id)?;
+    if args.plain || args.ids.len() > 1 {
+        return show_plain(ctx, &kb, &args);
+    }
+    let idx = find(&kb, &args.ids[0])?;
     let rb = &kb[idx];
     let body = kb.body(idx).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
     let mut out = output::stdout(ctx.color);
@@ -35,6 +52,179 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     }
     out.flush().map_err(|e| Error::io("stdout", e))?;
     Ok(exit::OK)
+}
+
+/// `show --plain`: every block with what becomes of it; several docs at once.
+fn show_plain(ctx: &Context, kb: &Kb, args: &Args) -> Result<i32> {
+    if !args.plain {
+        return Err(Error::Invalid {
+            message: "several runbooks at once need --plain".into(),
+            hint: Some("show one runbook, or add --plain".into()),
+        });
+    }
+    let given = args
+        .vars
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) => Ok((name.trim().to_string(), value.to_string())),
+            None => Err(Error::Invalid {
+                message: format!("bad --var `{pair}`"),
+                hint: Some("write --var name=value".into()),
+            }),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let values = plain::values(kb, &given);
+    let mut out = output::stdout(ctx.color);
+    let io = |e| Error::io("stdout", e);
+    let mut reads = Vec::with_capacity(args.ids.len());
+    for id in &args.ids {
+        let idx = find(kb, id)?;
+        let rb = &kb[idx];
+        let body = kb.body(idx).map_err(|e| Error::io(ctx.display_path(kb, &rb.path), e))?;
+        let overlay = plain::overlay(ctx, kb, rb)?;
+        let read = plain::read(rb, &body.source, args.section.as_deref(), &values, overlay.as_ref());
+        if let Some(section) = &args.section
+            && !read.section_found
+        {
+            return Err(plain::no_section(rb, section));
+        }
+        reads.push((rb, read));
+    }
+    if args.json {
+        let views: Vec<PlainView> = reads
+            .iter()
+            .map(|(rb, read)| PlainView::new(rb, read, plain::command(kb, rb), args.section.as_deref()))
+            .collect();
+        if views.len() == 1 {
+            serde_json::to_writer_pretty(&mut out, &views[0])?;
+        } else {
+            serde_json::to_writer(&mut out, &views)?;
+        }
+        writeln!(out).map_err(io)?;
+    } else {
+        for (i, (rb, read)) in reads.iter().enumerate() {
+            if i > 0 {
+                writeln!(out).map_err(io)?;
+            }
+            print_plain(&mut out, ctx, kb, rb, read).map_err(io)?;
+        }
+    }
+    out.flush().map_err(io)?;
+    Ok(exit::OK)
+}
+
+fn print_plain<W: Write>(out: &mut W, ctx: &Context, kb: &Kb, rb: &Runbook, read: &Plan) -> std::io::Result<()> {
+    let path = ctx.display_path(kb, &rb.path);
+    writeln!(out, "{}", paint(BOLD, &rb.title))?;
+    writeln!(out, "{} {path}", paint(DIM, format!("id {} · plain steps ·", rb.id)))?;
+    if !read.vars.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "{}", paint(HEADING, "Placeholders"))?;
+        for var in &read.vars {
+            let value = match &var.value {
+                Some(value) => format!("= {value}"),
+                None => paint(YELLOW, format!("needs --var {}=…", var.name)),
+            };
+            writeln!(
+                out,
+                "  {} {}  {}  {}",
+                paint(BOLD, &var.name),
+                value,
+                var.placeholder,
+                paint(DIM, format!("{path}:{}:{}", var.line, var.column))
+            )?;
+        }
+    }
+    writeln!(out)?;
+    if read.steps.is_empty() {
+        writeln!(out, "{}", paint(DIM, "No shell blocks to run."))?;
+    } else {
+        writeln!(
+            out,
+            "{}  {}",
+            paint(HEADING, format!("Plain steps ({})", read.steps.len())),
+            paint(DIM, format!("run: {}", plain::command(kb, rb)))
+        )?;
+    }
+    for (number, step) in read.steps.iter().enumerate() {
+        let class = match step.class {
+            Kind::ReadOnly => paint(GREEN, "runs (read-only)"),
+            Kind::Asks => paint(RED, "asks first"),
+            Kind::Interactive => paint(YELLOW, "manual (a person does it)"),
+        };
+        writeln!(out, "{:>3}. {} {}  {class}", number + 1, paint(BOLD, &step.id), step.name)?;
+        writeln!(out, "     {} {}", paint(DIM, "why:"), step.why)?;
+        let mut place = format!("{path}:{}", step.line);
+        if let Some(session) = &step.session {
+            place.push_str(&format!(" · session: {session}"));
+        }
+        writeln!(out, "     {} {place} · block {} · sha256 {}", paint(DIM, "from:"), step.block, &step.sha256[..12])?;
+        let prefix = if step.class == Kind::Interactive { "☞" } else { "$" };
+        for line in step.script.trim_end().lines() {
+            writeln!(out, "     {} {line}", paint(CYAN, prefix))?;
+        }
+        if let Some(expected) = &step.expected_output {
+            writeln!(out, "     {}", paint(DIM, "expected output (from the doc):"))?;
+            for line in expected.lines().take(12) {
+                writeln!(out, "     {} {}", paint(DIM, "│"), paint(DIM, line))?;
+            }
+            if expected.lines().count() > 12 {
+                writeln!(
+                    out,
+                    "     {} {}",
+                    paint(DIM, "│"),
+                    paint(DIM, format!("… {} more lines", expected.lines().count() - 12))
+                )?;
+            }
+        }
+    }
+    let not_run: Vec<&BlockPlan> =
+        read.blocks.iter().filter(|b| !matches!(b.fate, Fate::Step | Fate::Joined)).collect();
+    if !not_run.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "{}", paint(HEADING, "Blocks that do not run"))?;
+        for block in not_run {
+            let why = match block.fate {
+                Fate::Output => "output only: a console block without prompt lines",
+                Fate::NotShell => "no prompt lines: not read as commands",
+                Fate::Empty => "comments only",
+                Fate::Variables => "only sets variables, which later blocks use",
+                Fate::Skipped => "skipped by the overlay",
+                Fate::OutsideSection => "outside --section",
+                Fate::Step | Fate::Joined => "",
+            };
+            let heading = block.heading.as_deref().map(|h| format!(" under “{h}”")).unwrap_or_default();
+            let info = if block.info.is_empty() { "untyped".to_string() } else { block.info.clone() };
+            writeln!(
+                out,
+                "  {} {info} block {}{heading}: {why}",
+                paint(DIM, format!("{path}:{}", block.line)),
+                block.ordinal
+            )?;
+        }
+    }
+    if read.other_blocks > 0 {
+        writeln!(
+            out,
+            "  {}",
+            paint(
+                DIM,
+                format!(
+                    "and {} code block{} in other languages (YAML, PromQL, …)",
+                    read.other_blocks,
+                    if read.other_blocks == 1 { "" } else { "s" }
+                )
+            )
+        )?;
+    }
+    if !read.warnings.is_empty() {
+        writeln!(out)?;
+        let mut renderer = DiagnosticRenderer::new(kb, |p| ctx.display_path(kb, p));
+        for diag in &read.warnings {
+            writeln!(out, "{}", renderer.render(diag))?;
+        }
+    }
+    Ok(())
 }
 
 fn print_runbook<W: Write>(out: &mut W, ctx: &Context, kb: &Kb, idx: RunbookIdx, body: &Body) -> std::io::Result<()> {
@@ -71,7 +261,23 @@ fn print_runbook<W: Write>(out: &mut W, ctx: &Context, kb: &Kb, idx: RunbookIdx,
     }
     writeln!(out)?;
     if rb.is_document() {
-        writeln!(out, "{}", paint(DIM, "A document: no steps to run."))?;
+        let read = plain::read(rb, &body.source, None, &plain::values(kb, &[]), None);
+        match read.steps.len() {
+            0 => writeln!(out, "{}", paint(DIM, "A document: no steps to run."))?,
+            n => writeln!(
+                out,
+                "{}",
+                paint(
+                    DIM,
+                    format!(
+                        "A document; its shell blocks run as {n} plain step{}: `{}` (`runbook show {} --plain` lists them).",
+                        if n == 1 { "" } else { "s" },
+                        plain::command(kb, rb),
+                        rb.id
+                    )
+                )
+            )?,
+        }
     } else {
         writeln!(
             out,

@@ -4,6 +4,7 @@
 //! Matchers reach this module resolved: templates rendered, numbers and versions parsed.
 
 use crate::model::matcher::{Deferred, LinePattern, LineTest, Matcher, MatcherError, Scalar, Unit, compile_regex};
+use crate::model::probe::fields::Measure;
 use crate::model::quantity::Number;
 use crate::model::version::Version;
 use crate::record::CheckResult;
@@ -16,6 +17,16 @@ fn ready<T: Clone>(value: &Deferred<T>) -> Result<T, String> {
         Deferred::Ready(v) => Ok(v.clone()),
         Deferred::Template(t) => Err(format!("unrendered template `{}`", t.source)),
     }
+}
+
+/// A probe's measure (label, unit and matcher from its field declaration) against a number.
+pub fn check_measure<F>(measure: &Measure<'_, F>, seen: f64) -> CheckResult {
+    check_number(measure.label, measure.matcher, seen, measure.unit)
+}
+
+/// A measure whose value the system did not report: noted, not failed.
+pub fn not_reported<F>(measure: &Measure<'_, F>, why: &str) -> CheckResult {
+    CheckResult::not_reported(measure.label, measure.matcher.describe(measure.unit), why)
 }
 
 /// A numeric observation against a number matcher.

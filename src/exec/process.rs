@@ -4,8 +4,12 @@
 //! the group. No helper threads: a step costs one `fork`/`exec` and little else.
 
 use super::stream::{Live, StreamSink, StreamState, StreamSummary};
+use super::watchdog::Watchdog;
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::io::Errno;
+use rustix::pipe::SpliceFlags;
 use rustix::process::{Pid, PidfdFlags, Signal};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::fd::AsFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -25,7 +29,8 @@ const ABANDON_AFTER: Duration = Duration::from_secs(1);
 pub struct Spawn {
     pub program: String,
     pub args: Vec<String>,
-    pub env: Vec<(String, String)>,
+    /// The whole environment of the process (nothing is inherited).
+    pub env: BTreeMap<String, String>,
     pub cwd: PathBuf,
 }
 
@@ -45,11 +50,18 @@ pub struct Finished {
 struct Pipe<R> {
     reader: Option<R>,
     state: StreamState,
+    /// The pipe's buffer was enlarged for passing output through.
+    grown: bool,
+    /// `splice` works for this log (a filesystem may refuse it).
+    can_splice: bool,
 }
 
 impl<R: Read + AsFd> Pipe<R> {
     /// Reads what is there now; closes the pipe at end of file. Never blocks (non-blocking fd).
     fn drain(&mut self, buffer: &mut Vec<u8>, live: &mut Live) {
+        if self.pass_through() {
+            return;
+        }
         let Some(reader) = self.reader.as_mut() else { return };
         // A bounded number of reads per wake-up, so one chatty stream cannot starve the other.
         for _ in 0..64 {
@@ -61,7 +73,7 @@ impl<R: Read + AsFd> Pipe<R> {
                 Ok(n) => {
                     self.state.feed(&buffer[..n], live);
                     // Grow while reads keep filling the buffer: few, large reads for big outputs.
-                    if n == buffer.len() && buffer.len() < 256 * 1024 {
+                    if n == buffer.len() && buffer.len() < 64 * 1024 {
                         buffer.resize(buffer.len() * 2, 0);
                     }
                 }
@@ -74,30 +86,134 @@ impl<R: Read + AsFd> Pipe<R> {
             }
         }
     }
+
+    fn is_open(&self) -> bool {
+        self.reader.is_some()
+    }
+
+    /// When nothing needs to see the rest of the output (a gigabyte of it, say), moves it from
+    /// the pipe to the log file inside the kernel (`splice`), without copying it through here.
+    /// False when that does not apply and the pipe must be read.
+    fn pass_through(&mut self) -> bool {
+        let Some(reader) = self.reader.as_ref().filter(|_| self.can_splice) else { return false };
+        let Some(log) = self.state.pass_through() else { return false };
+        if !self.grown {
+            // Fewer, larger moves: the pipe holds 1 MiB instead of 64 KiB.
+            let _ = rustix::pipe::fcntl_setpipe_size(reader, 1 << 20);
+            self.grown = true;
+        }
+        let mut moved = 0u64;
+        let result = loop {
+            match rustix::pipe::splice(reader, None, log, None, 1 << 20, SpliceFlags::NONBLOCK) {
+                Ok(0) => break Ok(true),
+                Ok(n) => moved += n as u64,
+                Err(Errno::AGAIN) => break Ok(false),
+                Err(Errno::INTR) => continue,
+                Err(errno) => break Err(errno),
+            }
+        };
+        self.state.passed_through(moved);
+        match result {
+            Ok(true) => self.reader = None,
+            Ok(false) => {}
+            // Not possible here (a filesystem without splice): read it instead, as before.
+            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if moved == 0 => {
+                self.can_splice = false;
+                return false;
+            }
+            Err(errno) => self.state.pass_through_failed(format!("cannot write the log: {errno}")),
+        }
+        true
+    }
+}
+
+/// When to escalate from SIGTERM to SIGKILL, and when to stop waiting for pipes nobody closes.
+#[derive(Default)]
+struct Stopper {
+    stopping: bool,
+    timed_out: bool,
+    kill_at: Option<Instant>,
+    abandon_at: Option<Instant>,
+}
+
+impl Stopper {
+    /// Signals the group as the deadlines pass. True once the loop should give up on the pipes.
+    fn tick(&mut self, now: Instant, deadline: Instant, interrupted: bool, pid: u32, born: u64) -> bool {
+        if !self.stopping && (now >= deadline || interrupted) {
+            self.timed_out = !interrupted;
+            self.stopping = true;
+            signal_group(pid, Signal::TERM);
+            self.kill_at = Some(now + KILL_GRACE);
+        }
+        if self.kill_at.is_some_and(|at| now >= at) {
+            signal_group(pid, Signal::KILL);
+            kill_strays(pid, born);
+            self.kill_at = None;
+            self.abandon_at = Some(now + ABANDON_AFTER);
+        }
+        self.abandon_at.is_some_and(|at| now >= at)
+    }
+
+    /// How long the loop may sleep before the next deadline.
+    fn wait(&self, now: Instant, deadline: Instant) -> Duration {
+        let mut wait = TICK;
+        for at in [Some(deadline).filter(|_| !self.stopping), self.kill_at, self.abandon_at].into_iter().flatten() {
+            wait = wait.min(at.saturating_duration_since(now));
+        }
+        wait
+    }
 }
 
 /// Runs `spawn` to completion, timeout or interruption, handing every live output line to
-/// `live`. Returns an error only when the process cannot be started.
+/// `live`. Returns an error only when the process cannot be started. With a `watchdog`, the
+/// process and what it starts are killed even if `runbook` itself is killed meanwhile.
 pub fn run(
     spawn: Spawn,
     timeout: Duration,
-    stdout: StreamSink,
-    stderr: StreamSink,
+    sinks: [StreamSink; 2],
     interrupted: &AtomicBool,
+    mut watchdog: Option<&mut Watchdog>,
     live: &mut Live,
 ) -> Result<Finished, String> {
     let started = Instant::now();
     let mut command = Command::new(&spawn.program);
     command
         .args(&spawn.args)
-        .envs(spawn.env.iter().map(|(k, v)| (k, v)))
+        .env_clear()
+        .envs(&spawn.env)
         .current_dir(&spawn.cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Its own process group: a timeout or Ctrl-C can then signal everything it started.
         .process_group(0);
-    let mut child = command.spawn().map_err(|err| spawn_error(&spawn, &err))?;
+    if let Some(watchdog) = watchdog.as_deref_mut() {
+        let (name, value) = watchdog.arm();
+        command.env(name, value);
+    }
+    let spawned = command.spawn().map_err(|err| spawn_error(&spawn, &err));
+    let finished = spawned.and_then(|child| {
+        if let Some(watchdog) = watchdog.as_deref_mut() {
+            watchdog.started(child.id());
+        }
+        supervise(child, started, timeout, sinks, interrupted, live)
+    });
+    if let Some(watchdog) = watchdog {
+        watchdog.done();
+    }
+    finished
+}
+
+/// Reads both pipes as the process writes them, until it has exited and closed them, stopping
+/// it at the deadline or on interrupt.
+fn supervise(
+    mut child: Child,
+    started: Instant,
+    timeout: Duration,
+    [stdout, stderr]: [StreamSink; 2],
+    interrupted: &AtomicBool,
+    live: &mut Live,
+) -> Result<Finished, String> {
     let pid = child.id();
     // Processes of ours older than the step (daemons earlier steps meant to leave running) are
     // not its strays.
@@ -113,45 +229,27 @@ pub fn run(
     // A pidfd turns "the process exited" into one more thing to poll; without one (older
     // kernels) the loop asks `try_wait` on every wake-up.
     let pidfd = Pid::from_raw(pid as i32).and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()).ok());
-    let mut stdout = Pipe { reader: Some(out), state: StreamState::new(stdout) };
-    let mut stderr = Pipe { reader: Some(err), state: StreamState::new(stderr) };
+    let mut stdout = Pipe { reader: Some(out), state: StreamState::new(stdout), grown: false, can_splice: true };
+    let mut stderr = Pipe { reader: Some(err), state: StreamState::new(stderr), grown: false, can_splice: true };
     let mut buffer = vec![0u8; 4 * 1024];
     let deadline = started + timeout;
     let mut status: Option<ExitStatus> = None;
-    let mut timed_out = false;
-    let mut stopping = false;
-    let mut kill_at: Option<Instant> = None;
-    let mut abandon_at: Option<Instant> = None;
+    let mut stopper = Stopper::default();
     let mut idle = Duration::from_millis(1);
     loop {
         if status.is_none() {
             status = child.try_wait().ok().flatten();
         }
-        let open = stdout.reader.is_some() || stderr.reader.is_some();
+        let open = stdout.is_open() || stderr.is_open();
         if status.is_some() && !open {
             break;
         }
         let now = Instant::now();
-        if !stopping && (now >= deadline || interrupted.load(Ordering::SeqCst)) {
-            timed_out = !interrupted.load(Ordering::SeqCst);
-            stopping = true;
-            signal_group(pid, Signal::TERM);
-            kill_at = Some(now + KILL_GRACE);
-        }
-        if kill_at.is_some_and(|at| now >= at) {
-            signal_group(pid, Signal::KILL);
-            kill_strays(pid, born);
-            kill_at = None;
-            abandon_at = Some(now + ABANDON_AFTER);
-        }
-        if abandon_at.is_some_and(|at| now >= at) && status.is_some() {
-            // Pipes held by something we could not find must not hang the run forever.
+        // Pipes held by something we could not find must not hang the run forever.
+        if stopper.tick(now, deadline, interrupted.load(Ordering::SeqCst), pid, born) && status.is_some() {
             break;
         }
-        let mut wait = TICK;
-        for at in [Some(deadline).filter(|_| !stopping), kill_at, abandon_at].into_iter().flatten() {
-            wait = wait.min(at.saturating_duration_since(now));
-        }
+        let mut wait = stopper.wait(now, deadline);
         if !open {
             // The pipes are closed but the process has not been reaped yet: usually a matter of
             // microseconds, so look again soon, and back off if it lingers.
@@ -162,7 +260,7 @@ pub fn run(
         stdout.drain(&mut buffer, live);
         stderr.drain(&mut buffer, live);
     }
-    if stopping {
+    if stopper.stopping {
         // Make sure nothing survives, even after the group exited within the grace period:
         // not the group, and not what left it (`setsid` daemons, re-parented to us).
         signal_group(pid, Signal::KILL);
@@ -178,8 +276,8 @@ pub fn run(
     Ok(Finished {
         exit_code,
         signal,
-        timed_out,
-        interrupted: stopping && !timed_out,
+        timed_out: stopper.timed_out,
+        interrupted: stopper.stopping && !stopper.timed_out,
         duration: started.elapsed(),
         stdout: stdout.state.finish(live),
         stderr: stderr.state.finish(live),

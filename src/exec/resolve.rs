@@ -4,15 +4,15 @@
 
 use crate::model::Step;
 use crate::model::matcher::{
-    Deferred, LinePattern, LineTest, LinesMatcher, Matcher, MatcherError, NumberMatcher, Scalar, TextMatcher,
-    ValueMatcher, VersionMatcher, check_regex, parse_rendered_line_pattern,
+    Deferred, LinePattern, LineTest, LinesMatcher, Matcher, MatcherError, Scalar, check_regex,
+    parse_rendered_line_pattern,
 };
-use crate::model::probe::{CommandProbe, DiskProbe, FileProbe, GpuProbe, HttpProbe, Probe, ProcessProbe, TcpProbe};
+use crate::model::probe::Probe;
+use crate::model::probe::fields::{SlotMut, Slots};
 use crate::model::quantity::parse_quantity;
 use crate::model::step::{Action, Expect};
 use crate::model::template::{Template, TemplateError};
 use crate::model::version::VersionReq;
-use std::collections::BTreeMap;
 
 /// Renders one template to text; `Ok(None)` means "not yet" (a dry run cannot know what an
 /// earlier step will capture), and the value stays as written. The error is the renderer's
@@ -183,83 +183,22 @@ pub fn resolve_matcher(matcher: &Matcher, render: &Render) -> Result<Matcher, Re
     })
 }
 
-fn num_opt(m: &Option<NumberMatcher>, render: &Render) -> Result<Option<NumberMatcher>, ResolveError> {
-    m.as_ref().map(|m| resolve_matcher(&m.0, render).map(NumberMatcher)).transpose()
-}
-
-fn version_opt(m: &Option<VersionMatcher>, render: &Render) -> Result<Option<VersionMatcher>, ResolveError> {
-    m.as_ref().map(|m| resolve_matcher(&m.0, render).map(VersionMatcher)).transpose()
-}
-
 fn lines_opt(m: &Option<LinesMatcher>, render: &Render) -> Result<Option<LinesMatcher>, ResolveError> {
     m.as_ref().map(|m| resolve_matcher(&m.0, render).map(LinesMatcher)).transpose()
 }
 
+/// The probe with every template and matcher its fields declare rendered.
 pub fn resolve_probe(probe: &Probe, render: &Render) -> Result<Probe, ResolveError> {
-    Ok(match probe {
-        Probe::Disk(p) => Probe::Disk(DiskProbe {
-            path: literal(render, &p.path)?,
-            used_percent: num_opt(&p.used_percent, render)?,
-            avail: num_opt(&p.avail, render)?,
-            used: num_opt(&p.used, render)?,
-            size: num_opt(&p.size, render)?,
-            inodes_used_percent: num_opt(&p.inodes_used_percent, render)?,
-            inodes_avail: num_opt(&p.inodes_avail, render)?,
-        }),
-        Probe::Gpu(p) => Probe::Gpu(GpuProbe {
-            count: num_opt(&p.count, render)?,
-            index: p.index,
-            name: p.name.as_ref().map(|m| resolve_matcher(&m.0, render).map(TextMatcher)).transpose()?,
-            driver_version: version_opt(&p.driver_version, render)?,
-            cuda_version: version_opt(&p.cuda_version, render)?,
-            compute_capability: version_opt(&p.compute_capability, render)?,
-            memory_total: num_opt(&p.memory_total, render)?,
-            memory_free: num_opt(&p.memory_free, render)?,
-            memory_used: num_opt(&p.memory_used, render)?,
-            memory_used_percent: num_opt(&p.memory_used_percent, render)?,
-            utilization_percent: num_opt(&p.utilization_percent, render)?,
-            temperature_c: num_opt(&p.temperature_c, render)?,
-            power_w: num_opt(&p.power_w, render)?,
-            require: p.require,
-        }),
-        Probe::Http(p) => {
-            let mut headers = BTreeMap::new();
-            for (key, value) in &p.headers {
-                headers.insert(key.clone(), literal(render, value)?);
-            }
-            let mut json = BTreeMap::new();
-            for (pointer, matcher) in &p.json {
-                json.insert(pointer.clone(), ValueMatcher(resolve_matcher(&matcher.0, render)?));
-            }
-            Probe::Http(HttpProbe {
-                url: literal(render, &p.url)?,
-                method: p.method,
-                headers,
-                status: num_opt(&p.status, render)?,
-                body: lines_opt(&p.body, render)?,
-                json,
-                timeout: p.timeout,
-            })
+    let mut resolved = probe.clone();
+    let mut slots = Vec::new();
+    resolved.slots_mut(&mut slots);
+    for slot in slots {
+        match slot {
+            SlotMut::Template(t) => *t = literal(render, t)?,
+            SlotMut::Matcher(m) => *m = resolve_matcher(m, render)?,
         }
-        Probe::Tcp(p) => {
-            Probe::Tcp(TcpProbe { address: literal(render, &p.address)?, reachable: p.reachable, timeout: p.timeout })
-        }
-        Probe::File(p) => Probe::File(FileProbe {
-            path: literal(render, &p.path)?,
-            exists: p.exists,
-            kind: p.kind,
-            readable: p.readable,
-            writable: p.writable,
-            contains: lines_opt(&p.contains, render)?,
-            size: num_opt(&p.size, render)?,
-        }),
-        Probe::Command(p) => Probe::Command(CommandProbe { name: literal(render, &p.name)?, found: p.found }),
-        Probe::Process(p) => Probe::Process(ProcessProbe {
-            name: literal(render, &p.name)?,
-            running: p.running,
-            count: num_opt(&p.count, render)?,
-        }),
-    })
+    }
+    Ok(resolved)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! What templates see: variables, captures, earlier steps' results, the environment and the host.
 
+use crate::record::Outcome;
 use minijinja::Value;
 use std::collections::BTreeMap;
 
@@ -7,7 +8,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone)]
 pub struct StepState {
     pub passed: bool,
-    pub status: String,
+    pub status: Outcome,
     pub exit: Option<i32>,
     pub stdout: String,
 }
@@ -18,39 +19,51 @@ pub struct Scope {
     steps: BTreeMap<String, Value>,
     env: Value,
     host: Value,
+    /// The root value, built once per change: every string of every step is rendered against it.
+    root: std::cell::OnceCell<Value>,
 }
 
 impl Scope {
-    pub fn new(vars: &BTreeMap<String, serde_json::Value>, host: &crate::record::Host) -> Scope {
-        let env: BTreeMap<String, String> = std::env::vars().collect();
+    pub fn new(
+        vars: &BTreeMap<String, serde_json::Value>,
+        host: &crate::record::Host,
+        env: &BTreeMap<String, String>,
+    ) -> Scope {
         Scope {
             vars: vars.iter().map(|(k, v)| (k.clone(), Value::from(minijinja::value::Serde(v)))).collect(),
             captures: BTreeMap::new(),
             steps: BTreeMap::new(),
-            env: Value::from(env),
+            env: Value::from(env.clone()),
             host: Value::from(BTreeMap::from([
                 ("name", host.name.clone()),
                 ("os", host.os.clone()),
                 ("arch", host.arch.clone()),
             ])),
+            root: std::cell::OnceCell::new(),
         }
     }
 
     pub fn capture(&mut self, name: &str, value: &str) {
         self.captures.insert(name.to_string(), Value::from(value));
+        self.root.take();
     }
 
     pub fn record_step(&mut self, id: &str, state: StepState) {
         let mut map = BTreeMap::new();
         map.insert("passed", Value::from(state.passed));
-        map.insert("status", Value::from(state.status));
+        map.insert("status", Value::from(state.status.as_str()));
         map.insert("exit", state.exit.map(Value::from).unwrap_or(Value::from(())));
         map.insert("stdout", Value::from(state.stdout));
         self.steps.insert(id.to_string(), Value::from(map));
+        self.root.take();
     }
 
     /// The root value templates are rendered against. Captures shadow variables of the same name.
     pub fn value(&self) -> Value {
+        self.root.get_or_init(|| self.build()).clone()
+    }
+
+    fn build(&self) -> Value {
         let mut root: BTreeMap<String, Value> = self.vars.clone();
         root.extend(self.captures.iter().map(|(k, v)| (k.clone(), v.clone())));
         root.insert("vars".into(), Value::from(self.vars.clone()));

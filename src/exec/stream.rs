@@ -83,6 +83,10 @@ pub struct StreamState {
     live_cut: bool,
     /// A line not yet ended by a newline.
     pending: Vec<u8>,
+    /// The output goes straight to the log (see [`StreamState::pass_through`]).
+    passing_through: bool,
+    /// Reused for the printable copy of live lines.
+    scratch: String,
 }
 
 impl StreamState {
@@ -104,30 +108,64 @@ impl StreamState {
             live_bytes: 0,
             live_cut: false,
             pending: Vec::new(),
+            passing_through: false,
+            scratch: String::new(),
         }
     }
 
     /// Consumes one chunk of output as the process wrote it.
     pub fn feed(&mut self, chunk: &[u8], live: &mut Live) {
         self.bytes += chunk.len() as u64;
-        let mut chunk = chunk;
-        while let Some(newline) = chunk.iter().position(|&b| b == b'\n') {
+        let mut rest = chunk;
+        while let Some(newline) = memchr::memchr(b'\n', rest) {
             if self.pending.is_empty() {
-                self.line(&chunk[..newline], true, live);
+                self.line(&rest[..newline], true, live);
             } else {
-                self.pending.extend_from_slice(&chunk[..newline]);
+                self.pending.extend_from_slice(&rest[..newline]);
                 let line = std::mem::take(&mut self.pending);
                 self.line(&line, true, live);
             }
-            chunk = &chunk[newline + 1..];
+            rest = &rest[newline + 1..];
         }
-        self.pending.extend_from_slice(chunk);
-        while self.pending.len() > MAX_LINE {
-            let cut = self.redactor.safe_cut(&self.pending[..MAX_LINE]).max(1);
-            let rest = self.pending.split_off(cut);
-            let piece = std::mem::replace(&mut self.pending, rest);
-            self.line(&piece, false, live);
+        self.unterminated(rest, live);
+    }
+
+    /// Output after the last newline: kept for the next chunk, and handled in pieces of at most
+    /// [`MAX_LINE`] when it grows longer (a binary blob has no newlines at all).
+    fn unterminated(&mut self, bytes: &[u8], live: &mut Live) {
+        if self.pending.len() + bytes.len() <= MAX_LINE {
+            self.pending.extend_from_slice(bytes);
+            return;
         }
+        if self.pending.is_empty() {
+            return self.pieces(bytes, live);
+        }
+        // Complete the piece begun earlier, then cut the rest straight from the chunk.
+        let fill = MAX_LINE - self.pending.len();
+        let mut piece = std::mem::take(&mut self.pending);
+        piece.extend_from_slice(&bytes[..fill]);
+        let cut = self.redactor.safe_cut(&piece).max(1);
+        self.line(&piece[..cut], false, live);
+        if cut == piece.len() {
+            self.pieces(&bytes[fill..], live);
+        } else {
+            // The piece ended with the start of a secret: that goes on with the rest.
+            let mut rest = piece.split_off(cut);
+            rest.extend_from_slice(&bytes[fill..]);
+            self.pieces(&rest, live);
+        }
+    }
+
+    /// Cuts `bytes` (no newline in it; nothing pending) into pieces of at most [`MAX_LINE`],
+    /// keeping the last short piece pending.
+    fn pieces(&mut self, bytes: &[u8], live: &mut Live) {
+        let mut start = 0;
+        while bytes.len() - start > MAX_LINE {
+            let cut = self.redactor.safe_cut(&bytes[start..start + MAX_LINE]).max(1);
+            self.line(&bytes[start..start + cut], false, live);
+            start += cut;
+        }
+        self.pending.extend_from_slice(&bytes[start..]);
     }
 
     /// The end of the stream: the last unterminated line, then the summary.
@@ -139,13 +177,58 @@ impl StreamState {
         self.summary()
     }
 
+    /// The log file, when the rest of the stream can go to it untouched: nothing needs to see
+    /// the output any more (no secret to mask, no pattern or capture left to find, the live view
+    /// and the head are full). Everything so far is in the file first; from here on the caller
+    /// moves the bytes itself (`splice`) and reports them with [`StreamState::passed_through`].
+    pub fn pass_through(&mut self) -> Option<&File> {
+        if !self.passing_through {
+            let needed = !self.redactor.is_empty()
+                || self.scanner.is_some()
+                || self.captures.iter().any(|(_, _, value)| value.is_none())
+                || !self.live_cut
+                || self.head.as_ref().is_some_and(|head| head.len() < HEAD_BYTES);
+            if needed || self.log_error.is_some() {
+                return None;
+            }
+            let pending = std::mem::take(&mut self.pending);
+            let log = self.log.as_mut()?;
+            if let Err(err) = log.write_all(&pending).and_then(|()| log.flush()) {
+                self.log_error = Some(err.to_string());
+                self.log = None;
+                return None;
+            }
+            self.passing_through = true;
+        }
+        self.log.as_ref().map(BufWriter::get_ref)
+    }
+
+    /// `count` more bytes went straight to the log file.
+    pub fn passed_through(&mut self, count: u64) {
+        self.bytes += count;
+    }
+
+    /// Moving bytes to the log failed: `problem` says why; the rest of the output is only counted.
+    pub fn pass_through_failed(&mut self, problem: String) {
+        self.log_error = Some(problem);
+        self.log = None;
+    }
+
     /// One line (or piece of a long line) of raw output.
     fn line(&mut self, raw: &[u8], complete: bool, live: &mut Live) {
         let raw = self.redactor.redact_bytes(raw);
         if self.log.is_none()
             && let Some(path) = self.log_path.take()
         {
-            match std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+            // Not O_APPEND: `splice` refuses such files. Retries add to the end all the same.
+            let opened =
+                std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).and_then(
+                    |mut file| {
+                        std::io::Seek::seek(&mut file, std::io::SeekFrom::End(0))?;
+                        Ok(file)
+                    },
+                );
+            match opened {
                 Ok(file) => self.log = Some(BufWriter::with_capacity(64 * 1024, file)),
                 Err(err) => self.log_error = Some(format!("{}: {err}", path.display())),
             }
@@ -174,7 +257,12 @@ impl StreamState {
             && head.len() < HEAD_BYTES
         {
             let room = HEAD_BYTES - head.len();
-            head.push_str(floor_str(text, room));
+            let piece = floor_str(text, room);
+            if head.len() + piece.len() > 64 * 1024 && head.capacity() < HEAD_BYTES {
+                // Large output: one allocation of the whole head, not a doubling chain.
+                head.reserve_exact(HEAD_BYTES + 1 - head.len());
+            }
+            head.push_str(piece);
             if complete && head.len() < HEAD_BYTES {
                 head.push('\n');
             }
@@ -212,7 +300,7 @@ impl StreamState {
             return;
         }
         self.live_bytes += text.len() as u64 + 1;
-        live(self.kind, &printable(text));
+        live(self.kind, printable(text, &mut self.scratch));
     }
 
     fn summary(mut self) -> StreamSummary {
@@ -220,6 +308,15 @@ impl StreamState {
             && let Err(err) = log.flush()
         {
             self.log_error = Some(err.to_string());
+        }
+        if self.passing_through
+            && let Some(log) = &self.log
+        {
+            match tail_of_file(log.get_ref()) {
+                Ok(tail) => self.tail = tail,
+                Err(err) => self.log_error = Some(err.to_string()),
+            }
+            self.tail_dropped = true;
         }
         let checks = match self.scanner.take() {
             Some(mut scanner) => {
@@ -240,9 +337,45 @@ impl StreamState {
     }
 }
 
-/// Control characters (other than tab and ANSI escapes) would garble the terminal.
-fn printable(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() && c != '\t' && c != '\u{1b}' { '·' } else { c }).collect()
+/// The last lines of a log file, up to [`TAIL_BYTES`], as the tail of a stream that went to the
+/// file untouched: whole lines where they fit, else the end of the last one.
+fn tail_of_file(file: &File) -> std::io::Result<VecDeque<String>> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata()?.len();
+    let start = len.saturating_sub(TAIL_BYTES as u64 + 1);
+    let mut bytes = vec![0u8; (len - start) as usize];
+    file.read_exact_at(&mut bytes, start)?;
+    let end = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+    let mut lines: Vec<&[u8]> = end.split(|b| *b == b'\n').collect();
+    if lines.len() > 1 && start > 0 {
+        // The first line starts before the window.
+        lines.remove(0);
+    }
+    let mut tail = VecDeque::new();
+    let mut size = 0;
+    for line in lines.into_iter().rev() {
+        let text = String::from_utf8_lossy(line);
+        let text = text.strip_suffix('\r').unwrap_or(&text);
+        if !tail.is_empty() && size + text.len() + 1 > TAIL_BYTES {
+            break;
+        }
+        let kept = ceil_tail(text, TAIL_BYTES);
+        size += kept.len() + 1;
+        tail.push_front(kept.to_string());
+    }
+    Ok(tail)
+}
+
+/// Control characters (other than tab and ANSI escapes) would garble the terminal; `scratch`
+/// holds the text when some must be replaced.
+fn printable<'a>(text: &'a str, scratch: &'a mut String) -> &'a str {
+    let replace = |c: char| c.is_control() && c != '\t' && c != '\u{1b}';
+    if !text.chars().any(replace) {
+        return text;
+    }
+    scratch.clear();
+    scratch.extend(text.chars().map(|c| if replace(c) { '·' } else { c }));
+    scratch
 }
 
 /// The longest prefix of `text` of at most `max` bytes, on a character boundary.

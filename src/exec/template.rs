@@ -88,11 +88,7 @@ fn shell_quote_filter(value: Value) -> String {
     shell_quote(&text)
 }
 
-/// Quotes `text` for a POSIX shell: safe words stay as they are, anything else is single-quoted.
-pub fn shell_quote(text: &str) -> String {
-    let safe = !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
-    if safe { text.to_string() } else { format!("'{}'", text.replace('\'', "'\\''")) }
-}
+pub use crate::util::shell::shell_quote;
 
 #[cfg(test)]
 mod tests {

@@ -1,36 +1,24 @@
 //! What a search asks and what it finds: the types `runbook search --json`, the site's
 //! `/api/search` and the library API share.
 
+use crate::util::names::named_enum;
 use serde::{Deserialize, Serialize};
 
-/// What kind of document a hit is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    /// A section (H1–H3) of a runbook or document.
-    Runbook,
-    /// A recorded run.
-    Archive,
-    /// A cycle report.
-    Cycle,
+named_enum! {
+    /// What kind of document a hit is.
+    pub enum Kind {
+        /// A section (H1–H3) of a runbook or document.
+        Runbook = "runbook",
+        /// A recorded run.
+        Archive = "archive",
+        /// A cycle report.
+        Cycle = "cycle",
+    }
 }
 
 impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Runbook => "runbook",
-            Kind::Archive => "archive",
-            Kind::Cycle => "cycle",
-        }
-    }
-
     pub fn parse(text: &str) -> Option<Kind> {
-        match text {
-            "runbook" => Some(Kind::Runbook),
-            "archive" => Some(Kind::Archive),
-            "cycle" => Some(Kind::Cycle),
-            _ => None,
-        }
+        Kind::from_name(text)
     }
 }
 

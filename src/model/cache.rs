@@ -17,7 +17,7 @@ const CACHE_DIR: &str = "parse-cache";
 const SHARDS: usize = 64;
 
 /// Bump when the parser's output changes shape or meaning, so older caches are ignored.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 /// Files modified this recently are not cached: a second write within the same timestamp tick
 /// would otherwise go unnoticed.

@@ -27,6 +27,12 @@ pub struct Config {
     /// Order of categories on the site; others follow alphabetically.
     #[serde(default)]
     pub categories: Vec<String>,
+    /// Run documents (files without `yaml step` blocks) as plain shell blocks (DESIGN §14).
+    #[serde(default)]
+    pub plain: bool,
+    /// Overlays on plain docs: `[[overlay]]` tables, each naming its doc with `runbook`.
+    #[serde(default)]
+    pub overlay: Vec<super::plain::overlay::BlockOverlay>,
 }
 
 impl Config {
@@ -51,8 +57,9 @@ impl Config {
             Err(err) => {
                 let lines = LineIndex::new(text);
                 let (line, column) = err.span().map(|s| lines.line_col(text, s.start)).unwrap_or((1, 1));
-                let diag = Diagnostic::error(CONFIG_FILE, line, column, err.message().to_string())
-                    .with_hint("runbook.toml keys: title, base_url, archives, vars, secrets, categories");
+                let diag = Diagnostic::error(CONFIG_FILE, line, column, err.message().to_string()).with_hint(
+                    "runbook.toml keys: title, base_url, archives, vars, secrets, categories, plain, [[overlay]]",
+                );
                 (Config::default(), Some(diag))
             }
         }
@@ -73,5 +80,17 @@ mod tests {
         let diag = diag.unwrap();
         assert_eq!(diag.line, 2);
         assert!(diag.message.contains("colour"), "{}", diag.message);
+    }
+
+    #[test]
+    fn plain_and_overlays() {
+        let text = "plain = true\n[[overlay]]\nrunbook = \"alerts/Foo\"\nheading = \"Diagnosis\"\nblock = 2\nskip = true\n\n[[overlay]]\nrunbook = \"Foo\"\nheading = \"Mitigation\"\nblock = 1\nconfirm = false\ntimeout = \"1m\"\nexpect = { exit = [0, 1] }\n";
+        let (config, diag) = Config::parse(text);
+        assert!(diag.is_none(), "{diag:?}");
+        assert!(config.plain);
+        assert_eq!(config.overlay.len(), 2);
+        assert!(config.overlay[0].skip);
+        assert_eq!(config.overlay[1].confirm, Some(super::super::plain::overlay::Confirm::Never));
+        assert_eq!(config.overlay[1].timeout.unwrap().to_string(), "1m");
     }
 }

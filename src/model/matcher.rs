@@ -434,6 +434,18 @@ macro_rules! matcher_field {
                 self.0.serialize(serializer)
             }
         }
+
+        impl AsRef<Matcher> for $name {
+            fn as_ref(&self) -> &Matcher {
+                &self.0
+            }
+        }
+
+        impl AsMut<Matcher> for $name {
+            fn as_mut(&mut self) -> &mut Matcher {
+                &mut self.0
+            }
+        }
     };
 }
 

@@ -3,6 +3,8 @@
 pub mod cache;
 pub mod changes;
 pub mod config;
+pub mod diagnosis;
+mod diagnosis_parse;
 pub mod diagnostic;
 pub mod discovery;
 pub mod duration;
@@ -11,6 +13,7 @@ pub mod kb;
 pub mod markdown;
 pub mod matcher;
 pub mod parse;
+pub mod plain;
 pub mod probe;
 pub mod quantity;
 pub mod runbook;

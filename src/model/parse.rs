@@ -7,7 +7,7 @@ use super::config::Config;
 use super::diagnostic::Diagnostic;
 use super::front_matter::{FRONT_MATTER_FIELDS, FrontMatter};
 use super::markdown::{self, Fragment, LineIndex, StepFence};
-use super::probe::{PROBE_NAMES, Probe};
+use super::probe::PROBE_NAMES;
 use super::runbook::{Body, Link, Runbook};
 use super::slug::{ID_RULES, is_valid_id};
 use super::step::{Action, DEFAULT_TIMEOUT, RawStep, RefSite, RunAction, STEP_FIELDS, Severity, Step, StepDefaults};
@@ -125,8 +125,12 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
                 Diagnostic::error(&runbook.path, line, column, "file is not valid UTF-8")
                     .with_hint("save the file as UTF-8; the first bad byte is here"),
             );
-            runbook.body =
-                Some(Arc::new(Body { source: String::new(), steps: Vec::new(), sha256: runbook.sha256.clone() }));
+            runbook.body = Some(Arc::new(Body {
+                source: String::new(),
+                steps: Vec::new(),
+                diagnoses: Vec::new(),
+                sha256: runbook.sha256.clone(),
+            }));
             return runbook;
         }
     };
@@ -167,6 +171,7 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
     runbook.step_fences = scan.steps.len();
     let mut built: Vec<(Step, &StepFence, (usize, usize))> = Vec::new();
     let mut unreadable_steps = 0;
+    let mut needs_sites: Vec<Vec<(String, (usize, usize))>> = Vec::new();
     for (index, fence) in scan.steps.iter().enumerate() {
         if !fence.closed {
             unreadable_steps += 1;
@@ -177,7 +182,10 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
             continue;
         }
         let raw = match parse_yaml::<RawStep>(&fence.yaml, &path, YamlPart::Step) {
-            Ok(raw) => raw,
+            Ok(raw) => {
+                needs_sites.push(raw.needs.0.iter().map(|n| (n.value.trim().to_string(), item_at(fence, n))).collect());
+                raw
+            }
             Err(diag) => {
                 diags.push(diag);
                 unreadable_steps += 1;
@@ -188,12 +196,21 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
         match build_step(raw, index + 1, fence, &defaults, runbook.severity, section, &path) {
             Ok((step, id_at)) => built.push((step, fence, id_at)),
             Err(diag) => {
+                needs_sites.pop();
                 diags.push(diag);
                 unreadable_steps += 1;
             }
         }
     }
     check_step_ids(&built, &path, &mut diags);
+    if unreadable_steps == 0 {
+        check_needs(&built, &needs_sites, &path, &mut diags);
+    }
+    let step_ids: Vec<&str> = built.iter().map(|(s, _, _)| s.id.as_str()).collect();
+    let captured: BTreeSet<&str> = built.iter().flat_map(|(s, _, _)| s.capture_names()).collect();
+    let known =
+        KnownNames { steps: &step_ids, captures: &captured, vars: &runbook.vars, ctx, complete: unreadable_steps == 0 };
+    let (diagnoses, fix_links) = super::diagnosis_parse::build_all(&scan, &known, &path, &mut diags);
     // A step that could not be read already has its error; the ids and captures it would have
     // defined are unknown, so names it might define are not reported again as undefined.
     if unreadable_steps == 0 {
@@ -212,6 +229,7 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
         .iter()
         .filter(|l| is_relative_link(&l.dest))
         .map(|l| Link { dest: l.dest.clone(), line: l.line, column: l.column, target: None })
+        .chain(fix_links)
         .collect();
     runbook.headings = scan.headings;
     runbook.html_anchors = scan.html_anchors;
@@ -220,7 +238,7 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
     {
         runbook.aliases_line = fragment.first_line + i;
     }
-    runbook.body = Some(Arc::new(Body { source: text, steps, sha256: runbook.sha256.clone() }));
+    runbook.body = Some(Arc::new(Body { source: text, steps, diagnoses, sha256: runbook.sha256.clone() }));
     diags.sort_by_key(|d| (d.line, d.column));
     runbook.file_errors = diags.iter().filter(|d| d.is_error()).count();
     runbook.diagnostics = diags;
@@ -305,13 +323,18 @@ fn parse_front_matter(fragment: &Fragment, path: &str, diags: &mut Vec<Diagnosti
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum YamlPart {
+pub(super) enum YamlPart {
     FrontMatter,
     Step,
+    Diagnosis,
 }
 
 /// Deserializes a YAML fragment, turning any error into a diagnostic at its place in the file.
-fn parse_yaml<T: DeserializeOwned>(fragment: &Fragment, path: &str, part: YamlPart) -> Result<T, Diagnostic> {
+pub(super) fn parse_yaml<T: DeserializeOwned>(
+    fragment: &Fragment,
+    path: &str,
+    part: YamlPart,
+) -> Result<T, Diagnostic> {
     serde_saphyr::from_str::<T>(&fragment.text).map_err(|err| yaml_diagnostic(fragment, path, part, &err))
 }
 
@@ -358,7 +381,7 @@ fn explain_yaml_error(message: &str, part: YamlPart, source_line: &str, column: 
         let expected: Vec<&str> = caps[2].split(", ").map(|s| s.trim_matches('`')).collect();
         let top_level = column == 1;
         if part == YamlPart::Step && top_level && value_is_mapping(source_line, key) {
-            let hint = match closest(key, PROBE_NAMES) {
+            let hint = match closest(key, PROBE_NAMES.iter().copied()) {
                 Some(probe) => format!("did you mean the `{probe}` probe?"),
                 None => format!("probes are: {}", PROBE_NAMES.join(", ")),
             };
@@ -367,6 +390,7 @@ fn explain_yaml_error(message: &str, part: YamlPart, source_line: &str, column: 
         let candidates: Vec<&str> = match (part, top_level) {
             (YamlPart::Step, true) => STEP_FIELDS.iter().chain(PROBE_NAMES.iter()).copied().collect(),
             (YamlPart::FrontMatter, true) => FRONT_MATTER_FIELDS.to_vec(),
+            (YamlPart::Diagnosis, true) => super::diagnosis::DIAGNOSIS_FIELDS.to_vec(),
             _ => expected.clone(),
         };
         let hint = did_you_mean(key, candidates.iter().copied())
@@ -374,6 +398,7 @@ fn explain_yaml_error(message: &str, part: YamlPart, source_line: &str, column: 
         let place = match part {
             YamlPart::Step if top_level => " in step",
             YamlPart::FrontMatter if top_level => " in front matter",
+            YamlPart::Diagnosis if top_level => " in diagnosis",
             _ => "",
         };
         return (format!("unknown key `{key}`{place}"), Some(hint));
@@ -438,12 +463,18 @@ fn map_location(fragment: &Fragment, location: Location) -> (usize, usize) {
     (fragment.first_line + location.line() as usize - 1, location.column() as usize + fragment.indent)
 }
 
-fn spanned_at<T>(fragment: &Fragment, spanned: &Spanned<T>) -> (usize, usize) {
+pub(super) fn spanned_at<T>(fragment: &Fragment, spanned: &Spanned<T>) -> (usize, usize) {
     map_location(fragment, spanned.referenced)
 }
 
+/// Where a list item starts; a single string written for a list (`needs: driver`) has no
+/// position of its own, so it is found by its text.
+pub(super) fn item_at(fence: &StepFence, item: &Spanned<String>) -> (usize, usize) {
+    if item.referenced.line() == 0 { locate(fence, &item.value) } else { spanned_at(&fence.yaml, item) }
+}
+
 /// Where `needle` first appears in the fragment, as a file position (fallback: the fence line).
-fn locate(fence: &StepFence, needle: &str) -> (usize, usize) {
+pub(super) fn locate(fence: &StepFence, needle: &str) -> (usize, usize) {
     for (i, line) in fence.yaml.text.lines().enumerate() {
         if let Some(byte) = line.find(needle) {
             return (fence.yaml.first_line + i, line[..byte].chars().count() + 1 + fence.yaml.indent);
@@ -455,7 +486,7 @@ fn locate(fence: &StepFence, needle: &str) -> (usize, usize) {
 /// Applies defaults and checks the rules serde cannot express. Returns the step and the position
 /// of its id (for the duplicate check).
 fn build_step(
-    raw: RawStep,
+    mut raw: RawStep,
     index: usize,
     fence: &StepFence,
     defaults: &StepDefaults,
@@ -470,14 +501,9 @@ fn build_step(
     if let Some(run) = &raw.run {
         actions.push(("run", spanned_at(frag, run)));
     }
-    macro_rules! probe_site {
-        ($($field:ident),*) => {
-            $(if let Some(p) = &raw.$field {
-                actions.push((stringify!($field), spanned_at(frag, p)));
-            })*
-        };
+    for (probe, location) in raw.probe_sites() {
+        actions.push((probe.as_str(), map_location(frag, location)));
     }
-    probe_site!(disk, gpu, http, tcp, file, command, process);
     if let Some(manual) = &raw.manual {
         actions.push(("manual", spanned_at(frag, manual)));
     }
@@ -555,6 +581,7 @@ fn build_step(
         None => Vec::new(),
     };
 
+    let probe = raw.take_probe();
     let action = if let Some(run) = raw.run {
         let captures = raw
             .capture
@@ -569,15 +596,6 @@ fn build_step(
     } else if let Some(manual) = raw.manual {
         Action::Manual(manual.value)
     } else {
-        let probe = raw
-            .disk
-            .map(|p| Probe::Disk(p.value))
-            .or(raw.gpu.map(|p| Probe::Gpu(p.value)))
-            .or(raw.http.map(|p| Probe::Http(p.value)))
-            .or(raw.tcp.map(|p| Probe::Tcp(p.value)))
-            .or(raw.file.map(|p| Probe::File(p.value)))
-            .or(raw.command.map(|p| Probe::Command(p.value)))
-            .or(raw.process.map(|p| Probe::Process(p.value)));
         match probe {
             Some(probe) => Action::Probe(Box::new(probe)),
             None => return Err(at((fence.fence_line, 1), "step has nothing to do".into())),
@@ -610,6 +628,8 @@ fn build_step(
         severity: raw.severity.or(defaults.severity).unwrap_or(runbook_severity),
         env,
         cwd: raw.cwd.or_else(|| defaults.cwd.clone()),
+        needs: raw.needs.0.iter().map(|n| n.value.trim().to_string()).collect(),
+        source: None,
     };
     Ok((step, id_at))
 }
@@ -624,6 +644,65 @@ fn default_name(action: &Action) -> String {
         Action::Run(run) => first_line(&run.script.source),
         Action::Probe(probe) => probe.subject(),
         Action::Manual(text) => first_line(&text.source),
+    }
+}
+
+/// The names a diagnosis may read: every step (all have run by then), their captures, vars.
+pub(super) struct KnownNames<'a> {
+    pub steps: &'a [&'a str],
+    pub captures: &'a BTreeSet<&'a str>,
+    pub vars: &'a BTreeMap<String, serde_json::Value>,
+    pub ctx: &'a ParseContext,
+    /// False when a step could not be read: names it might define are not reported.
+    pub complete: bool,
+}
+
+impl KnownNames<'_> {
+    /// Whether `root` names something a diagnosis expression can read.
+    pub fn is_value(&self, root: &str) -> bool {
+        BUILTIN_NAMES.contains(&root)
+            || self.vars.contains_key(root)
+            || self.ctx.config_vars.contains(root)
+            || self.captures.contains(root)
+    }
+}
+
+/// `needs:` names earlier steps only (DESIGN §3): an unknown, later or own id is an error.
+fn check_needs(
+    built: &[(Step, &StepFence, (usize, usize))],
+    sites: &[Vec<(String, (usize, usize))>],
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let all_ids: Vec<&str> = built.iter().map(|(s, _, _)| s.id.as_str()).collect();
+    for (position, ((step, _, _), needs)) in built.iter().zip(sites).enumerate() {
+        let earlier = &all_ids[..position];
+        for (needed, (line, column)) in needs {
+            let problem = if earlier.iter().any(|id| id.eq_ignore_ascii_case(needed)) {
+                continue;
+            } else if needed.eq_ignore_ascii_case(&step.id) {
+                (
+                    format!("step `{}` needs itself", step.id),
+                    "`needs` names earlier steps whose passing this step depends on".to_string(),
+                )
+            } else if all_ids.iter().any(|id| id.eq_ignore_ascii_case(needed)) {
+                (
+                    format!("`needs: {needed}` refers to a step that runs later"),
+                    "a step can need only earlier steps: move it below the step it needs".to_string(),
+                )
+            } else {
+                (
+                    format!("unknown step `{needed}` in `needs`"),
+                    did_you_mean(needed, earlier.iter().copied()).unwrap_or_else(|| {
+                        format!(
+                            "earlier steps: {}",
+                            if earlier.is_empty() { "none".to_string() } else { earlier.join(", ") }
+                        )
+                    }),
+                )
+            };
+            diags.push(Diagnostic::error(path, *line, *column, problem.0).with_hint(problem.1));
+        }
     }
 }
 

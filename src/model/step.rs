@@ -2,9 +2,13 @@
 
 use super::duration::Duration;
 use super::matcher::{Deferred, LineTest, LinesMatcher, Matcher, Scalar, check_regex};
-use super::probe::{CommandProbe, DiskProbe, FileProbe, GpuProbe, HttpProbe, Probe, ProcessProbe, TcpProbe};
+use super::probe::fields::{Slot, Slots};
+use super::probe::{
+    CommandProbe, DiskProbe, FileProbe, GpuProbe, HttpProbe, Probe, ProbeKind, ProcessProbe, TcpProbe, with_probes,
+};
 use super::slug::is_identifier;
 use super::template::{Expr, Template};
+use crate::util::names::named_enum;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_saphyr::Spanned;
@@ -15,7 +19,7 @@ use std::fmt;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Every key a step may have, for "did you mean" hints.
-pub const STEP_FIELDS: [&str; 16] = [
+pub const STEP_FIELDS: [&str; 17] = [
     "id",
     "name",
     "run",
@@ -32,24 +36,62 @@ pub const STEP_FIELDS: [&str; 16] = [
     "severity",
     "env",
     "cwd",
+    "needs",
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    #[default]
-    Critical,
-    Warning,
-    Info,
+named_enum! {
+    /// How much a failed step matters: a failed critical step fails the run (DESIGN §4).
+    #[derive(Default)]
+    pub enum Severity {
+        #[default]
+        Critical = "critical",
+        Warning = "warning",
+        Info = "info",
+    }
 }
 
-impl Severity {
+/// What a step does, as `run.json` and the site name it: `run`, `manual`, or the probe's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepKind {
+    Run,
+    Manual,
+    Probe(ProbeKind),
+}
+
+impl StepKind {
     pub fn as_str(self) -> &'static str {
         match self {
-            Severity::Critical => "critical",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
+            StepKind::Run => "run",
+            StepKind::Manual => "manual",
+            StepKind::Probe(probe) => probe.as_str(),
         }
+    }
+
+    pub fn from_name(name: &str) -> Option<StepKind> {
+        match name {
+            "run" => Some(StepKind::Run),
+            "manual" => Some(StepKind::Manual),
+            other => ProbeKind::from_name(other).map(StepKind::Probe),
+        }
+    }
+}
+
+impl fmt::Display for StepKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for StepKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for StepKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        StepKind::from_name(&name).ok_or_else(|| de::Error::custom(format!("unknown step kind `{name}`")))
     }
 }
 
@@ -236,35 +278,57 @@ pub struct StepDefaults {
     pub cwd: Option<Template>,
 }
 
-/// A step exactly as written: every field optional, positions kept where later checks need them.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawStep {
-    pub id: Option<Spanned<String>>,
-    pub name: Option<Template>,
-    pub run: Option<Spanned<Template>>,
-    pub shell: Option<Spanned<String>>,
-    pub manual: Option<Spanned<Template>>,
-    pub expect: Option<Spanned<Expect>>,
-    pub capture: Option<Spanned<BTreeMap<VarName, CapturePattern>>>,
-    #[serde(rename = "assert")]
-    pub assertions: Option<Vec<Expr>>,
-    pub when: Option<Expr>,
-    pub confirm: Option<Template>,
-    pub timeout: Option<Duration>,
-    pub retry: Option<Retry>,
-    pub continue_on_error: Option<bool>,
-    pub severity: Option<Severity>,
-    pub env: Option<BTreeMap<EnvName, Template>>,
-    pub cwd: Option<Template>,
-    pub disk: Option<Spanned<DiskProbe>>,
-    pub gpu: Option<Spanned<GpuProbe>>,
-    pub http: Option<Spanned<HttpProbe>>,
-    pub tcp: Option<Spanned<TcpProbe>>,
-    pub file: Option<Spanned<FileProbe>>,
-    pub command: Option<Spanned<CommandProbe>>,
-    pub process: Option<Spanned<ProcessProbe>>,
+macro_rules! define_raw_step {
+    ($($variant:ident $name:literal $key:ident $ty:ident),*) => {
+        /// A step exactly as written: every field optional, positions kept where later checks
+        /// need them. One optional field per probe, from [`with_probes!`].
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct RawStep {
+            pub id: Option<Spanned<String>>,
+            pub name: Option<Template>,
+            pub run: Option<Spanned<Template>>,
+            pub shell: Option<Spanned<String>>,
+            pub manual: Option<Spanned<Template>>,
+            pub expect: Option<Spanned<Expect>>,
+            pub capture: Option<Spanned<BTreeMap<VarName, CapturePattern>>>,
+            #[serde(rename = "assert")]
+            pub assertions: Option<Vec<Expr>>,
+            pub when: Option<Expr>,
+            pub confirm: Option<Template>,
+            pub timeout: Option<Duration>,
+            pub retry: Option<Retry>,
+            pub continue_on_error: Option<bool>,
+            pub severity: Option<Severity>,
+            pub env: Option<BTreeMap<EnvName, Template>>,
+            pub cwd: Option<Template>,
+            #[serde(default)]
+            pub needs: super::diagnosis::OneOrMany,
+            $(pub $key: Option<Spanned<$ty>>,)*
+        }
+
+        impl RawStep {
+            /// Every probe key the step gives, with where its value starts in the fragment.
+            pub fn probe_sites(&self) -> Vec<(ProbeKind, serde_saphyr::Location)> {
+                let mut out = Vec::new();
+                $(if let Some(p) = &self.$key {
+                    out.push((ProbeKind::$variant, p.referenced));
+                })*
+                out
+            }
+
+            /// The probe the step runs, if it gives one (the first in list order).
+            pub fn take_probe(&mut self) -> Option<Probe> {
+                $(if let Some(p) = self.$key.take() {
+                    return Some(Probe::$variant(p.value));
+                })*
+                None
+            }
+        }
+    };
 }
+
+with_probes!(define_raw_step);
 
 /// What a step does.
 #[derive(Debug, Clone)]
@@ -303,14 +367,28 @@ pub struct Step {
     pub severity: Severity,
     pub env: BTreeMap<String, Template>,
     pub cwd: Option<Template>,
+    /// Earlier steps that must have passed; otherwise this one is skipped (DESIGN §3).
+    pub needs: Vec<String>,
+    /// For a step read from a plain shell block (DESIGN §14): the block it came from.
+    pub source: Option<StepSource>,
+}
+
+/// The shell block a plain step was read from: its hash (recorded in `run.json`, so `--resume`
+/// can refuse an edited block) and the output the doc shows for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepSource {
+    /// SHA-256 of the block's text, hex.
+    pub sha256: String,
+    /// The output lines the doc shows after the commands, to be shown beside the real output.
+    pub expected_output: Option<String>,
 }
 
 impl Step {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> StepKind {
         match &self.action {
-            Action::Run(_) => "run",
-            Action::Probe(probe) => probe.kind(),
-            Action::Manual(_) => "manual",
+            Action::Run(_) => StepKind::Run,
+            Action::Probe(probe) => StepKind::Probe(probe.kind()),
+            Action::Manual(_) => StepKind::Manual,
         }
     }
 
@@ -406,61 +484,12 @@ fn matcher_templates<'a>(matcher: &'a Matcher, out: &mut Vec<&'a Template>) {
 }
 
 fn probe_templates<'a>(probe: &'a Probe, out: &mut Vec<&'a Template>) {
-    let number = |m: &'a Option<super::matcher::NumberMatcher>, out: &mut Vec<&'a Template>| {
-        if let Some(m) = m {
-            matcher_templates(&m.0, out);
-        }
-    };
-    match probe {
-        Probe::Disk(p) => {
-            out.push(&p.path);
-            for m in [&p.used_percent, &p.avail, &p.used, &p.size, &p.inodes_used_percent, &p.inodes_avail] {
-                number(m, out);
-            }
-        }
-        Probe::Gpu(p) => {
-            for m in [
-                &p.count,
-                &p.memory_total,
-                &p.memory_free,
-                &p.memory_used,
-                &p.memory_used_percent,
-                &p.utilization_percent,
-                &p.temperature_c,
-                &p.power_w,
-            ] {
-                number(m, out);
-            }
-            for m in [&p.driver_version, &p.cuda_version, &p.compute_capability].into_iter().flatten() {
-                matcher_templates(&m.0, out);
-            }
-            if let Some(m) = &p.name {
-                matcher_templates(&m.0, out);
-            }
-        }
-        Probe::Http(p) => {
-            out.push(&p.url);
-            out.extend(p.headers.values());
-            number(&p.status, out);
-            if let Some(m) = &p.body {
-                matcher_templates(&m.0, out);
-            }
-            for m in p.json.values() {
-                matcher_templates(&m.0, out);
-            }
-        }
-        Probe::Tcp(p) => out.push(&p.address),
-        Probe::File(p) => {
-            out.push(&p.path);
-            if let Some(m) = &p.contains {
-                matcher_templates(&m.0, out);
-            }
-            number(&p.size, out);
-        }
-        Probe::Command(p) => out.push(&p.name),
-        Probe::Process(p) => {
-            out.push(&p.name);
-            number(&p.count, out);
+    let mut slots = Vec::new();
+    probe.slots(&mut slots);
+    for slot in slots {
+        match slot {
+            Slot::Template(t) => out.push(t),
+            Slot::Matcher(m) => matcher_templates(m, out),
         }
     }
 }

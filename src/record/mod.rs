@@ -5,9 +5,10 @@ mod check;
 mod run;
 mod trigger;
 
-pub use crate::model::Severity;
+pub use crate::model::step::{Severity, StepKind};
 pub use check::CheckResult;
 pub use run::{
-    EngineVersion, Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord, Verdict,
+    DiagnosisRecord, EngineVersion, Finding, FixRecord, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA,
+    StepRecord, StreamRecord, Verdict,
 };
 pub use trigger::{MAX_TRIGGER_BYTES, Trigger, TriggerError};

@@ -1,74 +1,54 @@
 //! `run.json`: the record of one run (DESIGN §5). Written atomically after every step, so a
 //! crash loses at most the step in flight.
 
-use super::CheckResult;
+use super::{CheckResult, Severity, StepKind};
+use crate::util::names::named_enum;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Bumped when the record changes incompatibly.
 pub const SCHEMA: u32 = 1;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// The run is in progress — or was killed before it could say otherwise.
-    Running,
-    Passed,
-    /// Only `warning`/`info` steps failed.
-    Warning,
-    /// A critical step did not pass.
-    Failed,
-    /// Stopped by Ctrl-C or SIGTERM.
-    Interrupted,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Running => "running",
-            Verdict::Passed => "passed",
-            Verdict::Warning => "warning",
-            Verdict::Failed => "failed",
-            Verdict::Interrupted => "interrupted",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Verdict> {
-        Some(match text {
-            "running" => Verdict::Running,
-            "passed" => Verdict::Passed,
-            "warning" => Verdict::Warning,
-            "failed" => Verdict::Failed,
-            "interrupted" => Verdict::Interrupted,
-            _ => return None,
-        })
+named_enum! {
+    /// How a run ended (DESIGN §4).
+    pub enum Verdict {
+        /// The run is in progress — or was killed before it could say otherwise.
+        Running = "running",
+        Passed = "passed",
+        /// Only `warning`/`info` steps failed.
+        Warning = "warning",
+        /// A critical step did not pass.
+        Failed = "failed",
+        /// Stopped by Ctrl-C or SIGTERM.
+        Interrupted = "interrupted",
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Passed,
-    Failed,
-    TimedOut,
-    /// Could not run at all (template error, program not found).
-    Error,
-    Skipped,
-    Interrupted,
+/// `archive list --verdict V`: the same names as in `run.json`.
+impl clap::ValueEnum for Verdict {
+    fn value_variants<'a>() -> &'a [Self] {
+        Verdict::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
+named_enum! {
+    /// How a step ended.
+    pub enum Outcome {
+        Passed = "passed",
+        Failed = "failed",
+        TimedOut = "timed_out",
+        /// Could not run at all (template error, program not found).
+        Error = "error",
+        Skipped = "skipped",
+        Interrupted = "interrupted",
+    }
 }
 
 impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Passed => "passed",
-            Outcome::Failed => "failed",
-            Outcome::TimedOut => "timed_out",
-            Outcome::Error => "error",
-            Outcome::Skipped => "skipped",
-            Outcome::Interrupted => "interrupted",
-        }
-    }
-
     /// Whether this outcome counts against the run (skips do not).
     pub fn is_failure(self) -> bool {
         matches!(self, Outcome::Failed | Outcome::TimedOut | Outcome::Error | Outcome::Interrupted)
@@ -112,6 +92,12 @@ pub struct RunOptions {
     /// `--diagnose`: only the steps that change nothing and need no person ran.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub diagnose: bool,
+    /// Run as plain shell blocks (`--plain`, DESIGN §14).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub plain: bool,
+    /// `--section HEADING` of a plain run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
 }
 
 /// Size of one output stream, with the full output in `file`; its tail is in the step record.
@@ -132,8 +118,8 @@ pub struct StepRecord {
     pub id: String,
     pub name: String,
     /// `run`, `manual`, or the probe name.
-    pub kind: String,
-    pub severity: String,
+    pub kind: StepKind,
+    pub severity: Severity,
     /// The rendered script or probe (redacted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
@@ -165,6 +151,12 @@ pub struct StepRecord {
     /// Carried over from the run this one resumed, not run again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub resumed: bool,
+    /// For a plain step: the SHA-256 of the shell block it ran (`--resume` refuses an edited one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_sha256: Option<String>,
+    /// For a plain step: the output the doc shows, to read beside the real output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_output: Option<String>,
 }
 
 impl StepRecord {
@@ -204,9 +196,54 @@ impl StepRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
     pub step: String,
-    pub severity: String,
+    pub severity: Severity,
     pub outcome: Outcome,
     pub message: String,
+}
+
+/// A diagnosis that matched after the run (DESIGN §4): the cause, what fixes it, and the failed
+/// checks that point to it. A run's first diagnosis is its most likely cause.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DiagnosisRecord {
+    pub id: String,
+    pub cause: String,
+    pub severity: Severity,
+    #[serde(default)]
+    pub fix: Vec<FixRecord>,
+    /// The failed steps its `when` reads.
+    #[serde(default)]
+    pub evidence: Vec<Finding>,
+}
+
+/// One entry of a diagnosis' `fix`: a step of the same runbook, or another runbook.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FixRecord {
+    /// A step of the runbook that ran (its repair).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// A link as written in the runbook (`cuda-wsl2.md`, `x.md#section`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// The runbook the link points to, when it resolves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<String>,
+}
+
+impl FixRecord {
+    /// The command that applies this fix, given the id of the runbook that was run.
+    pub fn command(&self, runbook: &str) -> String {
+        match (&self.step, &self.runbook, &self.link) {
+            (Some(step), _, _) => format!("runbook exec {runbook} --from {step}"),
+            (None, Some(other), _) => match &self.anchor {
+                Some(anchor) => format!("runbook show {other} (section {anchor})"),
+                None => format!("runbook exec {other}"),
+            },
+            (None, None, Some(link)) => format!("read {link}"),
+            (None, None, None) => String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -231,6 +268,9 @@ pub struct RunRecord {
     pub steps: Vec<StepRecord>,
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// Every diagnosis that matched, in document order; the first is the most likely cause.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnoses: Vec<DiagnosisRecord>,
 }
 
 impl RunRecord {

@@ -212,10 +212,12 @@ impl Site {
                 Backlink { id: &from.id, title: &from.title, url: self.urls.runbook(&from.id) }
             })
             .collect();
+        let plain = body.as_ref().filter(|_| rb.is_document()).and_then(|b| PlainHint::of(&self.kb, rb, b));
         let html = self.templates.render(
             "runbook.html",
             crate::ctx! {
                 rb => RunbookHead::new(&self.urls, rb),
+                plain => plain,
                 toc => toc,
                 body => Value::from_safe_string(rendered.html),
                 diagnostics => &rb.diagnostics,
@@ -420,5 +422,41 @@ mod tests {
         assert!(is_cross_reference("#x"));
         assert!(!is_cross_reference("https://x/y.md"));
         assert!(!is_cross_reference("script.sh"));
+    }
+}
+
+/// "Runnable as plain steps": on the page of a document whose shell blocks run (DESIGN §14).
+#[derive(Serialize)]
+struct PlainHint {
+    command: String,
+    steps: usize,
+    read_only: usize,
+    asks: usize,
+    manual: usize,
+}
+
+impl PlainHint {
+    fn of(kb: &crate::model::Kb, rb: &crate::model::Runbook, body: &crate::model::Body) -> Option<PlainHint> {
+        let none = std::collections::BTreeMap::new();
+        let env_has = |_: &str| false;
+        let input = crate::model::plain::Input {
+            path: &rb.path,
+            text: &body.source,
+            severity: rb.severity,
+            section: None,
+            values: &none,
+            env_has: &env_has,
+            overlay: None,
+        };
+        let counts = crate::model::plain::plan(&input).counts();
+        let command =
+            if kb.config.plain { format!("runbook exec {}", rb.id) } else { format!("runbook exec {} --plain", rb.id) };
+        (counts.steps > 0).then_some(PlainHint {
+            command,
+            steps: counts.steps,
+            read_only: counts.read_only,
+            asks: counts.asks,
+            manual: counts.manual,
+        })
     }
 }

@@ -203,7 +203,7 @@ impl StepCard {
             number,
             id: step.id.clone(),
             name: step.name.source.clone(),
-            kind: step.kind(),
+            kind: step.kind().as_str(),
             severity: step.severity.as_str(),
             when: step.when.as_ref().map(|w| w.source.clone()),
             confirm: step.confirm.as_ref().map(|c| c.source.clone()),
@@ -312,7 +312,73 @@ pub struct RunView {
     /// What started the run when no person did, as label/value rows.
     pub trigger: Vec<NameValue>,
     pub findings: Vec<FindingView>,
+    /// The diagnoses that matched; the first is the most likely cause (DESIGN §4).
+    pub diagnoses: Vec<DiagnosisView>,
     pub steps: Vec<StepRunView>,
+}
+
+/// A matched diagnosis on the run page: the cause, its fix as links and commands, its evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiagnosisView {
+    pub id: String,
+    pub cause: String,
+    pub severity: String,
+    pub most_likely: bool,
+    pub fix: Vec<FixView>,
+    pub evidence: Vec<FindingView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FixView {
+    /// The step id or the linked runbook.
+    pub label: String,
+    pub url: Option<String>,
+    pub command: String,
+}
+
+impl DiagnosisView {
+    fn new(urls: &Urls, record: &crate::record::RunRecord, runbook_known: &dyn Fn(&str) -> bool) -> Vec<DiagnosisView> {
+        let finding = |f: &crate::record::Finding| FindingView {
+            step: f.step.clone(),
+            number: record.steps.iter().position(|s| s.id == f.step).map(|i| i + 1).unwrap_or(0),
+            severity: f.severity.to_string(),
+            outcome: f.outcome.as_str(),
+            message: f.message.clone(),
+        };
+        record
+            .diagnoses
+            .iter()
+            .enumerate()
+            .map(|(i, d)| DiagnosisView {
+                id: d.id.clone(),
+                cause: d.cause.clone(),
+                severity: d.severity.to_string(),
+                most_likely: i == 0,
+                fix: d
+                    .fix
+                    .iter()
+                    .map(|f| {
+                        let (label, url) = match (&f.step, &f.runbook) {
+                            (Some(step), _) => (step.clone(), None),
+                            (None, Some(other)) => {
+                                let url = runbook_known(other).then(|| {
+                                    let base = urls.runbook(other);
+                                    match &f.anchor {
+                                        Some(anchor) => format!("{base}#{anchor}"),
+                                        None => base,
+                                    }
+                                });
+                                (other.clone(), url)
+                            }
+                            (None, None) => (f.link.clone().unwrap_or_default(), None),
+                        };
+                        FixView { label, url, command: f.command(&record.runbook.id) }
+                    })
+                    .collect(),
+                evidence: d.evidence.iter().map(finding).collect(),
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -391,11 +457,12 @@ impl RunView {
                 .map(|f| FindingView {
                     step: f.step.clone(),
                     number: record.steps.iter().position(|s| s.id == f.step).map(|i| i + 1).unwrap_or(0),
-                    severity: f.severity.clone(),
+                    severity: f.severity.to_string(),
                     outcome: f.outcome.as_str(),
                     message: f.message.clone(),
                 })
                 .collect(),
+            diagnoses: DiagnosisView::new(urls, record, runbook_known),
             steps: record.steps.iter().map(StepRunView::new).collect(),
         }
     }
@@ -418,6 +485,7 @@ impl RunView {
             resumed_from: None,
             trigger: Vec::new(),
             findings: Vec::new(),
+            diagnoses: Vec::new(),
             steps: Vec::new(),
         }
     }
@@ -425,7 +493,7 @@ impl RunView {
 
 impl StepRunView {
     fn new(step: &StepRecord) -> StepRunView {
-        let mut facts = vec![step.severity.clone()];
+        let mut facts = vec![step.severity.to_string()];
         facts.extend(step.run_facts());
         let mut outputs = Vec::new();
         for (label, tail, stream) in
@@ -443,10 +511,16 @@ impl StepRunView {
             };
             outputs.push(OutputView { label, note, text: tail.trim_end_matches('\n').to_string() });
         }
+        if let Some(expected) =
+            step.expected_output.as_ref().filter(|_| step.outcome != crate::record::Outcome::Skipped)
+        {
+            let text = expected.trim_end_matches('\n').to_string();
+            outputs.push(OutputView { label: "expected (from the doc)", note: None, text });
+        }
         StepRunView {
             id: step.id.clone(),
             name: step.name.clone(),
-            kind: step.kind.clone(),
+            kind: step.kind.to_string(),
             outcome: step.outcome.as_str(),
             facts,
             reason: step.reason.clone(),

@@ -22,9 +22,9 @@ pub fn run(probe: &CommandProbe, env: &ProbeEnv) -> ProbeOutcome {
     }
     let by_path = name.contains('/');
     let (found, near_miss) = if by_path {
-        (executable(&resolve_path(env.cwd, name)), None)
+        (executable(&env.resolve(name)), None)
     } else {
-        search(name, std::env::var_os("PATH").as_deref().unwrap_or_default(), env.cwd)
+        search(name, OsStr::new(env.path.unwrap_or_default()), env.cwd)
     };
     let expected = match (by_path, probe.found) {
         (false, true) => "on PATH",
@@ -55,7 +55,7 @@ fn search(name: &str, path_var: &OsStr, cwd: &Path) -> (Lookup, Option<String>) 
     }
     let mut near_miss = None;
     for dir in &dirs {
-        let candidate = resolve_path(cwd, dir).join(name);
+        let candidate = resolve_path(cwd, None, dir).join(name);
         match executable(&candidate) {
             Ok(path) => return (Ok(path), None),
             Err(reason) if near_miss.is_none() && reason != "no such file" => {

@@ -1,10 +1,9 @@
 //! The `disk` probe: space and inodes of the filesystem holding a path, computed the way `df`
 //! does, so the numbers match what the operator sees when they check by hand.
 
-use super::{ProbeEnv, ProbeOutcome, os_error, resolve_path};
-use crate::exec::check::check_number;
-use crate::model::matcher::{NumberMatcher, Unit};
-use crate::model::probe::DiskProbe;
+use super::{ProbeEnv, ProbeOutcome, os_error};
+use crate::exec::check::{check_measure, not_reported};
+use crate::model::probe::{DiskField, DiskProbe};
 use crate::model::quantity::HumanBytes;
 use crate::record::CheckResult;
 
@@ -81,7 +80,7 @@ fn ceil_percent(part: u64, whole: u128) -> f64 {
 }
 
 pub fn run(probe: &DiskProbe, env: &ProbeEnv) -> ProbeOutcome {
-    let path = resolve_path(env.cwd, &probe.path.source);
+    let path = env.resolve(&probe.path.source);
     let stat = match rustix::fs::statvfs(&path) {
         Ok(stat) => stat,
         Err(errno) => {
@@ -94,35 +93,26 @@ pub fn run(probe: &DiskProbe, env: &ProbeEnv) -> ProbeOutcome {
     ProbeOutcome::done(checks(probe, &usage), observed)
 }
 
-/// One check per matcher given, labelled as `Probe::expectations` words them.
+/// One check per matcher given, labelled as the probe's field declaration says.
 fn checks(probe: &DiskProbe, usage: &Usage) -> Vec<CheckResult> {
-    let mut out = Vec::new();
-    let mut number = |label: &str, matcher: &Option<NumberMatcher>, seen: f64, unit: Unit| {
-        if let Some(m) = matcher {
-            out.push(check_number(label, &m.0, seen, unit));
-        }
-    };
-    number("used", &probe.used_percent, usage.used_percent, Unit::Percent);
-    number("available", &probe.avail, usage.avail, Unit::Bytes);
-    number("used space", &probe.used, usage.used, Unit::Bytes);
-    number("size", &probe.size, usage.size, Unit::Bytes);
-    match usage.inodes {
-        Some(inodes) => {
-            number("inodes used", &probe.inodes_used_percent, inodes.used_percent, Unit::Percent);
-            number("free inodes", &probe.inodes_avail, inodes.avail, Unit::Plain);
-        }
-        None => {
-            for (label, matcher, unit) in [
-                ("inodes used", &probe.inodes_used_percent, Unit::Percent),
-                ("free inodes", &probe.inodes_avail, Unit::Plain),
-            ] {
-                if let Some(m) = matcher {
-                    out.push(CheckResult::not_reported(label, m.0.describe(unit), "not reported by this filesystem"));
-                }
+    probe
+        .measures()
+        .iter()
+        .map(|m| {
+            let seen = match m.field {
+                DiskField::UsedPercent => Some(usage.used_percent),
+                DiskField::Avail => Some(usage.avail),
+                DiskField::Used => Some(usage.used),
+                DiskField::Size => Some(usage.size),
+                DiskField::InodesUsedPercent => usage.inodes.map(|i| i.used_percent),
+                DiskField::InodesAvail => usage.inodes.map(|i| i.avail),
+            };
+            match seen {
+                Some(seen) => check_measure(m, seen),
+                None => not_reported(m, "not reported by this filesystem"),
             }
-        }
-    }
-    out
+        })
+        .collect()
 }
 
 /// `/mnt/x: 97% used (7.8 GiB of 8.0 GiB), 200.0 MiB available; inodes 3% used, 1234 free`
@@ -260,6 +250,23 @@ mod tests {
         let usage = Usage::from_counters(Counters::from(&seen));
         assert_eq!(outcome.checks[0].message, format!("used: expected > 100%, saw {}%", usage.used_percent));
         assert!(outcome.checks[1].message.starts_with("available: expected > 1000.0 PiB, saw "));
+    }
+
+    #[test]
+    fn check_labels_are_the_declared_expectations() {
+        let yaml = "{path: /, used_percent: {lt: 90}, avail: {gt: 20GiB}, used: {lt: 1TiB}, size: {gt: 0}, \
+                    inodes_used_percent: {lt: 95}, inodes_avail: {gt: 1000}}";
+        let usage = Usage::from_counters(Counters {
+            frsize: 4096,
+            blocks: 1000,
+            bfree: 100,
+            bavail: 50,
+            files: 300,
+            ffree: 200,
+            favail: 200,
+        });
+        let expected: Vec<String> = checks(&probe(yaml), &usage).into_iter().map(|c| c.expected).collect();
+        assert_eq!(expected, crate::model::probe::Probe::Disk(probe(yaml)).expectations());
     }
 
     #[test]

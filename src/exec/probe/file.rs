@@ -3,10 +3,10 @@
 //! Existence follows symbolic links like `test -e`: a dangling `libcuda.so` link after a driver
 //! upgrade is exactly the kind of thing this probe must catch, so it counts as missing.
 
-use super::{ProbeEnv, ProbeOutcome, os_error, resolve_path};
-use crate::exec::check::{LineScanner, check_number};
+use super::{ProbeEnv, ProbeOutcome, os_error};
+use crate::exec::check::{LineScanner, check_measure};
 use crate::model::matcher::{Matcher, Unit};
-use crate::model::probe::{FileKind, FileProbe};
+use crate::model::probe::{FileField, FileKind, FileProbe};
 use crate::model::quantity::HumanBytes;
 use crate::record::CheckResult;
 use rustix::fs::Access;
@@ -29,7 +29,7 @@ enum Found {
 }
 
 pub fn run(probe: &FileProbe, env: &ProbeEnv) -> ProbeOutcome {
-    let path = resolve_path(env.cwd, &probe.path.source);
+    let path = env.resolve(&probe.path.source);
     let shown = path.display().to_string();
     let found = match look(&path) {
         Ok(found) => found,
@@ -83,13 +83,15 @@ fn present_checks(
     if let Some(want) = probe.writable {
         checks.push(access_check("writable", want, access(path, Access::WRITE_OK)));
     }
-    if let Some(m) = &probe.contains {
-        let (results, note) = content_checks(path, meta, &m.0);
-        checks.extend(results);
-        observed.extend(note);
-    }
-    if let Some(m) = &probe.size {
-        checks.push(check_number("size", &m.0, meta.len() as f64, Unit::Bytes));
+    for m in probe.measures() {
+        match m.field {
+            FileField::Contains => {
+                let (results, note) = content_checks(path, meta, m.label, m.matcher);
+                checks.extend(results);
+                observed.extend(note);
+            }
+            FileField::Size => checks.push(check_measure(&m, meta.len() as f64)),
+        }
     }
     checks
 }
@@ -141,19 +143,18 @@ fn access_check(label: &str, want: bool, seen: Result<(), String>) -> CheckResul
 
 /// Streams the file through the line patterns; returns one check per pattern and, when the
 /// file was cut short, a line for `observed`.
-fn content_checks(path: &Path, meta: &Metadata, matcher: &Matcher) -> (Vec<CheckResult>, Option<String>) {
-    const LABEL: &str = "content";
+fn content_checks(path: &Path, meta: &Metadata, label: &str, matcher: &Matcher) -> (Vec<CheckResult>, Option<String>) {
     let Matcher::Lines(patterns) = matcher else {
-        return (vec![CheckResult::failed(LABEL, matcher.describe(Unit::Plain), "not line patterns".into())], None);
+        return (vec![CheckResult::failed(label, matcher.describe(Unit::Plain), "not line patterns".into())], None);
     };
     let fail_all = |problem: String| {
-        patterns.iter().map(|p| CheckResult::failed(LABEL, p.to_string(), problem.clone())).collect::<Vec<_>>()
+        patterns.iter().map(|p| CheckResult::failed(label, p.to_string(), problem.clone())).collect::<Vec<_>>()
     };
     if !meta.is_file() {
         // Devices and FIFOs can block forever or never end; only regular files have contents.
         return (fail_all(format!("not read: it is {}", article(type_word(meta.file_type())))), None);
     }
-    let mut scanner = match LineScanner::new(LABEL, patterns) {
+    let mut scanner = match LineScanner::new(label, patterns) {
         Ok(scanner) => scanner,
         Err(problem) => return (fail_all(problem.to_string()), None),
     };

@@ -4,9 +4,9 @@
 //! are answers like any other. Headers are sent but never printed: they often carry tokens.
 
 use super::{ProbeEnv, ProbeOutcome, format_duration, format_millis, network_timeout, os_error};
-use crate::exec::check::{check_number, check_text, check_value, excerpt};
+use crate::exec::check::{check_measure, check_number, check_text, check_value, excerpt};
 use crate::model::matcher::{CmpOp, Deferred, Matcher, Unit};
-use crate::model::probe::{HttpMethod, HttpProbe, JsonPointer};
+use crate::model::probe::{HttpField, HttpMethod, HttpProbe, JsonPointer};
 use crate::model::quantity::HumanBytes;
 use crate::model::template::Template;
 use crate::record::CheckResult;
@@ -200,16 +200,19 @@ fn redact_userinfo(url: &str) -> String {
 /// The status, body and JSON checks, in the order `Probe::expectations` lists them.
 fn answer_checks(probe: &HttpProbe, answer: &Answer) -> Vec<CheckResult> {
     let status = f64::from(answer.status);
-    let mut checks = vec![match &probe.status {
-        Some(m) => check_number("status", &m.0, status, Unit::Plain),
-        None => check_number("status", &below_400(), status, Unit::Plain),
-    }];
+    let mut checks = Vec::new();
+    if probe.status.is_none() {
+        checks.push(check_number(HttpField::Status.label(), &below_400(), status, HttpField::Status.unit()));
+    }
     let unreadable = answer.body_error.as_ref().map(|why| format!("could not read the body: {why}"));
-    if let Some(m) = &probe.body {
-        checks.extend(match &unreadable {
-            Some(problem) => failed_patterns("body", &m.0, problem),
-            None => check_text("body", &m.0, &String::from_utf8_lossy(&answer.body)),
-        });
+    for m in probe.measures() {
+        match m.field {
+            HttpField::Status => checks.push(check_measure(&m, status)),
+            HttpField::Body => checks.extend(match &unreadable {
+                Some(problem) => failed_patterns(m.label, m.matcher, problem),
+                None => check_text(m.label, m.matcher, &String::from_utf8_lossy(&answer.body)),
+            }),
+        }
     }
     if !probe.json.is_empty() {
         checks.extend(json_checks(&probe.json, answer, unreadable.as_deref()));

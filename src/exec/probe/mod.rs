@@ -13,7 +13,9 @@ mod testing;
 
 use crate::model::probe::Probe;
 use crate::record::CheckResult;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What running a probe produced.
@@ -54,14 +56,57 @@ impl ProbeOutcome {
     }
 }
 
+/// What a probe may read of the world, owned: a probe runs on its own thread.
+#[derive(Clone)]
+pub struct ProbeWorld {
+    /// Where relative paths are resolved: the step's working directory.
+    pub cwd: PathBuf,
+    /// What `~/` means in a path.
+    pub home: Option<PathBuf>,
+    /// `PATH` as the step's processes see it (the `command` probe searches it).
+    pub path: Option<String>,
+    /// The GPU inventory source (NVML, or a file for tests and demos).
+    pub gpu: Arc<dyn gpu::GpuSource>,
+}
+
+impl ProbeWorld {
+    /// The world of a step whose processes start in `cwd` with environment `env`.
+    pub fn new(cwd: PathBuf, env: &BTreeMap<String, String>, gpu: Arc<dyn gpu::GpuSource>) -> ProbeWorld {
+        ProbeWorld {
+            cwd,
+            home: env.get("HOME").filter(|h| !h.is_empty()).map(PathBuf::from),
+            path: env.get("PATH").cloned(),
+            gpu,
+        }
+    }
+}
+
 /// What probes may need from the run around them.
 pub struct ProbeEnv<'a> {
-    /// Where relative paths are resolved: the step's working directory.
     pub cwd: &'a Path,
-    /// The GPU inventory source (NVML, or a file for tests and demos).
+    pub home: Option<&'a Path>,
+    pub path: Option<&'a str>,
     pub gpu: &'a dyn gpu::GpuSource,
     /// The step's timeout: network probes use it unless they have their own.
     pub timeout: Duration,
+}
+
+impl<'a> ProbeEnv<'a> {
+    pub fn new(world: &'a ProbeWorld, timeout: Duration) -> ProbeEnv<'a> {
+        ProbeEnv {
+            cwd: &world.cwd,
+            home: world.home.as_deref(),
+            path: world.path.as_deref(),
+            gpu: &*world.gpu,
+            timeout,
+        }
+    }
+
+    /// Where a probe looks for `path`: `~/` is the home directory, relative paths are under
+    /// the working directory.
+    pub fn resolve(&self, path: &str) -> PathBuf {
+        resolve_path(self.cwd, self.home, path)
+    }
 }
 
 /// Runs a resolved probe.
@@ -83,16 +128,15 @@ pub fn run(probe: &Probe, env: &ProbeEnv) -> ProbeOutcome {
 /// should not hold a step for its whole 5-minute budget.
 const NETWORK_TIMEOUT_CAP: Duration = Duration::from_secs(10);
 
-/// Where a probe looks for `path`: `~/` is the home directory, relative paths are under `cwd`.
-pub(crate) fn resolve_path(cwd: &Path, path: &str) -> PathBuf {
-    let home = || std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+/// `path` with `~/` meaning `home` and relative paths under `cwd`.
+pub(crate) fn resolve_path(cwd: &Path, home: Option<&Path>, path: &str) -> PathBuf {
     if path == "~"
-        && let Some(home) = home()
+        && let Some(home) = home
     {
-        return home;
+        return home.to_path_buf();
     }
     if let Some(rest) = path.strip_prefix("~/")
-        && let Some(home) = home()
+        && let Some(home) = home
     {
         return home.join(rest);
     }

@@ -1,9 +1,8 @@
 //! The `process` probe: is a program running, and how many copies, found by name in `/proc`.
 
 use super::{ProbeEnv, ProbeOutcome, os_error};
-use crate::exec::check::check_number;
-use crate::model::matcher::Unit;
-use crate::model::probe::ProcessProbe;
+use crate::exec::check::check_measure;
+use crate::model::probe::{ProcessField, ProcessProbe};
 use crate::record::CheckResult;
 use std::path::Path;
 
@@ -24,8 +23,10 @@ pub fn run(probe: &ProcessProbe, _env: &ProbeEnv) -> ProbeOutcome {
     let seen = if pids.is_empty() { "no such process".to_string() } else { count_words(&pids) };
     let expected = if probe.running { "running" } else { "not running" }.to_string();
     let mut checks = vec![CheckResult::new(name, expected, seen, pids.is_empty() != probe.running)];
-    if let Some(m) = &probe.count {
-        checks.push(check_number("count", &m.0, pids.len() as f64, Unit::Plain));
+    for m in probe.measures() {
+        match m.field {
+            ProcessField::Count => checks.push(check_measure(&m, pids.len() as f64)),
+        }
     }
     let observed =
         if pids.is_empty() { format!("no process named {name}") } else { format!("{name}: {}", count_words(&pids)) };

@@ -16,7 +16,10 @@ impl GpuSource for NoGpu {
 
 static NO_GPU: NoGpu = NoGpu;
 
-/// A probe environment rooted at `cwd` with a 5-second step timeout.
+/// A probe environment rooted at `cwd` with a 5-second step timeout, seeing this process's
+/// `PATH` (and no home directory).
 pub fn env(cwd: &Path) -> ProbeEnv<'_> {
-    ProbeEnv { cwd, gpu: &NO_GPU, timeout: Duration::from_secs(5) }
+    static PATH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let path = PATH.get_or_init(|| std::env::var("PATH").ok());
+    ProbeEnv { cwd, home: None, path: path.as_deref(), gpu: &NO_GPU, timeout: Duration::from_secs(5) }
 }

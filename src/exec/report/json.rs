@@ -1,6 +1,7 @@
 //! `--json`: one JSON object per line and event, for machines. Nothing else goes to stdout.
 
 use super::{DryStep, Reporter, StepStart};
+use crate::exec::context::Clock;
 use crate::exec::stream::StreamKind;
 use crate::record::{RunRecord, StepRecord};
 use serde_json::json;
@@ -10,11 +11,13 @@ use std::sync::atomic::AtomicBool;
 
 pub struct JsonReporter {
     out: std::io::Stdout,
+    /// The run's clock, so pinned runs print pinned times.
+    clock: Clock,
 }
 
-impl Default for JsonReporter {
-    fn default() -> Self {
-        JsonReporter { out: std::io::stdout() }
+impl JsonReporter {
+    pub fn new(clock: Clock) -> JsonReporter {
+        JsonReporter { out: std::io::stdout(), clock }
     }
 }
 
@@ -27,15 +30,11 @@ impl JsonReporter {
     }
 }
 
-fn now() -> String {
-    jiff::Timestamp::now().round(jiff::Unit::Millisecond).map(|t| t.to_string()).unwrap_or_default()
-}
-
 impl Reporter for JsonReporter {
     fn run_started(&mut self, run: &RunRecord, total: usize, archive: Option<&Path>) {
         self.emit(json!({
             "event": "run_started",
-            "time": now(),
+            "time": self.clock.rfc3339(),
             "run_id": run.run_id,
             "runbook": run.runbook,
             "steps": total,
@@ -47,7 +46,7 @@ impl Reporter for JsonReporter {
     fn step_started(&mut self, number: usize, _total: usize, step: &StepStart) {
         self.emit(json!({
             "event": "step_started",
-            "time": now(),
+            "time": self.clock.rfc3339(),
             "step": step.id,
             "number": number,
             "name": step.name,
@@ -63,7 +62,7 @@ impl Reporter for JsonReporter {
     fn step_finished(&mut self, number: usize, _total: usize, step: &StepRecord) {
         self.emit(json!({
             "event": "step_finished",
-            "time": now(),
+            "time": self.clock.rfc3339(),
             "step": step.id,
             "number": number,
             "outcome": step.outcome,
@@ -77,26 +76,42 @@ impl Reporter for JsonReporter {
     }
 
     fn run_finished(&mut self, run: &RunRecord, archive: Option<&Path>) {
+        for (rank, diagnosis) in run.diagnoses.iter().enumerate() {
+            self.emit(json!({
+                "event": "diagnosis",
+                "time": self.clock.rfc3339(),
+                "run_id": run.run_id,
+                "rank": rank + 1,
+                "most_likely": rank == 0,
+                "id": diagnosis.id,
+                "cause": diagnosis.cause,
+                "severity": diagnosis.severity,
+                "fix": diagnosis.fix,
+                "next": diagnosis.fix.iter().map(|f| f.command(&run.runbook.id)).collect::<Vec<_>>(),
+                "evidence": diagnosis.evidence,
+            }));
+        }
         let counts: serde_json::Map<String, serde_json::Value> =
             run.counts().into_iter().map(|(o, n)| (o.as_str().to_string(), json!(n))).collect();
         self.emit(json!({
             "event": "run_finished",
-            "time": now(),
+            "time": self.clock.rfc3339(),
             "run_id": run.run_id,
             "verdict": run.verdict,
             "duration_ms": run.duration_ms,
             "counts": counts,
             "findings": run.findings,
+            "diagnosis": run.diagnoses.first().map(|d| &d.id),
             "archive": archive.map(|a| a.display().to_string()),
         }));
     }
 
     fn attempt(&mut self, step_id: &str, attempt: u32, attempts: u32) {
-        self.emit(json!({"event": "retry", "time": now(), "step": step_id, "attempt": attempt, "of": attempts}));
+        self.emit(json!({"event": "retry", "time": self.clock.rfc3339(), "step": step_id, "attempt": attempt, "of": attempts}));
     }
 
     fn notice(&mut self, text: &str) {
-        self.emit(json!({"event": "notice", "time": now(), "message": text}));
+        self.emit(json!({"event": "notice", "time": self.clock.rfc3339(), "message": text}));
     }
 
     fn ask(&mut self, _question: &str, _interrupted: &AtomicBool) -> Option<bool> {

@@ -4,7 +4,7 @@ pub mod json;
 pub mod terminal;
 
 use super::stream::StreamKind;
-use crate::record::{RunRecord, StepRecord};
+use crate::record::{RunRecord, StepKind, StepRecord};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicBool;
 pub struct StepStart<'a> {
     pub id: &'a str,
     pub name: &'a str,
-    pub kind: &'a str,
+    pub kind: StepKind,
     /// The rendered script or probe.
     pub command: Option<&'a str>,
 }
@@ -21,7 +21,7 @@ pub struct StepStart<'a> {
 pub struct DryStep<'a> {
     pub id: &'a str,
     pub name: &'a str,
-    pub kind: &'a str,
+    pub kind: StepKind,
     pub command: &'a str,
     /// Checks in words, rendered.
     pub checks: Vec<String>,

@@ -4,7 +4,7 @@
 use super::{DryStep, Reporter, StepStart};
 use crate::archive::store::MARKDOWN_FILE;
 use crate::exec::stream::StreamKind;
-use crate::record::{Outcome, RunRecord, StepRecord, Verdict};
+use crate::record::{Outcome, RunRecord, Severity, StepKind, StepRecord, Verdict};
 use crate::util::text::{duration, plural};
 use anstyle::{AnsiColor, Style};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -63,7 +63,7 @@ impl TerminalReporter {
         match step.outcome {
             Outcome::Passed => self.paint(GREEN, "✔"),
             Outcome::Skipped => self.paint(DIM, "⏭"),
-            outcome if outcome.is_failure() && step.severity != "critical" => self.paint(YELLOW, "✘"),
+            outcome if outcome.is_failure() && step.severity != Severity::Critical => self.paint(YELLOW, "✘"),
             _ => self.paint(RED, "✘"),
         }
     }
@@ -78,6 +78,37 @@ impl TerminalReporter {
         };
         let counts: Vec<String> = run.counts().iter().map(|(o, n)| format!("{n} {}", o.as_str())).collect();
         format!("{} · {} · {}", self.paint(style, mark), counts.join(" · "), duration(run.duration_ms))
+    }
+}
+
+impl TerminalReporter {
+    /// The most likely cause first, then any other that matched; or that none did.
+    fn diagnoses(&mut self, run: &RunRecord) {
+        let Some((first, others)) = run.diagnoses.split_first() else {
+            if !run.findings.is_empty() {
+                self.line(&format!("\n{} {}", self.paint(BOLD, "Diagnosis:"), "no known cause matched"));
+            }
+            return;
+        };
+        let style = if first.severity == Severity::Critical { RED } else { YELLOW };
+        self.line(&format!(
+            "\n{} {} {}",
+            self.paint(BOLD, "Diagnosis:"),
+            self.paint(style, &first.cause),
+            self.paint(DIM, format!("({})", first.id))
+        ));
+        for evidence in &first.evidence {
+            self.line(&format!("  {} {}: {}", self.paint(style, "✘"), evidence.step, evidence.message));
+        }
+        for fix in &first.fix {
+            self.line(&format!("  {} {}", self.paint(CYAN, "fix:"), fix.command(&run.runbook.id)));
+        }
+        if !others.is_empty() {
+            self.line(&format!("{}", self.paint(BOLD, "Also matched:")));
+            for other in others {
+                self.line(&format!("  • {} {}", other.cause, self.paint(DIM, format!("({})", other.id))));
+            }
+        }
     }
 }
 
@@ -169,6 +200,20 @@ impl Reporter for TerminalReporter {
                 }
             }
         }
+        // A plain step: the output its doc shows, to compare with what was just printed.
+        if let Some(expected) =
+            step.expected_output.as_ref().filter(|_| step.outcome != Outcome::Skipped && !self.quiet)
+        {
+            const SHOWN: usize = 10;
+            line.push_str(&format!("\n      {}", self.paint(DIM, "expected (from the doc):")));
+            for text in expected.lines().take(SHOWN) {
+                line.push_str(&format!("\n      {}", self.paint(DIM, format!("│ {text}"))));
+            }
+            let more = expected.lines().count().saturating_sub(SHOWN);
+            if more > 0 {
+                line.push_str(&format!("\n      {}", self.paint(DIM, format!("│ … {more} more lines"))));
+            }
+        }
         self.line(&line);
     }
 
@@ -193,10 +238,11 @@ impl Reporter for TerminalReporter {
                 );
                 self.line(&line);
             }
+            self.diagnoses(run);
             if !run.findings.is_empty() {
                 self.line(&format!("\n{}", self.paint(BOLD, "Findings")));
                 for finding in &run.findings {
-                    let style = if finding.severity == "critical" { RED } else { YELLOW };
+                    let style = if finding.severity == Severity::Critical { RED } else { YELLOW };
                     let text = format!("  ✘ {} ({}): {}", finding.step, finding.severity, finding.message);
                     self.line(&self.paint(style, text));
                 }
@@ -245,7 +291,7 @@ impl Reporter for TerminalReporter {
             self.paint(BOLD, step.id),
             self.paint(DIM, format!("— {}", step.name))
         ));
-        let prefix = if step.kind == "run" { "$" } else { "»" };
+        let prefix = if step.kind == StepKind::Run { "$" } else { "»" };
         for line in step.command.lines() {
             self.line(&format!("      {} {line}", self.paint(CYAN, prefix)));
         }

@@ -2,7 +2,9 @@
 //! same thing in the same shape.
 
 mod list_row;
+mod plain;
 mod runbook;
 
 pub use list_row::ListRow;
+pub use plain::PlainView;
 pub use runbook::{BacklinkView, LinkView, RunbookView, SectionView, StepView};

@@ -139,7 +139,7 @@ impl<'a> StepView<'a> {
         StepView {
             id: &step.id,
             name: &step.name.source,
-            kind: step.kind(),
+            kind: step.kind().as_str(),
             line: step.line,
             section: step.section.as_deref(),
             severity: step.severity.as_str(),

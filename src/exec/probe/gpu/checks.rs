@@ -1,10 +1,11 @@
 //! Evaluating a `gpu:` step against an inventory, and describing what was seen.
 
 use super::{GpuInventory, GpuSnapshot, GpuUnavailable, UnavailableKind};
-use crate::exec::check::{check_number, check_text, check_version};
+use crate::exec::check::{check_measure, check_number, check_text, check_version};
 use crate::exec::probe::{ProbeEnv, ProbeOutcome};
-use crate::model::matcher::{Matcher, NumberMatcher, Unit};
-use crate::model::probe::GpuProbe;
+use crate::model::matcher::Unit;
+use crate::model::probe::fields::Measure;
+use crate::model::probe::{GpuField, GpuProbe};
 use crate::model::quantity::HumanBytes;
 use crate::record::CheckResult;
 use std::collections::BTreeMap;
@@ -62,20 +63,21 @@ fn evaluate(probe: &GpuProbe, inventory: &GpuInventory) -> ProbeOutcome {
 
 /// The checks on the machine as a whole: GPU count, driver and CUDA versions.
 fn system_checks(probe: &GpuProbe, inventory: &GpuInventory) -> Vec<CheckResult> {
-    let mut checks = Vec::new();
-    if let Some(m) = &probe.count {
-        checks.push(check_number("GPU count", &m.0, inventory.gpus.len() as f64, Unit::Plain));
-    }
-    if let Some(m) = &probe.driver_version {
-        checks.push(check_version("driver", &m.0, &inventory.driver_version));
-    }
-    if let Some(m) = &probe.cuda_version {
-        checks.push(match &inventory.cuda_version {
-            Some(cuda) => check_version("CUDA", &m.0, cuda),
-            None => not_reported("CUDA", &m.0, Unit::Plain, why_missing(&inventory.unreadable, "cuda_version")),
-        });
-    }
-    checks
+    probe
+        .measures()
+        .iter()
+        .filter_map(|m| {
+            Some(match m.field {
+                GpuField::Count => check_measure(m, inventory.gpus.len() as f64),
+                GpuField::DriverVersion => check_version(m.label, m.matcher, &inventory.driver_version),
+                GpuField::CudaVersion => match &inventory.cuda_version {
+                    Some(cuda) => check_version(m.label, m.matcher, cuda),
+                    None => not_reported(m.label, m, why_missing(&inventory.unreadable, "cuda_version")),
+                },
+                _ => return None,
+            })
+        })
+        .collect()
 }
 
 /// The GPUs the per-GPU fields apply to: GPU `index`, or all of them. A failed check when
@@ -91,76 +93,41 @@ fn selected_gpus<'a>(probe: &GpuProbe, inventory: &'a GpuInventory) -> Result<Ve
             )),
         };
     }
-    if inventory.gpus.is_empty() && probe.count.is_none() && has_gpu_fields(probe) {
+    let per_gpu = probe.measures().iter().any(|m| !m.field.is_system());
+    if inventory.gpus.is_empty() && probe.count.is_none() && per_gpu {
         return Err(CheckResult::new("GPU count", "≥ 1 (the per-GPU checks need a GPU)".into(), "0".into(), false));
     }
     Ok(inventory.gpus.iter().collect())
 }
 
-fn has_gpu_fields(probe: &GpuProbe) -> bool {
-    probe.name.is_some()
-        || probe.compute_capability.is_some()
-        || [
-            &probe.memory_total,
-            &probe.memory_free,
-            &probe.memory_used,
-            &probe.memory_used_percent,
-            &probe.utilization_percent,
-            &probe.temperature_c,
-            &probe.power_w,
-        ]
-        .iter()
-        .any(|m| m.is_some())
-}
-
 /// Every per-GPU expectation for one GPU; labels start with `GPU n` when `named`.
 fn gpu_checks(probe: &GpuProbe, gpu: &GpuSnapshot, named: bool) -> Vec<CheckResult> {
-    let label = |what: &str| {
-        if named { format!("GPU {} {what}", gpu.index) } else { what.to_string() }
-    };
     let mut checks = Vec::new();
-    if let Some(m) = &probe.name {
-        if gpu.name.is_empty() {
-            checks.push(not_reported(&label("name"), &m.0, Unit::Plain, why_missing(&gpu.unreadable, "name")));
-        } else {
-            checks.extend(check_text(&label("name"), &m.0, &gpu.name));
+    for m in probe.measures().iter().filter(|m| !m.field.is_system()) {
+        let label = if named { format!("GPU {} {}", gpu.index, m.label) } else { m.label.to_string() };
+        let missing = |field: &str| not_reported(&label, m, why_missing(&gpu.unreadable, field));
+        let number = |seen: Option<f64>, field: &str| match seen {
+            Some(seen) => check_number(&label, m.matcher, seen, m.unit),
+            None => missing(field),
+        };
+        let bytes = |value: Option<u64>| value.map(|b| b as f64);
+        match m.field {
+            GpuField::Name if gpu.name.is_empty() => checks.push(missing("name")),
+            GpuField::Name => checks.extend(check_text(&label, m.matcher, &gpu.name)),
+            GpuField::ComputeCapability => checks.push(match &gpu.compute_capability {
+                Some(cc) => check_version(&label, m.matcher, cc),
+                None => missing("compute_capability"),
+            }),
+            GpuField::MemoryTotal => checks.push(number(bytes(gpu.memory_total), "memory")),
+            GpuField::MemoryFree => checks.push(number(bytes(gpu.memory_free), "memory")),
+            GpuField::MemoryUsed => checks.push(number(bytes(gpu.memory_used), "memory")),
+            GpuField::MemoryUsedPercent => checks.push(number(used_percent(gpu), "memory")),
+            GpuField::UtilizationPercent => checks.push(number(gpu.utilization_percent.map(f64::from), "utilization")),
+            GpuField::TemperatureC => checks.push(number(gpu.temperature_c.map(f64::from), "temperature")),
+            GpuField::PowerW => checks.push(number(gpu.power_w, "power")),
+            GpuField::Count | GpuField::DriverVersion | GpuField::CudaVersion => {}
         }
     }
-    if let Some(m) = &probe.compute_capability {
-        checks.push(match &gpu.compute_capability {
-            Some(cc) => check_version(&label("compute capability"), &m.0, cc),
-            None => not_reported(
-                &label("compute capability"),
-                &m.0,
-                Unit::Plain,
-                why_missing(&gpu.unreadable, "compute_capability"),
-            ),
-        });
-    }
-    let bytes = |value: Option<u64>| value.map(|b| b as f64);
-    let number = |what: &str, matcher: &Option<NumberMatcher>, seen: Option<f64>, unit, field| {
-        let m = matcher.as_ref()?;
-        Some(match seen {
-            Some(seen) => check_number(&label(what), &m.0, seen, unit),
-            None => not_reported(&label(what), &m.0, unit, why_missing(&gpu.unreadable, field)),
-        })
-    };
-    let numbers = [
-        number("memory total", &probe.memory_total, bytes(gpu.memory_total), Unit::Bytes, "memory"),
-        number("memory free", &probe.memory_free, bytes(gpu.memory_free), Unit::Bytes, "memory"),
-        number("memory used", &probe.memory_used, bytes(gpu.memory_used), Unit::Bytes, "memory"),
-        number("memory used", &probe.memory_used_percent, used_percent(gpu), Unit::Percent, "memory"),
-        number(
-            "utilization",
-            &probe.utilization_percent,
-            gpu.utilization_percent.map(f64::from),
-            Unit::Percent,
-            "utilization",
-        ),
-        number("temperature", &probe.temperature_c, gpu.temperature_c.map(f64::from), Unit::Celsius, "temperature"),
-        number("power", &probe.power_w, gpu.power_w, Unit::Watts, "power"),
-    ];
-    checks.extend(numbers.into_iter().flatten());
     checks
 }
 
@@ -172,8 +139,8 @@ fn used_percent(gpu: &GpuSnapshot) -> Option<f64> {
     }
 }
 
-fn not_reported(label: &str, matcher: &Matcher, unit: Unit, why: String) -> CheckResult {
-    CheckResult::not_reported(label, matcher.describe(unit), &why)
+fn not_reported(label: &str, measure: &Measure<'_, GpuField>, why: String) -> CheckResult {
+    CheckResult::not_reported(label, measure.matcher.describe(measure.unit), &why)
 }
 
 /// "not reported by this GPU", with NVML's error when reading it failed for another reason.
@@ -291,7 +258,7 @@ mod tests {
 
     fn run_with(yaml: &str, source: Result<GpuInventory, GpuUnavailable>) -> ProbeOutcome {
         let fake = Fake(source);
-        let env = ProbeEnv { cwd: Path::new("."), gpu: &fake, timeout: Duration::from_secs(5) };
+        let env = ProbeEnv { cwd: Path::new("."), home: None, path: None, gpu: &fake, timeout: Duration::from_secs(5) };
         run(&probe(yaml), &env)
     }
 
@@ -315,6 +282,8 @@ mod tests {
         let outcome = run_with(yaml, Ok(machine(vec![rtx4090(0)])));
         assert!(outcome.passed(), "{:?}", messages(&outcome));
         assert_eq!(outcome.checks.len(), 12);
+        let expected: Vec<&str> = outcome.checks.iter().map(|c| c.expected.as_str()).collect();
+        assert_eq!(expected, crate::model::probe::Probe::Gpu(probe(yaml)).expectations(), "one declaration");
         assert_eq!(
             messages(&outcome),
             [
