@@ -264,7 +264,9 @@ impl Engine<'_> {
     }
 
     fn probe_world(&self, resolved: &ResolvedStep) -> ProbeWorld {
-        ProbeWorld::new(self.step_cwd(resolved), &self.ctx.env, std::sync::Arc::clone(&self.ctx.gpu))
+        let mut world = ProbeWorld::new(self.step_cwd(resolved), &self.ctx.env, std::sync::Arc::clone(&self.ctx.gpu));
+        world.sandbox = self.ctx.sandbox.clone();
+        world
     }
 
     /// The process of a `run` step: its shell, the run's environment plus the step's `env`.
