@@ -110,7 +110,9 @@ impl<'de> Deserialize<'de> for FileFixture {
                     FileSpec { char_device: Some(true), dir: None, file: None, symlink: None } => Ok(FileFixture::Char),
                     FileSpec { char_device: None, dir: Some(true), file: None, symlink: None } => Ok(FileFixture::Dir),
                     FileSpec { char_device: None, dir: None, file: Some(f), symlink: None } => Ok(FileFixture::Copy(f)),
-                    FileSpec { char_device: None, dir: None, file: None, symlink: Some(t) } => Ok(FileFixture::Symlink(t)),
+                    FileSpec { char_device: None, dir: None, file: None, symlink: Some(t) } => {
+                        Ok(FileFixture::Symlink(t))
+                    }
                     _ => Err(de::Error::custom(
                         "a file is one of {char: true}, {dir: true}, {file: NAME} or {symlink: TARGET}",
                     )),
@@ -377,7 +379,9 @@ pub fn parse(text: &str, path: &str, fixtures: &Path, body: &Body) -> (ScenarioF
         if let Some(first) = names.get(&spanned.value.name) {
             diags.push(
                 Diagnostic::error(path, at.0, at.1, format!("duplicate scenario name `{}`", spanned.value.name))
-                    .with_hint(format!("the scenario at line {first} has it; `runbook test` selects scenarios by name")),
+                    .with_hint(format!(
+                        "the scenario at line {first} has it; `runbook test` selects scenarios by name"
+                    )),
             );
         }
         names.insert(spanned.value.name.clone(), at.0);
@@ -420,7 +424,10 @@ fn check(scenario: &Scenario, path: &str, fixtures: &Path, body: &Body, diags: &
             let (line, column) = position(id.referenced);
             let hint = did_you_mean(&id.value, step_ids.iter().copied())
                 .unwrap_or_else(|| format!("steps of the runbook: {}", step_ids.join(", ")));
-            diags.push(Diagnostic::error(path, line, column, format!("{what} names unknown step `{}`", id.value)).with_hint(hint));
+            diags.push(
+                Diagnostic::error(path, line, column, format!("{what} names unknown step `{}`", id.value))
+                    .with_hint(hint),
+            );
         }
     };
     for (id, _) in &scenario.expect.value.steps.0 {
@@ -436,9 +443,21 @@ fn check(scenario: &Scenario, path: &str, fixtures: &Path, body: &Body, diags: &
         let ids: Vec<&str> = body.diagnoses.iter().map(|d| d.id.as_str()).collect();
         let (line, column) = position(diagnosis.referenced);
         let hint = did_you_mean(&diagnosis.value, ids.iter().copied()).unwrap_or_else(|| {
-            if ids.is_empty() { "the runbook declares no diagnoses".to_string() } else { format!("diagnoses of the runbook: {}", ids.join(", ")) }
+            if ids.is_empty() {
+                "the runbook declares no diagnoses".to_string()
+            } else {
+                format!("diagnoses of the runbook: {}", ids.join(", "))
+            }
         });
-        diags.push(Diagnostic::error(path, line, column, format!("expect.diagnosis names unknown diagnosis `{}`", diagnosis.value)).with_hint(hint));
+        diags.push(
+            Diagnostic::error(
+                path,
+                line,
+                column,
+                format!("expect.diagnosis names unknown diagnosis `{}`", diagnosis.value),
+            )
+            .with_hint(hint),
+        );
     }
     check_fixtures(scenario, path, fixtures, diags);
 }
@@ -452,23 +471,39 @@ fn check_fixtures(scenario: &Scenario, path: &str, fixtures: &Path, diags: &mut 
         let inside = Path::new(name).components().all(|c| matches!(c, std::path::Component::Normal(_)));
         if !inside || !file.is_file() {
             let (line, column) = position(at);
-            let message = if inside { format!("fixture file `{name}` does not exist") } else { format!("fixture file `{name}` is outside {folder}/") };
-            diags.push(Diagnostic::error(path, line, column, message).with_hint(format!("fixture files live in {folder}/ beside the scenario file")));
+            let message = if inside {
+                format!("fixture file `{name}` does not exist")
+            } else {
+                format!("fixture file `{name}` is outside {folder}/")
+            };
+            diags.push(
+                Diagnostic::error(path, line, column, message)
+                    .with_hint(format!("fixture files live in {folder}/ beside the scenario file")),
+            );
         }
     };
     for (name, command) in &scenario.commands {
         let c = &command.value;
-        let kinds = [c.file.is_some(), c.script.is_some(), c.stdout.is_some() || c.stderr.is_some() || c.exit.is_some()];
+        let kinds =
+            [c.file.is_some(), c.script.is_some(), c.stdout.is_some() || c.stderr.is_some() || c.exit.is_some()];
         if kinds.iter().filter(|k| **k).count() > 1 {
             let (line, column) = position(command.referenced);
             diags.push(
-                Diagnostic::error(path, line, column, format!("command `{name}` mixes canned output, `file` and `script`"))
-                    .with_hint("give {stdout, stderr, exit}, or {file: NAME}, or {script: …}"),
+                Diagnostic::error(
+                    path,
+                    line,
+                    column,
+                    format!("command `{name}` mixes canned output, `file` and `script`"),
+                )
+                .with_hint("give {stdout, stderr, exit}, or {file: NAME}, or {script: …}"),
             );
         }
         if name.contains('/') || name.is_empty() {
             let (line, column) = position(command.referenced);
-            diags.push(Diagnostic::error(path, line, column, format!("bad command name `{name}`")).with_hint("commands are program names found on PATH, like nvidia-smi"));
+            diags.push(
+                Diagnostic::error(path, line, column, format!("bad command name `{name}`"))
+                    .with_hint("commands are program names found on PATH, like nvidia-smi"),
+            );
         }
         if let Some(file) = &c.file {
             missing(file, command.referenced, diags);
@@ -477,10 +512,34 @@ fn check_fixtures(scenario: &Scenario, path: &str, fixtures: &Path, diags: &mut 
     for (target, file) in &scenario.files {
         if !target.starts_with('/') {
             let (line, column) = position(file.referenced);
-            diags.push(Diagnostic::error(path, line, column, format!("file path `{target}` is not absolute")).with_hint("write the path as on the host, like /sys/module/nvidia/version"));
+            diags.push(
+                Diagnostic::error(path, line, column, format!("file path `{target}` is not absolute"))
+                    .with_hint("write the path as on the host, like /sys/module/nvidia/version"),
+            );
         }
         if let FileFixture::Copy(name) = &file.value {
             missing(name, file.referenced, diags);
         }
     }
+}
+
+/// The scenarios beside `runbook`, read and checked against `body`; `None` when it has none
+/// (or lives in the built-in KB, which ships without them).
+pub fn load(runbook: &super::Runbook, body: &Body) -> Option<(ScenarioFile, Vec<Diagnostic>)> {
+    let md = runbook.file.as_ref()?;
+    let file = file_for(md);
+    let path = match runbook.path.strip_suffix(".md") {
+        Some(stem) => format!("{stem}.scenarios.yaml"),
+        None => file.display().to_string(),
+    };
+    let text = match std::fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(err) => {
+            let diag = Diagnostic::error(&path, 1, 1, format!("cannot read the scenario file: {err}"))
+                .with_hint("check the file's permissions");
+            return Some((ScenarioFile { path, ..ScenarioFile::default() }, vec![diag]));
+        }
+    };
+    Some(parse(&text, &path, &fixtures_for(md), body))
 }
