@@ -104,6 +104,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         trigger,
         plain,
         section: args.section,
+        answers: None,
     };
     let gpu: Arc<dyn gpu::GpuSource> = Arc::from(gpu::source_from_env());
     let context =

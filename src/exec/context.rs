@@ -80,6 +80,10 @@ pub struct RunContext {
     /// The program that guards a run's processes if `runbook` itself is killed (this binary,
     /// started as `runbook __watchdog`); `None` runs without that guard.
     pub watchdog: Option<PathBuf>,
+    /// A scenario's world: probes read its fixtures instead of the host (DESIGN §13).
+    pub sandbox: Option<Arc<super::probe::sandbox::Sandbox>>,
+    /// The only run in this process: it may reap orphans and hunt strays among our children.
+    pub alone: bool,
 }
 
 impl RunContext {
@@ -101,7 +105,7 @@ impl RunContext {
         let user = user(&env);
         let shell = default_shell(env.get("PATH").map(String::as_str));
         let watchdog = std::env::current_exe().ok();
-        Ok(RunContext { env, user, host, clock, cwd, shell, gpu, watchdog })
+        Ok(RunContext { env, user, host, clock, cwd, shell, gpu, watchdog, sandbox: None, alone: true })
     }
 
     /// The values of the environment variables named `names` that are set (to redact them).

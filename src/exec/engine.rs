@@ -177,7 +177,9 @@ impl<'a> Engine<'a> {
                 ));
             }
         }
-        process::become_subreaper();
+        if self.ctx.alone {
+            process::become_subreaper();
+        }
         self.start_watchdog();
         self.open_archive();
         let total = self.body.steps.len();
@@ -213,7 +215,9 @@ impl<'a> Engine<'a> {
             self.record.steps.push(run.record);
             self.record.duration_ms = watch.elapsed_ms();
             self.save(false);
-            process::reap_orphans();
+            if self.ctx.alone {
+                process::reap_orphans();
+            }
         }
         self.finish(watch);
         self.save(true);

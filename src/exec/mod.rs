@@ -14,6 +14,8 @@ pub mod process;
 pub mod redact;
 pub mod report;
 pub mod resolve;
+pub mod scenario;
+pub mod scenario_world;
 pub mod scope;
 mod step;
 pub mod stream;

@@ -35,6 +35,8 @@ pub struct ExecOptions {
     pub plain: bool,
     /// `--section` of a plain run.
     pub section: Option<String>,
+    /// In a scenario: the answers to `confirm`, by step id; unanswered steps are skipped.
+    pub answers: Option<BTreeMap<String, bool>>,
 }
 
 /// Input that makes the run impossible: nothing has run (exit 2).

@@ -32,6 +32,10 @@ pub struct Spawn {
     /// The whole environment of the process (nothing is inherited).
     pub env: BTreeMap<String, String>,
     pub cwd: PathBuf,
+    /// Whether this is the only run in the process, so processes that left the step's group
+    /// can be found among our children and killed on timeout. Scenarios run side by side in
+    /// one process: there, another run's steps are our children too, and must be left alone.
+    pub alone: bool,
 }
 
 /// How the process ended.
@@ -196,7 +200,7 @@ pub fn run(
         if let Some(watchdog) = watchdog.as_deref_mut() {
             watchdog.started(child.id());
         }
-        supervise(child, started, timeout, sinks, interrupted, live)
+        supervise(child, started, spawn.alone, timeout, sinks, interrupted, live)
     });
     if let Some(watchdog) = watchdog {
         watchdog.done();
@@ -209,6 +213,7 @@ pub fn run(
 fn supervise(
     mut child: Child,
     started: Instant,
+    spawn_alone: bool,
     timeout: Duration,
     [stdout, stderr]: [StreamSink; 2],
     interrupted: &AtomicBool,
@@ -217,7 +222,8 @@ fn supervise(
     let pid = child.id();
     // Processes of ours older than the step (daemons earlier steps meant to leave running) are
     // not its strays.
-    let born = start_time(pid).unwrap_or(0);
+    // Not alone: no child counts as started by this step, so `kill_strays` touches none.
+    let born = if spawn_alone { start_time(pid).unwrap_or(0) } else { u64::MAX };
     let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
         let _ = child.kill();
         let _ = child.wait();

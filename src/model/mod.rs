@@ -17,6 +17,7 @@ pub mod plain;
 pub mod probe;
 pub mod quantity;
 pub mod runbook;
+pub mod scenario;
 pub mod slug;
 pub mod state;
 pub mod step;

@@ -1,6 +1,6 @@
 //! `--json`: one JSON object per line and event, for machines. Nothing else goes to stdout.
 
-use super::{DryStep, Reporter, StepStart};
+use super::{DryDiagnosis, DryStep, Reporter, StepStart};
 use crate::exec::context::Clock;
 use crate::exec::stream::StreamKind;
 use crate::record::{RunRecord, StepRecord};
@@ -128,6 +128,17 @@ impl Reporter for JsonReporter {
             "command": step.command,
             "checks": step.checks,
             "notes": step.notes,
+        }));
+    }
+
+    fn dry_run_diagnosis(&mut self, diagnosis: &DryDiagnosis) {
+        self.emit(json!({
+            "event": "dry_run_diagnosis",
+            "id": diagnosis.id,
+            "when": diagnosis.when,
+            "cause": diagnosis.cause,
+            "severity": diagnosis.severity,
+            "fix": diagnosis.fix,
         }));
     }
 }

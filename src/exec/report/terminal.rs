@@ -1,7 +1,7 @@
 //! The run in the terminal: a header, each step's output as it comes, a spinner with elapsed time
 //! on a TTY (plain lines otherwise), a result line per step, a summary and the archive path.
 
-use super::{DryStep, Reporter, StepStart};
+use super::{DryDiagnosis, DryStep, Reporter, StepStart};
 use crate::archive::store::MARKDOWN_FILE;
 use crate::exec::stream::StreamKind;
 use crate::record::{Outcome, RunRecord, Severity, StepKind, StepRecord, Verdict};
@@ -301,6 +301,28 @@ impl Reporter for TerminalReporter {
         for note in &step.notes {
             self.line(&format!("      {}", self.paint(DIM, note)));
         }
+    }
+
+    fn dry_run_diagnosis(&mut self, diagnosis: &DryDiagnosis) {
+        for line in self.dry_diagnosis_lines(diagnosis) {
+            self.line(&line);
+        }
+    }
+}
+
+impl TerminalReporter {
+    fn dry_diagnosis_lines(&self, diagnosis: &DryDiagnosis) -> Vec<String> {
+        let mut lines = vec![format!(
+            "{} {} {}",
+            self.paint(CYAN, "?"),
+            self.paint(BOLD, format!("diagnosis {}", diagnosis.id)),
+            self.paint(DIM, format!("— {} ({})", diagnosis.cause, diagnosis.severity))
+        )];
+        lines.push(format!("      {} {}", self.paint(DIM, "when:"), diagnosis.when));
+        if !diagnosis.fix.is_empty() {
+            lines.push(format!("      {} {}", self.paint(DIM, "fix:"), diagnosis.fix.join(", ")));
+        }
+        lines
     }
 }
 
