@@ -10,6 +10,7 @@ pub mod discovery;
 pub mod duration;
 pub mod front_matter;
 pub mod kb;
+mod lint;
 pub mod markdown;
 pub mod matcher;
 pub mod parse;

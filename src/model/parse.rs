@@ -203,6 +203,11 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
         }
     }
     check_step_ids(&built, &path, &mut diags);
+    for (step, fence, _) in &built {
+        if let Some(diag) = super::lint::evidence_free_pass(step, fence, &path) {
+            diags.push(diag);
+        }
+    }
     if unreadable_steps == 0 {
         check_needs(&built, &needs_sites, &path, &mut diags);
     }
