@@ -54,7 +54,12 @@
         var doc = new DOMParser().parseFromString("<div>" + html + "</div>", "text/html");
         navTree.replaceChildren.apply(navTree, Array.prototype.slice.call(doc.body.firstChild.childNodes));
         Array.prototype.forEach.call(navTree.querySelectorAll("a"), function (a) {
-          if (a.getAttribute("href") === location.pathname) { a.setAttribute("aria-current", "page"); }
+          if (a.getAttribute("href") !== location.pathname) { return; }
+          a.setAttribute("aria-current", "page");
+          // Open the folders down to the page being read.
+          for (var node = a.parentElement; node && node !== navTree; node = node.parentElement) {
+            if (node.tagName === "DETAILS") { node.open = true; }
+          }
         });
       }, function () { delete navTree.dataset.loaded; });
     });
@@ -81,6 +86,34 @@
     var kind = hit.kind === "archive" ? "archives/" : hit.kind === "cycle" ? "cycles/" : "runbooks/";
     var page = base + kind + hit.id.split("/").map(encodeURIComponent).join("/") + "/";
     return hit.anchor ? page + "#" + hit.anchor : page;
+  }
+  function moreUrl(hit, section) {
+    if (section.url) { return section.url; }
+    var page = hitUrl({ kind: hit.kind, id: hit.id, anchor: "" });
+    return section.anchor ? page + "#" + section.anchor : page;
+  }
+  function moreLabel(hit) {
+    var n = hit.more ? hit.more.length : 0;
+    return n ? "+ " + n + " more section" + (n === 1 ? "" : "s") : "";
+  }
+  // The other matching sections of a hit's page, folded under it.
+  function moreSections(hit) {
+    var details = document.createElement("details");
+    details.className = "hit-more";
+    var summary = document.createElement("summary");
+    summary.textContent = moreLabel(hit).replace("+ ", "");
+    details.appendChild(summary);
+    var list = document.createElement("ul");
+    hit.more.forEach(function (section) {
+      var item = document.createElement("li");
+      var link = document.createElement("a");
+      link.href = moreUrl(hit, section);
+      link.textContent = section.heading;
+      item.appendChild(link);
+      list.appendChild(item);
+    });
+    details.appendChild(list);
+    return details;
   }
   function hitTitle(hit) {
     return hit.heading && hit.heading !== hit.title ? hit.title + " › " + hit.heading : hit.title;
@@ -122,14 +155,22 @@
       var snippet = document.createElement(short ? "span" : "p");
       snippet.className = "hit-snippet";
       snippet.replaceChildren.apply(snippet, snippetNodes(hit.snippet));
+      var folded = hit.more && hit.more.length;
       if (short) {
         link.appendChild(title);
         link.appendChild(snippet);
+        if (folded) {
+          var count = document.createElement("span");
+          count.className = "hit-more-count";
+          count.textContent = moreLabel(hit);
+          link.appendChild(count);
+        }
         item.appendChild(link);
       } else {
         link.appendChild(title);
         item.appendChild(link);
         item.appendChild(snippet);
+        if (folded) { item.appendChild(moreSections(hit)); }
       }
       list.appendChild(item);
     });

@@ -85,24 +85,35 @@
         if (!total.size && groups.length > 1) {
           groups.forEach(function (g) { g.forEach(function (score, s) { total.set(s, (total.get(s) || 0) + score); }); });
         }
-        var ranked = Array.from(total.entries()).sort(function (a, b) { return b[1] - a[1] || a[0] - b[0]; }).slice(0, limit);
+        // Several sections per hit are looked at, so that a page's other matching sections fold
+        // under its best one (as `runbook search` does).
+        var ranked = Array.from(total.entries()).sort(function (a, b) { return b[1] - a[1] || a[0] - b[0]; }).slice(0, limit * 5);
         var chunks = Array.from(new Set(ranked.map(function (e) { return Math.floor(e[0] / m.chunk); })));
         return Promise.all(chunks.map(function (c) { return load(dir + "d-" + c + ".json?v=" + m.v); })).then(function (loaded) {
           var byChunk = new Map();
           chunks.forEach(function (c, i) { byChunk.set(c, loaded[i]); });
-          var hits = ranked.map(function (e) {
+          var hits = [];
+          var byRunbook = new Map();
+          ranked.forEach(function (e) {
             var docs = byChunk.get(Math.floor(e[0] / m.chunk));
             var entry = docs.s[e[0] % m.chunk];
             var runbook = docs.r[entry[0]];
-            return {
+            var url = entry[1] ? runbook[0] + "#" + entry[1] : runbook[0];
+            var page = byRunbook.get(entry[0]);
+            if (page) { page.more.push({ heading: entry[2], anchor: entry[1], url: url, score: e[1] }); return; }
+            if (hits.length >= limit) { return; }
+            page = {
               kind: "runbook",
               title: runbook[1],
               heading: entry[2],
               anchor: entry[1],
-              url: entry[1] ? runbook[0] + "#" + entry[1] : runbook[0],
+              url: url,
               snippet: highlight(entry[3], words),
-              score: e[1]
+              score: e[1],
+              more: []
             };
+            byRunbook.set(entry[0], page);
+            hits.push(page);
           });
           return { query: query, suggestion: null, hits: hits };
         });

@@ -676,7 +676,7 @@ fn git_changes(root: &Path, request: &Request) -> Option<Vec<(String, String, St
         let mut fields = header.split('\u{1f}');
         let (when, author, subject) =
             (fields.next().unwrap_or(""), fields.next().unwrap_or(""), fields.next().unwrap_or(""));
-        for file in lines.filter(|l| l.ends_with(".md")) {
+        for file in lines.filter(|l| crate::model::discovery::is_markdown_path(l)) {
             // git names files from the repository top; the KB names them from its root.
             let absolute = toplevel.join(file);
             let path =

@@ -6,7 +6,7 @@ use super::output::{self, GREEN, RED, YELLOW, paint};
 use super::plain;
 use crate::cli::error::{Error, Result, exit};
 use crate::model::runbook::RunbookIdx;
-use crate::model::{Diagnostic, Kb, KbSource};
+use crate::model::{Diagnostic, Kb, KbSource, Rule};
 use crate::util::text::plural;
 use serde::Serialize;
 use std::io::Write;
@@ -137,6 +137,7 @@ fn plain_lint(kb: &Kb, idx: RunbookIdx, all: bool) -> Vec<Diagnostic> {
     for var in read.unresolved() {
         out.push(
             Diagnostic::warning(
+                Rule::Plain,
                 &rb.path,
                 var.line,
                 var.column,
@@ -157,6 +158,7 @@ fn plain_lint(kb: &Kb, idx: RunbookIdx, all: bool) -> Vec<Diagnostic> {
         if let Some(error) = crate::exec::syntax::bash_syntax_error(&step.script) {
             out.push(
                 Diagnostic::warning(
+                    Rule::Plain,
                     &rb.path,
                     step.line,
                     step.column,

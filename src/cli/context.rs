@@ -92,15 +92,6 @@ impl Context {
                 paint(YELLOW, "note:")
             );
         }
-        if !report.skipped.is_empty() && !self.quiet {
-            let _ = writeln!(
-                stderr,
-                "{} {} with errors not searchable until fixed: {} (see `runbook check`)",
-                paint(YELLOW, "warning:"),
-                plural(report.skipped.len(), "runbook"),
-                report.skipped.join(", ")
-            );
-        }
     }
 
     /// A path as the user should see it: relative to the working directory when possible.

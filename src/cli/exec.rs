@@ -142,14 +142,16 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
 /// A runbook with errors (shown first) or without steps does not run; nor does `--section`
 /// outside a plain run.
 fn refuse_unrunnable(ctx: &Context, kb: &Kb, rb: &Runbook, plain: bool, section: bool) -> Result<()> {
-    if rb.has_errors() {
+    // A broken link is `check`'s business; any other error keeps the runbook from running.
+    let blocking = rb.blocking_errors().count();
+    if blocking > 0 {
         let mut renderer = DiagnosticRenderer::new(kb, |p| ctx.display_path(kb, p));
         let mut stderr = output::stderr(ctx.color);
-        for diag in rb.diagnostics.iter().filter(|d| d.is_error()) {
+        for diag in rb.blocking_errors() {
             let _ = writeln!(stderr, "{}", renderer.render(diag));
         }
         return Err(Error::Invalid {
-            message: format!("{} has {}: it will not run", rb.id, plural(rb.error_count(), "error")),
+            message: format!("{} has {}: it will not run", rb.id, plural(blocking, "error")),
             hint: Some(format!("fix them, then `runbook check {}`", ctx.display_path(kb, &rb.path))),
         });
     }
@@ -241,7 +243,10 @@ fn plain_steps(
         }
     }
     let steps = read.engine_steps();
-    Ok((runbook, Body { source: body.source.clone(), steps, diagnoses: Vec::new(), sha256: read.sha256 }))
+    Ok((
+        runbook,
+        Body { source: body.source.clone(), steps, diagnoses: Vec::new(), sha256: read.sha256, prepared: body.prepared.clone() },
+    ))
 }
 
 /// Set by Ctrl-C or SIGTERM; the engine stops the current step and writes the archive. A second

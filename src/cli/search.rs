@@ -2,10 +2,10 @@
 //! brought up to date first.
 
 use super::Context;
-use super::output::{self, BOLD, CYAN, DIM, YELLOW, paint};
+use super::output::{self, BOLD, CYAN, DIM, RED, YELLOW, paint};
 use crate::cli::error::{Error, Result, exit};
-use crate::index::{Kind, SearchRequest, SearchResults, snippet};
-use crate::util::text::did_you_mean_one_of;
+use crate::index::{Kind, MoreSection, SearchRequest, SearchResults, snippet};
+use crate::util::text::{did_you_mean_one_of, plural};
 use std::io::Write;
 use std::path::Path;
 
@@ -101,15 +101,27 @@ fn print<W: Write>(out: &mut W, ctx: &Context, root: Option<&Path>, results: &Se
             Kind::Archive => format!("run {}", hit.id),
             Kind::Cycle => format!("cycle {}", hit.id),
         };
-        writeln!(
-            out,
-            "{} {} {}  {}",
-            paint(BOLD, label),
-            paint(DIM, "›"),
-            paint(CYAN, &hit.heading),
-            paint(DIM, place)
-        )?;
-        writeln!(out, "    {}\n", snippet::for_terminal(&hit.snippet, (&bold.0, &bold.1)))?;
+        write!(out, "{} {} {}  {}", paint(BOLD, label), paint(DIM, "›"), paint(CYAN, &hit.heading), paint(DIM, place))?;
+        if hit.errors > 0 {
+            write!(out, "  {}", paint(RED, format!("✘ {}", plural(hit.errors, "error"))))?;
+        }
+        writeln!(out)?;
+        writeln!(out, "    {}", snippet::for_terminal(&hit.snippet, (&bold.0, &bold.1)))?;
+        if !hit.more.is_empty() {
+            writeln!(out, "    {}", paint(DIM, more_sections(&hit.more)))?;
+        }
+        writeln!(out)?;
     }
     Ok(())
+}
+
+/// "+ 3 more sections: Impact, Diagnosis, Mitigation", the headings cut after a few.
+fn more_sections(more: &[MoreSection]) -> String {
+    const NAMED: usize = 4;
+    let mut headings: Vec<&str> = more.iter().take(NAMED).map(|s| s.heading.as_str()).collect();
+    if more.len() > NAMED {
+        headings.push("…");
+    }
+    let sections = if more.len() == 1 { "section" } else { "sections" };
+    format!("+ {} more {sections}: {}", more.len(), headings.join(", "))
 }

@@ -35,7 +35,7 @@ pub fn sections(rb: &Runbook, body: &Body) -> Vec<Section> {
     let mut depth_code = false;
     let mut in_heading = false;
     let mut in_meta = false;
-    for (event, range) in Parser::new_ext(&body.source, options()).into_offset_iter() {
+    for (event, range) in Parser::new_ext(body.markdown(), options()).into_offset_iter() {
         let section = &mut out[bounds.partition_point(|&b| b <= range.start)];
         match event {
             Event::Start(Tag::MetadataBlock(_)) => in_meta = true,
@@ -81,6 +81,10 @@ pub fn sections(rb: &Runbook, body: &Body) -> Vec<Section> {
         let intro_empty = out[0].body.trim().is_empty() && out[0].code.trim().is_empty();
         let target = if intro_empty && out.len() > 1 { 1 } else { 0 };
         out[target].body = format!("{} {}", rb.summary, out[target].body);
+    } else if !summary.is_empty() && out.len() > 1 && out[0].body.trim().is_empty() && is_empty(&out[1]) {
+        // A page that is only its title up to the first subheading (`# KubeJobFailed` then
+        // `## Meaning`): the hit for its name shows the summary, not a bare heading.
+        out[1].body = rb.summary.clone();
     }
     let headed = out.len() > 1;
     out.into_iter()
@@ -91,10 +95,21 @@ pub fn sections(rb: &Runbook, body: &Body) -> Vec<Section> {
         .collect()
 }
 
+fn is_empty(section: &Section) -> bool {
+    section.body.trim().is_empty() && section.code.trim().is_empty()
+}
+
 /// The index documents of one runbook, under its KB-wide `id`.
 pub fn runbook_documents(fields: &Fields, rb: &Runbook, body: &Body, id: &str) -> Vec<TantivyDocument> {
-    let title =
-        std::iter::once(rb.title.as_str()).chain(rb.aliases.iter().map(String::as_str)).collect::<Vec<_>>().join(" ");
+    // The name of the file counts as a title: a page named after an alert (`KubeJobFailed.md`)
+    // is found by that name even when its title is spelt otherwise.
+    let stem = rb.stem_path.rsplit('/').next().unwrap_or(&rb.stem_path);
+    let title = std::iter::once(rb.title.as_str())
+        .chain(rb.aliases.iter().map(String::as_str))
+        .chain(names(stem, id).filter(|name| !rb.title.contains(name)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let names = name_terms(rb, stem, id);
     sections(rb, body)
         .into_iter()
         .map(|section| {
@@ -104,6 +119,7 @@ pub fn runbook_documents(fields: &Fields, rb: &Runbook, body: &Body, id: &str) -
             doc.add_text(fields.key, runbook_key(&rb.path));
             doc.add_text(fields.path, &rb.path);
             doc.add_u64(fields.line, section.line);
+            doc.add_u64(fields.errors, rb.file_errors as u64);
             doc.add_text(fields.anchor, &section.anchor);
             doc.add_text(fields.display, &rb.title);
             doc.add_text(fields.title, &title);
@@ -114,6 +130,9 @@ pub fn runbook_documents(fields: &Fields, rb: &Runbook, body: &Body, id: &str) -
                 doc.add_text(fields.tags, tag);
                 doc.add_text(fields.tag, tag.to_lowercase());
             }
+            for name in &names {
+                doc.add_text(fields.name, name);
+            }
             doc.add_text(fields.category, rb.category.to_lowercase());
             doc.add_text(fields.severity, rb.severity.as_str());
             let vocab = format!("{title} {} {} {} {}", section.heading, section.body, section.code, rb.tags.join(" "));
@@ -121,6 +140,30 @@ pub fn runbook_documents(fields: &Fields, rb: &Runbook, body: &Body, id: &str) -
             doc
         })
         .collect()
+}
+
+/// What a query spelling the page's name matches: lowercase stem, id, aliases, and the title
+/// with only its letters and digits (`Kube Job Failed` → `kubejobfailed`).
+fn name_terms(rb: &Runbook, stem: &str, id: &str) -> Vec<String> {
+    let squashed =
+        |text: &str| text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect::<String>();
+    let mut out: Vec<String> = names(stem, id)
+        .map(str::to_lowercase)
+        .chain(rb.aliases.iter().map(|a| a.to_lowercase()))
+        .chain([squashed(&rb.title), squashed(stem)])
+        .filter(|n| !n.is_empty())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The file stem and the id as words of the title, where they name the page: not a folder's
+/// index file (`_index`, `README`), and not an id in path form (its folders are no title).
+fn names<'a>(stem: &'a str, id: &'a str) -> impl Iterator<Item = &'a str> {
+    let naming = |name: &&str| !crate::model::runbook::is_index_stem(name) && !name.contains('/');
+    let id = (id != stem).then_some(id);
+    std::iter::once(stem).chain(id).filter(naming)
 }
 
 /// The index document of a recorded run: its findings, steps, checks and output tails.

@@ -52,9 +52,26 @@ pub struct Hit {
     pub path: String,
     /// Line of the section in the file.
     pub line: u64,
+    /// Errors in the runbook's file (its front matter and steps; `runbook check` lists them).
+    /// The file is searchable all the same.
+    #[serde(default)]
+    pub errors: usize,
     pub score: f32,
     /// Plain text with `<mark>…</mark>` around matched terms; everything else HTML-escaped.
     pub snippet: String,
+    /// The other sections of the same page that match, best first: folded under this hit, so
+    /// that ten hits are ten pages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more: Vec<MoreSection>,
+}
+
+/// A further matching section of a hit's page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MoreSection {
+    pub heading: String,
+    pub anchor: String,
+    pub line: u64,
+    pub score: f32,
 }
 
 /// The answer to a [`SearchRequest`].

@@ -9,5 +9,5 @@ pub mod snippet;
 pub mod store;
 pub mod tokenizer;
 
-pub use hit::{Hit, Kind, SearchRequest, SearchResults};
+pub use hit::{Hit, Kind, MoreSection, SearchRequest, SearchResults};
 pub use store::{IndexError, SearchIndex, SyncReport};

@@ -20,6 +20,8 @@ const STOP_WORDS: [&str; 24] = [
 const MAX_QUERY_CHARS: usize = 2048;
 /// At most this many words count.
 const MAX_WORDS: usize = 32;
+/// How much a query spelling a page's name counts, against a word in its title (3).
+const NAME_BOOST: f32 = 8.0;
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct ParsedQuery {
@@ -189,6 +191,33 @@ impl Builder<'_> {
         if query.prefix && i + 1 == query.words.len() { completions } else { &[] }
     }
 
+    /// A page whose name the query spells — one word of it, or all its words run together
+    /// (`job failed` … `kube job failed` is `kubejobfailed`) — comes first.
+    fn names(&self, query: &ParsedQuery) -> Option<(Occur, Box<dyn Query>)> {
+        let mut spelt: Vec<String> = query.words.iter().map(|w| w.to_lowercase()).collect();
+        let joined: String = query
+            .words
+            .iter()
+            .flat_map(|w| w.chars().filter(|c| c.is_alphanumeric()))
+            .flat_map(char::to_lowercase)
+            .collect();
+        spelt.push(joined);
+        spelt.sort();
+        spelt.dedup();
+        let terms: Vec<(Occur, Box<dyn Query>)> = spelt
+            .iter()
+            .filter(|name| !name.is_empty())
+            .map(|name| {
+                let term = TermQuery::new(Term::from_field_text(self.fields.name, name), IndexRecordOption::Basic);
+                (Occur::Should, Box::new(term) as Box<dyn Query>)
+            })
+            .collect();
+        if terms.is_empty() {
+            return None;
+        }
+        Some((Occur::Should, Box::new(BoostQuery::new(Box::new(BooleanQuery::new(terms)), NAME_BOOST))))
+    }
+
     /// Every word (but stop words) and every phrase must match: the first attempt.
     pub fn all(&mut self, query: &ParsedQuery, completions: &[String]) -> Option<Box<dyn Query>> {
         let mut clauses = self.filters(query);
@@ -210,10 +239,8 @@ impl Builder<'_> {
         if required == 0 {
             return None;
         }
-        // One clause alone is searched as itself: a union of plain term queries at the top
-        // lets tantivy skip, block by block, the documents that cannot make the top hits.
-        if clauses.len() == 1 {
-            return clauses.pop().map(|(_, clause)| clause);
+        if !query.prefix {
+            clauses.extend(self.names(query));
         }
         Some(Box::new(BooleanQuery::new(clauses)))
     }
@@ -233,6 +260,9 @@ impl Builder<'_> {
         }
         let mut clauses = self.filters(query);
         clauses.push((Occur::Must, Box::new(BooleanQuery::new(alternatives))));
+        if !query.prefix {
+            clauses.extend(self.names(query));
+        }
         Some(Box::new(BooleanQuery::new(clauses)))
     }
 }

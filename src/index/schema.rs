@@ -6,7 +6,7 @@ use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Every field, by handle.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +19,8 @@ pub struct Fields {
     pub key: Field,
     pub path: Field,
     pub line: Field,
+    /// Errors in the runbook's file (front matter, steps): its hits are marked with them.
+    pub errors: Field,
     pub anchor: Field,
     /// The title as shown (the searched `title` also holds aliases).
     pub display: Field,
@@ -34,6 +36,9 @@ pub struct Fields {
     pub severity: Field,
     /// Every word unstemmed, for "did you mean".
     pub vocab: Field,
+    /// The names of a runbook as exact lowercase terms: file stem, id, aliases, and the title
+    /// without spaces (`kubejobfailed`): a query that spells a name puts its page first.
+    pub name: Field,
 }
 
 pub fn build() -> (Schema, Fields) {
@@ -51,6 +56,7 @@ pub fn build() -> (Schema, Fields) {
         key: builder.add_text_field("key", STRING),
         path: builder.add_text_field("path", STORED),
         line: builder.add_u64_field("line", NumericOptions::default().set_stored()),
+        errors: builder.add_u64_field("errors", NumericOptions::default().set_stored()),
         anchor: builder.add_text_field("anchor", STORED),
         display: builder.add_text_field("display", STORED),
         title: builder.add_text_field("title", text(false)),
@@ -67,6 +73,7 @@ pub fn build() -> (Schema, Fields) {
                 TextFieldIndexing::default().set_tokenizer(tokenizer::PLAIN).set_index_option(IndexRecordOption::Basic),
             ),
         ),
+        name: builder.add_text_field("name", STRING),
     };
     (builder.build(), fields)
 }

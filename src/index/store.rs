@@ -2,7 +2,7 @@
 //! hold with what was indexed (by content hash and id), and re-index only what changed.
 
 use super::documents::{self, archive_document, cycle_document, runbook_documents};
-use super::hit::{Hit, SearchRequest, SearchResults};
+use super::hit::{Hit, Kind, MoreSection, SearchRequest, SearchResults};
 use super::query::{self, Builder, ParsedQuery};
 use super::schema::{self, Fields, SCHEMA_VERSION};
 use super::snippet;
@@ -11,15 +11,17 @@ use crate::archive::store::{ArchiveFile, Archives, cycle_title};
 use crate::model::cache::FileStamp;
 use crate::model::config::{CONFIG_FILE, Config};
 use crate::model::discovery::KbSource;
+use crate::model::hugo::HugoSite;
 use crate::model::kb::builtin_signature;
 use crate::model::kb::final_ids;
 use crate::model::parse::{ParseContext, SourceFile, read_file};
 use crate::model::state::ensure_state_dir;
 use crate::model::{Kb, Runbook, RunbookIdx};
 use crate::record::RunRecord;
-use crate::util::fs::write_atomic;
+use crate::util::fs::{lock_exclusive, write_atomic};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -36,6 +38,9 @@ const MANIFEST_FILE: &str = "runbook-manifest.json";
 const LOCK_WAIT: Duration = Duration::from_secs(3);
 /// Memory for the index writer, in bytes, per thread.
 const WRITER_MEMORY: usize = 48 * 1024 * 1024;
+/// Taken in the state folder while the index is opened or created.
+const OPEN_LOCK_FILE: &str = "index.lock";
+
 /// Decompressed blocks of stored text kept per segment (tantivy's default is 100). Snippets read
 /// a handful of documents per search and a block decompresses in microseconds, while a long-lived
 /// `serve` with many segments would otherwise hold megabytes per segment.
@@ -43,6 +48,9 @@ const DOC_STORE_CACHE_BLOCKS: usize = 8;
 /// Sources (runbooks, runs, cycle reports) turned into documents at a time.
 const DOCUMENT_BATCH: usize = 256;
 const DEFAULT_LIMIT: usize = 10;
+/// Sections fetched per hit asked for, to fold a page's sections under one hit.
+const SECTIONS_PER_HIT: usize = 5;
+const MIN_SECTIONS: usize = 50;
 const MAX_LIMIT: usize = 1000;
 /// A word being typed matches at most this many of the words it begins (the most frequent).
 const MAX_COMPLETIONS: usize = 16;
@@ -68,8 +76,6 @@ pub struct SyncReport {
     pub rebuilt: bool,
     /// Another process was writing the index: what is searched may be slightly old.
     pub stale: bool,
-    /// Runbooks with errors, left out until fixed.
-    pub skipped: Vec<String>,
     pub elapsed: Duration,
 }
 
@@ -89,12 +95,12 @@ struct Manifest {
     files: BTreeMap<String, FileFacts>,
     #[serde(default)]
     config: Option<FileStamp>,
+    /// Sizes and times of the Hugo config files (their `params` show in pages).
+    #[serde(default)]
+    site: String,
     /// For the built-in KB: its signature.
     #[serde(default)]
     builtin: Option<String>,
-    /// Runbooks left out for their errors (reported on every search).
-    #[serde(default)]
-    skipped: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -134,7 +140,7 @@ struct FileFacts {
     /// The front-matter id, if the file sets one.
     explicit_id: Option<String>,
     stem_path: String,
-    /// Errors in the file itself: such a runbook is left out until fixed.
+    /// Errors in the file itself, shown with its hits (the file is indexed all the same).
     errors: usize,
 }
 
@@ -173,6 +179,13 @@ impl SearchIndex {
     pub fn open(dir: &Path) -> Result<SearchIndex, IndexError> {
         let err = |source| IndexError::Tantivy { dir: dir.to_path_buf(), source };
         let (schema, fields) = schema::build();
+        // Several processes may open a KB's index at once (a script running searches in
+        // parallel): one that finds it missing creates it — removing what is there — and another
+        // must not open it half made. Opening is short; searches run after the lock is gone.
+        let _opening = dir.parent().and_then(|state| {
+            ensure_state_dir(state).ok()?;
+            lock_exclusive(&state.join(OPEN_LOCK_FILE))
+        });
         let compatible = std::fs::read(dir.join(VERSION_FILE))
             .ok()
             .and_then(|bytes| serde_json::from_slice::<VersionInfo>(&bytes).ok())
@@ -265,7 +278,7 @@ impl SearchIndex {
     /// changed since the last sync, else [`sync_files`](SearchIndex::sync_files).
     pub fn refresh(&self, source: &KbSource, config: &Config, archives: &Archives) -> Result<SyncReport, IndexError> {
         match self.unchanged_since_sync(source, archives) {
-            Some(skipped) => Ok(SyncReport { skipped, ..SyncReport::default() }),
+            Some(()) => Ok(SyncReport::default()),
             None => self.sync_files(source, config, archives),
         }
     }
@@ -276,10 +289,10 @@ impl SearchIndex {
         self.unchanged_since_sync(source, archives).is_none()
     }
 
-    /// When the index certainly matches the KB and the archives, judged by file sizes and
-    /// modification times alone (no parsing): the runbooks it leaves out for their errors.
-    /// `None` when anything may have changed, and a sync must look.
-    fn unchanged_since_sync(&self, source: &KbSource, archives: &Archives) -> Option<Vec<String>> {
+    /// `Some` when the index certainly matches the KB and the archives, judged by file sizes and
+    /// modification times alone (no parsing); `None` when anything may have changed, and a sync
+    /// must look.
+    fn unchanged_since_sync(&self, source: &KbSource, archives: &Archives) -> Option<()> {
         if self.rebuilt.load(Ordering::Acquire) {
             return None;
         }
@@ -292,7 +305,8 @@ impl SearchIndex {
             }
             Some(root) => {
                 let config = FileStamp::of_path(&root.join(CONFIG_FILE));
-                if config != manifest.config || config.is_some_and(|s| s.is_racy()) {
+                let site = HugoSite::locate(root).stamps();
+                if config != manifest.config || config.is_some_and(|s| s.is_racy()) || site != manifest.site {
                     return None;
                 }
                 let files = source.files();
@@ -324,7 +338,7 @@ impl SearchIndex {
             }
         }
         let indexed_elsewhere = manifest.entries.keys().filter(|k| !k.starts_with("rb:")).count();
-        (indexed_elsewhere == sources).then_some(manifest.skipped)
+        (indexed_elsewhere == sources).then_some(())
     }
 
     /// Brings the index up to date with a loaded KB (the site server's path).
@@ -333,7 +347,7 @@ impl SearchIndex {
             .iter()
             .map(|(idx, rb)| Indexed { facts: FileFacts::of(rb), id: rb.id.clone(), origin: Origin::Kb(idx) })
             .collect();
-        let ctx = ParseContext::for_config(&kb.config);
+        let ctx = ParseContext::for_kb(&kb.source, &kb.config);
         self.apply(Some(kb), &kb.source, &ctx, runbooks, archives)
     }
 
@@ -347,7 +361,7 @@ impl SearchIndex {
         archives: &Archives,
     ) -> Result<SyncReport, IndexError> {
         let manifest = self.read_manifest();
-        let ctx = ParseContext::for_config(config);
+        let ctx = ParseContext::for_kb(source, config);
         let files = source.files();
         let known: Vec<Option<FileFacts>> = files
             .par_iter()
@@ -395,13 +409,18 @@ impl SearchIndex {
         let old = self.read_manifest();
         let mut current: BTreeMap<String, (ManifestEntry, Source)> = BTreeMap::new();
         let mut files = BTreeMap::new();
+        // Pages show the Hugo config's params and the sections' cascades: when either changes, every
+        // page is indexed again.
+        let site: String =
+            Sha256::digest(ctx.fingerprint().as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect();
         for (i, runbook) in runbooks.iter().enumerate() {
             files.insert(runbook.facts.path.clone(), runbook.facts.clone());
-            if runbook.facts.errors > 0 {
-                report.skipped.push(runbook.facts.path.clone());
-                continue;
-            }
-            let entry = ManifestEntry { fingerprint: format!("{}:{}", runbook.facts.sha256, runbook.id) };
+            // Diagnostics never hide a file: one with errors is indexed as far as it could be
+            // read, and its hits say how many errors it has.
+            let facts = &runbook.facts;
+            // The error count is in the documents, and may change with `runbook.toml` alone.
+            let fingerprint = format!("{}:{}:{}:{}", facts.sha256, runbook.id, facts.errors, site);
+            let entry = ManifestEntry { fingerprint };
             current.insert(documents::runbook_key(&runbook.facts.path), (entry, Source::Runbook(i)));
         }
         for run in archives.run_files() {
@@ -428,12 +447,12 @@ impl SearchIndex {
             entries,
             files: files.clone(),
             config,
+            site: ctx.site_stamps.clone(),
             builtin: builtin.clone(),
-            skipped: report.skipped.clone(),
         };
         if changed.is_empty() && removed.is_empty() {
             // Nothing to index; remember the files' stamps so the next search can skip all this.
-            if old.files != files || old.config != config || old.builtin != builtin || old.skipped != report.skipped {
+            if old.files != files || old.config != config || old.builtin != builtin || old.site != ctx.site_stamps {
                 self.write_manifest(&next(old.entries.clone()))?;
             }
             report.elapsed = started.elapsed();
@@ -597,15 +616,37 @@ impl SearchIndex {
             _ => Vec::new(),
         };
         let mut builder = Builder { fields: &self.fields, whole, parts };
+        // Sections are fetched several per hit, so that hits are pages: a page's other matching
+        // sections fold under its best one instead of crowding out other pages.
+        let sections = (limit * SECTIONS_PER_HIT).max(MIN_SECTIONS);
         for query in [builder.all(parsed, &completions), builder.any(parsed, &completions)].into_iter().flatten() {
             let top = searcher
-                .search(&*query, &TopDocs::with_limit(limit).order_by_score())
+                .search(&*query, &TopDocs::with_limit(sections).order_by_score())
                 .map_err(|e| self.tantivy_error(e))?;
             if !top.is_empty() {
-                return self.hits(&searcher, &*query, top);
+                return self.hits(&searcher, &*query, top, limit);
             }
         }
         Ok(Vec::new())
+    }
+
+    /// The documents of `top`, best first; on equal scores the later-starting section first. A
+    /// page's lead section holds the words of the sections under it, so a tie between them is
+    /// the narrower section's to win — and tantivy's order of ties is no order to rely on.
+    fn narrowest_first(
+        &self,
+        searcher: &tantivy::Searcher,
+        top: Vec<(f32, tantivy::DocAddress)>,
+    ) -> Result<Vec<(f32, TantivyDocument)>, IndexError> {
+        let line = |doc: &TantivyDocument| doc.get_first(self.fields.line).and_then(|v| v.as_u64()).unwrap_or_default();
+        let mut docs = top
+            .into_iter()
+            .map(|(score, address)| {
+                Ok((score, searcher.doc::<TantivyDocument>(address).map_err(|e| self.tantivy_error(e))?))
+            })
+            .collect::<Result<Vec<_>, IndexError>>()?;
+        docs.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| line(&b.1).cmp(&line(&a.1))));
+        Ok(docs)
     }
 
     fn hits(
@@ -613,23 +654,42 @@ impl SearchIndex {
         searcher: &tantivy::Searcher,
         query: &dyn Query,
         top: Vec<(f32, tantivy::DocAddress)>,
+        limit: usize,
     ) -> Result<Vec<Hit>, IndexError> {
         let mut snippets = snippet::Snippets::new(searcher, query, &self.fields);
-        let mut hits = Vec::with_capacity(top.len());
-        for (score, address) in top {
-            let doc: TantivyDocument = searcher.doc(address).map_err(|e| self.tantivy_error(e))?;
+        let mut hits: Vec<Hit> = Vec::with_capacity(limit);
+        let mut by_source: HashMap<(Kind, String), usize> = HashMap::new();
+        for (score, doc) in self.narrowest_first(searcher, top)? {
             let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-            let kind = super::hit::Kind::parse(&text(self.fields.kind)).unwrap_or(super::hit::Kind::Runbook);
-            hits.push(Hit {
-                kind,
-                id: text(self.fields.id),
-                title: text(self.fields.display),
+            let number = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or_default();
+            let kind = Kind::parse(&text(self.fields.kind)).unwrap_or(Kind::Runbook);
+            let section = MoreSection {
                 heading: text(self.fields.heading),
                 anchor: text(self.fields.anchor),
+                line: number(self.fields.line).max(1),
+                score,
+            };
+            let key = (kind, text(self.fields.id));
+            if let Some(&at) = by_source.get(&key) {
+                hits[at].more.push(section);
+                continue;
+            }
+            if hits.len() == limit {
+                continue;
+            }
+            by_source.insert(key.clone(), hits.len());
+            hits.push(Hit {
+                kind,
+                id: key.1,
+                title: text(self.fields.display),
+                heading: section.heading,
+                anchor: section.anchor,
                 path: text(self.fields.path),
-                line: doc.get_first(self.fields.line).and_then(|v| v.as_u64()).unwrap_or(1),
+                line: section.line,
+                errors: number(self.fields.errors) as usize,
                 score,
                 snippet: snippets.for_doc(&doc),
+                more: Vec::new(),
             });
         }
         Ok(hits)

@@ -91,7 +91,7 @@ fn words(text: &str) -> Vec<(usize, &str)> {
 }
 
 /// The parts of a word: split at joiners and at camelCase boundaries (`HTTPServer` → HTTP, Server).
-fn parts(word: &str) -> Vec<(usize, &str)> {
+pub(crate) fn parts(word: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
     let chars: Vec<(usize, char)> = word.char_indices().collect();
     let mut start: Option<usize> = None;

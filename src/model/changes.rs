@@ -21,7 +21,7 @@ pub fn is_relevant(root: &Path, path: &Path) -> bool {
         || relative.starts_with("site")
         || name == "runbook.toml"
         || name == "run.json"
-        || name.ends_with(".md")
+        || super::discovery::is_markdown_path(&name)
         || (path.extension().is_none() && !path.exists())
 }
 

@@ -1,6 +1,6 @@
 //! `runbook.toml`: optional KB-wide settings.
 
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Diagnostic, Rule};
 use super::markdown::LineIndex;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -43,7 +43,13 @@ impl Config {
                 Ok(text) => Config::parse(&text),
                 Err(err) => (
                     Config::default(),
-                    Some(Diagnostic::error(CONFIG_FILE, 1, 1, format!("cannot read {CONFIG_FILE}: {err}"))),
+                    Some(Diagnostic::error(
+                        Rule::Config,
+                        CONFIG_FILE,
+                        1,
+                        1,
+                        format!("cannot read {CONFIG_FILE}: {err}"),
+                    )),
                 ),
             },
             _ => (Config::default(), None),
@@ -57,9 +63,10 @@ impl Config {
             Err(err) => {
                 let lines = LineIndex::new(text);
                 let (line, column) = err.span().map(|s| lines.line_col(text, s.start)).unwrap_or((1, 1));
-                let diag = Diagnostic::error(CONFIG_FILE, line, column, err.message().to_string()).with_hint(
-                    "runbook.toml keys: title, base_url, archives, vars, secrets, categories, plain, [[overlay]]",
-                );
+                let diag = Diagnostic::error(Rule::Config, CONFIG_FILE, line, column, err.message().to_string())
+                    .with_hint(
+                        "runbook.toml keys: title, base_url, archives, vars, secrets, categories, plain, [[overlay]]",
+                    );
                 (Config::default(), Some(diag))
             }
         }

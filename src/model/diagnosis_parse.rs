@@ -3,9 +3,10 @@
 //! validates them like any other cross-reference.
 
 use super::diagnosis::{Diagnosis, Fix, RawDiagnosis};
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Diagnostic, Rule};
 use super::markdown::{Scan, StepFence};
-use super::parse::{KnownNames, YamlPart, item_at, locate, parse_yaml, spanned_at};
+use super::parse::{KnownNames, item_at, locate};
+use super::yaml::{YamlPart, parse_yaml, spanned_at};
 use super::runbook::Link;
 use super::slug::is_valid_id;
 use crate::util::text::did_you_mean;
@@ -24,7 +25,7 @@ pub(super) fn build_all(
     for fence in &scan.diagnoses {
         if !fence.closed {
             diags.push(
-                Diagnostic::error(path, fence.fence_line, fence.yaml.indent + 1, "unclosed `yaml diagnosis` fence")
+                Diagnostic::error(Rule::Diagnosis, path, fence.fence_line, fence.yaml.indent + 1, "unclosed `yaml diagnosis` fence")
                     .with_hint("close it with a ``` line"),
             );
             continue;
@@ -40,8 +41,7 @@ pub(super) fn build_all(
         let Some(diagnosis) = build_one(raw, fence, known, section, path, diags, &mut links) else { continue };
         match seen.get(&diagnosis.id.to_lowercase()) {
             Some(first) => diags.push(
-                Diagnostic::error(
-                    path,
+                Diagnostic::error(Rule::Diagnosis, path,
                     fence.yaml.first_line,
                     fence.yaml.indent + 1,
                     format!("duplicate diagnosis id `{}`", diagnosis.id),
@@ -70,7 +70,7 @@ fn build_one(
 ) -> Option<Diagnosis> {
     let frag = &fence.yaml;
     let missing = |field: &str, example: &str| {
-        Diagnostic::error(path, fence.fence_line, frag.indent + 1, format!("diagnosis has no `{field}`"))
+        Diagnostic::error(Rule::Diagnosis, path, fence.fence_line, frag.indent + 1, format!("diagnosis has no `{field}`"))
             .with_hint(format!("a diagnosis gives id, when, cause and fix, like {example}"))
     };
     let Some(id) = raw.id else {
@@ -80,7 +80,7 @@ fn build_one(
     if !is_valid_id(&id.value) {
         let (line, column) = spanned_at(frag, &id);
         diags.push(
-            Diagnostic::error(path, line, column, format!("bad diagnosis id `{}`", id.value))
+            Diagnostic::error(Rule::Diagnosis, path, line, column, format!("bad diagnosis id `{}`", id.value))
                 .with_hint("diagnosis ids use letters, digits, `.`, `_` and `-`, like no-driver"),
         );
         return None;
@@ -97,7 +97,7 @@ fn build_one(
     for reference in &when.value.references {
         if let Some((message, hint, needle)) = unknown_reference(reference, known) {
             let (line, column) = locate(fence, &needle);
-            diags.push(Diagnostic::error(path, line, column, message).with_hint(hint));
+            diags.push(Diagnostic::error(Rule::Diagnosis, path, line, column, message).with_hint(hint));
             errors += 1;
         }
     }
@@ -112,7 +112,7 @@ fn build_one(
                             .to_string()
                     });
                     diags.push(
-                        Diagnostic::error(path, line, column, format!("unknown step `{step}` in `fix`"))
+                        Diagnostic::error(Rule::Diagnosis, path, line, column, format!("unknown step `{step}` in `fix`"))
                             .with_hint(hint),
                     );
                     errors += 1;
@@ -123,7 +123,7 @@ fn build_one(
                 fix.push(Fix::Step(canonical.to_string()));
             }
             Fix::Link(dest) => {
-                links.push(Link { dest: dest.clone(), line, column, target: None });
+                links.push(Link { dest: dest.clone(), line, column, kind: super::runbook::LinkKind::Markdown, target: None });
                 fix.push(Fix::Link(dest));
             }
         }

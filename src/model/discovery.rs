@@ -4,6 +4,21 @@ use super::config::CONFIG_FILE;
 use super::parse::SourceFile;
 use std::path::{Path, PathBuf};
 
+/// Extensions of Markdown files (Jekyll writes `.markdown` too), compared without regard to case.
+pub const MARKDOWN_EXTENSIONS: [&str; 2] = ["md", "markdown"];
+
+/// Whether a file name or path is a Markdown file's.
+pub fn is_markdown_path(path: &str) -> bool {
+    markdown_stem(path).is_some()
+}
+
+/// `path` without its Markdown extension, if it has one.
+pub fn markdown_stem(path: &str) -> Option<&str> {
+    let (stem, ext) = path.rsplit_once('.')?;
+    (!stem.is_empty() && !stem.ends_with('/') && MARKDOWN_EXTENSIONS.iter().any(|m| ext.eq_ignore_ascii_case(m)))
+        .then_some(stem)
+}
+
 /// Folders never searched for runbooks: run records, build output, dependencies.
 pub const SKIPPED_DIRS: [&str; 3] = ["archives", "target", "node_modules"];
 
@@ -123,7 +138,7 @@ fn walk(root: &Path, runbooks_dir: &Path) -> Vec<SourceFile> {
     let mut files: Vec<SourceFile> = walker
         .filter_map(Result::ok)
         .filter(|entry| entry.file_type().is_some_and(|t| t.is_file()))
-        .filter(|entry| entry.path().extension().is_some_and(|ext| ext.eq_ignore_ascii_case("md")))
+        .filter(|entry| is_markdown_path(&entry.file_name().to_string_lossy()))
         .filter_map(|entry| source_file(root, runbooks_dir, entry.into_path()))
         .collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -143,7 +158,7 @@ fn slash_path(path: &Path) -> String {
 impl SourceFile {
     /// `path` relative to the KB root, `within` relative to the runbooks folder (both with `.md`).
     pub fn new(path: String, within: &str, file: Option<PathBuf>) -> SourceFile {
-        let stem_path = within.strip_suffix(".md").or_else(|| within.strip_suffix(".MD")).unwrap_or(within).to_string();
+        let stem_path = markdown_stem(within).unwrap_or(within).to_string();
         let category_dir = stem_path.split_once('/').map(|(dir, _)| dir.to_string());
         SourceFile { path, stem_path, category_dir, file, bytes: Vec::new() }
     }
@@ -189,5 +204,8 @@ mod tests {
         let source = KbSource::for_dir(root.to_path_buf());
         let paths: Vec<String> = source.files().into_iter().map(|f| f.path).collect();
         assert_eq!(paths, vec!["a.md", "ops/b.md"]);
+        assert!(is_markdown_path("_posts/2019-07-02-release.markdown") && is_markdown_path("README.MD"));
+        assert!(!is_markdown_path(".md") && !is_markdown_path("notes.txt"));
+        assert_eq!(markdown_stem("posts/a.markdown"), Some("posts/a"));
     }
 }

@@ -2,10 +2,11 @@
 
 use super::cache::{FileStamp, ParseCache};
 use super::config::Config;
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Diagnostic, Rule};
 pub use super::discovery::KbSource;
+use super::links::Found;
 use super::parse::{self, ParseContext, SourceFile};
-use super::runbook::{Body, LinkTarget, Runbook, RunbookIdx};
+use super::runbook::{Body, LinkKind, LinkTarget, Runbook, RunbookIdx};
 use crate::util::suggest::{closest, ranked};
 use crate::util::text::{did_you_mean_one_of, hex};
 use rayon::prelude::*;
@@ -35,12 +36,15 @@ pub(crate) fn builtin_files() -> Vec<SourceFile> {
 
 /// The ids of runbooks given (explicit id, path without extension): an explicit id stays; a file
 /// stem is the id unless another file shares it or an explicit id equals it, and then the path
-/// form (`node/_index`) is (DESIGN §3).
+/// form (`node/_index`) is (DESIGN §3). An explicit id several files claim (the versions of a
+/// Docusaurus site) gives way to the path form too, so that every file keeps a page of its own.
 pub fn final_ids<'a>(entries: impl Iterator<Item = (Option<&'a str>, &'a str)>) -> Vec<String> {
     let entries: Vec<(Option<&str>, &str)> = entries.collect();
     let stem = |stem_path: &'a str| stem_path.rsplit('/').next().unwrap_or(stem_path);
-    let explicit: std::collections::HashSet<String> =
-        entries.iter().filter_map(|(id, _)| id.map(str::to_lowercase)).collect();
+    let mut claims: HashMap<String, usize> = HashMap::new();
+    for id in entries.iter().filter_map(|(id, _)| id.map(str::to_lowercase)) {
+        *claims.entry(id).or_default() += 1;
+    }
     let mut stems: HashMap<String, usize> = HashMap::new();
     for (id, stem_path) in &entries {
         if id.is_none() {
@@ -50,10 +54,11 @@ pub fn final_ids<'a>(entries: impl Iterator<Item = (Option<&'a str>, &'a str)>) 
     entries
         .iter()
         .map(|(id, stem_path)| match id {
+            Some(id) if claims.get(&id.to_lowercase()).copied().unwrap_or(0) > 1 => stem_path.to_string(),
             Some(id) => id.to_string(),
             None => {
                 let key = stem(stem_path).to_lowercase();
-                if stems.get(&key).copied().unwrap_or(0) > 1 || explicit.contains(&key) {
+                if stems.get(&key).copied().unwrap_or(0) > 1 || claims.contains_key(&key) {
                     stem_path.to_string()
                 } else {
                     stem(stem_path).to_string()
@@ -128,7 +133,7 @@ pub struct Kb {
     pub diagnostics: Vec<Diagnostic>,
     /// How the load went, for `-v`.
     pub stats: LoadStats,
-    ctx: ParseContext,
+    pub(super) ctx: ParseContext,
     /// Lowercase id, stem, path form and alias → the runbooks they name.
     names: HashMap<String, Name>,
     /// Lowercase id → its runbook (the first, when two share an explicit id).
@@ -172,10 +177,9 @@ impl Kb {
         let mut diagnostics = Vec::new();
         let (config, diag) = Config::load(&source);
         diagnostics.extend(diag);
-        let ctx = ParseContext::for_config(&config);
+        let ctx = ParseContext::for_kb(&source, &config);
         let cache_dir = source.root().map(|root| root.join(STATE_DIR));
-        let context: Vec<&str> = ctx.config_vars.iter().map(String::as_str).collect();
-        let mut cache = ParseCache::open(cache_dir.as_deref(), context.join(","));
+        let mut cache = ParseCache::open(cache_dir.as_deref(), ctx.fingerprint());
         let files = source.files();
         let stamps: Vec<Option<FileStamp>> =
             files.par_iter().map(|f| f.file.as_deref().and_then(FileStamp::of_path)).collect();
@@ -215,7 +219,7 @@ impl Kb {
     /// Builds the KB from parsed runbooks: assigns ids, indexes names, resolves links.
     pub fn assemble(source: KbSource, config: Config, runbooks: Vec<Runbook>, diagnostics: Vec<Diagnostic>) -> Kb {
         let mut kb = Kb {
-            ctx: ParseContext::for_config(&config),
+            ctx: ParseContext::for_kb(&source, &config),
             source,
             config,
             runbooks,
@@ -256,8 +260,20 @@ impl Kb {
                 let others: Vec<&str> =
                     indices.iter().filter(|&&j| j != i).map(|&j| self.runbooks[j].path.as_str()).collect();
                 let rb = &self.runbooks[i];
-                let diag = Diagnostic::error(&rb.path, rb.id_line, 1, format!("duplicate runbook id `{}`", rb.id))
-                    .with_hint(format!("{} also uses it; ids are unique across the KB", others.join(" and ")));
+                let message = format!("duplicate runbook id `{}`", rb.id);
+                // Pages of a versioned docs site repeat their ids by design; runbooks must not,
+                // or `exec ID` could not tell which one to run.
+                let runnable = indices.iter().any(|&j| !self.runbooks[j].is_document());
+                let diag = if runnable {
+                    Diagnostic::error(Rule::Id, &rb.path, rb.id_line, 1, message)
+                        .with_hint(format!("{} also uses it; ids are unique across the KB", others.join(" and ")))
+                } else {
+                    Diagnostic::warning(Rule::Id, &rb.path, rb.id_line, 1, message).with_hint(format!(
+                        "{} also uses it: each page is addressed by its path ({})",
+                        others.join(" and "),
+                        rb.stem_path
+                    ))
+                };
                 self.runbooks[i].diagnostics.push(diag);
             }
         }
@@ -301,13 +317,24 @@ impl Kb {
         }
         for (idx, alias, other) in alias_warnings {
             let rb = &mut self.runbooks[idx.position()];
-            let diag =
-                Diagnostic::warning(&rb.path, rb.aliases_line, 1, format!("alias `{alias}` is the id of {other}"))
-                    .with_hint("the id wins; remove or rename the alias");
+            let diag = Diagnostic::warning(
+                Rule::Id,
+                &rb.path,
+                rb.aliases_line,
+                1,
+                format!("alias `{alias}` is the id of {other}"),
+            )
+            .with_hint("the id wins; remove or rename the alias");
             rb.diagnostics.push(diag);
         }
         self.names = names;
         self.ids = exact;
+    }
+
+    /// The runbook at this path, compared without regard to case (`.md` may stand for the
+    /// file's Markdown extension).
+    pub(super) fn by_file_name(&self, lowercase_path: &str) -> Option<RunbookIdx> {
+        self.by_file_name.get(lowercase_path).copied()
     }
 
     fn index_paths(&mut self) {
@@ -322,7 +349,7 @@ impl Kb {
     /// Looks a runbook up by id, alias, path form or file path, case-insensitively.
     pub fn lookup(&self, query: &str) -> Lookup {
         let key = query.trim().trim_start_matches("./").to_lowercase();
-        if key.ends_with(".md")
+        if super::discovery::is_markdown_path(&key)
             && let Some(&idx) = self.by_file_name.get(&key)
         {
             return Lookup::Found(idx);
@@ -432,7 +459,12 @@ impl Kb {
         for (idx, rb) in self.iter() {
             let mut out = Vec::with_capacity(rb.links.len());
             for link in &rb.links {
-                out.push(self.resolve_link(idx, rb, &link.dest, link.line, link.column, on_disk.as_deref()));
+                out.push(match link.kind {
+                    LinkKind::Shortcode => self.resolve_ref(rb, &link.dest, link.line, link.column),
+                    LinkKind::Markdown => {
+                        self.resolve_link(idx, rb, &link.dest, link.line, link.column, on_disk.as_deref())
+                    }
+                });
             }
             resolved.push(out);
         }
@@ -466,13 +498,20 @@ impl Kb {
         if let Some(target) = joined.as_deref().and_then(|t| self.by_path(t)) {
             return self.check_anchor(target, rb, anchor, line, column);
         }
+        match self.page_for_link(rb, &decoded, joined.as_deref()) {
+            Some(Found::Exact(target)) => return self.check_anchor(target, rb, anchor, line, column),
+            Some(Found::IgnoringCase(target)) => {
+                return self.matched_ignoring_case(target, rb, anchor, file_part, line, column);
+            }
+            None => {}
+        }
         // Not a runbook of this KB: fine if the file exists (an image, a script, a doc outside
         // the KB folder); otherwise say so — an error for a missing runbook, a warning for others.
         let base = rb.file.as_deref().and_then(Path::parent).or(on_disk);
         if base.is_some_and(|dir| dir.join(&decoded).exists()) {
             return (None, None);
         }
-        let is_markdown = decoded.to_lowercase().ends_with(".md");
+        let is_markdown = super::discovery::is_markdown_path(&decoded);
         match joined {
             Some(target) if is_markdown => {
                 let hint = match self.similar_runbook(&target) {
@@ -480,11 +519,11 @@ impl Kb {
                     None => "the path is relative to this file's folder".to_string(),
                 };
                 let message = format!("link to missing runbook `{file_part}`");
-                (None, Some(Diagnostic::error(&rb.path, line, column, message).with_hint(hint)))
+                (None, Some(Diagnostic::error(Rule::Link, &rb.path, line, column, message).with_hint(hint)))
             }
             _ if base.is_some() => {
                 let message = format!("link to missing file `{file_part}`");
-                (None, Some(Diagnostic::warning(&rb.path, line, column, message)))
+                (None, Some(Diagnostic::warning(Rule::Link, &rb.path, line, column, message)))
             }
             _ => (None, None),
         }
@@ -499,7 +538,7 @@ impl Kb {
         names.iter().find(|(n, _)| *n == best).map(|(_, p)| *p)
     }
 
-    fn check_anchor(
+    pub(super) fn check_anchor(
         &self,
         target: RunbookIdx,
         rb: &Runbook,
@@ -508,17 +547,24 @@ impl Kb {
         column: usize,
     ) -> (Option<LinkTarget>, Option<Diagnostic>) {
         let target_rb = &self[target];
-        let anchor = anchor.filter(|a| !a.is_empty());
+        // `#tab/…` is DocFX's tab syntax, not an anchor.
+        let anchor = anchor.filter(|a| !a.is_empty() && !a.starts_with("tab/"));
         if let Some(anchor) = &anchor
             && !target_rb.has_anchor(anchor)
         {
+            if target_rb.has_generated_anchors() {
+                let message = format!("link to anchor `#{anchor}`, which {} may make itself", target_rb.path);
+                let hint = "that page has headings without text (its site generator names them): runbook cannot tell";
+                let diag = Diagnostic::warning(Rule::Link, &rb.path, line, column, message).with_hint(hint);
+                return (Some(LinkTarget { runbook: target, anchor: None }), Some(diag));
+            }
             let anchors = target_rb.headings.iter().map(|h| h.anchor.as_str());
             let hint = match closest(anchor, anchors) {
                 Some(best) => did_you_mean_one_of(&[format!("#{best}")]),
                 None => format!("{} has no heading with that anchor", target_rb.path),
             };
             let message = format!("link to missing anchor `#{anchor}` in {}", target_rb.path);
-            return (None, Some(Diagnostic::error(&rb.path, line, column, message).with_hint(hint)));
+            return (None, Some(Diagnostic::error(Rule::Link, &rb.path, line, column, message).with_hint(hint)));
         }
         (Some(LinkTarget { runbook: target, anchor }), None)
     }
@@ -550,7 +596,7 @@ fn backlinks_of(runbooks: &[Runbook]) -> Vec<Vec<Backlink>> {
 }
 
 /// `dir` + `relative`, with `.` and `..` folded; `None` when it climbs above the root.
-fn join_relative(dir: &str, relative: &str) -> Option<String> {
+pub(super) fn join_relative(dir: &str, relative: &str) -> Option<String> {
     let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
     for part in relative.split('/') {
         match part {
@@ -575,7 +621,7 @@ fn relative_to(dir: &str, target: &str) -> String {
 }
 
 /// `%XX` escapes decoded; invalid escapes stay as written, invalid UTF-8 becomes U+FFFD.
-fn percent_decode(text: &str) -> String {
+pub(super) fn percent_decode(text: &str) -> String {
     percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 

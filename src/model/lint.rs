@@ -1,6 +1,6 @@
 //! Lints that scenarios taught us (DESIGN §13): checks that pass when their evidence is absent.
 
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Diagnostic, Rule};
 use super::markdown::StepFence;
 use super::matcher::{LineTest, Matcher};
 use super::parse::locate;
@@ -31,8 +31,7 @@ pub(super) fn evidence_free_pass(step: &Step, fence: &StepFence, path: &str) -> 
     }
     let (line, column) = locate(fence, "expect");
     Some(
-        Diagnostic::warning(
-            path,
+        Diagnostic::warning(Rule::Step, path,
             line,
             column,
             format!("step `{}` passes when the evidence is absent: its output checks are only negative patterns", step.id),

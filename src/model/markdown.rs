@@ -1,6 +1,9 @@
-//! One pass over a runbook's Markdown: front matter, step fences, headings, links and the first
-//! paragraph, each with its position in the file. Everything else about Markdown is the site's job.
+//! One pass over a runbook's Markdown (as prepared by [`super::docs_syntax`]): step fences,
+//! headings, links and the first paragraph, each with its position in the file. Everything else
+//! about Markdown is the site's job. Front matter is split off before, by
+//! [`super::front_matter::split`].
 
+use super::front_matter::Format;
 use super::slug::{AnchorSet, heading_anchor};
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, LinkType, Options, Parser, Tag, TagEnd};
 use std::ops::Range;
@@ -8,6 +11,8 @@ use std::ops::Range;
 /// The Markdown extensions the whole tool agrees on (parser, search and site).
 pub fn options() -> Options {
     Options::ENABLE_YAML_STYLE_METADATA_BLOCKS
+        | Options::ENABLE_PLUSES_DELIMITED_METADATA_BLOCKS
+        | Options::ENABLE_GFM
         | Options::ENABLE_TABLES
         | Options::ENABLE_FOOTNOTES
         | Options::ENABLE_TASKLISTS
@@ -89,6 +94,8 @@ pub struct Fragment {
     pub first_line: usize,
     /// Columns the fragment's lines are shifted right by (fence inside a list item).
     pub indent: usize,
+    /// YAML, except TOML front matter.
+    pub format: Format,
 }
 
 #[derive(Debug)]
@@ -113,15 +120,14 @@ pub struct Heading {
 #[derive(Debug, Clone)]
 pub struct RawLink {
     pub dest: String,
+    /// Byte range of the whole link in the text.
+    pub range: Range<usize>,
     pub line: usize,
     pub column: usize,
 }
 
 #[derive(Debug, Default)]
 pub struct Scan {
-    pub front_matter: Option<Fragment>,
-    /// Line of a leading `---` that never closes (so it was not read as front matter).
-    pub unclosed_front_matter: Option<usize>,
     pub steps: Vec<StepFence>,
     /// `yaml diagnosis` fences, in document order.
     pub diagnoses: Vec<StepFence>,
@@ -141,21 +147,13 @@ pub fn scan(text: &str, lines: &LineIndex) -> Scan {
     let mut heading: Option<(u8, Option<String>, usize, String)> = None;
     let mut fence: Option<(Range<usize>, FenceKind, String)> = None;
     let mut in_front_matter = false;
-    let mut front_matter_text = String::new();
     let mut paragraph: Option<String> = None;
     let mut section: Option<usize> = None;
 
     for (event, range) in Parser::new_ext(text, options()).into_offset_iter() {
         match event {
             Event::Start(Tag::MetadataBlock(_)) => in_front_matter = true,
-            Event::End(TagEnd::MetadataBlock(_)) => {
-                in_front_matter = false;
-                out.front_matter = Some(Fragment {
-                    text: std::mem::take(&mut front_matter_text),
-                    first_line: lines.line(range.start) + 1,
-                    indent: 0,
-                });
-            }
+            Event::End(TagEnd::MetadataBlock(_)) => in_front_matter = false,
             Event::Start(Tag::Heading { level, id, .. }) => {
                 heading = Some((heading_level(level), id.map(|s| s.to_string()), range.start, String::new()));
             }
@@ -193,12 +191,10 @@ pub fn scan(text: &str, lines: &LineIndex) -> Scan {
                 if !matches!(link_type, LinkType::Autolink | LinkType::Email) =>
             {
                 let (line, column) = lines.line_col(text, range.start);
-                out.links.push(RawLink { dest: dest_url.to_string(), line, column });
+                out.links.push(RawLink { dest: dest_url.to_string(), range: range.clone(), line, column });
             }
-            Event::Text(t) | Event::Code(t) => {
-                if in_front_matter {
-                    front_matter_text.push_str(&t);
-                } else if let Some((_, _, content)) = fence.as_mut() {
+            Event::Text(t) | Event::Code(t) if !in_front_matter => {
+                if let Some((_, _, content)) = fence.as_mut() {
                     content.push_str(&t);
                 } else if let Some((_, _, _, h)) = heading.as_mut() {
                     h.push_str(&t);
@@ -214,9 +210,6 @@ pub fn scan(text: &str, lines: &LineIndex) -> Scan {
             }
             _ => {}
         }
-    }
-    if out.front_matter.is_none() && starts_with_front_matter_marker(text) {
-        out.unclosed_front_matter = Some(1);
     }
     out
 }
@@ -252,11 +245,6 @@ fn heading_level(level: HeadingLevel) -> u8 {
     }
 }
 
-fn starts_with_front_matter_marker(text: &str) -> bool {
-    let first = text.lines().next().unwrap_or_default();
-    first.trim_end() == "---" && text.lines().skip(1).any(|l| !l.trim().is_empty())
-}
-
 fn finish_fence(
     text: &str,
     lines: &LineIndex,
@@ -272,8 +260,8 @@ fn finish_fence(
     // shifted right by the same amount.
     let indent = lines.line_col(text, range.start).1 - 1;
     let closed = fence_is_closed(block);
-    let fence =
-        StepFence { yaml: Fragment { text: content, first_line: fence_line + 1, indent }, fence_line, closed, section };
+    let yaml = Fragment { text: content, first_line: fence_line + 1, indent, format: Format::Yaml };
+    let fence = StepFence { yaml, fence_line, closed, section };
     match kind {
         FenceKind::Step => out.steps.push(fence),
         FenceKind::Diagnosis => out.diagnoses.push(fence),
@@ -284,14 +272,17 @@ fn finish_fence(
 
 /// A fenced block is closed when its last line is a fence at least as long as the opening one.
 fn fence_is_closed(block: &str) -> bool {
+    // A fence in a block quote (an admonition) has its `>` marks on every line.
+    let bare = |line: &str| line.trim_start_matches(|c: char| c == '>' || c.is_whitespace()).to_string();
     let mut block_lines = block.trim_end_matches(['\n', '\r']).lines();
-    let opening = block_lines.next().unwrap_or_default().trim_start();
+    let opening = bare(block_lines.next().unwrap_or_default());
     let Some(marker) = opening.chars().next() else {
         return false;
     };
     let length = opening.chars().take_while(|&c| c == marker).count();
     match block_lines.last() {
         Some(last) => {
+            let last = bare(last);
             let last = last.trim();
             last.len() >= length && last.chars().all(|c| c == marker)
         }
@@ -311,9 +302,6 @@ mod tests {
     fn finds_front_matter_steps_headings_links() {
         let text = "---\nid: x\n---\n\n# Title\n\nFirst *para*\ngraph.\n\n## Check it\n\nSee [a](a.md#b).\n\n```yaml step\nrun: true\n```\n";
         let scan = scan_text(text);
-        let fm = scan.front_matter.unwrap();
-        assert_eq!(fm.text, "id: x\n");
-        assert_eq!(fm.first_line, 2);
         assert_eq!(scan.headings.len(), 2);
         assert_eq!(scan.headings[1].anchor, "check-it");
         assert_eq!(scan.headings[1].line, 10);
@@ -341,6 +329,12 @@ mod tests {
         assert_eq!(scan.unclosed_fences, vec![3]);
         let scan = scan_text("# T\n\n````yaml step\nrun: |\n  ```\n");
         assert!(!scan.steps[0].closed);
+    }
+
+    #[test]
+    fn fences_in_block_quotes_close() {
+        let scan = scan_text("# T\n\n> ```sh\n> echo\n> ```\n\n> > ~~~\n> > x\n> > ~~~\n");
+        assert!(scan.unclosed_fences.is_empty(), "{:?}", scan.unclosed_fences);
     }
 
     #[test]

@@ -4,22 +4,24 @@
 
 use super::cache::FileStamp;
 use super::config::Config;
-use super::diagnostic::Diagnostic;
-use super::front_matter::{FRONT_MATTER_FIELDS, FrontMatter};
+use super::diagnostic::{Diagnostic, Rule};
+use super::discovery::KbSource;
+use super::docs_syntax::{self, Params, Prepared};
+use super::front_matter::{self, Format, FrontMatter, KeySite, Text, is_extra, key_sites, toml_to_json};
+use super::hugo::HugoSite;
 use super::markdown::{self, Fragment, LineIndex, StepFence};
 use super::probe::PROBE_NAMES;
-use super::runbook::{Body, Link, Runbook};
+use super::runbook::{Body, Link, LinkKind, Runbook, is_index_stem};
 use super::slug::{ID_RULES, is_valid_id};
-use super::step::{Action, DEFAULT_TIMEOUT, RawStep, RefSite, RunAction, STEP_FIELDS, Severity, Step, StepDefaults};
+use super::step::{Action, DEFAULT_TIMEOUT, RawStep, RefSite, RunAction, Severity, Step, StepDefaults};
 use super::template::Template;
-use crate::util::suggest::closest;
+use super::yaml::{YamlPart, map_location, parse_yaml, spanned_at, yaml_diagnostic};
+use serde_saphyr::Spanned;
 use crate::util::text::{did_you_mean, hex};
-use serde::de::DeserializeOwned;
-use serde_saphyr::{Location, Spanned};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// One file to parse, as discovery found it.
 #[derive(Debug, Clone)]
@@ -35,16 +37,62 @@ pub struct SourceFile {
 }
 
 /// What the parser needs to know about the KB around the file.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ParseContext {
     /// Variables `runbook.toml` defines for every runbook.
     pub config_vars: BTreeSet<String>,
+    /// The `params` of the folder's Hugo config, for `{{< param >}}` (`Null` when none).
+    pub site_params: Arc<serde_json::Value>,
+    /// Sizes and times of the Hugo config files read.
+    pub site_stamps: String,
+    /// Sizes and times of the section pages whose cascades were read.
+    pub section_stamps: String,
+    /// A Hugo config was found: the folder is a Hugo site.
+    pub hugo_site: bool,
+    /// The `cascade` of each section of a Hugo site: (folder, values).
+    pub cascades: Arc<Vec<(String, serde_json::Value)>>,
 }
 
 impl ParseContext {
-    /// The context of every file of a KB with this `runbook.toml`.
-    pub fn for_config(config: &Config) -> ParseContext {
-        ParseContext { config_vars: config.vars.keys().cloned().collect() }
+    /// The context of every file of the KB at `source` with this `runbook.toml`.
+    pub fn for_kb(source: &KbSource, config: &Config) -> ParseContext {
+        let hugo = source.root().map(HugoSite::locate).unwrap_or_default();
+        let hugo_site = !hugo.files.is_empty();
+        // Sections' cascades are looked for only in a Hugo site: that costs a walk of the KB.
+        let (cascades, cascade_stamps) = match hugo_site {
+            true => {
+                let files = source.files();
+                let cascades = super::hugo::cascades(&files);
+                (cascades, section_stamps(&files))
+            }
+            false => (Vec::new(), String::new()),
+        };
+        ParseContext {
+            config_vars: config.vars.keys().cloned().collect(),
+            site_stamps: hugo.stamps(),
+            section_stamps: cascade_stamps,
+            hugo_site,
+            site_params: Arc::new(hugo.params),
+            cascades: Arc::new(cascades),
+        }
+    }
+
+    /// The cascades that apply to the page at `path`, nearest section first.
+    fn cascade_for(&self, path: &str) -> Vec<&serde_json::Value> {
+        let mut found: Vec<(usize, &serde_json::Value)> = self
+            .cascades
+            .iter()
+            .filter(|(folder, _)| folder.is_empty() || path.starts_with(&format!("{folder}/")))
+            .map(|(folder, cascade)| (folder.len(), cascade))
+            .collect();
+        found.sort_by_key(|(depth, _)| std::cmp::Reverse(*depth));
+        found.into_iter().map(|(_, cascade)| cascade).collect()
+    }
+
+    /// Everything outside the file that parsing depends on, for caches of parse results.
+    pub fn fingerprint(&self) -> String {
+        let vars: Vec<&str> = self.config_vars.iter().map(String::as_str).collect();
+        format!("{}|{}|{}", vars.join(","), self.site_stamps, self.section_stamps)
     }
 }
 
@@ -78,7 +126,7 @@ pub fn unreadable(source: SourceFile, reason: &str) -> Runbook {
     let mut runbook = parse(SourceFile { bytes: Vec::new(), ..source }, &ParseContext::default());
     let path = runbook.path.clone();
     runbook.diagnostics.push(
-        Diagnostic::error(&path, 1, 1, format!("cannot read the file: {reason}"))
+        Diagnostic::error(Rule::File, &path, 1, 1, format!("cannot read the file: {reason}"))
             .with_hint("check the file's permissions"),
     );
     runbook.file_errors += 1;
@@ -104,6 +152,7 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
         owner: None,
         vars: BTreeMap::new(),
         secrets: Vec::new(),
+        extra: BTreeMap::new(),
         aliases_line: 1,
         step_fences: 0,
         headings: Vec::new(),
@@ -122,7 +171,7 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
             let valid = String::from_utf8_lossy(valid);
             let (line, column) = LineIndex::new(&valid).line_col(&valid, valid.len());
             runbook.diagnostics.push(
-                Diagnostic::error(&runbook.path, line, column, "file is not valid UTF-8")
+                Diagnostic::error(Rule::File, &runbook.path, line, column, "file is not valid UTF-8")
                     .with_hint("save the file as UTF-8; the first bad byte is here"),
             );
             runbook.body = Some(Arc::new(Body {
@@ -130,6 +179,7 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
                 steps: Vec::new(),
                 diagnoses: Vec::new(),
                 sha256: runbook.sha256.clone(),
+                prepared: Arc::default(),
             }));
             return runbook;
         }
@@ -138,36 +188,121 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
         Some(stripped) => stripped.to_string(),
         None => text,
     };
-    let lines = LineIndex::new(&text);
-    let scan = markdown::scan(&text, &lines);
     let mut diags = Vec::new();
     let path = runbook.path.clone();
-
-    let front = match &scan.front_matter {
-        Some(fragment) => parse_front_matter(fragment, &path, &mut diags),
-        None => FrontMatter::default(),
+    let split = front_matter::split(&text);
+    let read = match &split.fragment {
+        Some(fragment) => read_front_matter(fragment, &path, &mut diags),
+        None => ReadFront::default(),
     };
-    if let Some(line) = scan.unclosed_front_matter {
+    if split.unclosed {
         diags.push(
-            Diagnostic::warning(&path, line, 1, "the file starts with `---` but the front matter is never closed")
-                .with_hint("end the front matter with a `---` line, or start the file with something else"),
+            Diagnostic::warning(
+                Rule::FrontMatter,
+                &path,
+                1,
+                1,
+                "the file starts with `---` but the front matter is never closed",
+            )
+            .with_hint("end the front matter with a `---` line, or start the file with something else"),
         );
     }
-    let id_site = scan.front_matter.as_ref().zip(front.id.as_ref()).map(|(f, id)| spanned_at(f, id));
-    apply_front_matter(&mut runbook, front_fields(&front), id_site, &mut diags);
-    let defaults = front.defaults;
+    apply_front_matter(&mut runbook, &read, &mut diags);
+    let cascade = ctx.cascade_for(&runbook.path);
+    let params = Params { page: &runbook.extra, site: &ctx.site_params, hugo: ctx.hugo_site, cascade: &cascade };
+    let prepared =
+        docs_syntax::prepare(&text, split.body_start, split.fragment.is_some() && !split.parser_sees_it, params);
+    let markdown = prepared.text(&text);
+    let lines = LineIndex::new(markdown);
+    let scan = markdown::scan(markdown, &lines);
+    take_title_and_summary(&mut runbook, &read, &scan);
+    let steps = build_steps(&mut runbook, &scan, read.front.defaults, ctx, &mut diags);
+    let step_ids: Vec<&str> = steps.iter().map(|s| s.id.as_str()).collect();
+    let captured: BTreeSet<&str> = steps.iter().flat_map(|s| s.capture_names()).collect();
+    let known = KnownNames {
+        steps: &step_ids,
+        captures: &captured,
+        vars: &runbook.vars,
+        ctx,
+        complete: steps.len() == runbook.step_fences,
+    };
+    let (diagnoses, fix_links) = super::diagnosis_parse::build_all(&scan, &known, &path, &mut diags);
+    for line in &scan.unclosed_fences {
+        diags.push(
+            Diagnostic::warning(Rule::Markdown, &path, *line, 1, "code fence is never closed")
+                .with_hint("everything after it renders as code; close it with a matching fence line"),
+        );
+    }
+    for note in &prepared.notes {
+        let diag = Diagnostic::warning(Rule::Shortcode, &path, note.line, note.column, &note.message);
+        diags.push(match &note.hint {
+            Some(hint) => diag.with_hint(hint),
+            None => diag,
+        });
+    }
+    runbook.links = links(&scan, &prepared);
+    runbook.links.extend(fix_links);
+    runbook.headings = scan.headings;
+    runbook.html_anchors = scan.html_anchors;
+    // Everything found in the prepared text points into the file as written.
+    for diag in &mut diags {
+        diag.column = prepared.original_column(diag.line, diag.column);
+    }
+    for link in &mut runbook.links {
+        link.column = prepared.original_column(link.line, link.column);
+    }
+    let prepared = Arc::new(prepared);
+    runbook.body = Some(Arc::new(Body { source: text, steps, diagnoses, sha256: runbook.sha256.clone(), prepared }));
+    diags.sort_by_key(|d| (d.line, d.column));
+    runbook.file_errors = diags.iter().filter(|d| d.is_error()).count();
+    runbook.diagnostics = diags;
+    runbook
+}
 
-    if front.title.is_none()
-        && let Some(h1) = scan.headings.iter().find(|h| h.level == 1)
-    {
-        runbook.title = h1.text.clone();
+/// Sizes and times of the section pages of a Hugo site (their cascades show in the pages below).
+fn section_stamps(files: &[SourceFile]) -> String {
+    files
+        .iter()
+        .filter(|f| matches!(f.stem_path.rsplit('/').next(), Some("_index" | "index")))
+        .filter_map(|f| {
+            let stamp = f
+                .file
+                .as_ref()
+                .and_then(|p| std::fs::metadata(p).ok())
+                .and_then(|m| super::cache::FileStamp::of(&m))?;
+            Some(format!(";{}:{}:{}", f.path, stamp.size, stamp.mtime_ns))
+        })
+        .collect()
+}
+
+/// The title (front matter, else the first H1, else the folder of an index page) and the
+/// summary (front matter, else the first paragraph).
+fn take_title_and_summary(runbook: &mut Runbook, read: &ReadFront, scan: &markdown::Scan) {
+    if read.front.title.is_none() {
+        if let Some(h1) = scan.headings.iter().find(|h| h.level == 1) {
+            runbook.title = h1.text.clone();
+        } else if is_index_stem(&runbook.title)
+            && let Some(folder) = runbook.stem_path.rsplit('/').nth(1)
+        {
+            runbook.title = folder.to_string();
+        }
     }
     if runbook.summary.is_empty()
         && let Some(paragraph) = &scan.first_paragraph
     {
         runbook.summary = truncate_words(paragraph, SUMMARY_CHARS);
     }
+}
 
+/// The steps of every `yaml step` fence, with their errors and those of the references between them.
+fn build_steps(
+    runbook: &mut Runbook,
+    scan: &markdown::Scan,
+    defaults: StepDefaults,
+    ctx: &ParseContext,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Step> {
+    let path = runbook.path.clone();
     runbook.step_fences = scan.steps.len();
     let mut built: Vec<(Step, &StepFence, (usize, usize))> = Vec::new();
     let mut unreadable_steps = 0;
@@ -176,8 +311,14 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
         if !fence.closed {
             unreadable_steps += 1;
             diags.push(
-                Diagnostic::error(&path, fence.fence_line, fence.yaml.indent + 1, "unclosed `yaml step` fence")
-                    .with_hint("the step runs to the end of the file: close it with a ``` line"),
+                Diagnostic::error(
+                    Rule::Step,
+                    &path,
+                    fence.fence_line,
+                    fence.yaml.indent + 1,
+                    "unclosed `yaml step` fence",
+                )
+                .with_hint("the step runs to the end of the file: close it with a ``` line"),
             );
             continue;
         }
@@ -202,274 +343,210 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
             }
         }
     }
-    check_step_ids(&built, &path, &mut diags);
+    check_step_ids(&built, &path, diags);
     for (step, fence, _) in &built {
         if let Some(diag) = super::lint::evidence_free_pass(step, fence, &path) {
             diags.push(diag);
         }
     }
     if unreadable_steps == 0 {
-        check_needs(&built, &needs_sites, &path, &mut diags);
+        check_needs(&built, &needs_sites, &path, diags);
     }
-    let step_ids: Vec<&str> = built.iter().map(|(s, _, _)| s.id.as_str()).collect();
-    let captured: BTreeSet<&str> = built.iter().flat_map(|(s, _, _)| s.capture_names()).collect();
-    let known =
-        KnownNames { steps: &step_ids, captures: &captured, vars: &runbook.vars, ctx, complete: unreadable_steps == 0 };
-    let (diagnoses, fix_links) = super::diagnosis_parse::build_all(&scan, &known, &path, &mut diags);
     // A step that could not be read already has its error; the ids and captures it would have
     // defined are unknown, so names it might define are not reported again as undefined.
     if unreadable_steps == 0 {
-        check_references(&built, &runbook.vars, ctx, &path, &mut diags);
+        check_references(&built, &runbook.vars, ctx, &path, diags);
     }
-    let steps = built.into_iter().map(|(step, _, _)| step).collect();
+    built.into_iter().map(|(step, _, _)| step).collect()
+}
 
-    for line in &scan.unclosed_fences {
-        diags.push(
-            Diagnostic::warning(&path, *line, 1, "code fence is never closed")
-                .with_hint("everything after it renders as code; close it with a matching fence line"),
-        );
-    }
-    runbook.links = scan
-        .links
+/// The links worth resolving; those a `ref` shortcode wrote are resolved as Hugo does.
+fn links(scan: &markdown::Scan, prepared: &Prepared) -> Vec<Link> {
+    scan.links
         .iter()
         .filter(|l| is_relative_link(&l.dest))
-        .map(|l| Link { dest: l.dest.clone(), line: l.line, column: l.column, target: None })
-        .chain(fix_links)
-        .collect();
-    runbook.headings = scan.headings;
-    runbook.html_anchors = scan.html_anchors;
-    if let Some(fragment) = &scan.front_matter
-        && let Some(i) = fragment.text.lines().position(|l| l.starts_with("aliases:"))
-    {
-        runbook.aliases_line = fragment.first_line + i;
-    }
-    runbook.body = Some(Arc::new(Body { source: text, steps, diagnoses, sha256: runbook.sha256.clone() }));
-    diags.sort_by_key(|d| (d.line, d.column));
-    runbook.file_errors = diags.iter().filter(|d| d.is_error()).count();
-    runbook.diagnostics = diags;
-    runbook
+        .map(|l| Link {
+            dest: l.dest.clone(),
+            line: l.line,
+            column: l.column,
+            kind: if prepared.is_ref_dest(&l.range) { LinkKind::Shortcode } else { LinkKind::Markdown },
+            target: None,
+        })
+        .collect()
 }
 
-/// Front-matter values the runbook takes over, split out so `defaults` can move separately.
-struct FrontFields<'a> {
-    id: Option<&'a Spanned<String>>,
-    title: Option<&'a String>,
-    aliases: &'a [String],
-    summary: Option<&'a String>,
-    tags: &'a [String],
-    category: Option<&'a String>,
-    severity: Option<Severity>,
-    owner: Option<&'a String>,
-    vars: BTreeMap<String, serde_json::Value>,
-    secrets: Vec<String>,
+/// The front matter as read: the runbook keys, the others kept as they are, and where each key
+/// is written.
+#[derive(Default)]
+struct ReadFront {
+    front: FrontMatter,
+    extra: BTreeMap<String, serde_json::Value>,
+    sites: Vec<KeySite>,
 }
 
-fn front_fields(front: &FrontMatter) -> FrontFields<'_> {
-    FrontFields {
-        id: front.id.as_ref(),
-        title: front.title.as_ref(),
-        aliases: &front.aliases.0,
-        summary: front.summary.as_ref(),
-        tags: &front.tags.0,
-        category: front.category.as_ref(),
-        severity: front.severity,
-        owner: front.owner.as_ref(),
-        vars: front.vars.iter().map(|(k, v)| (k.0.clone(), v.clone())).collect(),
-        secrets: front.secrets.iter().map(|s| s.0.clone()).collect(),
+impl ReadFront {
+    fn site(&self, key: &str) -> Option<&KeySite> {
+        self.sites.iter().find(|s| s.key == key)
     }
 }
 
-fn apply_front_matter(
-    runbook: &mut Runbook,
-    front: FrontFields<'_>,
-    id_site: Option<(usize, usize)>,
+/// Reads YAML or TOML front matter. Never fails: what cannot be read is a diagnostic, and
+/// whatever could be read is kept (one bad value does not lose the other keys).
+fn read_front_matter(fragment: &Fragment, path: &str, diags: &mut Vec<Diagnostic>) -> ReadFront {
+    let sites = key_sites(&fragment.text, fragment.first_line, fragment.format);
+    let value = match fragment.format {
+        Format::Yaml => serde_saphyr::from_str::<front_matter::Lenient>(&fragment.text)
+            .map(|value| value.0)
+            .map_err(|err| yaml_diagnostic(fragment, path, YamlPart::FrontMatter, &err)),
+        Format::Toml => toml::from_str::<toml::Table>(&fragment.text)
+            .map(|table| toml_to_json(toml::Value::Table(table)))
+            .map_err(|err| toml_diagnostic(fragment, path, &err)),
+    };
+    let map = match value {
+        Ok(serde_json::Value::Object(map)) => map,
+        Ok(serde_json::Value::Null) => serde_json::Map::new(),
+        Ok(_) => {
+            diags.push(
+                Diagnostic::error(Rule::FrontMatter, path, fragment.first_line, 1, "front matter is not a mapping")
+                    .with_hint("write `key: value` lines between the `---` markers, like `id: my-runbook`"),
+            );
+            return ReadFront { sites, ..ReadFront::default() };
+        }
+        Err(diag) => {
+            diags.push(template_or_error(fragment, diag));
+            return ReadFront { sites, ..ReadFront::default() };
+        }
+    };
+    let read = ReadFront {
+        front: FrontMatter::default(),
+        extra: map.iter().filter(|(k, _)| is_extra(k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        sites,
+    };
+    warn_near_misses(&read, &map, path, diags);
+    let (front, failures) = front_matter::from_map(&map);
+    let front = match failures.is_empty() {
+        true => front,
+        false => report_bad_values(fragment, &read, front, failures, path, diags),
+    };
+    ReadFront { front, ..read }
+}
+
+/// Front matter with `{{ … }}` in it that does not parse is a template of the site generator (a
+/// Hugo archetype), not a broken page: a warning, not an error.
+fn template_or_error(fragment: &Fragment, diag: Diagnostic) -> Diagnostic {
+    if !fragment.text.contains("{{") {
+        return diag;
+    }
+    let message = format!("front matter holds template syntax and is not data: {}", diag.message);
+    Diagnostic::warning(Rule::FrontMatter, &diag.path, diag.line, diag.column, message)
+        .with_hint("a site generator's template (a Hugo archetype) can stay as it is; in a page, quote the value")
+}
+
+/// A key that is not a runbook key but is one or two edits from one is probably a typo: a
+/// warning, since it may just as well be the site generator's.
+fn warn_near_misses(
+    read: &ReadFront,
+    map: &serde_json::Map<String, serde_json::Value>,
+    path: &str,
     diags: &mut Vec<Diagnostic>,
 ) {
-    if let Some(id) = front.id {
-        let (line, column) = id_site.unwrap_or((1, 1));
-        if is_valid_id(&id.value) {
-            runbook.id = id.value.clone();
+    for key in map.keys().filter(|k| !front_matter::is_known(k)) {
+        let Some(known) = front_matter::near_miss(key) else { continue };
+        let (line, column) = read.site(key).map(|s| (s.line, s.column)).unwrap_or((1, 1));
+        diags.push(
+            Diagnostic::warning(
+                Rule::FrontMatterKey,
+                path,
+                line,
+                column,
+                format!("front-matter key `{key}` is not a runbook key"),
+            )
+            .with_hint(format!(
+                "did you mean `{known}`? (keys runbook does not know are kept as metadata for your site generator)"
+            )),
+        );
+    }
+}
+
+/// Reports runbook keys whose value has the wrong type. For YAML the typed parse says where,
+/// down to the nested field; where it reads the file after all (a value that YAML's own typing
+/// accepts), its reading wins.
+fn report_bad_values(
+    fragment: &Fragment,
+    read: &ReadFront,
+    salvaged: FrontMatter,
+    mut failures: Vec<(String, String)>,
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> FrontMatter {
+    failures.sort_by_key(|(key, _)| read.site(key).map(|s| s.line).unwrap_or(usize::MAX));
+    if fragment.format == Format::Yaml {
+        match parse_yaml::<FrontMatter>(fragment, path, YamlPart::FrontMatter) {
+            Ok(front) => return front,
+            Err(diag) => {
+                diags.push(diag);
+                failures.remove(0);
+            }
+        }
+    }
+    for (key, message) in failures {
+        let (line, column) = read.site(&key).map(|s| (s.line, s.value_column)).unwrap_or((fragment.first_line, 1));
+        let what = if message.starts_with("unknown variant") { "value" } else { "type" };
+        let message = format!("wrong {what} for `{key}`: {message}");
+        diags.push(Diagnostic::error(Rule::FrontMatter, path, line, column, message));
+    }
+    salvaged
+}
+
+/// A TOML syntax error at its place in the file.
+fn toml_diagnostic(fragment: &Fragment, path: &str, err: &toml::de::Error) -> Diagnostic {
+    let lines = LineIndex::new(&fragment.text);
+    let (line, column) = err.span().map(|s| lines.line_col(&fragment.text, s.start)).unwrap_or((1, 1));
+    Diagnostic::error(Rule::FrontMatter, path, fragment.first_line + line - 1, column, err.message().trim().to_string())
+        .with_hint("TOML front matter between `+++` lines is `key = value`, with text quoted: title = \"Disk full\"")
+}
+
+fn apply_front_matter(runbook: &mut Runbook, read: &ReadFront, diags: &mut Vec<Diagnostic>) {
+    let front = &read.front;
+    if let Some(Text(id)) = &front.id {
+        let (line, column) = read.site("id").map(|s| (s.line, s.value_column)).unwrap_or((1, 1));
+        let id = id.trim();
+        if is_valid_id(id) {
+            runbook.id = id.to_string();
             runbook.explicit_id = true;
             runbook.id_line = line;
         } else {
             diags.push(
-                Diagnostic::error(&runbook.path, line, column, format!("bad runbook id `{}`", id.value))
+                Diagnostic::error(Rule::FrontMatter, &runbook.path, line, column, format!("bad runbook id `{id}`"))
                     .with_hint(ID_RULES),
             );
         }
     }
-    if let Some(title) = front.title {
+    if let Some(Text(title)) = &front.title {
         runbook.title = title.trim().to_string();
     }
-    runbook.aliases = front.aliases.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect();
-    if let Some(summary) = front.summary {
+    runbook.aliases = trimmed(&front.aliases.0);
+    if let Some(Text(summary)) = front.summary.as_ref().or(front.description.as_ref()) {
         runbook.summary = summary.split_whitespace().collect::<Vec<_>>().join(" ");
     }
-    runbook.tags = front.tags.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
-    if let Some(category) = front.category.map(|c| c.trim()).filter(|c| !c.is_empty()) {
+    runbook.tags = trimmed(&front.tags.0);
+    if let Some(category) = front.category.as_ref().map(|c| c.0.trim()).filter(|c| !c.is_empty()) {
         runbook.category = category.to_string();
     }
     if let Some(severity) = front.severity {
         runbook.severity = severity;
     }
-    runbook.owner = front.owner.cloned();
-    runbook.vars = front.vars;
-    runbook.secrets = front.secrets;
-}
-
-fn parse_front_matter(fragment: &Fragment, path: &str, diags: &mut Vec<Diagnostic>) -> FrontMatter {
-    match parse_yaml::<FrontMatter>(fragment, path, YamlPart::FrontMatter) {
-        Ok(front) => front,
-        Err(diag) => {
-            diags.push(diag);
-            FrontMatter::default()
-        }
+    runbook.owner = front.owner.as_ref().map(|o| o.0.trim().to_string()).filter(|o| !o.is_empty());
+    runbook.vars = front.vars.iter().map(|(k, v)| (k.0.clone(), v.clone())).collect();
+    runbook.secrets = front.secrets.0.iter().map(|s| s.0.clone()).collect();
+    runbook.extra = read.extra.clone();
+    if let Some(site) = read.site("aliases") {
+        runbook.aliases_line = site.line;
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum YamlPart {
-    FrontMatter,
-    Step,
-    Diagnosis,
-}
-
-/// Deserializes a YAML fragment, turning any error into a diagnostic at its place in the file.
-pub(super) fn parse_yaml<T: DeserializeOwned>(
-    fragment: &Fragment,
-    path: &str,
-    part: YamlPart,
-) -> Result<T, Diagnostic> {
-    serde_saphyr::from_str::<T>(&fragment.text).map_err(|err| yaml_diagnostic(fragment, path, part, &err))
-}
-
-fn yaml_diagnostic(fragment: &Fragment, path: &str, part: YamlPart, err: &serde_saphyr::Error) -> Diagnostic {
-    let location = err.location().unwrap_or(Location::UNKNOWN);
-    let (line, column) = map_location(fragment, location);
-    let options = serde_saphyr::render_options! {
-        formatter: &serde_saphyr::UserMessageFormatter,
-        snippets: serde_saphyr::SnippetMode::Off,
-    };
-    let raw = err.render_with_options(options);
-    let message = strip_location_suffix(&raw);
-    let source_line = fragment.text.lines().nth((location.line() as usize).saturating_sub(1)).unwrap_or("");
-    let (message, hint) = explain_yaml_error(message, part, source_line, location.column() as usize);
-    let diag = Diagnostic::error(path, line, column, message);
-    match hint {
-        Some(hint) => diag.with_hint(hint),
-        None => diag,
-    }
-}
-
-/// Saphyr appends " at line N, column M" relative to the fragment; we print file positions.
-fn strip_location_suffix(message: &str) -> &str {
-    static SUFFIX: OnceLock<regex::Regex> = OnceLock::new();
-    let suffix = SUFFIX.get_or_init(|| regex::Regex::new(r"\s+at line \d+, column \d+$").expect("valid regex"));
-    match suffix.find(message) {
-        Some(found) => &message[..found.start()],
-        None => message,
-    }
-}
-
-/// Rewrites serde's wording into the runbook's terms and adds a hint.
-fn explain_yaml_error(message: &str, part: YamlPart, source_line: &str, column: usize) -> (String, Option<String>) {
-    static UNKNOWN: OnceLock<regex::Regex> = OnceLock::new();
-    static DUPLICATE: OnceLock<regex::Regex> = OnceLock::new();
-    let unknown = UNKNOWN.get_or_init(|| {
-        regex::Regex::new(r"^unknown field `([^`]*)`, expected (?:one of )?(.*)$").expect("valid regex")
-    });
-    let duplicate =
-        DUPLICATE.get_or_init(|| regex::Regex::new(r"duplicate mapping key[:\s`]+([^`,\s]+)").expect("valid regex"));
-
-    if let Some(caps) = unknown.captures(message) {
-        let key = &caps[1];
-        let expected: Vec<&str> = caps[2].split(", ").map(|s| s.trim_matches('`')).collect();
-        let top_level = column == 1;
-        if part == YamlPart::Step && top_level && value_is_mapping(source_line, key) {
-            let hint = match closest(key, PROBE_NAMES.iter().copied()) {
-                Some(probe) => format!("did you mean the `{probe}` probe?"),
-                None => format!("probes are: {}", PROBE_NAMES.join(", ")),
-            };
-            return (format!("unknown probe `{key}`"), Some(hint));
-        }
-        let candidates: Vec<&str> = match (part, top_level) {
-            (YamlPart::Step, true) => STEP_FIELDS.iter().chain(PROBE_NAMES.iter()).copied().collect(),
-            (YamlPart::FrontMatter, true) => FRONT_MATTER_FIELDS.to_vec(),
-            (YamlPart::Diagnosis, true) => super::diagnosis::DIAGNOSIS_FIELDS.to_vec(),
-            _ => expected.clone(),
-        };
-        let hint = did_you_mean(key, candidates.iter().copied())
-            .unwrap_or_else(|| format!("valid keys here: {}", candidates.join(", ")));
-        let place = match part {
-            YamlPart::Step if top_level => " in step",
-            YamlPart::FrontMatter if top_level => " in front matter",
-            YamlPart::Diagnosis if top_level => " in diagnosis",
-            _ => "",
-        };
-        return (format!("unknown key `{key}`{place}"), Some(hint));
-    }
-    if message.contains("mapping values are not allowed") {
-        // The classic: a plain value holding `: ` (`run: echo "a: b"`) reads as a nested mapping.
-        return (
-            "a value holding `: ` must be quoted".to_string(),
-            Some("quote the whole value (run: \"echo 'a: b'\") or write it as a block: `run: |` and the script indented on the next lines".into()),
-        );
-    }
-    if let Some(caps) = duplicate.captures(message) {
-        return (
-            format!("duplicate key `{}`", &caps[1]),
-            Some("each key may appear once; remove or merge the repeats".into()),
-        );
-    }
-    if part == YamlPart::FrontMatter && column <= 1 && message.contains("mapping") && !source_line.contains(':') {
-        return (
-            "front matter is not a mapping".to_string(),
-            Some("write `key: value` lines between the `---` markers, like `id: my-runbook`".into()),
-        );
-    }
-    if part == YamlPart::Step && column <= 1 && message.contains("expected mapping") && !source_line.contains(':') {
-        return (
-            "a step is a mapping of fields".to_string(),
-            Some("write `key: value` lines, like `run: nvidia-smi`".into()),
-        );
-    }
-    let wrong_type = message.starts_with("expected ")
-        || message.starts_with("invalid ")
-        || message.starts_with("cannot deserialize")
-        || message.contains("invalid type");
-    if wrong_type && let Some(key) = key_before(source_line, column) {
-        return (format!("wrong type for `{key}`: {message}"), None);
-    }
-    (message.to_string(), None)
-}
-
-/// True when `key:` on this line has no inline scalar value (a block or flow mapping follows).
-fn value_is_mapping(source_line: &str, key: &str) -> bool {
-    let Some(rest) = source_line.trim_start().strip_prefix(key) else {
-        return false;
-    };
-    let rest = rest.trim_start().trim_start_matches(':').trim_start();
-    rest.is_empty() || rest.starts_with('{') || rest.starts_with('#')
-}
-
-/// The mapping key written before `column` on the line, if any (`retry: 5` → `retry`).
-fn key_before(source_line: &str, column: usize) -> Option<String> {
-    let before: String = source_line.chars().take(column.saturating_sub(1)).collect();
-    let key_part = before.trim_end().strip_suffix(':')?;
-    let key = key_part.rsplit(['{', ',', ' ']).next()?.trim().trim_matches(['"', '\'']);
-    (!key.is_empty()).then(|| key.to_string())
-}
-
-/// A position inside a fragment → the position in the `.md` file.
-fn map_location(fragment: &Fragment, location: Location) -> (usize, usize) {
-    if location.line() == 0 {
-        return (fragment.first_line.saturating_sub(1).max(1), 1);
-    }
-    (fragment.first_line + location.line() as usize - 1, location.column() as usize + fragment.indent)
-}
-
-pub(super) fn spanned_at<T>(fragment: &Fragment, spanned: &Spanned<T>) -> (usize, usize) {
-    map_location(fragment, spanned.referenced)
+fn trimmed(items: &[String]) -> Vec<String> {
+    items.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect()
 }
 
 /// Where a list item starts; a single string written for a list (`needs: driver`) has no
@@ -500,7 +577,8 @@ fn build_step(
     path: &str,
 ) -> Result<(Step, (usize, usize)), Diagnostic> {
     let frag = &fence.yaml;
-    let at = |(line, column): (usize, usize), message: String| Diagnostic::error(path, line, column, message);
+    let at =
+        |(line, column): (usize, usize), message: String| Diagnostic::error(Rule::Step, path, line, column, message);
 
     let mut actions: Vec<(&str, (usize, usize))> = Vec::new();
     if let Some(run) = &raw.run {
@@ -706,7 +784,7 @@ fn check_needs(
                     }),
                 )
             };
-            diags.push(Diagnostic::error(path, *line, *column, problem.0).with_hint(problem.1));
+            diags.push(Diagnostic::error(Rule::Step, path, *line, *column, problem.0).with_hint(problem.1));
         }
     }
 }
@@ -717,9 +795,10 @@ fn check_step_ids(built: &[(Step, &StepFence, (usize, usize))], path: &str, diag
         let key = step.id.to_lowercase();
         match seen.get(&key) {
             Some(first_line) => diags.push(
-                Diagnostic::error(path, *line, *column, format!("duplicate step id `{}`", step.id)).with_hint(format!(
-                    "the step at line {first_line} already uses it; step ids are unique in a runbook"
-                )),
+                Diagnostic::error(Rule::Step, path, *line, *column, format!("duplicate step id `{}`", step.id))
+                    .with_hint(format!(
+                        "the step at line {first_line} already uses it; step ids are unique in a runbook"
+                    )),
             ),
             None => {
                 seen.insert(key, *line);
@@ -797,7 +876,7 @@ fn check_references(
             };
             if let Some((message, hint, needle)) = problem {
                 let (line, column) = locate(fence, &needle);
-                diags.push(Diagnostic::error(path, line, column, message).with_hint(hint));
+                diags.push(Diagnostic::error(Rule::Template, path, line, column, message).with_hint(hint));
             }
         }
         earlier_ids.insert(step.id.as_str());
@@ -808,12 +887,15 @@ fn check_references(
 /// A link worth resolving: relative, not a URL, not an absolute site path.
 fn is_relative_link(dest: &str) -> bool {
     // `a::b` is a rustdoc intra-doc link, common in READMEs generated from crate docs.
-    !(dest.is_empty()
-        || dest.contains("::")
-        || dest.contains("://")
-        || dest.starts_with('/')
-        || dest.starts_with("mailto:")
-        || dest.starts_with("tel:"))
+    !(dest.is_empty() || dest.contains("::") || dest.starts_with('/') || has_scheme(dest))
+}
+
+/// `https:`, `mailto:`, DocFX's `xref:`: a URL of its own, not a path (RFC 3986 scheme syntax).
+fn has_scheme(dest: &str) -> bool {
+    let Some((scheme, _)) = dest.split_once(':') else { return false };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
 fn truncate_words(text: &str, max_chars: usize) -> String {
@@ -872,15 +954,13 @@ mod tests {
     }
 
     #[test]
-    fn location_suffix_is_stripped() {
-        assert_eq!(strip_location_suffix("invalid u32 at line 2, column 19"), "invalid u32");
-    }
-
-    #[test]
-    fn key_before_column() {
-        assert_eq!(key_before("retry: 5", 8).as_deref(), Some("retry"));
-        assert_eq!(key_before("retry: {attempts: many}", 19).as_deref(), Some("attempts"));
-        assert_eq!(key_before("- a", 1), None);
+    fn links_with_a_scheme_are_not_paths() {
+        for url in ["https://x.example/a.md", "mailto:a@b", "xref:Microsoft.PowerShell.Core.Get-Help", "tel:+1"] {
+            assert!(!is_relative_link(url), "{url}");
+        }
+        for path in ["a.md", "../b/c.md#d", "#anchor", "dir/", "c++.md"] {
+            assert!(is_relative_link(path), "{path}");
+        }
     }
 
     #[test]

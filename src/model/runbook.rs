@@ -1,11 +1,13 @@
 //! A parsed runbook: metadata, steps, sections and links, plus whatever went wrong reading it.
 
 use super::diagnostic::Diagnostic;
+use super::docs_syntax::Prepared;
 use super::markdown::Heading;
 use super::step::{Severity, Step};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// What the KB knows of every runbook: metadata, sections, links, diagnostics. Cheap to keep for
 /// ten thousand files and cached between runs; the steps live in [`Body`], parsed on demand.
@@ -31,6 +33,10 @@ pub struct Runbook {
     pub owner: Option<String>,
     pub vars: BTreeMap<String, serde_json::Value>,
     pub secrets: Vec<String>,
+    /// Front-matter keys that are not runbook keys (the site generator's `weight`, `draft`,
+    /// `sidebar_position`, a tool's own table), kept as written.
+    #[serde(default)]
+    pub extra: BTreeMap<String, serde_json::Value>,
     /// Line of the `aliases:` key, for alias diagnostics.
     pub aliases_line: usize,
     /// Number of step fences, including ones that did not parse.
@@ -66,9 +72,17 @@ pub struct Body {
     /// SHA-256 of the bytes this body was parsed from (the file may have changed since the
     /// summary was read).
     pub sha256: String,
+    /// The Markdown as the site generator means it (shortcodes, admonitions): what the index
+    /// and the site read.
+    pub prepared: Arc<Prepared>,
 }
 
 impl Body {
+    /// The Markdown to walk for search and the site: the prepared text, lines as in the file.
+    pub fn markdown(&self) -> &str {
+        self.prepared.text(&self.source)
+    }
+
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.id.eq_ignore_ascii_case(id))
     }
@@ -80,9 +94,23 @@ pub struct Link {
     pub dest: String,
     pub line: usize,
     pub column: usize,
+    #[serde(default)]
+    pub kind: LinkKind,
     /// Set by the KB once every runbook is known.
     #[serde(skip)]
     pub target: Option<LinkTarget>,
+}
+
+/// How a link was written, which decides how it resolves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkKind {
+    /// `[text](path.md#anchor)`: relative to the file's folder, as forges resolve it.
+    #[default]
+    Markdown,
+    /// `{{< ref "path" >}}` / `{{< relref >}}`: Hugo's rules (extension optional, relative to
+    /// the page, then to the content root, then any page of that name).
+    Shortcode,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +138,14 @@ impl RunbookIdx {
     }
 }
 
+/// File stems that make a file the page of its folder (`_index.md` for Hugo, `index.md`,
+/// `README.md` for forges), compared without regard to case.
+pub const INDEX_STEMS: [&str; 3] = ["_index", "index", "readme"];
+
+pub fn is_index_stem(stem: &str) -> bool {
+    INDEX_STEMS.iter().any(|s| s.eq_ignore_ascii_case(stem))
+}
+
 impl Runbook {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
@@ -117,6 +153,11 @@ impl Runbook {
 
     pub fn error_count(&self) -> usize {
         self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
+    /// Errors that keep it from running: all but broken links, which only `check` minds.
+    pub fn blocking_errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.blocks_exec())
     }
 
     pub fn warning_count(&self) -> usize {
@@ -133,6 +174,16 @@ impl Runbook {
     pub fn has_anchor(&self, anchor: &str) -> bool {
         self.headings.iter().any(|h| h.anchor.eq_ignore_ascii_case(anchor))
             || self.html_anchors.iter().any(|a| a.eq_ignore_ascii_case(anchor))
+    }
+
+    /// Whether some heading has no text (only HTML, a generator's macro): its anchor is made by
+    /// the site generator, so a link to an unknown anchor here may still work.
+    pub fn has_generated_anchors(&self) -> bool {
+        // A heading of symbols only (`### $$`) has text but no anchor of GitHub's kind: DocFX
+        // names it `section`, `section-1`, … as it would an empty one.
+        self.headings.iter().any(|h| {
+            h.text.trim().is_empty() || h.anchor.trim_start_matches(|c: char| c == '-' || c.is_ascii_digit()).is_empty()
+        })
     }
 
     /// The folder of the file relative to the KB root (`runbooks/operations`).

@@ -2,7 +2,7 @@
 //! its steps see what a host in that state would show, and what the run must conclude there.
 //! Reading one checks it against the runbook; every problem is a `path:line:col` diagnostic.
 
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Diagnostic, Rule};
 use super::quantity::parse_quantity;
 use super::runbook::Body;
 use crate::record::{Outcome, Verdict};
@@ -378,7 +378,7 @@ pub fn parse(text: &str, path: &str, fixtures: &Path, body: &Body) -> (ScenarioF
         let at = position(spanned.referenced);
         if let Some(first) = names.get(&spanned.value.name) {
             diags.push(
-                Diagnostic::error(path, at.0, at.1, format!("duplicate scenario name `{}`", spanned.value.name))
+                Diagnostic::error(Rule::Scenario, path, at.0, at.1, format!("duplicate scenario name `{}`", spanned.value.name))
                     .with_hint(format!(
                         "the scenario at line {first} has it; `runbook test` selects scenarios by name"
                     )),
@@ -413,7 +413,7 @@ fn yaml_error(path: &str, err: &serde_saphyr::Error) -> Diagnostic {
     } else {
         "see the scenario format in runbooks/guides/writing-runbooks.md"
     };
-    Diagnostic::error(path, line, column, message).with_hint(hint)
+    Diagnostic::error(Rule::Scenario, path, line, column, message).with_hint(hint)
 }
 
 /// What the scenario names must exist: steps, diagnoses, fixture files.
@@ -425,7 +425,7 @@ fn check(scenario: &Scenario, path: &str, fixtures: &Path, body: &Body, diags: &
             let hint = did_you_mean(&id.value, step_ids.iter().copied())
                 .unwrap_or_else(|| format!("steps of the runbook: {}", step_ids.join(", ")));
             diags.push(
-                Diagnostic::error(path, line, column, format!("{what} names unknown step `{}`", id.value))
+                Diagnostic::error(Rule::Scenario, path, line, column, format!("{what} names unknown step `{}`", id.value))
                     .with_hint(hint),
             );
         }
@@ -450,8 +450,7 @@ fn check(scenario: &Scenario, path: &str, fixtures: &Path, body: &Body, diags: &
             }
         });
         diags.push(
-            Diagnostic::error(
-                path,
+            Diagnostic::error(Rule::Scenario, path,
                 line,
                 column,
                 format!("expect.diagnosis names unknown diagnosis `{}`", diagnosis.value),
@@ -477,7 +476,7 @@ fn check_fixtures(scenario: &Scenario, path: &str, fixtures: &Path, diags: &mut 
                 format!("fixture file `{name}` is outside {folder}/")
             };
             diags.push(
-                Diagnostic::error(path, line, column, message)
+                Diagnostic::error(Rule::Scenario, path, line, column, message)
                     .with_hint(format!("fixture files live in {folder}/ beside the scenario file")),
             );
         }
@@ -489,8 +488,7 @@ fn check_fixtures(scenario: &Scenario, path: &str, fixtures: &Path, diags: &mut 
         if kinds.iter().filter(|k| **k).count() > 1 {
             let (line, column) = position(command.referenced);
             diags.push(
-                Diagnostic::error(
-                    path,
+                Diagnostic::error(Rule::Scenario, path,
                     line,
                     column,
                     format!("command `{name}` mixes canned output, `file` and `script`"),
@@ -501,7 +499,7 @@ fn check_fixtures(scenario: &Scenario, path: &str, fixtures: &Path, diags: &mut 
         if name.contains('/') || name.is_empty() {
             let (line, column) = position(command.referenced);
             diags.push(
-                Diagnostic::error(path, line, column, format!("bad command name `{name}`"))
+                Diagnostic::error(Rule::Scenario, path, line, column, format!("bad command name `{name}`"))
                     .with_hint("commands are program names found on PATH, like nvidia-smi"),
             );
         }
@@ -513,7 +511,7 @@ fn check_fixtures(scenario: &Scenario, path: &str, fixtures: &Path, diags: &mut 
         if !target.starts_with('/') {
             let (line, column) = position(file.referenced);
             diags.push(
-                Diagnostic::error(path, line, column, format!("file path `{target}` is not absolute"))
+                Diagnostic::error(Rule::Scenario, path, line, column, format!("file path `{target}` is not absolute"))
                     .with_hint("write the path as on the host, like /sys/module/nvidia/version"),
             );
         }
@@ -536,7 +534,7 @@ pub fn load(runbook: &super::Runbook, body: &Body) -> Option<(ScenarioFile, Vec<
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return None,
         Err(err) => {
-            let diag = Diagnostic::error(&path, 1, 1, format!("cannot read the scenario file: {err}"))
+            let diag = Diagnostic::error(Rule::Scenario, &path, 1, 1, format!("cannot read the scenario file: {err}"))
                 .with_hint("check the file's permissions");
             return Some((ScenarioFile { path, ..ScenarioFile::default() }, vec![diag]));
         }

@@ -1,17 +1,40 @@
 //! Heading anchors and identifier rules shared by the parser, the linter and the site.
 
-/// GitHub-style heading anchor: lowercase, keep letters, digits, `-` and `_`, turn spaces into
-/// `-`, drop everything else. Links written for a forge therefore work here too.
+/// GitHub-style heading anchor: lowercase, keep letters (with their combining marks), digits,
+/// `-` and `_`, turn spaces into `-`, drop everything else. Links written for a forge therefore
+/// work here too.
 pub fn heading_anchor(text: &str) -> String {
     let mut anchor = String::with_capacity(text.len());
     for c in text.trim().chars() {
-        if c.is_alphanumeric() || c == '-' || c == '_' {
+        if c.is_alphanumeric() || c == '-' || c == '_' || is_combining_mark(c) {
             anchor.extend(c.to_lowercase());
         } else if c == ' ' {
             anchor.push('-');
         }
     }
     anchor
+}
+
+/// Combining marks GitHub keeps in anchors (`वर्कफ़्लो` keeps its vowel signs and nukta): the
+/// combining blocks, and the marks of the Indic and Thai scripts (not their punctuation).
+fn is_combining_mark(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x0300..=0x036F
+            | 0x0483..=0x0489
+            | 0x0591..=0x05BD
+            | 0x0610..=0x061A
+            | 0x064B..=0x065F
+            | 0x0900..=0x0963
+            | 0x0966..=0x0DFF
+            | 0x0E31
+            | 0x0E34..=0x0E3A
+            | 0x0E47..=0x0E4E
+            | 0x1AB0..=0x1AFF
+            | 0x1DC0..=0x1DFF
+            | 0x20D0..=0x20FF
+            | 0xFE20..=0xFE2F
+    )
 }
 
 /// Makes anchors unique within one page the way GitHub does: the second `setup` is `setup-1`.
@@ -64,6 +87,10 @@ mod tests {
         assert_eq!(heading_anchor("Compute capability & VRAM"), "compute-capability--vram");
         assert_eq!(heading_anchor("  CUDA_ERROR_OPERATING_SYSTEM (304) "), "cuda_error_operating_system-304");
         assert_eq!(heading_anchor("Über `nvidia-smi`"), "über-nvidia-smi");
+        // Combining marks stay (found in a Hindi README of a real docs folder).
+        assert_eq!(heading_anchor("वर्कफ़्लो"), "वर्कफ़्लो");
+        assert_eq!(heading_anchor("Cafe\u{301} — menu"), "cafe\u{301}--menu");
+        assert_eq!(heading_anchor("हिंदी। अंत"), "हिंदी-अंत", "the danda is punctuation");
     }
 
     #[test]

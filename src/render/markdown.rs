@@ -3,9 +3,10 @@
 //! relative `.md` links rewritten to page URLs, and raw HTML sanitized.
 
 use super::sanitize;
+use crate::model::docs_syntax::{Admonition, normal_kind};
 use crate::model::markdown::{LineIndex, is_step_info, options};
 use crate::model::slug::{AnchorSet, heading_anchor};
-use pulldown_cmark::{CodeBlockKind, CowStr, Event, HeadingLevel, Parser, Tag, TagEnd};
+use pulldown_cmark::{BlockQuoteKind, CodeBlockKind, CowStr, Event, HeadingLevel, Parser, Tag, TagEnd};
 
 /// Marks where a step card goes. Private-use characters in the source are replaced before
 /// parsing (by a character of the same UTF-8 length), so only the renderer can write one.
@@ -52,10 +53,12 @@ pub struct Rendered {
     pub broken_links: Vec<BrokenLink>,
 }
 
-/// Renders `text`. `resolve` decides what each link points at; `card` renders the step card of
-/// a step fence (it must return safe HTML: everything from the runbook escaped).
+/// Renders `text` (prepared Markdown, whose block quotes starting on the lines of `admonitions`
+/// are boxes). `resolve` decides what each link points at; `card` renders the step card of a step
+/// fence (it must return safe HTML: everything from the runbook escaped).
 pub fn render(
     text: &str,
+    admonitions: &[Admonition],
     resolve: &dyn Fn(&str) -> Resolved,
     card: &mut dyn FnMut(StepFence<'_>) -> String,
 ) -> Rendered {
@@ -68,6 +71,8 @@ pub fn render(
     let mut heading: Option<PendingHeading<'_>> = None;
     let mut step: Option<(usize, String)> = None;
     let mut raw_html = false;
+    // Per open block quote: whether it is a box, and of which element.
+    let mut quotes: Vec<Option<&'static str>> = Vec::new();
 
     for (event, range) in Parser::new_ext(&text, options()).into_offset_iter() {
         if let Some((line, yaml)) = step.as_mut() {
@@ -130,6 +135,25 @@ pub fn render(
                 let dest_url = if sanitize::is_safe_url(&dest_url) { dest_url } else { CowStr::from("#") };
                 Event::Start(Tag::Image { link_type, dest_url, title, id })
             }
+            Event::Start(Tag::BlockQuote(kind)) => {
+                let line = lines.line(range.start);
+                let boxed = admonitions.iter().find(|a| a.line == line).map(|a| (a.kind.clone(), a.title.clone()));
+                match boxed.or_else(|| kind.map(github_alert)) {
+                    Some((kind, title)) => {
+                        let (open, element) = admonition_open(&kind, &title);
+                        quotes.push(Some(element));
+                        Event::Html(CowStr::from(open))
+                    }
+                    None => {
+                        quotes.push(None);
+                        Event::Start(Tag::BlockQuote(kind))
+                    }
+                }
+            }
+            Event::End(TagEnd::BlockQuote(kind)) => match quotes.pop().flatten() {
+                Some(element) => Event::Html(CowStr::from(format!("</{element}>\n"))),
+                None => Event::End(TagEnd::BlockQuote(kind)),
+            },
             Event::Html(html) => {
                 raw_html = true;
                 Event::Html(html)
@@ -157,6 +181,34 @@ pub fn render(
     }
     out.html = fill_slots(&html, &cards);
     out
+}
+
+/// A GitHub alert (`> [!WARNING]`) as a box: its kind and title.
+fn github_alert(kind: BlockQuoteKind) -> (String, String) {
+    let (kind, title) = match kind {
+        BlockQuoteKind::Note => ("note", "Note"),
+        BlockQuoteKind::Tip => ("tip", "Tip"),
+        BlockQuoteKind::Important => ("important", "Important"),
+        BlockQuoteKind::Warning => ("warning", "Warning"),
+        BlockQuoteKind::Caution => ("danger", "Caution"),
+    };
+    (kind.to_string(), title.to_string())
+}
+
+/// The opening HTML of a box and the element that closes it: `<details>` for collapsible ones.
+fn admonition_open(kind: &str, title: &str) -> (String, &'static str) {
+    let kind = normal_kind(kind);
+    let title = escape_attr(title);
+    if kind == "details" {
+        let open = format!(
+            "<details class=\"admonition admonition-{kind}\"><summary class=\"admonition-title\">{title}</summary>\n"
+        );
+        return (open, "details");
+    }
+    let open = format!(
+        "<aside class=\"admonition admonition-{kind}\" role=\"note\"><p class=\"admonition-title\">{title}</p>\n"
+    );
+    (open, "aside")
 }
 
 struct PendingHeading<'a> {
@@ -211,7 +263,7 @@ mod tests {
     use crate::model::markdown::scan;
 
     fn plain(text: &str) -> Rendered {
-        render(text, &|_| Resolved::Keep, &mut |fence| format!("<div class=\"card\">{}</div>", fence.line))
+        render(text, &[], &|_| Resolved::Keep, &mut |fence| format!("<div class=\"card\">{}</div>", fence.line))
     }
 
     #[test]
@@ -248,6 +300,7 @@ mod tests {
         let text = "# T\n\n[a](a.md#x) [b](b.md) [c](https://example.invalid)\n";
         let rendered = render(
             text,
+            &[],
             &|dest| match dest {
                 "a.md#x" => Resolved::Url("/runbooks/a/#x".into()),
                 "b.md" => Resolved::Broken,

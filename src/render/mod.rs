@@ -12,6 +12,7 @@ macro_rules! ctx {
 pub mod assets;
 pub mod error;
 pub mod markdown;
+pub mod nav;
 pub mod pages;
 pub mod sanitize;
 pub mod search_index;

@@ -8,6 +8,7 @@ use super::site::Site;
 use super::views::{RunBadge, RunRow, RunView, RunbookHead, StepCard};
 use crate::index::{Kind, SearchResults};
 use crate::model::RunbookIdx;
+use crate::model::runbook::LinkKind;
 use crate::model::slug::heading_anchor;
 use minijinja::Value;
 use serde::Serialize;
@@ -195,18 +196,19 @@ impl Site {
             Ok(body) => (Some(body), None),
             Err(err) => (None, Some(format!("cannot read {}: {err}", rb.path))),
         };
-        let targets: HashMap<&str, Option<&crate::model::runbook::LinkTarget>> =
-            rb.links.iter().map(|l| (l.dest.as_str(), l.target.as_ref())).collect();
+        let targets: HashMap<&str, (Option<&crate::model::runbook::LinkTarget>, LinkKind)> =
+            rb.links.iter().map(|l| (l.dest.as_str(), (l.target.as_ref(), l.kind))).collect();
         let resolve = |dest: &str| match targets.get(dest) {
-            Some(Some(target)) if target.runbook == idx && dest.starts_with('#') => Resolved::Keep,
-            Some(Some(target)) => {
+            Some((Some(target), _)) if target.runbook == idx && dest.starts_with('#') => Resolved::Keep,
+            Some((Some(target), _)) => {
                 let url = self.urls.runbook(&self.kb[target.runbook].id);
                 match &target.anchor {
                     Some(anchor) => Resolved::Url(format!("{url}#{anchor}")),
                     None => Resolved::Url(url),
                 }
             }
-            Some(None) if is_cross_reference(dest) => Resolved::Broken,
+            Some((None, LinkKind::Shortcode)) => Resolved::Broken,
+            Some((None, _)) if is_cross_reference(dest) => Resolved::Broken,
             _ => Resolved::Keep,
         };
         let mut card_error = None;
@@ -226,8 +228,9 @@ impl Site {
                 }
             }
         };
-        let source = body.as_ref().map(|b| b.source.as_str()).unwrap_or_default();
-        let rendered = markdown::render(source, &resolve, &mut card);
+        let source = body.as_ref().map(|b| b.markdown()).unwrap_or_default();
+        let admonitions = body.as_ref().map(|b| b.prepared.admonitions.as_slice()).unwrap_or_default();
+        let rendered = markdown::render(source, admonitions, &resolve, &mut card);
         if let Some(err) = card_error {
             return Err(err);
         }
@@ -316,7 +319,7 @@ impl Site {
             Ok(source) => source.clone(),
             Err(err) => format!("This report cannot be read: {err}"),
         };
-        let rendered = markdown::render(&source, &|_| Resolved::Keep, &mut |fence| {
+        let rendered = markdown::render(&source, &[], &|_| Resolved::Keep, &mut |fence| {
             format!("<pre><code>{}</code></pre>", markdown::escape_attr(fence.yaml))
         });
         let toc: Vec<&markdown::Heading> = rendered.headings.iter().filter(|h| (2..=3).contains(&h.level)).collect();
@@ -360,15 +363,17 @@ impl Site {
             Kind::Archive => self.urls.run(&hit.id),
             Kind::Cycle => self.urls.cycle(&hit.id),
         };
-        let url = if hit.anchor.is_empty() { page } else { format!("{page}#{}", hit.anchor) };
+        let at = |anchor: &str| if anchor.is_empty() { page.clone() } else { format!("{page}#{anchor}") };
         HitView {
             kind: hit.kind.as_str(),
             title: hit.title.clone(),
             heading: hit.heading.clone(),
-            url,
+            url: at(&hit.anchor),
             snippet: Value::from_safe_string(safe_snippet(&hit.snippet)),
             path: hit.path.clone(),
             line: hit.line,
+            errors: hit.errors,
+            more: hit.more.iter().map(|s| MoreView { heading: s.heading.clone(), url: at(&s.anchor) }).collect(),
         }
     }
 
@@ -397,6 +402,16 @@ pub struct HitView {
     pub snippet: Value,
     pub path: String,
     pub line: u64,
+    /// Errors in the page's file.
+    pub errors: usize,
+    /// The page's other matching sections.
+    pub more: Vec<MoreView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MoreView {
+    pub heading: String,
+    pub url: String,
 }
 
 /// A link written as a cross-reference: a relative `.md` path or a bare `#anchor`.
@@ -406,7 +421,7 @@ fn is_cross_reference(dest: &str) -> bool {
     if file.is_empty() {
         return dest.starts_with('#');
     }
-    !file.contains(':') && !file.starts_with('/') && file.to_ascii_lowercase().ends_with(".md")
+    !file.contains(':') && !file.starts_with('/') && crate::model::discovery::is_markdown_path(file)
 }
 
 /// A snippet whose only markup is `<mark>`: whatever the search engine sent, everything else is

@@ -6,7 +6,8 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 
 /// Classes the renderer itself puts on elements; any other class in raw HTML is dropped.
-const OWN_CLASSES: [&str; 4] = ["anchor", "footnote-reference", "footnote-definition", "footnote-definition-label"];
+const OWN_CLASSES: [&str; 6] =
+    ["anchor", "footnote-reference", "footnote-definition", "footnote-definition-label", "figure", "figure-caption"];
 
 /// URL schemes a link or image may use; anything else (`javascript:`, `data:`, `vbscript:`) is
 /// replaced by `#`.
@@ -28,7 +29,9 @@ fn cleaner() -> &'static ammonia::Builder<'static> {
                 (_, "class") => {
                     let kept: Vec<&str> = value
                         .split_whitespace()
-                        .filter(|c| OWN_CLASSES.contains(c) || c.starts_with("language-"))
+                        .filter(|c| {
+                            OWN_CLASSES.contains(c) || c.starts_with("language-") || c.starts_with("admonition")
+                        })
                         .collect();
                     (!kept.is_empty()).then(|| kept.join(" ").into())
                 }

@@ -8,8 +8,9 @@
 //! - `search-index/d-<n>.json`: sections `n*CHUNK ..`: their runbook, anchor, heading and the
 //!   start of their text, for result lists.
 //!
-//! Terms are lowercase runs of letters and digits of two characters or more; `site/search.js`
-//! cuts queries the same way.
+//! Terms are lowercase runs of letters and digits of two characters or more, and the camelCase
+//! parts of such a run (`KubeJobFailed` is also `kube`, `job`, `failed`); `site/search.js` cuts
+//! queries into runs the same way.
 
 use super::sections::Section;
 use super::site::Site;
@@ -35,14 +36,18 @@ pub struct IndexFile {
     pub bytes: Vec<u8>,
 }
 
-/// The terms of `text`, as the browser cuts them too.
+/// The terms of `text`: each run as the browser cuts queries, then its camelCase parts.
 pub fn terms(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !(c.is_alphabetic() || c.is_numeric()))
-        .filter(|t| {
-            let n = t.chars().count();
-            (2..=MAX_TERM).contains(&n)
-        })
-        .map(str::to_lowercase)
+    let worth = |t: &&str| (2..=MAX_TERM).contains(&t.chars().count());
+    text.split(|c: char| !(c.is_alphabetic() || c.is_numeric())).filter(worth).flat_map(move |run| {
+        let parts = crate::index::tokenizer::parts(run);
+        let split = parts.len() > 1;
+        std::iter::once(run)
+            .chain(parts.into_iter().map(|(_, part)| part).filter(move |_| split))
+            .filter(worth)
+            .map(str::to_lowercase)
+            .collect::<Vec<_>>()
+    })
 }
 
 /// The terms of one shard: each with its strong and weak postings, delta-encoded.
@@ -161,6 +166,8 @@ mod tests {
             found,
             ["run", "nvidia", "smi", "cuda", "error", "operating", "system", "304", "in", "dev", "nvidia", "uvm"]
         );
+        let found: Vec<String> = terms("KubeJobFailed on HTTPServer").collect();
+        assert_eq!(found, ["kubejobfailed", "kube", "job", "failed", "on", "httpserver", "http", "server"]);
         assert_eq!(deltas(&[1, 4, 9]), vec![1, 3, 5]);
     }
 }

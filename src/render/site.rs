@@ -9,7 +9,6 @@ use super::url::Urls;
 use super::views::{RunbookRow, SiteGlobals};
 use crate::archive::store::{ArchivedRun, Archives, Cycle};
 use crate::model::{Kb, RunbookIdx};
-use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
@@ -48,18 +47,6 @@ pub struct Site {
     runs_of: HashMap<String, Vec<usize>>,
 }
 
-#[derive(Serialize)]
-struct NavCategory {
-    name: String,
-    runbooks: Vec<NavEntry>,
-}
-
-#[derive(Serialize)]
-struct NavEntry {
-    title: String,
-    url: String,
-}
-
 impl Site {
     /// Gathers everything pages need. Fails only when a template is missing or broken.
     pub fn new(kb: Kb, archives: &Archives, mode: Mode) -> Result<Site, RenderError> {
@@ -96,17 +83,8 @@ impl Site {
         }
         let categories = kb.categories();
 
-        let nav: Vec<NavCategory> = categories
-            .iter()
-            .map(|(name, members)| NavCategory {
-                name: name.clone(),
-                runbooks: members
-                    .iter()
-                    .map(|&idx| NavEntry { title: kb[idx].title.clone(), url: urls.runbook(&kb[idx].id) })
-                    .collect(),
-            })
-            .collect();
-        let nav_html = templates.render("nav.html", crate::ctx! { categories => nav })?;
+        let nav = super::nav::tree(&kb, &urls);
+        let nav_html = templates.render("nav.html", crate::ctx! { nodes => nav })?;
         let nav_path = assets.add("nav.html", nav_html.into_bytes());
         let assets = Arc::new(assets);
         let globals = SiteGlobals {

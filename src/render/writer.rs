@@ -46,7 +46,7 @@ pub fn build(site: &Site, out: &Path) -> Result<BuildReport, RenderError> {
         .into_par_iter()
         .map(|(idx, rb)| {
             let body = site.kb.body(idx);
-            let cut = body.as_ref().map(|b| sections(&b.source)).unwrap_or_default();
+            let cut = body.as_ref().map(|b| sections(b.markdown())).unwrap_or_default();
             let rendered = site.render_runbook(idx, body)?;
             let file = page_file(out, &format!("runbooks/{}/", rb.id))?;
             write(&file, rendered.html.as_bytes())?;

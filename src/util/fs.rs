@@ -15,3 +15,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     result
 }
+
+/// An exclusive advisory lock on `path` (created if need be), held until the file is dropped.
+/// `None` where the lock file cannot be created (a read-only folder): the caller goes on
+/// unlocked, as it would have without one.
+pub fn lock_exclusive(path: &Path) -> Option<File> {
+    let file = File::options().create(true).truncate(false).write(true).open(path).ok()?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).ok()?;
+    Some(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_lock_keeps_others_out_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.lock");
+        let held = lock_exclusive(&path).unwrap();
+        let other = File::options().write(true).open(&path).unwrap();
+        assert!(rustix::fs::flock(&other, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err());
+        drop(held);
+        assert!(rustix::fs::flock(&other, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok());
+    }
+}

@@ -18,7 +18,7 @@ pub mod session;
 pub mod shell;
 pub mod transcript;
 
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Diagnostic, Rule};
 use super::step::{Action, DEFAULT_TIMEOUT, RunAction, Severity, Step, StepSource};
 use super::template::Template;
 use blocks::{Block, Doc};
@@ -313,11 +313,11 @@ impl<'a> Planner<'a> {
             });
             match (block, &entry.sha256) {
                 (None, _) => self.warnings.push(
-                    Diagnostic::warning(self.input.path, 1, 1, format!("overlay entry {} in {} matches no code block", entry.key(), overlay.origin))
+                    Diagnostic::warning(Rule::Plain, self.input.path, 1, 1, format!("overlay entry {} in {} matches no code block", entry.key(), overlay.origin))
                         .with_hint("the heading may have been renamed upstream; `runbook show ID --plain` lists the blocks with their headings and numbers"),
                 ),
                 (Some(block), Some(recorded)) if !overlay::hash_matches(recorded, &block.sha256) => self.warnings.push(
-                    Diagnostic::warning(self.input.path, block.fence_line, block.column, format!("the block of overlay entry {} changed since the overlay was written", entry.key()))
+                    Diagnostic::warning(Rule::Plain, self.input.path, block.fence_line, block.column, format!("the block of overlay entry {} changed since the overlay was written", entry.key()))
                         .with_hint(format!("review the entry in {}, then set `sha256: {}`", overlay.origin, &block.sha256[..16])),
                 ),
                 _ => {}
@@ -747,7 +747,7 @@ impl<'a> Planner<'a> {
         };
         if inner.is_empty() {
             self.warnings.push(
-                Diagnostic::warning(self.input.path, opener_entry.line, opener_entry.column, format!("session not understood: `{}` opens a shell, but no commands follow it here", first_line(&opener_entry.entry.text)))
+                Diagnostic::warning(Rule::Plain, self.input.path, opener_entry.line, opener_entry.column, format!("session not understood: `{}` opens a shell, but no commands follow it here", first_line(&opener_entry.entry.text)))
                     .with_hint("it becomes a manual step; put the commands to run inside in the same block (or the next one, starting with `chroot /host`), or give them to the command after `--`"),
             );
             let decision = Decision {

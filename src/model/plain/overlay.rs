@@ -4,7 +4,7 @@
 //! `expect`, `timeout`, `confirm` and `vars`; its `sha256` is the block's hash when the entry was
 //! written, so `check` can say when the block changed upstream.
 
-use super::super::diagnostic::Diagnostic;
+use super::super::diagnostic::{Diagnostic, Rule};
 use super::super::duration::Duration;
 use super::super::step::Expect;
 use serde::Deserialize;
@@ -122,18 +122,25 @@ pub fn parse_sidecar(path: &str, text: &str) -> Result<Overlay, Diagnostic> {
         };
         let message = err.render_with_options(options);
         let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-        Diagnostic::error(path, line.max(1), column.max(1), format!("overlay: {message}")).with_hint(
+        Diagnostic::error(Rule::Plain, path, line.max(1), column.max(1), format!("overlay: {message}")).with_hint(
             "an overlay has `vars:` and `blocks:`, each block {heading, block, sha256, name, skip, expect, timeout, confirm, vars}",
         )
     })?;
     overlay.origin = path.to_string();
     for (i, block) in overlay.blocks.iter().enumerate() {
         if block.block == 0 {
-            return Err(Diagnostic::error(path, 1, 1, format!("overlay entry {}: `block` counts from 1", i + 1))
-                .with_hint("block: 1 is the first code block under the heading"));
+            return Err(Diagnostic::error(
+                Rule::Plain,
+                path,
+                1,
+                1,
+                format!("overlay entry {}: `block` counts from 1", i + 1),
+            )
+            .with_hint("block: 1 is the first code block under the heading"));
         }
         if block.runbook.is_some() {
             return Err(Diagnostic::error(
+                Rule::Plain,
                 path,
                 1,
                 1,
@@ -153,7 +160,7 @@ pub fn for_runbook(kb: &super::super::Kb, rb: &super::super::Runbook) -> Result<
     let mut overlay = match kb.file_path(&sidecar).filter(|p| p.is_file()) {
         Some(file) => {
             let text = std::fs::read_to_string(&file)
-                .map_err(|e| Diagnostic::error(&sidecar, 1, 1, format!("cannot read the overlay: {e}")))?;
+                .map_err(|e| Diagnostic::error(Rule::Plain, &sidecar, 1, 1, format!("cannot read the overlay: {e}")))?;
             Some(parse_sidecar(&sidecar, &text)?)
         }
         None => None,

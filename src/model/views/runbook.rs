@@ -22,6 +22,8 @@ pub struct RunbookView<'a> {
     pub sha256: &'a str,
     pub vars: &'a BTreeMap<String, serde_json::Value>,
     pub secrets: &'a [String],
+    /// Front-matter keys that are not runbook keys, as written (the site generator's).
+    pub extra: &'a BTreeMap<String, serde_json::Value>,
     pub sections: Vec<SectionView<'a>>,
     pub steps: Vec<StepView<'a>>,
     pub diagnoses: Vec<DiagnosisView<'a>>,
@@ -111,6 +113,7 @@ impl<'a> RunbookView<'a> {
             sha256: &rb.sha256,
             vars: &rb.vars,
             secrets: &rb.secrets,
+            extra: &rb.extra,
             sections: rb
                 .headings
                 .iter()
