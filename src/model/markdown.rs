@@ -26,6 +26,32 @@ pub fn is_step_info(info: &str) -> bool {
     words.next() == Some("yaml") && words.next() == Some("step") && words.next().is_none()
 }
 
+/// True for the info string of a diagnosis fence: `yaml diagnosis` (DESIGN §4).
+pub fn is_diagnosis_info(info: &str) -> bool {
+    let mut words = info.split_whitespace();
+    words.next() == Some("yaml") && words.next() == Some("diagnosis") && words.next().is_none()
+}
+
+/// What a fenced block is to the runbook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FenceKind {
+    Step,
+    Diagnosis,
+    Code,
+}
+
+impl FenceKind {
+    fn of(info: &str) -> FenceKind {
+        if is_step_info(info) {
+            FenceKind::Step
+        } else if is_diagnosis_info(info) {
+            FenceKind::Diagnosis
+        } else {
+            FenceKind::Code
+        }
+    }
+}
+
 /// Byte offsets → 1-based line and column (in characters).
 #[derive(Debug)]
 pub struct LineIndex {
@@ -103,6 +129,8 @@ pub struct RawLink {
 #[derive(Debug, Default)]
 pub struct Scan {
     pub steps: Vec<StepFence>,
+    /// `yaml diagnosis` fences, in document order.
+    pub diagnoses: Vec<StepFence>,
     pub headings: Vec<Heading>,
     pub links: Vec<RawLink>,
     /// `id`/`name` attributes of raw HTML, which links may target too.
@@ -117,7 +145,7 @@ pub fn scan(text: &str, lines: &LineIndex) -> Scan {
     let mut out = Scan::default();
     let mut anchors = AnchorSet::default();
     let mut heading: Option<(u8, Option<String>, usize, String)> = None;
-    let mut fence: Option<(Range<usize>, bool, String)> = None;
+    let mut fence: Option<(Range<usize>, FenceKind, String)> = None;
     let mut in_front_matter = false;
     let mut paragraph: Option<String> = None;
     let mut section: Option<usize> = None;
@@ -140,11 +168,11 @@ pub fn scan(text: &str, lines: &LineIndex) -> Scan {
                 }
             }
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
-                fence = Some((range, is_step_info(&info), String::new()));
+                fence = Some((range, FenceKind::of(&info), String::new()));
             }
             Event::End(TagEnd::CodeBlock) => {
-                if let Some((range, is_step, content)) = fence.take() {
-                    finish_fence(text, lines, range, is_step, content, section, &mut out);
+                if let Some((range, kind, content)) = fence.take() {
+                    finish_fence(text, lines, range, kind, content, section, &mut out);
                 }
             }
             Event::Start(Tag::Paragraph) if out.first_paragraph.is_none() && heading.is_none() => {
@@ -221,7 +249,7 @@ fn finish_fence(
     text: &str,
     lines: &LineIndex,
     range: Range<usize>,
-    is_step: bool,
+    kind: FenceKind,
     content: String,
     section: Option<usize>,
     out: &mut Scan,
@@ -232,18 +260,14 @@ fn finish_fence(
     // shifted right by the same amount.
     let indent = lines.line_col(text, range.start).1 - 1;
     let closed = fence_is_closed(block);
-    if !is_step {
-        if !closed {
-            out.unclosed_fences.push(fence_line);
-        }
-        return;
+    let yaml = Fragment { text: content, first_line: fence_line + 1, indent, format: Format::Yaml };
+    let fence = StepFence { yaml, fence_line, closed, section };
+    match kind {
+        FenceKind::Step => out.steps.push(fence),
+        FenceKind::Diagnosis => out.diagnoses.push(fence),
+        FenceKind::Code if !closed => out.unclosed_fences.push(fence_line),
+        FenceKind::Code => {}
     }
-    out.steps.push(StepFence {
-        yaml: Fragment { text: content, first_line: fence_line + 1, indent, format: Format::Yaml },
-        fence_line,
-        closed,
-        section,
-    });
 }
 
 /// A fenced block is closed when its last line is a fence at least as long as the opening one.

@@ -123,6 +123,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         host_vars: Default::default(),
         run_dir: None,
         resume_from: None,
+        answers: None,
     };
     let gpu: Arc<dyn gpu::GpuSource> = Arc::from(gpu::source_from_env());
     let context =
@@ -305,7 +306,16 @@ fn plain_steps(
         }
     }
     let steps = read.engine_steps();
-    Ok((runbook, Body { source: body.source.clone(), steps, sha256: read.sha256, prepared: body.prepared.clone() }))
+    Ok((
+        runbook,
+        Body {
+            source: body.source.clone(),
+            steps,
+            diagnoses: Vec::new(),
+            sha256: read.sha256,
+            prepared: body.prepared.clone(),
+        },
+    ))
 }
 
 /// Set by Ctrl-C or SIGTERM; the engine stops the current step and writes the archive. A second
