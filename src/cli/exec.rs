@@ -245,7 +245,13 @@ fn plain_steps(
     let steps = read.engine_steps();
     Ok((
         runbook,
-        Body { source: body.source.clone(), steps, diagnoses: Vec::new(), sha256: read.sha256, prepared: body.prepared.clone() },
+        Body {
+            source: body.source.clone(),
+            steps,
+            diagnoses: Vec::new(),
+            sha256: read.sha256,
+            prepared: body.prepared.clone(),
+        },
     ))
 }
 

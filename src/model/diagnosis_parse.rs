@@ -6,9 +6,9 @@ use super::diagnosis::{Diagnosis, Fix, RawDiagnosis};
 use super::diagnostic::{Diagnostic, Rule};
 use super::markdown::{Scan, StepFence};
 use super::parse::{KnownNames, item_at, locate};
-use super::yaml::{YamlPart, parse_yaml, spanned_at};
 use super::runbook::Link;
 use super::slug::is_valid_id;
+use super::yaml::{YamlPart, parse_yaml, spanned_at};
 use crate::util::text::did_you_mean;
 use std::collections::BTreeMap;
 
@@ -25,8 +25,14 @@ pub(super) fn build_all(
     for fence in &scan.diagnoses {
         if !fence.closed {
             diags.push(
-                Diagnostic::error(Rule::Diagnosis, path, fence.fence_line, fence.yaml.indent + 1, "unclosed `yaml diagnosis` fence")
-                    .with_hint("close it with a ``` line"),
+                Diagnostic::error(
+                    Rule::Diagnosis,
+                    path,
+                    fence.fence_line,
+                    fence.yaml.indent + 1,
+                    "unclosed `yaml diagnosis` fence",
+                )
+                .with_hint("close it with a ``` line"),
             );
             continue;
         }
@@ -41,7 +47,9 @@ pub(super) fn build_all(
         let Some(diagnosis) = build_one(raw, fence, known, section, path, diags, &mut links) else { continue };
         match seen.get(&diagnosis.id.to_lowercase()) {
             Some(first) => diags.push(
-                Diagnostic::error(Rule::Diagnosis, path,
+                Diagnostic::error(
+                    Rule::Diagnosis,
+                    path,
                     fence.yaml.first_line,
                     fence.yaml.indent + 1,
                     format!("duplicate diagnosis id `{}`", diagnosis.id),
@@ -70,8 +78,14 @@ fn build_one(
 ) -> Option<Diagnosis> {
     let frag = &fence.yaml;
     let missing = |field: &str, example: &str| {
-        Diagnostic::error(Rule::Diagnosis, path, fence.fence_line, frag.indent + 1, format!("diagnosis has no `{field}`"))
-            .with_hint(format!("a diagnosis gives id, when, cause and fix, like {example}"))
+        Diagnostic::error(
+            Rule::Diagnosis,
+            path,
+            fence.fence_line,
+            frag.indent + 1,
+            format!("diagnosis has no `{field}`"),
+        )
+        .with_hint(format!("a diagnosis gives id, when, cause and fix, like {example}"))
     };
     let Some(id) = raw.id else {
         diags.push(missing("id", "id: no-driver"));
@@ -112,8 +126,14 @@ fn build_one(
                             .to_string()
                     });
                     diags.push(
-                        Diagnostic::error(Rule::Diagnosis, path, line, column, format!("unknown step `{step}` in `fix`"))
-                            .with_hint(hint),
+                        Diagnostic::error(
+                            Rule::Diagnosis,
+                            path,
+                            line,
+                            column,
+                            format!("unknown step `{step}` in `fix`"),
+                        )
+                        .with_hint(hint),
                     );
                     errors += 1;
                 }
@@ -123,7 +143,13 @@ fn build_one(
                 fix.push(Fix::Step(canonical.to_string()));
             }
             Fix::Link(dest) => {
-                links.push(Link { dest: dest.clone(), line, column, kind: super::runbook::LinkKind::Markdown, target: None });
+                links.push(Link {
+                    dest: dest.clone(),
+                    line,
+                    column,
+                    kind: super::runbook::LinkKind::Markdown,
+                    target: None,
+                });
                 fix.push(Fix::Link(dest));
             }
         }

@@ -5,7 +5,6 @@
 use super::diagnostic::{Diagnostic, Rule};
 use super::quantity::parse_quantity;
 use super::runbook::Body;
-use crate::record::{Outcome, Verdict};
 use crate::util::text::did_you_mean;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
@@ -346,11 +345,13 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for KeyedList<V> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expectation {
-    pub verdict: Option<Verdict>,
+    /// `passed`, `warning`, `failed` or `interrupted` (the record's names; checked when read).
+    pub verdict: Option<Spanned<String>>,
     /// The first matching diagnosis id, or `none` for no diagnosis at all.
     pub diagnosis: Option<Spanned<String>>,
     #[serde(default)]
-    pub steps: KeyedList<Outcome>,
+    /// Step id → outcome name (`passed`, `failed`, `timed_out`, `error`, `skipped`, `interrupted`).
+    pub steps: KeyedList<Spanned<String>>,
 }
 
 /// The scenarios of one runbook, read and checked.
@@ -378,10 +379,14 @@ pub fn parse(text: &str, path: &str, fixtures: &Path, body: &Body) -> (ScenarioF
         let at = position(spanned.referenced);
         if let Some(first) = names.get(&spanned.value.name) {
             diags.push(
-                Diagnostic::error(Rule::Scenario, path, at.0, at.1, format!("duplicate scenario name `{}`", spanned.value.name))
-                    .with_hint(format!(
-                        "the scenario at line {first} has it; `runbook test` selects scenarios by name"
-                    )),
+                Diagnostic::error(
+                    Rule::Scenario,
+                    path,
+                    at.0,
+                    at.1,
+                    format!("duplicate scenario name `{}`", spanned.value.name),
+                )
+                .with_hint(format!("the scenario at line {first} has it; `runbook test` selects scenarios by name")),
             );
         }
         names.insert(spanned.value.name.clone(), at.0);
@@ -425,13 +430,34 @@ fn check(scenario: &Scenario, path: &str, fixtures: &Path, body: &Body, diags: &
             let hint = did_you_mean(&id.value, step_ids.iter().copied())
                 .unwrap_or_else(|| format!("steps of the runbook: {}", step_ids.join(", ")));
             diags.push(
-                Diagnostic::error(Rule::Scenario, path, line, column, format!("{what} names unknown step `{}`", id.value))
-                    .with_hint(hint),
+                Diagnostic::error(
+                    Rule::Scenario,
+                    path,
+                    line,
+                    column,
+                    format!("{what} names unknown step `{}`", id.value),
+                )
+                .with_hint(hint),
             );
         }
     };
-    for (id, _) in &scenario.expect.value.steps.0 {
+    const VERDICTS: [&str; 4] = ["passed", "warning", "failed", "interrupted"];
+    const OUTCOMES: [&str; 6] = ["passed", "failed", "timed_out", "error", "skipped", "interrupted"];
+    let bad_name = |value: &Spanned<String>, allowed: &[&str], what: &str, diags: &mut Vec<Diagnostic>| {
+        if !allowed.contains(&value.value.as_str()) {
+            let (line, column) = position(value.referenced);
+            diags.push(
+                Diagnostic::error(Rule::Scenario, path, line, column, format!("unknown {what} `{}`", value.value))
+                    .with_hint(format!("write one of {}", allowed.join(", "))),
+            );
+        }
+    };
+    if let Some(verdict) = &scenario.expect.value.verdict {
+        bad_name(verdict, &VERDICTS, "verdict", diags);
+    }
+    for (id, outcome) in &scenario.expect.value.steps.0 {
         unknown_step(id, "expect.steps", diags);
+        bad_name(outcome, &OUTCOMES, "outcome", diags);
     }
     for (id, _) in &scenario.answers.0 {
         unknown_step(id, "answers", diags);
@@ -450,7 +476,9 @@ fn check(scenario: &Scenario, path: &str, fixtures: &Path, body: &Body, diags: &
             }
         });
         diags.push(
-            Diagnostic::error(Rule::Scenario, path,
+            Diagnostic::error(
+                Rule::Scenario,
+                path,
                 line,
                 column,
                 format!("expect.diagnosis names unknown diagnosis `{}`", diagnosis.value),
@@ -488,7 +516,9 @@ fn check_fixtures(scenario: &Scenario, path: &str, fixtures: &Path, diags: &mut 
         if kinds.iter().filter(|k| **k).count() > 1 {
             let (line, column) = position(command.referenced);
             diags.push(
-                Diagnostic::error(Rule::Scenario, path,
+                Diagnostic::error(
+                    Rule::Scenario,
+                    path,
                     line,
                     column,
                     format!("command `{name}` mixes canned output, `file` and `script`"),
