@@ -250,8 +250,8 @@ fn bad_scenario_files_are_errors_with_their_place() {
         ),
         (
             "scenarios:\n  - name: x\n    expect: {verdict: fine}\n",
-            "runbooks/node.scenarios.yaml:3:14",
-            "unknown variant `fine`",
+            "runbooks/node.scenarios.yaml:3:23",
+            "unknown verdict `fine`",
         ),
     ];
     for (scenarios, place, message) in cases {

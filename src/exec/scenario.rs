@@ -154,10 +154,10 @@ fn scenario_env(bin: &Path, base: &Path, root: &Path, home: &Path) -> BTreeMap<S
 pub fn compare(scenario: &Scenario, record: &RunRecord) -> Vec<String> {
     let expect = &scenario.expect.value;
     let mut out = Vec::new();
-    if let Some(verdict) = expect.verdict
-        && verdict != record.verdict
+    if let Some(verdict) = &expect.verdict
+        && verdict.value != record.verdict.as_str()
     {
-        out.push(format!("verdict: expected {verdict}, saw {}", record.verdict));
+        out.push(format!("verdict: expected {}, saw {}", verdict.value, record.verdict));
     }
     if let Some(expected) = &expect.diagnosis {
         let seen = record.diagnoses.first().map(|d| d.id.as_str()).unwrap_or("none");
@@ -169,11 +169,11 @@ pub fn compare(scenario: &Scenario, record: &RunRecord) -> Vec<String> {
     }
     for (id, outcome) in &expect.steps.0 {
         let Some(step) = record.steps.iter().find(|s| s.id.eq_ignore_ascii_case(&id.value)) else {
-            out.push(format!("step {}: expected {outcome}, but it is not in the run", id.value));
+            out.push(format!("step {}: expected {}, but it is not in the run", id.value, outcome.value));
             continue;
         };
-        if step.outcome != *outcome {
-            out.push(format!("step {}: expected {outcome}, saw {}{}", step.id, step.outcome, why(step)));
+        if step.outcome.as_str() != outcome.value {
+            out.push(format!("step {}: expected {}, saw {}{}", step.id, outcome.value, step.outcome, why(step)));
         }
     }
     out

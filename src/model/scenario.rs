@@ -5,7 +5,6 @@
 use super::diagnostic::{Diagnostic, Rule};
 use super::quantity::parse_quantity;
 use super::runbook::Body;
-use crate::record::{Outcome, Verdict};
 use crate::util::text::did_you_mean;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
@@ -346,11 +345,13 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for KeyedList<V> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expectation {
-    pub verdict: Option<Verdict>,
+    /// `passed`, `warning`, `failed` or `interrupted` (the record's names; checked when read).
+    pub verdict: Option<Spanned<String>>,
     /// The first matching diagnosis id, or `none` for no diagnosis at all.
     pub diagnosis: Option<Spanned<String>>,
     #[serde(default)]
-    pub steps: KeyedList<Outcome>,
+    /// Step id → outcome name (`passed`, `failed`, `timed_out`, `error`, `skipped`, `interrupted`).
+    pub steps: KeyedList<Spanned<String>>,
 }
 
 /// The scenarios of one runbook, read and checked.
@@ -440,8 +441,23 @@ fn check(scenario: &Scenario, path: &str, fixtures: &Path, body: &Body, diags: &
             );
         }
     };
-    for (id, _) in &scenario.expect.value.steps.0 {
+    const VERDICTS: [&str; 4] = ["passed", "warning", "failed", "interrupted"];
+    const OUTCOMES: [&str; 6] = ["passed", "failed", "timed_out", "error", "skipped", "interrupted"];
+    let bad_name = |value: &Spanned<String>, allowed: &[&str], what: &str, diags: &mut Vec<Diagnostic>| {
+        if !allowed.contains(&value.value.as_str()) {
+            let (line, column) = position(value.referenced);
+            diags.push(
+                Diagnostic::error(Rule::Scenario, path, line, column, format!("unknown {what} `{}`", value.value))
+                    .with_hint(format!("write one of {}", allowed.join(", "))),
+            );
+        }
+    };
+    if let Some(verdict) = &scenario.expect.value.verdict {
+        bad_name(verdict, &VERDICTS, "verdict", diags);
+    }
+    for (id, outcome) in &scenario.expect.value.steps.0 {
         unknown_step(id, "expect.steps", diags);
+        bad_name(outcome, &OUTCOMES, "outcome", diags);
     }
     for (id, _) in &scenario.answers.0 {
         unknown_step(id, "answers", diags);
