@@ -71,7 +71,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     if let Some(path) = &args.junit {
         let xml =
             junit(&results).map_err(|e| Error::Invalid { message: format!("cannot write JUnit: {e}"), hint: None })?;
-        std::fs::write(path, xml).map_err(|e| Error::io(&path.display().to_string(), e))?;
+        std::fs::write(path, xml).map_err(|e| Error::io(path.display().to_string(), e))?;
     }
     Ok(if !problems.is_empty() {
         exit::INVALID

@@ -49,6 +49,7 @@ pub const BASE_TOOLS: &[&str] = &[
     "realpath",
     "ls",
     "stat",
+    "du",
     "test",
     "[",
     "true",

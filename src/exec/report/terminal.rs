@@ -105,7 +105,7 @@ impl TerminalReporter {
             self.line(&format!("  {} {}", self.paint(CYAN, "fix:"), fix.command(&run.runbook.id)));
         }
         if !others.is_empty() {
-            self.line(&format!("{}", self.paint(BOLD, "Also matched:")));
+            self.line(&self.paint(BOLD, "Also matched:").to_string());
             for other in others {
                 self.line(&format!("  • {} {}", other.cause, self.paint(DIM, format!("({})", other.id))));
             }
