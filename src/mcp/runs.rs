@@ -53,8 +53,6 @@ fn row(run: &ArchivedRun) -> Value {
     let Ok(record) = &run.record else {
         return json!({"run_id": run.run_id, "error": run.record.as_ref().err().map(RecordError::cause)});
     };
-    // Fields newer than this build's record type (a diagnosis) are read from the file itself.
-    let raw = raw_record(&run.dir).unwrap_or(Value::Null);
     json!({
         "run_id": run.run_id,
         "runbook": record.runbook.id,
@@ -66,8 +64,9 @@ fn row(run: &ArchivedRun) -> Value {
         "steps": record.steps.len(),
         "failed": record.steps.iter().filter(|s| s.outcome.is_failure()).count(),
         "findings": record.findings.len(),
-        "trigger": raw.get("trigger"),
-        "diagnosis": raw.get("diagnosis"),
+        "trigger": record.trigger,
+        // The most likely cause: the first of the diagnoses that matched, in document order.
+        "diagnosis": record.diagnoses.first(),
     })
 }
 
@@ -134,8 +133,11 @@ mod tests {
         let (dir, kb) = empty_kb();
         let archives = dir.path().join("archives");
         write_run(&archives, "20260101T000000Z-disk", "disk", "passed", json!({}));
-        let diagnosis = json!({"id": "full", "cause": "the disk is full"});
-        write_run(&archives, "20260102T000000Z-disk", "disk", "failed", json!({"diagnosis": diagnosis}));
+        let diagnoses = json!([
+            {"id": "full", "cause": "the disk is full", "severity": "critical"},
+            {"id": "inodes", "cause": "no inodes are left", "severity": "critical"}
+        ]);
+        write_run(&archives, "20260102T000000Z-disk", "disk", "failed", json!({"diagnoses": diagnoses}));
         write_run(&archives, "20260103T000000Z-gone", "gone", "passed", json!({"trigger": {"kind": "mcp"}}));
         let all = list(&kb, &archives, ListRunsArgs { runbook: None, verdict: None, limit: None }).unwrap();
         assert_eq!(all["total"], 3);
