@@ -242,7 +242,16 @@ fn plain_steps(
         }
     }
     let steps = read.engine_steps();
-    Ok((runbook, Body { source: body.source.clone(), steps, sha256: read.sha256, prepared: body.prepared.clone() }))
+    Ok((
+        runbook,
+        Body {
+            source: body.source.clone(),
+            steps,
+            sha256: read.sha256,
+            prepared: body.prepared.clone(),
+            outline: body.outline.clone(),
+        },
+    ))
 }
 
 /// Set by Ctrl-C or SIGTERM; the engine stops the current step and writes the archive. A second

@@ -13,6 +13,7 @@ pub mod kb;
 pub mod links;
 pub mod markdown;
 pub mod matcher;
+pub mod outline;
 pub mod parse;
 pub mod plain;
 pub mod probe;

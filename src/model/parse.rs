@@ -9,7 +9,8 @@ use super::discovery::KbSource;
 use super::docs_syntax::{self, Params, Prepared};
 use super::front_matter::{self, Format, FrontMatter, KeySite, Text, is_extra, key_sites, toml_to_json};
 use super::hugo::HugoSite;
-use super::markdown::{self, Fragment, LineIndex, StepFence};
+use super::markdown::{Fragment, LineIndex, StepFence};
+use super::outline::Outline;
 use super::probe::PROBE_NAMES;
 use super::runbook::{Body, Link, LinkKind, Runbook, is_index_stem};
 use super::slug::{ID_RULES, is_valid_id};
@@ -178,6 +179,7 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
                 steps: Vec::new(),
                 sha256: runbook.sha256.clone(),
                 prepared: Arc::default(),
+                outline: Arc::default(),
             }));
             return runbook;
         }
@@ -211,13 +213,12 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
     let prepared =
         docs_syntax::prepare(&text, split.body_start, split.fragment.is_some() && !split.parser_sees_it, params);
     let markdown = prepared.text(&text);
-    let lines = LineIndex::new(markdown);
-    let scan = markdown::scan(markdown, &lines);
-    take_title_and_summary(&mut runbook, &read, &scan);
-    let steps = build_steps(&mut runbook, &scan, read.front.defaults, ctx, &mut diags);
-    for line in &scan.unclosed_fences {
+    let outline = Outline::new(markdown);
+    take_title_and_summary(&mut runbook, &read, &outline);
+    let steps = build_steps(&mut runbook, &outline, read.front.defaults, ctx, &mut diags);
+    for line in outline.unclosed_fences() {
         diags.push(
-            Diagnostic::warning(Rule::Markdown, &path, *line, 1, "code fence is never closed")
+            Diagnostic::warning(Rule::Markdown, &path, line, 1, "code fence is never closed")
                 .with_hint("everything after it renders as code; close it with a matching fence line"),
         );
     }
@@ -228,9 +229,9 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
             None => diag,
         });
     }
-    runbook.links = links(&scan, &prepared);
-    runbook.headings = scan.headings;
-    runbook.html_anchors = scan.html_anchors;
+    runbook.links = links(&outline, &prepared);
+    runbook.headings = outline.headings.clone();
+    runbook.html_anchors = outline.html_anchors.clone();
     // Everything found in the prepared text points into the file as written.
     for diag in &mut diags {
         diag.column = prepared.original_column(diag.line, diag.column);
@@ -239,7 +240,8 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
         link.column = prepared.original_column(link.line, link.column);
     }
     let prepared = Arc::new(prepared);
-    runbook.body = Some(Arc::new(Body { source: text, steps, sha256: runbook.sha256.clone(), prepared }));
+    let outline = Arc::new(outline);
+    runbook.body = Some(Arc::new(Body { source: text, steps, sha256: runbook.sha256.clone(), prepared, outline }));
     diags.sort_by_key(|d| (d.line, d.column));
     runbook.file_errors = diags.iter().filter(|d| d.is_error()).count();
     runbook.diagnostics = diags;
@@ -264,9 +266,9 @@ fn section_stamps(files: &[SourceFile]) -> String {
 
 /// The title (front matter, else the first H1, else the folder of an index page) and the
 /// summary (front matter, else the first paragraph).
-fn take_title_and_summary(runbook: &mut Runbook, read: &ReadFront, scan: &markdown::Scan) {
+fn take_title_and_summary(runbook: &mut Runbook, read: &ReadFront, outline: &Outline) {
     if read.front.title.is_none() {
-        if let Some(h1) = scan.headings.iter().find(|h| h.level == 1) {
+        if let Some(h1) = outline.headings.iter().find(|h| h.level == 1) {
             runbook.title = h1.text.clone();
         } else if is_index_stem(&runbook.title)
             && let Some(folder) = runbook.stem_path.rsplit('/').nth(1)
@@ -275,7 +277,7 @@ fn take_title_and_summary(runbook: &mut Runbook, read: &ReadFront, scan: &markdo
         }
     }
     if runbook.summary.is_empty()
-        && let Some(paragraph) = &scan.first_paragraph
+        && let Some(paragraph) = &outline.first_paragraph
     {
         runbook.summary = truncate_words(paragraph, SUMMARY_CHARS);
     }
@@ -284,16 +286,17 @@ fn take_title_and_summary(runbook: &mut Runbook, read: &ReadFront, scan: &markdo
 /// The steps of every `yaml step` fence, with their errors and those of the references between them.
 fn build_steps(
     runbook: &mut Runbook,
-    scan: &markdown::Scan,
+    outline: &Outline,
     defaults: StepDefaults,
     ctx: &ParseContext,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Step> {
     let path = runbook.path.clone();
-    runbook.step_fences = scan.steps.len();
+    let fences: Vec<StepFence> = outline.step_fences().map(StepFence::of).collect();
+    runbook.step_fences = fences.len();
     let mut built: Vec<(Step, &StepFence, (usize, usize))> = Vec::new();
     let mut unreadable_steps = 0;
-    for (index, fence) in scan.steps.iter().enumerate() {
+    for (index, fence) in fences.iter().enumerate() {
         if !fence.closed {
             unreadable_steps += 1;
             diags.push(
@@ -316,7 +319,7 @@ fn build_steps(
                 continue;
             }
         };
-        let section = fence.section.map(|i| scan.headings[i].anchor.clone());
+        let section = fence.section.map(|i| outline.headings[i].anchor.clone());
         match build_step(raw, index + 1, fence, &defaults, runbook.severity, section, &path) {
             Ok((step, id_at)) => built.push((step, fence, id_at)),
             Err(diag) => {
@@ -335,8 +338,9 @@ fn build_steps(
 }
 
 /// The links worth resolving; those a `ref` shortcode wrote are resolved as Hugo does.
-fn links(scan: &markdown::Scan, prepared: &Prepared) -> Vec<Link> {
-    scan.links
+fn links(outline: &Outline, prepared: &Prepared) -> Vec<Link> {
+    outline
+        .links
         .iter()
         .filter(|l| is_relative_link(&l.dest))
         .map(|l| Link {

@@ -5,7 +5,7 @@
 
 use super::error::RenderError;
 use super::pages::Page;
-use super::sections::{Section, sections};
+use super::sections::{SearchSection, sections};
 use super::site::Site;
 use rayon::prelude::*;
 use std::collections::HashSet;
@@ -39,14 +39,14 @@ pub fn build(site: &Site, out: &Path) -> Result<BuildReport, RenderError> {
     let mut written: HashSet<PathBuf> = HashSet::new();
 
     // Runbook pages, and each runbook's sections for search from the same parse.
-    let runbooks: Vec<Result<(Output, Vec<Section>), RenderError>> = site
+    let runbooks: Vec<Result<(Output, Vec<SearchSection>), RenderError>> = site
         .kb
         .iter()
         .collect::<Vec<_>>()
         .into_par_iter()
         .map(|(idx, rb)| {
             let body = site.kb.body(idx);
-            let cut = body.as_ref().map(|b| sections(b.markdown())).unwrap_or_default();
+            let cut = body.as_ref().map(|b| sections(&b.outline)).unwrap_or_default();
             let rendered = site.render_runbook(idx, body)?;
             let file = page_file(out, &format!("runbooks/{}/", rb.id))?;
             write(&file, rendered.html.as_bytes())?;
