@@ -153,8 +153,16 @@ fn show_a_broken_runbook_with_its_errors() {
 
 #[test]
 fn unknown_id_suggests() {
-    kb().args(["show", "dsk"]).status(2).stderr_has("error: no runbook `dsk`").stderr_has("did you mean `disk`?").run();
-    kb().args(["show", "zzzzzz"]).status(2).stderr_has("runbook list").run();
+    kb().args(["show", "dsk"])
+        .status(2)
+        .stdout("")
+        .stderr("error: no runbook `dsk`\n  hint: did you mean `disk`?\n")
+        .run();
+    kb().args(["show", "zzzzzz"])
+        .status(2)
+        .stdout("")
+        .stderr("error: no runbook `zzzzzz`\n  hint: `runbook list` shows every runbook\n")
+        .run();
 }
 
 #[test]
@@ -179,17 +187,48 @@ fn check_json_schema() {
 fn check_warnings_alone_exit_zero() {
     kb().file("runbooks/w.md", "# W\n\n```sh\nunclosed\n")
         .args(["check"])
-        .stdout_has("warning: code fence is never closed")
-        .stdout_has("0 errors, 1 warning")
+        .stdout(
+            "
+            warning: code fence is never closed
+             --> runbooks/w.md:3:1
+              |
+            3 | ```sh
+              | ^^^^^
+              |
+              = help: everything after it renders as code; close it with a matching fence line
+            checked 3 runbooks: 0 errors, 1 warning
+            ",
+        )
+        .stderr("")
         .run();
 }
 
 #[test]
 fn check_paths_narrow_the_check() {
     let test = || kb().file("runbooks/bad/x.md", "# X\n\n```yaml step\n```\n");
-    test().args(["check", "runbooks/operations"]).stdout_has("checked 1 runbook: 0 errors").run();
-    test().args(["check", "runbooks/bad/x.md"]).status(1).stdout_has("checked 1 runbook: 1 error").run();
-    test().args(["check", "runbooks/nope.md"]).status(2).stderr_has("no such path").run();
+    test().args(["check", "runbooks/operations"]).stdout("checked 1 runbook: 0 errors, 0 warnings\n").run();
+    test()
+        .args(["check", "runbooks/bad/x.md"])
+        .status(1)
+        .stdout(
+            "
+            error: step has nothing to do
+             --> runbooks/bad/x.md:3:1
+              |
+            3 | ```yaml step
+              | ^^^^^^^
+              |
+              = help: give it `run: <script>`, a probe (disk, gpu, http, tcp, file, command, process) or `manual: <instruction>`
+            checked 1 runbook: 1 error, 0 warnings
+            ",
+        )
+        .run();
+    test()
+        .args(["check", "runbooks/nope.md"])
+        .status(2)
+        .stdout("")
+        .stderr("error: no such path `runbooks/nope.md`\n")
+        .run();
 }
 
 #[test]
@@ -225,9 +264,23 @@ fn new_scaffold_passes_check() {
 
 #[test]
 fn new_refuses_existing_and_bad_ids() {
-    kb().args(["new", "disk"]).status(2).stderr_has("runbook `disk` already exists").run();
-    kb().args(["new", "DF"]).status(2).stderr_has("already exists").run();
-    kb().args(["new", "bad id"]).status(2).stderr_has("bad runbook id").run();
+    kb().args(["new", "disk"])
+        .status(2)
+        .stderr("error: runbook `disk` already exists at runbooks/operations/disk.md\n")
+        .run();
+    kb().args(["new", "DF"])
+        .status(2)
+        .stderr("error: runbook `DF` already exists at runbooks/operations/disk.md\n")
+        .run();
+    kb().args(["new", "bad id"])
+        .status(2)
+        .stderr(
+            "
+            error: bad runbook id `bad id`
+              hint: ids use letters, digits, `.`, `_` and `-`, starting with a letter or digit
+            ",
+        )
+        .run();
 }
 
 #[test]
@@ -276,7 +329,7 @@ fn usage_errors_exit_two() {
 
 #[test]
 fn quiet_and_verbose() {
-    kb().args(["list", "-q"]).stdout_has("gpu\ndisk\n").stdout_lacks("Disk is full").run();
+    kb().args(["list", "-q"]).stdout("gpu\ndisk\n").run();
     kb().args(["-v", "list"]).stderr_has("loaded 2 runbooks from").stderr_has("2 parsed").run();
     let ran = kb().args(["check", "-q"]).run();
     assert_eq!(ran.stdout, "", "a clean check is silent with -q");

@@ -227,23 +227,6 @@ fn pruning_keeps_cycle_reports_readable() {
     Test::new().args(["archive", "prune"]).status(2).run();
 }
 
-/// `archive prune --older-than soon` said "bad --since `soon`": the flag of another command.
-#[test]
-fn a_bad_duration_or_date_names_its_own_flag() {
-    Test::new()
-        .args(["archive", "prune", "--older-than", "soon"])
-        .status(2)
-        .stderr_has("bad --older-than `soon`")
-        .stderr_has("write a number with a unit: 90m, 36h, 7d, 2w")
-        .run();
-    Test::new()
-        .args(["cycle", "--from", "last-tuesday"])
-        .status(2)
-        .stderr_has("bad date `last-tuesday`")
-        .stderr_has("write 2026-11-20 or 2026-11-20T08:00:00Z")
-        .run();
-}
-
 #[test]
 fn changes_come_from_git_when_the_kb_is_a_repository() {
     let test = kb();

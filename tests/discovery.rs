@@ -76,11 +76,15 @@ fn builtin_kb_when_nothing_is_found() {
 
 #[test]
 fn missing_kb_is_a_usage_error() {
-    Test::new()
-        .args(["--kb", "nope", "list"])
+    let test = Test::new();
+    let nope = test.path().join("nope");
+    test.args(["--kb", "nope", "list"])
         .status(2)
-        .stderr_has("knowledge base")
-        .stderr_has("does not exist")
+        .stdout("")
+        .stderr(&format!(
+            "error: knowledge base `{}` does not exist\n  hint: pass --kb DIR (or set RUNBOOK_KB) to a folder of runbooks\n",
+            nope.display()
+        ))
         .run();
 }
 

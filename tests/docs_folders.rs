@@ -521,3 +521,46 @@ fn a_broken_link_does_not_stop_exec() {
         refused.stderr
     );
 }
+
+/// A link to an anchor the site generator makes for a heading of symbols only (`### $$`; DocFX
+/// names it `#section`) is a warning: runbook cannot tell it is broken. Any other missing anchor
+/// stays an error.
+#[test]
+fn anchors_a_generator_makes_for_symbol_headings_are_warnings() {
+    let ran = Test::new()
+        .file(
+            "docs/vars.md",
+            "# Variables\n\n- [`$$`](#section)\n- [nothing](#nowhere)\n\n### `$$`\n\nThe last token.\n",
+        )
+        .file("docs/plain.md", "# Plain\n\n- [missing](#section)\n\n## Words\n")
+        .args(["--kb", ".", "check", "--json"])
+        .status(1)
+        .run();
+    let json = ran.json();
+    let found: Vec<(String, String, String)> = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["path"].as_str().unwrap().to_string(),
+                d["severity"].as_str().unwrap().to_string(),
+                d["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        found.contains(&(
+            "docs/vars.md".into(),
+            "warning".into(),
+            "link to anchor `#section`, which docs/vars.md may make itself".into()
+        )),
+        "{found:#?}"
+    );
+    assert!(
+        found.iter().any(|(p, s, m)| p == "docs/plain.md"
+            && s == "error"
+            && m.starts_with("link to missing anchor `#section`")),
+        "{found:#?}"
+    );
+}

@@ -1,5 +1,5 @@
 //! The builder every integration test uses: write files into a temp KB, run the real binary,
-//! assert status, stdout, stderr and files.
+//! assert status, stdout, stderr (as substrings, exactly, or against an insta snapshot) and files.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,7 +30,26 @@ pub struct Test {
     stdout_has: Vec<String>,
     stdout_lacks: Vec<String>,
     stderr_has: Vec<String>,
+    stdout: Option<String>,
+    stderr: Option<String>,
+    snapshots: Vec<(Stream, String)>,
+    snapshot_filters: Vec<(String, String)>,
 }
+
+/// Which output a snapshot is taken of.
+#[derive(Clone, Copy)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// The instant, host and user that `pinned()` fixes (see `RUNBOOK_CLOCK` in src/exec/context.rs).
+pub const PINNED_CLOCK: &str = "2026-01-02T03:04:05Z";
+pub const PINNED_HOST: &str = "pinned-host";
+pub const PINNED_USER: &str = "tester";
+
+/// What the temp dir is shown as in snapshots: its path changes every run.
+const TEMP_DIR_STANDS_IN: &str = "[TEMP]";
 
 pub struct Ran {
     pub dir: tempfile::TempDir,
@@ -41,7 +60,11 @@ pub struct Ran {
 
 impl Test {
     pub fn new() -> Test {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Test::in_dir(tempfile::tempdir().expect("temp dir"))
+    }
+
+    /// A test on a temp dir that earlier runs left files in (see `Ran::again`).
+    fn in_dir(dir: tempfile::TempDir) -> Test {
         let cwd = dir.path().to_path_buf();
         Test {
             dir,
@@ -52,6 +75,10 @@ impl Test {
             stdout_has: Vec::new(),
             stdout_lacks: Vec::new(),
             stderr_has: Vec::new(),
+            stdout: None,
+            stderr: None,
+            snapshots: Vec::new(),
+            snapshot_filters: Vec::new(),
         }
     }
 
@@ -118,6 +145,45 @@ impl Test {
         self
     }
 
+    /// Stdout must be exactly `text` (unindented, as fixtures are).
+    pub fn stdout(mut self, text: &str) -> Test {
+        self.stdout = Some(unindent(text));
+        self
+    }
+
+    /// Stderr must be exactly `text` (unindented, as fixtures are).
+    pub fn stderr(mut self, text: &str) -> Test {
+        self.stderr = Some(unindent(text));
+        self
+    }
+
+    /// Pins what changes from run to run: every timestamp is `PINNED_CLOCK` and every duration
+    /// 0 ms, the host is `PINNED_HOST`, the user `PINNED_USER`.
+    pub fn pinned(self) -> Test {
+        self.env("RUNBOOK_CLOCK", PINNED_CLOCK).env("RUNBOOK_HOSTNAME", PINNED_HOST).env("USER", PINNED_USER)
+    }
+
+    /// Stdout must match the committed snapshot `tests/snapshots/NAME.snap`, with the temp dir's
+    /// path shown as `[TEMP]`. With `CI` set a missing or different snapshot fails (nothing is
+    /// written); elsewhere insta writes `NAME.snap.new` beside it for review.
+    pub fn stdout_snapshot(mut self, name: &str) -> Test {
+        self.snapshots.push((Stream::Stdout, name.to_string()));
+        self
+    }
+
+    /// Stderr against the committed snapshot `tests/snapshots/NAME.snap` (see `stdout_snapshot`).
+    pub fn stderr_snapshot(mut self, name: &str) -> Test {
+        self.snapshots.push((Stream::Stderr, name.to_string()));
+        self
+    }
+
+    /// In this test's snapshots, text matching `regex` is shown as `replacement`: for a value
+    /// that varies between runs and cannot be pinned (assert it some other way).
+    pub fn snapshot_filter(mut self, regex: &str, replacement: &str) -> Test {
+        self.snapshot_filters.push((regex.to_string(), replacement.to_string()));
+        self
+    }
+
     fn command(&self) -> Command {
         let state = self.dir.path().join(".state");
         let mut command = Command::new(BIN);
@@ -151,6 +217,7 @@ impl Test {
 
     pub fn run(self) -> Ran {
         let output = self.command().output().expect("run runbook");
+        let temp_dir = temp_dir_spellings(self.dir.path());
         let ran = Ran {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -171,8 +238,58 @@ impl Test {
         for text in &self.stderr_has {
             assert!(ran.stderr.contains(text), "stderr lacks {text:?}{}", context());
         }
+        if let Some(text) = &self.stdout {
+            assert_eq!(&ran.stdout, text, "stdout is not exactly as expected{}", context());
+        }
+        if let Some(text) = &self.stderr {
+            assert_eq!(&ran.stderr, text, "stderr is not exactly as expected{}", context());
+        }
+        if !self.snapshots.is_empty() {
+            let mut filters: Vec<(String, String)> =
+                temp_dir.iter().map(|dir| (regex::escape(dir), TEMP_DIR_STANDS_IN.to_string())).collect();
+            filters.extend(self.snapshot_filters.iter().cloned());
+            assert_snapshots(&self.snapshots, &self.args, &filters, &ran);
+        }
         ran
     }
+}
+
+/// Compares each chosen output with its committed snapshot, after the filters (regex, replacement).
+fn assert_snapshots(snapshots: &[(Stream, String)], args: &[String], filters: &[(String, String)], ran: &Ran) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.set_description(format!("runbook {}", args.join(" ")));
+    for (regex, replacement) in filters {
+        settings.add_filter(regex, replacement.as_str());
+    }
+    // Run records name the machine's architecture; the snapshots hold on any.
+    settings.add_filter(&format!(r"\b{}\b", regex::escape(std::env::consts::ARCH)), "[ARCH]");
+    settings.bind(|| {
+        for (stream, name) in snapshots {
+            let text = match stream {
+                Stream::Stdout => &ran.stdout,
+                Stream::Stderr => &ran.stderr,
+            };
+            insta::assert_snapshot!(name.as_str(), text);
+        }
+    });
+}
+
+/// The temp dir's path as the binary may print it: as made, and with symlinks resolved (the
+/// longer first, so a spelling that contains the other is replaced whole).
+fn temp_dir_spellings(dir: &Path) -> Vec<String> {
+    let made = dir.display().to_string();
+    let mut spellings = vec![made.clone()];
+    if let Ok(real) = dir.canonicalize() {
+        let real = real.display().to_string();
+        if real != made {
+            spellings.push(real);
+        }
+    }
+    spellings.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    spellings
 }
 
 impl Ran {
@@ -182,5 +299,11 @@ impl Ran {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Another command on the same temp dir (with what this run left there), from its root,
+    /// with no arguments or environment of its own yet.
+    pub fn again(self) -> Test {
+        Test::in_dir(self.dir)
     }
 }

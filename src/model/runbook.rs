@@ -180,7 +180,11 @@ impl Runbook {
     /// Whether some heading has no text (only HTML, a generator's macro): its anchor is made by
     /// the site generator, so a link to an unknown anchor here may still work.
     pub fn has_generated_anchors(&self) -> bool {
-        self.headings.iter().any(|h| h.text.trim().is_empty())
+        // A heading of symbols only (`### $$`) has text but no anchor of GitHub's kind: DocFX
+        // names it `section`, `section-1`, … as it would an empty one.
+        self.headings.iter().any(|h| {
+            h.text.trim().is_empty() || h.anchor.trim_start_matches(|c: char| c == '-' || c.is_ascii_digit()).is_empty()
+        })
     }
 
     /// The folder of the file relative to the KB root (`runbooks/operations`).
