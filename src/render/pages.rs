@@ -204,21 +204,7 @@ impl Site {
         let toc = toc(outline);
         let runs: Vec<RunBadge> =
             self.runs_of(&rb.id).iter().take(5).map(|&r| RunBadge::new(&self.urls, &self.runs[r])).collect();
-        #[derive(Serialize)]
-        struct Backlink<'a> {
-            id: &'a str,
-            title: &'a str,
-            url: String,
-        }
-        let backlinks: Vec<Backlink> = self
-            .kb
-            .backlinks(idx)
-            .iter()
-            .map(|link| {
-                let from = &self.kb[link.from];
-                Backlink { id: &from.id, title: &from.title, url: self.urls.runbook(&from.id) }
-            })
-            .collect();
+        let backlinks = self.backlinks(idx);
         let plain = body.as_ref().filter(|_| rb.is_document()).and_then(|b| PlainHint::of(&self.kb, rb, b));
         let html = self.templates.render(
             "runbook.html",
@@ -234,6 +220,18 @@ impl Site {
             },
         )?;
         Ok(RenderedPage { html, broken_links: rendered.broken_links })
+    }
+
+    /// The runbooks that link to runbook `idx`.
+    fn backlinks(&self, idx: RunbookIdx) -> Vec<Backlink<'_>> {
+        self.kb
+            .backlinks(idx)
+            .iter()
+            .map(|link| {
+                let from = &self.kb[link.from];
+                Backlink { id: &from.id, title: &from.title, url: self.urls.runbook(&from.id) }
+            })
+            .collect()
     }
 
     fn tags_page(&self) -> Result<String, RenderError> {
@@ -484,4 +482,12 @@ impl PlainHint {
 /// The table of contents of a page: its H2 and H3 headings.
 fn toc(outline: &Outline) -> Vec<&Heading> {
     outline.headings.iter().filter(|h| (2..=3).contains(&h.level)).collect()
+}
+
+/// A runbook that links to the page.
+#[derive(Serialize)]
+struct Backlink<'a> {
+    id: &'a str,
+    title: &'a str,
+    url: String,
 }
