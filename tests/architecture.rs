@@ -31,8 +31,9 @@ const ROOT_ITEMS: [(&str, &str); 1] = [("ctx", "render")];
 
 /// Files directly under `src/cli/` that every subcommand may use. Every other file (or folder)
 /// there is a subcommand. (`plain`: what exec, show, check and import share about plain docs —
-/// prompting for placeholders, rendering their errors.)
-const SHARED_CLI: [&str; 6] = ["mod", "error", "context", "output", "diagnostics", "plain"];
+/// prompting for placeholders, rendering their errors; `hook_options`: the alert-hook flags
+/// `serve --hooks` and `hooks` both take.)
+const SHARED_CLI: [&str; 7] = ["mod", "error", "context", "output", "diagnostics", "plain", "hook_options"];
 
 /// One path into the crate, named at `file:line`.
 #[derive(Debug)]

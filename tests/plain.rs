@@ -559,3 +559,45 @@ fn missing_values_are_asked_for_on_a_terminal() {
     assert!(!log.contains("debug"), "answered no: {log}");
     drop(dir);
 }
+
+/// A diagnosis that reads one label, and a mitigation that needs a value only a person has.
+const JOB_FAILED: &str = r#"# KubeJobFailed
+
+## Diagnosis
+
+```console
+$ NAMESPACE='<value of namespace label from alert>'
+$ oc -n $NAMESPACE get pods
+```
+
+## Mitigation
+
+```bash
+oc -n $NAMESPACE delete job <job-name>
+```
+"#;
+
+#[test]
+fn diagnose_needs_only_the_placeholders_of_the_steps_it_runs() {
+    // An alert fills `namespace`; `job_name` belongs to the mitigation, which --diagnose skips.
+    let ran = kb(JOB_FAILED)
+        .args(["exec", "KubePodCrashLooping", "--plain", "--diagnose", "--var", "namespace=prod"])
+        .stdout_has("not run by --diagnose: it changes the system")
+        .run();
+    assert_eq!(log(ran.path()), "argv: oc|-n|prod|get|pods\n");
+    let record = record(&ran);
+    assert_eq!(step(&record, "mitigation-1")["outcome"], "skipped");
+    // Without --diagnose the mitigation may run, so its value is needed before anything runs.
+    let ran = kb(JOB_FAILED)
+        .args(["exec", "KubePodCrashLooping", "--plain", "--json", "--var", "namespace=prod"])
+        .status(2)
+        .stderr_has("needs 1 value before anything runs: job_name")
+        .run();
+    assert_eq!(log(ran.path()), "");
+    // A placeholder of a step --diagnose runs is still required.
+    kb(JOB_FAILED)
+        .args(["exec", "KubePodCrashLooping", "--plain", "--diagnose"])
+        .status(2)
+        .stderr_has("needs 1 value before anything runs: namespace")
+        .run();
+}

@@ -307,3 +307,30 @@ impl Ran {
         Test::in_dir(self.dir)
     }
 }
+
+/// A real component a test needs (Alertmanager, promtool): its path, or `None` to skip — but
+/// with `CI` set a missing component fails the test (`.ci/run` installs them all).
+pub fn real_tool(candidates: &[&str]) -> Option<PathBuf> {
+    let on_path = |name: &str| {
+        std::env::var_os("PATH")
+            .and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join(name)).find(|p| p.is_file()))
+    };
+    let found = candidates.iter().find_map(|name| {
+        let path = Path::new(name);
+        if path.is_absolute() { path.is_file().then(|| path.to_path_buf()) } else { on_path(name) }
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} is not installed; .ci/run installs it (the test must not skip in CI)",
+            candidates.join(" or ")
+        );
+        eprintln!("skipping: {} is not installed", candidates.join(" or "));
+    }
+    found
+}
+
+/// A free TCP port on loopback (bound, then released: a tiny window for a race, fine in tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}

@@ -8,8 +8,10 @@
 //! cargo bench --bench harness -- --only serve    # the serve rows of `site`, without the builds
 //! cargo bench --bench harness -- --only mcp      # `search_runbooks` over `runbook mcp` (stdio)
 //! cargo bench --bench harness -- --only plain    # `show --plain --json` over 1,000 alert pages
+//! cargo bench --bench harness -- --only alerts   # hooks posts/s and the cost of watch (10 minutes)
 //! ```
 
+mod alerts;
 mod exec;
 mod load;
 mod mcp;
@@ -34,9 +36,11 @@ struct Options {
     out: PathBuf,
     /// Generate the synthetic KB here and keep it, instead of in a temp dir.
     keep: Option<PathBuf>,
-    /// Only this group: `list`, `search`, `mcp`, `site`, `serve` (part of `site`), `exec`, `plain`
-    /// or `reliability`.
+    /// Only this group: `list`, `search`, `mcp`, `site`, `serve` (part of `site`), `exec`, `plain`,
+    /// `reliability` or `alerts`.
     only: Option<String>,
+    /// How long the watch row measures `runbook watch`.
+    watch_seconds: u64,
 }
 
 fn options() -> Result<Options, String> {
@@ -47,6 +51,7 @@ fn options() -> Result<Options, String> {
         out: Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md"),
         keep: None,
         only: None,
+        watch_seconds: 600,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -58,6 +63,9 @@ fn options() -> Result<Options, String> {
             "--out" => opts.out = PathBuf::from(value("--out")?),
             "--keep" => opts.keep = Some(PathBuf::from(value("--keep")?)),
             "--only" => opts.only = Some(value("--only")?),
+            "--watch-seconds" => {
+                opts.watch_seconds = value("--watch-seconds")?.parse().map_err(|e| format!("--watch-seconds: {e}"))?
+            }
             "--bench" => {}
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -131,6 +139,15 @@ fn main() {
 fn run() -> Result<(), String> {
     let opts = options()?;
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    if opts.only.as_deref() == Some("alerts") {
+        // One group, no synthetic KB: update its section of the existing report, keep the rest.
+        let section = alerts_section(&opts, tmp.path())?;
+        let old = std::fs::read_to_string(&opts.out).unwrap_or_else(|_| "# Benchmarks\n".into());
+        std::fs::write(&opts.out, alerts::patch(&old, &section))
+            .map_err(|e| format!("writing {}: {e}", opts.out.display()))?;
+        eprintln!("updated the alerts section of {}", opts.out.display());
+        return Ok(());
+    }
     let kb = opts.keep.clone().unwrap_or_else(|| tmp.path().join("kb"));
     eprintln!("generating {} synthetic runbooks…", opts.runbooks);
     let bytes = synth::write_kb(&kb, opts.runbooks).map_err(|e| e.to_string())?;
@@ -197,12 +214,20 @@ fn run() -> Result<(), String> {
     if wanted("plain") {
         rows.extend(plain::rows(tmp.path(), opts.runs, opts.corpus.as_deref())?);
     }
+    let alerts = if wanted("alerts") { Some(alerts_section(&opts, tmp.path())?) } else { None };
     let load = if wanted("reliability") { reliability::load_under_edits(opts.runbooks, tmp.path())? } else { None };
     let fuzz_results = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/RESULTS.md");
     let reliability = reliability::section(load.as_ref(), &fuzz_results);
+    let reliability = reliability + &alerts.unwrap_or_default();
     write_report(&opts, &rows, &serve, &reliability).map_err(|e| format!("writing {}: {e}", opts.out.display()))?;
     eprintln!("wrote {}", opts.out.display());
     Ok(())
+}
+
+fn alerts_section(opts: &Options, tmp: &Path) -> Result<String, String> {
+    let hooks = alerts::hooks(tmp)?;
+    let watch = alerts::watch(tmp, opts.watch_seconds)?;
+    Ok(alerts::section(hooks.as_ref(), Some(&watch)))
 }
 
 fn write_report(opts: &Options, rows: &[Row], serve: &str, reliability: &str) -> std::io::Result<()> {

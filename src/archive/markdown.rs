@@ -58,6 +58,18 @@ pub fn render(run: &RunRecord) -> String {
     }
     let counts: Vec<String> = run.counts().iter().map(|(o, n)| format!("{n} {}", o.as_str())).collect();
     let _ = writeln!(out, "| steps | {} |", counts.join(", "));
+    if let Some(remote) = &run.remote {
+        let _ = writeln!(
+            out,
+            "| fleet run | `{}` — this is host {} ({}) |",
+            remote.fleet_run,
+            cell(&remote.host),
+            cell(&remote.target.describe())
+        );
+    }
+    if let Some(fleet) = &run.fleet {
+        fleet_hosts(&mut out, fleet);
+    }
 
     let _ = writeln!(out, "\n## Summary\n\n| | step | outcome | time | why |\n|---|---|---|---|---|");
     for step in &run.steps {
@@ -140,6 +152,23 @@ fn write_step(out: &mut String, number: usize, step: &StepRecord) {
 }
 
 /// A fenced block whose fence is longer than any backtick run inside, so output cannot end it.
+/// A fleet run's hosts: the folded summary, then each host with its outcome and its run.
+fn fleet_hosts(out: &mut String, fleet: &crate::record::Fleet) {
+    let _ = writeln!(out, "| hosts | {} ({}) |", cell(&fleet.summary), cell(&fleet.selection));
+    let _ = writeln!(out, "\n## Hosts\n\n| host | outcome | time | why | run |\n|---|---|---|---|---|");
+    for host in &fleet.hosts {
+        let link = if host.dir.is_empty() { String::new() } else { format!("[{0}/run.md]({0}/run.md)", host.dir) };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {link} |",
+            cell(&host.name),
+            host.outcome,
+            duration(host.duration_ms),
+            cell(host.reason.as_deref().unwrap_or_default())
+        );
+    }
+}
+
 pub fn fenced(info: &str, text: &str) -> String {
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);

@@ -2,7 +2,7 @@
 
 use super::markdown;
 use super::store::{Archives, MARKDOWN_FILE, RECORD_FILE, STEPS_DIR};
-use crate::record::{EngineVersion, Host, RunOptions, RunRecord, RunbookRef, Trigger, Verdict};
+use crate::record::{EngineVersion, Fleet, Host, Remote, RunOptions, RunRecord, RunbookRef, Trigger, Verdict};
 use crate::util::fs::write_atomic;
 use crate::util::text::file_safe;
 use rustix::fs::{CWD, RenameFlags};
@@ -41,6 +41,17 @@ impl RunWriter {
             }
         }
         Err(std::io::Error::other(format!("too many runs named {run_id}")))
+    }
+
+    /// Creates the run folder `dir` itself (a fleet host's `hosts/<host>/`); it must not exist.
+    pub fn create_at(dir: &Path) -> std::io::Result<RunWriter> {
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::create_dir(dir)?;
+        std::fs::create_dir(dir.join(STEPS_DIR))?;
+        let record = RecordFile::new(dir);
+        Ok(RunWriter { dir: dir.to_path_buf(), steps_json: Vec::new(), record })
     }
 
     pub fn dir(&self) -> &Path {
@@ -92,6 +103,8 @@ impl RunWriter {
             trigger: &record.trigger,
             vars: &record.vars,
             verdict: record.verdict,
+            remote: &record.remote,
+            fleet: &record.fleet,
         };
         let head = serde_json::to_string(&head).map_err(std::io::Error::other)?;
         let findings = serde_json::to_string(&record.findings).map_err(std::io::Error::other)?;
@@ -198,6 +211,10 @@ struct Head<'a> {
     trigger: &'a Option<Trigger>,
     vars: &'a BTreeMap<String, serde_json::Value>,
     verdict: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote: &'a Option<Remote>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fleet: &'a Option<Fleet>,
 }
 
 #[cfg(test)]
@@ -241,6 +258,7 @@ mod tests {
                     signal: None,
                     attempts: 1,
                     checks: Vec::new(),
+                    observed: Vec::new(),
                     captures: BTreeMap::new(),
                     confirmed_by: None,
                     stdout_tail: "out".into(),
@@ -253,6 +271,13 @@ mod tests {
                 })
                 .collect(),
             findings: Vec::new(),
+            remote: Some(Remote {
+                host: "gpu07".into(),
+                target: crate::record::Target::Docker { container: "c".into() },
+                fleet_run: "f".into(),
+                unreachable: None,
+            }),
+            fleet: None,
         }
     }
 

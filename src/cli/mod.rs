@@ -1,14 +1,18 @@
 //! The command line: argument parsing, the shared context, and one module per subcommand.
 
+mod alerts;
 mod archive;
 mod build;
 mod check;
 mod completions;
 mod context;
 mod cycle;
+mod dashboard;
 mod diagnostics;
 pub mod error;
 mod exec;
+mod hook_options;
+mod hooks;
 mod import;
 mod index;
 mod list;
@@ -16,9 +20,11 @@ mod mcp;
 mod new;
 mod output;
 mod plain;
+mod probe;
 mod search;
 mod serve;
 mod show;
+mod watch;
 mod watchdog;
 
 use crate::cli::error::{Error, exit};
@@ -86,10 +92,20 @@ pub enum Command {
     Index(index::Args),
     /// Write the knowledge base as a static site (default: public/)
     Build(build::Args),
-    /// Serve the site live: search, JSON API, metrics, MCP at /mcp, reload on change
+    /// Serve the site live: search, JSON API, metrics, MCP at /mcp, reload on change (and alerts with --hooks)
     Serve(serve::Args),
     /// Serve the knowledge base to AI agents over the Model Context Protocol (stdio)
     Mcp(mcp::Args),
+    /// Run one probe step given on stdin and print its checks (what fleet hosts run)
+    Probe(probe::Args),
+    /// Take alerts from Alertmanager and Grafana and run the matching runbooks' diagnoses
+    Hooks(hooks::Args),
+    /// Run the runbooks' read-only checks on a schedule; serve /metrics and /healthz
+    Watch(watch::Args),
+    /// Print Prometheus alerting rules for the watched checks (each with its runbook_url)
+    Alerts(alerts::Args),
+    /// Print a Grafana dashboard (JSON) for the watch metrics: GPU, disk, checks
+    Dashboard(dashboard::Args),
     /// Print shell completions
     Completions(completions::Args),
     /// The guard `exec` starts to stop a step's processes if it is killed (internal)
@@ -163,6 +179,21 @@ pub fn main_with(hooks: &Hooks) -> i32 {
             serve::run(&ctx, args)
         }
         Command::Mcp(args) => mcp::run(&ctx, args),
+        Command::Probe(args) => probe::run(&ctx, args),
+        Command::Hooks(args) => {
+            if let Some(hook) = hooks.long_running {
+                hook();
+            }
+            hooks::run(&ctx, args)
+        }
+        Command::Watch(args) => {
+            if let Some(hook) = hooks.long_running {
+                hook();
+            }
+            watch::run(&ctx, args)
+        }
+        Command::Alerts(args) => alerts::run(&ctx, args),
+        Command::Dashboard(args) => dashboard::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
         Command::Watchdog => watchdog::run(),
     };

@@ -1,6 +1,7 @@
 //! `runbook serve [--addr 127.0.0.1:8080]`: the site, live, from memory.
 
 use super::Context;
+use super::hook_options::HookOptions;
 use crate::cli::error::{Error, Result, exit};
 use crate::server::{self, IndexedSearch, Loader, SiteSearch, Unavailable};
 use std::io::Write;
@@ -15,6 +16,11 @@ pub struct Args {
     /// Do not watch the knowledge base for changes (no rebuild, no live reload)
     #[arg(long)]
     no_watch: bool,
+    /// Also take alerts at /hooks/alertmanager and /hooks/grafana; FILE holds the bearer token
+    #[arg(long, value_name = "TOKEN_FILE")]
+    hooks: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    hook_options: HookOptions,
     #[command(flatten)]
     mcp: super::McpArgs,
 }
@@ -35,6 +41,7 @@ fn site_search(loader: &Loader, quiet: bool) -> Arc<dyn SiteSearch> {
 
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let addr = resolve(&args.addr)?;
+    let hooks = args.hooks.as_deref().map(|file| args.hook_options.config(ctx, file)).transpose()?;
     let loader = Loader { source: ctx.kb_source()?, archives: ctx.archives.clone(), live_reload: !args.no_watch };
     let site = loader.load()?;
     let search = site_search(&loader, ctx.quiet);
@@ -58,7 +65,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             "warning: --allow-diagnosis on {addr}: any MCP client that can reach it may run the read-only steps of any runbook here"
         );
     }
-    let options = server::Options { addr, watch: !args.no_watch, mcp: args.mcp.options()? };
+    let options = server::Options { addr, watch: !args.no_watch, hooks, mcp: args.mcp.options()? };
     let served = runtime.block_on(server::run(options, loader, site, search, move |local| {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "listening on http://{local}/");

@@ -19,7 +19,7 @@ use crate::model::duration::Duration;
 use crate::model::matcher::{LinesMatcher, Matcher};
 use crate::model::probe::Probe;
 use crate::model::step::{ExitExpect, Expect};
-use crate::record::{CheckResult, Outcome};
+use crate::record::{CheckResult, Observation, Outcome};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -47,6 +47,8 @@ pub struct Output {
 pub struct Attempt {
     pub ending: Ending,
     pub checks: Vec<CheckResult>,
+    /// The numbers a probe saw (for `runbook watch`'s gauges).
+    pub observed: Vec<Observation>,
     pub captures: BTreeMap<String, String>,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
@@ -58,13 +60,17 @@ pub struct Attempt {
     pub confirmed_by: Option<String>,
     /// Step logs that could not be written (the archive is then incomplete).
     pub log_errors: Vec<String>,
+    /// The host the step ran on could not be reached, or the connection was lost: why. The run
+    /// on that host stops here (DESIGN §17).
+    pub unreachable: Option<String>,
 }
 
 impl Attempt {
-    fn new(ending: Ending) -> Attempt {
+    pub(crate) fn new(ending: Ending) -> Attempt {
         Attempt {
             ending,
             checks: Vec::new(),
+            observed: Vec::new(),
             captures: BTreeMap::new(),
             exit_code: None,
             signal: None,
@@ -73,6 +79,7 @@ impl Attempt {
             stdout_head: String::new(),
             confirmed_by: None,
             log_errors: Vec::new(),
+            unreachable: None,
         }
     }
 
@@ -108,19 +115,31 @@ pub struct Script<'a> {
     pub captures: &'a [(String, regex::Regex)],
     /// Guards the step's processes if `runbook` is killed meanwhile.
     pub watchdog: Option<&'a mut Watchdog>,
+    /// Reads what the process's exit means before it is checked, for a process that stands
+    /// between the step and its script (`ssh` to a host): it may correct the exit code, or end
+    /// the attempt with an outcome of its own.
+    pub interpret: Option<&'a Interpret<'a>>,
 }
+
+/// See [`Script::interpret`].
+pub type Interpret<'a> = dyn Fn(&mut Finished) -> Option<Ending> + 'a;
 
 /// Runs the script in its own process group and checks its exit code, output and captures.
 pub fn run_script(script: Script, io: &mut AttemptIo) -> Attempt {
-    let Script { spawn, timeout, expect, captures, watchdog } = script;
+    let Script { spawn, timeout, expect, captures, watchdog, interpret } = script;
     let stdout = sink(StreamKind::Stdout, io, &expect.stdout, captures.to_vec());
     let stderr = sink(StreamKind::Stderr, io, &expect.stderr, Vec::new());
     let step_id = io.step_id;
     let reporter = &mut *io.reporter;
     let mut live = |kind, line: &str| reporter.output(step_id, kind, line);
-    let finished = match process::run(spawn, timeout.as_std(), [stdout, stderr], io.interrupted, watchdog, &mut live) {
-        Ok(finished) => finished,
-        Err(err) => return Attempt::stopped(Outcome::Error, err),
+    let mut finished =
+        match process::run(spawn, timeout.as_std(), [stdout, stderr], io.interrupted, watchdog, &mut live) {
+            Ok(finished) => finished,
+            Err(err) => return Attempt::stopped(Outcome::Error, err),
+        };
+    let interpreted = match interpret {
+        Some(interpret) if !finished.timed_out && !finished.interrupted => interpret(&mut finished),
+        _ => None,
     };
     let mut attempt = Attempt::new(Ending::Ran);
     attempt.exit_code = finished.exit_code;
@@ -129,7 +148,7 @@ pub fn run_script(script: Script, io: &mut AttemptIo) -> Attempt {
     attempt.stderr = output(&finished.stderr);
     attempt.log_errors =
         [&finished.stdout.log_error, &finished.stderr.log_error].into_iter().flatten().cloned().collect();
-    if let Some(ending) = stopped_early(&finished, timeout) {
+    if let Some(ending) = stopped_early(&finished, timeout).or(interpreted) {
         attempt.ending = ending;
         return attempt;
     }
@@ -248,12 +267,13 @@ pub fn run_probe(probe: &Probe, world: ProbeWorld, timeout: Duration, io: &mut A
     let mut attempt = Attempt::new(ending);
     attempt.stdout = Output { tail: observed.trim_end().to_string(), bytes: observed.len() as u64, truncated: false };
     attempt.checks = outcome.checks;
+    attempt.observed = outcome.values;
     attempt.stdout_head = observed;
     attempt
 }
 
 /// `None` on timeout or interrupt.
-fn probe_with_deadline(
+pub(crate) fn probe_with_deadline(
     probe: &Probe,
     world: ProbeWorld,
     timeout: Duration,
@@ -292,7 +312,7 @@ pub fn run_manual(instruction: &str, confirmed_by: impl FnOnce() -> String, io: 
     for line in instruction.lines() {
         io.reporter.output(io.step_id, StreamKind::Stdout, line);
     }
-    match io.reporter.ask("Done?", io.interrupted) {
+    match io.reporter.ask(io.step_id, "Done?", io.interrupted) {
         Some(true) => {
             let mut attempt = Attempt::new(Ending::Ran);
             attempt.confirmed_by = Some(confirmed_by());

@@ -65,6 +65,7 @@ impl Stopwatch {
 }
 
 /// Everything a run reads from the world, read once.
+#[derive(Clone)]
 pub struct RunContext {
     /// The environment steps start from (plus the `RUNBOOK_*` variables of the run) and that
     /// templates see as `env`.
@@ -80,6 +81,8 @@ pub struct RunContext {
     /// The program that guards a run's processes if `runbook` itself is killed (this binary,
     /// started as `runbook __watchdog`); `None` runs without that guard.
     pub watchdog: Option<PathBuf>,
+    /// The fleet host this run's steps run on (DESIGN §17); `None`: here.
+    pub remote: Option<Arc<super::remote::attempt::RemoteHost>>,
 }
 
 impl RunContext {
@@ -101,7 +104,7 @@ impl RunContext {
         let user = user(&env);
         let shell = default_shell(env.get("PATH").map(String::as_str));
         let watchdog = std::env::current_exe().ok();
-        Ok(RunContext { env, user, host, clock, cwd, shell, gpu, watchdog })
+        Ok(RunContext { env, user, host, clock, cwd, shell, gpu, watchdog, remote: None })
     }
 
     /// The values of the environment variables named `names` that are set (to redact them).

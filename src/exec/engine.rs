@@ -48,7 +48,7 @@ pub struct RunOutcome {
 /// Runs the request's runbook (or, with `--dry-run`, shows it), reporting to `reporter`.
 pub fn execute(request: &RunRequest, reporter: &mut dyn Reporter) -> Result<RunOutcome, Invalid> {
     let RunRequest { kb, runbook, body, options, .. } = *request;
-    let vars = resolve_vars(kb, runbook, &options.vars)?;
+    let vars = resolve_vars(kb, runbook, &options.host_vars, &options.vars)?;
     let mut plans = plan(body, options)?;
     let mut resumed_from = None;
     let mut carried_over = Vec::new();
@@ -188,6 +188,9 @@ impl<'a> Engine<'a> {
             if stop.is_none() && stops_the_run(step, &run.record) {
                 stop = Some(format!("not run: step `{}` failed", step.id));
             }
+            if let Some(why) = &run.unreachable {
+                stop = Some(self.unreachable(why));
+            }
             // What later templates see as `steps.<id>` (carried steps were restored already).
             if !run.record.resumed {
                 let state = StepState {
@@ -202,7 +205,10 @@ impl<'a> Engine<'a> {
             self.record.steps.push(run.record);
             self.record.duration_ms = watch.elapsed_ms();
             self.save(false);
-            process::reap_orphans();
+            // In a fleet run the other hosts' children are ours too: theirs to reap.
+            if self.ctx.remote.is_none() {
+                process::reap_orphans();
+            }
         }
         self.finish(watch);
         self.save(true);
@@ -226,6 +232,15 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// The run's host dropped off: it is recorded unreachable, and no later step runs.
+    fn unreachable(&mut self, why: &str) -> String {
+        let host = self.record.remote.as_ref().map_or_else(|| self.ctx.host.name.clone(), |r| r.host.clone());
+        if let Some(remote) = &mut self.record.remote {
+            remote.unreachable = Some(why.to_string());
+        }
+        format!("not run: {host} is unreachable")
+    }
+
     fn archive_dir(&self) -> Option<PathBuf> {
         self.archive.folder.as_ref().map(|a| a.dir().to_path_buf())
     }
@@ -243,6 +258,20 @@ impl<'a> Engine<'a> {
 
     fn open_archive(&mut self) {
         if !self.opts.archive {
+            return;
+        }
+        if let Some((dir, run_id)) = &self.opts.run_dir {
+            match RunWriter::create_at(dir) {
+                Ok(archive) => {
+                    self.record.run_id = run_id.clone();
+                    self.archive.folder = Some(archive);
+                    self.save(false);
+                }
+                Err(err) => {
+                    let message = format!("cannot create the archive in {}: {err}", dir.display());
+                    self.archive.failed(message, &mut *self.reporter);
+                }
+            }
             return;
         }
         match RunWriter::create(&Archives::new(&self.opts.archives_dir), &self.record.run_id) {
@@ -377,6 +406,13 @@ fn new_record(
         verdict: Verdict::Running,
         steps: Vec::new(),
         findings: Vec::new(),
+        remote: context.remote.as_ref().map(|host| crate::record::Remote {
+            host: host.name.clone(),
+            target: host.target.clone(),
+            fleet_run: host.fleet_run.clone(),
+            unreachable: None,
+        }),
+        fleet: None,
     }
 }
 

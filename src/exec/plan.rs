@@ -3,8 +3,8 @@
 //! run it continues. Every refusal here is [`Invalid`]: nothing has run yet (exit 2).
 
 use crate::archive::store::Archives;
+use crate::model::alerting::unattended_refusal;
 use crate::model::slug::is_identifier;
-use crate::model::step::{Action, Step};
 use crate::model::{Body, Kb, Runbook};
 use crate::record::{RunRecord, StepRecord, Trigger, Verdict};
 use crate::util::suggest::closest;
@@ -35,6 +35,16 @@ pub struct ExecOptions {
     pub plain: bool,
     /// `--section` of a plain run.
     pub section: Option<String>,
+    /// A fleet host's vars (from its inventory): they set the runbook's variables of the same
+    /// name, after front matter and before `--var`; names the runbook does not declare are not
+    /// its business and are left out.
+    pub host_vars: BTreeMap<String, serde_json::Value>,
+    /// A fleet host's run: its archive is exactly this folder (`<fleet run>/hosts/<host>`) and
+    /// its run id this one, instead of a new folder under `archives_dir`.
+    pub run_dir: Option<(PathBuf, String)>,
+    /// `--resume` of a fleet host: the run folder to continue, instead of the latest run of the
+    /// runbook under `archives_dir`.
+    pub resume_from: Option<PathBuf>,
 }
 
 /// Input that makes the run impossible: nothing has run (exit 2).
@@ -57,14 +67,21 @@ pub enum Plan {
     Carry(Box<StepRecord>),
 }
 
-/// Variables: `runbook.toml`, then front matter, then `--var` (only for declared names).
+/// Variables: `runbook.toml`, then front matter, then a fleet host's vars, then `--var` (only
+/// for declared names).
 pub fn resolve_vars(
     kb: &Kb,
     rb: &Runbook,
+    host_vars: &BTreeMap<String, serde_json::Value>,
     overrides: &[(String, String)],
 ) -> Result<BTreeMap<String, serde_json::Value>, Invalid> {
     let mut vars = kb.config.vars.clone();
     vars.extend(rb.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    for (name, value) in host_vars {
+        if let Some(slot) = vars.get_mut(name) {
+            *slot = value.clone();
+        }
+    }
     for (name, value) in overrides {
         if !is_identifier(name) {
             return Err(invalid(format!("bad variable name `{name}` in --var"), Some("write --var name=value".into())));
@@ -114,8 +131,8 @@ pub fn plan(body: &Body, opts: &ExecOptions) -> Result<Vec<Plan>, Invalid> {
                 Plan::Skip(format!("before --from {}", opts.from.as_deref().unwrap_or_default()))
             } else if !opts.only.is_empty() && !opts.only.iter().any(|o| o.eq_ignore_ascii_case(&step.id)) {
                 Plan::Skip("not selected by --only".into())
-            } else if let Some(reason) = opts.diagnose.then(|| not_diagnostic(step)).flatten() {
-                Plan::Skip(reason.into())
+            } else if let Some(why) = opts.diagnose.then(|| unattended_refusal(step)).flatten() {
+                Plan::Skip(format!("not run by --diagnose: {why}"))
             } else {
                 Plan::Run
             }
@@ -136,26 +153,20 @@ fn known_step(body: &Body, id: &str, flag: &str) -> Result<(), Invalid> {
     Err(invalid(format!("no step `{id}` for {flag}"), Some(hint)))
 }
 
-/// Why `--diagnose` leaves `step` out, if it does: it changes the system or needs a person.
-fn not_diagnostic(step: &Step) -> Option<&'static str> {
-    if matches!(step.action, Action::Manual(_)) {
-        Some("not run by --diagnose: it needs a person")
-    } else if step.confirm.is_some() {
-        Some("not run by --diagnose: it changes the system")
-    } else {
-        None
-    }
-}
-
 /// For `--resume`: the steps of the latest run that passed, carried over with their results,
 /// up to the first one that did not (one entry per step of `body`), and the id of that run.
 /// Refused when the runbook changed since.
 pub fn carry_over(rb: &Runbook, body: &Body, opts: &ExecOptions) -> Result<(Vec<Option<StepRecord>>, String), Invalid> {
     let runs = Archives::new(&opts.archives_dir).runs();
-    let previous = runs
-        .iter()
-        .filter_map(|r| r.record.as_ref().ok())
-        .find(|r| r.runbook.id == rb.id)
+    let from_dir = match &opts.resume_from {
+        Some(dir) => {
+            Some(crate::archive::store::read(dir).map_err(|why| invalid(format!("cannot resume: {why}"), None))?)
+        }
+        None => None,
+    };
+    let previous = from_dir
+        .as_ref()
+        .or_else(|| runs.iter().filter_map(|r| r.record.as_ref().ok()).find(|r| r.runbook.id == rb.id))
         .ok_or_else(|| invalid(format!("nothing to resume: no earlier run of {}", rb.id), None))?;
     if matches!(previous.verdict, Verdict::Passed | Verdict::Warning) {
         return Err(invalid(

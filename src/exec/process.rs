@@ -32,6 +32,13 @@ pub struct Spawn {
     /// The whole environment of the process (nothing is inherited).
     pub env: BTreeMap<String, String>,
     pub cwd: PathBuf,
+    /// What the process reads on stdin; the pipe stays open until the process ends (a remote
+    /// step's bootstrap reads end-of-file as "the local side is gone"). `None`: `/dev/null`.
+    pub stdin: Option<Vec<u8>>,
+    /// Nothing else of this `runbook` runs meanwhile, so the children of ours born during the
+    /// step are its own (`setsid` daemons) and die with it. False for a fleet host's step: the
+    /// other hosts' processes are born meanwhile too.
+    pub solo: bool,
 }
 
 /// How the process ended.
@@ -138,7 +145,7 @@ struct Stopper {
 
 impl Stopper {
     /// Signals the group as the deadlines pass. True once the loop should give up on the pipes.
-    fn tick(&mut self, now: Instant, deadline: Instant, interrupted: bool, pid: u32, born: u64) -> bool {
+    fn tick(&mut self, now: Instant, deadline: Instant, interrupted: bool, pid: u32, born: Option<u64>) -> bool {
         if !self.stopping && (now >= deadline || interrupted) {
             self.timed_out = !interrupted;
             self.stopping = true;
@@ -147,7 +154,9 @@ impl Stopper {
         }
         if self.kill_at.is_some_and(|at| now >= at) {
             signal_group(pid, Signal::KILL);
-            kill_strays(pid, born);
+            if let Some(born) = born {
+                kill_strays(pid, born);
+            }
             self.kill_at = None;
             self.abandon_at = Some(now + ABANDON_AFTER);
         }
@@ -182,7 +191,7 @@ pub fn run(
         .env_clear()
         .envs(&spawn.env)
         .current_dir(&spawn.cwd)
-        .stdin(Stdio::null())
+        .stdin(if spawn.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Its own process group: a timeout or Ctrl-C can then signal everything it started.
@@ -192,16 +201,50 @@ pub fn run(
         command.env(name, value);
     }
     let spawned = command.spawn().map_err(|err| spawn_error(&spawn, &err));
-    let finished = spawned.and_then(|child| {
+    let finished = spawned.and_then(|mut child| {
         if let Some(watchdog) = watchdog.as_deref_mut() {
             watchdog.started(child.id());
         }
-        supervise(child, started, timeout, sinks, interrupted, live)
+        let feeder = child.stdin.take().map(|pipe| Feeder::start(pipe, spawn.stdin.clone().unwrap_or_default()));
+        let finished = supervise(child, started, timeout, sinks, interrupted, spawn.solo, live);
+        // Only now, with the process gone, does its stdin close.
+        drop(feeder);
+        finished
     });
     if let Some(watchdog) = watchdog {
         watchdog.done();
     }
     finished
+}
+
+/// Writes a process's stdin on a thread of its own (the poll loop stays as it is), then keeps
+/// the pipe open until dropped.
+struct Feeder {
+    thread: Option<std::thread::JoinHandle<std::process::ChildStdin>>,
+}
+
+impl Feeder {
+    fn start(mut pipe: std::process::ChildStdin, bytes: Vec<u8>) -> Feeder {
+        let thread = std::thread::spawn(move || {
+            use std::io::Write;
+            // A process that exits without reading all of it closes the pipe: nothing to do then.
+            let _ = pipe.write_all(&bytes).and_then(|()| pipe.flush());
+            pipe
+        });
+        Feeder { thread: Some(thread) }
+    }
+}
+
+impl Drop for Feeder {
+    fn drop(&mut self) {
+        // Joining closes the pipe. A write still blocked (something the process handed the pipe
+        // to keeps it full) is left to fail on its own rather than hold up the run.
+        if let Some(thread) = self.thread.take()
+            && thread.is_finished()
+        {
+            drop(thread.join());
+        }
+    }
 }
 
 /// Reads both pipes as the process writes them, until it has exited and closed them, stopping
@@ -212,12 +255,14 @@ fn supervise(
     timeout: Duration,
     [stdout, stderr]: [StreamSink; 2],
     interrupted: &AtomicBool,
+    spawn_solo: bool,
     live: &mut Live,
 ) -> Result<Finished, String> {
     let pid = child.id();
     // Processes of ours older than the step (daemons earlier steps meant to leave running) are
     // not its strays.
-    let born = start_time(pid).unwrap_or(0);
+    // `None`: not a solo step, whose strays cannot be told from other hosts' processes.
+    let born = if spawn_solo { Some(start_time(pid).unwrap_or(0)) } else { None };
     let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
         let _ = child.kill();
         let _ = child.wait();
@@ -264,7 +309,9 @@ fn supervise(
         // Make sure nothing survives, even after the group exited within the grace period:
         // not the group, and not what left it (`setsid` daemons, re-parented to us).
         signal_group(pid, Signal::KILL);
-        kill_strays(pid, born);
+        if let Some(born) = born {
+            kill_strays(pid, born);
+        }
     }
     if status.is_none() {
         status = wait_briefly(&mut child);

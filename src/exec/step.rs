@@ -14,7 +14,7 @@ use super::scope::StepState;
 use super::stream::StreamKind;
 use crate::model::step::Step;
 use crate::model::template::Template;
-use crate::record::{CheckResult, Outcome, StepRecord, StreamRecord};
+use crate::record::{CheckResult, Observation, Outcome, StepRecord, StreamRecord};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -23,11 +23,13 @@ use std::time::{Duration, Instant};
 pub struct StepRun {
     pub record: StepRecord,
     pub stdout_head: String,
+    /// The step's host could not be reached, or the connection dropped (DESIGN §17): why.
+    pub unreachable: Option<String>,
 }
 
 impl From<StepRecord> for StepRun {
     fn from(record: StepRecord) -> StepRun {
-        StepRun { record, stdout_head: String::new() }
+        StepRun { record, stdout_head: String::new(), unreachable: None }
     }
 }
 
@@ -36,6 +38,7 @@ struct Judged {
     outcome: Outcome,
     reason: Option<String>,
     checks: Vec<CheckResult>,
+    observed: Vec<Observation>,
     captures: BTreeMap<String, String>,
     exit_code: Option<i32>,
     signal: Option<i32>,
@@ -43,6 +46,7 @@ struct Judged {
     stderr: Output,
     stdout_head: String,
     confirmed_by: Option<String>,
+    unreachable: Option<String>,
 }
 
 enum Confirmation {
@@ -73,10 +77,11 @@ impl Engine<'_> {
         let logs = self.step_logs(number, &step.id);
         let (attempts, judged) = self.attempts(step, &resolved, &logs);
         let stdout_head = judged.stdout_head.clone();
+        let unreachable = judged.unreachable.clone();
         let mut record = fill(record, attempts, judged);
         record.stdout.file = logs.written(StreamKind::Stdout);
         record.stderr.file = logs.written(StreamKind::Stderr);
-        StepRun { record: self.stamp(record, watch), stdout_head }
+        StepRun { record: self.stamp(record, watch), stdout_head, unreachable }
     }
 
     fn stamp(&self, mut record: StepRecord, watch: Stopwatch) -> StepRecord {
@@ -109,7 +114,7 @@ impl Engine<'_> {
         record.name = self.redactor.redact(&resolved.name).into_owned();
         record.command = Some(self.redactor.redact(&resolved.command()).into_owned());
         if let Some(question) = &resolved.confirm {
-            match self.confirm(question) {
+            match self.confirm(&step.id, question) {
                 Confirmation::Yes(by) => {
                     record.confirmed_by = Some(by);
                     *watch = self.ctx.clock.stopwatch();
@@ -124,11 +129,11 @@ impl Engine<'_> {
         Ok(resolved)
     }
 
-    fn confirm(&mut self, question: &str) -> Confirmation {
+    fn confirm(&mut self, step_id: &str, question: &str) -> Confirmation {
         if self.opts.yes {
             return Confirmation::Yes(format!("--yes ({})", self.ctx.confirmed_by()));
         }
-        match self.reporter.ask(question, self.interrupted) {
+        match self.reporter.ask(step_id, question, self.interrupted) {
             Some(true) => Confirmation::Yes(self.ctx.confirmed_by()),
             Some(false) => Confirmation::No(format!("declined: {question}")),
             None if self.interrupted.load(Ordering::SeqCst) => Confirmation::Interrupted,
@@ -161,6 +166,11 @@ impl Engine<'_> {
 
     /// One attempt of the step's action, by kind.
     fn attempt(&mut self, step: &Step, resolved: &ResolvedStep, logs: &StepLogs) -> Attempt {
+        if let Some(remote) = self.ctx.remote.clone()
+            && !matches!(resolved.action, ResolvedAction::Manual(_))
+        {
+            return self.remote_attempt(&remote, step, resolved, logs);
+        }
         let spawn = match &resolved.action {
             ResolvedAction::Run { script, shell, .. } => Some(self.spawn(step, resolved, script, shell)),
             _ => None,
@@ -177,7 +187,10 @@ impl Engine<'_> {
         match (&resolved.action, spawn) {
             (ResolvedAction::Run { expect, captures, .. }, Some(spawn)) => {
                 let watchdog = self.watchdog.as_mut();
-                run_script(Script { spawn, timeout: step.timeout, expect, captures, watchdog }, &mut io)
+                run_script(
+                    Script { spawn, timeout: step.timeout, expect, captures, watchdog, interpret: None },
+                    &mut io,
+                )
             }
             (ResolvedAction::Probe(probe), _) => run_probe(probe, world, step.timeout, &mut io),
             (ResolvedAction::Manual(instruction), _) => run_manual(instruction, || ctx.confirmed_by(), &mut io),
@@ -190,6 +203,11 @@ impl Engine<'_> {
     fn judge(&mut self, step: &Step, attempt: Attempt) -> Judged {
         for problem in &attempt.log_errors {
             self.archive.failed(format!("cannot write the step log: {problem}"), &mut *self.reporter);
+        }
+        // Labels carry what the step named (a path), which may hold a secret.
+        let mut observed = attempt.observed;
+        for label in observed.iter_mut().flat_map(|o| o.labels.values_mut()) {
+            *label = self.redactor.redact(label).into_owned();
         }
         let redact = |text: &str| self.redactor.redact(text).into_owned();
         let mut checks: Vec<CheckResult> = attempt
@@ -217,6 +235,7 @@ impl Engine<'_> {
             outcome,
             reason,
             checks,
+            observed,
             captures: attempt.captures,
             exit_code: attempt.exit_code,
             signal: attempt.signal,
@@ -224,6 +243,7 @@ impl Engine<'_> {
             stderr: attempt.stderr,
             stdout_head: attempt.stdout_head,
             confirmed_by: attempt.confirmed_by,
+            unreachable: attempt.unreachable,
         }
     }
 
@@ -282,7 +302,7 @@ impl Engine<'_> {
         env.insert("RUNBOOK_RUN_ID".into(), self.record.run_id.clone());
         env.insert("RUNBOOK_RUNBOOK".into(), self.rb.id.clone());
         env.insert("RUNBOOK_STEP".into(), step.id.clone());
-        Spawn { program, args, env, cwd: self.step_cwd(resolved) }
+        Spawn { program, args, env, cwd: self.step_cwd(resolved), stdin: None, solo: true }
     }
 
     /// Sleeps between attempts; false when interrupted meanwhile.
@@ -315,6 +335,7 @@ pub(super) fn base_record(step: &Step) -> StepRecord {
         signal: None,
         attempts: 0,
         checks: Vec::new(),
+        observed: Vec::new(),
         captures: BTreeMap::new(),
         confirmed_by: None,
         stdout_tail: String::new(),
@@ -346,6 +367,7 @@ fn fill(record: StepRecord, attempts: u32, judged: Judged) -> StepRecord {
         signal: judged.signal,
         attempts,
         checks: judged.checks,
+        observed: judged.observed,
         captures: judged.captures,
         confirmed_by: judged.confirmed_by.or(record.confirmed_by),
         stdout: stream(&judged.stdout),

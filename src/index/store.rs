@@ -37,6 +37,8 @@ const VERSION_FILE: &str = "runbook-index.json";
 const MANIFEST_FILE: &str = "runbook-manifest.json";
 /// How long a sync waits for another process that is writing the index.
 const LOCK_WAIT: Duration = Duration::from_secs(3);
+/// How long a search waits for another process building the index from nothing.
+const FIRST_BUILD_WAIT: Duration = Duration::from_secs(60);
 /// Memory for the index writer, in bytes, per thread.
 const WRITER_MEMORY: usize = 48 * 1024 * 1024;
 /// Taken in the state folder while the index is opened or created.
@@ -432,7 +434,9 @@ impl SearchIndex {
             report.elapsed = started.elapsed();
             return Ok(report);
         }
-        let Some(mut writer) = self.writer()? else {
+        // An index never built has nothing to show: wait for whoever is building it instead.
+        let wait = if old.entries.is_empty() { FIRST_BUILD_WAIT } else { LOCK_WAIT };
+        let Some(mut writer) = self.writer(wait)? else {
             report.stale = true;
             report.elapsed = started.elapsed();
             return Ok(report);
@@ -491,8 +495,8 @@ impl SearchIndex {
     }
 
     /// The writer, waiting a little for another process that holds it; `None` if it stays busy.
-    fn writer(&self) -> Result<Option<IndexWriter>, IndexError> {
-        let deadline = Instant::now() + LOCK_WAIT;
+    fn writer(&self, wait: Duration) -> Result<Option<IndexWriter>, IndexError> {
+        let deadline = Instant::now() + wait;
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4);
         loop {
             match self.index.writer_with_num_threads(threads, WRITER_MEMORY * threads) {

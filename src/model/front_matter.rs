@@ -4,6 +4,7 @@
 //! `sidebar_position`, Jekyll's `layout`, a tool's own table) is kept as `extra` metadata, never an
 //! error. A key one or two edits away from a runbook key is reported by the parser as a likely typo.
 
+use super::alerting::{OnAlert, Watch};
 use super::markdown::Fragment;
 use super::step::{EnvName, Severity, StepDefaults, VarName};
 use serde::Deserialize;
@@ -12,8 +13,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Every runbook front-matter key, for "did you mean" hints.
-pub const FRONT_MATTER_FIELDS: [&str; 11] =
-    ["id", "title", "aliases", "summary", "tags", "category", "severity", "owner", "vars", "secrets", "defaults"];
+pub const FRONT_MATTER_FIELDS: [&str; 14] = [
+    "id", "title", "aliases", "summary", "tags", "category", "severity", "owner", "vars", "secrets", "defaults",
+    "alerts", "on_alert", "watch",
+];
 
 /// Keys read by runbook although they are not its own: they stay in `extra` too, since they
 /// belong to the site generator (`description` stands in for a missing `summary`).
@@ -49,6 +52,13 @@ pub struct FrontMatter {
     pub secrets: OneOrMany<EnvName>,
     #[serde(default)]
     pub defaults: StepDefaults,
+    /// Alert names this runbook answers (`alertname` of Prometheus/Grafana alerts).
+    #[serde(default)]
+    pub alerts: StringList,
+    /// `diagnose`: an alert may run the runbook's read-only steps.
+    pub on_alert: Option<OnAlert>,
+    /// Checks `runbook watch` runs on a schedule.
+    pub watch: Option<Watch>,
 }
 
 impl FrontMatter {
@@ -67,6 +77,9 @@ impl FrontMatter {
             "vars" => self.vars = other.vars,
             "secrets" => self.secrets = other.secrets,
             "defaults" => self.defaults = other.defaults,
+            "alerts" => self.alerts = other.alerts,
+            "on_alert" => self.on_alert = other.on_alert,
+            "watch" => self.watch = other.watch,
             _ => {}
         }
     }

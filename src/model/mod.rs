@@ -1,5 +1,6 @@
 //! The runbook model: types, parsing, discovery of a knowledge base, and cross-references.
 
+pub mod alerting;
 pub mod cache;
 pub mod changes;
 pub mod config;
@@ -8,7 +9,9 @@ pub mod discovery;
 pub mod docs_syntax;
 pub mod duration;
 pub mod front_matter;
+pub mod hosts;
 pub mod hugo;
+pub mod inventory;
 pub mod kb;
 pub mod links;
 pub mod markdown;

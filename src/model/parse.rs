@@ -169,6 +169,9 @@ fn unread(
         vars: BTreeMap::new(),
         secrets: Vec::new(),
         extra: BTreeMap::new(),
+        alerts: Vec::new(),
+        on_alert: Default::default(),
+        watch: None,
         aliases_line: 1,
         step_fences: 0,
         headings: Vec::new(),
@@ -234,7 +237,8 @@ fn read_text(mut runbook: Runbook, text: String, ctx: &ParseContext) -> Runbook 
     let markdown = prepared.text(&text);
     let outline = Outline::new(markdown);
     take_title_and_summary(&mut runbook, &read, &outline);
-    let steps = build_steps(&mut runbook, &outline, read.front.defaults, ctx, &mut diags);
+    let watch_line = read.site("watch").map(|s| s.line).unwrap_or(1);
+    let steps = build_steps(&mut runbook, &outline, read.front.defaults, ctx, watch_line, &mut diags);
     for line in outline.unclosed_fences() {
         diags.push(
             Diagnostic::warning(Rule::Markdown, &path, line, 1, "code fence is never closed")
@@ -308,6 +312,7 @@ fn build_steps(
     outline: &Outline,
     defaults: StepDefaults,
     ctx: &ParseContext,
+    watch_line: usize,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Step> {
     let path = runbook.path.clone();
@@ -353,7 +358,21 @@ fn build_steps(
     if unreadable_steps == 0 {
         check_references(&built, &runbook.vars, ctx, &path, diags);
     }
-    built.into_iter().map(|(step, _, _)| step).collect()
+    let steps: Vec<Step> = built.into_iter().map(|(step, _, _)| step).collect();
+    if unreadable_steps == 0 {
+        check_watch(runbook, &steps, watch_line, diags);
+    }
+    steps
+}
+
+/// `watch` names steps that exist and may run on a schedule (no `confirm`, no `manual`).
+fn check_watch(runbook: &Runbook, steps: &[Step], line: usize, diags: &mut Vec<Diagnostic>) {
+    let Some(watch) = &runbook.watch else { return };
+    for problem in watch.problems(steps) {
+        diags.push(Diagnostic::error(Rule::FrontMatter, &runbook.path, line, 1, problem).with_hint(
+            "`watch.steps` lists ids of read-only steps (no `confirm`, no `manual`); leave it out to watch all of them",
+        ));
+    }
 }
 
 /// The links worth resolving; those a `ref` shortcode wrote are resolved as Hugo does.
@@ -537,6 +556,9 @@ fn apply_front_matter(runbook: &mut Runbook, read: &ReadFront, diags: &mut Vec<D
     runbook.vars = front.vars.iter().map(|(k, v)| (k.0.clone(), v.clone())).collect();
     runbook.secrets = front.secrets.0.iter().map(|s| s.0.clone()).collect();
     runbook.extra = read.extra.clone();
+    runbook.alerts = trimmed(&front.alerts.0);
+    runbook.on_alert = front.on_alert.unwrap_or_default();
+    runbook.watch = front.watch.clone();
     if let Some(site) = read.site("aliases") {
         runbook.aliases_line = site.line;
     }

@@ -34,6 +34,15 @@ pub struct Runbook {
     pub owner: Option<String>,
     pub vars: BTreeMap<String, serde_json::Value>,
     pub secrets: Vec<String>,
+    /// Alert names this runbook answers (front matter `alerts`).
+    #[serde(default)]
+    pub alerts: Vec<String>,
+    /// Whether an alert may run it (front matter `on_alert`).
+    #[serde(default)]
+    pub on_alert: super::alerting::OnAlert,
+    /// What `runbook watch` checks (front matter `watch`).
+    #[serde(default)]
+    pub watch: Option<super::alerting::Watch>,
     /// Front-matter keys that are not runbook keys (the site generator's `weight`, `draft`,
     /// `sidebar_position`, a tool's own table), kept as written.
     #[serde(default)]

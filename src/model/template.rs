@@ -92,6 +92,68 @@ fn abbreviate(text: &str) -> String {
     }
 }
 
+/// Whether `source` (a script template) may paste the value of variable `name` into the text
+/// unquoted: a `{{ … }}` that mentions it but does not end in `| shell_quote`, or a statement
+/// other than `if`/`elif` that mentions it (`{% set x = name %}` would carry it elsewhere).
+/// Errs on the side of "yes": a value from an alert is only passed where this says "no".
+pub fn pastes_unquoted(source: &str, name: &str) -> bool {
+    if !has_template_syntax(source) {
+        return false;
+    }
+    let Ok(mention) = regex::Regex::new(&format!(r"\b{}\b", regex::escape(name))) else {
+        return true;
+    };
+    let tags = tags(source);
+    tags.iter().filter(|(_, inner)| mention.is_match(inner)).any(|(kind, inner)| match kind {
+        TagKind::Expression => !ends_in_shell_quote(inner),
+        TagKind::Statement => {
+            let keyword = inner.split_whitespace().next().unwrap_or_default();
+            !matches!(keyword, "if" | "elif")
+        }
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TagKind {
+    Expression,
+    Statement,
+}
+
+/// The `{{ … }}` and `{% … %}` tags of a template, with their inner text (whitespace control
+/// dashes removed). Text inside a tag cannot contain its closing delimiter in a real template.
+fn tags(source: &str) -> Vec<(TagKind, &str)> {
+    let mut out = Vec::new();
+    let mut rest = source;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start..];
+        let (kind, close) = if after.starts_with("{{") {
+            (TagKind::Expression, "}}")
+        } else if after.starts_with("{%") {
+            (TagKind::Statement, "%}")
+        } else {
+            rest = &after[1..];
+            continue;
+        };
+        let body = &after[2..];
+        let Some(end) = body.find(close) else {
+            // Unclosed: the template would not have parsed; treat the rest as one tag.
+            out.push((kind, body));
+            break;
+        };
+        let inner = body[..end].trim_start_matches(['-', '+']).trim_end_matches(['-', '+']).trim();
+        out.push((kind, inner));
+        rest = &body[end + 2..];
+    }
+    out
+}
+
+fn ends_in_shell_quote(expression: &str) -> bool {
+    match expression.rsplit_once('|') {
+        Some((_, last)) => last.trim() == "shell_quote",
+        None => false,
+    }
+}
+
 impl<'de> Deserialize<'de> for Template {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Template::parse(String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
@@ -138,6 +200,21 @@ mod tests {
         let err = Expr::parse("steps.x.passed and".into()).unwrap_err();
         assert!(matches!(err, TemplateError::Expression { .. }), "{err:?}");
         assert!(err.to_string().starts_with("invalid expression `steps.x.passed and`"), "{err}");
+    }
+
+    #[test]
+    fn unquoted_pastes_are_found() {
+        let quoted = "df -h {{ path | shell_quote }}\n{% if path %}echo set{% endif %}";
+        assert!(!pastes_unquoted(quoted, "path"));
+        assert!(!pastes_unquoted("echo {{- path|shell_quote -}}", "path"));
+        assert!(!pastes_unquoted("echo {{ other }}", "path"));
+        assert!(!pastes_unquoted("echo path", "path"));
+        assert!(pastes_unquoted("df -h {{ path }}", "path"));
+        assert!(pastes_unquoted("df -h {{ (path | shell_quote) ~ '/x' }}", "path"));
+        assert!(pastes_unquoted("df -h {{ path | shell_quote | upper }}", "path"));
+        assert!(pastes_unquoted("{% set p = path %}df -h {{ p }}", "path"));
+        assert!(pastes_unquoted("{% for p in path %}{{ p | shell_quote }}{% endfor %}", "path"));
+        assert!(pastes_unquoted("echo {{ vars.path }}", "path"));
     }
 
     #[test]

@@ -2,11 +2,15 @@
 //! about a run. Plain data with serde; no I/O.
 
 mod check;
+pub mod fleet;
+mod observation;
 mod run;
 mod trigger;
 
 pub use crate::model::step::{Severity, StepKind};
 pub use check::CheckResult;
+pub use fleet::{Fleet, FleetHost, HostOutcome, Remote, Target};
+pub use observation::Observation;
 pub use run::{
     EngineVersion, Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord, Verdict,
 };

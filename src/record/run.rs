@@ -138,6 +138,9 @@ pub struct StepRecord {
     pub signal: Option<i32>,
     pub attempts: u32,
     pub checks: Vec<CheckResult>,
+    /// Numbers a probe observed, for metrics.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observed: Vec<super::Observation>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub captures: BTreeMap<String, String>,
     /// Who confirmed a `confirm`/`manual` step, and when.
@@ -223,6 +226,12 @@ pub struct RunRecord {
     pub steps: Vec<StepRecord>,
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// A host's run within a fleet run: where it ran (DESIGN §17).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<super::Remote>,
+    /// A fleet run: its hosts and how each ended (DESIGN §17).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<super::Fleet>,
 }
 
 impl RunRecord {

@@ -5,7 +5,7 @@
 use super::error::RenderError;
 use super::markdown::{self, BrokenLink, Resolved};
 use super::site::Site;
-use super::views::{RunBadge, RunRow, RunView, RunbookHead, StepCard};
+use super::views::{AutoDiagnosis, RunBadge, RunRow, RunView, RunbookHead, StepCard};
 use crate::index::{Kind, SearchResults};
 use crate::model::RunbookIdx;
 use crate::model::markdown::Heading;
@@ -204,6 +204,9 @@ impl Site {
         let toc = toc(outline);
         let runs: Vec<RunBadge> =
             self.runs_of(&rb.id).iter().take(5).map(|&r| RunBadge::new(&self.urls, &self.runs[r])).collect();
+        // The latest run an alert started, among the recent ones.
+        let auto_diagnosis =
+            self.runs_of(&rb.id).iter().take(50).find_map(|&r| AutoDiagnosis::of(&self.urls, &self.runs[r]));
         let backlinks = self.backlinks(idx);
         let plain = body.as_ref().filter(|_| rb.is_document()).and_then(|b| PlainHint::of(&self.kb, rb, b));
         let html = self.templates.render(
@@ -216,6 +219,7 @@ impl Site {
                 diagnostics => &rb.diagnostics,
                 load_error => load_error,
                 runs => runs,
+                auto_diagnosis => auto_diagnosis,
                 backlinks => backlinks,
             },
         )?;

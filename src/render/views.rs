@@ -65,6 +65,35 @@ impl RunBadge {
     }
 }
 
+/// The banner a runbook's page opens with when an alert ran it: "Diagnosed automatically for
+/// ALERT at TIME".
+#[derive(Debug, Clone, Serialize)]
+pub struct AutoDiagnosis {
+    pub alert: String,
+    pub at: String,
+    pub verdict: &'static str,
+    /// The most likely cause when the run named one, else the first finding.
+    pub cause: Option<String>,
+    pub summary: String,
+    pub url: String,
+}
+
+impl AutoDiagnosis {
+    /// The banner for `run`, when an alert started it.
+    pub fn of(urls: &Urls, run: &ArchivedRun) -> Option<AutoDiagnosis> {
+        let record = run.record.as_ref().ok()?;
+        let trigger = record.trigger.as_ref().filter(|t| matches!(t.kind.as_str(), "alertmanager" | "grafana"))?;
+        Some(AutoDiagnosis {
+            alert: trigger.alert_name().unwrap_or("an alert").to_string(),
+            at: when(&record.started_at),
+            verdict: record.verdict.as_str(),
+            cause: record.findings.first().map(|f| format!("{}: {}", f.step, f.message)),
+            summary: step_summary(record),
+            url: urls.run(&run.run_id),
+        })
+    }
+}
+
 /// A runbook in a list (index, tag pages).
 #[derive(Debug, Clone, Serialize)]
 pub struct RunbookRow {
@@ -139,6 +168,12 @@ pub struct RunbookHead {
     pub vars: Vec<NameValue>,
     pub document: bool,
     pub steps: usize,
+    /// Alert names it answers.
+    pub alerts: Vec<String>,
+    /// Whether an alert runs its read-only steps.
+    pub on_alert: bool,
+    /// `every 5m`, when `runbook watch` checks it.
+    pub watch: Option<String>,
 }
 
 impl RunbookHead {
@@ -156,6 +191,9 @@ impl RunbookHead {
             vars: rb.vars.iter().map(|(k, v)| NameValue { name: k.clone(), value: plain(v) }).collect(),
             document: rb.is_document(),
             steps: rb.step_fences,
+            alerts: rb.alerts.clone(),
+            on_alert: rb.on_alert == crate::model::alerting::OnAlert::Diagnose,
+            watch: rb.watch.as_ref().map(|w| format!("every {}", w.every)),
         }
     }
 }

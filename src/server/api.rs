@@ -127,6 +127,9 @@ pub async fn healthz() -> Response {
 
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let site = state.site();
-    let body = state.metrics.render(&site);
+    let mut body = state.metrics.render(&site);
+    if let Some(hooks) = state.hooks.get() {
+        body.push_str(&hooks.metrics_text());
+    }
     respond::with_type(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", body)
 }

@@ -7,13 +7,15 @@
 //! of `runbook search`), or [`Unavailable`] where no index can be opened.
 
 mod api;
+pub mod checks;
+pub mod hooks;
 mod indexed;
 mod mcp;
 mod metrics;
 mod pages;
 pub mod query;
 mod reload;
-mod respond;
+pub(crate) mod respond;
 pub mod search;
 mod security;
 pub mod state;
@@ -57,6 +59,8 @@ pub struct Options {
     pub addr: SocketAddr,
     /// Rebuild and reload open pages when the knowledge base changes.
     pub watch: bool,
+    /// `--hooks`: also take alerts at `/hooks/…` (DESIGN §15).
+    pub hooks: Option<hooks::HooksConfig>,
     /// The MCP server at `/mcp`.
     pub mcp: crate::mcp::Options,
 }
@@ -105,7 +109,16 @@ pub async fn run(
     let local = listener.local_addr()?;
     let _watcher = if options.watch { watch::spawn(Arc::clone(&state))? } else { None };
     on_listening(local);
-    let app = app(state, options.addr.ip().is_loopback(), &options.mcp);
+    let mut app = app(Arc::clone(&state), options.addr.ip().is_loopback(), &options.mcp);
+    if let Some(hooks_config) = options.hooks {
+        // A weak reference: the hooks live inside the state (for `/metrics`), not the other way.
+        let weak = Arc::downgrade(&state);
+        let current: hooks::CurrentKb =
+            Arc::new(move || weak.upgrade().map(|state| state.site() as Arc<dyn hooks::KbSnapshot>));
+        let started = hooks::Hooks::start(hooks_config, current);
+        app = app.merge(started.router());
+        let _ = state.hooks.set(started);
+    }
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         stop.await;

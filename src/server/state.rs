@@ -77,6 +77,8 @@ pub struct AppState {
     /// Rendering, searching and building JSON are CPU-bound: at most one per core at a time,
     /// the rest wait their turn. More would only add threads, each with its own memory.
     work_slots: tokio::sync::Semaphore,
+    /// The alert hooks, when `serve --hooks` runs them (their counters join `/metrics`).
+    pub hooks: std::sync::OnceLock<Arc<super::hooks::Hooks>>,
 }
 
 impl AppState {
@@ -92,6 +94,7 @@ impl AppState {
             reload,
             shutdown,
             work_slots: tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
+            hooks: std::sync::OnceLock::new(),
         }
     }
 

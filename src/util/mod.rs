@@ -2,6 +2,7 @@
 
 pub mod fs;
 pub mod names;
+pub mod prometheus;
 pub mod shell;
 pub mod suggest;
 pub mod text;

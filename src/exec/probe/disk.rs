@@ -5,7 +5,7 @@ use super::{ProbeEnv, ProbeOutcome, os_error};
 use crate::exec::check::{check_measure, not_reported};
 use crate::model::probe::{DiskField, DiskProbe};
 use crate::model::quantity::HumanBytes;
-use crate::record::CheckResult;
+use crate::record::{CheckResult, Observation};
 
 /// What `df` would print for one filesystem, in bytes and counts.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -89,8 +89,30 @@ pub fn run(probe: &DiskProbe, env: &ProbeEnv) -> ProbeOutcome {
         }
     };
     let usage = Usage::from_counters(Counters::from(&stat));
-    let observed = vec![describe(&path.display().to_string(), &usage)];
-    ProbeOutcome::done(checks(probe, &usage), observed)
+    let shown = path.display().to_string();
+    let observed = vec![describe(&shown, &usage)];
+    ProbeOutcome::done(checks(probe, &usage), observed).with_values(values(&shown, &usage))
+}
+
+/// What the filesystem says about one field; `None` where it does not report it (inodes).
+fn reading(field: DiskField, usage: &Usage) -> Option<f64> {
+    match field {
+        DiskField::UsedPercent => Some(usage.used_percent),
+        DiskField::Avail => Some(usage.avail),
+        DiskField::Used => Some(usage.used),
+        DiskField::Size => Some(usage.size),
+        DiskField::InodesUsedPercent => usage.inodes.map(|i| i.used_percent),
+        DiskField::InodesAvail => usage.inodes.map(|i| i.avail),
+    }
+}
+
+/// Every field's reading with a gauge, whether or not the step asked about it, labelled with
+/// the path as the step named it (for `runbook watch`'s `/metrics`).
+fn values(path: &str, usage: &Usage) -> Vec<Observation> {
+    DiskField::ALL
+        .iter()
+        .filter_map(|&field| Some(Observation::new(field.gauge()?.name, reading(field, usage)?, &[("path", path)])))
+        .collect()
 }
 
 /// One check per matcher given, labelled as the probe's field declaration says.
@@ -98,19 +120,9 @@ fn checks(probe: &DiskProbe, usage: &Usage) -> Vec<CheckResult> {
     probe
         .measures()
         .iter()
-        .map(|m| {
-            let seen = match m.field {
-                DiskField::UsedPercent => Some(usage.used_percent),
-                DiskField::Avail => Some(usage.avail),
-                DiskField::Used => Some(usage.used),
-                DiskField::Size => Some(usage.size),
-                DiskField::InodesUsedPercent => usage.inodes.map(|i| i.used_percent),
-                DiskField::InodesAvail => usage.inodes.map(|i| i.avail),
-            };
-            match seen {
-                Some(seen) => check_measure(m, seen),
-                None => not_reported(m, "not reported by this filesystem"),
-            }
+        .map(|m| match reading(m.field, usage) {
+            Some(seen) => check_measure(m, seen),
+            None => not_reported(m, "not reported by this filesystem"),
         })
         .collect()
 }
@@ -208,6 +220,18 @@ mod tests {
                 assert!((inodes.used_percent - ipcent).abs() <= 1.0, "{inodes:?} vs df {ipcent}%");
             }
         }
+    }
+
+    #[test]
+    fn readings_become_values_for_metrics() {
+        let outcome = run(&probe("{path: /, used_percent: {lt: 101}}"), &env(Path::new("/")));
+        let names: Vec<&str> = outcome.values.iter().map(|v| v.name.as_str()).collect();
+        // Every field of the declaration, asked about or not (the root filesystem reports inodes).
+        let expected = ["disk_used_percent", "disk_avail_bytes", "disk_used_bytes", "disk_size_bytes"];
+        assert!(names.starts_with(&expected), "{names:?}");
+        assert!(outcome.values.iter().all(|v| v.labels["path"] == "/"));
+        let used = outcome.values[0].value;
+        assert!((0.0..=100.0).contains(&used), "{used}");
     }
 
     #[test]

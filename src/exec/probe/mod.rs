@@ -12,7 +12,7 @@ pub mod tcp;
 mod testing;
 
 use crate::model::probe::Probe;
-use crate::record::CheckResult;
+use crate::record::{CheckResult, Observation};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +26,8 @@ pub struct ProbeOutcome {
     pub checks: Vec<CheckResult>,
     /// What the probe saw, as lines of output: shown live and kept in the step's stdout log.
     pub observed: Vec<String>,
+    /// The numbers it saw, for metrics (`runbook watch`).
+    pub values: Vec<Observation>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,15 +42,30 @@ pub enum ProbeStatus {
 
 impl ProbeOutcome {
     pub fn done(checks: Vec<CheckResult>, observed: Vec<String>) -> ProbeOutcome {
-        ProbeOutcome { status: ProbeStatus::Done, checks, observed }
+        ProbeOutcome { status: ProbeStatus::Done, checks, observed, values: Vec::new() }
     }
 
     pub fn error(reason: impl Into<String>) -> ProbeOutcome {
-        ProbeOutcome { status: ProbeStatus::Error(reason.into()), checks: Vec::new(), observed: Vec::new() }
+        ProbeOutcome {
+            status: ProbeStatus::Error(reason.into()),
+            checks: Vec::new(),
+            observed: Vec::new(),
+            values: Vec::new(),
+        }
     }
 
     pub fn skipped(reason: impl Into<String>) -> ProbeOutcome {
-        ProbeOutcome { status: ProbeStatus::Skipped(reason.into()), checks: Vec::new(), observed: Vec::new() }
+        ProbeOutcome {
+            status: ProbeStatus::Skipped(reason.into()),
+            checks: Vec::new(),
+            observed: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    pub fn with_values(mut self, values: Vec<Observation>) -> ProbeOutcome {
+        self.values = values;
+        self
     }
 
     pub fn passed(&self) -> bool {

@@ -2,8 +2,9 @@
 
 use super::{DryStep, Reporter, StepStart};
 use crate::exec::context::Clock;
+use crate::exec::fleet::{FleetReporter, HostSpec};
 use crate::exec::stream::StreamKind;
-use crate::record::{RunRecord, StepRecord};
+use crate::record::{FleetHost, RunRecord, StepRecord};
 use serde_json::json;
 use std::io::Write;
 use std::path::Path;
@@ -13,21 +14,36 @@ pub struct JsonReporter {
     out: std::io::Stdout,
     /// The run's clock, so pinned runs print pinned times.
     clock: Clock,
+    /// A fleet host's run: every event carries `"host"`.
+    host: Option<String>,
 }
 
 impl JsonReporter {
     pub fn new(clock: Clock) -> JsonReporter {
-        JsonReporter { out: std::io::stdout(), clock }
+        JsonReporter { out: std::io::stdout(), clock, host: None }
+    }
+
+    /// The reporter of one host of a fleet run.
+    pub fn for_host(clock: Clock, host: &str) -> JsonReporter {
+        JsonReporter { out: std::io::stdout(), clock, host: Some(host.to_string()) }
     }
 }
 
 impl JsonReporter {
-    fn emit(&mut self, event: serde_json::Value) {
-        let mut lock = self.out.lock();
-        let _ = serde_json::to_writer(&mut lock, &event);
-        let _ = lock.write_all(b"\n");
-        let _ = lock.flush();
+    fn emit(&mut self, mut event: serde_json::Value) {
+        if let (Some(host), Some(object)) = (&self.host, event.as_object_mut()) {
+            object.insert("host".into(), json!(host));
+        }
+        emit_line(&self.out, &event);
     }
+}
+
+/// One event, one line, written whole (fleet hosts' threads share stdout).
+pub fn emit_line(out: &std::io::Stdout, event: &serde_json::Value) {
+    let mut lock = out.lock();
+    let _ = serde_json::to_writer(&mut lock, event);
+    let _ = lock.write_all(b"\n");
+    let _ = lock.flush();
 }
 
 impl Reporter for JsonReporter {
@@ -98,7 +114,7 @@ impl Reporter for JsonReporter {
         self.emit(json!({"event": "notice", "time": self.clock.rfc3339(), "message": text}));
     }
 
-    fn ask(&mut self, _question: &str, _interrupted: &AtomicBool) -> Option<bool> {
+    fn ask(&mut self, _step_id: &str, _question: &str, _interrupted: &AtomicBool) -> Option<bool> {
         None
     }
 
@@ -113,5 +129,76 @@ impl Reporter for JsonReporter {
             "checks": step.checks,
             "notes": step.notes,
         }));
+    }
+}
+
+/// `--json` of a fleet run: every host's events with `"host"`, plus `fleet_started`,
+/// `host_finished` and `fleet_finished`. Nothing can answer a question here.
+pub struct FleetJson {
+    clock: Clock,
+    out: std::io::Stdout,
+}
+
+impl FleetJson {
+    pub fn new(clock: Clock) -> FleetJson {
+        FleetJson { clock, out: std::io::stdout() }
+    }
+}
+
+impl FleetReporter for FleetJson {
+    fn host(&self, host: &str) -> Box<dyn Reporter + '_> {
+        Box::new(JsonReporter::for_host(self.clock, host))
+    }
+
+    fn ask(&self, _question: &str, _interrupted: &AtomicBool) -> Option<bool> {
+        None
+    }
+
+    fn fleet_started(&self, run_id: &str, hosts: &[HostSpec], archive: Option<&Path>) {
+        let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+        emit_line(
+            &self.out,
+            &json!({
+                "event": "fleet_started",
+                "time": self.clock.rfc3339(),
+                "run_id": run_id,
+                "hosts": names,
+                "archive": archive.map(|a| a.display().to_string()),
+            }),
+        );
+    }
+
+    fn host_finished(&self, host: &FleetHost) {
+        emit_line(
+            &self.out,
+            &json!({
+                "event": "host_finished",
+                "time": self.clock.rfc3339(),
+                "host": host.name,
+                "outcome": host.outcome,
+                "verdict": host.verdict,
+                "reason": host.reason,
+                "dir": host.dir,
+                "duration_ms": host.duration_ms,
+            }),
+        );
+    }
+
+    fn fleet_finished(&self, run: &RunRecord, archive: Option<&Path>) {
+        let fleet = run.fleet.as_ref();
+        emit_line(
+            &self.out,
+            &json!({
+                "event": "fleet_finished",
+                "time": self.clock.rfc3339(),
+                "run_id": run.run_id,
+                "verdict": run.verdict,
+                "summary": fleet.map(|f| f.summary.as_str()),
+                "steps": run.steps.iter().map(|s| json!({"step": s.id, "outcome": s.outcome, "hosts": s.reason})).collect::<Vec<_>>(),
+                "findings": run.findings,
+                "duration_ms": run.duration_ms,
+                "archive": archive.map(|a| a.display().to_string()),
+            }),
+        );
     }
 }

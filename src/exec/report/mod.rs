@@ -1,6 +1,7 @@
 //! Where a run's progress goes: the terminal (live, with a spinner on a TTY) or JSON lines.
 
 pub mod json;
+pub mod silent;
 pub mod terminal;
 
 use super::stream::StreamKind;
@@ -40,6 +41,7 @@ pub trait Reporter {
     /// Something the user should know that is not a step result (an archive that cannot be written).
     fn notice(&mut self, text: &str);
     /// Asks a yes/no question; `None` when nobody can answer (no terminal) or on Ctrl-C.
-    fn ask(&mut self, question: &str, interrupted: &AtomicBool) -> Option<bool>;
+    /// `step_id` is the step it is asked for: a fleet run asks once per step for all hosts.
+    fn ask(&mut self, step_id: &str, question: &str, interrupted: &AtomicBool) -> Option<bool>;
     fn dry_run_step(&mut self, number: usize, total: usize, step: &DryStep);
 }

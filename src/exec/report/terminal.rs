@@ -3,8 +3,9 @@
 
 use super::{DryStep, Reporter, StepStart};
 use crate::archive::store::MARKDOWN_FILE;
+use crate::exec::fleet::{FleetReporter, HostSpec};
 use crate::exec::stream::StreamKind;
-use crate::record::{Outcome, RunRecord, Severity, StepKind, StepRecord, Verdict};
+use crate::record::{FleetHost, HostOutcome, Outcome, RunRecord, Severity, StepKind, StepRecord, Verdict};
 use crate::util::text::{duration, plural};
 use anstyle::{AnsiColor, Style};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -238,7 +239,7 @@ impl Reporter for TerminalReporter {
         }
     }
 
-    fn ask(&mut self, question: &str, interrupted: &AtomicBool) -> Option<bool> {
+    fn ask(&mut self, _step_id: &str, question: &str, interrupted: &AtomicBool) -> Option<bool> {
         if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
             return None;
         }
@@ -294,4 +295,138 @@ fn read_answer(prompt: &str, interrupted: &AtomicBool) -> Option<String> {
             Err(_) => return None,
         }
     }
+}
+
+/// A fleet run in the terminal: a header, one line per host as it finishes, then each step with
+/// its hosts' results folded, the hosts' outcomes folded, and the archive path. Hosts' step
+/// output goes to their logs, not here (64 hosts' lines interleaved say nothing).
+pub struct FleetTerminal {
+    color: bool,
+    quiet: bool,
+    /// Asks the person (never anything else): on a terminal only.
+    asker: std::sync::Mutex<TerminalReporter>,
+}
+
+impl FleetTerminal {
+    pub fn new(color: bool, quiet: bool) -> FleetTerminal {
+        FleetTerminal { color, quiet, asker: std::sync::Mutex::new(TerminalReporter::new(color, quiet)) }
+    }
+
+    fn paint(&self, style: Style, text: impl std::fmt::Display) -> String {
+        if self.color { format!("{style}{text}{style:#}") } else { text.to_string() }
+    }
+
+    fn host_mark(&self, outcome: HostOutcome) -> String {
+        match outcome {
+            HostOutcome::Passed => self.paint(GREEN, "✔"),
+            HostOutcome::Unreachable => self.paint(YELLOW, "⚡"),
+            HostOutcome::Running => self.paint(DIM, "…"),
+            HostOutcome::Failed | HostOutcome::Interrupted => self.paint(RED, "✘"),
+        }
+    }
+}
+
+impl FleetReporter for FleetTerminal {
+    /// The end of the run: steps folded by host, findings, the hosts' outcomes, the archive.
+    fn fleet_finished(&self, run: &RunRecord, archive: Option<&Path>) {
+        let mut out = std::io::stdout().lock();
+        if !self.quiet && !run.steps.is_empty() {
+            let _ = writeln!(out);
+            let width = run.steps.iter().map(|s| s.id.chars().count()).max().unwrap_or(0).min(32);
+            for step in &run.steps {
+                let mark = match step.outcome {
+                    Outcome::Passed => self.paint(GREEN, "✔"),
+                    Outcome::Skipped => self.paint(DIM, "⏭"),
+                    _ => self.paint(RED, "✘"),
+                };
+                let folded = step.reason.clone().unwrap_or_default();
+                let _ = writeln!(out, "  {mark} {:<width$}  {folded}", step.id);
+            }
+            if !run.findings.is_empty() {
+                let _ = writeln!(out, "\n{}", self.paint(BOLD, "Findings"));
+                for finding in &run.findings {
+                    let style = if finding.severity == Severity::Critical { RED } else { YELLOW };
+                    let text = format!("  ✘ {} ({}): {}", finding.step, finding.severity, finding.message);
+                    let _ = writeln!(out, "{}", self.paint(style, text));
+                }
+            }
+            let _ = writeln!(out);
+        }
+        if let Some(fleet) = &run.fleet {
+            let counts: Vec<String> = fleet.outcome_counts().iter().map(|(o, n)| format!("{n} {o}")).collect();
+            let verdict = match run.verdict {
+                Verdict::Passed => self.paint(GREEN, "✔ passed"),
+                Verdict::Warning => self.paint(YELLOW, "⚠ warning"),
+                Verdict::Failed => self.paint(RED, "✘ failed"),
+                Verdict::Interrupted => self.paint(RED, "⛔ interrupted"),
+                Verdict::Running => self.paint(DIM, "… running"),
+            };
+            let _ = writeln!(out, "{verdict} · {} · {}", counts.join(" · "), duration(run.duration_ms));
+            let _ = writeln!(out, "{}", fleet.summary);
+        }
+        if let Some(dir) = archive {
+            let _ = writeln!(out, "{} {}", self.paint(DIM, "archive:"), dir.join(MARKDOWN_FILE).display());
+        }
+        let _ = out.flush();
+    }
+
+    fn host(&self, host: &str) -> Box<dyn Reporter + '_> {
+        Box::new(HostNotices { host: host.to_string() })
+    }
+
+    fn ask(&self, question: &str, interrupted: &AtomicBool) -> Option<bool> {
+        self.asker.lock().unwrap_or_else(|e| e.into_inner()).ask("", question, interrupted)
+    }
+
+    fn fleet_started(&self, run_id: &str, hosts: &[HostSpec], archive: Option<&Path>) {
+        if self.quiet {
+            return;
+        }
+        let names = crate::model::hosts::fold(hosts.iter().map(|h| h.name.as_str()));
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{} {run_id} on {}: {names}", self.paint(CYAN, "▶"), plural(hosts.len(), "host"));
+        if let Some(dir) = archive {
+            let _ = writeln!(out, "  {} {}", self.paint(DIM, "archive:"), dir.display());
+        }
+        let _ = out.flush();
+    }
+
+    fn host_finished(&self, host: &FleetHost) {
+        if self.quiet {
+            return;
+        }
+        let why = host.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+        let line = format!(
+            "  {} {} {}{why} {}",
+            self.host_mark(host.outcome),
+            host.name,
+            host.outcome,
+            self.paint(DIM, duration(host.duration_ms))
+        );
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+}
+
+/// A fleet host's run in the terminal: only what the person must know (notices), prefixed with
+/// the host.
+struct HostNotices {
+    host: String,
+}
+
+impl Reporter for HostNotices {
+    fn run_started(&mut self, _run: &RunRecord, _total: usize, _archive: Option<&Path>) {}
+    fn step_started(&mut self, _number: usize, _total: usize, _step: &StepStart) {}
+    fn output(&mut self, _step_id: &str, _stream: StreamKind, _line: &str) {}
+    fn step_finished(&mut self, _number: usize, _total: usize, _step: &StepRecord) {}
+    fn run_finished(&mut self, _run: &RunRecord, _archive: Option<&Path>) {}
+    fn attempt(&mut self, _step_id: &str, _attempt: u32, _attempts: u32) {}
+    fn notice(&mut self, text: &str) {
+        eprintln!("warning: {}: {text}", self.host);
+    }
+    fn ask(&mut self, _step_id: &str, _question: &str, _interrupted: &AtomicBool) -> Option<bool> {
+        None
+    }
+    fn dry_run_step(&mut self, _number: usize, _total: usize, _step: &DryStep) {}
 }

@@ -24,6 +24,14 @@ impl<F> Measure<'_, F> {
     }
 }
 
+/// The gauge a measured number becomes in `runbook watch`'s `/metrics` (without the `runbook_`
+/// prefix), and its help text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gauge {
+    pub name: &'static str,
+    pub help: &'static str,
+}
+
 /// A value inside a probe that is rendered before the probe runs.
 pub enum Slot<'a> {
     Template(&'a Template),
@@ -84,12 +92,16 @@ impl Slots for crate::model::matcher::ValueMatcher {
 }
 
 /// Declares a probe's fields: the plain slots (templates, maps) and the measures, each with its
-/// field enum variant, label and unit. Generates the field enum, `measures()` and [`Slots`].
+/// field enum variant, label and unit, and for a number the probe observes whether or not it was
+/// asked about, `=> "gauge_name", "help"`. Generates the field enum (with `ALL`, `label()`,
+/// `unit()`, `gauge()`), `measures()` and [`Slots`].
 macro_rules! probe_fields {
     (
         $probe:ident, $(#[$fmeta:meta])* $field_enum:ident;
         slots: [$($slot:ident),* $(,)?];
-        measures: [$($variant:ident: $field:ident, $label:literal, $unit:ident);* $(;)?] $(;)?
+        measures: [$(
+            $variant:ident: $field:ident, $label:literal, $unit:ident $(=> $gauge:literal, $help:literal)?
+        );* $(;)?] $(;)?
     ) => {
         $(#[$fmeta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +110,23 @@ macro_rules! probe_fields {
         }
 
         impl $field_enum {
+            /// Every field, in declaration order.
+            #[allow(dead_code)]
+            pub const ALL: &'static [$field_enum] = &[$($field_enum::$variant),*];
+
+            /// The gauge `runbook watch` exports the observed value as, if it is a number.
+            #[allow(dead_code)]
+            pub fn gauge(self) -> Option<$crate::model::probe::fields::Gauge> {
+                match self {
+                    $($field_enum::$variant => {
+                        #[allow(unused_mut, unused_assignments)]
+                        let mut gauge = None;
+                        $(gauge = Some($crate::model::probe::fields::Gauge { name: $gauge, help: $help });)?
+                        gauge
+                    }),*
+                }
+            }
+
             /// What people call the value (`used`, `memory total`).
             pub fn label(self) -> &'static str {
                 match self {

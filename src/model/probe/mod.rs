@@ -231,12 +231,14 @@ probe_fields! {
     DiskField;
     slots: [path];
     measures: [
-        UsedPercent: used_percent, "used", Percent;
-        Avail: avail, "available", Bytes;
-        Used: used, "used space", Bytes;
-        Size: size, "size", Bytes;
-        InodesUsedPercent: inodes_used_percent, "inodes used", Percent;
-        InodesAvail: inodes_avail, "free inodes", Plain;
+        UsedPercent: used_percent, "used", Percent
+            => "disk_used_percent", "Used space of the filesystem, percent (as df shows it)";
+        Avail: avail, "available", Bytes => "disk_avail_bytes", "Space available to unprivileged users, bytes";
+        Used: used, "used space", Bytes => "disk_used_bytes", "Used space of the filesystem, bytes";
+        Size: size, "size", Bytes => "disk_size_bytes", "Size of the filesystem, bytes";
+        InodesUsedPercent: inodes_used_percent, "inodes used", Percent
+            => "disk_inodes_used_percent", "Used inodes of the filesystem, percent";
+        InodesAvail: inodes_avail, "free inodes", Plain => "disk_inodes_free", "Inodes available to unprivileged users";
     ];
 }
 
@@ -246,20 +248,28 @@ probe_fields! {
     GpuField;
     slots: [];
     measures: [
-        Count: count, "GPU count", Plain;
+        Count: count, "GPU count", Plain => "gpu_devices", "NVIDIA GPUs NVML reports";
         DriverVersion: driver_version, "driver", Plain;
         CudaVersion: cuda_version, "CUDA", Plain;
         Name: name, "name", Plain;
         ComputeCapability: compute_capability, "compute capability", Plain;
-        MemoryTotal: memory_total, "memory total", Bytes;
-        MemoryFree: memory_free, "memory free", Bytes;
-        MemoryUsed: memory_used, "memory used", Bytes;
-        MemoryUsedPercent: memory_used_percent, "memory used", Percent;
-        UtilizationPercent: utilization_percent, "utilization", Percent;
-        TemperatureC: temperature_c, "temperature", Celsius;
-        PowerW: power_w, "power", Watts;
+        MemoryTotal: memory_total, "memory total", Bytes => "gpu_memory_total_bytes", "GPU memory in all, bytes";
+        MemoryFree: memory_free, "memory free", Bytes => "gpu_memory_free_bytes", "GPU memory free, bytes";
+        MemoryUsed: memory_used, "memory used", Bytes => "gpu_memory_used_bytes", "GPU memory in use, bytes";
+        MemoryUsedPercent: memory_used_percent, "memory used", Percent
+            => "gpu_memory_used_percent", "GPU memory in use, percent of its total";
+        UtilizationPercent: utilization_percent, "utilization", Percent
+            => "gpu_utilization_percent", "Percent of the last sample period a kernel ran on the GPU";
+        TemperatureC: temperature_c, "temperature", Celsius
+            => "gpu_temperature_celsius", "GPU temperature, degrees Celsius";
+        PowerW: power_w, "power", Watts => "gpu_power_watts", "GPU power draw, watts";
     ];
 }
+
+/// The gauge of the driver and CUDA versions, as labels (its value is always 1): text fields
+/// with no number of their own.
+pub const GPU_DRIVER_INFO: fields::Gauge =
+    fields::Gauge { name: "gpu_driver_info", help: "The NVIDIA driver and CUDA versions, as labels (always 1)" };
 
 impl GpuField {
     /// Whether the field is about the machine (driver, CUDA, how many GPUs) rather than each GPU.
@@ -410,5 +420,38 @@ impl FileKind {
             FileKind::Socket => "socket",
             FileKind::Fifo => "FIFO",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Gauge names follow Prometheus' conventions: the unit as the suffix, no `_count`/`_total`
+    /// (reserved for histograms and counters), and none declared twice.
+    #[test]
+    fn gauges_are_named_after_their_unit_and_unique() {
+        let disk = DiskField::ALL.iter().filter_map(|f| Some((f.gauge()?, f.unit())));
+        let gpu = GpuField::ALL.iter().filter_map(|f| Some((f.gauge()?, f.unit())));
+        let mut seen = std::collections::BTreeSet::new();
+        for (gauge, unit) in disk.chain(gpu) {
+            let suffix = match unit {
+                Unit::Bytes => Some("_bytes"),
+                Unit::Percent => Some("_percent"),
+                Unit::Celsius => Some("_celsius"),
+                Unit::Watts => Some("_watts"),
+                Unit::Plain => None,
+            };
+            if let Some(suffix) = suffix {
+                assert!(gauge.name.ends_with(suffix), "{} should end in {suffix}", gauge.name);
+            }
+            for reserved in ["_count", "_total", "_sum", "_bucket"] {
+                assert!(!gauge.name.ends_with(reserved), "{}", gauge.name);
+            }
+            assert!(!gauge.help.is_empty());
+            assert!(seen.insert(gauge.name), "{} declared twice", gauge.name);
+        }
+        assert!(!seen.contains(GPU_DRIVER_INFO.name));
+        assert!(seen.contains("disk_used_percent") && seen.contains("gpu_temperature_celsius"));
     }
 }

@@ -22,6 +22,13 @@ pub struct RunbookView<'a> {
     pub sha256: &'a str,
     pub vars: &'a BTreeMap<String, serde_json::Value>,
     pub secrets: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub alerts: &'a [String],
+    /// Left out when no alert may run it (the default).
+    #[serde(skip_serializing_if = "crate::model::alerting::OnAlert::is_none")]
+    pub on_alert: crate::model::alerting::OnAlert,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<&'a crate::model::alerting::Watch>,
     /// Front-matter keys that are not runbook keys, as written (the site generator's).
     pub extra: &'a BTreeMap<String, serde_json::Value>,
     pub sections: Vec<SectionView<'a>>,
@@ -99,6 +106,9 @@ impl<'a> RunbookView<'a> {
             sha256: &rb.sha256,
             vars: &rb.vars,
             secrets: &rb.secrets,
+            alerts: &rb.alerts,
+            on_alert: rb.on_alert,
+            watch: rb.watch.as_ref(),
             extra: &rb.extra,
             sections: rb
                 .headings

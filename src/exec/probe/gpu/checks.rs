@@ -5,9 +5,9 @@ use crate::exec::check::{check_measure, check_number, check_text, check_version}
 use crate::exec::probe::{ProbeEnv, ProbeOutcome};
 use crate::model::matcher::Unit;
 use crate::model::probe::fields::Measure;
-use crate::model::probe::{GpuField, GpuProbe};
+use crate::model::probe::{GPU_DRIVER_INFO, GpuField, GpuProbe};
 use crate::model::quantity::HumanBytes;
-use crate::record::CheckResult;
+use crate::record::{CheckResult, Observation};
 use std::collections::BTreeMap;
 
 const NOT_REPORTED: &str = "not reported by this GPU";
@@ -58,7 +58,48 @@ fn evaluate(probe: &GpuProbe, inventory: &GpuInventory) -> ProbeOutcome {
             message: format!("NVML answers: {}", summary(inventory)),
         });
     }
-    ProbeOutcome::done(checks, observed(inventory))
+    ProbeOutcome::done(checks, observed(inventory)).with_values(values(inventory))
+}
+
+/// The numbers for metrics: the GPU count and driver, then each GPU's readings of every field
+/// with a gauge, whether or not the step asked about it.
+fn values(inventory: &GpuInventory) -> Vec<Observation> {
+    let cuda = inventory.cuda_version.as_deref().unwrap_or("");
+    let count = GpuField::Count.gauge().map(|g| Observation::new(g.name, inventory.gpus.len() as f64, &[]));
+    let mut out: Vec<Observation> = count.into_iter().collect();
+    let versions = [("driver_version", inventory.driver_version.as_str()), ("cuda_version", cuda)];
+    out.push(Observation::new(GPU_DRIVER_INFO.name, 1.0, &versions));
+    for gpu in &inventory.gpus {
+        let index = gpu.index.to_string();
+        let labels = [("gpu", index.as_str()), ("name", gpu.name.as_str())];
+        out.extend(
+            GpuField::ALL
+                .iter()
+                .filter(|f| !f.is_system())
+                .filter_map(|&field| Some(Observation::new(field.gauge()?.name, gpu_reading(field, gpu)?, &labels))),
+        );
+    }
+    out
+}
+
+/// One GPU's number for a numeric per-GPU field; `None` for text fields and what it does not
+/// report.
+fn gpu_reading(field: GpuField, gpu: &GpuSnapshot) -> Option<f64> {
+    let bytes = |value: Option<u64>| value.map(|b| b as f64);
+    match field {
+        GpuField::MemoryTotal => bytes(gpu.memory_total),
+        GpuField::MemoryFree => bytes(gpu.memory_free),
+        GpuField::MemoryUsed => bytes(gpu.memory_used),
+        GpuField::MemoryUsedPercent => used_percent(gpu),
+        GpuField::UtilizationPercent => gpu.utilization_percent.map(f64::from),
+        GpuField::TemperatureC => gpu.temperature_c.map(f64::from),
+        GpuField::PowerW => gpu.power_w,
+        GpuField::Count
+        | GpuField::DriverVersion
+        | GpuField::CudaVersion
+        | GpuField::Name
+        | GpuField::ComputeCapability => None,
+    }
 }
 
 /// The checks on the machine as a whole: GPU count, driver and CUDA versions.
@@ -110,7 +151,6 @@ fn gpu_checks(probe: &GpuProbe, gpu: &GpuSnapshot, named: bool) -> Vec<CheckResu
             Some(seen) => check_number(&label, m.matcher, seen, m.unit),
             None => missing(field),
         };
-        let bytes = |value: Option<u64>| value.map(|b| b as f64);
         match m.field {
             GpuField::Name if gpu.name.is_empty() => checks.push(missing("name")),
             GpuField::Name => checks.extend(check_text(&label, m.matcher, &gpu.name)),
@@ -118,13 +158,12 @@ fn gpu_checks(probe: &GpuProbe, gpu: &GpuSnapshot, named: bool) -> Vec<CheckResu
                 Some(cc) => check_version(&label, m.matcher, cc),
                 None => missing("compute_capability"),
             }),
-            GpuField::MemoryTotal => checks.push(number(bytes(gpu.memory_total), "memory")),
-            GpuField::MemoryFree => checks.push(number(bytes(gpu.memory_free), "memory")),
-            GpuField::MemoryUsed => checks.push(number(bytes(gpu.memory_used), "memory")),
-            GpuField::MemoryUsedPercent => checks.push(number(used_percent(gpu), "memory")),
-            GpuField::UtilizationPercent => checks.push(number(gpu.utilization_percent.map(f64::from), "utilization")),
-            GpuField::TemperatureC => checks.push(number(gpu.temperature_c.map(f64::from), "temperature")),
-            GpuField::PowerW => checks.push(number(gpu.power_w, "power")),
+            GpuField::MemoryTotal | GpuField::MemoryFree | GpuField::MemoryUsed | GpuField::MemoryUsedPercent => {
+                checks.push(number(gpu_reading(m.field, gpu), "memory"))
+            }
+            GpuField::UtilizationPercent => checks.push(number(gpu_reading(m.field, gpu), "utilization")),
+            GpuField::TemperatureC => checks.push(number(gpu_reading(m.field, gpu), "temperature")),
+            GpuField::PowerW => checks.push(number(gpu_reading(m.field, gpu), "power")),
             GpuField::Count | GpuField::DriverVersion | GpuField::CudaVersion => {}
         }
     }
@@ -271,6 +310,29 @@ mod tests {
         assert_eq!(outcome.status, ProbeStatus::Done);
         assert_eq!(outcome.checks.len(), 1, "{:?}", messages(&outcome));
         outcome.checks[0].clone()
+    }
+
+    #[test]
+    fn readings_become_values_for_metrics() {
+        let mut quiet = rtx4090(1);
+        quiet.temperature_c = None;
+        let outcome = run_with("{count: {ge: 1}}", Ok(machine(vec![rtx4090(0), quiet])));
+        let value = |name: &str, gpu: Option<&str>| {
+            outcome
+                .values
+                .iter()
+                .find(|v| v.name == name && v.labels.get("gpu").map(String::as_str) == gpu)
+                .map(|v| v.value)
+        };
+        assert_eq!(value("gpu_devices", None), Some(2.0));
+        assert_eq!(value("gpu_utilization_percent", Some("0")), Some(98.0));
+        assert_eq!(value("gpu_memory_used_bytes", Some("1")), Some((23 * GIB) as f64));
+        assert_eq!(value("gpu_memory_total_bytes", Some("0")), Some((24 * GIB) as f64));
+        assert_eq!(value("gpu_temperature_celsius", Some("0")), Some(71.0));
+        assert_eq!(value("gpu_temperature_celsius", Some("1")), None, "not reported: no gauge");
+        let driver = outcome.values.iter().find(|v| v.name == "gpu_driver_info").unwrap();
+        assert_eq!(driver.labels["driver_version"], "575.57.08");
+        assert!(run_with("{count: {ge: 1}}", Err(GpuUnavailable::no_driver("gone"))).values.is_empty());
     }
 
     #[test]

@@ -1,4 +1,7 @@
-//! `runbook exec ID`: run a runbook step by step, live, with its checks and an archive.
+//! `runbook exec ID`: run a runbook step by step, live, with its checks and an archive — here,
+//! or on many hosts (`fleet`).
+
+mod fleet;
 
 use super::Context;
 use super::context::find;
@@ -13,10 +16,12 @@ use crate::exec::probe::gpu;
 use crate::exec::report::Reporter;
 use crate::exec::report::json::JsonReporter;
 use crate::exec::report::terminal::TerminalReporter;
+use crate::model::alerting::unattended_refusal;
 use crate::model::runbook::Body;
 use crate::model::{Kb, Runbook};
 use crate::record::{Trigger, Verdict};
 use crate::util::text::plural;
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -68,6 +73,8 @@ pub struct Args {
     /// With --plain: only the blocks under this heading (its text or anchor)
     #[arg(long, value_name = "HEADING")]
     section: Option<String>,
+    #[command(flatten)]
+    fleet: fleet::FleetArgs,
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
@@ -75,6 +82,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         message: format!("bad --trigger: {err}"),
         hint: Some(r#"pass a JSON object such as --trigger '{"kind":"cron"}'"#.into()),
     })?;
+    if args.fleet.wanted() {
+        refuse_in_fleet(&args)?;
+    }
     let kb = ctx.load_summaries()?;
     let idx = find(&kb, &args.id)?;
     let rb = &kb[idx];
@@ -83,8 +93,14 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let body = kb.body(idx).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
     let vars = parse_vars(&args.vars)?;
     let (rb, body, vars) = if plain {
-        let (rb, body) =
-            plain_steps(ctx, &kb, rb, &body, args.section.as_deref(), &vars, !args.json && !args.diagnose)?;
+        let missing = if args.diagnose {
+            Missing::RefuseUnlessSkipped
+        } else if args.json {
+            Missing::Refuse
+        } else {
+            Missing::Ask
+        };
+        let (rb, body) = plain_steps(ctx, &kb, rb, &body, args.section.as_deref(), &vars, missing)?;
         (std::borrow::Cow::Owned(rb), Arc::new(body), Vec::new())
     } else {
         (std::borrow::Cow::Borrowed(rb), body, vars)
@@ -104,11 +120,25 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         trigger,
         plain,
         section: args.section,
+        host_vars: Default::default(),
+        run_dir: None,
+        resume_from: None,
     };
     let gpu: Arc<dyn gpu::GpuSource> = Arc::from(gpu::source_from_env());
     let context =
         RunContext::from_process(ctx.cwd.clone(), gpu).map_err(|message| Error::Invalid { message, hint: None })?;
     let interrupted = interrupt_flag();
+    if args.fleet.wanted() {
+        let request = RunRequest {
+            kb: &kb,
+            runbook: rb,
+            body: &body,
+            options: &opts,
+            context: &context,
+            interrupted: &interrupted,
+        };
+        return fleet::run(ctx, &args.fleet, fleet::Prepared { kb: &kb, request: &request, json: args.json });
+    }
     let mut reporter: Box<dyn Reporter> = if args.json {
         Box::new(JsonReporter::new(context.clock))
     } else {
@@ -136,6 +166,22 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         Verdict::Interrupted => exit::INTERRUPTED,
         Verdict::Failed | Verdict::Running => exit::FAILED,
     })
+}
+
+/// What a fleet run does not do (yet): each says what to do instead.
+fn refuse_in_fleet(args: &Args) -> Result<()> {
+    let refused = [
+        (args.resume, "--resume", "--retry-failed runs the hosts that did not pass again"),
+        (args.dry_run, "--dry-run", "leave out --on/--inventory to see the steps rendered"),
+        (args.junit.is_some(), "--junit", "read the fleet run's run.json"),
+    ];
+    match refused.iter().find(|(given, ..)| *given) {
+        Some((_, flag, hint)) => Err(Error::Invalid {
+            message: format!("{flag} does not work with a fleet run (--on or --inventory)"),
+            hint: Some((*hint).into()),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// A runbook with errors (shown first) or without steps does not run; nor does `--section`
@@ -186,6 +232,18 @@ fn parse_vars(pairs: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// What a plain run does about a placeholder without a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    /// Ask for it on a terminal, then refuse.
+    Ask,
+    /// Refuse (exit 2): `--json` reads no answers.
+    Refuse,
+    /// `--diagnose` (an alert, an agent): refuse only for the steps that will run; the
+    /// placeholders of the steps it skips (those that ask) need no value.
+    RefuseUnlessSkipped,
+}
+
 /// The doc read as plain steps, as a runbook the engine runs like any other: its placeholders
 /// become its variables (with their values), its blocks its steps. Exit 2 before anything runs
 /// when a placeholder has no value (after asking for it on a terminal).
@@ -196,7 +254,7 @@ fn plain_steps(
     body: &Body,
     section: Option<&str>,
     given: &[(String, String)],
-    may_prompt: bool,
+    missing: Missing,
 ) -> Result<(Runbook, Body)> {
     let overlay = plain::overlay(ctx, kb, rb)?;
     let mut values = plain::values(kb, given);
@@ -221,14 +279,19 @@ fn plain_steps(
             hint: Some(format!("`runbook show {} --plain` shows every block and why it does not run", rb.id)),
         });
     }
-    if !read.unresolved().is_empty() && may_prompt {
+    if !read.unresolved().is_empty() && missing == Missing::Ask {
         let answers = plain::prompt(ctx, kb, rb, &read.unresolved());
         if !answers.is_empty() {
             values.extend(answers);
             read = plain::read(rb, &body.source, section, &values, overlay.as_ref());
         }
     }
-    let unresolved = read.unresolved();
+    let mut unresolved = read.unresolved();
+    if missing == Missing::RefuseUnlessSkipped {
+        let runs = |s: &&crate::model::plain::PlainStep| unattended_refusal(&s.step).is_none();
+        let needed: BTreeSet<&str> = read.steps.iter().filter(runs).flat_map(|s| &s.vars).map(String::as_str).collect();
+        unresolved.retain(|v| needed.contains(v.name.as_str()));
+    }
     if !unresolved.is_empty() {
         return Err(plain::unresolved_error(ctx, kb, rb, &unresolved));
     }

@@ -1,0 +1,250 @@
+//! `runbook exec ID --on HOSTS` / `--inventory FILE [--limit PATTERN]`: the runbook on many
+//! hosts (DESIGN §17). Chooses the hosts, sets up the connection, runs the fleet and picks the
+//! exit code.
+
+use crate::cli::Context;
+use crate::cli::error::{Error, Result, exit};
+use crate::cli::output;
+use crate::exec::fleet::{self, FleetReporter, FleetRequest, HostSpec};
+use crate::exec::remote::transport::{Connection, target_of};
+use crate::model::Kb;
+use crate::model::hosts::{self, Item};
+use crate::model::inventory::{Inventory, InventoryHost};
+use crate::record::{Target, Verdict};
+use std::path::PathBuf;
+
+/// The fleet flags of `runbook exec`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FleetArgs {
+    /// Run on these hosts over ssh: `gpu[01-32]`, a comma list, `@group` (with --inventory),
+    /// `docker:NAME`, `k8s:NAMESPACE/POD`
+    #[arg(long, visible_alias = "hosts", value_name = "HOSTS")]
+    pub on: Option<String>,
+    /// Take the hosts (and their vars) from an Ansible inventory: INI, YAML, or the JSON of
+    /// `ansible-inventory --list`
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// With --inventory: only these hosts or groups (Ansible's --limit: `a,b`, `!c`, `&d`, globs)
+    #[arg(long, value_name = "PATTERN", requires = "inventory")]
+    pub limit: Option<String>,
+    /// How many hosts run at once
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub forks: u16,
+    /// Pass this file to ssh as its config (`ssh -F FILE`) instead of ~/.ssh/config
+    #[arg(long, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+    /// Seconds ssh waits for a host to answer before it counts as unreachable
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub connect_timeout: u64,
+    /// Run again on the hosts that did not pass in this runbook's latest fleet run (narrowed by
+    /// --on/--inventory when given)
+    #[arg(long)]
+    pub retry_failed: bool,
+}
+
+impl FleetArgs {
+    pub fn wanted(&self) -> bool {
+        self.on.is_some() || self.inventory.is_some() || self.retry_failed
+    }
+
+    /// `--on gpu[01-08]`, `--inventory hosts.ini --limit gpu`, as typed (recorded in run.json).
+    fn selection(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(on) = &self.on {
+            parts.push(format!("--on {on}"));
+        }
+        if let Some(inventory) = &self.inventory {
+            parts.push(format!("--inventory {}", inventory.display()));
+        }
+        if let Some(limit) = &self.limit {
+            parts.push(format!("--limit {limit}"));
+        }
+        if self.retry_failed {
+            parts.push("--retry-failed".into());
+        }
+        parts.join(" ")
+    }
+}
+
+/// What the fleet run needs from `exec`'s own preparation.
+pub struct Prepared<'a> {
+    pub kb: &'a Kb,
+    pub request: &'a crate::exec::engine::RunRequest<'a>,
+    pub json: bool,
+}
+
+pub fn run(ctx: &Context, args: &FleetArgs, prepared: Prepared) -> Result<i32> {
+    let hosts = if args.retry_failed {
+        let failed = failed_last_time(prepared.request)?;
+        if args.on.is_some() || args.inventory.is_some() {
+            // Narrowed by name; each host is reached, with its vars, as it was last time.
+            let named = choose_hosts(ctx, args)?;
+            failed.into_iter().filter(|f| named.iter().any(|h| h.name == f.name)).collect()
+        } else {
+            failed
+        }
+    } else {
+        choose_hosts(ctx, args)?
+    };
+    if hosts.is_empty() {
+        return Err(Error::Invalid {
+            message: format!("no hosts selected by {}", args.selection()),
+            hint: Some("check --on, --limit and --retry-failed".into()),
+        });
+    }
+    let connection = connection(ctx, prepared.kb, args, prepared.request)?;
+    let run = prepared.request;
+    let request = FleetRequest {
+        kb: run.kb,
+        runbook: run.runbook,
+        body: run.body,
+        options: run.options,
+        context: run.context,
+        interrupted: run.interrupted,
+        hosts,
+        selection: args.selection(),
+        forks: usize::from(args.forks),
+        connection,
+    };
+    let reporter: Box<dyn FleetReporter> = if prepared.json {
+        Box::new(crate::exec::report::json::FleetJson::new(run.context.clock))
+    } else {
+        Box::new(crate::exec::report::terminal::FleetTerminal::new(output::use_color(ctx.color), ctx.quiet))
+    };
+    let outcome = fleet::run(&request, reporter.as_ref())?;
+    if let Some(problem) = outcome.archive_error {
+        return Err(Error::Failed {
+            message: format!("the fleet run's archive is incomplete: {problem}"),
+            hint: Some("free space or fix permissions in the archive folder, or pass --archives DIR".into()),
+        });
+    }
+    Ok(match outcome.record.verdict {
+        Verdict::Passed | Verdict::Warning => exit::OK,
+        Verdict::Interrupted => exit::INTERRUPTED,
+        Verdict::Failed | Verdict::Running => exit::FAILED,
+    })
+}
+
+/// The hosts `--on` and `--inventory`/`--limit` name, in order, each once.
+fn choose_hosts(ctx: &Context, args: &FleetArgs) -> Result<Vec<HostSpec>> {
+    let invalid = |message: String, hint: &str| Error::Invalid { message, hint: Some(hint.into()) };
+    let hosts = match &args.inventory {
+        Some(path) => {
+            let inventory = Inventory::load(&ctx.cwd.join(path))
+                .map_err(|e| invalid(e.to_string(), "fix the inventory, or name the hosts with --on"))?;
+            let selected = inventory
+                .select(args.on.as_deref(), args.limit.as_deref())
+                .map_err(|e| invalid(e, "`ansible-inventory --graph` shows an inventory's groups"))?;
+            selected.into_iter().map(inventory_host).collect::<std::result::Result<Vec<_>, String>>().map_err(|e| {
+                invalid(format!("{}: {e}", path.display()), "fix the host's ansible_* vars in the inventory")
+            })?
+        }
+        None => {
+            let on = args.on.as_deref().unwrap_or_default();
+            let items = hosts::expand(on).map_err(|e| invalid(e.to_string(), "write hosts like gpu[01-08],login1"))?;
+            on_items(items)?
+        }
+    };
+    Ok(hosts)
+}
+
+/// The hosts that did not pass in the runbook's latest fleet run, as they were reached then.
+fn failed_last_time(request: &crate::exec::engine::RunRequest) -> Result<Vec<HostSpec>> {
+    let id = &request.runbook.id;
+    let runs = crate::archive::store::Archives::new(&request.options.archives_dir).runs();
+    let last = runs
+        .iter()
+        .filter_map(|r| r.record.as_ref().ok())
+        .find(|r| r.runbook.id == *id && r.fleet.is_some())
+        .and_then(|r| Some((r.run_id.clone(), r.fleet.clone()?)));
+    let Some((run_id, fleet)) = last else {
+        return Err(Error::Invalid {
+            message: format!("nothing to retry: no earlier fleet run of {id}"),
+            hint: Some(format!(
+                "run it with --on HOSTS or --inventory FILE first: `runbook exec {id} --on 'gpu[01-08]'`"
+            )),
+        });
+    };
+    let failed: Vec<HostSpec> = fleet
+        .hosts
+        .into_iter()
+        .filter(|h| h.outcome != crate::record::HostOutcome::Passed)
+        .map(|h| HostSpec { name: h.name, target: h.target, vars: h.vars })
+        .collect();
+    if failed.is_empty() {
+        return Err(Error::Invalid { message: format!("nothing to retry: every host passed in {run_id}"), hint: None });
+    }
+    Ok(failed)
+}
+
+fn on_items(items: Vec<Item>) -> Result<Vec<HostSpec>> {
+    let mut hosts: Vec<HostSpec> = Vec::new();
+    for item in items {
+        match item {
+            Item::Group(group) => {
+                return Err(Error::Invalid {
+                    message: format!("`@{group}` names an inventory group, and no inventory was given"),
+                    hint: Some("add --inventory FILE".into()),
+                });
+            }
+            Item::Host(name) => {
+                let target = target_of(&name).map_err(|message| Error::Invalid {
+                    message,
+                    hint: Some("write HOST, HOST:PORT, docker:NAME or k8s:NAMESPACE/POD".into()),
+                })?;
+                if !hosts.iter().any(|h| h.name == name) {
+                    hosts.push(HostSpec { name, target, vars: Default::default() });
+                }
+            }
+        }
+    }
+    Ok(hosts)
+}
+
+/// An inventory host as a target: `ansible_host`, `ansible_port`, `ansible_user`, and
+/// `ansible_connection: docker` (the container named by `ansible_host`, or the host's name).
+fn inventory_host(host: InventoryHost) -> std::result::Result<HostSpec, String> {
+    let text = |key: &str| match host.vars.get(key) {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let address = text("ansible_host");
+    let target = match text("ansible_connection").as_deref() {
+        Some("docker") => Target::Docker { container: address.unwrap_or_else(|| host.name.clone()) },
+        None | Some("ssh") | Some("smart") | Some("paramiko") => {
+            let port = match text("ansible_port") {
+                Some(port) => {
+                    Some(port.parse::<u16>().map_err(|_| format!("host {}: bad ansible_port `{port}`", host.name))?)
+                }
+                None => None,
+            };
+            Target::Ssh { destination: host.name.clone(), address, port, user: text("ansible_user") }
+        }
+        Some(other) => {
+            return Err(format!("host {}: ansible_connection `{other}` is not supported (ssh or docker)", host.name));
+        }
+    };
+    Ok(HostSpec { name: host.name, target, vars: host.vars })
+}
+
+/// The programs as found on the run's `PATH`, the control sockets under the KB's state folder.
+fn connection(
+    ctx: &Context,
+    kb: &Kb,
+    args: &FleetArgs,
+    request: &crate::exec::engine::RunRequest,
+) -> Result<Connection> {
+    let path = request.context.env.get("PATH").map(String::as_str);
+    let mut connection =
+        Connection::new(path, &kb.state_dir()).map_err(|message| Error::Invalid { message, hint: None })?;
+    if let Some(config) = &args.ssh_config {
+        let config = ctx.cwd.join(config);
+        if let Err(err) = std::fs::metadata(&config) {
+            return Err(Error::io(&config, err));
+        }
+        connection.ssh_config = Some(config);
+    }
+    connection.connect_timeout_s = args.connect_timeout;
+    Ok(connection)
+}
