@@ -55,6 +55,14 @@ const SERVICE: &str = r#"
     name: The port answers
     run: kill -SEGV $$
     ```
+
+    ```yaml diagnosis
+    id: crashed
+    when: steps.listening.status == "failed"
+    cause: The frobnicator crashed
+    fix: [restart]
+    severity: critical
+    ```
 "#;
 
 const NOTES: &str = "# Notes on the frobnicator\n\nIt was installed in 2019.\n";
@@ -252,6 +260,8 @@ fn assert_round_trip(dir: &Path, results: &[Value], marker: &Path) {
         .collect();
     assert_eq!(outcomes, [("look", "passed"), ("restart", "skipped"), ("rack", "skipped"), ("listening", "failed")]);
     assert_eq!(run["not_run"], json!(["restart", "rack"]));
+    assert_eq!(run["diagnosis"]["id"], "crashed", "{run}");
+    assert_eq!(run["diagnosis"]["cause"], "The frobnicator crashed", "{run}");
     assert!(!run["findings"].as_array().expect("findings").is_empty(), "{run}");
     assert!(!marker.exists(), "run_diagnosis ran a confirm step");
 

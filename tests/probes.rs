@@ -206,6 +206,9 @@ fn shipped_storage_crisis_reports_a_full_disk_with_numbers() {
     assert_eq!(record["verdict"], "failed");
     assert!(record["findings"].as_array().unwrap().iter().any(|f| f["message"].as_str().unwrap().contains("saw 100%")));
     assert_no_confirmed_step_ran(&record);
+    // One cause: the full disk leads; a CPU fallback would be its consequence, not a finding.
+    assert_eq!(record["diagnoses"][0]["id"], "full-disk", "{:#}", record["diagnoses"]);
+    assert_eq!(outcome(&record, "gpu_services"), ("skipped".to_string(), "needs disk_usage, which failed".to_string()));
 }
 
 /// Runs of the built-in KB land in the XDG state dir the test builder sets.
@@ -303,9 +306,17 @@ fn shipped_cuda_304_on_a_machine_without_a_gpu() {
     let findings = record["findings"].as_array().unwrap();
     assert!(findings.iter().any(|f| f["message"].as_str().unwrap().contains("NVML unavailable")), "{findings:#?}");
     assert_no_confirmed_step_ran(&record);
-    // Every diagnostic ran: the run did not stop at the first failure.
+    // The run did not stop at the first failure...
     let steps = record["steps"].as_array().unwrap();
     assert!(steps.iter().filter(|s| s["outcome"] != "skipped").count() >= 8, "{steps:#?}");
+    // ...and leads with one cause, whose fix is the driver runbook, not a repair that cannot apply.
+    let first = &record["diagnoses"][0];
+    assert_eq!(first["id"], "no-driver", "{:#}", record["diagnoses"]);
+    assert_eq!(first["fix"][0]["runbook"], "nvidia-driver-not-loaded", "{first:#}");
+    assert_eq!(outcome(&record, "cuinit"), ("skipped".to_string(), "needs driver, which failed".to_string()));
+    for diagnosis in record["diagnoses"].as_array().unwrap() {
+        assert!(!diagnosis["fix"].to_string().contains("reload_uvm"), "{diagnosis:#}");
+    }
     let dir = ran.path().join(".state/runbook/archives");
     let run = std::fs::read_dir(dir).unwrap().flatten().next().unwrap().path();
     assert!(run.join("run.md").is_file());

@@ -4,7 +4,7 @@
 //! ```text
 //! cargo bench --bench harness                      # 10,000 runbooks, 5 runs each
 //! cargo bench --bench harness -- --runbooks 2000 --runs 3 --corpus ~/docs --out /tmp/b.md --keep /tmp/kb
-//! cargo bench --bench harness -- --only site     # one group: list, search, mcp, site, exec, plain or reliability
+//! cargo bench --bench harness -- --only site     # one group: list, search, mcp, site, exec, plain, scenarios or reliability
 //! cargo bench --bench harness -- --only serve    # the serve rows of `site`, without the builds
 //! cargo bench --bench harness -- --only mcp      # `search_runbooks` over `runbook mcp` (stdio)
 //! cargo bench --bench harness -- --only plain    # `show --plain --json` over 1,000 alert pages
@@ -18,6 +18,7 @@ mod mcp;
 mod measure;
 mod plain;
 mod reliability;
+mod scenarios;
 mod search;
 mod site;
 mod synth;
@@ -215,6 +216,9 @@ fn run() -> Result<(), String> {
         rows.extend(plain::rows(tmp.path(), opts.runs, opts.corpus.as_deref())?);
     }
     let alerts = if wanted("alerts") { Some(alerts_section(&opts, tmp.path())?) } else { None };
+    if wanted("scenarios") {
+        rows.extend(scenarios::rows(opts.runs)?);
+    }
     let load = if wanted("reliability") { reliability::load_under_edits(opts.runbooks, tmp.path())? } else { None };
     let fuzz_results = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/RESULTS.md");
     let reliability = reliability::section(load.as_ref(), &fuzz_results);

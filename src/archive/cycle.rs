@@ -91,6 +91,15 @@ pub struct Blocker {
     /// A short excerpt of the output, quoted when the report was written.
     pub evidence: String,
     pub runs: Vec<CitedRun>,
+    /// Set when the blocker is a diagnosis (DESIGN §6): its id; `step_name` is then its cause.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<String>,
+    /// A diagnosis' evidence: the failed checks that point to it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supporting: Vec<crate::record::Finding>,
+    /// A diagnosis' fix, as commands.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fix: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -366,25 +375,25 @@ fn blockers(
 ) -> Vec<Blocker> {
     let mut grouped: BTreeMap<(String, String), Blocker> = BTreeMap::new();
     for (record, archived) in records {
+        let title = || {
+            kb.by_id(&record.runbook.id)
+                .map(|idx| kb[idx].title.clone())
+                .unwrap_or_else(|| record.runbook.title.clone())
+        };
+        // A diagnosed run has one blocker: its most likely cause, the failed checks its evidence.
+        if let Some(diagnosis) = record.diagnoses.first() {
+            let key = (record.runbook.id.clone(), format!("diagnosis:{}", diagnosis.id));
+            let entry = grouped.entry(key).or_insert_with(|| empty_blocker(record, title(), ""));
+            diagnosed(entry, record, diagnosis);
+            entry.runs.push(link(record, archived, archives));
+            continue;
+        }
         for step in record.steps.iter().filter(|s| s.outcome.is_failure() && s.severity == Severity::Critical) {
             let key = (record.runbook.id.clone(), step.id.clone());
-            let entry = grouped.entry(key).or_insert_with(|| Blocker {
-                runbook: record.runbook.id.clone(),
-                runbook_title: kb
-                    .by_id(&record.runbook.id)
-                    .map(|idx| kb[idx].title.clone())
-                    .unwrap_or_else(|| record.runbook.title.clone()),
-                step: step.id.clone(),
-                step_name: step.name.clone(),
-                outcome: step.outcome,
-                occurrences: 0,
-                open: false,
-                message: String::new(),
-                evidence: String::new(),
-                runs: Vec::new(),
-            });
+            let entry = grouped.entry(key).or_insert_with(|| empty_blocker(record, title(), &step.id));
             entry.occurrences += 1;
             // The most recent occurrence speaks for the group.
+            entry.step_name = step.name.clone();
             entry.outcome = step.outcome;
             entry.message = step.why().unwrap_or_else(|| step.outcome.as_str().to_string());
             entry.evidence = evidence(step);
@@ -393,13 +402,53 @@ fn blockers(
     }
     let mut out: Vec<Blocker> = grouped.into_values().collect();
     for blocker in &mut out {
-        blocker.open = latest
-            .get(&blocker.runbook)
-            .is_some_and(|(record, _)| record.steps.iter().any(|s| s.id == blocker.step && s.outcome.is_failure()));
+        blocker.open = latest.get(&blocker.runbook).is_some_and(|(record, _)| match &blocker.diagnosis {
+            Some(id) => record.diagnoses.first().is_some_and(|d| &d.id == id),
+            None => {
+                record.diagnoses.is_empty()
+                    && record.steps.iter().any(|s| s.id == blocker.step && s.outcome.is_failure())
+            }
+        });
     }
     // Open blockers first, then the most frequent.
     out.sort_by(|a, b| b.open.cmp(&a.open).then(b.occurrences.cmp(&a.occurrences)).then(a.runbook.cmp(&b.runbook)));
     out
+}
+
+fn empty_blocker(record: &RunRecord, runbook_title: String, step: &str) -> Blocker {
+    Blocker {
+        runbook: record.runbook.id.clone(),
+        runbook_title,
+        step: step.to_string(),
+        step_name: String::new(),
+        outcome: Outcome::Failed,
+        occurrences: 0,
+        open: false,
+        message: String::new(),
+        evidence: String::new(),
+        runs: Vec::new(),
+        diagnosis: None,
+        supporting: Vec::new(),
+        fix: Vec::new(),
+    }
+}
+
+/// Fills a blocker from a run's most likely cause (the most recent run speaks for the group).
+fn diagnosed(entry: &mut Blocker, record: &RunRecord, diagnosis: &crate::record::DiagnosisRecord) {
+    entry.occurrences += 1;
+    entry.diagnosis = Some(diagnosis.id.clone());
+    entry.step = diagnosis.evidence.first().map(|f| f.step.clone()).unwrap_or_else(|| diagnosis.id.clone());
+    entry.step_name = diagnosis.cause.clone();
+    entry.message = diagnosis.cause.clone();
+    entry.outcome = diagnosis.evidence.first().map(|f| f.outcome).unwrap_or(Outcome::Failed);
+    entry.supporting = diagnosis.evidence.clone();
+    entry.fix = diagnosis.fix.iter().map(|f| f.command(&record.runbook.id)).collect();
+    entry.evidence = diagnosis
+        .evidence
+        .first()
+        .and_then(|f| record.steps.iter().find(|s| s.id == f.step))
+        .map(evidence)
+        .unwrap_or_default();
 }
 
 fn readiness(kb: &Kb, latest: &BTreeMap<String, (&RunRecord, &ArchivedRun)>, archives: &Path) -> Readiness {
@@ -518,6 +567,17 @@ fn next_actions(kb: &Kb, blockers: &[Blocker]) -> Vec<NextAction> {
         .filter(|b| b.open)
         .map(|blocker| {
             let verify = format!("runbook exec {}", blocker.runbook);
+            // Only the matched diagnosis' fix: never a repair that does not apply.
+            if let Some(id) = &blocker.diagnosis {
+                let note = blocker.fix.is_empty().then(|| format!("diagnosis `{id}` names no fix: follow its prose"));
+                return NextAction {
+                    runbook: blocker.runbook.clone(),
+                    blocker: id.clone(),
+                    fix: blocker.fix.clone(),
+                    verify,
+                    note,
+                };
+            }
             let found = kb.by_id(&blocker.runbook);
             let body = found.and_then(|idx| kb.body(idx).ok());
             let (fix, note) = match (found.map(|idx| &kb[idx]), body) {

@@ -63,7 +63,8 @@ fn executive_summary(out: &mut String, report: &CycleReport) {
     if open.is_empty() {
         let _ = writeln!(out, "\nNo open blockers.");
     } else {
-        let names: Vec<String> = open.iter().map(|b| format!("`{}` in {}", b.step, b.runbook)).collect();
+        let names: Vec<String> =
+            open.iter().map(|b| format!("`{}` in {}", b.diagnosis.as_deref().unwrap_or(&b.step), b.runbook)).collect();
         let _ = writeln!(out, "\n**{}:** {}.", plural(open.len(), "open blocker"), names.join(", "));
     }
 }
@@ -76,9 +77,26 @@ fn blockers(out: &mut String, report: &CycleReport) {
     }
     for b in &report.blockers {
         let state = if b.open { "open" } else { "resolved since" };
-        let _ = writeln!(out, "### {} › {} — {}\n", b.runbook, b.step, b.step_name);
-        let _ =
-            writeln!(out, "{} · {} in {} · {}\n", state, b.outcome.as_str(), plural(b.occurrences, "run"), b.message);
+        if let Some(id) = &b.diagnosis {
+            let _ = writeln!(out, "### {} › diagnosis {} — {}\n", b.runbook, id, b.step_name);
+            let _ = writeln!(out, "{} · most likely cause in {}\n", state, plural(b.occurrences, "run"));
+            for f in &b.supporting {
+                let _ = writeln!(out, "- ✘ `{}` ({}): {}", f.step, f.outcome.as_str(), f.message);
+            }
+            if !b.supporting.is_empty() {
+                out.push('\n');
+            }
+        } else {
+            let _ = writeln!(out, "### {} › {} — {}\n", b.runbook, b.step, b.step_name);
+            let _ = writeln!(
+                out,
+                "{} · {} in {} · {}\n",
+                state,
+                b.outcome.as_str(),
+                plural(b.occurrences, "run"),
+                b.message
+            );
+        }
         if !b.evidence.trim().is_empty() {
             out.push_str(&fenced("text", &b.evidence));
             out.push('\n');

@@ -85,6 +85,7 @@ pub fn render(run: &RunRecord) -> String {
         );
     }
 
+    write_diagnoses(&mut out, run);
     if !run.findings.is_empty() {
         let _ = writeln!(out, "\n## Findings\n");
         for finding in &run.findings {
@@ -104,6 +105,29 @@ pub fn render(run: &RunRecord) -> String {
         write_step(&mut out, number + 1, step);
     }
     out
+}
+
+/// `## Diagnosis`: the most likely cause with its evidence and fix, then the others that matched.
+fn write_diagnoses(out: &mut String, run: &RunRecord) {
+    let Some((first, others)) = run.diagnoses.split_first() else {
+        if !run.findings.is_empty() {
+            let _ = writeln!(out, "\n## Diagnosis\n\nNo known cause matched.");
+        }
+        return;
+    };
+    let _ = writeln!(out, "\n## Diagnosis\n\n**{}** (`{}`, {})\n", first.cause, first.id, first.severity);
+    for evidence in &first.evidence {
+        let _ = writeln!(out, "- {} **{}**: {}", outcome_mark(evidence.outcome), evidence.step, evidence.message);
+    }
+    for fix in &first.fix {
+        let _ = writeln!(out, "- fix: `{}`", fix.command(&run.runbook.id));
+    }
+    if !others.is_empty() {
+        let _ = writeln!(out, "\nAlso matched:\n");
+        for other in others {
+            let _ = writeln!(out, "- {} (`{}`)", other.cause, other.id);
+        }
+    }
 }
 
 fn write_step(out: &mut String, number: usize, step: &StepRecord) {

@@ -278,6 +278,7 @@ mod tests {
                 unreachable: None,
             }),
             fleet: None,
+            diagnoses: Vec::new(),
         }
     }
 

@@ -24,6 +24,7 @@ mod probe;
 mod search;
 mod serve;
 mod show;
+mod test;
 mod watch;
 mod watchdog;
 
@@ -80,6 +81,8 @@ pub enum Command {
     Exec(exec::Args),
     /// Lint runbooks: schema, templates, links, ids (exit 1 on errors)
     Check(check::Args),
+    /// Run runbooks inside their scenarios and compare what they conclude (exit 1 on a mismatch)
+    Test(test::Args),
     /// The record of every run: list, show and prune archives
     Archive(archive::Args),
     /// Turn a period of runs into a report: findings, blockers, readiness, next actions
@@ -166,6 +169,7 @@ pub fn main_with(hooks: &Hooks) -> i32 {
         Command::List(args) => list::run(&ctx, args),
         Command::Show(args) => show::run(&ctx, args),
         Command::Check(args) => check::run(&ctx, args),
+        Command::Test(args) => test::run(&ctx, args),
         Command::Exec(args) => exec::run(&ctx, args),
         Command::Archive(args) => archive::run(&ctx, args),
         Command::Cycle(args) => cycle::run(&ctx, args),

@@ -83,6 +83,10 @@ pub struct RunContext {
     pub watchdog: Option<PathBuf>,
     /// The fleet host this run's steps run on (DESIGN §17); `None`: here.
     pub remote: Option<Arc<super::remote::attempt::RemoteHost>>,
+    /// A scenario's world: probes read its fixtures instead of the host (DESIGN §13).
+    pub sandbox: Option<Arc<super::probe::sandbox::Sandbox>>,
+    /// The only run in this process: it may reap orphans and hunt strays among our children.
+    pub alone: bool,
 }
 
 impl RunContext {
@@ -104,7 +108,7 @@ impl RunContext {
         let user = user(&env);
         let shell = default_shell(env.get("PATH").map(String::as_str));
         let watchdog = std::env::current_exe().ok();
-        Ok(RunContext { env, user, host, clock, cwd, shell, gpu, watchdog, remote: None })
+        Ok(RunContext { env, user, host, clock, cwd, shell, gpu, watchdog, remote: None, sandbox: None, alone: true })
     }
 
     /// The values of the environment variables named `names` that are set (to redact them).

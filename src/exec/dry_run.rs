@@ -26,6 +26,16 @@ pub(super) fn show(mut engine: Engine, plans: &[Plan]) -> Result<RunOutcome, Inv
         let dry = DryStep { id: &step.id, name: &resolved.name, kind: step.kind(), command: &command, checks, notes };
         engine.reporter.dry_run_step(number + 1, total, &dry);
     }
+    for diagnosis in &engine.body.diagnoses {
+        let fix: Vec<&str> = diagnosis.fix.iter().map(|f| f.as_str()).collect();
+        engine.reporter.dry_run_diagnosis(&super::report::DryDiagnosis {
+            id: &diagnosis.id,
+            when: &diagnosis.when.source,
+            cause: &diagnosis.cause,
+            severity: diagnosis.severity,
+            fix,
+        });
+    }
     if let Some(first) = errors.first() {
         return Err(invalid(
             format!("{} of {} steps cannot be rendered: {first}", errors.len(), total),
@@ -44,6 +54,9 @@ fn notes(engine: &Engine, step: &Step, plan: &Plan, resolved: &ResolvedStep) -> 
     }
     if let Some(when) = &step.when {
         notes.push(format!("when: {}", when.source));
+    }
+    if !step.needs.is_empty() {
+        notes.push(format!("needs: {}", step.needs.join(", ")));
     }
     if let Some(confirm) = &resolved.confirm {
         notes.push(format!("asks first: {confirm}"));

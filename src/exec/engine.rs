@@ -87,6 +87,7 @@ impl ArchiveState {
 }
 
 pub(super) struct Engine<'a> {
+    pub(super) kb: &'a Kb,
     pub(super) rb: &'a Runbook,
     pub(super) body: &'a Body,
     pub(super) opts: &'a ExecOptions,
@@ -117,6 +118,7 @@ impl<'a> Engine<'a> {
         let scope = Scope::new(&vars, &context.host, &context.env);
         let record = new_record(request, &redactor, vars, resumed_from);
         Engine {
+            kb,
             rb: runbook,
             body,
             opts: options,
@@ -175,7 +177,9 @@ impl<'a> Engine<'a> {
                 ));
             }
         }
-        process::become_subreaper();
+        if self.ctx.alone {
+            process::become_subreaper();
+        }
         self.start_watchdog();
         self.open_archive();
         let total = self.body.steps.len();
@@ -183,7 +187,16 @@ impl<'a> Engine<'a> {
         self.reporter.run_started(&self.record, total, archive_dir.as_deref());
         let watch = self.ctx.clock.stopwatch();
         let mut stop: Option<String> = None;
+        // Steps the run plan left out (`--from`, `--only`): not a reason to skip their dependents.
+        let mut left_out: BTreeSet<String> = BTreeSet::new();
         for (index, (step, plan)) in self.body.steps.iter().zip(plans).enumerate() {
+            if let Plan::Skip(_) = plan {
+                left_out.insert(step.id.clone());
+            }
+            let plan = match (&plan, self.unmet_need(step, &left_out)) {
+                (Plan::Run, Some(reason)) => Plan::Skip(reason),
+                _ => plan,
+            };
             let run = self.step_run(index + 1, total, step, plan, stop.as_deref());
             if stop.is_none() && stops_the_run(step, &run.record) {
                 stop = Some(format!("not run: step `{}` failed", step.id));
@@ -205,8 +218,9 @@ impl<'a> Engine<'a> {
             self.record.steps.push(run.record);
             self.record.duration_ms = watch.elapsed_ms();
             self.save(false);
-            // In a fleet run the other hosts' children are ours too: theirs to reap.
-            if self.ctx.remote.is_none() {
+            // In a fleet run the other hosts' children are ours too, and in a scenario run the
+            // other scenarios': theirs to reap.
+            if self.ctx.alone && self.ctx.remote.is_none() {
                 process::reap_orphans();
             }
         }
@@ -215,6 +229,25 @@ impl<'a> Engine<'a> {
         let archive_dir = self.archive_dir();
         self.reporter.run_finished(&self.record, archive_dir.as_deref());
         Ok(RunOutcome { record: self.record, archive_dir, archive_error: self.archive.error })
+    }
+
+    /// Why `step` cannot run because a step it `needs` did not pass: "needs driver, which failed".
+    fn unmet_need(&self, step: &Step, left_out: &BTreeSet<String>) -> Option<String> {
+        step.needs.iter().find_map(|needed| {
+            if left_out.iter().any(|id| id.eq_ignore_ascii_case(needed)) {
+                return None;
+            }
+            let record = self.record.steps.iter().find(|s| s.id.eq_ignore_ascii_case(needed))?;
+            let how = match record.outcome {
+                Outcome::Passed => return None,
+                Outcome::Skipped => "was skipped",
+                Outcome::TimedOut => "timed out",
+                Outcome::Error => "could not run",
+                Outcome::Interrupted => "was interrupted",
+                Outcome::Failed => "failed",
+            };
+            Some(format!("needs {}, which {how}", record.id))
+        })
     }
 
     /// What becomes of one step: run, skipped, or carried over.
@@ -319,6 +352,21 @@ impl<'a> Engine<'a> {
         self.record.findings = findings(&self.record.steps);
         let interrupted = self.interrupted.load(Ordering::SeqCst);
         self.record.verdict = verdict(&self.record.steps, interrupted);
+        // A run stopped halfway proves nothing about causes.
+        if !interrupted {
+            let (diagnoses, problems) = super::diagnose::evaluate(
+                &self.body.diagnoses,
+                &self.record.steps,
+                &self.scope,
+                &self.renderer,
+                self.kb,
+                self.rb,
+            );
+            for problem in problems {
+                self.reporter.notice(&self.redactor.redact(&problem));
+            }
+            self.record.diagnoses = diagnoses;
+        }
     }
 }
 
@@ -413,6 +461,7 @@ fn new_record(
             unreachable: None,
         }),
         fleet: None,
+        diagnoses: Vec::new(),
     }
 }
 

@@ -10,7 +10,7 @@ use super::plan::{ExecOptions, Invalid};
 use super::remote::attempt::RemoteHost;
 use super::remote::preflight::{LocalBinary, Preflight, preflight};
 use super::remote::transport::Connection;
-use super::report::{DryStep, Reporter, StepStart};
+use super::report::{DryDiagnosis, DryStep, Reporter, StepStart};
 use super::stream::StreamKind;
 use crate::archive::store::{self, Archives};
 use crate::archive::writer::RunWriter;
@@ -321,6 +321,9 @@ impl Reporter for GatedReporter<'_> {
     fn dry_run_step(&mut self, number: usize, total: usize, step: &DryStep) {
         self.inner.dry_run_step(number, total, step);
     }
+    fn dry_run_diagnosis(&mut self, diagnosis: &DryDiagnosis) {
+        self.inner.dry_run_diagnosis(diagnosis);
+    }
 }
 
 /// The fleet run's record before any host ran.
@@ -356,6 +359,8 @@ fn fleet_record(request: &FleetRequest, started: jiff::Timestamp) -> RunRecord {
         verdict: Verdict::Running,
         steps: Vec::new(),
         findings: Vec::new(),
+        // Each host's run has its own diagnoses (in `hosts/<host>/run.json`).
+        diagnoses: Vec::new(),
         remote: None,
         fleet: Some(Fleet {
             selection: request.selection.clone(),

@@ -36,6 +36,19 @@ pub fn render(run: &RunRecord) -> Result<String, quick_junit::SerializeError> {
         }
         suite.add_test_case(case);
     }
+    for (rank, diagnosis) in run.diagnoses.iter().enumerate() {
+        suite.add_property(quick_junit::Property::new(
+            format!("diagnosis.{}", rank + 1),
+            format!("{}: {}", diagnosis.id, diagnosis.cause),
+        ));
+    }
+    if let Some(first) = run.diagnoses.first() {
+        let mut text = format!("Diagnosis: {} ({})", first.cause, first.id);
+        for fix in &first.fix {
+            text.push_str(&format!("\nfix: {}", fix.command(&run.runbook.id)));
+        }
+        suite.set_system_out(text);
+    }
     suite.set_time(Duration::from_millis(run.duration_ms));
     let mut report = Report::new(format!("runbook exec {}", run.runbook.id));
     report.set_time(Duration::from_millis(run.duration_ms));

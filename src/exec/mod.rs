@@ -3,6 +3,7 @@
 pub mod attempt;
 pub mod check;
 pub mod context;
+mod diagnose;
 mod dry_run;
 pub mod engine;
 pub mod fleet;
@@ -15,6 +16,8 @@ pub mod redact;
 pub mod remote;
 pub mod report;
 pub mod resolve;
+pub mod scenario;
+pub mod scenario_world;
 pub mod scope;
 mod step;
 pub mod stream;

@@ -45,6 +45,8 @@ pub struct ExecOptions {
     /// `--resume` of a fleet host: the run folder to continue, instead of the latest run of the
     /// runbook under `archives_dir`.
     pub resume_from: Option<PathBuf>,
+    /// In a scenario: the answers to `confirm`, by step id; unanswered steps are skipped.
+    pub answers: Option<BTreeMap<String, bool>>,
 }
 
 /// Input that makes the run impossible: nothing has run (exit 2).

@@ -130,6 +130,14 @@ impl Engine<'_> {
     }
 
     fn confirm(&mut self, step_id: &str, question: &str) -> Confirmation {
+        // A scenario answers only what it says; nobody else is asked (DESIGN §13).
+        if let Some(answers) = &self.opts.answers {
+            return match answers.get(step_id) {
+                Some(true) => Confirmation::Yes(format!("the scenario ({})", self.ctx.confirmed_by())),
+                Some(false) => Confirmation::No(format!("declined by the scenario: {question}")),
+                None => Confirmation::No(format!("not answered by the scenario: {question}")),
+            };
+        }
         if self.opts.yes {
             return Confirmation::Yes(format!("--yes ({})", self.ctx.confirmed_by()));
         }
@@ -284,7 +292,9 @@ impl Engine<'_> {
     }
 
     fn probe_world(&self, resolved: &ResolvedStep) -> ProbeWorld {
-        ProbeWorld::new(self.step_cwd(resolved), &self.ctx.env, std::sync::Arc::clone(&self.ctx.gpu))
+        let mut world = ProbeWorld::new(self.step_cwd(resolved), &self.ctx.env, std::sync::Arc::clone(&self.ctx.gpu));
+        world.sandbox = self.ctx.sandbox.clone();
+        world
     }
 
     /// The process of a `run` step: its shell, the run's environment plus the step's `env`.
@@ -302,7 +312,7 @@ impl Engine<'_> {
         env.insert("RUNBOOK_RUN_ID".into(), self.record.run_id.clone());
         env.insert("RUNBOOK_RUNBOOK".into(), self.rb.id.clone());
         env.insert("RUNBOOK_STEP".into(), step.id.clone());
-        Spawn { program, args, env, cwd: self.step_cwd(resolved), stdin: None, solo: true }
+        Spawn { program, args, env, cwd: self.step_cwd(resolved), stdin: None, solo: self.ctx.alone }
     }
 
     /// Sleeps between attempts; false when interrupted meanwhile.

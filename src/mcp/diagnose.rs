@@ -232,13 +232,17 @@ impl Diagnoser {
 fn summary(plan: &Plan, record: &Value, events: &Events, note: Option<String>) -> Value {
     let steps: Vec<Value> =
         record["steps"].as_array().map(|steps| steps.iter().map(step_line).collect()).unwrap_or_default();
-    let diagnosis = record.get("diagnosis").or(events.diagnosis.as_ref()).cloned().unwrap_or(Value::Null);
+    // `diagnoses` in run.json, in document order: the first is the most likely cause.
+    let matched = record["diagnoses"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let diagnosis = matched.first().or(events.diagnosis.as_ref()).cloned().unwrap_or(Value::Null);
+    let also_matched: Vec<&Value> = matched.iter().skip(1).map(|d| &d["id"]).collect();
     let run_id = record.get("run_id").cloned().or_else(|| events.run_id.clone().map(Value::String));
     let mut out = json!({
         "run_id": run_id,
         "runbook": plan.runbook,
         "verdict": record.get("verdict").or_else(|| events.finished.as_ref().and_then(|f| f.get("verdict"))),
         "diagnosis": diagnosis,
+        "also_matched": also_matched,
         "findings": record.get("findings").cloned().unwrap_or_else(|| json!([])),
         "steps": steps,
         "not_run": plan.not_run,
@@ -298,7 +302,8 @@ async fn read_events(stdout: tokio::process::ChildStdout) -> Events {
                 events.archive = event["archive"].as_str().map(PathBuf::from);
             }
             Some("run_finished") => events.finished = Some(event),
-            Some("diagnosis") => events.diagnosis = Some(event),
+            // The first is the most likely cause; the record lists the others.
+            Some("diagnosis") if events.diagnosis.is_none() => events.diagnosis = Some(event),
             _ => {}
         }
     }
@@ -417,7 +422,7 @@ mod tests {
         };
         let record = json!({
             "run_id": "r1", "verdict": "failed", "findings": [{"step": "look"}],
-            "diagnosis": {"cause": "the service is down"},
+            "diagnoses": [{"id": "down", "cause": "the service is down"}, {"id": "disk", "cause": "the disk is full"}],
             "steps": [{"id": "look", "name": "Look", "outcome": "failed",
                        "checks": [{"passed": true, "message": "ok"}, {"passed": false, "message": "exit 1, expected 0"}]},
                       {"id": "fix", "name": "Fix", "outcome": "skipped", "reason": "not run by --diagnose", "checks": []}],
@@ -425,7 +430,8 @@ mod tests {
         let out = summary(&plan, &record, &Events::default(), Some("stopped".into()));
         assert_eq!(out["run_id"], "r1");
         assert_eq!(out["verdict"], "failed");
-        assert_eq!(out["diagnosis"]["cause"], "the service is down");
+        assert_eq!(out["diagnosis"]["cause"], "the service is down", "the first match is the most likely cause");
+        assert_eq!(out["also_matched"], json!(["disk"]));
         assert_eq!(out["steps"][0]["why"], "exit 1, expected 0");
         assert_eq!(out["steps"][1]["why"], "not run by --diagnose");
         assert_eq!(out["not_run"], json!(["fix"]));

@@ -38,6 +38,10 @@ pub enum Rule {
     Config,
     /// Plain docs: overlays, placeholders without a value, shell blocks that do not parse.
     Plain,
+    /// A `yaml diagnosis` block: its fields, expression and `fix` steps.
+    Diagnosis,
+    /// A scenario file (`NAME.scenarios.yaml`).
+    Scenario,
 }
 
 impl Rule {
@@ -54,6 +58,8 @@ impl Rule {
             Rule::Shortcode => "shortcode",
             Rule::Config => "config",
             Rule::Plain => "plain",
+            Rule::Diagnosis => "diagnosis",
+            Rule::Scenario => "scenario",
         }
     }
 

@@ -25,6 +25,12 @@ pub fn is_step_info(info: &str) -> bool {
     words.next() == Some("yaml") && words.next() == Some("step") && words.next().is_none()
 }
 
+/// True for the info string of a diagnosis fence: `yaml diagnosis` (DESIGN §4).
+pub fn is_diagnosis_info(info: &str) -> bool {
+    let mut words = info.split_whitespace();
+    words.next() == Some("yaml") && words.next() == Some("diagnosis") && words.next().is_none()
+}
+
 /// Byte offsets → 1-based line and column (in characters).
 #[derive(Debug)]
 pub struct LineIndex {

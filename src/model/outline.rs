@@ -6,7 +6,9 @@
 //!
 //! It is built over the prepared text ([`super::docs_syntax`]): lines as in the file.
 
-use super::markdown::{Heading, LineIndex, RawLink, fence_is_closed, html_anchors, is_step_info, options};
+use super::markdown::{
+    Heading, LineIndex, RawLink, fence_is_closed, html_anchors, is_diagnosis_info, is_step_info, options,
+};
 use super::slug::{AnchorSet, heading_anchor};
 use pulldown_cmark::{CodeBlockKind, Event, LinkType, Parser, Tag, TagEnd};
 use std::ops::Range;
@@ -59,6 +61,12 @@ pub struct Fence {
     pub closed: bool,
     /// Index into [`Outline::headings`] of the H1–H3 heading above it.
     pub section: Option<usize>,
+}
+
+impl Fence {
+    pub fn is_diagnosis(&self) -> bool {
+        self.info.as_deref().is_some_and(is_diagnosis_info)
+    }
 }
 
 /// A piece of a section's text, in document order.
@@ -118,9 +126,15 @@ impl Outline {
         self.fences.iter().filter(|fence| fence.step)
     }
 
-    /// Lines of the other fences that run to the end of the text.
+    /// The `yaml diagnosis` fences, in document order (DESIGN §4).
+    pub fn diagnosis_fences(&self) -> impl Iterator<Item = &Fence> {
+        self.fences.iter().filter(|fence| fence.is_diagnosis())
+    }
+
+    /// Lines of the other fences that run to the end of the text (step and diagnosis fences
+    /// have their own error).
     pub fn unclosed_fences(&self) -> impl Iterator<Item = usize> + '_ {
-        self.fences.iter().filter(|fence| !fence.step && !fence.closed).map(|fence| fence.line)
+        self.fences.iter().filter(|fence| !fence.step && !fence.is_diagnosis() && !fence.closed).map(|fence| fence.line)
     }
 }
 

@@ -19,6 +19,7 @@ use super::step::{Action, DEFAULT_TIMEOUT, RawStep, RefSite, Retry, RunAction, S
 use super::template::Template;
 use super::yaml::{YamlPart, map_location, parse_yaml, spanned_at, yaml_diagnostic};
 use crate::util::text::{did_you_mean, hex};
+use serde_saphyr::Spanned;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -197,6 +198,7 @@ fn not_utf8(mut runbook: Runbook, err: &std::string::FromUtf8Error) -> Runbook {
     runbook.body = Some(Arc::new(Body {
         source: String::new(),
         steps: Vec::new(),
+        diagnoses: Vec::new(),
         sha256: runbook.sha256.clone(),
         prepared: Arc::default(),
         outline: Arc::default(),
@@ -239,6 +241,16 @@ fn read_text(mut runbook: Runbook, text: String, ctx: &ParseContext) -> Runbook 
     take_title_and_summary(&mut runbook, &read, &outline);
     let watch_line = read.site("watch").map(|s| s.line).unwrap_or(1);
     let steps = build_steps(&mut runbook, &outline, read.front.defaults, ctx, watch_line, &mut diags);
+    let step_ids: Vec<&str> = steps.iter().map(|s| s.id.as_str()).collect();
+    let captured: BTreeSet<&str> = steps.iter().flat_map(|s| s.capture_names()).collect();
+    let known = KnownNames {
+        steps: &step_ids,
+        captures: &captured,
+        vars: &runbook.vars,
+        ctx,
+        complete: steps.len() == runbook.step_fences,
+    };
+    let (diagnoses, fix_links) = super::diagnosis_parse::build_all(&outline, &known, &path, &mut diags);
     for line in outline.unclosed_fences() {
         diags.push(
             Diagnostic::warning(Rule::Markdown, &path, line, 1, "code fence is never closed")
@@ -255,6 +267,7 @@ fn read_text(mut runbook: Runbook, text: String, ctx: &ParseContext) -> Runbook 
     runbook.links = links(&outline, &prepared);
     runbook.headings = outline.headings.clone();
     runbook.html_anchors = outline.html_anchors.clone();
+    runbook.links.extend(fix_links);
     // Everything found in the prepared text points into the file as written.
     for diag in &mut diags {
         diag.column = prepared.original_column(diag.line, diag.column);
@@ -264,7 +277,8 @@ fn read_text(mut runbook: Runbook, text: String, ctx: &ParseContext) -> Runbook 
     }
     let prepared = Arc::new(prepared);
     let outline = Arc::new(outline);
-    runbook.body = Some(Arc::new(Body { source: text, steps, sha256: runbook.sha256.clone(), prepared, outline }));
+    runbook.body =
+        Some(Arc::new(Body { source: text, steps, diagnoses, sha256: runbook.sha256.clone(), prepared, outline }));
     diags.sort_by_key(|d| (d.line, d.column));
     runbook.file_errors = diags.iter().filter(|d| d.is_error()).count();
     runbook.diagnostics = diags;
@@ -320,6 +334,7 @@ fn build_steps(
     runbook.step_fences = fences.len();
     let mut built: Vec<(Step, &StepFence, (usize, usize))> = Vec::new();
     let mut unreadable_steps = 0;
+    let mut needs_sites: Vec<Vec<(String, (usize, usize))>> = Vec::new();
     for (index, fence) in fences.iter().enumerate() {
         if !fence.closed {
             unreadable_steps += 1;
@@ -336,7 +351,10 @@ fn build_steps(
             continue;
         }
         let raw = match parse_yaml::<RawStep>(&fence.yaml, &path, YamlPart::Step) {
-            Ok(raw) => raw,
+            Ok(raw) => {
+                needs_sites.push(raw.needs.0.iter().map(|n| (n.value.trim().to_string(), item_at(fence, n))).collect());
+                raw
+            }
             Err(diag) => {
                 diags.push(diag);
                 unreadable_steps += 1;
@@ -347,12 +365,21 @@ fn build_steps(
         match build_step(raw, index + 1, fence, &defaults, runbook.severity, section, &path) {
             Ok((step, id_at)) => built.push((step, fence, id_at)),
             Err(diag) => {
+                needs_sites.pop();
                 diags.push(diag);
                 unreadable_steps += 1;
             }
         }
     }
     check_step_ids(&built, &path, diags);
+    for (step, fence, _) in &built {
+        if let Some(diag) = super::lint::evidence_free_pass(step, fence, &path) {
+            diags.push(diag);
+        }
+    }
+    if unreadable_steps == 0 {
+        check_needs(&built, &needs_sites, &path, diags);
+    }
     // A step that could not be read already has its error; the ids and captures it would have
     // defined are unknown, so names it might define are not reported again as undefined.
     if unreadable_steps == 0 {
@@ -568,8 +595,14 @@ fn trimmed(items: &[String]) -> Vec<String> {
     items.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect()
 }
 
+/// Where a list item starts; a single string written for a list (`needs: driver`) has no
+/// position of its own, so it is found by its text.
+pub(super) fn item_at(fence: &StepFence, item: &Spanned<String>) -> (usize, usize) {
+    if item.referenced.line() == 0 { locate(fence, &item.value) } else { spanned_at(&fence.yaml, item) }
+}
+
 /// Where `needle` first appears in the fragment, as a file position (fallback: the fence line).
-fn locate(fence: &StepFence, needle: &str) -> (usize, usize) {
+pub(super) fn locate(fence: &StepFence, needle: &str) -> (usize, usize) {
     for (i, line) in fence.yaml.text.lines().enumerate() {
         if let Some(byte) = line.find(needle) {
             return (fence.yaml.first_line + i, line[..byte].chars().count() + 1 + fence.yaml.indent);
@@ -623,6 +656,7 @@ fn build_step(
         severity: raw.severity.or(defaults.severity).unwrap_or(runbook_severity),
         env,
         cwd: raw.cwd.or_else(|| defaults.cwd.clone()),
+        needs: raw.needs.0.iter().map(|n| n.value.trim().to_string()).collect(),
         source: None,
     };
     Ok((step, id_at))
@@ -773,6 +807,65 @@ fn default_name(action: &Action) -> String {
         Action::Run(run) => first_line(&run.script.source),
         Action::Probe(probe) => probe.subject(),
         Action::Manual(text) => first_line(&text.source),
+    }
+}
+
+/// The names a diagnosis may read: every step (all have run by then), their captures, vars.
+pub(super) struct KnownNames<'a> {
+    pub steps: &'a [&'a str],
+    pub captures: &'a BTreeSet<&'a str>,
+    pub vars: &'a BTreeMap<String, serde_json::Value>,
+    pub ctx: &'a ParseContext,
+    /// False when a step could not be read: names it might define are not reported.
+    pub complete: bool,
+}
+
+impl KnownNames<'_> {
+    /// Whether `root` names something a diagnosis expression can read.
+    pub fn is_value(&self, root: &str) -> bool {
+        BUILTIN_NAMES.contains(&root)
+            || self.vars.contains_key(root)
+            || self.ctx.config_vars.contains(root)
+            || self.captures.contains(root)
+    }
+}
+
+/// `needs:` names earlier steps only (DESIGN §3): an unknown, later or own id is an error.
+fn check_needs(
+    built: &[(Step, &StepFence, (usize, usize))],
+    sites: &[Vec<(String, (usize, usize))>],
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let all_ids: Vec<&str> = built.iter().map(|(s, _, _)| s.id.as_str()).collect();
+    for (position, ((step, _, _), needs)) in built.iter().zip(sites).enumerate() {
+        let earlier = &all_ids[..position];
+        for (needed, (line, column)) in needs {
+            let problem = if earlier.iter().any(|id| id.eq_ignore_ascii_case(needed)) {
+                continue;
+            } else if needed.eq_ignore_ascii_case(&step.id) {
+                (
+                    format!("step `{}` needs itself", step.id),
+                    "`needs` names earlier steps whose passing this step depends on".to_string(),
+                )
+            } else if all_ids.iter().any(|id| id.eq_ignore_ascii_case(needed)) {
+                (
+                    format!("`needs: {needed}` refers to a step that runs later"),
+                    "a step can need only earlier steps: move it below the step it needs".to_string(),
+                )
+            } else {
+                (
+                    format!("unknown step `{needed}` in `needs`"),
+                    did_you_mean(needed, earlier.iter().copied()).unwrap_or_else(|| {
+                        format!(
+                            "earlier steps: {}",
+                            if earlier.is_empty() { "none".to_string() } else { earlier.join(", ") }
+                        )
+                    }),
+                )
+            };
+            diags.push(Diagnostic::error(Rule::Step, path, *line, *column, problem.0).with_hint(problem.1));
+        }
     }
 }
 

@@ -77,6 +77,8 @@ pub struct Body {
     /// The text with any BOM removed.
     pub source: String,
     pub steps: Vec<Step>,
+    /// The `yaml diagnosis` blocks, in document order (DESIGN §4).
+    pub diagnoses: Vec<super::diagnosis::Diagnosis>,
     /// SHA-256 of the bytes this body was parsed from (the file may have changed since the
     /// summary was read).
     pub sha256: String,

@@ -19,7 +19,7 @@ use std::fmt;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Every key a step may have, for "did you mean" hints.
-pub const STEP_FIELDS: [&str; 16] = [
+pub const STEP_FIELDS: [&str; 17] = [
     "id",
     "name",
     "run",
@@ -36,6 +36,7 @@ pub const STEP_FIELDS: [&str; 16] = [
     "severity",
     "env",
     "cwd",
+    "needs",
 ];
 
 named_enum! {
@@ -301,6 +302,8 @@ macro_rules! define_raw_step {
             pub severity: Option<Severity>,
             pub env: Option<BTreeMap<EnvName, Template>>,
             pub cwd: Option<Template>,
+            #[serde(default)]
+            pub needs: super::diagnosis::OneOrMany,
             $(pub $key: Option<Spanned<$ty>>,)*
         }
 
@@ -364,6 +367,8 @@ pub struct Step {
     pub severity: Severity,
     pub env: BTreeMap<String, Template>,
     pub cwd: Option<Template>,
+    /// Earlier steps that must have passed; otherwise this one is skipped (DESIGN §3).
+    pub needs: Vec<String>,
     /// For a step read from a plain shell block (DESIGN §14): the block it came from.
     pub source: Option<StepSource>,
 }

@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 pub enum YamlPart {
     FrontMatter,
     Step,
+    Diagnosis,
 }
 
 /// Deserializes a YAML fragment, turning any error into a diagnostic at its place in the file.
@@ -36,6 +37,7 @@ pub fn yaml_diagnostic(fragment: &Fragment, path: &str, part: YamlPart, err: &se
     let rule = match part {
         YamlPart::FrontMatter => Rule::FrontMatter,
         YamlPart::Step => Rule::Step,
+        YamlPart::Diagnosis => Rule::Diagnosis,
     };
     let diag = Diagnostic::error(rule, path, line, column, message);
     match hint {
@@ -78,6 +80,7 @@ fn explain_yaml_error(message: &str, part: YamlPart, source_line: &str, column: 
         let candidates: Vec<&str> = match (part, top_level) {
             (YamlPart::Step, true) => STEP_FIELDS.iter().chain(PROBE_NAMES.iter()).copied().collect(),
             (YamlPart::FrontMatter, true) => FRONT_MATTER_FIELDS.to_vec(),
+            (YamlPart::Diagnosis, true) => super::diagnosis::DIAGNOSIS_FIELDS.to_vec(),
             _ => expected.clone(),
         };
         let hint = match closest(key, candidates.iter().copied()) {
@@ -87,6 +90,7 @@ fn explain_yaml_error(message: &str, part: YamlPart, source_line: &str, column: 
         let place = match part {
             YamlPart::Step if top_level => " in step",
             YamlPart::FrontMatter if top_level => " in front matter",
+            YamlPart::Diagnosis if top_level => " in diagnosis",
             _ => "",
         };
         return (format!("unknown key `{key}`{place}"), Some(hint));

@@ -12,6 +12,7 @@ pub use check::CheckResult;
 pub use fleet::{Fleet, FleetHost, HostOutcome, Remote, Target};
 pub use observation::Observation;
 pub use run::{
-    EngineVersion, Finding, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord, StreamRecord, Verdict,
+    DiagnosisRecord, EngineVersion, Finding, FixRecord, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA,
+    StepRecord, StreamRecord, Verdict,
 };
 pub use trigger::{MAX_TRIGGER_BYTES, Trigger, TriggerError};

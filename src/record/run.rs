@@ -204,6 +204,51 @@ pub struct Finding {
     pub message: String,
 }
 
+/// A diagnosis that matched after the run (DESIGN §4): the cause, what fixes it, and the failed
+/// checks that point to it. A run's first diagnosis is its most likely cause.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DiagnosisRecord {
+    pub id: String,
+    pub cause: String,
+    pub severity: Severity,
+    #[serde(default)]
+    pub fix: Vec<FixRecord>,
+    /// The failed steps its `when` reads.
+    #[serde(default)]
+    pub evidence: Vec<Finding>,
+}
+
+/// One entry of a diagnosis' `fix`: a step of the same runbook, or another runbook.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FixRecord {
+    /// A step of the runbook that ran (its repair).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// A link as written in the runbook (`cuda-wsl2.md`, `x.md#section`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// The runbook the link points to, when it resolves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<String>,
+}
+
+impl FixRecord {
+    /// The command that applies this fix, given the id of the runbook that was run.
+    pub fn command(&self, runbook: &str) -> String {
+        match (&self.step, &self.runbook, &self.link) {
+            (Some(step), _, _) => format!("runbook exec {runbook} --from {step}"),
+            (None, Some(other), _) => match &self.anchor {
+                Some(anchor) => format!("runbook show {other} (section {anchor})"),
+                None => format!("runbook exec {other}"),
+            },
+            (None, None, Some(link)) => format!("read {link}"),
+            (None, None, None) => String::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
     pub schema: u32,
@@ -232,6 +277,9 @@ pub struct RunRecord {
     /// A fleet run: its hosts and how each ended (DESIGN §17).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet: Option<super::Fleet>,
+    /// Every diagnosis that matched, in document order; the first is the most likely cause.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnoses: Vec<DiagnosisRecord>,
 }
 
 impl RunRecord {

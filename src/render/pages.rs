@@ -146,6 +146,43 @@ impl Site {
         )
     }
 
+    /// The causes a runbook can name, with where its prose explains them and what fixes them.
+    fn diagnosis_cards(&self, rb: &crate::model::Runbook, body: &crate::model::Body) -> Vec<DiagnosisCard> {
+        body.diagnoses
+            .iter()
+            .map(|d| DiagnosisCard {
+                id: d.id.clone(),
+                cause: d.cause.clone(),
+                when: d.when.source.clone(),
+                severity: d.severity.as_str(),
+                section: d.section.clone(),
+                fix: d
+                    .fix
+                    .iter()
+                    .map(|fix| match fix {
+                        crate::model::diagnosis::Fix::Step(step) => {
+                            FixLink { label: step.clone(), url: Some(format!("#step-{step}")) }
+                        }
+                        crate::model::diagnosis::Fix::Link(dest) => {
+                            let target = rb.links.iter().find(|l| &l.dest == dest).and_then(|l| l.target.as_ref());
+                            let url = target.map(|t| {
+                                let base = self.urls.runbook(&self.kb[t.runbook].id);
+                                match &t.anchor {
+                                    Some(anchor) => format!("{base}#{anchor}"),
+                                    None => base,
+                                }
+                            });
+                            FixLink {
+                                label: target.map(|t| self.kb[t.runbook].id.clone()).unwrap_or(dest.clone()),
+                                url,
+                            }
+                        }
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
     fn runbook_page(&self, idx: RunbookIdx) -> Result<RenderedPage, RenderError> {
         self.render_runbook(idx, self.kb.body(idx))
     }
@@ -209,6 +246,7 @@ impl Site {
             self.runs_of(&rb.id).iter().take(50).find_map(|&r| AutoDiagnosis::of(&self.urls, &self.runs[r]));
         let backlinks = self.backlinks(idx);
         let plain = body.as_ref().filter(|_| rb.is_document()).and_then(|b| PlainHint::of(&self.kb, rb, b));
+        let diagnoses = body.as_ref().map(|b| self.diagnosis_cards(rb, b)).unwrap_or_default();
         let html = self.templates.render(
             "runbook.html",
             crate::ctx! {
@@ -217,6 +255,7 @@ impl Site {
                 toc => toc,
                 body => Value::from_safe_string(rendered.html),
                 diagnostics => &rb.diagnostics,
+                diagnoses => diagnoses,
                 load_error => load_error,
                 runs => runs,
                 auto_diagnosis => auto_diagnosis,
@@ -494,4 +533,21 @@ struct Backlink<'a> {
     id: &'a str,
     title: &'a str,
     url: String,
+}
+
+/// A declared diagnosis on its runbook's page.
+#[derive(Serialize)]
+struct DiagnosisCard {
+    id: String,
+    cause: String,
+    when: String,
+    severity: &'static str,
+    section: Option<String>,
+    fix: Vec<FixLink>,
+}
+
+#[derive(Serialize)]
+struct FixLink {
+    label: String,
+    url: Option<String>,
 }

@@ -207,6 +207,7 @@ pub struct StepCard {
     pub kind: &'static str,
     pub severity: &'static str,
     pub when: Option<String>,
+    pub needs: Vec<String>,
     pub confirm: Option<String>,
     pub command: Option<String>,
     pub manual: Option<String>,
@@ -244,6 +245,7 @@ impl StepCard {
             kind: step.kind().as_str(),
             severity: step.severity.as_str(),
             when: step.when.as_ref().map(|w| w.source.clone()),
+            needs: step.needs.clone(),
             confirm: step.confirm.as_ref().map(|c| c.source.clone()),
             command,
             manual,
@@ -264,6 +266,7 @@ impl StepCard {
             kind: "invalid",
             severity: "critical",
             when: None,
+            needs: Vec::new(),
             confirm: None,
             command: None,
             manual: None,
@@ -350,7 +353,73 @@ pub struct RunView {
     /// What started the run when no person did, as label/value rows.
     pub trigger: Vec<NameValue>,
     pub findings: Vec<FindingView>,
+    /// The diagnoses that matched; the first is the most likely cause (DESIGN §4).
+    pub diagnoses: Vec<DiagnosisView>,
     pub steps: Vec<StepRunView>,
+}
+
+/// A matched diagnosis on the run page: the cause, its fix as links and commands, its evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiagnosisView {
+    pub id: String,
+    pub cause: String,
+    pub severity: String,
+    pub most_likely: bool,
+    pub fix: Vec<FixView>,
+    pub evidence: Vec<FindingView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FixView {
+    /// The step id or the linked runbook.
+    pub label: String,
+    pub url: Option<String>,
+    pub command: String,
+}
+
+impl DiagnosisView {
+    fn new(urls: &Urls, record: &crate::record::RunRecord, runbook_known: &dyn Fn(&str) -> bool) -> Vec<DiagnosisView> {
+        let finding = |f: &crate::record::Finding| FindingView {
+            step: f.step.clone(),
+            number: record.steps.iter().position(|s| s.id == f.step).map(|i| i + 1).unwrap_or(0),
+            severity: f.severity.to_string(),
+            outcome: f.outcome.as_str(),
+            message: f.message.clone(),
+        };
+        record
+            .diagnoses
+            .iter()
+            .enumerate()
+            .map(|(i, d)| DiagnosisView {
+                id: d.id.clone(),
+                cause: d.cause.clone(),
+                severity: d.severity.to_string(),
+                most_likely: i == 0,
+                fix: d
+                    .fix
+                    .iter()
+                    .map(|f| {
+                        let (label, url) = match (&f.step, &f.runbook) {
+                            (Some(step), _) => (step.clone(), None),
+                            (None, Some(other)) => {
+                                let url = runbook_known(other).then(|| {
+                                    let base = urls.runbook(other);
+                                    match &f.anchor {
+                                        Some(anchor) => format!("{base}#{anchor}"),
+                                        None => base,
+                                    }
+                                });
+                                (other.clone(), url)
+                            }
+                            (None, None) => (f.link.clone().unwrap_or_default(), None),
+                        };
+                        FixView { label, url, command: f.command(&record.runbook.id) }
+                    })
+                    .collect(),
+                evidence: d.evidence.iter().map(finding).collect(),
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -434,6 +503,7 @@ impl RunView {
                     message: f.message.clone(),
                 })
                 .collect(),
+            diagnoses: DiagnosisView::new(urls, record, runbook_known),
             steps: record.steps.iter().map(StepRunView::new).collect(),
         }
     }
@@ -456,6 +526,7 @@ impl RunView {
             resumed_from: None,
             trigger: Vec::new(),
             findings: Vec::new(),
+            diagnoses: Vec::new(),
             steps: Vec::new(),
         }
     }

@@ -123,6 +123,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         host_vars: Default::default(),
         run_dir: None,
         resume_from: None,
+        answers: None,
     };
     let gpu: Arc<dyn gpu::GpuSource> = Arc::from(gpu::source_from_env());
     let context =
@@ -310,6 +311,7 @@ fn plain_steps(
         Body {
             source: body.source.clone(),
             steps,
+            diagnoses: Vec::new(),
             sha256: read.sha256,
             prepared: body.prepared.clone(),
             outline: body.outline.clone(),

@@ -80,6 +80,9 @@ fn ceil_percent(part: u64, whole: u128) -> f64 {
 }
 
 pub fn run(probe: &DiskProbe, env: &ProbeEnv) -> ProbeOutcome {
+    if let Some(sandbox) = env.sandbox {
+        return run_in_scenario(probe, sandbox);
+    }
     let path = env.resolve(&probe.path.source);
     let stat = match rustix::fs::statvfs(&path) {
         Ok(stat) => stat,
@@ -113,6 +116,24 @@ fn values(path: &str, usage: &Usage) -> Vec<Observation> {
         .iter()
         .filter_map(|&field| Some(Observation::new(field.gauge()?.name, reading(field, usage)?, &[("path", path)])))
         .collect()
+}
+
+/// A scenario's disk: the declared filesystem holding the path, or the scenario fails.
+fn run_in_scenario(probe: &DiskProbe, sandbox: &super::sandbox::Sandbox) -> ProbeOutcome {
+    let path = probe.path.source.trim();
+    let Some((_, disk)) = sandbox.disk(path) else {
+        sandbox.reached_for(format!("the host's disk at {path} (no disk fixture)"));
+        return ProbeOutcome::error(format!("scenario: no disk fixture holds {path}"));
+    };
+    let used = disk.used.unwrap_or((disk.size - disk.avail).max(0.0));
+    let whole = used + disk.avail;
+    let used_percent = if whole > 0.0 { (used * 100.0 / whole).ceil() } else { 0.0 };
+    let inodes = disk.inodes.filter(|total| *total > 0.0).map(|total| {
+        let free = disk.inodes_free.unwrap_or(total);
+        Inodes { used_percent: ((total - free).max(0.0) * 100.0 / total).ceil(), avail: free }
+    });
+    let usage = Usage { size: disk.size, used, avail: disk.avail, used_percent, inodes };
+    ProbeOutcome::done(checks(probe, &usage), vec![describe(path, &usage)])
 }
 
 /// One check per matcher given, labelled as the probe's field declaration says.

@@ -46,7 +46,12 @@ enum Failure {
 pub fn run(probe: &HttpProbe, env: &ProbeEnv) -> ProbeOutcome {
     let url = probe.url.source.trim();
     let method = probe.method.unwrap_or(HttpMethod::Get);
-    let request = match build_request(url, method, &probe.headers) {
+    let target = match env.sandbox.map(|s| s.http_target(url)) {
+        None => url.to_string(),
+        Some(Ok(target)) => target,
+        Some(Err(reason)) => return ProbeOutcome::error(reason),
+    };
+    let request = match build_request(&target, method, &probe.headers) {
         Ok(request) => request,
         Err(reason) => return ProbeOutcome::error(reason),
     };

@@ -7,6 +7,7 @@ pub mod file;
 pub mod gpu;
 pub mod http;
 pub mod process;
+pub mod sandbox;
 pub mod tcp;
 #[cfg(test)]
 mod testing;
@@ -84,6 +85,8 @@ pub struct ProbeWorld {
     pub path: Option<String>,
     /// The GPU inventory source (NVML, or a file for tests and demos).
     pub gpu: Arc<dyn gpu::GpuSource>,
+    /// A scenario's world instead of the host's (DESIGN §13).
+    pub sandbox: Option<Arc<sandbox::Sandbox>>,
 }
 
 impl ProbeWorld {
@@ -94,6 +97,7 @@ impl ProbeWorld {
             home: env.get("HOME").filter(|h| !h.is_empty()).map(PathBuf::from),
             path: env.get("PATH").cloned(),
             gpu,
+            sandbox: None,
         }
     }
 }
@@ -106,6 +110,8 @@ pub struct ProbeEnv<'a> {
     pub gpu: &'a dyn gpu::GpuSource,
     /// The step's timeout: network probes use it unless they have their own.
     pub timeout: Duration,
+    /// A scenario's world instead of the host's.
+    pub sandbox: Option<&'a sandbox::Sandbox>,
 }
 
 impl<'a> ProbeEnv<'a> {
@@ -116,13 +122,18 @@ impl<'a> ProbeEnv<'a> {
             path: world.path.as_deref(),
             gpu: &*world.gpu,
             timeout,
+            sandbox: world.sandbox.as_deref(),
         }
     }
 
     /// Where a probe looks for `path`: `~/` is the home directory, relative paths are under
     /// the working directory.
     pub fn resolve(&self, path: &str) -> PathBuf {
-        resolve_path(self.cwd, self.home, path)
+        let resolved = resolve_path(self.cwd, self.home, path);
+        match self.sandbox {
+            Some(sandbox) => sandbox.inside(&resolved),
+            None => resolved,
+        }
     }
 }
 

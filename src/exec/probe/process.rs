@@ -9,12 +9,14 @@ use std::path::Path;
 /// How many pids `observed` lists before eliding the rest.
 const PIDS_SHOWN: usize = 10;
 
-pub fn run(probe: &ProcessProbe, _env: &ProbeEnv) -> ProbeOutcome {
+pub fn run(probe: &ProcessProbe, env: &ProbeEnv) -> ProbeOutcome {
     let name = probe.name.source.trim();
     if name.is_empty() {
         return ProbeOutcome::error("the process name is empty");
     }
-    let pids = match find(Path::new("/proc"), name, std::process::id()) {
+    // A scenario's processes live in its own /proc.
+    let proc = env.sandbox.map(|s| s.root.join("proc")).unwrap_or_else(|| Path::new("/proc").to_path_buf());
+    let pids = match find(&proc, name, std::process::id()) {
         Ok(pids) => pids,
         Err(e) => {
             return ProbeOutcome::error(format!("cannot list processes in /proc: {}", os_error(&e)));

@@ -29,7 +29,12 @@ pub fn run(probe: &TcpProbe, env: &ProbeEnv) -> ProbeOutcome {
     };
     let timeout = network_timeout(probe.timeout, env);
     let deadline = Instant::now() + timeout;
-    let attempt = match resolve(host, port, timeout) {
+    let resolved = match env.sandbox.map(|s| s.tcp_target(address)) {
+        None => resolve(host, port, timeout),
+        Some(Ok(addr)) => Ok(vec![addr]),
+        Some(Err(reason)) => return ProbeOutcome::error(reason),
+    };
+    let attempt = match resolved {
         Ok(addrs) => connect_any(&addrs, deadline, timeout),
         Err(reason) => Attempt::Failed(vec![reason]),
     };

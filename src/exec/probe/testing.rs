@@ -21,5 +21,5 @@ static NO_GPU: NoGpu = NoGpu;
 pub fn env(cwd: &Path) -> ProbeEnv<'_> {
     static PATH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     let path = PATH.get_or_init(|| std::env::var("PATH").ok());
-    ProbeEnv { cwd, home: None, path: path.as_deref(), gpu: &NO_GPU, timeout: Duration::from_secs(5) }
+    ProbeEnv { cwd, home: None, path: path.as_deref(), gpu: &NO_GPU, timeout: Duration::from_secs(5), sandbox: None }
 }

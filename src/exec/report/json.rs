@@ -1,6 +1,6 @@
 //! `--json`: one JSON object per line and event, for machines. Nothing else goes to stdout.
 
-use super::{DryStep, Reporter, StepStart};
+use super::{DryDiagnosis, DryStep, Reporter, StepStart};
 use crate::exec::context::Clock;
 use crate::exec::fleet::{FleetReporter, HostSpec};
 use crate::exec::stream::StreamKind;
@@ -92,6 +92,21 @@ impl Reporter for JsonReporter {
     }
 
     fn run_finished(&mut self, run: &RunRecord, archive: Option<&Path>) {
+        for (rank, diagnosis) in run.diagnoses.iter().enumerate() {
+            self.emit(json!({
+                "event": "diagnosis",
+                "time": self.clock.rfc3339(),
+                "run_id": run.run_id,
+                "rank": rank + 1,
+                "most_likely": rank == 0,
+                "id": diagnosis.id,
+                "cause": diagnosis.cause,
+                "severity": diagnosis.severity,
+                "fix": diagnosis.fix,
+                "next": diagnosis.fix.iter().map(|f| f.command(&run.runbook.id)).collect::<Vec<_>>(),
+                "evidence": diagnosis.evidence,
+            }));
+        }
         let counts: serde_json::Map<String, serde_json::Value> =
             run.counts().into_iter().map(|(o, n)| (o.as_str().to_string(), json!(n))).collect();
         self.emit(json!({
@@ -102,6 +117,7 @@ impl Reporter for JsonReporter {
             "duration_ms": run.duration_ms,
             "counts": counts,
             "findings": run.findings,
+            "diagnosis": run.diagnoses.first().map(|d| &d.id),
             "archive": archive.map(|a| a.display().to_string()),
         }));
     }
@@ -128,6 +144,17 @@ impl Reporter for JsonReporter {
             "command": step.command,
             "checks": step.checks,
             "notes": step.notes,
+        }));
+    }
+
+    fn dry_run_diagnosis(&mut self, diagnosis: &DryDiagnosis) {
+        self.emit(json!({
+            "event": "dry_run_diagnosis",
+            "id": diagnosis.id,
+            "when": diagnosis.when,
+            "cause": diagnosis.cause,
+            "severity": diagnosis.severity,
+            "fix": diagnosis.fix,
         }));
     }
 }

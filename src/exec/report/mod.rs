@@ -30,6 +30,15 @@ pub struct DryStep<'a> {
     pub notes: Vec<String>,
 }
 
+/// A declared diagnosis as `--dry-run` lists it.
+pub struct DryDiagnosis<'a> {
+    pub id: &'a str,
+    pub when: &'a str,
+    pub cause: &'a str,
+    pub severity: crate::record::Severity,
+    pub fix: Vec<&'a str>,
+}
+
 pub trait Reporter {
     fn run_started(&mut self, run: &RunRecord, total: usize, archive: Option<&Path>);
     fn step_started(&mut self, number: usize, total: usize, step: &StepStart);
@@ -44,4 +53,6 @@ pub trait Reporter {
     /// `step_id` is the step it is asked for: a fleet run asks once per step for all hosts.
     fn ask(&mut self, step_id: &str, question: &str, interrupted: &AtomicBool) -> Option<bool>;
     fn dry_run_step(&mut self, number: usize, total: usize, step: &DryStep);
+    /// A diagnosis the run would evaluate at its end.
+    fn dry_run_diagnosis(&mut self, diagnosis: &DryDiagnosis);
 }

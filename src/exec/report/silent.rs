@@ -1,7 +1,7 @@
 //! A reporter that shows nothing: for runs whose result is read from the record afterwards
 //! (`runbook watch`). It never answers a question.
 
-use super::{DryStep, Reporter, StepStart};
+use super::{DryDiagnosis, DryStep, Reporter, StepStart};
 use crate::exec::stream::StreamKind;
 use crate::record::{RunRecord, StepRecord};
 use std::path::Path;
@@ -22,4 +22,5 @@ impl Reporter for SilentReporter {
         None
     }
     fn dry_run_step(&mut self, _number: usize, _total: usize, _step: &DryStep) {}
+    fn dry_run_diagnosis(&mut self, _diagnosis: &DryDiagnosis) {}
 }

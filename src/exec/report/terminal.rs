@@ -1,7 +1,7 @@
 //! The run in the terminal: a header, each step's output as it comes, a spinner with elapsed time
 //! on a TTY (plain lines otherwise), a result line per step, a summary and the archive path.
 
-use super::{DryStep, Reporter, StepStart};
+use super::{DryDiagnosis, DryStep, Reporter, StepStart};
 use crate::archive::store::MARKDOWN_FILE;
 use crate::exec::fleet::{FleetReporter, HostSpec};
 use crate::exec::stream::StreamKind;
@@ -79,6 +79,37 @@ impl TerminalReporter {
         };
         let counts: Vec<String> = run.counts().iter().map(|(o, n)| format!("{n} {}", o.as_str())).collect();
         format!("{} · {} · {}", self.paint(style, mark), counts.join(" · "), duration(run.duration_ms))
+    }
+}
+
+impl TerminalReporter {
+    /// The most likely cause first, then any other that matched; or that none did.
+    fn diagnoses(&mut self, run: &RunRecord) {
+        let Some((first, others)) = run.diagnoses.split_first() else {
+            if !run.findings.is_empty() {
+                self.line(&format!("\n{} {}", self.paint(BOLD, "Diagnosis:"), "no known cause matched"));
+            }
+            return;
+        };
+        let style = if first.severity == Severity::Critical { RED } else { YELLOW };
+        self.line(&format!(
+            "\n{} {} {}",
+            self.paint(BOLD, "Diagnosis:"),
+            self.paint(style, &first.cause),
+            self.paint(DIM, format!("({})", first.id))
+        ));
+        for evidence in &first.evidence {
+            self.line(&format!("  {} {}: {}", self.paint(style, "✘"), evidence.step, evidence.message));
+        }
+        for fix in &first.fix {
+            self.line(&format!("  {} {}", self.paint(CYAN, "fix:"), fix.command(&run.runbook.id)));
+        }
+        if !others.is_empty() {
+            self.line(&self.paint(BOLD, "Also matched:").to_string());
+            for other in others {
+                self.line(&format!("  • {} {}", other.cause, self.paint(DIM, format!("({})", other.id))));
+            }
+        }
     }
 }
 
@@ -208,6 +239,7 @@ impl Reporter for TerminalReporter {
                 );
                 self.line(&line);
             }
+            self.diagnoses(run);
             if !run.findings.is_empty() {
                 self.line(&format!("\n{}", self.paint(BOLD, "Findings")));
                 for finding in &run.findings {
@@ -270,6 +302,28 @@ impl Reporter for TerminalReporter {
         for note in &step.notes {
             self.line(&format!("      {}", self.paint(DIM, note)));
         }
+    }
+
+    fn dry_run_diagnosis(&mut self, diagnosis: &DryDiagnosis) {
+        for line in self.dry_diagnosis_lines(diagnosis) {
+            self.line(&line);
+        }
+    }
+}
+
+impl TerminalReporter {
+    fn dry_diagnosis_lines(&self, diagnosis: &DryDiagnosis) -> Vec<String> {
+        let mut lines = vec![format!(
+            "{} {} {}",
+            self.paint(CYAN, "?"),
+            self.paint(BOLD, format!("diagnosis {}", diagnosis.id)),
+            self.paint(DIM, format!("— {} ({})", diagnosis.cause, diagnosis.severity))
+        )];
+        lines.push(format!("      {} {}", self.paint(DIM, "when:"), diagnosis.when));
+        if !diagnosis.fix.is_empty() {
+            lines.push(format!("      {} {}", self.paint(DIM, "fix:"), diagnosis.fix.join(", ")));
+        }
+        lines
     }
 }
 
@@ -429,4 +483,5 @@ impl Reporter for HostNotices {
         None
     }
     fn dry_run_step(&mut self, _number: usize, _total: usize, _step: &DryStep) {}
+    fn dry_run_diagnosis(&mut self, _diagnosis: &DryDiagnosis) {}
 }

@@ -632,6 +632,7 @@ impl<'a> Planner<'a> {
             severity: self.input.severity,
             env: BTreeMap::new(),
             cwd: None,
+            needs: Vec::new(),
             source: Some(source),
         }
     }

@@ -33,6 +33,7 @@ pub struct RunbookView<'a> {
     pub extra: &'a BTreeMap<String, serde_json::Value>,
     pub sections: Vec<SectionView<'a>>,
     pub steps: Vec<StepView<'a>>,
+    pub diagnoses: Vec<DiagnosisView<'a>>,
     pub links: Vec<LinkView<'a>>,
     pub backlinks: Vec<BacklinkView<'a>>,
     pub diagnostics: &'a [Diagnostic],
@@ -71,6 +72,19 @@ pub struct StepView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probe: Option<String>,
     pub checks: Vec<String>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub needs: &'a [String],
+}
+
+/// A declared diagnosis (DESIGN §4), as `show --json` and the API give it.
+#[derive(Serialize)]
+pub struct DiagnosisView<'a> {
+    pub id: &'a str,
+    pub when: &'a str,
+    pub cause: &'a str,
+    pub fix: Vec<&'a str>,
+    pub severity: &'static str,
+    pub line: usize,
 }
 
 #[derive(Serialize)]
@@ -117,6 +131,18 @@ impl<'a> RunbookView<'a> {
                 .map(|h| SectionView { level: h.level, heading: &h.text, anchor: &h.anchor, line: h.line })
                 .collect(),
             steps: body.steps.iter().map(StepView::new).collect(),
+            diagnoses: body
+                .diagnoses
+                .iter()
+                .map(|d| DiagnosisView {
+                    id: &d.id,
+                    when: &d.when.source,
+                    cause: &d.cause,
+                    fix: d.fix.iter().map(|f| f.as_str()).collect(),
+                    severity: d.severity.as_str(),
+                    line: d.line,
+                })
+                .collect(),
             links: rb
                 .links
                 .iter()
@@ -166,6 +192,7 @@ impl<'a> StepView<'a> {
             manual,
             probe,
             checks: step.expectations(),
+            needs: &step.needs,
         }
     }
 }

@@ -297,7 +297,14 @@ mod tests {
 
     fn run_with(yaml: &str, source: Result<GpuInventory, GpuUnavailable>) -> ProbeOutcome {
         let fake = Fake(source);
-        let env = ProbeEnv { cwd: Path::new("."), home: None, path: None, gpu: &fake, timeout: Duration::from_secs(5) };
+        let env = ProbeEnv {
+            cwd: Path::new("."),
+            home: None,
+            path: None,
+            gpu: &fake,
+            timeout: Duration::from_secs(5),
+            sandbox: None,
+        };
         run(&probe(yaml), &env)
     }
 

@@ -1,0 +1,220 @@
+//! `runbook test` (DESIGN §13): a runbook run inside one of its scenarios, and the run compared
+//! with what the scenario expects. Nothing is archived; nothing of the host is read.
+
+use super::context::{Clock, RunContext};
+use super::engine::{RunRequest, execute};
+use super::plan::ExecOptions;
+use super::report::{DryDiagnosis, DryStep, Reporter, StepStart};
+use super::scenario_world::{BaseTools, WorldInput, build};
+use super::stream::StreamKind;
+use super::template::Renderer;
+use crate::model::scenario::{Scenario, ScenarioFile};
+use crate::model::template::Template;
+use crate::model::{Body, Kb, Runbook};
+use crate::record::{Host, Outcome, RunRecord, StepRecord};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+/// How one scenario went.
+#[derive(Debug, Clone)]
+pub struct ScenarioResult {
+    pub runbook: String,
+    pub name: String,
+    /// What differed from the expectation, or what the run reached for outside the scenario;
+    /// empty when it passed.
+    pub differences: Vec<String>,
+    /// The run, when it got that far.
+    pub record: Option<RunRecord>,
+    pub duration_ms: u64,
+}
+
+impl ScenarioResult {
+    pub fn passed(&self) -> bool {
+        self.differences.is_empty()
+    }
+}
+
+/// One scenario to run.
+pub struct ScenarioRun<'a> {
+    pub kb: &'a Kb,
+    pub runbook: &'a Runbook,
+    pub body: &'a Body,
+    pub file: &'a ScenarioFile,
+    pub scenario: &'a Scenario,
+    pub base: &'a BaseTools,
+    /// An empty folder for the scenario's world (removed by the caller).
+    pub dir: &'a Path,
+}
+
+pub fn run(request: &ScenarioRun) -> ScenarioResult {
+    let started = Instant::now();
+    let mut result = ScenarioResult {
+        runbook: request.runbook.id.clone(),
+        name: request.scenario.name.clone(),
+        differences: Vec::new(),
+        record: None,
+        duration_ms: 0,
+    };
+    match run_inside(request) {
+        Ok((record, reached)) => {
+            result.differences = compare(request.scenario, &record);
+            result.differences.extend(reached.into_iter().map(|r| format!("reached outside the scenario for {r}")));
+            result.record = Some(record);
+        }
+        Err(problem) => result.differences.push(problem),
+    }
+    result.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    result
+}
+
+fn run_inside(request: &ScenarioRun) -> Result<(RunRecord, Vec<String>), String> {
+    let ScenarioRun { kb, runbook, body, file, scenario, base, dir } = *request;
+    let vars = scenario_vars(scenario);
+    let renderer = Renderer::new();
+    let scope = render_scope(kb, runbook, &vars);
+    let render = |text: &str| -> Result<String, String> {
+        let template = Template::parse(text.to_string()).map_err(|e| e.to_string())?;
+        renderer.render(&template, &scope).map_err(|e| format!("scenario key `{text}`: {e}"))
+    };
+    let world = build(&WorldInput { scenario, dir, fixtures: &file.fixtures, base, render: &render })?;
+    let env = scenario_env(&world.bin, &base.dir, &world.root, &world.home);
+    let context = RunContext {
+        env,
+        user: "user".into(),
+        host: Host { name: "scenario".into(), os: std::env::consts::OS.into(), arch: std::env::consts::ARCH.into() },
+        clock: Clock::System,
+        cwd: world.home.clone(),
+        shell: vec![
+            base.bash.display().to_string(),
+            "--noprofile".into(),
+            "--norc".into(),
+            "-eo".into(),
+            "pipefail".into(),
+            "-c".into(),
+        ],
+        gpu: Arc::clone(&world.gpu),
+        watchdog: None,
+        remote: None,
+        sandbox: Some(Arc::clone(&world.sandbox)),
+        alone: false,
+    };
+    let answers: BTreeMap<String, bool> = scenario.answers.0.iter().map(|(k, v)| (k.value.clone(), v.0)).collect();
+    let options = ExecOptions { vars, archive: false, answers: Some(answers.clone()), ..ExecOptions::default() };
+    let interrupted = AtomicBool::new(false);
+    let run = RunRequest { kb, runbook, body, options: &options, context: &context, interrupted: &interrupted };
+    let outcome =
+        execute(&run, &mut Silent { answers, step: String::new() }).map_err(|invalid| match invalid.hint {
+            Some(hint) => format!("the run could not start: {} ({hint})", invalid.message),
+            None => format!("the run could not start: {}", invalid.message),
+        })?;
+    Ok((outcome.record, world.sandbox.reached()))
+}
+
+/// `vars:` as `--var` values (text; other YAML values as JSON).
+fn scenario_vars(scenario: &Scenario) -> Vec<(String, String)> {
+    scenario
+        .vars
+        .iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => (k.clone(), s.clone()),
+            other => (k.clone(), other.to_string()),
+        })
+        .collect()
+}
+
+/// What templated fixture keys (`"{{ ollama_url }}/"`) are rendered with: the runbook's
+/// variables with the scenario's over them.
+fn render_scope(kb: &Kb, runbook: &Runbook, vars: &[(String, String)]) -> minijinja::Value {
+    let mut all: BTreeMap<String, serde_json::Value> = kb.config.vars.clone();
+    all.extend(runbook.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    all.extend(vars.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))));
+    minijinja::Value::from(minijinja::value::Serde(&all))
+}
+
+/// The whole environment of the scenario's steps: nothing of the host's comes through.
+fn scenario_env(bin: &Path, base: &Path, root: &Path, home: &Path) -> BTreeMap<String, String> {
+    let path = format!("{}:{}", bin.display(), base.display());
+    BTreeMap::from([
+        ("PATH".to_string(), path),
+        ("HOME".to_string(), home.display().to_string()),
+        ("USER".to_string(), "user".to_string()),
+        ("LOGNAME".to_string(), "user".to_string()),
+        ("LANG".to_string(), "C.UTF-8".to_string()),
+        ("LC_ALL".to_string(), "C.UTF-8".to_string()),
+        ("TERM".to_string(), "dumb".to_string()),
+        ("TMPDIR".to_string(), root.join("tmp").display().to_string()),
+        ("RUNBOOK_ROOT".to_string(), root.display().to_string()),
+    ])
+}
+
+/// Every way the run differs from the expectation, in words.
+pub fn compare(scenario: &Scenario, record: &RunRecord) -> Vec<String> {
+    let expect = &scenario.expect.value;
+    let mut out = Vec::new();
+    if let Some(verdict) = &expect.verdict
+        && verdict.value != record.verdict.as_str()
+    {
+        out.push(format!("verdict: expected {}, saw {}", verdict.value, record.verdict));
+    }
+    if let Some(expected) = &expect.diagnosis {
+        let seen = record.diagnoses.first().map(|d| d.id.as_str()).unwrap_or("none");
+        if expected.value != seen {
+            let also = record.diagnoses.iter().skip(1).map(|d| d.id.as_str()).collect::<Vec<_>>();
+            let also = if also.is_empty() { String::new() } else { format!(" (then {})", also.join(", ")) };
+            out.push(format!("diagnosis: expected {}, saw {seen}{also}", expected.value));
+        }
+    }
+    for (id, outcome) in &expect.steps.0 {
+        let Some(step) = record.steps.iter().find(|s| s.id.eq_ignore_ascii_case(&id.value)) else {
+            out.push(format!("step {}: expected {}, but it is not in the run", id.value, outcome.value));
+            continue;
+        };
+        if step.outcome.as_str() != outcome.value {
+            out.push(format!("step {}: expected {}, saw {}{}", step.id, outcome.value, step.outcome, why(step)));
+        }
+    }
+    out
+}
+
+/// Why a step ended as it did, for a mismatch message: its first failed check or its reason,
+/// and a program the scenario lacks if the shell said so.
+fn why(step: &StepRecord) -> String {
+    let mut parts = Vec::new();
+    if step.outcome != Outcome::Passed
+        && let Some(why) = step.why()
+    {
+        parts.push(why.chars().take(160).collect::<String>());
+    }
+    if let Some(line) = step.stderr_tail.lines().find(|l| l.contains("command not found")) {
+        parts.push(format!("stderr: {}", line.trim()));
+    }
+    if parts.is_empty() { String::new() } else { format!(" ({})", parts.join("; ")) }
+}
+
+/// A scenario run shows nothing while it runs (its result is printed afterwards), and a `manual`
+/// step is done when the scenario answers it with yes.
+struct Silent {
+    answers: BTreeMap<String, bool>,
+    /// The step running now, whose answer `ask` gives.
+    step: String,
+}
+
+impl Reporter for Silent {
+    fn run_started(&mut self, _: &RunRecord, _: usize, _: Option<&Path>) {}
+    fn step_started(&mut self, _: usize, _: usize, step: &StepStart) {
+        self.step = step.id.to_string();
+    }
+    fn output(&mut self, _: &str, _: StreamKind, _: &str) {}
+    fn step_finished(&mut self, _: usize, _: usize, _: &StepRecord) {}
+    fn run_finished(&mut self, _: &RunRecord, _: Option<&Path>) {}
+    fn attempt(&mut self, _: &str, _: u32, _: u32) {}
+    fn notice(&mut self, _: &str) {}
+    fn ask(&mut self, step_id: &str, _: &str, _: &AtomicBool) -> Option<bool> {
+        self.answers.get(step_id).copied()
+    }
+    fn dry_run_step(&mut self, _: usize, _: usize, _: &DryStep) {}
+    fn dry_run_diagnosis(&mut self, _: &DryDiagnosis) {}
+}

@@ -1,0 +1,434 @@
+//! Building a scenario's world on disk and on loopback (DESIGN §13): a root folder holding its
+//! files, a folder of its commands first on PATH, a fixed base set of text tools after it, its
+//! processes in the root's own `/proc`, and a loopback server for every HTTP and TCP fixture.
+
+use super::probe::gpu::{GpuInventory, GpuSnapshot, GpuSource, GpuUnavailable, UnavailableKind};
+use super::probe::sandbox::{DiskFixture, Sandbox};
+use crate::model::scenario::{CommandFixture, FileFixture, GpuFixture, HttpFixture, Scenario};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The text tools every scenario has, taken from the host: they read only what they are given.
+/// Programs that read the host itself (`df`, `id`, `ps`, `uname`, `nvidia-smi`, `curl`) are not
+/// among them: a scenario that needs one provides it.
+pub const BASE_TOOLS: &[&str] = &[
+    "bash",
+    "sh",
+    "cat",
+    "echo",
+    "printf",
+    "grep",
+    "egrep",
+    "fgrep",
+    "sed",
+    "awk",
+    "gawk",
+    "mawk",
+    "find",
+    "xargs",
+    "sort",
+    "uniq",
+    "cut",
+    "tr",
+    "head",
+    "tail",
+    "wc",
+    "tee",
+    "paste",
+    "join",
+    "comm",
+    "diff",
+    "cmp",
+    "basename",
+    "dirname",
+    "readlink",
+    "realpath",
+    "ls",
+    "stat",
+    "du",
+    "test",
+    "[",
+    "true",
+    "false",
+    "expr",
+    "seq",
+    "sleep",
+    "timeout",
+    "env",
+    "mktemp",
+    "rm",
+    "mkdir",
+    "rmdir",
+    "touch",
+    "cp",
+    "mv",
+    "ln",
+    "chmod",
+    "date",
+    "tac",
+    "rev",
+    "fold",
+    "fmt",
+    "nl",
+    "od",
+    "base64",
+    "sha256sum",
+    "md5sum",
+    "numfmt",
+    "column",
+    "iconv",
+    "zcat",
+    "gzip",
+    "strings",
+    "xxd",
+];
+
+/// The folder of base tools, linked once for every scenario of a test run.
+pub struct BaseTools {
+    pub dir: PathBuf,
+    /// bash inside it, to run scripts and command fixtures with.
+    pub bash: PathBuf,
+}
+
+impl BaseTools {
+    /// Links the tools found on `host_path` into `dir`.
+    pub fn link(dir: &Path, host_path: &str) -> std::io::Result<BaseTools> {
+        std::fs::create_dir_all(dir)?;
+        for tool in BASE_TOOLS {
+            let found = std::env::split_paths(host_path).map(|d| d.join(tool)).find(|p| p.is_file());
+            if let Some(found) = found {
+                let link = dir.join(tool);
+                if !link.exists() {
+                    std::os::unix::fs::symlink(&found, &link)?;
+                }
+            }
+        }
+        let bash = dir.join("bash");
+        if !bash.exists() {
+            return Err(std::io::Error::other("bash is not on PATH: scenarios run their scripts with it"));
+        }
+        Ok(BaseTools { dir: dir.to_path_buf(), bash })
+    }
+}
+
+/// A scenario's world, alive while its run lasts; the servers stop when it is dropped.
+pub struct World {
+    pub root: PathBuf,
+    pub bin: PathBuf,
+    pub home: PathBuf,
+    pub sandbox: Arc<Sandbox>,
+    pub gpu: Arc<dyn GpuSource>,
+    servers: Vec<Server>,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        for server in &self.servers {
+            server.stop();
+        }
+    }
+}
+
+/// What the world needs to be built.
+pub struct WorldInput<'a> {
+    pub scenario: &'a Scenario,
+    /// The scenario's own folder (empty, removed afterwards).
+    pub dir: &'a Path,
+    pub fixtures: &'a Path,
+    pub base: &'a BaseTools,
+    /// Renders a templated HTTP or TCP key with the run's variables.
+    pub render: &'a dyn Fn(&str) -> Result<String, String>,
+}
+
+pub fn build(input: &WorldInput) -> Result<World, String> {
+    let io = |what: &str, e: std::io::Error| format!("cannot build the scenario's {what}: {e}");
+    let root = input.dir.join("root");
+    let bin = input.dir.join("bin");
+    let home = root.join("home/user");
+    for dir in [&bin, &home, &root.join("tmp"), &root.join("proc")] {
+        std::fs::create_dir_all(dir).map_err(|e| io("folders", e))?;
+    }
+    write_files(&root, input).map_err(|e| io("files", e))?;
+    write_commands(&bin, input).map_err(|e| io("commands", e))?;
+    write_processes(&root, input.scenario).map_err(|e| io("processes", e))?;
+    let mut sandbox = Sandbox::new(root.clone());
+    sandbox.disks = input
+        .scenario
+        .disk
+        .iter()
+        .map(|(mount, d)| {
+            let disk = DiskFixture {
+                size: d.size.0,
+                avail: d.avail.0,
+                used: d.used.map(|u| u.0),
+                inodes: d.inodes.map(|i| i.0),
+                inodes_free: d.inodes_free.map(|i| i.0),
+            };
+            (mount.clone(), disk)
+        })
+        .collect();
+    let mut servers = Vec::new();
+    for (url, fixture) in &input.scenario.http {
+        let url = (input.render)(url)?;
+        let server = Server::http(fixture.clone()).map_err(|e| io("HTTP fixtures", e))?;
+        sandbox.http.insert(url, server.addr);
+        servers.push(server);
+    }
+    for address in &input.scenario.tcp {
+        let address = (input.render)(address)?;
+        let server = Server::tcp().map_err(|e| io("TCP fixtures", e))?;
+        sandbox.tcp.insert(address, server.addr);
+        servers.push(server);
+    }
+    sandbox.closed = Some(closed_port().map_err(|e| io("loopback", e))?);
+    let gpu: Arc<dyn GpuSource> = Arc::new(ScenarioGpu { fixture: input.scenario.gpu.clone(), sandbox: None });
+    let sandbox = Arc::new(sandbox);
+    let gpu = match input.scenario.gpu {
+        Some(_) => gpu,
+        None => Arc::new(ScenarioGpu { fixture: None, sandbox: Some(Arc::clone(&sandbox)) }),
+    };
+    Ok(World { root, bin, home, sandbox, gpu, servers })
+}
+
+fn write_files(root: &Path, input: &WorldInput) -> std::io::Result<()> {
+    for (target, file) in &input.scenario.files {
+        let path = root.join(target.trim_start_matches('/'));
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        match &file.value {
+            FileFixture::Text(text) => std::fs::write(&path, text)?,
+            FileFixture::Copy(name) => {
+                std::fs::copy(input.fixtures.join(name), &path)?;
+            }
+            FileFixture::Dir => std::fs::create_dir_all(&path)?,
+            // A real character device without privileges: a link to /dev/null, which `test -c`,
+            // `stat -L` and the file probe all see as one.
+            FileFixture::Char => std::os::unix::fs::symlink("/dev/null", &path)?,
+            FileFixture::Symlink(to) => {
+                let to = match to.strip_prefix('/') {
+                    Some(absolute) => root.join(absolute),
+                    None => PathBuf::from(to),
+                };
+                std::os::unix::fs::symlink(to, &path)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_commands(bin: &Path, input: &WorldInput) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let data = bin.join(".data");
+    std::fs::create_dir_all(&data)?;
+    let bash = input.base.bash.display().to_string();
+    for (name, command) in &input.scenario.commands {
+        let script = command_script(name, &command.value, &data, input.fixtures)?;
+        let path = bin.join(name);
+        std::fs::write(&path, format!("#!{bash}\n{script}"))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(())
+}
+
+/// The body of a command's script: its own script, or canned output kept in data files (so
+/// any bytes survive) printed as they are.
+fn command_script(name: &str, command: &CommandFixture, data: &Path, fixtures: &Path) -> std::io::Result<String> {
+    if let Some(script) = &command.script {
+        return Ok(script.clone());
+    }
+    let mut body = String::new();
+    let stdout = match &command.file {
+        Some(file) => Some(std::fs::read(fixtures.join(file))?),
+        None => command.stdout.as_ref().map(|s| s.as_bytes().to_vec()),
+    };
+    for (stream, bytes, redirect) in
+        [("out", stdout, ""), ("err", command.stderr.as_ref().map(|s| s.as_bytes().to_vec()), " >&2")]
+    {
+        if let Some(bytes) = bytes {
+            let file = data.join(format!("{name}.{stream}"));
+            std::fs::write(&file, bytes)?;
+            body.push_str(&format!("cat '{}'{redirect}\n", file.display()));
+        }
+    }
+    body.push_str(&format!("exit {}\n", command.exit.unwrap_or(0)));
+    Ok(body)
+}
+
+/// Each process as `/proc/<pid>/{comm,cmdline,stat}` under the root.
+fn write_processes(root: &Path, scenario: &Scenario) -> std::io::Result<()> {
+    for (i, process) in scenario.processes.iter().enumerate() {
+        let pid = process.pid.unwrap_or(4000 + i as u32);
+        let dir = root.join(format!("proc/{pid}"));
+        std::fs::create_dir_all(&dir)?;
+        let comm: String = process.name.chars().take(15).collect();
+        std::fs::write(dir.join("comm"), format!("{comm}\n"))?;
+        std::fs::write(dir.join("cmdline"), format!("{}\0", process.name))?;
+        std::fs::write(dir.join("stat"), format!("{pid} ({comm}) S 1 {pid} {pid} 0 -1 0"))?;
+    }
+    Ok(())
+}
+
+/// A loopback port where nothing listens (bound, then released).
+fn closed_port() -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    listener.local_addr()
+}
+
+/// A loopback fixture server on its own thread.
+struct Server {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+}
+
+impl Server {
+    fn http(fixture: HttpFixture) -> std::io::Result<Server> {
+        let response = Arc::new(http_response(&fixture));
+        Server::start(move |mut stream| {
+            let _ = read_request(&mut stream);
+            let _ = stream.write_all(&response);
+        })
+    }
+
+    /// Accepts connections and closes them: "reachable".
+    fn tcp() -> std::io::Result<Server> {
+        Server::start(drop)
+    }
+
+    fn start(serve: impl Fn(TcpStream) + Send + 'static) -> std::io::Result<Server> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                    serve(stream);
+                }
+            }
+        });
+        Ok(Server { addr, stop })
+    }
+
+    fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so the thread ends.
+        let _ = TcpStream::connect_timeout(&self.addr, std::time::Duration::from_millis(200));
+    }
+}
+
+/// Reads the request head (the body, if any, is not needed).
+fn read_request(stream: &mut TcpStream) -> std::io::Result<()> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 2048];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    Ok(())
+}
+
+fn http_response(fixture: &HttpFixture) -> Vec<u8> {
+    let (body, content_type) = match (&fixture.json, &fixture.body) {
+        (Some(json), _) => (json.to_string(), "application/json"),
+        (None, Some(body)) => (body.clone(), "text/plain; charset=utf-8"),
+        (None, None) => (String::new(), "text/plain; charset=utf-8"),
+    };
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        fixture.status,
+        reason(fixture.status),
+        body.len()
+    );
+    if !fixture.headers.keys().any(|k| k.eq_ignore_ascii_case("content-type")) {
+        head.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    for (name, value) in &fixture.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body.as_bytes());
+    out
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        204 => "No Content",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+/// The GPU as a scenario declares it; with no `gpu` key, reaching for it fails the scenario.
+struct ScenarioGpu {
+    fixture: Option<GpuFixture>,
+    /// Set when the scenario says nothing about GPUs: the reach is noted there.
+    sandbox: Option<Arc<Sandbox>>,
+}
+
+impl GpuSource for ScenarioGpu {
+    fn inventory(&self) -> Result<GpuInventory, GpuUnavailable> {
+        match &self.fixture {
+            None => {
+                if let Some(sandbox) = &self.sandbox {
+                    sandbox.reached_for("the host's GPU through NVML (the scenario has no `gpu`)".into());
+                }
+                Err(GpuUnavailable::other("scenario: no gpu fixture (write gpu: none or a list of GPUs)"))
+            }
+            Some(GpuFixture::None) => Err(GpuUnavailable::no_driver("the scenario has gpu: none")),
+            Some(GpuFixture::Unavailable { reason, kind }) => {
+                let kind = match kind.as_deref() {
+                    Some("version_mismatch") => UnavailableKind::VersionMismatch,
+                    Some("gpu_lost") => UnavailableKind::GpuLost,
+                    Some("other") => UnavailableKind::Other,
+                    _ => UnavailableKind::NoDriver,
+                };
+                Err(GpuUnavailable::new(kind, reason))
+            }
+            Some(GpuFixture::Gpus(gpus)) => Ok(inventory(gpus)),
+        }
+    }
+}
+
+fn inventory(gpus: &[crate::model::scenario::GpuSpec]) -> GpuInventory {
+    let first = gpus.first();
+    GpuInventory {
+        driver_version: first.and_then(|g| g.driver_version.clone()).unwrap_or_default(),
+        cuda_version: first.and_then(|g| g.cuda_version.clone()),
+        gpus: gpus
+            .iter()
+            .map(|g| GpuSnapshot {
+                name: g.name.clone(),
+                uuid: g.uuid.clone(),
+                memory_total: g.memory_total,
+                memory_used: g.memory_used,
+                memory_free: g.memory_free.or_else(|| Some(g.memory_total?.saturating_sub(g.memory_used?))),
+                utilization_percent: g.utilization_percent,
+                temperature_c: g.temperature_c,
+                power_w: g.power_w,
+                compute_capability: g.compute_capability.clone(),
+                ..GpuSnapshot::unknown(g.index)
+            })
+            .collect(),
+        unreadable: BTreeMap::new(),
+    }
+}

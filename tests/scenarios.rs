@@ -1,0 +1,267 @@
+//! `runbook test` (DESIGN §13): runbooks run inside recorded worlds and compared with what the
+//! scenarios expect; isolation from the host; bad scenario files rejected with their place.
+
+use crate::test::Test;
+
+const RUNBOOK: &str = r#"
+    ---
+    vars: {ollama_url: "http://127.0.0.1:11434"}
+    ---
+    # Node
+
+    ```yaml step
+    id: module
+    run: |
+      v=$(cat "${RUNBOOK_ROOT:-}/sys/module/nvidia/version" 2>/dev/null || true)
+      [ -n "$v" ] || { echo "NO MODULE"; exit 1; }
+      echo "module $v"
+    continue_on_error: true
+    ```
+
+    ```yaml step
+    id: smi
+    run: nvidia-smi
+    needs: module
+    expect: {stdout: ["Driver Version"]}
+    continue_on_error: true
+    ```
+
+    ```yaml step
+    id: uvm
+    file: {path: /dev/nvidia-uvm, exists: true, type: char}
+    continue_on_error: true
+    ```
+
+    ```yaml step
+    id: disk
+    disk: {path: /var/lib, avail: {gt: 1GiB}}
+    continue_on_error: true
+    ```
+
+    ```yaml step
+    id: api
+    http: {url: "{{ ollama_url }}/api/version", status: 200, json: {"/version": "0.16.2"}}
+    continue_on_error: true
+    ```
+
+    ```yaml step
+    id: service
+    process: {name: ollama}
+    continue_on_error: true
+    ```
+
+    ```yaml step
+    id: gpu
+    gpu: {count: {ge: 1}}
+    continue_on_error: true
+    ```
+
+    ```yaml step
+    id: repair
+    run: echo repaired
+    confirm: Repair it?
+    ```
+
+    ```yaml diagnosis
+    id: no-module
+    when: '"NO MODULE" in steps.module.stdout'
+    cause: The nvidia kernel module is not loaded
+    fix: [repair]
+    ```
+
+    ```yaml diagnosis
+    id: disk-full
+    when: steps.disk.status == "failed"
+    cause: The disk is full
+    ```
+"#;
+
+const SCENARIOS: &str = r#"
+    scenarios:
+      - name: healthy
+        files:
+          /sys/module/nvidia/version: "580.95.05\n"
+          /dev/nvidia-uvm: {char: true}
+        commands: &ok
+          nvidia-smi: {file: smi.txt}
+        disk: {"/": {size: 100GiB, avail: 50GiB}}
+        http: {"{{ ollama_url }}/api/version": {json: {version: "0.16.2"}}}
+        processes: [ollama]
+        gpu:
+          - {index: 0, name: NVIDIA L4, driver_version: "580.95.05", memory_total: 24152899584, memory_used: 0}
+        answers: {repair: yes}
+        expect:
+          verdict: passed
+          diagnosis: none
+          steps: {module: passed, smi: passed, uvm: passed, disk: passed, api: passed, service: passed, gpu: passed, repair: passed}
+      - name: no module, full disk
+        commands:
+          <<: *ok
+        disk: {"/": {size: 100GiB, avail: 28KiB}}
+        gpu: none
+        expect:
+          verdict: failed
+          diagnosis: no-module
+          steps: {module: failed, smi: skipped, uvm: failed, disk: failed, api: failed, service: failed, gpu: failed, repair: skipped}
+"#;
+
+fn kb(scenarios: &str) -> Test {
+    Test::new().file("runbooks/node.md", RUNBOOK).file("runbooks/node.scenarios.yaml", scenarios).file(
+        "runbooks/node.scenarios/smi.txt",
+        "| NVIDIA-SMI 580.95.05   Driver Version: 580.95.05   CUDA Version: 13.0 |\n",
+    )
+}
+
+#[test]
+fn scenarios_pass_when_the_runbook_concludes_what_they_expect() {
+    kb(SCENARIOS)
+        .args(["test"])
+        .stdout_has("✔ node › healthy")
+        .stdout_has("✔ node › no module, full disk")
+        .stdout_has("2 scenarios in 1 runbook: 2 passed, 0 failed")
+        .run();
+}
+
+#[test]
+fn a_scenario_whose_expectation_is_deliberately_wrong_fails_with_a_clear_message() {
+    let wrong =
+        SCENARIOS.replace("diagnosis: no-module", "diagnosis: disk-full").replace("smi: skipped", "smi: passed");
+    let ran = kb(&wrong).args(["test"]).status(1).run();
+    assert!(ran.stdout.contains("✘ node › no module, full disk"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("    diagnosis: expected disk-full, saw no-module (then disk-full)"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("    step smi: expected passed, saw skipped (needs module, which failed)"),
+        "{}",
+        ran.stdout
+    );
+    assert!(ran.stdout.contains("2 scenarios in 1 runbook: 1 passed, 1 failed"), "{}", ran.stdout);
+}
+
+#[test]
+fn json_junit_and_coverage() {
+    let ran = kb(SCENARIOS).args(["test", "node", "--json", "--junit", "scenarios.xml", "--coverage"]).run();
+    let events: Vec<serde_json::Value> = ran.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let scenario = events.iter().find(|e| e["event"] == "scenario" && e["name"] == "no module, full disk").unwrap();
+    assert_eq!(scenario["passed"], true);
+    assert_eq!(scenario["diagnosis"], "no-module");
+    // `disk-full` matches (second) in one scenario; `smi` and `repair` fail in none.
+    let uncovered: Vec<String> = events
+        .iter()
+        .filter(|e| e["event"] == "uncovered")
+        .map(|e| format!("{} {}", e["kind"].as_str().unwrap(), e["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(uncovered, ["step smi", "step repair"], "{}", ran.stdout);
+    assert_eq!(events.last().unwrap()["passed"], 2);
+    let junit = std::fs::read_to_string(ran.path().join("scenarios.xml")).unwrap();
+    assert!(junit.contains("<testcase name=\"no module, full disk\""), "{junit}");
+}
+
+#[test]
+fn a_scenario_never_reaches_the_host() {
+    let text = r#"
+        # Reach
+
+        ```yaml step
+        id: remote
+        http: {url: "https://example.com/health", status: 200}
+        continue_on_error: true
+        ```
+
+        ```yaml step
+        id: gpu
+        gpu: {count: {ge: 1}}
+        continue_on_error: true
+        ```
+
+        ```yaml step
+        id: root_disk
+        disk: {path: /, avail: {gt: 1GiB}}
+        continue_on_error: true
+        ```
+
+        ```yaml step
+        id: host_tools
+        run: uname -r; id -u
+        ```
+    "#;
+    let scenarios = "scenarios:\n  - name: bare\n    expect: {steps: {host_tools: failed}}\n";
+    let ran = Test::new()
+        .file("runbooks/reach.md", text)
+        .file("runbooks/reach.scenarios.yaml", scenarios)
+        .args(["test"])
+        .status(1)
+        .run();
+    for reached in [
+        "reached outside the scenario for the network: https://example.com/health (no http fixture)",
+        "reached outside the scenario for the host's GPU through NVML (the scenario has no `gpu`)",
+        "reached outside the scenario for the host's disk at / (no disk fixture)",
+    ] {
+        assert!(ran.stdout.contains(reached), "{reached}\n{}", ran.stdout);
+    }
+    // Programs that read the host are absent unless the scenario provides them.
+    assert!(!ran.stdout.contains("step host_tools"), "{}", ran.stdout);
+}
+
+#[test]
+fn loopback_targets_without_a_fixture_are_down() {
+    let text = "# Down\n\n```yaml step\nid: api\nhttp: {url: \"http://127.0.0.1:11434/\", status: 200}\n```\n\n```yaml step\nid: port\ntcp: {address: \"localhost:8000\"}\n```\n";
+    let scenarios = "scenarios:\n  - name: nothing listens\n    expect: {verdict: failed, steps: {api: failed}}\n  - name: the port listens\n    tcp: [\"localhost:8000\"]\n    http: {\"http://127.0.0.1:11434/\": {status: 200, body: ok}}\n    expect: {verdict: passed}\n";
+    Test::new()
+        .file("runbooks/down.md", text)
+        .file("runbooks/down.scenarios.yaml", scenarios)
+        .args(["test"])
+        .stdout_has("2 passed, 0 failed")
+        .run();
+}
+
+/// Every rule for bad scenario input: an error at its place in the scenario file, exit 2.
+#[test]
+fn bad_scenario_files_are_errors_with_their_place() {
+    let cases = [
+        (
+            "scenarios:\n  - name: x\n    expect: {}\n    comands: {}\n",
+            "runbooks/node.scenarios.yaml:4:5",
+            "unknown field `comands`",
+        ),
+        (
+            "scenarios:\n  - name: x\n    commands:\n      nvidia-smi: {file: gone.txt}\n    expect: {}\n",
+            "runbooks/node.scenarios.yaml:4:19",
+            "fixture file `gone.txt` does not exist",
+        ),
+        (
+            "scenarios:\n  - name: x\n    files:\n      /etc/x: {file: ../node.md}\n    expect: {}\n",
+            "runbooks/node.scenarios.yaml:4:15",
+            "fixture file `../node.md` is outside node.scenarios/",
+        ),
+        (
+            "scenarios:\n  - name: x\n    expect: {steps: {modul: failed}}\n",
+            "runbooks/node.scenarios.yaml:3:22",
+            "expect.steps names unknown step `modul`",
+        ),
+        (
+            "scenarios:\n  - name: x\n    expect:\n      diagnosis: no-drver\n",
+            "runbooks/node.scenarios.yaml:4:18",
+            "expect.diagnosis names unknown diagnosis `no-drver`",
+        ),
+        (
+            "scenarios:\n  - name: x\n    answers: {repiar: yes}\n    expect: {}\n",
+            "runbooks/node.scenarios.yaml:3:15",
+            "answers names unknown step `repiar`",
+        ),
+        (
+            "scenarios:\n  - name: x\n    expect: {verdict: fine}\n",
+            "runbooks/node.scenarios.yaml:3:23",
+            "unknown verdict `fine`",
+        ),
+    ];
+    for (scenarios, place, message) in cases {
+        let ran = kb(scenarios).args(["test"]).status(2).run();
+        assert!(ran.stdout.contains(place), "{place}\n{}", ran.stdout);
+        assert!(ran.stdout.contains(message), "{message}\n{}", ran.stdout);
+    }
+}
+
+#[test]
+fn the_shipped_scenarios_pass() {
+    Test::new().args(["--kb", env!("CARGO_MANIFEST_DIR"), "test"]).stdout_has(" 0 failed").run();
+}
