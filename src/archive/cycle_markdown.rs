@@ -7,7 +7,20 @@ use std::fmt::Write;
 
 pub fn render(report: &CycleReport) -> String {
     let mut out = String::with_capacity(8 * 1024);
-    let s = &report.summary;
+    head(&mut out, report);
+    executive_summary(&mut out, report);
+    blockers(&mut out, report);
+    healthy(&mut out, report);
+    readiness(&mut out, report);
+    changes(&mut out, report);
+    metrics(&mut out, report);
+    next_actions(&mut out, report);
+    warnings(&mut out, report);
+    out
+}
+
+/// The title, the period and the filters.
+fn head(out: &mut String, report: &CycleReport) {
     let _ = writeln!(out, "# {}\n", report.title);
     let _ = writeln!(
         out,
@@ -26,7 +39,11 @@ pub fn render(report: &CycleReport) -> String {
         }
         let _ = writeln!(out, "Only {}.", filters.join("; "));
     }
+}
 
+/// Counts, pass rate, time spent and the open blockers.
+fn executive_summary(out: &mut String, report: &CycleReport) {
+    let s = &report.summary;
     let _ = writeln!(out, "\n## Executive summary\n");
     let _ = writeln!(
         out,
@@ -50,7 +67,10 @@ pub fn render(report: &CycleReport) -> String {
             open.iter().map(|b| format!("`{}` in {}", b.diagnosis.as_deref().unwrap_or(&b.step), b.runbook)).collect();
         let _ = writeln!(out, "\n**{}:** {}.", plural(open.len(), "open blocker"), names.join(", "));
     }
+}
 
+/// Every critical failure, open or resolved since, with its evidence and runs.
+fn blockers(out: &mut String, report: &CycleReport) {
     let _ = writeln!(out, "\n## Critical findings and blockers\n");
     if report.blockers.is_empty() {
         let _ = writeln!(out, "No critical step failed in this period.");
@@ -84,7 +104,10 @@ pub fn render(report: &CycleReport) -> String {
         let runs: Vec<String> = b.runs.iter().map(|r| format!("[{}]({})", r.run_id, r.path)).collect();
         let _ = writeln!(out, "Runs: {}\n", runs.join(", "));
     }
+}
 
+/// The runbooks that passed, with their checks.
+fn healthy(out: &mut String, report: &CycleReport) {
     let _ = writeln!(out, "## What is healthy\n");
     if report.healthy.is_empty() {
         let _ = writeln!(out, "Nothing passed in this period.");
@@ -95,7 +118,10 @@ pub fn render(report: &CycleReport) -> String {
             let _ = writeln!(out, "  - {check}");
         }
     }
+}
 
+/// Readiness per runbook and per category.
+fn readiness(out: &mut String, report: &CycleReport) {
     let _ = writeln!(out, "\n## Readiness\n\n| runbook | category | status | latest run |\n|---|---|---|---|");
     for r in &report.readiness.runbooks {
         let _ = writeln!(
@@ -113,7 +139,10 @@ pub fn render(report: &CycleReport) -> String {
         let _ =
             writeln!(out, "| {} | {} | {} | {} | {} |", c.category, c.status.mark(), c.ready, c.degraded, c.blocked);
     }
+}
 
+/// The runbook files changed in the period.
+fn changes(out: &mut String, report: &CycleReport) {
     let _ = writeln!(out, "\n## What changed\n");
     if report.changes.files.is_empty() {
         let _ = writeln!(out, "No runbook changed in this period ({}).", report.changes.source);
@@ -133,7 +162,10 @@ pub fn render(report: &CycleReport) -> String {
             let _ = writeln!(out, "- `{}` — {}{who}{what}", c.path, day(&c.when));
         }
     }
+}
 
+/// Time to first finding, mean run duration, flaky steps.
+fn metrics(out: &mut String, report: &CycleReport) {
     let m = &report.metrics;
     let _ = writeln!(out, "\n## Metrics\n");
     let _ = writeln!(
@@ -151,7 +183,10 @@ pub fn render(report: &CycleReport) -> String {
             let _ = writeln!(out, "  - {} › {}: {} passed, {} failed", f.runbook, f.step, f.passed, f.failed);
         }
     }
+}
 
+/// What to do about each blocker, and how to verify it.
+fn next_actions(out: &mut String, report: &CycleReport) {
     let _ = writeln!(out, "\n## Next actions\n");
     if report.next_actions.is_empty() {
         let _ = writeln!(out, "Nothing is blocked.");
@@ -166,14 +201,16 @@ pub fn render(report: &CycleReport) -> String {
         }
         let _ = writeln!(out, "   - verify: `{}`", a.verify);
     }
+}
 
+/// What could not be read.
+fn warnings(out: &mut String, report: &CycleReport) {
     if !report.warnings.is_empty() {
         let _ = writeln!(out, "\n## Warnings\n");
         for w in &report.warnings {
             let _ = writeln!(out, "- {w}");
         }
     }
-    out
 }
 
 /// `2026-11-26T10:00:00Z` → `2026-11-26 10:00`.

@@ -8,11 +8,12 @@ use super::plain;
 use crate::cli::error::{Error, Result, exit};
 use crate::model::Kb;
 use crate::model::plain::classify::Kind;
-use crate::model::plain::{BlockPlan, Fate, Plan};
+use crate::model::plain::{BlockPlan, Fate, PlainStep, Plan};
 use crate::model::runbook::{Body, Runbook, RunbookIdx};
 use crate::model::step::{Action, Step};
 use crate::model::views::PlainView;
 use crate::model::views::RunbookView;
+use crate::util::text::plural;
 use std::io::Write;
 
 #[derive(Debug, clap::Args)]
@@ -117,24 +118,7 @@ fn print_plain<W: Write>(out: &mut W, ctx: &Context, kb: &Kb, rb: &Runbook, read
     let path = ctx.display_path(kb, &rb.path);
     writeln!(out, "{}", paint(BOLD, &rb.title))?;
     writeln!(out, "{} {path}", paint(DIM, format!("id {} · plain steps ·", rb.id)))?;
-    if !read.vars.is_empty() {
-        writeln!(out)?;
-        writeln!(out, "{}", paint(HEADING, "Placeholders"))?;
-        for var in &read.vars {
-            let value = match &var.value {
-                Some(value) => format!("= {value}"),
-                None => paint(YELLOW, format!("needs --var {}=…", var.name)),
-            };
-            writeln!(
-                out,
-                "  {} {}  {}  {}",
-                paint(BOLD, &var.name),
-                value,
-                var.placeholder,
-                paint(DIM, format!("{path}:{}:{}", var.line, var.column))
-            )?;
-        }
-    }
+    print_placeholders(out, &path, read)?;
     writeln!(out)?;
     if read.steps.is_empty() {
         writeln!(out, "{}", paint(DIM, "No shell blocks to run."))?;
@@ -147,37 +131,84 @@ fn print_plain<W: Write>(out: &mut W, ctx: &Context, kb: &Kb, rb: &Runbook, read
         )?;
     }
     for (number, step) in read.steps.iter().enumerate() {
-        let class = match step.class {
-            Kind::ReadOnly => paint(GREEN, "runs (read-only)"),
-            Kind::Asks => paint(RED, "asks first"),
-            Kind::Interactive => paint(YELLOW, "manual (a person does it)"),
-        };
-        writeln!(out, "{:>3}. {} {}  {class}", number + 1, paint(BOLD, &step.id), step.name)?;
-        writeln!(out, "     {} {}", paint(DIM, "why:"), step.why)?;
-        let mut place = format!("{path}:{}", step.line);
-        if let Some(session) = &step.session {
-            place.push_str(&format!(" · session: {session}"));
-        }
-        writeln!(out, "     {} {place} · block {} · sha256 {}", paint(DIM, "from:"), step.block, &step.sha256[..12])?;
-        let prefix = if step.class == Kind::Interactive { "☞" } else { "$" };
-        for line in step.script.trim_end().lines() {
-            writeln!(out, "     {} {line}", paint(CYAN, prefix))?;
-        }
-        if let Some(expected) = &step.expected_output {
-            writeln!(out, "     {}", paint(DIM, "expected output (from the doc):"))?;
-            for line in expected.lines().take(12) {
-                writeln!(out, "     {} {}", paint(DIM, "│"), paint(DIM, line))?;
-            }
-            if expected.lines().count() > 12 {
-                writeln!(
-                    out,
-                    "     {} {}",
-                    paint(DIM, "│"),
-                    paint(DIM, format!("… {} more lines", expected.lines().count() - 12))
-                )?;
-            }
+        print_plain_step(out, &path, number + 1, step)?;
+    }
+    print_not_run(out, &path, read)?;
+    if read.other_blocks > 0 {
+        let blocks = plural(read.other_blocks, "code block");
+        writeln!(out, "  {}", paint(DIM, format!("and {blocks} in other languages (YAML, PromQL, …)")))?;
+    }
+    if !read.warnings.is_empty() {
+        writeln!(out)?;
+        let mut renderer = DiagnosticRenderer::new(kb, |p| ctx.display_path(kb, p));
+        for diag in &read.warnings {
+            writeln!(out, "{}", renderer.render(diag))?;
         }
     }
+    Ok(())
+}
+
+/// The placeholders a plain doc needs, with their values or the `--var` that gives one.
+fn print_placeholders<W: Write>(out: &mut W, path: &str, read: &Plan) -> std::io::Result<()> {
+    if read.vars.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "{}", paint(HEADING, "Placeholders"))?;
+    for var in &read.vars {
+        let value = match &var.value {
+            Some(value) => format!("= {value}"),
+            None => paint(YELLOW, format!("needs --var {}=…", var.name)),
+        };
+        writeln!(
+            out,
+            "  {} {}  {}  {}",
+            paint(BOLD, &var.name),
+            value,
+            var.placeholder,
+            paint(DIM, format!("{path}:{}:{}", var.line, var.column))
+        )?;
+    }
+    Ok(())
+}
+
+/// Plain step `number`: what it is, why, where it comes from, its script and expected output.
+fn print_plain_step<W: Write>(out: &mut W, path: &str, number: usize, step: &PlainStep) -> std::io::Result<()> {
+    let class = match step.class {
+        Kind::ReadOnly => paint(GREEN, "runs (read-only)"),
+        Kind::Asks => paint(RED, "asks first"),
+        Kind::Interactive => paint(YELLOW, "manual (a person does it)"),
+    };
+    writeln!(out, "{:>3}. {} {}  {class}", number, paint(BOLD, &step.id), step.name)?;
+    writeln!(out, "     {} {}", paint(DIM, "why:"), step.why)?;
+    let mut place = format!("{path}:{}", step.line);
+    if let Some(session) = &step.session {
+        place.push_str(&format!(" · session: {session}"));
+    }
+    writeln!(out, "     {} {place} · block {} · sha256 {}", paint(DIM, "from:"), step.block, &step.sha256[..12])?;
+    let prefix = if step.class == Kind::Interactive { "☞" } else { "$" };
+    for line in step.script.trim_end().lines() {
+        writeln!(out, "     {} {line}", paint(CYAN, prefix))?;
+    }
+    if let Some(expected) = &step.expected_output {
+        writeln!(out, "     {}", paint(DIM, "expected output (from the doc):"))?;
+        for line in expected.lines().take(12) {
+            writeln!(out, "     {} {}", paint(DIM, "│"), paint(DIM, line))?;
+        }
+        if expected.lines().count() > 12 {
+            writeln!(
+                out,
+                "     {} {}",
+                paint(DIM, "│"),
+                paint(DIM, format!("… {} more lines", expected.lines().count() - 12))
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The shell blocks that do not become steps, and why.
+fn print_not_run<W: Write>(out: &mut W, path: &str, read: &Plan) -> std::io::Result<()> {
     let not_run: Vec<&BlockPlan> =
         read.blocks.iter().filter(|b| !matches!(b.fate, Fate::Step | Fate::Joined)).collect();
     if !not_run.is_empty() {
@@ -201,27 +232,6 @@ fn print_plain<W: Write>(out: &mut W, ctx: &Context, kb: &Kb, rb: &Runbook, read
                 paint(DIM, format!("{path}:{}", block.line)),
                 block.ordinal
             )?;
-        }
-    }
-    if read.other_blocks > 0 {
-        writeln!(
-            out,
-            "  {}",
-            paint(
-                DIM,
-                format!(
-                    "and {} code block{} in other languages (YAML, PromQL, …)",
-                    read.other_blocks,
-                    if read.other_blocks == 1 { "" } else { "s" }
-                )
-            )
-        )?;
-    }
-    if !read.warnings.is_empty() {
-        writeln!(out)?;
-        let mut renderer = DiagnosticRenderer::new(kb, |p| ctx.display_path(kb, p));
-        for diag in &read.warnings {
-            writeln!(out, "{}", renderer.render(diag))?;
         }
     }
     Ok(())

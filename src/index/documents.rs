@@ -2,15 +2,14 @@
 //! run, one per cycle report.
 
 use super::schema::Fields;
-use crate::model::markdown::{is_step_info, options};
+use crate::model::outline::{Outline, Section, Text};
 use crate::model::{Body, Runbook};
 use crate::record::RunRecord;
-use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
 use tantivy::TantivyDocument;
 
 /// One section's text, split into prose and code.
 #[derive(Debug, Default, Clone)]
-pub struct Section {
+pub struct SectionText {
     pub heading: String,
     pub anchor: String,
     pub line: u64,
@@ -20,58 +19,10 @@ pub struct Section {
 
 /// The sections of a runbook: the text before the first heading (titled like the runbook), then
 /// one per H1–H3 heading with everything down to the next one.
-pub fn sections(rb: &Runbook, body: &Body) -> Vec<Section> {
-    let heads: Vec<_> = rb.headings.iter().filter(|h| h.level <= 3).collect();
-    let mut out: Vec<Section> =
-        std::iter::once(Section { heading: rb.title.clone(), anchor: String::new(), line: 1, ..Section::default() })
-            .chain(heads.iter().map(|h| Section {
-                heading: h.text.clone(),
-                anchor: h.anchor.clone(),
-                line: h.line as u64,
-                ..Section::default()
-            }))
-            .collect();
-    let bounds: Vec<usize> = heads.iter().map(|h| h.offset).collect();
-    let mut depth_code = false;
-    let mut in_heading = false;
-    let mut in_meta = false;
-    for (event, range) in Parser::new_ext(body.markdown(), options()).into_offset_iter() {
-        let section = &mut out[bounds.partition_point(|&b| b <= range.start)];
-        match event {
-            Event::Start(Tag::MetadataBlock(_)) => in_meta = true,
-            Event::End(TagEnd::MetadataBlock(_)) => in_meta = false,
-            Event::Start(Tag::Heading { .. }) => in_heading = true,
-            Event::End(TagEnd::Heading(_)) => in_heading = false,
-            Event::Start(Tag::CodeBlock(kind)) => {
-                depth_code = true;
-                if let CodeBlockKind::Fenced(info) = &kind
-                    && is_step_info(info)
-                {
-                    section.code.push('\n');
-                }
-            }
-            Event::End(TagEnd::CodeBlock) => {
-                depth_code = false;
-                section.code.push('\n');
-            }
-            Event::Text(text) if !in_meta && !in_heading => {
-                if depth_code {
-                    section.code.push_str(&text);
-                } else {
-                    section.body.push_str(&text);
-                }
-            }
-            Event::Code(code) if !in_heading => {
-                section.body.push_str(&code);
-                section.code.push_str(&code);
-                section.code.push(' ');
-            }
-            Event::SoftBreak | Event::HardBreak | Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::TableCell) => {
-                section.body.push(' ');
-            }
-            _ => {}
-        }
-    }
+pub fn sections(rb: &Runbook, body: &Body) -> Vec<SectionText> {
+    let outline = &body.outline;
+    let mut out: Vec<SectionText> = outline.sections.iter().map(|section| section_text(outline, section)).collect();
+    out[0].heading = rb.title.clone();
     // A front-matter summary is searchable with the top of the page; one taken from the first
     // paragraph is already in its section.
     let summary = rb.summary.trim_end_matches('…');
@@ -95,7 +46,40 @@ pub fn sections(rb: &Runbook, body: &Body) -> Vec<Section> {
         .collect()
 }
 
-fn is_empty(section: &Section) -> bool {
+/// One section's prose (with the code spans) and code (code blocks and code spans), as the
+/// outline has them; headings below H3 are not part of its text.
+fn section_text(outline: &Outline, section: &Section) -> SectionText {
+    let mut out = match outline.heading_of(section) {
+        Some(h) => SectionText {
+            heading: h.text.clone(),
+            anchor: h.anchor.clone(),
+            line: h.line as u64,
+            ..SectionText::default()
+        },
+        None => SectionText { line: 1, ..SectionText::default() },
+    };
+    for piece in outline.text(section) {
+        match piece {
+            Text::Prose(prose) => out.body.push_str(prose),
+            Text::CodeSpan(code) => {
+                out.body.push_str(code);
+                out.code.push_str(code);
+                out.code.push(' ');
+            }
+            Text::Fence(fence) => {
+                if fence.step {
+                    out.code.push('\n');
+                }
+                out.code.push_str(&fence.content);
+                out.code.push('\n');
+            }
+            Text::MinorHeading(_) | Text::BlockEnd => {}
+        }
+    }
+    out
+}
+
+fn is_empty(section: &SectionText) -> bool {
     section.body.trim().is_empty() && section.code.trim().is_empty()
 }
 

@@ -19,6 +19,7 @@ use crate::model::state::ensure_state_dir;
 use crate::model::{Kb, Runbook, RunbookIdx};
 use crate::record::RunRecord;
 use crate::util::fs::{lock_exclusive, write_atomic};
+use crate::util::text::hex;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -409,34 +410,7 @@ impl SearchIndex {
         let started = Instant::now();
         let mut report = SyncReport { rebuilt: self.rebuilt.load(Ordering::Acquire), ..SyncReport::default() };
         let old = self.read_manifest();
-        let mut current: BTreeMap<String, (ManifestEntry, Source)> = BTreeMap::new();
-        let mut files = BTreeMap::new();
-        // Pages show the Hugo config's params and the sections' cascades: when either changes, every
-        // page is indexed again.
-        let site: String =
-            Sha256::digest(ctx.fingerprint().as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect();
-        for (i, runbook) in runbooks.iter().enumerate() {
-            files.insert(runbook.facts.path.clone(), runbook.facts.clone());
-            // Diagnostics never hide a file: one with errors is indexed as far as it could be
-            // read, and its hits say how many errors it has.
-            let facts = &runbook.facts;
-            // The error count is in the documents, and may change with `runbook.toml` alone.
-            let fingerprint = format!("{}:{}:{}:{}", facts.sha256, runbook.id, facts.errors, site);
-            let entry = ManifestEntry { fingerprint };
-            current.insert(documents::runbook_key(&runbook.facts.path), (entry, Source::Runbook(i)));
-        }
-        for run in archives.run_files() {
-            current.insert(documents::archive_key(&run.name), (stamp_entry(run.stamp), Source::Archive(run)));
-        }
-        for cycle in archives.cycle_files() {
-            let path = source
-                .root()
-                .and_then(|root| cycle.file.strip_prefix(root).ok())
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| cycle.file.display().to_string());
-            let key = documents::cycle_key(&cycle.name);
-            current.insert(key, (stamp_entry(cycle.stamp), Source::Cycle { name: cycle.name, file: cycle.file, path }));
-        }
+        let (current, files) = wanted(source, ctx, &runbooks, archives);
         let changed: Vec<(&String, &Source)> = current
             .iter()
             .filter(|(key, (entry, _))| old.entries.get(*key) != Some(entry))
@@ -470,17 +444,9 @@ impl SearchIndex {
         for key in removed.iter().chain(changed.iter().map(|(key, _)| *key)) {
             writer.delete_term(Term::from_field_text(self.fields.key, key));
         }
-        // Parsed in parallel a batch at a time, so a first build of a large KB never holds all
-        // of its documents in memory at once.
-        for batch in changed.chunks(DOCUMENT_BATCH) {
-            let documents: Vec<TantivyDocument> = batch
-                .par_iter()
-                .flat_map_iter(|(_, item)| self.documents(kb, source, ctx, &runbooks, item, archives))
-                .collect();
-            for document in documents {
-                writer.add_document(document).map_err(|e| self.tantivy_error(e))?;
-            }
-        }
+        let sources: Vec<&Source> = changed.iter().map(|(_, source)| *source).collect();
+        let documents = |item: &Source| self.documents(kb, source, ctx, &runbooks, item, archives);
+        self.add_documents(&mut writer, &sources, &documents)?;
         writer.commit().map_err(|e| self.tantivy_error(e))?;
         self.reader.reload().map_err(|e| self.tantivy_error(e))?;
         // The manifest follows the commit: a crash in between only means indexing those files
@@ -492,6 +458,23 @@ impl SearchIndex {
         report.removed = removed;
         report.elapsed = started.elapsed();
         Ok(report)
+    }
+
+    /// Adds the documents of `sources`, parsed in parallel a batch at a time, so a first build
+    /// of a large KB never holds all of its documents in memory at once.
+    fn add_documents(
+        &self,
+        writer: &mut IndexWriter,
+        sources: &[&Source],
+        documents: &(dyn Fn(&Source) -> Vec<TantivyDocument> + Sync),
+    ) -> Result<(), IndexError> {
+        for batch in sources.chunks(DOCUMENT_BATCH) {
+            let documents: Vec<TantivyDocument> = batch.par_iter().flat_map_iter(|item| documents(item)).collect();
+            for document in documents {
+                writer.add_document(document).map_err(|e| self.tantivy_error(e))?;
+            }
+        }
+        Ok(())
     }
 
     /// Keeps the manifest; from then on the index is trusted (it is no longer "rebuilt").
@@ -770,4 +753,41 @@ impl SearchIndex {
 
 fn stamp_entry(stamp: FileStamp) -> ManifestEntry {
     ManifestEntry { fingerprint: format!("{}:{}", stamp.size, stamp.mtime_ns) }
+}
+/// Every document the index should hold, keyed, with the manifest entry that says whether the
+/// indexed one is current; and the facts of every runbook file.
+fn wanted(
+    source: &KbSource,
+    ctx: &ParseContext,
+    runbooks: &[Indexed],
+    archives: &Archives,
+) -> (BTreeMap<String, (ManifestEntry, Source)>, BTreeMap<String, FileFacts>) {
+    let mut current: BTreeMap<String, (ManifestEntry, Source)> = BTreeMap::new();
+    let mut files = BTreeMap::new();
+    // Pages show the Hugo config's params and the sections' cascades: when either changes, every
+    // page is indexed again.
+    let site = hex(&Sha256::digest(ctx.fingerprint().as_bytes())[..6]);
+    for (i, runbook) in runbooks.iter().enumerate() {
+        files.insert(runbook.facts.path.clone(), runbook.facts.clone());
+        // Diagnostics never hide a file: one with errors is indexed as far as it could be
+        // read, and its hits say how many errors it has.
+        let facts = &runbook.facts;
+        // The error count is in the documents, and may change with `runbook.toml` alone.
+        let fingerprint = format!("{}:{}:{}:{}", facts.sha256, runbook.id, facts.errors, site);
+        let entry = ManifestEntry { fingerprint };
+        current.insert(documents::runbook_key(&runbook.facts.path), (entry, Source::Runbook(i)));
+    }
+    for run in archives.run_files() {
+        current.insert(documents::archive_key(&run.name), (stamp_entry(run.stamp), Source::Archive(run)));
+    }
+    for cycle in archives.cycle_files() {
+        let path = source
+            .root()
+            .and_then(|root| cycle.file.strip_prefix(root).ok())
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| cycle.file.display().to_string());
+        let key = documents::cycle_key(&cycle.name);
+        current.insert(key, (stamp_entry(cycle.stamp), Source::Cycle { name: cycle.name, file: cycle.file, path }));
+    }
+    (current, files)
 }

@@ -4,7 +4,8 @@
 
 use super::diagnosis::{Diagnosis, Fix, RawDiagnosis};
 use super::diagnostic::{Diagnostic, Rule};
-use super::markdown::{Scan, StepFence};
+use super::markdown::StepFence;
+use super::outline::Outline;
 use super::parse::{KnownNames, item_at, locate};
 use super::runbook::Link;
 use super::slug::is_valid_id;
@@ -14,7 +15,7 @@ use std::collections::BTreeMap;
 
 /// Every diagnosis of the file that could be read, and the links their `fix` lists hold.
 pub(super) fn build_all(
-    scan: &Scan,
+    outline: &Outline,
     known: &KnownNames,
     path: &str,
     diags: &mut Vec<Diagnostic>,
@@ -22,7 +23,8 @@ pub(super) fn build_all(
     let mut out: Vec<Diagnosis> = Vec::new();
     let mut links = Vec::new();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for fence in &scan.diagnoses {
+    for fence in outline.diagnosis_fences().map(StepFence::of) {
+        let fence = &fence;
         if !fence.closed {
             diags.push(
                 Diagnostic::error(
@@ -43,7 +45,7 @@ pub(super) fn build_all(
                 continue;
             }
         };
-        let section = fence.section.map(|i| scan.headings[i].anchor.clone());
+        let section = fence.section.map(|i| outline.headings[i].anchor.clone());
         let Some(diagnosis) = build_one(raw, fence, known, section, path, diags, &mut links) else { continue };
         match seen.get(&diagnosis.id.to_lowercase()) {
             Some(first) => diags.push(

@@ -19,6 +19,7 @@ pub mod links;
 mod lint;
 pub mod markdown;
 pub mod matcher;
+pub mod outline;
 pub mod parse;
 pub mod plain;
 pub mod probe;

@@ -7,13 +7,15 @@ use super::config::Config;
 use super::diagnostic::{Diagnostic, Rule};
 use super::discovery::KbSource;
 use super::docs_syntax::{self, Params, Prepared};
+use super::duration::Duration;
 use super::front_matter::{self, Format, FrontMatter, KeySite, Text, is_extra, key_sites, toml_to_json};
 use super::hugo::HugoSite;
-use super::markdown::{self, Fragment, LineIndex, StepFence};
+use super::markdown::{Fragment, LineIndex, StepFence};
+use super::outline::Outline;
 use super::probe::PROBE_NAMES;
 use super::runbook::{Body, Link, LinkKind, Runbook, is_index_stem};
 use super::slug::{ID_RULES, is_valid_id};
-use super::step::{Action, DEFAULT_TIMEOUT, RawStep, RefSite, RunAction, Severity, Step, StepDefaults};
+use super::step::{Action, DEFAULT_TIMEOUT, RawStep, RefSite, Retry, RunAction, Severity, Step, StepDefaults};
 use super::template::Template;
 use super::yaml::{YamlPart, map_location, parse_yaml, spanned_at, yaml_diagnostic};
 use crate::util::text::{did_you_mean, hex};
@@ -135,8 +137,23 @@ pub fn unreadable(source: SourceFile, reason: &str) -> Runbook {
 
 pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
     let SourceFile { path, stem_path, category_dir, file, bytes } = source;
+    let runbook = unread(path, stem_path, category_dir, file, &bytes);
+    match String::from_utf8(bytes) {
+        Ok(text) => read_text(runbook, text, ctx),
+        Err(err) => not_utf8(runbook, &err),
+    }
+}
+
+/// The runbook as known before its text is read: named after its file, with defaults.
+fn unread(
+    path: String,
+    stem_path: String,
+    category_dir: Option<String>,
+    file: Option<PathBuf>,
+    bytes: &[u8],
+) -> Runbook {
     let stem = stem_path.rsplit('/').next().unwrap_or(&stem_path).to_string();
-    let mut runbook = Runbook {
+    Runbook {
         id: stem.clone(),
         explicit_id: false,
         id_line: 1,
@@ -147,7 +164,7 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
         aliases: Vec::new(),
         summary: String::new(),
         tags: Vec::new(),
-        category: category_dir.clone().unwrap_or_else(|| "general".to_string()),
+        category: category_dir.unwrap_or_else(|| "general".to_string()),
         severity: Severity::Critical,
         owner: None,
         vars: BTreeMap::new(),
@@ -161,32 +178,36 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
         headings: Vec::new(),
         html_anchors: Vec::new(),
         links: Vec::new(),
-        sha256: hex(&Sha256::digest(&bytes)),
+        sha256: hex(&Sha256::digest(bytes)),
         diagnostics: Vec::new(),
         file_errors: 0,
         stamp: None,
         body: None,
-    };
-    let text = match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(err) => {
-            let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
-            let valid = String::from_utf8_lossy(valid);
-            let (line, column) = LineIndex::new(&valid).line_col(&valid, valid.len());
-            runbook.diagnostics.push(
-                Diagnostic::error(Rule::File, &runbook.path, line, column, "file is not valid UTF-8")
-                    .with_hint("save the file as UTF-8; the first bad byte is here"),
-            );
-            runbook.body = Some(Arc::new(Body {
-                source: String::new(),
-                steps: Vec::new(),
-                diagnoses: Vec::new(),
-                sha256: runbook.sha256.clone(),
-                prepared: Arc::default(),
-            }));
-            return runbook;
-        }
-    };
+    }
+}
+
+/// A file that is not UTF-8: one error where the first bad byte is, and an empty body.
+fn not_utf8(mut runbook: Runbook, err: &std::string::FromUtf8Error) -> Runbook {
+    let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
+    let valid = String::from_utf8_lossy(valid);
+    let (line, column) = LineIndex::new(&valid).line_col(&valid, valid.len());
+    runbook.diagnostics.push(
+        Diagnostic::error(Rule::File, &runbook.path, line, column, "file is not valid UTF-8")
+            .with_hint("save the file as UTF-8; the first bad byte is here"),
+    );
+    runbook.body = Some(Arc::new(Body {
+        source: String::new(),
+        steps: Vec::new(),
+        diagnoses: Vec::new(),
+        sha256: runbook.sha256.clone(),
+        prepared: Arc::default(),
+        outline: Arc::default(),
+    }));
+    runbook
+}
+
+/// Front matter, prepared Markdown, outline, steps and diagnostics of a UTF-8 `text`.
+fn read_text(mut runbook: Runbook, text: String, ctx: &ParseContext) -> Runbook {
     let text = match text.strip_prefix('\u{feff}') {
         Some(stripped) => stripped.to_string(),
         None => text,
@@ -216,11 +237,10 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
     let prepared =
         docs_syntax::prepare(&text, split.body_start, split.fragment.is_some() && !split.parser_sees_it, params);
     let markdown = prepared.text(&text);
-    let lines = LineIndex::new(markdown);
-    let scan = markdown::scan(markdown, &lines);
-    take_title_and_summary(&mut runbook, &read, &scan);
+    let outline = Outline::new(markdown);
+    take_title_and_summary(&mut runbook, &read, &outline);
     let watch_line = read.site("watch").map(|s| s.line).unwrap_or(1);
-    let steps = build_steps(&mut runbook, &scan, read.front.defaults, ctx, watch_line, &mut diags);
+    let steps = build_steps(&mut runbook, &outline, read.front.defaults, ctx, watch_line, &mut diags);
     let step_ids: Vec<&str> = steps.iter().map(|s| s.id.as_str()).collect();
     let captured: BTreeSet<&str> = steps.iter().flat_map(|s| s.capture_names()).collect();
     let known = KnownNames {
@@ -230,10 +250,10 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
         ctx,
         complete: steps.len() == runbook.step_fences,
     };
-    let (diagnoses, fix_links) = super::diagnosis_parse::build_all(&scan, &known, &path, &mut diags);
-    for line in &scan.unclosed_fences {
+    let (diagnoses, fix_links) = super::diagnosis_parse::build_all(&outline, &known, &path, &mut diags);
+    for line in outline.unclosed_fences() {
         diags.push(
-            Diagnostic::warning(Rule::Markdown, &path, *line, 1, "code fence is never closed")
+            Diagnostic::warning(Rule::Markdown, &path, line, 1, "code fence is never closed")
                 .with_hint("everything after it renders as code; close it with a matching fence line"),
         );
     }
@@ -244,10 +264,10 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
             None => diag,
         });
     }
-    runbook.links = links(&scan, &prepared);
+    runbook.links = links(&outline, &prepared);
+    runbook.headings = outline.headings.clone();
+    runbook.html_anchors = outline.html_anchors.clone();
     runbook.links.extend(fix_links);
-    runbook.headings = scan.headings;
-    runbook.html_anchors = scan.html_anchors;
     // Everything found in the prepared text points into the file as written.
     for diag in &mut diags {
         diag.column = prepared.original_column(diag.line, diag.column);
@@ -256,7 +276,9 @@ pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
         link.column = prepared.original_column(link.line, link.column);
     }
     let prepared = Arc::new(prepared);
-    runbook.body = Some(Arc::new(Body { source: text, steps, diagnoses, sha256: runbook.sha256.clone(), prepared }));
+    let outline = Arc::new(outline);
+    runbook.body =
+        Some(Arc::new(Body { source: text, steps, diagnoses, sha256: runbook.sha256.clone(), prepared, outline }));
     diags.sort_by_key(|d| (d.line, d.column));
     runbook.file_errors = diags.iter().filter(|d| d.is_error()).count();
     runbook.diagnostics = diags;
@@ -281,9 +303,9 @@ fn section_stamps(files: &[SourceFile]) -> String {
 
 /// The title (front matter, else the first H1, else the folder of an index page) and the
 /// summary (front matter, else the first paragraph).
-fn take_title_and_summary(runbook: &mut Runbook, read: &ReadFront, scan: &markdown::Scan) {
+fn take_title_and_summary(runbook: &mut Runbook, read: &ReadFront, outline: &Outline) {
     if read.front.title.is_none() {
-        if let Some(h1) = scan.headings.iter().find(|h| h.level == 1) {
+        if let Some(h1) = outline.headings.iter().find(|h| h.level == 1) {
             runbook.title = h1.text.clone();
         } else if is_index_stem(&runbook.title)
             && let Some(folder) = runbook.stem_path.rsplit('/').nth(1)
@@ -292,7 +314,7 @@ fn take_title_and_summary(runbook: &mut Runbook, read: &ReadFront, scan: &markdo
         }
     }
     if runbook.summary.is_empty()
-        && let Some(paragraph) = &scan.first_paragraph
+        && let Some(paragraph) = &outline.first_paragraph
     {
         runbook.summary = truncate_words(paragraph, SUMMARY_CHARS);
     }
@@ -301,18 +323,19 @@ fn take_title_and_summary(runbook: &mut Runbook, read: &ReadFront, scan: &markdo
 /// The steps of every `yaml step` fence, with their errors and those of the references between them.
 fn build_steps(
     runbook: &mut Runbook,
-    scan: &markdown::Scan,
+    outline: &Outline,
     defaults: StepDefaults,
     ctx: &ParseContext,
     watch_line: usize,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Step> {
     let path = runbook.path.clone();
-    runbook.step_fences = scan.steps.len();
+    let fences: Vec<StepFence> = outline.step_fences().map(StepFence::of).collect();
+    runbook.step_fences = fences.len();
     let mut built: Vec<(Step, &StepFence, (usize, usize))> = Vec::new();
     let mut unreadable_steps = 0;
     let mut needs_sites: Vec<Vec<(String, (usize, usize))>> = Vec::new();
-    for (index, fence) in scan.steps.iter().enumerate() {
+    for (index, fence) in fences.iter().enumerate() {
         if !fence.closed {
             unreadable_steps += 1;
             diags.push(
@@ -338,7 +361,7 @@ fn build_steps(
                 continue;
             }
         };
-        let section = fence.section.map(|i| scan.headings[i].anchor.clone());
+        let section = fence.section.map(|i| outline.headings[i].anchor.clone());
         match build_step(raw, index + 1, fence, &defaults, runbook.severity, section, &path) {
             Ok((step, id_at)) => built.push((step, fence, id_at)),
             Err(diag) => {
@@ -380,8 +403,9 @@ fn check_watch(runbook: &Runbook, steps: &[Step], line: usize, diags: &mut Vec<D
 }
 
 /// The links worth resolving; those a `ref` shortcode wrote are resolved as Hugo does.
-fn links(scan: &markdown::Scan, prepared: &Prepared) -> Vec<Link> {
-    scan.links
+fn links(outline: &Outline, prepared: &Prepared) -> Vec<Link> {
+    outline
+        .links
         .iter()
         .filter(|l| is_relative_link(&l.dest))
         .map(|l| Link {
@@ -598,115 +622,15 @@ fn build_step(
     section: Option<String>,
     path: &str,
 ) -> Result<(Step, (usize, usize)), Diagnostic> {
-    let frag = &fence.yaml;
-    let at =
-        |(line, column): (usize, usize), message: String| Diagnostic::error(Rule::Step, path, line, column, message);
-
-    let mut actions: Vec<(&str, (usize, usize))> = Vec::new();
-    if let Some(run) = &raw.run {
-        actions.push(("run", spanned_at(frag, run)));
+    let at = |site: (usize, usize), message: String| Diagnostic::error(Rule::Step, path, site.0, site.1, message);
+    one_action(&raw, fence, &at)?;
+    let (id, id_at) = step_id(&raw, index, fence, &at)?;
+    if raw.run.is_none() {
+        no_run_fields(&raw, &fence.yaml, &at)?;
     }
-    for (probe, location) in raw.probe_sites() {
-        actions.push((probe.as_str(), map_location(frag, location)));
-    }
-    if let Some(manual) = &raw.manual {
-        actions.push(("manual", spanned_at(frag, manual)));
-    }
-    match actions.as_slice() {
-        [] => {
-            return Err(at((fence.fence_line, frag.indent + 1), "step has nothing to do".into()).with_hint(format!(
-                "give it `run: <script>`, a probe ({}) or `manual: <instruction>`",
-                PROBE_NAMES.join(", ")
-            )));
-        }
-        [_] => {}
-        [first, second, ..] => {
-            let describe = |name: &str| match name {
-                "run" | "manual" => format!("`{name}`"),
-                probe => format!("a `{probe}` probe"),
-            };
-            return Err(at(second.1, format!("step has both {} and {}", describe(first.0), describe(second.0)))
-                .with_hint("a step does one thing: split it into two steps"));
-        }
-    }
-
-    let (id, id_at) = match &raw.id {
-        Some(id) => {
-            let site = spanned_at(frag, id);
-            if !is_valid_id(&id.value) {
-                return Err(at(site, format!("bad step id `{}`", id.value))
-                    .with_hint("step ids use letters, digits, `.`, `_` and `-`; prefer `_` so templates can say steps.my_id.passed"));
-            }
-            (id.value.clone(), site)
-        }
-        None => (format!("step-{index}"), (fence.fence_line, 1)),
-    };
-
-    let is_run = raw.run.is_some();
-    if !is_run {
-        for (field, site) in [
-            ("expect", raw.expect.as_ref().map(|s| spanned_at(frag, s))),
-            ("capture", raw.capture.as_ref().map(|s| spanned_at(frag, s))),
-            ("shell", raw.shell.as_ref().map(|s| spanned_at(frag, s))),
-        ] {
-            if let Some(site) = site {
-                return Err(at(site, format!("`{field}` applies to `run` steps only")).with_hint(
-                    "a probe states its expectations in its own fields, like disk: {path: /, used_percent: {lt: 90}}",
-                ));
-            }
-        }
-    }
-
-    let timeout = raw.timeout.or(defaults.timeout).unwrap_or(DEFAULT_TIMEOUT);
-    if timeout.as_std().is_zero() {
-        return Err(at(locate(fence, "timeout"), "timeout must be longer than 0s".into()));
-    }
-    let retry = raw.retry.or(defaults.retry);
-    if let Some(retry) = retry
-        && retry.attempts == 0
-    {
-        return Err(at(locate(fence, "attempts"), "retry needs at least 1 attempt".into())
-            .with_hint("attempts counts every run, the first one included: attempts: 3 runs up to three times"));
-    }
-
-    let shell_line = raw
-        .shell
-        .as_ref()
-        .map(|s| (s.value.clone(), spanned_at(frag, s)))
-        .or_else(|| defaults.shell.clone().map(|s| (s, (fence.fence_line, 1))));
-    let shell: Vec<String> = match shell_line {
-        Some((line, site)) => {
-            let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
-            if words.is_empty() {
-                return Err(at(site, "empty `shell`".into())
-                    .with_hint("name a program and its flags, like `sh -c` or `python3 -c`"));
-            }
-            words
-        }
-        None => Vec::new(),
-    };
-
-    let probe = raw.take_probe();
-    let action = if let Some(run) = raw.run {
-        let captures = raw
-            .capture
-            .map(|c| c.value.into_iter().map(|(name, pattern)| (name.0, pattern.0)).collect())
-            .unwrap_or_default();
-        Action::Run(RunAction {
-            script: run.value,
-            shell,
-            expect: raw.expect.map(|e| e.value).unwrap_or_default(),
-            captures,
-        })
-    } else if let Some(manual) = raw.manual {
-        Action::Manual(manual.value)
-    } else {
-        match probe {
-            Some(probe) => Action::Probe(Box::new(probe)),
-            None => return Err(at((fence.fence_line, 1), "step has nothing to do".into())),
-        }
-    };
-
+    let (timeout, retry) = limits(&raw, fence, defaults, &at)?;
+    let shell = shell_words(&raw, fence, defaults, &at)?;
+    let action = action(&mut raw, shell).ok_or_else(|| at((fence.fence_line, 1), "step has nothing to do".into()))?;
     let name = match raw.name {
         Some(name) => name,
         // Rendered like any other string, so the default name shows real values at run time.
@@ -717,7 +641,6 @@ fn build_step(
     };
     let mut env: BTreeMap<String, Template> = defaults.env.iter().map(|(k, v)| (k.0.clone(), v.clone())).collect();
     env.extend(raw.env.unwrap_or_default().into_iter().map(|(k, v)| (k.0, v)));
-
     let step = Step {
         id,
         name,
@@ -737,6 +660,141 @@ fn build_step(
         source: None,
     };
     Ok((step, id_at))
+}
+
+/// A step error at a (line, column) of the file.
+type At<'a> = dyn Fn((usize, usize), String) -> Diagnostic + 'a;
+
+/// A step does exactly one thing: `run`, one probe or `manual`.
+fn one_action(raw: &RawStep, fence: &StepFence, at: &At<'_>) -> Result<(), Diagnostic> {
+    let frag = &fence.yaml;
+    let mut actions: Vec<(&str, (usize, usize))> = Vec::new();
+    if let Some(run) = &raw.run {
+        actions.push(("run", spanned_at(frag, run)));
+    }
+    for (probe, location) in raw.probe_sites() {
+        actions.push((probe.as_str(), map_location(frag, location)));
+    }
+    if let Some(manual) = &raw.manual {
+        actions.push(("manual", spanned_at(frag, manual)));
+    }
+    match actions.as_slice() {
+        [] => Err(at((fence.fence_line, frag.indent + 1), "step has nothing to do".into()).with_hint(format!(
+            "give it `run: <script>`, a probe ({}) or `manual: <instruction>`",
+            PROBE_NAMES.join(", ")
+        ))),
+        [_] => Ok(()),
+        [first, second, ..] => {
+            let describe = |name: &str| match name {
+                "run" | "manual" => format!("`{name}`"),
+                probe => format!("a `{probe}` probe"),
+            };
+            Err(at(second.1, format!("step has both {} and {}", describe(first.0), describe(second.0)))
+                .with_hint("a step does one thing: split it into two steps"))
+        }
+    }
+}
+
+/// The step's id and where it is written: its own, or `step-N` at the fence.
+fn step_id(
+    raw: &RawStep,
+    index: usize,
+    fence: &StepFence,
+    at: &At<'_>,
+) -> Result<(String, (usize, usize)), Diagnostic> {
+    let Some(id) = &raw.id else {
+        return Ok((format!("step-{index}"), (fence.fence_line, 1)));
+    };
+    let site = spanned_at(&fence.yaml, id);
+    if !is_valid_id(&id.value) {
+        return Err(at(site, format!("bad step id `{}`", id.value)).with_hint(
+            "step ids use letters, digits, `.`, `_` and `-`; prefer `_` so templates can say steps.my_id.passed",
+        ));
+    }
+    Ok((id.value.clone(), site))
+}
+
+/// `expect`, `capture` and `shell` on a probe or manual step.
+fn no_run_fields(raw: &RawStep, frag: &Fragment, at: &At<'_>) -> Result<(), Diagnostic> {
+    for (field, site) in [
+        ("expect", raw.expect.as_ref().map(|s| spanned_at(frag, s))),
+        ("capture", raw.capture.as_ref().map(|s| spanned_at(frag, s))),
+        ("shell", raw.shell.as_ref().map(|s| spanned_at(frag, s))),
+    ] {
+        if let Some(site) = site {
+            return Err(at(site, format!("`{field}` applies to `run` steps only")).with_hint(
+                "a probe states its expectations in its own fields, like disk: {path: /, used_percent: {lt: 90}}",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The timeout and retry, the step's own or the runbook's defaults.
+fn limits(
+    raw: &RawStep,
+    fence: &StepFence,
+    defaults: &StepDefaults,
+    at: &At<'_>,
+) -> Result<(Duration, Option<Retry>), Diagnostic> {
+    let timeout = raw.timeout.or(defaults.timeout).unwrap_or(DEFAULT_TIMEOUT);
+    if timeout.as_std().is_zero() {
+        return Err(at(locate(fence, "timeout"), "timeout must be longer than 0s".into()));
+    }
+    let retry = raw.retry.or(defaults.retry);
+    if let Some(retry) = retry
+        && retry.attempts == 0
+    {
+        return Err(at(locate(fence, "attempts"), "retry needs at least 1 attempt".into())
+            .with_hint("attempts counts every run, the first one included: attempts: 3 runs up to three times"));
+    }
+    Ok((timeout, retry))
+}
+
+/// The words of the step's `shell` (or the default's); none for the default shell.
+fn shell_words(
+    raw: &RawStep,
+    fence: &StepFence,
+    defaults: &StepDefaults,
+    at: &At<'_>,
+) -> Result<Vec<String>, Diagnostic> {
+    let shell_line = raw
+        .shell
+        .as_ref()
+        .map(|s| (s.value.clone(), spanned_at(&fence.yaml, s)))
+        .or_else(|| defaults.shell.clone().map(|s| (s, (fence.fence_line, 1))));
+    let Some((line, site)) = shell_line else {
+        return Ok(Vec::new());
+    };
+    let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+    if words.is_empty() {
+        return Err(
+            at(site, "empty `shell`".into()).with_hint("name a program and its flags, like `sh -c` or `python3 -c`")
+        );
+    }
+    Ok(words)
+}
+
+/// What the step does, taken out of `raw`.
+fn action(raw: &mut RawStep, shell: Vec<String>) -> Option<Action> {
+    let probe = raw.take_probe();
+    if let Some(run) = raw.run.take() {
+        let captures = raw
+            .capture
+            .take()
+            .map(|c| c.value.into_iter().map(|(name, pattern)| (name.0, pattern.0)).collect())
+            .unwrap_or_default();
+        return Some(Action::Run(RunAction {
+            script: run.value,
+            shell,
+            expect: raw.expect.take().map(|e| e.value).unwrap_or_default(),
+            captures,
+        }));
+    }
+    if let Some(manual) = raw.manual.take() {
+        return Some(Action::Manual(manual.value));
+    }
+    probe.map(|probe| Action::Probe(Box::new(probe)))
 }
 
 /// A readable one-line name for a step that has none.

@@ -3,6 +3,7 @@
 use super::diagnostic::Diagnostic;
 use super::docs_syntax::Prepared;
 use super::markdown::Heading;
+use super::outline::Outline;
 use super::step::{Severity, Step};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -84,6 +85,8 @@ pub struct Body {
     /// The Markdown as the site generator means it (shortcodes, admonitions): what the index
     /// and the site read.
     pub prepared: Arc<Prepared>,
+    /// The outline of [`Body::markdown`]: what search, the site and the renderer walk.
+    pub outline: Arc<Outline>,
 }
 
 impl Body {

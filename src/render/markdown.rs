@@ -4,9 +4,10 @@
 
 use super::sanitize;
 use crate::model::docs_syntax::{Admonition, normal_kind};
-use crate::model::markdown::{LineIndex, is_step_info, options};
-use crate::model::slug::{AnchorSet, heading_anchor};
-use pulldown_cmark::{BlockQuoteKind, CodeBlockKind, CowStr, Event, HeadingLevel, Parser, Tag, TagEnd};
+use crate::model::markdown::{LineIndex, options};
+use crate::model::outline::{Fence, Outline};
+use pulldown_cmark::{BlockQuoteKind, CowStr, Event, HeadingLevel, Parser, Tag, TagEnd};
+use std::ops::Range;
 
 /// Marks where a step card goes. Private-use characters in the source are replaced before
 /// parsing (by a character of the same UTF-8 length), so only the renderer can write one.
@@ -23,22 +24,6 @@ pub enum Resolved {
     Broken,
 }
 
-/// A step fence as it appears in the text.
-#[derive(Debug)]
-pub struct StepFence<'a> {
-    /// Line of the opening fence in the file.
-    pub line: usize,
-    pub yaml: &'a str,
-}
-
-/// A heading of the rendered page, with the anchor its `id` got.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Heading {
-    pub level: u8,
-    pub text: String,
-    pub anchor: String,
-}
-
 /// A link that leads nowhere, for the build's warnings.
 #[derive(Debug, Clone)]
 pub struct BrokenLink {
@@ -49,138 +34,167 @@ pub struct BrokenLink {
 #[derive(Debug, Default)]
 pub struct Rendered {
     pub html: String,
-    pub headings: Vec<Heading>,
     pub broken_links: Vec<BrokenLink>,
 }
 
 /// Renders `text` (prepared Markdown, whose block quotes starting on the lines of `admonitions`
-/// are boxes). `resolve` decides what each link points at; `card` renders the step card of a step
-/// fence (it must return safe HTML: everything from the runbook escaped).
+/// are boxes) with the anchors and step fences of its `outline`. `resolve` decides what each
+/// link points at; `card` renders the step card of a step fence (it must return safe HTML:
+/// everything from the runbook escaped).
 pub fn render(
     text: &str,
+    outline: &Outline,
     admonitions: &[Admonition],
     resolve: &dyn Fn(&str) -> Resolved,
-    card: &mut dyn FnMut(StepFence<'_>) -> String,
+    card: &mut dyn FnMut(&Fence) -> String,
 ) -> Rendered {
+    // The same length in UTF-8, so the outline's offsets still hold.
     let text = if text.contains(SLOT) { text.replace(SLOT, "\u{FFFD}") } else { text.to_string() };
-    let lines = LineIndex::new(&text);
-    let mut out = Rendered::default();
-    let mut events: Vec<Event> = Vec::new();
-    let mut cards: Vec<String> = Vec::new();
-    let mut anchors = AnchorSet::default();
-    let mut heading: Option<PendingHeading<'_>> = None;
-    let mut step: Option<(usize, String)> = None;
-    let mut raw_html = false;
-    // Per open block quote: whether it is a box, and of which element.
-    let mut quotes: Vec<Option<&'static str>> = Vec::new();
-
+    let mut html_out = Html {
+        lines: LineIndex::new(&text),
+        outline,
+        admonitions,
+        resolve,
+        events: Vec::new(),
+        cards: Vec::new(),
+        broken_links: Vec::new(),
+        headings: 0,
+        fences: 0,
+        anchor: None,
+        step: None,
+        raw_html: false,
+        quotes: Vec::new(),
+    };
     for (event, range) in Parser::new_ext(&text, options()).into_offset_iter() {
-        if let Some((line, yaml)) = step.as_mut() {
-            match event {
-                Event::Text(t) => yaml.push_str(&t),
-                Event::End(TagEnd::CodeBlock) => {
-                    let html = card(StepFence { line: *line, yaml });
-                    events.push(Event::Html(CowStr::from(format!("{SLOT}{}{SLOT}", cards.len()))));
-                    cards.push(html);
-                    step = None;
-                }
-                _ => {}
+        html_out.event(event, range, card);
+    }
+    let Html { events, cards, broken_links, raw_html, .. } = html_out;
+    let mut html = String::with_capacity(text.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut html, events.into_iter());
+    if raw_html {
+        html = sanitize::clean(&html);
+    }
+    Rendered { html: fill_slots(&html, &cards), broken_links }
+}
+
+/// The HTML events of one page, as they are made.
+struct Html<'o, 'e> {
+    lines: LineIndex,
+    outline: &'o Outline,
+    admonitions: &'o [Admonition],
+    resolve: &'o dyn Fn(&str) -> Resolved,
+    events: Vec<Event<'e>>,
+    cards: Vec<String>,
+    broken_links: Vec<BrokenLink>,
+    /// The outline's next heading and code block.
+    headings: usize,
+    fences: usize,
+    /// The anchor of the open heading.
+    anchor: Option<String>,
+    /// The open step fence.
+    step: Option<&'o Fence>,
+    raw_html: bool,
+    /// Per open block quote: whether it is a box, and of which element.
+    quotes: Vec<Option<&'static str>>,
+}
+
+impl<'o, 'e> Html<'o, 'e> {
+    fn event(&mut self, event: Event<'e>, range: Range<usize>, card: &mut dyn FnMut(&Fence) -> String) {
+        if let Some(fence) = self.step {
+            if let Event::End(TagEnd::CodeBlock) = event {
+                let html = card(fence);
+                self.events.push(Event::Html(CowStr::from(format!("{SLOT}{}{SLOT}", self.cards.len()))));
+                self.cards.push(html);
+                self.step = None;
             }
-            continue;
+            return;
         }
         let event = match event {
-            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) if is_step_info(&info) => {
-                step = Some((lines.line(range.start), String::new()));
-                continue;
-            }
-            Event::Start(Tag::Heading { level, id, .. }) => {
-                heading =
-                    Some(PendingHeading { level, id: id.map(|i| i.to_string()), text: String::new(), events: vec![] });
-                continue;
-            }
-            Event::End(TagEnd::Heading(_)) => {
-                if let Some(pending) = heading.take() {
-                    let anchor = anchors.unique(pending.id.unwrap_or_else(|| heading_anchor(pending.text.trim())));
-                    let level = pending.level;
-                    events.push(Event::Start(Tag::Heading {
-                        level,
-                        id: Some(CowStr::from(anchor.clone())),
-                        classes: Vec::new(),
-                        attrs: Vec::new(),
-                    }));
-                    events.extend(pending.events);
-                    let link = format!(
-                        " <a class=\"anchor\" href=\"#{}\" title=\"Link to this section\">#</a>",
-                        escape_attr(&anchor)
-                    );
-                    events.push(Event::InlineHtml(CowStr::from(link)));
-                    events.push(Event::End(TagEnd::Heading(level)));
-                    out.headings.push(Heading { level: level as u8, text: pending.text.trim().to_string(), anchor });
+            Event::Start(Tag::CodeBlock(kind)) => {
+                let fence = self.outline.fences.get(self.fences);
+                self.fences += 1;
+                debug_assert_eq!(fence.map(|f| f.range.start), Some(range.start), "the outline is of this text");
+                match fence.filter(|f| f.step) {
+                    Some(step) => {
+                        self.step = Some(step);
+                        return;
+                    }
+                    None => Event::Start(Tag::CodeBlock(kind)),
                 }
-                continue;
+            }
+            Event::Start(Tag::Heading { level, .. }) => self.open_heading(level),
+            Event::End(TagEnd::Heading(level)) => {
+                let anchor = self.anchor.take().unwrap_or_default();
+                let link = format!(
+                    " <a class=\"anchor\" href=\"#{}\" title=\"Link to this section\">#</a>",
+                    escape_attr(&anchor)
+                );
+                self.events.push(Event::InlineHtml(CowStr::from(link)));
+                Event::End(TagEnd::Heading(level))
             }
             Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
-                let dest_url = match resolve(&dest_url) {
-                    Resolved::Url(url) => CowStr::from(url),
-                    Resolved::Broken => {
-                        out.broken_links.push(BrokenLink { line: lines.line(range.start), dest: dest_url.to_string() });
-                        dest_url
-                    }
-                    Resolved::Keep if sanitize::is_safe_url(&dest_url) => dest_url,
-                    Resolved::Keep => CowStr::from("#"),
-                };
+                let dest_url = self.link(dest_url, range.start);
                 Event::Start(Tag::Link { link_type, dest_url, title, id })
             }
             Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
                 let dest_url = if sanitize::is_safe_url(&dest_url) { dest_url } else { CowStr::from("#") };
                 Event::Start(Tag::Image { link_type, dest_url, title, id })
             }
-            Event::Start(Tag::BlockQuote(kind)) => {
-                let line = lines.line(range.start);
-                let boxed = admonitions.iter().find(|a| a.line == line).map(|a| (a.kind.clone(), a.title.clone()));
-                match boxed.or_else(|| kind.map(github_alert)) {
-                    Some((kind, title)) => {
-                        let (open, element) = admonition_open(&kind, &title);
-                        quotes.push(Some(element));
-                        Event::Html(CowStr::from(open))
-                    }
-                    None => {
-                        quotes.push(None);
-                        Event::Start(Tag::BlockQuote(kind))
-                    }
-                }
-            }
-            Event::End(TagEnd::BlockQuote(kind)) => match quotes.pop().flatten() {
+            Event::Start(Tag::BlockQuote(kind)) => self.open_quote(kind, range.start),
+            Event::End(TagEnd::BlockQuote(kind)) => match self.quotes.pop().flatten() {
                 Some(element) => Event::Html(CowStr::from(format!("</{element}>\n"))),
                 None => Event::End(TagEnd::BlockQuote(kind)),
             },
             Event::Html(html) => {
-                raw_html = true;
+                self.raw_html = true;
                 Event::Html(html)
             }
             Event::InlineHtml(html) => {
-                raw_html = true;
+                self.raw_html = true;
                 Event::InlineHtml(html)
             }
             other => other,
         };
-        match heading.as_mut() {
-            Some(pending) => {
-                if let Event::Text(t) | Event::Code(t) = &event {
-                    pending.text.push_str(t);
-                }
-                pending.events.push(event);
+        self.events.push(event);
+    }
+
+    /// A heading with the outline's anchor as its `id` (attributes and classes dropped).
+    fn open_heading(&mut self, level: HeadingLevel) -> Event<'e> {
+        let anchor = self.outline.headings.get(self.headings).map(|h| h.anchor.clone()).unwrap_or_default();
+        self.headings += 1;
+        self.anchor = Some(anchor.clone());
+        Event::Start(Tag::Heading { level, id: Some(CowStr::from(anchor)), classes: Vec::new(), attrs: Vec::new() })
+    }
+
+    /// Where the link to `dest` at `offset` goes on the page.
+    fn link(&mut self, dest: CowStr<'e>, offset: usize) -> CowStr<'e> {
+        match (self.resolve)(&dest) {
+            Resolved::Url(url) => CowStr::from(url),
+            Resolved::Broken => {
+                self.broken_links.push(BrokenLink { line: self.lines.line(offset), dest: dest.to_string() });
+                dest
             }
-            None => events.push(event),
+            Resolved::Keep if sanitize::is_safe_url(&dest) => dest,
+            Resolved::Keep => CowStr::from("#"),
         }
     }
-    let mut html = String::with_capacity(text.len() * 3 / 2);
-    pulldown_cmark::html::push_html(&mut html, events.into_iter());
-    if raw_html {
-        html = sanitize::clean(&html);
+
+    /// A block quote, or the box of an admonition or GitHub alert.
+    fn open_quote(&mut self, kind: Option<BlockQuoteKind>, offset: usize) -> Event<'e> {
+        let line = self.lines.line(offset);
+        let boxed = self.admonitions.iter().find(|a| a.line == line).map(|a| (a.kind.clone(), a.title.clone()));
+        match boxed.or_else(|| kind.map(github_alert)) {
+            Some((kind, title)) => {
+                let (open, element) = admonition_open(&kind, &title);
+                self.quotes.push(Some(element));
+                Event::Html(CowStr::from(open))
+            }
+            None => {
+                self.quotes.push(None);
+                Event::Start(Tag::BlockQuote(kind))
+            }
+        }
     }
-    out.html = fill_slots(&html, &cards);
-    out
 }
 
 /// A GitHub alert (`> [!WARNING]`) as a box: its kind and title.
@@ -209,13 +223,6 @@ fn admonition_open(kind: &str, title: &str) -> (String, &'static str) {
         "<aside class=\"admonition admonition-{kind}\" role=\"note\"><p class=\"admonition-title\">{title}</p>\n"
     );
     (open, "aside")
-}
-
-struct PendingHeading<'a> {
-    level: HeadingLevel,
-    id: Option<String>,
-    text: String,
-    events: Vec<Event<'a>>,
 }
 
 /// Replaces every slot marker by its step card.
@@ -260,21 +267,23 @@ pub fn escape_attr(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::markdown::scan;
 
     fn plain(text: &str) -> Rendered {
-        render(text, &[], &|_| Resolved::Keep, &mut |fence| format!("<div class=\"card\">{}</div>", fence.line))
+        let outline = Outline::new(text);
+        render(text, &outline, &[], &|_| Resolved::Keep, &mut |fence| {
+            format!("<div class=\"card\">{}</div>", fence.line)
+        })
     }
 
     #[test]
     fn anchors_match_the_model() {
         let text = "# Title\n\n## Setup\n\n## Setup\n\n## Über `nvidia-smi` & co\n\n### Custom {#mine}\n\n## mine\n";
-        let model = scan(text, &LineIndex::new(text));
-        let rendered = plain(text);
-        let ours: Vec<&str> = rendered.headings.iter().map(|h| h.anchor.as_str()).collect();
-        let theirs: Vec<&str> = model.headings.iter().map(|h| h.anchor.as_str()).collect();
-        assert_eq!(ours, theirs);
-        assert!(rendered.html.contains("<h2 id=\"setup-1\">"), "{}", rendered.html);
+        let html = plain(text).html;
+        let ids: Vec<&str> = html.split("id=\"").skip(1).filter_map(|rest| rest.split('"').next()).collect();
+        let outline = Outline::new(text);
+        let model: Vec<&str> = outline.headings.iter().map(|h| h.anchor.as_str()).collect();
+        assert_eq!(ids, model);
+        assert_eq!(ids, ["title", "setup", "setup-1", "über-nvidia-smi--co", "mine", "mine-1"], "{html}");
     }
 
     #[test]
@@ -300,6 +309,7 @@ mod tests {
         let text = "# T\n\n[a](a.md#x) [b](b.md) [c](https://example.invalid)\n";
         let rendered = render(
             text,
+            &Outline::new(text),
             &[],
             &|dest| match dest {
                 "a.md#x" => Resolved::Url("/runbooks/a/#x".into()),

@@ -3,11 +3,13 @@
 //! [`Site::render`].
 
 use super::error::RenderError;
-use super::markdown::{self, BrokenLink, Resolved, StepFence};
+use super::markdown::{self, BrokenLink, Resolved};
 use super::site::Site;
 use super::views::{AutoDiagnosis, RunBadge, RunRow, RunView, RunbookHead, StepCard};
 use crate::index::{Kind, SearchResults};
 use crate::model::RunbookIdx;
+use crate::model::markdown::Heading;
+use crate::model::outline::{Fence, Outline};
 use crate::model::runbook::LinkKind;
 use crate::model::slug::heading_anchor;
 use minijinja::Value;
@@ -213,12 +215,12 @@ impl Site {
         };
         let mut card_error = None;
         let mut number = 0;
-        let mut card = |fence: StepFence<'_>| {
+        let mut card = |fence: &Fence| {
             number += 1;
             let step = body.as_ref().and_then(|b| b.steps.iter().find(|s| s.line == fence.line));
             let view = match step {
-                Some(step) => StepCard::new(number, step, fence.yaml),
-                None => StepCard::broken(number, fence.line, fence.yaml),
+                Some(step) => StepCard::new(number, step, &fence.content),
+                None => StepCard::broken(number, fence.line, &fence.content),
             };
             match self.templates.render("step.html", crate::ctx! { step => view }) {
                 Ok(html) => html,
@@ -228,33 +230,21 @@ impl Site {
                 }
             }
         };
+        let empty = Outline::default();
         let source = body.as_ref().map(|b| b.markdown()).unwrap_or_default();
+        let outline = body.as_ref().map_or(&empty, |b| &b.outline);
         let admonitions = body.as_ref().map(|b| b.prepared.admonitions.as_slice()).unwrap_or_default();
-        let rendered = markdown::render(source, admonitions, &resolve, &mut card);
+        let rendered = markdown::render(source, outline, admonitions, &resolve, &mut card);
         if let Some(err) = card_error {
             return Err(err);
         }
-        let toc: Vec<&markdown::Heading> = rendered.headings.iter().filter(|h| (2..=3).contains(&h.level)).collect();
+        let toc = toc(outline);
         let runs: Vec<RunBadge> =
             self.runs_of(&rb.id).iter().take(5).map(|&r| RunBadge::new(&self.urls, &self.runs[r])).collect();
         // The latest run an alert started, among the recent ones.
         let auto_diagnosis =
             self.runs_of(&rb.id).iter().take(50).find_map(|&r| AutoDiagnosis::of(&self.urls, &self.runs[r]));
-        #[derive(Serialize)]
-        struct Backlink<'a> {
-            id: &'a str,
-            title: &'a str,
-            url: String,
-        }
-        let backlinks: Vec<Backlink> = self
-            .kb
-            .backlinks(idx)
-            .iter()
-            .map(|link| {
-                let from = &self.kb[link.from];
-                Backlink { id: &from.id, title: &from.title, url: self.urls.runbook(&from.id) }
-            })
-            .collect();
+        let backlinks = self.backlinks(idx);
         let plain = body.as_ref().filter(|_| rb.is_document()).and_then(|b| PlainHint::of(&self.kb, rb, b));
         let diagnoses = body.as_ref().map(|b| self.diagnosis_cards(rb, b)).unwrap_or_default();
         let html = self.templates.render(
@@ -273,6 +263,18 @@ impl Site {
             },
         )?;
         Ok(RenderedPage { html, broken_links: rendered.broken_links })
+    }
+
+    /// The runbooks that link to runbook `idx`.
+    fn backlinks(&self, idx: RunbookIdx) -> Vec<Backlink<'_>> {
+        self.kb
+            .backlinks(idx)
+            .iter()
+            .map(|link| {
+                let from = &self.kb[link.from];
+                Backlink { id: &from.id, title: &from.title, url: self.urls.runbook(&from.id) }
+            })
+            .collect()
     }
 
     fn tags_page(&self) -> Result<String, RenderError> {
@@ -323,10 +325,11 @@ impl Site {
             Ok(source) => source.clone(),
             Err(err) => format!("This report cannot be read: {err}"),
         };
-        let rendered = markdown::render(&source, &[], &|_| Resolved::Keep, &mut |fence| {
-            format!("<pre><code>{}</code></pre>", markdown::escape_attr(fence.yaml))
+        let outline = Outline::new(&source);
+        let rendered = markdown::render(&source, &outline, &[], &|_| Resolved::Keep, &mut |fence| {
+            format!("<pre><code>{}</code></pre>", markdown::escape_attr(&fence.content))
         });
-        let toc: Vec<&markdown::Heading> = rendered.headings.iter().filter(|h| (2..=3).contains(&h.level)).collect();
+        let toc = toc(&outline);
         self.templates.render(
             "cycle.html",
             crate::ctx! {
@@ -517,6 +520,19 @@ impl PlainHint {
             manual: counts.manual,
         })
     }
+}
+
+/// The table of contents of a page: its H2 and H3 headings.
+fn toc(outline: &Outline) -> Vec<&Heading> {
+    outline.headings.iter().filter(|h| (2..=3).contains(&h.level)).collect()
+}
+
+/// A runbook that links to the page.
+#[derive(Serialize)]
+struct Backlink<'a> {
+    id: &'a str,
+    title: &'a str,
+    url: String,
 }
 
 /// A declared diagnosis on its runbook's page.

@@ -12,7 +12,7 @@
 //! parts of such a run (`KubeJobFailed` is also `kube`, `job`, `failed`); `site/search.js` cuts
 //! queries into runs the same way.
 
-use super::sections::Section;
+use super::sections::SearchSection;
 use super::site::Site;
 use crate::util::text::hex;
 use serde::Serialize;
@@ -95,9 +95,9 @@ struct DocsChunk {
 }
 
 /// Builds the index from every runbook's sections (`sections[i]` belongs to `site.kb.runbooks[i]`).
-pub fn build(site: &Site, sections: &[Vec<Section>]) -> Result<Vec<IndexFile>, serde_json::Error> {
+pub fn build(site: &Site, sections: &[Vec<SearchSection>]) -> Result<Vec<IndexFile>, serde_json::Error> {
     let mut postings: BTreeMap<String, Postings> = BTreeMap::new();
-    let mut docs: Vec<(usize, &Section)> = Vec::new();
+    let mut docs: Vec<(usize, &SearchSection)> = Vec::new();
     for (r, list) in sections.iter().enumerate() {
         let rb = &site.kb.runbooks[r];
         for (k, section) in list.iter().enumerate() {

@@ -5,7 +5,7 @@
 
 use super::error::RenderError;
 use super::pages::Page;
-use super::sections::{Section, sections};
+use super::sections::{SearchSection, sections};
 use super::site::Site;
 use rayon::prelude::*;
 use std::collections::HashSet;
@@ -38,48 +38,8 @@ pub fn build(site: &Site, out: &Path) -> Result<BuildReport, RenderError> {
     let mut report = BuildReport::default();
     let mut written: HashSet<PathBuf> = HashSet::new();
 
-    // Runbook pages, and each runbook's sections for search from the same parse.
-    let runbooks: Vec<Result<(Output, Vec<Section>), RenderError>> = site
-        .kb
-        .iter()
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|(idx, rb)| {
-            let body = site.kb.body(idx);
-            let cut = body.as_ref().map(|b| sections(b.markdown())).unwrap_or_default();
-            let rendered = site.render_runbook(idx, body)?;
-            let file = page_file(out, &format!("runbooks/{}/", rb.id))?;
-            write(&file, rendered.html.as_bytes())?;
-            let warnings = rendered
-                .broken_links
-                .iter()
-                .map(|l| format!("{}:{}: link to missing runbook or anchor `{}`", rb.path, l.line, l.dest))
-                .collect();
-            Ok(((file, rendered.html.len() as u64, warnings), cut))
-        })
-        .collect();
-    let mut all_sections = Vec::with_capacity(runbooks.len());
-    let mut outputs = Vec::with_capacity(runbooks.len());
-    for result in runbooks {
-        let (output, cut) = result?;
-        outputs.push(output);
-        all_sections.push(cut);
-    }
-    // Every other page.
-    let pages = site.pages();
-    let others: Vec<Result<Output, RenderError>> = pages
-        .par_iter()
-        .filter(|(_, page)| !matches!(page, Page::Runbook(_)))
-        .map(|(path, page)| {
-            let rendered = site.render(page)?;
-            let file = page_file(out, path)?;
-            write(&file, rendered.html.as_bytes())?;
-            Ok((file, rendered.html.len() as u64, Vec::new()))
-        })
-        .collect();
-    for result in others {
-        outputs.push(result?);
-    }
+    let (mut outputs, all_sections) = runbook_pages(site, out)?;
+    outputs.extend(other_pages(site, out)?);
     report.pages = outputs.len();
     for (file, bytes, warnings) in outputs {
         written.insert(file);
@@ -107,6 +67,53 @@ pub fn build(site: &Site, out: &Path) -> Result<BuildReport, RenderError> {
     lap("write the search index, remove stale files");
     report.phases = phases;
     Ok(report)
+}
+
+/// Every runbook page, written, and each runbook's sections for search.
+fn runbook_pages(site: &Site, out: &Path) -> Result<(Vec<Output>, Vec<Vec<SearchSection>>), RenderError> {
+    let runbooks: Vec<Result<(Output, Vec<SearchSection>), RenderError>> = site
+        .kb
+        .iter()
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|(idx, rb)| {
+            let body = site.kb.body(idx);
+            let cut = body.as_ref().map(|b| sections(&b.outline)).unwrap_or_default();
+            let rendered = site.render_runbook(idx, body)?;
+            let file = page_file(out, &format!("runbooks/{}/", rb.id))?;
+            write(&file, rendered.html.as_bytes())?;
+            let warnings = rendered
+                .broken_links
+                .iter()
+                .map(|l| format!("{}:{}: link to missing runbook or anchor `{}`", rb.path, l.line, l.dest))
+                .collect();
+            Ok(((file, rendered.html.len() as u64, warnings), cut))
+        })
+        .collect();
+    let mut all_sections = Vec::with_capacity(runbooks.len());
+    let mut outputs = Vec::with_capacity(runbooks.len());
+    for result in runbooks {
+        let (output, cut) = result?;
+        outputs.push(output);
+        all_sections.push(cut);
+    }
+    Ok((outputs, all_sections))
+}
+
+/// Every other page, written.
+fn other_pages(site: &Site, out: &Path) -> Result<Vec<Output>, RenderError> {
+    let pages = site.pages();
+    let others: Vec<Result<Output, RenderError>> = pages
+        .par_iter()
+        .filter(|(_, page)| !matches!(page, Page::Runbook(_)))
+        .map(|(path, page)| {
+            let rendered = site.render(page)?;
+            let file = page_file(out, path)?;
+            write(&file, rendered.html.as_bytes())?;
+            Ok((file, rendered.html.len() as u64, Vec::new()))
+        })
+        .collect();
+    others.into_iter().collect()
 }
 
 /// A written page: its file, size and warnings.

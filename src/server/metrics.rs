@@ -138,31 +138,35 @@ impl Metrics {
 /// Gauges of the knowledge base and of the latest run of every runbook.
 fn write_kb(out: &mut String, site: &Site) {
     let kb = &site.kb;
-    let _ = writeln!(out, "# HELP runbook_info The server's version.\n# TYPE runbook_info gauge");
+    gauge(out, "runbook_info", "The server's version.");
     let _ = writeln!(out, "runbook_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
-    let _ = writeln!(
-        out,
-        "# HELP runbook_runbooks Runbooks and documents in the knowledge base.\n# TYPE runbook_runbooks gauge"
-    );
+    gauge(out, "runbook_runbooks", "Runbooks and documents in the knowledge base.");
     let _ = writeln!(out, "runbook_runbooks {}", kb.runbooks.len());
-    let _ = writeln!(
-        out,
-        "# HELP runbook_runbooks_with_errors Runbooks that do not parse or lint cleanly.\n# TYPE runbook_runbooks_with_errors gauge"
-    );
+    gauge(out, "runbook_runbooks_with_errors", "Runbooks that do not parse or lint cleanly.");
     let _ = writeln!(out, "runbook_runbooks_with_errors {}", kb.runbooks.iter().filter(|rb| rb.has_errors()).count());
-    let _ = writeln!(out, "# HELP runbook_runs Recorded runs in the archive.\n# TYPE runbook_runs gauge");
+    gauge(out, "runbook_runs", "Recorded runs in the archive.");
     let _ = writeln!(out, "runbook_runs {}", site.runs.len());
+    write_latest_runs(out, site);
+}
 
+/// Gauges of the latest run of every runbook, in the order of their ids.
+fn write_latest_runs(out: &mut String, site: &Site) {
     let mut latest: Vec<(&str, &crate::record::RunRecord, &str)> = site
         .latest_runs()
         .filter_map(|(id, run)| run.record.as_ref().ok().map(|r| (id, r, run.run_id.as_str())))
         .collect();
     latest.sort_by(|a, b| a.0.cmp(b.0));
-    let _ = writeln!(
-        out,
-        "# HELP runbook_last_run_verdict The verdict of each runbook's latest run (1 for its verdict).\n# TYPE runbook_last_run_verdict gauge"
-    );
-    for (id, record, run_id) in &latest {
+    write_verdicts(out, &latest);
+    write_run_sizes(out, &latest);
+}
+
+/// Each runbook's latest run: (runbook id, record, run id).
+type Latest<'a> = [(&'a str, &'a crate::record::RunRecord, &'a str)];
+
+/// The verdict, pass value and start of each latest run.
+fn write_verdicts(out: &mut String, latest: &Latest<'_>) {
+    gauge(out, "runbook_last_run_verdict", "The verdict of each runbook's latest run (1 for its verdict).");
+    for (id, record, run_id) in latest {
         let _ = writeln!(
             out,
             "runbook_last_run_verdict{{runbook=\"{}\",verdict=\"{}\",run=\"{}\"}} 1",
@@ -171,11 +175,8 @@ fn write_kb(out: &mut String, site: &Site) {
             label(run_id)
         );
     }
-    let _ = writeln!(
-        out,
-        "# HELP runbook_last_run_passed 1 when each runbook's latest run passed, 0.5 with warnings, 0 otherwise.\n# TYPE runbook_last_run_passed gauge"
-    );
-    for (id, record, _) in &latest {
+    gauge(out, "runbook_last_run_passed", "1 when each runbook's latest run passed, 0.5 with warnings, 0 otherwise.");
+    for (id, record, _) in latest {
         let value = match record.verdict {
             crate::record::Verdict::Passed => "1",
             crate::record::Verdict::Warning => "0.5",
@@ -183,21 +184,19 @@ fn write_kb(out: &mut String, site: &Site) {
         };
         let _ = writeln!(out, "runbook_last_run_passed{{runbook=\"{}\"}} {value}", label(id));
     }
-    let _ = writeln!(
-        out,
-        "# HELP runbook_last_run_timestamp_seconds When each runbook's latest run started (Unix time).\n# TYPE runbook_last_run_timestamp_seconds gauge"
-    );
-    for (id, record, _) in &latest {
+    gauge(out, "runbook_last_run_timestamp_seconds", "When each runbook's latest run started (Unix time).");
+    for (id, record, _) in latest {
         if let Ok(time) = record.started_at.parse::<jiff::Timestamp>() {
             let _ =
                 writeln!(out, "runbook_last_run_timestamp_seconds{{runbook=\"{}\"}} {}", label(id), time.as_second());
         }
     }
-    let _ = writeln!(
-        out,
-        "# HELP runbook_last_run_duration_seconds How long each runbook's latest run took.\n# TYPE runbook_last_run_duration_seconds gauge"
-    );
-    for (id, record, _) in &latest {
+}
+
+/// The duration, steps and checks of each latest run.
+fn write_run_sizes(out: &mut String, latest: &Latest<'_>) {
+    gauge(out, "runbook_last_run_duration_seconds", "How long each runbook's latest run took.");
+    for (id, record, _) in latest {
         let _ = writeln!(
             out,
             "runbook_last_run_duration_seconds{{runbook=\"{}\"}} {}",
@@ -205,11 +204,8 @@ fn write_kb(out: &mut String, site: &Site) {
             record.duration_ms as f64 / 1000.0
         );
     }
-    let _ = writeln!(
-        out,
-        "# HELP runbook_last_run_steps Steps of each runbook's latest run, by outcome.\n# TYPE runbook_last_run_steps gauge"
-    );
-    for (id, record, _) in &latest {
+    gauge(out, "runbook_last_run_steps", "Steps of each runbook's latest run, by outcome.");
+    for (id, record, _) in latest {
         for outcome in [
             Outcome::Passed,
             Outcome::Failed,
@@ -227,16 +223,18 @@ fn write_kb(out: &mut String, site: &Site) {
             );
         }
     }
-    let _ = writeln!(
-        out,
-        "# HELP runbook_last_run_checks Checks of each runbook's latest run, by result.\n# TYPE runbook_last_run_checks gauge"
-    );
-    for (id, record, _) in &latest {
+    gauge(out, "runbook_last_run_checks", "Checks of each runbook's latest run, by result.");
+    for (id, record, _) in latest {
         let checks = record.steps.iter().flat_map(|s| s.checks.iter());
         let (passed, failed) = checks.fold((0, 0), |(p, f), c| if c.passed { (p + 1, f) } else { (p, f + 1) });
         let _ = writeln!(out, "runbook_last_run_checks{{runbook=\"{}\",result=\"passed\"}} {passed}", label(id));
         let _ = writeln!(out, "runbook_last_run_checks{{runbook=\"{}\",result=\"failed\"}} {failed}", label(id));
     }
+}
+
+/// The `# HELP` and `# TYPE` lines of a gauge.
+fn gauge(out: &mut String, name: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
 }
 
 /// A label value, escaped as the text format requires.

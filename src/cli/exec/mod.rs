@@ -314,6 +314,7 @@ fn plain_steps(
             diagnoses: Vec::new(),
             sha256: read.sha256,
             prepared: body.prepared.clone(),
+            outline: body.outline.clone(),
         },
     ))
 }

@@ -4,7 +4,8 @@
 use super::super::markdown::{LineIndex, options};
 use super::super::slug::{AnchorSet, heading_anchor};
 use super::transcript::Lang;
-use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Parser, Tag, TagEnd};
+use crate::util::text::hex;
+use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone)]
@@ -80,7 +81,7 @@ pub fn extract(text: &str) -> Doc {
     for (event, range) in Parser::new_ext(text, options()).into_offset_iter() {
         match event {
             Event::Start(Tag::Heading { level, id, .. }) => {
-                heading = Some((heading_level(level), id.map(|s| s.to_string()), range.start, String::new()));
+                heading = Some((level as u8, id.map(|s| s.to_string()), range.start, String::new()));
             }
             Event::End(TagEnd::Heading(_)) => {
                 if let Some((level, id, offset, text)) = heading.take() {
@@ -214,25 +215,6 @@ fn dedent(text: &str) -> (String, usize) {
         out.push_str(&line[leading.min(indent)..]);
     }
     (out, indent)
-}
-
-fn heading_level(level: HeadingLevel) -> u8 {
-    match level {
-        HeadingLevel::H1 => 1,
-        HeadingLevel::H2 => 2,
-        HeadingLevel::H3 => 3,
-        HeadingLevel::H4 => 4,
-        HeadingLevel::H5 => 5,
-        HeadingLevel::H6 => 6,
-    }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
 }
 
 #[cfg(test)]

@@ -281,7 +281,7 @@ pub fn plan(input: &Input) -> Plan {
         warnings,
         other_blocks,
         section_found,
-        sha256: blocks::hex(&hasher.finalize()),
+        sha256: crate::util::text::hex(&hasher.finalize()),
     }
 }
 
@@ -590,7 +590,7 @@ impl<'a> Planner<'a> {
                 for &b in many {
                     hasher.update(self.doc.blocks[b].sha256.as_bytes());
                 }
-                blocks::hex(&hasher.finalize())
+                crate::util::text::hex(&hasher.finalize())
             }
         }
     }
@@ -702,24 +702,8 @@ impl<'a> Planner<'a> {
     ) -> (String, Vec<Decision>, Option<String>, bool) {
         let before = &entries[..at];
         let opener_entry = &entries[at];
-        let mut inner: Vec<&Located> = Vec::new();
-        let mut after: Vec<&Located> = Vec::new();
-        let mut closed = false;
-        let mut chroot = false;
-        for (i, entry) in entries[at + 1..].iter().enumerate() {
-            if closed {
-                after.push(entry);
-            } else if session::is_exit(&entry.entry.text) {
-                closed = true;
-            } else if i == 0
-                && session::is_chroot_host(&entry.entry.text)
-                && matches!(opener, Opener::Remote(Remote::DebugNode { .. }))
-            {
-                chroot = true;
-            } else {
-                inner.push(entry);
-            }
-        }
+        let debug_node = matches!(opener, Opener::Remote(Remote::DebugNode { .. }));
+        let (inner, after, chroot) = split_session(&entries[at + 1..], debug_node);
         let opener = match opener {
             Opener::Remote(Remote::DebugNode { tool, .. }) => Opener::Remote(Remote::DebugNode { tool, chroot }),
             other => other,
@@ -728,21 +712,11 @@ impl<'a> Planner<'a> {
         let remote = match opener {
             Opener::Remote(remote) => remote,
             Opener::Repl(program) => {
-                let mut text = String::new();
-                for entry in before {
-                    text.push_str(&format!("Run: {}\n", entry.text));
-                }
-                text.push_str(&format!("Open `{}` and type:\n", opener_entry.text.trim()));
-                for entry in &inner {
-                    for line in entry.text.lines() {
-                        text.push_str(&format!("    {line}\n"));
-                    }
-                }
                 let decision = Decision {
                     kind: Kind::Interactive,
                     reason: format!("`{program}` is interactive: a person types these lines"),
                 };
-                return (text, vec![decision], Some(described), true);
+                return (repl_instructions(before, opener_entry, &inner), vec![decision], Some(described), true);
             }
         };
         if inner.is_empty() {
@@ -790,6 +764,42 @@ impl<'a> Planner<'a> {
         decisions.push(Decision { kind: inside.kind, reason: format!("inside the session: {}", inside.reason) });
         (script, decisions, Some(described), false)
     }
+}
+
+/// The entries after a session's opener: those typed inside it, those after its `exit`, and
+/// whether the first one inside is the `chroot /host` of a debug node.
+fn split_session(entries: &[Located], debug_node: bool) -> (Vec<&Located>, Vec<&Located>, bool) {
+    let mut inner: Vec<&Located> = Vec::new();
+    let mut after: Vec<&Located> = Vec::new();
+    let mut closed = false;
+    let mut chroot = false;
+    for (i, entry) in entries.iter().enumerate() {
+        if closed {
+            after.push(entry);
+        } else if session::is_exit(&entry.entry.text) {
+            closed = true;
+        } else if i == 0 && debug_node && session::is_chroot_host(&entry.entry.text) {
+            chroot = true;
+        } else {
+            inner.push(entry);
+        }
+    }
+    (inner, after, chroot)
+}
+
+/// What a person does for an interactive program: run what comes before, open it, type the lines.
+fn repl_instructions(before: &[Located], opener: &Located, inner: &[&Located]) -> String {
+    let mut text = String::new();
+    for entry in before {
+        text.push_str(&format!("Run: {}\n", entry.text));
+    }
+    text.push_str(&format!("Open `{}` and type:\n", opener.text.trim()));
+    for entry in inner {
+        for line in entry.text.lines() {
+            text.push_str(&format!("    {line}\n"));
+        }
+    }
+    text
 }
 
 /// Where an entry first reads `$name`, in the doc.
