@@ -15,6 +15,7 @@
 
 use rustix::process::{Pid, Signal};
 use std::io::{BufRead, Write};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
@@ -33,11 +34,15 @@ pub struct Watchdog {
 impl Watchdog {
     /// Starts `program __watchdog` with the read end of a pipe as its stdin.
     pub fn start(program: &Path) -> std::io::Result<Watchdog> {
+        // Its own process group from the moment it exists: `detach` makes it a session of its
+        // own only once it runs, and a `kill -9 -<engine's group>` before that (a loaded
+        // machine) would take the guard along with the engine it guards.
         let mut child = Command::new(program)
             .arg(SUBCOMMAND)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()?;
         let pipe = child.stdin.take();
         Ok(Watchdog { child, pipe, armed: 0 })
