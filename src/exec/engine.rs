@@ -416,14 +416,33 @@ fn new_record(
     resumed_from: Option<String>,
 ) -> RunRecord {
     let RunRequest { runbook, body, options, context, .. } = *request;
-    let started = context.clock.now();
-    let vars = vars
+    let mut record = initial_record(runbook, body, options, context, context.clock.now());
+    record.vars = vars
         .into_iter()
         .map(|(k, v)| match v {
             serde_json::Value::String(s) => (k, serde_json::Value::String(redactor.redact(&s).into_owned())),
             other => (k, other),
         })
         .collect();
+    record.options.resumed_from = resumed_from;
+    record.remote = context.remote.as_ref().map(|host| crate::record::Remote {
+        host: host.name.clone(),
+        target: host.target.clone(),
+        fleet_run: host.fleet_run.clone(),
+        unreachable: None,
+    });
+    record
+}
+
+/// What every run's record starts with, a host's or a fleet's: the runbook, this engine, where
+/// and by whom, the options; no vars, steps or findings yet.
+pub(super) fn initial_record(
+    runbook: &Runbook,
+    body: &Body,
+    options: &ExecOptions,
+    context: &RunContext,
+    started: jiff::Timestamp,
+) -> RunRecord {
     RunRecord {
         schema: SCHEMA,
         run_id: store::run_id(started, &runbook.id),
@@ -443,23 +462,18 @@ fn new_record(
             yes: options.yes,
             from: options.from.clone(),
             only: options.only.clone(),
-            resumed_from,
+            resumed_from: None,
             interactive: false,
             diagnose: options.diagnose,
             plain: options.plain,
             section: options.section.clone(),
         },
         trigger: options.trigger.clone(),
-        vars,
+        vars: BTreeMap::new(),
         verdict: Verdict::Running,
         steps: Vec::new(),
         findings: Vec::new(),
-        remote: context.remote.as_ref().map(|host| crate::record::Remote {
-            host: host.name.clone(),
-            target: host.target.clone(),
-            fleet_run: host.fleet_run.clone(),
-            unreachable: None,
-        }),
+        remote: None,
         fleet: None,
         diagnoses: Vec::new(),
     }

@@ -12,15 +12,12 @@ use super::remote::preflight::{LocalBinary, Preflight, preflight};
 use super::remote::transport::Connection;
 use super::report::{DryDiagnosis, DryStep, Reporter, StepStart};
 use super::stream::StreamKind;
-use crate::archive::store::{self, Archives};
+use crate::archive::store::Archives;
 use crate::archive::writer::RunWriter;
 use crate::model::step::Action;
 use crate::model::{Body, Kb, Runbook};
 use crate::record::fleet::{fold_results, host_result, step_result, worst_outcome};
-use crate::record::{
-    EngineVersion, Finding, Fleet, FleetHost, HostOutcome, RunOptions, RunRecord, RunbookRef, SCHEMA, StepRecord,
-    Target, Verdict,
-};
+use crate::record::{Finding, Fleet, FleetHost, HostOutcome, RunRecord, StepRecord, Target, Verdict};
 use crate::util::text::file_safe;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -326,49 +323,18 @@ impl Reporter for GatedReporter<'_> {
     }
 }
 
-/// The fleet run's record before any host ran.
+/// The fleet run's record before any host ran; each host's run has its own vars and diagnoses
+/// (in `hosts/<host>/run.json`).
 fn fleet_record(request: &FleetRequest, started: jiff::Timestamp) -> RunRecord {
     let FleetRequest { runbook, body, options, context, .. } = request;
-    RunRecord {
-        schema: SCHEMA,
-        run_id: store::run_id(started, &runbook.id),
-        runbook: RunbookRef {
-            id: runbook.id.clone(),
-            title: runbook.title.clone(),
-            path: runbook.path.clone(),
-            sha256: body.sha256.clone(),
-        },
-        engine: EngineVersion { name: "runbook".into(), version: env!("CARGO_PKG_VERSION").into() },
-        host: context.host.clone(),
-        user: context.user.clone(),
-        started_at: super::context::rfc3339(started),
-        finished_at: None,
-        duration_ms: 0,
-        options: RunOptions {
-            yes: options.yes,
-            from: options.from.clone(),
-            only: options.only.clone(),
-            resumed_from: None,
-            interactive: false,
-            diagnose: options.diagnose,
-            plain: options.plain,
-            section: options.section.clone(),
-        },
-        trigger: options.trigger.clone(),
-        vars: BTreeMap::new(),
-        verdict: Verdict::Running,
-        steps: Vec::new(),
-        findings: Vec::new(),
-        // Each host's run has its own diagnoses (in `hosts/<host>/run.json`).
-        diagnoses: Vec::new(),
-        remote: None,
-        fleet: Some(Fleet {
-            selection: request.selection.clone(),
-            forks: request.forks,
-            hosts: Vec::new(),
-            summary: String::new(),
-        }),
-    }
+    let mut record = engine::initial_record(runbook, body, options, context, started);
+    record.fleet = Some(Fleet {
+        selection: request.selection.clone(),
+        forks: request.forks,
+        hosts: Vec::new(),
+        summary: String::new(),
+    });
+    record
 }
 
 /// Fills the fleet record from the hosts' results: steps and findings folded, the verdict.
