@@ -61,6 +61,11 @@ pub struct Fence {
     pub closed: bool,
     /// Index into [`Outline::headings`] of the H1–H3 heading above it.
     pub section: Option<usize>,
+    /// Index into [`Outline::headings`] of the nearest heading above it, of any level.
+    pub heading: Option<usize>,
+    /// The text of the innermost list item holding it that has text before the block (plain
+    /// docs name a step after it), as written.
+    pub item: Option<String>,
 }
 
 impl Fence {
@@ -146,6 +151,12 @@ struct OpenHeading {
     text: String,
 }
 
+/// A list item being read: its text until its first nested list or block.
+struct OpenItem {
+    text: String,
+    open: bool,
+}
+
 /// The state of the one pass.
 struct Walk<'t> {
     text: &'t str,
@@ -158,6 +169,8 @@ struct Walk<'t> {
     in_metadata: bool,
     /// Index of the H1–H3 heading of the current section.
     section: Option<usize>,
+    /// The list items the parser is inside, outermost first.
+    items: Vec<OpenItem>,
 }
 
 impl<'t> Walk<'t> {
@@ -174,6 +187,7 @@ impl<'t> Walk<'t> {
             paragraph: None,
             in_metadata: false,
             section: None,
+            items: Vec::new(),
         }
     }
 
@@ -205,13 +219,14 @@ impl<'t> Walk<'t> {
             Event::Text(text) if !self.in_metadata => self.text(&text, false),
             Event::Code(code) => self.text(&code, true),
             Event::Html(html) | Event::InlineHtml(html) => html_anchors(&html, &mut self.out.html_anchors),
-            Event::SoftBreak | Event::HardBreak => {
-                if let Some(paragraph) = self.paragraph.as_mut() {
-                    paragraph.push(' ');
-                }
+            Event::SoftBreak | Event::HardBreak => self.line_break(),
+            Event::Start(Tag::Item) => self.items.push(OpenItem { text: String::new(), open: true }),
+            Event::Start(Tag::List(_)) => self.close_items(),
+            Event::End(TagEnd::Item) => {
+                self.items.pop();
                 self.prose(" ");
             }
-            Event::End(TagEnd::Item | TagEnd::TableCell) => self.prose(" "),
+            Event::End(TagEnd::TableCell) => self.prose(" "),
             Event::End(
                 TagEnd::TableRow
                 | TagEnd::TableHead
@@ -237,12 +252,42 @@ impl<'t> Walk<'t> {
         if let Some(paragraph) = self.paragraph.as_mut() {
             paragraph.push_str(text);
         }
+        if let Some(item) = self.open_item() {
+            item.text.push_str(text);
+        }
         if code_span {
             let start = self.out.words.len();
             self.out.words.push_str(text);
             self.out.pieces.push(Piece::CodeSpan(start..self.out.words.len()));
         } else {
             self.prose(text);
+        }
+    }
+
+    /// A soft or hard line break: a space between words wherever text is being gathered.
+    fn line_break(&mut self) {
+        if let Some(heading) = self.heading.as_mut() {
+            heading.text.push(' ');
+            return;
+        }
+        if let Some(paragraph) = self.paragraph.as_mut() {
+            paragraph.push(' ');
+        }
+        if let Some(item) = self.open_item() {
+            item.text.push(' ');
+        }
+        self.prose(" ");
+    }
+
+    /// The innermost list item still gathering its text.
+    fn open_item(&mut self) -> Option<&mut OpenItem> {
+        self.items.last_mut().filter(|item| item.open)
+    }
+
+    /// A nested list or block ends the text that names the items around it.
+    fn close_items(&mut self) {
+        for item in &mut self.items {
+            item.open = false;
         }
     }
 
@@ -262,8 +307,10 @@ impl<'t> Walk<'t> {
 
     fn end_heading(&mut self) {
         let Some(open) = self.heading.take() else { return };
-        let text = open.text.trim().to_string();
-        let anchor = self.anchors.unique(open.id.unwrap_or_else(|| heading_anchor(&text)));
+        // The anchor is made from the text as written (as GitHub and the renderer make it); the
+        // text itself is shown and matched with its whitespace folded.
+        let anchor = self.anchors.unique(open.id.unwrap_or_else(|| heading_anchor(open.text.trim())));
+        let text = open.text.split_whitespace().collect::<Vec<_>>().join(" ");
         let index = self.out.headings.len();
         let line = self.lines.line(open.offset);
         self.out.headings.push(Heading { level: open.level, text, anchor, line, offset: open.offset });
@@ -295,6 +342,8 @@ impl<'t> Walk<'t> {
             CodeBlockKind::Indented => None,
         };
         let closed = info.is_none() || fence_is_closed(&self.text[range.clone()]);
+        self.close_items();
+        let item = self.items.iter().rev().map(|item| &item.text).find(|text| !text.trim().is_empty()).cloned();
         self.fence = Some(Fence {
             line: self.lines.line(range.start),
             indent: self.lines.line_col(self.text, range.start).1 - 1,
@@ -303,6 +352,8 @@ impl<'t> Walk<'t> {
             content: String::new(),
             closed,
             section: self.section,
+            heading: self.out.headings.len().checked_sub(1),
+            item,
             range,
         });
     }
@@ -394,6 +445,23 @@ mod tests {
         assert_eq!(steps[0].yaml.first_line, 15);
         assert!(steps[0].closed);
         assert_eq!(steps[0].section, Some(1));
+    }
+
+    #[test]
+    fn fences_know_their_heading_and_list_item() {
+        let text = "# Alert\n\n#### Deep\n\n1. Find the\n   `node`:\n\n   ```sh\n   ls\n   ```\n\n```sh\nid\n```\n";
+        let outline = Outline::new(text);
+        let f = &outline.fences;
+        assert_eq!((f[0].section, f[0].heading), (Some(0), Some(1)));
+        assert_eq!(f[0].item.as_deref(), Some("Find the node:"));
+        assert_eq!(f[1].item, None, "a block after the list belongs to no item");
+    }
+
+    #[test]
+    fn heading_text_folds_whitespace_but_anchors_keep_it() {
+        let outline = Outline::new("Two\nlines\n===\n\n## a  b\n");
+        assert_eq!(outline.headings[0].text, "Two lines");
+        assert_eq!((outline.headings[1].text.as_str(), outline.headings[1].anchor.as_str()), ("a b", "a--b"));
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! The code blocks of a doc, each with what names it: the heading it sits under (and that
-//! heading's parents), its ordinal there, and the text of the list item holding it.
+//! heading's parents), its ordinal there, and the text of the list item holding it. Read from
+//! the file's outline ([`super::super::outline`]), so plain steps, anchors and the renderer see
+//! the same headings and blocks.
 
-use super::super::markdown::{LineIndex, options};
-use super::super::slug::{AnchorSet, heading_anchor};
+use super::super::markdown::Heading as OutlineHeading;
+use super::super::outline::{Fence, Outline};
 use super::transcript::Lang;
 use crate::util::text::hex;
-use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
 pub struct Heading {
@@ -63,122 +65,67 @@ impl Doc {
     }
 }
 
-/// A list item being read: its text until its first nested block.
-struct Item {
-    text: String,
-    open: bool,
-}
-
+/// The blocks of `text`, read from its outline (the one walk over the Markdown).
 pub fn extract(text: &str) -> Doc {
-    let lines = LineIndex::new(text);
-    let mut doc = Doc::default();
-    let mut anchors = AnchorSet::default();
-    let mut stack: Vec<usize> = Vec::new();
-    let mut heading: Option<(u8, Option<String>, usize, String)> = None;
-    let mut items: Vec<Item> = Vec::new();
-    let mut code: Option<(String, usize, usize, String)> = None;
-    let mut ordinals: std::collections::HashMap<Option<usize>, usize> = std::collections::HashMap::new();
-    for (event, range) in Parser::new_ext(text, options()).into_offset_iter() {
-        match event {
-            Event::Start(Tag::Heading { level, id, .. }) => {
-                heading = Some((level as u8, id.map(|s| s.to_string()), range.start, String::new()));
-            }
-            Event::End(TagEnd::Heading(_)) => {
-                if let Some((level, id, offset, text)) = heading.take() {
-                    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-                    let anchor = anchors.unique(id.unwrap_or_else(|| heading_anchor(&text)));
-                    while stack.last().is_some_and(|&i| doc.headings[i].level >= level) {
-                        stack.pop();
-                    }
-                    doc.headings.push(Heading {
-                        level,
-                        text,
-                        anchor,
-                        line: lines.line(offset),
-                        parents: stack.clone(),
-                    });
-                    stack.push(doc.headings.len() - 1);
-                }
-            }
-            Event::Start(Tag::Item) => items.push(Item { text: String::new(), open: true }),
-            Event::End(TagEnd::Item) => {
-                items.pop();
-            }
-            Event::Start(Tag::List(_)) => close_items(&mut items),
-            Event::Start(Tag::CodeBlock(kind)) => {
-                close_items(&mut items);
-                let (info, fence_line, first_line) = match &kind {
-                    CodeBlockKind::Fenced(info) => {
-                        let line = lines.line(range.start);
-                        (info.to_string(), line, line + 1)
-                    }
-                    CodeBlockKind::Indented => {
-                        let line = lines.line(range.start);
-                        (String::new(), line, line)
-                    }
-                };
-                code = Some((info, fence_line, first_line, String::new()));
-            }
-            Event::End(TagEnd::CodeBlock) => {
-                if let Some(open) = code.take() {
-                    let section = stack.last().copied();
-                    let ordinal = ordinals.entry(section).or_default();
-                    *ordinal += 1;
-                    let item = items.iter().rev().find(|i| !i.text.trim().is_empty()).map(|i| clean(&i.text));
-                    let indent = lines.line_col(text, range.start).1 - 1;
-                    doc.blocks.push(block(open, range, indent, section, *ordinal, item));
-                }
-            }
-            Event::Text(t) | Event::Code(t) => {
-                if let Some((_, _, _, content)) = code.as_mut() {
-                    content.push_str(&t);
-                } else if let Some((_, _, _, h)) = heading.as_mut() {
-                    h.push_str(&t);
-                } else if let Some(item) = items.last_mut().filter(|i| i.open) {
-                    item.text.push_str(&t);
-                }
-            }
-            Event::SoftBreak | Event::HardBreak => {
-                if let Some(item) = items.last_mut().filter(|i| i.open) {
-                    item.text.push(' ');
-                }
-            }
-            _ => {}
-        }
-    }
-    doc
+    from_outline(&Outline::new(text))
 }
 
-/// A finished code block: (info, fence line, first line, content) and where it sits.
-fn block(
-    (info, fence_line, first_line, content): (String, usize, usize, String),
-    range: std::ops::Range<usize>,
-    indent: usize,
-    heading: Option<usize>,
-    ordinal: usize,
-    item: Option<String>,
-) -> Block {
-    let (dedented, dedent) = dedent(&content);
+/// The plain-doc view of an outline: headings with their parents, blocks with their ordinal
+/// under the nearest heading and the list item that introduces them.
+pub fn from_outline(outline: &Outline) -> Doc {
+    let headings = with_parents(&outline.headings);
+    let mut ordinals: HashMap<Option<usize>, usize> = HashMap::new();
+    let blocks = outline
+        .fences
+        .iter()
+        .map(|fence| {
+            let ordinal = ordinals.entry(fence.heading).or_default();
+            *ordinal += 1;
+            block(fence, *ordinal)
+        })
+        .collect();
+    Doc { headings, blocks }
+}
+
+/// The outline's headings, each with the indices of the headings above it.
+fn with_parents(headings: &[OutlineHeading]) -> Vec<Heading> {
+    let mut stack: Vec<usize> = Vec::new();
+    let mut out = Vec::with_capacity(headings.len());
+    for heading in headings {
+        while stack.last().is_some_and(|&i| headings[i].level >= heading.level) {
+            stack.pop();
+        }
+        out.push(Heading {
+            level: heading.level,
+            text: heading.text.clone(),
+            anchor: heading.anchor.clone(),
+            line: heading.line,
+            parents: stack.clone(),
+        });
+        stack.push(out.len() - 1);
+    }
+    out
+}
+
+/// A fence of the outline as a plain block.
+fn block(fence: &Fence, ordinal: usize) -> Block {
+    let info = fence.info.clone().unwrap_or_default();
+    let fence_line = fence.line;
+    let first_line = if fence.info.is_some() { fence_line + 1 } else { fence_line };
+    let (dedented, dedent) = dedent(&fence.content);
     Block {
         lang: Lang::of_info(&info),
         info,
-        sha256: hex(&Sha256::digest(content.as_bytes())),
+        sha256: hex(&Sha256::digest(fence.content.as_bytes())),
         content: dedented,
         fence_line,
         first_line,
-        column: indent + dedent + 1,
-        heading,
+        column: fence.indent + dedent + 1,
+        heading: fence.heading,
         ordinal,
-        item,
-        range,
-        fence_indent: indent,
-    }
-}
-
-/// A nested list or block ends the text that names the items around it.
-fn close_items(items: &mut [Item]) {
-    for item in items.iter_mut() {
-        item.open = false;
+        item: fence.item.as_deref().map(clean),
+        range: fence.range.clone(),
+        fence_indent: fence.indent,
     }
 }
 
