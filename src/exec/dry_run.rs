@@ -5,8 +5,7 @@ use super::engine::{Engine, RunOutcome};
 use super::plan::{Invalid, Plan, invalid};
 use super::report::DryStep;
 use super::resolve::{ResolvedAction, ResolvedStep};
-use crate::model::matcher::Unit;
-use crate::model::step::{Action, Step};
+use crate::model::step::{ActionChecks, Step};
 use crate::record::Verdict;
 
 pub(super) fn show(mut engine: Engine, plans: &[Plan]) -> Result<RunOutcome, Invalid> {
@@ -79,24 +78,16 @@ fn notes(engine: &Engine, step: &Step, plan: &Plan, resolved: &ResolvedStep) -> 
 
 /// The checks of a resolved step in words.
 fn resolved_checks(step: &Step, resolved: &ResolvedStep) -> Vec<String> {
-    let mut checks = match &resolved.action {
-        ResolvedAction::Run { expect, captures, .. } => {
-            let mut out = vec![expect.exit.to_string()];
-            if let Some(m) = &expect.stdout {
-                out.push(format!("stdout {}", m.0.describe(Unit::Plain)));
-            }
-            if let Some(m) = &expect.stderr {
-                out.push(format!("stderr {}", m.0.describe(Unit::Plain)));
-            }
-            out.extend(captures.iter().map(|(name, regex)| format!("captures `{name}` from /{}/", regex.as_str())));
-            out
-        }
-        ResolvedAction::Probe(probe) => probe.expectations(),
-        ResolvedAction::Manual(_) => vec!["a person confirms it is done".into()],
+    let action = match &resolved.action {
+        ResolvedAction::Run { expect, captures, .. } => ActionChecks::Run {
+            expect,
+            captures: captures
+                .iter()
+                .map(|(name, regex)| format!("captures `{name}` from /{}/", regex.as_str()))
+                .collect(),
+        },
+        ResolvedAction::Probe(probe) => ActionChecks::Probe { probe, with_subject: false },
+        ResolvedAction::Manual(_) => ActionChecks::Manual,
     };
-    if matches!(step.action, Action::Run(_)) {
-        checks.dedup();
-    }
-    checks.extend(step.assertions.iter().map(|a| format!("assert {}", a.source)));
-    checks
+    step.checks_in_words(action)
 }

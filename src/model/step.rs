@@ -383,6 +383,21 @@ pub struct StepSource {
     pub expected_output: Option<String>,
 }
 
+/// What a step's action checks, declared or resolved, for [`Step::checks_in_words`].
+pub enum ActionChecks<'a> {
+    /// A script: its exit/output expectations and its captures in words.
+    Run {
+        expect: &'a Expect,
+        captures: Vec<String>,
+    },
+    /// A probe; `with_subject` prefixes each measure with what the probe looks at.
+    Probe {
+        probe: &'a Probe,
+        with_subject: bool,
+    },
+    Manual,
+}
+
 impl Step {
     pub fn kind(&self) -> StepKind {
         match &self.action {
@@ -394,20 +409,33 @@ impl Step {
 
     /// The step's checks in plain words, as `show`, the site and reports print them.
     pub fn expectations(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        match &self.action {
-            Action::Run(run) => {
-                out.extend(run.expect.in_words());
-                for name in run.captures.keys() {
-                    out.push(format!("captures `{name}`"));
-                }
+        let action = match &self.action {
+            Action::Run(run) => ActionChecks::Run {
+                expect: &run.expect,
+                captures: run.captures.keys().map(|name| format!("captures `{name}`")).collect(),
+            },
+            Action::Probe(probe) => ActionChecks::Probe { probe, with_subject: true },
+            Action::Manual(_) => ActionChecks::Manual,
+        };
+        self.checks_in_words(action)
+    }
+
+    /// The one wording of a step's checks: the action's, then the assertions. `show` gives it
+    /// the declared action, `--dry-run` the resolved one.
+    pub fn checks_in_words(&self, action: ActionChecks<'_>) -> Vec<String> {
+        let mut out = match action {
+            ActionChecks::Run { expect, captures } => {
+                let mut out = expect.in_words();
+                out.extend(captures);
+                out
             }
-            Action::Probe(probe) => {
+            ActionChecks::Probe { probe, with_subject: true } => {
                 let subject = probe.subject();
-                out.extend(probe.expectations().into_iter().map(|e| format!("{subject}: {e}")));
+                probe.expectations().into_iter().map(|e| format!("{subject}: {e}")).collect()
             }
-            Action::Manual(_) => out.push("a person confirms it is done".to_string()),
-        }
+            ActionChecks::Probe { probe, with_subject: false } => probe.expectations(),
+            ActionChecks::Manual => vec!["a person confirms it is done".to_string()],
+        };
         out.extend(self.assertions.iter().map(|a| format!("assert {}", a.source)));
         out
     }
