@@ -21,7 +21,7 @@ fn runbook(front: &str, steps: &[&str]) -> Test {
 }
 
 /// The only run folder of a test's archives.
-fn run_dir(root: &Path) -> PathBuf {
+pub(crate) fn run_dir(root: &Path) -> PathBuf {
     let archives = root.join("archives");
     let mut runs: Vec<PathBuf> = std::fs::read_dir(&archives)
         .unwrap_or_else(|e| panic!("no archives in {}: {e}", archives.display()))

@@ -128,3 +128,27 @@ fn heading_anchors_dropped_combining_marks() {
         .stdout("checked 1 runbook: 0 errors, 0 warnings\n")
         .run();
 }
+
+// A failed run of a runbook that declares no diagnoses said "Diagnosis: no known cause matched"
+// in the terminal, run.md and the run page, as if causes had been looked for and not found.
+#[test]
+fn no_known_cause_was_claimed_for_runbooks_without_diagnoses() {
+    let failing = "# T\n\n```yaml step\nid: probe\nrun: \"false\"\n```\n";
+    let ran = Test::new().file("runbooks/t.md", failing).args(["exec", "t"]).status(1).stdout_lacks("Diagnosis:").run();
+    let run = crate::exec::run_dir(ran.path());
+    let run_md = std::fs::read_to_string(run.join("run.md")).unwrap();
+    assert!(!run_md.contains("## Diagnosis"), "{run_md}");
+    let record = std::fs::read_to_string(run.join("run.json")).unwrap();
+    assert!(record.contains("\"declares_diagnoses\": false"), "{record}");
+
+    let declared =
+        format!("{failing}\n```yaml diagnosis\nid: never\nwhen: steps.probe.passed\ncause: impossible\n```\n");
+    let ran = Test::new()
+        .file("runbooks/t.md", &declared)
+        .args(["exec", "t"])
+        .status(1)
+        .stdout_has("Diagnosis: no known cause matched")
+        .run();
+    let run_md = std::fs::read_to_string(crate::exec::run_dir(ran.path()).join("run.md")).unwrap();
+    assert!(run_md.contains("No known cause matched."), "{run_md}");
+}

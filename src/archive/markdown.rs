@@ -110,7 +110,7 @@ pub fn render(run: &RunRecord) -> String {
 /// `## Diagnosis`: the most likely cause with its evidence and fix, then the others that matched.
 fn write_diagnoses(out: &mut String, run: &RunRecord) {
     let Some((first, others)) = run.diagnoses.split_first() else {
-        if !run.findings.is_empty() {
+        if !run.findings.is_empty() && run.declares_diagnoses {
             let _ = writeln!(out, "\n## Diagnosis\n\nNo known cause matched.");
         }
         return;

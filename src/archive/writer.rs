@@ -279,6 +279,7 @@ mod tests {
             }),
             fleet: None,
             diagnoses: Vec::new(),
+            declares_diagnoses: true,
         }
     }
 

@@ -476,6 +476,7 @@ pub(super) fn initial_record(
         remote: None,
         fleet: None,
         diagnoses: Vec::new(),
+        declares_diagnoses: !body.diagnoses.is_empty(),
     }
 }
 

@@ -280,6 +280,18 @@ pub struct RunRecord {
     /// Every diagnosis that matched, in document order; the first is the most likely cause.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diagnoses: Vec<DiagnosisRecord>,
+    /// Whether the runbook declares any diagnosis: only then does "no known cause matched" mean
+    /// something. Written only when false; records from before it read as true.
+    #[serde(default = "declares_by_default", skip_serializing_if = "declares")]
+    pub declares_diagnoses: bool,
+}
+
+fn declares_by_default() -> bool {
+    true
+}
+
+fn declares(value: &bool) -> bool {
+    *value
 }
 
 impl RunRecord {

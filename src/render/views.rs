@@ -355,6 +355,8 @@ pub struct RunView {
     pub findings: Vec<FindingView>,
     /// The diagnoses that matched; the first is the most likely cause (DESIGN §4).
     pub diagnoses: Vec<DiagnosisView>,
+    /// Whether the runbook declares diagnoses ("no known cause matched" only then).
+    pub declares_diagnoses: bool,
     pub steps: Vec<StepRunView>,
 }
 
@@ -504,6 +506,7 @@ impl RunView {
                 })
                 .collect(),
             diagnoses: DiagnosisView::new(urls, record, runbook_known),
+            declares_diagnoses: record.declares_diagnoses,
             steps: record.steps.iter().map(StepRunView::new).collect(),
         }
     }
@@ -527,6 +530,7 @@ impl RunView {
             trigger: Vec::new(),
             findings: Vec::new(),
             diagnoses: Vec::new(),
+            declares_diagnoses: true,
             steps: Vec::new(),
         }
     }

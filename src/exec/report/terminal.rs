@@ -86,7 +86,7 @@ impl TerminalReporter {
     /// The most likely cause first, then any other that matched; or that none did.
     fn diagnoses(&mut self, run: &RunRecord) {
         let Some((first, others)) = run.diagnoses.split_first() else {
-            if !run.findings.is_empty() {
+            if !run.findings.is_empty() && run.declares_diagnoses {
                 self.line(&format!("\n{} {}", self.paint(BOLD, "Diagnosis:"), "no known cause matched"));
             }
             return;
