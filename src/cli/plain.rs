@@ -9,7 +9,7 @@ use crate::model::plain::overlay::{self, Overlay};
 use crate::model::plain::{self, Input, Plan, RequiredVar};
 use crate::model::runbook::Runbook;
 use crate::model::{Diagnostic, Kb};
-use crate::util::suggest::closest;
+use crate::util::text::did_you_mean;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 
@@ -85,8 +85,8 @@ pub fn print_diagnostics(ctx: &Context, kb: &Kb, diags: &[Diagnostic]) {
 /// `--section X` that matches no heading: the error, with the headings there are.
 pub fn no_section(rb: &Runbook, section: &str) -> Error {
     let headings: Vec<&str> = rb.headings.iter().map(|h| h.text.as_str()).collect();
-    let hint = match closest(section, headings.iter().copied()) {
-        Some(best) => format!("did you mean `{best}`?"),
+    let hint = match did_you_mean(section, headings.iter().copied()) {
+        Some(hint) => hint,
         None => format!("headings of {}: {}", rb.id, headings.join(", ")),
     };
     Error::Invalid { message: format!("no heading `{section}` in {}", rb.id), hint: Some(hint) }
@@ -98,8 +98,8 @@ pub fn check_given(rb: &Runbook, plan: &Plan, given: &[(String, String)]) -> Res
         plan.vars.iter().map(|v| v.name.as_str()).chain(rb.vars.keys().map(String::as_str)).collect();
     for (name, value) in given {
         if !known.contains(&name.as_str()) {
-            let hint = match closest(name, known.iter().copied()) {
-                Some(best) => format!("did you mean `{best}`?"),
+            let hint = match did_you_mean(name, known.iter().copied()) {
+                Some(hint) => hint,
                 None if known.is_empty() => format!("{} has no placeholders", rb.id),
                 None => format!("its placeholders: {}", known.join(", ")),
             };

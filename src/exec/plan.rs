@@ -7,7 +7,7 @@ use crate::model::alerting::unattended_refusal;
 use crate::model::slug::is_identifier;
 use crate::model::{Body, Kb, Runbook};
 use crate::record::{RunRecord, StepRecord, Trigger, Verdict};
-use crate::util::suggest::closest;
+use crate::util::text::did_you_mean;
 use crate::util::text::plural;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -90,8 +90,8 @@ pub fn resolve_vars(
         }
         if !vars.contains_key(name) {
             let declared: Vec<&str> = vars.keys().map(String::as_str).collect();
-            let hint = match closest(name, declared.iter().copied()) {
-                Some(best) => format!("did you mean `{best}`?"),
+            let hint = match did_you_mean(name, declared.iter().copied()) {
+                Some(hint) => hint,
                 None if declared.is_empty() => format!("{} declares no variables", rb.id),
                 None => format!("{} declares: {}", rb.id, declared.join(", ")),
             };
@@ -148,8 +148,8 @@ fn known_step(body: &Body, id: &str, flag: &str) -> Result<(), Invalid> {
         return Ok(());
     }
     let ids: Vec<&str> = body.steps.iter().map(|s| s.id.as_str()).collect();
-    let hint = match closest(id, ids.iter().copied()) {
-        Some(best) => format!("did you mean `{best}`?"),
+    let hint = match did_you_mean(id, ids.iter().copied()) {
+        Some(hint) => hint,
         None => format!("steps: {}", ids.join(", ")),
     };
     Err(invalid(format!("no step `{id}` for {flag}"), Some(hint)))

@@ -97,8 +97,8 @@ pub fn plan(snapshot: &Snapshot, args: DiagnoseArgs) -> Result<Plan, ToolError> 
 }
 
 fn var_hint(name: &str, declared: &[&str]) -> String {
-    match crate::util::suggest::closest(name, declared.iter().copied()) {
-        Some(best) => format!("did you mean `{best}`?"),
+    match crate::util::text::did_you_mean(name, declared.iter().copied()) {
+        Some(hint) => hint,
         None if declared.is_empty() => "it declares no variables, so pass none".into(),
         None => format!("it declares {}", declared.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ")),
     }

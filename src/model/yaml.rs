@@ -83,8 +83,8 @@ fn explain_yaml_error(message: &str, part: YamlPart, source_line: &str, column: 
             (YamlPart::Diagnosis, true) => super::diagnosis::DIAGNOSIS_FIELDS.to_vec(),
             _ => expected.clone(),
         };
-        let hint = match closest(key, candidates.iter().copied()) {
-            Some(best) => format!("did you mean `{best}`?"),
+        let hint = match crate::util::text::did_you_mean(key, candidates.iter().copied()) {
+            Some(hint) => hint,
             None => format!("valid keys here: {}", candidates.join(", ")),
         };
         let place = match part {
