@@ -1,5 +1,6 @@
 //! `run.md`: the run for humans — summary table, findings, each step with its checks and output.
 
+use crate::model::quantity::HumanBytes;
 use crate::record::{Outcome, RunRecord, StepKind, StepRecord, Verdict};
 use crate::util::text::duration;
 use std::fmt::Write;
@@ -44,7 +45,8 @@ pub fn render(run: &RunRecord) -> String {
     let _ = writeln!(out, "| host | {} ({} {}) |", cell(&run.host.name), run.host.os, run.host.arch);
     let _ = writeln!(out, "| user | {} |", cell(&run.user));
     if !run.vars.is_empty() {
-        let vars: Vec<String> = run.vars.iter().map(|(k, v)| format!("`{k}={}`", plain(v))).collect();
+        let vars: Vec<String> =
+            run.vars.iter().map(|(k, v)| format!("`{k}={}`", crate::util::text::value_text(v))).collect();
         let _ = writeln!(out, "| vars | {} |", cell(&vars.join(" ")));
     }
     for (label, value) in run.trigger.iter().flat_map(|t| t.facts()) {
@@ -162,10 +164,16 @@ fn write_step(out: &mut String, number: usize, step: &StepRecord) {
         }
         let note = match (&stream.file, stream.truncated) {
             (Some(file), true) => {
-                format!(" (last {} of {}; all of it in [{file}]({file}))", kib(tail.len() as u64), kib(stream.bytes))
+                format!(
+                    " (last {} of {}; all of it in [{file}]({file}))",
+                    HumanBytes::of(tail.len() as u64),
+                    HumanBytes::of(stream.bytes)
+                )
             }
             (Some(file), false) => format!(" ([{file}]({file}))"),
-            (None, true) => format!(" (last {} of {})", kib(tail.len() as u64), kib(stream.bytes)),
+            (None, true) => {
+                format!(" (last {} of {})", HumanBytes::of(tail.len() as u64), HumanBytes::of(stream.bytes))
+            }
             (None, false) => String::new(),
         };
         let _ = write!(out, "\n{label}{note}:\n\n{}", fenced("text", tail));
@@ -202,23 +210,6 @@ pub fn fenced(info: &str, text: &str) -> String {
 /// Table cells cannot hold newlines or bare pipes.
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
-}
-
-fn plain(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn kib(bytes: u64) -> String {
-    if bytes < 1024 {
-        format!("{bytes} B")
-    } else if bytes < 1024 * 1024 {
-        format!("{:.1} KiB", bytes as f64 / 1024.0)
-    } else {
-        format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
-    }
 }
 
 #[cfg(test)]

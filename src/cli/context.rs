@@ -138,3 +138,17 @@ pub fn find(kb: &Kb, query: &str) -> Result<RunbookIdx> {
         Lookup::NotFound { suggestions } => Err(Error::UnknownRunbook { query: query.to_string(), suggestions }),
     }
 }
+
+/// `--var name=value` pairs.
+pub fn parse_vars(pairs: &[String]) -> Result<Vec<(String, String)>> {
+    pairs
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) => Ok((name.trim().to_string(), value.to_string())),
+            None => Err(Error::Invalid {
+                message: format!("bad --var `{pair}`"),
+                hint: Some("write --var name=value".into()),
+            }),
+        })
+        .collect()
+}

@@ -63,17 +63,7 @@ fn show_plain(ctx: &Context, kb: &Kb, args: &Args) -> Result<i32> {
             hint: Some("show one runbook, or add --plain".into()),
         });
     }
-    let given = args
-        .vars
-        .iter()
-        .map(|pair| match pair.split_once('=') {
-            Some((name, value)) => Ok((name.trim().to_string(), value.to_string())),
-            None => Err(Error::Invalid {
-                message: format!("bad --var `{pair}`"),
-                hint: Some("write --var name=value".into()),
-            }),
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let given = super::context::parse_vars(&args.vars)?;
     let values = plain::values(kb, &given);
     let mut out = output::stdout(ctx.color);
     let io = |e| Error::io("stdout", e);
@@ -253,7 +243,8 @@ fn print_runbook<W: Write>(out: &mut W, ctx: &Context, kb: &Kb, idx: RunbookIdx,
     }
     writeln!(out, "{} {}", paint(DIM, "file:"), ctx.display_path(kb, &rb.path))?;
     if !rb.vars.is_empty() {
-        let vars: Vec<String> = rb.vars.iter().map(|(k, v)| format!("{k}={}", plain_value(v))).collect();
+        let vars: Vec<String> =
+            rb.vars.iter().map(|(k, v)| format!("{k}={}", crate::util::text::value_text(v))).collect();
         writeln!(out, "{} {}", paint(DIM, "vars:"), vars.join("  "))?;
     }
     if !rb.summary.is_empty() {
@@ -337,13 +328,6 @@ fn print_step<W: Write>(out: &mut W, number: usize, step: &Step) -> std::io::Res
         writeln!(out, "     {} {check}", paint(DIM, "✓"))?;
     }
     Ok(())
-}
-
-fn plain_value(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 fn wrap(text: &str, width: usize) -> Vec<String> {

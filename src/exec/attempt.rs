@@ -251,6 +251,12 @@ pub fn run_probe(probe: &Probe, world: ProbeWorld, timeout: Duration, io: &mut A
             return Attempt::stopped(Outcome::TimedOut, reason);
         }
     };
+    probe_attempt(outcome, io)
+}
+
+/// A probe's outcome, local or reported from a host, as the step's attempt: what it saw is the
+/// step's output (redacted, shown and logged), its checks and observed values the step's.
+pub(crate) fn probe_attempt(outcome: ProbeOutcome, io: &mut AttemptIo) -> Attempt {
     let mut observed = String::new();
     for line in &outcome.observed {
         let line = io.redactor.redact(line);

@@ -115,10 +115,7 @@ pub fn check_value(label: &str, matcher: &Matcher, value: Option<&serde_json::Va
     let Some(value) = value else {
         return vec![CheckResult::failed(label, expected, "missing from the response".into())];
     };
-    let as_text = match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
+    let as_text = crate::util::text::value_text(value);
     match (matcher, value) {
         (Matcher::Equals(Scalar::Bool(wanted)), Value::Bool(seen)) => {
             vec![CheckResult::new(label, expected, seen.to_string(), wanted == seen)]

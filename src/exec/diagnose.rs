@@ -37,12 +37,7 @@ fn record(diagnosis: &Diagnosis, steps: &[StepRecord], kb: &Kb, runbook: &Runboo
         .iter()
         .filter_map(|id| steps.iter().find(|s| &s.id == id))
         .filter(|s| s.outcome.is_failure())
-        .map(|s| Finding {
-            step: s.id.clone(),
-            severity: s.severity,
-            outcome: s.outcome,
-            message: s.why().unwrap_or_else(|| s.outcome.to_string()),
-        })
+        .map(Finding::of)
         .collect();
     DiagnosisRecord {
         id: diagnosis.id.clone(),

@@ -380,16 +380,7 @@ fn stops_the_run(step: &Step, record: &StepRecord) -> bool {
 }
 
 fn findings(steps: &[StepRecord]) -> Vec<Finding> {
-    steps
-        .iter()
-        .filter(|s| s.outcome.is_failure())
-        .map(|s| Finding {
-            step: s.id.clone(),
-            severity: s.severity,
-            outcome: s.outcome,
-            message: s.why().unwrap_or_else(|| s.outcome.to_string()),
-        })
-        .collect()
+    steps.iter().filter(|s| s.outcome.is_failure()).map(Finding::of).collect()
 }
 
 /// DESIGN §4: `failed` if a critical step did not pass, `warning` if only warning/info steps

@@ -40,6 +40,13 @@ pub fn parse_quantity(text: &str) -> Result<f64, BadSize> {
 /// Renders a byte count the way `df -h` users read it: `18.6 GiB`.
 pub struct HumanBytes(pub f64);
 
+impl HumanBytes {
+    /// A count of bytes, as output sizes are kept.
+    pub fn of(bytes: u64) -> HumanBytes {
+        HumanBytes(bytes as f64)
+    }
+}
+
 impl fmt::Display for HumanBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];

@@ -204,6 +204,18 @@ pub struct Finding {
     pub message: String,
 }
 
+impl Finding {
+    /// The finding a step that did not pass makes: why it failed, or its outcome.
+    pub fn of(step: &StepRecord) -> Finding {
+        Finding {
+            step: step.id.clone(),
+            severity: step.severity,
+            outcome: step.outcome,
+            message: step.why().unwrap_or_else(|| step.outcome.to_string()),
+        }
+    }
+}
+
 /// A diagnosis that matched after the run (DESIGN §4): the cause, what fixes it, and the failed
 /// checks that point to it. A run's first diagnosis is its most likely cause.
 #[derive(Debug, Clone, Serialize, Deserialize)]

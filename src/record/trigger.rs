@@ -121,11 +121,7 @@ impl Trigger {
             rows.push(("labels", labels.join(" ")));
         }
         for (key, value) in &self.extra {
-            let text = match value {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            rows.push(("detail", format!("{key}: {text}")));
+            rows.push(("detail", format!("{key}: {}", crate::util::text::value_text(value))));
         }
         rows
     }

@@ -5,6 +5,7 @@
 use super::url::Urls;
 use crate::archive::store::ArchivedRun;
 use crate::model::Runbook;
+use crate::model::quantity::HumanBytes;
 use crate::model::step::{Action, Step};
 use crate::record::{RunRecord, StepRecord};
 use crate::util::text::duration;
@@ -188,7 +189,11 @@ impl RunbookHead {
             aliases: rb.aliases.clone(),
             severity: rb.severity.as_str(),
             owner: rb.owner.clone(),
-            vars: rb.vars.iter().map(|(k, v)| NameValue { name: k.clone(), value: plain(v) }).collect(),
+            vars: rb
+                .vars
+                .iter()
+                .map(|(k, v)| NameValue { name: k.clone(), value: crate::util::text::value_text(v) })
+                .collect(),
             document: rb.is_document(),
             steps: rb.step_fences,
             alerts: rb.alerts.clone(),
@@ -486,7 +491,11 @@ impl RunView {
             host: format!("{} ({} {})", record.host.name, record.host.os, record.host.arch),
             user: record.user.clone(),
             summary: step_summary(record),
-            vars: record.vars.iter().map(|(k, v)| NameValue { name: k.clone(), value: plain(v) }).collect(),
+            vars: record
+                .vars
+                .iter()
+                .map(|(k, v)| NameValue { name: k.clone(), value: crate::util::text::value_text(v) })
+                .collect(),
             resumed_from: record.options.resumed_from.as_ref().map(|id| RunLink { id: id.clone(), url: urls.run(id) }),
             trigger: record
                 .trigger
@@ -548,10 +557,14 @@ impl StepRunView {
                 continue;
             }
             let note = match (&stream.file, stream.truncated) {
-                (Some(file), true) => {
-                    Some(format!("last {} of {}; all of it in {file}", size(tail.len() as u64), size(stream.bytes)))
+                (Some(file), true) => Some(format!(
+                    "last {} of {}; all of it in {file}",
+                    HumanBytes::of(tail.len() as u64),
+                    HumanBytes::of(stream.bytes)
+                )),
+                (None, true) => {
+                    Some(format!("last {} of {}", HumanBytes::of(tail.len() as u64), HumanBytes::of(stream.bytes)))
                 }
-                (None, true) => Some(format!("last {} of {}", size(tail.len() as u64), size(stream.bytes))),
                 _ => None,
             };
             outputs.push(OutputView { label, note, text: tail.trim_end_matches('\n').to_string() });
@@ -592,22 +605,5 @@ pub fn when(rfc3339: &str) -> String {
             format!("{date} {time} UTC")
         }
         None => rfc3339.to_string(),
-    }
-}
-
-fn plain(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn size(bytes: u64) -> String {
-    if bytes < 1024 {
-        format!("{bytes} B")
-    } else if bytes < 1024 * 1024 {
-        format!("{:.1} KiB", bytes as f64 / 1024.0)
-    } else {
-        format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
     }
 }

@@ -22,6 +22,14 @@ pub fn quoted_choices(choices: &[impl AsRef<str>]) -> String {
     choices.iter().map(|c| format!("`{}`", c.as_ref())).collect::<Vec<_>>().join(" or ")
 }
 
+/// A JSON value as people read it: a string without its quotes, anything else as JSON.
+pub fn value_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// Lowercase hexadecimal, two digits a byte (digests, fingerprints).
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;

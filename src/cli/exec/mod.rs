@@ -91,7 +91,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let plain = plain::wanted(&kb, rb, args.plain);
     refuse_unrunnable(ctx, &kb, rb, plain, args.section.is_some())?;
     let body = kb.body(idx).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
-    let vars = parse_vars(&args.vars)?;
+    let vars = super::context::parse_vars(&args.vars)?;
     let (rb, body, vars) = if plain {
         let missing = if args.diagnose {
             Missing::RefuseUnlessSkipped
@@ -217,20 +217,6 @@ fn refuse_unrunnable(ctx: &Context, kb: &Kb, rb: &Runbook, plain: bool, section:
         });
     }
     Ok(())
-}
-
-/// `--var name=value` pairs.
-fn parse_vars(pairs: &[String]) -> Result<Vec<(String, String)>> {
-    pairs
-        .iter()
-        .map(|pair| match pair.split_once('=') {
-            Some((name, value)) => Ok((name.trim().to_string(), value.to_string())),
-            None => Err(Error::Invalid {
-                message: format!("bad --var `{pair}`"),
-                hint: Some("write --var name=value".into()),
-            }),
-        })
-        .collect()
 }
 
 /// What a plain run does about a placeholder without a value.

@@ -7,7 +7,7 @@ use super::bootstrap::{self, Job, Mode, Status};
 use super::preflight::Facts;
 use super::probe_request::{ProbeReport, ProbeRequest};
 use super::transport::{Connection, Role};
-use crate::exec::attempt::{Attempt, AttemptIo, Ending, Interpret, Output, Script, run_script};
+use crate::exec::attempt::{Attempt, AttemptIo, Ending, Interpret, Script, run_script};
 use crate::exec::process::{self, Finished, Spawn};
 use crate::exec::stream::{StreamKind, StreamSink};
 use crate::exec::watchdog::Watchdog;
@@ -191,25 +191,7 @@ impl RemoteHost {
 /// A probe report as the attempt the local probe would have made: what it saw is the step's
 /// output (shown and logged), its checks the step's checks.
 fn report_attempt(report: ProbeReport, io: &mut AttemptIo) -> Attempt {
-    let outcome = report.outcome();
-    let mut observed = String::new();
-    for line in &outcome.observed {
-        let line = io.redactor.redact(line);
-        io.reporter.output(io.step_id, StreamKind::Stdout, &line);
-        io.logs.write_line(StreamKind::Stdout, &line);
-        observed.push_str(&line);
-        observed.push('\n');
-    }
-    let ending = match outcome.status {
-        crate::exec::probe::ProbeStatus::Done => Ending::Ran,
-        crate::exec::probe::ProbeStatus::Skipped(why) => Ending::Stopped(Outcome::Skipped, Some(why)),
-        crate::exec::probe::ProbeStatus::Error(why) => Ending::Stopped(Outcome::Error, Some(why)),
-    };
-    let mut attempt = Attempt::new(ending);
-    attempt.stdout = Output { tail: observed.trim_end().to_string(), bytes: observed.len() as u64, truncated: false };
-    attempt.checks = outcome.checks;
-    attempt.stdout_head = observed;
-    attempt
+    crate::exec::attempt::probe_attempt(report.outcome(), io)
 }
 
 fn last_line(text: &str) -> Option<String> {

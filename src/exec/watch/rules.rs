@@ -60,8 +60,13 @@ pub fn rules(kb: &Kb, plans: &[CheckPlan], base_url: &str) -> RuleFile {
 fn group(kb: &Kb, plan: &CheckPlan, base: &str) -> Group {
     let rb = &kb[plan.index];
     let body = kb.body(plan.index).ok();
-    let declared: BTreeMap<&str, String> =
-        kb.config.vars.iter().chain(rb.vars.iter()).map(|(k, v)| (k.as_str(), plain(v))).collect();
+    let declared: BTreeMap<&str, String> = kb
+        .config
+        .vars
+        .iter()
+        .chain(rb.vars.iter())
+        .map(|(k, v)| (k.as_str(), crate::util::text::value_text(v)))
+        .collect();
     let alert = alert_name(kb, plan);
     let url = format!("{base}/runbooks/{}/", rb.id);
     let rules = plan
@@ -156,13 +161,6 @@ fn go_literal(text: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-fn plain(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// The rule file as YAML.
