@@ -253,12 +253,61 @@ fn bad_scenario_files_are_errors_with_their_place() {
             "runbooks/node.scenarios.yaml:3:23",
             "unknown verdict `fine`",
         ),
+        (
+            "scenarios:\n  - name: x\n    expect: {steps: {module: fine}}\n",
+            "runbooks/node.scenarios.yaml:3:30",
+            "unknown outcome `fine`",
+        ),
+        (
+            "scenarios:\n  - name: x\n    expect: {}\n  - name: x\n    expect: {}\n",
+            "runbooks/node.scenarios.yaml:4:5",
+            "duplicate scenario name `x`",
+        ),
+        (
+            "scenarios:\n  - name: x\n    commands:\n      nvidia-smi: {stdout: a, script: b}\n    expect: {}\n",
+            "runbooks/node.scenarios.yaml:4:19",
+            "command `nvidia-smi` mixes canned output, `file` and `script`",
+        ),
+        (
+            "scenarios:\n  - name: x\n    commands:\n      /usr/bin/smi: {stdout: a}\n    expect: {}\n",
+            "runbooks/node.scenarios.yaml:4:21",
+            "bad command name `/usr/bin/smi`",
+        ),
+        (
+            "scenarios:\n  - name: x\n    files:\n      etc/x: hello\n    expect: {}\n",
+            "runbooks/node.scenarios.yaml:4:14",
+            "file path `etc/x` is not absolute",
+        ),
+        ("scenarios: [\n", "runbooks/node.scenarios.yaml:1:12", "unclosed bracket"),
     ];
     for (scenarios, place, message) in cases {
         let ran = kb(scenarios).args(["test"]).status(2).run();
         assert!(ran.stdout.contains(place), "{place}\n{}", ran.stdout);
         assert!(ran.stdout.contains(message), "{message}\n{}", ran.stdout);
+        // `check` reports the same error at the same place, with the runbook's own.
+        for args in [&["check"][..], &["check", "runbooks/node.scenarios.yaml"]] {
+            let ran = kb(scenarios).args(args).status(1).run();
+            assert!(ran.stdout.contains(&format!("error: {message}")), "{args:?} {message}\n{}", ran.stdout);
+            assert!(ran.stdout.contains(&format!(" --> {place}")), "{args:?} {place}\n{}", ran.stdout);
+            assert!(ran.stdout.contains("checked 1 runbook: 1 error"), "{args:?}\n{}", ran.stdout);
+        }
     }
+    // A good scenario file checks clean.
+    kb(SCENARIOS).args(["check"]).stdout_has("checked 1 runbook: 0 errors").run();
+}
+
+#[test]
+fn check_reads_a_plain_docs_scenarios_against_its_plain_steps() {
+    let scenarios =
+        "scenarios:\n  - name: x\n    vars: {namespace: a, job: b}\n    expect: {steps: {diagnosis-3: passed}}\n";
+    alert_kb(scenarios)
+        .args(["check", "--json"])
+        .status(1)
+        .stdout_has(r#""rule":"scenario""#)
+        .stdout_has("expect.steps names unknown step `diagnosis-3`")
+        .stdout_has(r#""line":4,"column":22"#)
+        .run();
+    alert_kb(ALERT_SCENARIOS).args(["check"]).stdout_has("checked 1 runbook: 0 errors").run();
 }
 
 #[test]
