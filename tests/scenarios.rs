@@ -253,15 +253,208 @@ fn bad_scenario_files_are_errors_with_their_place() {
             "runbooks/node.scenarios.yaml:3:23",
             "unknown verdict `fine`",
         ),
+        (
+            "scenarios:\n  - name: x\n    expect: {steps: {module: fine}}\n",
+            "runbooks/node.scenarios.yaml:3:30",
+            "unknown outcome `fine`",
+        ),
+        (
+            "scenarios:\n  - name: x\n    expect: {}\n  - name: x\n    expect: {}\n",
+            "runbooks/node.scenarios.yaml:4:5",
+            "duplicate scenario name `x`",
+        ),
+        (
+            "scenarios:\n  - name: x\n    commands:\n      nvidia-smi: {stdout: a, script: b}\n    expect: {}\n",
+            "runbooks/node.scenarios.yaml:4:19",
+            "command `nvidia-smi` mixes canned output, `file` and `script`",
+        ),
+        (
+            "scenarios:\n  - name: x\n    commands:\n      /usr/bin/smi: {stdout: a}\n    expect: {}\n",
+            "runbooks/node.scenarios.yaml:4:21",
+            "bad command name `/usr/bin/smi`",
+        ),
+        (
+            "scenarios:\n  - name: x\n    files:\n      etc/x: hello\n    expect: {}\n",
+            "runbooks/node.scenarios.yaml:4:14",
+            "file path `etc/x` is not absolute",
+        ),
+        ("scenarios: [\n", "runbooks/node.scenarios.yaml:1:12", "unclosed bracket"),
     ];
     for (scenarios, place, message) in cases {
         let ran = kb(scenarios).args(["test"]).status(2).run();
         assert!(ran.stdout.contains(place), "{place}\n{}", ran.stdout);
         assert!(ran.stdout.contains(message), "{message}\n{}", ran.stdout);
+        // `check` reports the same error at the same place, with the runbook's own.
+        for args in [&["check"][..], &["check", "runbooks/node.scenarios.yaml"]] {
+            let ran = kb(scenarios).args(args).status(1).run();
+            assert!(ran.stdout.contains(&format!("error: {message}")), "{args:?} {message}\n{}", ran.stdout);
+            assert!(ran.stdout.contains(&format!(" --> {place}")), "{args:?} {place}\n{}", ran.stdout);
+            assert!(ran.stdout.contains("checked 1 runbook: 1 error"), "{args:?}\n{}", ran.stdout);
+        }
     }
+    // A good scenario file checks clean.
+    kb(SCENARIOS).args(["check"]).stdout_has("checked 1 runbook: 0 errors").run();
+}
+
+#[test]
+fn check_reads_a_plain_docs_scenarios_against_its_plain_steps() {
+    let scenarios =
+        "scenarios:\n  - name: x\n    vars: {namespace: a, job: b}\n    expect: {steps: {diagnosis-3: passed}}\n";
+    alert_kb(scenarios)
+        .args(["check", "--json"])
+        .status(1)
+        .stdout_has(r#""rule":"scenario""#)
+        .stdout_has("expect.steps names unknown step `diagnosis-3`")
+        .stdout_has(r#""line":4,"column":22"#)
+        .run();
+    alert_kb(ALERT_SCENARIOS).args(["check"]).stdout_has("checked 1 runbook: 0 errors").run();
 }
 
 #[test]
 fn the_shipped_scenarios_pass() {
     Test::new().args(["--kb", env!("CARGO_MANIFEST_DIR"), "test"]).stdout_has(" 0 failed").run();
+}
+
+/// An alert page as teams write them (DESIGN §14): placeholders in `$ ` transcripts, blocks
+/// inside list items, a Mitigation that changes the cluster.
+const ALERT_PAGE: &str = r#"
+    # KubeJobFailed
+
+    ## Meaning
+
+    A Job in namespace `<namespace>` did not complete.
+
+    ## Diagnosis
+
+    1. Find the job:
+
+       ```console
+       $ kubectl get job <job> -n <namespace>
+       NAME      COMPLETIONS   DURATION   AGE
+       nightly   0/1           5m         5m
+       ```
+
+    2. Look at why its pods failed:
+
+       ```console
+       $ kubectl describe job <job> -n <namespace> | grep -E 'Pods Statuses:.*[1-9] Failed'
+       Pods Statuses:  0 Active / 0 Succeeded / 1 Failed
+       ```
+
+    ## Mitigation
+
+    ```console
+    $ kubectl delete job <job> -n <namespace>
+    ```
+
+    If its pod lingers:
+
+    ```console
+    $ kubectl delete pod <failed-pod> -n <namespace>
+    ```
+"#;
+
+/// A fake `kubectl` that answers only for the nightly job in `batch`, and fails on anything else.
+const FAKE_KUBECTL: &str = r#"[ "$3" = nightly ] && [ "$4" = -n ] && [ "$5" = batch ] || { echo "kubectl: unexpected $*" >&2; exit 1; }; case "$1" in get) echo "nightly 0/1 5m 5m";; describe) echo "Pods Statuses:  0 Active / 0 Succeeded / 1 Failed";; delete) echo "job deleted";; *) exit 1;; esac"#;
+
+fn alert_kb(scenarios: &str) -> Test {
+    Test::new()
+        .file("runbook.toml", "plain = true\n")
+        .file("runbooks/KubeJobFailed.md", ALERT_PAGE)
+        .file("runbooks/KubeJobFailed.scenarios.yaml", &scenarios.replace("FAKE_KUBECTL", FAKE_KUBECTL))
+}
+
+const ALERT_SCENARIOS: &str = r#"
+    scenarios:
+      - name: the nightly job failed
+        vars: {namespace: batch, job: nightly}
+        commands:
+          kubectl: {script: 'FAKE_KUBECTL'}
+        expect:
+          verdict: passed
+          steps: {diagnosis-1: passed, diagnosis-2: passed, mitigation-1: skipped}
+      - name: deleting it when asked
+        vars: {namespace: batch, job: nightly}
+        commands:
+          kubectl: {script: 'FAKE_KUBECTL'}
+        answers: {mitigation-1: yes}
+        expect:
+          verdict: passed
+          steps: {mitigation-1: passed, mitigation-2: skipped}
+"#;
+
+#[test]
+fn a_plain_docs_scenarios_run_its_shell_blocks_with_the_scenarios_vars() {
+    alert_kb(ALERT_SCENARIOS)
+        .args(["test"])
+        .stdout_has("✔ KubeJobFailed › the nightly job failed")
+        .stdout_has("✔ KubeJobFailed › deleting it when asked")
+        .stdout_has("2 scenarios in 1 runbook: 2 passed, 0 failed")
+        .run();
+}
+
+#[test]
+fn a_plain_docs_scenario_whose_expectation_is_deliberately_wrong_fails_with_a_clear_message() {
+    let wrong = ALERT_SCENARIOS.replace("diagnosis-2: passed", "diagnosis-2: failed");
+    let ran = alert_kb(&wrong).args(["test"]).status(1).run();
+    assert!(ran.stdout.contains("✘ KubeJobFailed › the nightly job failed"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("    step diagnosis-2: expected failed, saw passed\n"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("1 passed, 1 failed"), "{}", ran.stdout);
+    // A value the fake kubectl does not know reaches it, and the mismatch says what it printed.
+    let other = ALERT_SCENARIOS.replacen("job: nightly}", "job: weekly}", 1);
+    let ran = alert_kb(&other).args(["test"]).status(1).run();
+    assert!(
+        ran.stdout.contains(
+            "    step diagnosis-1: expected passed, saw failed (exit code: expected 0, saw 1 — kubectl: unexpected get job weekly -n batch)"
+        ),
+        "{}",
+        ran.stdout
+    );
+}
+
+#[test]
+fn a_plain_docs_scenario_without_a_placeholders_value_says_which_and_where() {
+    let scenarios = r#"
+        scenarios:
+          - name: no job given
+            vars: {namespace: batch}
+            expect: {verdict: passed}
+          - name: a var that is no placeholder
+            vars: {namespace: batch, job: nightly, pod: x}
+            expect: {verdict: passed}
+          - name: a step that would run lacks a value
+            vars: {namespace: batch, job: nightly}
+            answers: {mitigation-2: yes}
+            expect: {verdict: passed}
+    "#;
+    // Without `plain = true`: a document's scenarios can only mean its plain steps.
+    let ran = Test::new()
+        .file("runbooks/KubeJobFailed.md", ALERT_PAGE)
+        .file("runbooks/KubeJobFailed.scenarios.yaml", scenarios)
+        .args(["test"])
+        .status(1)
+        .run();
+    assert!(
+        ran.stdout.contains(
+            "    the run could not start: no value for the placeholder `job` (<job> at runbooks/KubeJobFailed.md:12:22): give it in the scenario's `vars:`"
+        ),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains(
+            "    vars: `pod` is no placeholder of KubeJobFailed (its placeholders: job, namespace, failed_pod)"
+        ),
+        "{}",
+        ran.stdout
+    );
+    // Unanswered, it would be skipped and need no value (the scenarios above).
+    assert!(
+        ran.stdout.contains(
+            "    the run could not start: no value for the placeholder `failed_pod` (<failed-pod> at runbooks/KubeJobFailed.md:33:22): give it in the scenario's `vars:`"
+        ),
+        "{}",
+        ran.stdout
+    );
+    assert!(ran.stdout.contains("0 passed, 3 failed"), "{}", ran.stdout);
 }

@@ -1,4 +1,4 @@
-//! `runbook check [PATH…]`: lint runbooks — schema, templates, links, ids. Exit 1 on errors.
+//! `runbook check [PATH…]`: lint runbooks — schema, templates, links, ids — and their scenario files. Exit 1 on errors.
 
 use super::Context;
 use super::diagnostics::DiagnosticRenderer;
@@ -47,21 +47,33 @@ impl Target {
             Some(prefixes) => prefixes.iter().any(|p| p.is_empty() || path == p || path.starts_with(&format!("{p}/"))),
         }
     }
+
+    /// Whether the runbook at `path` is checked: named itself, or through its scenario file.
+    fn covers_runbook(&self, path: &str) -> bool {
+        self.covers(path) || self.covers(&scenario_path(path))
+    }
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let targets = targets(ctx, &args.paths)?;
-    let extra: Vec<Vec<Diagnostic>> = targets.iter().map(|t| plain_diagnostics(t, args.plain)).collect();
+    let extra: Vec<Vec<Diagnostic>> = targets
+        .iter()
+        .map(|t| {
+            let mut extra = plain_diagnostics(t, args.plain);
+            extra.extend(scenario_diagnostics(t));
+            extra
+        })
+        .collect();
     let mut runbooks = 0;
     // Each diagnostic with the number of its target, whose renderer shows it.
     let mut selected: Vec<(usize, &Diagnostic)> = Vec::new();
     for (number, (target, extra)) in targets.iter().zip(&extra).enumerate() {
         selected.extend(extra.iter().map(|d| (number, d)));
-        runbooks += target.kb.runbooks.iter().filter(|rb| target.covers(&rb.path)).count();
+        runbooks += target.kb.runbooks.iter().filter(|rb| target.covers_runbook(&rb.path)).count();
         if target.prefixes.is_none() {
             selected.extend(target.kb.diagnostics.iter().map(|d| (number, d)));
         }
-        for rb in target.kb.runbooks.iter().filter(|rb| target.covers(&rb.path)) {
+        for rb in target.kb.runbooks.iter().filter(|rb| target.covers_runbook(&rb.path)) {
             selected.extend(rb.diagnostics.iter().map(|d| (number, d)));
         }
     }
@@ -115,6 +127,31 @@ fn plain_diagnostics(target: &Target, all: bool) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = work.par_iter().flat_map_iter(|&i| plain_lint(kb, i, all)).collect();
     out.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
     out
+}
+
+/// The errors of scenario files (DESIGN §13), as `runbook test` reports them: unknown keys,
+/// fixture files that do not exist, expectations naming steps or diagnoses the runbook lacks.
+/// A runbook with errors of its own is left out: its steps are not known.
+fn scenario_diagnostics(target: &Target) -> Vec<Diagnostic> {
+    use rayon::prelude::*;
+    let kb = &target.kb;
+    let work: Vec<RunbookIdx> = kb
+        .iter()
+        .filter(|(_, rb)| !rb.has_errors())
+        .filter(|(_, rb)| target.covers_runbook(&rb.path))
+        .map(|(idx, _)| idx)
+        .collect();
+    let mut out: Vec<Diagnostic> = work
+        .par_iter()
+        .flat_map_iter(|&idx| crate::model::scenario::load(kb, idx).map(|l| l.diagnostics).unwrap_or_default())
+        .collect();
+    out.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+    out
+}
+
+/// `x.md` → `x.scenarios.yaml`, KB-relative.
+fn scenario_path(md: &str) -> String {
+    format!("{}.scenarios.yaml", md.strip_suffix(".md").unwrap_or(md))
 }
 
 fn has_overlay(kb: &Kb, rb: &crate::model::Runbook) -> bool {

@@ -29,18 +29,7 @@ pub fn command(kb: &Kb, rb: &Runbook) -> String {
 
 /// `runbook.toml` vars (strings and numbers) under the `--var` values given.
 pub fn values(kb: &Kb, given: &[(String, String)]) -> BTreeMap<String, String> {
-    let mut values: BTreeMap<String, String> = kb
-        .config
-        .vars
-        .iter()
-        .filter_map(|(k, v)| match v {
-            serde_json::Value::String(s) => Some((k.clone(), s.clone())),
-            serde_json::Value::Number(n) => Some((k.clone(), n.to_string())),
-            _ => None,
-        })
-        .collect();
-    values.extend(given.iter().cloned());
-    values
+    plain::values(&kb.config.vars, given)
 }
 
 /// The doc's overlay; a broken one is an error (printed with its snippet).

@@ -8,13 +8,12 @@ use crate::cli::error::{Error, Result, exit};
 use crate::exec::scenario::{self, ScenarioResult, ScenarioRun};
 use crate::exec::scenario_world::BaseTools;
 use crate::model::runbook::RunbookIdx;
-use crate::model::scenario::ScenarioFile;
-use crate::model::{Body, Diagnostic, Kb};
+use crate::model::scenario::{ScenarioFile, Subject};
+use crate::model::{Diagnostic, Kb};
 use crate::util::text::plural;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -38,7 +37,7 @@ pub struct Args {
 /// A runbook with its scenarios, ready to run.
 struct Suite {
     idx: RunbookIdx,
-    body: Arc<Body>,
+    subject: Subject,
     file: ScenarioFile,
 }
 
@@ -53,8 +52,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             problems.extend(rb.diagnostics.iter().filter(|d| d.is_error()).cloned());
             continue;
         }
-        let Ok(body) = kb.body(idx) else { continue };
-        let Some((file, diags)) = crate::model::scenario::load(rb, &body) else {
+        let Some(loaded) = crate::model::scenario::load(&kb, idx) else {
             if !args.ids.is_empty() {
                 return Err(Error::Invalid {
                     message: format!("{} has no scenarios", rb.id),
@@ -63,8 +61,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             }
             continue;
         };
-        problems.extend(diags);
-        suites.push(Suite { idx, body, file });
+        problems.extend(loaded.diagnostics);
+        if let Some(subject) = loaded.subject {
+            suites.push(Suite { idx, subject, file: loaded.file });
+        }
     }
     let results = run_all(&kb, &suites, args.scenario.as_deref())?;
     report(ctx, &kb, &args, &suites, &results, &problems)?;
@@ -113,7 +113,8 @@ fn run_all(kb: &Kb, suites: &[Suite], filter: Option<&str>) -> Result<Vec<Scenar
             let request = ScenarioRun {
                 kb,
                 runbook: &kb[suite.idx],
-                body: &suite.body,
+                body: &suite.subject.body,
+                plain: suite.subject.plain.as_ref(),
                 file: &suite.file,
                 scenario,
                 base: &base,
@@ -224,10 +225,10 @@ fn uncovered(kb: &Kb, suites: &[Suite], results: &[ScenarioResult]) -> Vec<(Stri
             .iter()
             .flat_map(|r| r.steps.iter().filter(|s| s.outcome.is_failure()).map(|s| s.id.as_str()))
             .collect();
-        for d in suite.body.diagnoses.iter().filter(|d| !matched.contains(d.id.as_str())) {
+        for d in suite.subject.body.diagnoses.iter().filter(|d| !matched.contains(d.id.as_str())) {
             out.push((id.clone(), "diagnosis", d.id.clone()));
         }
-        for s in suite.body.steps.iter().filter(|s| !failed.contains(s.id.as_str())) {
+        for s in suite.subject.body.steps.iter().filter(|s| !failed.contains(s.id.as_str())) {
             out.push((id.clone(), "step", s.id.clone()));
         }
     }

@@ -8,11 +8,14 @@ use super::report::{DryDiagnosis, DryStep, Reporter, StepStart};
 use super::scenario_world::{BaseTools, WorldInput, build};
 use super::stream::StreamKind;
 use super::template::Renderer;
-use crate::model::scenario::{Scenario, ScenarioFile};
+use crate::model::alerting::unattended_refusal;
+use crate::model::plain;
+use crate::model::scenario::{PlainDoc, Scenario, ScenarioFile};
 use crate::model::template::Template;
 use crate::model::{Body, Kb, Runbook};
 use crate::record::{Host, Outcome, RunRecord, StepRecord};
-use std::collections::BTreeMap;
+use crate::util::suggest::closest;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -41,7 +44,10 @@ impl ScenarioResult {
 pub struct ScenarioRun<'a> {
     pub kb: &'a Kb,
     pub runbook: &'a Runbook,
+    /// Its steps (a document's plain steps, read with no values: they are read again with the
+    /// scenario's `vars:` when `plain` is set).
     pub body: &'a Body,
+    pub plain: Option<&'a PlainDoc>,
     pub file: &'a ScenarioFile,
     pub scenario: &'a Scenario,
     pub base: &'a BaseTools,
@@ -71,7 +77,7 @@ pub fn run(request: &ScenarioRun) -> ScenarioResult {
 }
 
 fn run_inside(request: &ScenarioRun) -> Result<(RunRecord, Vec<String>), String> {
-    let ScenarioRun { kb, runbook, body, file, scenario, base, dir } = *request;
+    let ScenarioRun { kb, runbook, body, plain, file, scenario, base, dir } = *request;
     let vars = scenario_vars(scenario);
     let renderer = Renderer::new();
     let scope = render_scope(kb, runbook, &vars);
@@ -102,7 +108,22 @@ fn run_inside(request: &ScenarioRun) -> Result<(RunRecord, Vec<String>), String>
         alone: false,
     };
     let answers: BTreeMap<String, bool> = scenario.answers.0.iter().map(|(k, v)| (k.value.clone(), v.0)).collect();
-    let options = ExecOptions { vars, archive: false, answers: Some(answers.clone()), ..ExecOptions::default() };
+    let read;
+    let (runbook, body) = match plain {
+        Some(doc) => {
+            read =
+                plain_steps(&PlainRead { kb, runbook, body, doc, vars: &vars, env: &context.env, answers: &answers })?;
+            (&read.0, &read.1)
+        }
+        None => (runbook, body),
+    };
+    let options = ExecOptions {
+        vars,
+        archive: false,
+        answers: Some(answers.clone()),
+        plain: plain.is_some(),
+        ..ExecOptions::default()
+    };
     let interrupted = AtomicBool::new(false);
     let run = RunRequest { kb, runbook, body, options: &options, context: &context, interrupted: &interrupted };
     let outcome =
@@ -111,6 +132,68 @@ fn run_inside(request: &ScenarioRun) -> Result<(RunRecord, Vec<String>), String>
             None => format!("the run could not start: {}", invalid.message),
         })?;
     Ok((outcome.record, world.sandbox.reached()))
+}
+
+/// What a document's plain steps are read with in one scenario.
+struct PlainRead<'a> {
+    kb: &'a Kb,
+    runbook: &'a Runbook,
+    body: &'a Body,
+    doc: &'a PlainDoc,
+    vars: &'a [(String, String)],
+    /// The scenario's environment: a `$NAME` it sets is no placeholder.
+    env: &'a BTreeMap<String, String>,
+    answers: &'a BTreeMap<String, bool>,
+}
+
+/// The document's plain steps with the scenario's `vars:` as the placeholders' values, as
+/// `runbook exec --plain` reads them. A placeholder without a value in a step that would run
+/// stops the scenario before anything runs, naming it and where the doc uses it.
+fn plain_steps(read: &PlainRead) -> Result<(Runbook, Body), String> {
+    let values = plain::values(&read.kb.config.vars, read.vars);
+    let plan = plain::plan(&plain::Input {
+        path: &read.runbook.path,
+        text: &read.body.source,
+        severity: read.runbook.severity,
+        section: None,
+        values: &values,
+        env_has: &|name| read.env.contains_key(name),
+        overlay: read.doc.overlay.as_ref(),
+    });
+    for (name, _) in read.vars {
+        let known = plan.vars.iter().any(|v| &v.name == name)
+            || read.runbook.vars.contains_key(name)
+            || read.kb.config.vars.contains_key(name);
+        if !known {
+            let names: Vec<&str> = plan.vars.iter().map(|v| v.name.as_str()).collect();
+            let hint = match closest(name, names.iter().copied()) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None if names.is_empty() => format!("{} has no placeholders", read.runbook.id),
+                None => format!("its placeholders: {}", names.join(", ")),
+            };
+            return Err(format!("vars: `{name}` is no placeholder of {} ({hint})", read.runbook.id));
+        }
+    }
+    // A step that asks and is not answered yes is skipped: its placeholders need no value.
+    let runs = |s: &&plain::PlainStep| {
+        unattended_refusal(&s.step).is_none() || read.answers.get(&s.id).copied().unwrap_or(false)
+    };
+    let needed: BTreeSet<&str> = plan.steps.iter().filter(runs).flat_map(|s| &s.vars).map(String::as_str).collect();
+    let missing: Vec<String> = plan
+        .unresolved()
+        .into_iter()
+        .filter(|v| needed.contains(v.name.as_str()))
+        .map(|v| format!("`{}` ({} at {}:{}:{})", v.name, v.placeholder, read.runbook.path, v.line, v.column))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "the run could not start: no value for the placeholder{} {}: give {} in the scenario's `vars:`",
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join(", "),
+            if missing.len() == 1 { "it" } else { "them" },
+        ));
+    }
+    Ok(plan.runbook(read.runbook, read.body))
 }
 
 /// `vars:` as `--var` values (text; other YAML values as JSON).

@@ -3,14 +3,17 @@
 //! Reading one checks it against the runbook; every problem is a `path:line:col` diagnostic.
 
 use super::diagnostic::{Diagnostic, Rule};
+use super::kb::Kb;
+use super::plain::{self, overlay::Overlay};
 use super::quantity::parse_quantity;
-use super::runbook::Body;
+use super::runbook::{Body, Runbook, RunbookIdx};
 use crate::util::text::did_you_mean;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use serde_saphyr::{Location, Spanned};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The file of scenarios for the runbook at `md` (`x.md` → `x.scenarios.yaml`).
 pub fn file_for(md: &Path) -> PathBuf {
@@ -551,14 +554,68 @@ fn check_fixtures(scenario: &Scenario, path: &str, fixtures: &Path, diags: &mut 
     }
 }
 
-/// The scenarios beside `runbook`, read and checked against `body`; `None` when it has none
-/// (or lives in the built-in KB, which ships without them).
-pub fn load(runbook: &super::Runbook, body: &Body) -> Option<(ScenarioFile, Vec<Diagnostic>)> {
-    let md = runbook.file.as_ref()?;
+/// What a runbook's scenarios run: its declared steps, or — for a document — its plain shell
+/// blocks (DESIGN §14), read again in each scenario with the scenario's `vars:`.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// The steps and diagnoses expectations name. A document's plain steps are read here with
+    /// the KB's values only: placeholders do not change step ids.
+    pub body: Arc<Body>,
+    /// Set for a document: it runs as plain steps, with this overlay.
+    pub plain: Option<PlainDoc>,
+}
+
+/// A document run as plain steps in its scenarios.
+#[derive(Debug, Clone)]
+pub struct PlainDoc {
+    pub overlay: Option<Overlay>,
+}
+
+/// What the scenarios of `rb` (whose body is `body`) run. A document has no steps of its own:
+/// its scenarios can only mean its plain steps, as `runbook exec --plain` runs them.
+pub fn subject(kb: &Kb, rb: &Runbook, body: Arc<Body>) -> Result<Subject, Diagnostic> {
+    if !rb.is_document() {
+        return Ok(Subject { body, plain: None });
+    }
+    let overlay = plain::overlay::for_runbook(kb, rb)?;
+    let values = plain::values(&kb.config.vars, &[]);
+    let read = plain::plan(&plain::Input {
+        path: &rb.path,
+        text: &body.source,
+        severity: rb.severity,
+        section: None,
+        values: &values,
+        env_has: &|_| false,
+        overlay: overlay.as_ref(),
+    });
+    let (_, plain_body) = read.runbook(rb, &body);
+    Ok(Subject { body: Arc::new(plain_body), plain: Some(PlainDoc { overlay }) })
+}
+
+/// A runbook's scenario file, read.
+#[derive(Debug)]
+pub struct Loaded {
+    /// What the scenarios run; `None` when the runbook (or its overlay) could not be read.
+    pub subject: Option<Subject>,
+    /// The scenarios that read without errors.
+    pub file: ScenarioFile,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The scenarios of the runbook at `idx`, read and checked against what they run; `None` when
+/// it has none (or lives in the built-in KB, which ships without them).
+pub fn load(kb: &Kb, idx: RunbookIdx) -> Option<Loaded> {
+    let rb = &kb[idx];
+    let md = rb.file.as_ref()?;
     let file = file_for(md);
-    let path = match runbook.path.strip_suffix(".md") {
+    let path = match rb.path.strip_suffix(".md") {
         Some(stem) => format!("{stem}.scenarios.yaml"),
         None => file.display().to_string(),
+    };
+    let failed = |diag: Diagnostic| Loaded {
+        subject: None,
+        file: ScenarioFile { path: path.clone(), ..ScenarioFile::default() },
+        diagnostics: vec![diag],
     };
     let text = match std::fs::read_to_string(&file) {
         Ok(text) => text,
@@ -566,8 +623,16 @@ pub fn load(runbook: &super::Runbook, body: &Body) -> Option<(ScenarioFile, Vec<
         Err(err) => {
             let diag = Diagnostic::error(Rule::Scenario, &path, 1, 1, format!("cannot read the scenario file: {err}"))
                 .with_hint("check the file's permissions");
-            return Some((ScenarioFile { path, ..ScenarioFile::default() }, vec![diag]));
+            return Some(failed(diag));
         }
     };
-    Some(parse(&text, &path, &fixtures_for(md), body))
+    let body = kb.body(idx).map_err(|err| {
+        Diagnostic::error(Rule::Scenario, &rb.path, 1, 1, format!("cannot read the runbook its scenarios run: {err}"))
+    });
+    let subject = match body.and_then(|body| subject(kb, rb, body)) {
+        Ok(subject) => subject,
+        Err(diag) => return Some(failed(diag)),
+    };
+    let (file, diagnostics) = parse(&text, &path, &fixtures_for(md), &subject.body);
+    Some(Loaded { subject: Some(subject), file, diagnostics })
 }

@@ -285,24 +285,7 @@ fn plain_steps(
     if !ctx.quiet {
         plain::print_diagnostics(ctx, kb, &read.warnings);
     }
-    let mut runbook = rb.clone();
-    for var in &read.vars {
-        if let Some(value) = &var.value {
-            runbook.vars.insert(var.name.clone(), serde_json::Value::String(value.clone()));
-        }
-    }
-    let steps = read.engine_steps();
-    Ok((
-        runbook,
-        Body {
-            source: body.source.clone(),
-            steps,
-            diagnoses: Vec::new(),
-            sha256: read.sha256,
-            prepared: body.prepared.clone(),
-            outline: body.outline.clone(),
-        },
-    ))
+    Ok(read.runbook(rb, body))
 }
 
 /// Set by Ctrl-C or SIGTERM; the engine stops the current step and writes the archive. A second

@@ -19,6 +19,7 @@ pub mod shell;
 pub mod transcript;
 
 use super::diagnostic::{Diagnostic, Rule};
+use super::runbook::{Body, Runbook};
 use super::step::{Action, DEFAULT_TIMEOUT, RunAction, Severity, Step, StepSource};
 use super::template::Template;
 use blocks::{Block, Doc};
@@ -114,6 +115,41 @@ impl Plan {
     pub fn engine_steps(&self) -> Vec<Step> {
         self.steps.iter().map(|s| s.step.clone()).collect()
     }
+
+    /// The doc as a runbook the engine runs like any other (`exec --plain`, a scenario): the
+    /// placeholders that have values become its variables, its blocks its steps. A plain doc
+    /// declares no diagnoses.
+    pub fn runbook(&self, rb: &Runbook, body: &Body) -> (Runbook, Body) {
+        let mut runbook = rb.clone();
+        for var in &self.vars {
+            if let Some(value) = &var.value {
+                runbook.vars.insert(var.name.clone(), serde_json::Value::String(value.clone()));
+            }
+        }
+        let body = Body {
+            source: body.source.clone(),
+            steps: self.engine_steps(),
+            diagnoses: Vec::new(),
+            sha256: self.sha256.clone(),
+            prepared: body.prepared.clone(),
+            outline: body.outline.clone(),
+        };
+        (runbook, body)
+    }
+}
+
+/// The values placeholders take: `runbook.toml` vars (strings and numbers) under those given.
+pub fn values(config: &BTreeMap<String, serde_json::Value>, given: &[(String, String)]) -> BTreeMap<String, String> {
+    let mut values: BTreeMap<String, String> = config
+        .iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::String(s) => Some((k.clone(), s.clone())),
+            serde_json::Value::Number(n) => Some((k.clone(), n.to_string())),
+            _ => None,
+        })
+        .collect();
+    values.extend(given.iter().cloned());
+    values
 }
 
 /// One step read from a block, with how it was classified and why.
