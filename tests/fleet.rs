@@ -419,7 +419,139 @@ fn bad_host_lists_and_inventories_are_refused_before_anything_runs() {
     kb(Test::new())
         .args(["exec", "driver-check", "--on", "gpu01", "--resume"])
         .status(2)
-        .stderr_has("--resume does not work with a fleet run")
+        .stderr_has("nothing to resume: no earlier fleet run of driver-check")
+        .run();
+}
+
+/// Three steps on each host; the second passes only where `fixed-<host>` exists. Each step
+/// appends to `<host>.log` what ran.
+const RESUMABLE: &str = r#"
+    ---
+    id: staged
+    title: Staged
+    ---
+
+    # Staged
+
+    ```yaml step
+    id: one
+    name: First
+    run: echo one >> "$M/$RUNBOOK_HOST.log"
+    env:
+      M: "{{ env.MARKERS }}"
+    ```
+
+    ```yaml step
+    id: two
+    name: Needs the fix
+    run: test -f "$M/fixed-$RUNBOOK_HOST" && echo two >> "$M/$RUNBOOK_HOST.log"
+    env:
+      M: "{{ env.MARKERS }}"
+    ```
+
+    ```yaml step
+    id: three
+    name: Last
+    run: echo three >> "$M/$RUNBOOK_HOST.log"
+    env:
+      M: "{{ env.MARKERS }}"
+    ```
+"#;
+
+/// The newest run folder's record.
+fn newest_run(dir: &Path) -> (PathBuf, serde_json::Value) {
+    let mut runs: Vec<PathBuf> =
+        std::fs::read_dir(dir.join("archives")).expect("archives").flatten().map(|e| e.path()).collect();
+    runs.sort();
+    let run = runs.pop().expect("a run");
+    let text = std::fs::read_to_string(run.join("run.json")).expect("run.json");
+    (run, serde_json::from_str(&text).expect("JSON"))
+}
+
+#[test]
+fn resume_continues_each_host_where_it_stopped() {
+    let Some(sshd) = Sshd::start() else { return };
+    let config = sshd.config();
+    let test = Test::new().file("runbooks/staged.md", RESUMABLE).dir("markers");
+    let markers = test.path().join("markers");
+    std::fs::write(markers.join("fixed-gpu01"), "").expect("marker");
+    let markers_env = markers.display().to_string();
+    let first = test
+        .env("MARKERS", &markers_env)
+        .args(["exec", "staged", "--on", "gpu01,gpu02,down1", "--ssh-config", &config, "--connect-timeout", "3"])
+        .status(1)
+        .stdout_has("gpu02 failed: two")
+        .run();
+    let (first_dir, first_run) = newest_run(first.path());
+    let log = |host: &str| std::fs::read_to_string(markers.join(format!("{host}.log"))).unwrap_or_default();
+    assert_eq!((log("gpu01"), log("gpu02")), ("one\ntwo\nthree\n".into(), "one\n".into()));
+    std::fs::write(markers.join("fixed-gpu02"), "").expect("marker");
+    // The hosts come from the run resumed, with how they were reached.
+    let resumed = first
+        .again()
+        .env("MARKERS", &markers_env)
+        .args(["exec", "staged", "--resume", "--ssh-config", &config, "--connect-timeout", "3"])
+        .status(1)
+        .stdout_has("on 3 hosts: down1,gpu[01-02]")
+        .stdout_has("gpu01 passed (carried over from the resumed run)")
+        .stdout_has("down1 unreachable")
+        .run();
+    // gpu01 passed: not run again. gpu02 went on from its failed step. down1 never ran: from the start.
+    assert_eq!(log("gpu01"), "one\ntwo\nthree\n");
+    assert_eq!(log("gpu02"), "one\ntwo\nthree\n");
+    let (run_dir, run) = newest_run(resumed.path());
+    assert_ne!(run_dir, first_dir, "a new run, linked to the one it resumed");
+    assert_eq!(run["options"]["resumed_from"], first_run["run_id"]);
+    let hosts = run["fleet"]["hosts"].as_array().expect("hosts");
+    let host = |name: &str| hosts.iter().find(|h| h["name"] == name).cloned().expect("host");
+    assert_eq!((host("gpu01")["outcome"].clone(), host("gpu01")["resumed"].clone()), ("passed".into(), true.into()));
+    assert_eq!((host("gpu02")["outcome"].clone(), host("gpu02").get("resumed")), ("passed".into(), None));
+    assert_eq!(host("down1")["outcome"], "unreachable");
+    let read = |path: PathBuf| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("host run.json")).expect("JSON")
+    };
+    let gpu01 = read(run_dir.join("hosts/gpu01/run.json"));
+    assert_eq!(gpu01["verdict"], "passed", "the host that passed is kept in the new run's folder");
+    let gpu02 = read(run_dir.join("hosts/gpu02/run.json"));
+    let first_id = first_run["run_id"].as_str().expect("run id");
+    assert_eq!(gpu02["options"]["resumed_from"], format!("{first_id}/hosts/gpu02"));
+    let steps = gpu02["steps"].as_array().expect("steps");
+    let resumed_steps: Vec<&str> =
+        steps.iter().filter(|s| s["resumed"] == true).filter_map(|s| s["id"].as_str()).collect();
+    assert_eq!(resumed_steps, ["one"]);
+    assert_eq!(run["steps"][1]["reason"], "gpu[01-02] passed", "the carried host's steps are folded in too");
+    // A named run; narrowed to one host, which passed: nothing is left to run on it.
+    let run_id = run["run_id"].as_str().expect("run id").to_string();
+    resumed
+        .again()
+        .args(["exec", "staged", "--resume", &run_id, "--on", "gpu02", "--ssh-config", &config])
+        .stdout_has("on 1 host: gpu02")
+        .stdout_has("gpu02 passed (carried over from the resumed run)")
+        .run();
+}
+
+#[test]
+fn resume_of_a_fleet_run_is_refused_when_there_is_nothing_to_continue() {
+    let Some(sshd) = Sshd::start() else { return };
+    let config = sshd.config();
+    let passed = Test::new()
+        .file("runbooks/driver.md", DRIVER)
+        .file("runbooks/other.md", "# Other\n\n```yaml step\nrun: \"true\"\n```\n")
+        .args(["exec", "driver-check", "--on", "gpu01", "--ssh-config", &config])
+        .run();
+    let (_, run) = newest_run(passed.path());
+    let run_id = run["run_id"].as_str().expect("run id").to_string();
+    let passed = passed
+        .again()
+        .args(["exec", "driver-check", "--resume", "--ssh-config", &config])
+        .status(2)
+        .stderr_has(&format!("nothing to resume: fleet run {run_id} of driver-check ended passed"))
+        .run();
+    passed
+        .again()
+        .args(["exec", "other", "--resume", &run_id])
+        .status(2)
+        .stderr_has("it is a run of driver-check, not of other")
         .run();
 }
 

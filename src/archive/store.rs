@@ -254,6 +254,25 @@ pub fn read(dir: &Path) -> Result<RunRecord, RecordError> {
     parse().or_else(|_| parse())
 }
 
+/// Copies a run folder (its record, its Markdown, its step logs) to `to`, which must not exist
+/// yet: a resumed fleet run keeps the hosts that had passed, as they were. Only files and
+/// folders are copied; a link in an archive is not the engine's and stays behind.
+pub fn copy_run(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to.parent().unwrap_or(to))?;
+    std::fs::create_dir(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_run(&entry.path(), &target)?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
 /// Why [`find`] found no single run.
 #[derive(Debug, thiserror::Error)]
 pub enum FindRunError {
@@ -314,5 +333,19 @@ mod tests {
         assert_eq!(started_from_name(&run_id(started, "x")), Some(started));
         assert_eq!(started_from_name("20261126T213000Z-cuda-304").unwrap().to_string(), "2026-11-26T21:30:00Z");
         assert!(started_from_name("cycles").is_none());
+    }
+
+    #[test]
+    fn a_run_folder_is_copied_with_its_logs_and_never_over_another() {
+        let tmp = tempfile::tempdir().unwrap();
+        let from = tmp.path().join("a/hosts/gpu01");
+        std::fs::create_dir_all(from.join("steps")).unwrap();
+        std::fs::write(from.join("run.json"), "{}").unwrap();
+        std::fs::write(from.join("steps/01-x.stdout"), "out").unwrap();
+        let to = tmp.path().join("b/hosts/gpu01");
+        copy_run(&from, &to).unwrap();
+        assert_eq!(std::fs::read_to_string(to.join("steps/01-x.stdout")).unwrap(), "out");
+        assert_eq!(std::fs::read_to_string(to.join("run.json")).unwrap(), "{}");
+        assert!(copy_run(&from, &to).is_err(), "an existing folder is not overwritten");
     }
 }

@@ -5,7 +5,7 @@
 use crate::cli::Context;
 use crate::cli::error::{Error, Result, exit};
 use crate::cli::output;
-use crate::exec::fleet::{self, FleetReporter, FleetRequest, HostSpec};
+use crate::exec::fleet::{self, FleetReporter, FleetRequest, FleetResume, HostSpec};
 use crate::exec::remote::transport::{Connection, target_of};
 use crate::model::Kb;
 use crate::model::hosts::{self, Item};
@@ -71,25 +71,33 @@ pub struct Prepared<'a> {
     pub kb: &'a Kb,
     pub request: &'a crate::exec::engine::RunRequest<'a>,
     pub json: bool,
+    /// `--resume` of a fleet run.
+    pub resume: Option<FleetResume>,
 }
 
 pub fn run(ctx: &Context, args: &FleetArgs, prepared: Prepared) -> Result<i32> {
-    let hosts = if args.retry_failed {
-        let failed = failed_last_time(prepared.request)?;
-        if args.on.is_some() || args.inventory.is_some() {
-            // Narrowed by name; each host is reached, with its vars, as it was last time.
-            let named = choose_hosts(ctx, args)?;
-            failed.into_iter().filter(|f| named.iter().any(|h| h.name == f.name)).collect()
-        } else {
-            failed
-        }
-    } else {
-        choose_hosts(ctx, args)?
+    let earlier = match &prepared.resume {
+        Some(resume) => Some(resume.hosts.iter().map(spec_of).collect()),
+        None if args.retry_failed => Some(failed_last_time(prepared.request)?),
+        None => None,
     };
+    let hosts = match earlier {
+        // Narrowed by name; each host is reached, with its vars, as it was last time.
+        Some(earlier) if args.on.is_some() || args.inventory.is_some() => {
+            let named = choose_hosts(ctx, args)?;
+            earlier.into_iter().filter(|f: &HostSpec| named.iter().any(|h| h.name == f.name)).collect()
+        }
+        Some(earlier) => earlier,
+        None => choose_hosts(ctx, args)?,
+    };
+    let mut selection = args.selection();
+    if let Some(resume) = &prepared.resume {
+        selection = format!("--resume {} {selection}", resume.run_id).trim_end().to_string();
+    }
     if hosts.is_empty() {
         return Err(Error::Invalid {
-            message: format!("no hosts selected by {}", args.selection()),
-            hint: Some("check --on, --limit and --retry-failed".into()),
+            message: format!("no hosts selected by {selection}"),
+            hint: Some("check --on, --limit, --resume and --retry-failed".into()),
         });
     }
     let connection = connection(ctx, prepared.kb, args, prepared.request)?;
@@ -102,9 +110,10 @@ pub fn run(ctx: &Context, args: &FleetArgs, prepared: Prepared) -> Result<i32> {
         context: run.context,
         interrupted: run.interrupted,
         hosts,
-        selection: args.selection(),
+        selection,
         forks: usize::from(args.forks),
         connection,
+        resume: prepared.resume,
     };
     let reporter: Box<dyn FleetReporter> = if prepared.json {
         Box::new(crate::exec::report::json::FleetJson::new(run.context.clock))
@@ -169,12 +178,17 @@ fn failed_last_time(request: &crate::exec::engine::RunRequest) -> Result<Vec<Hos
         .hosts
         .into_iter()
         .filter(|h| h.outcome != crate::record::HostOutcome::Passed)
-        .map(|h| HostSpec { name: h.name, target: h.target, vars: h.vars })
+        .map(|h| spec_of(&h))
         .collect();
     if failed.is_empty() {
         return Err(Error::Invalid { message: format!("nothing to retry: every host passed in {run_id}"), hint: None });
     }
     Ok(failed)
+}
+
+/// A host of an earlier fleet run, reached as it was then.
+fn spec_of(host: &crate::record::FleetHost) -> HostSpec {
+    HostSpec { name: host.name.clone(), target: host.target.clone(), vars: host.vars.clone() }
 }
 
 fn on_items(items: Vec<Item>) -> Result<Vec<HostSpec>> {

@@ -449,7 +449,10 @@ impl FleetReporter for FleetTerminal {
         if self.quiet {
             return;
         }
-        let why = host.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+        let mut why = host.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+        if host.resumed {
+            why.push_str(" (carried over from the resumed run)");
+        }
         let line = format!(
             "  {} {} {}{why} {}",
             self.host_mark(host.outcome),
