@@ -636,3 +636,102 @@ fn a_host_that_drops_mid_step_is_unreachable_and_nothing_is_left_running_there()
     let left = gone_within("sleep 3173.5", Duration::from_secs(10));
     assert!(left.is_empty(), "still running on the host: {left:?}");
 }
+
+/// DRIVER with a diagnosis that names the cause of a failed driver check.
+const DIAGNOSED: &str = r#"
+    ---
+    id: driver-check
+    title: Driver check
+    vars:
+      driver: "550"
+    ---
+
+    # Driver check
+
+    ```yaml step
+    id: whoami
+    name: Which host
+    run: echo "on $RUNBOOK_HOST"
+    ```
+
+    ```yaml step
+    id: driver
+    name: Driver is new enough
+    run: echo "driver {{ vars.driver }} on $RUNBOOK_HOST"; test {{ vars.driver }} -ge 550
+    ```
+
+    An older driver cannot run the CUDA 12 images.
+
+    ```yaml diagnosis
+    id: old-driver
+    when: steps.driver.status == "failed"
+    cause: The driver is older than 550
+    ```
+"#;
+
+#[test]
+fn cycles_search_the_site_and_the_archive_list_group_a_fleet_run_by_host() {
+    let Some(sshd) = Sshd::start() else { return };
+    let config = sshd.config();
+    let ran = Test::new()
+        .file("runbooks/driver.md", DIAGNOSED)
+        .file("hosts.ini", INVENTORY)
+        .args(["exec", "driver-check", "--inventory", "hosts.ini", "--limit", "gpu01,gpu02,gpu03,gpu04"])
+        .args(["--ssh-config", &config])
+        .status(1)
+        .stdout_has("Diagnosis: gpu03: The driver is older than 550 (old-driver)")
+        .run();
+    let (run_dir, run) = newest_run(ran.path());
+    let run_id = run["run_id"].as_str().expect("run id").to_string();
+    assert_eq!(run["diagnoses"][0]["hosts"], "gpu03", "the hosts' diagnoses folded: {}", run["diagnoses"]);
+    let markdown = std::fs::read_to_string(run_dir.join("run.md")).expect("run.md");
+    assert!(markdown.contains("**The driver is older than 550** (`old-driver`, critical) on gpu03"), "{markdown}");
+
+    // The cycle report: the blocker names the host and quotes its output; the fleet run is
+    // listed with its hosts' outcomes folded.
+    let ran = ran.again().args(["cycle", "--json"]).run();
+    let report = ran.json();
+    let blocker = &report["blockers"][0];
+    assert_eq!((blocker["diagnosis"].clone(), blocker["hosts"].clone()), ("old-driver".into(), "gpu03".into()));
+    assert!(blocker["evidence"].as_str().expect("evidence").contains("gpu03:\ndriver 535 on gpu03"), "{blocker:#}");
+    let fleet = &report["fleets"][0];
+    assert_eq!(fleet["run"]["run_id"], run_id.as_str());
+    let summary = "gpu[01-02,04] passed · gpu03 failed: driver: exit code: expected 0, saw 1 — driver 535 on gpu03";
+    assert_eq!(fleet["summary"], summary);
+    assert_eq!((fleet["outcomes"]["passed"].clone(), fleet["outcomes"]["failed"].clone()), (3.into(), 1.into()));
+    let cycles = ran.path().join("archives/cycles");
+    let cycle_md = std::fs::read_dir(&cycles)
+        .expect("cycles")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "md"))
+        .expect("a cycle report");
+    let cycle_md = std::fs::read_to_string(cycle_md).expect("cycle report");
+    assert!(
+        cycle_md.contains("## Fleet runs") && cycle_md.contains("gpu[01-02,04] passed · gpu03 failed"),
+        "{cycle_md}"
+    );
+    assert!(cycle_md.contains("most likely cause in 1 run · on gpu03"), "{cycle_md}");
+
+    // Search finds the run by a host's name, folded away in its steps' results.
+    let ran = ran.again().args(["search", "gpu02", "--kind", "archive", "--json"]).run();
+    assert!(ran.stdout.contains(&run_id), "{}", ran.stdout);
+    // And so does the archive list, by name or pattern; a host it did not have finds nothing.
+    let ran = ran.again().args(["archive", "list", "--host", "gpu0[2-3]", "--json"]).run();
+    let rows = ran.json();
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows:#}");
+    assert_eq!(rows[0]["hosts"], summary);
+    let ran = ran.again().args(["archive", "list", "--host", "gpu09", "--json"]).stdout("[]\n").run();
+
+    // The site's run page: a section per host with its own steps, the failed one open.
+    let ran = ran.again().args(["build", "--out", "public"]).run();
+    let page = std::fs::read_to_string(ran.path().join(format!("public/archives/{run_id}/index.html"))).expect("page");
+    assert!(page.contains(r#"<h2 id="hosts">Hosts</h2>"#), "{page}");
+    for host in ["gpu01", "gpu02", "gpu03", "gpu04"] {
+        assert!(page.contains(&format!(r#"<h3 class="step-name">{host}</h3>"#)), "{host}: {page}");
+    }
+    let gpu03 = page.split(r#"<h3 class="step-name">gpu03</h3>"#).nth(1).expect("gpu03's section");
+    let gpu03 = gpu03.split("</details>").next().unwrap_or_default();
+    assert!(gpu03.contains("driver 535 on gpu03") && gpu03.contains("The driver is older than 550"), "{gpu03}");
+    assert!(page.contains(r#"id="h-3" open>"#), "a host that did not pass is open: {page}");
+}

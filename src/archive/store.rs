@@ -4,7 +4,7 @@
 
 use super::cycle::CycleReport;
 use crate::model::cache::FileStamp;
-use crate::record::RunRecord;
+use crate::record::{FleetHost, RunRecord};
 use crate::util::fs::write_atomic;
 use crate::util::text::file_safe;
 use std::path::{Path, PathBuf};
@@ -99,6 +99,24 @@ impl ArchivedRun {
     /// records too damaged to say.
     pub fn started_from_name(&self) -> Option<jiff::Timestamp> {
         started_from_name(&self.run_id)
+    }
+
+    /// A fleet run's hosts in the record's order, each with its own run read from its folder
+    /// (`hosts/<host>/`): `None` for a host that has none (it never ran) or whose record cannot be
+    /// read, and for a folder that is not under this run's (a record edited by hand). Empty for
+    /// a run that is not a fleet run.
+    pub fn host_runs(&self) -> Vec<(&FleetHost, Option<RunRecord>)> {
+        let Ok(record) = &self.record else { return Vec::new() };
+        let Some(fleet) = &record.fleet else { return Vec::new() };
+        fleet
+            .hosts
+            .iter()
+            .map(|host| {
+                let inside = !host.dir.is_empty()
+                    && Path::new(&host.dir).components().all(|c| matches!(c, std::path::Component::Normal(_)));
+                (host, inside.then(|| read(&self.dir.join(&host.dir)).ok()).flatten())
+            })
+            .collect()
     }
 
     /// The runbook id its folder name ends with (`20261126T213000Z-cuda-304` → `cuda-304`),

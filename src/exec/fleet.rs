@@ -17,7 +17,7 @@ use crate::archive::writer::RunWriter;
 use crate::model::step::Action;
 use crate::model::{Body, Kb, Runbook};
 use crate::record::fleet::{fold_results, host_result, step_result, worst_outcome};
-use crate::record::{Finding, Fleet, FleetHost, HostOutcome, RunRecord, StepRecord, Target, Verdict};
+use crate::record::{DiagnosisRecord, Finding, Fleet, FleetHost, HostOutcome, RunRecord, StepRecord, Target, Verdict};
 use crate::util::text::file_safe;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -461,6 +461,7 @@ fn finish(record: &mut RunRecord, request: &FleetRequest, results: &[HostResult]
     record.duration_ms = u64::try_from(now.duration_since(started).as_millis()).unwrap_or(0);
     record.steps = fold_steps(results);
     record.findings = fold_findings(results);
+    record.diagnoses = fold_diagnoses(results);
     let hosts: Vec<FleetHost> = results.iter().map(|r| r.host.clone()).collect();
     record.verdict = fleet_verdict(&hosts);
     let summary = fold_results(hosts.iter().map(|h| {
@@ -522,26 +523,71 @@ fn fold_steps(results: &[HostResult]) -> Vec<StepRecord> {
 
 /// The hosts' findings, identical ones once with their hosts folded in front.
 fn fold_findings(results: &[HostResult]) -> Vec<Finding> {
-    let mut groups: Vec<(Finding, Vec<&str>)> = Vec::new();
-    for result in results {
-        for finding in result.record.iter().flat_map(|r| &r.findings) {
-            let same = |f: &Finding| {
-                f.step == finding.step
-                    && f.message == finding.message
-                    && f.outcome == finding.outcome
-                    && f.severity == finding.severity
-            };
-            match groups.iter_mut().find(|(f, _)| same(f)) {
-                Some((_, hosts)) => hosts.push(&result.host.name),
-                None => groups.push((finding.clone(), vec![&result.host.name])),
-            }
+    let findings =
+        results.iter().flat_map(|r| r.record.iter().flat_map(|rec| &rec.findings).map(|f| (r.host.name.as_str(), f)));
+    fold_by_host(findings)
+}
+
+/// Findings seen on hosts, identical ones once, with their hosts folded in front of the message
+/// (`gpu[03,07]: exit code: expected 0, saw 1`).
+fn fold_by_host<'a>(findings: impl IntoIterator<Item = (&'a str, &'a Finding)>) -> Vec<Finding> {
+    let mut groups: Vec<(&Finding, Vec<&str>)> = Vec::new();
+    for (host, finding) in findings {
+        let same = |f: &&Finding| {
+            f.step == finding.step
+                && f.message == finding.message
+                && f.outcome == finding.outcome
+                && f.severity == finding.severity
+        };
+        match groups.iter_mut().find(|(f, _)| same(f)) {
+            Some((_, hosts)) => hosts.push(host),
+            None => groups.push((finding, vec![host])),
         }
     }
     groups
         .into_iter()
-        .map(|(mut finding, hosts)| {
+        .map(|(finding, hosts)| {
+            let mut finding = finding.clone();
             finding.message = format!("{}: {}", crate::model::hosts::fold(hosts), finding.message);
             finding
+        })
+        .collect()
+}
+
+/// The hosts' diagnoses, each once with the hosts where it matched (folded) and its evidence
+/// folded by host. First the one that is the most likely cause on the most hosts.
+fn fold_diagnoses(results: &[HostResult]) -> Vec<DiagnosisRecord> {
+    struct Group<'a> {
+        diagnosis: &'a DiagnosisRecord,
+        hosts: Vec<&'a str>,
+        most_likely_on: usize,
+        evidence: Vec<(&'a str, &'a Finding)>,
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    for result in results {
+        let host = result.host.name.as_str();
+        for (rank, diagnosis) in result.record.iter().flat_map(|r| r.diagnoses.iter().enumerate()) {
+            let index = match groups.iter().position(|g| g.diagnosis.id == diagnosis.id) {
+                Some(index) => index,
+                None => {
+                    groups.push(Group { diagnosis, hosts: Vec::new(), most_likely_on: 0, evidence: Vec::new() });
+                    groups.len() - 1
+                }
+            };
+            let group = &mut groups[index];
+            group.hosts.push(host);
+            group.most_likely_on += usize::from(rank == 0);
+            group.evidence.extend(diagnosis.evidence.iter().map(|f| (host, f)));
+        }
+    }
+    // Stable: among equals, the order the hosts first showed them.
+    groups.sort_by_key(|g| (std::cmp::Reverse(g.most_likely_on), std::cmp::Reverse(g.hosts.len())));
+    groups
+        .into_iter()
+        .map(|g| DiagnosisRecord {
+            evidence: fold_by_host(g.evidence),
+            hosts: Some(crate::model::hosts::fold(g.hosts)),
+            ..g.diagnosis.clone()
         })
         .collect()
 }
