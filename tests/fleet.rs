@@ -4,6 +4,9 @@
 //! behind a `ProxyCommand` that never answers (a connect timeout). The "remote" side is this
 //! machine, so the tests can see what is left running there.
 //!
+//! The "remote" side's cache folder (where probe steps' copy of the binary goes) is the test's own:
+//! the client sends `XDG_CACHE_HOME` (`SetEnv`) and the server accepts it.
+//!
 //! Without `sshd` the tests skip with a reason, except when `CI` is set: then they fail.
 
 use crate::test::{BIN, Test};
@@ -48,7 +51,8 @@ impl Sshd {
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_key\nAuthorizedKeysFile {dir}/authorized_keys\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nStrictModes no\n\
-             UsePAM no\nPermitRootLogin prohibit-password\nPidFile {dir}/sshd.pid\nMaxSessions 200\nMaxStartups 200\n",
+             UsePAM no\nPermitRootLogin prohibit-password\nPidFile {dir}/sshd.pid\nMaxSessions 200\nMaxStartups 200\n\
+             AcceptEnv XDG_CACHE_HOME\n",
             dir = d.display()
         );
         std::fs::write(d.join("sshd_config"), config).expect("sshd_config");
@@ -62,7 +66,7 @@ impl Sshd {
         client.push_str("Host hang1\n  HostName 127.0.0.1\n  ProxyCommand sleep 30\n");
         client.push_str(&format!(
             "Host *\n  User {user}\n  IdentityFile {dir}/user_key\n  IdentitiesOnly yes\n  UserKnownHostsFile {dir}/known_hosts\n  \
-             StrictHostKeyChecking yes\n  LogLevel ERROR\n",
+             StrictHostKeyChecking yes\n  LogLevel ERROR\n  SetEnv XDG_CACHE_HOME={dir}/remote-cache\n",
             user = whoami(),
             dir = d.display()
         ));
@@ -734,4 +738,87 @@ fn cycles_search_the_site_and_the_archive_list_group_a_fleet_run_by_host() {
     let gpu03 = gpu03.split("</details>").next().unwrap_or_default();
     assert!(gpu03.contains("driver 535 on gpu03") && gpu03.contains("The driver is older than 550"), "{gpu03}");
     assert!(page.contains(r#"id="h-3" open>"#), "a host that did not pass is open: {page}");
+}
+
+#[test]
+fn a_probe_step_runs_on_the_host_by_the_copied_binary() {
+    let Some(sshd) = Sshd::start() else { return };
+    let runbook = r#"
+        ---
+        id: room
+        title: Room
+        ---
+
+        # Room
+
+        ```yaml step
+        id: room
+        name: Room left
+        disk: {path: "{{ env.PROBE_DIR }}", avail: {gt: 1KiB}}
+        ```
+
+        ```yaml step
+        id: huge
+        name: A petabyte free
+        severity: warning
+        disk: {path: "{{ env.PROBE_DIR }}", avail: {gt: 1000TiB}}
+        ```
+    "#;
+    let test = Test::new().file("runbooks/room.md", runbook).dir("probed");
+    let probed = test.path().join("probed").display().to_string();
+    let ran = test
+        .env("PROBE_DIR", &probed)
+        .args(["exec", "room", "--on", "gpu[01-02]", "--ssh-config", &sshd.config()])
+        .stdout_has("room  gpu[01-02] passed")
+        .stdout_has("huge  gpu[01-02] failed: available: expected > 1000.0 TiB, saw")
+        .run();
+    // One copy of this very binary, content-addressed, in the host's cache folder.
+    let copies: Vec<PathBuf> = std::fs::read_dir(sshd.dir.path().join("remote-cache/runbook/bin"))
+        .expect("the binary's folder on the host")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    assert_eq!(std::fs::read(&copies[0]).expect("copy"), std::fs::read(BIN).expect("binary"));
+    let (run_dir, _) = newest_run(ran.path());
+    let gpu02: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("hosts/gpu02/run.json")).expect("gpu02"))
+            .expect("JSON");
+    let room = &gpu02["steps"][0];
+    assert_eq!((room["kind"].clone(), room["outcome"].clone()), ("disk".into(), "passed".into()), "{room:#}");
+    assert!(room["checks"][0]["message"].as_str().expect("check").starts_with("available "), "{room:#}");
+    // The hosts' probes read the host: the folder is this machine's, so a path it lacks fails there.
+    let ran = ran
+        .again()
+        .env("PROBE_DIR", "/nonexistent/runbook-probe")
+        .args(["exec", "room", "--on", "gpu01", "--ssh-config", &sshd.config()])
+        .status(1)
+        .stdout_has("room  gpu01 ")
+        .run();
+    assert!(ran.stdout.contains("/nonexistent/runbook-probe"), "{}", ran.stdout);
+}
+
+#[test]
+fn dry_run_on_hosts_lists_them_and_renders_the_steps_for_each_group_of_vars() {
+    // No host is contacted: no sshd, and an unknown host is no problem.
+    let ran = Test::new()
+        .file("runbooks/driver.md", DRIVER)
+        .file("hosts.ini", INVENTORY)
+        .args(["exec", "driver-check", "--inventory", "hosts.ini", "--limit", "gpu", "--dry-run"])
+        .stdout_has("dry run on 4 hosts: gpu[01-04]")
+        .stdout_has("gpu03  ssh gpu03  driver=535")
+        .stdout_has("steps on gpu[01-02]:")
+        .stdout_has("$ echo \"driver 550\"; test 550 -ge 550")
+        .stdout_has("steps on gpu03:")
+        .stdout_has("$ echo \"driver 535\"; test 535 -ge 550")
+        .run();
+    assert!(!ran.path().join("archives").exists(), "a dry run writes no archive");
+    let ran =
+        ran.again().args(["exec", "driver-check", "--on", "nosuchhost1,nosuchhost2", "--dry-run", "--json"]).run();
+    let events: Vec<serde_json::Value> = ran.stdout.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    assert_eq!(events[0]["event"], "fleet_dry_run");
+    assert_eq!(events[0]["hosts"].as_array().map(Vec::len), Some(2));
+    let steps: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "dry_run_step").collect();
+    assert_eq!(steps.len(), 2, "{}", ran.stdout);
+    assert!(steps.iter().all(|e| e["host"] == "nosuchhost[1-2]"), "{}", ran.stdout);
 }

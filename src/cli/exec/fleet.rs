@@ -11,6 +11,7 @@ use crate::model::Kb;
 use crate::model::hosts::{self, Item};
 use crate::model::inventory::{Inventory, InventoryHost};
 use crate::record::{Target, Verdict};
+use crate::util::text::plural;
 use std::path::PathBuf;
 
 /// The fleet flags of `runbook exec`.
@@ -100,6 +101,9 @@ pub fn run(ctx: &Context, args: &FleetArgs, prepared: Prepared) -> Result<i32> {
             hint: Some("check --on, --limit, --resume and --retry-failed".into()),
         });
     }
+    if prepared.request.options.dry_run {
+        return dry_run(ctx, prepared.request, &hosts, prepared.json);
+    }
     let connection = connection(ctx, prepared.kb, args, prepared.request)?;
     let run = prepared.request;
     let request = FleetRequest {
@@ -132,6 +136,76 @@ pub fn run(ctx: &Context, args: &FleetArgs, prepared: Prepared) -> Result<i32> {
         Verdict::Interrupted => exit::INTERRUPTED,
         Verdict::Failed | Verdict::Running => exit::FAILED,
     })
+}
+
+/// `--dry-run` of a fleet run: the hosts, how each is reached and its vars, then the steps
+/// rendered once for each group of hosts with the same vars. No host is contacted.
+fn dry_run(ctx: &Context, run: &crate::exec::engine::RunRequest, hosts: &[HostSpec], json: bool) -> Result<i32> {
+    let mut groups: Vec<(&std::collections::BTreeMap<String, serde_json::Value>, Vec<&str>)> = Vec::new();
+    for host in hosts {
+        match groups.iter_mut().find(|(vars, _)| **vars == host.vars) {
+            Some((_, names)) => names.push(&host.name),
+            None => groups.push((&host.vars, vec![&host.name])),
+        }
+    }
+    if json {
+        let listed: Vec<serde_json::Value> = hosts
+            .iter()
+            .map(|h| serde_json::json!({"host": h.name, "target": h.target.describe(), "vars": h.vars}))
+            .collect();
+        let event = serde_json::json!({"event": "fleet_dry_run", "hosts": listed, "groups": groups.len()});
+        crate::exec::report::json::emit_line(&std::io::stdout(), &event);
+    } else {
+        print_hosts(ctx, hosts)?;
+    }
+    for (vars, names) in &groups {
+        let folded = hosts::fold(names.iter().copied());
+        let mut reporter: Box<dyn crate::exec::report::Reporter> = if json {
+            Box::new(crate::exec::report::json::JsonReporter::for_host(run.context.clock, &folded))
+        } else {
+            print_group(ctx, &folded)?;
+            Box::new(crate::exec::report::terminal::TerminalReporter::new(output::use_color(ctx.color), ctx.quiet))
+        };
+        let mut options = run.options.clone();
+        options.host_vars = (*vars).clone();
+        let request = crate::exec::engine::RunRequest { options: &options, ..*run };
+        crate::exec::engine::execute(&request, reporter.as_mut())?;
+    }
+    Ok(exit::OK)
+}
+
+/// The hosts of a dry run, one a line: name, how it is reached, its vars.
+fn print_hosts(ctx: &Context, hosts: &[HostSpec]) -> Result<()> {
+    use std::io::Write;
+    let mut out = output::stdout(ctx.color);
+    let io = |e| Error::io("stdout", e);
+    let names = hosts::fold(hosts.iter().map(|h| h.name.as_str()));
+    writeln!(out, "{} on {}: {names}", output::paint(output::BOLD, "dry run"), plural(hosts.len(), "host"))
+        .map_err(io)?;
+    let width = hosts.iter().map(|h| h.name.chars().count()).max().unwrap_or(0);
+    for host in hosts {
+        let vars: Vec<String> = host.vars.iter().map(|(k, v)| format!("{k}={}", plain(v))).collect();
+        let vars = output::paint(output::DIM, vars.join(" "));
+        writeln!(out, "  {:<width$}  {}  {vars}", host.name, host.target.describe()).map_err(io)?;
+    }
+    out.flush().map_err(io)
+}
+
+/// The header of a group's steps.
+fn print_group(ctx: &Context, folded: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = output::stdout(ctx.color);
+    let io = |e| Error::io("stdout", e);
+    writeln!(out, "\n{} steps on {folded}:", output::paint(output::CYAN, "▶")).map_err(io)?;
+    out.flush().map_err(io)
+}
+
+/// A var's value as typed: strings without their quotes.
+fn plain(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// The hosts `--on` and `--inventory`/`--limit` name, in order, each once.

@@ -183,10 +183,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
 
 /// What a fleet run does not do (yet): each says what to do instead.
 fn refuse_in_fleet(args: &Args) -> Result<()> {
-    let refused = [
-        (args.dry_run, "--dry-run", "leave out --on/--inventory to see the steps rendered"),
-        (args.junit.is_some(), "--junit", "read the fleet run's run.json"),
-    ];
+    let refused = [(args.junit.is_some(), "--junit", "read the fleet run's run.json")];
     match refused.iter().find(|(given, ..)| *given) {
         Some((_, flag, hint)) => Err(Error::Invalid {
             message: format!("{flag} does not work with a fleet run (--on or --inventory)"),
