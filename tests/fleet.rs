@@ -4,6 +4,9 @@
 //! behind a `ProxyCommand` that never answers (a connect timeout). The "remote" side is this
 //! machine, so the tests can see what is left running there.
 //!
+//! The "remote" side's cache folder (where probe steps' copy of the binary goes) is the test's own:
+//! the client sends `XDG_CACHE_HOME` (`SetEnv`) and the server accepts it.
+//!
 //! Without `sshd` the tests skip with a reason, except when `CI` is set: then they fail.
 
 use crate::test::{BIN, Test};
@@ -48,7 +51,8 @@ impl Sshd {
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_key\nAuthorizedKeysFile {dir}/authorized_keys\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nStrictModes no\n\
-             UsePAM no\nPermitRootLogin prohibit-password\nPidFile {dir}/sshd.pid\nMaxSessions 200\nMaxStartups 200\n",
+             UsePAM no\nPermitRootLogin prohibit-password\nPidFile {dir}/sshd.pid\nMaxSessions 200\nMaxStartups 200\n\
+             AcceptEnv XDG_CACHE_HOME\n",
             dir = d.display()
         );
         std::fs::write(d.join("sshd_config"), config).expect("sshd_config");
@@ -62,7 +66,7 @@ impl Sshd {
         client.push_str("Host hang1\n  HostName 127.0.0.1\n  ProxyCommand sleep 30\n");
         client.push_str(&format!(
             "Host *\n  User {user}\n  IdentityFile {dir}/user_key\n  IdentitiesOnly yes\n  UserKnownHostsFile {dir}/known_hosts\n  \
-             StrictHostKeyChecking yes\n  LogLevel ERROR\n",
+             StrictHostKeyChecking yes\n  LogLevel ERROR\n  SetEnv XDG_CACHE_HOME={dir}/remote-cache\n",
             user = whoami(),
             dir = d.display()
         ));
@@ -419,7 +423,139 @@ fn bad_host_lists_and_inventories_are_refused_before_anything_runs() {
     kb(Test::new())
         .args(["exec", "driver-check", "--on", "gpu01", "--resume"])
         .status(2)
-        .stderr_has("--resume does not work with a fleet run")
+        .stderr_has("nothing to resume: no earlier fleet run of driver-check")
+        .run();
+}
+
+/// Three steps on each host; the second passes only where `fixed-<host>` exists. Each step
+/// appends to `<host>.log` what ran.
+const RESUMABLE: &str = r#"
+    ---
+    id: staged
+    title: Staged
+    ---
+
+    # Staged
+
+    ```yaml step
+    id: one
+    name: First
+    run: echo one >> "$M/$RUNBOOK_HOST.log"
+    env:
+      M: "{{ env.MARKERS }}"
+    ```
+
+    ```yaml step
+    id: two
+    name: Needs the fix
+    run: test -f "$M/fixed-$RUNBOOK_HOST" && echo two >> "$M/$RUNBOOK_HOST.log"
+    env:
+      M: "{{ env.MARKERS }}"
+    ```
+
+    ```yaml step
+    id: three
+    name: Last
+    run: echo three >> "$M/$RUNBOOK_HOST.log"
+    env:
+      M: "{{ env.MARKERS }}"
+    ```
+"#;
+
+/// The newest run folder's record.
+fn newest_run(dir: &Path) -> (PathBuf, serde_json::Value) {
+    let mut runs: Vec<PathBuf> =
+        std::fs::read_dir(dir.join("archives")).expect("archives").flatten().map(|e| e.path()).collect();
+    runs.sort();
+    let run = runs.pop().expect("a run");
+    let text = std::fs::read_to_string(run.join("run.json")).expect("run.json");
+    (run, serde_json::from_str(&text).expect("JSON"))
+}
+
+#[test]
+fn resume_continues_each_host_where_it_stopped() {
+    let Some(sshd) = Sshd::start() else { return };
+    let config = sshd.config();
+    let test = Test::new().file("runbooks/staged.md", RESUMABLE).dir("markers");
+    let markers = test.path().join("markers");
+    std::fs::write(markers.join("fixed-gpu01"), "").expect("marker");
+    let markers_env = markers.display().to_string();
+    let first = test
+        .env("MARKERS", &markers_env)
+        .args(["exec", "staged", "--on", "gpu01,gpu02,down1", "--ssh-config", &config, "--connect-timeout", "3"])
+        .status(1)
+        .stdout_has("gpu02 failed: two")
+        .run();
+    let (first_dir, first_run) = newest_run(first.path());
+    let log = |host: &str| std::fs::read_to_string(markers.join(format!("{host}.log"))).unwrap_or_default();
+    assert_eq!((log("gpu01"), log("gpu02")), ("one\ntwo\nthree\n".into(), "one\n".into()));
+    std::fs::write(markers.join("fixed-gpu02"), "").expect("marker");
+    // The hosts come from the run resumed, with how they were reached.
+    let resumed = first
+        .again()
+        .env("MARKERS", &markers_env)
+        .args(["exec", "staged", "--resume", "--ssh-config", &config, "--connect-timeout", "3"])
+        .status(1)
+        .stdout_has("on 3 hosts: down1,gpu[01-02]")
+        .stdout_has("gpu01 passed (carried over from the resumed run)")
+        .stdout_has("down1 unreachable")
+        .run();
+    // gpu01 passed: not run again. gpu02 went on from its failed step. down1 never ran: from the start.
+    assert_eq!(log("gpu01"), "one\ntwo\nthree\n");
+    assert_eq!(log("gpu02"), "one\ntwo\nthree\n");
+    let (run_dir, run) = newest_run(resumed.path());
+    assert_ne!(run_dir, first_dir, "a new run, linked to the one it resumed");
+    assert_eq!(run["options"]["resumed_from"], first_run["run_id"]);
+    let hosts = run["fleet"]["hosts"].as_array().expect("hosts");
+    let host = |name: &str| hosts.iter().find(|h| h["name"] == name).cloned().expect("host");
+    assert_eq!((host("gpu01")["outcome"].clone(), host("gpu01")["resumed"].clone()), ("passed".into(), true.into()));
+    assert_eq!((host("gpu02")["outcome"].clone(), host("gpu02").get("resumed")), ("passed".into(), None));
+    assert_eq!(host("down1")["outcome"], "unreachable");
+    let read = |path: PathBuf| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("host run.json")).expect("JSON")
+    };
+    let gpu01 = read(run_dir.join("hosts/gpu01/run.json"));
+    assert_eq!(gpu01["verdict"], "passed", "the host that passed is kept in the new run's folder");
+    let gpu02 = read(run_dir.join("hosts/gpu02/run.json"));
+    let first_id = first_run["run_id"].as_str().expect("run id");
+    assert_eq!(gpu02["options"]["resumed_from"], format!("{first_id}/hosts/gpu02"));
+    let steps = gpu02["steps"].as_array().expect("steps");
+    let resumed_steps: Vec<&str> =
+        steps.iter().filter(|s| s["resumed"] == true).filter_map(|s| s["id"].as_str()).collect();
+    assert_eq!(resumed_steps, ["one"]);
+    assert_eq!(run["steps"][1]["reason"], "gpu[01-02] passed", "the carried host's steps are folded in too");
+    // A named run; narrowed to one host, which passed: nothing is left to run on it.
+    let run_id = run["run_id"].as_str().expect("run id").to_string();
+    resumed
+        .again()
+        .args(["exec", "staged", "--resume", &run_id, "--on", "gpu02", "--ssh-config", &config])
+        .stdout_has("on 1 host: gpu02")
+        .stdout_has("gpu02 passed (carried over from the resumed run)")
+        .run();
+}
+
+#[test]
+fn resume_of_a_fleet_run_is_refused_when_there_is_nothing_to_continue() {
+    let Some(sshd) = Sshd::start() else { return };
+    let config = sshd.config();
+    let passed = Test::new()
+        .file("runbooks/driver.md", DRIVER)
+        .file("runbooks/other.md", "# Other\n\n```yaml step\nrun: \"true\"\n```\n")
+        .args(["exec", "driver-check", "--on", "gpu01", "--ssh-config", &config])
+        .run();
+    let (_, run) = newest_run(passed.path());
+    let run_id = run["run_id"].as_str().expect("run id").to_string();
+    let passed = passed
+        .again()
+        .args(["exec", "driver-check", "--resume", "--ssh-config", &config])
+        .status(2)
+        .stderr_has(&format!("nothing to resume: fleet run {run_id} of driver-check ended passed"))
+        .run();
+    passed
+        .again()
+        .args(["exec", "other", "--resume", &run_id])
+        .status(2)
+        .stderr_has("it is a run of driver-check, not of other")
         .run();
 }
 
@@ -503,4 +639,186 @@ fn a_host_that_drops_mid_step_is_unreachable_and_nothing_is_left_running_there()
     assert!(stdout.contains("after  gpu01 skipped: not run: gpu01 is unreachable"), "{stdout}");
     let left = gone_within("sleep 3173.5", Duration::from_secs(10));
     assert!(left.is_empty(), "still running on the host: {left:?}");
+}
+
+/// DRIVER with a diagnosis that names the cause of a failed driver check.
+const DIAGNOSED: &str = r#"
+    ---
+    id: driver-check
+    title: Driver check
+    vars:
+      driver: "550"
+    ---
+
+    # Driver check
+
+    ```yaml step
+    id: whoami
+    name: Which host
+    run: echo "on $RUNBOOK_HOST"
+    ```
+
+    ```yaml step
+    id: driver
+    name: Driver is new enough
+    run: echo "driver {{ vars.driver }} on $RUNBOOK_HOST"; test {{ vars.driver }} -ge 550
+    ```
+
+    An older driver cannot run the CUDA 12 images.
+
+    ```yaml diagnosis
+    id: old-driver
+    when: steps.driver.status == "failed"
+    cause: The driver is older than 550
+    ```
+"#;
+
+#[test]
+fn cycles_search_the_site_and_the_archive_list_group_a_fleet_run_by_host() {
+    let Some(sshd) = Sshd::start() else { return };
+    let config = sshd.config();
+    let ran = Test::new()
+        .file("runbooks/driver.md", DIAGNOSED)
+        .file("hosts.ini", INVENTORY)
+        .args(["exec", "driver-check", "--inventory", "hosts.ini", "--limit", "gpu01,gpu02,gpu03,gpu04"])
+        .args(["--ssh-config", &config])
+        .status(1)
+        .stdout_has("Diagnosis: gpu03: The driver is older than 550 (old-driver)")
+        .run();
+    let (run_dir, run) = newest_run(ran.path());
+    let run_id = run["run_id"].as_str().expect("run id").to_string();
+    assert_eq!(run["diagnoses"][0]["hosts"], "gpu03", "the hosts' diagnoses folded: {}", run["diagnoses"]);
+    let markdown = std::fs::read_to_string(run_dir.join("run.md")).expect("run.md");
+    assert!(markdown.contains("**The driver is older than 550** (`old-driver`, critical) on gpu03"), "{markdown}");
+
+    // The cycle report: the blocker names the host and quotes its output; the fleet run is
+    // listed with its hosts' outcomes folded.
+    let ran = ran.again().args(["cycle", "--json"]).run();
+    let report = ran.json();
+    let blocker = &report["blockers"][0];
+    assert_eq!((blocker["diagnosis"].clone(), blocker["hosts"].clone()), ("old-driver".into(), "gpu03".into()));
+    assert!(blocker["evidence"].as_str().expect("evidence").contains("gpu03:\ndriver 535 on gpu03"), "{blocker:#}");
+    let fleet = &report["fleets"][0];
+    assert_eq!(fleet["run"]["run_id"], run_id.as_str());
+    let summary = "gpu[01-02,04] passed · gpu03 failed: driver: exit code: expected 0, saw 1 — driver 535 on gpu03";
+    assert_eq!(fleet["summary"], summary);
+    assert_eq!((fleet["outcomes"]["passed"].clone(), fleet["outcomes"]["failed"].clone()), (3.into(), 1.into()));
+    let cycles = ran.path().join("archives/cycles");
+    let cycle_md = std::fs::read_dir(&cycles)
+        .expect("cycles")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "md"))
+        .expect("a cycle report");
+    let cycle_md = std::fs::read_to_string(cycle_md).expect("cycle report");
+    assert!(
+        cycle_md.contains("## Fleet runs") && cycle_md.contains("gpu[01-02,04] passed · gpu03 failed"),
+        "{cycle_md}"
+    );
+    assert!(cycle_md.contains("most likely cause in 1 run · on gpu03"), "{cycle_md}");
+
+    // Search finds the run by a host's name, folded away in its steps' results.
+    let ran = ran.again().args(["search", "gpu02", "--kind", "archive", "--json"]).run();
+    assert!(ran.stdout.contains(&run_id), "{}", ran.stdout);
+    // And so does the archive list, by name or pattern; a host it did not have finds nothing.
+    let ran = ran.again().args(["archive", "list", "--host", "gpu0[2-3]", "--json"]).run();
+    let rows = ran.json();
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows:#}");
+    assert_eq!(rows[0]["hosts"], summary);
+    let ran = ran.again().args(["archive", "list", "--host", "gpu09", "--json"]).stdout("[]\n").run();
+
+    // The site's run page: a section per host with its own steps, the failed one open.
+    let ran = ran.again().args(["build", "--out", "public"]).run();
+    let page = std::fs::read_to_string(ran.path().join(format!("public/archives/{run_id}/index.html"))).expect("page");
+    assert!(page.contains(r#"<h2 id="hosts">Hosts</h2>"#), "{page}");
+    for host in ["gpu01", "gpu02", "gpu03", "gpu04"] {
+        assert!(page.contains(&format!(r#"<h3 class="step-name">{host}</h3>"#)), "{host}: {page}");
+    }
+    let gpu03 = page.split(r#"<h3 class="step-name">gpu03</h3>"#).nth(1).expect("gpu03's section");
+    let gpu03 = gpu03.split("</details>").next().unwrap_or_default();
+    assert!(gpu03.contains("driver 535 on gpu03") && gpu03.contains("The driver is older than 550"), "{gpu03}");
+    assert!(page.contains(r#"id="h-3" open>"#), "a host that did not pass is open: {page}");
+}
+
+#[test]
+fn a_probe_step_runs_on_the_host_by_the_copied_binary() {
+    let Some(sshd) = Sshd::start() else { return };
+    let runbook = r#"
+        ---
+        id: room
+        title: Room
+        ---
+
+        # Room
+
+        ```yaml step
+        id: room
+        name: Room left
+        disk: {path: "{{ env.PROBE_DIR }}", avail: {gt: 1KiB}}
+        ```
+
+        ```yaml step
+        id: huge
+        name: A petabyte free
+        severity: warning
+        disk: {path: "{{ env.PROBE_DIR }}", avail: {gt: 1000TiB}}
+        ```
+    "#;
+    let test = Test::new().file("runbooks/room.md", runbook).dir("probed");
+    let probed = test.path().join("probed").display().to_string();
+    let ran = test
+        .env("PROBE_DIR", &probed)
+        .args(["exec", "room", "--on", "gpu[01-02]", "--ssh-config", &sshd.config()])
+        .stdout_has("room  gpu[01-02] passed")
+        .stdout_has("huge  gpu[01-02] failed: available: expected > 1000.0 TiB, saw")
+        .run();
+    // One copy of this very binary, content-addressed, in the host's cache folder.
+    let copies: Vec<PathBuf> = std::fs::read_dir(sshd.dir.path().join("remote-cache/runbook/bin"))
+        .expect("the binary's folder on the host")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    assert_eq!(std::fs::read(&copies[0]).expect("copy"), std::fs::read(BIN).expect("binary"));
+    let (run_dir, _) = newest_run(ran.path());
+    let gpu02: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("hosts/gpu02/run.json")).expect("gpu02"))
+            .expect("JSON");
+    let room = &gpu02["steps"][0];
+    assert_eq!((room["kind"].clone(), room["outcome"].clone()), ("disk".into(), "passed".into()), "{room:#}");
+    assert!(room["checks"][0]["message"].as_str().expect("check").starts_with("available "), "{room:#}");
+    // The hosts' probes read the host: the folder is this machine's, so a path it lacks fails there.
+    let ran = ran
+        .again()
+        .env("PROBE_DIR", "/nonexistent/runbook-probe")
+        .args(["exec", "room", "--on", "gpu01", "--ssh-config", &sshd.config()])
+        .status(1)
+        .stdout_has("room  gpu01 ")
+        .run();
+    assert!(ran.stdout.contains("/nonexistent/runbook-probe"), "{}", ran.stdout);
+}
+
+#[test]
+fn dry_run_on_hosts_lists_them_and_renders_the_steps_for_each_group_of_vars() {
+    // No host is contacted: no sshd, and an unknown host is no problem.
+    let ran = Test::new()
+        .file("runbooks/driver.md", DRIVER)
+        .file("hosts.ini", INVENTORY)
+        .args(["exec", "driver-check", "--inventory", "hosts.ini", "--limit", "gpu", "--dry-run"])
+        .stdout_has("dry run on 4 hosts: gpu[01-04]")
+        .stdout_has("gpu03  ssh gpu03  driver=535")
+        .stdout_has("steps on gpu[01-02]:")
+        .stdout_has("$ echo \"driver 550\"; test 550 -ge 550")
+        .stdout_has("steps on gpu03:")
+        .stdout_has("$ echo \"driver 535\"; test 535 -ge 550")
+        .run();
+    assert!(!ran.path().join("archives").exists(), "a dry run writes no archive");
+    let ran =
+        ran.again().args(["exec", "driver-check", "--on", "nosuchhost1,nosuchhost2", "--dry-run", "--json"]).run();
+    let events: Vec<serde_json::Value> = ran.stdout.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    assert_eq!(events[0]["event"], "fleet_dry_run");
+    assert_eq!(events[0]["hosts"].as_array().map(Vec::len), Some(2));
+    let steps: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "dry_run_step").collect();
+    assert_eq!(steps.len(), 2, "{}", ran.stdout);
+    assert!(steps.iter().all(|e| e["host"] == "nosuchhost[1-2]"), "{}", ran.stdout);
 }

@@ -6,7 +6,8 @@
 use super::store::ArchivedRun;
 use crate::model::Kb;
 use crate::model::step::Action;
-use crate::record::{Outcome, RunRecord, Severity, StepKind, StepRecord, Verdict};
+use crate::record::fleet::{fold_results, step_result};
+use crate::record::{FleetHost, Outcome, RunRecord, Severity, StepKind, StepRecord, Verdict};
 use crate::util::names::named_enum;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,8 +33,25 @@ pub struct CycleReport {
     pub changes: Changes,
     pub metrics: CycleMetrics,
     pub next_actions: Vec<NextAction>,
+    /// The fleet runs of the period (DESIGN §17), each with its hosts' outcomes folded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fleets: Vec<FleetRun>,
     /// Archives that could not be read in full.
     pub warnings: Vec<String>,
+}
+
+/// A fleet run of the period: which hosts ended how.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FleetRun {
+    pub runbook: String,
+    pub run: CitedRun,
+    pub verdict: Verdict,
+    /// How its hosts were chosen: `--on gpu[01-08]`.
+    pub selection: String,
+    /// The hosts' outcomes folded like ClusterShell's `-b`: `gpu[01-06,08] passed · gpu07 failed: …`.
+    pub summary: String,
+    /// Hosts per outcome: `{"passed": 7, "failed": 1}`.
+    pub outcomes: BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -100,6 +118,9 @@ pub struct Blocker {
     /// A diagnosis' fix, as commands.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fix: Vec<String>,
+    /// In a fleet run: the hosts it blocked, folded (`gpu[03,07]`), in the most recent run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -307,6 +328,7 @@ pub fn build(kb: &Kb, runs: &[ArchivedRun], request: &Request) -> CycleReport {
     let metrics = metrics(&records);
     let next_actions = next_actions(kb, &blockers);
     let changes = changes(kb, request);
+    let fleets = fleets(&records, request.archives);
     CycleReport {
         schema: SCHEMA,
         name: request.name.clone(),
@@ -321,6 +343,7 @@ pub fn build(kb: &Kb, runs: &[ArchivedRun], request: &Request) -> CycleReport {
         changes,
         metrics,
         next_actions,
+        fleets,
         warnings,
     }
 }
@@ -380,11 +403,17 @@ fn blockers(
                 .map(|idx| kb[idx].title.clone())
                 .unwrap_or_else(|| record.runbook.title.clone())
         };
+        // A fleet run's steps are folded over its hosts: the hosts' own runs say where and why.
+        let hosts = if record.fleet.is_some() { Some(archived.host_runs()) } else { None };
         // A diagnosed run has one blocker: its most likely cause, the failed checks its evidence.
         if let Some(diagnosis) = record.diagnoses.first() {
             let key = (record.runbook.id.clone(), format!("diagnosis:{}", diagnosis.id));
             let entry = grouped.entry(key).or_insert_with(|| empty_blocker(record, title(), ""));
             diagnosed(entry, record, diagnosis);
+            if let Some(hosts) = &hosts {
+                entry.hosts = diagnosis.hosts.clone();
+                entry.evidence = on_hosts(hosts, &entry.step).evidence;
+            }
             entry.runs.push(link(record, archived, archives));
             continue;
         }
@@ -397,6 +426,12 @@ fn blockers(
             entry.outcome = step.outcome;
             entry.message = step.why().unwrap_or_else(|| step.outcome.as_str().to_string());
             entry.evidence = evidence(step);
+            if let Some(hosts) = &hosts {
+                let failed = on_hosts(hosts, &step.id);
+                entry.hosts = Some(failed.hosts);
+                entry.message = failed.results;
+                entry.evidence = failed.evidence;
+            }
             entry.runs.push(link(record, archived, archives));
         }
     }
@@ -415,6 +450,52 @@ fn blockers(
     out
 }
 
+/// Where a step of a fleet run did not pass: the hosts folded, their results folded, and the
+/// first such host's output as evidence.
+struct FailedOnHosts {
+    hosts: String,
+    results: String,
+    evidence: String,
+}
+
+fn on_hosts(hosts: &[(&FleetHost, Option<RunRecord>)], step_id: &str) -> FailedOnHosts {
+    let failed: Vec<(&str, &StepRecord)> = hosts
+        .iter()
+        .filter_map(|(host, record)| {
+            let step = record.as_ref()?.steps.iter().find(|s| s.id == step_id && s.outcome.is_failure())?;
+            Some((host.name.as_str(), step))
+        })
+        .collect();
+    let results = fold_results(failed.iter().map(|(host, step)| {
+        let (rank, text) = step_result(step);
+        (*host, rank, text)
+    }));
+    let evidence = failed
+        .iter()
+        .find(|(_, step)| !evidence(step).is_empty())
+        .map(|(host, step)| format!("{host}:\n{}", evidence(step)))
+        .unwrap_or_default();
+    FailedOnHosts { hosts: crate::model::hosts::fold(failed.iter().map(|(h, _)| *h)), results, evidence }
+}
+
+/// The fleet runs of the period, oldest first, each with its hosts' outcomes.
+fn fleets(records: &[(&RunRecord, &ArchivedRun)], archives: &Path) -> Vec<FleetRun> {
+    records
+        .iter()
+        .filter_map(|(record, archived)| {
+            let fleet = record.fleet.as_ref()?;
+            Some(FleetRun {
+                runbook: record.runbook.id.clone(),
+                run: link(record, archived, archives),
+                verdict: record.verdict,
+                selection: fleet.selection.clone(),
+                summary: fleet.summary.clone(),
+                outcomes: fleet.outcome_counts().into_iter().map(|(o, n)| (o.to_string(), n)).collect(),
+            })
+        })
+        .collect()
+}
+
 fn empty_blocker(record: &RunRecord, runbook_title: String, step: &str) -> Blocker {
     Blocker {
         runbook: record.runbook.id.clone(),
@@ -430,6 +511,7 @@ fn empty_blocker(record: &RunRecord, runbook_title: String, step: &str) -> Block
         diagnosis: None,
         supporting: Vec::new(),
         fix: Vec::new(),
+        hosts: None,
     }
 }
 

@@ -12,6 +12,7 @@ pub fn render(report: &CycleReport) -> String {
     blockers(&mut out, report);
     healthy(&mut out, report);
     readiness(&mut out, report);
+    fleets(&mut out, report);
     changes(&mut out, report);
     metrics(&mut out, report);
     next_actions(&mut out, report);
@@ -79,7 +80,8 @@ fn blockers(out: &mut String, report: &CycleReport) {
         let state = if b.open { "open" } else { "resolved since" };
         if let Some(id) = &b.diagnosis {
             let _ = writeln!(out, "### {} › diagnosis {} — {}\n", b.runbook, id, b.step_name);
-            let _ = writeln!(out, "{} · most likely cause in {}\n", state, plural(b.occurrences, "run"));
+            let on = b.hosts.as_ref().map(|h| format!(" · on {h}")).unwrap_or_default();
+            let _ = writeln!(out, "{} · most likely cause in {}{on}\n", state, plural(b.occurrences, "run"));
             for f in &b.supporting {
                 let _ = writeln!(out, "- ✘ `{}` ({}): {}", f.step, f.outcome.as_str(), f.message);
             }
@@ -138,6 +140,27 @@ fn readiness(out: &mut String, report: &CycleReport) {
     for c in &report.readiness.categories {
         let _ =
             writeln!(out, "| {} | {} | {} | {} | {} |", c.category, c.status.mark(), c.ready, c.degraded, c.blocked);
+    }
+}
+
+/// The fleet runs, each with its hosts' outcomes folded (`gpu[01-06,08] passed · gpu07 failed: …`).
+fn fleets(out: &mut String, report: &CycleReport) {
+    if report.fleets.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Fleet runs\n");
+    for f in &report.fleets {
+        let counts: Vec<String> = f.outcomes.iter().map(|(outcome, n)| format!("{n} {outcome}")).collect();
+        let _ = writeln!(
+            out,
+            "- {} [{}]({}) {} · {} — {}",
+            f.runbook,
+            f.run.run_id,
+            f.run.path,
+            super::markdown::verdict_mark(f.verdict),
+            counts.join(", "),
+            f.summary
+        );
     }
 }
 

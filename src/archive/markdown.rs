@@ -117,7 +117,8 @@ fn write_diagnoses(out: &mut String, run: &RunRecord) {
         }
         return;
     };
-    let _ = writeln!(out, "\n## Diagnosis\n\n**{}** (`{}`, {})\n", first.cause, first.id, first.severity);
+    let on = |d: &crate::record::DiagnosisRecord| d.hosts.as_ref().map(|h| format!(" on {h}")).unwrap_or_default();
+    let _ = writeln!(out, "\n## Diagnosis\n\n**{}** (`{}`, {}){}\n", first.cause, first.id, first.severity, on(first));
     for evidence in &first.evidence {
         let _ = writeln!(out, "- {} **{}**: {}", outcome_mark(evidence.outcome), evidence.step, evidence.message);
     }
@@ -127,7 +128,7 @@ fn write_diagnoses(out: &mut String, run: &RunRecord) {
     if !others.is_empty() {
         let _ = writeln!(out, "\nAlso matched:\n");
         for other in others {
-            let _ = writeln!(out, "- {} (`{}`)", other.cause, other.id);
+            let _ = writeln!(out, "- {} (`{}`){}", other.cause, other.id, on(other));
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use super::cycle::CycleReport;
 use crate::model::cache::FileStamp;
-use crate::record::RunRecord;
+use crate::record::{FleetHost, RunRecord};
 use crate::util::fs::write_atomic;
 use crate::util::text::file_safe;
 use std::path::{Path, PathBuf};
@@ -99,6 +99,24 @@ impl ArchivedRun {
     /// records too damaged to say.
     pub fn started_from_name(&self) -> Option<jiff::Timestamp> {
         started_from_name(&self.run_id)
+    }
+
+    /// A fleet run's hosts in the record's order, each with its own run read from its folder
+    /// (`hosts/<host>/`): `None` for a host that has none (it never ran) or whose record cannot be
+    /// read, and for a folder that is not under this run's (a record edited by hand). Empty for
+    /// a run that is not a fleet run.
+    pub fn host_runs(&self) -> Vec<(&FleetHost, Option<RunRecord>)> {
+        let Ok(record) = &self.record else { return Vec::new() };
+        let Some(fleet) = &record.fleet else { return Vec::new() };
+        fleet
+            .hosts
+            .iter()
+            .map(|host| {
+                let inside = !host.dir.is_empty()
+                    && Path::new(&host.dir).components().all(|c| matches!(c, std::path::Component::Normal(_)));
+                (host, inside.then(|| read(&self.dir.join(&host.dir)).ok()).flatten())
+            })
+            .collect()
     }
 
     /// The runbook id its folder name ends with (`20261126T213000Z-cuda-304` → `cuda-304`),
@@ -254,6 +272,25 @@ pub fn read(dir: &Path) -> Result<RunRecord, RecordError> {
     parse().or_else(|_| parse())
 }
 
+/// Copies a run folder (its record, its Markdown, its step logs) to `to`, which must not exist
+/// yet: a resumed fleet run keeps the hosts that had passed, as they were. Only files and
+/// folders are copied; a link in an archive is not the engine's and stays behind.
+pub fn copy_run(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to.parent().unwrap_or(to))?;
+    std::fs::create_dir(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_run(&entry.path(), &target)?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
 /// Why [`find`] found no single run.
 #[derive(Debug, thiserror::Error)]
 pub enum FindRunError {
@@ -314,5 +351,19 @@ mod tests {
         assert_eq!(started_from_name(&run_id(started, "x")), Some(started));
         assert_eq!(started_from_name("20261126T213000Z-cuda-304").unwrap().to_string(), "2026-11-26T21:30:00Z");
         assert!(started_from_name("cycles").is_none());
+    }
+
+    #[test]
+    fn a_run_folder_is_copied_with_its_logs_and_never_over_another() {
+        let tmp = tempfile::tempdir().unwrap();
+        let from = tmp.path().join("a/hosts/gpu01");
+        std::fs::create_dir_all(from.join("steps")).unwrap();
+        std::fs::write(from.join("run.json"), "{}").unwrap();
+        std::fs::write(from.join("steps/01-x.stdout"), "out").unwrap();
+        let to = tmp.path().join("b/hosts/gpu01");
+        copy_run(&from, &to).unwrap();
+        assert_eq!(std::fs::read_to_string(to.join("steps/01-x.stdout")).unwrap(), "out");
+        assert_eq!(std::fs::read_to_string(to.join("run.json")).unwrap(), "{}");
+        assert!(copy_run(&from, &to).is_err(), "an existing folder is not overwritten");
     }
 }

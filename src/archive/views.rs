@@ -21,6 +21,9 @@ pub struct ArchiveRow<'a> {
     pub failed: Option<usize>,
     /// Steps by outcome: `{"passed": 3, "failed": 1}`.
     pub outcomes: Option<BTreeMap<&'static str, usize>>,
+    /// A fleet run's hosts' outcomes, folded: `gpu[01-06,08] passed · gpu07 failed: …`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<&'a str>,
     /// Why the record could not be read.
     pub error: Option<String>,
 }
@@ -39,6 +42,7 @@ impl<'a> ArchiveRow<'a> {
             steps: record.map(|r| r.steps.len()),
             failed: record.map(|r| r.steps.iter().filter(|s| s.outcome.is_failure()).count()),
             outcomes: record.map(|r| r.counts().into_iter().map(|(o, n)| (o.as_str(), n)).collect()),
+            hosts: record.and_then(|r| r.fleet.as_ref()).map(|f| f.summary.as_str()),
             error: run.record.as_ref().err().map(ToString::to_string),
         }
     }

@@ -55,6 +55,10 @@ struct ListArgs {
     /// Only runs with this verdict
     #[arg(long, value_enum, value_name = "VERDICT")]
     verdict: Option<Verdict>,
+    /// Only runs on these hosts: fleet runs that had one of them, runs started on one of them
+    /// (`gpu07`, `gpu[01-04]`, `a,b`)
+    #[arg(long, value_name = "HOSTS")]
+    host: Option<String>,
     /// What to list: runs (default) or cycle reports
     #[arg(long, value_enum, default_value = "run")]
     kind: ListKind,
@@ -180,6 +184,10 @@ fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
         return list_cycles(ctx, args.json);
     }
     let verdict = args.verdict;
+    let hosts = match &args.host {
+        Some(pattern) => Some(host_names(pattern)?),
+        None => None,
+    };
     let archives = archives(ctx)?;
     let runs = archives.runs();
     let selected: Vec<&ArchivedRun> = runs
@@ -190,6 +198,7 @@ fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
             (None, _) => true,
         })
         .filter(|run| verdict.is_none_or(|v| run.record.as_ref().is_ok_and(|r| r.verdict == v)))
+        .filter(|run| hosts.as_ref().is_none_or(|names| run.record.as_ref().is_ok_and(|r| ran_on(r, names))))
         .collect();
     let mut out = output::stdout(ctx.color);
     let io = |e| Error::io("stdout", e);
@@ -210,7 +219,7 @@ fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
                     run.run_id,
                     verdict_text(record.verdict),
                     crate::util::text::duration(record.duration_ms),
-                    paint(DIM, counts(record))
+                    paint(DIM, record.fleet.as_ref().map_or_else(|| counts(record), |f| f.summary.clone()))
                 ),
                 Err(err) => writeln!(out, "{:<width$}  {}", run.run_id, paint(RED, format!("unreadable: {err}"))),
             }
@@ -219,6 +228,33 @@ fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
     }
     out.flush().map_err(io)?;
     Ok(exit::OK)
+}
+
+/// The host names a `--host` pattern names (`gpu[01-04]`, `a,b`).
+fn host_names(pattern: &str) -> Result<Vec<String>> {
+    let items = crate::model::hosts::expand(pattern).map_err(|e| Error::Invalid {
+        message: format!("bad --host: {e}"),
+        hint: Some("write host names like gpu07, gpu[01-04] or a,b".into()),
+    })?;
+    items
+        .into_iter()
+        .map(|item| match item {
+            crate::model::hosts::Item::Host(name) => Ok(name),
+            crate::model::hosts::Item::Group(group) => Err(Error::Invalid {
+                message: format!("bad --host: `@{group}` is an inventory group, and runs record host names"),
+                hint: Some("name the hosts: --host 'gpu[01-04]'".into()),
+            }),
+        })
+        .collect()
+}
+
+/// Whether a run ran on one of `names`: a host of a fleet run, or the machine a run started on.
+fn ran_on(record: &RunRecord, names: &[String]) -> bool {
+    let named = |name: &str| names.iter().any(|n| n.eq_ignore_ascii_case(name));
+    match &record.fleet {
+        Some(fleet) => fleet.hosts.iter().any(|h| named(&h.name)),
+        None => named(&record.host.name),
+    }
 }
 
 fn verdict_text(verdict: Verdict) -> String {

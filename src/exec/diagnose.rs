@@ -45,6 +45,7 @@ fn record(diagnosis: &Diagnosis, steps: &[StepRecord], kb: &Kb, runbook: &Runboo
         severity: diagnosis.severity,
         fix: diagnosis.fix.iter().map(|fix| fix_record(fix, kb, runbook)).collect(),
         evidence,
+        hosts: None,
     }
 }
 

@@ -17,7 +17,7 @@ use crate::archive::writer::RunWriter;
 use crate::model::step::Action;
 use crate::model::{Body, Kb, Runbook};
 use crate::record::fleet::{fold_results, host_result, step_result, worst_outcome};
-use crate::record::{Finding, Fleet, FleetHost, HostOutcome, RunRecord, StepRecord, Target, Verdict};
+use crate::record::{DiagnosisRecord, Finding, Fleet, FleetHost, HostOutcome, RunRecord, StepRecord, Target, Verdict};
 use crate::util::text::file_safe;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -47,6 +47,69 @@ pub struct FleetRequest<'a> {
     pub selection: String,
     pub forks: usize,
     pub connection: Connection,
+    /// `--resume`: the fleet run this one continues.
+    pub resume: Option<FleetResume>,
+}
+
+/// The fleet run a `--resume` continues: each of its hosts that passed is carried over as it
+/// was (its folder copied into the new run), each other one resumes its own run from the step
+/// that did not pass (DESIGN §4's `--resume`, per host), or starts again when it never ran.
+#[derive(Debug, Clone)]
+pub struct FleetResume {
+    pub run_id: String,
+    pub dir: PathBuf,
+    /// Its hosts, as it recorded them (`running` for a run that was killed).
+    pub hosts: Vec<FleetHost>,
+}
+
+impl FleetResume {
+    /// The fleet run in `dir` (its record read already), if it can be continued with `body`:
+    /// refused when every host passed or the runbook changed since. Nothing has run yet.
+    pub fn new(dir: PathBuf, previous: &RunRecord, body: &Body) -> Result<FleetResume, Invalid> {
+        let id = &previous.runbook.id;
+        let Some(fleet) = &previous.fleet else {
+            return Err(super::plan::invalid(format!("{} is not a fleet run", previous.run_id), None));
+        };
+        if matches!(previous.verdict, Verdict::Passed | Verdict::Warning) {
+            return Err(super::plan::invalid(
+                format!("nothing to resume: fleet run {} of {id} ended {}", previous.run_id, previous.verdict),
+                Some(format!("run it again with `runbook exec {id} --on …`")),
+            ));
+        }
+        if previous.runbook.sha256 != body.sha256 {
+            return Err(super::plan::invalid(
+                format!("{id} changed since run {}: resuming would mix two versions of it", previous.run_id),
+                Some(format!("start a fresh run with `runbook exec {id} --on …`, or --retry-failed")),
+            ));
+        }
+        Ok(FleetResume { run_id: previous.run_id.clone(), dir, hosts: fleet.hosts.clone() })
+    }
+
+    fn host(&self, name: &str) -> Option<&FleetHost> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// Where a host's run of the earlier fleet run is, and its record, when it has one.
+    fn host_run(&self, host: &FleetHost) -> Option<(PathBuf, RunRecord)> {
+        let relative = if host.dir.is_empty() { host_dir(&host.name) } else { host.dir.clone() };
+        let dir = self.dir.join(relative);
+        crate::archive::store::read(&dir).ok().map(|record| (dir, record))
+    }
+}
+
+/// A host's folder in its fleet run's folder.
+fn host_dir(name: &str) -> String {
+    format!("hosts/{}", file_safe(name))
+}
+
+/// What `--resume` does with one host.
+enum HostResume {
+    /// It passed: carried over unchanged.
+    Carry(Box<FleetHost>, Box<RunRecord>, PathBuf),
+    /// Its run continues from this folder's record.
+    From(PathBuf),
+    /// It never ran (or nothing of it can be read): it starts again.
+    Fresh,
 }
 
 /// Where a fleet run's progress goes; shared by the hosts' threads.
@@ -162,6 +225,11 @@ impl Shared<'_> {
         if request.interrupted.load(Ordering::SeqCst) {
             return ended(spec, HostOutcome::Interrupted, "interrupted before it started".into());
         }
+        let resume_from = match self.resume_of(spec) {
+            HostResume::Carry(host, record, from) => return self.carry(*host, *record, &from),
+            HostResume::From(dir) => Some(dir),
+            HostResume::Fresh => None,
+        };
         let binary = match &self.binary {
             Some(Ok(binary)) => Some(binary),
             Some(Err(why)) => return ended(spec, HostOutcome::Failed, why.clone()),
@@ -172,7 +240,7 @@ impl Shared<'_> {
             Preflight::Unreachable(why) => return ended(spec, HostOutcome::Unreachable, why),
             Preflight::Unfit(why) => return ended(spec, HostOutcome::Failed, why),
         };
-        let host_dir = format!("hosts/{}", file_safe(&spec.name));
+        let host_dir = host_dir(&spec.name);
         let remote = RemoteHost {
             name: spec.name.clone(),
             target: spec.target.clone(),
@@ -187,6 +255,8 @@ impl Shared<'_> {
         options.host_vars = spec.vars.clone();
         options.run_dir = self.dir.as_ref().map(|d| (d.join(&host_dir), format!("{}/{host_dir}", self.fleet_run)));
         options.archive = self.dir.is_some();
+        options.resume = resume_from.is_some();
+        options.resume_from = resume_from;
         let run = RunRequest {
             kb: request.kb,
             runbook: request.runbook,
@@ -213,6 +283,39 @@ impl Shared<'_> {
             resumed: false,
         };
         HostResult { host, record: Some(outcome.record), archive_error: outcome.archive_error }
+    }
+
+    /// What `--resume` does with this host, from its run in the fleet run resumed: a host whose
+    /// own run passed is carried over (even when the fleet run was killed before it could say
+    /// so), one whose run did not pass continues it, one that never ran starts again.
+    fn resume_of(&self, spec: &HostSpec) -> HostResume {
+        let Some(resume) = &self.request.resume else { return HostResume::Fresh };
+        let Some(previous) = resume.host(&spec.name) else { return HostResume::Fresh };
+        let Some((dir, record)) = resume.host_run(previous) else { return HostResume::Fresh };
+        let (outcome, reason) = judge(&record);
+        match outcome {
+            HostOutcome::Passed => {
+                let host = FleetHost { outcome, reason, verdict: record.verdict, resumed: true, ..previous.clone() };
+                HostResume::Carry(Box::new(host), Box::new(record), dir)
+            }
+            _ => HostResume::From(dir),
+        }
+    }
+
+    /// A host that passed in the resumed run: its folder copied into this run, its record as it was.
+    fn carry(&self, mut host: FleetHost, record: RunRecord, from: &Path) -> HostResult {
+        let mut archive_error = None;
+        host.dir = String::new();
+        if let Some(dir) = &self.dir {
+            let relative = host_dir(&host.name);
+            match crate::archive::store::copy_run(from, &dir.join(&relative)) {
+                Ok(()) => host.dir = relative,
+                Err(err) => {
+                    archive_error = Some(format!("cannot copy {}'s run from {}: {err}", host.name, from.display()))
+                }
+            }
+        }
+        HostResult { host, record: Some(record), archive_error }
     }
 }
 
@@ -328,13 +431,27 @@ impl Reporter for GatedReporter<'_> {
 fn fleet_record(request: &FleetRequest, started: jiff::Timestamp) -> RunRecord {
     let FleetRequest { runbook, body, options, context, .. } = request;
     let mut record = engine::initial_record(runbook, body, options, context, started);
-    record.fleet = Some(Fleet {
-        selection: request.selection.clone(),
-        forks: request.forks,
-        hosts: Vec::new(),
-        summary: String::new(),
-    });
+    record.options.resumed_from = request.resume.as_ref().map(|r| r.run_id.clone());
+    // Every host `running` until it ends: a fleet run killed halfway still says which hosts
+    // it had, for --resume and --retry-failed.
+    let hosts = request.hosts.iter().map(|spec| running(spec, options.archive)).collect();
+    record.fleet =
+        Some(Fleet { selection: request.selection.clone(), forks: request.forks, hosts, summary: String::new() });
     record
+}
+
+fn running(spec: &HostSpec, archived: bool) -> FleetHost {
+    FleetHost {
+        name: spec.name.clone(),
+        outcome: HostOutcome::Running,
+        verdict: Verdict::Running,
+        reason: None,
+        dir: if archived { host_dir(&spec.name) } else { String::new() },
+        target: spec.target.clone(),
+        vars: spec.vars.clone(),
+        duration_ms: 0,
+        resumed: false,
+    }
 }
 
 /// Fills the fleet record from the hosts' results: steps and findings folded, the verdict.
@@ -344,6 +461,7 @@ fn finish(record: &mut RunRecord, request: &FleetRequest, results: &[HostResult]
     record.duration_ms = u64::try_from(now.duration_since(started).as_millis()).unwrap_or(0);
     record.steps = fold_steps(results);
     record.findings = fold_findings(results);
+    record.diagnoses = fold_diagnoses(results);
     let hosts: Vec<FleetHost> = results.iter().map(|r| r.host.clone()).collect();
     record.verdict = fleet_verdict(&hosts);
     let summary = fold_results(hosts.iter().map(|h| {
@@ -405,26 +523,71 @@ fn fold_steps(results: &[HostResult]) -> Vec<StepRecord> {
 
 /// The hosts' findings, identical ones once with their hosts folded in front.
 fn fold_findings(results: &[HostResult]) -> Vec<Finding> {
-    let mut groups: Vec<(Finding, Vec<&str>)> = Vec::new();
-    for result in results {
-        for finding in result.record.iter().flat_map(|r| &r.findings) {
-            let same = |f: &Finding| {
-                f.step == finding.step
-                    && f.message == finding.message
-                    && f.outcome == finding.outcome
-                    && f.severity == finding.severity
-            };
-            match groups.iter_mut().find(|(f, _)| same(f)) {
-                Some((_, hosts)) => hosts.push(&result.host.name),
-                None => groups.push((finding.clone(), vec![&result.host.name])),
-            }
+    let findings =
+        results.iter().flat_map(|r| r.record.iter().flat_map(|rec| &rec.findings).map(|f| (r.host.name.as_str(), f)));
+    fold_by_host(findings)
+}
+
+/// Findings seen on hosts, identical ones once, with their hosts folded in front of the message
+/// (`gpu[03,07]: exit code: expected 0, saw 1`).
+fn fold_by_host<'a>(findings: impl IntoIterator<Item = (&'a str, &'a Finding)>) -> Vec<Finding> {
+    let mut groups: Vec<(&Finding, Vec<&str>)> = Vec::new();
+    for (host, finding) in findings {
+        let same = |f: &&Finding| {
+            f.step == finding.step
+                && f.message == finding.message
+                && f.outcome == finding.outcome
+                && f.severity == finding.severity
+        };
+        match groups.iter_mut().find(|(f, _)| same(f)) {
+            Some((_, hosts)) => hosts.push(host),
+            None => groups.push((finding, vec![host])),
         }
     }
     groups
         .into_iter()
-        .map(|(mut finding, hosts)| {
+        .map(|(finding, hosts)| {
+            let mut finding = finding.clone();
             finding.message = format!("{}: {}", crate::model::hosts::fold(hosts), finding.message);
             finding
+        })
+        .collect()
+}
+
+/// The hosts' diagnoses, each once with the hosts where it matched (folded) and its evidence
+/// folded by host. First the one that is the most likely cause on the most hosts.
+fn fold_diagnoses(results: &[HostResult]) -> Vec<DiagnosisRecord> {
+    struct Group<'a> {
+        diagnosis: &'a DiagnosisRecord,
+        hosts: Vec<&'a str>,
+        most_likely_on: usize,
+        evidence: Vec<(&'a str, &'a Finding)>,
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    for result in results {
+        let host = result.host.name.as_str();
+        for (rank, diagnosis) in result.record.iter().flat_map(|r| r.diagnoses.iter().enumerate()) {
+            let index = match groups.iter().position(|g| g.diagnosis.id == diagnosis.id) {
+                Some(index) => index,
+                None => {
+                    groups.push(Group { diagnosis, hosts: Vec::new(), most_likely_on: 0, evidence: Vec::new() });
+                    groups.len() - 1
+                }
+            };
+            let group = &mut groups[index];
+            group.hosts.push(host);
+            group.most_likely_on += usize::from(rank == 0);
+            group.evidence.extend(diagnosis.evidence.iter().map(|f| (host, f)));
+        }
+    }
+    // Stable: among equals, the order the hosts first showed them.
+    groups.sort_by_key(|g| (std::cmp::Reverse(g.most_likely_on), std::cmp::Reverse(g.hosts.len())));
+    groups
+        .into_iter()
+        .map(|g| DiagnosisRecord {
+            evidence: fold_by_host(g.evidence),
+            hosts: Some(crate::model::hosts::fold(g.hosts)),
+            ..g.diagnosis.clone()
         })
         .collect()
 }

@@ -178,6 +178,10 @@ pub fn archive_document(fields: &Fields, record: &RunRecord, path: &str) -> Tant
         code.push_str(&step.stderr_tail);
         code.push('\n');
     }
+    // A fleet run is found by its hosts' names: each with how it ended and why.
+    for host in record.fleet.iter().flat_map(|f| &f.hosts) {
+        body.push_str(&format!("{} {} {}. ", host.name, host.outcome, host.reason.as_deref().unwrap_or("")));
+    }
     let title = format!("Run of {}", record.runbook.title);
     let heading = format!("{} · {} · {}", record.verdict.as_str(), record.started_at, record.run_id);
     let mut doc = TantivyDocument::default();

@@ -6,7 +6,8 @@ use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
-pub const SCHEMA_VERSION: u32 = 4;
+/// 5: a fleet run's archive document holds its hosts (names, outcomes, reasons).
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Every field, by handle.
 #[derive(Debug, Clone, Copy)]

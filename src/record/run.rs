@@ -228,6 +228,9 @@ pub struct DiagnosisRecord {
     /// The failed steps its `when` reads.
     #[serde(default)]
     pub evidence: Vec<Finding>,
+    /// In a fleet run's record: the hosts where it matched, folded (`gpu[03,07]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<String>,
 }
 
 /// One entry of a diagnosis' `fix`: a step of the same runbook, or another runbook.

@@ -363,6 +363,52 @@ pub struct RunView {
     /// Whether the runbook declares diagnoses ("no known cause matched" only then).
     pub declares_diagnoses: bool,
     pub steps: Vec<StepRunView>,
+    /// A fleet run: its hosts' outcomes folded, and how they were chosen.
+    pub fleet: Option<FleetView>,
+}
+
+/// The fleet part of a run page (DESIGN §17): one section per host, with the host's own run.
+#[derive(Debug, Clone, Serialize)]
+pub struct FleetView {
+    pub summary: String,
+    pub selection: String,
+    pub hosts: Vec<HostView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostView {
+    pub name: String,
+    /// `passed`, `failed`, `unreachable`, `interrupted`, `running`.
+    pub outcome: &'static str,
+    pub reason: Option<String>,
+    pub target: String,
+    pub duration: String,
+    /// Carried over from the run this one resumed.
+    pub resumed: bool,
+    /// The host's most likely cause, when its run named one.
+    pub diagnosis: Option<String>,
+    /// Its own run's steps (none when it never ran or its record cannot be read).
+    pub steps: Vec<StepRunView>,
+}
+
+impl FleetView {
+    fn new(run: &ArchivedRun, fleet: &crate::record::Fleet) -> FleetView {
+        let hosts = run
+            .host_runs()
+            .into_iter()
+            .map(|(host, record)| HostView {
+                name: host.name.clone(),
+                outcome: host.outcome.as_str(),
+                reason: host.reason.clone(),
+                target: host.target.describe(),
+                duration: duration(host.duration_ms),
+                resumed: host.resumed,
+                diagnosis: record.as_ref().and_then(|r| r.diagnoses.first()).map(|d| d.cause.clone()),
+                steps: record.iter().flat_map(|r| &r.steps).map(StepRunView::new).collect(),
+            })
+            .collect();
+        FleetView { summary: fleet.summary.clone(), selection: fleet.selection.clone(), hosts }
+    }
 }
 
 /// A matched diagnosis on the run page: the cause, its fix as links and commands, its evidence.
@@ -372,6 +418,8 @@ pub struct DiagnosisView {
     pub cause: String,
     pub severity: String,
     pub most_likely: bool,
+    /// In a fleet run: the hosts where it matched, folded.
+    pub hosts: Option<String>,
     pub fix: Vec<FixView>,
     pub evidence: Vec<FindingView>,
 }
@@ -402,6 +450,7 @@ impl DiagnosisView {
                 cause: d.cause.clone(),
                 severity: d.severity.to_string(),
                 most_likely: i == 0,
+                hosts: d.hosts.clone(),
                 fix: d
                     .fix
                     .iter()
@@ -517,6 +566,7 @@ impl RunView {
             diagnoses: DiagnosisView::new(urls, record, runbook_known),
             declares_diagnoses: record.declares_diagnoses,
             steps: record.steps.iter().map(StepRunView::new).collect(),
+            fleet: record.fleet.as_ref().map(|fleet| FleetView::new(run, fleet)),
         }
     }
 
@@ -541,6 +591,7 @@ impl RunView {
             diagnoses: Vec::new(),
             declares_diagnoses: true,
             steps: Vec::new(),
+            fleet: None,
         }
     }
 }

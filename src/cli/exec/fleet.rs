@@ -5,12 +5,13 @@
 use crate::cli::Context;
 use crate::cli::error::{Error, Result, exit};
 use crate::cli::output;
-use crate::exec::fleet::{self, FleetReporter, FleetRequest, HostSpec};
+use crate::exec::fleet::{self, FleetReporter, FleetRequest, FleetResume, HostSpec};
 use crate::exec::remote::transport::{Connection, target_of};
 use crate::model::Kb;
 use crate::model::hosts::{self, Item};
 use crate::model::inventory::{Inventory, InventoryHost};
 use crate::record::{Target, Verdict};
+use crate::util::text::plural;
 use std::path::PathBuf;
 
 /// The fleet flags of `runbook exec`.
@@ -71,26 +72,37 @@ pub struct Prepared<'a> {
     pub kb: &'a Kb,
     pub request: &'a crate::exec::engine::RunRequest<'a>,
     pub json: bool,
+    /// `--resume` of a fleet run.
+    pub resume: Option<FleetResume>,
 }
 
 pub fn run(ctx: &Context, args: &FleetArgs, prepared: Prepared) -> Result<i32> {
-    let hosts = if args.retry_failed {
-        let failed = failed_last_time(prepared.request)?;
-        if args.on.is_some() || args.inventory.is_some() {
-            // Narrowed by name; each host is reached, with its vars, as it was last time.
-            let named = choose_hosts(ctx, args)?;
-            failed.into_iter().filter(|f| named.iter().any(|h| h.name == f.name)).collect()
-        } else {
-            failed
-        }
-    } else {
-        choose_hosts(ctx, args)?
+    let earlier = match &prepared.resume {
+        Some(resume) => Some(resume.hosts.iter().map(spec_of).collect()),
+        None if args.retry_failed => Some(failed_last_time(prepared.request)?),
+        None => None,
     };
+    let hosts = match earlier {
+        // Narrowed by name; each host is reached, with its vars, as it was last time.
+        Some(earlier) if args.on.is_some() || args.inventory.is_some() => {
+            let named = choose_hosts(ctx, args)?;
+            earlier.into_iter().filter(|f: &HostSpec| named.iter().any(|h| h.name == f.name)).collect()
+        }
+        Some(earlier) => earlier,
+        None => choose_hosts(ctx, args)?,
+    };
+    let mut selection = args.selection();
+    if let Some(resume) = &prepared.resume {
+        selection = format!("--resume {} {selection}", resume.run_id).trim_end().to_string();
+    }
     if hosts.is_empty() {
         return Err(Error::Invalid {
-            message: format!("no hosts selected by {}", args.selection()),
-            hint: Some("check --on, --limit and --retry-failed".into()),
+            message: format!("no hosts selected by {selection}"),
+            hint: Some("check --on, --limit, --resume and --retry-failed".into()),
         });
+    }
+    if prepared.request.options.dry_run {
+        return dry_run(ctx, prepared.request, &hosts, prepared.json);
     }
     let connection = connection(ctx, prepared.kb, args, prepared.request)?;
     let run = prepared.request;
@@ -102,9 +114,10 @@ pub fn run(ctx: &Context, args: &FleetArgs, prepared: Prepared) -> Result<i32> {
         context: run.context,
         interrupted: run.interrupted,
         hosts,
-        selection: args.selection(),
+        selection,
         forks: usize::from(args.forks),
         connection,
+        resume: prepared.resume,
     };
     let reporter: Box<dyn FleetReporter> = if prepared.json {
         Box::new(crate::exec::report::json::FleetJson::new(run.context.clock))
@@ -123,6 +136,76 @@ pub fn run(ctx: &Context, args: &FleetArgs, prepared: Prepared) -> Result<i32> {
         Verdict::Interrupted => exit::INTERRUPTED,
         Verdict::Failed | Verdict::Running => exit::FAILED,
     })
+}
+
+/// `--dry-run` of a fleet run: the hosts, how each is reached and its vars, then the steps
+/// rendered once for each group of hosts with the same vars. No host is contacted.
+fn dry_run(ctx: &Context, run: &crate::exec::engine::RunRequest, hosts: &[HostSpec], json: bool) -> Result<i32> {
+    let mut groups: Vec<(&std::collections::BTreeMap<String, serde_json::Value>, Vec<&str>)> = Vec::new();
+    for host in hosts {
+        match groups.iter_mut().find(|(vars, _)| **vars == host.vars) {
+            Some((_, names)) => names.push(&host.name),
+            None => groups.push((&host.vars, vec![&host.name])),
+        }
+    }
+    if json {
+        let listed: Vec<serde_json::Value> = hosts
+            .iter()
+            .map(|h| serde_json::json!({"host": h.name, "target": h.target.describe(), "vars": h.vars}))
+            .collect();
+        let event = serde_json::json!({"event": "fleet_dry_run", "hosts": listed, "groups": groups.len()});
+        crate::exec::report::json::emit_line(&std::io::stdout(), &event);
+    } else {
+        print_hosts(ctx, hosts)?;
+    }
+    for (vars, names) in &groups {
+        let folded = hosts::fold(names.iter().copied());
+        let mut reporter: Box<dyn crate::exec::report::Reporter> = if json {
+            Box::new(crate::exec::report::json::JsonReporter::for_host(run.context.clock, &folded))
+        } else {
+            print_group(ctx, &folded)?;
+            Box::new(crate::exec::report::terminal::TerminalReporter::new(output::use_color(ctx.color), ctx.quiet))
+        };
+        let mut options = run.options.clone();
+        options.host_vars = (*vars).clone();
+        let request = crate::exec::engine::RunRequest { options: &options, ..*run };
+        crate::exec::engine::execute(&request, reporter.as_mut())?;
+    }
+    Ok(exit::OK)
+}
+
+/// The hosts of a dry run, one a line: name, how it is reached, its vars.
+fn print_hosts(ctx: &Context, hosts: &[HostSpec]) -> Result<()> {
+    use std::io::Write;
+    let mut out = output::stdout(ctx.color);
+    let io = |e| Error::io("stdout", e);
+    let names = hosts::fold(hosts.iter().map(|h| h.name.as_str()));
+    writeln!(out, "{} on {}: {names}", output::paint(output::BOLD, "dry run"), plural(hosts.len(), "host"))
+        .map_err(io)?;
+    let width = hosts.iter().map(|h| h.name.chars().count()).max().unwrap_or(0);
+    for host in hosts {
+        let vars: Vec<String> = host.vars.iter().map(|(k, v)| format!("{k}={}", plain(v))).collect();
+        let vars = output::paint(output::DIM, vars.join(" "));
+        writeln!(out, "  {:<width$}  {}  {vars}", host.name, host.target.describe()).map_err(io)?;
+    }
+    out.flush().map_err(io)
+}
+
+/// The header of a group's steps.
+fn print_group(ctx: &Context, folded: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = output::stdout(ctx.color);
+    let io = |e| Error::io("stdout", e);
+    writeln!(out, "\n{} steps on {folded}:", output::paint(output::CYAN, "▶")).map_err(io)?;
+    out.flush().map_err(io)
+}
+
+/// A var's value as typed: strings without their quotes.
+fn plain(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// The hosts `--on` and `--inventory`/`--limit` name, in order, each once.
@@ -169,12 +252,17 @@ fn failed_last_time(request: &crate::exec::engine::RunRequest) -> Result<Vec<Hos
         .hosts
         .into_iter()
         .filter(|h| h.outcome != crate::record::HostOutcome::Passed)
-        .map(|h| HostSpec { name: h.name, target: h.target, vars: h.vars })
+        .map(|h| spec_of(&h))
         .collect();
     if failed.is_empty() {
         return Err(Error::Invalid { message: format!("nothing to retry: every host passed in {run_id}"), hint: None });
     }
     Ok(failed)
+}
+
+/// A host of an earlier fleet run, reached as it was then.
+fn spec_of(host: &crate::record::FleetHost) -> HostSpec {
+    HostSpec { name: host.name.clone(), target: host.target.clone(), vars: host.vars.clone() }
 }
 
 fn on_items(items: Vec<Item>) -> Result<Vec<HostSpec>> {

@@ -11,6 +11,7 @@ use super::plain;
 use crate::cli::error::{Error, Result, exit};
 use crate::exec::context::RunContext;
 use crate::exec::engine::{self, RunRequest};
+use crate::exec::fleet::FleetResume;
 use crate::exec::plan::ExecOptions;
 use crate::exec::probe::gpu;
 use crate::exec::report::Reporter;
@@ -52,9 +53,11 @@ pub struct Args {
     /// Run only this step (repeatable)
     #[arg(long, value_name = "STEP")]
     only: Vec<String>,
-    /// Continue the latest failed or unfinished run from its first step that did not pass
-    #[arg(long, conflicts_with_all = ["from", "only", "dry_run"])]
-    resume: bool,
+    /// Continue the latest failed or unfinished run (or run RUN: an id, a unique prefix) from
+    /// its first step that did not pass; a fleet run continues on each host where it stopped
+    #[arg(long, value_name = "RUN", num_args = 0..=1, default_missing_value = "",
+          conflicts_with_all = ["from", "only", "dry_run", "retry_failed"])]
+    resume: Option<String>,
     /// Print JSON lines (one event per line) instead of the live view
     #[arg(long)]
     json: bool,
@@ -106,13 +109,17 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         (std::borrow::Cow::Borrowed(rb), body, vars)
     };
     let rb: &Runbook = &rb;
+    let resumed = match &args.resume {
+        Some(query) => Some(resumed_run(ctx, &kb, rb, query, args.fleet.wanted())?),
+        None => None,
+    };
     let opts = ExecOptions {
         vars,
         yes: args.yes,
         dry_run: args.dry_run,
         from: args.from,
         only: args.only,
-        resume: args.resume,
+        resume: resumed.is_some(),
         archive: !args.no_archive && !args.dry_run,
         archives_dir: kb.archives_dir(ctx.archives.as_deref()),
         secret_names: args.secrets,
@@ -122,14 +129,18 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         section: args.section,
         host_vars: Default::default(),
         run_dir: None,
-        resume_from: None,
+        resume_from: resumed.as_ref().map(|run| run.dir.clone()),
         answers: None,
     };
     let gpu: Arc<dyn gpu::GpuSource> = Arc::from(gpu::source_from_env());
     let context =
         RunContext::from_process(ctx.cwd.clone(), gpu).map_err(|message| Error::Invalid { message, hint: None })?;
     let interrupted = interrupt_flag();
-    if args.fleet.wanted() {
+    let fleet_resume = match resumed.filter(|run| run.record.fleet.is_some()) {
+        Some(run) => Some(FleetResume::new(run.dir, &run.record, &body)?),
+        None => None,
+    };
+    if args.fleet.wanted() || fleet_resume.is_some() {
         let request = RunRequest {
             kb: &kb,
             runbook: rb,
@@ -138,7 +149,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             context: &context,
             interrupted: &interrupted,
         };
-        return fleet::run(ctx, &args.fleet, fleet::Prepared { kb: &kb, request: &request, json: args.json });
+        let prepared = fleet::Prepared { kb: &kb, request: &request, json: args.json, resume: fleet_resume };
+        return fleet::run(ctx, &args.fleet, prepared);
     }
     let mut reporter: Box<dyn Reporter> = if args.json {
         Box::new(JsonReporter::new(context.clock))
@@ -171,11 +183,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
 
 /// What a fleet run does not do (yet): each says what to do instead.
 fn refuse_in_fleet(args: &Args) -> Result<()> {
-    let refused = [
-        (args.resume, "--resume", "--retry-failed runs the hosts that did not pass again"),
-        (args.dry_run, "--dry-run", "leave out --on/--inventory to see the steps rendered"),
-        (args.junit.is_some(), "--junit", "read the fleet run's run.json"),
-    ];
+    let refused = [(args.junit.is_some(), "--junit", "read the fleet run's run.json")];
     match refused.iter().find(|(given, ..)| *given) {
         Some((_, flag, hint)) => Err(Error::Invalid {
             message: format!("{flag} does not work with a fleet run (--on or --inventory)"),
@@ -183,6 +191,49 @@ fn refuse_in_fleet(args: &Args) -> Result<()> {
         }),
         None => Ok(()),
     }
+}
+
+/// A run found by `--resume [RUN]` (of this runbook, not passed yet).
+struct ResumedRun {
+    dir: PathBuf,
+    record: crate::record::RunRecord,
+}
+
+/// The run `--resume` continues: RUN (an id, a unique prefix, `latest`), else the runbook's
+/// latest run — its latest fleet run when hosts are named. A fleet run resumes as a fleet.
+fn resumed_run(ctx: &Context, kb: &Kb, rb: &Runbook, query: &str, fleet: bool) -> Result<ResumedRun> {
+    let archives = crate::archive::store::Archives::new(kb.archives_dir(ctx.archives.as_deref()));
+    let invalid = |message: String, hint: Option<String>| Error::Invalid { message, hint };
+    let found = if query.is_empty() {
+        archives
+            .runs()
+            .into_iter()
+            .filter_map(|run| run.record.ok().map(|record| (run.dir, record)))
+            .find(|(_, record)| record.runbook.id == rb.id && (!fleet || record.fleet.is_some()))
+            .ok_or_else(|| {
+                let kind = if fleet { "fleet run" } else { "run" };
+                invalid(format!("nothing to resume: no earlier {kind} of {}", rb.id), None)
+            })?
+    } else {
+        let run = archives.find(query).map_err(|e| {
+            invalid(format!("cannot resume: {e}"), Some("`runbook archive list` shows the runs".into()))
+        })?;
+        let record = run.record.map_err(|e| invalid(format!("cannot resume {}: {e}", run.run_id), None))?;
+        if record.runbook.id != rb.id {
+            return Err(invalid(
+                format!("cannot resume {}: it is a run of {}, not of {}", record.run_id, record.runbook.id, rb.id),
+                Some(format!("`runbook exec {} --resume {}`", record.runbook.id, record.run_id)),
+            ));
+        }
+        if fleet && record.fleet.is_none() {
+            return Err(invalid(
+                format!("cannot resume {} on hosts: it ran on this machine", record.run_id),
+                Some("leave out --on/--inventory to resume it here".into()),
+            ));
+        }
+        (run.dir, record)
+    };
+    Ok(ResumedRun { dir: found.0, record: found.1 })
 }
 
 /// A runbook with errors (shown first) or without steps does not run; nor does `--section`

@@ -207,6 +207,7 @@ impl FleetReporter for FleetJson {
                 "reason": host.reason,
                 "dir": host.dir,
                 "duration_ms": host.duration_ms,
+                "resumed": host.resumed,
             }),
         );
     }

@@ -396,6 +396,14 @@ impl FleetReporter for FleetTerminal {
                 let folded = step.reason.clone().unwrap_or_default();
                 let _ = writeln!(out, "  {mark} {:<width$}  {folded}", step.id);
             }
+            if !run.diagnoses.is_empty() {
+                let _ = writeln!(out);
+            }
+            for (i, d) in run.diagnoses.iter().enumerate() {
+                let label = if i == 0 { "Diagnosis:" } else { "Also matched:" };
+                let on = d.hosts.as_deref().map(|h| format!("{h}: ")).unwrap_or_default();
+                let _ = writeln!(out, "{} {on}{} ({})", self.paint(BOLD, label), d.cause, d.id);
+            }
             if !run.findings.is_empty() {
                 let _ = writeln!(out, "\n{}", self.paint(BOLD, "Findings"));
                 for finding in &run.findings {
@@ -449,7 +457,10 @@ impl FleetReporter for FleetTerminal {
         if self.quiet {
             return;
         }
-        let why = host.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+        let mut why = host.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+        if host.resumed {
+            why.push_str(" (carried over from the resumed run)");
+        }
         let line = format!(
             "  {} {} {}{why} {}",
             self.host_mark(host.outcome),
