@@ -13,7 +13,7 @@ struct Templates;
 struct SiteFiles;
 
 /// The template `name`: the KB's override when it has one, else the embedded default.
-pub fn template(kb_root: Option<&Path>, name: &str) -> Option<Cow<'static, str>> {
+pub(crate) fn template(kb_root: Option<&Path>, name: &str) -> Option<Cow<'static, str>> {
     if let Some(root) = kb_root
         && let Ok(text) = std::fs::read_to_string(root.join("templates").join(name))
     {
@@ -27,14 +27,14 @@ pub fn template(kb_root: Option<&Path>, name: &str) -> Option<Cow<'static, str>>
 }
 
 /// Names of the embedded site assets, sorted.
-pub fn site_file_names() -> Vec<String> {
+pub(crate) fn site_file_names() -> Vec<String> {
     let mut names: Vec<String> = SiteFiles::iter().map(|n| n.into_owned()).collect();
     names.sort();
     names
 }
 
 /// The site asset `name`: the KB's `site/NAME` when it has one, else the embedded default.
-pub fn site_file(kb_root: Option<&Path>, name: &str) -> Option<Cow<'static, [u8]>> {
+pub(crate) fn site_file(kb_root: Option<&Path>, name: &str) -> Option<Cow<'static, [u8]>> {
     if let Some(root) = kb_root
         && let Ok(bytes) = std::fs::read(root.join("site").join(name))
     {

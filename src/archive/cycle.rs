@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-pub const SCHEMA: u32 = 1;
+pub(crate) const SCHEMA: u32 = 1;
 /// Characters of output quoted as evidence for a blocker.
 const EVIDENCE_CHARS: usize = 400;
 
@@ -242,7 +242,7 @@ pub struct NextAction {
 }
 
 /// What to report on.
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     pub title: String,
     pub name: String,
     pub from: jiff::Timestamp,
@@ -273,7 +273,7 @@ fn timestamp(text: &str) -> Option<jiff::Timestamp> {
 }
 
 /// Builds the report from the archived runs (newest first, as `store::list` gives them).
-pub fn build(kb: &Kb, runs: &[ArchivedRun], request: &Request) -> CycleReport {
+pub(crate) fn build(kb: &Kb, runs: &[ArchivedRun], request: &Request) -> CycleReport {
     let wanted = |id: &str| -> bool {
         let by_id = request.runbooks.is_empty() || request.runbooks.iter().any(|r| r.eq_ignore_ascii_case(id));
         let by_tag = request.tags.is_empty()

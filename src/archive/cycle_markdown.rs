@@ -5,7 +5,7 @@ use super::markdown::fenced;
 use crate::util::text::{duration, plural};
 use std::fmt::Write;
 
-pub fn render(report: &CycleReport) -> String {
+pub(crate) fn render(report: &CycleReport) -> String {
     let mut out = String::with_capacity(8 * 1024);
     head(&mut out, report);
     executive_summary(&mut out, report);

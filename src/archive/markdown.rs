@@ -5,7 +5,7 @@ use crate::record::{Outcome, RunRecord, StepKind, StepRecord, Verdict};
 use crate::util::text::duration;
 use std::fmt::Write;
 
-pub fn verdict_mark(verdict: Verdict) -> &'static str {
+pub(crate) fn verdict_mark(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Passed => "✅",
         Verdict::Warning => "⚠️",
@@ -15,7 +15,7 @@ pub fn verdict_mark(verdict: Verdict) -> &'static str {
     }
 }
 
-pub fn outcome_mark(outcome: Outcome) -> &'static str {
+pub(crate) fn outcome_mark(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Passed => "✅",
         Outcome::Failed => "❌",
@@ -26,7 +26,7 @@ pub fn outcome_mark(outcome: Outcome) -> &'static str {
     }
 }
 
-pub fn render(run: &RunRecord) -> String {
+pub(crate) fn render(run: &RunRecord) -> String {
     let mut out = String::with_capacity(16 * 1024);
     let _ = writeln!(out, "# {} {} — {}\n", verdict_mark(run.verdict), run.runbook.title, run.verdict.as_str());
     let _ = writeln!(out, "| | |\n|---|---|");
@@ -202,7 +202,7 @@ fn fleet_hosts(out: &mut String, fleet: &crate::record::Fleet) {
     }
 }
 
-pub fn fenced(info: &str, text: &str) -> String {
+pub(crate) fn fenced(info: &str, text: &str) -> String {
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
     format!("{fence}{info}\n{}\n{fence}\n", text.trim_end_matches('\n'))

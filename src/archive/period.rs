@@ -4,7 +4,7 @@
 use jiff::{Timestamp, ToSpan};
 
 /// The period a cycle report covers when none is given.
-pub const DEFAULT_SINCE: &str = "7d";
+pub(crate) const DEFAULT_SINCE: &str = "7d";
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PeriodError {
@@ -28,7 +28,7 @@ impl PeriodError {
 }
 
 /// `7d`, `36h`, `90m`, `2w` back from `now`.
-pub fn ago(text: &str, now: Timestamp) -> Result<Timestamp, PeriodError> {
+pub(crate) fn ago(text: &str, now: Timestamp) -> Result<Timestamp, PeriodError> {
     let bad = || PeriodError::Duration(text.to_string());
     let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (number, unit) = text.split_at(split);
@@ -44,7 +44,7 @@ pub fn ago(text: &str, now: Timestamp) -> Result<Timestamp, PeriodError> {
 }
 
 /// A date (`2026-11-20`: its start, or its end with `end_of_day`) or an RFC 3339 time.
-pub fn moment(text: &str, end_of_day: bool) -> Result<Timestamp, PeriodError> {
+pub(crate) fn moment(text: &str, end_of_day: bool) -> Result<Timestamp, PeriodError> {
     if let Ok(ts) = text.parse::<Timestamp>() {
         return Ok(ts);
     }
@@ -56,7 +56,7 @@ pub fn moment(text: &str, end_of_day: bool) -> Result<Timestamp, PeriodError> {
 
 /// The period `(from, to)`: `since` back from `now`, or from `from` (default: a week before
 /// `to`) to `to` (default: `now`; a date means the end of that day).
-pub fn between(
+pub(crate) fn between(
     since: Option<&str>,
     from: Option<&str>,
     to: Option<&str>,

@@ -5,7 +5,11 @@ use super::store::ArchivedRun;
 use std::collections::HashMap;
 
 /// The runs to delete (newest-first input, as `store::list` gives it).
-pub fn select(runs: &[ArchivedRun], keep: Option<usize>, older_than: Option<jiff::Timestamp>) -> Vec<&ArchivedRun> {
+pub(crate) fn select(
+    runs: &[ArchivedRun],
+    keep: Option<usize>,
+    older_than: Option<jiff::Timestamp>,
+) -> Vec<&ArchivedRun> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     runs.iter()
         .filter(|run| {
@@ -23,7 +27,7 @@ pub fn select(runs: &[ArchivedRun], keep: Option<usize>, older_than: Option<jiff
 }
 
 /// When a run started: from its record, else from its folder name.
-pub fn started(run: &ArchivedRun) -> Option<jiff::Timestamp> {
+pub(crate) fn started(run: &ArchivedRun) -> Option<jiff::Timestamp> {
     match &run.record {
         Ok(record) => record.started_at.parse().ok(),
         Err(_) => run.started_from_name(),

@@ -10,11 +10,11 @@ use crate::util::text::file_safe;
 use std::path::{Path, PathBuf};
 
 /// The record of a run, in its folder.
-pub const RECORD_FILE: &str = "run.json";
+pub(crate) const RECORD_FILE: &str = "run.json";
 /// The run for people, in its folder.
-pub const MARKDOWN_FILE: &str = "run.md";
+pub(crate) const MARKDOWN_FILE: &str = "run.md";
 /// Full step output, in the run folder.
-pub const STEPS_DIR: &str = "steps";
+pub(crate) const STEPS_DIR: &str = "steps";
 const CYCLES_DIR: &str = "cycles";
 
 /// The archive folder of a KB (`DIR/archives/`, or `--archives`).
@@ -256,12 +256,12 @@ impl Archives {
 }
 
 /// A cycle report's title: its first `# ` heading, else its name.
-pub fn cycle_title(markdown: &str, name: &str) -> String {
+pub(crate) fn cycle_title(markdown: &str, name: &str) -> String {
     markdown.lines().find_map(|l| l.strip_prefix("# ")).map_or_else(|| name.to_string(), |t| t.trim().to_string())
 }
 
 /// The record in a run folder.
-pub fn read(dir: &Path) -> Result<RunRecord, RecordError> {
+pub(crate) fn read(dir: &Path) -> Result<RunRecord, RecordError> {
     let path = dir.join(RECORD_FILE);
     let parse = || {
         let bytes = std::fs::read(&path).map_err(|source| RecordError::Unreadable { path: path.clone(), source })?;
@@ -275,7 +275,7 @@ pub fn read(dir: &Path) -> Result<RunRecord, RecordError> {
 /// Copies a run folder (its record, its Markdown, its step logs) to `to`, which must not exist
 /// yet: a resumed fleet run keeps the hosts that had passed, as they were. Only files and
 /// folders are copied; a link in an archive is not the engine's and stays behind.
-pub fn copy_run(from: &Path, to: &Path) -> std::io::Result<()> {
+pub(crate) fn copy_run(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to.parent().unwrap_or(to))?;
     std::fs::create_dir(to)?;
     for entry in std::fs::read_dir(from)? {
@@ -328,7 +328,7 @@ fn find(mut runs: Vec<ArchivedRun>, query: &str) -> Result<ArchivedRun, FindRunE
 
 /// The folder name of a run of `runbook_id` that started at `started`: its UTC start, then the
 /// id (`20261126T213000Z-cuda-304`), so that name order is time order.
-pub fn run_id(started: jiff::Timestamp, runbook_id: &str) -> String {
+pub(crate) fn run_id(started: jiff::Timestamp, runbook_id: &str) -> String {
     format!("{}-{}", started.strftime(RUN_ID_TIME), file_safe(runbook_id))
 }
 

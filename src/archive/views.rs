@@ -7,7 +7,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Serialize)]
-pub struct ArchiveRow<'a> {
+pub(crate) struct ArchiveRow<'a> {
     pub run_id: &'a str,
     pub runbook: Option<&'a str>,
     pub title: Option<&'a str>,
@@ -29,7 +29,7 @@ pub struct ArchiveRow<'a> {
 }
 
 impl<'a> ArchiveRow<'a> {
-    pub fn new(run: &'a ArchivedRun) -> ArchiveRow<'a> {
+    pub(crate) fn new(run: &'a ArchivedRun) -> ArchiveRow<'a> {
         let record = run.record.as_ref().ok();
         ArchiveRow {
             run_id: &run.run_id,

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// Writes the folder of one run (read back as an [`ArchivedRun`](super::store::ArchivedRun)).
 #[derive(Debug)]
-pub struct RunWriter {
+pub(crate) struct RunWriter {
     dir: PathBuf,
     /// Compact JSON of the steps written so far: `run.json` is rewritten after every step, and
     /// serializing only the new step keeps that linear.
@@ -25,7 +25,7 @@ pub struct RunWriter {
 impl RunWriter {
     /// Creates the run's folder with its `steps/`; a second run in the same second gets `-2`,
     /// `-3`, …. Returns the writer and the final run id.
-    pub fn create(archives: &Archives, run_id: &str) -> std::io::Result<(RunWriter, String)> {
+    pub(crate) fn create(archives: &Archives, run_id: &str) -> std::io::Result<(RunWriter, String)> {
         std::fs::create_dir_all(archives.dir())?;
         for n in 1..1000 {
             let id = if n == 1 { run_id.to_string() } else { format!("{run_id}-{n}") };
@@ -44,7 +44,7 @@ impl RunWriter {
     }
 
     /// Creates the run folder `dir` itself (a fleet host's `hosts/<host>/`); it must not exist.
-    pub fn create_at(dir: &Path) -> std::io::Result<RunWriter> {
+    pub(crate) fn create_at(dir: &Path) -> std::io::Result<RunWriter> {
         if let Some(parent) = dir.parent() {
             std::fs::create_dir_all(parent)?;
         }
@@ -54,13 +54,13 @@ impl RunWriter {
         Ok(RunWriter { dir: dir.to_path_buf(), steps_json: Vec::new(), record })
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// Where the log of one stream of step number `number` (1-based) goes: the full path and
     /// the path relative to the run folder. The file is created by whoever writes first.
-    pub fn step_log(&self, number: usize, step_id: &str, stream: &str) -> (PathBuf, String) {
+    pub(crate) fn step_log(&self, number: usize, step_id: &str, stream: &str) -> (PathBuf, String) {
         let relative = format!("{STEPS_DIR}/{number:02}-{}.{stream}", file_safe(step_id));
         (self.dir.join(&relative), relative)
     }
@@ -68,7 +68,7 @@ impl RunWriter {
     /// Rewrites `run.json` atomically: a reader, or a crash, sees the old or the new record,
     /// never half of one.
     /// Compact while the run goes on (it is rewritten after every step), indented at the end.
-    pub fn write_record(&mut self, record: &RunRecord, pretty: bool) -> std::io::Result<()> {
+    pub(crate) fn write_record(&mut self, record: &RunRecord, pretty: bool) -> std::io::Result<()> {
         let bytes = if pretty {
             serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?
         } else {
@@ -119,7 +119,7 @@ impl RunWriter {
         Ok(out)
     }
 
-    pub fn write_markdown(&self, record: &RunRecord) -> std::io::Result<()> {
+    pub(crate) fn write_markdown(&self, record: &RunRecord) -> std::io::Result<()> {
         write_atomic(&self.dir.join(MARKDOWN_FILE), markdown::render(record).as_bytes())
     }
 }

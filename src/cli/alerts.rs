@@ -23,7 +23,7 @@ pub struct Args {
     base_url: Option<String>,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     let kb = ctx.load_summaries()?;
     let options = PlanOptions { ids: args.ids, every: args.every.map(|d| d.as_std()), ..PlanOptions::default() };
     let plans = plan::plan(&kb, &options).map_err(|err| Error::Invalid {

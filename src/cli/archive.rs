@@ -84,7 +84,7 @@ struct Row<'a> {
     path: String,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     match args.command {
         Command::List(args) => list(ctx, args),
         Command::Show(args) => show(ctx, args),

@@ -17,7 +17,7 @@ pub struct Args {
     out: PathBuf,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     let started = Instant::now();
     let kb = ctx.load_kb()?;
     let archives = Archives::new(kb.archives_dir(ctx.archives.as_deref()));

@@ -54,7 +54,7 @@ impl Target {
     }
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     let targets = targets(ctx, &args.paths)?;
     let extra: Vec<Vec<Diagnostic>> = targets
         .iter()

@@ -10,7 +10,7 @@ pub struct Args {
     shell: clap_complete::Shell,
 }
 
-pub fn run(_ctx: &Context, args: Args) -> Result<i32> {
+pub(super) fn run(_ctx: &Context, args: Args) -> Result<i32> {
     clap_complete::generate(args.shell, &mut Cli::command(), "runbook", &mut std::io::stdout());
     Ok(exit::OK)
 }

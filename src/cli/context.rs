@@ -124,7 +124,7 @@ fn report_sync(report: &SyncReport) {
 }
 
 /// Resolves `query` to one runbook, or the error the user should see.
-pub fn find(kb: &Kb, query: &str) -> Result<RunbookIdx> {
+pub(super) fn find(kb: &Kb, query: &str) -> Result<RunbookIdx> {
     match kb.lookup(query) {
         Lookup::Found(idx) => Ok(idx),
         Lookup::Ambiguous(list) => {
@@ -140,7 +140,7 @@ pub fn find(kb: &Kb, query: &str) -> Result<RunbookIdx> {
 }
 
 /// `--var name=value` pairs.
-pub fn parse_vars(pairs: &[String]) -> Result<Vec<(String, String)>> {
+pub(super) fn parse_vars(pairs: &[String]) -> Result<Vec<(String, String)>> {
     pairs
         .iter()
         .map(|pair| match pair.split_once('=') {

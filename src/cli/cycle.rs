@@ -41,7 +41,7 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     let now = Timestamp::now();
     let (from, to) = period::between(args.since.as_deref(), args.from.as_deref(), args.to.as_deref(), now)
         .map_err(|source| Error::Period { flag: "--since", source })?;

@@ -12,7 +12,7 @@ pub struct Args {
     title: Option<String>,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     let title = match args.title {
         Some(title) => title,
         None => {

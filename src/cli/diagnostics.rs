@@ -5,18 +5,18 @@ use annotate_snippets::{AnnotationKind, Group, Level as SnippetLevel, Renderer, 
 use std::collections::HashMap;
 
 /// Renders diagnostics with snippets; caches each file's text while rendering.
-pub struct DiagnosticRenderer<'a> {
+pub(super) struct DiagnosticRenderer<'a> {
     kb: &'a Kb,
     display_path: Box<dyn Fn(&str) -> String + 'a>,
     sources: HashMap<String, Option<String>>,
 }
 
 impl<'a> DiagnosticRenderer<'a> {
-    pub fn new(kb: &'a Kb, display_path: impl Fn(&str) -> String + 'a) -> Self {
+    pub(super) fn new(kb: &'a Kb, display_path: impl Fn(&str) -> String + 'a) -> Self {
         DiagnosticRenderer { kb, display_path: Box::new(display_path), sources: HashMap::new() }
     }
 
-    pub fn render(&mut self, diag: &Diagnostic) -> String {
+    pub(super) fn render(&mut self, diag: &Diagnostic) -> String {
         let path = (self.display_path)(&diag.path);
         let kb = self.kb;
         let source = self.sources.entry(diag.path.clone()).or_insert_with(|| kb.source_of(&diag.path));

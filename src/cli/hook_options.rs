@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Alert hooks")]
-pub struct HookOptions {
+pub(super) struct HookOptions {
     /// Grafana: verify its HMAC-SHA256 signature with the secret in FILE
     #[arg(long, value_name = "FILE")]
     grafana_hmac_secret: Option<PathBuf>,
@@ -39,7 +39,7 @@ pub struct HookOptions {
 
 impl HookOptions {
     /// The hooks' configuration: the token and secret read, the child runs pointed at this KB.
-    pub fn config(&self, ctx: &Context, token_file: &Path) -> Result<HooksConfig> {
+    pub(super) fn config(&self, ctx: &Context, token_file: &Path) -> Result<HooksConfig> {
         let token_file = ctx.cwd.join(token_file);
         warn_if_readable_by_others(&token_file);
         let token = Token::from_file(&token_file).map_err(|err| Error::Invalid {

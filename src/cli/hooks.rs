@@ -20,7 +20,7 @@ pub struct Args {
     options: HookOptions,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     let addr = resolve(&args.listen)?;
     let config = args.options.config(ctx, &args.token_file)?;
     let source = ctx.kb_source()?;

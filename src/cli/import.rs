@@ -26,7 +26,7 @@ pub struct Args {
     overlay: bool,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     let (kb, idx) = locate(ctx, &args.file)?;
     let rb = &kb[idx];
     let body = kb.body(idx).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;

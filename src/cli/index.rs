@@ -11,7 +11,7 @@ pub struct Args {
     rebuild: bool,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     if args.rebuild {
         let dir = ctx.kb_source()?.index_dir();
         if dir.exists() {

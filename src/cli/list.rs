@@ -21,7 +21,7 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     let kb = ctx.load_summaries()?;
     let selected: Vec<&Runbook> = kb
         .runbooks

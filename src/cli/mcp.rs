@@ -16,7 +16,7 @@ pub struct Args {
     mcp: McpArgs,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     let options = args.mcp.options()?;
     let source = ctx.kb_source()?;
     let place = match source.root() {

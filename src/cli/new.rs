@@ -19,7 +19,7 @@ pub struct Args {
     category: String,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     if !is_valid_id(&args.id) {
         return Err(Error::BadId(args.id));
     }

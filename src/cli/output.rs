@@ -6,7 +6,7 @@ use anstyle::{AnsiColor, Style};
 use std::io::Write;
 
 /// Buffered stdout that strips styles when colours are off. Flush before exiting.
-pub type Stdout = std::io::BufWriter<AutoStream<std::io::StdoutLock<'static>>>;
+pub(super) type Stdout = std::io::BufWriter<AutoStream<std::io::StdoutLock<'static>>>;
 
 fn choice(mode: ColorMode) -> ColorChoice {
     match mode {
@@ -16,7 +16,7 @@ fn choice(mode: ColorMode) -> ColorChoice {
     }
 }
 
-pub fn stdout(mode: ColorMode) -> Stdout {
+pub(super) fn stdout(mode: ColorMode) -> Stdout {
     let choice = match mode {
         ColorMode::Auto => AutoStream::choice(&std::io::stdout()),
         other => choice(other),
@@ -24,7 +24,7 @@ pub fn stdout(mode: ColorMode) -> Stdout {
     std::io::BufWriter::with_capacity(64 * 1024, AutoStream::new(std::io::stdout().lock(), choice))
 }
 
-pub fn stderr(mode: ColorMode) -> AutoStream<std::io::Stderr> {
+pub(super) fn stderr(mode: ColorMode) -> AutoStream<std::io::Stderr> {
     let choice = match mode {
         ColorMode::Auto => anstream::AutoStream::choice(&std::io::stderr()),
         other => choice(other),
@@ -32,21 +32,21 @@ pub fn stderr(mode: ColorMode) -> AutoStream<std::io::Stderr> {
     AutoStream::new(std::io::stderr(), choice)
 }
 
-pub const BOLD: Style = Style::new().bold();
-pub const DIM: Style = Style::new().dimmed();
-pub const RED: Style = AnsiColor::Red.on_default().bold();
-pub const YELLOW: Style = AnsiColor::Yellow.on_default().bold();
-pub const GREEN: Style = AnsiColor::Green.on_default();
-pub const CYAN: Style = AnsiColor::Cyan.on_default();
-pub const HEADING: Style = AnsiColor::Cyan.on_default().bold();
+pub(super) const BOLD: Style = Style::new().bold();
+pub(super) const DIM: Style = Style::new().dimmed();
+pub(super) const RED: Style = AnsiColor::Red.on_default().bold();
+pub(super) const YELLOW: Style = AnsiColor::Yellow.on_default().bold();
+pub(super) const GREEN: Style = AnsiColor::Green.on_default();
+pub(super) const CYAN: Style = AnsiColor::Cyan.on_default();
+pub(super) const HEADING: Style = AnsiColor::Cyan.on_default().bold();
 
 /// `text` wrapped in `style` (stripped later when colours are off).
-pub fn paint(style: Style, text: impl std::fmt::Display) -> String {
+pub(super) fn paint(style: Style, text: impl std::fmt::Display) -> String {
     format!("{style}{text}{style:#}")
 }
 
 /// `error: message` plus an optional `hint:` line.
-pub fn error_line<W: Write>(out: &mut W, message: &str, hint: Option<&str>) {
+pub(super) fn error_line<W: Write>(out: &mut W, message: &str, hint: Option<&str>) {
     let _ = writeln!(out, "{} {message}", paint(RED, "error:"));
     if let Some(hint) = hint {
         let _ = writeln!(out, "  {} {hint}", paint(CYAN, "hint:"));
@@ -54,7 +54,7 @@ pub fn error_line<W: Write>(out: &mut W, message: &str, hint: Option<&str>) {
 }
 
 /// Whether styled output goes to stdout (for writers that do not strip styles themselves).
-pub fn use_color(mode: ColorMode) -> bool {
+pub(super) fn use_color(mode: ColorMode) -> bool {
     match mode {
         ColorMode::Always => true,
         ColorMode::Never => false,

@@ -14,12 +14,12 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 
 /// Whether `rb` is read as plain blocks: `--plain`, or `plain = true` for a document.
-pub fn wanted(kb: &Kb, rb: &Runbook, flag: bool) -> bool {
+pub(super) fn wanted(kb: &Kb, rb: &Runbook, flag: bool) -> bool {
     flag || (kb.config.plain && rb.is_document())
 }
 
 /// The command that runs a doc's plain steps.
-pub fn command(kb: &Kb, rb: &Runbook) -> String {
+pub(super) fn command(kb: &Kb, rb: &Runbook) -> String {
     if kb.config.plain && rb.is_document() {
         format!("runbook exec {}", rb.id)
     } else {
@@ -28,12 +28,12 @@ pub fn command(kb: &Kb, rb: &Runbook) -> String {
 }
 
 /// `runbook.toml` vars (strings and numbers) under the `--var` values given.
-pub fn values(kb: &Kb, given: &[(String, String)]) -> BTreeMap<String, String> {
+pub(super) fn values(kb: &Kb, given: &[(String, String)]) -> BTreeMap<String, String> {
     plain::values(&kb.config.vars, given)
 }
 
 /// The doc's overlay; a broken one is an error (printed with its snippet).
-pub fn overlay(ctx: &Context, kb: &Kb, rb: &Runbook) -> Result<Option<Overlay>> {
+pub(super) fn overlay(ctx: &Context, kb: &Kb, rb: &Runbook) -> Result<Option<Overlay>> {
     overlay::for_runbook(kb, rb).map_err(|diag| {
         print_diagnostics(ctx, kb, std::slice::from_ref(&diag));
         Error::Invalid { message: format!("the overlay of {} does not read", rb.id), hint: diag.hint.clone() }
@@ -41,7 +41,7 @@ pub fn overlay(ctx: &Context, kb: &Kb, rb: &Runbook) -> Result<Option<Overlay>> 
 }
 
 /// Reads `rb` as plain steps.
-pub fn read(
+pub(super) fn read(
     rb: &Runbook,
     source: &str,
     section: Option<&str>,
@@ -60,7 +60,7 @@ pub fn read(
     })
 }
 
-pub fn print_diagnostics(ctx: &Context, kb: &Kb, diags: &[Diagnostic]) {
+pub(super) fn print_diagnostics(ctx: &Context, kb: &Kb, diags: &[Diagnostic]) {
     if diags.is_empty() {
         return;
     }
@@ -72,7 +72,7 @@ pub fn print_diagnostics(ctx: &Context, kb: &Kb, diags: &[Diagnostic]) {
 }
 
 /// `--section X` that matches no heading: the error, with the headings there are.
-pub fn no_section(rb: &Runbook, section: &str) -> Error {
+pub(super) fn no_section(rb: &Runbook, section: &str) -> Error {
     let headings: Vec<&str> = rb.headings.iter().map(|h| h.text.as_str()).collect();
     let hint = match did_you_mean(section, headings.iter().copied()) {
         Some(hint) => hint,
@@ -82,7 +82,7 @@ pub fn no_section(rb: &Runbook, section: &str) -> Error {
 }
 
 /// `--var` names no placeholder (nor front-matter var) of the doc uses: an error, as for any runbook.
-pub fn check_given(rb: &Runbook, plan: &Plan, given: &[(String, String)]) -> Result<()> {
+pub(super) fn check_given(rb: &Runbook, plan: &Plan, given: &[(String, String)]) -> Result<()> {
     let known: Vec<&str> =
         plan.vars.iter().map(|v| v.name.as_str()).chain(rb.vars.keys().map(String::as_str)).collect();
     for (name, value) in given {
@@ -108,7 +108,7 @@ pub fn check_given(rb: &Runbook, plan: &Plan, given: &[(String, String)]) -> Res
 }
 
 /// Asks for each unresolved placeholder on a terminal; returns the answers given.
-pub fn prompt(ctx: &Context, kb: &Kb, rb: &Runbook, unresolved: &[&RequiredVar]) -> BTreeMap<String, String> {
+pub(super) fn prompt(ctx: &Context, kb: &Kb, rb: &Runbook, unresolved: &[&RequiredVar]) -> BTreeMap<String, String> {
     let mut answers = BTreeMap::new();
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         return answers;
@@ -130,7 +130,7 @@ pub fn prompt(ctx: &Context, kb: &Kb, rb: &Runbook, unresolved: &[&RequiredVar])
 }
 
 /// The exit-2 error for placeholders still without a value: every one named, with where.
-pub fn unresolved_error(ctx: &Context, kb: &Kb, rb: &Runbook, unresolved: &[&RequiredVar]) -> Error {
+pub(super) fn unresolved_error(ctx: &Context, kb: &Kb, rb: &Runbook, unresolved: &[&RequiredVar]) -> Error {
     let path = ctx.display_path(kb, &rb.path);
     let mut stderr = output::stderr(ctx.color);
     for var in unresolved {

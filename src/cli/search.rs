@@ -48,7 +48,7 @@ impl From<KindArg> for Kind {
     }
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     let query = args.query.join(" ");
     if query.trim().is_empty() {
         return Err(Error::Invalid { message: "empty search".into(), hint: Some("runbook search WORDS…".into()) });

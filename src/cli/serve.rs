@@ -39,7 +39,7 @@ fn site_search(loader: &Loader, quiet: bool) -> Arc<dyn SiteSearch> {
     }
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     let addr = resolve(&args.addr)?;
     let hooks = args.hooks.as_deref().map(|file| args.hook_options.config(ctx, file)).transpose()?;
     let loader = Loader { source: ctx.kb_source()?, archives: ctx.archives.clone(), live_reload: !args.no_watch };

@@ -35,7 +35,7 @@ pub struct Args {
     vars: Vec<String>,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     let kb = ctx.load_kb()?;
     if args.plain || args.ids.len() > 1 {
         return show_plain(ctx, &kb, &args);

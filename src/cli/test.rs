@@ -41,7 +41,7 @@ struct Suite {
     file: ScenarioFile,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     let kb = ctx.load_kb()?;
     let selected = select(&kb, &args.ids)?;
     let mut problems: Vec<Diagnostic> = Vec::new();

@@ -46,7 +46,7 @@ pub struct Args {
     once: bool,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     let kb = ctx.load_summaries()?;
     let options = PlanOptions {
         ids: args.ids.clone(),

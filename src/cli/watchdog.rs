@@ -4,7 +4,7 @@
 use crate::cli::error::Result;
 use crate::exec::watchdog;
 
-pub fn run() -> Result<i32> {
+pub(super) fn run() -> Result<i32> {
     watchdog::detach();
     Ok(watchdog::serve(std::io::stdin().lock()))
 }

@@ -26,7 +26,7 @@ use std::time::Instant;
 
 /// How an attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ending {
+pub(crate) enum Ending {
     /// The action ran to its end: its checks (and the step's asserts) decide.
     Ran,
     /// It did not get that far: this outcome, and why.
@@ -35,7 +35,7 @@ pub enum Ending {
 
 /// One output stream as the record keeps it.
 #[derive(Debug, Clone, Default)]
-pub struct Output {
+pub(crate) struct Output {
     /// The last few KiB (already redacted).
     pub tail: String,
     pub bytes: u64,
@@ -44,7 +44,7 @@ pub struct Output {
 
 /// What one attempt of a step did and saw.
 #[derive(Debug, Clone)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     pub ending: Ending,
     pub checks: Vec<CheckResult>,
     /// The numbers a probe saw (for `runbook watch`'s gauges).
@@ -83,13 +83,13 @@ impl Attempt {
         }
     }
 
-    pub fn stopped(outcome: Outcome, reason: impl Into<String>) -> Attempt {
+    pub(crate) fn stopped(outcome: Outcome, reason: impl Into<String>) -> Attempt {
         Attempt::new(Ending::Stopped(outcome, Some(reason.into())))
     }
 }
 
 /// What every attempt needs from the run around it.
-pub struct AttemptIo<'a> {
+pub(crate) struct AttemptIo<'a> {
     pub step_id: &'a str,
     pub reporter: &'a mut dyn Reporter,
     pub interrupted: &'a AtomicBool,
@@ -107,7 +107,7 @@ impl AttemptIo<'_> {
 // ---- scripts ----
 
 /// A `run` step, rendered.
-pub struct Script<'a> {
+pub(crate) struct Script<'a> {
     pub spawn: Spawn,
     pub timeout: Duration,
     pub expect: &'a Expect,
@@ -122,10 +122,10 @@ pub struct Script<'a> {
 }
 
 /// See [`Script::interpret`].
-pub type Interpret<'a> = dyn Fn(&mut Finished) -> Option<Ending> + 'a;
+pub(crate) type Interpret<'a> = dyn Fn(&mut Finished) -> Option<Ending> + 'a;
 
 /// Runs the script in its own process group and checks its exit code, output and captures.
-pub fn run_script(script: Script, io: &mut AttemptIo) -> Attempt {
+pub(crate) fn run_script(script: Script, io: &mut AttemptIo) -> Attempt {
     let Script { spawn, timeout, expect, captures, watchdog, interpret } = script;
     let stdout = sink(StreamKind::Stdout, io, &expect.stdout, captures.to_vec());
     let stderr = sink(StreamKind::Stderr, io, &expect.stderr, Vec::new());
@@ -242,7 +242,7 @@ fn missing_capture(name: &str, captures: &[(String, regex::Regex)]) -> CheckResu
 /// Runs a probe on its own thread, so a hung NVML call or a dead NFS mount cannot outlive the
 /// step's timeout or Ctrl-C (the thread is abandoned then). What it saw is shown and logged as
 /// the step's stdout.
-pub fn run_probe(probe: &Probe, world: ProbeWorld, timeout: Duration, io: &mut AttemptIo) -> Attempt {
+pub(crate) fn run_probe(probe: &Probe, world: ProbeWorld, timeout: Duration, io: &mut AttemptIo) -> Attempt {
     let outcome = match probe_with_deadline(probe, world, timeout, io.interrupted) {
         Some(outcome) => outcome,
         None if io.interrupted() => return Attempt::stopped(Outcome::Interrupted, "interrupted while the probe ran"),
@@ -314,7 +314,7 @@ pub(crate) fn probe_with_deadline(
 // ---- manual steps ----
 
 /// Shows the instruction and asks whether it is done; `confirmed_by` says who answered.
-pub fn run_manual(instruction: &str, confirmed_by: impl FnOnce() -> String, io: &mut AttemptIo) -> Attempt {
+pub(crate) fn run_manual(instruction: &str, confirmed_by: impl FnOnce() -> String, io: &mut AttemptIo) -> Attempt {
     for line in instruction.lines() {
         io.reporter.output(io.step_id, StreamKind::Stdout, line);
     }

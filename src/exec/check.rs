@@ -20,17 +20,17 @@ fn ready<T: Clone>(value: &Deferred<T>) -> Result<T, String> {
 }
 
 /// A probe's measure (label, unit and matcher from its field declaration) against a number.
-pub fn check_measure<F>(measure: &Measure<'_, F>, seen: f64) -> CheckResult {
+pub(crate) fn check_measure<F>(measure: &Measure<'_, F>, seen: f64) -> CheckResult {
     check_number(measure.label, measure.matcher, seen, measure.unit)
 }
 
 /// A measure whose value the system did not report: noted, not failed.
-pub fn not_reported<F>(measure: &Measure<'_, F>, why: &str) -> CheckResult {
+pub(crate) fn not_reported<F>(measure: &Measure<'_, F>, why: &str) -> CheckResult {
     CheckResult::not_reported(measure.label, measure.matcher.describe(measure.unit), why)
 }
 
 /// A numeric observation against a number matcher.
-pub fn check_number(label: &str, matcher: &Matcher, seen: f64, unit: Unit) -> CheckResult {
+pub(crate) fn check_number(label: &str, matcher: &Matcher, seen: f64, unit: Unit) -> CheckResult {
     let expected = matcher.describe(unit);
     let actual = unit.format(seen);
     let passed = match matcher {
@@ -61,7 +61,7 @@ pub fn check_number(label: &str, matcher: &Matcher, seen: f64, unit: Unit) -> Ch
 }
 
 /// A version string (`575.57.08`, `12.8`) against a version matcher.
-pub fn check_version(label: &str, matcher: &Matcher, seen: &str) -> CheckResult {
+pub(crate) fn check_version(label: &str, matcher: &Matcher, seen: &str) -> CheckResult {
     let expected = matcher.describe(Unit::Plain);
     let Some(version) = Version::parse(seen) else {
         return CheckResult::failed(label, expected, format!("`{seen}` is not a version"));
@@ -81,7 +81,7 @@ pub fn check_version(label: &str, matcher: &Matcher, seen: &str) -> CheckResult 
 }
 
 /// A short text (a GPU name) or a whole output against an equality or line-pattern matcher.
-pub fn check_text(label: &str, matcher: &Matcher, text: &str) -> Vec<CheckResult> {
+pub(crate) fn check_text(label: &str, matcher: &Matcher, text: &str) -> Vec<CheckResult> {
     match matcher {
         Matcher::Equals(Scalar::Text(wanted)) => {
             let passed = text.trim() == wanted.source.trim();
@@ -109,7 +109,7 @@ pub fn check_text(label: &str, matcher: &Matcher, text: &str) -> Vec<CheckResult
 }
 
 /// A JSON value (an HTTP `json:` pointer) against any matcher; `None` means the pointer is absent.
-pub fn check_value(label: &str, matcher: &Matcher, value: Option<&serde_json::Value>) -> Vec<CheckResult> {
+pub(crate) fn check_value(label: &str, matcher: &Matcher, value: Option<&serde_json::Value>) -> Vec<CheckResult> {
     use serde_json::Value;
     let expected = matcher.describe(Unit::Plain);
     let Some(value) = value else {
@@ -141,7 +141,7 @@ pub fn check_value(label: &str, matcher: &Matcher, value: Option<&serde_json::Va
 }
 
 /// Line patterns evaluated while output streams by, so a gigabyte of output needs no memory.
-pub struct LineScanner {
+pub(crate) struct LineScanner {
     label: String,
     patterns: Vec<(LinePattern, Compiled)>,
     lines: u64,
@@ -156,7 +156,7 @@ enum Compiled {
 
 impl LineScanner {
     /// Compiles the patterns (which must be resolved); a bad regex is an error.
-    pub fn new(label: &str, patterns: &[LinePattern]) -> Result<LineScanner, MatcherError> {
+    pub(crate) fn new(label: &str, patterns: &[LinePattern]) -> Result<LineScanner, MatcherError> {
         let mut compiled = Vec::with_capacity(patterns.len());
         for pattern in patterns {
             let test = match &pattern.test {
@@ -170,7 +170,7 @@ impl LineScanner {
     }
 
     /// Feeds one line (without its line ending).
-    pub fn line(&mut self, line: &str) {
+    pub(crate) fn line(&mut self, line: &str) {
         self.lines += 1;
         let number = self.lines;
         for (_, test) in &mut self.patterns {
@@ -191,11 +191,11 @@ impl LineScanner {
     }
 
     /// Counts non-whitespace output, for the `""` (empty) pattern.
-    pub fn bytes(&mut self, count: u64) {
+    pub(crate) fn bytes(&mut self, count: u64) {
         self.bytes += count;
     }
 
-    pub fn finish(self) -> Vec<CheckResult> {
+    pub(crate) fn finish(self) -> Vec<CheckResult> {
         let label = self.label;
         let lines = self.lines;
         let bytes = self.bytes;
@@ -223,7 +223,7 @@ impl LineScanner {
 }
 
 /// At most [`EVIDENCE_CHARS`] characters of `text`, on one line.
-pub fn excerpt(text: &str) -> String {
+pub(crate) fn excerpt(text: &str) -> String {
     let line = text.trim();
     if line.chars().count() <= EVIDENCE_CHARS {
         line.to_string()

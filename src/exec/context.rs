@@ -16,20 +16,20 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Fixes the clock: every timestamp is this RFC 3339 instant, every duration 0 ms.
-pub const CLOCK_ENV: &str = "RUNBOOK_CLOCK";
+pub(crate) const CLOCK_ENV: &str = "RUNBOOK_CLOCK";
 /// Replaces the host name recorded and shown.
-pub const HOSTNAME_ENV: &str = "RUNBOOK_HOSTNAME";
+pub(crate) const HOSTNAME_ENV: &str = "RUNBOOK_HOSTNAME";
 
 /// Where times come from.
 #[derive(Debug, Clone, Copy)]
-pub enum Clock {
+pub(crate) enum Clock {
     System,
     /// Always this instant; stopwatches always read 0.
     Fixed(jiff::Timestamp),
 }
 
 impl Clock {
-    pub fn now(&self) -> jiff::Timestamp {
+    pub(crate) fn now(&self) -> jiff::Timestamp {
         match self {
             Clock::System => jiff::Timestamp::now(),
             Clock::Fixed(at) => *at,
@@ -37,36 +37,36 @@ impl Clock {
     }
 
     /// `now()` as `run.json` writes it: RFC 3339 UTC to the millisecond.
-    pub fn rfc3339(&self) -> String {
+    pub(crate) fn rfc3339(&self) -> String {
         rfc3339(self.now())
     }
 
-    pub fn stopwatch(&self) -> Stopwatch {
+    pub(crate) fn stopwatch(&self) -> Stopwatch {
         Stopwatch { started: Instant::now(), fixed: matches!(self, Clock::Fixed(_)) }
     }
 }
 
 /// A timestamp as `run.json` writes it.
-pub fn rfc3339(ts: jiff::Timestamp) -> String {
+pub(crate) fn rfc3339(ts: jiff::Timestamp) -> String {
     ts.round(jiff::Unit::Millisecond).unwrap_or(ts).to_string()
 }
 
 /// Measures a duration for the record (0 under a fixed clock).
 #[derive(Debug, Clone, Copy)]
-pub struct Stopwatch {
+pub(crate) struct Stopwatch {
     started: Instant,
     fixed: bool,
 }
 
 impl Stopwatch {
-    pub fn elapsed_ms(&self) -> u64 {
+    pub(crate) fn elapsed_ms(&self) -> u64 {
         if self.fixed { 0 } else { u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX) }
     }
 }
 
 /// Everything a run reads from the world, read once.
 #[derive(Clone)]
-pub struct RunContext {
+pub(crate) struct RunContext {
     /// The environment steps start from (plus the `RUNBOOK_*` variables of the run) and that
     /// templates see as `env`.
     pub env: BTreeMap<String, String>,
@@ -92,7 +92,7 @@ pub struct RunContext {
 impl RunContext {
     /// The context of this process: its environment, user, host name and the system clock
     /// (unless pinned by [`CLOCK_ENV`] / [`HOSTNAME_ENV`]).
-    pub fn from_process(cwd: PathBuf, gpu: Arc<dyn GpuSource>) -> Result<RunContext, String> {
+    pub(crate) fn from_process(cwd: PathBuf, gpu: Arc<dyn GpuSource>) -> Result<RunContext, String> {
         let env: BTreeMap<String, String> = std::env::vars().collect();
         let clock = match env.get(CLOCK_ENV).filter(|v| !v.is_empty()) {
             Some(text) => Clock::Fixed(
@@ -112,12 +112,12 @@ impl RunContext {
     }
 
     /// The values of the environment variables named `names` that are set (to redact them).
-    pub fn values_of<'a>(&'a self, names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    pub(crate) fn values_of<'a>(&'a self, names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
         names.into_iter().filter_map(|name| self.env.get(name).cloned()).collect()
     }
 
     /// Who confirmed a step, and when: `alice at 2026-01-02T03:04:05Z`.
-    pub fn confirmed_by(&self) -> String {
+    pub(crate) fn confirmed_by(&self) -> String {
         format!("{} at {}", self.user, self.clock.rfc3339())
     }
 }
@@ -131,7 +131,7 @@ fn user(env: &BTreeMap<String, String>) -> String {
 
 /// `bash --noprofile --norc -eo pipefail -c` with bash's full path when bash is on `path`, else
 /// `sh -e -c` (DESIGN §3). The full path: spawning by name would search PATH for every step.
-pub fn default_shell(path: Option<&str>) -> Vec<String> {
+pub(crate) fn default_shell(path: Option<&str>) -> Vec<String> {
     let bash = path.and_then(|paths| std::env::split_paths(paths).map(|dir| dir.join("bash")).find(|p| p.is_file()));
     match bash {
         Some(bash) => {

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Everything a run is made of: what to run, how, and the inputs it reads from the world.
-pub struct RunRequest<'a> {
+pub(crate) struct RunRequest<'a> {
     pub kb: &'a Kb,
     pub runbook: &'a Runbook,
     /// The runbook's steps (checked for errors by the caller).
@@ -38,7 +38,7 @@ pub struct RunRequest<'a> {
 
 /// How a run ended.
 #[derive(Debug)]
-pub struct RunOutcome {
+pub(crate) struct RunOutcome {
     pub record: RunRecord,
     pub archive_dir: Option<PathBuf>,
     /// Why the archive is missing or incomplete, if it is.
@@ -46,7 +46,7 @@ pub struct RunOutcome {
 }
 
 /// Runs the request's runbook (or, with `--dry-run`, shows it), reporting to `reporter`.
-pub fn execute(request: &RunRequest, reporter: &mut dyn Reporter) -> Result<RunOutcome, Invalid> {
+pub(crate) fn execute(request: &RunRequest, reporter: &mut dyn Reporter) -> Result<RunOutcome, Invalid> {
     let RunRequest { kb, runbook, body, options, .. } = *request;
     let vars = resolve_vars(kb, runbook, &options.host_vars, &options.vars)?;
     let mut plans = plan(body, options)?;

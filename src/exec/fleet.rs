@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 
 /// One host to run on, as `--on` or the inventory names it.
 #[derive(Debug, Clone)]
-pub struct HostSpec {
+pub(crate) struct HostSpec {
     pub name: String,
     pub target: Target,
     /// Inventory vars: they set the runbook's variables of the same name on this host.
@@ -34,7 +34,7 @@ pub struct HostSpec {
 }
 
 /// What a fleet run is made of.
-pub struct FleetRequest<'a> {
+pub(crate) struct FleetRequest<'a> {
     pub kb: &'a Kb,
     pub runbook: &'a Runbook,
     pub body: &'a Body,
@@ -55,7 +55,7 @@ pub struct FleetRequest<'a> {
 /// was (its folder copied into the new run), each other one resumes its own run from the step
 /// that did not pass (DESIGN §4's `--resume`, per host), or starts again when it never ran.
 #[derive(Debug, Clone)]
-pub struct FleetResume {
+pub(crate) struct FleetResume {
     pub run_id: String,
     pub dir: PathBuf,
     /// Its hosts, as it recorded them (`running` for a run that was killed).
@@ -65,7 +65,7 @@ pub struct FleetResume {
 impl FleetResume {
     /// The fleet run in `dir` (its record read already), if it can be continued with `body`:
     /// refused when every host passed or the runbook changed since. Nothing has run yet.
-    pub fn new(dir: PathBuf, previous: &RunRecord, body: &Body) -> Result<FleetResume, Invalid> {
+    pub(crate) fn new(dir: PathBuf, previous: &RunRecord, body: &Body) -> Result<FleetResume, Invalid> {
         let id = &previous.runbook.id;
         let Some(fleet) = &previous.fleet else {
             return Err(super::plan::invalid(format!("{} is not a fleet run", previous.run_id), None));
@@ -113,7 +113,7 @@ enum HostResume {
 }
 
 /// Where a fleet run's progress goes; shared by the hosts' threads.
-pub trait FleetReporter: Sync {
+pub(crate) trait FleetReporter: Sync {
     /// The reporter of one host's run (its events, tagged with the host where that is wanted).
     fn host(&self, host: &str) -> Box<dyn Reporter + '_>;
     /// Asks the person running the fleet; called once per step, under a lock.
@@ -126,16 +126,13 @@ pub trait FleetReporter: Sync {
 
 /// How a fleet run ended.
 #[derive(Debug)]
-pub struct FleetOutcome {
+pub(crate) struct FleetOutcome {
     pub record: RunRecord,
-    /// The host records, in the order of the request's hosts (`None`: the host never ran).
-    pub hosts: Vec<Option<RunRecord>>,
-    pub archive_dir: Option<PathBuf>,
     pub archive_error: Option<String>,
 }
 
 /// Runs the request's runbook on every host, `forks` at a time.
-pub fn run(request: &FleetRequest, reporter: &dyn FleetReporter) -> Result<FleetOutcome, Invalid> {
+pub(crate) fn run(request: &FleetRequest, reporter: &dyn FleetReporter) -> Result<FleetOutcome, Invalid> {
     let started = request.context.clock.now();
     let mut record = fleet_record(request, started);
     let mut archive_error = None;
@@ -169,7 +166,7 @@ pub fn run(request: &FleetRequest, reporter: &dyn FleetReporter) -> Result<Fleet
     }
     reporter.fleet_finished(&record, dir.as_deref());
     let archive_error = archive_error.or_else(|| results.iter().find_map(|r| r.archive_error.clone()));
-    Ok(FleetOutcome { record, hosts: results.into_iter().map(|r| r.record).collect(), archive_dir: dir, archive_error })
+    Ok(FleetOutcome { record, archive_error })
 }
 
 /// What every host's thread reads.

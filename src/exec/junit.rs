@@ -4,7 +4,7 @@ use crate::record::{Outcome, RunRecord};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use std::time::Duration;
 
-pub fn render(run: &RunRecord) -> Result<String, quick_junit::SerializeError> {
+pub(crate) fn render(run: &RunRecord) -> Result<String, quick_junit::SerializeError> {
     let mut suite = TestSuite::new(run.runbook.id.as_str());
     for step in &run.steps {
         let mut status = match step.outcome {

@@ -8,13 +8,13 @@ use std::path::PathBuf;
 
 /// One log: the full path and the path relative to the run folder.
 #[derive(Debug, Clone)]
-pub struct LogFile {
+pub(crate) struct LogFile {
     pub path: PathBuf,
     pub relative: String,
 }
 
 #[derive(Debug, Default)]
-pub struct StepLogs {
+pub(crate) struct StepLogs {
     pub stdout: Option<LogFile>,
     pub stderr: Option<LogFile>,
 }
@@ -27,17 +27,17 @@ impl StepLogs {
         }
     }
 
-    pub fn path(&self, kind: StreamKind) -> Option<PathBuf> {
+    pub(crate) fn path(&self, kind: StreamKind) -> Option<PathBuf> {
         self.log(kind).map(|log| log.path.clone())
     }
 
     /// The run-relative name of the log, if anything was written to it.
-    pub fn written(&self, kind: StreamKind) -> Option<String> {
+    pub(crate) fn written(&self, kind: StreamKind) -> Option<String> {
         self.log(kind).filter(|log| log.path.exists()).map(|log| log.relative.clone())
     }
 
     /// Appends one line (probes write what they saw this way).
-    pub fn write_line(&self, kind: StreamKind, line: &str) {
+    pub(crate) fn write_line(&self, kind: StreamKind, line: &str) {
         if let Some(log) = self.log(kind)
             && let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(&log.path)
         {
@@ -46,7 +46,7 @@ impl StepLogs {
     }
 
     /// Marks where a retry begins, in logs that already hold output.
-    pub fn separator(&self, attempt: u32) {
+    pub(crate) fn separator(&self, attempt: u32) {
         for log in [&self.stdout, &self.stderr].into_iter().flatten() {
             if log.path.exists()
                 && let Ok(mut file) = std::fs::OpenOptions::new().append(true).open(&log.path)

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 /// What `runbook exec` was asked to do.
 #[derive(Debug, Clone, Default)]
-pub struct ExecOptions {
+pub(crate) struct ExecOptions {
     /// `--var name=value`, in order.
     pub vars: Vec<(String, String)>,
     pub yes: bool,
@@ -62,7 +62,7 @@ pub(super) fn invalid(message: impl Into<String>, hint: Option<String>) -> Inval
 }
 
 /// What to do with one step.
-pub enum Plan {
+pub(crate) enum Plan {
     Run,
     Skip(String),
     /// A step that passed in the run being resumed.
@@ -71,7 +71,7 @@ pub enum Plan {
 
 /// Variables: `runbook.toml`, then front matter, then a fleet host's vars, then `--var` (only
 /// for declared names).
-pub fn resolve_vars(
+pub(crate) fn resolve_vars(
     kb: &Kb,
     rb: &Runbook,
     host_vars: &BTreeMap<String, serde_json::Value>,
@@ -112,7 +112,7 @@ pub fn resolve_vars(
 }
 
 /// Which steps run, from `--from`, `--only` and `--diagnose`.
-pub fn plan(body: &Body, opts: &ExecOptions) -> Result<Vec<Plan>, Invalid> {
+pub(crate) fn plan(body: &Body, opts: &ExecOptions) -> Result<Vec<Plan>, Invalid> {
     if let Some(from) = &opts.from {
         known_step(body, from, "--from")?;
     }
@@ -158,7 +158,11 @@ fn known_step(body: &Body, id: &str, flag: &str) -> Result<(), Invalid> {
 /// For `--resume`: the steps of the latest run that passed, carried over with their results,
 /// up to the first one that did not (one entry per step of `body`), and the id of that run.
 /// Refused when the runbook changed since.
-pub fn carry_over(rb: &Runbook, body: &Body, opts: &ExecOptions) -> Result<(Vec<Option<StepRecord>>, String), Invalid> {
+pub(crate) fn carry_over(
+    rb: &Runbook,
+    body: &Body,
+    opts: &ExecOptions,
+) -> Result<(Vec<Option<StepRecord>>, String), Invalid> {
     let runs = Archives::new(&opts.archives_dir).runs();
     let from_dir = match &opts.resume_from {
         Some(dir) => {

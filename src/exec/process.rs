@@ -19,14 +19,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long a process group gets between SIGTERM and SIGKILL.
-pub const KILL_GRACE: Duration = Duration::from_secs(2);
+pub(crate) const KILL_GRACE: Duration = Duration::from_secs(2);
 /// The longest the loop sleeps before looking at the clock and the interrupt flag again.
 const TICK: Duration = Duration::from_millis(50);
 /// How long to wait for pipes held by processes that could not be found after SIGKILL.
 const ABANDON_AFTER: Duration = Duration::from_secs(1);
 
 /// What to run.
-pub struct Spawn {
+pub(crate) struct Spawn {
     pub program: String,
     pub args: Vec<String>,
     /// The whole environment of the process (nothing is inherited).
@@ -43,12 +43,11 @@ pub struct Spawn {
 
 /// How the process ended.
 #[derive(Debug)]
-pub struct Finished {
+pub(crate) struct Finished {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     pub timed_out: bool,
     pub interrupted: bool,
-    pub duration: Duration,
     pub stdout: StreamSummary,
     pub stderr: StreamSummary,
 }
@@ -176,7 +175,7 @@ impl Stopper {
 /// Runs `spawn` to completion, timeout or interruption, handing every live output line to
 /// `live`. Returns an error only when the process cannot be started. With a `watchdog`, the
 /// process and what it starts are killed even if `runbook` itself is killed meanwhile.
-pub fn run(
+pub(crate) fn run(
     spawn: Spawn,
     timeout: Duration,
     sinks: [StreamSink; 2],
@@ -325,7 +324,6 @@ fn supervise(
         signal,
         timed_out: stopper.timed_out,
         interrupted: stopper.stopping && !stopper.timed_out,
-        duration: started.elapsed(),
         stdout: stdout.state.finish(live),
         stderr: stderr.state.finish(live),
     })
@@ -425,11 +423,11 @@ fn our_children() -> Vec<u32> {
 }
 
 /// Makes `runbook` the reaper of orphans its steps leave behind, so a timeout can find them.
-pub fn become_subreaper() {
+pub(crate) fn become_subreaper() {
     let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
 }
 
 /// Collects exited orphans (zombies) re-parented to us; never blocks.
-pub fn reap_orphans() {
+pub(crate) fn reap_orphans() {
     while let Ok(Some(_)) = rustix::process::wait(rustix::process::WaitOptions::NOHANG) {}
 }

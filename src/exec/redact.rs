@@ -4,28 +4,28 @@
 use std::borrow::Cow;
 
 /// What a secret value is replaced with.
-pub const MASK: &str = "****";
+pub(crate) const MASK: &str = "****";
 
 #[derive(Debug, Clone, Default)]
-pub struct Redactor {
+pub(crate) struct Redactor {
     /// Secret values, longest first so a secret containing another is masked whole.
     secrets: Vec<String>,
 }
 
 impl Redactor {
     /// Builds a redactor from secret values (empty values are ignored).
-    pub fn new(values: impl IntoIterator<Item = String>) -> Redactor {
+    pub(crate) fn new(values: impl IntoIterator<Item = String>) -> Redactor {
         let mut secrets: Vec<String> = values.into_iter().filter(|v| !v.is_empty()).collect();
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
         Redactor { secrets }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.secrets.is_empty()
     }
 
-    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+    pub(crate) fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         if self.secrets.iter().all(|s| !text.contains(s.as_str())) {
             return Cow::Borrowed(text);
         }
@@ -38,7 +38,7 @@ impl Redactor {
         Cow::Owned(out)
     }
 
-    pub fn redact_bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+    pub(crate) fn redact_bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
         let mut out: Cow<'a, [u8]> = Cow::Borrowed(bytes);
         for secret in &self.secrets {
             let needle = secret.as_bytes();
@@ -60,7 +60,7 @@ impl Redactor {
 
     /// Where to cut a long chunk of output so that no secret straddles the cut: `len`, or
     /// earlier when the chunk ends with the beginning of a secret.
-    pub fn safe_cut(&self, chunk: &[u8]) -> usize {
+    pub(crate) fn safe_cut(&self, chunk: &[u8]) -> usize {
         let mut cut = chunk.len();
         for secret in &self.secrets {
             let secret = secret.as_bytes();

@@ -17,11 +17,11 @@ use crate::model::version::VersionReq;
 /// Renders one template to text; `Ok(None)` means "not yet" (a dry run cannot know what an
 /// earlier step will capture), and the value stays as written. The error is the renderer's
 /// message.
-pub type Render<'a> = dyn Fn(&Template) -> Result<Option<String>, String> + 'a;
+pub(crate) type Render<'a> = dyn Fn(&Template) -> Result<Option<String>, String> + 'a;
 
 /// Why a step cannot be made concrete.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ResolveError {
+pub(crate) enum ResolveError {
     /// A template did not render (an undefined name, a filter error).
     #[error("{0}")]
     Render(String),
@@ -46,7 +46,7 @@ fn text(render: &Render, template: &Template) -> Result<String, ResolveError> {
 
 /// A step with every value concrete.
 #[derive(Debug, Clone)]
-pub struct ResolvedStep {
+pub(crate) struct ResolvedStep {
     pub name: String,
     pub action: ResolvedAction,
     pub env: Vec<(String, String)>,
@@ -55,7 +55,7 @@ pub struct ResolvedStep {
 }
 
 #[derive(Debug, Clone)]
-pub enum ResolvedAction {
+pub(crate) enum ResolvedAction {
     Run {
         script: String,
         shell: Vec<String>,
@@ -69,7 +69,7 @@ pub enum ResolvedAction {
 
 impl ResolvedStep {
     /// The command line or probe as it will run, for output, `--dry-run` and the archive.
-    pub fn command(&self) -> String {
+    pub(crate) fn command(&self) -> String {
         match &self.action {
             ResolvedAction::Run { script, .. } => script.trim_end().to_string(),
             ResolvedAction::Probe(probe) => {
@@ -80,7 +80,7 @@ impl ResolvedStep {
     }
 }
 
-pub fn resolve_step(step: &Step, render: &Render) -> Result<ResolvedStep, ResolveError> {
+pub(crate) fn resolve_step(step: &Step, render: &Render) -> Result<ResolvedStep, ResolveError> {
     let action = match &step.action {
         Action::Run(run) => {
             let mut captures = Vec::with_capacity(run.captures.len());
@@ -163,7 +163,7 @@ fn pattern(render: &Render, pattern: &LinePattern) -> Result<LinePattern, Resolv
     }
 }
 
-pub fn resolve_matcher(matcher: &Matcher, render: &Render) -> Result<Matcher, ResolveError> {
+pub(crate) fn resolve_matcher(matcher: &Matcher, render: &Render) -> Result<Matcher, ResolveError> {
     Ok(match matcher {
         Matcher::Equals(Scalar::Number(v)) => Matcher::Equals(Scalar::Number(number(render, v)?)),
         Matcher::Equals(Scalar::Text(t)) => Matcher::Equals(Scalar::Text(literal(render, t)?)),
@@ -188,7 +188,7 @@ fn lines_opt(m: &Option<LinesMatcher>, render: &Render) -> Result<Option<LinesMa
 }
 
 /// The probe with every template and matcher its fields declare rendered.
-pub fn resolve_probe(probe: &Probe, render: &Render) -> Result<Probe, ResolveError> {
+pub(crate) fn resolve_probe(probe: &Probe, render: &Render) -> Result<Probe, ResolveError> {
     let mut resolved = probe.clone();
     let mut slots = Vec::new();
     resolved.slots_mut(&mut slots);

@@ -23,7 +23,7 @@ use std::time::Instant;
 
 /// How one scenario went.
 #[derive(Debug, Clone)]
-pub struct ScenarioResult {
+pub(crate) struct ScenarioResult {
     pub runbook: String,
     pub name: String,
     /// What differed from the expectation, or what the run reached for outside the scenario;
@@ -35,13 +35,13 @@ pub struct ScenarioResult {
 }
 
 impl ScenarioResult {
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         self.differences.is_empty()
     }
 }
 
 /// One scenario to run.
-pub struct ScenarioRun<'a> {
+pub(crate) struct ScenarioRun<'a> {
     pub kb: &'a Kb,
     pub runbook: &'a Runbook,
     /// Its steps (a document's plain steps, read with no values: they are read again with the
@@ -55,7 +55,7 @@ pub struct ScenarioRun<'a> {
     pub dir: &'a Path,
 }
 
-pub fn run(request: &ScenarioRun) -> ScenarioResult {
+pub(crate) fn run(request: &ScenarioRun) -> ScenarioResult {
     let started = Instant::now();
     let mut result = ScenarioResult {
         runbook: request.runbook.id.clone(),
@@ -234,7 +234,7 @@ fn scenario_env(bin: &Path, base: &Path, root: &Path, home: &Path) -> BTreeMap<S
 }
 
 /// Every way the run differs from the expectation, in words.
-pub fn compare(scenario: &Scenario, record: &RunRecord) -> Vec<String> {
+pub(crate) fn compare(scenario: &Scenario, record: &RunRecord) -> Vec<String> {
     let expect = &scenario.expect.value;
     let mut out = Vec::new();
     if let Some(verdict) = &expect.verdict

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// The text tools every scenario has, taken from the host: they read only what they are given.
 /// Programs that read the host itself (`df`, `id`, `ps`, `uname`, `nvidia-smi`, `curl`) are not
 /// among them: a scenario that needs one provides it.
-pub const BASE_TOOLS: &[&str] = &[
+pub(crate) const BASE_TOOLS: &[&str] = &[
     "bash",
     "sh",
     "cat",
@@ -88,7 +88,7 @@ pub const BASE_TOOLS: &[&str] = &[
 ];
 
 /// The folder of base tools, linked once for every scenario of a test run.
-pub struct BaseTools {
+pub(crate) struct BaseTools {
     pub dir: PathBuf,
     /// bash inside it, to run scripts and command fixtures with.
     pub bash: PathBuf,
@@ -96,7 +96,7 @@ pub struct BaseTools {
 
 impl BaseTools {
     /// Links the tools found on `host_path` into `dir`.
-    pub fn link(dir: &Path, host_path: &str) -> std::io::Result<BaseTools> {
+    pub(crate) fn link(dir: &Path, host_path: &str) -> std::io::Result<BaseTools> {
         std::fs::create_dir_all(dir)?;
         for tool in BASE_TOOLS {
             let found = std::env::split_paths(host_path).map(|d| d.join(tool)).find(|p| p.is_file());
@@ -116,7 +116,7 @@ impl BaseTools {
 }
 
 /// A scenario's world, alive while its run lasts; the servers stop when it is dropped.
-pub struct World {
+pub(crate) struct World {
     pub root: PathBuf,
     pub bin: PathBuf,
     pub home: PathBuf,
@@ -134,7 +134,7 @@ impl Drop for World {
 }
 
 /// What the world needs to be built.
-pub struct WorldInput<'a> {
+pub(crate) struct WorldInput<'a> {
     pub scenario: &'a Scenario,
     /// The scenario's own folder (empty, removed afterwards).
     pub dir: &'a Path,
@@ -144,7 +144,7 @@ pub struct WorldInput<'a> {
     pub render: &'a dyn Fn(&str) -> Result<String, String>,
 }
 
-pub fn build(input: &WorldInput) -> Result<World, String> {
+pub(crate) fn build(input: &WorldInput) -> Result<World, String> {
     let io = |what: &str, e: std::io::Error| format!("cannot build the scenario's {what}: {e}");
     let root = input.dir.join("root");
     let bin = input.dir.join("bin");

@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 
 /// The results of a step as templates read them: `steps.<id>.passed` and friends.
 #[derive(Debug, Clone)]
-pub struct StepState {
+pub(crate) struct StepState {
     pub passed: bool,
     pub status: Outcome,
     pub exit: Option<i32>,
     pub stdout: String,
 }
 
-pub struct Scope {
+pub(crate) struct Scope {
     vars: BTreeMap<String, Value>,
     captures: BTreeMap<String, Value>,
     steps: BTreeMap<String, Value>,
@@ -24,7 +24,7 @@ pub struct Scope {
 }
 
 impl Scope {
-    pub fn new(
+    pub(crate) fn new(
         vars: &BTreeMap<String, serde_json::Value>,
         host: &crate::record::Host,
         env: &BTreeMap<String, String>,
@@ -43,12 +43,12 @@ impl Scope {
         }
     }
 
-    pub fn capture(&mut self, name: &str, value: &str) {
+    pub(crate) fn capture(&mut self, name: &str, value: &str) {
         self.captures.insert(name.to_string(), Value::from(value));
         self.root.take();
     }
 
-    pub fn record_step(&mut self, id: &str, state: StepState) {
+    pub(crate) fn record_step(&mut self, id: &str, state: StepState) {
         let mut map = BTreeMap::new();
         map.insert("passed", Value::from(state.passed));
         map.insert("status", Value::from(state.status.as_str()));
@@ -59,7 +59,7 @@ impl Scope {
     }
 
     /// The root value templates are rendered against. Captures shadow variables of the same name.
-    pub fn value(&self) -> Value {
+    pub(crate) fn value(&self) -> Value {
         self.root.get_or_init(|| self.build()).clone()
     }
 

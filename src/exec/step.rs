@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// A finished step: its record, and the start of its stdout for `steps.<id>.stdout`.
-pub struct StepRun {
+pub(super) struct StepRun {
     pub record: StepRecord,
     pub stdout_head: String,
     /// The step's host could not be reached, or the connection dropped (DESIGN §17): why.

@@ -10,22 +10,22 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 
 /// Bytes of the end of each stream kept in `run.json`.
-pub const TAIL_BYTES: usize = 8 * 1024;
+pub(crate) const TAIL_BYTES: usize = 8 * 1024;
 /// Bytes of the start of stdout visible to templates as `steps.<id>.stdout`.
-pub const HEAD_BYTES: usize = 1024 * 1024;
+pub(crate) const HEAD_BYTES: usize = 1024 * 1024;
 /// Lines longer than this are handled in pieces (a binary blob has no newlines at all).
-pub const MAX_LINE: usize = 64 * 1024;
+pub(crate) const MAX_LINE: usize = 64 * 1024;
 /// Bytes per stream and step echoed live; the rest is only in the log file.
-pub const LIVE_BYTES: u64 = 1024 * 1024;
+pub(crate) const LIVE_BYTES: u64 = 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamKind {
+pub(crate) enum StreamKind {
     Stdout,
     Stderr,
 }
 
 impl StreamKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             StreamKind::Stdout => "stdout",
             StreamKind::Stderr => "stderr",
@@ -35,7 +35,7 @@ impl StreamKind {
 
 /// What a stream amounted to.
 #[derive(Debug, Clone, Default)]
-pub struct StreamSummary {
+pub(crate) struct StreamSummary {
     pub bytes: u64,
     pub tail: String,
     pub truncated: bool,
@@ -49,7 +49,7 @@ pub struct StreamSummary {
 }
 
 /// How one stream is to be consumed.
-pub struct StreamSink {
+pub(crate) struct StreamSink {
     pub kind: StreamKind,
     pub redactor: Redactor,
     /// The log file, created (in append mode) when the first output arrives: a quiet step leaves
@@ -61,10 +61,10 @@ pub struct StreamSink {
 }
 
 /// Where live lines go: the stream they came from and the text (redacted, printable).
-pub type Live<'a> = dyn FnMut(StreamKind, &str) + 'a;
+pub(crate) type Live<'a> = dyn FnMut(StreamKind, &str) + 'a;
 
 /// One stream being consumed, chunk by chunk as the process writes it.
-pub struct StreamState {
+pub(crate) struct StreamState {
     kind: StreamKind,
     redactor: Redactor,
     log_path: Option<std::path::PathBuf>,
@@ -90,7 +90,7 @@ pub struct StreamState {
 }
 
 impl StreamState {
-    pub fn new(sink: StreamSink) -> StreamState {
+    pub(crate) fn new(sink: StreamSink) -> StreamState {
         StreamState {
             kind: sink.kind,
             redactor: sink.redactor,
@@ -114,7 +114,7 @@ impl StreamState {
     }
 
     /// Consumes one chunk of output as the process wrote it.
-    pub fn feed(&mut self, chunk: &[u8], live: &mut Live) {
+    pub(crate) fn feed(&mut self, chunk: &[u8], live: &mut Live) {
         self.bytes += chunk.len() as u64;
         let mut rest = chunk;
         while let Some(newline) = memchr::memchr(b'\n', rest) {
@@ -169,7 +169,7 @@ impl StreamState {
     }
 
     /// The end of the stream: the last unterminated line, then the summary.
-    pub fn finish(mut self, live: &mut Live) -> StreamSummary {
+    pub(crate) fn finish(mut self, live: &mut Live) -> StreamSummary {
         if !self.pending.is_empty() {
             let last = std::mem::take(&mut self.pending);
             self.line(&last, false, live);
@@ -181,7 +181,7 @@ impl StreamState {
     /// the output any more (no secret to mask, no pattern or capture left to find, the live view
     /// and the head are full). Everything so far is in the file first; from here on the caller
     /// moves the bytes itself (`splice`) and reports them with [`StreamState::passed_through`].
-    pub fn pass_through(&mut self) -> Option<&File> {
+    pub(crate) fn pass_through(&mut self) -> Option<&File> {
         if !self.passing_through {
             let needed = !self.redactor.is_empty()
                 || self.scanner.is_some()
@@ -204,12 +204,12 @@ impl StreamState {
     }
 
     /// `count` more bytes went straight to the log file.
-    pub fn passed_through(&mut self, count: u64) {
+    pub(crate) fn passed_through(&mut self, count: u64) {
         self.bytes += count;
     }
 
     /// Moving bytes to the log failed: `problem` says why; the rest of the output is only counted.
-    pub fn pass_through_failed(&mut self, problem: String) {
+    pub(crate) fn pass_through_failed(&mut self, problem: String) {
         self.log_error = Some(problem);
         self.log = None;
     }

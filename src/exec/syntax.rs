@@ -3,7 +3,7 @@
 use std::process::{Command, Stdio};
 
 /// Bash's complaint about `script`, or `None` when it parses (or when there is no bash to ask).
-pub fn bash_syntax_error(script: &str) -> Option<String> {
+pub(crate) fn bash_syntax_error(script: &str) -> Option<String> {
     let output = Command::new("bash")
         .args(["--noprofile", "--norc", "-n", "-c", script, "plain-step"])
         .stdin(Stdio::null())

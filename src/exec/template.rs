@@ -7,9 +7,9 @@ use minijinja::{Environment, UndefinedBehavior, Value};
 /// The work one step string or expression may do: about a million template instructions or
 /// 64 MB of data (minijinja's fuel). Real step templates use a few hundred; without a bound, a
 /// loop of loops or `[1] * 100000000` in a runbook would hang or exhaust memory at `exec`.
-pub const TEMPLATE_FUEL: u64 = 1_000_000;
+pub(crate) const TEMPLATE_FUEL: u64 = 1_000_000;
 
-pub struct Renderer {
+pub(crate) struct Renderer {
     env: Environment<'static>,
 }
 
@@ -20,7 +20,7 @@ impl Default for Renderer {
 }
 
 impl Renderer {
-    pub fn new() -> Renderer {
+    pub(crate) fn new() -> Renderer {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(TEMPLATE_FUEL));
@@ -35,7 +35,7 @@ impl Renderer {
     }
 
     /// Renders `template` over `scope`; plain strings come back as they are.
-    pub fn render(&self, template: &Template, scope: &Value) -> Result<String, String> {
+    pub(crate) fn render(&self, template: &Template, scope: &Value) -> Result<String, String> {
         if !template.is_templated() {
             return Ok(template.source.clone());
         }
@@ -45,7 +45,7 @@ impl Renderer {
     }
 
     /// Evaluates an expression for its truth (`when`, `assert`).
-    pub fn truthy(&self, expr: &Expr, scope: &Value) -> Result<bool, String> {
+    pub(crate) fn truthy(&self, expr: &Expr, scope: &Value) -> Result<bool, String> {
         let compiled = self
             .env
             .compile_expression(&expr.source)
@@ -88,7 +88,7 @@ fn shell_quote_filter(value: Value) -> String {
     shell_quote(&text)
 }
 
-pub use crate::util::shell::shell_quote;
+pub(crate) use crate::util::shell::shell_quote;
 
 #[cfg(test)]
 mod tests {

@@ -21,11 +21,11 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
 
 /// The subcommand that runs the guard (hidden from `--help`).
-pub const SUBCOMMAND: &str = "__watchdog";
+pub(crate) const SUBCOMMAND: &str = "__watchdog";
 
 /// The engine's end of the guard.
 #[derive(Debug)]
-pub struct Watchdog {
+pub(crate) struct Watchdog {
     child: Child,
     pipe: Option<ChildStdin>,
     armed: u64,
@@ -33,7 +33,7 @@ pub struct Watchdog {
 
 impl Watchdog {
     /// Starts `program __watchdog` with the read end of a pipe as its stdin.
-    pub fn start(program: &Path) -> std::io::Result<Watchdog> {
+    pub(crate) fn start(program: &Path) -> std::io::Result<Watchdog> {
         // Its own process group from the moment it exists: `detach` makes it a session of its
         // own only once it runs, and a `kill -9 -<engine's group>` before that (a loaded
         // machine) would take the guard along with the engine it guards.
@@ -49,7 +49,7 @@ impl Watchdog {
     }
 
     /// The marker for the next step process, announced to the guard before the process exists.
-    pub fn arm(&mut self) -> (String, String) {
+    pub(crate) fn arm(&mut self) -> (String, String) {
         self.armed += 1;
         let name = format!("RUNBOOK_GUARD_{}_{}", self.child.id(), self.armed);
         self.send(&format!("marker {name}\n"));
@@ -57,12 +57,12 @@ impl Watchdog {
     }
 
     /// The step's process group, once its process has started.
-    pub fn started(&mut self, group: u32) {
+    pub(crate) fn started(&mut self, group: u32) {
         self.send(&format!("group {group}\n"));
     }
 
     /// The step is over: what it left running on purpose is not the guard's business.
-    pub fn done(&mut self) {
+    pub(crate) fn done(&mut self) {
         self.send("done\n");
     }
 
@@ -87,7 +87,7 @@ impl Drop for Watchdog {
 /// The guard itself: reads the engine's messages until end of file, then kills what the step in
 /// flight (if any) started. Returns the exit code.
 /// (The caller first puts the process in its own session: see [`detach`].)
-pub fn serve(input: impl BufRead) -> i32 {
+pub(crate) fn serve(input: impl BufRead) -> i32 {
     let mut marker: Option<String> = None;
     let mut group: Option<u32> = None;
     for line in input.lines() {
@@ -117,7 +117,7 @@ pub fn serve(input: impl BufRead) -> i32 {
 /// Puts the guard in its own session, so `kill -9 -<engine's group>` and the terminal's hangup
 /// pass it by, and makes it ignore the signals `pkill runbook` or Ctrl-C would send: it ends
 /// when the engine does.
-pub fn detach() {
+pub(crate) fn detach() {
     let _ = rustix::process::setsid();
     let ignored = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {

@@ -8,16 +8,16 @@ use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 
 /// Most hits `search_runbooks` returns at once.
-pub const MAX_HITS: usize = 50;
-pub const DEFAULT_HITS: usize = 10;
+pub(super) const MAX_HITS: usize = 50;
+pub(super) const DEFAULT_HITS: usize = 10;
 /// Most runs `list_runs` returns at once.
-pub const MAX_RUNS: usize = 200;
-pub const DEFAULT_RUNS: usize = 20;
+pub(super) const MAX_RUNS: usize = 200;
+pub(super) const DEFAULT_RUNS: usize = 20;
 
 /// Tool arguments `T`, read so that an error names the argument: "`limit`: invalid type: string
 /// \"ten\", expected usize" rather than serde's bare "invalid type …". The schema is `T`'s.
 #[derive(Debug, Clone)]
-pub struct Args<T>(pub T);
+pub(super) struct Args<T>(pub T);
 
 impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Args<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -37,7 +37,7 @@ impl<T: JsonSchema> JsonSchema for Args<T> {
 }
 
 /// Reads `T` from JSON arguments; the error names the argument path when there is one.
-pub fn read<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, String> {
+pub(super) fn read<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, String> {
     // A client that sends no arguments at all means "none": the same as `{}`.
     let value = if value.is_null() { serde_json::Value::Object(serde_json::Map::new()) } else { value };
     serde_path_to_error::deserialize(value).map_err(|err| {
@@ -49,7 +49,7 @@ pub fn read<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SearchArgs {
+pub(super) struct SearchArgs {
     /// Words to look for: an error message, a symptom, a command, an alert name (`CUDA error
     /// 304`, `nvidia-smi`, `disk full`). Quote a phrase ("cuda context"); `tag:gpu`,
     /// `kind:archive` and `category:operations` inside the query filter too.
@@ -87,7 +87,7 @@ impl From<KindArg> for Kind {
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ShowArgs {
+pub(super) struct ShowArgs {
     /// The runbook's id (as `search_runbooks` returns it), one of its aliases, or its path
     /// (`runbooks/operations/cuda-304.md`).
     pub id: String,
@@ -95,7 +95,7 @@ pub struct ShowArgs {
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ListRunsArgs {
+pub(super) struct ListRunsArgs {
     /// Only runs of this runbook (id or alias).
     #[serde(default)]
     pub runbook: Option<String>,
@@ -132,7 +132,7 @@ impl From<VerdictArg> for Verdict {
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct GetRunArgs {
+pub(super) struct GetRunArgs {
     /// The run's id (from `list_runs` or `run_diagnosis`), a unique beginning of one, or
     /// `latest`.
     pub run_id: String,
@@ -140,7 +140,7 @@ pub struct GetRunArgs {
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DiagnoseArgs {
+pub(super) struct DiagnoseArgs {
     /// The runbook to run (id or alias, from `search_runbooks` or `show_runbook`).
     pub runbook: String,
     /// Values for variables the runbook declares (`vars` in `show_runbook`), for example

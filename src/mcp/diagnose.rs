@@ -23,7 +23,7 @@ use tokio_util::codec::{FramedRead, LinesCodec};
 use tokio_util::sync::CancellationToken;
 
 /// Diagnoses running at once, across all sessions of one server.
-pub const MAX_AT_ONCE: usize = 2;
+pub(super) const MAX_AT_ONCE: usize = 2;
 /// How long a stopped run gets to finish its step and write its archive before it is killed.
 const GRACE: Duration = Duration::from_secs(10);
 /// Longest event line read from the child; longer ones (a huge output line) are skipped.
@@ -35,7 +35,7 @@ const MAX_CLIENT_NAME: usize = 100;
 
 /// What a diagnosis will run: checked before anything starts.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
+pub(super) struct Plan {
     pub runbook: String,
     pub vars: Vec<(String, String)>,
     pub kb_root: Option<PathBuf>,
@@ -46,7 +46,7 @@ pub struct Plan {
 
 /// Checks a `run_diagnosis` call against the KB: the runbook exists and can run, every
 /// variable is one it declares, with a plain value.
-pub fn plan(snapshot: &Snapshot, args: DiagnoseArgs) -> Result<Plan, ToolError> {
+pub(super) fn plan(snapshot: &Snapshot, args: DiagnoseArgs) -> Result<Plan, ToolError> {
     let kb = snapshot.kb();
     let idx = find(kb, &args.runbook)?;
     let rb = &kb[idx];
@@ -118,7 +118,7 @@ fn plain(name: &str, value: Value) -> Result<String, ToolError> {
 }
 
 /// Starts diagnoses as child `runbook exec` processes, a few at a time.
-pub struct Diagnoser {
+pub(super) struct Diagnoser {
     /// The `runbook` binary.
     exe: PathBuf,
     timeout: Duration,
@@ -142,12 +142,12 @@ struct Events {
 }
 
 impl Diagnoser {
-    pub fn new(exe: PathBuf, timeout: Duration) -> Diagnoser {
+    pub(super) fn new(exe: PathBuf, timeout: Duration) -> Diagnoser {
         Diagnoser { exe, timeout, slots: Arc::new(Semaphore::new(MAX_AT_ONCE)) }
     }
 
     /// Runs `plan` for `client`; the run is stopped when `cancel` fires (the client gave up).
-    pub async fn run(&self, plan: Plan, client: &str, cancel: CancellationToken) -> Result<Value, ToolError> {
+    pub(super) async fn run(&self, plan: Plan, client: &str, cancel: CancellationToken) -> Result<Value, ToolError> {
         let _slot = self.slots.clone().try_acquire_owned().map_err(|_| {
             ToolError::Busy(format!(
                 "{MAX_AT_ONCE} diagnoses are already running, the most at once; wait for one to finish, then call run_diagnosis again"

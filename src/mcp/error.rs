@@ -3,7 +3,7 @@
 
 /// A failed tool call.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ToolError {
+pub(crate) enum ToolError {
     #[error("invalid arguments: {0}")]
     Arguments(String),
     #[error("no runbook `{query}`{}; `search_runbooks` finds runbooks by words", did_you_mean(.suggestions))]

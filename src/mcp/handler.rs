@@ -54,7 +54,7 @@ pub struct Options {
 /// The runbook MCP server. Cheap to clone: sessions of one server share its library and its
 /// limit on diagnoses running at once.
 #[derive(Clone)]
-pub struct McpServer {
+pub(crate) struct McpServer {
     library: Arc<dyn Library>,
     diagnoser: Option<Arc<Diagnoser>>,
     max_output: usize,
@@ -62,7 +62,7 @@ pub struct McpServer {
 }
 
 impl McpServer {
-    pub fn new(library: Arc<dyn Library>, options: &Options) -> McpServer {
+    pub(crate) fn new(library: Arc<dyn Library>, options: &Options) -> McpServer {
         let mut tool_router = Self::tool_router();
         for route in tool_router.map.values_mut() {
             reflow_tool(&mut route.attr);
@@ -78,7 +78,7 @@ impl McpServer {
     }
 
     /// The tools as listed, in order.
-    pub fn tools(&self) -> Vec<Tool> {
+    pub(crate) fn tools(&self) -> Vec<Tool> {
         self.tool_router.list_all()
     }
 

@@ -9,12 +9,12 @@ use crate::model::{Kb, Lookup, RunbookIdx};
 use serde_json::{Value, json};
 
 /// The URI scheme of runbook resources: `runbook://cuda-304`.
-pub const SCHEME: &str = "runbook://";
+pub(crate) const SCHEME: &str = "runbook://";
 /// Resources per page of `resources/list`.
-pub const RESOURCES_PER_PAGE: usize = 500;
+pub(super) const RESOURCES_PER_PAGE: usize = 500;
 
 /// `search_runbooks`: the hits of `runbook search --json`.
-pub fn search(library: &dyn Library, args: SearchArgs) -> Result<Value, ToolError> {
+pub(super) fn search(library: &dyn Library, args: SearchArgs) -> Result<Value, ToolError> {
     if args.query.trim().is_empty() {
         return Err(ToolError::Arguments(
             "`query` is empty: give words to look for, such as `cuda 304` or `disk full`".into(),
@@ -37,7 +37,7 @@ pub fn search(library: &dyn Library, args: SearchArgs) -> Result<Value, ToolErro
 }
 
 /// Resolves an id, alias or path to one runbook, or says what the caller may have meant.
-pub fn find(kb: &Kb, query: &str) -> Result<RunbookIdx, ToolError> {
+pub(super) fn find(kb: &Kb, query: &str) -> Result<RunbookIdx, ToolError> {
     match kb.lookup(query) {
         Lookup::Found(idx) => Ok(idx),
         Lookup::Ambiguous(list) => Err(ToolError::AmbiguousRunbook {
@@ -49,7 +49,7 @@ pub fn find(kb: &Kb, query: &str) -> Result<RunbookIdx, ToolError> {
 }
 
 /// `show_runbook`: the JSON of `runbook show --json`, and the file's Markdown.
-pub fn show(kb: &Kb, args: ShowArgs) -> Result<Value, ToolError> {
+pub(super) fn show(kb: &Kb, args: ShowArgs) -> Result<Value, ToolError> {
     let idx = find(kb, &args.id)?;
     let rb = &kb[idx];
     let body = kb.body(idx).map_err(|e| ToolError::Failed(format!("cannot read {}: {e}", rb.path)))?;
@@ -58,13 +58,13 @@ pub fn show(kb: &Kb, args: ShowArgs) -> Result<Value, ToolError> {
     Ok(json!({"runbook": runbook, "markdown": body.source, "resource": uri(&rb.id)}))
 }
 
-pub fn uri(id: &str) -> String {
+pub(super) fn uri(id: &str) -> String {
     format!("{SCHEME}{id}")
 }
 
 /// One runbook as a resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub(super) struct Entry {
     pub uri: String,
     pub id: String,
     pub title: String,
@@ -73,7 +73,7 @@ pub struct Entry {
 
 /// One page of resources from `cursor` (an offset as text; none for the first page), and the
 /// cursor of the next page.
-pub fn resources(kb: &Kb, cursor: Option<&str>) -> Result<(Vec<Entry>, Option<String>), ToolError> {
+pub(super) fn resources(kb: &Kb, cursor: Option<&str>) -> Result<(Vec<Entry>, Option<String>), ToolError> {
     let start = match cursor {
         None => 0,
         Some(text) => text
@@ -94,7 +94,7 @@ pub fn resources(kb: &Kb, cursor: Option<&str>) -> Result<(Vec<Entry>, Option<St
 }
 
 /// The Markdown of the runbook a `runbook://ID` URI names.
-pub fn read(kb: &Kb, uri: &str) -> Result<String, ToolError> {
+pub(super) fn read(kb: &Kb, uri: &str) -> Result<String, ToolError> {
     let Some(id) = uri.strip_prefix(SCHEME) else {
         return Err(ToolError::Arguments(format!(
             "`{uri}` is not a runbook resource: runbook URIs look like `{SCHEME}ID` (see resources/list)"

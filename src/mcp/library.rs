@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 /// A knowledge base held by someone: a plain [`Kb`], or the server's site that owns one.
-pub type KbRef = Arc<dyn AsRef<Kb> + Send + Sync>;
+pub(crate) type KbRef = Arc<dyn AsRef<Kb> + Send + Sync>;
 
 impl AsRef<Kb> for Kb {
     fn as_ref(&self) -> &Kb {
@@ -30,19 +30,19 @@ impl AsRef<Kb> for Kb {
 
 /// The KB and where its runs are, as of one moment.
 #[derive(Clone)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     pub kb: KbRef,
     pub archives: PathBuf,
 }
 
 impl Snapshot {
-    pub fn kb(&self) -> &Kb {
+    pub(crate) fn kb(&self) -> &Kb {
         (*self.kb).as_ref()
     }
 
     /// Masks the values of every secret the KB names (`secrets` in `runbook.toml` and in any
     /// runbook), as this process's environment has them.
-    pub fn redactor(&self) -> Redactor {
+    pub(crate) fn redactor(&self) -> Redactor {
         let kb = self.kb();
         let names: BTreeSet<&str> =
             kb.config.secrets.iter().chain(kb.runbooks.iter().flat_map(|rb| &rb.secrets)).map(String::as_str).collect();
@@ -51,7 +51,7 @@ impl Snapshot {
 }
 
 /// The knowledge base and its search, kept fresh by whoever implements this.
-pub trait Library: Send + Sync {
+pub(crate) trait Library: Send + Sync {
     fn snapshot(&self) -> Snapshot;
     fn search(&self, request: &SearchRequest) -> Result<SearchResults, String>;
     /// Called after a diagnosis wrote a run, for a library that watches files and might not
@@ -60,7 +60,7 @@ pub trait Library: Send + Sync {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum LibraryError {
+pub(crate) enum LibraryError {
     #[error(transparent)]
     Index(#[from] IndexError),
 }
@@ -70,7 +70,7 @@ const DEBOUNCE: Duration = Duration::from_millis(100);
 
 /// The library of `runbook mcp`: loaded once, reloaded when a watched file changes (or, where
 /// nothing can be watched, whenever the index finds itself stale).
-pub struct LocalLibrary {
+pub(crate) struct LocalLibrary {
     source: KbSource,
     archives_override: Option<PathBuf>,
     index: SearchIndex,
@@ -86,7 +86,7 @@ pub struct LocalLibrary {
 impl LocalLibrary {
     /// Loads the KB, brings its index up to date and starts watching. `warn` hears what goes
     /// wrong later (a reload that failed), since a tool call cannot report it.
-    pub fn open(
+    pub(crate) fn open(
         source: KbSource,
         archives_override: Option<PathBuf>,
         warn: Box<dyn Fn(&str) + Send + Sync>,

@@ -17,7 +17,5 @@ mod library;
 mod output;
 mod runs;
 
-pub use error::ToolError;
-pub use handler::{McpServer, Options};
-pub use knowledge::SCHEME;
-pub use library::{KbRef, Library, LibraryError, LocalLibrary, Snapshot};
+pub(crate) use handler::{McpServer, Options};
+pub(crate) use library::{Library, LocalLibrary, Snapshot};

@@ -11,7 +11,7 @@ const MARK: &str = "…";
 
 /// One cut made to fit the limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cut {
+pub(super) struct Cut {
     /// Where, as a JSON pointer (`/steps/3/stdout_tail`).
     pub path: String,
     pub kept: usize,
@@ -27,7 +27,7 @@ impl std::fmt::Display for Cut {
 }
 
 /// Masks every secret value in the strings (and keys) of `value`.
-pub fn redact(value: &mut Value, redactor: &Redactor) {
+pub(super) fn redact(value: &mut Value, redactor: &Redactor) {
     if redactor.is_empty() {
         return;
     }
@@ -52,7 +52,7 @@ pub fn redact(value: &mut Value, redactor: &Redactor) {
 /// Cuts `value` until its JSON takes at most `max` bytes: the longest strings first (keeping
 /// their start, or their end for `…_tail` fields), then the longest lists (keeping their first
 /// items). Returns the cuts made, in order; empty when it fit.
-pub fn cap(value: &mut Value, max: usize) -> Vec<Cut> {
+pub(super) fn cap(value: &mut Value, max: usize) -> Vec<Cut> {
     let mut cuts: Vec<Cut> = Vec::new();
     loop {
         let size = json_len(value);
@@ -78,7 +78,7 @@ pub fn cap(value: &mut Value, max: usize) -> Vec<Cut> {
 }
 
 /// `text` cut to at most `max` bytes, with a last line saying so.
-pub fn cap_text(text: String, max: usize, what_to_do: &str) -> String {
+pub(super) fn cap_text(text: String, max: usize, what_to_do: &str) -> String {
     if text.len() <= max {
         return text;
     }

@@ -12,7 +12,7 @@ use std::path::Path;
 
 /// `list_runs`: runs newest first, as `runbook archive list --json` lists them, with each run's
 /// trigger and diagnosis.
-pub fn list(kb: &Kb, archives: &Path, args: ListRunsArgs) -> Result<Value, ToolError> {
+pub(super) fn list(kb: &Kb, archives: &Path, args: ListRunsArgs) -> Result<Value, ToolError> {
     let limit = args.limit.unwrap_or(DEFAULT_RUNS);
     if !(1..=MAX_RUNS).contains(&limit) {
         return Err(ToolError::Arguments(format!("`limit` must be 1 to {MAX_RUNS}, not {limit}")));
@@ -78,7 +78,7 @@ fn raw_record(dir: &Path) -> Result<Value, String> {
 }
 
 /// `get_run`: one run's `run.json` in full, and its folder.
-pub fn get(archives: &Path, args: GetRunArgs) -> Result<Value, ToolError> {
+pub(super) fn get(archives: &Path, args: GetRunArgs) -> Result<Value, ToolError> {
     let archives = Archives::new(archives);
     let run = archives.find(args.run_id.trim()).map_err(|message| {
         // A prefix shared by several runs already lists them; a miss gets the closest ids.
@@ -96,7 +96,7 @@ pub fn get(archives: &Path, args: GetRunArgs) -> Result<Value, ToolError> {
 }
 
 /// A run's record read back for `run_diagnosis`: the same as `get_run` gives.
-pub fn read_back(dir: &Path) -> Result<Value, String> {
+pub(super) fn read_back(dir: &Path) -> Result<Value, String> {
     raw_record(dir)
 }
 

@@ -47,10 +47,10 @@ pub struct Watch {
 }
 
 /// The shortest `every` accepted: a probe every second is already a lot of work.
-pub const MIN_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const MIN_EVERY: Duration = Duration::from_secs(1);
 
 /// Why a step may not run unattended (`--diagnose`, alerts, `watch`), if it may not.
-pub fn unattended_refusal(step: &Step) -> Option<&'static str> {
+pub(crate) fn unattended_refusal(step: &Step) -> Option<&'static str> {
     if matches!(step.action, Action::Manual(_)) {
         Some("it needs a person")
     } else if step.confirm.is_some() {
@@ -97,7 +97,7 @@ impl Watch {
 /// How an alert found its runbook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum MatchRule {
+pub(crate) enum MatchRule {
     /// The runbook lists the alert in its front matter `alerts`.
     Alerts,
     /// The alert's `runbook_url` annotation ends in the runbook's id or file name.
@@ -108,7 +108,7 @@ pub enum MatchRule {
 
 /// The runbooks an alert is for: those listing it in `alerts`, else the one its `runbook_url`
 /// names, else the one its name is; `None` when nothing matches.
-pub fn match_alert(
+pub(crate) fn match_alert(
     kb: &Kb,
     alert_name: Option<&str>,
     runbook_url: Option<&str>,
@@ -142,7 +142,7 @@ fn unique(kb: &Kb, name: &str) -> Option<RunbookIdx> {
 
 /// The last path segment of a URL, without query, fragment or a trailing slash, and without an
 /// `.html` extension (a built site's page): `…/runbooks/DiskFull.md?plain=1` → `DiskFull.md`.
-pub fn url_basename(url: &str) -> Option<String> {
+pub(crate) fn url_basename(url: &str) -> Option<String> {
     let path = url.split(['?', '#']).next().unwrap_or_default();
     // `scheme://host/path` → `path`.
     let path = match path.split_once("://") {
@@ -163,7 +163,7 @@ pub fn url_basename(url: &str) -> Option<String> {
 /// `runbook.toml`) that no `run` script pastes in unquoted — a label value there would be shell
 /// code. Returns the names that may be filled and, for the others, why not. For a plain doc
 /// ([`Runbook::is_document`]), its placeholders: they are filled shell-quoted (DESIGN §14).
-pub fn label_vars(kb: &Kb, rb: &Runbook, body: &Body) -> (BTreeSet<String>, BTreeMap<String, String>) {
+pub(crate) fn label_vars(kb: &Kb, rb: &Runbook, body: &Body) -> (BTreeSet<String>, BTreeMap<String, String>) {
     if rb.is_document() {
         return (placeholder_names(kb, rb, body), BTreeMap::new());
     }

@@ -64,7 +64,7 @@ struct Entry {
 }
 
 /// The cache of one KB for one process: read at load, written back where something changed.
-pub struct ParseCache {
+pub(crate) struct ParseCache {
     dir: Option<PathBuf>,
     context: String,
     entries: HashMap<String, Entry>,
@@ -82,7 +82,7 @@ fn shard_file(dir: &Path, shard: usize) -> PathBuf {
 
 impl ParseCache {
     /// Opens the cache in `state_dir`; missing, unreadable or incompatible shards are empty.
-    pub fn open(state_dir: Option<&Path>, context: String) -> ParseCache {
+    pub(crate) fn open(state_dir: Option<&Path>, context: String) -> ParseCache {
         let dir = state_dir.map(|d| d.join(CACHE_DIR));
         let entries = match &dir {
             Some(dir) if dir.is_dir() => (0..SHARDS)
@@ -98,7 +98,7 @@ impl ParseCache {
     }
 
     /// Takes the cached summary of `path` out of the cache if the file still has this stamp.
-    pub fn take(&mut self, path: &str, stamp: FileStamp) -> Option<Runbook> {
+    pub(crate) fn take(&mut self, path: &str, stamp: FileStamp) -> Option<Runbook> {
         match self.entries.get(path) {
             Some(entry) if entry.stamp == stamp => self.entries.remove(path).map(|e| e.runbook),
             _ => None,
@@ -109,7 +109,7 @@ impl ParseCache {
     /// entries nobody took (files edited or gone). `current` is every runbook of the KB with its
     /// stamp and whether it was parsed now. Failing to write (read-only KB, full disk) only costs
     /// speed next time, so it is not an error.
-    pub fn save<'a>(self, current: impl Iterator<Item = (&'a Runbook, Option<FileStamp>, bool)>) {
+    pub(crate) fn save<'a>(self, current: impl Iterator<Item = (&'a Runbook, Option<FileStamp>, bool)>) {
         let Some(dir) = self.dir else { return };
         let current: Vec<(&Runbook, Option<FileStamp>, bool)> = current.collect();
         let mut dirty = [false; SHARDS];

@@ -7,7 +7,7 @@ use std::path::{Component, Path};
 
 /// Whether a changed path can change the KB as served. Hidden files (the parse cache in
 /// `.runbook/`, editors' swap files, the archive's temporary files) and step logs do not.
-pub fn is_relevant(root: &Path, path: &Path) -> bool {
+pub(crate) fn is_relevant(root: &Path, path: &Path) -> bool {
     let relative = path.strip_prefix(root).unwrap_or(path);
     let hidden = relative.components().any(|c| match c {
         Component::Normal(name) => name.to_string_lossy().starts_with('.') || name == STATE_DIR,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The file name that marks a folder as a KB root.
-pub const CONFIG_FILE: &str = "runbook.toml";
+pub(crate) const CONFIG_FILE: &str = "runbook.toml";
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

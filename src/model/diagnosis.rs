@@ -8,12 +8,12 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 /// Every key a diagnosis may have, for "did you mean" hints.
-pub const DIAGNOSIS_FIELDS: [&str; 5] = ["id", "when", "cause", "fix", "severity"];
+pub(crate) const DIAGNOSIS_FIELDS: [&str; 5] = ["id", "when", "cause", "fix", "severity"];
 
 /// A diagnosis exactly as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawDiagnosis {
+pub(crate) struct RawDiagnosis {
     pub id: Option<Spanned<String>>,
     pub when: Option<Spanned<Expr>>,
     pub cause: Option<Spanned<String>>,
@@ -24,7 +24,7 @@ pub struct RawDiagnosis {
 
 /// A list that may be written as a single string (`fix: reboot`).
 #[derive(Debug, Default)]
-pub struct OneOrMany(pub Vec<Spanned<String>>);
+pub(crate) struct OneOrMany(pub Vec<Spanned<String>>);
 
 impl<'de> Deserialize<'de> for OneOrMany {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -5,22 +5,22 @@ use super::parse::SourceFile;
 use std::path::{Path, PathBuf};
 
 /// Extensions of Markdown files (Jekyll writes `.markdown` too), compared without regard to case.
-pub const MARKDOWN_EXTENSIONS: [&str; 2] = ["md", "markdown"];
+pub(crate) const MARKDOWN_EXTENSIONS: [&str; 2] = ["md", "markdown"];
 
 /// Whether a file name or path is a Markdown file's.
-pub fn is_markdown_path(path: &str) -> bool {
+pub(crate) fn is_markdown_path(path: &str) -> bool {
     markdown_stem(path).is_some()
 }
 
 /// `path` without its Markdown extension, if it has one.
-pub fn markdown_stem(path: &str) -> Option<&str> {
+pub(crate) fn markdown_stem(path: &str) -> Option<&str> {
     let (stem, ext) = path.rsplit_once('.')?;
     (!stem.is_empty() && !stem.ends_with('/') && MARKDOWN_EXTENSIONS.iter().any(|m| ext.eq_ignore_ascii_case(m)))
         .then_some(stem)
 }
 
 /// Folders never searched for runbooks: run records, build output, dependencies.
-pub const SKIPPED_DIRS: [&str; 3] = ["archives", "target", "node_modules"];
+pub(crate) const SKIPPED_DIRS: [&str; 3] = ["archives", "target", "node_modules"];
 
 /// Where the runbooks come from.
 #[derive(Debug, Clone, PartialEq, Eq)]

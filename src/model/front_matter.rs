@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Every runbook front-matter key, for "did you mean" hints.
-pub const FRONT_MATTER_FIELDS: [&str; 14] = [
+pub(crate) const FRONT_MATTER_FIELDS: [&str; 14] = [
     "id", "title", "aliases", "summary", "tags", "category", "severity", "owner", "vars", "secrets", "defaults",
     "alerts", "on_alert", "watch",
 ];
@@ -24,7 +24,7 @@ const BORROWED_FIELDS: [&str; 1] = ["description"];
 
 /// How the front matter is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// Between `---` lines (Jekyll, Hugo, Docusaurus, mkdocs).
     Yaml,
     /// Between `+++` lines (Hugo, Zola).
@@ -34,7 +34,7 @@ pub enum Format {
 /// The runbook keys of the front matter. Unknown keys are ignored here (the parser keeps them as
 /// `extra`); lists may be written as one string.
 #[derive(Debug, Default, Deserialize)]
-pub struct FrontMatter {
+pub(crate) struct FrontMatter {
     pub id: Option<Text>,
     pub title: Option<Text>,
     #[serde(default)]
@@ -87,7 +87,7 @@ impl FrontMatter {
 
 /// A one-line value: text, or a number or boolean read as text (`title: 2024`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Text(pub String);
+pub(crate) struct Text(pub String);
 
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -125,7 +125,7 @@ impl Visitor<'_> for TextVisitor {
 /// A list of strings that may also be written as one string (`tags: gpu`). Items that are
 /// mappings with a `label` (Docusaurus' tag objects) count by their label.
 #[derive(Debug, Default, Clone)]
-pub struct StringList(pub Vec<String>);
+pub(crate) struct StringList(pub Vec<String>);
 
 impl<'de> Deserialize<'de> for StringList {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -208,7 +208,7 @@ impl<'de> Deserialize<'de> for ListItem {
 /// Any YAML value as JSON. Mapping keys JSON cannot hold — `~`, a number, a list (`- ?` is a
 /// mapping with a null key) — become their text, so that valid YAML always reads.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Lenient(pub serde_json::Value);
+pub(crate) struct Lenient(pub serde_json::Value);
 
 impl<'de> Deserialize<'de> for Lenient {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -273,7 +273,7 @@ impl<'de> Visitor<'de> for LenientVisitor {
 
 /// A list that may also be written as its one item (`secrets: API_TOKEN`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OneOrMany<T>(pub Vec<T>);
+pub(crate) struct OneOrMany<T>(pub Vec<T>);
 
 impl<T> Default for OneOrMany<T> {
     fn default() -> Self {
@@ -308,7 +308,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
 
 /// A file cut into its front matter and its body.
 #[derive(Debug, Default)]
-pub struct Split {
+pub(crate) struct Split {
     pub fragment: Option<Fragment>,
     /// Byte offset where the Markdown starts.
     pub body_start: usize,
@@ -321,7 +321,7 @@ pub struct Split {
 
 /// Finds the front matter as the generators do: the file's first line is `---` (YAML) or
 /// `+++` (TOML), up to the next such line (`...` also ends YAML).
-pub fn split(text: &str) -> Split {
+pub(crate) fn split(text: &str) -> Split {
     let mut lines = text.split_inclusive('\n');
     let Some(first) = lines.next() else { return Split::default() };
     let format = match first.trim_end() {
@@ -358,19 +358,19 @@ pub fn split(text: &str) -> Split {
 }
 
 /// Whether `key` is one runbook reads (its own, or borrowed like `description`).
-pub fn is_known(key: &str) -> bool {
+pub(crate) fn is_known(key: &str) -> bool {
     FRONT_MATTER_FIELDS.contains(&key) || BORROWED_FIELDS.contains(&key)
 }
 
 /// Whether `key` is kept as `extra` metadata: every key that is not a runbook key.
-pub fn is_extra(key: &str) -> bool {
+pub(crate) fn is_extra(key: &str) -> bool {
     !FRONT_MATTER_FIELDS.contains(&key)
 }
 
 /// The runbook key `key` is probably a misspelling of: the same key in another case, or one
 /// within one edit (keys of four letters or fewer) or two edits (longer ones). Keys of the
 /// generators that happen to be close (`hide` and `id`) stay apart by that rule.
-pub fn near_miss(key: &str) -> Option<&'static str> {
+pub(crate) fn near_miss(key: &str) -> Option<&'static str> {
     let lower = key.to_lowercase();
     FRONT_MATTER_FIELDS
         .iter()
@@ -386,7 +386,7 @@ pub fn near_miss(key: &str) -> Option<&'static str> {
 
 /// Where a top-level key is written, for diagnostics about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeySite {
+pub(crate) struct KeySite {
     pub key: String,
     /// Line in the `.md` file.
     pub line: usize,
@@ -399,7 +399,7 @@ pub struct KeySite {
 /// The top-level keys of a front-matter fragment (`text` starts at `first_line` of the file),
 /// in order. Only block-style YAML mappings and TOML key/value lines before the first table are
 /// looked at: what front matter is in practice.
-pub fn key_sites(text: &str, first_line: usize, format: Format) -> Vec<KeySite> {
+pub(crate) fn key_sites(text: &str, first_line: usize, format: Format) -> Vec<KeySite> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let found = match format {
@@ -470,7 +470,7 @@ fn toml_key(line: &str) -> Option<(String, usize, usize)> {
 }
 
 /// A TOML value as JSON: dates become their text.
-pub fn toml_to_json(value: toml::Value) -> serde_json::Value {
+pub(crate) fn toml_to_json(value: toml::Value) -> serde_json::Value {
     use serde_json::Value as J;
     match value {
         toml::Value::String(s) => J::String(s),
@@ -485,7 +485,7 @@ pub fn toml_to_json(value: toml::Value) -> serde_json::Value {
 
 /// Reads the runbook keys of `map`. When a value has the wrong type, every other key is still
 /// read; the failures come back as (key, message).
-pub fn from_map(map: &serde_json::Map<String, serde_json::Value>) -> (FrontMatter, Vec<(String, String)>) {
+pub(crate) fn from_map(map: &serde_json::Map<String, serde_json::Value>) -> (FrontMatter, Vec<(String, String)>) {
     let known: serde_json::Map<String, serde_json::Value> =
         map.iter().filter(|(k, _)| is_known(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
     if let Ok(front) = serde_json::from_value::<FrontMatter>(serde_json::Value::Object(known.clone())) {

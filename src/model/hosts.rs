@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// More hosts than this from one pattern is a typo (`gpu[1-1000000]`), not a fleet.
-pub const MAX_HOSTS: usize = 65_536;
+pub(crate) const MAX_HOSTS: usize = 65_536;
 
 /// One item of a host list, after expansion.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Item {
+pub(crate) enum Item {
     /// A host name (or a `k8s:`/`docker:` target, kept whole).
     Host(String),
     /// `@name`: every host of the inventory group `name`.
@@ -21,7 +21,7 @@ pub enum Item {
 /// A malformed pattern: what is wrong, and where (1-based character column).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("bad host pattern `{pattern}`: {message} (column {column})")]
-pub struct PatternError {
+pub(crate) struct PatternError {
     pub pattern: String,
     pub column: usize,
     pub message: String,
@@ -30,13 +30,13 @@ pub struct PatternError {
 /// How ranges are written: ClusterShell's `[01-06,08]`, or Ansible's `[01:06]` / `[a:f]`
 /// (inventories), with an optional stride (`[1-9/2]`, `[1:9:2]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Syntax {
+pub(crate) enum Syntax {
     ClusterShell,
     Ansible,
 }
 
 /// Expands a comma-separated host list: `gpu[01-03],login1,@storage`.
-pub fn expand(pattern: &str) -> Result<Vec<Item>, PatternError> {
+pub(crate) fn expand(pattern: &str) -> Result<Vec<Item>, PatternError> {
     let mut items = Vec::new();
     for (start, part) in
         split_top_level(pattern, &[',']).map_err(|(column, message)| error(pattern, column, message))?
@@ -117,7 +117,7 @@ fn column_of(text: &str, byte: usize) -> usize {
 
 /// Expands one name with any number of ranges: `rack[1-2]-gpu[01-04]` is 8 names, in order.
 /// Errors carry the 1-based column within `name`.
-pub fn expand_name(name: &str, syntax: Syntax) -> Result<Vec<String>, (usize, String)> {
+pub(crate) fn expand_name(name: &str, syntax: Syntax) -> Result<Vec<String>, (usize, String)> {
     let mut names = vec![String::new()];
     let mut rest = name;
     let mut consumed = 0;
@@ -263,12 +263,12 @@ fn is_letter(text: &str) -> bool {
 /// Folds host names into a ClusterShell-style pattern: `gpu01…gpu06, gpu08` → `gpu[01-06,08]`.
 /// Names are grouped by what surrounds their last number; the order is stable (by prefix, then
 /// number), duplicates are dropped.
-pub fn fold<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+pub(crate) fn fold<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
     fold_groups(names).join(",")
 }
 
 /// The folded pieces of [`fold`], one per prefix/suffix family.
-pub fn fold_groups<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+pub(crate) fn fold_groups<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     // (prefix, suffix, pad width) → numbers; names without a number stand alone.
     let mut families: BTreeMap<(String, String, usize), Vec<u64>> = BTreeMap::new();
     let mut plain: Vec<String> = Vec::new();

@@ -15,14 +15,14 @@ const LEVELS_UP: usize = 2;
 
 /// What the Hugo config gives: the site's params (`Null` without any) and the files read.
 #[derive(Debug, Clone, Default)]
-pub struct HugoSite {
+pub(crate) struct HugoSite {
     pub params: serde_json::Value,
     pub files: Vec<PathBuf>,
 }
 
 impl HugoSite {
     /// The config of the site holding `root`, if any.
-    pub fn locate(root: &Path) -> HugoSite {
+    pub(crate) fn locate(root: &Path) -> HugoSite {
         for dir in root.ancestors().take(LEVELS_UP + 1) {
             let site = HugoSite::in_dir(dir);
             if !site.files.is_empty() {
@@ -57,7 +57,7 @@ impl HugoSite {
     }
 
     /// Sizes and times of the files read, so that caches can tell when they change.
-    pub fn stamps(&self) -> String {
+    pub(crate) fn stamps(&self) -> String {
         self.files
             .iter()
             .map(|file| {
@@ -72,7 +72,7 @@ impl HugoSite {
 /// The `cascade` of every section page (`_index.md`) among `files`: (folder of the section, its
 /// cascade), for `{{< param >}}` in the pages below it. Hugo also allows a list of cascades,
 /// each for some pages (`_target`): their values are taken for every page below.
-pub fn cascades(files: &[crate::model::parse::SourceFile]) -> Vec<(String, serde_json::Value)> {
+pub(crate) fn cascades(files: &[crate::model::parse::SourceFile]) -> Vec<(String, serde_json::Value)> {
     let mut out = Vec::new();
     for file in files {
         let Some(stem) = file.stem_path.rsplit('/').next() else { continue };

@@ -13,11 +13,11 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-pub type Vars = BTreeMap<String, serde_json::Value>;
+pub(crate) type Vars = BTreeMap<String, serde_json::Value>;
 
 /// A bad inventory: where, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InventoryError {
+pub(crate) enum InventoryError {
     #[error("cannot read inventory {path}: {reason}")]
     Unreadable { path: String, reason: String },
     #[error("{path}:{line}:{column}: {message}")]
@@ -34,7 +34,7 @@ struct Group {
 
 /// The hosts and groups of one inventory file.
 #[derive(Debug, Clone, Default)]
-pub struct Inventory {
+pub(crate) struct Inventory {
     pub path: PathBuf,
     /// Host names in the order the file first names them.
     order: Vec<String>,
@@ -45,7 +45,7 @@ pub struct Inventory {
 
 /// One selected host with everything known about it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct InventoryHost {
+pub(crate) struct InventoryHost {
     pub name: String,
     /// Group vars and host vars, merged.
     pub vars: Vars,
@@ -54,7 +54,7 @@ pub struct InventoryHost {
 impl Inventory {
     /// Reads an inventory; the format comes from the extension (`.json`, `.yml`/`.yaml`), else
     /// from the text (`{` starts JSON, anything else is INI), as Ansible decides.
-    pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
+    pub(crate) fn load(path: &Path) -> Result<Inventory, InventoryError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|e| InventoryError::Unreadable { path: shown.clone(), reason: os_error(&e) })?;
@@ -70,11 +70,12 @@ impl Inventory {
     }
 
     /// Every host name, in file order.
-    pub fn hosts(&self) -> &[String] {
+    #[cfg(test)]
+    pub(crate) fn hosts(&self) -> &[String] {
         &self.order
     }
 
-    pub fn group_names(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn group_names(&self) -> impl Iterator<Item = &str> {
         self.groups.keys().map(String::as_str).chain(["all", "ungrouped"])
     }
 
@@ -91,7 +92,7 @@ impl Inventory {
 
     /// Every host of group `name`, its children's included, in file order; `None` for an
     /// unknown group.
-    pub fn group_hosts(&self, name: &str) -> Option<Vec<String>> {
+    pub(crate) fn group_hosts(&self, name: &str) -> Option<Vec<String>> {
         let members: BTreeSet<&str> = match name {
             "all" => self.order.iter().map(String::as_str).collect(),
             "ungrouped" => {
@@ -158,7 +159,7 @@ impl Inventory {
 
     /// A host's vars: `all`, then its groups from shallow to deep (by name at equal depth),
     /// then its own.
-    pub fn vars_of(&self, host: &str) -> Vars {
+    pub(crate) fn vars_of(&self, host: &str) -> Vars {
         let depths = self.depths();
         let mut groups: Vec<(usize, &str)> = self
             .groups
@@ -182,7 +183,7 @@ impl Inventory {
     /// (Ansible's `--limit`: items separated by `,` or `:`, `!item` excludes, `&item` keeps
     /// only hosts also in it; items are host patterns, group names or `@group`, or globs with
     /// `*`). Unknown hosts and groups are errors, with a suggestion.
-    pub fn select(&self, on: Option<&str>, limit: Option<&str>) -> Result<Vec<InventoryHost>, String> {
+    pub(crate) fn select(&self, on: Option<&str>, limit: Option<&str>) -> Result<Vec<InventoryHost>, String> {
         let mut names = match on {
             Some(on) => self.resolve_items(&hosts::expand(on).map_err(|e| e.to_string())?)?,
             None => self.order.clone(),

@@ -3,7 +3,7 @@
 use super::cache::{FileStamp, ParseCache};
 use super::config::Config;
 use super::diagnostic::{Diagnostic, Rule};
-pub use super::discovery::KbSource;
+pub(crate) use super::discovery::KbSource;
 use super::links::Found;
 use super::parse::{self, ParseContext, SourceFile};
 use super::runbook::{Body, LinkKind, LinkTarget, Runbook, RunbookIdx};
@@ -38,7 +38,7 @@ pub(crate) fn builtin_files() -> Vec<SourceFile> {
 /// stem is the id unless another file shares it or an explicit id equals it, and then the path
 /// form (`node/_index`) is (DESIGN §3). An explicit id several files claim (the versions of a
 /// Docusaurus site) gives way to the path form too, so that every file keeps a page of its own.
-pub fn final_ids<'a>(entries: impl Iterator<Item = (Option<&'a str>, &'a str)>) -> Vec<String> {
+pub(crate) fn final_ids<'a>(entries: impl Iterator<Item = (Option<&'a str>, &'a str)>) -> Vec<String> {
     let entries: Vec<(Option<&str>, &str)> = entries.collect();
     let stem = |stem_path: &'a str| stem_path.rsplit('/').next().unwrap_or(stem_path);
     let mut claims: HashMap<String, usize> = HashMap::new();
@@ -69,7 +69,7 @@ pub fn final_ids<'a>(entries: impl Iterator<Item = (Option<&'a str>, &'a str)>) 
 }
 
 /// A fingerprint of the built-in KB: changes exactly when an embedded runbook does.
-pub fn builtin_signature() -> String {
+pub(crate) fn builtin_signature() -> String {
     let mut hasher = Sha256::new();
     for file in builtin_files() {
         hasher.update(file.path.as_bytes());
@@ -157,7 +157,7 @@ pub struct LoadStats {
 }
 
 /// The state folder name inside a KB root.
-pub const STATE_DIR: &str = ".runbook";
+pub(crate) const STATE_DIR: &str = ".runbook";
 
 impl Kb {
     /// Reads and parses every runbook of `source`. Never fails: unreadable files become runbooks

@@ -8,7 +8,7 @@ use pulldown_cmark::Options;
 use std::ops::Range;
 
 /// The Markdown extensions the whole tool agrees on (parser, search and site).
-pub fn options() -> Options {
+pub(crate) fn options() -> Options {
     Options::ENABLE_YAML_STYLE_METADATA_BLOCKS
         | Options::ENABLE_PLUSES_DELIMITED_METADATA_BLOCKS
         | Options::ENABLE_GFM
@@ -20,54 +20,45 @@ pub fn options() -> Options {
 }
 
 /// True for the info string of a step fence: `yaml step` (extra spaces allowed).
-pub fn is_step_info(info: &str) -> bool {
+pub(crate) fn is_step_info(info: &str) -> bool {
     let mut words = info.split_whitespace();
     words.next() == Some("yaml") && words.next() == Some("step") && words.next().is_none()
 }
 
 /// True for the info string of a diagnosis fence: `yaml diagnosis` (DESIGN §4).
-pub fn is_diagnosis_info(info: &str) -> bool {
+pub(crate) fn is_diagnosis_info(info: &str) -> bool {
     let mut words = info.split_whitespace();
     words.next() == Some("yaml") && words.next() == Some("diagnosis") && words.next().is_none()
 }
 
 /// Byte offsets → 1-based line and column (in characters).
 #[derive(Debug)]
-pub struct LineIndex {
+pub(crate) struct LineIndex {
     starts: Vec<usize>,
 }
 
 impl LineIndex {
-    pub fn new(text: &str) -> Self {
+    pub(crate) fn new(text: &str) -> Self {
         let mut starts = vec![0];
         starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1));
         LineIndex { starts }
     }
 
-    pub fn line(&self, offset: usize) -> usize {
+    pub(crate) fn line(&self, offset: usize) -> usize {
         self.starts.partition_point(|&start| start <= offset)
     }
 
-    pub fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
+    pub(crate) fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
         let line = self.line(offset);
         let start = self.starts[line - 1];
         let column = text.get(start..offset).map(|s| s.chars().count()).unwrap_or(0) + 1;
         (line, column)
     }
-
-    /// The text of 1-based `line`, without its line ending.
-    pub fn line_text<'t>(&self, text: &'t str, line: usize) -> &'t str {
-        let Some(&start) = self.starts.get(line.wrapping_sub(1)) else {
-            return "";
-        };
-        let end = self.starts.get(line).copied().unwrap_or(text.len());
-        text[start..end].trim_end_matches(['\n', '\r'])
-    }
 }
 
 /// A YAML fragment inside the file: front matter or a step fence.
 #[derive(Debug)]
-pub struct Fragment {
+pub(crate) struct Fragment {
     pub text: String,
     /// Line of the fragment's first content line in the file.
     pub first_line: usize,
@@ -78,7 +69,7 @@ pub struct Fragment {
 }
 
 #[derive(Debug)]
-pub struct StepFence {
+pub(crate) struct StepFence {
     pub yaml: Fragment,
     /// Line of the opening fence.
     pub fence_line: usize,
@@ -89,7 +80,7 @@ pub struct StepFence {
 
 impl StepFence {
     /// The step fence `fence` of an outline, as YAML to read.
-    pub fn of(fence: &Fence) -> StepFence {
+    pub(crate) fn of(fence: &Fence) -> StepFence {
         StepFence {
             yaml: Fragment {
                 text: fence.content.clone(),

@@ -160,7 +160,7 @@ impl Kind {
 
 /// A matcher value that does not parse.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum MatcherError {
+pub(crate) enum MatcherError {
     #[error("invalid regex `/{pattern}/`: {reason}")]
     Regex { pattern: String, reason: String },
     #[error(transparent)]
@@ -173,12 +173,12 @@ pub enum MatcherError {
 
 /// Parses one line pattern (`"text"`, `"!text"`, `"/re/"`, `"/re/i"`, `"!/re/"`, `""`); text with
 /// template syntax is kept as a template, rendered when the step runs.
-pub fn parse_line_pattern(source: &str) -> Result<LinePattern, MatcherError> {
+pub(crate) fn parse_line_pattern(source: &str) -> Result<LinePattern, MatcherError> {
     line_pattern(source, false)
 }
 
 /// Like [`parse_line_pattern`], for text that was already rendered: never a template.
-pub fn parse_rendered_line_pattern(source: &str) -> Result<LinePattern, MatcherError> {
+pub(crate) fn parse_rendered_line_pattern(source: &str) -> Result<LinePattern, MatcherError> {
     line_pattern(source, true)
 }
 
@@ -211,7 +211,7 @@ fn line_pattern(source: &str, rendered: bool) -> Result<LinePattern, MatcherErro
 
 /// Checks a user regex's syntax without compiling it (compiling thousands of regexes is what
 /// made listing a big KB slow); returns its number of capture groups.
-pub fn check_regex(pattern: &str) -> Result<usize, MatcherError> {
+pub(crate) fn check_regex(pattern: &str) -> Result<usize, MatcherError> {
     regex_syntax::Parser::new()
         .parse(pattern)
         .map(|hir| hir.properties().explicit_captures_len())
@@ -219,7 +219,7 @@ pub fn check_regex(pattern: &str) -> Result<usize, MatcherError> {
 }
 
 /// Compiles a user regex, with the same one-line error as [`check_regex`].
-pub fn compile_regex(pattern: &str) -> Result<regex::Regex, MatcherError> {
+pub(crate) fn compile_regex(pattern: &str) -> Result<regex::Regex, MatcherError> {
     regex::RegexBuilder::new(pattern).size_limit(1 << 22).build().map_err(|err| bad_regex(pattern, &err))
 }
 
@@ -238,7 +238,7 @@ fn error_line(text: &str) -> String {
 }
 
 /// A number or size, or a template rendered at run time.
-pub fn parse_number(text: &str) -> Result<Deferred<f64>, MatcherError> {
+pub(crate) fn parse_number(text: &str) -> Result<Deferred<f64>, MatcherError> {
     if has_template_syntax(text) {
         return Ok(Deferred::Template(Template::parse(text.to_string())?));
     }

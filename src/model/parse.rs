@@ -40,7 +40,7 @@ pub struct SourceFile {
 
 /// What the parser needs to know about the KB around the file.
 #[derive(Debug, Default, Clone)]
-pub struct ParseContext {
+pub(crate) struct ParseContext {
     /// Variables `runbook.toml` defines for every runbook.
     pub config_vars: BTreeSet<String>,
     /// The `params` of the folder's Hugo config, for `{{< param >}}` (`Null` when none).
@@ -57,7 +57,7 @@ pub struct ParseContext {
 
 impl ParseContext {
     /// The context of every file of the KB at `source` with this `runbook.toml`.
-    pub fn for_kb(source: &KbSource, config: &Config) -> ParseContext {
+    pub(crate) fn for_kb(source: &KbSource, config: &Config) -> ParseContext {
         let hugo = source.root().map(HugoSite::locate).unwrap_or_default();
         let hugo_site = !hugo.files.is_empty();
         // Sections' cascades are looked for only in a Hugo site: that costs a walk of the KB.
@@ -92,7 +92,7 @@ impl ParseContext {
     }
 
     /// Everything outside the file that parsing depends on, for caches of parse results.
-    pub fn fingerprint(&self) -> String {
+    pub(crate) fn fingerprint(&self) -> String {
         let vars: Vec<&str> = self.config_vars.iter().map(String::as_str).collect();
         format!("{}|{}|{}", vars.join(","), self.site_stamps, self.section_stamps)
     }
@@ -107,7 +107,7 @@ const SUMMARY_CHARS: usize = 280;
 
 /// Reads and parses one file (its bytes are already there for the built-in KB), with the stamp
 /// it had just before it was read. Never fails: an unreadable file is a runbook carrying why.
-pub fn read_file(mut file: SourceFile, ctx: &ParseContext) -> Runbook {
+pub(crate) fn read_file(mut file: SourceFile, ctx: &ParseContext) -> Runbook {
     let Some(path) = file.file.clone() else {
         return parse(file, ctx);
     };
@@ -124,7 +124,7 @@ pub fn read_file(mut file: SourceFile, ctx: &ParseContext) -> Runbook {
 }
 
 /// A runbook for a file that could not be read at all: listed, with the reason as its error.
-pub fn unreadable(source: SourceFile, reason: &str) -> Runbook {
+pub(crate) fn unreadable(source: SourceFile, reason: &str) -> Runbook {
     let mut runbook = parse(SourceFile { bytes: Vec::new(), ..source }, &ParseContext::default());
     let path = runbook.path.clone();
     runbook.diagnostics.push(
@@ -135,7 +135,7 @@ pub fn unreadable(source: SourceFile, reason: &str) -> Runbook {
     runbook
 }
 
-pub fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
+pub(crate) fn parse(source: SourceFile, ctx: &ParseContext) -> Runbook {
     let SourceFile { path, stem_path, category_dir, file, bytes } = source;
     let runbook = unread(path, stem_path, category_dir, file, &bytes);
     match String::from_utf8(bytes) {
@@ -822,7 +822,7 @@ pub(super) struct KnownNames<'a> {
 
 impl KnownNames<'_> {
     /// Whether `root` names something a diagnosis expression can read.
-    pub fn is_value(&self, root: &str) -> bool {
+    pub(super) fn is_value(&self, root: &str) -> bool {
         BUILTIN_NAMES.contains(&root)
             || self.vars.contains_key(root)
             || self.ctx.config_vars.contains(root)

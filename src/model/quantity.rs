@@ -7,10 +7,10 @@ use std::fmt;
 #[error(
     "bad size `{0}`: write a number with an optional unit — B, KB/MB/GB/TB (×1000), KiB/MiB/GiB/TiB (×1024), K/M/G/T (×1024) — or a percentage like 90%"
 )]
-pub struct BadSize(pub String);
+pub(crate) struct BadSize(pub String);
 
 /// Parses `20GiB`, `1.5 TB`, `512`, `90%` into a number (bytes for sizes).
-pub fn parse_quantity(text: &str) -> Result<f64, BadSize> {
+pub(crate) fn parse_quantity(text: &str) -> Result<f64, BadSize> {
     let trimmed = text.trim();
     let split = trimmed
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == '_'))
@@ -38,11 +38,11 @@ pub fn parse_quantity(text: &str) -> Result<f64, BadSize> {
 }
 
 /// Renders a byte count the way `df -h` users read it: `18.6 GiB`.
-pub struct HumanBytes(pub f64);
+pub(crate) struct HumanBytes(pub f64);
 
 impl HumanBytes {
     /// A count of bytes, as output sizes are kept.
-    pub fn of(bytes: u64) -> HumanBytes {
+    pub(crate) fn of(bytes: u64) -> HumanBytes {
         HumanBytes(bytes as f64)
     }
 }
@@ -61,7 +61,7 @@ impl fmt::Display for HumanBytes {
 }
 
 /// A number without a trailing `.0`, so `90` reads as `90` in messages.
-pub struct Number(pub f64);
+pub(crate) struct Number(pub f64);
 
 impl fmt::Display for Number {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

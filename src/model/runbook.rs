@@ -152,9 +152,9 @@ impl RunbookIdx {
 
 /// File stems that make a file the page of its folder (`_index.md` for Hugo, `index.md`,
 /// `README.md` for forges), compared without regard to case.
-pub const INDEX_STEMS: [&str; 3] = ["_index", "index", "readme"];
+pub(crate) const INDEX_STEMS: [&str; 3] = ["_index", "index", "readme"];
 
-pub fn is_index_stem(stem: &str) -> bool {
+pub(crate) fn is_index_stem(stem: &str) -> bool {
     INDEX_STEMS.iter().any(|s| s.eq_ignore_ascii_case(stem))
 }
 

@@ -16,12 +16,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The file of scenarios for the runbook at `md` (`x.md` → `x.scenarios.yaml`).
-pub fn file_for(md: &Path) -> PathBuf {
+pub(crate) fn file_for(md: &Path) -> PathBuf {
     md.with_extension("scenarios.yaml")
 }
 
 /// The folder of larger fixture files (`x.md` → `x.scenarios/`).
-pub fn fixtures_for(md: &Path) -> PathBuf {
+pub(crate) fn fixtures_for(md: &Path) -> PathBuf {
     md.with_extension("scenarios")
 }
 
@@ -34,7 +34,7 @@ struct RawFile {
 /// One recorded world and what the run must conclude in it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Scenario {
+pub(crate) struct Scenario {
     pub name: String,
     #[serde(default)]
     pub vars: BTreeMap<String, serde_json::Value>,
@@ -64,7 +64,7 @@ pub struct Scenario {
 /// A program: canned output, a fixture file's content as stdout, or a bash script.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CommandFixture {
+pub(crate) struct CommandFixture {
     pub stdout: Option<String>,
     pub stderr: Option<String>,
     pub exit: Option<i32>,
@@ -74,7 +74,7 @@ pub struct CommandFixture {
 
 /// A file under the scenario root.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FileFixture {
+pub(crate) enum FileFixture {
     Text(String),
     /// A character device (`{char: true}`).
     Char,
@@ -127,7 +127,7 @@ impl<'de> Deserialize<'de> for FileFixture {
 
 /// `gpu: none`, a list of GPU snapshots, or `{unavailable: reason, kind: …}` as NVML would fail.
 #[derive(Debug, Clone, PartialEq)]
-pub enum GpuFixture {
+pub(crate) enum GpuFixture {
     None,
     Gpus(Vec<GpuSpec>),
     Unavailable { reason: String, kind: Option<String> },
@@ -136,7 +136,7 @@ pub enum GpuFixture {
 /// One GPU as the gpu probe reads it; driver and CUDA versions per GPU (the first one's count).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GpuSpec {
+pub(crate) struct GpuSpec {
     pub index: u32,
     #[serde(default)]
     pub name: String,
@@ -195,7 +195,7 @@ impl<'de> Deserialize<'de> for GpuFixture {
 /// A filesystem: sizes like `20GiB`, inode counts.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DiskSpec {
+pub(crate) struct DiskSpec {
     pub size: Size,
     pub avail: Size,
     pub used: Option<Size>,
@@ -205,7 +205,7 @@ pub struct DiskSpec {
 
 /// A byte size or count: a number or text like `28KiB`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Size(pub f64);
+pub(crate) struct Size(pub f64);
 
 impl<'de> Deserialize<'de> for Size {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -235,7 +235,7 @@ impl<'de> Deserialize<'de> for Size {
 /// An HTTP answer: status (default 200), a text body or a JSON one, headers.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HttpFixture {
+pub(crate) struct HttpFixture {
     #[serde(default = "ok")]
     pub status: u16,
     pub body: Option<String>,
@@ -250,7 +250,7 @@ fn ok() -> u16 {
 
 /// A running process: its name, or `{name, pid}` when a file of the scenario names its pid.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcessFixture {
+pub(crate) struct ProcessFixture {
     pub name: String,
     pub pid: Option<u32>,
 }
@@ -283,7 +283,7 @@ impl<'de> Deserialize<'de> for ProcessFixture {
 
 /// The answer to a `confirm`: yes or no (`true`/`false`, `yes`/`no`, `y`/`n`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Answer(pub bool);
+pub(crate) struct Answer(pub bool);
 
 impl<'de> Deserialize<'de> for Answer {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -310,17 +310,11 @@ impl<'de> Deserialize<'de> for Answer {
 
 /// A mapping whose keys keep their positions (step ids, for messages), in file order.
 #[derive(Debug, Clone)]
-pub struct KeyedList<V>(pub Vec<(Spanned<String>, V)>);
+pub(crate) struct KeyedList<V>(pub Vec<(Spanned<String>, V)>);
 
 impl<V> Default for KeyedList<V> {
     fn default() -> Self {
         KeyedList(Vec::new())
-    }
-}
-
-impl<V> KeyedList<V> {
-    pub fn get(&self, key: &str) -> Option<&V> {
-        self.0.iter().find(|(k, _)| k.value == key).map(|(_, v)| v)
     }
 }
 
@@ -347,7 +341,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for KeyedList<V> {
 /// What the run must conclude in the scenario.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Expectation {
+pub(crate) struct Expectation {
     /// `passed`, `warning`, `failed` or `interrupted` (the record's names; checked when read).
     pub verdict: Option<Spanned<String>>,
     /// The first matching diagnosis id, or `none` for no diagnosis at all.
@@ -359,9 +353,7 @@ pub struct Expectation {
 
 /// The scenarios of one runbook, read and checked.
 #[derive(Debug, Clone, Default)]
-pub struct ScenarioFile {
-    /// Relative to the KB root, for messages.
-    pub path: String,
+pub(crate) struct ScenarioFile {
     /// Where `{file: F}` fixtures are read from.
     pub fixtures: PathBuf,
     pub scenarios: Vec<Scenario>,
@@ -369,8 +361,8 @@ pub struct ScenarioFile {
 
 /// Reads `text` (the file at `path`, relative to the KB root) against the runbook's body.
 /// Errors come back as diagnostics; the scenarios that had none are kept.
-pub fn parse(text: &str, path: &str, fixtures: &Path, body: &Body) -> (ScenarioFile, Vec<Diagnostic>) {
-    let mut file = ScenarioFile { path: path.to_string(), fixtures: fixtures.to_path_buf(), scenarios: Vec::new() };
+pub(crate) fn parse(text: &str, path: &str, fixtures: &Path, body: &Body) -> (ScenarioFile, Vec<Diagnostic>) {
+    let mut file = ScenarioFile { fixtures: fixtures.to_path_buf(), scenarios: Vec::new() };
     let raw: RawFile = match serde_saphyr::from_str(text) {
         Ok(raw) => raw,
         Err(err) => return (file, vec![yaml_error(path, &err)]),
@@ -557,7 +549,7 @@ fn check_fixtures(scenario: &Scenario, path: &str, fixtures: &Path, diags: &mut 
 /// What a runbook's scenarios run: its declared steps, or — for a document — its plain shell
 /// blocks (DESIGN §14), read again in each scenario with the scenario's `vars:`.
 #[derive(Debug, Clone)]
-pub struct Subject {
+pub(crate) struct Subject {
     /// The steps and diagnoses expectations name. A document's plain steps are read here with
     /// the KB's values only: placeholders do not change step ids.
     pub body: Arc<Body>,
@@ -567,13 +559,13 @@ pub struct Subject {
 
 /// A document run as plain steps in its scenarios.
 #[derive(Debug, Clone)]
-pub struct PlainDoc {
+pub(crate) struct PlainDoc {
     pub overlay: Option<Overlay>,
 }
 
 /// What the scenarios of `rb` (whose body is `body`) run. A document has no steps of its own:
 /// its scenarios can only mean its plain steps, as `runbook exec --plain` runs them.
-pub fn subject(kb: &Kb, rb: &Runbook, body: Arc<Body>) -> Result<Subject, Diagnostic> {
+pub(crate) fn subject(kb: &Kb, rb: &Runbook, body: Arc<Body>) -> Result<Subject, Diagnostic> {
     if !rb.is_document() {
         return Ok(Subject { body, plain: None });
     }
@@ -594,7 +586,7 @@ pub fn subject(kb: &Kb, rb: &Runbook, body: Arc<Body>) -> Result<Subject, Diagno
 
 /// A runbook's scenario file, read.
 #[derive(Debug)]
-pub struct Loaded {
+pub(crate) struct Loaded {
     /// What the scenarios run; `None` when the runbook (or its overlay) could not be read.
     pub subject: Option<Subject>,
     /// The scenarios that read without errors.
@@ -604,7 +596,7 @@ pub struct Loaded {
 
 /// The scenarios of the runbook at `idx`, read and checked against what they run; `None` when
 /// it has none (or lives in the built-in KB, which ships without them).
-pub fn load(kb: &Kb, idx: RunbookIdx) -> Option<Loaded> {
+pub(crate) fn load(kb: &Kb, idx: RunbookIdx) -> Option<Loaded> {
     let rb = &kb[idx];
     let md = rb.file.as_ref()?;
     let file = file_for(md);
@@ -612,11 +604,7 @@ pub fn load(kb: &Kb, idx: RunbookIdx) -> Option<Loaded> {
         Some(stem) => format!("{stem}.scenarios.yaml"),
         None => file.display().to_string(),
     };
-    let failed = |diag: Diagnostic| Loaded {
-        subject: None,
-        file: ScenarioFile { path: path.clone(), ..ScenarioFile::default() },
-        diagnostics: vec![diag],
-    };
+    let failed = |diag: Diagnostic| Loaded { subject: None, file: ScenarioFile::default(), diagnostics: vec![diag] };
     let text = match std::fs::read_to_string(&file) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return None,

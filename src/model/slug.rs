@@ -3,7 +3,7 @@
 /// GitHub-style heading anchor: lowercase, keep letters (with their combining marks), digits,
 /// `-` and `_`, turn spaces into `-`, drop everything else. Links written for a forge therefore
 /// work here too.
-pub fn heading_anchor(text: &str) -> String {
+pub(crate) fn heading_anchor(text: &str) -> String {
     let mut anchor = String::with_capacity(text.len());
     for c in text.trim().chars() {
         if c.is_alphanumeric() || c == '-' || c == '_' || is_combining_mark(c) {
@@ -39,12 +39,12 @@ fn is_combining_mark(c: char) -> bool {
 
 /// Makes anchors unique within one page the way GitHub does: the second `setup` is `setup-1`.
 #[derive(Debug, Default)]
-pub struct AnchorSet {
+pub(crate) struct AnchorSet {
     seen: std::collections::HashMap<String, usize>,
 }
 
 impl AnchorSet {
-    pub fn unique(&mut self, anchor: String) -> String {
+    pub(crate) fn unique(&mut self, anchor: String) -> String {
         match self.seen.get_mut(&anchor) {
             None => {
                 self.seen.insert(anchor.clone(), 0);
@@ -61,18 +61,18 @@ impl AnchorSet {
 }
 
 /// The rule [`is_valid_id`] keeps, in words, for hints.
-pub const ID_RULES: &str = "ids use letters, digits, `.`, `_` and `-`, starting with a letter or digit";
+pub(crate) const ID_RULES: &str = "ids use letters, digits, `.`, `_` and `-`, starting with a letter or digit";
 
 /// A runbook or step id: starts with a letter or digit, then letters, digits, `.`, `_`, `-`.
 /// Ids end up in URLs, archive folder names and templates, so nothing else is allowed.
-pub fn is_valid_id(id: &str) -> bool {
+pub(crate) fn is_valid_id(id: &str) -> bool {
     let mut chars = id.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// A variable or capture name usable in templates as `{{ name }}`.
-pub fn is_identifier(name: &str) -> bool {
+pub(crate) fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

@@ -4,7 +4,7 @@ use std::path::Path;
 
 /// Creates the state folder with a `.gitignore` that ignores everything in it, so the search
 /// index and caches never show up in the team's repository.
-pub fn ensure_state_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn ensure_state_dir(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }

@@ -16,10 +16,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// Default step timeout (DESIGN §3).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Every key a step may have, for "did you mean" hints.
-pub const STEP_FIELDS: [&str; 17] = [
+pub(crate) const STEP_FIELDS: [&str; 17] = [
     "id",
     "name",
     "run",
@@ -212,7 +212,7 @@ impl Expect {
 
 /// A name usable as a template variable (`capture:` keys, `vars:` keys).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct VarName(pub String);
+pub(crate) struct VarName(pub String);
 
 impl<'de> Deserialize<'de> for VarName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -230,7 +230,7 @@ impl<'de> Deserialize<'de> for VarName {
 
 /// An environment variable name (`env:` keys, `secrets:`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct EnvName(pub String);
+pub(crate) struct EnvName(pub String);
 
 impl<'de> Deserialize<'de> for EnvName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -245,7 +245,7 @@ impl<'de> Deserialize<'de> for EnvName {
 
 /// A `capture:` regex: exactly one capture group, whose match becomes the variable.
 #[derive(Debug, Clone)]
-pub struct CapturePattern(pub Template);
+pub(crate) struct CapturePattern(pub Template);
 
 impl<'de> Deserialize<'de> for CapturePattern {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -267,7 +267,7 @@ impl<'de> Deserialize<'de> for CapturePattern {
 /// Field defaults from front matter `defaults:`; a step's own value wins.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StepDefaults {
+pub(crate) struct StepDefaults {
     pub timeout: Option<Duration>,
     pub retry: Option<Retry>,
     pub continue_on_error: Option<bool>,
@@ -284,7 +284,7 @@ macro_rules! define_raw_step {
         /// need them. One optional field per probe, from [`with_probes!`].
         #[derive(Debug, Deserialize)]
         #[serde(deny_unknown_fields)]
-        pub struct RawStep {
+        pub(crate) struct RawStep {
             pub id: Option<Spanned<String>>,
             pub name: Option<Template>,
             pub run: Option<Spanned<Template>>,
@@ -309,7 +309,7 @@ macro_rules! define_raw_step {
 
         impl RawStep {
             /// Every probe key the step gives, with where its value starts in the fragment.
-            pub fn probe_sites(&self) -> Vec<(ProbeKind, serde_saphyr::Location)> {
+            pub(crate) fn probe_sites(&self) -> Vec<(ProbeKind, serde_saphyr::Location)> {
                 let mut out = Vec::new();
                 $(if let Some(p) = &self.$key {
                     out.push((ProbeKind::$variant, p.referenced));
@@ -318,7 +318,7 @@ macro_rules! define_raw_step {
             }
 
             /// The probe the step runs, if it gives one (the first in list order).
-            pub fn take_probe(&mut self) -> Option<Probe> {
+            pub(crate) fn take_probe(&mut self) -> Option<Probe> {
                 $(if let Some(p) = self.$key.take() {
                     return Some(Probe::$variant(p.value));
                 })*

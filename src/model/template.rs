@@ -5,7 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeSet;
 
 /// True when `text` holds template syntax at all; plain strings skip the compiler.
-pub fn has_template_syntax(text: &str) -> bool {
+pub(crate) fn has_template_syntax(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("{#")
 }
 
@@ -96,7 +96,7 @@ fn abbreviate(text: &str) -> String {
 /// unquoted: a `{{ … }}` that mentions it but does not end in `| shell_quote`, or a statement
 /// other than `if`/`elif` that mentions it (`{% set x = name %}` would carry it elsewhere).
 /// Errs on the side of "yes": a value from an alert is only passed where this says "no".
-pub fn pastes_unquoted(source: &str, name: &str) -> bool {
+pub(crate) fn pastes_unquoted(source: &str, name: &str) -> bool {
     if !has_template_syntax(source) {
         return false;
     }

@@ -12,18 +12,27 @@ use serde_saphyr::{Location, Spanned};
 use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum YamlPart {
+pub(crate) enum YamlPart {
     FrontMatter,
     Step,
     Diagnosis,
 }
 
 /// Deserializes a YAML fragment, turning any error into a diagnostic at its place in the file.
-pub fn parse_yaml<T: DeserializeOwned>(fragment: &Fragment, path: &str, part: YamlPart) -> Result<T, Diagnostic> {
+pub(crate) fn parse_yaml<T: DeserializeOwned>(
+    fragment: &Fragment,
+    path: &str,
+    part: YamlPart,
+) -> Result<T, Diagnostic> {
     serde_saphyr::from_str::<T>(&fragment.text).map_err(|err| yaml_diagnostic(fragment, path, part, &err))
 }
 
-pub fn yaml_diagnostic(fragment: &Fragment, path: &str, part: YamlPart, err: &serde_saphyr::Error) -> Diagnostic {
+pub(crate) fn yaml_diagnostic(
+    fragment: &Fragment,
+    path: &str,
+    part: YamlPart,
+    err: &serde_saphyr::Error,
+) -> Diagnostic {
     let location = err.location().unwrap_or(Location::UNKNOWN);
     let (line, column) = map_location(fragment, location);
     let options = serde_saphyr::render_options! {
@@ -161,14 +170,14 @@ fn key_before(source_line: &str, column: usize) -> Option<String> {
 }
 
 /// A position inside a fragment → the position in the `.md` file.
-pub fn map_location(fragment: &Fragment, location: Location) -> (usize, usize) {
+pub(crate) fn map_location(fragment: &Fragment, location: Location) -> (usize, usize) {
     if location.line() == 0 {
         return (fragment.first_line.saturating_sub(1).max(1), 1);
     }
     (fragment.first_line + location.line() as usize - 1, location.column() as usize + fragment.indent)
 }
 
-pub fn spanned_at<T>(fragment: &Fragment, spanned: &Spanned<T>) -> (usize, usize) {
+pub(crate) fn spanned_at<T>(fragment: &Fragment, spanned: &Spanned<T>) -> (usize, usize) {
     map_location(fragment, spanned.referenced)
 }
 

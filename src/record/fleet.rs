@@ -139,7 +139,7 @@ impl Fleet {
 /// the same result share one folded host set. Groups come in the order of their results'
 /// `rank` (then the result text), joined with ` · `:
 /// `gpu[01-06,08] passed · gpu07 failed: driver 535.104, expected >=550`.
-pub fn fold_results<'a>(results: impl IntoIterator<Item = (&'a str, usize, String)>) -> String {
+pub(crate) fn fold_results<'a>(results: impl IntoIterator<Item = (&'a str, usize, String)>) -> String {
     let mut groups: BTreeMap<(usize, String), Vec<&'a str>> = BTreeMap::new();
     for (host, rank, result) in results {
         groups.entry((rank, result)).or_default().push(host);
@@ -152,7 +152,7 @@ pub fn fold_results<'a>(results: impl IntoIterator<Item = (&'a str, usize, Strin
 }
 
 /// A host's result as one phrase for folding: `passed`, `failed: <why>`, `unreachable: <why>`.
-pub fn host_result(outcome: HostOutcome, reason: Option<&str>) -> (usize, String) {
+pub(crate) fn host_result(outcome: HostOutcome, reason: Option<&str>) -> (usize, String) {
     let rank = HostOutcome::ALL.iter().position(|&o| o == outcome).unwrap_or(0);
     match reason {
         Some(reason) if outcome != HostOutcome::Passed => (rank, format!("{outcome}: {reason}")),
@@ -162,7 +162,7 @@ pub fn host_result(outcome: HostOutcome, reason: Option<&str>) -> (usize, String
 
 /// One step's result on one host, for folding: `passed`, `failed: <first failed check>`,
 /// `skipped: <why>`.
-pub fn step_result(step: &StepRecord) -> (usize, String) {
+pub(crate) fn step_result(step: &StepRecord) -> (usize, String) {
     let rank = match step.outcome {
         Outcome::Passed => 0,
         Outcome::Skipped => 1,
@@ -178,7 +178,7 @@ pub fn step_result(step: &StepRecord) -> (usize, String) {
 }
 
 /// The outcome a step has across hosts: the worst one any host saw.
-pub fn worst_outcome(outcomes: impl IntoIterator<Item = Outcome>) -> Outcome {
+pub(crate) fn worst_outcome(outcomes: impl IntoIterator<Item = Outcome>) -> Outcome {
     let severity = |o: Outcome| match o {
         Outcome::Skipped => 0,
         Outcome::Passed => 1,

@@ -2,17 +2,17 @@
 //! about a run. Plain data with serde; no I/O.
 
 mod check;
-pub mod fleet;
+pub(crate) mod fleet;
 mod observation;
 mod run;
 mod trigger;
 
-pub use crate::model::step::{Severity, StepKind};
-pub use check::CheckResult;
-pub use fleet::{Fleet, FleetHost, HostOutcome, Remote, Target};
-pub use observation::Observation;
-pub use run::{
+pub(crate) use crate::model::step::{Severity, StepKind};
+pub(crate) use check::CheckResult;
+pub(crate) use fleet::{Fleet, FleetHost, HostOutcome, Remote, Target};
+pub(crate) use observation::Observation;
+pub(crate) use run::{
     DiagnosisRecord, EngineVersion, Finding, FixRecord, Host, Outcome, RunOptions, RunRecord, RunbookRef, SCHEMA,
     StepRecord, StreamRecord, Verdict,
 };
-pub use trigger::{MAX_TRIGGER_BYTES, Trigger, TriggerError};
+pub(crate) use trigger::{MAX_TRIGGER_BYTES, Trigger};

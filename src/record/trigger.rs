@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The longest `--trigger` accepted: a trigger is metadata, not a payload.
-pub const MAX_TRIGGER_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_TRIGGER_BYTES: usize = 64 * 1024;
 
 /// The trigger of a run. `kind` says who started it (`alertmanager`, `grafana`, `watch`, `mcp`);
 /// the other fields are what that source knows. Fields not named here are kept in `extra`.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 /// One file of the site that is not a page.
 #[derive(Debug, Clone)]
-pub struct Asset {
+pub(crate) struct Asset {
     /// Path relative to the site root (`assets/app.1a2b3c4d5e.js`).
     pub path: String,
     pub bytes: Arc<[u8]>,
@@ -19,13 +19,13 @@ pub struct Asset {
 
 /// Every asset, by its logical name (`app.js`).
 #[derive(Debug, Clone, Default)]
-pub struct Assets {
+pub(crate) struct Assets {
     by_name: BTreeMap<String, Asset>,
 }
 
 impl Assets {
     /// The embedded assets, with the KB's overrides.
-    pub fn load(kb_root: Option<&Path>) -> Assets {
+    pub(crate) fn load(kb_root: Option<&Path>) -> Assets {
         let mut assets = Assets::default();
         for name in crate::assets::site_file_names() {
             if let Some(bytes) = crate::assets::site_file(kb_root, &name) {
@@ -36,7 +36,7 @@ impl Assets {
     }
 
     /// Adds a file under a fingerprinted name; returns its site-relative path.
-    pub fn add(&mut self, name: &str, bytes: Vec<u8>) -> String {
+    pub(crate) fn add(&mut self, name: &str, bytes: Vec<u8>) -> String {
         let hash = Sha256::digest(&bytes);
         let fingerprint = hex(&hash[..5]);
         let path = match name.rsplit_once('.') {
@@ -48,22 +48,22 @@ impl Assets {
         path
     }
 
-    pub fn get(&self, name: &str) -> Option<&Asset> {
+    pub(crate) fn get(&self, name: &str) -> Option<&Asset> {
         self.by_name.get(name)
     }
 
     /// The asset at a site-relative path (`assets/app.1a2b3c4d5e.js`).
-    pub fn by_path(&self, path: &str) -> Option<&Asset> {
+    pub(crate) fn by_path(&self, path: &str) -> Option<&Asset> {
         self.by_name.values().find(|a| a.path == path)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Asset> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Asset> {
         self.by_name.values()
     }
 }
 
 /// The `Content-Type` of a file, by extension.
-pub fn content_type(name: &str) -> &'static str {
+pub(crate) fn content_type(name: &str) -> &'static str {
     match name.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase()).as_deref() {
         Some("css") => "text/css; charset=utf-8",
         Some("js") => "text/javascript; charset=utf-8",

@@ -15,7 +15,7 @@ const SLOT: char = '\u{E000}';
 
 /// What a link in the text points at, as the caller resolved it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resolved {
+pub(crate) enum Resolved {
     /// Rewrite to this URL (a runbook page, with its anchor).
     Url(String),
     /// Leave the link as written (external, or a file that exists).
@@ -26,13 +26,13 @@ pub enum Resolved {
 
 /// A link that leads nowhere, for the build's warnings.
 #[derive(Debug, Clone)]
-pub struct BrokenLink {
+pub(crate) struct BrokenLink {
     pub line: usize,
     pub dest: String,
 }
 
 #[derive(Debug, Default)]
-pub struct Rendered {
+pub(crate) struct Rendered {
     pub html: String,
     pub broken_links: Vec<BrokenLink>,
 }
@@ -41,7 +41,7 @@ pub struct Rendered {
 /// are boxes) with the anchors and step fences of its `outline`. `resolve` decides what each
 /// link points at; `card` renders the step card of a step fence (it must return safe HTML:
 /// everything from the runbook escaped).
-pub fn render(
+pub(crate) fn render(
     text: &str,
     outline: &Outline,
     admonitions: &[Admonition],
@@ -249,7 +249,7 @@ fn fill_slots(html: &str, cards: &[String]) -> String {
 }
 
 /// Escapes text for an HTML attribute or element.
-pub fn escape_attr(text: &str) -> String {
+pub(crate) fn escape_attr(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

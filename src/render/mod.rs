@@ -9,20 +9,20 @@ macro_rules! ctx {
     };
 }
 
-pub mod assets;
-pub mod error;
-pub mod markdown;
-pub mod nav;
-pub mod pages;
-pub mod sanitize;
-pub mod search_index;
-pub mod sections;
-pub mod site;
-pub mod templates;
-pub mod url;
-pub mod views;
-pub mod writer;
+pub(crate) mod assets;
+pub(crate) mod error;
+pub(crate) mod markdown;
+pub(crate) mod nav;
+pub(crate) mod pages;
+pub(crate) mod sanitize;
+pub(crate) mod search_index;
+pub(crate) mod sections;
+pub(crate) mod site;
+pub(crate) mod templates;
+pub(crate) mod url;
+pub(crate) mod views;
+pub(crate) mod writer;
 
-pub use error::RenderError;
-pub use pages::{Page, RenderedPage, Resolution};
-pub use site::{Mode, Site};
+pub(crate) use error::RenderError;
+pub(crate) use pages::{Page, Resolution};
+pub(crate) use site::{Mode, Site};

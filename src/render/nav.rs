@@ -15,7 +15,7 @@ const LABEL_KEYS: [&str; 3] = ["linkTitle", "sidebar_label", "nav_title"];
 
 /// An entry of the navigation: a page, or a folder with its page (if it has one) and entries.
 #[derive(Debug, Serialize)]
-pub struct NavNode {
+pub(crate) struct NavNode {
     pub title: String,
     pub url: Option<String>,
     pub children: Vec<NavNode>,
@@ -32,7 +32,7 @@ struct Folder {
 }
 
 /// The navigation tree of every runbook of `kb`.
-pub fn tree(kb: &Kb, urls: &Urls) -> Vec<NavNode> {
+pub(crate) fn tree(kb: &Kb, urls: &Urls) -> Vec<NavNode> {
     let mut root = Folder::default();
     for (i, rb) in kb.runbooks.iter().enumerate() {
         let mut parts: Vec<&str> = rb.stem_path.split('/').collect();

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 /// One page of the site.
 #[derive(Debug, Clone)]
-pub enum Page {
+pub(crate) enum Page {
     Index,
     Runbook(RunbookIdx),
     Tags,
@@ -37,7 +37,7 @@ pub enum Page {
 
 /// What a request path is.
 #[derive(Debug)]
-pub enum Resolution {
+pub(crate) enum Resolution {
     Page(Page),
     /// The same page with a trailing slash.
     Redirect(String),
@@ -46,7 +46,7 @@ pub enum Resolution {
 
 /// A rendered page and the links in it that lead nowhere.
 #[derive(Debug, Default)]
-pub struct RenderedPage {
+pub(crate) struct RenderedPage {
     pub html: String,
     pub broken_links: Vec<BrokenLink>,
 }
@@ -54,7 +54,7 @@ pub struct RenderedPage {
 impl Site {
     /// Every page the static build writes, with its path relative to the site root (a folder
     /// path ending in `/`, or a file name).
-    pub fn pages(&self) -> Vec<(String, Page)> {
+    pub(crate) fn pages(&self) -> Vec<(String, Page)> {
         let mut pages = vec![(String::new(), Page::Index)];
         for (idx, rb) in self.kb.iter() {
             pages.push((format!("runbooks/{}/", rb.id), Page::Runbook(idx)));
@@ -79,7 +79,7 @@ impl Site {
     }
 
     /// The page at a site-relative, percent-decoded path (`runbooks/cuda-304/`).
-    pub fn resolve(&self, path: &str) -> Resolution {
+    pub(crate) fn resolve(&self, path: &str) -> Resolution {
         let (trimmed, slash) = match path.strip_suffix('/') {
             Some(t) => (t, true),
             None => (path, path.is_empty()),
@@ -108,7 +108,7 @@ impl Site {
         }
     }
 
-    pub fn render(&self, page: &Page) -> Result<RenderedPage, RenderError> {
+    pub(crate) fn render(&self, page: &Page) -> Result<RenderedPage, RenderError> {
         let html = match page {
             Page::Index => self.index_page()?,
             Page::Runbook(i) => return self.runbook_page(*i),
@@ -188,7 +188,7 @@ impl Site {
     }
 
     /// The page of a runbook from a body the caller already has (or could not read).
-    pub fn render_runbook(
+    pub(crate) fn render_runbook(
         &self,
         idx: RunbookIdx,
         body: std::io::Result<std::sync::Arc<crate::model::Body>>,
@@ -361,7 +361,7 @@ impl Site {
     }
 
     /// A search hit for templates: with the URL of its page and a snippet that is safe HTML.
-    pub fn hit_view(&self, hit: &crate::index::Hit) -> HitView {
+    pub(crate) fn hit_view(&self, hit: &crate::index::Hit) -> HitView {
         let page = match hit.kind {
             Kind::Runbook => {
                 let id = self.kb.by_id(&hit.id).map(|idx| self.kb[idx].id.as_str()).unwrap_or(&hit.id);
@@ -383,14 +383,6 @@ impl Site {
             more: hit.more.iter().map(|s| MoreView { heading: s.heading.clone(), url: at(&s.anchor) }).collect(),
         }
     }
-
-    /// The latest runs, for `/metrics` and the index: `(runbook id, run)`.
-    pub fn latest_run_badges(&self) -> Vec<(String, RunBadge)> {
-        let mut out: Vec<(String, RunBadge)> =
-            self.latest_runs().map(|(id, run)| (id.to_string(), RunBadge::new(&self.urls, run))).collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
-    }
 }
 
 #[derive(Debug, Serialize)]
@@ -401,7 +393,7 @@ struct CycleLink {
 }
 
 #[derive(Debug, Serialize)]
-pub struct HitView {
+pub(crate) struct HitView {
     pub kind: &'static str,
     pub title: String,
     pub heading: String,
@@ -416,7 +408,7 @@ pub struct HitView {
 }
 
 #[derive(Debug, Serialize)]
-pub struct MoreView {
+pub(crate) struct MoreView {
     pub heading: String,
     pub url: String,
 }
@@ -433,7 +425,7 @@ fn is_cross_reference(dest: &str) -> bool {
 
 /// A snippet whose only markup is `<mark>`: whatever the search engine sent, everything else is
 /// unescaped once and escaped again, so stray markup can never reach the page.
-pub fn safe_snippet(snippet: &str) -> String {
+pub(crate) fn safe_snippet(snippet: &str) -> String {
     let mut out = String::with_capacity(snippet.len() + 16);
     let mut rest = snippet;
     loop {

@@ -48,13 +48,13 @@ fn cleaner() -> &'static ammonia::Builder<'static> {
 }
 
 /// Cleans a fragment of HTML.
-pub fn clean(html: &str) -> String {
+pub(crate) fn clean(html: &str) -> String {
     cleaner().clean(html).to_string()
 }
 
 /// Whether a link or image target is harmless: relative, or one of [`SAFE_SCHEMES`]. Browsers
 /// ignore whitespace and control characters inside a scheme, so they are ignored here too.
-pub fn is_safe_url(dest: &str) -> bool {
+pub(crate) fn is_safe_url(dest: &str) -> bool {
     let cleaned: String = dest.chars().filter(|c| !c.is_whitespace() && !c.is_control()).collect();
     match cleaned.find([':', '/', '?', '#']) {
         Some(i) if cleaned[i..].starts_with(':') => {

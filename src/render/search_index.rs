@@ -19,7 +19,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-pub const META: &str = "search-index/meta.json";
+pub(crate) const META: &str = "search-index/meta.json";
 const DIR: &str = "search-index";
 /// Sections per docs file.
 const CHUNK: usize = 500;
@@ -31,13 +31,13 @@ const PREFIX: usize = 2;
 const MAX_TERM: usize = 40;
 
 /// One file of the index, relative to the site root.
-pub struct IndexFile {
+pub(crate) struct IndexFile {
     pub path: String,
     pub bytes: Vec<u8>,
 }
 
 /// The terms of `text`: each run as the browser cuts queries, then its camelCase parts.
-pub fn terms(text: &str) -> impl Iterator<Item = String> + '_ {
+pub(crate) fn terms(text: &str) -> impl Iterator<Item = String> + '_ {
     let worth = |t: &&str| (2..=MAX_TERM).contains(&t.chars().count());
     text.split(|c: char| !(c.is_alphabetic() || c.is_numeric())).filter(worth).flat_map(move |run| {
         let parts = crate::index::tokenizer::parts(run);
@@ -95,7 +95,7 @@ struct DocsChunk {
 }
 
 /// Builds the index from every runbook's sections (`sections[i]` belongs to `site.kb.runbooks[i]`).
-pub fn build(site: &Site, sections: &[Vec<SearchSection>]) -> Result<Vec<IndexFile>, serde_json::Error> {
+pub(crate) fn build(site: &Site, sections: &[Vec<SearchSection>]) -> Result<Vec<IndexFile>, serde_json::Error> {
     let mut postings: BTreeMap<String, Postings> = BTreeMap::new();
     let mut docs: Vec<(usize, &SearchSection)> = Vec::new();
     for (r, list) in sections.iter().enumerate() {

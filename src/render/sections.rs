@@ -1,22 +1,20 @@
 //! A runbook's text cut at its H1–H3 headings, as plain text: what the static search looks
-//! through, with the anchor and line each hit links to. The cut and the anchors are the
+//! through, with the anchor each hit links to. The cut and the anchors are the
 //! outline's, so they are the ones the model and the page have.
 
 use crate::model::outline::{Outline, Section, Text};
 
 #[derive(Debug, Clone)]
-pub struct SearchSection {
+pub(crate) struct SearchSection {
     /// `""` for the text before the first heading.
     pub anchor: String,
     pub heading: String,
-    pub level: u8,
-    pub line: usize,
     /// Prose, code and step YAML, whitespace-separated.
     pub text: String,
 }
 
 /// The sections of `outline`; the text before the first heading only when it holds words.
-pub fn sections(outline: &Outline) -> Vec<SearchSection> {
+pub(crate) fn sections(outline: &Outline) -> Vec<SearchSection> {
     let mut out: Vec<SearchSection> = outline.sections.iter().map(|section| section_text(outline, section)).collect();
     if out[0].text.is_empty() && out.len() > 1 {
         out.remove(0);
@@ -44,10 +42,8 @@ fn section_text(outline: &Outline, section: &Section) -> SearchSection {
     }
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     match outline.heading_of(section) {
-        Some(h) => {
-            SearchSection { anchor: h.anchor.clone(), heading: h.text.clone(), level: h.level, line: h.line, text }
-        }
-        None => SearchSection { anchor: String::new(), heading: String::new(), level: 0, line: 1, text },
+        Some(h) => SearchSection { anchor: h.anchor.clone(), heading: h.text.clone(), text },
+        None => SearchSection { anchor: String::new(), heading: String::new(), text },
     }
 }
 
@@ -61,7 +57,7 @@ mod tests {
         let s = sections(&Outline::new(text));
         assert_eq!(s.len(), 3, "{s:?}");
         assert_eq!(s[0].text, "Intro text.");
-        assert_eq!((s[1].anchor.as_str(), s[1].line), ("title", 7));
+        assert_eq!((s[1].anchor.as_str(), s[1].heading.as_str()), ("title", "Title"));
         assert_eq!(s[2].anchor, "check");
         assert_eq!(s[2].text, "run: nvidia-smi Deep Two.");
     }

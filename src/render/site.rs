@@ -15,24 +15,22 @@ use std::sync::Arc;
 
 /// Where the site goes: files on disk, or a server that renders pages on request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     Static,
     Served { live_reload: bool },
 }
 
 /// Runbooks sharing a tag, grouped case-insensitively.
 #[derive(Debug)]
-pub struct TagGroup {
+pub(crate) struct TagGroup {
     /// The spelling first seen.
     pub name: String,
     pub runbooks: Vec<RunbookIdx>,
 }
 
-pub struct Site {
+pub(crate) struct Site {
     pub kb: Kb,
-    pub mode: Mode,
     pub urls: Urls,
-    pub title: String,
     /// Newest first.
     pub runs: Vec<ArchivedRun>,
     pub cycles: Vec<Cycle>,
@@ -49,7 +47,7 @@ pub struct Site {
 
 impl Site {
     /// Gathers everything pages need. Fails only when a template is missing or broken.
-    pub fn new(kb: Kb, archives: &Archives, mode: Mode) -> Result<Site, RenderError> {
+    pub(crate) fn new(kb: Kb, archives: &Archives, mode: Mode) -> Result<Site, RenderError> {
         // The server answers at its own address; only the static build honours `base_url`.
         let urls = match mode {
             Mode::Static => Urls::new(kb.config.base_url.as_deref()),
@@ -88,7 +86,7 @@ impl Site {
         let nav_path = assets.add("nav.html", nav_html.into_bytes());
         let assets = Arc::new(assets);
         let globals = SiteGlobals {
-            title: title.clone(),
+            title,
             base: urls.base().to_string(),
             search_mode: if mode == Mode::Static { "static" } else { "server" },
             nav_url: urls.file(&nav_path),
@@ -97,38 +95,38 @@ impl Site {
             version: env!("CARGO_PKG_VERSION"),
         };
         templates.finish(Arc::clone(&assets), &urls, &globals);
-        Ok(Site { kb, mode, urls, title, runs, cycles, assets, categories, tags, templates, run_ids, runs_of })
+        Ok(Site { kb, urls, runs, cycles, assets, categories, tags, templates, run_ids, runs_of })
     }
 
-    pub fn run_index(&self, run_id: &str) -> Option<usize> {
+    pub(crate) fn run_index(&self, run_id: &str) -> Option<usize> {
         self.run_ids.get(run_id).copied()
     }
 
-    pub fn cycle_index(&self, name: &str) -> Option<usize> {
+    pub(crate) fn cycle_index(&self, name: &str) -> Option<usize> {
         self.cycles.iter().position(|c| c.name == name)
     }
 
     /// Runs of a runbook, newest first.
-    pub fn runs_of(&self, id: &str) -> &[usize] {
+    pub(crate) fn runs_of(&self, id: &str) -> &[usize] {
         self.runs_of.get(&id.to_lowercase()).map(Vec::as_slice).unwrap_or_default()
     }
 
     /// The latest run of every runbook that has one, by runbook id as the runs recorded it.
-    pub fn latest_runs(&self) -> impl Iterator<Item = (&str, &ArchivedRun)> {
+    pub(crate) fn latest_runs(&self) -> impl Iterator<Item = (&str, &ArchivedRun)> {
         self.runs_of.values().filter_map(|list| list.first()).filter_map(|&i| {
             let run = &self.runs[i];
             run.record.as_ref().ok().map(|r| (r.runbook.id.as_str(), run))
         })
     }
 
-    pub fn row(&self, idx: RunbookIdx) -> RunbookRow {
+    pub(crate) fn row(&self, idx: RunbookIdx) -> RunbookRow {
         let rb = &self.kb[idx];
         let last = self.runs_of(&rb.id).first().map(|&r| super::views::RunBadge::new(&self.urls, &self.runs[r]));
         RunbookRow::new(&self.urls, rb, last)
     }
 
     /// Whether a run's runbook id names a runbook of this KB.
-    pub fn knows_runbook(&self, id: &str) -> bool {
+    pub(crate) fn knows_runbook(&self, id: &str) -> bool {
         self.kb.by_id(id).is_some()
     }
 }

@@ -10,14 +10,14 @@ use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub struct Templates {
+pub(crate) struct Templates {
     env: Environment<'static>,
 }
 
 impl Templates {
     /// An environment whose `asset()` is not yet available (for the shared nav, which is itself
     /// an asset); call [`Templates::finish`] before rendering pages.
-    pub fn new(kb_root: Option<PathBuf>) -> Templates {
+    pub(crate) fn new(kb_root: Option<PathBuf>) -> Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_formatter(escape_html);
@@ -26,7 +26,7 @@ impl Templates {
     }
 
     /// Adds `asset(name)` and the `site` global every page template reads.
-    pub fn finish(&mut self, assets: Arc<Assets>, urls: &Urls, site: impl Serialize) {
+    pub(crate) fn finish(&mut self, assets: Arc<Assets>, urls: &Urls, site: impl Serialize) {
         let base = urls.clone();
         self.env.add_function("asset", move |name: &str| -> Result<Value, minijinja::Error> {
             match assets.get(name) {
@@ -40,7 +40,7 @@ impl Templates {
         self.env.add_global("site", Value::from(minijinja::value::Serde(site)));
     }
 
-    pub fn render(&self, name: &str, context: minijinja::Value) -> Result<String, RenderError> {
+    pub(crate) fn render(&self, name: &str, context: minijinja::Value) -> Result<String, RenderError> {
         let template = self.env.get_template(name)?;
         Ok(template.render(context)?)
     }

@@ -4,14 +4,14 @@
 
 /// Builds page URLs under a base path.
 #[derive(Debug, Clone)]
-pub struct Urls {
+pub(crate) struct Urls {
     /// Starts and ends with `/`.
     base: String,
 }
 
 impl Urls {
     /// `base_url` from `runbook.toml` (`https://ops.example/kb/`), or `None` for `/`.
-    pub fn new(base_url: Option<&str>) -> Urls {
+    pub(crate) fn new(base_url: Option<&str>) -> Urls {
         let path = base_url.map(base_path).unwrap_or_default();
         let trimmed = path.trim_matches('/');
         let base = if trimmed.is_empty() {
@@ -23,56 +23,36 @@ impl Urls {
         Urls { base }
     }
 
-    pub fn base(&self) -> &str {
+    pub(crate) fn base(&self) -> &str {
         &self.base
     }
 
-    pub fn index(&self) -> String {
-        self.base.clone()
-    }
-
     /// `/runbooks/<id>/`; an id in path form (`node/_index`) keeps its slashes.
-    pub fn runbook(&self, id: &str) -> String {
+    pub(crate) fn runbook(&self, id: &str) -> String {
         format!("{}runbooks/{}/", self.base, encode_path(id))
     }
 
-    pub fn tags(&self) -> String {
-        format!("{}tags/", self.base)
-    }
-
     /// Tags are grouped case-insensitively: `GPU` and `gpu` are one page.
-    pub fn tag(&self, tag: &str) -> String {
+    pub(crate) fn tag(&self, tag: &str) -> String {
         format!("{}tags/{}/", self.base, encode_segment(&tag.to_lowercase()))
     }
 
-    pub fn archives(&self) -> String {
-        format!("{}archives/", self.base)
-    }
-
-    pub fn run(&self, run_id: &str) -> String {
+    pub(crate) fn run(&self, run_id: &str) -> String {
         format!("{}archives/{}/", self.base, encode_segment(run_id))
     }
 
-    pub fn cycles(&self) -> String {
-        format!("{}cycles/", self.base)
-    }
-
-    pub fn cycle(&self, name: &str) -> String {
+    pub(crate) fn cycle(&self, name: &str) -> String {
         format!("{}cycles/{}/", self.base, encode_segment(name))
     }
 
-    pub fn search(&self) -> String {
-        format!("{}search/", self.base)
-    }
-
     /// A file of the site's own (`assets/style.1a2b3c4d.css`, `search/meta.json`).
-    pub fn file(&self, relative: &str) -> String {
+    pub(crate) fn file(&self, relative: &str) -> String {
         format!("{}{}", self.base, relative)
     }
 
     /// The site-relative path of a page URL (`/kb/runbooks/x/` → `runbooks/x/`), percent-decoded,
     /// or `None` when it is outside the base or would climb out of the site.
-    pub fn relative(&self, url: &str) -> Option<String> {
+    pub(crate) fn relative(&self, url: &str) -> Option<String> {
         let rest = match url.strip_prefix(self.base.as_str()) {
             Some(rest) => rest,
             None if format!("{url}/") == self.base => "",
@@ -99,13 +79,13 @@ fn base_path(base_url: &str) -> String {
 }
 
 /// Percent-encodes each `/`-separated segment of an id.
-pub fn encode_path(path: &str) -> String {
+pub(crate) fn encode_path(path: &str) -> String {
     path.split('/').map(encode_segment).collect::<Vec<_>>().join("/")
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters; `.` and `..` are encoded whole
 /// so that no segment can mean "this folder" or "the parent folder".
-pub fn encode_segment(segment: &str) -> String {
+pub(crate) fn encode_segment(segment: &str) -> String {
     if segment == "." || segment == ".." {
         return segment.replace('.', "%2E");
     }
@@ -121,7 +101,7 @@ pub fn encode_segment(segment: &str) -> String {
 }
 
 /// Decodes `%XX` escapes (invalid ones stay as written); `None` when the result is not UTF-8.
-pub fn percent_decode(text: &str) -> Option<String> {
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
     percent_encoding::percent_decode_str(text).decode_utf8().ok().map(|text| text.into_owned())
 }
 
@@ -137,7 +117,7 @@ mod tests {
         assert_eq!(urls.runbook("my notes"), "/runbooks/my%20notes/");
         assert_eq!(urls.tag("GPU"), "/tags/gpu/");
         let urls = Urls::new(Some("https://ops.example/kb/"));
-        assert_eq!(urls.index(), "/kb/");
+        assert_eq!(urls.base(), "/kb/");
         assert_eq!(urls.runbook("x"), "/kb/runbooks/x/");
         assert_eq!(urls.relative("/kb/runbooks/my%20notes/").as_deref(), Some("runbooks/my notes/"));
         assert_eq!(urls.relative("/other/"), None);

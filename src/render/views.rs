@@ -13,7 +13,7 @@ use serde::Serialize;
 
 /// The `site` global of every template.
 #[derive(Debug, Clone, Serialize)]
-pub struct SiteGlobals {
+pub(crate) struct SiteGlobals {
     pub title: String,
     pub base: String,
     /// `server` (the live server answers `/api/search`) or `static` (the browser searches a
@@ -27,20 +27,20 @@ pub struct SiteGlobals {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct TagLink {
+pub(crate) struct TagLink {
     pub name: String,
     pub url: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct NameValue {
+pub(crate) struct NameValue {
     pub name: String,
     pub value: String,
 }
 
 /// A run in one line: its verdict, when, and a link.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunBadge {
+pub(crate) struct RunBadge {
     pub verdict: &'static str,
     pub started: String,
     pub url: String,
@@ -48,7 +48,7 @@ pub struct RunBadge {
 }
 
 impl RunBadge {
-    pub fn new(urls: &Urls, run: &ArchivedRun) -> RunBadge {
+    pub(crate) fn new(urls: &Urls, run: &ArchivedRun) -> RunBadge {
         match &run.record {
             Ok(record) => RunBadge {
                 verdict: record.verdict.as_str(),
@@ -69,7 +69,7 @@ impl RunBadge {
 /// The banner a runbook's page opens with when an alert ran it: "Diagnosed automatically for
 /// ALERT at TIME".
 #[derive(Debug, Clone, Serialize)]
-pub struct AutoDiagnosis {
+pub(crate) struct AutoDiagnosis {
     pub alert: String,
     pub at: String,
     pub verdict: &'static str,
@@ -81,7 +81,7 @@ pub struct AutoDiagnosis {
 
 impl AutoDiagnosis {
     /// The banner for `run`, when an alert started it.
-    pub fn of(urls: &Urls, run: &ArchivedRun) -> Option<AutoDiagnosis> {
+    pub(crate) fn of(urls: &Urls, run: &ArchivedRun) -> Option<AutoDiagnosis> {
         let record = run.record.as_ref().ok()?;
         let trigger = record.trigger.as_ref().filter(|t| matches!(t.kind.as_str(), "alertmanager" | "grafana"))?;
         Some(AutoDiagnosis {
@@ -97,7 +97,7 @@ impl AutoDiagnosis {
 
 /// A runbook in a list (index, tag pages).
 #[derive(Debug, Clone, Serialize)]
-pub struct RunbookRow {
+pub(crate) struct RunbookRow {
     pub id: String,
     pub url: String,
     pub title: String,
@@ -110,7 +110,7 @@ pub struct RunbookRow {
 }
 
 impl RunbookRow {
-    pub fn new(urls: &Urls, rb: &Runbook, last_run: Option<RunBadge>) -> RunbookRow {
+    pub(crate) fn new(urls: &Urls, rb: &Runbook, last_run: Option<RunBadge>) -> RunbookRow {
         RunbookRow {
             id: rb.id.clone(),
             url: urls.runbook(&rb.id),
@@ -128,7 +128,7 @@ impl RunbookRow {
 /// Runbook rows for a template, turned into template values one at a time as the template reads
 /// them: a list of ten thousand rows never exists as template values all at once.
 #[derive(Debug)]
-pub struct Rows(pub Vec<RunbookRow>);
+pub(crate) struct Rows(pub Vec<RunbookRow>);
 
 impl minijinja::value::Object for Rows {
     fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
@@ -145,18 +145,18 @@ impl minijinja::value::Object for Rows {
 }
 
 impl Rows {
-    pub fn value(rows: Vec<RunbookRow>) -> minijinja::Value {
+    pub(crate) fn value(rows: Vec<RunbookRow>) -> minijinja::Value {
         minijinja::Value::from_object(Rows(rows))
     }
 }
 
-pub fn tag_links(urls: &Urls, tags: &[String]) -> Vec<TagLink> {
+pub(crate) fn tag_links(urls: &Urls, tags: &[String]) -> Vec<TagLink> {
     tags.iter().map(|t| TagLink { name: t.clone(), url: urls.tag(t) }).collect()
 }
 
 /// The head of a runbook page.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunbookHead {
+pub(crate) struct RunbookHead {
     pub id: String,
     pub title: String,
     pub path: String,
@@ -178,7 +178,7 @@ pub struct RunbookHead {
 }
 
 impl RunbookHead {
-    pub fn new(urls: &Urls, rb: &Runbook) -> RunbookHead {
+    pub(crate) fn new(urls: &Urls, rb: &Runbook) -> RunbookHead {
         RunbookHead {
             id: rb.id.clone(),
             title: rb.title.clone(),
@@ -205,7 +205,7 @@ impl RunbookHead {
 
 /// A step as a card: what it does, its command, its checks in plain words.
 #[derive(Debug, Clone, Serialize)]
-pub struct StepCard {
+pub(crate) struct StepCard {
     pub number: usize,
     pub id: String,
     pub name: String,
@@ -225,7 +225,7 @@ pub struct StepCard {
 }
 
 impl StepCard {
-    pub fn new(number: usize, step: &Step, yaml: &str) -> StepCard {
+    pub(crate) fn new(number: usize, step: &Step, yaml: &str) -> StepCard {
         let (command, manual, probe) = match &step.action {
             Action::Run(run) => (Some(run.script.source.trim_end().to_string()), None, None),
             Action::Manual(text) => (None, Some(text.source.trim_end().to_string()), None),
@@ -263,7 +263,7 @@ impl StepCard {
     }
 
     /// A fence that did not parse: its YAML and a pointer to the problems list.
-    pub fn broken(number: usize, line: usize, yaml: &str) -> StepCard {
+    pub(crate) fn broken(number: usize, line: usize, yaml: &str) -> StepCard {
         StepCard {
             number,
             id: format!("line-{line}"),
@@ -286,7 +286,7 @@ impl StepCard {
 
 /// A run in the archive list.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunRow {
+pub(crate) struct RunRow {
     pub run_id: String,
     pub url: String,
     pub runbook_id: String,
@@ -301,7 +301,7 @@ pub struct RunRow {
 }
 
 impl RunRow {
-    pub fn new(urls: &Urls, run: &ArchivedRun, runbook_known: &dyn Fn(&str) -> bool) -> RunRow {
+    pub(crate) fn new(urls: &Urls, run: &ArchivedRun, runbook_known: &dyn Fn(&str) -> bool) -> RunRow {
         match &run.record {
             Ok(r) => RunRow {
                 run_id: run.run_id.clone(),
@@ -334,13 +334,13 @@ impl RunRow {
 }
 
 /// The runbook id part of a run id (`20260101T000000Z-cuda-304` → `cuda-304`).
-pub fn run_runbook_id(run_id: &str) -> &str {
+pub(crate) fn run_runbook_id(run_id: &str) -> &str {
     run_id.split_once('-').map(|(_, id)| id).unwrap_or(run_id)
 }
 
 /// One run in full.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunView {
+pub(crate) struct RunView {
     pub run_id: String,
     pub damaged: Option<String>,
     pub title: String,
@@ -369,14 +369,14 @@ pub struct RunView {
 
 /// The fleet part of a run page (DESIGN §17): one section per host, with the host's own run.
 #[derive(Debug, Clone, Serialize)]
-pub struct FleetView {
+pub(crate) struct FleetView {
     pub summary: String,
     pub selection: String,
     pub hosts: Vec<HostView>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct HostView {
+pub(crate) struct HostView {
     pub name: String,
     /// `passed`, `failed`, `unreachable`, `interrupted`, `running`.
     pub outcome: &'static str,
@@ -413,7 +413,7 @@ impl FleetView {
 
 /// A matched diagnosis on the run page: the cause, its fix as links and commands, its evidence.
 #[derive(Debug, Clone, Serialize)]
-pub struct DiagnosisView {
+pub(crate) struct DiagnosisView {
     pub id: String,
     pub cause: String,
     pub severity: String,
@@ -425,7 +425,7 @@ pub struct DiagnosisView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct FixView {
+pub(crate) struct FixView {
     /// The step id or the linked runbook.
     pub label: String,
     pub url: Option<String>,
@@ -479,13 +479,13 @@ impl DiagnosisView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct RunLink {
+pub(crate) struct RunLink {
     pub id: String,
     pub url: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct FindingView {
+pub(crate) struct FindingView {
     pub step: String,
     pub number: usize,
     pub severity: String,
@@ -494,7 +494,7 @@ pub struct FindingView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct StepRunView {
+pub(crate) struct StepRunView {
     pub id: String,
     pub name: String,
     pub kind: String,
@@ -509,20 +509,20 @@ pub struct StepRunView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct CheckView {
+pub(crate) struct CheckView {
     pub passed: bool,
     pub message: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct OutputView {
+pub(crate) struct OutputView {
     pub label: &'static str,
     pub note: Option<String>,
     pub text: String,
 }
 
 impl RunView {
-    pub fn new(urls: &Urls, run: &ArchivedRun, runbook_known: &dyn Fn(&str) -> bool) -> RunView {
+    pub(crate) fn new(urls: &Urls, run: &ArchivedRun, runbook_known: &dyn Fn(&str) -> bool) -> RunView {
         let record = match &run.record {
             Ok(record) => record,
             Err(err) => return RunView::damaged(run, &err.cause()),
@@ -643,12 +643,12 @@ impl StepRunView {
 }
 
 /// `3 passed, 1 failed`.
-pub fn step_summary(record: &RunRecord) -> String {
+pub(crate) fn step_summary(record: &RunRecord) -> String {
     record.counts().iter().map(|(o, n)| format!("{n} {}", o.as_str().replace('_', " "))).collect::<Vec<_>>().join(", ")
 }
 
 /// An RFC 3339 timestamp for people: `2026-01-01 12:00:05 UTC`.
-pub fn when(rfc3339: &str) -> String {
+pub(crate) fn when(rfc3339: &str) -> String {
     match rfc3339.split_once('T') {
         Some((date, time)) => {
             let time = time.trim_end_matches('Z');

@@ -15,7 +15,7 @@ use std::path::{Component, Path, PathBuf};
 const MARKER: &str = ".runbook-build";
 
 #[derive(Debug, Default)]
-pub struct BuildReport {
+pub(crate) struct BuildReport {
     pub pages: usize,
     /// Every file written: pages, assets, index.
     pub files: usize,
@@ -26,7 +26,7 @@ pub struct BuildReport {
     pub phases: Vec<(&'static str, std::time::Duration)>,
 }
 
-pub fn build(site: &Site, out: &Path) -> Result<BuildReport, RenderError> {
+pub(crate) fn build(site: &Site, out: &Path) -> Result<BuildReport, RenderError> {
     let mut clock = std::time::Instant::now();
     let mut phases = Vec::new();
     let mut lap = |name: &'static str| {

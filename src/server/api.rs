@@ -16,7 +16,7 @@ use axum::response::Response;
 use serde::Serialize;
 use std::sync::Arc;
 
-pub async fn search(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
+pub(super) async fn search(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
     let request = match search_request(&Params::parse(query.as_deref()), API_LIMIT) {
         Ok(request) => request,
         Err(message) => return json_error(StatusCode::BAD_REQUEST, message),
@@ -44,7 +44,7 @@ struct LastRun<'a> {
     url: String,
 }
 
-pub async fn runbooks(State(state): State<Arc<AppState>>) -> Response {
+pub(super) async fn runbooks(State(state): State<Arc<AppState>>) -> Response {
     let site = state.site();
     let rows: Vec<RunbookListing> = site
         .kb
@@ -67,7 +67,7 @@ pub async fn runbooks(State(state): State<Arc<AppState>>) -> Response {
     json(StatusCode::OK, &rows)
 }
 
-pub async fn runbook(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+pub(super) async fn runbook(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
     let site = state.site();
     let id = id.trim_end_matches('/').to_string();
     let idx = match site.kb.lookup(&id) {
@@ -108,7 +108,7 @@ struct RunListing<'a> {
     url: String,
 }
 
-pub async fn archives(State(state): State<Arc<AppState>>) -> Response {
+pub(super) async fn archives(State(state): State<Arc<AppState>>) -> Response {
     let site = state.site();
     let rows: Vec<RunListing> = site
         .runs
@@ -121,11 +121,11 @@ pub async fn archives(State(state): State<Arc<AppState>>) -> Response {
     json(StatusCode::OK, &rows)
 }
 
-pub async fn healthz() -> Response {
+pub(super) async fn healthz() -> Response {
     respond::text(StatusCode::OK, "ok\n")
 }
 
-pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let site = state.site();
     let mut body = state.metrics.render(&site);
     if let Some(hooks) = state.hooks.get() {

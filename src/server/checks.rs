@@ -10,7 +10,7 @@ use axum::routing::get;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub fn router(board: Arc<Board>) -> Router {
+pub(crate) fn router(board: Arc<Board>) -> Router {
     let metrics = Arc::clone(&board);
     let health = Arc::clone(&board);
     Router::new()
@@ -39,7 +39,7 @@ pub fn router(board: Arc<Board>) -> Router {
 }
 
 /// Serves the board on `addr` until the process ends.
-pub async fn serve(
+pub(crate) async fn serve(
     addr: SocketAddr,
     board: Arc<Board>,
     on_listening: impl FnOnce(SocketAddr),

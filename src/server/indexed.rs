@@ -14,7 +14,7 @@ use std::sync::Mutex;
 /// Answers kept; when full, the cache starts over (searches are cheap to redo, memory is not).
 const CACHED_ANSWERS: usize = 512;
 
-pub struct IndexedSearch {
+pub(crate) struct IndexedSearch {
     index: SearchIndex,
     source: KbSource,
     /// `--archives`, when given.
@@ -33,7 +33,7 @@ struct Answers {
 impl IndexedSearch {
     /// Opens the KB's index (in its state folder, or in memory where that cannot be written)
     /// and brings it up to date.
-    pub fn open(source: KbSource, archives: Option<PathBuf>) -> Result<IndexedSearch, IndexError> {
+    pub(crate) fn open(source: KbSource, archives: Option<PathBuf>) -> Result<IndexedSearch, IndexError> {
         let (config, _) = Config::load(&source);
         let archives_dir = Archives::new(source.archives_dir(&config, archives.as_deref()));
         let (index, _) = SearchIndex::open_fresh(&source, &config, &archives_dir)?;

@@ -41,7 +41,7 @@ impl Library for SiteLibrary {
 }
 
 /// The `/mcp` route.
-pub fn routes(state: Arc<AppState>, options: &Options) -> Router<Arc<AppState>> {
+pub(super) fn routes(state: Arc<AppState>, options: &Options) -> Router<Arc<AppState>> {
     let server = McpServer::new(Arc::new(SiteLibrary { state }), options);
     let config = StreamableHttpServerConfig::default()
         // The site's own layer checks `Host` (loopback names while bound to loopback).

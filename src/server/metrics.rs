@@ -12,14 +12,14 @@ const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1
 
 /// A latency histogram with fixed buckets, updated without locks.
 #[derive(Debug, Default)]
-pub struct Histogram {
+pub(crate) struct Histogram {
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
     sum_ns: AtomicU64,
 }
 
 impl Histogram {
-    pub fn observe(&self, elapsed: Duration) {
+    pub(crate) fn observe(&self, elapsed: Duration) {
         let seconds = elapsed.as_secs_f64();
         if let Some(i) = BUCKETS.iter().position(|&b| seconds <= b) {
             self.buckets[i].fetch_add(1, Ordering::Relaxed);
@@ -46,7 +46,7 @@ impl Histogram {
 
 /// What kind of request it was, for bounded label values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
+pub(crate) enum Route {
     Page,
     Search,
     Api,
@@ -68,7 +68,7 @@ impl Route {
     }
 
     /// The route class of a request path.
-    pub fn of(path: &str) -> Route {
+    pub(crate) fn of(path: &str) -> Route {
         if path.starts_with("/api/search") || path.starts_with("/search") {
             Route::Search
         } else if path.starts_with("/api/") {
@@ -85,7 +85,7 @@ impl Route {
 
 /// Counters the server updates as it answers.
 #[derive(Debug, Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     requests: [Histogram; 5],
     /// Responses by status class, 1xx…5xx.
     statuses: [AtomicU64; 5],
@@ -94,7 +94,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn record(&self, route: Route, status: u16, elapsed: Duration) {
+    pub(crate) fn record(&self, route: Route, status: u16, elapsed: Duration) {
         let index = Route::ALL.iter().position(|&r| r == route).unwrap_or(4);
         self.requests[index].observe(elapsed);
         if let Some(counter) = self.statuses.get(usize::from(status / 100).wrapping_sub(1)) {
@@ -103,7 +103,7 @@ impl Metrics {
     }
 
     /// The whole exposition: the KB as of now, then the server's counters.
-    pub fn render(&self, site: &Site) -> String {
+    pub(crate) fn render(&self, site: &Site) -> String {
         let mut out = String::with_capacity(4096);
         write_kb(&mut out, site);
         let _ = writeln!(out, "# HELP runbook_http_request_duration_seconds Time to answer a request, by route.");

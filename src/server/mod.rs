@@ -7,23 +7,23 @@
 //! of `runbook search`), or [`Unavailable`] where no index can be opened.
 
 mod api;
-pub mod checks;
-pub mod hooks;
+pub(crate) mod checks;
+pub(crate) mod hooks;
 mod indexed;
 mod mcp;
 mod metrics;
 mod pages;
-pub mod query;
+pub(crate) mod query;
 mod reload;
 pub(crate) mod respond;
-pub mod search;
+pub(crate) mod search;
 mod security;
-pub mod state;
+pub(crate) mod state;
 mod watch;
 
-pub use indexed::IndexedSearch;
-pub use search::{SearchError, SiteSearch, Unavailable};
-pub use state::{AppState, Loader};
+pub(crate) use indexed::IndexedSearch;
+pub(crate) use search::{SiteSearch, Unavailable};
+pub(crate) use state::{AppState, Loader};
 
 use crate::render::{RenderError, Site};
 use axum::Router;
@@ -55,7 +55,7 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-pub struct Options {
+pub(crate) struct Options {
     pub addr: SocketAddr,
     /// Rebuild and reload open pages when the knowledge base changes.
     pub watch: bool,
@@ -66,7 +66,7 @@ pub struct Options {
 }
 
 /// Every route. `loopback_only` refuses requests whose `Host` is not a loopback name.
-pub fn app(state: Arc<AppState>, loopback_only: bool, mcp: &crate::mcp::Options) -> Router {
+pub(crate) fn app(state: Arc<AppState>, loopback_only: bool, mcp: &crate::mcp::Options) -> Router {
     let timed = Router::new()
         .route("/api/search", get(api::search))
         .route("/api/runbooks", get(api::runbooks))
@@ -92,7 +92,7 @@ pub fn app(state: Arc<AppState>, loopback_only: bool, mcp: &crate::mcp::Options)
 
 /// Serves `site` until Ctrl-C or SIGTERM. `on_listening` gets the bound address (the real port
 /// when `options.addr` asked for port 0).
-pub async fn run(
+pub(crate) async fn run(
     options: Options,
     loader: Loader,
     site: Site,
@@ -139,7 +139,7 @@ pub async fn run(
 }
 
 /// A future that completes on Ctrl-C (SIGINT) or SIGTERM; the handlers are installed at once.
-pub fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;

@@ -16,7 +16,7 @@ use std::time::Instant;
 /// Results on the `/search` page.
 const PAGE_LIMIT: usize = 30;
 
-pub async fn page(State(state): State<Arc<AppState>>, method: Method, uri: Uri) -> Response {
+pub(super) async fn page(State(state): State<Arc<AppState>>, method: Method, uri: Uri) -> Response {
     if method != Method::GET && method != Method::HEAD {
         return method_not_allowed();
     }
@@ -83,7 +83,7 @@ async fn cached(state: &Arc<AppState>, site: Arc<Site>, key: String, page: Page,
     }
 }
 
-pub async fn not_found(state: &Arc<AppState>, site: Arc<Site>) -> Response {
+pub(super) async fn not_found(state: &Arc<AppState>, site: Arc<Site>) -> Response {
     // The key cannot be a page path: those never start with a space.
     cached(state, site, " 404".to_string(), Page::NotFound, StatusCode::NOT_FOUND).await
 }
@@ -116,7 +116,7 @@ async fn render_now(state: &Arc<AppState>, site: Arc<Site>, page: Page, status: 
 }
 
 /// Asks the search engine on a blocking thread, timing it.
-pub async fn run_search(state: &Arc<AppState>, request: SearchRequest) -> Result<SearchResults, SearchError> {
+pub(super) async fn run_search(state: &Arc<AppState>, request: SearchRequest) -> Result<SearchResults, SearchError> {
     let engine = Arc::clone(&state.search);
     let result = state
         .work(move || {

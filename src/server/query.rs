@@ -9,10 +9,10 @@ const MAX_QUERY_CHARS: usize = 256;
 const MAX_FILTER_CHARS: usize = 100;
 
 /// `key=value` pairs of a query string, percent-decoded (invalid UTF-8 replaced).
-pub struct Params(Vec<(String, String)>);
+pub(crate) struct Params(Vec<(String, String)>);
 
 impl Params {
-    pub fn parse(raw: Option<&str>) -> Params {
+    pub(crate) fn parse(raw: Option<&str>) -> Params {
         let pairs = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
             .take(64)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -21,7 +21,7 @@ impl Params {
     }
 
     /// The first value of `key`, if it is there and not blank.
-    pub fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).filter(|v| !v.trim().is_empty())
     }
 }
@@ -32,7 +32,7 @@ fn truncated(text: &str, chars: usize) -> String {
 
 /// A search request from `q`, `limit`, `tag`, `kind`, `category` and `prefix`. A limit that is not a number
 /// means the default; an unknown kind is the only error.
-pub fn search_request(params: &Params, default_limit: usize) -> Result<SearchRequest, String> {
+pub(crate) fn search_request(params: &Params, default_limit: usize) -> Result<SearchRequest, String> {
     let kind = match params.get("kind") {
         None => None,
         Some(text) => Some(Kind::parse(text.trim()).ok_or_else(|| {
@@ -56,7 +56,7 @@ pub fn search_request(params: &Params, default_limit: usize) -> Result<SearchReq
 }
 
 /// The default number of hits for `/api/search`.
-pub const API_LIMIT: usize = DEFAULT_LIMIT;
+pub(crate) const API_LIMIT: usize = DEFAULT_LIMIT;
 
 #[cfg(test)]
 mod tests {

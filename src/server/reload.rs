@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
 
-pub async fn events(State(state): State<Arc<AppState>>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub(super) async fn events(State(state): State<Arc<AppState>>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let changes = state.subscribe();
     let shutdown = state.shutdown.clone();
     let stream = futures_util::stream::unfold((changes, shutdown), |(mut changes, mut shutdown)| async move {

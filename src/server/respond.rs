@@ -5,22 +5,22 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Serialize;
 
-pub fn with_type(status: StatusCode, content_type: &'static str, body: impl Into<Body>) -> Response {
+pub(crate) fn with_type(status: StatusCode, content_type: &'static str, body: impl Into<Body>) -> Response {
     let mut response = Response::new(body.into());
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
-pub fn html(status: StatusCode, body: impl Into<Body>) -> Response {
+pub(crate) fn html(status: StatusCode, body: impl Into<Body>) -> Response {
     with_type(status, "text/html; charset=utf-8", body)
 }
 
-pub fn text(status: StatusCode, body: impl Into<Body>) -> Response {
+pub(crate) fn text(status: StatusCode, body: impl Into<Body>) -> Response {
     with_type(status, "text/plain; charset=utf-8", body)
 }
 
-pub fn json(status: StatusCode, value: &impl Serialize) -> Response {
+pub(crate) fn json(status: StatusCode, value: &impl Serialize) -> Response {
     match serde_json::to_vec(value) {
         Ok(bytes) => with_type(status, "application/json", bytes),
         Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot write JSON: {err}\n")),
@@ -28,7 +28,7 @@ pub fn json(status: StatusCode, value: &impl Serialize) -> Response {
 }
 
 /// `{"error": "…"}` with a status.
-pub fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
     #[derive(Serialize)]
     struct ErrorBody {
         error: String,
@@ -37,7 +37,7 @@ pub fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// A page that failed to render (a broken template override): the error, escaped.
-pub fn render_failure(err: &crate::render::RenderError) -> Response {
+pub(crate) fn render_failure(err: &crate::render::RenderError) -> Response {
     let message = crate::render::markdown::escape_attr(&err.to_string());
     html(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -47,7 +47,7 @@ pub fn render_failure(err: &crate::render::RenderError) -> Response {
     )
 }
 
-pub fn method_not_allowed() -> Response {
+pub(crate) fn method_not_allowed() -> Response {
     let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "this site is read-only: GET and HEAD only\n");
     response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
     response

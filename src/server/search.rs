@@ -7,11 +7,11 @@ use super::state::WorkError;
 use crate::index::{IndexError, SearchRequest, SearchResults};
 
 /// Default and largest number of hits.
-pub const DEFAULT_LIMIT: usize = 10;
-pub const MAX_LIMIT: usize = 100;
+pub(crate) const DEFAULT_LIMIT: usize = 10;
+pub(crate) const MAX_LIMIT: usize = 100;
 
 #[derive(Debug, thiserror::Error)]
-pub enum SearchError {
+pub(crate) enum SearchError {
     /// There is no index to ask (it could not be opened when the server started).
     #[error("search unavailable: {0}")]
     Unavailable(String),
@@ -23,7 +23,7 @@ pub enum SearchError {
 
 /// What `/search` and `/api/search` ask. Implementations must never fail on odd input: a query
 /// that cannot be parsed finds nothing, or finds it leniently.
-pub trait SiteSearch: Send + Sync {
+pub(crate) trait SiteSearch: Send + Sync {
     fn search(&self, request: &SearchRequest) -> Result<SearchResults, SearchError>;
 
     /// Called after the knowledge base changed and the site was rebuilt.
@@ -31,12 +31,12 @@ pub trait SiteSearch: Send + Sync {
 }
 
 /// The search of a server whose index could not be opened: every answer says why.
-pub struct Unavailable {
+pub(crate) struct Unavailable {
     reason: String,
 }
 
 impl Unavailable {
-    pub fn new(reason: impl Into<String>) -> Unavailable {
+    pub(crate) fn new(reason: impl Into<String>) -> Unavailable {
         Unavailable { reason: reason.into() }
     }
 }

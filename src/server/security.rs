@@ -12,11 +12,11 @@ use std::time::Instant;
 
 /// Pages load only their own scripts, styles and data; inline styles are allowed for table
 /// alignment, inline scripts are not.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+pub(super) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
      img-src 'self' data: http: https:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
-pub async fn headers(request: Request, next: Next) -> Response {
+pub(super) async fn headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
@@ -27,7 +27,7 @@ pub async fn headers(request: Request, next: Next) -> Response {
 }
 
 /// Refuses requests whose `Host` is not a loopback name.
-pub async fn loopback_host(request: Request, next: Next) -> Response {
+pub(super) async fn loopback_host(request: Request, next: Next) -> Response {
     if let Some(host) = request.headers().get(header::HOST)
         && !is_loopback_host(host.to_str().unwrap_or_default())
     {
@@ -46,7 +46,7 @@ fn is_loopback_host(host: &str) -> bool {
     name == "localhost" || name.ends_with(".localhost") || name == "[::1]" || name.starts_with("127.")
 }
 
-pub async fn measure(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+pub(super) async fn measure(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let route = Route::of(request.uri().path());
     let started = Instant::now();
     let response = next.run(request).await;

@@ -17,7 +17,7 @@ const CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Why CPU-bound work did not finish.
 #[derive(Debug, thiserror::Error)]
-pub enum WorkError {
+pub(crate) enum WorkError {
     #[error("the server is stopping")]
     Stopping,
     /// The work panicked or was cancelled.
@@ -27,7 +27,7 @@ pub enum WorkError {
 
 /// How to (re)load the site from disk.
 #[derive(Debug, Clone)]
-pub struct Loader {
+pub(crate) struct Loader {
     pub source: KbSource,
     /// `--archives`, when given.
     pub archives: Option<PathBuf>,
@@ -37,14 +37,14 @@ pub struct Loader {
 impl Loader {
     /// The KB's summaries (steps are read per page, so memory stays small on a large KB), its
     /// runs and cycle reports, as a site.
-    pub fn load(&self) -> Result<Site, RenderError> {
+    pub(crate) fn load(&self) -> Result<Site, RenderError> {
         let kb = Kb::load_summaries(self.source.clone());
         let archives = Archives::new(kb.archives_dir(self.archives.as_deref()));
         Site::new(kb, &archives, Mode::Served { live_reload: self.live_reload })
     }
 
     /// Folders whose changes matter: the KB root and the archive folder.
-    pub fn watched(&self) -> Vec<PathBuf> {
+    pub(crate) fn watched(&self) -> Vec<PathBuf> {
         let Some(root) = self.source.root() else {
             return Vec::new();
         };
@@ -64,7 +64,7 @@ struct PageCache {
     bytes: usize,
 }
 
-pub struct AppState {
+pub(crate) struct AppState {
     site: RwLock<Arc<Site>>,
     cache: Mutex<PageCache>,
     pub search: Arc<dyn SiteSearch>,
@@ -82,7 +82,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(site: Site, search: Arc<dyn SiteSearch>, loader: Loader, shutdown: watch::Receiver<bool>) -> AppState {
+    pub(crate) fn new(
+        site: Site,
+        search: Arc<dyn SiteSearch>,
+        loader: Loader,
+        shutdown: watch::Receiver<bool>,
+    ) -> AppState {
         let (reload, _) = broadcast::channel(16);
         AppState {
             site: RwLock::new(Arc::new(site)),
@@ -99,25 +104,28 @@ impl AppState {
     }
 
     /// Runs CPU-bound `work` on a blocking thread once a slot is free.
-    pub async fn work<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, WorkError> {
+    pub(crate) async fn work<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, WorkError> {
         let _slot = self.work_slots.acquire().await.map_err(|_| WorkError::Stopping)?;
         Ok(tokio::task::spawn_blocking(work).await?)
     }
 
     /// The site as of now.
-    pub fn site(&self) -> Arc<Site> {
+    pub(crate) fn site(&self) -> Arc<Site> {
         match self.site.read() {
             Ok(site) => Arc::clone(&site),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
     }
 
-    pub fn cached(&self, key: &str) -> Option<bytes::Bytes> {
+    pub(crate) fn cached(&self, key: &str) -> Option<bytes::Bytes> {
         self.cache.lock().ok()?.pages.get(key).cloned()
     }
 
     /// Keeps a page rendered from `site`, unless the site changed meanwhile.
-    pub fn store(&self, site: &Arc<Site>, key: String, page: bytes::Bytes) {
+    pub(crate) fn store(&self, site: &Arc<Site>, key: String, page: bytes::Bytes) {
         if !Arc::ptr_eq(site, &self.site()) {
             return;
         }
@@ -132,7 +140,7 @@ impl AppState {
 
     /// Reloads the site from disk, refreshes search, and tells open pages to reload. On error
     /// (a KB template that no longer compiles) the old site stays.
-    pub fn reload(&self) -> Result<u64, RenderError> {
+    pub(crate) fn reload(&self) -> Result<u64, RenderError> {
         let site = Arc::new(self.loader.load()?);
         self.search.refresh();
         if let Ok(mut current) = self.site.write() {
@@ -147,7 +155,7 @@ impl AppState {
         Ok(generation)
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<u64> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<u64> {
         self.reload.subscribe()
     }
 }

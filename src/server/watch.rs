@@ -14,7 +14,9 @@ const DEBOUNCE: Duration = Duration::from_millis(150);
 
 /// Starts watching; the watch lasts as long as the returned debouncer. `None` for the built-in
 /// KB, which cannot change.
-pub fn spawn(state: Arc<AppState>) -> Result<Option<Debouncer<RecommendedWatcher, RecommendedCache>>, notify::Error> {
+pub(super) fn spawn(
+    state: Arc<AppState>,
+) -> Result<Option<Debouncer<RecommendedWatcher, RecommendedCache>>, notify::Error> {
     let dirs = state.loader.watched();
     let Some(root) = dirs.first().cloned() else {
         return Ok(None);

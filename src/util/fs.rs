@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 /// Writes `path` through a temporary file in the same folder and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let result =
@@ -19,7 +19,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// An exclusive advisory lock on `path` (created if need be), held until the file is dropped.
 /// `None` where the lock file cannot be created (a read-only folder): the caller goes on
 /// unlocked, as it would have without one.
-pub fn lock_exclusive(path: &Path) -> Option<File> {
+pub(crate) fn lock_exclusive(path: &Path) -> Option<File> {
     let file = File::options().create(true).truncate(false).write(true).open(path).ok()?;
     rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).ok()?;
     Some(file)

@@ -1,8 +1,8 @@
 //! Small helpers every layer may use: files, text. Depends on nothing of ours (DESIGN §1).
 
-pub mod fs;
-pub mod names;
-pub mod prometheus;
-pub mod shell;
-pub mod suggest;
-pub mod text;
+pub(crate) mod fs;
+pub(crate) mod names;
+pub(crate) mod prometheus;
+pub(crate) mod shell;
+pub(crate) mod suggest;
+pub(crate) mod text;

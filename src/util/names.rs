@@ -26,19 +26,19 @@ macro_rules! named_enum {
 
         impl $name {
             /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            $vis const ALL: &'static [$name] = &[$($name::$variant),+];
             /// Every name, in declaration order.
-            pub const NAMES: &'static [&'static str] = &[$($text),+];
+            $vis const NAMES: &'static [&'static str] = &[$($text),+];
 
             /// The name as it is written in files and output.
-            pub fn as_str(self) -> &'static str {
+            $vis fn as_str(self) -> &'static str {
                 match self {
                     $($name::$variant => $text),+
                 }
             }
 
             /// The value written as `text`, if any.
-            pub fn from_name(text: &str) -> Option<$name> {
+            $vis fn from_name(text: &str) -> Option<$name> {
                 match text {
                     $($text => Some($name::$variant),)+
                     _ => None,

@@ -8,10 +8,10 @@
 use prometheus_client::registry::Registry;
 
 /// The content type of [`classic`] output.
-pub const CLASSIC_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const CLASSIC_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// `registry` in the classic Prometheus text format.
-pub fn classic(registry: &Registry) -> String {
+pub(crate) fn classic(registry: &Registry) -> String {
     let mut open = String::new();
     // Writing into a String cannot fail; an encoding error would be a bug in a metric.
     if prometheus_client::encoding::text::encode_registry(&mut open, registry).is_err() {
@@ -21,7 +21,7 @@ pub fn classic(registry: &Registry) -> String {
 }
 
 /// Rewrites OpenMetrics text (as `prometheus-client` writes it) into the classic format.
-pub fn from_openmetrics(text: &str) -> String {
+pub(crate) fn from_openmetrics(text: &str) -> String {
     let counters: std::collections::BTreeSet<&str> = text
         .lines()
         .filter_map(|line| line.strip_prefix("# TYPE "))

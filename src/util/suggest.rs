@@ -1,7 +1,7 @@
 //! Close matches for typos: "did you mean …" for keys, ids and variable names.
 
 /// The candidate closest to `word`, if it is close enough to be a plausible typo.
-pub fn closest<'a, I>(word: &str, candidates: I) -> Option<&'a str>
+pub(crate) fn closest<'a, I>(word: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
 {
@@ -15,7 +15,7 @@ where
 }
 
 /// Up to `limit` candidates close to `word`, best first.
-pub fn ranked<'a, I>(word: &str, candidates: I, limit: usize) -> Vec<&'a str>
+pub(crate) fn ranked<'a, I>(word: &str, candidates: I, limit: usize) -> Vec<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
 {

@@ -3,27 +3,27 @@
 use super::suggest::closest;
 
 /// `1 step`, `2 steps`, `0 steps`.
-pub fn plural(n: usize, word: &str) -> String {
+pub(crate) fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
 /// `did you mean `best`?` for the candidate closest to `word`, when one is a plausible typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     closest(word, candidates).map(|best| did_you_mean_one_of(&[best]))
 }
 
 /// `did you mean `a` or `b`?` for choices already picked.
-pub fn did_you_mean_one_of(choices: &[impl AsRef<str>]) -> String {
+pub(crate) fn did_you_mean_one_of(choices: &[impl AsRef<str>]) -> String {
     format!("did you mean {}?", quoted_choices(choices))
 }
 
 /// `` `a` or `b` ``.
-pub fn quoted_choices(choices: &[impl AsRef<str>]) -> String {
+pub(crate) fn quoted_choices(choices: &[impl AsRef<str>]) -> String {
     choices.iter().map(|c| format!("`{}`", c.as_ref())).collect::<Vec<_>>().join(" or ")
 }
 
 /// A JSON value as people read it: a string without its quotes, anything else as JSON.
-pub fn value_text(value: &serde_json::Value) -> String {
+pub(crate) fn value_text(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -31,7 +31,7 @@ pub fn value_text(value: &serde_json::Value) -> String {
 }
 
 /// Lowercase hexadecimal, two digits a byte (digests, fingerprints).
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
         let _ = write!(out, "{b:02x}");
@@ -40,7 +40,7 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// A duration in milliseconds as people read it: `850 ms`, `2.5 s`, `3m 20s`.
-pub fn duration(ms: u64) -> String {
+pub(crate) fn duration(ms: u64) -> String {
     if ms < 1000 {
         format!("{ms} ms")
     } else if ms < 60_000 {
@@ -52,13 +52,13 @@ pub fn duration(ms: u64) -> String {
 
 /// A step or runbook id as a file-name part (`node/_index` → `node._index`). Keeps the id
 /// readable and distinct; unlike [`title_slug`] it never lowercases or shortens.
-pub fn file_safe(id: &str) -> String {
+pub(crate) fn file_safe(id: &str) -> String {
     id.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '.' }).collect()
 }
 
 /// A free-text title as a short file-name part: lowercase letters and digits, every other run
 /// of characters one `-`, at most 60 characters (`GPU cycle — 2 days!` → `gpu-cycle-2-days`).
-pub fn title_slug(title: &str) -> String {
+pub(crate) fn title_slug(title: &str) -> String {
     let mut out = String::new();
     for c in title.chars() {
         if c.is_alphanumeric() {

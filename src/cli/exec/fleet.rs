@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 /// The fleet flags of `runbook exec`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct FleetArgs {
+pub(super) struct FleetArgs {
     /// Run on these hosts over ssh: `gpu[01-32]`, a comma list, `@group` (with --inventory),
     /// `docker:NAME`, `k8s:NAMESPACE/POD`
     #[arg(long, visible_alias = "hosts", value_name = "HOSTS")]
@@ -44,7 +44,7 @@ pub struct FleetArgs {
 }
 
 impl FleetArgs {
-    pub fn wanted(&self) -> bool {
+    pub(super) fn wanted(&self) -> bool {
         self.on.is_some() || self.inventory.is_some() || self.retry_failed
     }
 
@@ -68,7 +68,7 @@ impl FleetArgs {
 }
 
 /// What the fleet run needs from `exec`'s own preparation.
-pub struct Prepared<'a> {
+pub(super) struct Prepared<'a> {
     pub kb: &'a Kb,
     pub request: &'a crate::exec::engine::RunRequest<'a>,
     pub json: bool,
@@ -76,7 +76,7 @@ pub struct Prepared<'a> {
     pub resume: Option<FleetResume>,
 }
 
-pub fn run(ctx: &Context, args: &FleetArgs, prepared: Prepared) -> Result<i32> {
+pub(super) fn run(ctx: &Context, args: &FleetArgs, prepared: Prepared) -> Result<i32> {
     let earlier = match &prepared.resume {
         Some(resume) => Some(resume.hosts.iter().map(spec_of).collect()),
         None if args.retry_failed => Some(failed_last_time(prepared.request)?),

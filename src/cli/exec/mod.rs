@@ -80,7 +80,7 @@ pub struct Args {
     fleet: fleet::FleetArgs,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     let trigger = args.trigger.as_deref().map(Trigger::parse).transpose().map_err(|err| Error::Invalid {
         message: format!("bad --trigger: {err}"),
         hint: Some(r#"pass a JSON object such as --trigger '{"kind":"cron"}'"#.into()),

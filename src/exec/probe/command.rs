@@ -15,7 +15,7 @@ const PATH_SHOWN_CHARS: usize = 100;
 /// Where the program is, or why it is not there, in words.
 type Lookup = Result<PathBuf, String>;
 
-pub fn run(probe: &CommandProbe, env: &ProbeEnv) -> ProbeOutcome {
+pub(crate) fn run(probe: &CommandProbe, env: &ProbeEnv) -> ProbeOutcome {
     let name = probe.name.source.trim();
     if name.is_empty() {
         return ProbeOutcome::error("the command name is empty");

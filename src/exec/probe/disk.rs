@@ -79,7 +79,7 @@ fn ceil_percent(part: u64, whole: u128) -> f64 {
     (u128::from(part) * 100).div_ceil(whole) as f64
 }
 
-pub fn run(probe: &DiskProbe, env: &ProbeEnv) -> ProbeOutcome {
+pub(crate) fn run(probe: &DiskProbe, env: &ProbeEnv) -> ProbeOutcome {
     if let Some(sandbox) = env.sandbox {
         return run_in_scenario(probe, sandbox);
     }

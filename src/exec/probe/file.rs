@@ -28,7 +28,7 @@ enum Found {
     Missing(String),
 }
 
-pub fn run(probe: &FileProbe, env: &ProbeEnv) -> ProbeOutcome {
+pub(crate) fn run(probe: &FileProbe, env: &ProbeEnv) -> ProbeOutcome {
     let path = env.resolve(&probe.path.source);
     let shown = path.display().to_string();
     let found = match look(&path) {

@@ -43,7 +43,7 @@ enum Failure {
     NoResponse(String),
 }
 
-pub fn run(probe: &HttpProbe, env: &ProbeEnv) -> ProbeOutcome {
+pub(crate) fn run(probe: &HttpProbe, env: &ProbeEnv) -> ProbeOutcome {
     let url = probe.url.source.trim();
     let method = probe.method.unwrap_or(HttpMethod::Get);
     let target = match env.sandbox.map(|s| s.http_target(url)) {

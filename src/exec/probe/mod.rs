@@ -1,14 +1,14 @@
 //! The built-in probes: read-only checks with precise messages. Each takes a resolved probe
 //! (every template rendered) and reports what it saw and how each expectation fared.
 
-pub mod command;
-pub mod disk;
-pub mod file;
-pub mod gpu;
-pub mod http;
-pub mod process;
-pub mod sandbox;
-pub mod tcp;
+pub(crate) mod command;
+pub(crate) mod disk;
+pub(crate) mod file;
+pub(crate) mod gpu;
+pub(crate) mod http;
+pub(crate) mod process;
+pub(crate) mod sandbox;
+pub(crate) mod tcp;
 #[cfg(test)]
 mod testing;
 
@@ -21,7 +21,7 @@ use std::time::Duration;
 
 /// What running a probe produced.
 #[derive(Debug, Clone)]
-pub struct ProbeOutcome {
+pub(crate) struct ProbeOutcome {
     pub status: ProbeStatus,
     /// One result per expectation (plus any a probe adds, e.g. "file exists").
     pub checks: Vec<CheckResult>,
@@ -32,7 +32,7 @@ pub struct ProbeOutcome {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProbeStatus {
+pub(crate) enum ProbeStatus {
     /// The probe ran; the checks decide.
     Done,
     /// Nothing to check here, with the reason (a `gpu` probe with `require: false` and no driver).
@@ -42,11 +42,11 @@ pub enum ProbeStatus {
 }
 
 impl ProbeOutcome {
-    pub fn done(checks: Vec<CheckResult>, observed: Vec<String>) -> ProbeOutcome {
+    pub(crate) fn done(checks: Vec<CheckResult>, observed: Vec<String>) -> ProbeOutcome {
         ProbeOutcome { status: ProbeStatus::Done, checks, observed, values: Vec::new() }
     }
 
-    pub fn error(reason: impl Into<String>) -> ProbeOutcome {
+    pub(crate) fn error(reason: impl Into<String>) -> ProbeOutcome {
         ProbeOutcome {
             status: ProbeStatus::Error(reason.into()),
             checks: Vec::new(),
@@ -55,7 +55,7 @@ impl ProbeOutcome {
         }
     }
 
-    pub fn skipped(reason: impl Into<String>) -> ProbeOutcome {
+    pub(crate) fn skipped(reason: impl Into<String>) -> ProbeOutcome {
         ProbeOutcome {
             status: ProbeStatus::Skipped(reason.into()),
             checks: Vec::new(),
@@ -64,19 +64,20 @@ impl ProbeOutcome {
         }
     }
 
-    pub fn with_values(mut self, values: Vec<Observation>) -> ProbeOutcome {
+    pub(crate) fn with_values(mut self, values: Vec<Observation>) -> ProbeOutcome {
         self.values = values;
         self
     }
 
-    pub fn passed(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn passed(&self) -> bool {
         self.status == ProbeStatus::Done && self.checks.iter().all(|c| c.passed)
     }
 }
 
 /// What a probe may read of the world, owned: a probe runs on its own thread.
 #[derive(Clone)]
-pub struct ProbeWorld {
+pub(crate) struct ProbeWorld {
     /// Where relative paths are resolved: the step's working directory.
     pub cwd: PathBuf,
     /// What `~/` means in a path.
@@ -91,7 +92,7 @@ pub struct ProbeWorld {
 
 impl ProbeWorld {
     /// The world of a step whose processes start in `cwd` with environment `env`.
-    pub fn new(cwd: PathBuf, env: &BTreeMap<String, String>, gpu: Arc<dyn gpu::GpuSource>) -> ProbeWorld {
+    pub(crate) fn new(cwd: PathBuf, env: &BTreeMap<String, String>, gpu: Arc<dyn gpu::GpuSource>) -> ProbeWorld {
         ProbeWorld {
             cwd,
             home: env.get("HOME").filter(|h| !h.is_empty()).map(PathBuf::from),
@@ -103,7 +104,7 @@ impl ProbeWorld {
 }
 
 /// What probes may need from the run around them.
-pub struct ProbeEnv<'a> {
+pub(crate) struct ProbeEnv<'a> {
     pub cwd: &'a Path,
     pub home: Option<&'a Path>,
     pub path: Option<&'a str>,
@@ -115,7 +116,7 @@ pub struct ProbeEnv<'a> {
 }
 
 impl<'a> ProbeEnv<'a> {
-    pub fn new(world: &'a ProbeWorld, timeout: Duration) -> ProbeEnv<'a> {
+    pub(crate) fn new(world: &'a ProbeWorld, timeout: Duration) -> ProbeEnv<'a> {
         ProbeEnv {
             cwd: &world.cwd,
             home: world.home.as_deref(),
@@ -128,7 +129,7 @@ impl<'a> ProbeEnv<'a> {
 
     /// Where a probe looks for `path`: `~/` is the home directory, relative paths are under
     /// the working directory.
-    pub fn resolve(&self, path: &str) -> PathBuf {
+    pub(crate) fn resolve(&self, path: &str) -> PathBuf {
         let resolved = resolve_path(self.cwd, self.home, path);
         match self.sandbox {
             Some(sandbox) => sandbox.inside(&resolved),
@@ -138,7 +139,7 @@ impl<'a> ProbeEnv<'a> {
 }
 
 /// Runs a resolved probe.
-pub fn run(probe: &Probe, env: &ProbeEnv) -> ProbeOutcome {
+pub(crate) fn run(probe: &Probe, env: &ProbeEnv) -> ProbeOutcome {
     match probe {
         Probe::Disk(p) => disk::run(p, env),
         Probe::Gpu(p) => gpu::run(p, env),

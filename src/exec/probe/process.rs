@@ -9,7 +9,7 @@ use std::path::Path;
 /// How many pids `observed` lists before eliding the rest.
 const PIDS_SHOWN: usize = 10;
 
-pub fn run(probe: &ProcessProbe, env: &ProbeEnv) -> ProbeOutcome {
+pub(crate) fn run(probe: &ProcessProbe, env: &ProbeEnv) -> ProbeOutcome {
     let name = probe.name.source.trim();
     if name.is_empty() {
         return ProbeOutcome::error("the process name is empty");

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 /// One filesystem as a scenario declares it, in bytes and inode counts.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DiskFixture {
+pub(crate) struct DiskFixture {
     pub size: f64,
     pub avail: f64,
     /// Defaults to `size - avail` (no root reserve).
@@ -21,7 +21,7 @@ pub struct DiskFixture {
 
 /// Everything a probe may read in a scenario.
 #[derive(Debug, Default)]
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     /// Where the scenario's `files` live; absolute paths of the `file` probe resolve under it.
     pub root: PathBuf,
     /// Mount point → filesystem.
@@ -37,12 +37,12 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    pub fn new(root: PathBuf) -> Sandbox {
+    pub(crate) fn new(root: PathBuf) -> Sandbox {
         Sandbox { root, ..Sandbox::default() }
     }
 
     /// Notes that the run reached outside the scenario.
-    pub fn reached_for(&self, what: String) {
+    pub(crate) fn reached_for(&self, what: String) {
         if let Ok(mut reached) = self.reached.lock()
             && !reached.contains(&what)
         {
@@ -50,13 +50,13 @@ impl Sandbox {
         }
     }
 
-    pub fn reached(&self) -> Vec<String> {
+    pub(crate) fn reached(&self) -> Vec<String> {
         self.reached.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
     /// `path` inside the scenario root (absolute paths only; others are already under the
     /// step's working directory, which is inside the root).
-    pub fn inside(&self, path: &Path) -> PathBuf {
+    pub(crate) fn inside(&self, path: &Path) -> PathBuf {
         match path.strip_prefix("/") {
             Ok(relative) if !path.starts_with(&self.root) => self.root.join(relative),
             _ => path.to_path_buf(),
@@ -64,7 +64,7 @@ impl Sandbox {
     }
 
     /// The declared filesystem holding `path`: the longest mount point that is a prefix of it.
-    pub fn disk(&self, path: &str) -> Option<(&str, DiskFixture)> {
+    pub(crate) fn disk(&self, path: &str) -> Option<(&str, DiskFixture)> {
         let path = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
         self.disks
             .iter()
@@ -78,7 +78,7 @@ impl Sandbox {
 
     /// Where a request for `url` really goes: its fixture, a closed loopback port for this host
     /// (nothing listens there in the scenario), or nowhere for another host (`Err`, noted).
-    pub fn http_target(&self, url: &str) -> Result<String, String> {
+    pub(crate) fn http_target(&self, url: &str) -> Result<String, String> {
         let (authority_end, host) = split_url(url).ok_or_else(|| format!("invalid URL `{url}`"))?;
         let path = &url[authority_end..];
         let without_query = url.split(['?', '#']).next().unwrap_or(url);
@@ -101,7 +101,7 @@ impl Sandbox {
     }
 
     /// The loopback address standing in for `address` (`host:port`), like [`Self::http_target`].
-    pub fn tcp_target(&self, address: &str) -> Result<SocketAddr, String> {
+    pub(crate) fn tcp_target(&self, address: &str) -> Result<SocketAddr, String> {
         if let Some(addr) = self.tcp.get(address) {
             return Ok(*addr);
         }

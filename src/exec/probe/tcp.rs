@@ -21,7 +21,7 @@ enum Attempt {
     Failed(Vec<String>),
 }
 
-pub fn run(probe: &TcpProbe, env: &ProbeEnv) -> ProbeOutcome {
+pub(crate) fn run(probe: &TcpProbe, env: &ProbeEnv) -> ProbeOutcome {
     let address = probe.address.source.trim();
     let (host, port) = match split_address(address) {
         Ok(parts) => parts,

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 /// One host of a fleet run, as its `runbook exec` child process gets it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RemoteHost {
+pub(crate) struct RemoteHost {
     pub name: String,
     pub target: Target,
     pub connection: Connection,
@@ -34,7 +34,7 @@ pub struct RemoteHost {
 }
 
 /// What a remote attempt needs from the run.
-pub struct Call<'a> {
+pub(crate) struct Call<'a> {
     pub step_id: &'a str,
     pub timeout: Duration,
     /// Exported on the host: the step's `env`, `RUNBOOK_*`, secrets.
@@ -49,7 +49,7 @@ pub struct Call<'a> {
 
 impl RemoteHost {
     /// Runs a `run:` script on the host.
-    pub fn run_script(
+    pub(crate) fn run_script(
         &self,
         call: Call,
         script: &str,
@@ -88,7 +88,7 @@ impl RemoteHost {
     }
 
     /// Runs a probe step on the host with the binary preflight placed there.
-    pub fn run_probe(&self, call: Call, request: &ProbeRequest, io: &mut AttemptIo) -> Attempt {
+    pub(crate) fn run_probe(&self, call: Call, request: &ProbeRequest, io: &mut AttemptIo) -> Attempt {
         let binary = match &self.facts.binary {
             Some(Ok(path)) => path.clone(),
             Some(Err(why)) => {

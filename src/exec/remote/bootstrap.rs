@@ -25,16 +25,16 @@ use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 /// The first argument of the bootstrap (its `$0`), which `ps` on the host shows.
-pub const PROGRAM_NAME: &str = "runbook-remote";
+pub(crate) const PROGRAM_NAME: &str = "runbook-remote";
 /// Starts the line of a failure of the bootstrap itself.
-pub const ERROR_MARKER: &str = "runbook-remote: error: ";
+pub(crate) const ERROR_MARKER: &str = "runbook-remote: error: ";
 /// The line that says exit status 254 means the step's 255.
-pub const EXIT_255_MARKER: &str = "runbook-remote: exit 255";
+pub(crate) const EXIT_255_MARKER: &str = "runbook-remote: exit 255";
 /// The exit status of a bootstrap failure.
-pub const ERROR_EXIT: i32 = 70;
+pub(crate) const ERROR_EXIT: i32 = 70;
 /// How long the host's `timeout` gives the step past its own timeout: the local side, which
 /// decides the outcome, gets there first.
-pub const REMOTE_MARGIN: Duration = Duration::from_secs(2);
+pub(crate) const REMOTE_MARGIN: Duration = Duration::from_secs(2);
 
 const BOOTSTRAP: &str = r#"t=$1 n=$2 m=$3; shift 3
 N='
@@ -67,20 +67,20 @@ exit "$r""#;
 
 /// How the bootstrap runs the script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     Script,
     Stdin,
 }
 
 /// A step ready to send: the command words to run on the host, and its stdin.
 #[derive(Debug, Clone)]
-pub struct Prepared {
+pub(crate) struct Prepared {
     pub words: Vec<String>,
     pub stdin: Vec<u8>,
 }
 
 /// What to run on the host.
-pub struct Job<'a> {
+pub(crate) struct Job<'a> {
     pub step_id: &'a str,
     pub script: &'a str,
     pub mode: Mode,
@@ -94,7 +94,7 @@ pub struct Job<'a> {
 }
 
 /// The command and stdin for `job`.
-pub fn prepare(job: &Job) -> Prepared {
+pub(crate) fn prepare(job: &Job) -> Prepared {
     let sentinel = sentinel(job.script);
     let mut stdin = String::with_capacity(job.script.len() + 256);
     for (name, value) in job.env {
@@ -137,7 +137,7 @@ fn sentinel(script: &str) -> String {
 
 /// A POSIX shell word for `value` on one line: single quotes, with `'` as `'\''` and each
 /// newline as `"$N"` (the bootstrap's newline).
-pub fn quote_one_line(value: &str) -> String {
+pub(crate) fn quote_one_line(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('\'');
     for c in value.chars() {
@@ -152,7 +152,7 @@ pub fn quote_one_line(value: &str) -> String {
 }
 
 /// Words as one command line for a remote login shell (`ssh` joins its arguments with spaces).
-pub fn command_line(words: &[String]) -> String {
+pub(crate) fn command_line(words: &[String]) -> String {
     words
         .iter()
         .map(|w| shlex::try_quote(w).map(|q| q.into_owned()).unwrap_or_else(|_| quote_one_line(&w.replace('\0', ""))))
@@ -162,7 +162,7 @@ pub fn command_line(words: &[String]) -> String {
 
 /// What the bootstrap's last stderr line says about how the step ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     /// The step ran; its exit status is this.
     Exited(i32),
     /// The bootstrap could not run the step: why.
@@ -170,7 +170,7 @@ pub enum Status {
 }
 
 /// Reads the exit status and the end of stderr as the bootstrap wrote them.
-pub fn interpret(exit: i32, stderr_tail: &str) -> Status {
+pub(crate) fn interpret(exit: i32, stderr_tail: &str) -> Status {
     let last = stderr_tail.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
     if exit == ERROR_EXIT
         && let Some(message) = last.strip_prefix(ERROR_MARKER)

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 /// The binary probe steps run with, on this machine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LocalBinary {
+pub(crate) struct LocalBinary {
     pub path: PathBuf,
     pub sha256: String,
     pub size: u64,
@@ -24,7 +24,7 @@ pub struct LocalBinary {
 
 impl LocalBinary {
     /// This process's own executable, hashed.
-    pub fn current() -> Result<LocalBinary, String> {
+    pub(crate) fn current() -> Result<LocalBinary, String> {
         let path = std::env::current_exe().map_err(|e| format!("cannot find the runbook binary: {e}"))?;
         let mut file = std::fs::File::open(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let mut hasher = Sha256::new();
@@ -51,7 +51,7 @@ impl LocalBinary {
 
 /// What preflight learned of a host that answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Facts {
+pub(crate) struct Facts {
     /// `uname -s`, lower case: `linux`.
     pub os: String,
     /// `uname -m`: `x86_64`, `aarch64`.
@@ -67,7 +67,7 @@ pub struct Facts {
 
 /// How the preflight of one host went.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Preflight {
+pub(crate) enum Preflight {
     Ready(Facts),
     /// The host did not answer, with why (ssh's own words).
     Unreachable(String),
@@ -76,7 +76,7 @@ pub enum Preflight {
 }
 
 /// Asks the host what it is, opening the master connection.
-pub fn preflight(connection: &Connection, target: &Target, binary: Option<&LocalBinary>) -> Preflight {
+pub(crate) fn preflight(connection: &Connection, target: &Target, binary: Option<&LocalBinary>) -> Preflight {
     let script = format!(
         "printf 'os=%s\\narch=%s\\n' \"$(uname -s)\" \"$(uname -m)\"; \
          for t in timeout sleep bash; do command -v \"$t\" >/dev/null 2>&1 && echo \"has=$t\"; done; {}",

@@ -27,7 +27,7 @@ use std::sync::atomic::AtomicBool;
 /// A step of a whole runbook, to probe.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProbeRequest {
+pub(crate) struct ProbeRequest {
     /// The runbook's text.
     pub runbook: String,
     /// Its path, for messages.
@@ -46,7 +46,7 @@ pub struct ProbeRequest {
 
 /// What the probe saw and how its checks fared.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProbeReport {
+pub(crate) struct ProbeReport {
     /// `done`, `skipped` or `error`.
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,7 +59,7 @@ pub struct ProbeReport {
 }
 
 impl ProbeReport {
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         self.status == "done" && self.checks.iter().all(|c| c.passed)
     }
 
@@ -79,7 +79,7 @@ impl ProbeReport {
     }
 
     /// The report as the runbook side reads it back.
-    pub fn outcome(self) -> ProbeOutcome {
+    pub(crate) fn outcome(self) -> ProbeOutcome {
         let status = match self.status.as_str() {
             "done" => ProbeStatus::Done,
             "skipped" => ProbeStatus::Skipped(self.reason.unwrap_or_default()),
@@ -90,7 +90,7 @@ impl ProbeReport {
 }
 
 /// The request for probe step `step` of a runbook, with the values of the scope it reads.
-pub fn request_for(
+pub(crate) fn request_for(
     runbook_text: &str,
     path: &str,
     step: &Step,
@@ -144,7 +144,7 @@ fn insert_path(out: &mut serde_json::Map<String, serde_json::Value>, path: &[&st
 
 /// Reads stdin's text: a fleet request (JSON with `runbook` and `step`), else one probe step in
 /// YAML. Errors are the user's input being wrong.
-pub fn parse_input(text: &str) -> Result<ProbeRequest, String> {
+pub(crate) fn parse_input(text: &str) -> Result<ProbeRequest, String> {
     if text.trim_start().starts_with('{')
         && let Ok(value) = serde_json::from_str::<serde_json::Value>(text)
         && value.get("runbook").is_some()
@@ -156,7 +156,7 @@ pub fn parse_input(text: &str) -> Result<ProbeRequest, String> {
 }
 
 /// Parses the request's runbook, renders its step and runs the probe. `Err` is bad input.
-pub fn run(request: &ProbeRequest, interrupted: &AtomicBool) -> Result<ProbeReport, String> {
+pub(crate) fn run(request: &ProbeRequest, interrupted: &AtomicBool) -> Result<ProbeReport, String> {
     let step = find_step(request)?;
     let Action::Probe(_) = &step.action else {
         return Err(format!("step `{}` is not a probe step: `runbook probe` runs probes only", step.id));

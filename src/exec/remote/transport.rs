@@ -23,7 +23,7 @@ const CONTROL_NAME_LEN: usize = 1 + 16 + 1 + 40 + 17;
 
 /// How every host of a run is reached: the programs and the SSH options.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Connection {
+pub(crate) struct Connection {
     /// The `ssh` program, found on `PATH`.
     pub ssh: Option<PathBuf>,
     pub docker: Option<PathBuf>,
@@ -40,7 +40,7 @@ pub struct Connection {
 
 /// Whether a command may set up the host's master connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     /// The first connection: becomes the master (`ControlMaster=auto`, `ControlPersist`).
     Master,
     /// Uses the master when there is one, else connects on its own.
@@ -50,7 +50,7 @@ pub enum Role {
 impl Connection {
     /// The programs as found on `path` (the `PATH` value), the control folder under
     /// `state_dir`.
-    pub fn new(path: Option<&str>, state_dir: &Path) -> Result<Connection, String> {
+    pub(crate) fn new(path: Option<&str>, state_dir: &Path) -> Result<Connection, String> {
         Ok(Connection {
             ssh: find_program("ssh", path),
             docker: find_program("docker", path),
@@ -63,7 +63,12 @@ impl Connection {
     }
 
     /// The program and arguments that run `words` on `target`.
-    pub fn command(&self, target: &Target, words: &[String], role: Role) -> Result<(PathBuf, Vec<String>), String> {
+    pub(crate) fn command(
+        &self,
+        target: &Target,
+        words: &[String],
+        role: Role,
+    ) -> Result<(PathBuf, Vec<String>), String> {
         match target {
             Target::Ssh { destination, address, port, user } => {
                 let ssh =
@@ -126,7 +131,7 @@ impl Connection {
 
     /// True when a failed command says nothing about the host's steps, only that the host could
     /// not be reached: `ssh` exits 255 for its own failures.
-    pub fn lost(&self, target: &Target, exit: Option<i32>) -> bool {
+    pub(crate) fn lost(&self, target: &Target, exit: Option<i32>) -> bool {
         matches!(target, Target::Ssh { .. }) && exit == Some(255)
     }
 }
@@ -141,7 +146,7 @@ fn control_name(target: &Target) -> String {
 
 /// Parses one item of `--on`: `k8s:NS/POD[/CONTAINER]`, `docker:NAME`, else an SSH destination
 /// (`[user@]host[:port]` is left to ssh, which reads `user@` itself; the port goes to `-p`).
-pub fn target_of(item: &str) -> Result<Target, String> {
+pub(crate) fn target_of(item: &str) -> Result<Target, String> {
     if let Some(rest) = item.strip_prefix("k8s:") {
         let parts: Vec<&str> = rest.split('/').collect();
         return match parts.as_slice() {
@@ -175,7 +180,7 @@ pub fn target_of(item: &str) -> Result<Target, String> {
 
 /// The folder for control sockets: `<state>/ssh`, or `/tmp/runbook-ssh-<uid>` when that path is
 /// too long for a socket (created private to the user either way).
-pub fn control_dir(state_dir: &Path) -> Result<PathBuf, String> {
+pub(crate) fn control_dir(state_dir: &Path) -> Result<PathBuf, String> {
     let preferred = state_dir.join("ssh");
     let fits = |dir: &Path| dir.as_os_str().len() + CONTROL_NAME_LEN <= SOCKET_PATH_MAX;
     let uid = rustix::process::getuid().as_raw();
@@ -210,7 +215,7 @@ fn private_dir(dir: &Path) -> Result<(), String> {
 }
 
 /// `name` as found on `path` (the value of `PATH`), like a shell would.
-pub fn find_program(name: &str, path: Option<&str>) -> Option<PathBuf> {
+pub(crate) fn find_program(name: &str, path: Option<&str>) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     std::env::split_paths(path?)
         .map(|dir| dir.join(name))
@@ -219,7 +224,7 @@ pub fn find_program(name: &str, path: Option<&str>) -> Option<PathBuf> {
 
 /// What a short command on a host printed.
 #[derive(Debug, Clone, Default)]
-pub struct Captured {
+pub(crate) struct Captured {
     pub exit: Option<i32>,
     pub stdout: String,
     pub stderr: String,
@@ -228,7 +233,7 @@ pub struct Captured {
 
 impl Captured {
     /// The last line of stderr, else a word on how it ended.
-    pub fn why(&self) -> String {
+    pub(crate) fn why(&self) -> String {
         let last = self.stderr.lines().rev().map(str::trim).find(|l| !l.is_empty());
         match (last, self.timed_out, self.exit) {
             (_, true, _) => "no answer in time".to_string(),
@@ -240,38 +245,22 @@ impl Captured {
 }
 
 /// Where a captured command's stdin comes from.
-pub enum Input {
+pub(crate) enum Input {
     Null,
-    Bytes(Vec<u8>),
     File(std::fs::File),
 }
 
 /// Runs a command (in its own process group) to completion or `limit`, whichever comes first,
 /// and captures its output. Not for steps — those stream through `exec::process` — but for the
 /// short exchanges around them: preflight, copying the binary.
-pub fn run_captured(program: &Path, args: &[String], input: Input, limit: Duration) -> Result<Captured, String> {
+pub(crate) fn run_captured(program: &Path, args: &[String], input: Input, limit: Duration) -> Result<Captured, String> {
     let mut command = Command::new(program);
     command.args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
-    let mut bytes = None;
-    match input {
-        Input::Null => {
-            command.stdin(Stdio::null());
-        }
-        Input::Bytes(b) => {
-            command.stdin(Stdio::piped());
-            bytes = Some(b);
-        }
-        Input::File(file) => {
-            command.stdin(Stdio::from(file));
-        }
-    }
-    let mut child = command.spawn().map_err(|e| format!("cannot start {}: {e}", program.display()))?;
-    let writer = child.stdin.take().zip(bytes).map(|(mut pipe, bytes)| {
-        std::thread::spawn(move || {
-            use std::io::Write;
-            let _ = pipe.write_all(&bytes);
-        })
+    command.stdin(match input {
+        Input::Null => Stdio::null(),
+        Input::File(file) => Stdio::from(file),
     });
+    let mut child = command.spawn().map_err(|e| format!("cannot start {}: {e}", program.display()))?;
     let reader = |stream: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut text = Vec::new();
@@ -297,9 +286,6 @@ pub fn run_captured(program: &Path, args: &[String], input: Input, limit: Durati
             Err(_) => break None,
         }
     };
-    if let Some(writer) = writer {
-        let _ = writer.join();
-    }
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
     Ok(Captured { exit: status.and_then(|s| s.code()), stdout, stderr, timed_out })
@@ -401,8 +387,10 @@ mod tests {
         )
         .unwrap();
         assert!(out.timed_out && started.elapsed() < Duration::from_secs(5));
-        let out =
-            run_captured(Path::new("/bin/cat"), &[], Input::Bytes(b"fed".to_vec()), Duration::from_secs(5)).unwrap();
+        let mut fed = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut fed, b"fed").unwrap();
+        std::io::Seek::rewind(&mut fed).unwrap();
+        let out = run_captured(Path::new("/bin/cat"), &[], Input::File(fed), Duration::from_secs(5)).unwrap();
         assert_eq!(out.stdout, "fed");
     }
 }

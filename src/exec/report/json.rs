@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-pub struct JsonReporter {
+pub(crate) struct JsonReporter {
     out: std::io::Stdout,
     /// The run's clock, so pinned runs print pinned times.
     clock: Clock,
@@ -19,12 +19,12 @@ pub struct JsonReporter {
 }
 
 impl JsonReporter {
-    pub fn new(clock: Clock) -> JsonReporter {
+    pub(crate) fn new(clock: Clock) -> JsonReporter {
         JsonReporter { out: std::io::stdout(), clock, host: None }
     }
 
     /// The reporter of one host of a fleet run.
-    pub fn for_host(clock: Clock, host: &str) -> JsonReporter {
+    pub(crate) fn for_host(clock: Clock, host: &str) -> JsonReporter {
         JsonReporter { out: std::io::stdout(), clock, host: Some(host.to_string()) }
     }
 }
@@ -39,7 +39,7 @@ impl JsonReporter {
 }
 
 /// One event, one line, written whole (fleet hosts' threads share stdout).
-pub fn emit_line(out: &std::io::Stdout, event: &serde_json::Value) {
+pub(crate) fn emit_line(out: &std::io::Stdout, event: &serde_json::Value) {
     let mut lock = out.lock();
     let _ = serde_json::to_writer(&mut lock, event);
     let _ = lock.write_all(b"\n");
@@ -161,13 +161,13 @@ impl Reporter for JsonReporter {
 
 /// `--json` of a fleet run: every host's events with `"host"`, plus `fleet_started`,
 /// `host_finished` and `fleet_finished`. Nothing can answer a question here.
-pub struct FleetJson {
+pub(crate) struct FleetJson {
     clock: Clock,
     out: std::io::Stdout,
 }
 
 impl FleetJson {
-    pub fn new(clock: Clock) -> FleetJson {
+    pub(crate) fn new(clock: Clock) -> FleetJson {
         FleetJson { clock, out: std::io::stdout() }
     }
 }

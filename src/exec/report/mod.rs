@@ -1,8 +1,8 @@
 //! Where a run's progress goes: the terminal (live, with a spinner on a TTY) or JSON lines.
 
-pub mod json;
-pub mod silent;
-pub mod terminal;
+pub(crate) mod json;
+pub(crate) mod silent;
+pub(crate) mod terminal;
 
 use super::stream::StreamKind;
 use crate::record::{RunRecord, StepKind, StepRecord};
@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 /// A step about to run.
-pub struct StepStart<'a> {
+pub(crate) struct StepStart<'a> {
     pub id: &'a str,
     pub name: &'a str,
     pub kind: StepKind,
@@ -19,7 +19,7 @@ pub struct StepStart<'a> {
 }
 
 /// A step as `--dry-run` shows it.
-pub struct DryStep<'a> {
+pub(crate) struct DryStep<'a> {
     pub id: &'a str,
     pub name: &'a str,
     pub kind: StepKind,
@@ -31,7 +31,7 @@ pub struct DryStep<'a> {
 }
 
 /// A declared diagnosis as `--dry-run` lists it.
-pub struct DryDiagnosis<'a> {
+pub(crate) struct DryDiagnosis<'a> {
     pub id: &'a str,
     pub when: &'a str,
     pub cause: &'a str,
@@ -39,7 +39,7 @@ pub struct DryDiagnosis<'a> {
     pub fix: Vec<&'a str>,
 }
 
-pub trait Reporter {
+pub(crate) trait Reporter {
     fn run_started(&mut self, run: &RunRecord, total: usize, archive: Option<&Path>);
     fn step_started(&mut self, number: usize, total: usize, step: &StepStart);
     fn output(&mut self, step_id: &str, stream: StreamKind, line: &str);

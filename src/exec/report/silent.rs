@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 #[derive(Debug, Default)]
-pub struct SilentReporter;
+pub(crate) struct SilentReporter;
 
 impl Reporter for SilentReporter {
     fn run_started(&mut self, _run: &RunRecord, _total: usize, _archive: Option<&Path>) {}

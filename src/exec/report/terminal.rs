@@ -21,7 +21,7 @@ const RED: Style = AnsiColor::Red.on_default().bold();
 const YELLOW: Style = AnsiColor::Yellow.on_default().bold();
 const CYAN: Style = AnsiColor::Cyan.on_default().bold();
 
-pub struct TerminalReporter {
+pub(crate) struct TerminalReporter {
     color: bool,
     quiet: bool,
     /// Stdout and stdin are terminals: spinner and questions.
@@ -31,7 +31,7 @@ pub struct TerminalReporter {
 }
 
 impl TerminalReporter {
-    pub fn new(color: bool, quiet: bool) -> TerminalReporter {
+    pub(crate) fn new(color: bool, quiet: bool) -> TerminalReporter {
         TerminalReporter {
             color,
             quiet,
@@ -354,7 +354,7 @@ fn read_answer(prompt: &str, interrupted: &AtomicBool) -> Option<String> {
 /// A fleet run in the terminal: a header, one line per host as it finishes, then each step with
 /// its hosts' results folded, the hosts' outcomes folded, and the archive path. Hosts' step
 /// output goes to their logs, not here (64 hosts' lines interleaved say nothing).
-pub struct FleetTerminal {
+pub(crate) struct FleetTerminal {
     color: bool,
     quiet: bool,
     /// Asks the person (never anything else): on a terminal only.
@@ -362,7 +362,7 @@ pub struct FleetTerminal {
 }
 
 impl FleetTerminal {
-    pub fn new(color: bool, quiet: bool) -> FleetTerminal {
+    pub(crate) fn new(color: bool, quiet: bool) -> FleetTerminal {
         FleetTerminal { color, quiet, asker: std::sync::Mutex::new(TerminalReporter::new(color, quiet)) }
     }
 

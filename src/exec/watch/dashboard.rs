@@ -112,7 +112,7 @@ const PANELS: [Panel; 10] = [
 ];
 
 /// The dashboard, titled `title`.
-pub fn dashboard(title: &str) -> Value {
+pub(crate) fn dashboard(title: &str) -> Value {
     let panels: Vec<Value> = PANELS.iter().enumerate().map(|(i, panel)| render(i, panel)).collect();
     json!({
         "title": title,
@@ -172,17 +172,4 @@ fn render(index: usize, panel: &Panel) -> Value {
         "options": {},
         "targets": targets,
     })
-}
-
-/// Every metric name the dashboard's queries read, for tests that hold them to what watch serves.
-pub fn metric_names() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = PANELS
-        .iter()
-        .flat_map(|p| p.targets.iter())
-        .flat_map(|(expr, _)| expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
-        .filter(|word| word.starts_with("runbook_"))
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    names
 }

@@ -17,14 +17,14 @@ type Labels = Vec<(String, String)>;
 type FloatGauges = Family<Labels, Gauge<f64, AtomicU64>>;
 
 /// Every gauge a probe may report, as the probes' field declarations name them.
-pub fn observed_gauges() -> impl Iterator<Item = ObservedGauge> {
+pub(crate) fn observed_gauges() -> impl Iterator<Item = ObservedGauge> {
     let disk = DiskField::ALL.iter().filter_map(|f| f.gauge());
     let gpu = GpuField::ALL.iter().filter_map(|f| f.gauge());
     disk.chain(gpu).chain([GPU_DRIVER_INFO])
 }
 
 /// Every metric of `checks`, in the classic Prometheus text format.
-pub fn render(checks: &[CheckStatus]) -> String {
+pub(crate) fn render(checks: &[CheckStatus]) -> String {
     let mut registry = Registry::with_prefix("runbook");
     register_checks(&mut registry, checks);
     register_observed(&mut registry, checks);

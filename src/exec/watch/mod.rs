@@ -5,11 +5,11 @@
 //! when a check changes state or a new failure appears; every round updates the board that
 //! `/metrics` and `/healthz` read, and the node_exporter textfile.
 
-pub mod dashboard;
-pub mod metrics;
-pub mod plan;
-pub mod rules;
-pub mod state;
+pub(crate) mod dashboard;
+pub(crate) mod metrics;
+pub(crate) mod plan;
+pub(crate) mod rules;
+pub(crate) mod state;
 
 use super::context::RunContext;
 use super::engine::{self, RunRequest};
@@ -28,13 +28,13 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 /// The file node_exporter's textfile collector reads.
-pub const TEXTFILE_NAME: &str = "runbook_watch.prom";
+pub(crate) const TEXTFILE_NAME: &str = "runbook_watch.prom";
 /// The longest sleep between looks at the stop flag.
 const STOP_POLL: Duration = Duration::from_millis(250);
 
 /// Where watch keeps its results, and how it spreads rounds.
 #[derive(Debug, Clone)]
-pub struct WatchConfig {
+pub(crate) struct WatchConfig {
     pub archives_dir: PathBuf,
     /// Up to this fraction of the interval is added to each round's time, so many hosts (or
     /// checks) do not all run at the same second.
@@ -45,16 +45,16 @@ pub struct WatchConfig {
 
 /// The checks' current state, shared with the HTTP side.
 #[derive(Debug, Default)]
-pub struct Board {
+pub(crate) struct Board {
     checks: Mutex<Vec<CheckStatus>>,
 }
 
 impl Board {
-    pub fn snapshot(&self) -> Vec<CheckStatus> {
+    pub(crate) fn snapshot(&self) -> Vec<CheckStatus> {
         self.checks.lock().map(|c| c.clone()).unwrap_or_default()
     }
 
-    pub fn metrics_text(&self) -> String {
+    pub(crate) fn metrics_text(&self) -> String {
         match self.checks.lock() {
             Ok(checks) => metrics::render(&checks),
             Err(_) => String::new(),
@@ -62,7 +62,7 @@ impl Board {
     }
 
     /// `(healthy, text)`: healthy unless a check is failing; the text names the failing ones.
-    pub fn health(&self) -> (bool, String) {
+    pub(crate) fn health(&self) -> (bool, String) {
         let checks = self.snapshot();
         let failing: Vec<String> = checks
             .iter()
@@ -83,12 +83,12 @@ impl Board {
 
 /// What a round tells the person watching.
 #[derive(Debug, Clone)]
-pub enum Event {
+pub(crate) enum Event {
     Changed { check: String, transition: Transition, message: Option<String>, archive: Option<PathBuf> },
     Notice(String),
 }
 
-pub struct Watcher<'a> {
+pub(crate) struct Watcher<'a> {
     kb: &'a Kb,
     plans: Vec<CheckPlan>,
     config: WatchConfig,
@@ -102,7 +102,7 @@ pub struct Watcher<'a> {
 }
 
 impl<'a> Watcher<'a> {
-    pub fn new(
+    pub(crate) fn new(
         kb: &'a Kb,
         plans: Vec<CheckPlan>,
         config: WatchConfig,
@@ -122,16 +122,16 @@ impl<'a> Watcher<'a> {
         Watcher { kb, plans, config, board, context, stop, last_failures, textfile_failed: false }
     }
 
-    pub fn board(&self) -> Arc<Board> {
+    pub(crate) fn board(&self) -> Arc<Board> {
         Arc::clone(&self.board)
     }
 
-    pub fn plans(&self) -> &[CheckPlan] {
+    pub(crate) fn plans(&self) -> &[CheckPlan] {
         &self.plans
     }
 
     /// Every check once, in order (`--once`).
-    pub fn run_once(&mut self, on_event: &mut dyn FnMut(&Event)) {
+    pub(crate) fn run_once(&mut self, on_event: &mut dyn FnMut(&Event)) {
         for i in 0..self.plans.len() {
             if self.stop.load(Ordering::SeqCst) {
                 break;
@@ -141,7 +141,7 @@ impl<'a> Watcher<'a> {
     }
 
     /// Runs the checks on their schedules until the stop flag is set.
-    pub fn run(&mut self, on_event: &mut dyn FnMut(&Event)) {
+    pub(crate) fn run(&mut self, on_event: &mut dyn FnMut(&Event)) {
         let mut rng = Jitter::seeded();
         let start = Instant::now();
         // The grid each check keeps to, and the jittered time it runs next.

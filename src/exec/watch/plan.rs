@@ -11,7 +11,7 @@ const DEFAULT_TIMEOUT_CAP: Duration = Duration::from_secs(300);
 
 /// One runbook's checks on a schedule.
 #[derive(Debug, Clone)]
-pub struct CheckPlan {
+pub(crate) struct CheckPlan {
     pub runbook: String,
     /// Index into `kb.runbooks`.
     pub index: RunbookIdx,
@@ -26,7 +26,7 @@ pub struct CheckPlan {
 
 /// Command-line choices that override the front matter.
 #[derive(Debug, Clone, Default)]
-pub struct PlanOptions {
+pub(crate) struct PlanOptions {
     /// Runbook ids or aliases; empty means every runbook with `watch:`.
     pub ids: Vec<String>,
     pub every: Option<Duration>,
@@ -36,7 +36,7 @@ pub struct PlanOptions {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PlanError {
+pub(crate) enum PlanError {
     #[error("no runbook `{0}`")]
     Unknown(String),
     #[error("`{0}` names several runbooks")]
@@ -50,7 +50,7 @@ pub enum PlanError {
 }
 
 /// The checks to run, in KB order.
-pub fn plan(kb: &Kb, options: &PlanOptions) -> Result<Vec<CheckPlan>, PlanError> {
+pub(crate) fn plan(kb: &Kb, options: &PlanOptions) -> Result<Vec<CheckPlan>, PlanError> {
     let indexes: Vec<RunbookIdx> = if options.ids.is_empty() {
         kb.iter().filter(|(_, rb)| rb.watch.is_some()).map(|(idx, _)| idx).collect()
     } else {

@@ -11,18 +11,18 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Serialize)]
-pub struct RuleFile {
+pub(crate) struct RuleFile {
     pub groups: Vec<Group>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Group {
+pub(crate) struct Group {
     pub name: String,
     pub rules: Vec<Rule>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Rule {
+pub(crate) struct Rule {
     pub alert: String,
     pub expr: String,
     #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
@@ -34,7 +34,7 @@ pub struct Rule {
 /// The alert name of a runbook's checks: its id in CamelCase with `CheckFailing`
 /// (`storage-crisis` → `StorageCrisisCheckFailing`). Not a name from `alerts`: those are other
 /// tools' alerts (node_exporter's), and a rule of the same name would be confused with theirs.
-pub fn alert_name(kb: &Kb, plan: &CheckPlan) -> String {
+pub(crate) fn alert_name(kb: &Kb, plan: &CheckPlan) -> String {
     let rb = &kb[plan.index];
     let camel: String = rb
         .id
@@ -50,7 +50,7 @@ pub fn alert_name(kb: &Kb, plan: &CheckPlan) -> String {
 }
 
 /// Rules for `plans`; `base_url` is the site's root (`https://kb.example/`).
-pub fn rules(kb: &Kb, plans: &[CheckPlan], base_url: &str) -> RuleFile {
+pub(crate) fn rules(kb: &Kb, plans: &[CheckPlan], base_url: &str) -> RuleFile {
     let base = base_url.trim_end_matches('/');
     let mut groups: Vec<Group> = plans.iter().map(|plan| group(kb, plan, base)).collect();
     groups.push(Group { name: "runbook-watch".into(), rules: vec![stale_rule(base)] });
@@ -164,7 +164,7 @@ fn go_literal(text: &str) -> String {
 }
 
 /// The rule file as YAML.
-pub fn to_yaml(file: &RuleFile) -> Result<String, String> {
+pub(crate) fn to_yaml(file: &RuleFile) -> Result<String, String> {
     serde_saphyr::to_string(file).map_err(|e| e.to_string())
 }
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 /// One watched step.
 #[derive(Debug, Clone, Serialize)]
-pub struct CheckStatus {
+pub(crate) struct CheckStatus {
     pub runbook: String,
     pub step: String,
     pub name: String,
@@ -34,7 +34,7 @@ enum Streak {
 
 /// The latest round's result for one step.
 #[derive(Debug, Clone, Serialize)]
-pub struct LastResult {
+pub(crate) struct LastResult {
     pub passed: bool,
     pub outcome: Outcome,
     /// Why it did not pass.
@@ -48,13 +48,19 @@ pub struct LastResult {
 
 /// A check's state changed in this round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transition {
+pub(crate) enum Transition {
     Failing,
     Recovered,
 }
 
 impl CheckStatus {
-    pub fn new(runbook: &str, step: &str, every_seconds: f64, fail_after: u32, recover_after: u32) -> CheckStatus {
+    pub(crate) fn new(
+        runbook: &str,
+        step: &str,
+        every_seconds: f64,
+        fail_after: u32,
+        recover_after: u32,
+    ) -> CheckStatus {
         CheckStatus {
             runbook: runbook.to_string(),
             step: step.to_string(),
@@ -72,7 +78,7 @@ impl CheckStatus {
 
     /// Takes in the step's record from a round started at `at`; says whether the state changed.
     /// A step that did not run (`skipped`) counts as passing: nothing is wrong that it saw.
-    pub fn record(&mut self, step: &StepRecord, at: f64) -> Option<Transition> {
+    pub(crate) fn record(&mut self, step: &StepRecord, at: f64) -> Option<Transition> {
         let passed = !step.outcome.is_failure();
         self.name = step.name.clone();
         self.last = Some(LastResult {
@@ -87,7 +93,7 @@ impl CheckStatus {
     }
 
     /// A round that produced no record for the step (the run could not start, or timed out).
-    pub fn record_error(&mut self, message: String, at: f64, duration_seconds: f64) -> Option<Transition> {
+    pub(crate) fn record_error(&mut self, message: String, at: f64, duration_seconds: f64) -> Option<Transition> {
         self.last = Some(LastResult {
             passed: false,
             outcome: Outcome::Error,
@@ -124,7 +130,7 @@ impl CheckStatus {
         }
     }
 
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         format!("{}/{}", self.runbook, self.step)
     }
 }

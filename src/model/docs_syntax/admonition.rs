@@ -13,7 +13,7 @@ pub struct Admonition {
 
 /// How an open box was written, which decides how it ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FrameSyntax {
+pub(super) enum FrameSyntax {
     /// `:::note` … `:::` (Docusaurus, VitePress), with the number of colons.
     Colons(usize),
     /// `!!! note` and its content indented by four (mkdocs, Python-Markdown).
@@ -23,7 +23,7 @@ pub enum FrameSyntax {
 }
 
 #[derive(Debug, Clone)]
-pub struct Frame {
+pub(super) struct Frame {
     pub syntax: FrameSyntax,
     /// Column of the marker.
     pub indent: usize,
@@ -32,7 +32,7 @@ pub struct Frame {
 }
 
 /// The box kinds the site styles, from what the generators call them; unknown kinds are notes.
-pub fn normal_kind(kind: &str) -> &'static str {
+pub(crate) fn normal_kind(kind: &str) -> &'static str {
     match kind.to_lowercase().as_str() {
         "tip" | "hint" | "success" | "check" | "done" | "question" | "help" | "faq" => "tip",
         "important" => "important",
@@ -59,7 +59,7 @@ fn boxed(kind: &str, title: Option<&str>) -> (String, String) {
 }
 
 /// `:::note Title`, `:::tip[Title]`, `::: warning` → (colons, kind, title).
-pub fn colon_opener(line: &str) -> Option<(usize, String, String)> {
+pub(super) fn colon_opener(line: &str) -> Option<(usize, String, String)> {
     let trimmed = line.trim();
     let colons = trimmed.chars().take_while(|c| *c == ':').count();
     if colons < 3 {
@@ -89,14 +89,14 @@ fn attribute<'a>(text: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// A line of colons alone: `:::`, and how many.
-pub fn colon_closer(line: &str) -> Option<usize> {
+pub(super) fn colon_closer(line: &str) -> Option<usize> {
     let trimmed = line.trim();
     let colons = trimmed.chars().take_while(|c| *c == ':').count();
     (colons >= 3 && colons == trimmed.len()).then_some(colons)
 }
 
 /// `!!! note "Title"`, `??? tip`, `???+ warning ""` → (kind, title).
-pub fn mkdocs_opener(line: &str) -> Option<(String, String)> {
+pub(super) fn mkdocs_opener(line: &str) -> Option<(String, String)> {
     let trimmed = line.trim_start();
     let rest =
         trimmed.strip_prefix("!!!").or_else(|| trimmed.strip_prefix("???+")).or_else(|| trimmed.strip_prefix("???"))?;
@@ -116,7 +116,7 @@ pub fn mkdocs_opener(line: &str) -> Option<(String, String)> {
 
 /// The box a paired shortcode stands for, if it is an admonition: Docsy's `alert`, hugo-book's
 /// `hint`, the `note` / `warning` / … family, `notice`, `callout`, `admonition`, `details`.
-pub fn of_shortcode(name: &str, args: &Args) -> Option<(String, String)> {
+pub(super) fn of_shortcode(name: &str, args: &Args) -> Option<(String, String)> {
     let title = args.get("title");
     let boxed_as = |kind: &str| Some(boxed(kind, title));
     match name {

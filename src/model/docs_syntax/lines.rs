@@ -4,7 +4,7 @@ use std::ops::Range;
 
 /// A part of an output line: text of the file, or text put in place of some of it.
 #[derive(Debug, Clone)]
-pub enum Piece {
+pub(super) enum Piece {
     Copy(Range<usize>),
     Insert {
         text: String,
@@ -18,15 +18,15 @@ pub enum Piece {
 }
 
 impl Piece {
-    pub fn copy(range: Range<usize>) -> Piece {
+    pub(super) fn copy(range: Range<usize>) -> Piece {
         Piece::Copy(range)
     }
 
-    pub fn insert(text: String, at: usize) -> Piece {
+    pub(super) fn insert(text: String, at: usize) -> Piece {
         Piece::Insert { text, at }
     }
 
-    pub fn reference(text: String, at: usize) -> Piece {
+    pub(super) fn reference(text: String, at: usize) -> Piece {
         Piece::Reference { text, at }
     }
 
@@ -49,7 +49,7 @@ impl Piece {
 /// A run of columns of an output line and the columns of the file line it came from (0-based,
 /// in characters). Copied runs map column for column; inserted ones map to where they stand.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Segment {
+pub(super) struct Segment {
     new_col: usize,
     old_col: usize,
     len: usize,
@@ -58,7 +58,7 @@ pub struct Segment {
 
 /// One line of the prepared text, before it is written.
 #[derive(Debug)]
-pub struct LineOut {
+pub(super) struct LineOut {
     /// Byte offset of the file line.
     start: usize,
     ending: String,
@@ -67,25 +67,25 @@ pub struct LineOut {
 }
 
 impl LineOut {
-    pub fn new(start: usize, ending: &str) -> LineOut {
+    pub(super) fn new(start: usize, ending: &str) -> LineOut {
         LineOut { start, ending: ending.to_string(), prefix: String::new(), pieces: Vec::new() }
     }
 
-    pub fn copy(&mut self, range: Range<usize>) {
+    pub(super) fn copy(&mut self, range: Range<usize>) {
         self.pieces.push(Piece::Copy(range));
     }
 
-    pub fn push(&mut self, piece: Piece) {
+    pub(super) fn push(&mut self, piece: Piece) {
         self.pieces.push(piece);
     }
 
-    pub fn prefix(&mut self, prefix: &str) {
+    pub(super) fn prefix(&mut self, prefix: &str) {
         self.prefix = prefix.to_string();
     }
 
     /// Appends the line to `out`; returns its column map and whether it differs from the file.
     /// Ranges of `ref` destinations are added to `refs`.
-    pub fn write(&self, source: &str, out: &mut String, refs: &mut Vec<Range<usize>>) -> (Vec<Segment>, bool) {
+    pub(super) fn write(&self, source: &str, out: &mut String, refs: &mut Vec<Range<usize>>) -> (Vec<Segment>, bool) {
         let line_end = source[self.start..].find(['\n', '\r']).map(|i| self.start + i).unwrap_or(source.len());
         let original = &source[self.start..line_end];
         let written_from = out.len();
@@ -117,7 +117,7 @@ impl LineOut {
 }
 
 /// The file column (1-based) of output `column` (1-based) on a line with these segments.
-pub fn map_column(segments: &[Segment], column: usize) -> usize {
+pub(super) fn map_column(segments: &[Segment], column: usize) -> usize {
     let at = column.saturating_sub(1);
     match segments.iter().rev().find(|s| s.new_col <= at) {
         Some(segment) if segment.copied => segment.old_col + (at - segment.new_col) + 1,
@@ -127,12 +127,12 @@ pub fn map_column(segments: &[Segment], column: usize) -> usize {
 }
 
 /// The pieces' text, without any prefix.
-pub fn plain(source: &str, pieces: &[Piece]) -> String {
+pub(super) fn plain(source: &str, pieces: &[Piece]) -> String {
     pieces.iter().map(|p| p.text(source)).collect()
 }
 
 /// Columns of leading whitespace, a tab counting to the next multiple of four.
-pub fn indent_width(text: &str) -> usize {
+pub(super) fn indent_width(text: &str) -> usize {
     let mut width = 0;
     for c in text.chars() {
         match c {
@@ -145,7 +145,7 @@ pub fn indent_width(text: &str) -> usize {
 }
 
 /// Removes up to `columns` of leading whitespace from the text of the file at the start.
-pub fn strip_indent(source: &str, mut pieces: Vec<Piece>, columns: usize) -> Vec<Piece> {
+pub(super) fn strip_indent(source: &str, mut pieces: Vec<Piece>, columns: usize) -> Vec<Piece> {
     let Some(Piece::Copy(range)) = pieces.first_mut() else {
         return pieces;
     };

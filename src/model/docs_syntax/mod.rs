@@ -12,7 +12,7 @@
 
 mod admonition;
 mod lines;
-pub mod shortcode;
+pub(crate) mod shortcode;
 
 use admonition::{Frame, FrameSyntax, colon_closer, colon_opener, mkdocs_opener};
 use lines::{LineOut, Piece, Segment};
@@ -20,12 +20,12 @@ use shortcode::{Args, Tag};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
-pub use admonition::{Admonition, normal_kind};
+pub(crate) use admonition::{Admonition, normal_kind};
 
 /// Values a `{{< param NAME >}}` may read: the page's front matter first, then the site's
 /// `params` (Hugo looks them up case-insensitively, as here).
 #[derive(Debug, Clone, Copy)]
-pub struct Params<'a> {
+pub(crate) struct Params<'a> {
     pub page: &'a BTreeMap<String, serde_json::Value>,
     pub site: &'a serde_json::Value,
     /// The folder is a Hugo site (its config was found): shortcodes in code are filled in too.
@@ -84,7 +84,7 @@ impl Prepared {
 /// Prepares `text`, whose body (after any front matter) starts at byte `body_start`. With
 /// `blank_front`, the front matter's lines are emptied: front matter the Markdown parser would
 /// not recognize itself (empty, or starting with a blank line) must not show as text.
-pub fn prepare(text: &str, body_start: usize, blank_front: bool, params: Params<'_>) -> Prepared {
+pub(crate) fn prepare(text: &str, body_start: usize, blank_front: bool, params: Params<'_>) -> Prepared {
     let body = &text[body_start..];
     let has_syntax = body.contains("{{<")
         || body.contains("{{%")

@@ -8,7 +8,7 @@ const MAX_TAG: usize = 4096;
 
 /// One shortcode tag in the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tag {
+pub(crate) struct Tag {
     /// Byte range of the whole tag, delimiters included.
     pub range: Range<usize>,
     pub name: String,
@@ -21,24 +21,24 @@ pub struct Tag {
 
 /// A tag's arguments: positional and named (`title="Note"`), in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Args {
+pub(crate) struct Args {
     pub positional: Vec<String>,
     pub named: Vec<(String, String)>,
 }
 
 impl Args {
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.named.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// A named argument, else the positional one at `index`.
-    pub fn named_or(&self, name: &str, index: usize) -> Option<&str> {
+    pub(crate) fn named_or(&self, name: &str, index: usize) -> Option<&str> {
         self.get(name).or_else(|| self.positional.get(index).map(String::as_str))
     }
 }
 
 /// Every shortcode tag in `text[from..]`, outside the byte ranges in `skip` (sorted).
-pub fn tags(text: &str, from: usize, skip: &[Range<usize>]) -> Vec<Tag> {
+pub(crate) fn tags(text: &str, from: usize, skip: &[Range<usize>]) -> Vec<Tag> {
     let mut out = Vec::new();
     let mut at = from;
     while let Some(found) = text[at..].find("{{") {
@@ -158,7 +158,7 @@ fn value(text: &str) -> (String, &str) {
 
 /// Pairs opening and closing tags by name, innermost first: `partner[i]` is the index of the
 /// tag that closes (or opens) tag `i`.
-pub fn pair(tags: &[Tag]) -> Vec<Option<usize>> {
+pub(crate) fn pair(tags: &[Tag]) -> Vec<Option<usize>> {
     let mut partner = vec![None; tags.len()];
     let mut open: Vec<usize> = Vec::new();
     for (i, tag) in tags.iter().enumerate() {

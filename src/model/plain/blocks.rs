@@ -11,17 +11,16 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
-pub struct Heading {
+pub(crate) struct Heading {
     pub level: u8,
     pub text: String,
     pub anchor: String,
-    pub line: usize,
     /// Indices of the headings above it (H2 → its H1, H3 → its H2 and H1).
     pub parents: Vec<usize>,
 }
 
 #[derive(Debug, Clone)]
-pub struct Block {
+pub(crate) struct Block {
     /// The fence's info string (empty for indented code).
     pub info: String,
     /// `None` for a language that never holds commands (`yaml`, `promql`, …).
@@ -49,14 +48,14 @@ pub struct Block {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Doc {
+pub(crate) struct Doc {
     pub headings: Vec<Heading>,
     pub blocks: Vec<Block>,
 }
 
 impl Doc {
     /// The heading `block` sits under and every heading above it, nearest first.
-    pub fn heading_path(&self, block: &Block) -> Vec<&Heading> {
+    pub(crate) fn heading_path(&self, block: &Block) -> Vec<&Heading> {
         let Some(index) = block.heading else { return Vec::new() };
         let heading = &self.headings[index];
         let mut path = vec![heading];
@@ -66,13 +65,13 @@ impl Doc {
 }
 
 /// The blocks of `text`, read from its outline (the one walk over the Markdown).
-pub fn extract(text: &str) -> Doc {
+pub(crate) fn extract(text: &str) -> Doc {
     from_outline(&Outline::new(text))
 }
 
 /// The plain-doc view of an outline: headings with their parents, blocks with their ordinal
 /// under the nearest heading and the list item that introduces them.
-pub fn from_outline(outline: &Outline) -> Doc {
+pub(crate) fn from_outline(outline: &Outline) -> Doc {
     let headings = with_parents(&outline.headings);
     let mut ordinals: HashMap<Option<usize>, usize> = HashMap::new();
     let blocks = outline
@@ -99,7 +98,6 @@ fn with_parents(headings: &[OutlineHeading]) -> Vec<Heading> {
             level: heading.level,
             text: heading.text.clone(),
             anchor: heading.anchor.clone(),
-            line: heading.line,
             parents: stack.clone(),
         });
         stack.push(out.len() - 1);

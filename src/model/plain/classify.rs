@@ -9,7 +9,7 @@ use serde::Serialize;
 /// What a command may do without a person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Only reads: runs without asking.
     ReadOnly,
     /// Changes something, or may, or is unknown: asks (`confirm`).
@@ -19,7 +19,7 @@ pub enum Kind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Decision {
+pub(crate) struct Decision {
     pub kind: Kind,
     /// Why, in a few words: "`kubectl get` only reads", "`rm` changes files".
     pub reason: String,
@@ -40,7 +40,7 @@ impl Decision {
 }
 
 /// Programs this table knows, for telling a `# command` root prompt from a `# comment`.
-pub fn is_known_program(name: &str) -> bool {
+pub(crate) fn is_known_program(name: &str) -> bool {
     let name = basename(name);
     READ_ONLY.contains(&name)
         || MUTATING.iter().any(|(n, _)| *n == name)
@@ -51,7 +51,7 @@ pub fn is_known_program(name: &str) -> bool {
 
 /// The strictest decision over every command of a piece of shell, with the reason of the part
 /// that decided it (the first such part). Empty text only reads.
-pub fn classify(lexed: &Lexed) -> Decision {
+pub(crate) fn classify(lexed: &Lexed) -> Decision {
     let mut worst: Option<Decision> = None;
     let mut readers: Vec<String> = Vec::new();
     for command in &lexed.commands {
@@ -137,7 +137,7 @@ fn basename(program: &str) -> &str {
 }
 
 /// Classifies one simple command.
-pub fn classify_command(command: &Command) -> Decision {
+pub(crate) fn classify_command(command: &Command) -> Decision {
     if let Some(redirect) = command.redirects.iter().find(|r| r.writes_file()) {
         return Decision::asks(format!("writes `{}` ({})", redirect.target, redirect.op));
     }
@@ -424,7 +424,7 @@ fn host_tool(name: &str, args: &[String]) -> Option<Decision> {
 }
 
 /// The first word that is not a flag (and not a flag's value, for the flags given).
-pub fn subcommand(args: &[String]) -> Option<&str> {
+pub(crate) fn subcommand(args: &[String]) -> Option<&str> {
     const WITH_VALUE: [&str; 14] = [
         "-n",
         "--namespace",
@@ -566,7 +566,7 @@ fn remote_command(name: &str, verb: &str, args: &[String]) -> Decision {
     }
 }
 
-pub fn is_shell(program: &str) -> bool {
+pub(crate) fn is_shell(program: &str) -> bool {
     matches!(basename(program), "bash" | "sh" | "zsh" | "ash" | "dash" | "ksh" | "/bin/bash" | "/bin/sh")
 }
 

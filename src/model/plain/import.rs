@@ -10,7 +10,7 @@ use crate::model::template::has_template_syntax;
 use std::collections::BTreeMap;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ImportError {
+pub(crate) enum ImportError {
     #[error("the doc already has `yaml step` blocks: it is a runbook")]
     HasSteps,
     #[error("the doc has no shell blocks that run")]
@@ -23,7 +23,7 @@ pub enum ImportError {
 
 /// What an import made.
 #[derive(Debug)]
-pub struct Imported {
+pub(crate) struct Imported {
     pub text: String,
     pub steps: usize,
     pub asks: usize,
@@ -32,7 +32,12 @@ pub struct Imported {
 }
 
 /// The text of the doc at `path` with its plain blocks as `yaml step` blocks.
-pub fn import(path: &str, text: &str, severity: Severity, overlay: Option<&Overlay>) -> Result<Imported, ImportError> {
+pub(crate) fn import(
+    path: &str,
+    text: &str,
+    severity: Severity,
+    overlay: Option<&Overlay>,
+) -> Result<Imported, ImportError> {
     if text.lines().any(|l| crate::model::markdown::is_step_info(l.trim_start().trim_start_matches(['`', '~']))) {
         return Err(ImportError::HasSteps);
     }
@@ -251,7 +256,7 @@ fn with_vars(text: &str, vars: &[(String, Option<String>)]) -> Result<String, Im
 
 /// A sidecar overlay listing every block that runs, with its hash: the start of an overlay
 /// (`runbook import FILE --overlay`), whose entries a team then edits.
-pub fn overlay_skeleton(doc_path: &str, plan: &Plan) -> String {
+pub(crate) fn overlay_skeleton(doc_path: &str, plan: &Plan) -> String {
     let mut out = format!(
         "# Overlay for {doc_path}: what this team says about its blocks, without editing it.\n\
          # Each entry: heading + block (1 = the first code block under it) and the block's sha256\n\
@@ -285,7 +290,7 @@ pub fn overlay_skeleton(doc_path: &str, plan: &Plan) -> String {
 }
 
 /// The counts of a plan, for the import's summary.
-pub fn summary(plan: &Plan) -> String {
+pub(crate) fn summary(plan: &Plan) -> String {
     let counts = plan.counts();
     format!(
         "{} steps ({} read-only, {} ask first, {} manual)",

@@ -9,14 +9,14 @@
 //! [`classify`] decides what may run without asking, and [`overlay`] applies what a team says
 //! about a doc it does not own.
 
-pub mod blocks;
-pub mod classify;
-pub mod import;
-pub mod overlay;
-pub mod placeholder;
-pub mod session;
-pub mod shell;
-pub mod transcript;
+pub(crate) mod blocks;
+pub(crate) mod classify;
+pub(crate) mod import;
+pub(crate) mod overlay;
+pub(crate) mod placeholder;
+pub(crate) mod session;
+pub(crate) mod shell;
+pub(crate) mod transcript;
 
 use super::diagnostic::{Diagnostic, Rule};
 use super::runbook::{Body, Runbook};
@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use transcript::{Entry, Lang, Prompt, Shape};
 
 /// What [`plan`] reads a doc with.
-pub struct Input<'a> {
+pub(crate) struct Input<'a> {
     /// The doc's path (KB-relative), for diagnostics.
     pub path: &'a str,
     pub text: &'a str,
@@ -50,7 +50,7 @@ pub struct Input<'a> {
 
 /// A doc read as plain steps.
 #[derive(Debug, Serialize)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub steps: Vec<PlainStep>,
     /// Every block that may hold commands, with what became of it.
     pub blocks: Vec<BlockPlan>,
@@ -68,7 +68,7 @@ pub struct Plan {
 
 /// How a doc reads as plain steps, in numbers (`show --plain --json`, and corpus reports).
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
-pub struct Counts {
+pub(crate) struct Counts {
     /// Blocks that may hold commands (shell, console, untyped, PowerShell).
     pub blocks: usize,
     /// Code blocks in other languages.
@@ -90,7 +90,7 @@ pub struct Counts {
 }
 
 impl Plan {
-    pub fn counts(&self) -> Counts {
+    pub(crate) fn counts(&self) -> Counts {
         let class = |k: Kind| self.steps.iter().filter(|s| s.class == k).count();
         Counts {
             blocks: self.blocks.len(),
@@ -107,19 +107,19 @@ impl Plan {
         }
     }
 
-    pub fn unresolved(&self) -> Vec<&RequiredVar> {
+    pub(crate) fn unresolved(&self) -> Vec<&RequiredVar> {
         self.vars.iter().filter(|v| v.value.is_none()).collect()
     }
 
     /// The steps, as the engine runs them.
-    pub fn engine_steps(&self) -> Vec<Step> {
+    pub(crate) fn engine_steps(&self) -> Vec<Step> {
         self.steps.iter().map(|s| s.step.clone()).collect()
     }
 
     /// The doc as a runbook the engine runs like any other (`exec --plain`, a scenario): the
     /// placeholders that have values become its variables, its blocks its steps. A plain doc
     /// declares no diagnoses.
-    pub fn runbook(&self, rb: &Runbook, body: &Body) -> (Runbook, Body) {
+    pub(crate) fn runbook(&self, rb: &Runbook, body: &Body) -> (Runbook, Body) {
         let mut runbook = rb.clone();
         for var in &self.vars {
             if let Some(value) = &var.value {
@@ -139,7 +139,10 @@ impl Plan {
 }
 
 /// The values placeholders take: `runbook.toml` vars (strings and numbers) under those given.
-pub fn values(config: &BTreeMap<String, serde_json::Value>, given: &[(String, String)]) -> BTreeMap<String, String> {
+pub(crate) fn values(
+    config: &BTreeMap<String, serde_json::Value>,
+    given: &[(String, String)],
+) -> BTreeMap<String, String> {
     let mut values: BTreeMap<String, String> = config
         .iter()
         .filter_map(|(k, v)| match v {
@@ -154,7 +157,7 @@ pub fn values(config: &BTreeMap<String, serde_json::Value>, given: &[(String, St
 
 /// One step read from a block, with how it was classified and why.
 #[derive(Debug, Serialize)]
-pub struct PlainStep {
+pub(crate) struct PlainStep {
     #[serde(skip)]
     pub step: Step,
     pub id: String,
@@ -188,7 +191,7 @@ pub struct PlainStep {
 
 /// A block and what became of it.
 #[derive(Debug, Serialize)]
-pub struct BlockPlan {
+pub(crate) struct BlockPlan {
     pub line: usize,
     pub column: usize,
     pub info: String,
@@ -208,7 +211,7 @@ pub struct BlockPlan {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Fate {
+pub(crate) enum Fate {
     /// Became a step.
     Step,
     /// Its commands joined the step of the block before (the rest of a session).
@@ -229,7 +232,7 @@ pub enum Fate {
 
 /// A placeholder: the variable it needs and where it is first used.
 #[derive(Debug, Clone, Serialize)]
-pub struct RequiredVar {
+pub(crate) struct RequiredVar {
     pub name: String,
     /// As written: `<namespace>`, `$NAMESPACE`.
     pub placeholder: String,
@@ -240,7 +243,7 @@ pub struct RequiredVar {
 }
 
 /// Headings whose blocks change things: every block under them asks.
-pub fn is_remediation_heading(text: &str) -> bool {
+pub(crate) fn is_remediation_heading(text: &str) -> bool {
     const WORDS: [&str; 20] = [
         "mitigation",
         "mitigate",
@@ -287,7 +290,7 @@ struct Unit {
 }
 
 /// Reads `input.text` as plain steps. Never fails: what it cannot read becomes a warning.
-pub fn plan(input: &Input) -> Plan {
+pub(crate) fn plan(input: &Input) -> Plan {
     let doc = blocks::extract(input.text);
     let mut planner = Planner {
         input,

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// The sidecar file of a doc: `alerts/Foo.md` → `alerts/Foo.runbook.yaml`.
-pub fn sidecar_path(doc_path: &str) -> String {
+pub(crate) fn sidecar_path(doc_path: &str) -> String {
     let stem = doc_path.strip_suffix(".md").unwrap_or(doc_path);
     format!("{stem}.runbook.yaml")
 }
@@ -21,7 +21,7 @@ pub fn sidecar_path(doc_path: &str) -> String {
 /// Everything overlaid on one doc.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Overlay {
+pub(crate) struct Overlay {
     /// Values for the doc's placeholders (`--var` still wins).
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
@@ -112,7 +112,7 @@ impl<'de> Deserialize<'de> for Confirm {
 }
 
 /// Reads a sidecar; a broken one is a diagnostic at its line and column.
-pub fn parse_sidecar(path: &str, text: &str) -> Result<Overlay, Diagnostic> {
+pub(crate) fn parse_sidecar(path: &str, text: &str) -> Result<Overlay, Diagnostic> {
     let mut overlay: Overlay = serde_saphyr::from_str(text).map_err(|err| {
         let location = err.location();
         let (line, column) = location.map(|l| (l.line() as usize, l.column() as usize)).unwrap_or((1, 1));
@@ -155,7 +155,7 @@ pub fn parse_sidecar(path: &str, text: &str) -> Result<Overlay, Diagnostic> {
 /// The overlay of a runbook: its sidecar (`NAME.runbook.yaml`) and the `[[overlay]]` tables of
 /// `runbook.toml` that name it (by id or by path without `.md`). A broken sidecar is an error at
 /// its line; `Ok(None)` when there is no overlay.
-pub fn for_runbook(kb: &super::super::Kb, rb: &super::super::Runbook) -> Result<Option<Overlay>, Diagnostic> {
+pub(crate) fn for_runbook(kb: &super::super::Kb, rb: &super::super::Runbook) -> Result<Option<Overlay>, Diagnostic> {
     let sidecar = sidecar_path(&rb.path);
     let mut overlay = match kb.file_path(&sidecar).filter(|p| p.is_file()) {
         Some(file) => {
@@ -184,7 +184,7 @@ pub fn for_runbook(kb: &super::super::Kb, rb: &super::super::Runbook) -> Result<
 }
 
 /// Whether the hash an overlay recorded still matches the block.
-pub fn hash_matches(recorded: &str, actual: &str) -> bool {
+pub(crate) fn hash_matches(recorded: &str, actual: &str) -> bool {
     let recorded = recorded.trim().to_ascii_lowercase();
     recorded.len() >= 8 && actual.starts_with(&recorded)
 }

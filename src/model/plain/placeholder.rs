@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 /// Where a placeholder stands, which decides how its value is quoted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Context {
+pub(crate) enum Context {
     Bare,
     SingleQuoted,
     DoubleQuoted,
@@ -25,7 +25,7 @@ pub enum Context {
 
 /// One `<…>` placeholder in a piece of shell.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
+pub(crate) struct Found {
     /// The `<…>`, with the quotes around it when it fills a whole quoted string.
     pub range: Range<usize>,
     /// The text between `<` and `>`.
@@ -56,7 +56,7 @@ fn email_re() -> &'static Regex {
 }
 
 /// Every placeholder in `text` (which `lexed` was read from).
-pub fn find(text: &str, lexed: &Lexed) -> Vec<Found> {
+pub(crate) fn find(text: &str, lexed: &Lexed) -> Vec<Found> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     for caps in placeholder_re().captures_iter(text) {
@@ -99,7 +99,7 @@ fn closes_later(text: &str, inner: &str, from: usize) -> bool {
 }
 
 /// The alert label a placeholder names: `<value of namespace label from alert>` → `namespace`.
-pub fn label_name(text: &str) -> Option<String> {
+pub(crate) fn label_name(text: &str) -> Option<String> {
     static RE: OnceLock<Regex> = OnceLock::new();
     let re = RE.get_or_init(|| {
         Regex::new(r"(?i)^(?:the\s+)?(?:value\s+of\s+(?:the\s+)?)?([A-Za-z_][\w.-]*)\s+label\b").expect("valid regex")
@@ -109,7 +109,7 @@ pub fn label_name(text: &str) -> Option<String> {
 
 /// The variable name for a placeholder's text: `<node-name>` → `node_name`,
 /// `<"Used By:" field from the above output>` → `used_by`.
-pub fn derive_name(text: &str) -> String {
+pub(crate) fn derive_name(text: &str) -> String {
     if let Some(label) = label_name(text) {
         return label;
     }
@@ -124,7 +124,7 @@ pub fn derive_name(text: &str) -> String {
 }
 
 /// Lowercase, `-`/`.`/spaces to `_`, a leading digit prefixed: a template-safe variable name.
-pub fn identifier(text: &str) -> String {
+pub(crate) fn identifier(text: &str) -> String {
     let mut out = String::new();
     for c in text.chars() {
         if c.is_ascii_alphanumeric() {
@@ -138,7 +138,7 @@ pub fn identifier(text: &str) -> String {
 }
 
 /// The text that replaces a placeholder whose value is `value`.
-pub fn replacement(found: &Found, value: &str) -> String {
+pub(crate) fn replacement(found: &Found, value: &str) -> String {
     let quoted = shell_quote(value);
     match found.context {
         Context::Bare => quoted,
@@ -152,7 +152,7 @@ pub fn replacement(found: &Found, value: &str) -> String {
 }
 
 /// Replaces every placeholder whose variable has a value; the others stay as written.
-pub fn substitute(text: &str, found: &[(Found, String)], values: &BTreeMap<String, String>) -> String {
+pub(crate) fn substitute(text: &str, found: &[(Found, String)], values: &BTreeMap<String, String>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     for (placeholder, name) in found {
@@ -166,7 +166,7 @@ pub fn substitute(text: &str, found: &[(Found, String)], values: &BTreeMap<Strin
 }
 
 /// Environment variables a doc may use without setting them: the shell's and the user's own.
-pub fn is_ambient(name: &str) -> bool {
+pub(crate) fn is_ambient(name: &str) -> bool {
     const NAMES: [&str; 42] = [
         "HOME",
         "PATH",

@@ -8,7 +8,7 @@ use super::shell::{self, Command};
 
 /// Where a session runs its lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Remote {
+pub(crate) enum Remote {
     /// `oc debug node/X` or `kubectl debug node/X`; `chroot` when the doc then enters `/host`.
     DebugNode {
         tool: String,
@@ -24,7 +24,7 @@ pub enum Remote {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Opener {
+pub(crate) enum Opener {
     Remote(Remote),
     /// An interactive program whose lines a person types.
     Repl(String),
@@ -32,7 +32,7 @@ pub enum Opener {
 
 impl Opener {
     /// How `show --plain` names it.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Opener::Remote(Remote::DebugNode { tool, chroot: true }) => format!("{tool} debug node + chroot /host"),
             Opener::Remote(Remote::DebugNode { tool, chroot: false }) => format!("{tool} debug node"),
@@ -45,7 +45,7 @@ impl Opener {
 }
 
 /// The session `text` opens, if it is a lone command that opens one.
-pub fn opener(text: &str) -> Option<Opener> {
+pub(crate) fn opener(text: &str) -> Option<Opener> {
     let lexed = shell::lex(text);
     let [command] = lexed.commands.as_slice() else { return None };
     let program = command.program()?;
@@ -134,20 +134,20 @@ fn repl(command: &Command) -> Option<Opener> {
 }
 
 /// Whether `text` ends a session: `exit`, `logout`, `\q`, `quit`, `exit()`.
-pub fn is_exit(text: &str) -> bool {
+pub(crate) fn is_exit(text: &str) -> bool {
     matches!(text.trim(), "exit" | "logout" | "\\q" | "quit" | "exit()" | "quit()" | "exit;" | "quit;")
         || text.trim().strip_prefix("exit ").is_some_and(|code| code.trim().chars().all(|c| c.is_ascii_digit()))
 }
 
 /// Whether `text` is the `chroot /host` that follows `oc debug node/X`.
-pub fn is_chroot_host(text: &str) -> bool {
+pub(crate) fn is_chroot_host(text: &str) -> bool {
     let words: Vec<&str> = text.split_whitespace().collect();
     matches!(words.as_slice(), ["chroot", "/host"] | ["chroot", "/host", "bash" | "sh" | "/bin/bash" | "/bin/sh"])
 }
 
 /// The command that runs the session's lines from stdin: the opener as written, without a TTY
 /// (`-t`), with stdin attached (`-i`), and the shell to read the lines.
-pub fn remote_command(opener_text: &str, remote: &Remote) -> String {
+pub(crate) fn remote_command(opener_text: &str, remote: &Remote) -> String {
     let words = raw_words(opener_text);
     let mut kept: Vec<String> = Vec::new();
     let mut has_stdin = false;
@@ -219,7 +219,7 @@ fn raw_words(text: &str) -> Vec<&str> {
 }
 
 /// The strict-mode line the lines run under, as local steps do.
-pub fn strict_mode(remote: &Remote) -> &'static str {
+pub(crate) fn strict_mode(remote: &Remote) -> &'static str {
     match remote {
         Remote::DebugNode { chroot: true, .. } | Remote::Ssh => "set -eo pipefail",
         Remote::Exec { shell } if shell.ends_with("bash") => "set -eo pipefail",
@@ -228,7 +228,7 @@ pub fn strict_mode(remote: &Remote) -> &'static str {
 }
 
 /// A heredoc delimiter that is no line of `body`.
-pub fn delimiter(body: &str) -> String {
+pub(crate) fn delimiter(body: &str) -> String {
     let mut delimiter = "RUNBOOK_SESSION".to_string();
     let mut n = 1;
     while body.lines().any(|l| l.trim() == delimiter) {
@@ -239,7 +239,7 @@ pub fn delimiter(body: &str) -> String {
 }
 
 /// What the engine runs for a session: the remote command reading `lines` from a quoted heredoc.
-pub fn script(opener_text: &str, remote: &Remote, lines: &str) -> String {
+pub(crate) fn script(opener_text: &str, remote: &Remote, lines: &str) -> String {
     let body = format!("{}\n{}", strict_mode(remote), lines.trim_end());
     let delimiter = delimiter(&body);
     format!("{} <<'{delimiter}'\n{body}\n{delimiter}", remote_command(opener_text, remote))

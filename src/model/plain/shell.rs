@@ -11,7 +11,7 @@ use std::ops::Range;
 
 /// Why a piece of shell text is not complete yet: the next line continues it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Open {
+pub(crate) enum Open {
     /// Inside `'…'`, `"…"` or `` `…` ``.
     Quote(char),
     /// A `\` at the very end.
@@ -28,7 +28,7 @@ pub enum Open {
 
 /// A simple command: its words (the first is the program), leading assignments, redirections.
 #[derive(Debug, Clone, Default)]
-pub struct Command {
+pub(crate) struct Command {
     pub words: Vec<Word>,
     /// Names assigned before the program (`A=1 cmd`), or by a bare assignment (`A=1`).
     pub assigns: Vec<String>,
@@ -41,18 +41,18 @@ pub struct Command {
 
 impl Command {
     /// The program, as the shell would see it after quote removal.
-    pub fn program(&self) -> Option<&str> {
+    pub(crate) fn program(&self) -> Option<&str> {
         self.words.first().map(|w| w.text.as_str())
     }
 
     /// The words after the program.
-    pub fn args(&self) -> &[Word] {
+    pub(crate) fn args(&self) -> &[Word] {
         self.words.get(1..).unwrap_or(&[])
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Word {
+pub(crate) struct Word {
     /// The word after quote removal (substitutions kept as written).
     pub text: String,
     /// Where it is in the text, as written.
@@ -60,7 +60,7 @@ pub struct Word {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Redirect {
+pub(crate) struct Redirect {
     /// `>`, `>>`, `<`, `<<`, `<<<`, `>&`, `&>`, `<>`, …, without the file descriptor number.
     pub op: String,
     /// The file (or fd, or heredoc delimiter).
@@ -70,7 +70,7 @@ pub struct Redirect {
 impl Redirect {
     /// True for a redirection that writes a file (`>`, `>>`, `&>`, `>|`, `<>`), except to the
     /// terminal's streams or `/dev/null`, and except fd duplication (`2>&1`).
-    pub fn writes_file(&self) -> bool {
+    pub(crate) fn writes_file(&self) -> bool {
         let writes = matches!(self.op.as_str(), ">" | ">>" | "&>" | "&>>" | ">|" | "<>");
         let harmless = matches!(self.target.as_str(), "/dev/null" | "/dev/stdout" | "/dev/stderr" | "/dev/tty")
             || (self.op == ">" && self.target.starts_with('&'));
@@ -80,7 +80,7 @@ impl Redirect {
 
 /// A heredoc: its delimiter and where its body lines are.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Heredoc {
+pub(crate) struct Heredoc {
     pub delimiter: String,
     /// `<<'EOF'` or `<<"EOF"`: the body is not expanded.
     pub quoted: bool,
@@ -90,14 +90,14 @@ pub struct Heredoc {
 
 /// A `$NAME` or `${NAME…}` the text reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VarUse {
+pub(crate) struct VarUse {
     pub name: String,
     pub offset: usize,
 }
 
 /// Everything read from one piece of shell text.
 #[derive(Debug, Clone, Default)]
-pub struct Lexed {
+pub(crate) struct Lexed {
     pub commands: Vec<Command>,
     pub heredocs: Vec<Heredoc>,
     pub uses: Vec<VarUse>,
@@ -115,34 +115,34 @@ pub struct Lexed {
 }
 
 impl Lexed {
-    pub fn is_complete(&self) -> bool {
+    pub(crate) fn is_complete(&self) -> bool {
         self.open.is_none()
     }
 
     /// Whether `offset` lies in a heredoc body (and whether that body is expanded).
-    pub fn heredoc_at(&self, offset: usize) -> Option<&Heredoc> {
+    pub(crate) fn heredoc_at(&self, offset: usize) -> Option<&Heredoc> {
         self.heredocs.iter().find(|h| h.body.contains(&offset))
     }
 
-    pub fn in_single_quotes(&self, offset: usize) -> bool {
+    pub(crate) fn in_single_quotes(&self, offset: usize) -> bool {
         self.single_quoted.iter().any(|r| r.contains(&offset))
     }
 
-    pub fn in_double_quotes(&self, offset: usize) -> bool {
+    pub(crate) fn in_double_quotes(&self, offset: usize) -> bool {
         self.double_quoted.iter().any(|r| r.contains(&offset))
     }
 
-    pub fn in_comment(&self, offset: usize) -> bool {
+    pub(crate) fn in_comment(&self, offset: usize) -> bool {
         self.comments.iter().any(|r| r.contains(&offset))
     }
 
-    pub fn in_test(&self, offset: usize) -> bool {
+    pub(crate) fn in_test(&self, offset: usize) -> bool {
         self.tests.iter().any(|r| r.contains(&offset))
     }
 }
 
 /// Reads `text` as shell.
-pub fn lex(text: &str) -> Lexed {
+pub(crate) fn lex(text: &str) -> Lexed {
     let mut lexer =
         Lexer { src: text.as_bytes(), pos: 0, out: Lexed::default(), pending: Vec::new(), depth: 0, backticks: 0 };
     let end = lexer.list(Terminator::Eof, false);

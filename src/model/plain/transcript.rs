@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 /// The language a fence says it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Lang {
+pub(crate) enum Lang {
     /// `bash`, `sh`, `shell`, `zsh`, `ksh`: a script, or a transcript when it has prompts.
     Shell,
     /// `console`, `shell-session`, `terminal`: a transcript, or output when it has no prompts.
@@ -23,7 +23,7 @@ pub enum Lang {
 
 impl Lang {
     /// The language of a fence's info string, if it may hold commands at all.
-    pub fn of_info(info: &str) -> Option<Lang> {
+    pub(crate) fn of_info(info: &str) -> Option<Lang> {
         let word = info.trim().trim_start_matches(['{', '.']).split([' ', '\t', ',', '{', '}']).next().unwrap_or("");
         Some(match word.to_ascii_lowercase().as_str() {
             "bash" | "sh" | "shell" | "zsh" | "ksh" | "fish" => Lang::Shell,
@@ -38,7 +38,7 @@ impl Lang {
 /// How a line opens a command.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "text")]
-pub enum Prompt {
+pub(crate) enum Prompt {
     /// A line of a script (no prompt).
     None,
     /// `$ `
@@ -54,24 +54,25 @@ pub enum Prompt {
 /// One command of a block: its text (prompt removed, continuation lines joined), where it is,
 /// and the output lines the doc shows after it.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub text: String,
     /// 0-based line of the block where the command starts, and the column its text starts at.
     pub line: usize,
     pub column: usize,
-    /// Lines of the block the command spans.
-    pub line_count: usize,
     pub prompt: Prompt,
     pub output: Vec<String>,
-    /// The command never ends in the block (an unclosed quote or heredoc), and why.
+    /// The command never ends in the block (an unclosed quote or heredoc), and why. Read by
+    /// the tests that pin how a transcript was cut into commands.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub open: Option<Open>,
-    /// A `# VAR=<placeholder>` comment: it binds a variable.
+    /// A `# VAR=<placeholder>` comment: it binds a variable (it runs as the assignment).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub binding: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Shape {
+pub(crate) enum Shape {
     /// Commands without prompts: the whole block runs.
     Script,
     /// Prompt lines run; the rest is expected output.
@@ -83,7 +84,7 @@ pub enum Shape {
 }
 
 #[derive(Debug, Clone)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     pub shape: Shape,
     pub entries: Vec<Entry>,
 }
@@ -171,7 +172,7 @@ fn is_transcript_prompt(line: &str) -> bool {
         || named_prompt().is_match(line)
 }
 
-pub fn parse(content: &str, lang: Lang) -> Parsed {
+pub(crate) fn parse(content: &str, lang: Lang) -> Parsed {
     let lines: Vec<&str> = content.lines().collect();
     let prompted = lines.iter().any(|l| is_transcript_prompt(l));
     let console_roots = matches!(lang, Lang::Console)
@@ -225,7 +226,6 @@ fn transcript(lines: &[&str]) -> Vec<Entry> {
             text,
             line: start,
             column,
-            line_count: i - start,
             prompt,
             output: Vec::new(),
             open: lexed.open.clone(),
@@ -260,7 +260,6 @@ fn script(lines: &[&str]) -> Vec<Entry> {
                     text: rest.to_string(),
                     line: i,
                     column: column + (trimmed.len() - trimmed.trim_start_matches('#').trim_start().len()),
-                    line_count: 1,
                     prompt: Prompt::Root,
                     output: Vec::new(),
                     open: None,
@@ -284,7 +283,6 @@ fn script(lines: &[&str]) -> Vec<Entry> {
             text,
             line: start,
             column,
-            line_count: i - start,
             prompt: Prompt::None,
             output: Vec::new(),
             open: lexed.open.clone(),

@@ -33,18 +33,18 @@ pub struct Gauge {
 }
 
 /// A value inside a probe that is rendered before the probe runs.
-pub enum Slot<'a> {
+pub(crate) enum Slot<'a> {
     Template(&'a Template),
     Matcher(&'a Matcher),
 }
 
-pub enum SlotMut<'a> {
+pub(crate) enum SlotMut<'a> {
     Template(&'a mut Template),
     Matcher(&'a mut Matcher),
 }
 
 /// The templates and matchers of one field's value.
-pub trait Slots {
+pub(crate) trait Slots {
     fn slots<'a>(&'a self, out: &mut Vec<Slot<'a>>);
     fn slots_mut<'a>(&'a mut self, out: &mut Vec<SlotMut<'a>>);
 }

@@ -4,7 +4,7 @@
 //! (the [`Probe`] enum, its kinds, the step schema's probe keys) is generated from that list.
 //! Each probe's fields are declared once with [`fields::probe_fields!`].
 
-pub mod fields;
+pub(crate) mod fields;
 
 use super::duration::Duration;
 use super::matcher::Unit;
@@ -48,7 +48,7 @@ macro_rules! define_probe_kind {
 with_probes!(define_probe_kind);
 
 /// Every probe name, in the order the docs list them.
-pub const PROBE_NAMES: &[&str] = ProbeKind::NAMES;
+pub(crate) const PROBE_NAMES: &[&str] = ProbeKind::NAMES;
 
 fn yes() -> bool {
     true
@@ -268,7 +268,7 @@ probe_fields! {
 
 /// The gauge of the driver and CUDA versions, as labels (its value is always 1): text fields
 /// with no number of their own.
-pub const GPU_DRIVER_INFO: fields::Gauge =
+pub(crate) const GPU_DRIVER_INFO: fields::Gauge =
     fields::Gauge { name: "gpu_driver_info", help: "The NVIDIA driver and CUDA versions, as labels (always 1)" };
 
 impl GpuField {

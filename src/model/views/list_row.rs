@@ -4,7 +4,7 @@ use crate::model::Runbook;
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
-pub struct ListRow<'a> {
+pub(crate) struct ListRow<'a> {
     pub id: &'a str,
     pub title: &'a str,
     /// Relative to the KB.
@@ -22,7 +22,7 @@ pub struct ListRow<'a> {
 }
 
 impl<'a> ListRow<'a> {
-    pub fn new(rb: &'a Runbook) -> Self {
+    pub(crate) fn new(rb: &'a Runbook) -> Self {
         ListRow {
             id: &rb.id,
             title: &rb.title,

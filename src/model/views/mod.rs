@@ -5,6 +5,6 @@ mod list_row;
 mod plain;
 mod runbook;
 
-pub use list_row::ListRow;
-pub use plain::PlainView;
-pub use runbook::{BacklinkView, LinkView, RunbookView, SectionView, StepView};
+pub(crate) use list_row::ListRow;
+pub(crate) use plain::PlainView;
+pub(crate) use runbook::RunbookView;

@@ -6,7 +6,7 @@ use crate::model::runbook::Runbook;
 use serde::Serialize;
 
 #[derive(Serialize)]
-pub struct PlainView<'a> {
+pub(crate) struct PlainView<'a> {
     pub id: &'a str,
     pub title: &'a str,
     pub path: &'a str,
@@ -22,7 +22,7 @@ pub struct PlainView<'a> {
 }
 
 impl<'a> PlainView<'a> {
-    pub fn new(rb: &'a Runbook, plan: &'a Plan, run: String, section: Option<&'a str>) -> Self {
+    pub(crate) fn new(rb: &'a Runbook, plan: &'a Plan, run: String, section: Option<&'a str>) -> Self {
         PlainView {
             id: &rb.id,
             title: &rb.title,

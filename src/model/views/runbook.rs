@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 /// The JSON form of a runbook (`runbook show --json` and the site's `/api/runbooks/<id>`).
 #[derive(Serialize)]
-pub struct RunbookView<'a> {
+pub(crate) struct RunbookView<'a> {
     pub id: &'a str,
     pub title: &'a str,
     pub path: &'a str,
@@ -40,7 +40,7 @@ pub struct RunbookView<'a> {
 }
 
 #[derive(Serialize)]
-pub struct SectionView<'a> {
+pub(crate) struct SectionView<'a> {
     pub level: u8,
     pub heading: &'a str,
     pub anchor: &'a str,
@@ -48,7 +48,7 @@ pub struct SectionView<'a> {
 }
 
 #[derive(Serialize)]
-pub struct StepView<'a> {
+pub(crate) struct StepView<'a> {
     pub id: &'a str,
     pub name: &'a str,
     pub kind: &'static str,
@@ -78,7 +78,7 @@ pub struct StepView<'a> {
 
 /// A declared diagnosis (DESIGN §4), as `show --json` and the API give it.
 #[derive(Serialize)]
-pub struct DiagnosisView<'a> {
+pub(crate) struct DiagnosisView<'a> {
     pub id: &'a str,
     pub when: &'a str,
     pub cause: &'a str,
@@ -88,7 +88,7 @@ pub struct DiagnosisView<'a> {
 }
 
 #[derive(Serialize)]
-pub struct LinkView<'a> {
+pub(crate) struct LinkView<'a> {
     pub dest: &'a str,
     pub line: usize,
     pub target: Option<&'a str>,
@@ -96,7 +96,7 @@ pub struct LinkView<'a> {
 }
 
 #[derive(Serialize)]
-pub struct BacklinkView<'a> {
+pub(crate) struct BacklinkView<'a> {
     pub id: &'a str,
     pub title: &'a str,
     pub path: &'a str,
@@ -104,7 +104,7 @@ pub struct BacklinkView<'a> {
 }
 
 impl<'a> RunbookView<'a> {
-    pub fn new(kb: &'a Kb, idx: RunbookIdx, body: &'a Body) -> Self {
+    pub(crate) fn new(kb: &'a Kb, idx: RunbookIdx, body: &'a Body) -> Self {
         let rb = &kb[idx];
         RunbookView {
             id: &rb.id,
@@ -167,7 +167,7 @@ impl<'a> RunbookView<'a> {
 }
 
 impl<'a> StepView<'a> {
-    pub fn new(step: &'a Step) -> Self {
+    pub(crate) fn new(step: &'a Step) -> Self {
         let (run, shell, manual, probe) = match &step.action {
             Action::Run(run) => {
                 (Some(run.script.source.as_str()), (!run.shell.is_empty()).then(|| run.shell.join(" ")), None, None)

@@ -17,7 +17,7 @@ use std::time::Duration;
 const RELOAD_EVERY: Duration = Duration::from_secs(10);
 
 /// Serves the hooks on `addr` until Ctrl-C or SIGTERM.
-pub async fn run_alone(
+pub(crate) async fn run_alone(
     addr: SocketAddr,
     config: HooksConfig,
     source: KbSource,

@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use subtle::ConstantTimeEq;
 
 /// Grafana's default signature header.
-pub const GRAFANA_SIGNATURE_HEADER: &str = "X-Grafana-Alerting-Signature";
+pub(crate) const GRAFANA_SIGNATURE_HEADER: &str = "X-Grafana-Alerting-Signature";
 /// How far a signed timestamp may be from our clock (replays older than this are refused).
-pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
+pub(crate) const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
 #[derive(Debug, thiserror::Error)]
-pub enum AuthError {
+pub(crate) enum AuthError {
     #[error("cannot read the token file {}: {source}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
     #[error("the token file {} is empty", .0.display())]
@@ -33,14 +33,18 @@ fn read_secret(path: &Path) -> Result<Vec<u8>, AuthError> {
 
 /// Grafana's HMAC signing, as configured on its webhook contact point.
 #[derive(Debug, Clone)]
-pub struct Signature {
+pub(crate) struct Signature {
     secret: Vec<u8>,
     header: String,
     timestamp_header: Option<String>,
 }
 
 impl Signature {
-    pub fn from_file(path: &Path, header: Option<String>, timestamp_header: Option<String>) -> Result<Self, AuthError> {
+    pub(crate) fn from_file(
+        path: &Path,
+        header: Option<String>,
+        timestamp_header: Option<String>,
+    ) -> Result<Self, AuthError> {
         Ok(Signature {
             secret: read_secret(path)?,
             header: header.unwrap_or_else(|| GRAFANA_SIGNATURE_HEADER.to_string()),
@@ -49,7 +53,7 @@ impl Signature {
     }
 
     /// Checks the signature of `body`; `now` is the Unix time, for the timestamp's age.
-    pub fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), &'static str> {
+    pub(crate) fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), &'static str> {
         let given = header(headers, &self.header).ok_or("the signature header is missing")?;
         let given = decode_hex(given.trim()).ok_or("the signature is not hex")?;
         let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(&self.secret) else {
@@ -71,7 +75,7 @@ impl Signature {
 
 /// The bearer token both endpoints require.
 #[derive(Clone)]
-pub struct Token {
+pub(crate) struct Token {
     /// SHA-256 of the token: compared against the digest of what a request presents, so the
     /// comparison takes the same time whatever the lengths.
     digest: [u8; 32],
@@ -84,16 +88,16 @@ impl std::fmt::Debug for Token {
 }
 
 impl Token {
-    pub fn from_file(path: &Path) -> Result<Token, AuthError> {
+    pub(crate) fn from_file(path: &Path) -> Result<Token, AuthError> {
         Ok(Token::new(&read_secret(path)?))
     }
 
-    pub fn new(secret: &[u8]) -> Token {
+    pub(crate) fn new(secret: &[u8]) -> Token {
         Token { digest: Sha256::digest(secret).into() }
     }
 
     /// Whether `Authorization: Bearer …` carries the token.
-    pub fn admits(&self, headers: &HeaderMap) -> bool {
+    pub(crate) fn admits(&self, headers: &HeaderMap) -> bool {
         let Some(value) = header(headers, "authorization") else { return false };
         let Some((scheme, presented)) = value.trim().split_once(' ') else { return false };
         if !scheme.eq_ignore_ascii_case("bearer") {

@@ -23,7 +23,7 @@ const TERM_GRACE: Duration = Duration::from_secs(10);
 
 /// How runs are started and limited.
 #[derive(Debug, Clone)]
-pub struct RunnerConfig {
+pub(crate) struct RunnerConfig {
     /// The `runbook` binary to run (this one).
     pub exe: PathBuf,
     /// `--kb` for the child; `None` for the built-in KB.
@@ -43,7 +43,7 @@ pub struct RunnerConfig {
 /// What became of an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum AlertOutcome {
+pub(super) enum AlertOutcome {
     Queued,
     Deduplicated,
     Resolved,
@@ -53,7 +53,7 @@ pub enum AlertOutcome {
 }
 
 impl AlertOutcome {
-    pub fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             AlertOutcome::Queued => "queued",
             AlertOutcome::Deduplicated => "deduplicated",
@@ -67,7 +67,7 @@ impl AlertOutcome {
 
 /// A run an alert asked for, as `/api/alerts` shows it.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunSlot {
+pub(super) struct RunSlot {
     pub runbook: String,
     /// `queued`, `running`, `finished`, `error`.
     pub state: &'static str,
@@ -87,7 +87,7 @@ pub struct RunSlot {
 
 /// One alert as received, with what became of it.
 #[derive(Debug, Clone, Serialize)]
-pub struct AlertEvent {
+pub(super) struct AlertEvent {
     pub id: u64,
     pub received_at: String,
     pub source: &'static str,
@@ -102,7 +102,7 @@ pub struct AlertEvent {
 
 /// A run to start.
 #[derive(Debug)]
-pub struct Job {
+pub(super) struct Job {
     pub event: u64,
     pub slot: usize,
     pub runbook: String,
@@ -113,7 +113,7 @@ pub struct Job {
 }
 
 /// The shared state of dedup, queue and the record of recent alerts.
-pub struct Dispatcher {
+pub(super) struct Dispatcher {
     config: RunnerConfig,
     queue: mpsc::Sender<Job>,
     seen: Mutex<HashMap<String, Instant>>,
@@ -129,7 +129,7 @@ struct Events {
 
 impl Dispatcher {
     /// The dispatcher and the receiving end of its queue, for [`Dispatcher::run_queue`].
-    pub fn new(config: RunnerConfig) -> (Arc<Dispatcher>, mpsc::Receiver<Job>) {
+    pub(super) fn new(config: RunnerConfig) -> (Arc<Dispatcher>, mpsc::Receiver<Job>) {
         let (queue, jobs) = mpsc::channel(config.queue.max(1));
         let dispatcher = Dispatcher {
             config,
@@ -142,7 +142,7 @@ impl Dispatcher {
     }
 
     /// Records a new alert; returns its id.
-    pub fn record(&self, mut event: AlertEvent) -> u64 {
+    pub(super) fn record(&self, mut event: AlertEvent) -> u64 {
         let Ok(mut events) = self.events.lock() else { return 0 };
         events.next_id += 1;
         event.id = events.next_id;
@@ -154,12 +154,12 @@ impl Dispatcher {
     }
 
     /// The alerts received lately, newest first.
-    pub fn recent(&self) -> Vec<AlertEvent> {
+    pub(super) fn recent(&self) -> Vec<AlertEvent> {
         self.events.lock().map(|e| e.list.iter().rev().cloned().collect()).unwrap_or_default()
     }
 
     /// Changes the recorded alert `id` (if it is still kept).
-    pub fn with_event<T>(&self, id: u64, change: impl FnOnce(&mut AlertEvent) -> T) -> Option<T> {
+    pub(super) fn with_event<T>(&self, id: u64, change: impl FnOnce(&mut AlertEvent) -> T) -> Option<T> {
         let mut events = self.events.lock().ok()?;
         events.list.iter_mut().rev().find(|e| e.id == id).map(change)
     }
@@ -170,7 +170,7 @@ impl Dispatcher {
 
     /// Whether `key` (source, fingerprint, status, runbook) ran within the cooldown; if not, it
     /// counts as running from now.
-    pub fn seen_recently(&self, key: &str) -> bool {
+    pub(super) fn seen_recently(&self, key: &str) -> bool {
         let Ok(mut seen) = self.seen.lock() else { return false };
         let now = Instant::now();
         if seen.len() >= SEEN_SWEEP_AT {
@@ -187,14 +187,14 @@ impl Dispatcher {
     }
 
     /// Forgets `key`, so a resend may run it (its run was never queued).
-    pub fn forget(&self, key: &str) {
+    pub(super) fn forget(&self, key: &str) {
         if let Ok(mut seen) = self.seen.lock() {
             seen.remove(key);
         }
     }
 
     /// Queues a run; false when the queue is full.
-    pub fn enqueue(&self, job: Job) -> bool {
+    pub(super) fn enqueue(&self, job: Job) -> bool {
         let queued = self.queue.try_send(job).is_ok();
         if queued {
             self.metrics.queued.inc();
@@ -204,7 +204,7 @@ impl Dispatcher {
 
     /// Takes jobs off the queue and runs them, at most `concurrency` at once, until the queue
     /// closes. Each run is a child process, so a crash there cannot touch the server.
-    pub async fn run_queue(self: Arc<Self>, mut jobs: mpsc::Receiver<Job>) {
+    pub(super) async fn run_queue(self: Arc<Self>, mut jobs: mpsc::Receiver<Job>) {
         let slots = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
         while let Some(job) = jobs.recv().await {
             let Ok(permit) = Arc::clone(&slots).acquire_owned().await else { break };

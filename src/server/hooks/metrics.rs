@@ -7,7 +7,7 @@ use prometheus_client::registry::Registry;
 
 type Labels = Vec<(&'static str, String)>;
 
-pub struct HookMetrics {
+pub(super) struct HookMetrics {
     registry: Registry,
     requests: Family<Labels, Counter>,
     alerts: Family<Labels, Counter>,
@@ -39,20 +39,20 @@ impl Default for HookMetrics {
 }
 
 impl HookMetrics {
-    pub fn request(&self, endpoint: &'static str, status: u16) {
+    pub(super) fn request(&self, endpoint: &'static str, status: u16) {
         self.requests.get_or_create(&vec![("endpoint", endpoint.to_string()), ("code", status.to_string())]).inc();
     }
 
-    pub fn alert(&self, source: &'static str, outcome: &'static str) {
+    pub(super) fn alert(&self, source: &'static str, outcome: &'static str) {
         self.alerts.get_or_create(&vec![("source", source.to_string()), ("outcome", outcome.to_string())]).inc();
     }
 
-    pub fn run(&self, runbook: &str, verdict: &str) {
+    pub(super) fn run(&self, runbook: &str, verdict: &str) {
         self.runs.get_or_create(&vec![("runbook", runbook.to_string()), ("verdict", verdict.to_string())]).inc();
     }
 
     /// The classic Prometheus text of every hooks metric.
-    pub fn render(&self) -> String {
+    pub(super) fn render(&self) -> String {
         crate::util::prometheus::classic(&self.registry)
     }
 }

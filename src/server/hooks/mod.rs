@@ -6,13 +6,13 @@
 //! `/api/alerts` lists what came in and what became of it.
 
 mod alone;
-pub mod auth;
+pub(crate) mod auth;
 mod dispatch;
 mod metrics;
-pub mod payload;
+pub(crate) mod payload;
 
-pub use alone::run_alone;
-pub use dispatch::RunnerConfig;
+pub(crate) use alone::run_alone;
+pub(crate) use dispatch::RunnerConfig;
 
 use super::respond::{json, json_error};
 use crate::model::alerting::{OnAlert, label_vars, match_alert};
@@ -32,12 +32,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 /// The default body limit: a notification of a few hundred alerts fits easily.
-pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+pub(crate) const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// A label value longer than this is not passed to a run (a command-line argument has limits).
 const MAX_LABEL_VALUE: usize = 16 * 1024;
 
 /// What the hooks read the knowledge base from: the served site's, or their own.
-pub trait KbSnapshot: Send + Sync {
+pub(crate) trait KbSnapshot: Send + Sync {
     fn kb(&self) -> &Kb;
 }
 
@@ -54,9 +54,9 @@ impl KbSnapshot for crate::render::Site {
 }
 
 /// The knowledge base as of now (`None` once the server is going away).
-pub type CurrentKb = Arc<dyn Fn() -> Option<Arc<dyn KbSnapshot>> + Send + Sync>;
+pub(crate) type CurrentKb = Arc<dyn Fn() -> Option<Arc<dyn KbSnapshot>> + Send + Sync>;
 
-pub struct HooksConfig {
+pub(crate) struct HooksConfig {
     pub token: Token,
     pub signature: Option<Signature>,
     pub body_limit: usize,
@@ -71,7 +71,7 @@ struct LabelVars {
     plain: bool,
 }
 
-pub struct Hooks {
+pub(crate) struct Hooks {
     token: Token,
     signature: Option<Signature>,
     body_limit: usize,
@@ -83,7 +83,7 @@ pub struct Hooks {
 
 impl Hooks {
     /// Starts the run queue on the current tokio runtime.
-    pub fn start(config: HooksConfig, current: CurrentKb) -> Arc<Hooks> {
+    pub(crate) fn start(config: HooksConfig, current: CurrentKb) -> Arc<Hooks> {
         let (dispatcher, jobs) = Dispatcher::new(config.runner);
         tokio::spawn(Arc::clone(&dispatcher).run_queue(jobs));
         Arc::new(Hooks {
@@ -97,7 +97,7 @@ impl Hooks {
     }
 
     /// `/hooks/alertmanager`, `/hooks/grafana` and `/api/alerts`, with their own limits.
-    pub fn router(self: &Arc<Self>) -> Router {
+    pub(crate) fn router(self: &Arc<Self>) -> Router {
         let hooks = Router::new()
             .route("/hooks/alertmanager", post(alertmanager))
             .route("/hooks/grafana", post(grafana))
@@ -111,7 +111,7 @@ impl Hooks {
     }
 
     /// The hooks' metrics in the Prometheus text format.
-    pub fn metrics_text(&self) -> String {
+    pub(crate) fn metrics_text(&self) -> String {
         self.dispatcher.metrics.render()
     }
 

@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 
 /// Where a notification came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     Alertmanager,
     Grafana,
 }
 
 impl Source {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Source::Alertmanager => "alertmanager",
             Source::Grafana => "grafana",
@@ -25,12 +25,15 @@ impl Source {
 /// One webhook notification: a group of alerts.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Notification {
+pub(crate) struct Notification {
     #[serde(default)]
     pub version: String,
     #[serde(default)]
     pub group_key: String,
+    /// Read so the payload is the documented one; a truncated group still runs for the alerts
+    /// it carries (Alertmanager sends at most `max_alerts`), so nothing acts on the count.
     #[serde(default)]
+    #[allow(dead_code)]
     pub truncated_alerts: Option<u64>,
     #[serde(default)]
     pub receiver: String,
@@ -44,7 +47,7 @@ pub struct Notification {
 
 /// One alert of a notification.
 #[derive(Debug, Deserialize)]
-pub struct Alert {
+pub(crate) struct Alert {
     #[serde(default)]
     pub status: String,
     #[serde(default)]
@@ -71,7 +74,7 @@ pub struct Alert {
 
 /// Why a body was refused (400).
 #[derive(Debug, thiserror::Error)]
-pub enum PayloadError {
+pub(crate) enum PayloadError {
     #[error("the body is not a webhook notification: {0}")]
     Json(#[from] serde_json::Error),
     #[error("webhook payload version {0:?} is not supported (Alertmanager sends version 4)")]
@@ -79,7 +82,7 @@ pub enum PayloadError {
 }
 
 impl Notification {
-    pub fn parse(source: Source, body: &[u8]) -> Result<Notification, PayloadError> {
+    pub(crate) fn parse(source: Source, body: &[u8]) -> Result<Notification, PayloadError> {
         let notification: Notification = serde_json::from_slice(body)?;
         if source == Source::Alertmanager && !notification.version.is_empty() && notification.version != "4" {
             return Err(PayloadError::Version(notification.version));
@@ -90,17 +93,17 @@ impl Notification {
 
 impl Alert {
     /// `firing` or `resolved`: the alert's own status, else the group's.
-    pub fn status<'a>(&'a self, group: &'a Notification) -> &'a str {
+    pub(crate) fn status<'a>(&'a self, group: &'a Notification) -> &'a str {
         if self.status.is_empty() { &group.status } else { &self.status }
     }
 
-    pub fn name(&self) -> Option<&str> {
+    pub(crate) fn name(&self) -> Option<&str> {
         self.labels.get("alertname").map(String::as_str)
     }
 
     /// The sender's fingerprint, else one made from the labels (a sender without fingerprints
     /// still gets one run per alert).
-    pub fn fingerprint(&self) -> String {
+    pub(crate) fn fingerprint(&self) -> String {
         if !self.fingerprint.is_empty() {
             return self.fingerprint.clone();
         }
@@ -116,7 +119,7 @@ impl Alert {
     }
 
     /// The run's `trigger`: who sent the alert and what it said.
-    pub fn trigger(&self, source: Source, group: &Notification) -> Trigger {
+    pub(crate) fn trigger(&self, source: Source, group: &Notification) -> Trigger {
         let some = |text: &str| (!text.is_empty()).then(|| text.to_string());
         let mut extra = BTreeMap::new();
         let mut put = |key: &str, value: &str| {

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 const NOT_REPORTED: &str = "not reported by this GPU";
 
-pub fn run(probe: &GpuProbe, env: &ProbeEnv) -> ProbeOutcome {
+pub(crate) fn run(probe: &GpuProbe, env: &ProbeEnv) -> ProbeOutcome {
     match env.gpu.inventory() {
         Ok(inventory) => evaluate(probe, &inventory),
         Err(err) => unavailable(probe, &err),
@@ -252,7 +252,8 @@ fn gpu_line(gpu: &GpuSnapshot) -> String {
 mod tests {
     use super::*;
     use crate::exec::probe::ProbeStatus;
-    use crate::exec::probe::gpu::{GpuSource, cuda_version_string};
+    use crate::exec::probe::gpu::GpuSource;
+    use crate::exec::probe::gpu::nvml::cuda_version_string;
     use std::path::Path;
     use std::time::Duration;
 

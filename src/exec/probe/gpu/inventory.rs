@@ -42,7 +42,7 @@ use std::path::PathBuf;
 /// [`GpuInventory::unreadable`]) to simulate values NVML failed to read, e.g.
 /// `"unreadable": {"power": "the current user does not have permission to perform this operation"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InventoryFile(pub PathBuf);
+pub(crate) struct InventoryFile(pub PathBuf);
 
 impl GpuSource for InventoryFile {
     fn inventory(&self) -> Result<GpuInventory, GpuUnavailable> {
@@ -64,7 +64,7 @@ struct UnavailableFixture {
 
 /// Reads an inventory file's text: `Ok(Ok(..))` a machine with GPUs, `Ok(Err(..))` a simulated
 /// NVML failure, `Err(..)` text that is neither (the problem, with line and column).
-pub fn parse_inventory(text: &str) -> Result<Result<GpuInventory, GpuUnavailable>, String> {
+pub(crate) fn parse_inventory(text: &str) -> Result<Result<GpuInventory, GpuUnavailable>, String> {
     let not_json = |e: serde_json::Error| format!("not a GPU inventory: {e}");
     // Decide the shape first, then parse the text again as that shape: serde's untagged enums
     // would report only "did not match any variant", and a typo deserves its line and column.

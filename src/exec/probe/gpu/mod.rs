@@ -9,9 +9,9 @@ mod checks;
 mod inventory;
 mod nvml;
 
-pub use checks::run;
-pub use inventory::{InventoryFile, parse_inventory};
-pub use nvml::{NvmlSource, cuda_version_string};
+pub(crate) use checks::run;
+pub(crate) use inventory::InventoryFile;
+pub(crate) use nvml::NvmlSource;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -19,10 +19,10 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// The environment variable naming a GPU inventory file to use instead of NVML.
-pub const INVENTORY_ENV: &str = "RUNBOOK_GPU_INVENTORY";
+pub(crate) const INVENTORY_ENV: &str = "RUNBOOK_GPU_INVENTORY";
 
 /// Where GPU facts come from: NVML on a real machine, a JSON file in tests and demos.
-pub trait GpuSource: Send + Sync {
+pub(crate) trait GpuSource: Send + Sync {
     /// A fresh snapshot of the driver and every GPU, or why there is none.
     fn inventory(&self) -> Result<GpuInventory, GpuUnavailable>;
 }
@@ -30,7 +30,7 @@ pub trait GpuSource: Send + Sync {
 /// The driver and its GPUs at one moment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GpuInventory {
+pub(crate) struct GpuInventory {
     /// The kernel driver's version, as NVIDIA writes it: `575.57.08`.
     pub driver_version: String,
     /// The newest CUDA version the driver supports: `12.8`. `None`: not reported.
@@ -47,7 +47,7 @@ pub struct GpuInventory {
 /// One GPU. `None` means the GPU did not report the value: a check on it is noted, not failed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GpuSnapshot {
+pub(crate) struct GpuSnapshot {
     /// NVML's index (the order `nvidia-smi` lists GPUs in).
     pub index: u32,
     /// `NVIDIA GeForce RTX 4090`; empty when NVML could not read it.
@@ -80,7 +80,7 @@ pub struct GpuSnapshot {
 
 impl GpuSnapshot {
     /// A GPU known only by its index: every value unreported.
-    pub fn unknown(index: u32) -> GpuSnapshot {
+    pub(crate) fn unknown(index: u32) -> GpuSnapshot {
         GpuSnapshot {
             index,
             name: String::new(),
@@ -100,7 +100,7 @@ impl GpuSnapshot {
 /// Why there is no inventory at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum UnavailableKind {
+pub(crate) enum UnavailableKind {
     /// No NVML library or no kernel driver: the machine has no usable NVIDIA driver.
     NoDriver,
     /// The user-space library and the kernel module differ (after a driver upgrade).
@@ -114,14 +114,14 @@ pub enum UnavailableKind {
 /// No inventory, with a message for people that starts with `NVML unavailable: ` or `GPU lost: `.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
-pub struct GpuUnavailable {
+pub(crate) struct GpuUnavailable {
     pub kind: UnavailableKind,
     pub message: String,
 }
 
 impl GpuUnavailable {
     /// `reason` prefixed the way every GPU failure reads, so one search finds them all.
-    pub fn new(kind: UnavailableKind, reason: &str) -> GpuUnavailable {
+    pub(crate) fn new(kind: UnavailableKind, reason: &str) -> GpuUnavailable {
         let prefix = match kind {
             UnavailableKind::GpuLost => "GPU lost",
             _ => "NVML unavailable",
@@ -129,31 +129,31 @@ impl GpuUnavailable {
         GpuUnavailable { kind, message: format!("{prefix}: {reason}") }
     }
 
-    pub fn no_driver(detail: &str) -> GpuUnavailable {
+    pub(crate) fn no_driver(detail: &str) -> GpuUnavailable {
         GpuUnavailable::new(UnavailableKind::NoDriver, &format!("no NVIDIA driver ({detail})"))
     }
 
-    pub fn version_mismatch() -> GpuUnavailable {
+    pub(crate) fn version_mismatch() -> GpuUnavailable {
         GpuUnavailable::new(
             UnavailableKind::VersionMismatch,
             "driver/library version mismatch: reboot or reload the NVIDIA kernel modules",
         )
     }
 
-    pub fn gpu_lost(detail: &str) -> GpuUnavailable {
+    pub(crate) fn gpu_lost(detail: &str) -> GpuUnavailable {
         GpuUnavailable::new(
             UnavailableKind::GpuLost,
             &format!("{detail}; see `dmesg` for Xid errors: the GPU needs a reset or a reboot"),
         )
     }
 
-    pub fn other(detail: &str) -> GpuUnavailable {
+    pub(crate) fn other(detail: &str) -> GpuUnavailable {
         GpuUnavailable::new(UnavailableKind::Other, detail)
     }
 }
 
 /// The source a run uses: the file named by `RUNBOOK_GPU_INVENTORY` when it is set, else NVML.
-pub fn source_from_env() -> Box<dyn GpuSource> {
+pub(crate) fn source_from_env() -> Box<dyn GpuSource> {
     source_for(std::env::var_os(INVENTORY_ENV))
 }
 

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 /// and NVIDIA asks for one initialisation per process. A failed initialisation is kept too, so
 /// a runbook with ten GPU steps reports the same reason ten times without retrying.
 #[derive(Default)]
-pub struct NvmlSource {
+pub(crate) struct NvmlSource {
     nvml: OnceLock<Result<Nvml, GpuUnavailable>>,
 }
 
@@ -58,7 +58,7 @@ pub(super) fn unavailable(err: &NvmlError) -> GpuUnavailable {
 }
 
 /// `12080` → `12.8`: NVML encodes CUDA versions as `major * 1000 + minor * 10`.
-pub fn cuda_version_string(encoded: u32) -> String {
+pub(crate) fn cuda_version_string(encoded: u32) -> String {
     format!("{}.{}", encoded / 1000, (encoded % 1000) / 10)
 }
 
