@@ -6,7 +6,8 @@
 //!
 //! Where the files outside the layers sit: `assets.rs` (embedded templates and site files,
 //! depending on nothing of ours) sits with `util` at the bottom; `lib.rs` and `main.rs` are the
-//! crate roots above `cli` and may name anything. The `ctx!` macro is `#[macro_export]`ed, so it
+//! crate roots above `cli` and may name anything; `fuzzing` (the fuzz targets' entry points) sits
+//! with `cli`. The `ctx!` macro is `#[macro_export]`ed, so it
 //! is named `crate::ctx` although `render` defines it: it counts as `render`.
 
 use std::path::{Path, PathBuf};
@@ -23,7 +24,8 @@ const LAYERS: [&[&str]; 10] = [
     // The MCP tools (§16): served over stdio by `cli` and over HTTP by `server`.
     &["mcp"],
     &["server"],
-    &["cli"],
+    // `fuzzing`: the fuzz targets' entry points, a front end like `cli` that nothing imports.
+    &["cli", "fuzzing"],
 ];
 
 /// Items exported at the crate root by a module (macros), and the module that defines them.
@@ -518,4 +520,39 @@ fn inline_modules_change_what_super_means() {
         "{found:#?}"
     );
     assert!(found[1].starts_with("src/model/a.rs:7: `model` imports `super::super::cli::X`"), "{found:#?}");
+}
+
+/// The modules `src/lib.rs` declares, with whether each is `pub` (reachable from outside).
+fn declared_modules(lib: &str) -> Vec<(String, bool)> {
+    lib.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            let (public, rest) = match line.strip_prefix("pub mod ") {
+                Some(rest) => (true, rest),
+                None => (false, line.strip_prefix("pub(crate) mod ").or_else(|| line.strip_prefix("mod "))?),
+            };
+            Some((rest.trim_end_matches(';').to_string(), public))
+        })
+        .collect()
+}
+
+#[test]
+fn modules_are_crate_private_unless_something_outside_reaches_them() {
+    let lib = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).expect("read lib.rs");
+    assert!(lib.contains("#![warn(unreachable_pub)]"), "src/lib.rs must keep `#![warn(unreachable_pub)]`");
+    let modules = declared_modules(&lib);
+    assert!(modules.len() >= 10, "read {} modules from src/lib.rs", modules.len());
+    // main.rs drives `cli`, the benchmark harness `index`, the fuzz targets `fuzzing`.
+    let public: Vec<&str> = modules.iter().filter(|(_, public)| *public).map(|(name, _)| name.as_str()).collect();
+    assert_eq!(public, ["cli", "fuzzing", "index"], "only what main.rs, the harness and the fuzz targets use is `pub`");
+}
+
+#[test]
+fn a_public_module_is_seen() {
+    let lib = "pub(crate) mod archive;\npub mod cli;\n#[doc(hidden)]\npub mod fuzzing;\nmod util;\n";
+    let modules = declared_modules(lib);
+    assert_eq!(
+        modules,
+        [("archive".into(), false), ("cli".into(), true), ("fuzzing".into(), true), ("util".into(), false)]
+    );
 }
