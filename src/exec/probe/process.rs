@@ -14,9 +14,13 @@ pub(crate) fn run(probe: &ProcessProbe, env: &ProbeEnv) -> ProbeOutcome {
     if name.is_empty() {
         return ProbeOutcome::error("the process name is empty");
     }
-    // A scenario's processes live in its own /proc.
-    let proc = env.sandbox.map(|s| s.root.join("proc")).unwrap_or_else(|| Path::new("/proc").to_path_buf());
-    let pids = match find(&proc, name, std::process::id()) {
+    // A scenario's processes live in its own /proc, where no pid is ours: a fixture's pid may
+    // equal the one `runbook test` happens to run as.
+    let (proc, own) = match env.sandbox {
+        Some(sandbox) => (sandbox.root.join("proc"), None),
+        None => (Path::new("/proc").to_path_buf(), Some(std::process::id())),
+    };
+    let pids = match find(&proc, name, own) {
         Ok(pids) => pids,
         Err(e) => {
             return ProbeOutcome::error(format!("cannot list processes in /proc: {}", os_error(&e)));
@@ -48,7 +52,7 @@ fn count_words(pids: &[u32]) -> String {
 }
 
 /// The live processes under `proc` named `name`, except `skip` (ourselves), in pid order.
-fn find(proc: &Path, name: &str, skip: u32) -> std::io::Result<Vec<u32>> {
+fn find(proc: &Path, name: &str, skip: Option<u32>) -> std::io::Result<Vec<u32>> {
     let mut pids = Vec::new();
     for entry in std::fs::read_dir(proc)? {
         // Processes come and go while we scan: whatever vanishes simply does not count.
@@ -56,7 +60,7 @@ fn find(proc: &Path, name: &str, skip: u32) -> std::io::Result<Vec<u32>> {
         let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
-        if pid != skip && is_named(&entry.path(), name) && !is_zombie(&entry.path()) {
+        if Some(pid) != skip && is_named(&entry.path(), name) && !is_zombie(&entry.path()) {
             pids.push(pid);
         }
     }
@@ -152,10 +156,26 @@ mod tests {
         assert_eq!(absent.checks[0].message, "runbook-no-such-process no such process (not running)");
     }
 
+    /// A scenario's fake process whose pid was the pid `runbook test` ran as was skipped as
+    /// "ourselves", and the scenario saw "no such process" (flaky in full test runs, where pids
+    /// reach the fixtures' 4000 + i).
+    #[test]
+    fn a_sandbox_fixture_with_our_own_pid_is_still_found() {
+        let root = tempfile::tempdir().unwrap();
+        let proc = root.path().join("proc");
+        std::fs::create_dir(&proc).unwrap();
+        fake(&proc, std::process::id(), "ollama", b"/usr/local/bin/ollama\0serve\0", 'S');
+        let sandbox = crate::exec::probe::sandbox::Sandbox::new(root.path().to_path_buf());
+        let env = ProbeEnv { sandbox: Some(&sandbox), ..env(Path::new("/")) };
+        let outcome = run(&probe("{name: ollama}"), &env);
+        assert!(outcome.passed(), "{:?}", outcome.checks);
+        assert_eq!(outcome.observed, [format!("ollama: 1 process (pid {})", std::process::id())]);
+    }
+
     #[test]
     fn skips_our_own_process() {
         let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
-        let own = find(Path::new("/proc"), comm.trim_end(), std::process::id()).unwrap();
+        let own = find(Path::new("/proc"), comm.trim_end(), Some(std::process::id())).unwrap();
         assert!(!own.contains(&std::process::id()));
     }
 
@@ -178,11 +198,11 @@ mod tests {
         fake(proc.path(), 13, "ollama", b"ollama\0runner\0", 'R');
         fake(proc.path(), 14, "kworker/0:1", b"", 'I');
         std::fs::create_dir(proc.path().join("self-not-a-pid")).unwrap();
-        assert_eq!(find(proc.path(), "nvidia-persistenced", 0).unwrap(), [10]);
-        assert_eq!(find(proc.path(), "ollama", 0).unwrap(), [11, 13]);
-        assert_eq!(find(proc.path(), "ollama", 13).unwrap(), [11]);
-        assert_eq!(find(proc.path(), "kworker/0:1", 0).unwrap(), [14]);
-        assert!(find(proc.path(), "olla", 0).unwrap().is_empty());
+        assert_eq!(find(proc.path(), "nvidia-persistenced", None).unwrap(), [10]);
+        assert_eq!(find(proc.path(), "ollama", None).unwrap(), [11, 13]);
+        assert_eq!(find(proc.path(), "ollama", Some(13)).unwrap(), [11]);
+        assert_eq!(find(proc.path(), "kworker/0:1", None).unwrap(), [14]);
+        assert!(find(proc.path(), "olla", None).unwrap().is_empty());
     }
 
     #[test]
