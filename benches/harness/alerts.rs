@@ -258,17 +258,3 @@ pub fn section(hooks: Option<&HookReport>, watch: Option<&WatchReport>) -> Strin
     );
     text
 }
-
-/// Replaces the `## Alerts and watch` section of an existing report (or appends it), so
-/// `--only alerts` keeps the other groups' figures.
-pub fn patch(report: &str, section: &str) -> String {
-    const HEADING: &str = "\n## Alerts and watch\n";
-    match report.find(HEADING) {
-        Some(start) => {
-            let rest = &report[start + HEADING.len()..];
-            let end = rest.find("\n## ").map(|i| start + HEADING.len() + i).unwrap_or(report.len());
-            format!("{}{section}{}", &report[..start], &report[end..])
-        }
-        None => format!("{}{section}", report.trim_end_matches('\n').to_string() + "\n"),
-    }
-}

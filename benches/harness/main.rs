@@ -18,6 +18,7 @@ mod mcp;
 mod measure;
 mod plain;
 mod reliability;
+mod report;
 mod scenarios;
 mod search;
 mod site;
@@ -27,6 +28,10 @@ use measure::{Stats, format_duration, repeat, repeat_with_setup};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
+
+/// The header of the main table, and of the serve throughput table (`site::serve_table`).
+const MAIN_TABLE: &str = "| benchmark | input | median | p99 | min | max | peak RSS | compared with | its median | ratio | budget | within budget |";
+const SERVE_TABLE: &str = "| benchmark | requests/s | errors | p99 latency | budget | within budget |";
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_runbook");
 
@@ -144,7 +149,7 @@ fn run() -> Result<(), String> {
         // One group, no synthetic KB: update its section of the existing report, keep the rest.
         let section = alerts_section(&opts, tmp.path())?;
         let old = std::fs::read_to_string(&opts.out).unwrap_or_else(|_| "# Benchmarks\n".into());
-        std::fs::write(&opts.out, alerts::patch(&old, &section))
+        std::fs::write(&opts.out, report::replace_section(&old, "## Alerts and watch", &section))
             .map_err(|e| format!("writing {}: {e}", opts.out.display()))?;
         eprintln!("updated the alerts section of {}", opts.out.display());
         return Ok(());
@@ -223,7 +228,11 @@ fn run() -> Result<(), String> {
     let fuzz_results = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/RESULTS.md");
     let reliability = reliability::section(load.as_ref(), &fuzz_results);
     let reliability = reliability + &alerts.unwrap_or_default();
-    write_report(&opts, &rows, &serve, &reliability).map_err(|e| format!("writing {}: {e}", opts.out.display()))?;
+    let written = match &opts.only {
+        Some(group) => update_report(&opts.out, group, &rows, &serve, load.is_some().then_some(&reliability)),
+        None => write_report(&opts, &rows, &serve, &reliability),
+    };
+    written.map_err(|e| format!("writing {}: {e}", opts.out.display()))?;
     eprintln!("wrote {}", opts.out.display());
     Ok(())
 }
@@ -248,30 +257,8 @@ fn write_report(opts: &Options, rows: &[Row], serve: &str, reliability: &str) ->
         env!("CARGO_PKG_VERSION"),
         opts.runs,
     ));
-    text.push_str("| benchmark | input | median | p99 | min | max | peak RSS | compared with | its median | ratio | budget | within budget |\n");
-    text.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    for row in rows {
-        let (budget, verdict) = row.budget_text();
-        let (peer, peer_median) = match &row.peer {
-            Some((name, stats)) => (name.clone(), format_duration(stats.median)),
-            None => ("—".into(), "—".into()),
-        };
-        let ratio = row.ratio().map(|r| format!("{r:.2}×")).unwrap_or_else(|| "—".into());
-        let rss = if row.stats.max_rss_kib == 0 {
-            "—".to_string()
-        } else {
-            format!("{:.0} MiB", row.stats.max_rss_kib as f64 / 1024.0)
-        };
-        text.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {rss} | {peer} | {peer_median} | {ratio} | {budget} | {verdict} |\n",
-            row.benchmark,
-            row.input,
-            format_duration(row.stats.median),
-            format_duration(row.stats.p99),
-            format_duration(row.stats.min),
-            format_duration(row.stats.max),
-        ));
-    }
+    text.push_str(&format!("{MAIN_TABLE}\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"));
+    rows.iter().for_each(|row| text.push_str(&row_line(row)));
     text.push_str(serve);
     text.push_str(
         "\n`runbook` keeps a parse cache in the KB's `.runbook/` folder (keyed by each file's size and \
@@ -285,6 +272,53 @@ fn write_report(opts: &Options, rows: &[Row], serve: &str, reliability: &str) ->
     );
     text.push_str(reliability);
     std::fs::write(&opts.out, text)
+}
+
+/// After one group (`--only`): its rows replace their old versions in the existing report, the
+/// rest of the report stays (a fresh report holds just them).
+fn update_report(
+    out: &Path,
+    group: &str,
+    rows: &[Row],
+    serve: &str,
+    reliability: Option<&String>,
+) -> std::io::Result<()> {
+    let mut text = std::fs::read_to_string(out).unwrap_or_else(|_| "# Benchmarks\n".into());
+    let lines: Vec<String> = rows.iter().map(row_line).collect();
+    text = report::merge_rows(&text, MAIN_TABLE, &lines, 2);
+    let serve_rows: Vec<String> = serve.lines().filter(|l| l.starts_with("| `")).map(|l| format!("{l}\n")).collect();
+    if !serve_rows.is_empty() {
+        text = report::merge_rows(&text, SERVE_TABLE, &serve_rows, 1);
+    }
+    if let Some(section) = reliability {
+        text = report::replace_section(&text, "## Reliability", section.trim_end_matches('\n'));
+    }
+    eprintln!("updated the {group} rows of {}", out.display());
+    std::fs::write(out, text)
+}
+
+/// One row of the main table.
+fn row_line(row: &Row) -> String {
+    let (budget, verdict) = row.budget_text();
+    let (peer, peer_median) = match &row.peer {
+        Some((name, stats)) => (name.clone(), format_duration(stats.median)),
+        None => ("—".into(), "—".into()),
+    };
+    let ratio = row.ratio().map(|r| format!("{r:.2}×")).unwrap_or_else(|| "—".into());
+    let rss = if row.stats.max_rss_kib == 0 {
+        "—".to_string()
+    } else {
+        format!("{:.0} MiB", row.stats.max_rss_kib as f64 / 1024.0)
+    };
+    format!(
+        "| {} | {} | {} | {} | {} | {} | {rss} | {peer} | {peer_median} | {ratio} | {budget} | {verdict} |\n",
+        row.benchmark,
+        row.input,
+        format_duration(row.stats.median),
+        format_duration(row.stats.p99),
+        format_duration(row.stats.min),
+        format_duration(row.stats.max),
+    )
 }
 
 fn count_markdown(dir: &Path) -> usize {
