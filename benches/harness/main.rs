@@ -1,10 +1,11 @@
 //! The benchmark harness (DESIGN §11). Generates a deterministic synthetic KB, times the real
-//! release binary as whole processes, and writes the table to BENCHMARKS.md.
+//! release binary as whole processes, and writes the table to BENCHMARKS.md. With `--only NAME`
+//! it replaces just that group's rows (and its section), keeping the rest of the file.
 //!
 //! ```text
 //! cargo bench --bench harness                      # 10,000 runbooks, 5 runs each
 //! cargo bench --bench harness -- --runbooks 2000 --runs 3 --corpus ~/docs --out /tmp/b.md --keep /tmp/kb
-//! cargo bench --bench harness -- --only site     # one group: list, search, mcp, site, exec, plain, scenarios or reliability
+//! cargo bench --bench harness -- --only site     # one group: list, search, mcp, site, exec, plain, scenarios, reliability
 //! cargo bench --bench harness -- --only serve    # the serve rows of `site`, without the builds
 //! cargo bench --bench harness -- --only mcp      # `search_runbooks` over `runbook mcp` (stdio)
 //! cargo bench --bench harness -- --only plain    # `show --plain --json` over 1,000 alert pages
