@@ -9,10 +9,12 @@
 //! cargo bench --bench harness -- --only mcp      # `search_runbooks` over `runbook mcp` (stdio)
 //! cargo bench --bench harness -- --only plain    # `show --plain --json` over 1,000 alert pages
 //! cargo bench --bench harness -- --only alerts   # hooks posts/s and the cost of watch (10 minutes)
+//! cargo bench --bench harness -- --only fleet    # exec --on 64 hosts of a loopback sshd beside clush
 //! ```
 
 mod alerts;
 mod exec;
+mod fleet;
 mod load;
 mod mcp;
 mod measure;
@@ -38,7 +40,7 @@ struct Options {
     /// Generate the synthetic KB here and keep it, instead of in a temp dir.
     keep: Option<PathBuf>,
     /// Only this group: `list`, `search`, `mcp`, `site`, `serve` (part of `site`), `exec`, `plain`,
-    /// `reliability` or `alerts`.
+    /// `reliability`, `alerts` or `fleet`.
     only: Option<String>,
     /// How long the watch row measures `runbook watch`.
     watch_seconds: u64,
@@ -149,6 +151,16 @@ fn run() -> Result<(), String> {
         eprintln!("updated the alerts section of {}", opts.out.display());
         return Ok(());
     }
+    if opts.only.as_deref() == Some("fleet") {
+        // No synthetic KB either: its rows replace their old ones in the existing table.
+        let rows = fleet::rows(tmp.path(), opts.runs)?;
+        let old = std::fs::read_to_string(&opts.out).map_err(|e| format!("reading {}: {e}", opts.out.display()))?;
+        let lines: Vec<String> = rows.iter().map(table_row).collect();
+        std::fs::write(&opts.out, fleet::patch(&old, &lines))
+            .map_err(|e| format!("writing {}: {e}", opts.out.display()))?;
+        eprintln!("updated the fleet rows of {}", opts.out.display());
+        return Ok(());
+    }
     let kb = opts.keep.clone().unwrap_or_else(|| tmp.path().join("kb"));
     eprintln!("generating {} synthetic runbooks…", opts.runbooks);
     let bytes = synth::write_kb(&kb, opts.runbooks).map_err(|e| e.to_string())?;
@@ -212,6 +224,9 @@ fn run() -> Result<(), String> {
     if wanted("exec") {
         rows.extend(exec::rows(tmp.path(), opts.runs)?);
     }
+    if wanted("fleet") {
+        rows.extend(fleet::rows(tmp.path(), opts.runs)?);
+    }
     if wanted("plain") {
         rows.extend(plain::rows(tmp.path(), opts.runs, opts.corpus.as_deref())?);
     }
@@ -251,26 +266,7 @@ fn write_report(opts: &Options, rows: &[Row], serve: &str, reliability: &str) ->
     text.push_str("| benchmark | input | median | p99 | min | max | peak RSS | compared with | its median | ratio | budget | within budget |\n");
     text.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for row in rows {
-        let (budget, verdict) = row.budget_text();
-        let (peer, peer_median) = match &row.peer {
-            Some((name, stats)) => (name.clone(), format_duration(stats.median)),
-            None => ("—".into(), "—".into()),
-        };
-        let ratio = row.ratio().map(|r| format!("{r:.2}×")).unwrap_or_else(|| "—".into());
-        let rss = if row.stats.max_rss_kib == 0 {
-            "—".to_string()
-        } else {
-            format!("{:.0} MiB", row.stats.max_rss_kib as f64 / 1024.0)
-        };
-        text.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {rss} | {peer} | {peer_median} | {ratio} | {budget} | {verdict} |\n",
-            row.benchmark,
-            row.input,
-            format_duration(row.stats.median),
-            format_duration(row.stats.p99),
-            format_duration(row.stats.min),
-            format_duration(row.stats.max),
-        ));
+        text.push_str(&table_row(row));
     }
     text.push_str(serve);
     text.push_str(
@@ -285,6 +281,30 @@ fn write_report(opts: &Options, rows: &[Row], serve: &str, reliability: &str) ->
     );
     text.push_str(reliability);
     std::fs::write(&opts.out, text)
+}
+
+/// One line of the table, with its newline.
+fn table_row(row: &Row) -> String {
+    let (budget, verdict) = row.budget_text();
+    let (peer, peer_median) = match &row.peer {
+        Some((name, stats)) => (name.clone(), format_duration(stats.median)),
+        None => ("—".into(), "—".into()),
+    };
+    let ratio = row.ratio().map(|r| format!("{r:.2}×")).unwrap_or_else(|| "—".into());
+    let rss = if row.stats.max_rss_kib == 0 {
+        "—".to_string()
+    } else {
+        format!("{:.0} MiB", row.stats.max_rss_kib as f64 / 1024.0)
+    };
+    format!(
+        "| {} | {} | {} | {} | {} | {} | {rss} | {peer} | {peer_median} | {ratio} | {budget} | {verdict} |\n",
+        row.benchmark,
+        row.input,
+        format_duration(row.stats.median),
+        format_duration(row.stats.p99),
+        format_duration(row.stats.min),
+        format_duration(row.stats.max),
+    )
 }
 
 fn count_markdown(dir: &Path) -> usize {
