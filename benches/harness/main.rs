@@ -10,10 +10,12 @@
 //! cargo bench --bench harness -- --only mcp      # `search_runbooks` over `runbook mcp` (stdio)
 //! cargo bench --bench harness -- --only plain    # `show --plain --json` over 1,000 alert pages
 //! cargo bench --bench harness -- --only alerts   # hooks posts/s and the cost of watch (10 minutes)
+//! cargo bench --bench harness -- --only fleet    # exec --on 64 hosts of a loopback sshd beside clush
 //! ```
 
 mod alerts;
 mod exec;
+mod fleet;
 mod load;
 mod mcp;
 mod measure;
@@ -44,7 +46,7 @@ struct Options {
     /// Generate the synthetic KB here and keep it, instead of in a temp dir.
     keep: Option<PathBuf>,
     /// Only this group: `list`, `search`, `mcp`, `site`, `serve` (part of `site`), `exec`, `plain`,
-    /// `reliability` or `alerts`.
+    /// `reliability`, `alerts` or `fleet`.
     only: Option<String>,
     /// How long the watch row measures `runbook watch`.
     watch_seconds: u64,
@@ -155,6 +157,12 @@ fn run() -> Result<(), String> {
         eprintln!("updated the alerts section of {}", opts.out.display());
         return Ok(());
     }
+    if opts.only.as_deref() == Some("fleet") {
+        // No synthetic KB either: its rows replace their old ones in the existing table.
+        let rows = fleet::rows(tmp.path(), opts.runs)?;
+        return update_report(&opts.out, "fleet", &rows, "", None)
+            .map_err(|e| format!("writing {}: {e}", opts.out.display()));
+    }
     let kb = opts.keep.clone().unwrap_or_else(|| tmp.path().join("kb"));
     eprintln!("generating {} synthetic runbooks…", opts.runbooks);
     let bytes = synth::write_kb(&kb, opts.runbooks).map_err(|e| e.to_string())?;
@@ -217,6 +225,9 @@ fn run() -> Result<(), String> {
     }
     if wanted("exec") {
         rows.extend(exec::rows(tmp.path(), opts.runs)?);
+    }
+    if wanted("fleet") {
+        rows.extend(fleet::rows(tmp.path(), opts.runs)?);
     }
     if wanted("plain") {
         rows.extend(plain::rows(tmp.path(), opts.runs, opts.corpus.as_deref())?);
