@@ -106,26 +106,45 @@ fn run_all(kb: &Kb, suites: &[Suite], filter: Option<&str>) -> Result<Vec<Scenar
         .enumerate()
         .map(|(n, (suite, s))| (n, suite, s))
         .collect();
-    let results = jobs
-        .par_iter()
-        .map(|(n, suite, scenario)| {
-            let dir = temp.path().join(format!("s{n}"));
-            let request = ScenarioRun {
-                kb,
-                runbook: &kb[suite.idx],
-                body: &suite.subject.body,
-                plain: suite.subject.plain.as_ref(),
-                file: &suite.file,
-                scenario,
-                base: &base,
-                dir: &dir,
-            };
-            let result = scenario::run(&request);
-            let _ = std::fs::remove_dir_all(&dir);
-            result
-        })
-        .collect();
+    // A scenario spends most of its time waiting on its children (and on their `sleep`s), so
+    // more run at once than there are cores: the cores then stay busy.
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cores * SCENARIOS_PER_CORE)
+        .build()
+        .map_err(|e| Error::Invalid { message: format!("cannot start the scenarios' threads: {e}"), hint: None })?;
+    let results = pool.install(|| {
+        jobs.par_iter().map(|(n, suite, scenario)| run_one(kb, &base, &temp, *n, suite, scenario)).collect()
+    });
     Ok(results)
+}
+
+/// Scenarios run at once per core.
+const SCENARIOS_PER_CORE: usize = 4;
+
+/// One scenario in its own folder, removed afterwards.
+fn run_one(
+    kb: &Kb,
+    base: &BaseTools,
+    temp: &tempfile::TempDir,
+    n: usize,
+    suite: &Suite,
+    scenario: &crate::model::scenario::Scenario,
+) -> ScenarioResult {
+    let dir = temp.path().join(format!("s{n}"));
+    let request = ScenarioRun {
+        kb,
+        runbook: &kb[suite.idx],
+        body: &suite.subject.body,
+        plain: suite.subject.plain.as_ref(),
+        file: &suite.file,
+        scenario,
+        base,
+        dir: &dir,
+    };
+    let result = scenario::run(&request);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }
 
 fn report(

@@ -235,28 +235,40 @@ fn write_commands(bin: &Path, input: &WorldInput) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The body of a command's script: its own script, or canned output kept in data files (so
-/// any bytes survive) printed as they are.
+/// The body of a command's script: its own script, or canned output printed by bash's own
+/// `printf` (no second process per call). Output bash cannot hold in a word (NUL bytes, text
+/// that is not UTF-8) is kept in data files and printed with `cat`, so any bytes survive.
 fn command_script(name: &str, command: &CommandFixture, data: &Path, fixtures: &Path) -> std::io::Result<String> {
     if let Some(script) = &command.script {
         return Ok(script.clone());
     }
-    let mut body = String::new();
+    // Like `cat` killed by SIGPIPE inside the old script, a reader that stops early must not
+    // change the command's exit status: the broken pipe is an ignored write error.
+    let mut body = String::from("trap '' PIPE\n");
     let stdout = match &command.file {
         Some(file) => Some(std::fs::read(fixtures.join(file))?),
         None => command.stdout.as_ref().map(|s| s.as_bytes().to_vec()),
     };
     for (stream, bytes, redirect) in
-        [("out", stdout, ""), ("err", command.stderr.as_ref().map(|s| s.as_bytes().to_vec()), " >&2")]
+        [("out", stdout, " 2>/dev/null"), ("err", command.stderr.as_ref().map(|s| s.as_bytes().to_vec()), " >&2")]
     {
-        if let Some(bytes) = bytes {
-            let file = data.join(format!("{name}.{stream}"));
-            std::fs::write(&file, bytes)?;
-            body.push_str(&format!("cat '{}'{redirect}\n", file.display()));
+        let Some(bytes) = bytes else { continue };
+        match String::from_utf8(bytes) {
+            Ok(text) if !text.contains('\0') => {
+                body.push_str(&format!("printf '%s' {}{redirect}\n", crate::util::shell::shell_quote(&text)));
+            }
+            Ok(text) => body.push_str(&cat_line(&data.join(format!("{name}.{stream}")), text.as_bytes(), redirect)?),
+            Err(e) => body.push_str(&cat_line(&data.join(format!("{name}.{stream}")), e.as_bytes(), redirect)?),
         }
     }
     body.push_str(&format!("exit {}\n", command.exit.unwrap_or(0)));
     Ok(body)
+}
+
+/// Keeps `bytes` in `file` and returns the line that prints them.
+fn cat_line(file: &Path, bytes: &[u8], redirect: &str) -> std::io::Result<String> {
+    std::fs::write(file, bytes)?;
+    Ok(format!("cat '{}'{redirect}\n", file.display()))
 }
 
 /// Each process as `/proc/<pid>/{comm,cmdline,stat}` under the root.
