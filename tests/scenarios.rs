@@ -458,3 +458,45 @@ fn a_plain_docs_scenario_without_a_placeholders_value_says_which_and_where() {
     );
     assert!(ran.stdout.contains("0 passed, 3 failed"), "{}", ran.stdout);
 }
+
+const CANNED: &str = r#"
+    # Canned
+
+    ```yaml step
+    id: exact
+    run: |
+      set -o pipefail
+      tool > "$RUNBOOK_ROOT/got"
+      cmp "$RUNBOOK_ROOT/want" "$RUNBOOK_ROOT/got" && echo same
+      tool 2>&1 >/dev/null | grep -c 'warn: 50%'
+    expect: {stdout: ["same"]}
+    ```
+
+    ```yaml step
+    id: early
+    run: |
+      set -o pipefail
+      tool | head -1
+    expect: {stdout: ["it's 100% \\\\n done"]}
+    ```
+"#;
+
+/// Canned command output is printed by bash's `printf` since scenarios got faster: the text
+/// must come out byte for byte (quotes, `%`, backslashes, a missing last newline), on stderr
+/// too, and a reader that stops early must not fail the command under `pipefail`.
+#[test]
+fn canned_output_comes_out_byte_for_byte_and_survives_a_reader_that_stops_early() {
+    // Past a pipe's 64 KiB, so `head -1` closes it while printf still writes.
+    let filler = "filler line\n".repeat(20_000);
+    let text = format!("it's 100% \\\\n done\n\"second\" line $HOME `x`\n{filler}no newline at the end");
+    let scenario = format!(
+        "scenarios:\n  - name: canned\n    files:\n      /want: {text:?}\n    commands:\n      tool: {{stdout: {text:?}, stderr: \"warn: 50%\\n\"}}\n    expect:\n      verdict: passed\n      steps: {{exact: passed, early: passed}}\n"
+    );
+    Test::new()
+        .file("runbooks/canned.md", CANNED)
+        .file("runbooks/canned.scenarios.yaml", &scenario)
+        .args(["test"])
+        .stdout_has("✔ canned › canned")
+        .stdout_has("1 scenario in 1 runbook: 1 passed, 0 failed")
+        .run();
+}
