@@ -473,6 +473,12 @@ const CANNED: &str = r#"
     ```
 
     ```yaml step
+    id: nul
+    run: binary | tr '\0' '@'
+    expect: {stdout: ["a@b"]}
+    ```
+
+    ```yaml step
     id: early
     run: |
       set -o pipefail
@@ -483,14 +489,15 @@ const CANNED: &str = r#"
 
 /// Canned command output is printed by bash's `printf` since scenarios got faster: the text
 /// must come out byte for byte (quotes, `%`, backslashes, a missing last newline), on stderr
-/// too, and a reader that stops early must not fail the command under `pipefail`.
+/// too; output with a NUL byte (kept in a data file, printed by `cat`) too; and a reader that
+/// stops early must not fail the command under `pipefail`.
 #[test]
 fn canned_output_comes_out_byte_for_byte_and_survives_a_reader_that_stops_early() {
     // Past a pipe's 64 KiB, so `head -1` closes it while printf still writes.
     let filler = "filler line\n".repeat(20_000);
     let text = format!("it's 100% \\\\n done\n\"second\" line $HOME `x`\n{filler}no newline at the end");
     let scenario = format!(
-        "scenarios:\n  - name: canned\n    files:\n      /want: {text:?}\n    commands:\n      tool: {{stdout: {text:?}, stderr: \"warn: 50%\\n\"}}\n    expect:\n      verdict: passed\n      steps: {{exact: passed, early: passed}}\n"
+        "scenarios:\n  - name: canned\n    files:\n      /want: {text:?}\n    commands:\n      tool: {{stdout: {text:?}, stderr: \"warn: 50%\\n\"}}\n      binary: {{stdout: \"a\\0b\\n\"}}\n    expect:\n      verdict: passed\n      steps: {{exact: passed, nul: passed, early: passed}}\n"
     );
     Test::new()
         .file("runbooks/canned.md", CANNED)

@@ -32,9 +32,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// The header of the main table, and of the serve throughput table (`site::serve_table`).
+/// The header of the main table, and of the serve throughput table (`site::serve_table`): how
+/// `--only` finds them again.
 const MAIN_TABLE: &str = "| benchmark | input | median | p99 | min | max | peak RSS | compared with | its median | ratio | budget | within budget |";
-const SERVE_TABLE: &str = "| benchmark | requests/s | errors | p99 latency | budget | within budget |";
+pub const SERVE_TABLE: &str = "| benchmark | requests/s | errors | p99 latency | budget | within budget |";
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_runbook");
 
@@ -241,7 +242,7 @@ fn run() -> Result<(), String> {
     let reliability = reliability::section(load.as_ref(), &fuzz_results);
     let reliability = reliability + &alerts.unwrap_or_default();
     let written = match &opts.only {
-        Some(group) => update_report(&opts.out, group, &rows, &serve, load.is_some().then_some(&reliability)),
+        Some(group) => update_report(&opts.out, group, &rows, &serve, load.is_some().then_some(reliability.as_str())),
         None => write_report(&opts, &rows, &serve, &reliability),
     };
     written.map_err(|e| format!("writing {}: {e}", opts.out.display()))?;
@@ -288,13 +289,7 @@ fn write_report(opts: &Options, rows: &[Row], serve: &str, reliability: &str) ->
 
 /// After one group (`--only`): its rows replace their old versions in the existing report, the
 /// rest of the report stays (a fresh report holds just them).
-fn update_report(
-    out: &Path,
-    group: &str,
-    rows: &[Row],
-    serve: &str,
-    reliability: Option<&String>,
-) -> std::io::Result<()> {
+fn update_report(out: &Path, group: &str, rows: &[Row], serve: &str, reliability: Option<&str>) -> std::io::Result<()> {
     let mut text = std::fs::read_to_string(out).unwrap_or_else(|_| "# Benchmarks\n".into());
     let lines: Vec<String> = rows.iter().map(row_line).collect();
     text = report::merge_rows(&text, MAIN_TABLE, &lines, 2);

@@ -220,9 +220,7 @@ pub fn serve_table(rows: &[Throughput], memory: Option<Memory>, runbooks: usize)
         "\n`runbook serve` on the same {} runbooks, loaded with `wrk -t2 -c{CONNECTIONS} -d{LOAD_SECONDS}s` on loopback (the same 2 cores serve and load):\n\n",
         thousands(runbooks)
     );
-    text.push_str(
-        "| benchmark | requests/s | errors | p99 latency | budget | within budget |\n|---|---|---|---|---|---|\n",
-    );
+    text.push_str(&format!("{}\n|---|---|---|---|---|---|\n", crate::SERVE_TABLE));
     for row in rows {
         let ok = row.requests_per_second >= row.budget && row.errors == 0;
         text.push_str(&format!(

@@ -268,7 +268,7 @@ fn command_script(name: &str, command: &CommandFixture, data: &Path, fixtures: &
 /// Keeps `bytes` in `file` and returns the line that prints them.
 fn cat_line(file: &Path, bytes: &[u8], redirect: &str) -> std::io::Result<String> {
     std::fs::write(file, bytes)?;
-    Ok(format!("cat '{}'{redirect}\n", file.display()))
+    Ok(format!("cat {}{redirect}\n", crate::util::shell::shell_quote(&file.to_string_lossy())))
 }
 
 /// Each process as `/proc/<pid>/{comm,cmdline,stat}` under the root.
