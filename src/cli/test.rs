@@ -158,33 +158,7 @@ fn report(
     let mut out = output::stdout(ctx.color);
     let io = |e| Error::io("stdout", e);
     if args.json {
-        for r in results {
-            let line = serde_json::json!({
-                "event": "scenario", "runbook": r.runbook, "name": r.name, "passed": r.passed(),
-                "differences": r.differences, "duration_ms": r.duration_ms,
-                "diagnosis": r.record.as_ref().and_then(|rec| rec.diagnoses.first()).map(|d| &d.id),
-                "verdict": r.record.as_ref().map(|rec| rec.verdict),
-            });
-            writeln!(out, "{line}").map_err(io)?;
-        }
-        for d in problems {
-            writeln!(out, "{}", serde_json::json!({"event": "error", "diagnostic": d})).map_err(io)?;
-        }
-        if args.coverage {
-            for (runbook, kind, id) in uncovered(kb, suites, results) {
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::json!({"event": "uncovered", "runbook": runbook, "kind": kind, "id": id})
-                )
-                .map_err(io)?;
-            }
-        }
-        let summary = serde_json::json!({"event": "summary", "scenarios": results.len(),
-            "passed": results.iter().filter(|r| r.passed()).count(),
-            "failed": results.iter().filter(|r| !r.passed()).count(), "errors": problems.len()});
-        writeln!(out, "{summary}").map_err(io)?;
-        return out.flush().map_err(io);
+        return report_json(&mut out, kb, args.coverage, suites, results, problems);
     }
     let mut renderer = DiagnosticRenderer::new(kb, |p| ctx.display_path(kb, p));
     for d in problems {
@@ -230,6 +204,41 @@ fn report(
     );
     let style = if failed > 0 || !problems.is_empty() { RED } else { GREEN };
     writeln!(out, "{}", paint(style, summary)).map_err(io)?;
+    out.flush().map_err(io)
+}
+
+/// `--json`: one event per scenario, per problem and (with `--coverage`) per gap, then a summary.
+fn report_json(
+    out: &mut impl Write,
+    kb: &Kb,
+    coverage: bool,
+    suites: &[Suite],
+    results: &[ScenarioResult],
+    problems: &[Diagnostic],
+) -> Result<()> {
+    let io = |e| Error::io("stdout", e);
+    for r in results {
+        let line = serde_json::json!({
+            "event": "scenario", "runbook": r.runbook, "name": r.name, "passed": r.passed(),
+            "differences": r.differences, "duration_ms": r.duration_ms,
+            "diagnosis": r.record.as_ref().and_then(|rec| rec.diagnoses.first()).map(|d| &d.id),
+            "verdict": r.record.as_ref().map(|rec| rec.verdict),
+        });
+        writeln!(out, "{line}").map_err(io)?;
+    }
+    for d in problems {
+        writeln!(out, "{}", serde_json::json!({"event": "error", "diagnostic": d})).map_err(io)?;
+    }
+    if coverage {
+        for (runbook, kind, id) in uncovered(kb, suites, results) {
+            writeln!(out, "{}", serde_json::json!({"event": "uncovered", "runbook": runbook, "kind": kind, "id": id}))
+                .map_err(io)?;
+        }
+    }
+    let summary = serde_json::json!({"event": "summary", "scenarios": results.len(),
+        "passed": results.iter().filter(|r| r.passed()).count(),
+        "failed": results.iter().filter(|r| !r.passed()).count(), "errors": problems.len()});
+    writeln!(out, "{summary}").map_err(io)?;
     out.flush().map_err(io)
 }
 

@@ -11,6 +11,7 @@ use super::runbook::Link;
 use super::slug::is_valid_id;
 use super::yaml::{YamlPart, parse_yaml, spanned_at};
 use crate::util::text::did_you_mean;
+use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 
 /// Every diagnosis of the file that could be read, and the links their `fix` lists hold.
@@ -117,8 +118,32 @@ fn build_one(
             errors += 1;
         }
     }
+    let (fix, fix_errors) = fixes(&raw.fix.0, fence, known, path, diags, links);
+    errors += fix_errors;
+    (errors == 0).then(|| Diagnosis {
+        id: id.value,
+        when: when.value,
+        cause: cause.value.split_whitespace().collect::<Vec<_>>().join(" "),
+        fix,
+        severity: raw.severity.unwrap_or(super::step::Severity::Critical),
+        line: fence.fence_line,
+        section,
+    })
+}
+
+/// The diagnosis' `fix` list: step ids checked against the runbook's (canonical spelling kept),
+/// links collected for the link check. Returns the fixes and how many errors it reported.
+fn fixes(
+    items: &[Spanned<String>],
+    fence: &StepFence,
+    known: &KnownNames,
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+    links: &mut Vec<Link>,
+) -> (Vec<Fix>, usize) {
     let mut fix = Vec::new();
-    for item in &raw.fix.0 {
+    let mut errors = 0;
+    for item in items {
         let (line, column) = item_at(fence, item);
         match Fix::parse(&item.value) {
             Fix::Step(step) if !known.steps.iter().any(|s| s.eq_ignore_ascii_case(&step)) => {
@@ -156,15 +181,7 @@ fn build_one(
             }
         }
     }
-    (errors == 0).then(|| Diagnosis {
-        id: id.value,
-        when: when.value,
-        cause: cause.value.split_whitespace().collect::<Vec<_>>().join(" "),
-        fix,
-        severity: raw.severity.unwrap_or(super::step::Severity::Critical),
-        line: fence.fence_line,
-        section,
-    })
+    (fix, errors)
 }
 
 /// Why a name a diagnosis reads is unknown, if it is: (message, hint, text to point at).

@@ -96,14 +96,7 @@ pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     let body = kb.body(idx).map_err(|e| Error::io(ctx.display_path(&kb, &rb.path), e))?;
     let vars = super::context::parse_vars(&args.vars)?;
     let (rb, body, vars) = if plain {
-        let missing = if args.diagnose {
-            Missing::RefuseUnlessSkipped
-        } else if args.json {
-            Missing::Refuse
-        } else {
-            Missing::Ask
-        };
-        let (rb, body) = plain_steps(ctx, &kb, rb, &body, args.section.as_deref(), &vars, missing)?;
+        let (rb, body) = plain_steps(ctx, &kb, rb, &body, args.section.as_deref(), &vars, missing_values(&args))?;
         (std::borrow::Cow::Owned(rb), Arc::new(body), Vec::new())
     } else {
         (std::borrow::Cow::Borrowed(rb), body, vars)
@@ -163,7 +156,25 @@ pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     if args.dry_run {
         return Ok(exit::OK);
     }
-    if let Some(path) = &args.junit {
+    finish(ctx, args.junit.as_ref(), outcome)
+}
+
+/// How a plain doc's placeholders without a value are handled: an alert's diagnosis runs
+/// without the steps that need them, `--json` has nobody to ask, a terminal is asked.
+fn missing_values(args: &Args) -> Missing {
+    if args.diagnose {
+        Missing::RefuseUnlessSkipped
+    } else if args.json {
+        Missing::Refuse
+    } else {
+        Missing::Ask
+    }
+}
+
+/// After a local run: the JUnit file if asked for, an incomplete archive as an error, the exit
+/// code from the verdict.
+fn finish(ctx: &Context, junit: Option<&PathBuf>, outcome: engine::RunOutcome) -> Result<i32> {
+    if let Some(path) = junit {
         let xml = crate::exec::junit::render(&outcome.record).map_err(|e| Error::io(path, std::io::Error::other(e)))?;
         let path = ctx.cwd.join(path);
         std::fs::write(&path, xml).map_err(|e| Error::io(&path, e))?;
