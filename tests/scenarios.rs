@@ -512,6 +512,18 @@ const CANNED: &str = r#"
       tool | head -1
     expect: {stdout: ["it's 100% \\\\n done"]}
     ```
+
+    ```yaml step
+    id: through_a_program
+    run: |
+      timeout 5 tool > "$RUNBOOK_ROOT/got2"
+      cmp "$RUNBOOK_ROOT/want" "$RUNBOOK_ROOT/got2" && echo same
+      set +e
+      failing >/dev/null; direct=$?
+      timeout 5 failing >/dev/null; program=$?
+      echo "exit $direct $program"
+    expect: {stdout: ["same", "exit 3 3"]}
+    ```
 "#;
 
 /// Canned command output is printed by bash's `printf` since scenarios got faster: the text
@@ -524,7 +536,7 @@ fn canned_output_comes_out_byte_for_byte_and_survives_a_reader_that_stops_early(
     let filler = "filler line\n".repeat(20_000);
     let text = format!("it's 100% \\\\n done\n\"second\" line $HOME `x`\n{filler}no newline at the end");
     let scenario = format!(
-        "scenarios:\n  - name: canned\n    files:\n      /want: {text:?}\n    commands:\n      tool: {{stdout: {text:?}, stderr: \"warn: 50%\\n\"}}\n      binary: {{stdout: \"a\\0b\\n\"}}\n    expect:\n      verdict: passed\n      steps: {{exact: passed, nul: passed, early: passed}}\n"
+        "scenarios:\n  - name: canned\n    files:\n      /want: {text:?}\n    commands:\n      tool: {{stdout: {text:?}, stderr: \"warn: 50%\\n\"}}\n      binary: {{stdout: \"a\\0b\\n\"}}\n      failing: {{stdout: \"x\", exit: 3}}\n    expect:\n      verdict: passed\n      steps: {{exact: passed, nul: passed, early: passed, through_a_program: passed}}\n"
     );
     Test::new()
         .file("runbooks/canned.md", CANNED)

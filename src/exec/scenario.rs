@@ -86,7 +86,11 @@ fn run_inside(request: &ScenarioRun) -> Result<(RunRecord, Vec<String>), String>
         renderer.render(&template, &scope).map_err(|e| format!("scenario key `{text}`: {e}"))
     };
     let world = build(&WorldInput { scenario, dir, fixtures: &file.fixtures, base, render: &render })?;
-    let env = scenario_env(&world.bin, &base.dir, &world.root, &world.home);
+    let mut env = scenario_env(&world.bin, &base.dir, &world.root, &world.home);
+    if let Some(functions) = &world.functions {
+        // Every bash of the step reads it: direct calls of canned commands need no new process.
+        env.insert("BASH_ENV".into(), functions.display().to_string());
+    }
     let context = RunContext {
         env,
         user: "user".into(),

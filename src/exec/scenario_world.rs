@@ -122,6 +122,8 @@ pub(crate) struct World {
     pub home: PathBuf,
     pub sandbox: Arc<Sandbox>,
     pub gpu: Arc<dyn GpuSource>,
+    /// The canned commands as bash functions, for `BASH_ENV` (none when there are none).
+    pub functions: Option<PathBuf>,
     servers: Vec<Server>,
 }
 
@@ -153,7 +155,7 @@ pub(crate) fn build(input: &WorldInput) -> Result<World, String> {
         std::fs::create_dir_all(dir).map_err(|e| io("folders", e))?;
     }
     write_files(&root, input).map_err(|e| io("files", e))?;
-    write_commands(&bin, input).map_err(|e| io("commands", e))?;
+    let functions = write_commands(&bin, input).map_err(|e| io("commands", e))?;
     write_processes(&root, input.scenario).map_err(|e| io("processes", e))?;
     let mut sandbox = Sandbox::new(root.clone());
     sandbox.disks = input
@@ -191,7 +193,7 @@ pub(crate) fn build(input: &WorldInput) -> Result<World, String> {
         Some(_) => gpu,
         None => Arc::new(ScenarioGpu { fixture: None, sandbox: Some(Arc::clone(&sandbox)) }),
     };
-    Ok(World { root, bin, home, sandbox, gpu, servers })
+    Ok(World { root, bin, home, sandbox, gpu, functions, servers })
 }
 
 fn write_files(root: &Path, input: &WorldInput) -> std::io::Result<()> {
@@ -221,32 +223,136 @@ fn write_files(root: &Path, input: &WorldInput) -> std::io::Result<()> {
     Ok(())
 }
 
-fn write_commands(bin: &Path, input: &WorldInput) -> std::io::Result<()> {
+fn write_commands(bin: &Path, input: &WorldInput) -> std::io::Result<Option<PathBuf>> {
     use std::os::unix::fs::PermissionsExt;
     let data = bin.join(".data");
     std::fs::create_dir_all(&data)?;
     let bash = input.base.bash.display().to_string();
+    let mut functions = String::new();
     for (name, command) in &input.scenario.commands {
-        let script = command_script(name, &command.value, &data, input.fixtures)?;
+        let script = command_script(name, &command.value, &data, input)?;
+        if command.value.script.is_none() && can_be_a_function(name) {
+            functions.push_str(&format!("{name}() (\nset +eu +o pipefail\n{script})\n"));
+        }
         let path = bin.join(name);
         std::fs::write(&path, format!("#!{bash}\n{script}"))?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
     }
-    Ok(())
+    if functions.is_empty() {
+        return Ok(None);
+    }
+    let file = bin.join(".data/functions.bash");
+    std::fs::write(&file, functions)?;
+    Ok(Some(file))
 }
+
+/// Names bash may define a canned command under, as a function beside its file: a call from a
+/// bash script then costs a fork of that shell rather than starting a new bash. Builtins and
+/// keywords stay files only, so a command of the scenario never changes what they do (a file
+/// on PATH does not shadow a builtin either).
+fn can_be_a_function(name: &str) -> bool {
+    let mut chars = name.chars();
+    let word = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    word && !BASH_WORDS.contains(&name)
+}
+
+/// bash's builtins and reserved words.
+const BASH_WORDS: &[&str] = &[
+    ".",
+    ":",
+    "[",
+    "alias",
+    "bg",
+    "bind",
+    "break",
+    "builtin",
+    "caller",
+    "case",
+    "cd",
+    "command",
+    "compgen",
+    "complete",
+    "compopt",
+    "continue",
+    "coproc",
+    "declare",
+    "dirs",
+    "disown",
+    "do",
+    "done",
+    "echo",
+    "elif",
+    "else",
+    "enable",
+    "esac",
+    "eval",
+    "exec",
+    "exit",
+    "export",
+    "false",
+    "fc",
+    "fg",
+    "fi",
+    "for",
+    "function",
+    "getopts",
+    "hash",
+    "help",
+    "history",
+    "if",
+    "in",
+    "jobs",
+    "kill",
+    "let",
+    "local",
+    "logout",
+    "mapfile",
+    "popd",
+    "printf",
+    "pushd",
+    "pwd",
+    "read",
+    "readarray",
+    "readonly",
+    "return",
+    "select",
+    "set",
+    "shift",
+    "shopt",
+    "source",
+    "suspend",
+    "test",
+    "then",
+    "time",
+    "times",
+    "trap",
+    "true",
+    "type",
+    "typeset",
+    "ulimit",
+    "umask",
+    "unalias",
+    "unset",
+    "until",
+    "wait",
+    "while",
+];
 
 /// The body of a command's script: its own script, or canned output printed by bash's own
 /// `printf` (no second process per call). Output bash cannot hold in a word (NUL bytes, text
 /// that is not UTF-8) is kept in data files and printed with `cat`, so any bytes survive.
-fn command_script(name: &str, command: &CommandFixture, data: &Path, fixtures: &Path) -> std::io::Result<String> {
+fn command_script(name: &str, command: &CommandFixture, data: &Path, input: &WorldInput) -> std::io::Result<String> {
     if let Some(script) = &command.script {
         return Ok(script.clone());
     }
     // Like `cat` killed by SIGPIPE inside the old script, a reader that stops early must not
     // change the command's exit status: the broken pipe is an ignored write error.
     let mut body = String::from("trap '' PIPE\n");
+    // The base tools' own `cat`, even where the scenario has a `cat` command of its own.
+    let cat = input.base.dir.join("cat");
     let stdout = match &command.file {
-        Some(file) => Some(std::fs::read(fixtures.join(file))?),
+        Some(file) => Some(std::fs::read(input.fixtures.join(file))?),
         None => command.stdout.as_ref().map(|s| s.as_bytes().to_vec()),
     };
     for (stream, bytes, redirect) in
@@ -257,8 +363,10 @@ fn command_script(name: &str, command: &CommandFixture, data: &Path, fixtures: &
             Ok(text) if !text.contains('\0') => {
                 body.push_str(&format!("printf '%s' {}{redirect}\n", crate::util::shell::shell_quote(&text)));
             }
-            Ok(text) => body.push_str(&cat_line(&data.join(format!("{name}.{stream}")), text.as_bytes(), redirect)?),
-            Err(e) => body.push_str(&cat_line(&data.join(format!("{name}.{stream}")), e.as_bytes(), redirect)?),
+            Ok(text) => {
+                body.push_str(&cat_line(&cat, &data.join(format!("{name}.{stream}")), text.as_bytes(), redirect)?)
+            }
+            Err(e) => body.push_str(&cat_line(&cat, &data.join(format!("{name}.{stream}")), e.as_bytes(), redirect)?),
         }
     }
     body.push_str(&format!("exit {}\n", command.exit.unwrap_or(0)));
@@ -266,9 +374,10 @@ fn command_script(name: &str, command: &CommandFixture, data: &Path, fixtures: &
 }
 
 /// Keeps `bytes` in `file` and returns the line that prints them.
-fn cat_line(file: &Path, bytes: &[u8], redirect: &str) -> std::io::Result<String> {
+fn cat_line(cat: &Path, file: &Path, bytes: &[u8], redirect: &str) -> std::io::Result<String> {
     std::fs::write(file, bytes)?;
-    Ok(format!("cat {}{redirect}\n", crate::util::shell::shell_quote(&file.to_string_lossy())))
+    let quote = |path: &Path| crate::util::shell::shell_quote(&path.to_string_lossy());
+    Ok(format!("{} {}{redirect}\n", quote(cat), quote(file)))
 }
 
 /// Each process as `/proc/<pid>/{comm,cmdline,stat}` under the root.
@@ -442,5 +551,20 @@ fn inventory(gpus: &[crate::model::scenario::GpuSpec]) -> GpuInventory {
             })
             .collect(),
         unreadable: BTreeMap::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::can_be_a_function;
+
+    #[test]
+    fn canned_commands_become_functions_unless_bash_has_that_word() {
+        for name in ["nvidia-smi", "python3", "docker-compose", "ld.so", "_tool"] {
+            assert!(can_be_a_function(name), "{name}");
+        }
+        for name in ["kill", "test", "printf", "[", "if", "3d", "a b", "a/b", "ä"] {
+            assert!(!can_be_a_function(name), "{name}");
+        }
     }
 }
