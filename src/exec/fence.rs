@@ -18,6 +18,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 /// What a fenced step's connections are judged against, and the step named in what is noted.
@@ -199,54 +200,47 @@ impl ParentHalf {
     pub(crate) fn guard(mut self, fence: Fence) -> io::Result<Guard> {
         self.spawned();
         let listener = receive_descriptor(&self.receiver)?;
-        let (awake, wake) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name("scenario-fence".into())
-            .spawn(move || supervise(&listener, &awake, &fence))?;
-        Ok(Guard { wake: Some(wake), thread: Some(thread) })
+            .spawn(move || supervise(&listener, &fence, &stopped))?;
+        Ok(Guard { stop, thread: Some(thread) })
     }
 }
 
 /// Supervises a fenced process tree until dropped.
 pub(crate) struct Guard {
-    /// Closing it wakes the supervisor to stop.
-    wake: Option<OwnedFd>,
+    stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        self.wake = None;
+        self.stop.store(true, Ordering::SeqCst);
         if let Some(thread) = self.thread.take() {
             drop(thread.join());
         }
     }
 }
 
-/// Answers intercepted calls until every process of the tree is gone or `awake` is closed.
-fn supervise(listener: &OwnedFd, awake: &OwnedFd, fence: &Fence) {
-    loop {
-        let mut polled = [
-            libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: awake.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-        ];
-        // SAFETY: two valid pollfds.
-        let ready = unsafe { libc::poll(polled.as_mut_ptr(), 2, -1) };
-        if ready < 0 {
-            match io::Error::last_os_error().kind() {
-                io::ErrorKind::Interrupted => continue,
-                _ => return,
-            }
-        }
-        let [calls, wake] = polled;
-        if wake.revents != 0 {
+/// How often the supervisor looks at its stop flag while no call waits.
+const POLL_MS: i32 = 50;
+
+fn supervise(listener: &OwnedFd, fence: &Fence, stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        let mut poll = libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd.
+        let ready = unsafe { libc::poll(&mut poll, 1, POLL_MS) };
+        if ready < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
             return;
         }
-        if calls.revents & libc::POLLIN != 0 {
+        if poll.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 && poll.revents & libc::POLLIN == 0 {
+            // Every process of the tree has exited.
+            return;
+        }
+        if poll.revents & libc::POLLIN != 0 {
             answer_one(listener, fence);
-        } else if calls.revents != 0 {
-            // POLLHUP: every process of the tree has exited.
-            return;
         }
     }
 }
