@@ -3,7 +3,6 @@
 //! terminated — SIGTERM, then SIGKILL after a grace period — including descendants that left
 //! the group. No helper threads: a step costs one `fork`/`exec` and little else.
 
-use super::fence::{self, Fence};
 use super::stream::{Live, StreamSink, StreamState, StreamSummary};
 use super::watchdog::Watchdog;
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
@@ -40,8 +39,6 @@ pub(crate) struct Spawn {
     /// step are its own (`setsid` daemons) and die with it. False for a fleet host's step: the
     /// other hosts' processes are born meanwhile too.
     pub solo: bool,
-    /// A scenario's step: its connections are judged against the scenario (`exec::fence`).
-    pub fence: Option<Fence>,
 }
 
 /// How the process ended.
@@ -202,29 +199,11 @@ pub(crate) fn run(
         let (name, value) = watchdog.arm();
         command.env(name, value);
     }
-    let mut fence = match spawn.fence.is_some() {
-        true => Some(fence_command(&mut command)?),
-        false => None,
-    };
     let spawned = command.spawn().map_err(|err| spawn_error(&spawn, &err));
-    if let Some(half) = fence.as_mut() {
-        half.spawned();
-    }
     let finished = spawned.and_then(|mut child| {
         if let Some(watchdog) = watchdog.as_deref_mut() {
             watchdog.started(child.id());
         }
-        // Dropped (the supervisor stopped) only once the process and its pipes are done with.
-        let _guard = match (fence, spawn.fence.clone()) {
-            (Some(half), Some(judged_by)) => match half.guard(judged_by) {
-                Ok(guard) => Some(guard),
-                Err(err) => {
-                    kill_now(&mut child);
-                    return Err(format!("cannot fence the scenario's network for `{}`: {err}", spawn.program));
-                }
-            },
-            _ => None,
-        };
         let feeder = child.stdin.take().map(|pipe| Feeder::start(pipe, spawn.stdin.clone().unwrap_or_default()));
         let finished = supervise(child, started, timeout, sinks, interrupted, spawn.solo, live);
         // Only now, with the process gone, does its stdin close.
@@ -235,22 +214,6 @@ pub(crate) fn run(
         watchdog.done();
     }
     finished
-}
-
-/// Makes `command` start under the scenario's network fence; the returned half receives it.
-fn fence_command(command: &mut Command) -> Result<fence::ParentHalf, String> {
-    let (child, parent) = fence::halves().map_err(|err| format!("cannot fence the scenario's network: {err}"))?;
-    // SAFETY: `install` makes only async-signal-safe system calls and allocates nothing.
-    unsafe {
-        command.pre_exec(move || child.install());
-    }
-    Ok(parent)
-}
-
-/// Stops a child that cannot be supervised, before it runs unfenced work.
-fn kill_now(child: &mut Child) {
-    drop(child.kill());
-    drop(child.wait());
 }
 
 /// Writes a process's stdin on a thread of its own (the poll loop stays as it is), then keeps

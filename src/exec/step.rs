@@ -5,7 +5,6 @@
 use super::attempt::{Attempt, AttemptIo, Ending, Output, Script, run_manual, run_probe, run_script};
 use super::context::Stopwatch;
 use super::engine::Engine;
-use super::fence::Fence;
 use super::logs::StepLogs;
 use super::probe::ProbeWorld;
 use super::process::Spawn;
@@ -17,7 +16,6 @@ use crate::model::step::Step;
 use crate::model::template::Template;
 use crate::record::{CheckResult, Observation, Outcome, StepRecord, StreamRecord};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -314,9 +312,7 @@ impl Engine<'_> {
         env.insert("RUNBOOK_RUN_ID".into(), self.record.run_id.clone());
         env.insert("RUNBOOK_RUNBOOK".into(), self.rb.id.clone());
         env.insert("RUNBOOK_STEP".into(), step.id.clone());
-        let fence =
-            self.ctx.sandbox.as_ref().map(|sandbox| Fence { sandbox: Arc::clone(sandbox), step: step.id.clone() });
-        Spawn { program, args, env, cwd: self.step_cwd(resolved), stdin: None, solo: self.ctx.alone, fence }
+        Spawn { program, args, env, cwd: self.step_cwd(resolved), stdin: None, solo: self.ctx.alone }
     }
 
     /// Sleeps between attempts; false when interrupted meanwhile.

@@ -167,7 +167,6 @@ impl RemoteHost {
             stdin: Some(prepared.stdin),
             // Other hosts' steps run beside it; its remote side is the bootstrap's to stop.
             solo: false,
-            fence: None,
         })
     }
 
