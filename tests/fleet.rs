@@ -824,3 +824,91 @@ fn dry_run_on_hosts_lists_them_and_renders_the_steps_for_each_group_of_vars() {
     assert_eq!(steps.len(), 2, "{}", ran.stdout);
     assert!(steps.iter().all(|e| e["host"] == "nosuchhost[1-2]"), "{}", ran.stdout);
 }
+
+#[test]
+fn a_hosts_steps_share_one_session_and_keep_their_output_apart() {
+    let Some(sshd) = Sshd::start() else { return };
+    // `loop` is the bootstrap's pid on the host: the parent of the step's `timeout`.
+    let runbook = r#"
+        ---
+        id: steps
+        title: Steps
+        ---
+
+        # Steps
+
+        ```yaml step
+        id: first
+        name: No last newline
+        run: printf 'loop %s version 1.2' "$(cut -d' ' -f4 /proc/$PPID/stat)"; printf 'warn' >&2
+        capture: {version: 'version (\S+)'}
+        ```
+
+        ```yaml step
+        id: broken
+        name: Fails, as a warning
+        run: echo broken; exit 3
+        severity: warning
+        ```
+
+        ```yaml step
+        id: later
+        name: Reads the capture
+        run: printf 'loop %s got {{ version }} in %s\n' "$(cut -d' ' -f4 /proc/$PPID/stat)" "$RUNBOOK_STEP"
+        ```
+    "#;
+    let ran = Test::new()
+        .file("runbooks/steps.md", runbook)
+        .args(["exec", "steps", "--on", "gpu[01-02]", "--ssh-config", &sshd.config()])
+        .stdout_has("first   gpu[01-02] passed")
+        .stdout_has("broken  gpu[01-02] failed: exit code: expected 0, saw 3 — broken")
+        .stdout_has("later   gpu[01-02] passed")
+        .run();
+    let (run_dir, _) = newest_run(ran.path());
+    let log = |host: &str, name: &str| {
+        std::fs::read_to_string(run_dir.join(format!("hosts/{host}/steps/{name}"))).expect("step log")
+    };
+    for host in ["gpu01", "gpu02"] {
+        let first = log(host, "01-first.stdout");
+        let (loop_pid, rest) = first.strip_prefix("loop ").and_then(|r| r.split_once(' ')).expect("a pid");
+        assert_eq!(rest, "version 1.2", "the output, without a newline and without the step's end: {first:?}");
+        assert_eq!(log(host, "01-first.stderr"), "warn");
+        assert_eq!(log(host, "02-broken.stdout"), "broken\n");
+        assert_eq!(log(host, "03-later.stdout"), format!("loop {loop_pid} got 1.2 in later\n"), "one session");
+    }
+}
+
+#[test]
+fn a_step_that_times_out_in_a_session_stops_on_the_host_and_the_next_step_runs() {
+    let Some(sshd) = Sshd::start() else { return };
+    let runbook = r#"
+        ---
+        id: slow
+        title: Slow
+        ---
+
+        # Slow
+
+        ```yaml step
+        id: hang
+        name: Hangs
+        run: sleep 3177.5 & sleep 3177.6
+        timeout: 1s
+        severity: warning
+        ```
+
+        ```yaml step
+        id: next
+        name: Runs after it
+        run: echo next on $RUNBOOK_HOST
+        ```
+    "#;
+    Test::new()
+        .file("runbooks/slow.md", runbook)
+        .args(["exec", "slow", "--on", "gpu01", "--ssh-config", &sshd.config()])
+        .stdout_has("hang  gpu01 timed_out")
+        .stdout_has("next  gpu01 passed")
+        .run();
+    let left = gone_within("sleep 3177", Duration::from_secs(8));
+    assert!(left.is_empty(), "still running on the host: {left:?}");
+}

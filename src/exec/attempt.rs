@@ -13,7 +13,7 @@ use super::probe::{self, ProbeEnv, ProbeOutcome, ProbeStatus, ProbeWorld};
 use super::process::{self, Finished, Spawn};
 use super::redact::Redactor;
 use super::report::Reporter;
-use super::stream::{StreamKind, StreamSink, StreamSummary};
+use super::stream::{Live, StreamKind, StreamSink, StreamSummary};
 use super::watchdog::Watchdog;
 use crate::model::duration::Duration;
 use crate::model::matcher::{LinesMatcher, Matcher};
@@ -115,28 +115,50 @@ pub(crate) struct Script<'a> {
     pub captures: &'a [(String, regex::Regex)],
     /// Guards the step's processes if `runbook` is killed meanwhile.
     pub watchdog: Option<&'a mut Watchdog>,
+}
+
+/// See [`Checks::interpret`].
+pub(crate) type Interpret<'a> = dyn Fn(&mut Finished) -> Option<Ending> + 'a;
+
+/// Runs the script in its own process group and checks its exit code, output and captures.
+pub(crate) fn run_script(script: Script, io: &mut AttemptIo) -> Attempt {
+    let Script { spawn, timeout, expect, captures, watchdog } = script;
+    let interrupted = io.interrupted;
+    let run = move |sinks: [StreamSink; 2], live: &mut Live| {
+        process::run(spawn, timeout.as_std(), sinks, interrupted, watchdog, live)
+    };
+    run_checked(run, Checks { timeout, expect, captures, interpret: None }, io)
+}
+
+/// What a script's run is checked against, however it runs.
+pub(crate) struct Checks<'a> {
+    pub timeout: Duration,
+    pub expect: &'a Expect,
+    /// Variable name → regex with one group.
+    pub captures: &'a [(String, regex::Regex)],
     /// Reads what the process's exit means before it is checked, for a process that stands
     /// between the step and its script (`ssh` to a host): it may correct the exit code, or end
     /// the attempt with an outcome of its own.
     pub interpret: Option<&'a Interpret<'a>>,
 }
 
-/// See [`Script::interpret`].
-pub(crate) type Interpret<'a> = dyn Fn(&mut Finished) -> Option<Ending> + 'a;
-
-/// Runs the script in its own process group and checks its exit code, output and captures.
-pub(crate) fn run_script(script: Script, io: &mut AttemptIo) -> Attempt {
-    let Script { spawn, timeout, expect, captures, watchdog, interpret } = script;
+/// Runs a script by `run` (handed the streams' sinks and where live lines go; it returns how
+/// the process ended, or why it could not start) and checks its exit code, output and captures.
+pub(crate) fn run_checked(
+    run: impl FnOnce([StreamSink; 2], &mut Live) -> Result<Finished, String>,
+    checks: Checks,
+    io: &mut AttemptIo,
+) -> Attempt {
+    let Checks { timeout, expect, captures, interpret } = checks;
     let stdout = sink(StreamKind::Stdout, io, &expect.stdout, captures.to_vec());
     let stderr = sink(StreamKind::Stderr, io, &expect.stderr, Vec::new());
     let step_id = io.step_id;
     let reporter = &mut *io.reporter;
     let mut live = |kind, line: &str| reporter.output(step_id, kind, line);
-    let mut finished =
-        match process::run(spawn, timeout.as_std(), [stdout, stderr], io.interrupted, watchdog, &mut live) {
-            Ok(finished) => finished,
-            Err(err) => return Attempt::stopped(Outcome::Error, err),
-        };
+    let mut finished = match run([stdout, stderr], &mut live) {
+        Ok(finished) => finished,
+        Err(err) => return Attempt::stopped(Outcome::Error, err),
+    };
     let interpreted = match interpret {
         Some(interpret) if !finished.timed_out && !finished.interrupted => interpret(&mut finished),
         _ => None,

@@ -102,6 +102,8 @@ pub(super) struct Engine<'a> {
     pub(super) record: RunRecord,
     pub(super) archive: ArchiveState,
     pub(super) watchdog: Option<Watchdog>,
+    /// A fleet host's session (its steps' bootstrap on the host), opened by its first step.
+    pub(super) session: Option<super::remote::session::Session>,
 }
 
 impl<'a> Engine<'a> {
@@ -132,6 +134,7 @@ impl<'a> Engine<'a> {
             record,
             archive: ArchiveState::default(),
             watchdog: None,
+            session: None,
         }
     }
 
@@ -224,6 +227,8 @@ impl<'a> Engine<'a> {
                 process::reap_orphans();
             }
         }
+        // The host's bootstrap ends with its stdin; the host's run is over.
+        self.session = None;
         self.finish(watch);
         self.save(true);
         let archive_dir = self.archive_dir();

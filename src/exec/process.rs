@@ -135,16 +135,23 @@ impl<R: Read + AsFd> Pipe<R> {
 
 /// When to escalate from SIGTERM to SIGKILL, and when to stop waiting for pipes nobody closes.
 #[derive(Default)]
-struct Stopper {
-    stopping: bool,
-    timed_out: bool,
+pub(crate) struct Stopper {
+    pub(crate) stopping: bool,
+    pub(crate) timed_out: bool,
     kill_at: Option<Instant>,
     abandon_at: Option<Instant>,
 }
 
 impl Stopper {
     /// Signals the group as the deadlines pass. True once the loop should give up on the pipes.
-    fn tick(&mut self, now: Instant, deadline: Instant, interrupted: bool, pid: u32, born: Option<u64>) -> bool {
+    pub(crate) fn tick(
+        &mut self,
+        now: Instant,
+        deadline: Instant,
+        interrupted: bool,
+        pid: u32,
+        born: Option<u64>,
+    ) -> bool {
         if !self.stopping && (now >= deadline || interrupted) {
             self.timed_out = !interrupted;
             self.stopping = true;
@@ -163,7 +170,7 @@ impl Stopper {
     }
 
     /// How long the loop may sleep before the next deadline.
-    fn wait(&self, now: Instant, deadline: Instant) -> Duration {
+    pub(crate) fn wait(&self, now: Instant, deadline: Instant) -> Duration {
         let mut wait = TICK;
         for at in [Some(deadline).filter(|_| !self.stopping), self.kill_at, self.abandon_at].into_iter().flatten() {
             wait = wait.min(at.saturating_duration_since(now));
@@ -355,7 +362,7 @@ fn wait_for_activity<A: AsFd, B: AsFd>(
 }
 
 /// Reaps a process we gave up waiting for, if it is gone within a moment.
-fn wait_briefly(child: &mut Child) -> Option<ExitStatus> {
+pub(crate) fn wait_briefly(child: &mut Child) -> Option<ExitStatus> {
     for _ in 0..20 {
         if let Ok(Some(status)) = child.try_wait() {
             return Some(status);
@@ -376,7 +383,7 @@ fn spawn_error(spawn: &Spawn, err: &std::io::Error) -> String {
 }
 
 /// Signals the step's whole process group; a group that is already gone is fine.
-fn signal_group(pid: u32, signal: Signal) {
+pub(crate) fn signal_group(pid: u32, signal: Signal) {
     if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
         let _ = rustix::process::kill_process_group(pid, signal);
     }

@@ -195,10 +195,7 @@ impl Engine<'_> {
         match (&resolved.action, spawn) {
             (ResolvedAction::Run { expect, captures, .. }, Some(spawn)) => {
                 let watchdog = self.watchdog.as_mut();
-                run_script(
-                    Script { spawn, timeout: step.timeout, expect, captures, watchdog, interpret: None },
-                    &mut io,
-                )
+                run_script(Script { spawn, timeout: step.timeout, expect, captures, watchdog }, &mut io)
             }
             (ResolvedAction::Probe(probe), _) => run_probe(probe, world, step.timeout, &mut io),
             (ResolvedAction::Manual(instruction), _) => run_manual(instruction, || ctx.confirmed_by(), &mut io),

@@ -61,6 +61,14 @@ impl Watchdog {
         self.send(&format!("group {group}\n"));
     }
 
+    /// A process started earlier under `marker` (a fleet host's session, which runs all of the
+    /// host's steps) runs another step: the guard watches it again, until the next [`done`].
+    ///
+    /// [`done`]: Watchdog::done
+    pub(crate) fn rearm(&mut self, marker: &str, group: u32) {
+        self.send(&format!("marker {marker}\ngroup {group}\n"));
+    }
+
     /// The step is over: what it left running on purpose is not the guard's business.
     pub(crate) fn done(&mut self) {
         self.send("done\n");

@@ -1,23 +1,25 @@
 //! A step's attempt on a fleet host: another kind of attempt beside `exec::attempt`'s local
-//! ones, returning the same [`Attempt`]. A `run:` script goes through the host's transport to
-//! the bootstrap (`exec::remote::bootstrap`); a probe runs there by the copied `runbook` binary
+//! ones, returning the same [`Attempt`]. A `run:` script goes as a frame to the host's session
+//! (`exec::remote::session`, the bootstrap of `exec::remote::bootstrap` started once per run
+//! through the host's transport); a probe runs there by the copied `runbook` binary
 //! (`runbook probe --json`), and its report comes back as the probe's checks.
 
 use super::bootstrap::{self, Job, Mode, Status};
 use super::preflight::Facts;
 use super::probe_request::{ProbeReport, ProbeRequest};
+use super::session::{Session, Start};
 use super::transport::{Connection, Role};
-use crate::exec::attempt::{Attempt, AttemptIo, Ending, Interpret, Script, run_script};
-use crate::exec::process::{self, Finished, Spawn};
-use crate::exec::stream::{StreamKind, StreamSink};
+use crate::exec::attempt::{Attempt, AttemptIo, Checks, Ending, Interpret, run_checked};
+use crate::exec::process::Finished;
+use crate::exec::stream::{Live, StreamKind, StreamSink};
 use crate::exec::watchdog::Watchdog;
 use crate::model::duration::Duration;
 use crate::model::step::Expect;
 use crate::record::{Outcome, Target};
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One host of a fleet run, as its `runbook exec` child process gets it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +47,8 @@ pub(crate) struct Call<'a> {
     pub local_env: BTreeMap<String, String>,
     pub local_cwd: PathBuf,
     pub watchdog: Option<&'a mut Watchdog>,
+    /// The host's session for this run: opened by the first step, used by the next ones.
+    pub session: &'a mut Option<Session>,
 }
 
 impl RemoteHost {
@@ -67,22 +71,23 @@ impl RemoteHost {
             cwd: call.cwd,
             timeout: call.timeout.as_std(),
         };
-        let spawn = match self.spawn(&job, &call) {
-            Ok(spawn) => spawn,
+        let frame = bootstrap::frame(&job);
+        let Call { timeout, local_env, local_cwd, mut watchdog, session, .. } = call;
+        let session = match self.session(session, &local_env, &local_cwd, watchdog.as_deref_mut()) {
+            Ok(session) => session,
             Err(why) => return Attempt::stopped(Outcome::Error, why),
         };
-        let lost: RefCell<Option<String>> = RefCell::new(None);
-        let interpret = |finished: &mut Finished| self.interpret(finished, &lost);
-        let interpret: &Interpret = &interpret;
-        let script = Script {
-            spawn,
-            timeout: call.timeout,
-            expect,
-            captures,
-            watchdog: call.watchdog,
-            interpret: Some(interpret),
+        let transport_ended = Cell::new(false);
+        let interrupted = io.interrupted;
+        let run = |sinks, live: &mut Live| {
+            let end = session.step(&frame, timeout.as_std(), sinks, interrupted, watchdog, live);
+            transport_ended.set(end.transport_ended);
+            Ok(end.finished)
         };
-        let mut attempt = run_script(script, io);
+        let lost: RefCell<Option<String>> = RefCell::new(None);
+        let interpret = |finished: &mut Finished| self.interpret(finished, transport_ended.get(), &lost);
+        let interpret: &Interpret = &interpret;
+        let mut attempt = run_checked(run, Checks { timeout, expect, captures, interpret: Some(interpret) }, io);
         attempt.unreachable = lost.into_inner();
         attempt
     }
@@ -109,8 +114,10 @@ impl RemoteHost {
             cwd: call.cwd,
             timeout: call.timeout.as_std(),
         };
-        let spawn = match self.spawn(&job, &call) {
-            Ok(spawn) => spawn,
+        let frame = bootstrap::frame(&job);
+        let Call { timeout, local_env, local_cwd, mut watchdog, session, .. } = call;
+        let session = match self.session(session, &local_env, &local_cwd, watchdog.as_deref_mut()) {
+            Ok(session) => session,
             Err(why) => return Attempt::stopped(Outcome::Error, why),
         };
         let sink = |kind| StreamSink {
@@ -123,19 +130,16 @@ impl RemoteHost {
         };
         let sinks = [sink(StreamKind::Stdout), sink(StreamKind::Stderr)];
         let mut quiet = |_: StreamKind, _: &str| {};
-        let mut finished =
-            match process::run(spawn, call.timeout.as_std(), sinks, io.interrupted, call.watchdog, &mut quiet) {
-                Ok(finished) => finished,
-                Err(why) => return Attempt::stopped(Outcome::Error, why),
-            };
+        let end = session.step(&frame, timeout.as_std(), sinks, io.interrupted, watchdog, &mut quiet);
+        let mut finished = end.finished;
         if finished.interrupted {
             return Attempt::stopped(Outcome::Interrupted, "interrupted while the probe ran");
         }
         if finished.timed_out {
-            return Attempt::stopped(Outcome::TimedOut, format!("the probe did not answer within {}", call.timeout));
+            return Attempt::stopped(Outcome::TimedOut, format!("the probe did not answer within {timeout}"));
         }
         let lost = RefCell::new(None);
-        if let Some(Ending::Stopped(outcome, reason)) = self.interpret(&mut finished, &lost) {
+        if let Some(Ending::Stopped(outcome, reason)) = self.interpret(&mut finished, end.transport_ended, &lost) {
             let mut attempt = Attempt::stopped(outcome, reason.unwrap_or_default());
             attempt.unreachable = lost.into_inner();
             return attempt;
@@ -156,35 +160,56 @@ impl RemoteHost {
         }
     }
 
-    fn spawn(&self, job: &Job, call: &Call) -> Result<Spawn, String> {
-        let prepared = bootstrap::prepare(job);
-        let (program, args) = self.connection.command(&self.target, &prepared.words, Role::Session)?;
-        Ok(Spawn {
-            program: program.display().to_string(),
-            args,
-            env: call.local_env.clone(),
-            cwd: call.local_cwd.clone(),
-            stdin: Some(prepared.stdin),
-            // Other hosts' steps run beside it; its remote side is the bootstrap's to stop.
-            solo: false,
-        })
+    /// The run's session on the host: the one open, or a new one when there is none yet or the
+    /// last ended (a step stopped here, the transport gone).
+    fn session<'s>(
+        &self,
+        slot: &'s mut Option<Session>,
+        env: &BTreeMap<String, String>,
+        cwd: &Path,
+        watchdog: Option<&mut Watchdog>,
+    ) -> Result<&'s mut Session, String> {
+        if slot.as_ref().is_some_and(|s| !s.usable()) {
+            // Dropped first: its transport is gone or going, and the new one must not wait on it.
+            *slot = None;
+        }
+        if slot.is_none() {
+            let (program, args) = self.connection.command(&self.target, &bootstrap::words(), Role::Session)?;
+            let start = Start { program: &program, args: &args, env, cwd };
+            *slot = Some(Session::open(&start, watchdog)?);
+        }
+        slot.as_mut().ok_or_else(|| format!("no session on {}", self.name))
     }
 
-    /// What the transport's exit says: the connection was lost (the host is then unreachable),
-    /// the bootstrap failed, or the script's exit code (a 255 of its own restored).
-    fn interpret(&self, finished: &mut Finished, lost: &RefCell<Option<String>>) -> Option<Ending> {
-        if self.connection.lost(&self.target, finished.exit_code) {
+    /// What the step's end says: the connection was lost (the transport ended as `ssh` does
+    /// for its own failures: the host is then unreachable), the bootstrap failed, the session
+    /// ended under the step, or nothing to add to the script's exit code.
+    fn interpret(
+        &self,
+        finished: &mut Finished,
+        transport_ended: bool,
+        lost: &RefCell<Option<String>>,
+    ) -> Option<Ending> {
+        let stopped = |why: String| Some(Ending::Stopped(Outcome::Error, Some(why)));
+        if transport_ended && self.connection.lost(&self.target, finished.exit_code) {
             let why = last_line(&finished.stderr.tail).unwrap_or_else(|| "ssh exited 255".into());
             *lost.borrow_mut() = Some(why.clone());
-            return Some(Ending::Stopped(Outcome::Error, Some(format!("lost the connection to {}: {why}", self.name))));
+            return stopped(format!("lost the connection to {}: {why}", self.name));
         }
-        match bootstrap::interpret(finished.exit_code?, &finished.stderr.tail) {
-            Status::Failed(why) => Some(Ending::Stopped(Outcome::Error, Some(format!("on {}: {why}", self.name)))),
-            Status::Exited(code) => {
-                finished.exit_code = Some(code);
-                None
-            }
+        let status = finished.exit_code.map(|code| bootstrap::interpret(code, &finished.stderr.tail));
+        if let Some(Status::Failed(why)) = status {
+            return stopped(format!("on {}: {why}", self.name));
         }
+        if !transport_ended {
+            return None;
+        }
+        let how = match (finished.exit_code, finished.signal) {
+            (Some(code), _) => format!("exit {code}"),
+            (None, Some(signal)) => format!("signal {signal}"),
+            (None, None) => "no exit status".into(),
+        };
+        let why = last_line(&finished.stderr.tail).map(|l| format!(": {l}")).unwrap_or_default();
+        stopped(format!("the session on {} ended before the step did ({how}){why}", self.name))
     }
 }
 

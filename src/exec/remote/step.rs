@@ -36,6 +36,7 @@ impl Engine<'_> {
             local_env: self.ctx.env.clone(),
             local_cwd: self.ctx.cwd.clone(),
             watchdog: self.watchdog.as_mut(),
+            session: &mut self.session,
         };
         let mut io = AttemptIo {
             step_id: &step.id,
