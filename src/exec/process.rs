@@ -353,11 +353,16 @@ fn wait_for_activity<A: AsFd, B: AsFd>(
     if let Some(pidfd) = pidfd {
         fds.push(PollFd::new(pidfd, PollFlags::IN));
     }
+    poll_or_sleep(&mut fds, wait);
+}
+
+/// Waits until one of `fds` is ready or `wait` has passed (just sleeps when there are none).
+pub(crate) fn poll_or_sleep(fds: &mut [PollFd], wait: Duration) {
     let timeout = Timespec::try_from(wait).unwrap_or(Timespec { tv_sec: 0, tv_nsec: 50_000_000 });
     if fds.is_empty() {
         std::thread::sleep(wait);
     } else {
-        let _ = poll(&mut fds, Some(&timeout));
+        let _ = poll(fds, Some(&timeout));
     }
 }
 

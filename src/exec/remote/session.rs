@@ -13,7 +13,7 @@ use super::bootstrap::Frame;
 use crate::exec::process::{Finished, KILL_GRACE, Stopper, signal_group, wait_briefly};
 use crate::exec::stream::{Live, StreamSink, StreamState};
 use crate::exec::watchdog::Watchdog;
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::event::{PollFd, PollFlags};
 use rustix::process::{Pid, PidfdFlags, Signal};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -218,12 +218,7 @@ impl Session {
         if let Some(pidfd) = self.pidfd.as_ref().filter(|_| self.status.is_none()) {
             fds.push(PollFd::new(pidfd, PollFlags::IN));
         }
-        let timeout = Timespec::try_from(wait).unwrap_or(Timespec { tv_sec: 0, tv_nsec: 50_000_000 });
-        if fds.is_empty() {
-            std::thread::sleep(wait);
-        } else {
-            let _ = poll(&mut fds, Some(&timeout));
-        }
+        crate::exec::process::poll_or_sleep(&mut fds, wait);
     }
 
     /// Writes what of the frame the pipe takes now (never blocks). A transport that is gone
