@@ -203,6 +203,33 @@ fn a_scenario_never_reaches_the_host() {
 }
 
 #[test]
+fn a_script_that_reaches_the_network_fails_the_scenario_naming_it() {
+    let text = "# Out\n\n```yaml step\nid: outside\nrun: exec 3<>/dev/tcp/192.0.2.1/80\n```\n";
+    let scenarios =
+        "scenarios:\n  - name: the script reaches out\n    expect: {verdict: failed, steps: {outside: failed}}\n";
+    Test::new()
+        .file("runbooks/out.md", text)
+        .file("runbooks/out.scenarios.yaml", scenarios)
+        .args(["test"])
+        .status(1)
+        .stdout_has("reached outside the scenario for the network: a connection to 192.0.2.1:80 (from step outside)")
+        .stdout_has("0 passed, 1 failed")
+        .run();
+}
+
+#[test]
+fn a_script_reaches_the_scenarios_tcp_fixtures_and_finds_the_rest_of_this_host_closed() {
+    let text = "# Ports\n\n```yaml step\nid: served\nrun: exec 3<>/dev/tcp/127.0.0.1/8000 && echo connected\nexpect: {stdout: [connected]}\n```\n\n```yaml step\nid: closed\nrun: exec 3<>/dev/tcp/127.0.0.1/8001\ncontinue_on_error: true\n```\n";
+    let scenarios = "scenarios:\n  - name: one port listens\n    tcp: [\"localhost:8000\"]\n    expect: {steps: {served: passed, closed: failed}}\n";
+    Test::new()
+        .file("runbooks/ports.md", text)
+        .file("runbooks/ports.scenarios.yaml", scenarios)
+        .args(["test"])
+        .stdout_has("1 passed, 0 failed")
+        .run();
+}
+
+#[test]
 fn loopback_targets_without_a_fixture_are_down() {
     let text = "# Down\n\n```yaml step\nid: api\nhttp: {url: \"http://127.0.0.1:11434/\", status: 200}\n```\n\n```yaml step\nid: port\ntcp: {address: \"localhost:8000\"}\n```\n";
     let scenarios = "scenarios:\n  - name: nothing listens\n    expect: {verdict: failed, steps: {api: failed}}\n  - name: the port listens\n    tcp: [\"localhost:8000\"]\n    http: {\"http://127.0.0.1:11434/\": {status: 200, body: ok}}\n    expect: {verdict: passed}\n";

@@ -6,6 +6,7 @@ pub(crate) mod context;
 mod diagnose;
 mod dry_run;
 pub(crate) mod engine;
+mod fence;
 pub(crate) mod fleet;
 pub(crate) mod junit;
 pub(crate) mod logs;

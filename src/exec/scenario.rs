@@ -130,11 +130,14 @@ fn run_inside(request: &ScenarioRun) -> Result<(RunRecord, Vec<String>), String>
     };
     let interrupted = AtomicBool::new(false);
     let run = RunRequest { kb, runbook, body, options: &options, context: &context, interrupted: &interrupted };
-    let outcome =
-        execute(&run, &mut Silent { answers, step: String::new() }).map_err(|invalid| match invalid.hint {
-            Some(hint) => format!("the run could not start: {} ({hint})", invalid.message),
-            None => format!("the run could not start: {}", invalid.message),
-        })?;
+    // The world (its fixture servers included) is built outside the fence; the run inside it.
+    let fenced = super::fence::run_fenced(Arc::clone(&world.sandbox), || {
+        execute(&run, &mut Silent { answers, step: String::new() })
+    });
+    let outcome = fenced?.map_err(|invalid| match invalid.hint {
+        Some(hint) => format!("the run could not start: {} ({hint})", invalid.message),
+        None => format!("the run could not start: {}", invalid.message),
+    })?;
     Ok((outcome.record, world.sandbox.reached()))
 }
 

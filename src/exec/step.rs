@@ -309,6 +309,9 @@ impl Engine<'_> {
         env.insert("RUNBOOK_RUN_ID".into(), self.record.run_id.clone());
         env.insert("RUNBOOK_RUNBOOK".into(), self.rb.id.clone());
         env.insert("RUNBOOK_STEP".into(), step.id.clone());
+        if let Some(sandbox) = &self.ctx.sandbox {
+            sandbox.entering_step(&step.id);
+        }
         Spawn { program, args, env, cwd: self.step_cwd(resolved), stdin: None, solo: self.ctx.alone }
     }
 

@@ -34,6 +34,8 @@ pub(crate) struct Sandbox {
     pub closed: Option<SocketAddr>,
     /// What the run reached for outside the scenario, in words.
     reached: Mutex<Vec<String>>,
+    /// The step whose process runs now, named when the network fence refuses a connection.
+    step: Mutex<String>,
 }
 
 impl Sandbox {
@@ -52,6 +54,18 @@ impl Sandbox {
 
     pub(crate) fn reached(&self) -> Vec<String> {
         self.reached.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Notes the step whose process starts now.
+    pub(crate) fn entering_step(&self, step: &str) {
+        if let Ok(mut current) = self.step.lock() {
+            step.clone_into(&mut current);
+        }
+    }
+
+    /// The step noted last by [`Self::entering_step`].
+    pub(crate) fn current_step(&self) -> String {
+        self.step.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// `path` inside the scenario root (absolute paths only; others are already under the
@@ -115,6 +129,64 @@ impl Sandbox {
     }
 }
 
+/// What a script's connection to an address reaches in a scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// A fixture server: the address itself, or the one standing in for a declared address.
+    Fixture(SocketAddr),
+    /// This host, where the scenario serves nothing: refused like a closed port.
+    ThisHost,
+    /// Another host: refused and noted.
+    Outside,
+}
+
+impl Sandbox {
+    /// Where a connection to `addr` goes, like [`Self::tcp_target`] for an address already
+    /// resolved: declared keys match when their host is a literal address or `localhost`.
+    pub(crate) fn connection_to(&self, addr: SocketAddr) -> Reach {
+        let served = self.http.values().chain(self.tcp.values());
+        if served.into_iter().any(|fixture| *fixture == addr) {
+            return Reach::Fixture(addr);
+        }
+        let declared_http = self.http.iter().filter_map(|(url, fixture)| Some((http_authority(url)?, *fixture)));
+        let declared_tcp = self.tcp.iter().filter_map(|(key, fixture)| Some((tcp_authority(key)?, *fixture)));
+        for ((host, port), fixture) in declared_http.chain(declared_tcp) {
+            if port == addr.port() && host_matches(&host, addr.ip()) {
+                return Reach::Fixture(fixture);
+            }
+        }
+        if addr.ip().is_loopback() || addr.ip().is_unspecified() { Reach::ThisHost } else { Reach::Outside }
+    }
+}
+
+/// The host and port of a declared URL (80 or 443 when it names none).
+fn http_authority(url: &str) -> Option<(String, u16)> {
+    let (end, host) = split_url(url)?;
+    let default = if url.starts_with("https:") { 443 } else { 80 };
+    let start = url.find("://")? + 3;
+    let authority = &url[start..end];
+    let after_host = authority.rsplit_once(']').map(|(_, rest)| rest).unwrap_or(authority);
+    let port = match after_host.rsplit_once(':') {
+        Some((_, port)) => port.parse().ok()?,
+        None => default,
+    };
+    Some((host.to_string(), port))
+}
+
+/// The host and port of a declared `host:port`.
+fn tcp_authority(address: &str) -> Option<(String, u16)> {
+    let (host, port) = address.rsplit_once(':')?;
+    Some((host.trim_matches(['[', ']']).to_string(), port.parse().ok()?))
+}
+
+/// A declared host names `ip` when it is that literal address, or `localhost` for loopback.
+fn host_matches(host: &str, ip: std::net::IpAddr) -> bool {
+    match host.parse::<std::net::IpAddr>() {
+        Ok(declared) => declared == ip,
+        Err(_) => host == "localhost" && ip.is_loopback(),
+    }
+}
+
 /// Where the authority of `url` ends, and its host.
 fn split_url(url: &str) -> Option<(usize, &str)> {
     let start = url.find("://")? + 3;
@@ -159,5 +231,26 @@ mod tests {
         assert_eq!(sandbox.disk("/var/lib").unwrap().0, "/var");
         assert_eq!(sandbox.disk("/variable").unwrap().0, "/");
         assert_eq!(sandbox.inside(Path::new("/etc/x")), PathBuf::from("/tmp/s/etc/x"));
+    }
+
+    #[test]
+    fn connections_reach_a_fixture_this_host_or_outside() {
+        let mut sandbox = Sandbox::new(PathBuf::from("/tmp/s"));
+        let http: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let tcp: SocketAddr = "127.0.0.1:4002".parse().unwrap();
+        sandbox.http.insert("http://localhost:11434/api/ps".into(), http);
+        sandbox.http.insert("https://10.0.0.9/health".into(), http);
+        sandbox.tcp.insert("[::1]:9400".into(), tcp);
+        sandbox.tcp.insert("db.internal:5432".into(), tcp);
+        let reach = |a: &str| sandbox.connection_to(a.parse().unwrap());
+        assert_eq!(reach("127.0.0.1:4000"), Reach::Fixture(http));
+        assert_eq!(reach("127.0.0.1:11434"), Reach::Fixture(http));
+        assert_eq!(reach("[::1]:11434"), Reach::Fixture(http));
+        assert_eq!(reach("10.0.0.9:443"), Reach::Fixture(http));
+        assert_eq!(reach("[::1]:9400"), Reach::Fixture(tcp));
+        assert_eq!(reach("127.0.0.1:9400"), Reach::ThisHost, "the declared address is ::1 only");
+        assert_eq!(reach("127.0.0.1:5432"), Reach::ThisHost, "a name is not an address");
+        assert_eq!(reach("10.0.0.9:80"), Reach::Outside);
+        assert_eq!(reach("93.184.216.34:80"), Reach::Outside);
     }
 }
