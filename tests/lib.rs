@@ -4,6 +4,7 @@ mod site_kit;
 mod test;
 
 mod architecture;
+mod archive;
 mod browser;
 mod commands;
 mod cycle;

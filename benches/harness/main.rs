@@ -11,9 +11,11 @@
 //! cargo bench --bench harness -- --only plain    # `show --plain --json` over 1,000 alert pages
 //! cargo bench --bench harness -- --only alerts   # hooks posts/s and the cost of watch (10 minutes)
 //! cargo bench --bench harness -- --only fleet    # exec --on 64 hosts of a loopback sshd beside clush
+//! cargo bench --bench harness -- --only archive  # archive list and cycle over a year of runs (50,000)
 //! ```
 
 mod alerts;
+mod archive;
 mod exec;
 mod fleet;
 mod load;
@@ -47,7 +49,7 @@ struct Options {
     /// Generate the synthetic KB here and keep it, instead of in a temp dir.
     keep: Option<PathBuf>,
     /// Only this group: `list`, `search`, `mcp`, `site`, `serve` (part of `site`), `exec`, `plain`,
-    /// `reliability`, `alerts` or `fleet`.
+    /// `reliability`, `alerts`, `fleet` or `archive`.
     only: Option<String>,
     /// How long the watch row measures `runbook watch`.
     watch_seconds: u64,
@@ -158,10 +160,15 @@ fn run() -> Result<(), String> {
         eprintln!("updated the alerts section of {}", opts.out.display());
         return Ok(());
     }
-    if opts.only.as_deref() == Some("fleet") {
+    if let Some(group @ ("fleet" | "archive")) = opts.only.as_deref() {
         // No synthetic KB either: its rows replace their old ones in the existing table.
-        let rows = fleet::rows(tmp.path(), opts.runs)?;
-        return update_report(&opts.out, "fleet", &rows, "", None)
+        let rows = if group == "fleet" {
+            fleet::rows(tmp.path(), opts.runs)?
+        } else {
+            // `--keep DIR` keeps the synthetic archive (DIR/archives) to time other builds on.
+            archive::rows(opts.keep.as_deref().unwrap_or(tmp.path()), opts.runs)?
+        };
+        return update_report(&opts.out, group, &rows, "", None)
             .map_err(|e| format!("writing {}: {e}", opts.out.display()));
     }
     let kb = opts.keep.clone().unwrap_or_else(|| tmp.path().join("kb"));
@@ -229,6 +236,9 @@ fn run() -> Result<(), String> {
     }
     if wanted("fleet") {
         rows.extend(fleet::rows(tmp.path(), opts.runs)?);
+    }
+    if wanted("archive") {
+        rows.extend(archive::rows(tmp.path(), opts.runs)?);
     }
     if wanted("plain") {
         rows.extend(plain::rows(tmp.path(), opts.runs, opts.corpus.as_deref())?);

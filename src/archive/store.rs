@@ -122,7 +122,32 @@ impl ArchivedRun {
     /// The runbook id its folder name ends with (`20261126T213000Z-cuda-304` → `cuda-304`),
     /// for records too damaged to say.
     pub fn runbook_from_name(&self) -> &str {
-        self.run_id.split_once('-').map(|(_, id)| id).unwrap_or(&self.run_id)
+        runbook_from_name(&self.run_id)
+    }
+}
+
+/// A run folder, listed but not read yet.
+#[derive(Debug, Clone)]
+pub struct RunFolder {
+    pub dir: PathBuf,
+    /// The folder name, which is the run id.
+    pub run_id: String,
+}
+
+impl RunFolder {
+    /// Reads its record.
+    pub fn read(&self) -> ArchivedRun {
+        ArchivedRun { dir: self.dir.clone(), run_id: self.run_id.clone(), record: read(&self.dir) }
+    }
+
+    /// When the run started, from the folder name.
+    pub fn started_from_name(&self) -> Option<jiff::Timestamp> {
+        started_from_name(&self.run_id)
+    }
+
+    /// The runbook id the folder name ends with, as [`file_safe`] wrote it.
+    pub fn runbook_from_name(&self) -> &str {
+        runbook_from_name(&self.run_id)
     }
 }
 
@@ -140,30 +165,56 @@ impl Archives {
         self.dir.join(run_id)
     }
 
-    /// Every run, newest first. Folders without `run.json` are not runs (`cycles/`, for one).
+    /// Every run, newest first, read. Folders without `run.json` are not runs (`cycles/`, for one).
     pub fn runs(&self) -> Vec<ArchivedRun> {
+        self.run_folders().iter().map(RunFolder::read).collect()
+    }
+
+    /// Every run folder, newest first, without reading a record: listing 50,000 runs costs a
+    /// directory read and a `stat` each, so callers read only the records they show.
+    pub fn run_folders(&self) -> Vec<RunFolder> {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return Vec::new();
         };
-        let mut runs: Vec<ArchivedRun> = entries
+        let mut folders: Vec<RunFolder> = entries
             .flatten()
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .filter(|e| e.path().join(RECORD_FILE).exists())
-            .map(|e| {
-                let dir = e.path();
-                let run_id = e.file_name().to_string_lossy().into_owned();
-                let record = read(&dir);
-                ArchivedRun { dir, run_id, record }
-            })
+            .map(|e| RunFolder { dir: e.path(), run_id: e.file_name().to_string_lossy().into_owned() })
             .collect();
         // Run ids start with a UTC timestamp, so name order is time order.
-        runs.sort_by(|a, b| b.run_id.cmp(&a.run_id));
-        runs
+        folders.sort_by(|a, b| b.run_id.cmp(&a.run_id));
+        folders
     }
 
-    /// One run, by id, unique id prefix, or `latest`.
+    /// The runs that started between `from` and `to` (inclusive), newest first, read. A run's
+    /// folder is named after its start, so only those folders are read; a folder whose name
+    /// tells no time is read too, and its record decides.
+    pub fn runs_started_between(&self, from: jiff::Timestamp, to: jiff::Timestamp) -> Vec<ArchivedRun> {
+        // Folder names keep whole seconds of the start.
+        let from = from - jiff::SignedDuration::from_secs(1);
+        self.run_folders()
+            .into_iter()
+            .filter(|folder| folder.started_from_name().is_none_or(|t| t >= from && t <= to))
+            .map(|folder| folder.read())
+            .collect()
+    }
+
+    /// The readable runs of one runbook, newest first, each read only when the iterator gets
+    /// to it: `--resume` and `--retry-failed` want the latest one that fits. Runs are found by
+    /// folder name, which ends with the runbook id.
+    pub fn records_of<'a>(&self, runbook_id: &'a str) -> impl Iterator<Item = (PathBuf, RunRecord)> + use<'a> {
+        let name = file_safe(runbook_id);
+        self.run_folders()
+            .into_iter()
+            .filter(move |folder| folder.runbook_from_name().eq_ignore_ascii_case(&name))
+            .filter_map(|folder| read(&folder.dir).ok().map(|record| (folder.dir, record)))
+            .filter(move |(_, record)| record.runbook.id == runbook_id)
+    }
+
+    /// One run, by id, unique id prefix, or `latest`; only its record is read.
     pub fn find(&self, query: &str) -> Result<ArchivedRun, FindRunError> {
-        find(self.runs(), query)
+        find(self.run_folders(), query).map(|folder| folder.read())
     }
 
     /// Every run's `run.json`, with its stamp, unread.
@@ -306,15 +357,20 @@ pub enum FindRunError {
 /// Runs named when a prefix matches several.
 const SHOWN_MATCHES: usize = 5;
 
+/// The runbook id a run folder's name ends with (`20261126T213000Z-cuda-304` → `cuda-304`).
+fn runbook_from_name(run_id: &str) -> &str {
+    run_id.split_once('-').map(|(_, id)| id).unwrap_or(run_id)
+}
+
 /// Finds a run among `runs` (newest first) by id, unique id prefix, or `latest`.
-fn find(mut runs: Vec<ArchivedRun>, query: &str) -> Result<ArchivedRun, FindRunError> {
+fn find(mut runs: Vec<RunFolder>, query: &str) -> Result<RunFolder, FindRunError> {
     if query == "latest" {
         return if runs.is_empty() { Err(FindRunError::NoRuns) } else { Ok(runs.swap_remove(0)) };
     }
     if let Some(exact) = runs.iter().position(|r| r.run_id == query) {
         return Ok(runs.swap_remove(exact));
     }
-    let mut matches: Vec<ArchivedRun> = runs.into_iter().filter(|r| r.run_id.starts_with(query)).collect();
+    let mut matches: Vec<RunFolder> = runs.into_iter().filter(|r| r.run_id.starts_with(query)).collect();
     match matches.len() {
         1 => Ok(matches.swap_remove(0)),
         0 => Err(FindRunError::NoSuchRun(query.to_string())),
@@ -351,6 +407,30 @@ mod tests {
         assert_eq!(started_from_name(&run_id(started, "x")), Some(started));
         assert_eq!(started_from_name("20261126T213000Z-cuda-304").unwrap().to_string(), "2026-11-26T21:30:00Z");
         assert!(started_from_name("cycles").is_none());
+    }
+
+    #[test]
+    fn a_period_reads_only_the_folders_named_in_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        for name in ["20261101T000000Z-a", "20261115T120000Z-b", "20261130T235959Z-a", "20261201T000001Z-a", "odd-name"]
+        {
+            std::fs::create_dir_all(tmp.path().join(name)).unwrap();
+            // Not a record: what is read says so, and what is not read cannot.
+            std::fs::write(tmp.path().join(name).join(RECORD_FILE), "{").unwrap();
+        }
+        std::fs::create_dir_all(tmp.path().join("cycles")).unwrap();
+        let archives = Archives::new(tmp.path());
+        let names = |runs: Vec<ArchivedRun>| runs.into_iter().map(|r| r.run_id).collect::<Vec<_>>();
+        let from = "2026-11-15T12:00:00Z".parse().unwrap();
+        let to = "2026-11-30T23:59:59Z".parse().unwrap();
+        assert_eq!(
+            names(archives.runs_started_between(from, to)),
+            ["odd-name", "20261130T235959Z-a", "20261115T120000Z-b"]
+        );
+        let folders: Vec<String> = archives.run_folders().into_iter().map(|f| f.run_id).collect();
+        assert_eq!(folders.len(), 5, "cycles/ has no record: {folders:?}");
+        assert_eq!(archives.records_of("a").count(), 0, "damaged records are not runs to resume");
+        assert_eq!(archives.find("20261115").unwrap().run_id, "20261115T120000Z-b");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use super::Context;
 use super::output::{self, BOLD, DIM, GREEN, RED, YELLOW, paint};
 use crate::archive::period;
-use crate::archive::store::{ArchivedRun, Archives};
+use crate::archive::store::{ArchivedRun, Archives, RunFolder};
 use crate::archive::views::ArchiveRow;
 use crate::cli::error::{Error, Result, exit};
 use crate::record::{RunRecord, Verdict};
@@ -62,6 +62,12 @@ struct ListArgs {
     /// What to list: runs (default) or cycle reports
     #[arg(long, value_enum, default_value = "run")]
     kind: ListKind,
+    /// Runs per page, newest first; 0 lists them all (default: 50, and all with --json)
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Which page of --limit runs: 1 is the newest
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    page: u64,
     /// Print JSON
     #[arg(long)]
     json: bool,
@@ -189,17 +195,16 @@ fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
         None => None,
     };
     let archives = archives(ctx)?;
-    let runs = archives.runs();
-    let selected: Vec<&ArchivedRun> = runs
-        .iter()
-        .filter(|run| match (&args.runbook, &run.record) {
-            (Some(id), Ok(record)) => record.runbook.id.eq_ignore_ascii_case(id),
-            (Some(id), Err(_)) => run.runbook_from_name().eq_ignore_ascii_case(&file_safe(id)),
-            (None, _) => true,
-        })
-        .filter(|run| verdict.is_none_or(|v| run.record.as_ref().is_ok_and(|r| r.verdict == v)))
-        .filter(|run| hosts.as_ref().is_none_or(|names| run.record.as_ref().is_ok_and(|r| ran_on(r, names))))
-        .collect();
+    // The terminal shows a page; JSON is for programs, which get every run unless they page.
+    let limit = match args.limit {
+        Some(0) => usize::MAX,
+        Some(n) => n,
+        None if args.json && args.page == 1 => usize::MAX,
+        None => DEFAULT_PAGE,
+    };
+    let filter = RunFilter { runbook: args.runbook.as_deref(), verdict, hosts: hosts.as_deref() };
+    let page = select_page(archives.run_folders(), &filter, limit, args.page);
+    let selected: Vec<&ArchivedRun> = page.runs.iter().collect();
     let mut out = output::stdout(ctx.color);
     let io = |e| Error::io("stdout", e);
     if args.json {
@@ -207,7 +212,7 @@ fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
             selected.iter().map(|run| Row { row: ArchiveRow::new(run), path: run.dir.display().to_string() }).collect();
         serde_json::to_writer(&mut out, &rows)?;
         writeln!(out).map_err(io)?;
-    } else if selected.is_empty() {
+    } else if selected.is_empty() && page.first == 0 {
         writeln!(out, "no runs in {}", archives.dir().display()).map_err(io)?;
     } else {
         let width = selected.iter().map(|r| r.run_id.len()).max().unwrap_or(0);
@@ -227,7 +232,97 @@ fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
         }
     }
     out.flush().map_err(io)?;
+    if let Some(more) = page.more_text(args.page)
+        && !ctx.quiet
+    {
+        let _ = writeln!(output::stderr(ctx.color), "{}", paint(DIM, more));
+    }
     Ok(exit::OK)
+}
+
+/// Runs the terminal listing shows at once.
+const DEFAULT_PAGE: usize = 50;
+
+/// What `archive list` keeps.
+struct RunFilter<'a> {
+    runbook: Option<&'a str>,
+    verdict: Option<Verdict>,
+    hosts: Option<&'a [String]>,
+}
+
+impl RunFilter<'_> {
+    /// Whether the folder name can be of a wanted run: runs are named after their runbook.
+    fn may_match(&self, folder: &RunFolder) -> bool {
+        self.runbook.is_none_or(|id| folder.runbook_from_name().eq_ignore_ascii_case(&file_safe(id)))
+    }
+
+    /// Whether only the record can tell (so records are read to skip earlier pages).
+    fn reads_records(&self) -> bool {
+        self.verdict.is_some() || self.hosts.is_some()
+    }
+
+    fn matches(&self, run: &ArchivedRun) -> bool {
+        let runbook = match (self.runbook, &run.record) {
+            (Some(id), Ok(record)) => record.runbook.id.eq_ignore_ascii_case(id),
+            (Some(id), Err(_)) => run.runbook_from_name().eq_ignore_ascii_case(&file_safe(id)),
+            (None, _) => true,
+        };
+        runbook
+            && self.verdict.is_none_or(|v| run.record.as_ref().is_ok_and(|r| r.verdict == v))
+            && self.hosts.is_none_or(|names| run.record.as_ref().is_ok_and(|r| ran_on(r, names)))
+    }
+}
+
+/// One page of the matching runs, newest first.
+struct Page {
+    runs: Vec<ArchivedRun>,
+    /// Where the page starts among the matches (0-based).
+    first: usize,
+    /// How many runs match, when that is known without reading every record.
+    total: Option<usize>,
+    /// Whether runs match beyond this page.
+    more: bool,
+}
+
+impl Page {
+    /// The line under a page that is not everything: where it is, and how to see the rest.
+    fn more_text(&self, page: u64) -> Option<String> {
+        if !self.more && self.first == 0 {
+            return None;
+        }
+        let shown = if self.runs.is_empty() {
+            "no runs on this page".to_string()
+        } else {
+            format!("runs {}–{}", self.first + 1, self.first + self.runs.len())
+        };
+        let of = self.total.map(|t| format!(" of {}", crate::util::text::thousands(t))).unwrap_or_default();
+        let next = if self.more { format!("; older: --page {}, all: --limit 0", page + 1) } else { String::new() };
+        Some(format!("{shown}{of}, newest first{next}"))
+    }
+}
+
+/// Reads only the records it must: those of the page, and, for filters on what only a record
+/// says (verdict, host), those before it.
+fn select_page(folders: Vec<RunFolder>, filter: &RunFilter, limit: usize, page: u64) -> Page {
+    let candidates: Vec<RunFolder> = folders.into_iter().filter(|f| filter.may_match(f)).collect();
+    let skip = usize::try_from(page - 1).unwrap_or(usize::MAX).saturating_mul(limit);
+    if !filter.reads_records() {
+        let total = candidates.len();
+        let runs: Vec<ArchivedRun> = candidates
+            .into_iter()
+            .skip(skip)
+            .take(limit)
+            .map(|folder| folder.read())
+            .filter(|run| filter.matches(run))
+            .collect();
+        let more = skip.saturating_add(limit) < total;
+        return Page { runs, first: skip.min(total), total: Some(total), more };
+    }
+    let mut matching = candidates.into_iter().map(|folder| folder.read()).filter(|run| filter.matches(run));
+    let before = matching.by_ref().take(skip).count();
+    let runs: Vec<ArchivedRun> = matching.by_ref().take(limit).collect();
+    let more = matching.next().is_some();
+    Page { first: before, total: None, more, runs }
 }
 
 /// The host names a `--host` pattern names (`gpu[01-04]`, `a,b`).

@@ -62,7 +62,7 @@ pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
         generated_at: now,
         archives: archives.dir(),
     };
-    let report = cycle::build(&kb, &archives.runs(), &request);
+    let report = cycle::build(&kb, &archives.runs_started_between(from, to), &request);
     let mut stderr = output::stderr(ctx.color);
     for warning in &report.warnings {
         let _ = writeln!(stderr, "{} {warning}", paint(YELLOW, "warning:"));

@@ -163,16 +163,15 @@ pub(crate) fn carry_over(
     body: &Body,
     opts: &ExecOptions,
 ) -> Result<(Vec<Option<StepRecord>>, String), Invalid> {
-    let runs = Archives::new(&opts.archives_dir).runs();
     let from_dir = match &opts.resume_from {
         Some(dir) => {
             Some(crate::archive::store::read(dir).map_err(|why| invalid(format!("cannot resume: {why}"), None))?)
         }
         None => None,
     };
+    let latest = || Archives::new(&opts.archives_dir).records_of(&rb.id).next().map(|(_, record)| record);
     let previous = from_dir
-        .as_ref()
-        .or_else(|| runs.iter().filter_map(|r| r.record.as_ref().ok()).find(|r| r.runbook.id == rb.id))
+        .or_else(latest)
         .ok_or_else(|| invalid(format!("nothing to resume: no earlier run of {}", rb.id), None))?;
     if matches!(previous.verdict, Verdict::Passed | Verdict::Warning) {
         return Err(invalid(
@@ -180,7 +179,7 @@ pub(crate) fn carry_over(
             Some(format!("run it again with `runbook exec {}`", rb.id)),
         ));
     }
-    refuse_edited_blocks(rb, body, previous)?;
+    refuse_edited_blocks(rb, body, &previous)?;
     if previous.runbook.sha256 != body.sha256 {
         return Err(invalid(
             format!("{} changed since run {}: resuming would mix two versions of it", rb.id, previous.run_id),

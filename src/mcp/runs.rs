@@ -4,9 +4,10 @@
 use super::args::{DEFAULT_RUNS, GetRunArgs, ListRunsArgs, MAX_RUNS};
 use super::error::ToolError;
 use super::knowledge::find;
-use crate::archive::store::{ArchivedRun, Archives, RecordError};
+use crate::archive::store::{ArchivedRun, Archives, RecordError, RunFolder};
 use crate::model::Kb;
 use crate::record::Verdict;
+use crate::util::text::file_safe;
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -27,14 +28,29 @@ pub(super) fn list(kb: &Kb, archives: &Path, args: ListRunsArgs) -> Result<Value
         None => None,
     };
     let verdict = args.verdict.map(Verdict::from);
-    let runs = Archives::new(archives).runs();
-    let selected: Vec<&ArchivedRun> = runs
-        .iter()
-        .filter(|run| runbook.as_deref().is_none_or(|id| ran(run, id)))
-        .filter(|run| verdict.is_none_or(|v| run.record.as_ref().is_ok_and(|r| r.verdict == v)))
+    // Folders are named after their runbook: only theirs are read, and without a verdict to
+    // check, only the ones shown.
+    let candidates: Vec<RunFolder> = Archives::new(archives)
+        .run_folders()
+        .into_iter()
+        .filter(|folder| runbook.as_deref().is_none_or(|id| named_for(folder, id)))
         .collect();
-    let rows: Vec<Value> = selected.iter().take(limit).map(|run| row(run)).collect();
-    Ok(json!({"total": selected.len(), "shown": rows.len(), "runs": rows}))
+    let wanted = |run: &ArchivedRun| {
+        runbook.as_deref().is_none_or(|id| ran(run, id))
+            && verdict.is_none_or(|v| run.record.as_ref().is_ok_and(|r| r.verdict == v))
+    };
+    let (total, shown): (usize, Vec<ArchivedRun>) = if verdict.is_none() {
+        (candidates.len(), candidates.into_iter().take(limit).map(|folder| folder.read()).filter(wanted).collect())
+    } else {
+        let selected: Vec<ArchivedRun> = candidates.into_iter().map(|folder| folder.read()).filter(wanted).collect();
+        (selected.len(), selected.into_iter().take(limit).collect())
+    };
+    let rows: Vec<Value> = shown.iter().map(row).collect();
+    Ok(json!({"total": total, "shown": rows.len(), "runs": rows}))
+}
+
+fn named_for(folder: &RunFolder, id: &str) -> bool {
+    folder.runbook_from_name().eq_ignore_ascii_case(&file_safe(id))
 }
 
 fn ran(run: &ArchivedRun, id: &str) -> bool {
@@ -45,7 +61,7 @@ fn ran(run: &ArchivedRun, id: &str) -> bool {
 }
 
 fn has_runs_of(archives: &Path, id: &str) -> bool {
-    Archives::new(archives).runs().iter().any(|run| ran(run, id))
+    Archives::new(archives).run_folders().iter().any(|folder| named_for(folder, id))
 }
 
 /// One run as a row: what `archive list --json` says, plus its trigger and diagnosis.
@@ -82,7 +98,7 @@ pub(super) fn get(archives: &Path, args: GetRunArgs) -> Result<Value, ToolError>
     let archives = Archives::new(archives);
     let run = archives.find(args.run_id.trim()).map_err(|message| {
         // A prefix shared by several runs already lists them; a miss gets the closest ids.
-        let runs = archives.runs();
+        let runs = archives.run_folders();
         let missed = !runs.iter().any(|r| r.run_id.starts_with(args.run_id.trim()));
         let ids = runs.iter().map(|r| r.run_id.as_str()).filter(|_| missed);
         let suggestions = crate::util::suggest::ranked(&args.run_id, ids, 3).into_iter().map(str::to_string).collect();

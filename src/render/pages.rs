@@ -16,6 +16,23 @@ use minijinja::Value;
 use serde::Serialize;
 use std::collections::HashMap;
 
+/// Runs on one page of `/archives/`: a page of 50,000 runs would be megabytes.
+pub(crate) const RUNS_PER_PAGE: usize = 100;
+
+/// Where a page of runs is among the others.
+#[derive(Serialize)]
+struct Pager {
+    page: usize,
+    pages: usize,
+    /// Its runs' places, 1-based.
+    first: usize,
+    last: usize,
+    total: String,
+    newer: Option<String>,
+    older: Option<String>,
+    oldest: Option<String>,
+}
+
 /// One page of the site.
 #[derive(Debug, Clone)]
 pub(crate) enum Page {
@@ -24,7 +41,8 @@ pub(crate) enum Page {
     Tags,
     /// By lowercase tag.
     Tag(String),
-    Archives,
+    /// A page of the runs, newest first: 1 is `/archives/`.
+    Archives(usize),
     Run(usize),
     Cycles,
     Cycle(usize),
@@ -63,7 +81,10 @@ impl Site {
         for key in self.tags.keys() {
             pages.push((format!("tags/{key}/"), Page::Tag(key.clone())));
         }
-        pages.push(("archives/".into(), Page::Archives));
+        pages.push(("archives/".into(), Page::Archives(1)));
+        for page in 2..=self.runs_pages() {
+            pages.push((format!("archives/page/{page}/"), Page::Archives(page)));
+        }
         for (i, run) in self.runs.iter().enumerate() {
             pages.push((format!("archives/{}/", run.run_id), Page::Run(i)));
         }
@@ -88,14 +109,17 @@ impl Site {
             None => match trimmed {
                 "" => Some(Page::Index),
                 "tags" => Some(Page::Tags),
-                "archives" => Some(Page::Archives),
+                "archives" => Some(Page::Archives(1)),
                 "cycles" if !self.cycles.is_empty() => Some(Page::Cycles),
                 "search" => Some(Page::Search { query: String::new(), results: None }),
                 _ => None,
             },
             Some(("runbooks", id)) => self.kb.by_id(id).map(Page::Runbook),
             Some(("tags", tag)) => self.tags.contains_key(&tag.to_lowercase()).then(|| Page::Tag(tag.to_lowercase())),
-            Some(("archives", run)) => self.run_index(run).map(Page::Run),
+            Some(("archives", rest)) => match rest.strip_prefix("page/") {
+                Some(n) => n.parse().ok().filter(|n| (2..=self.runs_pages()).contains(n)).map(Page::Archives),
+                None => self.run_index(rest).map(Page::Run),
+            },
             Some(("cycles", name)) => self.cycle_index(name).map(Page::Cycle),
             _ => None,
         };
@@ -114,7 +138,7 @@ impl Site {
             Page::Runbook(i) => return self.runbook_page(*i),
             Page::Tags => self.tags_page()?,
             Page::Tag(key) => self.tag_page(key)?,
-            Page::Archives => self.archives_page()?,
+            Page::Archives(n) => self.archives_page(*n)?,
             Page::Run(i) => self.run_page(*i)?,
             Page::Cycles => self.templates.render("cycles.html", crate::ctx! { cycles => self.cycle_links() })?,
             Page::Cycle(i) => self.cycle_page(*i)?,
@@ -239,11 +263,9 @@ impl Site {
             return Err(err);
         }
         let toc = toc(outline);
-        let runs: Vec<RunBadge> =
-            self.runs_of(&rb.id).iter().take(5).map(|&r| RunBadge::new(&self.urls, &self.runs[r])).collect();
+        let runs: Vec<RunBadge> = self.runs_of(&rb.id).take(5).map(|run| RunBadge::new(&self.urls, &run)).collect();
         // The latest run an alert started, among the recent ones.
-        let auto_diagnosis =
-            self.runs_of(&rb.id).iter().take(50).find_map(|&r| AutoDiagnosis::of(&self.urls, &self.runs[r]));
+        let auto_diagnosis = self.runs_of(&rb.id).take(50).find_map(|run| AutoDiagnosis::of(&self.urls, &run));
         let backlinks = self.backlinks(idx);
         let plain = body.as_ref().filter(|_| rb.is_document()).and_then(|b| PlainHint::of(&self.kb, rb, b));
         let diagnoses = body.as_ref().map(|b| self.diagnosis_cards(rb, b)).unwrap_or_default();
@@ -300,15 +322,37 @@ impl Site {
         self.templates.render("tag.html", crate::ctx! { tag => group.name, runbooks => rows })
     }
 
-    fn archives_page(&self) -> Result<String, RenderError> {
+    /// Pages of runs: at least one, which says when there are none.
+    pub(crate) fn runs_pages(&self) -> usize {
+        self.runs.len().div_ceil(RUNS_PER_PAGE).max(1)
+    }
+
+    fn archives_page(&self, page: usize) -> Result<String, RenderError> {
         let known = |id: &str| self.knows_runbook(id);
-        let runs: Vec<RunRow> = self.runs.iter().map(|r| RunRow::new(&self.urls, r, &known)).collect();
-        self.templates.render("archives.html", crate::ctx! { runs => runs, cycles => self.cycle_links() })
+        let first = (page - 1) * RUNS_PER_PAGE;
+        let runs: Vec<RunRow> = self.runs[first.min(self.runs.len())..]
+            .iter()
+            .take(RUNS_PER_PAGE)
+            .map(|folder| RunRow::new(&self.urls, &folder.read(), &known))
+            .collect();
+        let pages = self.runs_pages();
+        let pager = (pages > 1).then(|| Pager {
+            page,
+            pages,
+            first: first + 1,
+            last: first + runs.len(),
+            total: crate::util::text::thousands(self.runs.len()),
+            newer: (page > 1).then(|| self.urls.runs_page(page - 1)),
+            older: (page < pages).then(|| self.urls.runs_page(page + 1)),
+            oldest: (page < pages).then(|| self.urls.runs_page(pages)),
+        });
+        self.templates
+            .render("archives.html", crate::ctx! { runs => runs, pager => pager, cycles => self.cycle_links() })
     }
 
     fn run_page(&self, index: usize) -> Result<String, RenderError> {
         let known = |id: &str| self.knows_runbook(id);
-        let run = RunView::new(&self.urls, &self.runs[index], &known);
+        let run = RunView::new(&self.urls, &self.run(index), &known);
         self.templates.render("run.html", crate::ctx! { run => run })
     }
 

@@ -7,8 +7,9 @@ use super::error::RenderError;
 use super::templates::Templates;
 use super::url::Urls;
 use super::views::{RunbookRow, SiteGlobals};
-use crate::archive::store::{ArchivedRun, Archives, Cycle};
+use crate::archive::store::{ArchivedRun, Archives, Cycle, RunFolder};
 use crate::model::{Kb, RunbookIdx};
+use crate::util::text::file_safe;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
@@ -31,8 +32,9 @@ pub(crate) struct TagGroup {
 pub(crate) struct Site {
     pub kb: Kb,
     pub urls: Urls,
-    /// Newest first.
-    pub runs: Vec<ArchivedRun>,
+    /// Newest first, unread: a page reads the records it shows, so a year of runs costs a
+    /// directory listing to load, not 50,000 records in memory.
+    pub runs: Vec<RunFolder>,
     pub cycles: Vec<Cycle>,
     pub assets: Arc<Assets>,
     /// Categories in `runbook.toml` order, then alphabetically, with their runbooks by path.
@@ -41,7 +43,7 @@ pub(crate) struct Site {
     pub tags: BTreeMap<String, TagGroup>,
     pub(super) templates: Templates,
     run_ids: HashMap<String, usize>,
-    /// Lowercase runbook id → its runs, newest first.
+    /// Runbook id as folder names spell it, lowercase → its runs, newest first.
     runs_of: HashMap<String, Vec<usize>>,
 }
 
@@ -54,7 +56,7 @@ impl Site {
             Mode::Served { .. } => Urls::new(None),
         };
         let title = kb.config.title.clone().unwrap_or_else(|| "Runbooks".to_string());
-        let runs = archives.runs();
+        let runs = archives.run_folders();
         let cycles = archives.cycles();
         let root = kb.source.root().map(Path::to_path_buf);
         let mut templates = Templates::new(root.clone());
@@ -63,11 +65,7 @@ impl Site {
         let run_ids = runs.iter().enumerate().map(|(i, r)| (r.run_id.clone(), i)).collect();
         let mut runs_of: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, run) in runs.iter().enumerate() {
-            let id = match &run.record {
-                Ok(record) => record.runbook.id.to_lowercase(),
-                Err(_) => continue,
-            };
-            runs_of.entry(id).or_default().push(i);
+            runs_of.entry(run.runbook_from_name().to_lowercase()).or_default().push(i);
         }
         let mut tags: BTreeMap<String, TagGroup> = BTreeMap::new();
         for (idx, rb) in kb.iter() {
@@ -106,22 +104,28 @@ impl Site {
         self.cycles.iter().position(|c| c.name == name)
     }
 
-    /// Runs of a runbook, newest first.
-    pub(crate) fn runs_of(&self, id: &str) -> &[usize] {
-        self.runs_of.get(&id.to_lowercase()).map(Vec::as_slice).unwrap_or_default()
+    /// Runs of a runbook, newest first, read one by one: its folders are named after it, and
+    /// a record that says another runbook (a folder renamed by hand) is left out.
+    pub(crate) fn runs_of<'a>(&'a self, id: &'a str) -> impl Iterator<Item = ArchivedRun> + 'a {
+        let folders = self.runs_of.get(&file_safe(id).to_lowercase()).map(Vec::as_slice).unwrap_or_default();
+        folders.iter().map(|&i| self.runs[i].read()).filter(move |run| {
+            run.record.as_ref().is_err() || run.record.as_ref().is_ok_and(|r| r.runbook.id.eq_ignore_ascii_case(id))
+        })
     }
 
-    /// The latest run of every runbook that has one, by runbook id as the runs recorded it.
-    pub(crate) fn latest_runs(&self) -> impl Iterator<Item = (&str, &ArchivedRun)> {
-        self.runs_of.values().filter_map(|list| list.first()).filter_map(|&i| {
-            let run = &self.runs[i];
-            run.record.as_ref().ok().map(|r| (r.runbook.id.as_str(), run))
-        })
+    /// One run, read.
+    pub(crate) fn run(&self, index: usize) -> ArchivedRun {
+        self.runs[index].read()
+    }
+
+    /// The latest readable run of every runbook that has one.
+    pub(crate) fn latest_runs(&self) -> impl Iterator<Item = ArchivedRun> + '_ {
+        self.runs_of.values().filter_map(|list| list.iter().map(|&i| self.run(i)).find(|run| run.record.is_ok()))
     }
 
     pub(crate) fn row(&self, idx: RunbookIdx) -> RunbookRow {
         let rb = &self.kb[idx];
-        let last = self.runs_of(&rb.id).first().map(|&r| super::views::RunBadge::new(&self.urls, &self.runs[r]));
+        let last = self.runs_of(&rb.id).next().map(|run| super::views::RunBadge::new(&self.urls, &run));
         RunbookRow::new(&self.urls, rb, last)
     }
 

@@ -41,6 +41,14 @@ impl Urls {
         format!("{}archives/{}/", self.base, encode_segment(run_id))
     }
 
+    /// The runs, a page at a time: `/archives/` is the newest, `/archives/page/2/` the next.
+    pub(crate) fn runs_page(&self, page: usize) -> String {
+        match page {
+            0 | 1 => format!("{}archives/", self.base),
+            n => format!("{}archives/page/{n}/", self.base),
+        }
+    }
+
     pub(crate) fn cycle(&self, name: &str) -> String {
         format!("{}cycles/{}/", self.base, encode_segment(name))
     }

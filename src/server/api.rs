@@ -6,7 +6,7 @@ use super::pages::run_search;
 use super::query::{API_LIMIT, Params, search_request};
 use super::respond::{self, json, json_error};
 use super::state::AppState;
-use crate::archive::store::RecordError;
+use crate::archive::store::{ArchivedRun, RecordError};
 use crate::archive::views::ArchiveRow;
 use crate::model::views::RunbookView;
 use crate::model::{ListRow, Lookup};
@@ -33,14 +33,14 @@ struct RunbookListing<'a> {
     #[serde(flatten)]
     row: ListRow<'a>,
     url: String,
-    last_run: Option<LastRun<'a>>,
+    last_run: Option<LastRun>,
 }
 
 #[derive(Serialize)]
-struct LastRun<'a> {
-    run_id: &'a str,
+struct LastRun {
+    run_id: String,
     verdict: &'static str,
-    started_at: &'a str,
+    started_at: String,
     url: String,
 }
 
@@ -53,13 +53,13 @@ pub(super) async fn runbooks(State(state): State<Arc<AppState>>) -> Response {
         .map(|rb| RunbookListing {
             row: ListRow::new(rb),
             url: site.urls.runbook(&rb.id),
-            last_run: site.runs_of(&rb.id).first().and_then(|&i| {
-                let run = &site.runs[i];
-                run.record.as_ref().ok().map(|r| LastRun {
-                    run_id: &run.run_id,
+            last_run: site.runs_of(&rb.id).next().and_then(|run| {
+                let url = site.urls.run(&run.run_id);
+                run.record.ok().map(|r| LastRun {
+                    run_id: r.run_id,
                     verdict: r.verdict.as_str(),
-                    started_at: &r.started_at,
-                    url: site.urls.run(&run.run_id),
+                    started_at: r.started_at,
+                    url,
                 })
             }),
         })
@@ -108,10 +108,16 @@ struct RunListing<'a> {
     url: String,
 }
 
-pub(super) async fn archives(State(state): State<Arc<AppState>>) -> Response {
+/// Every run, newest first; `?limit=N&page=K` pages them (lenient, like every query here: a
+/// limit or page that is not a positive number is ignored).
+pub(super) async fn archives(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
     let site = state.site();
-    let rows: Vec<RunListing> = site
-        .runs
+    let params = Params::parse(query.as_deref());
+    let positive = |key: &str| params.get(key).and_then(|v| v.trim().parse::<usize>().ok()).filter(|&n| n > 0);
+    let limit = positive("limit").unwrap_or(usize::MAX);
+    let skip = positive("page").map_or(0, |page| (page - 1).saturating_mul(limit));
+    let runs: Vec<ArchivedRun> = site.runs.iter().skip(skip).take(limit).map(|f| f.read()).collect();
+    let rows: Vec<RunListing> = runs
         .iter()
         .map(|run| RunListing {
             row: ArchiveRow { error: run.record.as_ref().err().map(RecordError::cause), ..ArchiveRow::new(run) },

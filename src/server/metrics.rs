@@ -151,9 +151,10 @@ fn write_kb(out: &mut String, site: &Site) {
 
 /// Gauges of the latest run of every runbook, in the order of their ids.
 fn write_latest_runs(out: &mut String, site: &Site) {
-    let mut latest: Vec<(&str, &crate::record::RunRecord, &str)> = site
-        .latest_runs()
-        .filter_map(|(id, run)| run.record.as_ref().ok().map(|r| (id, r, run.run_id.as_str())))
+    let runs: Vec<crate::archive::store::ArchivedRun> = site.latest_runs().collect();
+    let mut latest: Vec<(&str, &crate::record::RunRecord, &str)> = runs
+        .iter()
+        .filter_map(|run| run.record.as_ref().ok().map(|r| (r.runbook.id.as_str(), r, run.run_id.as_str())))
         .collect();
     latest.sort_by(|a, b| a.0.cmp(b.0));
     write_verdicts(out, &latest);

@@ -40,6 +40,19 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// A duration in milliseconds as people read it: `850 ms`, `2.5 s`, `3m 20s`.
+/// A count with thousands separators: `50,000`.
+pub(crate) fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 pub(crate) fn duration(ms: u64) -> String {
     if ms < 1000 {
         format!("{ms} ms")
@@ -73,6 +86,15 @@ pub(crate) fn title_slug(title: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(super::thousands(0), "0");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(1000), "1,000");
+        assert_eq!(super::thousands(50_000), "50,000");
+        assert_eq!(super::thousands(1_234_567), "1,234,567");
+    }
+
     use super::*;
 
     #[test]

@@ -234,12 +234,10 @@ fn choose_hosts(ctx: &Context, args: &FleetArgs) -> Result<Vec<HostSpec>> {
 /// The hosts that did not pass in the runbook's latest fleet run, as they were reached then.
 fn failed_last_time(request: &crate::exec::engine::RunRequest) -> Result<Vec<HostSpec>> {
     let id = &request.runbook.id;
-    let runs = crate::archive::store::Archives::new(&request.options.archives_dir).runs();
-    let last = runs
-        .iter()
-        .filter_map(|r| r.record.as_ref().ok())
-        .find(|r| r.runbook.id == *id && r.fleet.is_some())
-        .and_then(|r| Some((r.run_id.clone(), r.fleet.clone()?)));
+    let last = crate::archive::store::Archives::new(&request.options.archives_dir)
+        .records_of(id)
+        .find(|(_, r)| r.fleet.is_some())
+        .and_then(|(_, r)| Some((r.run_id, r.fleet?)));
     let Some((run_id, fleet)) = last else {
         return Err(Error::Invalid {
             message: format!("nothing to retry: no earlier fleet run of {id}"),

@@ -216,15 +216,10 @@ fn resumed_run(ctx: &Context, kb: &Kb, rb: &Runbook, query: &str, fleet: bool) -
     let archives = crate::archive::store::Archives::new(kb.archives_dir(ctx.archives.as_deref()));
     let invalid = |message: String, hint: Option<String>| Error::Invalid { message, hint };
     let found = if query.is_empty() {
-        archives
-            .runs()
-            .into_iter()
-            .filter_map(|run| run.record.ok().map(|record| (run.dir, record)))
-            .find(|(_, record)| record.runbook.id == rb.id && (!fleet || record.fleet.is_some()))
-            .ok_or_else(|| {
-                let kind = if fleet { "fleet run" } else { "run" };
-                invalid(format!("nothing to resume: no earlier {kind} of {}", rb.id), None)
-            })?
+        archives.records_of(&rb.id).find(|(_, record)| !fleet || record.fleet.is_some()).ok_or_else(|| {
+            let kind = if fleet { "fleet run" } else { "run" };
+            invalid(format!("nothing to resume: no earlier {kind} of {}", rb.id), None)
+        })?
     } else {
         let run = archives.find(query).map_err(|e| {
             invalid(format!("cannot resume: {e}"), Some("`runbook archive list` shows the runs".into()))
