@@ -97,14 +97,14 @@
           ranked.forEach(function (e) {
             var docs = byChunk.get(Math.floor(e[0] / m.chunk));
             var entry = docs.s[e[0] % m.chunk];
-            var runbook = docs.r[entry[0]];
-            var url = entry[1] ? runbook[0] + "#" + entry[1] : runbook[0];
+            var owner = docs.r[entry[0]];
+            var url = entry[1] ? owner[0] + "#" + entry[1] : owner[0];
             var page = byRunbook.get(entry[0]);
             if (page) { page.more.push({ heading: entry[2], anchor: entry[1], url: url, score: e[1] }); return; }
             if (hits.length >= limit) { return; }
             page = {
-              kind: "runbook",
-              title: runbook[1],
+              kind: owner[2] || "runbook",
+              title: owner[1],
               heading: entry[2],
               anchor: entry[1],
               url: url,

@@ -291,6 +291,11 @@ fn browser_on_the_static_build() {
         browser.client().goto(&format!("{base}/search/?q=error+304")).await.expect("search page");
         let hit = browser.client().wait().at_most(WAIT).for_element(Locator::Css("#search-results .hit a")).await;
         assert!(hit.expect("full results").text().await.expect("text").contains("GPU notes"));
+        // Cycle reports and runs are in the static index too, and their hits lead to their pages.
+        browser.client().goto(&format!("{base}/search/?q=readiness")).await.expect("search page");
+        let hit = browser.client().wait().at_most(WAIT).for_element(Locator::Css("#search-results .hit a")).await;
+        let href = hit.expect("a cycle report hit").attr("href").await.expect("href");
+        assert_eq!(href.as_deref(), Some("/cycles/2026-w01/"));
         browser.close().await;
     });
 }

@@ -206,3 +206,64 @@ fn a_triggered_run_page_shows_its_trigger_escaped() {
     assert!(run.contains("<dt>receiver</dt><dd>oncall</dd>"), "{run}");
     assert!(run.contains("instance=&lt;script&gt;window.__xss=9&lt;/script&gt;"), "{run}");
 }
+
+/// The pages the static search index gives for one term, as `site/search.js` looks them up:
+/// the term's shard, its sections, their chunks' pages. `[url, title, kind]` each.
+fn static_search(public: &Path, term: &str) -> Vec<serde_json::Value> {
+    let json = |path: &Path| -> serde_json::Value { serde_json::from_str(&read(path)).unwrap() };
+    let meta = json(&public.join("search-index/meta.json"));
+    let chunk = meta["chunk"].as_u64().unwrap();
+    let prefix: String = term.chars().take(2).collect();
+    let shard_name: String = prefix.bytes().map(|b| format!("{b:02x}")).collect();
+    let shard = public.join(format!("search-index/t-{shard_name}.json"));
+    if !shard.is_file() {
+        return Vec::new();
+    }
+    let postings = &json(&shard)[term];
+    let mut sections: Vec<u64> = Vec::new();
+    for list in postings.as_array().into_iter().flatten() {
+        let mut at = 0;
+        for delta in list.as_array().unwrap() {
+            at += delta.as_u64().unwrap();
+            sections.push(at);
+        }
+    }
+    sections.sort_unstable();
+    sections.dedup();
+    sections
+        .iter()
+        .map(|n| {
+            let docs = json(&public.join(format!("search-index/d-{}.json", n / chunk)));
+            let owner = docs["s"][(n % chunk) as usize][0].as_u64().unwrap();
+            docs["r"][owner.to_string()].clone()
+        })
+        .collect()
+}
+
+#[test]
+fn the_static_search_finds_runs_and_cycle_reports_too() {
+    let ran = kb()
+        .file(
+            "runbooks/operations/store.md",
+            "# Model store\n\n```yaml step\nid: room\nrun: exit 1\n```\n\n```yaml diagnosis\nid: full\nwhen: steps.room.status == \"failed\"\ncause: The quokka store is full\nseverity: critical\n```\n",
+        )
+        .args(["exec", "store", "--quiet"])
+        .status(1)
+        .run();
+    build(ran.path(), "public");
+    let public = ran.path().join("public");
+    let run = run_id(ran.path());
+    let found = static_search(&public, "quokka");
+    let kinds: Vec<(&str, &str)> = found.iter().map(|p| (p[0].as_str().unwrap(), p[2].as_str().unwrap())).collect();
+    assert!(kinds.contains(&("/runbooks/store/", "runbook")), "{found:?}");
+    let run_url = format!("/archives/{run}/");
+    assert!(kinds.contains(&(run_url.as_str(), "archive")), "the run's diagnosis is found: {found:?}");
+    let run_page = found.iter().find(|p| p[2] == "archive").unwrap();
+    assert!(run_page[1].as_str().unwrap().starts_with("Run of Model store · failed · "), "{run_page}");
+    let found = static_search(&public, "readiness");
+    assert!(
+        found.iter().any(|p| p[0] == "/cycles/2026-w01/" && p[2] == "cycle" && p[1] == "Week 1 readiness"),
+        "{found:?}"
+    );
+    assert!(static_search(&public, "nothingsuchword").is_empty());
+}

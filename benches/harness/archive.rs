@@ -158,5 +158,102 @@ pub fn rows(scratch: &Path, runs: usize) -> Result<Vec<Row>, String> {
             budget: Budget::Wall(Duration::from_secs(1)),
         });
     }
+    rows.extend(serve_rows(&kb, &archives, runs, &input)?);
     Ok(rows)
+}
+
+/// `runbook serve` over the archive: from its start to the first runs page, and a page deep in
+/// the year (both rendered on that first request), with the server's memory after them.
+fn serve_rows(kb: &Path, archives: &Path, runs: usize, input: &str) -> Result<Vec<Row>, String> {
+    eprintln!("runbook serve over the archive…");
+    let last_page = RUNS.div_ceil(100);
+    let deep = format!("/archives/page/{last_page}/");
+    let (mut first, mut later, mut rss) = (Vec::new(), Vec::new(), 0);
+    for _ in 0..runs {
+        let started = std::time::Instant::now();
+        let mut command = runbook(kb, archives, &["serve", "--addr", "127.0.0.1:0", "--no-watch", "--quiet"]);
+        let served = Served::spawn(&mut command)?;
+        let page = http_get(&served.addr, "/archives/")?;
+        first.push(started.elapsed());
+        if !page.contains(&format!("page 1 of {last_page}")) {
+            return Err(format!("/archives/ is not the first of {last_page} pages: {}", &page[..page.len().min(400)]));
+        }
+        let started = std::time::Instant::now();
+        let page = http_get(&served.addr, &deep)?;
+        later.push(started.elapsed());
+        if !page.contains(&format!("page {last_page} of {last_page}")) {
+            return Err(format!("{deep} is not the last page"));
+        }
+        rss = rss.max(served.rss_kib().unwrap_or(0));
+    }
+    let mut first = crate::measure::of_durations(first);
+    first.max_rss_kib = rss;
+    let mut later = crate::measure::of_durations(later);
+    later.max_rss_kib = rss;
+    Ok(vec![
+        Row {
+            benchmark: "`runbook serve`: start, then the first request for `/archives/` (the newest 100 runs)".into(),
+            input: input.to_string(),
+            stats: first,
+            peer: None,
+            budget: Budget::Wall(Duration::from_secs(1)),
+        },
+        Row {
+            benchmark: format!("`runbook serve`: then `{deep}` (the oldest runs), first request"),
+            input: input.to_string(),
+            stats: later,
+            peer: None,
+            budget: Budget::Wall(Duration::from_secs(1)),
+        },
+    ])
+}
+
+/// A server started by [`serve_rows`], killed when dropped.
+struct Served {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Served {
+    fn spawn(command: &mut Command) -> Result<Served, String> {
+        use std::io::BufRead;
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("serve: {e}"))?;
+        let mut line = String::new();
+        if let Some(stdout) = child.stdout.take() {
+            std::io::BufReader::new(stdout).read_line(&mut line).map_err(|e| e.to_string())?;
+        }
+        let addr = line.trim().trim_start_matches("listening on http://").trim_end_matches('/').to_string();
+        let served = Served { child, addr };
+        if !served.addr.contains(':') {
+            return Err(format!("serve did not say where it listens: {line:?}"));
+        }
+        Ok(served)
+    }
+
+    /// Resident memory now, KiB.
+    fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_get(addr: &str, path: &str) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(Duration::from_secs(60))).map_err(|e| e.to_string())?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).map_err(|e| e.to_string())?;
+    Ok(text)
 }

@@ -149,6 +149,31 @@ impl RunFolder {
     pub fn runbook_from_name(&self) -> &str {
         runbook_from_name(&self.run_id)
     }
+
+    /// Whether the folder name can be a run of `runbook_id`: it ends with the id, or with the
+    /// id and `-N` (a second run that started in the same second). Only the record can say for
+    /// sure: runbook `a-2` and a second run of `a` share the name `<time>-a-2`.
+    pub fn may_be_of(&self, runbook_id: &str) -> bool {
+        name_may_be_of(self.runbook_from_name(), runbook_id)
+    }
+}
+
+/// See [`RunFolder::may_be_of`].
+pub(crate) fn name_may_be_of(name: &str, runbook_id: &str) -> bool {
+    let wanted = file_safe(runbook_id);
+    let Some(start) = name.get(..wanted.len()) else { return false };
+    start.eq_ignore_ascii_case(&wanted)
+        && match &name[wanted.len()..] {
+            "" => true,
+            rest => rest.strip_prefix('-').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
+        }
+}
+
+/// The runbook part of a folder name without a same-second `-N` suffix (`a-2` → `a`), or `None`
+/// when it has none.
+pub(crate) fn without_same_second_suffix(name: &str) -> Option<&str> {
+    let (stem, n) = name.rsplit_once('-')?;
+    (!stem.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then_some(stem)
 }
 
 impl Archives {
@@ -204,10 +229,9 @@ impl Archives {
     /// to it: `--resume` and `--retry-failed` want the latest one that fits. Runs are found by
     /// folder name, which ends with the runbook id.
     pub fn records_of<'a>(&self, runbook_id: &'a str) -> impl Iterator<Item = (PathBuf, RunRecord)> + use<'a> {
-        let name = file_safe(runbook_id);
         self.run_folders()
             .into_iter()
-            .filter(move |folder| folder.runbook_from_name().eq_ignore_ascii_case(&name))
+            .filter(move |folder| folder.may_be_of(runbook_id))
             .filter_map(|folder| read(&folder.dir).ok().map(|record| (folder.dir, record)))
             .filter(move |(_, record)| record.runbook.id == runbook_id)
     }
@@ -407,6 +431,22 @@ mod tests {
         assert_eq!(started_from_name(&run_id(started, "x")), Some(started));
         assert_eq!(started_from_name("20261126T213000Z-cuda-304").unwrap().to_string(), "2026-11-26T21:30:00Z");
         assert!(started_from_name("cycles").is_none());
+    }
+
+    #[test]
+    fn a_folder_name_may_be_a_run_of_its_runbook_or_a_second_one_in_the_same_second() {
+        let folder = |name: &str| RunFolder { dir: PathBuf::from(name), run_id: name.to_string() };
+        assert!(folder("20261126T213000Z-cuda-304").may_be_of("cuda-304"));
+        assert!(folder("20261126T213000Z-CUDA-304-2").may_be_of("cuda-304"));
+        assert!(folder("20261126T213000Z-cuda-304-12").may_be_of("cuda-304"));
+        assert!(folder("20261126T213000Z-node._index").may_be_of("node/_index"));
+        assert!(!folder("20261126T213000Z-cuda-3045").may_be_of("cuda-304"));
+        assert!(!folder("20261126T213000Z-cuda-304-x").may_be_of("cuda-304"));
+        assert!(!folder("20261126T213000Z-cuda-304-").may_be_of("cuda-304"));
+        assert!(!folder("20261126T213000Z-cuda").may_be_of("cuda-304"));
+        assert_eq!(without_same_second_suffix("cuda-304-2"), Some("cuda-304"));
+        assert_eq!(without_same_second_suffix("cuda-304"), Some("cuda"), "ambiguous: the record decides");
+        assert_eq!(without_same_second_suffix("disk"), None);
     }
 
     #[test]

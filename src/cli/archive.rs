@@ -3,11 +3,10 @@
 use super::Context;
 use super::output::{self, BOLD, DIM, GREEN, RED, YELLOW, paint};
 use crate::archive::period;
-use crate::archive::store::{ArchivedRun, Archives, RunFolder};
+use crate::archive::store::{ArchivedRun, Archives, RunFolder, name_may_be_of};
 use crate::archive::views::ArchiveRow;
 use crate::cli::error::{Error, Result, exit};
 use crate::record::{RunRecord, Verdict};
-use crate::util::text::file_safe;
 use serde::Serialize;
 use std::io::Write;
 
@@ -253,7 +252,7 @@ struct RunFilter<'a> {
 impl RunFilter<'_> {
     /// Whether the folder name can be of a wanted run: runs are named after their runbook.
     fn may_match(&self, folder: &RunFolder) -> bool {
-        self.runbook.is_none_or(|id| folder.runbook_from_name().eq_ignore_ascii_case(&file_safe(id)))
+        self.runbook.is_none_or(|id| folder.may_be_of(id))
     }
 
     /// Whether only the record can tell (so records are read to skip earlier pages).
@@ -264,7 +263,7 @@ impl RunFilter<'_> {
     fn matches(&self, run: &ArchivedRun) -> bool {
         let runbook = match (self.runbook, &run.record) {
             (Some(id), Ok(record)) => record.runbook.id.eq_ignore_ascii_case(id),
-            (Some(id), Err(_)) => run.runbook_from_name().eq_ignore_ascii_case(&file_safe(id)),
+            (Some(id), Err(_)) => name_may_be_of(run.runbook_from_name(), id),
             (None, _) => true,
         };
         runbook

@@ -151,12 +151,13 @@ fn names<'a>(stem: &'a str, id: &'a str) -> impl Iterator<Item = &'a str> {
 }
 
 /// The index document of a recorded run: its findings, steps, checks and output tails.
-pub fn archive_document(fields: &Fields, record: &RunRecord, path: &str) -> TantivyDocument {
+/// What a run says in words, for search: each finding, each step with its outcome and checks,
+/// and a fleet run's hosts.
+pub(crate) fn run_prose(record: &RunRecord) -> String {
     let mut body = String::new();
     for finding in &record.findings {
         body.push_str(&format!("{} {} {}. ", finding.step, finding.severity, finding.message));
     }
-    let mut code = String::new();
     for step in &record.steps {
         body.push_str(&format!(
             "{} ({}) {} {}. ",
@@ -169,6 +170,18 @@ pub fn archive_document(fields: &Fields, record: &RunRecord, path: &str) -> Tant
             body.push_str(&check.message);
             body.push_str(". ");
         }
+    }
+    // A fleet run is found by its hosts' names: each with how it ended and why.
+    for host in record.fleet.iter().flat_map(|f| &f.hosts) {
+        body.push_str(&format!("{} {} {}. ", host.name, host.outcome, host.reason.as_deref().unwrap_or("")));
+    }
+    body
+}
+
+pub fn archive_document(fields: &Fields, record: &RunRecord, path: &str) -> TantivyDocument {
+    let body = run_prose(record);
+    let mut code = String::new();
+    for step in &record.steps {
         if let Some(command) = &step.command {
             code.push_str(command);
             code.push('\n');
@@ -177,10 +190,6 @@ pub fn archive_document(fields: &Fields, record: &RunRecord, path: &str) -> Tant
         code.push('\n');
         code.push_str(&step.stderr_tail);
         code.push('\n');
-    }
-    // A fleet run is found by its hosts' names: each with how it ended and why.
-    for host in record.fleet.iter().flat_map(|f| &f.hosts) {
-        body.push_str(&format!("{} {} {}. ", host.name, host.outcome, host.reason.as_deref().unwrap_or("")));
     }
     let title = format!("Run of {}", record.runbook.title);
     let heading = format!("{} · {} · {}", record.verdict.as_str(), record.started_at, record.run_id);

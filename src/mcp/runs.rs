@@ -7,7 +7,6 @@ use super::knowledge::find;
 use crate::archive::store::{ArchivedRun, Archives, RecordError, RunFolder};
 use crate::model::Kb;
 use crate::record::Verdict;
-use crate::util::text::file_safe;
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -50,7 +49,7 @@ pub(super) fn list(kb: &Kb, archives: &Path, args: ListRunsArgs) -> Result<Value
 }
 
 fn named_for(folder: &RunFolder, id: &str) -> bool {
-    folder.runbook_from_name().eq_ignore_ascii_case(&file_safe(id))
+    folder.may_be_of(id)
 }
 
 fn ran(run: &ArchivedRun, id: &str) -> bool {

@@ -5,8 +5,9 @@
 //! - `search-index/t-<hex>.json`: the terms whose first two characters are `<hex>` (UTF-8, hex),
 //!   each with two delta-encoded lists of section numbers: where the term is in a title, heading
 //!   or tag ("strong"), and where it is in the text.
-//! - `search-index/d-<n>.json`: sections `n*CHUNK ..`: their runbook, anchor, heading and the
-//!   start of their text, for result lists.
+//! - `search-index/d-<n>.json`: sections `n*CHUNK ..`: their page (a runbook, a run or a cycle
+//!   report, with its URL, title and kind), anchor, heading and the start of their text, for
+//!   result lists.
 //!
 //! Terms are lowercase runs of letters and digits of two characters or more, and the camelCase
 //! parts of such a run (`KubeJobFailed` is also `kube`, `job`, `failed`); `site/search.js` cuts
@@ -14,6 +15,7 @@
 
 use super::sections::SearchSection;
 use super::site::Site;
+use crate::archive::store::{ArchivedRun, Cycle};
 use crate::util::text::hex;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -87,26 +89,95 @@ struct Meta<'a> {
 }
 
 #[derive(Serialize)]
-struct DocsChunk {
-    /// Runbook number → `[url, title]`, for the runbooks of this chunk.
-    r: BTreeMap<usize, (String, String)>,
-    /// `[runbook number, anchor, heading, excerpt]`.
+struct DocsChunk<'a> {
+    /// Page number → `[url, title, kind]`, for the pages of this chunk.
+    r: BTreeMap<usize, (&'a str, &'a str, &'static str)>,
+    /// `[page number, anchor, heading, excerpt]`.
     s: Vec<(usize, String, String, String)>,
 }
 
-/// Builds the index from every runbook's sections (`sections[i]` belongs to `site.kb.runbooks[i]`).
-pub(crate) fn build(site: &Site, sections: &[Vec<SearchSection>]) -> Result<Vec<IndexFile>, serde_json::Error> {
+/// A page that search finds: a runbook, a run or a cycle report, with its sections.
+pub(crate) struct SearchPage {
+    pub url: String,
+    pub title: String,
+    /// `runbook`, `archive` or `cycle`, as `/api/search` names kinds.
+    pub kind: &'static str,
+    /// Words that weigh like a title in the first section: ids, tags, aliases.
+    pub names: String,
+    pub sections: Vec<SearchSection>,
+}
+
+impl SearchPage {
+    /// A runbook's page, from its sections.
+    pub(crate) fn runbook(site: &Site, idx: usize, sections: Vec<SearchSection>) -> SearchPage {
+        let rb = &site.kb.runbooks[idx];
+        SearchPage {
+            url: site.urls.runbook(&rb.id),
+            title: rb.title.clone(),
+            kind: "runbook",
+            names: format!("{} {} {} {}", rb.title, rb.id, rb.tags.join(" "), rb.aliases.join(" ")),
+            sections,
+        }
+    }
+}
+
+impl SearchPage {
+    /// A run's page: one section, which leads with its diagnoses, then what it found and how
+    /// each step ended.
+    pub(crate) fn run(site: &Site, run: &ArchivedRun) -> SearchPage {
+        let url = site.urls.run(&run.run_id);
+        let (title, names, text) = match &run.record {
+            Ok(record) => {
+                let title = format!(
+                    "Run of {} · {} · {}",
+                    record.runbook.title,
+                    record.verdict.as_str(),
+                    record.started_at.get(..16).unwrap_or(&record.started_at).replace('T', " ")
+                );
+                let causes: String = record.diagnoses.iter().map(|d| format!("{} ", d.cause)).collect();
+                let names =
+                    format!("{} {} {} {}", record.run_id, record.runbook.id, record.verdict.as_str(), record.host.name);
+                (title, names, format!("{causes}{}", crate::index::documents::run_prose(record)))
+            }
+            Err(err) => (format!("Run {}", run.run_id), run.run_id.clone(), format!("unreadable: {}", err.cause())),
+        };
+        let section = SearchSection { anchor: String::new(), heading: title.clone(), text };
+        SearchPage { url, title, kind: "archive", names, sections: vec![section] }
+    }
+
+    /// A cycle report's page, a section per heading like a runbook's.
+    pub(crate) fn cycle(site: &Site, cycle: &Cycle) -> SearchPage {
+        let mut sections = match &cycle.source {
+            Ok(source) => super::sections::sections(&crate::model::outline::Outline::new(source)),
+            Err(_) => Vec::new(),
+        };
+        // The report's title heading is the top of its page.
+        if let Some(first) = sections.first_mut()
+            && first.heading == cycle.title
+        {
+            first.anchor.clear();
+        }
+        SearchPage {
+            url: site.urls.cycle(&cycle.name),
+            title: cycle.title.clone(),
+            kind: "cycle",
+            names: format!("{} {}", cycle.name, cycle.title),
+            sections,
+        }
+    }
+}
+
+/// Builds the index from every page's sections.
+pub(crate) fn build(pages: &[SearchPage]) -> Result<Vec<IndexFile>, serde_json::Error> {
     let mut postings: BTreeMap<String, Postings> = BTreeMap::new();
     let mut docs: Vec<(usize, &SearchSection)> = Vec::new();
-    for (r, list) in sections.iter().enumerate() {
-        let rb = &site.kb.runbooks[r];
-        for (k, section) in list.iter().enumerate() {
+    for (r, page) in pages.iter().enumerate() {
+        for (k, section) in page.sections.iter().enumerate() {
             let number = docs.len() as u32;
             docs.push((r, section));
             let mut strong_text = section.heading.clone();
             if k == 0 {
-                strong_text =
-                    format!("{} {} {} {} {}", rb.title, rb.id, rb.tags.join(" "), rb.aliases.join(" "), strong_text);
+                strong_text = format!("{} {strong_text}", page.names);
             }
             for term in terms(&strong_text) {
                 push(&mut postings.entry(term).or_default().strong, number);
@@ -128,11 +199,11 @@ pub(crate) fn build(site: &Site, sections: &[Vec<SearchSection>]) -> Result<Vec<
     for (n, chunk) in docs.chunks(CHUNK).enumerate() {
         let mut r = BTreeMap::new();
         let mut s = Vec::with_capacity(chunk.len());
-        for (runbook, section) in chunk {
-            let rb = &site.kb.runbooks[*runbook];
-            r.entry(*runbook).or_insert_with(|| (site.urls.runbook(&rb.id), rb.title.clone()));
+        for (number, section) in chunk {
+            let page = &pages[*number];
+            r.entry(*number).or_insert((page.url.as_str(), page.title.as_str(), page.kind));
             let excerpt: String = section.text.chars().take(EXCERPT).collect();
-            s.push((*runbook, section.anchor.clone(), section.heading.clone(), excerpt));
+            s.push((*number, section.anchor.clone(), section.heading.clone(), excerpt));
         }
         files.push(IndexFile { path: format!("{DIR}/d-{n}.json"), bytes: serde_json::to_vec(&DocsChunk { r, s })? });
     }

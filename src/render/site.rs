@@ -7,7 +7,7 @@ use super::error::RenderError;
 use super::templates::Templates;
 use super::url::Urls;
 use super::views::{RunbookRow, SiteGlobals};
-use crate::archive::store::{ArchivedRun, Archives, Cycle, RunFolder};
+use crate::archive::store::{ArchivedRun, Archives, Cycle, RunFolder, name_may_be_of, without_same_second_suffix};
 use crate::model::{Kb, RunbookIdx};
 use crate::util::text::file_safe;
 use std::collections::{BTreeMap, HashMap};
@@ -65,7 +65,12 @@ impl Site {
         let run_ids = runs.iter().enumerate().map(|(i, r)| (r.run_id.clone(), i)).collect();
         let mut runs_of: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, run) in runs.iter().enumerate() {
-            runs_of.entry(run.runbook_from_name().to_lowercase()).or_default().push(i);
+            let name = run.runbook_from_name();
+            runs_of.entry(name.to_lowercase()).or_default().push(i);
+            // `<time>-a-2` is a second run of `a` in the same second, or a run of `a-2`.
+            if let Some(stem) = without_same_second_suffix(name) {
+                runs_of.entry(stem.to_lowercase()).or_default().push(i);
+            }
         }
         let mut tags: BTreeMap<String, TagGroup> = BTreeMap::new();
         for (idx, rb) in kb.iter() {
@@ -108,8 +113,9 @@ impl Site {
     /// a record that says another runbook (a folder renamed by hand) is left out.
     pub(crate) fn runs_of<'a>(&'a self, id: &'a str) -> impl Iterator<Item = ArchivedRun> + 'a {
         let folders = self.runs_of.get(&file_safe(id).to_lowercase()).map(Vec::as_slice).unwrap_or_default();
-        folders.iter().map(|&i| self.runs[i].read()).filter(move |run| {
-            run.record.as_ref().is_err() || run.record.as_ref().is_ok_and(|r| r.runbook.id.eq_ignore_ascii_case(id))
+        folders.iter().map(|&i| self.runs[i].read()).filter(move |run| match &run.record {
+            Ok(record) => record.runbook.id.eq_ignore_ascii_case(id),
+            Err(_) => name_may_be_of(run.runbook_from_name(), id),
         })
     }
 

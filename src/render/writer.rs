@@ -5,6 +5,7 @@
 
 use super::error::RenderError;
 use super::pages::Page;
+use super::search_index::SearchPage;
 use super::sections::{SearchSection, sections};
 use super::site::Site;
 use rayon::prelude::*;
@@ -54,7 +55,7 @@ pub(crate) fn build(site: &Site, out: &Path) -> Result<BuildReport, RenderError>
         written.insert(file);
         report.bytes += asset.bytes.len() as u64;
     }
-    let index = super::search_index::build(site, &all_sections)?;
+    let index = super::search_index::build(&search_pages(site, all_sections))?;
     lap("build the search index");
     for file in index {
         let path = site_file(out, &file.path)?;
@@ -98,6 +99,15 @@ fn runbook_pages(site: &Site, out: &Path) -> Result<(Vec<Output>, Vec<Vec<Search
         all_sections.push(cut);
     }
     Ok((outputs, all_sections))
+}
+
+/// What the static search finds: every runbook, run and cycle report.
+fn search_pages(site: &Site, runbook_sections: Vec<Vec<SearchSection>>) -> Vec<SearchPage> {
+    let mut pages: Vec<SearchPage> =
+        runbook_sections.into_iter().enumerate().map(|(idx, cut)| SearchPage::runbook(site, idx, cut)).collect();
+    pages.par_extend(site.runs.par_iter().map(|folder| SearchPage::run(site, &folder.read())));
+    pages.extend(site.cycles.iter().map(|cycle| SearchPage::cycle(site, cycle)));
+    pages
 }
 
 /// Every other page, written.
