@@ -152,6 +152,42 @@ fn edits_additions_and_deletions_are_seen_and_only_they_are_reindexed() {
     assert!(stderr.contains("1 removed"), "{stderr}");
 }
 
+/// Sets a file's mtime `seconds` before now.
+fn aged_by(file: &Path, seconds: u64) {
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(seconds);
+    std::fs::File::options().write(true).open(file).unwrap().set_modified(then).unwrap();
+}
+
+#[test]
+fn the_quick_freshness_check_sees_a_same_size_edit_and_distrusts_a_missing_signature() {
+    let ran = kb().args(["list"]).run();
+    let dir = ran.path();
+    let beta = dir.join("runbooks/ops/beta.md");
+    for file in ["runbooks/ops/alpha.md", "runbooks/ops/beta.md"] {
+        aged_by(&dir.join(file), 600);
+    }
+    assert_eq!(search_in(dir, &["widget"]).0, 0);
+    let signature = dir.join(".runbook/index/runbook-signature");
+    let written = std::fs::read_to_string(&signature).unwrap();
+    assert_eq!(written.len(), 64, "a SHA-256 in hex: {written}");
+    // Same size, an older time than any check would call racy: only the stamp tells.
+    std::fs::write(&beta, "# Beta\n\n## Disk\n\nThe quantum gizmo  hums.\n").unwrap();
+    aged_by(&beta, 300);
+    let (code, json, stderr) = search_in(dir, &["gizmo"]);
+    assert_eq!((code, &json["hits"][0]["id"]), (0, &Value::from("beta")), "{stderr}");
+    assert!(stderr.contains("indexed rb:runbooks/ops/beta.md"), "{stderr}");
+    assert_ne!(std::fs::read_to_string(&signature).unwrap(), written, "the new state is signed");
+    // A lost or garbled signature is a reason to look again, never an error or stale results.
+    std::fs::remove_file(&signature).unwrap();
+    assert_eq!(search_in(dir, &["gizmo"]).0, 0);
+    assert_eq!(std::fs::read_to_string(&signature).unwrap().len(), 64);
+    std::fs::write(&signature, "garbage").unwrap();
+    std::fs::write(&beta, "# Beta\n\n## Disk\n\nThe quantum gadget hums.\n").unwrap();
+    aged_by(&beta, 200);
+    let (code, json, _) = search_in(dir, &["gadget"]);
+    assert_eq!((code, &json["hits"][0]["id"]), (0, &Value::from("beta")));
+}
+
 #[test]
 fn another_schema_version_rebuilds_the_index() {
     let ran = kb().args(["search", "capacitor"]).run();

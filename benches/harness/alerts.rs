@@ -17,6 +17,7 @@ const HOOK_CONNECTIONS: u32 = 32;
 /// What the issue asks of each.
 const MIN_POSTS_PER_SECOND: f64 = 2000.0;
 const MAX_WATCH_CPU_PERCENT: f64 = 1.0;
+const MAX_WATCH_50_CPU_PERCENT: f64 = 2.0;
 const MAX_WATCH_RSS_MIB: f64 = 30.0;
 
 pub struct HookReport {
@@ -27,6 +28,10 @@ pub struct HookReport {
 }
 
 pub struct WatchReport {
+    /// What was watched, in words.
+    what: String,
+    /// Its budget: percent of one core.
+    cpu_budget: f64,
     seconds: u64,
     checks: usize,
     rounds: u64,
@@ -164,13 +169,53 @@ fn memory_kib(pid: u32) -> Option<(u64, u64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
-pub fn watch(tmp: &Path, seconds: u64) -> Result<WatchReport, String> {
+/// Runbooks of a fleet node's watch: 50 checks, ten per runbook, half of them probes (disk,
+/// file, TCP to a port nothing listens on) and half shell checks.
+const WATCH_RUNBOOKS: usize = 5;
+const CHECKS_PER_RUNBOOK: usize = 10;
+
+fn fifty_checks_kb(kb: &Path) -> Result<(), String> {
+    let dir = kb.join("runbooks");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    for r in 0..WATCH_RUNBOOKS {
+        let ids: Vec<String> = (0..CHECKS_PER_RUNBOOK).map(|c| format!("check_{c}")).collect();
+        let mut text =
+            format!("---\nid: node-{r}\nwatch: {{every: 10s, steps: [{}]}}\n---\n\n# Node {r}\n\n", ids.join(", "));
+        for (c, id) in ids.iter().enumerate() {
+            let body = match c % 5 {
+                0 => "disk: {path: /, used_percent: {lt: 100}}".to_string(),
+                1 => "file: {path: /etc/hostname, type: file, readable: true}".to_string(),
+                2 => "tcp: {address: \"127.0.0.1:9\", reachable: false, timeout: 1s}".to_string(),
+                3 => "run: grep -q MemTotal /proc/meminfo".to_string(),
+                _ => format!("run: test -d / && echo node {r} check {c} fine"),
+            };
+            text.push_str(&format!("## Check {c}\n\n```yaml step\nid: {id}\n{body}\n```\n\n"));
+        }
+        std::fs::write(dir.join(format!("node-{r}.md")), text).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// `runbook watch` of the shipped checks, and of 50 checks.
+pub fn watches(tmp: &Path, seconds: u64) -> Result<Vec<WatchReport>, String> {
+    let kb = tmp.join("watch-50");
+    fifty_checks_kb(&kb)?;
+    Ok(vec![watch(tmp, seconds, None)?, watch(tmp, seconds, Some(&kb))?])
+}
+
+fn watch(tmp: &Path, seconds: u64, kb: Option<&Path>) -> Result<WatchReport, String> {
     let dir = tmp.join("watch-bench");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    // The shipped KB (built into the binary): no --kb, and a working folder without runbooks.
-    let (watch, addr) = start(&["watch", "--every", "10s", "--listen", "127.0.0.1:0", "--quiet"], &dir)?;
+    let mut args = vec!["watch", "--every", "10s", "--listen", "127.0.0.1:0", "--quiet"];
+    let kb_text = kb.map(|kb| kb.display().to_string());
+    // Without --kb, the shipped KB (built into the binary), from a working folder without runbooks.
+    if let Some(kb) = &kb_text {
+        args.extend(["--kb", kb.as_str()]);
+    }
+    let what = if kb.is_some() { "50 checks of a node (5 runbooks)" } else { "the shipped checks" };
+    let (watch, addr) = start(&args, &dir)?;
     let pid = watch.0.id();
-    eprintln!("runbook watch of the shipped checks every 10 s, for {seconds} s…");
+    eprintln!("runbook watch of {what} every 10 s, for {seconds} s…");
     // Past start-up (loading the KB, the first rounds), so the figure is the steady cost.
     std::thread::sleep(Duration::from_secs(12));
     let cpu_start = cpu_seconds(pid).ok_or("cannot read the watch's CPU time")?;
@@ -197,6 +242,9 @@ pub fn watch(tmp: &Path, seconds: u64) -> Result<WatchReport, String> {
     let rounds = counter(&metrics, "runbook_watch_check_runs_total", "");
     drop(watch);
     Ok(WatchReport {
+        what: what.to_string(),
+        // Issue 19 allows 2% of a core for 50 checks; the shipped ones keep the first wave's 1%.
+        cpu_budget: if kb.is_some() { MAX_WATCH_50_CPU_PERCENT } else { MAX_WATCH_CPU_PERCENT },
         seconds,
         checks,
         rounds,
@@ -208,7 +256,7 @@ pub fn watch(tmp: &Path, seconds: u64) -> Result<WatchReport, String> {
     })
 }
 
-pub fn section(hooks: Option<&HookReport>, watch: Option<&WatchReport>) -> String {
+pub fn section(hooks: Option<&HookReport>, watches: &[WatchReport]) -> String {
     let yes = |ok: bool| if ok { "yes" } else { "**no**" };
     let mut text = String::from(
         "\n## Alerts and watch\n\n`cargo bench --bench harness -- --only alerts` (`--watch-seconds N` shortens the watch \
@@ -234,13 +282,15 @@ pub fn section(hooks: Option<&HookReport>, watch: Option<&WatchReport>) -> Strin
         }
         None => text.push_str("| `runbook hooks` posts/s | not measured (no `wrk`) | ≥ 2000/s, 0 errors | — |\n"),
     }
-    if let Some(w) = watch {
+    for w in watches {
         let rss = w.rss_max_kib as f64 / 1024.0;
-        let ok = w.cpu_percent < MAX_WATCH_CPU_PERCENT && rss < MAX_WATCH_RSS_MIB;
+        let cpu_budget = w.cpu_budget;
+        let ok = w.cpu_percent < cpu_budget && rss < MAX_WATCH_RSS_MIB;
         text.push_str(&format!(
-            "| `runbook watch --every 10s` of the shipped checks ({} checks, {} rounds of checks), {} s, `/metrics` \
+            "| `runbook watch --every 10s` of {} ({} checks, {} rounds of checks), {} s, `/metrics` \
              scraped {} times | CPU {:.3}% of one core (process and children); RSS largest {:.1} MiB, at the end \
-             {:.1} MiB (peak since start {:.1} MiB) | CPU < {MAX_WATCH_CPU_PERCENT}%, RSS < {MAX_WATCH_RSS_MIB} MiB | {} |\n",
+             {:.1} MiB (peak since start {:.1} MiB) | CPU < {cpu_budget}%, RSS < {MAX_WATCH_RSS_MIB} MiB | {} |\n",
+            w.what,
             w.checks,
             thousands(w.rounds as usize),
             w.seconds,

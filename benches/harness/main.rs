@@ -262,8 +262,8 @@ fn run() -> Result<(), String> {
 
 fn alerts_section(opts: &Options, tmp: &Path) -> Result<String, String> {
     let hooks = alerts::hooks(tmp)?;
-    let watch = alerts::watch(tmp, opts.watch_seconds)?;
-    Ok(alerts::section(hooks.as_ref(), Some(&watch)))
+    let watches = alerts::watches(tmp, opts.watch_seconds)?;
+    Ok(alerts::section(hooks.as_ref(), &watches))
 }
 
 fn write_report(opts: &Options, rows: &[Row], serve: &str, reliability: &str) -> std::io::Result<()> {

@@ -83,6 +83,20 @@ impl Context {
         Ok((index, report, source))
     }
 
+    /// The KB's index, with `work` done on it once it is known to be fresh (see
+    /// [`SearchIndex::open_fresh_then`]).
+    pub fn with_fresh_index<T>(&self, work: impl Fn(&SearchIndex) -> T) -> Result<(T, KbSource)> {
+        let source = self.kb_source()?;
+        let (config, _) = Config::load(&source);
+        let archives = Archives::new(source.archives_dir(&config, self.archives.as_deref()));
+        let (_, report, done) = SearchIndex::open_fresh_then(&source, &config, &archives, work)?;
+        if self.verbose {
+            report_sync(&report);
+        }
+        self.warn_about_sync(&report);
+        Ok((done, source))
+    }
+
     fn warn_about_sync(&self, report: &SyncReport) {
         let mut stderr = output::stderr(self.color);
         if report.stale {

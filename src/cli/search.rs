@@ -53,7 +53,6 @@ pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     if query.trim().is_empty() {
         return Err(Error::Invalid { message: "empty search".into(), hint: Some("runbook search WORDS…".into()) });
     }
-    let (index, _, source) = ctx.fresh_index()?;
     let request = SearchRequest {
         query,
         tag: args.tag,
@@ -62,7 +61,8 @@ pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
         limit: Some(args.limit),
         prefix: false,
     };
-    let results = index.search(&request)?;
+    let (results, source) = ctx.with_fresh_index(|index| index.search(&request))?;
+    let results = results?;
     let mut out = output::stdout(ctx.color);
     let io = |e| Error::io("stdout", e);
     if args.json {

@@ -35,6 +35,8 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Ta
 
 const VERSION_FILE: &str = "runbook-index.json";
 const MANIFEST_FILE: &str = "runbook-manifest.json";
+/// Beside the manifest: the hash of what it records (see [`Signature`]).
+const SIGNATURE_FILE: &str = "runbook-signature";
 /// How long a sync waits for another process that is writing the index.
 const LOCK_WAIT: Duration = Duration::from_secs(3);
 /// How long a search waits for another process building the index from nothing.
@@ -277,6 +279,31 @@ impl SearchIndex {
         Ok((index, report))
     }
 
+    /// Opens the KB's own index like [`open_fresh`](SearchIndex::open_fresh), but runs `work`
+    /// on it while another thread checks that it is fresh: that is the common case, and a
+    /// search then costs the longer of the two, not both. When the index was not fresh, it is
+    /// synced and `work` runs again on what it holds now.
+    pub fn open_fresh_then<T>(
+        source: &KbSource,
+        config: &Config,
+        archives: &Archives,
+        work: impl Fn(&SearchIndex) -> T,
+    ) -> Result<(SearchIndex, SyncReport, T), IndexError> {
+        let index = SearchIndex::open(&source.index_dir())?;
+        let (fresh, done) = std::thread::scope(|scope| {
+            let check = scope.spawn(|| index.unchanged_since_sync(source, archives).is_some());
+            let done = work(&index);
+            // A check that panicked proves nothing: sync.
+            (check.join().unwrap_or(false), done)
+        });
+        if fresh {
+            return Ok((index, SyncReport::default(), done));
+        }
+        let report = index.sync_files(source, config, archives)?;
+        let done = work(&index);
+        Ok((index, report, done))
+    }
+
     /// Brings the index up to date: nothing to do when file sizes and times show that nothing
     /// changed since the last sync, else [`sync_files`](SearchIndex::sync_files).
     pub fn refresh(&self, source: &KbSource, config: &Config, archives: &Archives) -> Result<SyncReport, IndexError> {
@@ -294,54 +321,25 @@ impl SearchIndex {
 
     /// `Some` when the index certainly matches the KB and the archives, judged by file sizes and
     /// modification times alone (no parsing); `None` when anything may have changed, and a sync
-    /// must look.
+    /// must look. The sources as they are now are hashed into one signature and compared with
+    /// the one the last sync wrote, so the check reads a few bytes, not the whole manifest.
     fn unchanged_since_sync(&self, source: &KbSource, archives: &Archives) -> Option<()> {
         if self.rebuilt.load(Ordering::Acquire) {
             return None;
         }
-        let manifest = self.read_manifest();
-        match source.root() {
-            None => {
-                if manifest.builtin.as_deref() != Some(builtin_signature().as_str()) {
-                    return None;
-                }
+        let recorded = self.recorded_signature()?;
+        (current_signature(source, archives)? == recorded).then_some(())
+    }
+
+    /// The signature of the sources as the last sync saw them.
+    fn recorded_signature(&self) -> Option<String> {
+        match self.manifest_path() {
+            Some(_) => {
+                let path = self.dir.as_ref()?.join(SIGNATURE_FILE);
+                std::fs::read_to_string(path).ok().map(|text| text.trim().to_string())
             }
-            Some(root) => {
-                let config = FileStamp::of_path(&root.join(CONFIG_FILE));
-                let site = HugoSite::locate(root).stamps();
-                if config != manifest.config || config.is_some_and(|s| s.is_racy()) || site != manifest.site {
-                    return None;
-                }
-                let files = source.files();
-                if files.len() != manifest.files.len() {
-                    return None;
-                }
-                let fresh = files.par_iter().all(|file| {
-                    let stamp = file.file.as_deref().and_then(FileStamp::of_path);
-                    stamp.is_some_and(|s| {
-                        !s.is_racy() && manifest.files.get(&file.path).is_some_and(|f| f.stamp == Some(s))
-                    })
-                });
-                if !fresh {
-                    return None;
-                }
-            }
+            None => Some(manifest_signature(&self.read_manifest())),
         }
-        let mut sources = 0;
-        for run in archives.run_files() {
-            sources += 1;
-            if manifest.entries.get(&documents::archive_key(&run.name)) != Some(&stamp_entry(run.stamp)) {
-                return None;
-            }
-        }
-        for cycle in archives.cycle_files() {
-            sources += 1;
-            if manifest.entries.get(&documents::cycle_key(&cycle.name)) != Some(&stamp_entry(cycle.stamp)) {
-                return None;
-            }
-        }
-        let indexed_elsewhere = manifest.entries.keys().filter(|k| !k.starts_with("rb:")).count();
-        (indexed_elsewhere == sources).then_some(())
     }
 
     /// Brings the index up to date with a loaded KB (the site server's path).
@@ -427,9 +425,17 @@ impl SearchIndex {
             builtin: builtin.clone(),
         };
         if changed.is_empty() && removed.is_empty() {
-            // Nothing to index; remember the files' stamps so the next search can skip all this.
-            if old.files != files || old.config != config || old.builtin != builtin || old.site != ctx.site_stamps {
-                self.write_manifest(&next(old.entries.clone()))?;
+            // Nothing to index; remember the files' stamps so the next search can skip all this
+            // (and sign them again, when the signature was lost).
+            let manifest = next(old.entries.clone());
+            let unsigned = self.recorded_signature() != Some(manifest_signature(&manifest));
+            if unsigned
+                || old.files != files
+                || old.config != config
+                || old.builtin != builtin
+                || old.site != ctx.site_stamps
+            {
+                self.write_manifest(&manifest)?;
             }
             report.elapsed = started.elapsed();
             return Ok(report);
@@ -482,7 +488,15 @@ impl SearchIndex {
         match self.manifest_path() {
             Some(path) => {
                 let bytes = serde_json::to_vec(manifest).map_err(|e| self.io_error(std::io::Error::other(e)))?;
+                // The signature goes last and first away: a manifest without its signature is
+                // only ever synced again, never trusted.
+                let signature = path.with_file_name(SIGNATURE_FILE);
+                match std::fs::remove_file(&signature) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(self.io_error(e)),
+                    _ => {}
+                }
                 write_atomic(&path, &bytes).map_err(|e| self.io_error(e))?;
+                write_atomic(&signature, manifest_signature(manifest).as_bytes()).map_err(|e| self.io_error(e))?;
             }
             None => {
                 if let Ok(mut kept) = self.memory_manifest.lock() {
@@ -749,6 +763,92 @@ impl SearchIndex {
         }
         changed.then_some(suggested)
     }
+}
+
+/// One hash of what the quick freshness check compares: `runbook.toml`'s and the Hugo config's
+/// stamps (or the built-in KB's signature), every runbook file's path and stamp in path order,
+/// and every run and cycle report with its stamp in key order.
+struct Signature(Sha256);
+
+impl Signature {
+    fn new(config: Option<FileStamp>, site: &str, builtin: Option<&str>) -> Signature {
+        let mut hash = Sha256::new();
+        hash.update(format!("config {config:?}\nsite {site}\nbuiltin {builtin:?}\n"));
+        Signature(hash)
+    }
+
+    fn file(&mut self, path: &str, stamp: Option<FileStamp>) {
+        match stamp {
+            Some(s) => self.0.update(format!("file {path}\0{}\0{}\n", s.size, s.mtime_ns)),
+            None => self.0.update(format!("file {path}\0none\n")),
+        }
+    }
+
+    fn other(&mut self, key: &str, fingerprint: &str) {
+        self.0.update(format!("{key}\0{fingerprint}\n"));
+    }
+
+    fn finish(self) -> String {
+        hex(&self.0.finalize())
+    }
+}
+
+/// The signature of what a manifest records.
+fn manifest_signature(manifest: &Manifest) -> String {
+    let mut signature = Signature::new(manifest.config, &manifest.site, manifest.builtin.as_deref());
+    // The built-in KB is judged by its own signature; its files have no stamps.
+    if manifest.builtin.is_none() {
+        for (path, facts) in &manifest.files {
+            signature.file(path, facts.stamp);
+        }
+    }
+    let mut others: Vec<(&String, &ManifestEntry)> =
+        manifest.entries.iter().filter(|(key, _)| !key.starts_with("rb:")).collect();
+    others.sort_by(|a, b| a.0.cmp(b.0));
+    for (key, entry) in others {
+        signature.other(key, &entry.fingerprint);
+    }
+    signature.finish()
+}
+
+/// The signature of the sources as they are now, by `stat` alone; `None` when a stamp is too
+/// recent to trust or a file cannot be read (a sync must look then).
+fn current_signature(source: &KbSource, archives: &Archives) -> Option<String> {
+    let mut signature = match source.root() {
+        None => Signature::new(None, "", Some(builtin_signature().as_str())),
+        Some(root) => {
+            let config = FileStamp::of_path(&root.join(CONFIG_FILE));
+            if config.is_some_and(|s| s.is_racy()) {
+                return None;
+            }
+            let mut signature = Signature::new(config, &HugoSite::locate(root).stamps(), None);
+            let files = source.files();
+            let stamps: Vec<FileStamp> = files
+                .par_iter()
+                .map(|file| file.file.as_deref().and_then(FileStamp::of_path).filter(|s| !s.is_racy()))
+                .collect::<Option<Vec<_>>>()?;
+            for (file, stamp) in files.iter().zip(stamps) {
+                signature.file(&file.path, Some(stamp));
+            }
+            signature
+        }
+    };
+    let mut others: Vec<(String, String)> = archives
+        .run_files()
+        .into_iter()
+        .map(|run| (documents::archive_key(&run.name), stamp_entry(run.stamp).fingerprint))
+        .chain(
+            archives
+                .cycle_files()
+                .into_iter()
+                .map(|cycle| (documents::cycle_key(&cycle.name), stamp_entry(cycle.stamp).fingerprint)),
+        )
+        .collect();
+    others.sort();
+    for (key, fingerprint) in &others {
+        signature.other(key, fingerprint);
+    }
+    Some(signature.finish())
 }
 
 fn stamp_entry(stamp: FileStamp) -> ManifestEntry {

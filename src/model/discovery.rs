@@ -121,7 +121,8 @@ impl KbSource {
 }
 
 /// Markdown files under `runbooks_dir`, honouring `.gitignore` and skipping hidden and
-/// [`SKIPPED_DIRS`] folders.
+/// [`SKIPPED_DIRS`] folders. Walked on every core: at 10,000 files the walk is most of what a
+/// whole-process search costs.
 fn walk(root: &Path, runbooks_dir: &Path) -> Vec<SourceFile> {
     let walker = ignore::WalkBuilder::new(runbooks_dir)
         .hidden(true)
@@ -134,13 +135,23 @@ fn walk(root: &Path, runbooks_dir: &Path) -> Vec<SourceFile> {
             let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
             !(is_dir && entry.depth() > 0 && SKIPPED_DIRS.contains(&entry.file_name().to_string_lossy().as_ref()))
         })
-        .build();
-    let mut files: Vec<SourceFile> = walker
-        .filter_map(Result::ok)
-        .filter(|entry| entry.file_type().is_some_and(|t| t.is_file()))
-        .filter(|entry| is_markdown_path(&entry.file_name().to_string_lossy()))
-        .filter_map(|entry| source_file(root, runbooks_dir, entry.into_path()))
-        .collect();
+        .build_parallel();
+    let found = std::sync::Mutex::new(Vec::new());
+    walker.run(|| {
+        let found = &found;
+        Box::new(move |entry| {
+            let markdown = entry.ok().filter(|entry| {
+                entry.file_type().is_some_and(|t| t.is_file()) && is_markdown_path(&entry.file_name().to_string_lossy())
+            });
+            if let Some(file) = markdown.and_then(|entry| source_file(root, runbooks_dir, entry.into_path()))
+                && let Ok(mut found) = found.lock()
+            {
+                found.push(file);
+            }
+            ignore::WalkState::Continue
+        })
+    });
+    let mut files = found.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     files
 }
