@@ -166,3 +166,33 @@ fn a_cycle_reads_the_runs_of_its_period_only() {
     assert_eq!(report["summary"]["runs"], 30, "{report}");
     assert!(report["warnings"].to_string().contains("unreadable"), "{report}");
 }
+
+#[test]
+fn a_second_run_in_the_same_second_is_one_runbooks_run_not_a_second_runbook() {
+    let ran = kb().args(["exec", "disk", "--quiet"]).run();
+    let archives = ran.path().join("archives");
+    let first = copies_of_the_run(ran.path(), 0).remove(0);
+    // What the engine names a second run of `disk` that starts within the same second.
+    let second = format!("{first}-2");
+    std::fs::create_dir_all(archives.join(&second)).unwrap();
+    let mut record: Value =
+        serde_json::from_slice(&std::fs::read(archives.join(&first).join("run.json")).unwrap()).unwrap();
+    record["run_id"] = Value::String(second.clone());
+    std::fs::write(archives.join(&second).join("run.json"), serde_json::to_vec(&record).unwrap()).unwrap();
+
+    let server = Server::start(ran.path());
+    let metrics = server.get("/metrics").body;
+    let latest: Vec<&str> =
+        metrics.lines().filter(|l| l.starts_with("runbook_last_run_verdict{runbook=\"disk\"")).collect();
+    assert_eq!(latest.len(), 1, "one series per runbook: {latest:?}");
+    assert!(latest[0].contains(&format!("run=\"{second}\"")), "the newer of the two: {latest:?}");
+    let page = server.get("/runbooks/disk/").body;
+    assert!(
+        page.contains(&format!("/archives/{first}/")) && page.contains(&format!("/archives/{second}/")),
+        "both are its runs"
+    );
+    drop(server);
+    let listed = runbook(ran.path(), &["archive", "list", "--runbook", "disk", "--json"]);
+    let rows: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
+}

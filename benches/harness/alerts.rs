@@ -258,9 +258,10 @@ fn watch(tmp: &Path, seconds: u64, kb: Option<&Path>) -> Result<WatchReport, Str
 
 pub fn section(hooks: Option<&HookReport>, watches: &[WatchReport]) -> String {
     let yes = |ok: bool| if ok { "yes" } else { "**no**" };
-    let mut text = String::from(
-        "\n## Alerts and watch\n\n`cargo bench --bench harness -- --only alerts` (`--watch-seconds N` shortens the watch \
-         row; the figures below are from the full 600 s).\n\n| benchmark | measured | budget | within budget |\n|---|---|---|---|\n",
+    let seconds = watches.first().map_or(600, |w| w.seconds);
+    let mut text = format!(
+        "\n## Alerts and watch\n\n`cargo bench --bench harness -- --only alerts --watch-seconds {seconds}` (each watch row \
+         measures that long; 600 s when not given).\n\n| benchmark | measured | budget | within budget |\n|---|---|---|---|\n",
     );
     match hooks {
         Some(h) => {

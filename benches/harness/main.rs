@@ -218,7 +218,7 @@ fn run() -> Result<(), String> {
         }
     }
     if wanted("search") {
-        rows.extend(search::rows(&kb, &input, opts.runs, opts.corpus.as_deref())?);
+        rows.extend(search::rows(&kb, &input, opts.runs, opts.corpus.as_deref(), opts.runbooks)?);
     }
     if wanted("mcp") {
         rows.extend(mcp::rows(&kb, &input)?);

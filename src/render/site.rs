@@ -124,9 +124,14 @@ impl Site {
         self.runs[index].read()
     }
 
-    /// The latest readable run of every runbook that has one.
+    /// The latest readable run of every runbook that has one, once each: a run counts under the
+    /// key its own runbook id makes, not under another that its folder name also fits.
     pub(crate) fn latest_runs(&self) -> impl Iterator<Item = ArchivedRun> + '_ {
-        self.runs_of.values().filter_map(|list| list.iter().map(|&i| self.run(i)).find(|run| run.record.is_ok()))
+        self.runs_of.iter().filter_map(|(key, list)| {
+            list.iter()
+                .map(|&i| self.run(i))
+                .find(|run| run.record.as_ref().is_ok_and(|r| file_safe(&r.runbook.id).to_lowercase() == *key))
+        })
     }
 
     pub(crate) fn row(&self, idx: RunbookIdx) -> RunbookRow {
