@@ -290,16 +290,16 @@ impl SearchIndex {
         work: impl Fn(&SearchIndex) -> T,
     ) -> Result<(SearchIndex, SyncReport, T), IndexError> {
         let index = SearchIndex::open(&source.index_dir())?;
-        let (fresh, done) = std::thread::scope(|scope| {
-            let check = scope.spawn(|| index.unchanged_since_sync(source, archives).is_some());
+        let ((fresh, seen), done) = std::thread::scope(|scope| {
+            let check = scope.spawn(|| index.check(source, archives));
             let done = work(&index);
             // A check that panicked proves nothing: sync.
-            (check.join().unwrap_or(false), done)
+            (check.join().unwrap_or((false, None)), done)
         });
         if fresh {
             return Ok((index, SyncReport::default(), done));
         }
-        let report = index.sync_files(source, config, archives)?;
+        let report = index.sync_seen(source, config, archives, seen)?;
         let done = work(&index);
         Ok((index, report, done))
     }
@@ -324,11 +324,20 @@ impl SearchIndex {
     /// must look. The sources as they are now are hashed into one signature and compared with
     /// the one the last sync wrote, so the check reads a few bytes, not the whole manifest.
     fn unchanged_since_sync(&self, source: &KbSource, archives: &Archives) -> Option<()> {
+        self.check(source, archives).0.then_some(())
+    }
+
+    /// Whether the index is fresh (see [`Self::unchanged_since_sync`]), and the runbook files
+    /// the check saw, for the sync that follows when it is not.
+    fn check(&self, source: &KbSource, archives: &Archives) -> (bool, Option<Seen>) {
         if self.rebuilt.load(Ordering::Acquire) {
-            return None;
+            return (false, None);
         }
-        let recorded = self.recorded_signature()?;
-        (current_signature(source, archives)? == recorded).then_some(())
+        let seen = source.root().map(|_| Seen::now(source));
+        let fresh = self.recorded_signature().is_some_and(|recorded| {
+            current_signature(source, archives, seen.as_ref()).is_some_and(|current| current == recorded)
+        });
+        (fresh, seen)
     }
 
     /// The signature of the sources as the last sync saw them.
@@ -349,7 +358,7 @@ impl SearchIndex {
             .map(|(idx, rb)| Indexed { facts: FileFacts::of(rb), id: rb.id.clone(), origin: Origin::Kb(idx) })
             .collect();
         let ctx = ParseContext::for_kb(&kb.source, &kb.config);
-        self.apply(Some(kb), &kb.source, &ctx, runbooks, archives)
+        self.apply(Some(kb), &kb.source, &ctx, runbooks, archives, self.read_manifest())
     }
 
     /// Brings the index up to date by looking at the files alone: runbooks whose size and time
@@ -361,13 +370,26 @@ impl SearchIndex {
         config: &Config,
         archives: &Archives,
     ) -> Result<SyncReport, IndexError> {
+        self.sync_seen(source, config, archives, None)
+    }
+
+    /// [`Self::sync_files`], from the files a freshness check just listed and stamped when it
+    /// has them (a file changed since then is a change the next search sees).
+    fn sync_seen(
+        &self,
+        source: &KbSource,
+        config: &Config,
+        archives: &Archives,
+        seen: Option<Seen>,
+    ) -> Result<SyncReport, IndexError> {
         let manifest = self.read_manifest();
         let ctx = ParseContext::for_kb(source, config);
-        let files = source.files();
+        let Seen { files, stamps } = seen.unwrap_or_else(|| Seen::now(source));
         let known: Vec<Option<FileFacts>> = files
             .par_iter()
-            .map(|file| {
-                let stamp = file.file.as_deref().and_then(FileStamp::of_path)?;
+            .zip(stamps)
+            .map(|(file, stamp)| {
+                let stamp = stamp?;
                 let facts = manifest.files.get(&file.path)?;
                 (facts.stamp == Some(stamp) && !stamp.is_racy()).then(|| facts.clone())
             })
@@ -393,7 +415,8 @@ impl SearchIndex {
             .collect();
         let ids = final_ids(entries.iter().map(|(f, _)| (f.explicit_id.as_deref(), f.stem_path.as_str())));
         let runbooks = entries.drain(..).zip(ids).map(|((facts, origin), id)| Indexed { facts, id, origin }).collect();
-        self.apply(None, source, &ctx, runbooks, archives)
+        // The manifest read above is the one the changes are judged against: read it once.
+        self.apply(None, source, &ctx, runbooks, archives, manifest)
     }
 
     /// The shared core of both syncs: decides what changed and updates the index.
@@ -404,10 +427,10 @@ impl SearchIndex {
         ctx: &ParseContext,
         runbooks: Vec<Indexed>,
         archives: &Archives,
+        old: Manifest,
     ) -> Result<SyncReport, IndexError> {
         let started = Instant::now();
         let mut report = SyncReport { rebuilt: self.rebuilt.load(Ordering::Acquire), ..SyncReport::default() };
-        let old = self.read_manifest();
         let (current, files) = wanted(source, ctx, &runbooks, archives);
         let changed: Vec<(&String, &Source)> = current
             .iter()
@@ -793,6 +816,21 @@ impl Signature {
     }
 }
 
+/// The runbook files of a KB folder with their stamps (`None` where a file cannot be read), as
+/// one look at the folder saw them.
+struct Seen {
+    files: Vec<SourceFile>,
+    stamps: Vec<Option<FileStamp>>,
+}
+
+impl Seen {
+    fn now(source: &KbSource) -> Seen {
+        let files = source.files();
+        let stamps = files.par_iter().map(|file| file.file.as_deref().and_then(FileStamp::of_path)).collect();
+        Seen { files, stamps }
+    }
+}
+
 /// The signature of what a manifest records.
 fn manifest_signature(manifest: &Manifest) -> String {
     let mut signature = Signature::new(manifest.config, &manifest.site, manifest.builtin.as_deref());
@@ -813,22 +851,18 @@ fn manifest_signature(manifest: &Manifest) -> String {
 
 /// The signature of the sources as they are now, by `stat` alone; `None` when a stamp is too
 /// recent to trust or a file cannot be read (a sync must look then).
-fn current_signature(source: &KbSource, archives: &Archives) -> Option<String> {
-    let mut signature = match source.root() {
-        None => Signature::new(None, "", Some(builtin_signature().as_str())),
-        Some(root) => {
+fn current_signature(source: &KbSource, archives: &Archives, seen: Option<&Seen>) -> Option<String> {
+    let mut signature = match (source.root(), seen) {
+        (None, _) => Signature::new(None, "", Some(builtin_signature().as_str())),
+        (Some(_), None) => return None,
+        (Some(root), Some(seen)) => {
             let config = FileStamp::of_path(&root.join(CONFIG_FILE));
             if config.is_some_and(|s| s.is_racy()) {
                 return None;
             }
             let mut signature = Signature::new(config, &HugoSite::locate(root).stamps(), None);
-            let files = source.files();
-            let stamps: Vec<FileStamp> = files
-                .par_iter()
-                .map(|file| file.file.as_deref().and_then(FileStamp::of_path).filter(|s| !s.is_racy()))
-                .collect::<Option<Vec<_>>>()?;
-            for (file, stamp) in files.iter().zip(stamps) {
-                signature.file(&file.path, Some(stamp));
+            for (file, stamp) in seen.files.iter().zip(&seen.stamps) {
+                signature.file(&file.path, Some(stamp.filter(|s| !s.is_racy())?));
             }
             signature
         }
