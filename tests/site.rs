@@ -266,4 +266,7 @@ fn the_static_search_finds_runs_and_cycle_reports_too() {
         "{found:?}"
     );
     assert!(static_search(&public, "nothingsuchword").is_empty());
+    // Run ids are not terms: each would be unique, and a year of them would fill one shard.
+    let stamp = run.split('-').next().unwrap().to_lowercase();
+    assert!(static_search(&public, &stamp).is_empty(), "{stamp}");
 }

@@ -135,11 +135,16 @@ impl SearchPage {
                     record.started_at.get(..16).unwrap_or(&record.started_at).replace('T', " ")
                 );
                 let causes: String = record.diagnoses.iter().map(|d| format!("{} ", d.cause)).collect();
-                let names =
-                    format!("{} {} {} {}", record.run_id, record.runbook.id, record.verdict.as_str(), record.host.name);
+                // Not the run id: a term no one types, unique to each run, that would fill one
+                // shard (`20…`) with a year of runs. The date in the title is searchable.
+                let names = format!("{} {} {}", record.runbook.id, record.verdict.as_str(), record.host.name);
                 (title, names, format!("{causes}{}", crate::index::documents::run_prose(record)))
             }
-            Err(err) => (format!("Run {}", run.run_id), run.run_id.clone(), format!("unreadable: {}", err.cause())),
+            Err(err) => (
+                format!("Run {}", run.run_id),
+                run.runbook_from_name().to_string(),
+                format!("unreadable: {}", err.cause()),
+            ),
         };
         let section = SearchSection { anchor: String::new(), heading: title.clone(), text };
         SearchPage { url, title, kind: "archive", names, sections: vec![section] }
