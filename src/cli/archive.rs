@@ -65,7 +65,7 @@ struct ListArgs {
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
     /// Which page of --limit runs: 1 is the newest
-    #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = page_number)]
     page: u64,
     /// Print JSON
     #[arg(long)]
@@ -237,6 +237,15 @@ fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
         let _ = writeln!(output::stderr(ctx.color), "{}", paint(DIM, more));
     }
     Ok(exit::OK)
+}
+
+/// A `--page` value: 1 or more.
+fn page_number(text: &str) -> std::result::Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(0) => Err("pages start at 1, the newest".into()),
+        Ok(page) => Ok(page),
+        Err(_) => Err("a page number: 1, 2, 3, …".into()),
+    }
 }
 
 /// Runs the terminal listing shows at once.
