@@ -169,7 +169,7 @@ fn the_quick_freshness_check_sees_a_same_size_edit_and_distrusts_a_missing_signa
     assert_eq!(search_in(dir, &["widget"]).0, 0);
     let signature = dir.join(".runbook/index/runbook-signature");
     let written = std::fs::read_to_string(&signature).unwrap();
-    assert_eq!(written.len(), 64, "a SHA-256 in hex: {written}");
+    assert_eq!(written.lines().next().map(str::len), Some(64), "a SHA-256 in hex: {written}");
     // Same size, an older time than any check would call racy: only the stamp tells.
     std::fs::write(&beta, "# Beta\n\n## Disk\n\nThe quantum gizmo  hums.\n").unwrap();
     aged_by(&beta, 300);
@@ -180,7 +180,7 @@ fn the_quick_freshness_check_sees_a_same_size_edit_and_distrusts_a_missing_signa
     // A lost or garbled signature is a reason to look again, never an error or stale results.
     std::fs::remove_file(&signature).unwrap();
     assert_eq!(search_in(dir, &["gizmo"]).0, 0);
-    assert_eq!(std::fs::read_to_string(&signature).unwrap().len(), 64);
+    assert_eq!(std::fs::read_to_string(&signature).unwrap().lines().next().map(str::len), Some(64));
     std::fs::write(&signature, "garbage").unwrap();
     std::fs::write(&beta, "# Beta\n\n## Disk\n\nThe quantum gadget hums.\n").unwrap();
     aged_by(&beta, 200);
@@ -316,6 +316,55 @@ fn runs_are_searchable_too() {
     assert_eq!(hit["kind"], "archive");
     assert!(hit["id"].as_str().unwrap().ends_with("-t"));
     assert!(hit["path"].as_str().unwrap().ends_with("/run.md"));
+}
+
+/// The one run in `dir`'s archive: its folder and record.
+fn the_run(dir: &Path) -> (std::path::PathBuf, Value) {
+    let folder = std::fs::read_dir(dir.join("archives"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("run.json").is_file())
+        .unwrap();
+    let record = serde_json::from_slice(&std::fs::read(folder.join("run.json")).unwrap()).unwrap();
+    (folder, record)
+}
+
+#[test]
+fn a_run_still_being_written_is_looked_at_again_and_new_or_removed_runs_are_seen() {
+    let test =
+        Test::new().file("runbooks/t.md", "# T\n\n```yaml step\nid: probe_dns\nrun: echo 'resolver timed out'\n```\n");
+    let ran = test.args(["exec", "t", "--quiet"]).run();
+    let dir = ran.path();
+    let (folder, mut record) = the_run(dir);
+    // As a run in progress leaves it: verdict `running`, one step so far.
+    record["verdict"] = Value::from("running");
+    record["steps"][0]["name"] = Value::from("walrus lookup");
+    std::fs::write(folder.join("run.json"), serde_json::to_vec(&record).unwrap()).unwrap();
+    aged_by(&folder.join("run.json"), 600);
+    let (code, json, _) = search_in(dir, &["walrus", "--kind", "archive"]);
+    assert_eq!((code, json["hits"].as_array().map(Vec::len)), (0, Some(1)), "{json}");
+    // The run goes on and finishes: its record is rewritten, and the next search sees that.
+    record["verdict"] = Value::from("passed");
+    record["steps"][0]["name"] = Value::from("narwhal lookup");
+    std::fs::write(folder.join("run.json"), serde_json::to_vec(&record).unwrap()).unwrap();
+    aged_by(&folder.join("run.json"), 300);
+    let (code, _, stderr) = search_in(dir, &["narwhal", "--kind", "archive"]);
+    assert_eq!(code, 0, "the open run was looked at again: {stderr}");
+    assert_eq!(search_in(dir, &["walrus", "--kind", "archive"]).0, 1, "the old text is gone");
+    // A new run folder, and a removed one, change the names the check lists.
+    let copy = dir.join("archives").join(format!("{}-2", folder.file_name().unwrap().to_string_lossy()));
+    std::fs::create_dir_all(&copy).unwrap();
+    record["steps"][0]["name"] = Value::from("beluga lookup");
+    record["run_id"] = Value::from(copy.file_name().unwrap().to_string_lossy().into_owned());
+    std::fs::write(copy.join("run.json"), serde_json::to_vec(&record).unwrap()).unwrap();
+    aged_by(&copy.join("run.json"), 300);
+    assert_eq!(search_in(dir, &["beluga", "--kind", "archive"]).0, 0, "a new run is found");
+    std::fs::remove_dir_all(&copy).unwrap();
+    assert_eq!(search_in(dir, &["beluga", "--kind", "archive"]).0, 1, "a removed run is gone");
+    // Once finished, a run is known by its name: the signature lists no run to look at.
+    let signature = std::fs::read_to_string(dir.join(".runbook/index/runbook-signature")).unwrap();
+    assert_eq!(signature.lines().count(), 1, "{signature}");
 }
 
 #[test]

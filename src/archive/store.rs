@@ -241,6 +241,18 @@ impl Archives {
         find(self.run_folders(), query).map(|folder| folder.read())
     }
 
+    /// The names of the folders that may be runs, from the directory listing alone (no `stat`):
+    /// every folder but `cycles/` and hidden ones. Whether each has a record is not looked at.
+    pub fn run_folder_names(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return Vec::new() };
+        entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|name| name != CYCLES_DIR && !name.starts_with('.'))
+            .collect()
+    }
+
     /// Every run's `run.json`, with its stamp, unread.
     pub fn run_files(&self) -> Vec<ArchiveFile> {
         let Ok(entries) = std::fs::read_dir(&self.dir) else { return Vec::new() };

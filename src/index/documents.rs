@@ -236,6 +236,11 @@ pub fn archive_key(run_id: &str) -> String {
     format!("run:{run_id}")
 }
 
+/// The run id of an [`archive_key`].
+pub fn run_name(key: &str) -> Option<&str> {
+    key.strip_prefix("run:")
+}
+
 pub fn cycle_key(name: &str) -> String {
     format!("cycle:{name}")
 }

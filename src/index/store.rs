@@ -7,7 +7,7 @@ use super::query::{self, Builder, ParsedQuery};
 use super::schema::{self, Fields, SCHEMA_VERSION};
 use super::snippet;
 use super::tokenizer;
-use crate::archive::store::{ArchiveFile, Archives, cycle_title};
+use crate::archive::store::{ArchiveFile, Archives, RECORD_FILE, cycle_title};
 use crate::model::cache::FileStamp;
 use crate::model::config::{CONFIG_FILE, Config};
 use crate::model::discovery::KbSource;
@@ -23,7 +23,7 @@ use crate::util::text::hex;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -106,6 +106,12 @@ struct Manifest {
     /// For the built-in KB: its signature.
     #[serde(default)]
     builtin: Option<String>,
+    /// Runs (folder names) whose record was still being written, or could not be read, when
+    /// they were indexed. A finished record is never rewritten, so the quick freshness check
+    /// knows every other run by its folder name alone and `stat`s only these. `None` in a
+    /// manifest from before this was kept: every run is looked at once then.
+    #[serde(default)]
+    open_runs: Option<BTreeSet<String>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -335,19 +341,20 @@ impl SearchIndex {
         }
         let seen = source.root().map(|_| Seen::now(source));
         let fresh = self.recorded_signature().is_some_and(|recorded| {
-            current_signature(source, archives, seen.as_ref()).is_some_and(|current| current == recorded)
+            current_signature(source, archives, seen.as_ref(), &recorded.open_runs)
+                .is_some_and(|current| current == recorded.signature)
         });
         (fresh, seen)
     }
 
-    /// The signature of the sources as the last sync saw them.
-    fn recorded_signature(&self) -> Option<String> {
+    /// The signature of the sources as the last sync saw them, with the runs it must `stat`.
+    fn recorded_signature(&self) -> Option<Recorded> {
         match self.manifest_path() {
             Some(_) => {
                 let path = self.dir.as_ref()?.join(SIGNATURE_FILE);
-                std::fs::read_to_string(path).ok().map(|text| text.trim().to_string())
+                Recorded::parse(&std::fs::read_to_string(path).ok()?)
             }
-            None => Some(manifest_signature(&self.read_manifest())),
+            None => Recorded::parse(&signature_file(&self.read_manifest())),
         }
     }
 
@@ -440,19 +447,22 @@ impl SearchIndex {
         let removed: Vec<String> = old.entries.keys().filter(|k| !current.contains_key(*k)).cloned().collect();
         let config = source.root().and_then(|root| FileStamp::of_path(&root.join(CONFIG_FILE)));
         let builtin = source.root().is_none().then(builtin_signature);
+        let open_runs = open_runs(&current, &changed, &old);
         let next = |entries: HashMap<String, ManifestEntry>| Manifest {
             entries,
             files: files.clone(),
             config,
             site: ctx.site_stamps.clone(),
             builtin: builtin.clone(),
+            open_runs: Some(open_runs.clone()),
         };
         if changed.is_empty() && removed.is_empty() {
             // Nothing to index; remember the files' stamps so the next search can skip all this
             // (and sign them again, when the signature was lost).
             let manifest = next(old.entries.clone());
-            let unsigned = self.recorded_signature() != Some(manifest_signature(&manifest));
+            let unsigned = self.recorded_signature().map(|r| r.signature) != Some(manifest_signature(&manifest));
             if unsigned
+                || old.open_runs.as_ref() != Some(&open_runs)
                 || old.files != files
                 || old.config != config
                 || old.builtin != builtin
@@ -519,7 +529,7 @@ impl SearchIndex {
                     _ => {}
                 }
                 write_atomic(&path, &bytes).map_err(|e| self.io_error(e))?;
-                write_atomic(&signature, manifest_signature(manifest).as_bytes()).map_err(|e| self.io_error(e))?;
+                write_atomic(&signature, signature_file(manifest).as_bytes()).map_err(|e| self.io_error(e))?;
             }
             None => {
                 if let Ok(mut kept) = self.memory_manifest.lock() {
@@ -840,18 +850,96 @@ fn manifest_signature(manifest: &Manifest) -> String {
             signature.file(path, facts.stamp);
         }
     }
+    let open = manifest.open_runs.as_ref();
     let mut others: Vec<(&String, &ManifestEntry)> =
         manifest.entries.iter().filter(|(key, _)| !key.starts_with("rb:")).collect();
     others.sort_by(|a, b| a.0.cmp(b.0));
     for (key, entry) in others {
-        signature.other(key, &entry.fingerprint);
+        match documents::run_name(key) {
+            // A finished run is known by its name; an open one by its stamp too.
+            Some(name) if open.is_some_and(|open| !open.contains(name)) => signature.other(key, "finished"),
+            _ => signature.other(key, &entry.fingerprint),
+        }
     }
     signature.finish()
 }
 
+/// What the signature file holds: the signature, then the runs the check must `stat`, a line
+/// each. A manifest that does not know which runs are open (an older one) signs nothing: the
+/// next sync looks at every run once.
+fn signature_file(manifest: &Manifest) -> String {
+    match &manifest.open_runs {
+        Some(open) => {
+            let mut text = manifest_signature(manifest);
+            for name in open {
+                text.push('\n');
+                text.push_str(name);
+            }
+            text.push('\n');
+            text
+        }
+        None => String::new(),
+    }
+}
+
+/// The signature file, read.
+struct Recorded {
+    signature: String,
+    open_runs: BTreeSet<String>,
+}
+
+impl Recorded {
+    fn parse(text: &str) -> Option<Recorded> {
+        let mut lines = text.lines();
+        let signature = lines.next().filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))?;
+        Some(Recorded { signature: signature.to_string(), open_runs: lines.map(str::to_string).collect() })
+    }
+}
+
+/// Runs whose record was still being written, or could not be read, as of this sync: those
+/// indexed now are read to tell; the others keep what the last sync knew (every one is read when
+/// the manifest is older than this knowledge).
+fn open_runs(
+    current: &BTreeMap<String, (ManifestEntry, Source)>,
+    changed: &[(&String, &Source)],
+    old: &Manifest,
+) -> BTreeSet<String> {
+    let indexed_now: std::collections::HashSet<&str> = changed.iter().map(|(key, _)| String::as_str(key)).collect();
+    let runs: Vec<&ArchiveFile> = current
+        .iter()
+        .filter_map(|(key, (_, source))| match source {
+            Source::Archive(run) if old.open_runs.is_none() || indexed_now.contains(String::as_str(key)) => Some(run),
+            _ => None,
+        })
+        .collect();
+    let mut open: BTreeSet<String> =
+        runs.par_iter().filter(|run| run_is_open(run)).map(|run| run.name.clone()).collect();
+    if let Some(before) = &old.open_runs {
+        let still = current.iter().filter_map(|(key, (_, source))| match source {
+            Source::Archive(run) if !indexed_now.contains(String::as_str(key)) && before.contains(&run.name) => {
+                Some(run.name.clone())
+            }
+            _ => None,
+        });
+        open.extend(still);
+    }
+    open
+}
+
+/// Whether a run's record is unfinished or unreadable.
+fn run_is_open(run: &ArchiveFile) -> bool {
+    let record = std::fs::read(&run.file).ok().and_then(|bytes| serde_json::from_slice::<RunRecord>(&bytes).ok());
+    record.is_none_or(|record| record.verdict == crate::record::Verdict::Running)
+}
+
 /// The signature of the sources as they are now, by `stat` alone; `None` when a stamp is too
 /// recent to trust or a file cannot be read (a sync must look then).
-fn current_signature(source: &KbSource, archives: &Archives, seen: Option<&Seen>) -> Option<String> {
+fn current_signature(
+    source: &KbSource,
+    archives: &Archives,
+    seen: Option<&Seen>,
+    open_runs: &BTreeSet<String>,
+) -> Option<String> {
     let mut signature = match (source.root(), seen) {
         (None, _) => Signature::new(None, "", Some(builtin_signature().as_str())),
         (Some(_), None) => return None,
@@ -867,10 +955,20 @@ fn current_signature(source: &KbSource, archives: &Archives, seen: Option<&Seen>
             signature
         }
     };
+    // Runs by folder name (no `stat`), but those that were open at the last sync by stamp: a
+    // finished record is never rewritten.
     let mut others: Vec<(String, String)> = archives
-        .run_files()
+        .run_folder_names()
         .into_iter()
-        .map(|run| (documents::archive_key(&run.name), stamp_entry(run.stamp).fingerprint))
+        .map(|name| {
+            let fingerprint = if open_runs.contains(&name) {
+                FileStamp::of_path(&archives.run_dir(&name).join(RECORD_FILE))
+                    .map_or_else(|| "gone".to_string(), |stamp| stamp_entry(stamp).fingerprint)
+            } else {
+                "finished".to_string()
+            };
+            (documents::archive_key(&name), fingerprint)
+        })
         .chain(
             archives
                 .cycle_files()
