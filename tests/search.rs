@@ -336,6 +336,8 @@ fn a_run_still_being_written_is_looked_at_again_and_new_or_removed_runs_are_seen
         Test::new().file("runbooks/t.md", "# T\n\n```yaml step\nid: probe_dns\nrun: echo 'resolver timed out'\n```\n");
     let ran = test.args(["exec", "t", "--quiet"]).run();
     let dir = ran.path();
+    // Old enough to trust: a file written within the last moments is always looked at again.
+    aged_by(&dir.join("runbooks/t.md"), 900);
     let (folder, mut record) = the_run(dir);
     // As a run in progress leaves it: verdict `running`, one step so far.
     record["verdict"] = Value::from("running");
@@ -363,8 +365,27 @@ fn a_run_still_being_written_is_looked_at_again_and_new_or_removed_runs_are_seen
     std::fs::remove_dir_all(&copy).unwrap();
     assert_eq!(search_in(dir, &["beluga", "--kind", "archive"]).0, 1, "a removed run is gone");
     // Once finished, a run is known by its name: the signature lists no run to look at.
-    let signature = std::fs::read_to_string(dir.join(".runbook/index/runbook-signature")).unwrap();
+    let signature_file = dir.join(".runbook/index/runbook-signature");
+    let signature = std::fs::read_to_string(&signature_file).unwrap();
     assert_eq!(signature.lines().count(), 1, "{signature}");
+
+    // A folder without a record (a run killed before its first write) is expected, not a
+    // reason to sync on every search: the check stays fresh without reading the manifest.
+    let empty = dir.join("archives/20200101T000000Z-t");
+    std::fs::create_dir_all(&empty).unwrap();
+    assert_eq!(search_in(dir, &["narwhal", "--kind", "archive"]).0, 0);
+    let signature = std::fs::read_to_string(&signature_file).unwrap();
+    assert_eq!(signature.lines().nth(1), Some("20200101T000000Z-t"), "{signature}");
+    let manifest = dir.join(".runbook/index/runbook-manifest.json");
+    std::fs::write(&manifest, "not read by a fresh check").unwrap();
+    assert_eq!(search_in(dir, &["narwhal", "--kind", "archive"]).0, 0);
+    assert_eq!(std::fs::read_to_string(&manifest).unwrap(), "not read by a fresh check", "no sync ran");
+    // Its record appears: that is a change.
+    record["steps"][0]["name"] = Value::from("orca lookup");
+    record["run_id"] = Value::from("20200101T000000Z-t");
+    std::fs::write(empty.join("run.json"), serde_json::to_vec(&record).unwrap()).unwrap();
+    aged_by(&empty.join("run.json"), 300);
+    assert_eq!(search_in(dir, &["orca", "--kind", "archive"]).0, 0, "the new record is found");
 }
 
 #[test]

@@ -447,7 +447,7 @@ impl SearchIndex {
         let removed: Vec<String> = old.entries.keys().filter(|k| !current.contains_key(*k)).cloned().collect();
         let config = source.root().and_then(|root| FileStamp::of_path(&root.join(CONFIG_FILE)));
         let builtin = source.root().is_none().then(builtin_signature);
-        let open_runs = open_runs(&current, &changed, &old);
+        let open_runs = open_runs(&current, &changed, &old, archives);
         let next = |entries: HashMap<String, ManifestEntry>| Manifest {
             entries,
             files: files.clone(),
@@ -851,18 +851,32 @@ fn manifest_signature(manifest: &Manifest) -> String {
         }
     }
     let open = manifest.open_runs.as_ref();
-    let mut others: Vec<(&String, &ManifestEntry)> =
-        manifest.entries.iter().filter(|(key, _)| !key.starts_with("rb:")).collect();
-    others.sort_by(|a, b| a.0.cmp(b.0));
-    for (key, entry) in others {
-        match documents::run_name(key) {
+    let mut others: Vec<(String, &str)> = manifest
+        .entries
+        .iter()
+        .filter(|(key, _)| !key.starts_with("rb:"))
+        .map(|(key, entry)| match documents::run_name(key) {
             // A finished run is known by its name; an open one by its stamp too.
-            Some(name) if open.is_some_and(|open| !open.contains(name)) => signature.other(key, "finished"),
-            _ => signature.other(key, &entry.fingerprint),
+            Some(name) if open.is_some_and(|open| !open.contains(name)) => (key.clone(), "finished"),
+            _ => (key.clone(), entry.fingerprint.as_str()),
+        })
+        .collect();
+    // Open folders that had no record at all: the check sees their names, and no stamp.
+    for name in open.into_iter().flatten() {
+        let key = documents::archive_key(name);
+        if !manifest.entries.contains_key(&key) {
+            others.push((key, GONE));
         }
+    }
+    others.sort();
+    for (key, fingerprint) in others {
+        signature.other(&key, fingerprint);
     }
     signature.finish()
 }
+
+/// The fingerprint of an open run whose `run.json` is not there.
+const GONE: &str = "gone";
 
 /// What the signature file holds: the signature, then the runs the check must `stat`, a line
 /// each. A manifest that does not know which runs are open (an older one) signs nothing: the
@@ -903,6 +917,7 @@ fn open_runs(
     current: &BTreeMap<String, (ManifestEntry, Source)>,
     changed: &[(&String, &Source)],
     old: &Manifest,
+    archives: &Archives,
 ) -> BTreeSet<String> {
     let indexed_now: std::collections::HashSet<&str> = changed.iter().map(|(key, _)| String::as_str(key)).collect();
     let runs: Vec<&ArchiveFile> = current
@@ -923,6 +938,11 @@ fn open_runs(
         });
         open.extend(still);
     }
+    // A folder without a record yet (a run killed before its first write, a folder made by
+    // hand) is open too: the check then expects it, and notices when a record appears.
+    let recordless =
+        archives.run_folder_names().into_iter().filter(|name| !current.contains_key(&documents::archive_key(name)));
+    open.extend(recordless);
     open
 }
 
@@ -963,7 +983,7 @@ fn current_signature(
         .map(|name| {
             let fingerprint = if open_runs.contains(&name) {
                 FileStamp::of_path(&archives.run_dir(&name).join(RECORD_FILE))
-                    .map_or_else(|| "gone".to_string(), |stamp| stamp_entry(stamp).fingerprint)
+                    .map_or_else(|| GONE.to_string(), |stamp| stamp_entry(stamp).fingerprint)
             } else {
                 "finished".to_string()
             };
