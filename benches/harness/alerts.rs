@@ -4,7 +4,7 @@
 //! core (its own and its children's) and resident memory, while `/metrics` is scraped every 15 s
 //! as Prometheus would.
 
-use crate::load::{WrkResult, on_path, wrk};
+use crate::load::{WrkResult, http_get, on_path, wrk};
 use crate::{BIN, thousands};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -77,16 +77,6 @@ fn start(args: &[&str], dir: &Path) -> Result<(Running, String), String> {
         return Err(format!("runbook {} did not say where it listens: {line:?}", args[0]));
     }
     Ok((Running(child), addr))
-}
-
-fn http_get(addr: &str, path: &str) -> Result<String, String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).map_err(|e| e.to_string())?;
-    Ok(text.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default())
 }
 
 /// The sum of a counter family's samples whose labels contain `filter`.

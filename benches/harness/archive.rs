@@ -3,6 +3,7 @@
 //! each is a copy of a record the release binary wrote for one of a few template runs, with its
 //! own run id and times. Deterministic, like the KB generator.
 
+use crate::load::{Served, http_get};
 use crate::measure::repeat;
 use crate::{Budget, Row, thousands};
 use serde_json::Value;
@@ -206,23 +207,23 @@ fn serve_rows(kb: &Path, archives: &Path, runs: usize, input: &str) -> Result<Ve
     let (mut first, mut later, mut rss) = (Vec::new(), Vec::new(), 0);
     // Untimed: the first start indexes the new archive for search, as after any upgrade.
     let mut warm_up = runbook(kb, archives, &["serve", "--addr", "127.0.0.1:0", "--no-watch", "--quiet"]);
-    http_get(&Served::spawn(&mut warm_up)?.addr, "/archives/")?;
+    http_get(address(&Served::spawn(&mut warm_up)?), "/archives/")?;
     for _ in 0..runs {
         let started = std::time::Instant::now();
         let mut command = runbook(kb, archives, &["serve", "--addr", "127.0.0.1:0", "--no-watch", "--quiet"]);
         let served = Served::spawn(&mut command)?;
-        let page = http_get(&served.addr, "/archives/")?;
+        let page = http_get(address(&served), "/archives/")?;
         first.push(started.elapsed());
         if !page.contains(&format!("page 1 of {last_page}")) {
             return Err(format!("/archives/ is not the first of {last_page} pages: {}", &page[..page.len().min(400)]));
         }
         let started = std::time::Instant::now();
-        let page = http_get(&served.addr, &deep)?;
+        let page = http_get(address(&served), &deep)?;
         later.push(started.elapsed());
         if !page.contains(&format!("page {last_page} of {last_page}")) {
             return Err(format!("{deep} is not the last page"));
         }
-        rss = rss.max(served.rss_kib().unwrap_or(0));
+        rss = rss.max(served.memory_kib().map_or(0, |(rss, _, _)| rss));
     }
     let mut first = crate::measure::of_durations(first);
     first.max_rss_kib = rss;
@@ -246,52 +247,7 @@ fn serve_rows(kb: &Path, archives: &Path, runs: usize, input: &str) -> Result<Ve
     ])
 }
 
-/// A server started by [`serve_rows`], killed when dropped.
-struct Served {
-    child: std::process::Child,
-    addr: String,
-}
-
-impl Served {
-    fn spawn(command: &mut Command) -> Result<Served, String> {
-        use std::io::BufRead;
-        let mut child = command
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("serve: {e}"))?;
-        let mut line = String::new();
-        if let Some(stdout) = child.stdout.take() {
-            std::io::BufReader::new(stdout).read_line(&mut line).map_err(|e| e.to_string())?;
-        }
-        let addr = line.trim().trim_start_matches("listening on http://").trim_end_matches('/').to_string();
-        let served = Served { child, addr };
-        if !served.addr.contains(':') {
-            return Err(format!("serve did not say where it listens: {line:?}"));
-        }
-        Ok(served)
-    }
-
-    /// Resident memory now, KiB.
-    fn rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn http_get(addr: &str, path: &str) -> Result<String, String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    stream.set_read_timeout(Some(Duration::from_secs(60))).map_err(|e| e.to_string())?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).map_err(|e| e.to_string())?;
-    Ok(text)
+/// `host:port` of a started server.
+fn address(served: &Served) -> &str {
+    served.base.trim_start_matches("http://")
 }

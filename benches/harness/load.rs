@@ -24,6 +24,11 @@ impl Served {
         if !watch {
             command.arg("--no-watch");
         }
+        Served::spawn(&mut command)
+    }
+
+    /// Starts `command`, a `runbook serve` on port 0, and reads where it listens.
+    pub fn spawn(command: &mut Command) -> Result<Served, String> {
         let mut child =
             command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().map_err(|e| format!("serve: {e}"))?;
         let mut line = String::new();
@@ -65,6 +70,17 @@ impl Drop for Served {
         }
         let _ = self.child.wait();
     }
+}
+
+/// The body of `GET path` from `addr` (`host:port`), one request on its own connection.
+pub fn http_get(addr: &str, path: &str) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(60))).map_err(|e| e.to_string())?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).map_err(|e| e.to_string())?;
+    Ok(text.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default())
 }
 
 /// What `wrk` reported.

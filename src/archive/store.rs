@@ -124,6 +124,15 @@ impl ArchivedRun {
     pub fn runbook_from_name(&self) -> &str {
         runbook_from_name(&self.run_id)
     }
+
+    /// Whether this is a run of `runbook_id` (any case): as its record says, or, when the record
+    /// cannot be read, as its folder name may say.
+    pub fn is_of(&self, runbook_id: &str) -> bool {
+        match &self.record {
+            Ok(record) => record.runbook.id.eq_ignore_ascii_case(runbook_id),
+            Err(_) => name_may_be_of(self.runbook_from_name(), runbook_id),
+        }
+    }
 }
 
 /// A run folder, listed but not read yet.
@@ -159,7 +168,7 @@ impl RunFolder {
 }
 
 /// See [`RunFolder::may_be_of`].
-pub(crate) fn name_may_be_of(name: &str, runbook_id: &str) -> bool {
+fn name_may_be_of(name: &str, runbook_id: &str) -> bool {
     let wanted = file_safe(runbook_id);
     let Some(start) = name.get(..wanted.len()) else { return false };
     start.eq_ignore_ascii_case(&wanted)

@@ -3,7 +3,7 @@
 use super::Context;
 use super::output::{self, BOLD, DIM, GREEN, RED, YELLOW, paint};
 use crate::archive::period;
-use crate::archive::store::{ArchivedRun, Archives, RunFolder, name_may_be_of};
+use crate::archive::store::{ArchivedRun, Archives, RunFolder};
 use crate::archive::views::ArchiveRow;
 use crate::cli::error::{Error, Result, exit};
 use crate::record::{RunRecord, Verdict};
@@ -270,12 +270,7 @@ impl RunFilter<'_> {
     }
 
     fn matches(&self, run: &ArchivedRun) -> bool {
-        let runbook = match (self.runbook, &run.record) {
-            (Some(id), Ok(record)) => record.runbook.id.eq_ignore_ascii_case(id),
-            (Some(id), Err(_)) => name_may_be_of(run.runbook_from_name(), id),
-            (None, _) => true,
-        };
-        runbook
+        self.runbook.is_none_or(|id| run.is_of(id))
             && self.verdict.is_none_or(|v| run.record.as_ref().is_ok_and(|r| r.verdict == v))
             && self.hosts.is_none_or(|names| run.record.as_ref().is_ok_and(|r| ran_on(r, names)))
     }

@@ -32,10 +32,10 @@ pub(super) fn list(kb: &Kb, archives: &Path, args: ListRunsArgs) -> Result<Value
     let candidates: Vec<RunFolder> = Archives::new(archives)
         .run_folders()
         .into_iter()
-        .filter(|folder| runbook.as_deref().is_none_or(|id| named_for(folder, id)))
+        .filter(|folder| runbook.as_deref().is_none_or(|id| folder.may_be_of(id)))
         .collect();
     let wanted = |run: &ArchivedRun| {
-        runbook.as_deref().is_none_or(|id| ran(run, id))
+        runbook.as_deref().is_none_or(|id| run.is_of(id))
             && verdict.is_none_or(|v| run.record.as_ref().is_ok_and(|r| r.verdict == v))
     };
     let (total, shown): (usize, Vec<ArchivedRun>) = if verdict.is_none() {
@@ -48,19 +48,8 @@ pub(super) fn list(kb: &Kb, archives: &Path, args: ListRunsArgs) -> Result<Value
     Ok(json!({"total": total, "shown": rows.len(), "runs": rows}))
 }
 
-fn named_for(folder: &RunFolder, id: &str) -> bool {
-    folder.may_be_of(id)
-}
-
-fn ran(run: &ArchivedRun, id: &str) -> bool {
-    match &run.record {
-        Ok(record) => record.runbook.id.eq_ignore_ascii_case(id),
-        Err(_) => run.run_id.ends_with(&format!("-{id}")),
-    }
-}
-
 fn has_runs_of(archives: &Path, id: &str) -> bool {
-    Archives::new(archives).run_folders().iter().any(|folder| named_for(folder, id))
+    Archives::new(archives).run_folders().iter().any(|folder| folder.may_be_of(id))
 }
 
 /// One run as a row: what `archive list --json` says, plus its trigger and diagnosis.

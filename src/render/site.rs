@@ -7,7 +7,7 @@ use super::error::RenderError;
 use super::templates::Templates;
 use super::url::Urls;
 use super::views::{RunbookRow, SiteGlobals};
-use crate::archive::store::{ArchivedRun, Archives, Cycle, RunFolder, name_may_be_of, without_same_second_suffix};
+use crate::archive::store::{ArchivedRun, Archives, Cycle, RunFolder, without_same_second_suffix};
 use crate::model::{Kb, RunbookIdx};
 use crate::util::text::file_safe;
 use std::collections::{BTreeMap, HashMap};
@@ -113,10 +113,7 @@ impl Site {
     /// a record that says another runbook (a folder renamed by hand) is left out.
     pub(crate) fn runs_of<'a>(&'a self, id: &'a str) -> impl Iterator<Item = ArchivedRun> + 'a {
         let folders = self.runs_of.get(&file_safe(id).to_lowercase()).map(Vec::as_slice).unwrap_or_default();
-        folders.iter().map(|&i| self.runs[i].read()).filter(move |run| match &run.record {
-            Ok(record) => record.runbook.id.eq_ignore_ascii_case(id),
-            Err(_) => name_may_be_of(run.runbook_from_name(), id),
-        })
+        folders.iter().map(|&i| self.runs[i].read()).filter(move |run| run.is_of(id))
     }
 
     /// One run, read.
