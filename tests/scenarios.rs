@@ -218,6 +218,76 @@ fn a_script_that_reaches_the_network_fails_the_scenario_naming_it() {
 }
 
 #[test]
+fn a_script_that_reads_the_hosts_files_fails_the_scenario_naming_each() {
+    let text = r#"
+        # Host files
+
+        ```yaml step
+        id: careless
+        run: |
+          cat /proc/driver/nvidia/version 2>/dev/null || true
+          for node in /dev/nvidia*; do :; done
+          cd / && head -n 1 etc/os-release 2>/dev/null || true
+          echo checked
+        ```
+
+        ```yaml step
+        id: careful
+        run: |
+          cat "${RUNBOOK_ROOT:-}/proc/driver/nvidia/version"
+          ls -l /dev/null >/dev/null && sort /dev/null && date >/dev/null
+          mkdir -p "$RUNBOOK_ROOT/var/cache/x" && cd "$RUNBOOK_ROOT/var/cache/x" && realpath . >/dev/null
+        expect: {stdout: [NVRM version]}
+        ```
+    "#;
+    let scenarios = "scenarios:\n  - name: reads the host\n    files: {/proc/driver/nvidia/version: \"NVRM version: 580.95.05\\n\"}\n    expect: {verdict: passed}\n";
+    let ran = Test::new()
+        .file("runbooks/host.md", text)
+        .file("runbooks/host.scenarios.yaml", scenarios)
+        .args(["test"])
+        .status(1)
+        .stdout_has(r#"reached outside the scenario for the host's file /proc/driver/nvidia/version (from step careless; a scenario's files are under $RUNBOOK_ROOT: "${RUNBOOK_ROOT:-}/proc/driver/nvidia/version")"#)
+        // A glob lists the host's folder; a relative path is judged from the working folder.
+        .stdout_has("reached outside the scenario for the host's file /dev (from step careless;")
+        .stdout_has("reached outside the scenario for the host's file /etc/os-release (from step careless;")
+        .stdout_has("0 passed, 1 failed")
+        .run();
+    // The tools' own files, /dev/null and the scenario's folders are no reach.
+    assert!(!ran.stdout.contains("from step careful"), "{}", ran.stdout);
+}
+
+#[test]
+fn a_canned_command_under_timeout_answers_as_itself_and_a_slow_script_still_times_out() {
+    let text = r#"
+        # Limits
+
+        ```yaml step
+        id: limits
+        run: |
+          timeout 20 nvidia-smi
+          rc=0; timeout --signal=KILL 5 failing || rc=$?; echo "failing: $rc"
+          rc=0; timeout -k 1 1 slow || rc=$?; echo "slow: $rc"
+        expect: {stdout: ["Driver Version: 580.95.05", "failing: 3", "slow: 124"]}
+        ```
+    "#;
+    let scenarios = r#"scenarios:
+  - name: canned and slow
+    commands:
+      nvidia-smi: {stdout: "Driver Version: 580.95.05
+"}
+      failing: {exit: 3}
+      slow: {script: "sleep 5"}
+    expect: {verdict: passed}
+"#;
+    Test::new()
+        .file("runbooks/limits.md", text)
+        .file("runbooks/limits.scenarios.yaml", scenarios)
+        .args(["test"])
+        .stdout_has("1 passed, 0 failed")
+        .run();
+}
+
+#[test]
 fn a_script_reaches_the_scenarios_tcp_fixtures_and_finds_the_rest_of_this_host_closed() {
     let text = "# Ports\n\n```yaml step\nid: served\nrun: exec 3<>/dev/tcp/127.0.0.1/8000 && echo connected\nexpect: {stdout: [connected]}\n```\n\n```yaml step\nid: closed\nrun: exec 3<>/dev/tcp/127.0.0.1/8001\ncontinue_on_error: true\n```\n";
     let scenarios = "scenarios:\n  - name: one port listens\n    tcp: [\"localhost:8000\"]\n    expect: {steps: {served: passed, closed: failed}}\n";

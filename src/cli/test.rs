@@ -94,8 +94,10 @@ fn select(kb: &Kb, ids: &[String]) -> Result<Vec<RunbookIdx>> {
 /// folder of its own.
 fn run_all(kb: &Kb, suites: &[Suite], filter: Option<&str>) -> Result<Vec<ScenarioResult>> {
     use rayon::prelude::*;
-    let temp =
-        tempfile::Builder::new().prefix("runbook-test-").tempdir().map_err(|e| Error::io("the temporary folder", e))?;
+    let temp = tempfile::Builder::new()
+        .prefix("runbook-test-")
+        .tempdir_in(crate::exec::scenario_world::worlds_folder())
+        .map_err(|e| Error::io("the temporary folder", e))?;
     let host_path = std::env::var("PATH").unwrap_or_default();
     let base = BaseTools::link(&temp.path().join("base"), &host_path)
         .map_err(|e| Error::Invalid { message: format!("cannot prepare the scenarios' tools: {e}"), hint: None })?;

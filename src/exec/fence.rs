@@ -1,22 +1,29 @@
-//! The network fence around a scenario's processes (DESIGN §13: anything that would reach
-//! outside the scenario fails it, naming what it reached for).
+//! The fence around a scenario's processes (DESIGN §13: anything that would reach outside the
+//! scenario fails it, naming what it reached for).
 //!
-//! A step's process starts under a seccomp filter that hands every `connect`, and every
-//! `sendto` with an address, to a thread of `runbook test` (seccomp user notification). That
-//! thread reads the address from the process and decides: a scenario's fixture goes through (a
-//! declared address is redirected to the fixture standing in for it), the rest of this host is
-//! refused like a closed port, another host or a socket of the real host is refused and noted.
-//! The filter is inherited by everything the step starts and cannot be lifted from inside.
+//! A step's process starts under a seccomp filter that hands every `connect`, every `sendto`
+//! with an address, and every call that names a file (open, stat, access, readlink, exec,
+//! create, remove, rename, …) to a thread of `runbook test` (seccomp user notification). That
+//! thread reads the address or path from the process and decides. A connection: a scenario's
+//! fixture goes through (a declared address is redirected to the fixture standing in for it),
+//! the rest of this host is refused like a closed port, another host or a socket of the real host
+//! is refused and noted. A path: the scenario's own folders and the tools' machinery go through;
+//! the host's state ([`super::host_files`]) answers "no such file" and is noted. The filter is
+//! inherited by everything the step starts and cannot be lifted from inside.
 //!
-//! Why not a network namespace: it would refuse quietly, and a scenario must say what it reached
-//! for; it also needs privileges a user's `runbook test` may not have. The filter needs none
+//! Why not namespaces: they would refuse quietly, and a scenario must say what it reached for;
+//! they also need privileges a user's `runbook test` may not have. The filter needs none
 //! (`no_new_privs` is set for the step's processes, so set-user-ID programs lose their power;
-//! scenarios describe commands rather than run privileged ones).
+//! scenarios describe commands rather than run privileged ones). It is a test's instrument, not
+//! a security boundary: a process that rewrites a path between the check and the call is not
+//! what it guards against.
 
+use super::host_files;
 use super::probe::sandbox::{Reach, Sandbox};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[cfg(target_arch = "x86_64")]
@@ -32,8 +39,10 @@ const X32_SYSCALL_BIT: u32 = u32::MAX;
 /// Offsets in `struct seccomp_data`.
 const DATA_NR: u32 = 0;
 const DATA_ARCH: u32 = 4;
-/// The low and high halves of `args[4]` (little-endian), `sendto`'s destination address.
-const DATA_ARG4_LOW: u32 = 16 + 8 * 4;
+/// Where `args` begin; each is 8 bytes, its low half first (little-endian).
+const DATA_ARGS: u32 = 16;
+/// The low and high halves of `args[4]`, `sendto`'s destination address.
+const DATA_ARG4_LOW: u32 = DATA_ARGS + 8 * 4;
 const DATA_ARG4_HIGH: u32 = DATA_ARG4_LOW + 4;
 
 fn statement(code: u32, k: u32) -> libc::sock_filter {
@@ -44,15 +53,16 @@ fn jump(code: u32, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
     libc::sock_filter { code: code as u16, jt, jf, k }
 }
 
-/// The filter: `connect` and addressed `sendto` go to the supervisor; `io_uring`, which could
-/// connect without a syscall of its own, is not available; calls of another ABI are refused.
+/// The filter: `connect`, addressed `sendto` and the calls that name files go to the
+/// supervisor; `io_uring`, which could connect or open without a syscall of its own, is not
+/// available; calls of another ABI are refused.
 fn program() -> Vec<libc::sock_filter> {
     use libc::{BPF_ABS, BPF_JEQ, BPF_JGE, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W};
     let load = BPF_LD | BPF_W | BPF_ABS;
     let ret = BPF_RET | BPF_K;
     let notify = libc::SECCOMP_RET_USER_NOTIF;
     let refuse = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
-    vec![
+    let mut program = vec![
         /* 0 */ statement(load, DATA_ARCH),
         /* 1 */ jump(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH, 1, 0),
         /* 2 */ statement(ret, refuse),
@@ -63,16 +73,162 @@ fn program() -> Vec<libc::sock_filter> {
         /* 7 */ statement(ret, notify),
         /* 8 */ jump(BPF_JMP | BPF_JEQ | BPF_K, libc::SYS_io_uring_setup as u32, 0, 1),
         /* 9 */ statement(ret, refuse),
-        /* 10 */ jump(BPF_JMP | BPF_JEQ | BPF_K, libc::SYS_sendto as u32, 1, 0),
-        /* 11 */ statement(ret, libc::SECCOMP_RET_ALLOW),
-        /* 12 */ statement(load, DATA_ARG4_LOW),
-        /* 13 */ jump(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3),
-        /* 14 */ statement(load, DATA_ARG4_HIGH),
-        /* 15 */ jump(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1),
-        /* 16 */ statement(ret, libc::SECCOMP_RET_ALLOW),
-        /* 17 */ statement(ret, notify),
-    ]
+        /* 10 */ jump(BPF_JMP | BPF_JEQ | BPF_K, libc::SYS_sendto as u32, 0, 6),
+        /* 11 */ statement(load, DATA_ARG4_LOW),
+        /* 12 */ jump(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3),
+        /* 13 */ statement(load, DATA_ARG4_HIGH),
+        /* 14 */ jump(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1),
+        /* 15 */ statement(ret, libc::SECCOMP_RET_ALLOW),
+        /* 16 */ statement(ret, notify),
+    ];
+    // 17…: the C library's own calls go through unseen.
+    program.extend(library_calls_allowed());
+    program.push(statement(load, DATA_NR));
+    for (n, call) in PATH_CALLS.iter().enumerate() {
+        let to_notify = u8::try_from(PATH_CALLS.len() - n).unwrap_or(u8::MAX);
+        program.push(jump(BPF_JMP | BPF_JEQ | BPF_K, call.nr as u32, to_notify, 0));
+    }
+    program.push(statement(ret, libc::SECCOMP_RET_ALLOW));
+    program.push(statement(ret, notify));
+    program
 }
+
+/// Instructions that allow, without a look, the calls the C library makes for its own work
+/// and fall through for everything else (with the accumulator clobbered: the caller reloads
+/// the number). Together they are more than half of the calls that name files:
+/// - `fstat` as glibc makes it, `newfstatat`/`statx` of an empty path with AT_EMPTY_PATH, one
+///   after every open: it asks about a descriptor a judged call opened;
+/// - `openat` read-only with close-on-exec and nothing else, how the loader opens libraries
+///   and the C library its locale, name-service and time-zone files. Of the base tools only
+///   `sort` opens a file it is given that way, and it `stat`s the file first;
+/// - `access`, which the loader asks about `/etc/ld.so.preload` with at every start and
+///   shells and `sort` ask after a `stat` of the same path.
+fn library_calls_allowed() -> Vec<libc::sock_filter> {
+    use libc::{BPF_ABS, BPF_ALU, BPF_AND, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W};
+    let load = BPF_LD | BPF_W | BPF_ABS;
+    let allow = statement(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW);
+    let empty_path = libc::AT_EMPTY_PATH as u32;
+    let mut program = Vec::new();
+    // Each call and the offset of the low half of its flags argument.
+    for (nr, flags) in [(libc::SYS_newfstatat, DATA_ARGS + 8 * 3), (libc::SYS_statx, DATA_ARGS + 8 * 2)] {
+        program.extend([
+            /* +0 */ statement(load, DATA_NR),
+            /* +1 */ jump(BPF_JMP | BPF_JEQ | BPF_K, nr as u32, 0, 4),
+            /* +2 */ statement(load, flags),
+            /* +3 */ statement(BPF_ALU | BPF_AND | BPF_K, empty_path),
+            /* +4 */ jump(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0),
+            /* +5 */ allow,
+        ]);
+    }
+    program.extend([
+        /* +0 */ statement(load, DATA_NR),
+        /* +1 */ jump(BPF_JMP | BPF_JEQ | BPF_K, libc::SYS_openat as u32, 0, 3),
+        /* +2 */ statement(load, DATA_ARGS + 8 * 2),
+        /* +3 */ jump(BPF_JMP | BPF_JEQ | BPF_K, libc::O_RDONLY as u32 | libc::O_CLOEXEC as u32, 0, 1),
+        /* +4 */ allow,
+    ]);
+    #[cfg(target_arch = "x86_64")]
+    program.extend([
+        /* +0 */ statement(load, DATA_NR),
+        /* +1 */ jump(BPF_JMP | BPF_JEQ | BPF_K, libc::SYS_access as u32, 0, 1),
+        /* +2 */ allow,
+    ]);
+    program
+}
+
+/// A system call that names files: its number, and for each path it takes, the argument that
+/// holds the descriptor of the folder a relative path starts from (`None`: the working folder)
+/// and the argument that holds the path.
+struct PathCall {
+    nr: libc::c_long,
+    paths: &'static [(Option<usize>, usize)],
+    /// Whether it is harmless on the folders above the scenario's own (`/dev` above
+    /// `/dev/shm/…`): it only looks (stat, access, readlink, chdir: what shells, `realpath` and
+    /// `getcwd` do) or cannot change a folder that exists (`mkdir -p` walks down from `/` that
+    /// way). Listing such a folder is reading the host.
+    harmless_above: bool,
+}
+
+const AT: &[(Option<usize>, usize)] = &[(Some(0), 1)];
+const FIRST: &[(Option<usize>, usize)] = &[(None, 0)];
+const SECOND: &[(Option<usize>, usize)] = &[(None, 1)];
+const TWO: &[(Option<usize>, usize)] = &[(None, 0), (None, 1)];
+const TWO_AT: &[(Option<usize>, usize)] = &[(Some(0), 1), (Some(2), 3)];
+
+/// Every call a process can read, write, run or look at a file by name with (`access` aside,
+/// see [`library_calls_allowed`]). Calls on a
+/// descriptor (`read`, `getdents64`, `fstat`) need none: the descriptor came from one of these.
+const PATH_CALLS: &[PathCall] = &[
+    PathCall { nr: libc::SYS_openat, paths: AT, harmless_above: false },
+    PathCall { nr: libc::SYS_openat2, paths: AT, harmless_above: false },
+    PathCall { nr: libc::SYS_newfstatat, paths: AT, harmless_above: true },
+    PathCall { nr: libc::SYS_statx, paths: AT, harmless_above: true },
+    PathCall { nr: libc::SYS_faccessat, paths: AT, harmless_above: true },
+    PathCall { nr: libc::SYS_faccessat2, paths: AT, harmless_above: true },
+    PathCall { nr: libc::SYS_readlinkat, paths: AT, harmless_above: true },
+    PathCall { nr: libc::SYS_execve, paths: FIRST, harmless_above: false },
+    PathCall { nr: libc::SYS_execveat, paths: AT, harmless_above: false },
+    PathCall { nr: libc::SYS_chdir, paths: FIRST, harmless_above: true },
+    PathCall { nr: libc::SYS_statfs, paths: FIRST, harmless_above: true },
+    PathCall { nr: libc::SYS_truncate, paths: FIRST, harmless_above: false },
+    PathCall { nr: libc::SYS_getxattr, paths: FIRST, harmless_above: true },
+    PathCall { nr: libc::SYS_lgetxattr, paths: FIRST, harmless_above: true },
+    PathCall { nr: libc::SYS_listxattr, paths: FIRST, harmless_above: true },
+    PathCall { nr: libc::SYS_llistxattr, paths: FIRST, harmless_above: true },
+    PathCall { nr: libc::SYS_setxattr, paths: FIRST, harmless_above: false },
+    PathCall { nr: libc::SYS_lsetxattr, paths: FIRST, harmless_above: false },
+    PathCall { nr: libc::SYS_removexattr, paths: FIRST, harmless_above: false },
+    PathCall { nr: libc::SYS_lremovexattr, paths: FIRST, harmless_above: false },
+    PathCall { nr: libc::SYS_inotify_add_watch, paths: SECOND, harmless_above: false },
+    PathCall { nr: libc::SYS_name_to_handle_at, paths: AT, harmless_above: false },
+    PathCall { nr: libc::SYS_mkdirat, paths: AT, harmless_above: true },
+    PathCall { nr: libc::SYS_mknodat, paths: AT, harmless_above: false },
+    PathCall { nr: libc::SYS_unlinkat, paths: AT, harmless_above: false },
+    PathCall { nr: libc::SYS_fchmodat, paths: AT, harmless_above: false },
+    PathCall { nr: libc::SYS_fchmodat2, paths: AT, harmless_above: false },
+    PathCall { nr: libc::SYS_fchownat, paths: AT, harmless_above: false },
+    PathCall { nr: libc::SYS_utimensat, paths: AT, harmless_above: false },
+    PathCall { nr: libc::SYS_symlinkat, paths: &[(Some(1), 2)], harmless_above: false },
+    PathCall { nr: libc::SYS_renameat, paths: TWO_AT, harmless_above: false },
+    PathCall { nr: libc::SYS_renameat2, paths: TWO_AT, harmless_above: false },
+    PathCall { nr: libc::SYS_linkat, paths: TWO_AT, harmless_above: false },
+    #[cfg(target_arch = "x86_64")]
+    PathCall { nr: libc::SYS_open, paths: FIRST, harmless_above: false },
+    #[cfg(target_arch = "x86_64")]
+    PathCall { nr: libc::SYS_creat, paths: FIRST, harmless_above: false },
+    #[cfg(target_arch = "x86_64")]
+    PathCall { nr: libc::SYS_stat, paths: FIRST, harmless_above: true },
+    #[cfg(target_arch = "x86_64")]
+    PathCall { nr: libc::SYS_lstat, paths: FIRST, harmless_above: true },
+    #[cfg(target_arch = "x86_64")]
+    PathCall { nr: libc::SYS_readlink, paths: FIRST, harmless_above: true },
+    #[cfg(target_arch = "x86_64")]
+    PathCall { nr: libc::SYS_mkdir, paths: FIRST, harmless_above: true },
+    #[cfg(target_arch = "x86_64")]
+    PathCall { nr: libc::SYS_rmdir, paths: FIRST, harmless_above: false },
+    #[cfg(target_arch = "x86_64")]
+    PathCall { nr: libc::SYS_unlink, paths: FIRST, harmless_above: false },
+    #[cfg(target_arch = "x86_64")]
+    PathCall { nr: libc::SYS_mknod, paths: FIRST, harmless_above: false },
+    #[cfg(target_arch = "x86_64")]
+    PathCall { nr: libc::SYS_chmod, paths: FIRST, harmless_above: false },
+    #[cfg(target_arch = "x86_64")]
+    PathCall { nr: libc::SYS_chown, paths: FIRST, harmless_above: false },
+    #[cfg(target_arch = "x86_64")]
+    PathCall { nr: libc::SYS_lchown, paths: FIRST, harmless_above: false },
+    #[cfg(target_arch = "x86_64")]
+    PathCall { nr: libc::SYS_utime, paths: FIRST, harmless_above: false },
+    #[cfg(target_arch = "x86_64")]
+    PathCall { nr: libc::SYS_utimes, paths: FIRST, harmless_above: false },
+    #[cfg(target_arch = "x86_64")]
+    PathCall { nr: libc::SYS_futimesat, paths: AT, harmless_above: false },
+    #[cfg(target_arch = "x86_64")]
+    PathCall { nr: libc::SYS_rename, paths: TWO, harmless_above: false },
+    #[cfg(target_arch = "x86_64")]
+    PathCall { nr: libc::SYS_link, paths: TWO, harmless_above: false },
+    #[cfg(target_arch = "x86_64")]
+    PathCall { nr: libc::SYS_symlink, paths: SECOND, harmless_above: false },
+];
 
 /// Runs `work` on a thread of its own under the fence: that thread and every thread and process
 /// it starts have their connections judged against `sandbox`, by a supervisor thread outside it.
@@ -134,8 +290,15 @@ fn install_on_this_thread() -> io::Result<OwnedFd> {
     }
 }
 
+/// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (Linux 6.6): the kernel hands a caller's call to the
+/// supervisor and the answer back as a direct switch between the two threads, not two wake-ups
+/// through the scheduler.
+const SYNC_WAKE_UP: u64 = 1;
+
 /// Answers intercepted calls until every process of the tree is gone or `awake` is closed.
 fn supervise(listener: &OwnedFd, awake: &OwnedFd, sandbox: &Sandbox) {
+    // SAFETY: a u64 the ioctl reads. Older kernels refuse the flag and work as before.
+    unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, &SYNC_WAKE_UP) };
     loop {
         let mut polled = [
             libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 },
@@ -172,19 +335,113 @@ fn answer_one(listener: &OwnedFd, sandbox: &Sandbox) {
         return;
     }
     let call = &request.data;
-    let (pointer, length) =
-        if call.nr == libc::SYS_connect as i32 { (call.args[1], call.args[2]) } else { (call.args[4], call.args[5]) };
-    let address = read_address(request.pid, pointer, length);
-    // The pid may have been reused while we read: only an answer to a live call counts.
-    // SAFETY: `request.id` is a plain u64 the ioctl reads.
-    if unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &request.id) } != 0 {
-        return;
-    }
-    let verdict = match address {
-        Some(address) => judge(&address, sandbox),
-        None => Verdict::Refuse(libc::EFAULT),
+    let nr = libc::c_long::from(call.nr);
+    // The pid may have been reused while we read its memory: a verdict with effects (a note, a
+    // redirection) is only given to a call that is still live. Allowing needs no such care.
+    let live = || {
+        // SAFETY: `request.id` is a plain u64 the ioctl reads.
+        unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &request.id) == 0 }
+    };
+    let verdict = match PATH_CALLS.iter().find(|c| c.nr == nr) {
+        Some(path_call) => match hosts_path(request.pid, call, path_call, sandbox) {
+            None => Verdict::Allow,
+            Some(_) if !live() => return,
+            Some(path) => {
+                let (step, shown) = (sandbox.current_step(), path.display());
+                sandbox.reached_for(format!(
+                    "the host's file {shown} (from step {step}; a scenario's files are under $RUNBOOK_ROOT: \"${{RUNBOOK_ROOT:-}}{shown}\")"
+                ));
+                Verdict::Refuse(libc::ENOENT)
+            }
+        },
+        None => {
+            let (pointer, length) =
+                if nr == libc::SYS_connect { (call.args[1], call.args[2]) } else { (call.args[4], call.args[5]) };
+            let address = read_address(request.pid, pointer, length);
+            if !live() {
+                return;
+            }
+            match address {
+                Some(address) => judge(&address, sandbox),
+                None => Verdict::Refuse(libc::EFAULT),
+            }
+        }
     };
     answer(listener, &request, call.args[0], verdict);
+}
+
+/// The first path of a call that names files that is the host's, if any: such a call answers
+/// "no such file", as on a host without it.
+fn hosts_path(pid: u32, call: &libc::seccomp_data, path_call: &PathCall, sandbox: &Sandbox) -> Option<PathBuf> {
+    for &(folder, path) in path_call.paths {
+        let Some(written) = read_path(pid, call.args[path]) else { continue };
+        // An empty path names the descriptor itself (AT_EMPTY_PATH), opened by a judged call.
+        if written.as_os_str().is_empty() {
+            continue;
+        }
+        let path = if written.is_absolute() {
+            host_files::absolute(Path::new("/"), &written)
+        } else {
+            // Without a starting folder the process or its descriptor is gone: nothing to judge.
+            let Some(base) = starting_folder(pid, folder.map(|a| call.args[a])) else { continue };
+            host_files::absolute(&base, &written)
+        };
+        if sandbox.allowed.is_hosts(&path, pid, path_call.harmless_above) && !is_runbooks_own(pid) {
+            return Some(path);
+        }
+    }
+    None
+}
+
+/// The folder a relative path starts from: the process's working folder, or the one the
+/// descriptor `fd` names (`AT_FDCWD` is the working folder too).
+fn starting_folder(pid: u32, fd: Option<u64>) -> Option<PathBuf> {
+    // The descriptor is an `int` in the low half of the argument.
+    let fd = fd.map(|raw| raw as u32 as i32).filter(|fd| *fd != libc::AT_FDCWD);
+    let link = match fd {
+        Some(fd) => format!("/proc/{pid}/fd/{fd}"),
+        None => format!("/proc/{pid}/cwd"),
+    };
+    std::fs::read_link(link).ok().filter(|folder| folder.is_absolute())
+}
+
+/// Threads of `runbook` itself (the engine running the steps, its readers) are under the filter
+/// too; what they open is the engine's business, not the scenario's.
+fn is_runbooks_own(pid: u32) -> bool {
+    Path::new(&format!("/proc/self/task/{pid}")).exists()
+}
+
+/// The longest path the kernel takes.
+const PATH_MAX: usize = 4096;
+
+/// A NUL-terminated path from the process's memory, read a page at a time so that a path near
+/// the end of a mapping is still read (a read never splits across an unmapped page).
+fn read_path(pid: u32, pointer: u64) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    const PAGE: u64 = 4096;
+    if pointer == 0 {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(256);
+    let mut at = pointer;
+    while bytes.len() < PATH_MAX {
+        let chunk = usize::try_from(PAGE - at % PAGE).ok()?.min(PATH_MAX - bytes.len());
+        let start = bytes.len();
+        bytes.resize(start + chunk, 0);
+        let local = libc::iovec { iov_base: bytes[start..].as_mut_ptr().cast(), iov_len: chunk };
+        let remote = libc::iovec { iov_base: at as *mut libc::c_void, iov_len: chunk };
+        // SAFETY: reads at most `chunk` bytes into the space just made; the remote side is the
+        // kernel's to check.
+        let read = unsafe { libc::process_vm_readv(pid as libc::pid_t, &local, 1, &remote, 1, 0) };
+        let read = usize::try_from(read).ok().filter(|n| *n > 0)?;
+        bytes.truncate(start + read);
+        if let Some(end) = bytes[start..].iter().position(|b| *b == 0) {
+            bytes.truncate(start + end);
+            return Some(PathBuf::from(std::ffi::OsString::from_vec(bytes)));
+        }
+        at += read as u64;
+    }
+    None
 }
 
 /// An address a process asked for, as read from its memory.

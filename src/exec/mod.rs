@@ -8,6 +8,7 @@ mod dry_run;
 pub(crate) mod engine;
 mod fence;
 pub(crate) mod fleet;
+pub(crate) mod host_files;
 pub(crate) mod junit;
 pub(crate) mod logs;
 pub(crate) mod plan;

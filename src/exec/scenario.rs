@@ -86,7 +86,7 @@ fn run_inside(request: &ScenarioRun) -> Result<(RunRecord, Vec<String>), String>
         renderer.render(&template, &scope).map_err(|e| format!("scenario key `{text}`: {e}"))
     };
     let world = build(&WorldInput { scenario, dir, fixtures: &file.fixtures, base, render: &render })?;
-    let mut env = scenario_env(&world.bin, &base.dir, &world.root, &world.home);
+    let mut env = scenario_env(&world.bin, &world.root, &world.home);
     if let Some(functions) = &world.functions {
         // Every bash of the step reads it: direct calls of canned commands need no new process.
         env.insert("BASH_ENV".into(), functions.display().to_string());
@@ -224,16 +224,18 @@ fn render_scope(kb: &Kb, runbook: &Runbook, vars: &[(String, String)]) -> miniji
     minijinja::Value::from(minijinja::value::Serde(&all))
 }
 
-/// The whole environment of the scenario's steps: nothing of the host's comes through.
-fn scenario_env(bin: &Path, base: &Path, root: &Path, home: &Path) -> BTreeMap<String, String> {
-    let path = format!("{}:{}", bin.display(), base.display());
+/// The whole environment of the scenario's steps: nothing of the host's comes through. `PATH`
+/// is the scenario's commands, with links to the base tools beside them.
+fn scenario_env(bin: &Path, root: &Path, home: &Path) -> BTreeMap<String, String> {
     BTreeMap::from([
-        ("PATH".to_string(), path),
+        ("PATH".to_string(), bin.display().to_string()),
         ("HOME".to_string(), home.display().to_string()),
         ("USER".to_string(), "user".to_string()),
         ("LOGNAME".to_string(), "user".to_string()),
-        ("LANG".to_string(), "C.UTF-8".to_string()),
-        ("LC_ALL".to_string(), "C.UTF-8".to_string()),
+        // UTF-8 text, everything else the C locale's. Only LC_CTYPE differs between the two, so
+        // only it is set, under the name glibc finds first: each program then opens one locale
+        // file instead of twenty-five (measured with `strace -e trace=%file grep`).
+        ("LC_CTYPE".to_string(), "C.utf8".to_string()),
         ("TERM".to_string(), "dumb".to_string()),
         ("TMPDIR".to_string(), root.join("tmp").display().to_string()),
         ("RUNBOOK_ROOT".to_string(), root.display().to_string()),

@@ -32,6 +32,8 @@ pub(crate) struct Sandbox {
     pub tcp: BTreeMap<String, SocketAddr>,
     /// A loopback port where nothing listens: targets on this host the scenario does not serve.
     pub closed: Option<SocketAddr>,
+    /// The folders a scenario's processes may use by path beside the tools' machinery.
+    pub allowed: crate::exec::host_files::Allowed,
     /// What the run reached for outside the scenario, in words.
     reached: Mutex<Vec<String>>,
     /// The step whose process runs now, named when the network fence refuses a connection.
