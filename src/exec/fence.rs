@@ -149,6 +149,10 @@ struct PathCall {
     harmless_above: bool,
 }
 
+/// `fchmodat2` (Linux 6.6) has the same number on x86_64 and arm64; the libc crate names it
+/// for x86_64 only.
+const SYS_FCHMODAT2: libc::c_long = 452;
+
 const AT: &[(Option<usize>, usize)] = &[(Some(0), 1)];
 const FIRST: &[(Option<usize>, usize)] = &[(None, 0)];
 const SECOND: &[(Option<usize>, usize)] = &[(None, 1)];
@@ -185,10 +189,11 @@ const PATH_CALLS: &[PathCall] = &[
     PathCall { nr: libc::SYS_mknodat, paths: AT, harmless_above: false },
     PathCall { nr: libc::SYS_unlinkat, paths: AT, harmless_above: false },
     PathCall { nr: libc::SYS_fchmodat, paths: AT, harmless_above: false },
-    PathCall { nr: libc::SYS_fchmodat2, paths: AT, harmless_above: false },
+    PathCall { nr: SYS_FCHMODAT2, paths: AT, harmless_above: false },
     PathCall { nr: libc::SYS_fchownat, paths: AT, harmless_above: false },
     PathCall { nr: libc::SYS_utimensat, paths: AT, harmless_above: false },
     PathCall { nr: libc::SYS_symlinkat, paths: &[(Some(1), 2)], harmless_above: false },
+    #[cfg(target_arch = "x86_64")]
     PathCall { nr: libc::SYS_renameat, paths: TWO_AT, harmless_above: false },
     PathCall { nr: libc::SYS_renameat2, paths: TWO_AT, harmless_above: false },
     PathCall { nr: libc::SYS_linkat, paths: TWO_AT, harmless_above: false },
@@ -611,6 +616,52 @@ mod tests {
             bytes.push(0); // a path is NUL-terminated; an abstract name is as long as it is
         }
         bytes
+    }
+
+    #[test]
+    fn every_jump_of_the_filter_lands_inside_it_and_each_call_is_listed_once() {
+        let program = program();
+        for (n, instruction) in program.iter().enumerate() {
+            if u32::from(instruction.code) & 0x07 == libc::BPF_JMP {
+                let (taken, not_taken) = (n + 1 + usize::from(instruction.jt), n + 1 + usize::from(instruction.jf));
+                assert!(taken < program.len() && not_taken < program.len(), "instruction {n} jumps out");
+            }
+        }
+        let last = program.last().map(|i| i.k);
+        assert_eq!(last, Some(libc::SECCOMP_RET_USER_NOTIF), "the program ends in the notification");
+        let mut numbers: Vec<_> = PATH_CALLS.iter().map(|c| c.nr).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        assert_eq!(numbers.len(), PATH_CALLS.len(), "a call is listed twice");
+    }
+
+    #[test]
+    fn a_path_is_read_up_to_its_nul_even_at_the_end_of_a_mapping() {
+        // Two pages, the second unmapped: a path ending just before it must still be read.
+        // SAFETY: an anonymous mapping of our own, written inside its first page only.
+        unsafe {
+            let page = 4096usize;
+            let base = libc::mmap(
+                std::ptr::null_mut(),
+                2 * page,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            assert_ne!(base, libc::MAP_FAILED);
+            libc::munmap(base.cast::<u8>().add(page).cast(), page);
+            let path = b"/proc/driver/nvidia/version\0";
+            let at = base.cast::<u8>().add(page - path.len());
+            std::ptr::copy_nonoverlapping(path.as_ptr(), at, path.len());
+            let read = read_path(std::process::id(), at as u64);
+            assert_eq!(read, Some(PathBuf::from("/proc/driver/nvidia/version")));
+            // Without its NUL before the gap, nothing is made up.
+            *at.add(path.len() - 1) = b'x';
+            assert_eq!(read_path(std::process::id(), at as u64), None);
+            libc::munmap(base, page);
+        }
+        assert_eq!(read_path(std::process::id(), 0), None);
     }
 
     #[test]
