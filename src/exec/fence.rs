@@ -433,12 +433,7 @@ fn read_path(pid: u32, pointer: u64) -> Option<PathBuf> {
         let chunk = usize::try_from(PAGE - at % PAGE).ok()?.min(PATH_MAX - bytes.len());
         let start = bytes.len();
         bytes.resize(start + chunk, 0);
-        let local = libc::iovec { iov_base: bytes[start..].as_mut_ptr().cast(), iov_len: chunk };
-        let remote = libc::iovec { iov_base: at as *mut libc::c_void, iov_len: chunk };
-        // SAFETY: reads at most `chunk` bytes into the space just made; the remote side is the
-        // kernel's to check.
-        let read = unsafe { libc::process_vm_readv(pid as libc::pid_t, &local, 1, &remote, 1, 0) };
-        let read = usize::try_from(read).ok().filter(|n| *n > 0)?;
+        let read = read_memory(pid, at, &mut bytes[start..]).filter(|n| *n > 0)?;
         bytes.truncate(start + read);
         if let Some(end) = bytes[start..].iter().position(|b| *b == 0) {
             bytes.truncate(start + end);
@@ -465,14 +460,18 @@ const MAX_ADDRESS: usize = 128;
 fn read_address(pid: u32, pointer: u64, length: u64) -> Option<Address> {
     let length = (length as usize).min(MAX_ADDRESS);
     let mut buffer = [0u8; MAX_ADDRESS];
-    let local = libc::iovec { iov_base: buffer.as_mut_ptr().cast(), iov_len: length };
-    let remote = libc::iovec { iov_base: pointer as *mut libc::c_void, iov_len: length };
-    // SAFETY: reads at most `length` bytes into `buffer`; the remote side is the kernel's to check.
+    let read = read_memory(pid, pointer, &mut buffer[..length]).filter(|n| *n >= 2)?;
+    Some(parse_address(&buffer[..read]))
+}
+
+/// Copies `buffer.len()` bytes at `pointer` in process `pid` into `buffer`; how many it got.
+fn read_memory(pid: u32, pointer: u64, buffer: &mut [u8]) -> Option<usize> {
+    let local = libc::iovec { iov_base: buffer.as_mut_ptr().cast(), iov_len: buffer.len() };
+    let remote = libc::iovec { iov_base: pointer as *mut libc::c_void, iov_len: buffer.len() };
+    // SAFETY: writes at most `buffer.len()` bytes into `buffer`; the remote side is the kernel's
+    // to check.
     let read = unsafe { libc::process_vm_readv(pid as libc::pid_t, &local, 1, &remote, 1, 0) };
-    if read < 2 {
-        return None;
-    }
-    Some(parse_address(&buffer[..read as usize]))
+    usize::try_from(read).ok()
 }
 
 fn parse_address(bytes: &[u8]) -> Address {

@@ -91,7 +91,7 @@ pub(crate) const BASE_TOOLS: &[&str] = &[
 /// memory filesystem that can run programs, else the system's temporary folder. A world is a few
 /// dozen folders, files and links made and removed within a second; on a disk each of those
 /// costs a journal write (measured on a 2-core VM's ext4: 0.9 ms each, against 13 µs in
-/// `/dev/shm`), which was a third of `runbook test` on the shipped KB.
+/// `/dev/shm`).
 pub(crate) fn worlds_folder() -> PathBuf {
     let shm = Path::new("/dev/shm");
     if std::env::var_os("TMPDIR").is_none() && is_memory_that_runs_programs(shm) {
@@ -113,6 +113,8 @@ pub(crate) struct BaseTools {
     pub dir: PathBuf,
     /// bash inside it, to run scripts and command fixtures with.
     pub bash: PathBuf,
+    /// The names of the tools linked there.
+    pub names: Vec<&'static str>,
     /// The folders the linked programs really live in (`/usr/bin`, or `/usr/local/bin` for a
     /// tool installed there): the fence lets their programs load from there.
     pub homes: Vec<PathBuf>,
@@ -122,7 +124,7 @@ impl BaseTools {
     /// Links the tools found on `host_path` into `dir`.
     pub(crate) fn link(dir: &Path, host_path: &str) -> std::io::Result<BaseTools> {
         std::fs::create_dir_all(dir)?;
-        let mut homes = Vec::new();
+        let (mut names, mut homes) = (Vec::new(), Vec::new());
         for tool in BASE_TOOLS {
             let found = std::env::split_paths(host_path).map(|d| d.join(tool)).find(|p| p.is_file());
             if let Some(found) = found {
@@ -130,6 +132,7 @@ impl BaseTools {
                 if !link.exists() {
                     std::os::unix::fs::symlink(&found, &link)?;
                 }
+                names.push(*tool);
                 let home = std::fs::canonicalize(&found).ok().and_then(|real| real.parent().map(Path::to_path_buf));
                 if let Some(home) = home.filter(|home| !homes.contains(home)) {
                     homes.push(home);
@@ -140,7 +143,7 @@ impl BaseTools {
         if !bash.exists() {
             return Err(std::io::Error::other("bash is not on PATH: scenarios run their scripts with it"));
         }
-        Ok(BaseTools { dir: dir.to_path_buf(), bash, homes })
+        Ok(BaseTools { dir: dir.to_path_buf(), bash, names, homes })
     }
 }
 
@@ -185,7 +188,7 @@ pub(crate) fn build(input: &WorldInput) -> Result<World, String> {
     }
     write_files(&root, input).map_err(|e| io("files", e))?;
     let functions = write_commands(&bin, input).map_err(|e| io("commands", e))?;
-    link_base_tools(&bin, input.base).map_err(|e| io("tools", e))?;
+    link_base_tools(&bin, input.base, input).map_err(|e| io("tools", e))?;
     write_processes(&root, input.scenario).map_err(|e| io("processes", e))?;
     let mut sandbox = Sandbox::new(root.clone());
     sandbox.allowed.folders = [input.dir, input.base.dir.as_path()]
@@ -302,9 +305,9 @@ fn timeout_for(canned: &[&str]) -> String {
       *) break ;;
     esac
   done
-  local command=$((n + 1))
+  local at=$((n + 1))
   case " {} " in
-    *" ${{!command-}} "*) shift "$n"; "$@" ;;
+    *" ${{!at-}} "*) shift "$n"; "$@" ;;
     *) command timeout "$@" ;;
   esac
 }}
@@ -316,13 +319,9 @@ fn timeout_for(canned: &[&str]) -> String {
 /// Puts a link to each base tool the scenario does not provide itself beside its commands, so
 /// `PATH` is that one folder: a shell finds any program with one lookup instead of one per
 /// folder (and, under the fence, one judged `stat` instead of two).
-fn link_base_tools(bin: &Path, base: &BaseTools) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(&base.dir)? {
-        let entry = entry?;
-        let link = bin.join(entry.file_name());
-        if std::fs::symlink_metadata(&link).is_err() {
-            std::os::unix::fs::symlink(entry.path(), &link)?;
-        }
+fn link_base_tools(bin: &Path, base: &BaseTools, input: &WorldInput) -> std::io::Result<()> {
+    for name in base.names.iter().filter(|name| !input.scenario.commands.contains_key(**name)) {
+        std::os::unix::fs::symlink(base.dir.join(name), bin.join(name))?;
     }
     Ok(())
 }
