@@ -23,15 +23,16 @@ use crate::util::text::hex;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tantivy::collector::TopDocs;
+use tantivy::index::SegmentId;
 use tantivy::query::{FuzzyTermQuery, Query};
 use tantivy::schema::Value;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError, Term};
+use tantivy::{Index, IndexReader, IndexWriter, Opstamp, ReloadPolicy, TantivyDocument, TantivyError, Term};
 
 const VERSION_FILE: &str = "runbook-index.json";
 const MANIFEST_FILE: &str = "runbook-manifest.json";
@@ -303,6 +304,9 @@ impl SearchIndex {
             (check.join().unwrap_or((false, None)), done)
         });
         if fresh {
+            // Fresh by the signature, which another process may have written after this one
+            // opened its reader: then `work` saw the index as it was before that commit.
+            let done = if index.catch_up()? { work(&index) } else { done };
             return Ok((index, SyncReport::default(), done));
         }
         let report = index.sync_seen(source, config, archives, seen)?;
@@ -314,7 +318,10 @@ impl SearchIndex {
     /// changed since the last sync, else [`sync_files`](SearchIndex::sync_files).
     pub fn refresh(&self, source: &KbSource, config: &Config, archives: &Archives) -> Result<SyncReport, IndexError> {
         match self.unchanged_since_sync(source, archives) {
-            Some(()) => Ok(SyncReport::default()),
+            Some(()) => {
+                self.catch_up()?;
+                Ok(SyncReport::default())
+            }
             None => self.sync_files(source, config, archives),
         }
     }
@@ -470,12 +477,17 @@ impl SearchIndex {
             {
                 self.write_manifest(&manifest)?;
             }
+            // Nothing changed since the manifest read above, which another process may have
+            // written after this one opened its reader.
+            self.catch_up()?;
             report.elapsed = started.elapsed();
             return Ok(report);
         }
         // An index never built has nothing to show: wait for whoever is building it instead.
         let wait = if old.entries.is_empty() { FIRST_BUILD_WAIT } else { LOCK_WAIT };
         let Some(mut writer) = self.writer(wait)? else {
+            // Show at least the last commit of the process that holds the writer.
+            self.catch_up()?;
             report.stale = true;
             report.elapsed = started.elapsed();
             return Ok(report);
@@ -539,6 +551,34 @@ impl SearchIndex {
         }
         self.rebuilt.store(false, Ordering::Release);
         Ok(())
+    }
+
+    /// Reloads the reader when the last commit on disk (another process's) is not the one it
+    /// shows; whether it did. Reads `meta.json` only: the segments and their deletions are
+    /// compared, not the documents.
+    fn catch_up(&self) -> Result<bool, IndexError> {
+        if self.dir.is_none() {
+            return Ok(false);
+        }
+        let on_disk: HashSet<(SegmentId, Option<Opstamp>)> = self
+            .index
+            .searchable_segment_metas()
+            .map_err(|e| self.tantivy_error(e))?
+            .iter()
+            .map(|meta| (meta.id(), meta.delete_opstamp()))
+            .collect();
+        let shown: HashSet<(SegmentId, Option<Opstamp>)> = self
+            .reader
+            .searcher()
+            .segment_readers()
+            .iter()
+            .map(|segment| (segment.segment_id(), segment.delete_opstamp()))
+            .collect();
+        if on_disk == shown {
+            return Ok(false);
+        }
+        self.reader.reload().map_err(|e| self.tantivy_error(e))?;
+        Ok(true)
     }
 
     /// The writer, waiting a little for another process that holds it; `None` if it stays busy.
@@ -1042,4 +1082,52 @@ fn wanted(
         current.insert(key, (stamp_entry(cycle.stamp), Source::Cycle { name: cycle.name, file: cycle.file, path }));
     }
     (current, files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_runbook_kb() -> (tempfile::TempDir, KbSource, Archives) {
+        let kb = tempfile::tempdir().expect("temporary folder");
+        let runbooks = kb.path().join("runbooks");
+        std::fs::create_dir_all(&runbooks).expect("runbooks folder");
+        std::fs::write(runbooks.join("alpha.md"), "# Alpha\n\nThe capacitor is charged.\n").expect("runbook");
+        let source = KbSource::for_dir(kb.path().to_path_buf());
+        let archives = Archives::new(kb.path().join(".runbook/archives"));
+        (kb, source, archives)
+    }
+
+    fn hits(index: &SearchIndex, query: &str) -> usize {
+        let request = SearchRequest { query: query.to_string(), ..SearchRequest::default() };
+        index.search(&request).expect("search").hits.len()
+    }
+
+    /// Regression (`concurrent_searches_never_fail`, red in CI): a search that opened the index
+    /// while another process was building it trusted the signature that build wrote after its
+    /// commit, and searched the empty index its reader had opened: no hits, exit 1.
+    #[test]
+    fn a_reader_opened_before_another_processs_build_shows_that_build() {
+        let (_kb, source, archives) = one_runbook_kb();
+        let config = Config::default();
+        let builder = SearchIndex::open(&source.index_dir()).expect("open");
+        let early = SearchIndex::open(&source.index_dir()).expect("open again");
+        builder.refresh(&source, &config, &archives).expect("first build");
+        assert_eq!(hits(&builder, "capacitor"), 1);
+        early.refresh(&source, &config, &archives).expect("refresh after the other's build");
+        assert_eq!(hits(&early, "capacitor"), 1);
+    }
+
+    #[test]
+    fn a_sync_that_finds_nothing_changed_still_shows_the_last_commit() {
+        let (_kb, source, archives) = one_runbook_kb();
+        let config = Config::default();
+        let builder = SearchIndex::open(&source.index_dir()).expect("open");
+        let early = SearchIndex::open(&source.index_dir()).expect("open again");
+        builder.sync_files(&source, &config, &archives).expect("first build");
+        let report = early.sync_files(&source, &config, &archives).expect("sync after the other's build");
+        assert!(report.indexed.is_empty(), "the other process indexed it: {:?}", report.indexed);
+        assert_eq!(hits(&early, "capacitor"), 1);
+        assert!(!early.catch_up().expect("compare with meta.json"), "caught up once, nothing more to load");
+    }
 }
