@@ -44,6 +44,13 @@ const LOCK_WAIT: Duration = Duration::from_secs(3);
 const FIRST_BUILD_WAIT: Duration = Duration::from_secs(60);
 /// Memory for the index writer, in bytes, per thread.
 const WRITER_MEMORY: usize = 48 * 1024 * 1024;
+/// Up to this many sources changed, the writer is one thread with tantivy's smallest budget:
+/// an edit re-indexes a file or two, and starting threads and arenas sized for a first build
+/// would cost more than indexing them.
+const SMALL_CHANGE: usize = 16;
+/// tantivy's smallest writer budget (its `MEMORY_BUDGET_NUM_BYTES_MIN`, not exported).
+const SMALL_WRITER_MEMORY: usize = 15_000_000;
+
 /// Taken in the state folder while the index is opened or created.
 const OPEN_LOCK_FILE: &str = "index.lock";
 
@@ -485,7 +492,7 @@ impl SearchIndex {
         }
         // An index never built has nothing to show: wait for whoever is building it instead.
         let wait = if old.entries.is_empty() { FIRST_BUILD_WAIT } else { LOCK_WAIT };
-        let Some(mut writer) = self.writer(wait)? else {
+        let Some(mut writer) = self.writer(wait, changed.len())? else {
             // Show at least the last commit of the process that holds the writer.
             self.catch_up()?;
             report.stale = true;
@@ -582,11 +589,11 @@ impl SearchIndex {
     }
 
     /// The writer, waiting a little for another process that holds it; `None` if it stays busy.
-    fn writer(&self, wait: Duration) -> Result<Option<IndexWriter>, IndexError> {
+    fn writer(&self, wait: Duration, sources: usize) -> Result<Option<IndexWriter>, IndexError> {
         let deadline = Instant::now() + wait;
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4);
+        let (threads, memory) = writer_size(sources);
         loop {
-            match self.index.writer_with_num_threads(threads, WRITER_MEMORY * threads) {
+            match self.index.writer_with_num_threads(threads, memory) {
                 Ok(writer) => return Ok(Some(writer)),
                 Err(TantivyError::LockFailure(..)) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(50));
@@ -879,6 +886,15 @@ impl Seen {
         let stamps = files.par_iter().map(|file| file.file.as_deref().and_then(FileStamp::of_path)).collect();
         Seen { files, stamps }
     }
+}
+
+/// Indexing threads and their memory in all, for a sync of `sources` changed sources.
+fn writer_size(sources: usize) -> (usize, usize) {
+    if sources <= SMALL_CHANGE {
+        return (1, SMALL_WRITER_MEMORY);
+    }
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4);
+    (threads, WRITER_MEMORY * threads)
 }
 
 /// The signature of what a manifest records.
