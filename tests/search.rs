@@ -204,7 +204,7 @@ fn another_schema_version_rebuilds_the_index() {
 #[test]
 fn a_damaged_manifest_means_reindexing_not_failing() {
     let ran = kb().args(["search", "capacitor"]).run();
-    std::fs::write(ran.path().join(".runbook/index/runbook-manifest.json"), "{not json").unwrap();
+    std::fs::write(ran.path().join(".runbook/index/runbook-manifest.bin"), "runbook-manifest 2\n\x07damaged").unwrap();
     let (code, json, _) = search_in(ran.path(), &["capacitor"]);
     assert_eq!(code, 0);
     assert_eq!(json["hits"].as_array().unwrap().len(), 1, "re-indexing replaced, it did not duplicate");
@@ -376,7 +376,7 @@ fn a_run_still_being_written_is_looked_at_again_and_new_or_removed_runs_are_seen
     assert_eq!(search_in(dir, &["narwhal", "--kind", "archive"]).0, 0);
     let signature = std::fs::read_to_string(&signature_file).unwrap();
     assert_eq!(signature.lines().nth(1), Some("20200101T000000Z-t"), "{signature}");
-    let manifest = dir.join(".runbook/index/runbook-manifest.json");
+    let manifest = dir.join(".runbook/index/runbook-manifest.bin");
     std::fs::write(&manifest, "not read by a fresh check").unwrap();
     assert_eq!(search_in(dir, &["narwhal", "--kind", "archive"]).0, 0);
     assert_eq!(std::fs::read_to_string(&manifest).unwrap(), "not read by a fresh check", "no sync ran");
