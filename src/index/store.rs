@@ -893,8 +893,7 @@ struct Seen {
 
 impl Seen {
     fn now(source: &KbSource) -> Seen {
-        let files = source.files();
-        let stamps = files.par_iter().map(|file| file.file.as_deref().and_then(FileStamp::of_path)).collect();
+        let (files, stamps) = source.files_stamped().into_iter().unzip();
         Seen { files, stamps }
     }
 }

@@ -41,6 +41,26 @@ impl FileStamp {
         std::fs::metadata(path).ok().and_then(|m| FileStamp::of(&m))
     }
 
+    /// The stamps of `files`, in order, on every core, in chunks that each keep the last
+    /// folder open (see [`StampsByFolder`]): a sorted list of paths keeps a folder's files
+    /// together.
+    pub(crate) fn of_paths(files: &[Option<&Path>]) -> Vec<Option<FileStamp>> {
+        const CHUNK: usize = 256;
+        files
+            .par_chunks(CHUNK)
+            .flat_map_iter(|chunk| {
+                let mut by_folder = StampsByFolder::default();
+                chunk.iter().map(move |file| file.and_then(|file| by_folder.stamp(file))).collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    fn of_statx(st: &rustix::fs::Statx) -> Option<FileStamp> {
+        let seconds = u64::try_from(st.stx_mtime.tv_sec).ok()?;
+        let mtime_ns = seconds.checked_mul(1_000_000_000)?.checked_add(u64::from(st.stx_mtime.tv_nsec))?;
+        Some(FileStamp { size: st.stx_size, mtime_ns })
+    }
+
     /// Too recent to trust: another write could land within the same timestamp.
     pub fn is_racy(&self) -> bool {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -166,9 +186,75 @@ struct EntryRef<'a> {
     runbook: &'a Runbook,
 }
 
+/// Stamps of files met folder by folder, as a walk meets them: each is looked up by name from
+/// its folder, opened once, so `statx` resolves one name instead of every component from the
+/// root. Where the folder cannot be opened or `statx` leaves the time out, by path.
+#[derive(Default)]
+pub(crate) struct StampsByFolder {
+    folder: Option<(PathBuf, Option<rustix::fd::OwnedFd>)>,
+}
+
+impl StampsByFolder {
+    pub(crate) fn stamp(&mut self, file: &Path) -> Option<FileStamp> {
+        use rustix::fs::{AtFlags, Mode, OFlags, StatxFlags};
+        let (Some(parent), Some(name)) = (file.parent(), file.file_name()) else {
+            return FileStamp::of_path(file);
+        };
+        if self.folder.as_ref().is_none_or(|(open, _)| open != parent) {
+            let fd = rustix::fs::open(parent, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok();
+            self.folder = Some((parent.to_path_buf(), fd));
+        }
+        let Some((_, Some(folder))) = &self.folder else {
+            return FileStamp::of_path(file);
+        };
+        let wanted = StatxFlags::SIZE | StatxFlags::MTIME;
+        match rustix::fs::statx(folder, name, AtFlags::empty(), wanted) {
+            Ok(st) if st.stx_mask & wanted.bits() == wanted.bits() => FileStamp::of_statx(&st),
+            Ok(_) => FileStamp::of_path(file),
+            Err(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stamps_by_folder_are_the_stamps_by_path() {
+        let tmp = tempfile::tempdir().expect("temporary folder");
+        let root = tmp.path();
+        std::fs::create_dir_all(root.join("a/b")).expect("folders");
+        for (file, text) in [("a/one.md", "1"), ("a/two.md", "22"), ("a/b/three.md", "333"), ("four.md", "4444")] {
+            std::fs::write(root.join(file), text).expect("file");
+        }
+        std::os::unix::fs::symlink(root.join("a/two.md"), root.join("a/link.md")).expect("symlink");
+        // Folders left and come back to, a missing file and a missing folder.
+        let files: Vec<PathBuf> =
+            ["a/one.md", "a/b/three.md", "a/link.md", "a/missing.md", "four.md", "gone/x.md", "a/two.md", "a"]
+                .iter()
+                .map(|p| root.join(p))
+                .collect();
+        let mut by_folder = StampsByFolder::default();
+        let stamps: Vec<Option<FileStamp>> = files.iter().map(|file| by_folder.stamp(file)).collect();
+        let by_path: Vec<Option<FileStamp>> = files.iter().map(|file| FileStamp::of_path(file)).collect();
+        assert_eq!(stamps, by_path);
+        let mut listed: Vec<Option<&Path>> = files.iter().map(|file| Some(file.as_path())).collect();
+        listed.insert(2, None);
+        let mut expected = by_path.clone();
+        expected.insert(2, None);
+        assert_eq!(FileStamp::of_paths(&listed), expected);
+        // More files than one chunk holds, in order.
+        let many: Vec<PathBuf> = (0..600).map(|i| root.join(format!("a/b/n{i:03}.md"))).collect();
+        for (i, file) in many.iter().enumerate() {
+            std::fs::write(file, "x".repeat(i)).expect("file");
+        }
+        let listed: Vec<Option<&Path>> = many.iter().map(|p| Some(p.as_path())).collect();
+        let sizes: Vec<Option<u64>> = FileStamp::of_paths(&listed).iter().map(|s| s.map(|s| s.size)).collect();
+        assert_eq!(sizes, (0..600).map(Some).collect::<Vec<_>>());
+        let sizes: Vec<Option<u64>> = stamps.iter().map(|s| s.map(|s| s.size)).take(7).collect();
+        assert_eq!(sizes, [Some(1), Some(3), Some(2), None, Some(4), None, Some(2)]);
+    }
 
     #[test]
     fn shards_are_stable_and_spread() {
