@@ -859,28 +859,39 @@ impl SearchIndex {
 /// One hash of what the quick freshness check compares: `runbook.toml`'s and the Hugo config's
 /// stamps (or the built-in KB's signature), every runbook file's path and stamp in path order,
 /// and every run and cycle report with its stamp in key order.
-struct Signature(Sha256);
+struct Signature {
+    hash: Sha256,
+    /// Each line is written here, then hashed: one allocation for ten thousand files.
+    line: String,
+}
 
 impl Signature {
     fn new(config: Option<FileStamp>, site: &str, builtin: Option<&str>) -> Signature {
         let mut hash = Sha256::new();
         hash.update(format!("config {config:?}\nsite {site}\nbuiltin {builtin:?}\n"));
-        Signature(hash)
+        Signature { hash, line: String::new() }
     }
 
     fn file(&mut self, path: &str, stamp: Option<FileStamp>) {
-        match stamp {
-            Some(s) => self.0.update(format!("file {path}\0{}\0{}\n", s.size, s.mtime_ns)),
-            None => self.0.update(format!("file {path}\0none\n")),
-        }
+        use std::fmt::Write as _;
+        self.line.clear();
+        // Writing to a String cannot fail.
+        let _ = match stamp {
+            Some(s) => write!(self.line, "file {path}\0{}\0{}\n", s.size, s.mtime_ns),
+            None => write!(self.line, "file {path}\0none\n"),
+        };
+        self.hash.update(self.line.as_bytes());
     }
 
     fn other(&mut self, key: &str, fingerprint: &str) {
-        self.0.update(format!("{key}\0{fingerprint}\n"));
+        use std::fmt::Write as _;
+        self.line.clear();
+        let _ = write!(self.line, "{key}\0{fingerprint}\n");
+        self.hash.update(self.line.as_bytes());
     }
 
     fn finish(self) -> String {
-        hex(&self.0.finalize())
+        hex(&self.hash.finalize())
     }
 }
 
