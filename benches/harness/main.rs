@@ -225,7 +225,7 @@ fn run() -> Result<(), String> {
     }
     let mut serve = String::new();
     if wanted("site") {
-        rows.extend(site::build_rows(&kb, tmp.path(), opts.runs, &input)?);
+        rows.extend(site::build_rows(&kb, tmp.path(), opts.runs, &input, opts.runbooks)?);
     }
     if wanted("site") || wanted("serve") {
         let (throughput, memory) = site::serve_rows(&kb, tmp.path())?;
