@@ -877,8 +877,8 @@ impl Signature {
         self.line.clear();
         // Writing to a String cannot fail.
         let _ = match stamp {
-            Some(s) => write!(self.line, "file {path}\0{}\0{}\n", s.size, s.mtime_ns),
-            None => write!(self.line, "file {path}\0none\n"),
+            Some(s) => writeln!(self.line, "file {path}\0{}\0{}", s.size, s.mtime_ns),
+            None => writeln!(self.line, "file {path}\0none"),
         };
         self.hash.update(self.line.as_bytes());
     }
@@ -886,7 +886,7 @@ impl Signature {
     fn other(&mut self, key: &str, fingerprint: &str) {
         use std::fmt::Write as _;
         self.line.clear();
-        let _ = write!(self.line, "{key}\0{fingerprint}\n");
+        let _ = writeln!(self.line, "{key}\0{fingerprint}");
         self.hash.update(self.line.as_bytes());
     }
 
@@ -1214,5 +1214,21 @@ mod tests {
         assert_eq!(report.indexed, ["rb:runbooks/alpha.md"]);
         assert_eq!(hits(&index, "capacitor"), 1, "indexed once more, not twice");
         assert!(!dir.join(OLD_MANIFEST_FILE).exists());
+    }
+
+    /// The signature's bytes are those the last sync wrote: another spelling of a line would
+    /// make every index look stale once, and sync for nothing.
+    #[test]
+    fn the_signature_hashes_the_lines_it_always_did() {
+        let stamp = FileStamp { size: 12, mtime_ns: 34 };
+        let mut signature = Signature::new(Some(stamp), "s", None);
+        signature.file("runbooks/a.md", Some(stamp));
+        signature.file("runbooks/b.md", None);
+        signature.other("run:x", "finished");
+        let text = format!(
+            "config {:?}\nsite s\nbuiltin None\nfile runbooks/a.md\x0012\x0034\nfile runbooks/b.md\x00none\nrun:x\x00finished\n",
+            Some(stamp)
+        );
+        assert_eq!(signature.finish(), hex(&Sha256::digest(text.as_bytes())));
     }
 }
