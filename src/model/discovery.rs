@@ -195,7 +195,7 @@ fn walk_stamped(root: &Path, runbooks_dir: &Path) -> Vec<(SourceFile, Option<Fil
 fn source_file(root: &Path, runbooks_dir: &Path, file: PathBuf) -> Option<SourceFile> {
     // The walk names each file as its folder's path, a slash, and its name: when all three are
     // text, cutting the folder's text off is the component-wise `strip_prefix` without its cost
-    // (a tenth of a search's time at 10,000 files).
+    // (8 % of the CPU time of a search at 10,000 files, by `perf record`).
     if let Some((path, within)) = plain_relative(&file, root).zip(plain_relative(&file, runbooks_dir)) {
         let (path, within) = (path.to_string(), within.to_string());
         return Some(SourceFile::new(path, &within, Some(file)));
