@@ -18,7 +18,7 @@ use crate::model::parse::{ParseContext, SourceFile, read_file};
 use crate::model::state::ensure_state_dir;
 use crate::model::{Kb, Runbook, RunbookIdx};
 use crate::record::RunRecord;
-use crate::util::fs::{lock_exclusive, write_atomic};
+use crate::util::fs::{lock_exclusive, remove_if_present, write_atomic};
 use crate::util::text::hex;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -550,16 +550,10 @@ impl SearchIndex {
                 // The signature goes last and first away: a manifest without its signature is
                 // only ever synced again, never trusted.
                 let signature = path.with_file_name(SIGNATURE_FILE);
-                match std::fs::remove_file(&signature) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(self.io_error(e)),
-                    _ => {}
-                }
+                remove_if_present(&signature).map_err(|e| self.io_error(e))?;
                 write_atomic(&path, &bytes).map_err(|e| self.io_error(e))?;
                 write_atomic(&signature, signature_file(manifest).as_bytes()).map_err(|e| self.io_error(e))?;
-                match std::fs::remove_file(path.with_file_name(OLD_MANIFEST_FILE)) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(self.io_error(e)),
-                    _ => {}
-                }
+                remove_if_present(&path.with_file_name(OLD_MANIFEST_FILE)).map_err(|e| self.io_error(e))?;
             }
             None => {
                 if let Ok(mut kept) = self.memory_manifest.lock() {
@@ -904,7 +898,7 @@ struct Seen {
 
 impl Seen {
     fn now(source: &KbSource) -> Seen {
-        let (files, stamps) = source.files_stamped().into_iter().unzip();
+        let (files, stamps) = source.files_stamped();
         Seen { files, stamps }
     }
 }
@@ -1151,6 +1145,13 @@ mod tests {
         (kb, source, archives)
     }
 
+    /// Two processes' views of one KB's index, both opened before either has built it.
+    fn opened_twice(source: &KbSource) -> (SearchIndex, SearchIndex) {
+        let builder = SearchIndex::open(&source.index_dir()).expect("open");
+        let early = SearchIndex::open(&source.index_dir()).expect("open again");
+        (builder, early)
+    }
+
     fn hits(index: &SearchIndex, query: &str) -> usize {
         let request = SearchRequest { query: query.to_string(), ..SearchRequest::default() };
         index.search(&request).expect("search").hits.len()
@@ -1163,8 +1164,7 @@ mod tests {
     fn a_reader_opened_before_another_processs_build_shows_that_build() {
         let (_kb, source, archives) = one_runbook_kb();
         let config = Config::default();
-        let builder = SearchIndex::open(&source.index_dir()).expect("open");
-        let early = SearchIndex::open(&source.index_dir()).expect("open again");
+        let (builder, early) = opened_twice(&source);
         builder.refresh(&source, &config, &archives).expect("first build");
         assert_eq!(hits(&builder, "capacitor"), 1);
         early.refresh(&source, &config, &archives).expect("refresh after the other's build");
@@ -1175,8 +1175,7 @@ mod tests {
     fn a_sync_that_finds_nothing_changed_still_shows_the_last_commit() {
         let (_kb, source, archives) = one_runbook_kb();
         let config = Config::default();
-        let builder = SearchIndex::open(&source.index_dir()).expect("open");
-        let early = SearchIndex::open(&source.index_dir()).expect("open again");
+        let (builder, early) = opened_twice(&source);
         builder.sync_files(&source, &config, &archives).expect("first build");
         let report = early.sync_files(&source, &config, &archives).expect("sync after the other's build");
         assert!(report.indexed.is_empty(), "the other process indexed it: {:?}", report.indexed);

@@ -16,6 +16,14 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Removes `path`; one that is not there is already what was wanted.
+pub(crate) fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
 /// An exclusive advisory lock on `path` (created if need be), held until the file is dropped.
 /// `None` where the lock file cannot be created (a read-only folder): the caller goes on
 /// unlocked, as it would have without one.
@@ -28,6 +36,17 @@ pub(crate) fn lock_exclusive(path: &Path) -> Option<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn removing_what_is_not_there_is_not_an_error_and_a_folder_still_is() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let file = dir.path().join("f");
+        std::fs::write(&file, "x").expect("file");
+        remove_if_present(&file).expect("removed");
+        assert!(!file.exists());
+        remove_if_present(&file).expect("already gone");
+        assert!(remove_if_present(dir.path()).is_err(), "a folder is not a file to remove");
+    }
 
     #[test]
     fn a_held_lock_keeps_others_out_until_dropped() {
