@@ -291,6 +291,56 @@ fn live_reload_shows_edits() {
     assert_eq!(server.get("/api/search?q=brand").json()["hits"][0]["id"], "new");
 }
 
+/// How many reloads of this kind (`partial`, `full`) `/metrics` has counted.
+fn reloads(server: &Server, kind: &str) -> u64 {
+    let metrics = server.get("/metrics").body;
+    let line = format!("runbook_site_reload_duration_seconds_count{{kind=\"{kind}\"}} ");
+    let count = metrics.lines().find_map(|l| l.strip_prefix(line.as_str()));
+    count.and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("no {line:?} in {metrics}"))
+}
+
+/// An edit in place that leaves what names a runbook and what the navigation shows alone reads
+/// that file again and nothing else, and every page that shows it follows: its own, the page
+/// of a runbook it now links to (kept from before the edit), its new tag's, search, and
+/// another process's search after it.
+#[test]
+fn an_edit_in_place_reloads_only_that_runbook_and_every_page_follows() {
+    let dir = kb().run_dir();
+    let server = Server::start(dir.path());
+    for path in ["/runbooks/gpu/", "/runbooks/xss/", "/runbooks/disk/", "/tags/security/"] {
+        html(&server, path);
+    }
+    assert!(!html(&server, "/runbooks/xss/").contains("Referenced by"));
+    assert_eq!(server.get("/tags/zebra/").status, 404);
+    let file = dir.path().join("runbooks/architecture/gpu.md");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let edited = format!(
+        "---\ntags: [zebra]\n---\n{}\nZebra crossings and [the hostile page](../operations/xss.md).\n",
+        text.trim_start()
+    );
+    std::fs::write(&file, edited).unwrap();
+    let changed = eventually(Duration::from_secs(10), || server.get("/runbooks/gpu/").body.contains("Zebra crossings"));
+    assert!(changed, "the page did not change");
+    assert_eq!((reloads(&server, "partial"), reloads(&server, "full")), (1, 0), "read again alone");
+    let xss = html(&server, "/runbooks/xss/");
+    assert!(xss.contains("Referenced by") && xss.contains("GPU notes"), "the new link's backlink: {xss}");
+    assert!(html(&server, "/runbooks/disk/").contains("GPU notes"), "the old backlink stays");
+    assert!(html(&server, "/tags/zebra/").contains("GPU notes"), "the new tag's page");
+    assert_eq!(server.get("/api/search?q=zebra").json()["hits"][0]["id"], "gpu");
+    let cli = runbook(dir.path(), &["search", "--json", "zebra"]);
+    assert!(cli.status.success(), "{cli:?}");
+    let found: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(found["hits"][0]["id"], "gpu", "{found}");
+    // What the navigation shows (the title) changes every page: the whole site is loaded again.
+    let renamed = std::fs::read_to_string(&file).unwrap().replace("# GPU notes", "# GPU notes, renamed");
+    std::fs::write(&file, renamed).unwrap();
+    let changed =
+        eventually(Duration::from_secs(10), || server.get("/runbooks/gpu/").body.contains("GPU notes, renamed"));
+    assert!(changed, "the page did not change");
+    assert_eq!(reloads(&server, "full"), 1);
+    assert!(html(&server, "/runbooks/xss/").contains("GPU notes, renamed"), "the backlink's title");
+}
+
 #[test]
 fn prints_its_url_warns_off_loopback_and_stops_on_sigterm() {
     let dir = kb().run_dir();

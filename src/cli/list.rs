@@ -24,8 +24,8 @@ pub struct Args {
 pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
     let kb = ctx.load_summaries()?;
     let selected: Vec<&Runbook> = kb
-        .runbooks
         .iter()
+        .map(|(_, rb)| rb)
         .filter(|rb| args.tag.as_ref().is_none_or(|t| rb.tags.iter().any(|x| x.eq_ignore_ascii_case(t))))
         .filter(|rb| args.category.as_ref().is_none_or(|c| rb.category.eq_ignore_ascii_case(c)))
         .collect();

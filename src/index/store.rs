@@ -45,6 +45,11 @@ const OLD_MANIFEST_FILE: &str = "runbook-manifest.json";
 const MANIFEST_MAGIC: &[u8] = b"runbook-manifest 2\n";
 /// Beside the manifest: the hash of what it records (see [`Signature`]).
 const SIGNATURE_FILE: &str = "runbook-signature";
+/// Beside the manifest: keys a server indexed again after an edit ([`SearchIndex::reindex_runbooks`]),
+/// one per line, whose manifest entries no longer say what the index holds. The next sync
+/// indexes them again and empties it; rewriting the whole manifest for one file would cost
+/// what the whole KB costs.
+const REINDEXED_FILE: &str = "runbook-reindexed";
 /// How long a sync waits for another process that is writing the index.
 const LOCK_WAIT: Duration = Duration::from_secs(3);
 /// How long a search waits for another process building the index from nothing.
@@ -127,6 +132,22 @@ struct Manifest {
     /// manifest from before this was kept: every run is looked at once then.
     #[serde(default)]
     open_runs: Option<BTreeSet<String>>,
+    /// The [`REINDEXED_FILE`] as read with this manifest; its keys' entries were forgotten.
+    #[serde(skip)]
+    reindexed: Vec<u8>,
+}
+
+impl Manifest {
+    /// Forgets what the entries of the keys in `journal` ([`REINDEXED_FILE`]) said, so that
+    /// each is indexed again (or removed, when its file is gone).
+    fn forget_reindexed(&mut self, journal: Vec<u8>) {
+        for key in String::from_utf8_lossy(&journal).lines() {
+            if let Some(entry) = self.entries.get_mut(key) {
+                entry.fingerprint.clear();
+            }
+        }
+        self.reindexed = journal;
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -283,9 +304,95 @@ impl SearchIndex {
             return Manifest::default();
         }
         match self.manifest_path() {
-            Some(path) => std::fs::read(path).ok().and_then(|bytes| decode_manifest(&bytes)).unwrap_or_default(),
+            Some(path) => {
+                let mut manifest =
+                    std::fs::read(&path).ok().and_then(|bytes| decode_manifest(&bytes)).unwrap_or_default();
+                if let Ok(journal) = std::fs::read(path.with_file_name(REINDEXED_FILE)) {
+                    manifest.forget_reindexed(journal);
+                }
+                manifest
+            }
             None => self.memory_manifest.lock().map(|m| m.clone()).unwrap_or_default(),
         }
+    }
+
+    /// Empties the [`REINDEXED_FILE`] of what `read` (as read with the manifest just replaced)
+    /// held, keeping what a server added since. Called with the writer held, as every addition
+    /// is made.
+    fn settle_reindexed(&self, read: &[u8]) -> Result<(), IndexError> {
+        let Some(path) = self.dir.as_ref().map(|dir| dir.join(REINDEXED_FILE)) else {
+            return Ok(());
+        };
+        let now = match std::fs::read(&path) {
+            Ok(now) => now,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(err) => return Err(self.io_error(err)),
+        };
+        match now.strip_prefix(read) {
+            Some([]) => remove_if_present(&path).map_err(|e| self.io_error(e)),
+            Some(added) => write_atomic(&path, added).map_err(|e| self.io_error(e)),
+            // Not what was read (changed meanwhile): kept whole, it only costs indexing again.
+            None => Ok(()),
+        }
+    }
+
+    /// Makes the manifest stop vouching for `keys` before they are indexed again outside a
+    /// sync: the signature goes (no search trusts the manifest unseen) and the keys are added
+    /// to the [`REINDEXED_FILE`], on disk before the commit that needs them. Called with the
+    /// writer held.
+    fn forget_in_manifest(&self, keys: &[String]) -> Result<(), IndexError> {
+        let Some(path) = self.manifest_path() else {
+            if let Ok(mut kept) = self.memory_manifest.lock() {
+                for key in keys {
+                    if let Some(entry) = kept.entries.get_mut(key) {
+                        entry.fingerprint.clear();
+                    }
+                }
+                // An index in memory is signed by its manifest; one without its open runs has no
+                // signature, and is synced before it is trusted again.
+                kept.open_runs = None;
+            }
+            return Ok(());
+        };
+        remove_if_present(&path.with_file_name(SIGNATURE_FILE)).map_err(|e| self.io_error(e))?;
+        let mut lines = String::new();
+        for key in keys {
+            lines.push_str(key);
+            lines.push('\n');
+        }
+        let append = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut journal =
+                std::fs::OpenOptions::new().create(true).append(true).open(path.with_file_name(REINDEXED_FILE))?;
+            journal.write_all(lines.as_bytes())?;
+            journal.sync_data()
+        };
+        append().map_err(|e| self.io_error(e))
+    }
+
+    /// Indexes runbooks `changed` of `kb` again, and nothing else: for a server that has read
+    /// them again after an edit. Costs what those files cost, however large the KB; the
+    /// manifest is not rewritten (see [`REINDEXED_FILE`]).
+    pub fn reindex_runbooks(&self, kb: &Kb, changed: &[RunbookIdx]) -> Result<SyncReport, IndexError> {
+        let started = Instant::now();
+        let Some(mut writer) = self.writer(LOCK_WAIT, changed.len())? else {
+            self.catch_up()?;
+            return Ok(SyncReport { stale: true, elapsed: started.elapsed(), ..SyncReport::default() });
+        };
+        let keys: Vec<String> = changed.iter().map(|&idx| documents::runbook_key(&kb[idx].path)).collect();
+        self.forget_in_manifest(&keys)?;
+        for (&idx, key) in changed.iter().zip(&keys) {
+            writer.delete_term(Term::from_field_text(self.fields.key, key));
+            // Unreadable now: it leaves the index, as a sync of a loaded KB does.
+            if let Ok(body) = kb.body(idx) {
+                for document in runbook_documents(&self.fields, &kb[idx], &body, &kb[idx].id) {
+                    writer.add_document(document).map_err(|e| self.tantivy_error(e))?;
+                }
+            }
+        }
+        writer.commit().map_err(|e| self.tantivy_error(e))?;
+        self.reader.reload().map_err(|e| self.tantivy_error(e))?;
+        Ok(SyncReport { indexed: keys, elapsed: started.elapsed(), ..SyncReport::default() })
     }
 
     /// Opens the KB's own index (in its state folder, or in memory where that cannot be
@@ -476,8 +583,11 @@ impl SearchIndex {
             site: ctx.site_stamps.clone(),
             builtin: builtin.clone(),
             open_runs: Some(open_runs.clone()),
+            reindexed: Vec::new(),
         };
-        if changed.is_empty() && removed.is_empty() {
+        // Keys indexed outside a sync that match no file now still need the journal emptied,
+        // which takes the writer.
+        if changed.is_empty() && removed.is_empty() && old.reindexed.is_empty() {
             // Nothing to index; remember the files' stamps so the next search can skip all this
             // (and sign them again, when the signature was lost).
             let manifest = next(old.entries.clone());
@@ -519,6 +629,7 @@ impl SearchIndex {
         let entries: HashMap<String, ManifestEntry> =
             current.iter().map(|(k, (e, _))| (k.clone(), e.clone())).collect();
         self.write_manifest(&next(entries))?;
+        self.settle_reindexed(&old.reindexed)?;
         report.indexed = changed.iter().map(|(k, _)| (*k).clone()).collect();
         report.removed = removed;
         report.elapsed = started.elapsed();
@@ -1181,6 +1292,71 @@ mod tests {
         assert!(report.indexed.is_empty(), "the other process indexed it: {:?}", report.indexed);
         assert_eq!(hits(&early, "capacitor"), 1);
         assert!(!early.catch_up().expect("compare with meta.json"), "caught up once, nothing more to load");
+    }
+
+    /// The KB of `source` as a server holds it, and the index built from it.
+    fn served(source: &KbSource, archives: &Archives) -> (Kb, SearchIndex) {
+        let index = SearchIndex::open(&source.index_dir()).expect("open");
+        index.refresh(source, &Config::default(), archives).expect("build");
+        (Kb::load_summaries(source.clone()), index)
+    }
+
+    fn edit_alpha(kb: &tempfile::TempDir, text: &str) {
+        std::fs::write(kb.path().join("runbooks/alpha.md"), text).expect("edit");
+    }
+
+    #[test]
+    fn a_runbook_indexed_again_alone_is_found_by_its_new_text_and_not_its_old() {
+        let (dir, source, archives) = one_runbook_kb();
+        let (_, index) = served(&source, &archives);
+        edit_alpha(&dir, "# Alpha\n\nThe flux is inverted.\n");
+        let kb = Kb::load_summaries(source.clone());
+        let alpha = kb.by_id("alpha").expect("alpha");
+        let report = index.reindex_runbooks(&kb, &[alpha]).expect("reindex");
+        assert_eq!(report.indexed, ["rb:runbooks/alpha.md"]);
+        assert_eq!((hits(&index, "flux"), hits(&index, "capacitor")), (1, 0));
+        assert!(!source.index_dir().join(SIGNATURE_FILE).exists(), "the manifest no longer vouches for it");
+        // The next sync indexes it once more, and empties the journal.
+        let report = index.refresh(&source, &Config::default(), &archives).expect("sync");
+        assert_eq!(report.indexed, ["rb:runbooks/alpha.md"]);
+        assert_eq!((hits(&index, "flux"), hits(&index, "capacitor")), (1, 0), "once, not twice");
+        assert!(!source.index_dir().join(REINDEXED_FILE).exists());
+        assert!(index.refresh(&source, &Config::default(), &archives).expect("again").indexed.is_empty());
+    }
+
+    /// The case the journal exists for: the manifest still holds the first text's entry, so a
+    /// file put back as it was (same bytes, same size and time) looked unchanged to the sync,
+    /// and the index kept the text the server had indexed.
+    #[test]
+    fn a_file_put_back_as_it_was_after_a_server_indexed_its_edit_is_indexed_again() {
+        let (dir, source, archives) = one_runbook_kb();
+        let file = dir.path().join("runbooks/alpha.md");
+        let (original, modified) = (std::fs::read(&file).expect("read"), std::fs::metadata(&file).expect("stat"));
+        let (_, index) = served(&source, &archives);
+        edit_alpha(&dir, "# Alpha\n\nThe flux is inverted.\n");
+        let kb = Kb::load_summaries(source.clone());
+        index.reindex_runbooks(&kb, &[kb.by_id("alpha").expect("alpha")]).expect("reindex");
+        std::fs::write(&file, original).expect("put back");
+        let times = modified.modified().expect("mtime");
+        std::fs::File::options().write(true).open(&file).and_then(|f| f.set_modified(times)).expect("old mtime");
+        // Another process's search: a fresh view of the same index.
+        let other = SearchIndex::open(&source.index_dir()).expect("open");
+        other.refresh(&source, &Config::default(), &archives).expect("sync");
+        assert_eq!((hits(&other, "capacitor"), hits(&other, "flux")), (1, 0));
+    }
+
+    #[test]
+    fn the_journal_keeps_what_a_server_added_after_a_sync_read_it() {
+        let (_kb, source, archives) = one_runbook_kb();
+        let (_, index) = served(&source, &archives);
+        let journal = source.index_dir().join(REINDEXED_FILE);
+        std::fs::write(&journal, "rb:runbooks/alpha.md\nrb:runbooks/beta.md\n").expect("journal");
+        index.settle_reindexed(b"rb:runbooks/alpha.md\n").expect("settle");
+        assert_eq!(std::fs::read_to_string(&journal).expect("kept"), "rb:runbooks/beta.md\n");
+        index.settle_reindexed(b"something else\n").expect("settle");
+        assert!(journal.exists(), "not what was read: kept whole");
+        index.settle_reindexed(b"rb:runbooks/beta.md\n").expect("settle");
+        assert!(!journal.exists());
     }
 
     #[test]

@@ -176,6 +176,7 @@ fn fixes(
                     column,
                     kind: super::runbook::LinkKind::Markdown,
                     target: None,
+                    page: None,
                 });
                 fix.push(Fix::Link(dest));
             }

@@ -15,6 +15,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod reread;
+pub(crate) use reread::{NotRereadable, Reread};
+
 /// The runbooks that ship inside the binary (the repository's `runbooks/`).
 #[derive(rust_embed::RustEmbed)]
 #[folder = "runbooks/"]
@@ -124,16 +127,32 @@ pub struct Backlink {
     pub line: usize,
 }
 
-#[derive(Debug)]
+/// Cheap to clone: runbooks and everything derived from them are shared, so a KB with one
+/// runbook read again ([`Kb::reread`]) copies pointers, not runbooks.
+#[derive(Debug, Clone)]
 pub struct Kb {
     pub source: KbSource,
     pub config: Config,
-    pub runbooks: Vec<Runbook>,
+    pub runbooks: Vec<Arc<Runbook>>,
     /// KB-wide problems (`runbook.toml`).
     pub diagnostics: Vec<Diagnostic>,
     /// How the load went, for `-v`.
     pub stats: LoadStats,
     pub(super) ctx: ParseContext,
+    names: Arc<Names>,
+    /// Per runbook, the others that link to it, in KB order.
+    pub(super) backlinks: Vec<Shared<Backlink>>,
+    /// Per runbook, the others with a link whose path names it (whether or not its anchor is
+    /// there), in KB order: the runbooks whose links a change of its headings decides again.
+    pub(super) inbound: Vec<Shared<RunbookIdx>>,
+}
+
+/// A list a KB and the KB made from it by [`Kb::reread`] share until one of them changes it.
+type Shared<T> = Arc<[T]>;
+
+/// How runbooks are looked up; changes only when a runbook's id, aliases or path do.
+#[derive(Debug, Clone, Default)]
+struct Names {
     /// Lowercase id, stem, path form and alias → the runbooks they name.
     names: HashMap<String, Name>,
     /// Lowercase id → its runbook (the first, when two share an explicit id).
@@ -142,8 +161,6 @@ pub struct Kb {
     by_path: HashMap<String, RunbookIdx>,
     /// Lowercase file path (`runbooks/x.md`) or path form with `.md` → its runbook.
     by_file_name: HashMap<String, RunbookIdx>,
-    /// Per runbook, the others that link to it, in KB order.
-    backlinks: Vec<Vec<Backlink>>,
 }
 
 /// What loading the KB cost.
@@ -154,6 +171,14 @@ pub struct LoadStats {
     /// Summaries taken from the parse cache.
     pub cached: usize,
     pub elapsed: std::time::Duration,
+}
+
+/// How the finding on each runbook of several stating one id begins.
+const DUPLICATE_ID: &str = "duplicate runbook id";
+
+/// Whether `finding` says the runbook states an id another runbook states too.
+pub(super) fn is_duplicate_id(finding: &Diagnostic) -> bool {
+    finding.rule == Rule::Id && finding.message.starts_with(DUPLICATE_ID)
 }
 
 /// The state folder name inside a KB root.
@@ -222,26 +247,24 @@ impl Kb {
             ctx: ParseContext::for_kb(&source, &config),
             source,
             config,
-            runbooks,
+            runbooks: runbooks.into_iter().map(Arc::new).collect(),
             diagnostics,
             stats: LoadStats::default(),
-            names: HashMap::new(),
-            ids: HashMap::new(),
-            by_path: HashMap::new(),
-            by_file_name: HashMap::new(),
+            names: Arc::default(),
             backlinks: Vec::new(),
+            inbound: Vec::new(),
         };
         kb.assign_ids();
         kb.index_names();
         kb.index_paths();
         kb.resolve_links();
-        kb.backlinks = backlinks_of(&kb.runbooks);
+        (kb.backlinks, kb.inbound) = links_into(&kb.runbooks);
         kb
     }
 
     /// Every runbook with its place.
     pub fn iter(&self) -> impl Iterator<Item = (RunbookIdx, &Runbook)> {
-        self.runbooks.iter().enumerate().map(|(i, rb)| (RunbookIdx::at(i), rb))
+        self.runbooks.iter().enumerate().map(|(i, rb)| (RunbookIdx::at(i), &**rb))
     }
 
     /// Explicit ids are kept (two equal ones are an error on both); a file stem is the id when
@@ -260,7 +283,7 @@ impl Kb {
                 let others: Vec<&str> =
                     indices.iter().filter(|&&j| j != i).map(|&j| self.runbooks[j].path.as_str()).collect();
                 let rb = &self.runbooks[i];
-                let message = format!("duplicate runbook id `{}`", rb.id);
+                let message = format!("{DUPLICATE_ID} `{}`", rb.id);
                 // Pages of a versioned docs site repeat their ids by design; runbooks must not,
                 // or `exec ID` could not tell which one to run.
                 let runnable = indices.iter().any(|&j| !self.runbooks[j].is_document());
@@ -274,11 +297,11 @@ impl Kb {
                         rb.stem_path
                     ))
                 };
-                self.runbooks[i].diagnostics.push(diag);
+                Arc::make_mut(&mut self.runbooks[i]).diagnostics.push(diag);
             }
         }
         for (rb, id) in self.runbooks.iter_mut().zip(ids) {
-            rb.id = id;
+            Arc::make_mut(rb).id = id;
         }
     }
 
@@ -316,7 +339,7 @@ impl Kb {
             }
         }
         for (idx, alias, other) in alias_warnings {
-            let rb = &mut self.runbooks[idx.position()];
+            let rb = Arc::make_mut(&mut self.runbooks[idx.position()]);
             let diag = Diagnostic::warning(
                 Rule::Id,
                 &rb.path,
@@ -327,22 +350,24 @@ impl Kb {
             .with_hint("the id wins; remove or rename the alias");
             rb.diagnostics.push(diag);
         }
-        self.names = names;
-        self.ids = exact;
+        let lookup = Arc::make_mut(&mut self.names);
+        lookup.names = names;
+        lookup.ids = exact;
     }
 
     /// The runbook at this path, compared without regard to case (`.md` may stand for the
     /// file's Markdown extension).
     pub(super) fn by_file_name(&self, lowercase_path: &str) -> Option<RunbookIdx> {
-        self.by_file_name.get(lowercase_path).copied()
+        self.names.by_file_name.get(lowercase_path).copied()
     }
 
     fn index_paths(&mut self) {
+        let lookup = Arc::make_mut(&mut self.names);
         for (i, rb) in self.runbooks.iter().enumerate() {
             let idx = RunbookIdx::at(i);
-            self.by_path.insert(rb.path.clone(), idx);
-            self.by_file_name.entry(rb.path.to_lowercase()).or_insert(idx);
-            self.by_file_name.entry(format!("{}.md", rb.stem_path.to_lowercase())).or_insert(idx);
+            lookup.by_path.insert(rb.path.clone(), idx);
+            lookup.by_file_name.entry(rb.path.to_lowercase()).or_insert(idx);
+            lookup.by_file_name.entry(format!("{}.md", rb.stem_path.to_lowercase())).or_insert(idx);
         }
     }
 
@@ -350,11 +375,11 @@ impl Kb {
     pub fn lookup(&self, query: &str) -> Lookup {
         let key = query.trim().trim_start_matches("./").to_lowercase();
         if super::discovery::is_markdown_path(&key)
-            && let Some(&idx) = self.by_file_name.get(&key)
+            && let Some(&idx) = self.names.by_file_name.get(&key)
         {
             return Lookup::Found(idx);
         }
-        match self.names.get(&key) {
+        match self.names.names.get(&key) {
             Some(Name::Unique(idx)) => Lookup::Found(*idx),
             Some(Name::Ambiguous(list)) => Lookup::Ambiguous(list.clone()),
             None => {
@@ -367,12 +392,12 @@ impl Kb {
 
     /// The runbook with exactly this id (case-insensitive).
     pub fn by_id(&self, id: &str) -> Option<RunbookIdx> {
-        self.ids.get(&id.to_lowercase()).copied()
+        self.names.ids.get(&id.to_lowercase()).copied()
     }
 
     /// The runbook at this KB-relative path (paths are unique; ids may not be).
     pub fn by_path(&self, path: &str) -> Option<RunbookIdx> {
-        self.by_path.get(path).copied()
+        self.names.by_path.get(path).copied()
     }
 
     /// Categories in `runbook.toml` order, then alphabetically (case-insensitive; the first
@@ -393,7 +418,7 @@ impl Kb {
 
     /// The other runbooks linking to `idx`, in KB order, each with the line of its first link.
     pub fn backlinks(&self, idx: RunbookIdx) -> &[Backlink] {
-        self.backlinks.get(idx.position()).map(Vec::as_slice).unwrap_or_default()
+        self.backlinks.get(idx.position()).map(|links| &**links).unwrap_or_default()
     }
 
     /// Every diagnostic, KB-wide ones first, then by path and line.
@@ -455,25 +480,22 @@ impl Kb {
 
     fn resolve_links(&mut self) {
         let on_disk = self.source.root().map(Path::to_path_buf);
-        let mut resolved: Vec<Vec<(Option<LinkTarget>, Option<Diagnostic>)>> = Vec::with_capacity(self.runbooks.len());
-        for (idx, rb) in self.iter() {
-            let mut out = Vec::with_capacity(rb.links.len());
-            for link in &rb.links {
-                out.push(match link.kind {
-                    LinkKind::Shortcode => self.resolve_ref(rb, &link.dest, link.line, link.column),
-                    LinkKind::Markdown => {
-                        self.resolve_link(idx, rb, &link.dest, link.line, link.column, on_disk.as_deref())
-                    }
-                });
-            }
-            resolved.push(out);
-        }
+        let resolved: Vec<Vec<Resolved>> =
+            self.iter().map(|(idx, rb)| self.resolve_links_of(idx, rb, on_disk.as_deref())).collect();
         for (rb, results) in self.runbooks.iter_mut().zip(resolved) {
-            for (link, (target, diag)) in rb.links.iter_mut().zip(results) {
-                link.target = target;
-                rb.diagnostics.extend(diag);
-            }
+            apply_resolved(Arc::make_mut(rb), results);
         }
+    }
+
+    /// Where each link of `rb` (at `idx`) leads, and what is wrong with it.
+    fn resolve_links_of(&self, idx: RunbookIdx, rb: &Runbook, on_disk: Option<&Path>) -> Vec<Resolved> {
+        rb.links
+            .iter()
+            .map(|link| match link.kind {
+                LinkKind::Shortcode => self.resolve_ref(rb, &link.dest, link.line, link.column),
+                LinkKind::Markdown => self.resolve_link(idx, rb, &link.dest, link.line, link.column, on_disk),
+            })
+            .collect()
     }
 
     fn resolve_link(
@@ -484,7 +506,7 @@ impl Kb {
         line: usize,
         column: usize,
         on_disk: Option<&Path>,
-    ) -> (Option<LinkTarget>, Option<Diagnostic>) {
+    ) -> Resolved {
         let (file_part, anchor) = match dest.split_once('#') {
             Some((file, anchor)) => (file, Some(percent_decode(anchor))),
             None => (dest, None),
@@ -509,7 +531,7 @@ impl Kb {
         // the KB folder); otherwise say so — an error for a missing runbook, a warning for others.
         let base = rb.file.as_deref().and_then(Path::parent).or(on_disk);
         if base.is_some_and(|dir| dir.join(&decoded).exists()) {
-            return (None, None);
+            return Resolved::nowhere(None);
         }
         let is_markdown = super::discovery::is_markdown_path(&decoded);
         match joined {
@@ -519,13 +541,13 @@ impl Kb {
                     None => "the path is relative to this file's folder".to_string(),
                 };
                 let message = format!("link to missing runbook `{file_part}`");
-                (None, Some(Diagnostic::error(Rule::Link, &rb.path, line, column, message).with_hint(hint)))
+                Resolved::nowhere(Some(Diagnostic::error(Rule::Link, &rb.path, line, column, message).with_hint(hint)))
             }
             _ if base.is_some() => {
                 let message = format!("link to missing file `{file_part}`");
-                (None, Some(Diagnostic::warning(Rule::Link, &rb.path, line, column, message)))
+                Resolved::nowhere(Some(Diagnostic::warning(Rule::Link, &rb.path, line, column, message)))
             }
-            _ => (None, None),
+            _ => Resolved::nowhere(None),
         }
     }
 
@@ -545,7 +567,7 @@ impl Kb {
         anchor: Option<String>,
         line: usize,
         column: usize,
-    ) -> (Option<LinkTarget>, Option<Diagnostic>) {
+    ) -> Resolved {
         let target_rb = &self[target];
         // `#tab/…` is DocFX's tab syntax, not an anchor.
         let anchor = anchor.filter(|a| !a.is_empty() && !a.starts_with("tab/"));
@@ -556,7 +578,7 @@ impl Kb {
                 let message = format!("link to anchor `#{anchor}`, which {} may make itself", target_rb.path);
                 let hint = "that page has headings without text (its site generator names them): runbook cannot tell";
                 let diag = Diagnostic::warning(Rule::Link, &rb.path, line, column, message).with_hint(hint);
-                return (Some(LinkTarget { runbook: target, anchor: None }), Some(diag));
+                return Resolved::to(target, Some(LinkTarget { runbook: target, anchor: None }), Some(diag));
             }
             let anchors = target_rb.headings.iter().map(|h| h.anchor.as_str());
             let hint = match closest(anchor, anchors) {
@@ -564,9 +586,10 @@ impl Kb {
                 None => format!("{} has no heading with that anchor", target_rb.path),
             };
             let message = format!("link to missing anchor `#{anchor}` in {}", target_rb.path);
-            return (None, Some(Diagnostic::error(Rule::Link, &rb.path, line, column, message).with_hint(hint)));
+            let diag = Diagnostic::error(Rule::Link, &rb.path, line, column, message).with_hint(hint);
+            return Resolved::to(target, None, Some(diag));
         }
-        (Some(LinkTarget { runbook: target, anchor }), None)
+        Resolved::to(target, Some(LinkTarget { runbook: target, anchor }), None)
     }
 }
 
@@ -578,21 +601,83 @@ impl std::ops::Index<RunbookIdx> for Kb {
     }
 }
 
-/// Per runbook, the others that link to it, each once with the line of its first link.
-fn backlinks_of(runbooks: &[Runbook]) -> Vec<Vec<Backlink>> {
+/// What a link resolved to.
+pub(super) struct Resolved {
+    /// Where it leads, when it leads somewhere.
+    target: Option<LinkTarget>,
+    /// What is wrong with it.
+    diagnostic: Option<Diagnostic>,
+    /// The runbook its path names, even when the anchor is not there.
+    page: Option<RunbookIdx>,
+}
+
+impl Resolved {
+    /// A link to no runbook of the KB.
+    pub(super) fn nowhere(diagnostic: Option<Diagnostic>) -> Resolved {
+        Resolved { target: None, diagnostic, page: None }
+    }
+
+    /// A link whose path names `page`.
+    pub(super) fn to(page: RunbookIdx, target: Option<LinkTarget>, diagnostic: Option<Diagnostic>) -> Resolved {
+        Resolved { target, diagnostic, page: Some(page) }
+    }
+
+    /// The same link with another finding (none of its own).
+    pub(super) fn with_diagnostic(self, diagnostic: Diagnostic) -> Resolved {
+        Resolved { diagnostic: Some(diagnostic), ..self }
+    }
+
+    pub(super) fn has_diagnostic(&self) -> bool {
+        self.diagnostic.is_some()
+    }
+}
+
+/// Sets each link's target and page, and adds its findings to the runbook's.
+fn apply_resolved(rb: &mut Runbook, results: Vec<Resolved>) {
+    for (link, resolved) in rb.links.iter_mut().zip(results) {
+        link.target = resolved.target;
+        link.page = resolved.page;
+        rb.diagnostics.extend(resolved.diagnostic);
+    }
+}
+
+/// Per runbook, the others that link to it, each once with the line of its first link; and
+/// the others whose links' paths name it.
+fn links_into(runbooks: &[Arc<Runbook>]) -> (Vec<Shared<Backlink>>, Vec<Shared<RunbookIdx>>) {
     let mut backlinks = vec![Vec::new(); runbooks.len()];
+    let mut inbound = vec![Vec::new(); runbooks.len()];
     for (i, rb) in runbooks.iter().enumerate() {
         let from = RunbookIdx::at(i);
-        let mut seen = BTreeSet::new();
-        for link in &rb.links {
-            if let Some(target) = link.target.as_ref().map(|t| t.runbook).filter(|&t| t != from)
-                && seen.insert(target)
-            {
-                backlinks[target.position()].push(Backlink { from, line: link.line });
-            }
+        for link in backlinks_from(from, rb) {
+            backlinks[link.0.position()].push(link.1);
+        }
+        for page in pages_named_by(from, rb) {
+            inbound[page.position()].push(from);
         }
     }
-    backlinks
+    (shared_lists(backlinks), shared_lists(inbound))
+}
+
+/// The backlinks runbook `from` gives: each runbook it links to, with the line of the first link.
+pub(super) fn backlinks_from(from: RunbookIdx, rb: &Runbook) -> Vec<(RunbookIdx, Backlink)> {
+    let mut seen = BTreeSet::new();
+    rb.links
+        .iter()
+        .filter_map(|link| link.target.as_ref().map(|t| (t.runbook, link.line)))
+        .filter(|&(target, _)| target != from && seen.insert(target))
+        .map(|(target, line)| (target, Backlink { from, line }))
+        .collect()
+}
+
+/// The other runbooks the paths of `rb`'s links name, each once.
+pub(super) fn pages_named_by(from: RunbookIdx, rb: &Runbook) -> BTreeSet<RunbookIdx> {
+    rb.links.iter().filter_map(|link| link.page).filter(|&page| page != from).collect()
+}
+
+/// Lists that share one allocation when empty, as most are.
+fn shared_lists<T: Clone>(lists: Vec<Vec<T>>) -> Vec<Shared<T>> {
+    let empty: Shared<T> = Arc::from(Vec::new());
+    lists.into_iter().map(|list| if list.is_empty() { Arc::clone(&empty) } else { Arc::from(list) }).collect()
 }
 
 /// `dir` + `relative`, with `.` and `..` folded; `None` when it climbs above the root.

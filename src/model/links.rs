@@ -2,8 +2,8 @@
 //! a page without its extension, and Hugo's `{{< ref >}}` / `{{< relref >}}` paths.
 
 use super::diagnostic::{Diagnostic, Rule};
-use super::kb::Kb;
-use super::runbook::{INDEX_STEMS, LinkTarget, Runbook, RunbookIdx, is_index_stem};
+use super::kb::{Kb, Resolved};
+use super::runbook::{INDEX_STEMS, Runbook, RunbookIdx, is_index_stem};
 
 /// File names that are the page of their folder, in the order a folder's page is looked for.
 const FOLDER_PAGES: [&str; 4] = ["_index.md", "index.md", "README.md", "readme.md"];
@@ -48,15 +48,15 @@ impl Kb {
         written: &str,
         line: usize,
         column: usize,
-    ) -> (Option<LinkTarget>, Option<Diagnostic>) {
-        let (found, diag) = self.check_anchor(target, rb, anchor, line, column);
-        if diag.is_some() {
-            return (found, diag);
+    ) -> Resolved {
+        let resolved = self.check_anchor(target, rb, anchor, line, column);
+        if resolved.has_diagnostic() {
+            return resolved;
         }
         let path = &self[target].path;
         let message = format!("link `{written}` matches {path} only when letter case is ignored");
         let hint = "it works on case-insensitive file systems and sites, not on Linux or forges: write the name as the file has it";
-        (found, Some(Diagnostic::warning(Rule::Link, &rb.path, line, column, message).with_hint(hint)))
+        resolved.with_diagnostic(Diagnostic::warning(Rule::Link, &rb.path, line, column, message).with_hint(hint))
     }
 
     /// The runbook at a KB-relative `path` written the way sites link to pages: the file itself,
@@ -79,13 +79,7 @@ impl Kb {
 
     /// Resolves a `ref` shortcode's destination as Hugo does: relative to the page's folder,
     /// then from each folder above it (a site's `content/` root), then any page of that name.
-    pub(super) fn resolve_ref(
-        &self,
-        rb: &Runbook,
-        dest: &str,
-        line: usize,
-        column: usize,
-    ) -> (Option<LinkTarget>, Option<Diagnostic>) {
+    pub(super) fn resolve_ref(&self, rb: &Runbook, dest: &str, line: usize, column: usize) -> Resolved {
         let (path, anchor) = match dest.split_once('#') {
             Some((path, anchor)) => (path, Some(super::kb::percent_decode(anchor))),
             None => (dest, None),
@@ -97,7 +91,7 @@ impl Kb {
             None => {
                 let message = format!("`ref` to missing page `{path}`");
                 let hint = "Hugo resolves it from this page's folder, then from the content folder; check the path";
-                (None, Some(Diagnostic::error(Rule::Link, &rb.path, line, column, message).with_hint(hint)))
+                Resolved::nowhere(Some(Diagnostic::error(Rule::Link, &rb.path, line, column, message).with_hint(hint)))
             }
         }
     }

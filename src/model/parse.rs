@@ -414,6 +414,7 @@ fn links(outline: &Outline, prepared: &Prepared) -> Vec<Link> {
             column: l.column,
             kind: if prepared.is_ref_dest(&l.range) { LinkKind::Shortcode } else { LinkKind::Markdown },
             target: None,
+            page: None,
         })
         .collect()
 }

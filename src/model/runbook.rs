@@ -111,6 +111,10 @@ pub struct Link {
     /// Set by the KB once every runbook is known.
     #[serde(skip)]
     pub target: Option<LinkTarget>,
+    /// The runbook the link's path leads to, even when the anchor it names is not there (then
+    /// `target` is `None`): whose headings, when they change, decide this link again.
+    #[serde(skip)]
+    pub page: Option<RunbookIdx>,
 }
 
 /// How a link was written, which decides how it resolves.

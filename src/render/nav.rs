@@ -77,6 +77,11 @@ fn page_node(kb: &Kb, urls: &Urls, index: usize) -> NavNode {
     NavNode { title: label(rb), url: Some(urls.runbook(&rb.id)), children: Vec::new(), weight: weight(rb) }
 }
 
+/// Whether the navigation shows `new` otherwise than `old` (its label or its place).
+pub(crate) fn shows_differently(old: &Runbook, new: &Runbook) -> bool {
+    label(old) != label(new) || weight(old) != weight(new)
+}
+
 fn label(rb: &Runbook) -> String {
     LABEL_KEYS
         .iter()

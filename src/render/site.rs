@@ -8,9 +8,10 @@ use super::templates::Templates;
 use super::url::Urls;
 use super::views::{RunbookRow, SiteGlobals};
 use crate::archive::store::{ArchivedRun, Archives, Cycle, RunFolder, without_same_second_suffix};
+use crate::model::kb::{NotRereadable, Reread};
 use crate::model::{Kb, RunbookIdx};
 use crate::util::text::file_safe;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -22,29 +23,68 @@ pub(crate) enum Mode {
 }
 
 /// Runbooks sharing a tag, grouped case-insensitively.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct TagGroup {
     /// The spelling first seen.
     pub name: String,
     pub runbooks: Vec<RunbookIdx>,
 }
 
+/// What is not the KB is shared (`Arc`), so a site with a few runbooks read again
+/// ([`Site::with_reread`]) shares its runs, templates and assets with the site before.
 pub(crate) struct Site {
     pub kb: Kb,
     pub urls: Urls,
     /// Newest first, unread: a page reads the records it shows, so a year of runs costs a
     /// directory listing to load, not 50,000 records in memory.
-    pub runs: Vec<RunFolder>,
-    pub cycles: Vec<Cycle>,
+    pub runs: Arc<Vec<RunFolder>>,
+    pub cycles: Arc<Vec<Cycle>>,
     pub assets: Arc<Assets>,
     /// Categories in `runbook.toml` order, then alphabetically, with their runbooks by path.
-    pub categories: Vec<(String, Vec<RunbookIdx>)>,
+    pub categories: Arc<Vec<(String, Vec<RunbookIdx>)>>,
     /// By lowercase tag.
-    pub tags: BTreeMap<String, TagGroup>,
-    pub(super) templates: Templates,
-    run_ids: HashMap<String, usize>,
+    pub tags: Arc<BTreeMap<String, TagGroup>>,
+    pub(super) templates: Arc<Templates>,
+    run_ids: Arc<HashMap<String, usize>>,
     /// Runbook id as folder names spell it, lowercase → its runs, newest first.
-    runs_of: HashMap<String, Vec<usize>>,
+    runs_of: Arc<HashMap<String, Vec<usize>>>,
+}
+
+/// Why an edit needs the whole site built again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum NotPartial {
+    #[error(transparent)]
+    Kb(#[from] NotRereadable),
+    #[error("{0}: what the navigation shows of it (title, label or weight) changed")]
+    Navigation(String),
+    #[error("{0}: its category changed")]
+    Category(String),
+}
+
+/// Moves runbook `idx` from the groups of its `old` tags to those of its tags in `kb`; a group
+/// left empty goes, and each group touched is named as its first runbook spells it.
+fn retag(tags: &mut BTreeMap<String, TagGroup>, kb: &Kb, idx: RunbookIdx, old: &[String]) {
+    let new = &kb[idx].tags;
+    let keys: BTreeSet<String> = old.iter().chain(new).map(|t| t.to_lowercase()).collect();
+    for key in keys {
+        let member = new.iter().any(|t| t.to_lowercase() == key);
+        let group = tags.entry(key.clone()).or_insert_with(|| TagGroup { name: String::new(), runbooks: Vec::new() });
+        group.runbooks.retain(|&i| i != idx);
+        if member {
+            let at = group.runbooks.partition_point(|&i| i < idx);
+            group.runbooks.insert(at, idx);
+        }
+        match group.runbooks.first() {
+            None => {
+                tags.remove(&key);
+            }
+            Some(&first) => {
+                if let Some(spelling) = kb[first].tags.iter().find(|t| t.to_lowercase() == key) {
+                    group.name = spelling.clone();
+                }
+            }
+        }
+    }
 }
 
 impl Site {
@@ -98,7 +138,52 @@ impl Site {
             version: env!("CARGO_PKG_VERSION"),
         };
         templates.finish(Arc::clone(&assets), &urls, &globals);
-        Ok(Site { kb, urls, runs, cycles, assets, categories, tags, templates, run_ids, runs_of })
+        Ok(Site {
+            kb,
+            urls,
+            runs: Arc::new(runs),
+            cycles: Arc::new(cycles),
+            assets,
+            categories: Arc::new(categories),
+            tags: Arc::new(tags),
+            templates: Arc::new(templates),
+            run_ids: Arc::new(run_ids),
+            runs_of: Arc::new(runs_of),
+        })
+    }
+
+    /// The site after the files of runbooks `edited` changed, sharing everything else with
+    /// this one; and the runbooks whose pages may show the change (every other kind of page
+    /// may too). Fails when an edit changes more than the pages of those runbooks and lists:
+    /// then the whole site is built again.
+    pub(crate) fn with_reread(&self, edited: &[RunbookIdx]) -> Result<(Site, BTreeSet<RunbookIdx>), NotPartial> {
+        let Reread { kb, affected } = self.kb.reread(edited)?;
+        let mut tags = Arc::clone(&self.tags);
+        for &idx in edited {
+            let (old, new) = (&self.kb[idx], &kb[idx]);
+            if super::nav::shows_differently(old, new) {
+                return Err(NotPartial::Navigation(old.path.clone()));
+            }
+            if old.category != new.category {
+                return Err(NotPartial::Category(old.path.clone()));
+            }
+            if old.tags != new.tags {
+                retag(Arc::make_mut(&mut tags), &kb, idx, &old.tags);
+            }
+        }
+        let site = Site {
+            kb,
+            urls: self.urls.clone(),
+            runs: Arc::clone(&self.runs),
+            cycles: Arc::clone(&self.cycles),
+            assets: Arc::clone(&self.assets),
+            categories: Arc::clone(&self.categories),
+            tags,
+            templates: Arc::clone(&self.templates),
+            run_ids: Arc::clone(&self.run_ids),
+            runs_of: Arc::clone(&self.runs_of),
+        };
+        Ok((site, affected))
     }
 
     pub(crate) fn run_index(&self, run_id: &str) -> Option<usize> {

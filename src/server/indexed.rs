@@ -7,6 +7,7 @@ use crate::archive::store::Archives;
 use crate::index::{IndexError, SearchIndex, SearchRequest, SearchResults};
 use crate::model::config::Config;
 use crate::model::discovery::KbSource;
+use crate::model::{Kb, RunbookIdx};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -38,6 +39,14 @@ impl IndexedSearch {
         let archives_dir = Archives::new(source.archives_dir(&config, archives.as_deref()));
         let (index, _) = SearchIndex::open_fresh(&source, &config, &archives_dir)?;
         Ok(IndexedSearch { index, source, archives, cache: Mutex::new(Answers::default()) })
+    }
+
+    /// Answers from before a change are never given after it.
+    fn forget_answers(&self) {
+        if let Ok(mut answers) = self.cache.lock() {
+            answers.generation = answers.generation.wrapping_add(1);
+            answers.results.clear();
+        }
     }
 
     fn sync(&self) -> Result<(), IndexError> {
@@ -75,9 +84,18 @@ impl SiteSearch for IndexedSearch {
         if let Err(err) = self.sync() {
             eprintln!("warning: search index not updated: {err}");
         }
-        if let Ok(mut answers) = self.cache.lock() {
-            answers.generation = answers.generation.wrapping_add(1);
-            answers.results.clear();
+        self.forget_answers();
+    }
+
+    fn refresh_runbooks(&self, kb: &Kb, changed: &[RunbookIdx]) {
+        match self.index.reindex_runbooks(kb, changed) {
+            Ok(report) if !report.stale => self.forget_answers(),
+            // Another process holds the writer: a whole sync, once it is free, sees the edit.
+            Ok(_) => self.refresh(),
+            Err(err) => {
+                eprintln!("warning: search index not updated for the edit: {err}");
+                self.refresh();
+            }
         }
     }
 }

@@ -91,6 +91,10 @@ pub(crate) struct Metrics {
     statuses: [AtomicU64; 5],
     pub search: Histogram,
     pub reloads: AtomicU64,
+    /// Time from a change seen to the site updated, when only edited runbooks were read again.
+    pub partial_reload: Histogram,
+    /// The same when the whole site was loaded again.
+    pub full_reload: Histogram,
 }
 
 impl Metrics {
@@ -131,6 +135,13 @@ impl Metrics {
         let _ = writeln!(out, "# HELP runbook_site_reloads_total Times the site was rebuilt after a change.");
         let _ = writeln!(out, "# TYPE runbook_site_reloads_total counter");
         let _ = writeln!(out, "runbook_site_reloads_total {}", self.reloads.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "# HELP runbook_site_reload_duration_seconds Time to update the site after a change: partial when only the runbooks edited were read again, full when everything was."
+        );
+        let _ = writeln!(out, "# TYPE runbook_site_reload_duration_seconds histogram");
+        self.partial_reload.write(&mut out, "runbook_site_reload_duration_seconds", "kind=\"partial\"");
+        self.full_reload.write(&mut out, "runbook_site_reload_duration_seconds", "kind=\"full\"");
         out
     }
 }

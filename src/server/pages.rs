@@ -61,6 +61,10 @@ async fn cached(state: &Arc<AppState>, site: Arc<Site>, key: String, page: Page,
     if let Some(bytes) = state.cached(&key) {
         return respond::html(status, bytes);
     }
+    let runbook = match page {
+        Page::Runbook(idx) => Some(idx),
+        _ => None,
+    };
     let (rendering, waited, cache_key) = (Arc::clone(&site), Arc::clone(state), key.clone());
     // Another request may have rendered it while this one waited for a slot.
     let rendered = state
@@ -72,7 +76,7 @@ async fn cached(state: &Arc<AppState>, site: Arc<Site>, key: String, page: Page,
     match rendered {
         Ok(Ok(Html::Cached(bytes))) => respond::html(status, bytes),
         Ok(Ok(Html::Fresh(bytes))) => {
-            state.store(&site, key, bytes.clone());
+            state.store(&site, key, bytes.clone(), runbook);
             respond::html(status, bytes)
         }
         Ok(Err(err)) => {

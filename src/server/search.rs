@@ -5,6 +5,7 @@
 
 use super::state::WorkError;
 use crate::index::{IndexError, SearchRequest, SearchResults};
+use crate::model::{Kb, RunbookIdx};
 
 /// Default and largest number of hits.
 pub(crate) const DEFAULT_LIMIT: usize = 10;
@@ -28,6 +29,12 @@ pub(crate) trait SiteSearch: Send + Sync {
 
     /// Called after the knowledge base changed and the site was rebuilt.
     fn refresh(&self) {}
+
+    /// Called after runbooks `changed` of `kb` were read again, and nothing else changed:
+    /// an engine that can indexes those alone.
+    fn refresh_runbooks(&self, _kb: &Kb, _changed: &[RunbookIdx]) {
+        self.refresh();
+    }
 }
 
 /// The search of a server whose index could not be opened: every answer says why.

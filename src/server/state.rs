@@ -1,15 +1,18 @@
-//! What the server shares between requests: the current site (swapped whole when the KB
-//! changes), rendered pages, the search engine, metrics, and the reload signal.
+//! What the server shares between requests: the current site (swapped for a new one when the
+//! KB changes), rendered pages, the search engine, metrics, and the reload signal.
 
 use super::metrics::Metrics;
 use super::search::SiteSearch;
 use crate::archive::store::Archives;
-use crate::model::{Kb, KbSource};
+use crate::model::changes::is_relevant;
+use crate::model::discovery::is_markdown_path;
+use crate::model::{Kb, KbSource, RunbookIdx};
 use crate::render::{Mode, RenderError, Site};
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 use tokio::sync::{broadcast, watch};
 
 /// Rendered pages kept in memory, up to this many bytes in all (then the cache starts over).
@@ -60,8 +63,22 @@ impl Loader {
 
 #[derive(Default)]
 struct PageCache {
-    pages: HashMap<String, bytes::Bytes>,
+    pages: HashMap<String, CachedPage>,
     bytes: usize,
+}
+
+struct CachedPage {
+    html: bytes::Bytes,
+    /// The runbook whose page it is; `None` for lists and other pages, which show many.
+    runbook: Option<RunbookIdx>,
+}
+
+impl PageCache {
+    /// Keeps the pages of runbooks not in `changed`: every other page may show a change.
+    fn keep_unchanged(&mut self, changed: &BTreeSet<RunbookIdx>) {
+        self.pages.retain(|_, page| page.runbook.is_some_and(|idx| !changed.contains(&idx)));
+        self.bytes = self.pages.values().map(|page| page.html.len()).sum();
+    }
 }
 
 pub(crate) struct AppState {
@@ -121,20 +138,53 @@ impl AppState {
     }
 
     pub(crate) fn cached(&self, key: &str) -> Option<bytes::Bytes> {
-        self.cache.lock().ok()?.pages.get(key).cloned()
+        self.cache.lock().ok()?.pages.get(key).map(|page| page.html.clone())
     }
 
-    /// Keeps a page rendered from `site`, unless the site changed meanwhile.
-    pub(crate) fn store(&self, site: &Arc<Site>, key: String, page: bytes::Bytes) {
-        if !Arc::ptr_eq(site, &self.site()) {
-            return;
-        }
+    /// Keeps a page rendered from `site` (the page of `runbook`, if it is one), unless the
+    /// site changed meanwhile. Checked with the cache locked, as sites are swapped: a page of
+    /// the site before never lands after the change.
+    pub(crate) fn store(&self, site: &Arc<Site>, key: String, html: bytes::Bytes, runbook: Option<RunbookIdx>) {
         if let Ok(mut cache) = self.cache.lock() {
-            if cache.bytes + page.len() > CACHE_BYTES {
+            if !Arc::ptr_eq(site, &self.site()) {
+                return;
+            }
+            if cache.bytes + html.len() > CACHE_BYTES {
                 *cache = PageCache::default();
             }
-            cache.bytes += page.len();
-            cache.pages.insert(key, page);
+            cache.bytes += html.len();
+            cache.pages.insert(key, CachedPage { html, runbook });
+        }
+    }
+
+    /// Brings the site up to date after `paths` changed. When they are all runbooks edited in
+    /// place, only those are read again ([`Site::with_reread`]) and only the pages that may
+    /// show them rendered again; otherwise the whole site is loaded again. `None` when none
+    /// of the paths changes the site (a file that came and went).
+    pub(crate) fn apply_changes(&self, paths: &[PathBuf]) -> Result<Option<u64>, RenderError> {
+        let started = Instant::now();
+        let site = self.site();
+        let Some(edited) = edited_runbooks(&site, paths) else {
+            let generation = self.reload()?;
+            self.metrics.full_reload.observe(started.elapsed());
+            return Ok(Some(generation));
+        };
+        if edited.is_empty() {
+            return Ok(None);
+        }
+        match site.with_reread(&edited) {
+            Ok((next, affected)) => {
+                let next = Arc::new(next);
+                self.search.refresh_runbooks(&next.kb, &edited);
+                let generation = self.install(next, Some(&affected));
+                self.metrics.partial_reload.observe(started.elapsed());
+                Ok(Some(generation))
+            }
+            Err(_) => {
+                let generation = self.reload()?;
+                self.metrics.full_reload.observe(started.elapsed());
+                Ok(Some(generation))
+            }
         }
     }
 
@@ -143,19 +193,48 @@ impl AppState {
     pub(crate) fn reload(&self) -> Result<u64, RenderError> {
         let site = Arc::new(self.loader.load()?);
         self.search.refresh();
-        if let Ok(mut current) = self.site.write() {
-            *current = site;
-        }
+        Ok(self.install(site, None))
+    }
+
+    /// Makes `site` the current one, dropping the pages that may have changed (all of them,
+    /// or all but the pages of runbooks outside `changed`), and tells open pages to reload.
+    fn install(&self, site: Arc<Site>, changed: Option<&BTreeSet<RunbookIdx>>) -> u64 {
         if let Ok(mut cache) = self.cache.lock() {
-            *cache = PageCache::default();
+            if let Ok(mut current) = self.site.write() {
+                *current = site;
+            }
+            match changed {
+                Some(changed) => cache.keep_unchanged(changed),
+                None => *cache = PageCache::default(),
+            }
         }
         self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let _ = self.reload.send(generation);
-        Ok(generation)
+        generation
     }
 
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<u64> {
         self.reload.subscribe()
     }
+}
+
+/// The runbooks of `site` edited in place among `paths` (changed files under the KB root);
+/// `None` when some path is anything else: a new, deleted or renamed runbook, a folder, a
+/// template, an asset, `runbook.toml`, a run. A Markdown file that is not there and never was
+/// a runbook (an editor's file that came and went) changes nothing.
+fn edited_runbooks(site: &Site, paths: &[PathBuf]) -> Option<Vec<RunbookIdx>> {
+    let root = site.kb.source.root()?;
+    let mut edited = BTreeSet::new();
+    for path in paths.iter().filter(|path| is_relevant(root, path)) {
+        let known = path.strip_prefix(root).ok().and_then(Path::to_str).and_then(|rel| site.kb.by_path(rel));
+        match known {
+            Some(idx) if path.is_file() => {
+                edited.insert(idx);
+            }
+            None if !path.exists() && path.to_str().is_some_and(is_markdown_path) => {}
+            _ => return None,
+        }
+    }
+    Some(edited.into_iter().collect())
 }

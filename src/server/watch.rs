@@ -6,6 +6,7 @@ use super::state::AppState;
 use crate::model::changes::is_relevant as relevant;
 use notify::{EventKind, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,13 +24,26 @@ pub(super) fn spawn(
     };
     let handler = Arc::clone(&state);
     let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
-        let Ok(events) = result else { return };
-        // Reading files (the reload itself does) is not a change.
-        let changed = events
-            .iter()
-            .filter(|e| !matches!(e.event.kind, EventKind::Access(_)))
-            .any(|e| e.event.paths.iter().any(|path| relevant(&root, path)));
-        if changed && let Err(err) = handler.reload() {
+        let outcome = match result {
+            Ok(events) => {
+                // Reading files (the reload itself does) is not a change.
+                let changes = events.iter().filter(|e| !matches!(e.event.kind, EventKind::Access(_)));
+                let mut paths: Vec<PathBuf> = Vec::new();
+                let mut rescan = false;
+                for change in changes {
+                    rescan |= change.event.need_rescan();
+                    paths.extend(change.event.paths.iter().filter(|path| relevant(&root, path)).cloned());
+                }
+                match (rescan, paths.is_empty()) {
+                    (true, _) => handler.reload().map(Some),
+                    (false, true) => Ok(None),
+                    (false, false) => handler.apply_changes(&paths),
+                }
+            }
+            // Events were lost (the kernel's queue overflowed): what changed is unknown.
+            Err(_) => handler.reload().map(Some),
+        };
+        if let Err(err) = outcome {
             eprintln!("warning: the site was not reloaded: {err}");
         }
     })?;
