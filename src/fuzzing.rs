@@ -27,7 +27,7 @@ pub fn parse_runbook(data: &[u8]) {
     let other = b"# Other\n\n## Anchor\n\nSee [fuzz](fuzz.md).\n";
     let second = parse(file("runbooks/ops/other.md", "ops/other.md", other), &ctx);
     let body = first.body.clone();
-    let kb = Kb::assemble(KbSource::Builtin, Config::default(), vec![first, second], Vec::new());
+    let kb = Kb::assemble(KbSource::Builtin, Config::default(), vec![first.into(), second.into()], Vec::new());
     for runbook in &kb.runbooks {
         assert!(runbook.diagnostics.iter().all(|d| d.line >= 1 && d.column >= 1));
     }

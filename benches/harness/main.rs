@@ -230,6 +230,7 @@ fn run() -> Result<(), String> {
     if wanted("site") || wanted("serve") {
         let (throughput, memory) = site::serve_rows(&kb, tmp.path())?;
         serve = site::serve_table(&throughput, memory, opts.runbooks);
+        rows.extend(site::reload_rows(&kb, &input)?);
     }
     if wanted("exec") {
         rows.extend(exec::rows(tmp.path(), opts.runs)?);

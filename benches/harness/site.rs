@@ -261,3 +261,89 @@ pub fn serve_table(rows: &[Throughput], memory: Option<Memory>, runbooks: usize)
     }
     text
 }
+
+/// Edits timed by the reload rows.
+const RELOAD_EDITS: usize = 7;
+
+/// `runbook serve` watching the KB while one runbook's text is edited again and again: the time
+/// from the write until open pages are told to reload (the `reload` event of `/_reload`; 150 ms
+/// of it is the watcher's debounce), and the server's own time for each update as its
+/// `/metrics` histogram counts it. Each edit leaves the runbook's title and names alone, so
+/// the server reads that file again and nothing else; a whole reload is an error here.
+pub fn reload_rows(kb: &Path, input: &str) -> Result<Vec<Row>, String> {
+    use std::io::{BufRead, BufReader, Write};
+    eprintln!("runbook serve, one-file edits…");
+    let edited = kb.join("runbooks").join(synth::relative_path(42));
+    let original = std::fs::read_to_string(&edited).map_err(|e| format!("{}: {e}", edited.display()))?;
+    let served = Served::start(kb, true)?;
+    let addr = served.base.trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(60))).map_err(|e| e.to_string())?;
+    write!(stream, "GET /_reload HTTP/1.1\r\nHost: {addr}\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut events = BufReader::new(stream);
+    let mut next_reload = || -> Result<(), String> {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if events.read_line(&mut line).map_err(|e| format!("/_reload: {e}"))? == 0 {
+                return Err("/_reload ended".into());
+            }
+            if line.starts_with("event: reload") {
+                return Ok(());
+            }
+        }
+    };
+    let (mut walls, mut own) = (Vec::new(), Vec::new());
+    let mut seen = reload_seconds(&addr, "partial")?;
+    for edit in 1..=RELOAD_EDITS + 1 {
+        // Apart, so that each edit is a change of its own to the watcher.
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        let text = format!("{original}\nEdit number {edit} of the reload benchmark.\n");
+        std::fs::write(&edited, text).map_err(|e| e.to_string())?;
+        let started = std::time::Instant::now();
+        next_reload()?;
+        let wall = started.elapsed();
+        let now = reload_seconds(&addr, "partial")?;
+        // The first edit warms up (the page cache, the writer's files): not counted.
+        if edit > 1 {
+            walls.push(wall);
+            own.push(std::time::Duration::from_secs_f64((now.0 - seen.0).max(0.0)));
+        }
+        seen = now;
+    }
+    std::fs::write(&edited, &original).map_err(|e| e.to_string())?;
+    next_reload()?;
+    let (_, full) = reload_seconds(&addr, "full")?;
+    if full != 0 {
+        return Err(format!("{full} whole reloads for edits of one runbook's text"));
+    }
+    let what = |text: &str| format!("`runbook serve`, one runbook's text edited: {text}");
+    Ok(vec![
+        Row {
+            benchmark: what("write → open pages told to reload (150 ms debounce included)"),
+            input: input.to_string(),
+            stats: crate::measure::of_durations(walls),
+            peer: None,
+            budget: Budget::Wall(std::time::Duration::from_millis(300)),
+        },
+        Row {
+            benchmark: what("the server's own update (that file read, indexed, its pages dropped)"),
+            input: input.to_string(),
+            stats: crate::measure::of_durations(own),
+            peer: None,
+            budget: Budget::Wall(std::time::Duration::from_millis(100)),
+        },
+    ])
+}
+
+/// The sum and count of `runbook_site_reload_duration_seconds` of this kind.
+fn reload_seconds(addr: &str, kind: &str) -> Result<(f64, u64), String> {
+    let metrics = crate::load::http_get(addr, "/metrics")?;
+    let value = |series: &str| {
+        let prefix = format!("runbook_site_reload_duration_seconds_{series}{{kind=\"{kind}\"}} ");
+        metrics.lines().find_map(|l| l.strip_prefix(prefix.as_str())).map(str::trim).map(str::to_string)
+    };
+    let sum = value("sum").and_then(|v| v.parse().ok()).ok_or("no reload histogram in /metrics")?;
+    let count = value("count").and_then(|v| v.parse().ok()).ok_or("no reload histogram in /metrics")?;
+    Ok((sum, count))
+}

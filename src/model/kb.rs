@@ -218,7 +218,9 @@ impl Kb {
                 (file, stamp, cached)
             })
             .collect();
-        let loaded: Vec<(Runbook, Option<FileStamp>, bool)> = work
+        // Each summary goes to its own allocation at once: a list of them all, moved into
+        // allocations afterwards, would leave its (large) buffer behind in the heap.
+        let loaded: Vec<(Arc<Runbook>, Option<FileStamp>, bool)> = work
             .into_par_iter()
             .map(|(file, stamp, cached)| {
                 let (mut runbook, fresh) = match cached {
@@ -229,10 +231,10 @@ impl Kb {
                 if !keep_bodies {
                     runbook.body = None;
                 }
-                (runbook, stamp, fresh)
+                (Arc::new(runbook), stamp, fresh)
             })
             .collect();
-        cache.save(loaded.iter().map(|(rb, stamp, fresh)| (rb, *stamp, *fresh)));
+        cache.save(loaded.iter().map(|(rb, stamp, fresh)| (&**rb, *stamp, *fresh)));
         let parsed = loaded.iter().filter(|(_, _, fresh)| *fresh).count();
         let cached = loaded.len() - parsed;
         let runbooks = loaded.into_iter().map(|(rb, _, _)| rb).collect();
@@ -242,12 +244,12 @@ impl Kb {
     }
 
     /// Builds the KB from parsed runbooks: assigns ids, indexes names, resolves links.
-    pub fn assemble(source: KbSource, config: Config, runbooks: Vec<Runbook>, diagnostics: Vec<Diagnostic>) -> Kb {
+    pub fn assemble(source: KbSource, config: Config, runbooks: Vec<Arc<Runbook>>, diagnostics: Vec<Diagnostic>) -> Kb {
         let mut kb = Kb {
             ctx: ParseContext::for_kb(&source, &config),
             source,
             config,
-            runbooks: runbooks.into_iter().map(Arc::new).collect(),
+            runbooks,
             diagnostics,
             stats: LoadStats::default(),
             names: Arc::default(),
