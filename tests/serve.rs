@@ -307,7 +307,7 @@ fn reloads(server: &Server, kind: &str) -> u64 {
 fn an_edit_in_place_reloads_only_that_runbook_and_every_page_follows() {
     let dir = kb().run_dir();
     let server = Server::start(dir.path());
-    for path in ["/runbooks/gpu/", "/runbooks/xss/", "/runbooks/disk/", "/tags/security/"] {
+    for path in ["/runbooks/gpu/", "/runbooks/xss/", "/runbooks/disk/", "/runbooks/broken/", "/tags/security/"] {
         html(&server, path);
     }
     assert!(!html(&server, "/runbooks/xss/").contains("Referenced by"));
@@ -331,14 +331,27 @@ fn an_edit_in_place_reloads_only_that_runbook_and_every_page_follows() {
     assert!(cli.status.success(), "{cli:?}");
     let found: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
     assert_eq!(found["hits"][0]["id"], "gpu", "{found}");
-    // What the navigation shows (the title) changes every page: the whole site is loaded again.
+    // A new title: the navigation (an asset every page links to) is rendered again too.
+    let nav_before = nav_of(&html(&server, "/runbooks/disk/"));
     let renamed = std::fs::read_to_string(&file).unwrap().replace("# GPU notes", "# GPU notes, renamed");
     std::fs::write(&file, renamed).unwrap();
     let changed =
         eventually(Duration::from_secs(10), || server.get("/runbooks/gpu/").body.contains("GPU notes, renamed"));
     assert!(changed, "the page did not change");
-    assert_eq!(reloads(&server, "full"), 1);
+    assert_eq!((reloads(&server, "partial"), reloads(&server, "full")), (2, 0));
     assert!(html(&server, "/runbooks/xss/").contains("GPU notes, renamed"), "the backlink's title");
+    let nav = nav_of(&html(&server, "/runbooks/broken/"));
+    assert_ne!(nav, nav_before, "a page kept from before links to the navigation before, gone now");
+    assert!(server.get(&nav).body.contains("GPU notes, renamed"), "the navigation");
+    // A new file changes what every link may lead to: the whole site is loaded again.
+    std::fs::write(dir.path().join("runbooks/operations/new.md"), "# Brand new runbook\n").unwrap();
+    assert!(eventually(Duration::from_secs(10), || server.get("/").body.contains("Brand new runbook")));
+    assert_eq!(reloads(&server, "full"), 1);
+}
+
+/// The URL of the navigation a page loads.
+fn nav_of(page: &str) -> String {
+    page.split("data-nav=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap().to_string()
 }
 
 #[test]

@@ -45,20 +45,37 @@ pub(crate) struct Site {
     /// By lowercase tag.
     pub tags: Arc<BTreeMap<String, TagGroup>>,
     pub(super) templates: Arc<Templates>,
+    /// The `site` of every template (the navigation's URL changes with the navigation).
+    globals: SiteGlobals,
     run_ids: Arc<HashMap<String, usize>>,
     /// Runbook id as folder names spell it, lowercase → its runs, newest first.
     runs_of: Arc<HashMap<String, Vec<usize>>>,
 }
 
-/// Why an edit needs the whole site built again.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a site cannot follow an edit by itself ([`Site::with_reread`]).
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum NotPartial {
     #[error(transparent)]
     Kb(#[from] NotRereadable),
-    #[error("{0}: what the navigation shows of it (title, label or weight) changed")]
-    Navigation(String),
-    #[error("{0}: its category changed")]
-    Category(String),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+/// The navigation of `kb` rendered into `assets` (replacing any before), and the templates
+/// whose pages link to it; `globals` with its URL.
+fn navigation(
+    kb: &Kb,
+    urls: &Urls,
+    mut assets: Assets,
+    mut globals: SiteGlobals,
+) -> Result<(Arc<Assets>, Arc<Templates>, SiteGlobals), RenderError> {
+    let mut templates = Templates::new(kb.source.root().map(Path::to_path_buf));
+    let nav = super::nav::tree(kb, urls);
+    let nav_html = templates.render("nav.html", crate::ctx! { nodes => nav })?;
+    globals.nav_url = urls.file(&assets.add("nav.html", nav_html.into_bytes()));
+    let assets = Arc::new(assets);
+    templates.finish(Arc::clone(&assets), urls, &globals);
+    Ok((assets, Arc::new(templates), globals))
 }
 
 /// Moves runbook `idx` from the groups of its `old` tags to those of its tags in `kb`; a group
@@ -99,8 +116,7 @@ impl Site {
         let runs = archives.run_folders();
         let cycles = archives.cycles();
         let root = kb.source.root().map(Path::to_path_buf);
-        let mut templates = Templates::new(root.clone());
-        let mut assets = Assets::load(root.as_deref());
+        let assets = Assets::load(root.as_deref());
 
         let run_ids = runs.iter().enumerate().map(|(i, r)| (r.run_id.clone(), i)).collect();
         let mut runs_of: HashMap<String, Vec<usize>> = HashMap::new();
@@ -123,21 +139,16 @@ impl Site {
             }
         }
         let categories = kb.categories();
-
-        let nav = super::nav::tree(&kb, &urls);
-        let nav_html = templates.render("nav.html", crate::ctx! { nodes => nav })?;
-        let nav_path = assets.add("nav.html", nav_html.into_bytes());
-        let assets = Arc::new(assets);
         let globals = SiteGlobals {
             title,
             base: urls.base().to_string(),
             search_mode: if mode == Mode::Static { "static" } else { "server" },
-            nav_url: urls.file(&nav_path),
+            nav_url: String::new(),
             search_meta_url: (mode == Mode::Static).then(|| urls.file(super::search_index::META)),
             reload_url: matches!(mode, Mode::Served { live_reload: true }).then(|| urls.file("_reload")),
             version: env!("CARGO_PKG_VERSION"),
         };
-        templates.finish(Arc::clone(&assets), &urls, &globals);
+        let (assets, templates, globals) = navigation(&kb, &urls, assets, globals)?;
         Ok(Site {
             kb,
             urls,
@@ -146,44 +157,53 @@ impl Site {
             assets,
             categories: Arc::new(categories),
             tags: Arc::new(tags),
-            templates: Arc::new(templates),
+            templates,
+            globals,
             run_ids: Arc::new(run_ids),
             runs_of: Arc::new(runs_of),
         })
     }
 
     /// The site after the files of runbooks `edited` changed, sharing everything else with
-    /// this one; and the runbooks whose pages may show the change (every other kind of page
-    /// may too). Fails when an edit changes more than the pages of those runbooks and lists:
-    /// then the whole site is built again.
-    pub(crate) fn with_reread(&self, edited: &[RunbookIdx]) -> Result<(Site, BTreeSet<RunbookIdx>), NotPartial> {
+    /// this one; and the runbooks whose pages may show the change (every page that is not a
+    /// runbook's may too), or `None` when every page may (the navigation, which each links to,
+    /// changed). The navigation is rendered again only when it shows an edited runbook
+    /// otherwise, and the categories gathered again only when one moved. Fails when an edit
+    /// changes what names a runbook ([`Kb::reread`]): then the whole site is built again.
+    pub(crate) fn with_reread(
+        &self,
+        edited: &[RunbookIdx],
+    ) -> Result<(Site, Option<BTreeSet<RunbookIdx>>), NotPartial> {
         let Reread { kb, affected } = self.kb.reread(edited)?;
         let mut tags = Arc::clone(&self.tags);
+        let (mut renamed, mut moved) = (false, false);
         for &idx in edited {
             let (old, new) = (&self.kb[idx], &kb[idx]);
-            if super::nav::shows_differently(old, new) {
-                return Err(NotPartial::Navigation(old.path.clone()));
-            }
-            if old.category != new.category {
-                return Err(NotPartial::Category(old.path.clone()));
-            }
+            renamed |= super::nav::shows_differently(old, new);
+            moved |= old.category != new.category;
             if old.tags != new.tags {
                 retag(Arc::make_mut(&mut tags), &kb, idx, &old.tags);
             }
         }
+        let (assets, templates, globals) = match renamed {
+            true => navigation(&kb, &self.urls, (*self.assets).clone(), self.globals.clone())?,
+            false => (Arc::clone(&self.assets), Arc::clone(&self.templates), self.globals.clone()),
+        };
+        let categories = if moved { Arc::new(kb.categories()) } else { Arc::clone(&self.categories) };
         let site = Site {
             kb,
             urls: self.urls.clone(),
             runs: Arc::clone(&self.runs),
             cycles: Arc::clone(&self.cycles),
-            assets: Arc::clone(&self.assets),
-            categories: Arc::clone(&self.categories),
+            assets,
+            categories,
             tags,
-            templates: Arc::clone(&self.templates),
+            templates,
+            globals,
             run_ids: Arc::clone(&self.run_ids),
             runs_of: Arc::clone(&self.runs_of),
         };
-        Ok((site, affected))
+        Ok((site, (!renamed).then_some(affected)))
     }
 
     pub(crate) fn run_index(&self, run_id: &str) -> Option<usize> {
@@ -225,5 +245,48 @@ impl Site {
     /// Whether a run's runbook id names a runbook of this KB.
     pub(crate) fn knows_runbook(&self, id: &str) -> bool {
         self.kb.by_id(id).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::KbSource;
+
+    fn write(root: &Path, name: &str, text: &str) {
+        std::fs::write(root.join("runbooks").join(name), text).expect("runbook");
+    }
+
+    fn site_of(root: &Path) -> Site {
+        let kb = Kb::load_summaries(KbSource::for_dir(root.to_path_buf()));
+        Site::new(kb, &Archives::new(root.join("archives")), Mode::Served { live_reload: false }).expect("site")
+    }
+
+    /// What lists and the navigation show.
+    fn lists(site: &Site) -> String {
+        let nav = site.assets.get("nav.html").map(|a| String::from_utf8_lossy(&a.bytes).into_owned());
+        format!("{:?}\n{:?}\n{}\n{nav:?}", site.tags, site.categories, site.globals.nav_url)
+    }
+
+    #[test]
+    fn an_edit_of_tags_category_and_title_gives_the_lists_a_whole_build_gives() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        std::fs::create_dir_all(dir.path().join("runbooks")).expect("folder");
+        write(dir.path(), "a.md", "---\ntags: [One, two]\ncategory: x\n---\n# A\n");
+        write(dir.path(), "b.md", "---\ntags: [one, Two]\n---\n# B\n");
+        write(dir.path(), "c.md", "---\ntags: [three]\n---\n# C\n");
+        let site = site_of(dir.path());
+        let a = site.kb.by_id("a").expect("a");
+        for (text, renamed) in [
+            ("---\ntags: [three, Four, four]\ncategory: y\n---\n# A\n", false),
+            ("---\ntags: [one]\ncategory: y\n---\n# A, renamed\n", true),
+            ("---\ncategory: x\n---\n# A, renamed\n\nNo tags now.\n", false),
+        ] {
+            let site = site_of(dir.path());
+            write(dir.path(), "a.md", text);
+            let (partial, pages) = site.with_reread(&[a]).expect("partial");
+            assert_eq!(lists(&partial), lists(&site_of(dir.path())), "after {text:?}");
+            assert_eq!(pages.is_none(), renamed, "every page links to the navigation");
+        }
     }
 }

@@ -176,7 +176,7 @@ impl AppState {
             Ok((next, affected)) => {
                 let next = Arc::new(next);
                 self.search.refresh_runbooks(&next.kb, &edited);
-                let generation = self.install(next, Some(&affected));
+                let generation = self.install(next, affected.as_ref());
                 self.metrics.partial_reload.observe(started.elapsed());
                 Ok(Some(generation))
             }
