@@ -11,6 +11,7 @@ use crate::util::suggest::{closest, ranked};
 use crate::util::text::{did_you_mean_one_of, hex};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -44,23 +45,23 @@ pub(crate) fn builtin_files() -> Vec<SourceFile> {
 pub(crate) fn final_ids<'a>(entries: impl Iterator<Item = (Option<&'a str>, &'a str)>) -> Vec<String> {
     let entries: Vec<(Option<&str>, &str)> = entries.collect();
     let stem = |stem_path: &'a str| stem_path.rsplit('/').next().unwrap_or(stem_path);
-    let mut claims: HashMap<String, usize> = HashMap::new();
-    for id in entries.iter().filter_map(|(id, _)| id.map(str::to_lowercase)) {
-        *claims.entry(id).or_default() += 1;
+    let mut claims: HashMap<Cow<str>, usize> = HashMap::new();
+    for id in entries.iter().filter_map(|(id, _)| *id) {
+        *claims.entry(lowercase(id)).or_default() += 1;
     }
-    let mut stems: HashMap<String, usize> = HashMap::new();
+    let mut stems: HashMap<Cow<str>, usize> = HashMap::with_capacity(entries.len());
     for (id, stem_path) in &entries {
         if id.is_none() {
-            *stems.entry(stem(stem_path).to_lowercase()).or_default() += 1;
+            *stems.entry(lowercase(stem(stem_path))).or_default() += 1;
         }
     }
     entries
         .iter()
         .map(|(id, stem_path)| match id {
-            Some(id) if claims.get(&id.to_lowercase()).copied().unwrap_or(0) > 1 => stem_path.to_string(),
+            Some(id) if claims.get(&lowercase(id)).copied().unwrap_or(0) > 1 => stem_path.to_string(),
             Some(id) => id.to_string(),
             None => {
-                let key = stem(stem_path).to_lowercase();
+                let key = lowercase(stem(stem_path));
                 if stems.get(&key).copied().unwrap_or(0) > 1 || claims.contains_key(&key) {
                     stem_path.to_string()
                 } else {
@@ -69,6 +70,16 @@ pub(crate) fn final_ids<'a>(entries: impl Iterator<Item = (Option<&'a str>, &'a 
             }
         })
         .collect()
+}
+
+/// `text` in lowercase, borrowed when it already is (ASCII without capitals, as most file
+/// names are): ids are decided for every file on every sync.
+fn lowercase(text: &str) -> Cow<'_, str> {
+    if text.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(text.to_lowercase())
+    }
 }
 
 /// A fingerprint of the built-in KB: changes exactly when an embedded runbook does.
@@ -736,6 +747,33 @@ mod tests {
         );
         assert_eq!(join_relative("", "../x.md"), None);
         assert_eq!(relative_to("runbooks/operations", "runbooks/architecture/gpu.md"), "../architecture/gpu.md");
+    }
+
+    #[test]
+    fn final_ids_follow_the_rules_of_design_3() {
+        let ids = final_ids(
+            [
+                (None, "ops/disk"),
+                (Some("GPU"), "arch/gpu-notes"),
+                (None, "a/README"),
+                (None, "b/readme"),
+                (None, "x/gpu"),
+                (Some("same"), "v1/intro"),
+                (Some("SAME"), "v2/intro"),
+                (None, "Ünïcode/Straße"),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(
+            ids,
+            [
+                "disk", "GPU", "a/README", "b/readme",
+                // Its stem is another file's explicit id, whatever the case.
+                "x/gpu", "v1/intro", "v2/intro", "Straße",
+            ]
+        );
+        assert_eq!(lowercase("Straße"), "straße");
+        assert!(matches!(lowercase("synth-00042"), Cow::Borrowed(_)));
     }
 
     #[test]
