@@ -1,7 +1,7 @@
 //! What the server shares between requests: the current site (swapped for a new one when the
 //! KB changes), rendered pages, the search engine, metrics, and the reload signal.
 
-use super::metrics::Metrics;
+use super::metrics::{Histogram, Metrics};
 use super::search::SiteSearch;
 use crate::archive::store::Archives;
 use crate::model::changes::is_relevant;
@@ -165,9 +165,7 @@ impl AppState {
         let started = Instant::now();
         let site = self.site();
         let Some(edited) = edited_runbooks(&site, paths) else {
-            let generation = self.reload()?;
-            self.metrics.full_reload.observe(started.elapsed());
-            return Ok(Some(generation));
+            return self.reload_since(started).map(Some);
         };
         if edited.is_empty() {
             return Ok(None);
@@ -176,29 +174,36 @@ impl AppState {
             Ok((next, affected)) => {
                 let next = Arc::new(next);
                 self.search.refresh_runbooks(&next.kb, &edited);
-                let generation = self.install(next, affected.as_ref());
-                self.metrics.partial_reload.observe(started.elapsed());
-                Ok(Some(generation))
+                Ok(Some(self.install(next, affected.as_ref(), &self.metrics.partial_reload, started)))
             }
-            Err(_) => {
-                let generation = self.reload()?;
-                self.metrics.full_reload.observe(started.elapsed());
-                Ok(Some(generation))
-            }
+            Err(_) => self.reload_since(started).map(Some),
         }
     }
 
     /// Reloads the site from disk, refreshes search, and tells open pages to reload. On error
     /// (a KB template that no longer compiles) the old site stays.
     pub(crate) fn reload(&self) -> Result<u64, RenderError> {
+        self.reload_since(Instant::now())
+    }
+
+    /// [`Self::reload`] of a change seen at `started`.
+    fn reload_since(&self, started: Instant) -> Result<u64, RenderError> {
         let site = Arc::new(self.loader.load()?);
         self.search.refresh();
-        Ok(self.install(site, None))
+        Ok(self.install(site, None, &self.metrics.full_reload, started))
     }
 
     /// Makes `site` the current one, dropping the pages that may have changed (all of them,
-    /// or all but the pages of runbooks outside `changed`), and tells open pages to reload.
-    fn install(&self, site: Arc<Site>, changed: Option<&BTreeSet<RunbookIdx>>) -> u64 {
+    /// or all but the pages of runbooks outside `changed`), counts the time since the change
+    /// was seen at `started` in `timing`, and then tells open pages to reload (so that
+    /// whoever reloads finds the update counted).
+    fn install(
+        &self,
+        site: Arc<Site>,
+        changed: Option<&BTreeSet<RunbookIdx>>,
+        timing: &Histogram,
+        started: Instant,
+    ) -> u64 {
         if let Ok(mut cache) = self.cache.lock() {
             if let Ok(mut current) = self.site.write() {
                 *current = site;
@@ -209,6 +214,7 @@ impl AppState {
             }
         }
         self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+        timing.observe(started.elapsed());
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let _ = self.reload.send(generation);
         generation
