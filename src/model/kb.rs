@@ -102,16 +102,17 @@ enum Name {
 impl Name {
     /// `name` now also names `idx`.
     fn add(names: &mut HashMap<String, Name>, name: String, idx: RunbookIdx) {
-        match names.get_mut(&name) {
-            None => {
-                names.insert(name, Name::Unique(idx));
+        let name = match names.entry(name) {
+            std::collections::hash_map::Entry::Vacant(vacant) => {
+                vacant.insert(Name::Unique(idx));
+                return;
             }
-            Some(Name::Unique(other)) if *other == idx => {}
-            Some(Name::Unique(other)) => {
-                let other = *other;
-                names.insert(name, Name::Ambiguous(vec![other, idx]));
-            }
-            Some(Name::Ambiguous(list)) => {
+            std::collections::hash_map::Entry::Occupied(occupied) => occupied.into_mut(),
+        };
+        match name {
+            Name::Unique(other) if *other == idx => {}
+            Name::Unique(other) => *name = Name::Ambiguous(vec![*other, idx]),
+            Name::Ambiguous(list) => {
                 if !list.contains(&idx) {
                     list.push(idx);
                 }
@@ -319,22 +320,23 @@ impl Kb {
     }
 
     fn index_names(&mut self) {
-        let mut names: HashMap<String, Name> = HashMap::new();
-        let mut exact: HashMap<String, RunbookIdx> = HashMap::new();
+        let mut names: HashMap<String, Name> = HashMap::with_capacity(self.runbooks.len() * 3);
+        let mut exact: HashMap<String, RunbookIdx> = HashMap::with_capacity(self.runbooks.len());
         // Ids first: an id always beats a stem or an alias of another runbook.
         for (idx, rb) in self.iter() {
-            Name::add(&mut names, rb.id.to_lowercase(), idx);
-            exact.entry(rb.id.to_lowercase()).or_insert(idx);
+            let id = rb.id.to_lowercase();
+            Name::add(&mut names, id.clone(), idx);
+            exact.entry(id).or_insert(idx);
         }
-        let ids: BTreeSet<String> = names.keys().cloned().collect();
+        // `exact` now holds every id, lowercase: names that no stem or alias takes.
         for (idx, rb) in self.iter() {
-            let stem = rb.stem_path.rsplit('/').next().unwrap_or(&rb.stem_path).to_lowercase();
-            if !ids.contains(&stem) {
-                Name::add(&mut names, stem, idx);
+            let stem = lowercase(rb.stem_path.rsplit('/').next().unwrap_or(&rb.stem_path));
+            if !exact.contains_key(&*stem) {
+                Name::add(&mut names, stem.into_owned(), idx);
             }
-            let stem_path = rb.stem_path.to_lowercase();
-            if !ids.contains(&stem_path) {
-                Name::add(&mut names, stem_path, idx);
+            let stem_path = lowercase(&rb.stem_path);
+            if !exact.contains_key(&*stem_path) {
+                Name::add(&mut names, stem_path.into_owned(), idx);
             }
         }
         let mut alias_warnings = Vec::new();
@@ -343,7 +345,7 @@ impl Kb {
                 let key = alias.to_lowercase();
                 if let Some(Name::Unique(other)) = names.get(&key)
                     && *other != idx
-                    && ids.contains(&key)
+                    && exact.contains_key(&key)
                 {
                     alias_warnings.push((idx, alias.clone(), self[*other].path.clone()));
                     continue;
@@ -493,8 +495,13 @@ impl Kb {
 
     fn resolve_links(&mut self) {
         let on_disk = self.source.root().map(Path::to_path_buf);
-        let resolved: Vec<Vec<Resolved>> =
-            self.iter().map(|(idx, rb)| self.resolve_links_of(idx, rb, on_disk.as_deref())).collect();
+        // Each runbook's links are resolved against the KB alone: in parallel.
+        let resolved: Vec<Vec<Resolved>> = self
+            .runbooks
+            .par_iter()
+            .enumerate()
+            .map(|(i, rb)| self.resolve_links_of(RunbookIdx::at(i), rb, on_disk.as_deref()))
+            .collect();
         for (rb, results) in self.runbooks.iter_mut().zip(resolved) {
             apply_resolved(Arc::make_mut(rb), results);
         }
