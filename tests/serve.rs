@@ -349,6 +349,31 @@ fn an_edit_in_place_reloads_only_that_runbook_and_every_page_follows() {
     assert_eq!(reloads(&server, "full"), 1);
 }
 
+/// A run recorded while the server runs (what `watch` and the alert hooks do all day) joins
+/// the site and search without the whole site loaded again.
+#[test]
+fn a_run_recorded_while_serving_joins_the_site_without_a_whole_reload() {
+    let dir = kb_with_run();
+    let server = Server::start(dir.path());
+    assert_eq!(server.get("/api/archives").json().as_array().unwrap().len(), 1);
+    html(&server, "/archives/");
+    html(&server, "/runbooks/xss/");
+    // A second apart: run ids keep whole seconds.
+    std::thread::sleep(Duration::from_millis(1100));
+    let ran = runbook(dir.path(), &["exec", "xss", "--quiet"]);
+    assert!(ran.status.success(), "{ran:?}");
+    let two = eventually(Duration::from_secs(10), || server.get("/api/archives").json().as_array().unwrap().len() == 2);
+    assert!(two, "the new run is not listed");
+    let runs = server.get("/api/archives").json();
+    let newest = runs[0]["run_id"].as_str().unwrap().to_string();
+    assert!(html(&server, &format!("/archives/{newest}/")).contains("Prints &lt;b&gt;markup&lt;/b&gt;"));
+    assert!(html(&server, "/archives/").contains(&newest), "the runs page kept from before");
+    assert_eq!(reloads(&server, "full"), 0, "no whole reload");
+    assert!(reloads(&server, "partial") >= 1);
+    let hits = server.get("/api/search?q=markup&kind=archive").json()["hits"].clone();
+    assert!(hits.as_array().unwrap().iter().any(|h| h["id"] == newest.as_str()), "search finds the new run: {hits}");
+}
+
 /// The URL of the navigation a page loads.
 fn nav_of(page: &str) -> String {
     page.split("data-nav=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap().to_string()

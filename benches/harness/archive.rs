@@ -182,12 +182,7 @@ fn static_build_row(scratch: &Path, kb: &Path, archives: &Path, runs: usize, inp
     let out = scratch.join("archive-site");
     let out_text = out.display().to_string();
     let stats = repeat(runs, &[0], || runbook(kb, archives, &["build", "--out", &out_text, "--quiet"]))?;
-    let largest = std::fs::read_dir(out.join("search-index"))
-        .map_err(|e| e.to_string())?
-        .flatten()
-        .filter_map(|e| e.metadata().ok().map(|m| m.len()))
-        .max()
-        .unwrap_or(0);
+    let largest = crate::site::largest_file(&out.join("search-index"))?;
     Ok(Row {
         benchmark: "`runbook build`: a page per run, and runs in the browser's search index".into(),
         // The archive is the same on every machine, so this stays the row's key.

@@ -15,7 +15,7 @@ pub(crate) const RECORD_FILE: &str = "run.json";
 pub(crate) const MARKDOWN_FILE: &str = "run.md";
 /// Full step output, in the run folder.
 pub(crate) const STEPS_DIR: &str = "steps";
-const CYCLES_DIR: &str = "cycles";
+pub(crate) const CYCLES_DIR: &str = "cycles";
 
 /// The archive folder of a KB (`DIR/archives/`, or `--archives`).
 #[derive(Debug, Clone, PartialEq, Eq)]

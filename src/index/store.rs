@@ -7,7 +7,7 @@ use super::query::{self, Builder, ParsedQuery};
 use super::schema::{self, Fields, SCHEMA_VERSION};
 use super::snippet;
 use super::tokenizer;
-use crate::archive::store::{ArchiveFile, Archives, RECORD_FILE, cycle_title};
+use crate::archive::store::{ArchiveFile, Archives, MARKDOWN_FILE, RECORD_FILE, cycle_title};
 use crate::model::cache::FileStamp;
 use crate::model::config::{CONFIG_FILE, Config};
 use crate::model::discovery::KbSource;
@@ -368,6 +368,34 @@ impl SearchIndex {
             journal.sync_data()
         };
         append().map_err(|e| self.io_error(e))
+    }
+
+    /// Indexes the runs `written` (folder names in `archives`) again, and nothing else: for a
+    /// server that saw their records written. As [`Self::reindex_runbooks`], the manifest is
+    /// not rewritten.
+    pub fn reindex_runs(
+        &self,
+        source: &KbSource,
+        archives: &Archives,
+        written: &[String],
+    ) -> Result<SyncReport, IndexError> {
+        let started = Instant::now();
+        let Some(mut writer) = self.writer(LOCK_WAIT, written.len())? else {
+            self.catch_up()?;
+            return Ok(SyncReport { stale: true, elapsed: started.elapsed(), ..SyncReport::default() });
+        };
+        let keys: Vec<String> = written.iter().map(|run| documents::archive_key(run)).collect();
+        self.forget_in_manifest(&keys)?;
+        for (run, key) in written.iter().zip(&keys) {
+            writer.delete_term(Term::from_field_text(self.fields.key, key));
+            let dir = archives.run_dir(run);
+            for document in self.run_documents(source, archives, &dir.join(RECORD_FILE), &dir.join(MARKDOWN_FILE)) {
+                writer.add_document(document).map_err(|e| self.tantivy_error(e))?;
+            }
+        }
+        writer.commit().map_err(|e| self.tantivy_error(e))?;
+        self.reader.reload().map_err(|e| self.tantivy_error(e))?;
+        Ok(SyncReport { indexed: keys, elapsed: started.elapsed(), ..SyncReport::default() })
     }
 
     /// Indexes runbooks `changed` of `kb` again, and nothing else: for a server that has read
@@ -750,27 +778,35 @@ impl SearchIndex {
                     }
                 }
             }
-            Source::Archive(run) => {
-                let Some(record) =
-                    std::fs::read(&run.file).ok().and_then(|bytes| serde_json::from_slice::<RunRecord>(&bytes).ok())
-                else {
-                    return Vec::new();
-                };
-                let md = &run.readable;
-                let path = kb_source
-                    .root()
-                    .and_then(|root| md.strip_prefix(root).ok())
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| {
-                        md.strip_prefix(archives.dir()).map(|p| p.display().to_string()).unwrap_or_default()
-                    });
-                vec![archive_document(&self.fields, &record, &path)]
-            }
+            Source::Archive(run) => self.run_documents(kb_source, archives, &run.file, &run.readable),
             Source::Cycle { name, file, path } => match std::fs::read_to_string(file) {
                 Ok(text) => vec![cycle_document(&self.fields, name, &cycle_title(&text, name), &text, path)],
                 Err(_) => Vec::new(),
             },
         }
+    }
+
+    /// The document of a run, from its record (`file`); none while it cannot be read. Its
+    /// path is that of the `readable` Markdown, from the KB root or else the archive folder.
+    fn run_documents(
+        &self,
+        kb_source: &KbSource,
+        archives: &Archives,
+        file: &Path,
+        readable: &Path,
+    ) -> Vec<TantivyDocument> {
+        let Some(record) = std::fs::read(file).ok().and_then(|bytes| serde_json::from_slice::<RunRecord>(&bytes).ok())
+        else {
+            return Vec::new();
+        };
+        let path = kb_source
+            .root()
+            .and_then(|root| readable.strip_prefix(root).ok())
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| {
+                readable.strip_prefix(archives.dir()).map(|p| p.display().to_string()).unwrap_or_default()
+            });
+        vec![archive_document(&self.fields, &record, &path)]
     }
 
     fn tantivy_error(&self, source: TantivyError) -> IndexError {

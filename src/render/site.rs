@@ -7,7 +7,7 @@ use super::error::RenderError;
 use super::templates::Templates;
 use super::url::Urls;
 use super::views::{RunbookRow, SiteGlobals};
-use crate::archive::store::{ArchivedRun, Archives, Cycle, RunFolder, without_same_second_suffix};
+use crate::archive::store::{ArchivedRun, Archives, Cycle, RECORD_FILE, RunFolder, without_same_second_suffix};
 use crate::model::kb::{NotRereadable, Reread};
 use crate::model::{Kb, RunbookIdx};
 use crate::util::text::file_safe;
@@ -78,6 +78,22 @@ fn navigation(
     Ok((assets, Arc::new(templates), globals))
 }
 
+/// Each run's place by its id, and the places of each runbook's runs (by the id as folder
+/// names spell it, lowercase), newest first as `runs` is.
+fn run_maps(runs: &[RunFolder]) -> (HashMap<String, usize>, HashMap<String, Vec<usize>>) {
+    let run_ids = runs.iter().enumerate().map(|(i, r)| (r.run_id.clone(), i)).collect();
+    let mut runs_of: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, run) in runs.iter().enumerate() {
+        let name = run.runbook_from_name();
+        runs_of.entry(name.to_lowercase()).or_default().push(i);
+        // `<time>-a-2` is a second run of `a` in the same second, or a run of `a-2`.
+        if let Some(stem) = without_same_second_suffix(name) {
+            runs_of.entry(stem.to_lowercase()).or_default().push(i);
+        }
+    }
+    (run_ids, runs_of)
+}
+
 /// Moves runbook `idx` from the groups of its `old` tags to those of its tags in `kb`; a group
 /// left empty goes, and each group touched is named as its first runbook spells it.
 fn retag(tags: &mut BTreeMap<String, TagGroup>, kb: &Kb, idx: RunbookIdx, old: &[String]) {
@@ -118,16 +134,7 @@ impl Site {
         let root = kb.source.root().map(Path::to_path_buf);
         let assets = Assets::load(root.as_deref());
 
-        let run_ids = runs.iter().enumerate().map(|(i, r)| (r.run_id.clone(), i)).collect();
-        let mut runs_of: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, run) in runs.iter().enumerate() {
-            let name = run.runbook_from_name();
-            runs_of.entry(name.to_lowercase()).or_default().push(i);
-            // `<time>-a-2` is a second run of `a` in the same second, or a run of `a-2`.
-            if let Some(stem) = without_same_second_suffix(name) {
-                runs_of.entry(stem.to_lowercase()).or_default().push(i);
-            }
-        }
+        let (run_ids, runs_of) = run_maps(&runs);
         let mut tags: BTreeMap<String, TagGroup> = BTreeMap::new();
         for (idx, rb) in kb.iter() {
             for tag in &rb.tags {
@@ -204,6 +211,40 @@ impl Site {
             runs_of: Arc::clone(&self.runs_of),
         };
         Ok((site, (!renamed).then_some(affected)))
+    }
+
+    /// The site after the records of runs `written` (folder names) were written in `archives`:
+    /// the same site with the new ones among its runs. Records are read by the pages that show
+    /// them, so a run written again changes no list; every page may show it.
+    pub(crate) fn with_runs(&self, archives: &Archives, written: &[String]) -> Site {
+        let new: Vec<RunFolder> = written
+            .iter()
+            .filter(|id| !self.run_ids.contains_key(*id))
+            .map(|id| RunFolder { dir: archives.run_dir(id), run_id: id.clone() })
+            .filter(|folder| folder.dir.join(RECORD_FILE).is_file())
+            .collect();
+        let (runs, run_ids, runs_of) = if new.is_empty() {
+            (Arc::clone(&self.runs), Arc::clone(&self.run_ids), Arc::clone(&self.runs_of))
+        } else {
+            let mut runs: Vec<RunFolder> = self.runs.iter().cloned().chain(new).collect();
+            // Newest first, as the archive lists them: run ids start with their time.
+            runs.sort_by(|a, b| b.run_id.cmp(&a.run_id));
+            let (run_ids, runs_of) = run_maps(&runs);
+            (Arc::new(runs), Arc::new(run_ids), Arc::new(runs_of))
+        };
+        Site {
+            kb: self.kb.clone(),
+            urls: self.urls.clone(),
+            runs,
+            cycles: Arc::clone(&self.cycles),
+            assets: Arc::clone(&self.assets),
+            categories: Arc::clone(&self.categories),
+            tags: Arc::clone(&self.tags),
+            templates: Arc::clone(&self.templates),
+            globals: self.globals.clone(),
+            run_ids,
+            runs_of,
+        }
     }
 
     pub(crate) fn run_index(&self, run_id: &str) -> Option<usize> {

@@ -87,6 +87,19 @@ impl SiteSearch for IndexedSearch {
         self.forget_answers();
     }
 
+    fn refresh_runs(&self, written: &[String]) {
+        let (config, _) = Config::load(&self.source);
+        let archives = Archives::new(self.source.archives_dir(&config, self.archives.as_deref()));
+        match self.index.reindex_runs(&self.source, &archives, written) {
+            Ok(report) if !report.stale => self.forget_answers(),
+            Ok(_) => self.refresh(),
+            Err(err) => {
+                eprintln!("warning: search index not updated for the runs written: {err}");
+                self.refresh();
+            }
+        }
+    }
+
     fn refresh_runbooks(&self, kb: &Kb, changed: &[RunbookIdx]) {
         match self.index.reindex_runbooks(kb, changed) {
             Ok(report) if !report.stale => self.forget_answers(),

@@ -35,6 +35,12 @@ pub(crate) trait SiteSearch: Send + Sync {
     fn refresh_runbooks(&self, _kb: &Kb, _changed: &[RunbookIdx]) {
         self.refresh();
     }
+
+    /// Called after the records of runs `written` (folder names) were written, and nothing
+    /// else changed but runbooks already refreshed: an engine that can indexes those alone.
+    fn refresh_runs(&self, _written: &[String]) {
+        self.refresh();
+    }
 }
 
 /// The search of a server whose index could not be opened: every answer says why.

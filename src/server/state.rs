@@ -3,7 +3,7 @@
 
 use super::metrics::{Histogram, Metrics};
 use super::search::SiteSearch;
-use crate::archive::store::Archives;
+use crate::archive::store::{Archives, CYCLES_DIR, MARKDOWN_FILE, RECORD_FILE};
 use crate::model::changes::is_relevant;
 use crate::model::discovery::is_markdown_path;
 use crate::model::{Kb, KbSource, RunbookIdx};
@@ -158,26 +158,34 @@ impl AppState {
     }
 
     /// Brings the site up to date after `paths` changed. When they are all runbooks edited in
-    /// place, only those are read again ([`Site::with_reread`]) and only the pages that may
-    /// show them rendered again; otherwise the whole site is loaded again. `None` when none
-    /// of the paths changes the site (a file that came and went).
+    /// place and runs written, only those are read again ([`Site::with_reread`],
+    /// [`Site::with_runs`]) and indexed again, and only the pages that may show them dropped;
+    /// otherwise the whole site is loaded again. `None` when none of the paths changes the
+    /// site (a file that came and went).
     pub(crate) fn apply_changes(&self, paths: &[PathBuf]) -> Result<Option<u64>, RenderError> {
         let started = Instant::now();
         let site = self.site();
-        let Some(edited) = edited_runbooks(&site, paths) else {
+        let archives = Archives::new(site.kb.archives_dir(self.loader.archives.as_deref()));
+        let Some(Changes { runbooks, runs }) = changes(&site, archives.dir(), paths) else {
             return self.reload_since(started).map(Some);
         };
-        if edited.is_empty() {
+        if runbooks.is_empty() && runs.is_empty() {
             return Ok(None);
         }
-        match site.with_reread(&edited) {
-            Ok((next, affected)) => {
-                let next = Arc::new(next);
-                self.search.refresh_runbooks(&next.kb, &edited);
-                Ok(Some(self.install(next, affected.as_ref(), &self.metrics.partial_reload, started)))
+        let (mut next, mut affected) = (site, Some(BTreeSet::new()));
+        if !runbooks.is_empty() {
+            match next.with_reread(&runbooks) {
+                Ok((reread, pages)) => (next, affected) = (Arc::new(reread), pages),
+                Err(_) => return self.reload_since(started).map(Some),
             }
-            Err(_) => self.reload_since(started).map(Some),
+            self.search.refresh_runbooks(&next.kb, &runbooks);
         }
+        if !runs.is_empty() {
+            // Lists, run pages and the pages of the runs' runbooks show them: every page may.
+            (next, affected) = (Arc::new(next.with_runs(&archives, &runs)), None);
+            self.search.refresh_runs(&runs);
+        }
+        Ok(Some(self.install(next, affected.as_ref(), &self.metrics.partial_reload, started)))
     }
 
     /// Reloads the site from disk, refreshes search, and tells open pages to reload. On error
@@ -225,22 +233,63 @@ impl AppState {
     }
 }
 
-/// The runbooks of `site` edited in place among `paths` (changed files under the KB root);
-/// `None` when some path is anything else: a new, deleted or renamed runbook, a folder, a
-/// template, an asset, `runbook.toml`, a run. A Markdown file that is not there and never was
-/// a runbook (an editor's file that came and went) changes nothing.
-fn edited_runbooks(site: &Site, paths: &[PathBuf]) -> Option<Vec<RunbookIdx>> {
+/// Changes a site can follow without loading everything again.
+struct Changes {
+    /// Runbooks edited in place.
+    runbooks: Vec<RunbookIdx>,
+    /// Runs (folder names) whose record or Markdown was written.
+    runs: Vec<String>,
+}
+
+/// The runbooks of `site` edited in place and the runs written in `archives` among `paths`
+/// (changed files under the watched folders); `None` when some path is anything else: a new,
+/// deleted or renamed runbook, a folder, a template, an asset, `runbook.toml`, a run folder
+/// gone, a cycle report. A Markdown file that is not there and never was a runbook (an
+/// editor's file that came and went) changes nothing.
+fn changes(site: &Site, archives: &Path, paths: &[PathBuf]) -> Option<Changes> {
     let root = site.kb.source.root()?;
-    let mut edited = BTreeSet::new();
+    let (mut runbooks, mut runs) = (BTreeSet::new(), BTreeSet::new());
     for path in paths.iter().filter(|path| is_relevant(root, path)) {
+        if let Ok(relative) = path.strip_prefix(archives) {
+            runs.insert(run_written(relative).filter(|_| path.is_file())?);
+            continue;
+        }
         let known = path.strip_prefix(root).ok().and_then(Path::to_str).and_then(|rel| site.kb.by_path(rel));
         match known {
             Some(idx) if path.is_file() => {
-                edited.insert(idx);
+                runbooks.insert(idx);
             }
             None if !path.exists() && path.to_str().is_some_and(is_markdown_path) => {}
             _ => return None,
         }
     }
-    Some(edited.into_iter().collect())
+    Some(Changes { runbooks: runbooks.into_iter().collect(), runs: runs.into_iter().collect() })
+}
+
+/// The run whose file at `relative` (to the archive folder) this is: `RUN/run.json` or
+/// `RUN/run.md`. `None` for anything else there (a cycle report, a folder).
+fn run_written(relative: &Path) -> Option<String> {
+    let mut parts = relative.components().map(|c| c.as_os_str().to_str());
+    let (Some(Some(run)), Some(Some(file)), None) = (parts.next(), parts.next(), parts.next()) else {
+        return None;
+    };
+    let written = matches!(file, RECORD_FILE | MARKDOWN_FILE) && run != CYCLES_DIR && !run.starts_with('.');
+    written.then(|| run.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_counts_as_a_run_written() {
+        let run = |path: &str| run_written(Path::new(path));
+        assert_eq!(run("20260101T000000Z-disk/run.json").as_deref(), Some("20260101T000000Z-disk"));
+        assert_eq!(run("20260101T000000Z-disk/run.md").as_deref(), Some("20260101T000000Z-disk"));
+        for other in
+            ["cycles/2026-w01.md", "20260101T000000Z-disk", "r/steps/01-a.stdout", ".r/run.json", "a/b/run.json"]
+        {
+            assert_eq!(run(other), None, "{other}");
+        }
+    }
 }
