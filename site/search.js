@@ -21,14 +21,38 @@
       return n >= 2 && n <= 40;
     });
   }
-  function shardKey(term, prefix) {
-    var bytes = new TextEncoder().encode(Array.from(term).slice(0, prefix).join(""));
+  function hexOf(text) {
+    var bytes = new TextEncoder().encode(text);
     return Array.from(bytes).map(function (b) { return b.toString(16).padStart(2, "0"); }).join("");
   }
-  function decode(deltas) {
-    var out = new Array(deltas.length);
+  // The shard of a term: the longest shard key its hex begins with (shards too large are cut
+  // by longer prefixes).
+  function shardOf(m, hex) {
+    var best = null;
+    m.shards.forEach(function (key) {
+      if (hex.indexOf(key) === 0 && (best === null || key.length > best.length)) { best = key; }
+    });
+    return best;
+  }
+  // The shards that may hold terms beginning with `hex`: its own, and those cut below it.
+  function shardsFrom(m, hex) {
+    var own = shardOf(m, hex);
+    var below = m.shards.filter(function (key) { return key !== own && key.indexOf(hex) === 0; }).slice(0, 16);
+    return (own === null ? [] : [own]).concat(below);
+  }
+  // A list of sections: delta-encoded numbers, or a bitmap of every section in base64.
+  function decode(list) {
+    var out = [];
+    if (typeof list === "string") {
+      var bytes = atob(list);
+      for (var i = 0; i < bytes.length; i++) {
+        var byte = bytes.charCodeAt(i);
+        for (var b = 0; b < 8; b++) { if (byte & (1 << b)) { out.push(i * 8 + b); } }
+      }
+      return out;
+    }
     var n = 0;
-    for (var i = 0; i < deltas.length; i++) { n += deltas[i]; out[i] = n; }
+    for (var j = 0; j < list.length; j++) { n += list[j]; out.push(n); }
     return out;
   }
   function escapeHtml(text) {
@@ -43,9 +67,11 @@
   // Scores of one query term: section → score, from the term itself (and, for the word being
   // typed, from the terms it begins).
   function termScores(m, term, isPrefix) {
-    var key = shardKey(term, m.prefix);
-    if (m.shards.indexOf(key) < 0) { return Promise.resolve(new Map()); }
-    return load(dir + "t-" + key + ".json?v=" + m.v).then(function (shard) {
+    var hex = hexOf(term);
+    var keys = isPrefix ? shardsFrom(m, hex) : [shardOf(m, hex)].filter(function (k) { return k !== null; });
+    if (!keys.length) { return Promise.resolve(new Map()); }
+    return Promise.all(keys.map(function (key) { return load(dir + "t-" + key + ".json?v=" + m.v); })).then(function (loaded) {
+      var shard = Object.assign.apply(null, [{}].concat(loaded));
       var names = Object.prototype.hasOwnProperty.call(shard, term) ? [term] : [];
       if (isPrefix) {
         Object.keys(shard).filter(function (t) { return t !== term && t.indexOf(term) === 0; })

@@ -291,6 +291,13 @@ fn browser_on_the_static_build() {
         browser.client().goto(&format!("{base}/search/?q=error+304")).await.expect("search page");
         let hit = browser.client().wait().at_most(WAIT).for_element(Locator::Css("#search-results .hit a")).await;
         assert!(hit.expect("full results").text().await.expect("text").contains("GPU notes"));
+        // A term in most sections is kept as a bitmap of them (`the` here), the others as numbers.
+        browser.client().goto(&format!("{base}/search/?q=the")).await.expect("search page");
+        browser.client().wait().at_most(WAIT).for_element(Locator::Css("#search-results .hit a")).await.expect("hits");
+        let titles = browser
+            .eval("return [...document.querySelectorAll('#search-results .hit a')].map(a => a.textContent).join('|')")
+            .await;
+        assert!(titles.as_str().is_some_and(|t| t.contains("Disk is full")), "hits found through a bitmap: {titles}");
         // Cycle reports and runs are in the static index too, and their hits lead to their pages.
         browser.client().goto(&format!("{base}/search/?q=readiness")).await.expect("search page");
         let hit = browser.client().wait().at_most(WAIT).for_element(Locator::Css("#search-results .hit a")).await;

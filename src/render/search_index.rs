@@ -2,9 +2,12 @@
 //! then only the parts a query needs (the idea of Pagefind's chunked index, built our own way).
 //!
 //! - `search-index/meta.json`: counts and the list of shards.
-//! - `search-index/t-<hex>.json`: the terms whose first two characters are `<hex>` (UTF-8, hex),
-//!   each with two delta-encoded lists of section numbers: where the term is in a title, heading
-//!   or tag ("strong"), and where it is in the text.
+//! - `search-index/t-<hex>.json`: the terms that begin with `<hex>` (UTF-8, hex: two characters,
+//!   or more where a shard would pass [`SHARD_LIMIT`]: a term is in the shard of the longest
+//!   key its own hex begins with), each with two lists of section numbers: where the term is in
+//!   a title, heading or tag ("strong"), and where it is in the text. A list is its numbers
+//!   delta-encoded, or, where that is longer (a term in most sections), a bitmap of every
+//!   section in base64: bit `n % 8` of byte `n / 8` for section `n`.
 //! - `search-index/d-<n>.json`: sections `n*CHUNK ..`: their page (a runbook, a run or a cycle
 //!   report, with its URL, title and kind), anchor, heading and the start of their text, for
 //!   result lists.
@@ -27,8 +30,13 @@ const DIR: &str = "search-index";
 const CHUNK: usize = 500;
 /// Characters of a section's text kept for result lists.
 const EXCERPT: usize = 160;
-/// Characters of the term that pick its shard.
+/// Characters of the term that pick its shard, at least.
 const PREFIX: usize = 2;
+/// Shards larger than this are cut by a longer prefix (issue 19: no file over 1 MB at 100,000
+/// runbooks, where a two-character shard reached 6 MB).
+const SHARD_LIMIT: usize = 256 * 1024;
+/// The longest prefix a shard is cut by.
+const MAX_PREFIX: usize = 12;
 /// Longer tokens (hashes, base64) are not worth indexing.
 const MAX_TERM: usize = 40;
 
@@ -52,8 +60,72 @@ pub(crate) fn terms(text: &str) -> impl Iterator<Item = String> + '_ {
     })
 }
 
-/// The terms of one shard: each with its strong and weak postings, delta-encoded.
-type Shard<'a> = BTreeMap<&'a str, (Vec<u32>, Vec<u32>)>;
+/// The terms of one shard: each with its strong and weak postings.
+type Shard<'a> = BTreeMap<&'a str, (List, List)>;
+
+/// A posting list as the browser reads it.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum List {
+    /// Section numbers, each as the difference from the one before.
+    Deltas(Vec<u32>),
+    /// Every section, a bit each, in base64.
+    Bitmap(String),
+}
+
+impl List {
+    /// The shorter of the two forms of the (ascending) `sections`.
+    fn of(sections: &[u32]) -> List {
+        let deltas = deltas(sections);
+        let as_numbers = json_len(&deltas);
+        let bytes = sections.last().map_or(0, |&last| last as usize / 8 + 1);
+        if bytes.div_ceil(3) * 4 + 2 >= as_numbers {
+            return List::Deltas(deltas);
+        }
+        let mut bitmap = vec![0u8; bytes];
+        for &n in sections {
+            bitmap[n as usize / 8] |= 1 << (n % 8);
+        }
+        use base64::Engine as _;
+        List::Bitmap(base64::engine::general_purpose::STANDARD.encode(bitmap))
+    }
+
+    /// Bytes it takes in the shard's JSON, about.
+    fn size(&self) -> usize {
+        match self {
+            List::Deltas(deltas) => json_len(deltas),
+            List::Bitmap(text) => text.len() + 2,
+        }
+    }
+}
+
+/// The length of `numbers` as a JSON array: `[1,23,4]`.
+fn json_len(numbers: &[u32]) -> usize {
+    let digits: usize = numbers.iter().map(|n| n.checked_ilog10().unwrap_or(0) as usize + 1).sum();
+    2 + digits + numbers.len().saturating_sub(1)
+}
+
+/// Terms in shards of at most [`SHARD_LIMIT`] bytes where a longer prefix can make them so:
+/// the terms of each prefix of `chars` characters, cut by one character more while too large
+/// (a term as long as the prefix stays in the shard of its own).
+fn cut_shards<'a>(terms: Vec<(&'a str, usize)>, chars: usize, out: &mut Vec<(String, Vec<&'a str>)>) {
+    let mut groups: BTreeMap<String, Vec<(&'a str, usize)>> = BTreeMap::new();
+    for (term, size) in terms {
+        groups.entry(term.chars().take(chars).collect()).or_default().push((term, size));
+    }
+    for (prefix, group) in groups {
+        let size: usize = group.iter().map(|(_, size)| size).sum();
+        let (whole, longer): (Vec<_>, Vec<_>) = group.into_iter().partition(|(term, _)| term.chars().count() <= chars);
+        if size <= SHARD_LIMIT || chars >= MAX_PREFIX || longer.is_empty() {
+            out.push((prefix, whole.into_iter().chain(longer).map(|(term, _)| term).collect()));
+            continue;
+        }
+        if !whole.is_empty() {
+            out.push((prefix, whole.into_iter().map(|(term, _)| term).collect()));
+        }
+        cut_shards(longer, chars + 1, out);
+    }
+}
 
 #[derive(Default)]
 struct Postings {
@@ -192,10 +264,19 @@ pub(crate) fn build(pages: &[SearchPage]) -> Result<Vec<IndexFile>, serde_json::
             }
         }
     }
+    let mut lists: BTreeMap<&str, (List, List)> =
+        postings.iter().map(|(term, list)| (term.as_str(), (List::of(&list.strong), List::of(&list.weak)))).collect();
+    let sizes = lists.iter().map(|(term, (strong, weak))| (*term, term.len() + strong.size() + weak.size() + 6));
+    let mut cut = Vec::new();
+    cut_shards(sizes.collect(), PREFIX, &mut cut);
     let mut shards: BTreeMap<String, Shard> = BTreeMap::new();
-    for (term, list) in &postings {
-        let key = hex(term.chars().take(PREFIX).collect::<String>().as_bytes());
-        shards.entry(key).or_default().insert(term, (deltas(&list.strong), deltas(&list.weak)));
+    for (prefix, terms) in cut {
+        let shard = shards.entry(hex(prefix.as_bytes())).or_default();
+        for term in terms {
+            if let Some(term_lists) = lists.remove(term) {
+                shard.insert(term, term_lists);
+            }
+        }
     }
     let mut files = Vec::new();
     for (key, terms) in &shards {
@@ -245,5 +326,81 @@ mod tests {
         let found: Vec<String> = terms("KubeJobFailed on HTTPServer").collect();
         assert_eq!(found, ["kubejobfailed", "kube", "job", "failed", "on", "httpserver", "http", "server"]);
         assert_eq!(deltas(&[1, 4, 9]), vec![1, 3, 5]);
+    }
+
+    /// The sections a list holds, read as `site/search.js` reads it.
+    fn sections_of(list: &serde_json::Value) -> Vec<u32> {
+        use base64::Engine as _;
+        match list {
+            serde_json::Value::String(text) => {
+                let bytes = base64::engine::general_purpose::STANDARD.decode(text).expect("base64");
+                (0..bytes.len() as u32 * 8).filter(|n| bytes[*n as usize / 8] & (1 << (n % 8)) != 0).collect()
+            }
+            numbers => numbers
+                .as_array()
+                .expect("numbers")
+                .iter()
+                .scan(0, |n, d| {
+                    *n += d.as_u64().expect("number") as u32;
+                    Some(*n)
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_list_is_the_shorter_of_numbers_and_a_bitmap() {
+        let sparse = [3, 900, 70_000];
+        let dense: Vec<u32> = (0..5000).filter(|n| n % 3 != 0).collect();
+        for sections in [&sparse[..], &dense[..], &[][..], &[0][..]] {
+            let list = serde_json::to_value(List::of(sections)).expect("json");
+            assert_eq!(sections_of(&list), sections);
+            assert_eq!(List::of(sections).size(), list.to_string().len(), "the size it says it takes");
+        }
+        assert!(matches!(List::of(&sparse), List::Deltas(_)));
+        assert!(matches!(List::of(&dense), List::Bitmap(_)));
+    }
+
+    /// Regression (issue 19): at 100,000 runbooks a two-character shard held the postings of
+    /// the commonest terms and reached 6 MB.
+    #[test]
+    fn no_file_passes_the_limit_and_every_term_is_in_the_shard_its_longest_key_names() {
+        let words = ["check", "checks", "change", "chunk", "ch", "cha", "driver", "dr", "drain", "Ünïcode"];
+        let pages: Vec<SearchPage> = (0..6000)
+            .map(|i| SearchPage {
+                url: format!("/runbooks/r{i}/"),
+                title: format!("Runbook {i}"),
+                kind: "runbook",
+                names: format!("r{i}"),
+                sections: (0..5)
+                    .map(|k| SearchSection {
+                        anchor: format!("s{k}"),
+                        heading: format!("Check the {} {k}", words[(i + k) % words.len()]),
+                        text: format!("{} {} w{}", words[i % words.len()], words[k % words.len()], i * 7 + k),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let files = build(&pages).expect("index");
+        let largest = files.iter().map(|f| f.bytes.len()).max().expect("files");
+        assert!(largest <= SHARD_LIMIT + 64 * 1024, "largest file {largest} bytes");
+        let meta: serde_json::Value =
+            serde_json::from_slice(&files.iter().find(|f| f.path == META).expect("meta").bytes).expect("json");
+        let keys: Vec<&str> = meta["shards"].as_array().expect("shards").iter().filter_map(|k| k.as_str()).collect();
+        assert!(keys.len() > 1 && keys.iter().any(|k| k.len() > 2 * PREFIX), "cut by longer prefixes: {keys:?}");
+        for file in files.iter().filter(|f| f.path.starts_with(&format!("{DIR}/t-"))) {
+            let key = &file.path[DIR.len() + 3..file.path.len() - 5];
+            let shard: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&file.bytes).expect("json");
+            for (term, lists) in &shard {
+                let own = keys.iter().filter(|k| hex(term.as_bytes()).starts_with(*k)).max_by_key(|k| k.len());
+                assert_eq!(own, Some(&key), "{term} is looked for where it is");
+                assert!(!sections_of(&lists[0]).is_empty() || !sections_of(&lists[1]).is_empty());
+            }
+        }
+        let check = files.iter().filter(|f| f.path.starts_with(&format!("{DIR}/t-"))).find_map(|f| {
+            let shard: serde_json::Value = serde_json::from_slice(&f.bytes).ok()?;
+            shard.get("check").map(|lists| sections_of(&lists[0]).len())
+        });
+        assert_eq!(check, Some(30_000), "every heading says Check");
     }
 }
