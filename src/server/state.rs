@@ -249,9 +249,18 @@ struct Changes {
 fn changes(site: &Site, archives: &Path, paths: &[PathBuf]) -> Option<Changes> {
     let root = site.kb.source.root()?;
     let (mut runbooks, mut runs) = (BTreeSet::new(), BTreeSet::new());
-    for path in paths.iter().filter(|path| is_relevant(root, path)) {
+    for path in paths {
         if let Ok(relative) = path.strip_prefix(archives) {
-            runs.insert(run_written(relative).filter(|_| path.is_file())?);
+            match archive_change(relative, path) {
+                ArchiveChange::Run(run) => {
+                    runs.insert(run);
+                }
+                ArchiveChange::Nothing => {}
+                ArchiveChange::Other => return None,
+            }
+            continue;
+        }
+        if !is_relevant(root, path) {
             continue;
         }
         let known = path.strip_prefix(root).ok().and_then(Path::to_str).and_then(|rel| site.kb.by_path(rel));
@@ -266,15 +275,35 @@ fn changes(site: &Site, archives: &Path, paths: &[PathBuf]) -> Option<Changes> {
     Some(Changes { runbooks: runbooks.into_iter().collect(), runs: runs.into_iter().collect() })
 }
 
-/// The run whose file at `relative` (to the archive folder) this is: `RUN/run.json` or
-/// `RUN/run.md`. `None` for anything else there (a cycle report, a folder).
-fn run_written(relative: &Path) -> Option<String> {
-    let mut parts = relative.components().map(|c| c.as_os_str().to_str());
-    let (Some(Some(run)), Some(Some(file)), None) = (parts.next(), parts.next(), parts.next()) else {
-        return None;
-    };
-    let written = matches!(file, RECORD_FILE | MARKDOWN_FILE) && run != CYCLES_DIR && !run.starts_with('.');
-    written.then(|| run.to_string())
+/// What a change at `path` (`relative` to the archive folder) is to the site.
+#[derive(Debug, PartialEq, Eq)]
+enum ArchiveChange {
+    /// A run's folder made, or its record or Markdown written.
+    Run(String),
+    /// Step logs, the writer's temporary files: nothing a page shows.
+    Nothing,
+    /// A run folder gone, a cycle report, anything else.
+    Other,
+}
+
+/// A run folder is watched only once it exists, so files written into it at once may come
+/// with no event of their own: the folder's is taken for the run's.
+fn archive_change(relative: &Path, path: &Path) -> ArchiveChange {
+    let parts: Vec<Option<&str>> = relative.components().map(|c| c.as_os_str().to_str()).collect();
+    let Some(Some(run)) = parts.first().copied() else { return ArchiveChange::Other };
+    if run == CYCLES_DIR {
+        return ArchiveChange::Other;
+    }
+    if run.starts_with('.') {
+        return ArchiveChange::Nothing;
+    }
+    match parts.as_slice() {
+        [_] if path.is_dir() => ArchiveChange::Run(run.to_string()),
+        [_] => ArchiveChange::Other,
+        [_, Some(RECORD_FILE | MARKDOWN_FILE)] if path.is_file() => ArchiveChange::Run(run.to_string()),
+        [_, Some(RECORD_FILE | MARKDOWN_FILE)] => ArchiveChange::Other,
+        _ => ArchiveChange::Nothing,
+    }
 }
 
 #[cfg(test)]
@@ -282,14 +311,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn what_counts_as_a_run_written() {
-        let run = |path: &str| run_written(Path::new(path));
-        assert_eq!(run("20260101T000000Z-disk/run.json").as_deref(), Some("20260101T000000Z-disk"));
-        assert_eq!(run("20260101T000000Z-disk/run.md").as_deref(), Some("20260101T000000Z-disk"));
-        for other in
-            ["cycles/2026-w01.md", "20260101T000000Z-disk", "r/steps/01-a.stdout", ".r/run.json", "a/b/run.json"]
-        {
-            assert_eq!(run(other), None, "{other}");
-        }
+    fn what_a_change_in_the_archive_is() {
+        let archive = tempfile::tempdir().expect("temporary folder");
+        let run_dir = archive.path().join("20260101T000000Z-disk");
+        std::fs::create_dir_all(run_dir.join("steps")).expect("run folder");
+        std::fs::write(run_dir.join(RECORD_FILE), "{}").expect("record");
+        let change = |relative: &str| archive_change(Path::new(relative), &archive.path().join(relative));
+        let run = ArchiveChange::Run("20260101T000000Z-disk".into());
+        assert_eq!(change("20260101T000000Z-disk/run.json"), run);
+        assert_eq!(change("20260101T000000Z-disk"), run, "a folder made");
+        assert_eq!(change("20260101T000000Z-disk/steps/01-a.stdout"), ArchiveChange::Nothing);
+        assert_eq!(change("20260101T000000Z-disk/.run.json.1.tmp"), ArchiveChange::Nothing);
+        assert_eq!(change(".tmp-x/run.json"), ArchiveChange::Nothing);
+        assert_eq!(change("20260101T000000Z-disk/run.md"), ArchiveChange::Other, "written, then gone");
+        assert_eq!(change("20250101T000000Z-gone"), ArchiveChange::Other, "a run folder deleted");
+        assert_eq!(change("cycles/2026-w01.md"), ArchiveChange::Other);
     }
 }

@@ -22,6 +22,7 @@ pub(super) fn spawn(
     let Some(root) = dirs.first().cloned() else {
         return Ok(None);
     };
+    let archives = state.site().kb.archives_dir(state.loader.archives.as_deref());
     let handler = Arc::clone(&state);
     let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
         let outcome = match result {
@@ -32,7 +33,10 @@ pub(super) fn spawn(
                 let mut rescan = false;
                 for change in changes {
                     rescan |= change.event.need_rescan();
-                    paths.extend(change.event.paths.iter().filter(|path| relevant(&root, path)).cloned());
+                    // In the archive its own rules apply (a new run's folder counts: files written
+                    // into it at once may come with no event of their own).
+                    let matters = |path: &&PathBuf| relevant(&root, path) || path.starts_with(&archives);
+                    paths.extend(change.event.paths.iter().filter(matters).cloned());
                 }
                 match (rescan, paths.is_empty()) {
                     (true, _) => handler.reload().map(Some),
