@@ -1,6 +1,7 @@
 //! Watching the knowledge base: a change to a runbook, template, asset, `runbook.toml`, run or
-//! cycle report rebuilds the site (re-parsing only what changed, through the parse cache),
-//! refreshes search and reloads open pages.
+//! cycle report brings the site up to date (runbooks edited in place and runs recorded are read
+//! again alone, see `AppState::apply_changes`; anything else reloads the whole site, re-parsing
+//! only what changed through the parse cache), refreshes search and reloads open pages.
 
 use super::state::AppState;
 use crate::model::changes::is_relevant as relevant;
