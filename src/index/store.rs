@@ -379,43 +379,45 @@ impl SearchIndex {
         archives: &Archives,
         written: &[String],
     ) -> Result<SyncReport, IndexError> {
-        let started = Instant::now();
-        let Some(mut writer) = self.writer(LOCK_WAIT, written.len())? else {
-            self.catch_up()?;
-            return Ok(SyncReport { stale: true, elapsed: started.elapsed(), ..SyncReport::default() });
-        };
-        let keys: Vec<String> = written.iter().map(|run| documents::archive_key(run)).collect();
-        self.forget_in_manifest(&keys)?;
-        for (run, key) in written.iter().zip(&keys) {
-            writer.delete_term(Term::from_field_text(self.fields.key, key));
-            let dir = archives.run_dir(run);
-            for document in self.run_documents(source, archives, &dir.join(RECORD_FILE), &dir.join(MARKDOWN_FILE)) {
-                writer.add_document(document).map_err(|e| self.tantivy_error(e))?;
-            }
-        }
-        writer.commit().map_err(|e| self.tantivy_error(e))?;
-        self.reader.reload().map_err(|e| self.tantivy_error(e))?;
-        Ok(SyncReport { indexed: keys, elapsed: started.elapsed(), ..SyncReport::default() })
+        let keys = written.iter().map(|run| documents::archive_key(run)).collect();
+        self.reindex_alone(keys, |i| {
+            let dir = archives.run_dir(&written[i]);
+            self.run_documents(source, archives, &dir.join(RECORD_FILE), &dir.join(MARKDOWN_FILE))
+        })
     }
 
     /// Indexes runbooks `changed` of `kb` again, and nothing else: for a server that has read
     /// them again after an edit. Costs what those files cost, however large the KB; the
     /// manifest is not rewritten (see [`REINDEXED_FILE`]).
     pub fn reindex_runbooks(&self, kb: &Kb, changed: &[RunbookIdx]) -> Result<SyncReport, IndexError> {
+        let keys = changed.iter().map(|&idx| documents::runbook_key(&kb[idx].path)).collect();
+        self.reindex_alone(keys, |i| {
+            let idx = changed[i];
+            // Unreadable now: it leaves the index, as a sync of a loaded KB does.
+            match kb.body(idx) {
+                Ok(body) => runbook_documents(&self.fields, &kb[idx], &body, &kb[idx].id),
+                Err(_) => Vec::new(),
+            }
+        })
+    }
+
+    /// Replaces the documents of `keys` with `documents(i)` for the `i`th key, outside a sync:
+    /// the manifest stops vouching for them first ([`Self::forget_in_manifest`]).
+    fn reindex_alone(
+        &self,
+        keys: Vec<String>,
+        documents: impl Fn(usize) -> Vec<TantivyDocument>,
+    ) -> Result<SyncReport, IndexError> {
         let started = Instant::now();
-        let Some(mut writer) = self.writer(LOCK_WAIT, changed.len())? else {
+        let Some(mut writer) = self.writer(LOCK_WAIT, keys.len())? else {
             self.catch_up()?;
             return Ok(SyncReport { stale: true, elapsed: started.elapsed(), ..SyncReport::default() });
         };
-        let keys: Vec<String> = changed.iter().map(|&idx| documents::runbook_key(&kb[idx].path)).collect();
         self.forget_in_manifest(&keys)?;
-        for (&idx, key) in changed.iter().zip(&keys) {
+        for (i, key) in keys.iter().enumerate() {
             writer.delete_term(Term::from_field_text(self.fields.key, key));
-            // Unreadable now: it leaves the index, as a sync of a loaded KB does.
-            if let Ok(body) = kb.body(idx) {
-                for document in runbook_documents(&self.fields, &kb[idx], &body, &kb[idx].id) {
-                    writer.add_document(document).map_err(|e| self.tantivy_error(e))?;
-                }
+            for document in documents(i) {
+                writer.add_document(document).map_err(|e| self.tantivy_error(e))?;
             }
         }
         writer.commit().map_err(|e| self.tantivy_error(e))?;

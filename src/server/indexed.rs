@@ -4,7 +4,7 @@
 
 use super::search::{SearchError, SiteSearch};
 use crate::archive::store::Archives;
-use crate::index::{IndexError, SearchIndex, SearchRequest, SearchResults};
+use crate::index::{IndexError, SearchIndex, SearchRequest, SearchResults, SyncReport};
 use crate::model::config::Config;
 use crate::model::discovery::KbSource;
 use crate::model::{Kb, RunbookIdx};
@@ -49,12 +49,32 @@ impl IndexedSearch {
         }
     }
 
-    fn sync(&self) -> Result<(), IndexError> {
-        // The config is read again each time: `runbook.toml` may have changed too.
+    /// The KB's config and archive folder, read again each time: `runbook.toml` may have
+    /// changed too.
+    fn config_and_archives(&self) -> (Config, Archives) {
         let (config, _) = Config::load(&self.source);
         let archives = Archives::new(self.source.archives_dir(&config, self.archives.as_deref()));
+        (config, archives)
+    }
+
+    fn sync(&self) -> Result<(), IndexError> {
+        let (config, archives) = self.config_and_archives();
         self.index.refresh(&self.source, &config, &archives)?;
         Ok(())
+    }
+
+    /// After indexing some files alone: answers from before are forgotten; when another process
+    /// held the writer, or it failed, a whole sync is tried instead.
+    fn settle(&self, reindexed: Result<SyncReport, IndexError>, what: &str) {
+        match reindexed {
+            Ok(report) if !report.stale => self.forget_answers(),
+            // Another process holds the writer: a whole sync, once it is free, sees the change.
+            Ok(_) => self.refresh(),
+            Err(err) => {
+                eprintln!("warning: search index not updated for {what}: {err}");
+                self.refresh();
+            }
+        }
     }
 }
 
@@ -88,27 +108,11 @@ impl SiteSearch for IndexedSearch {
     }
 
     fn refresh_runs(&self, written: &[String]) {
-        let (config, _) = Config::load(&self.source);
-        let archives = Archives::new(self.source.archives_dir(&config, self.archives.as_deref()));
-        match self.index.reindex_runs(&self.source, &archives, written) {
-            Ok(report) if !report.stale => self.forget_answers(),
-            Ok(_) => self.refresh(),
-            Err(err) => {
-                eprintln!("warning: search index not updated for the runs written: {err}");
-                self.refresh();
-            }
-        }
+        let (_, archives) = self.config_and_archives();
+        self.settle(self.index.reindex_runs(&self.source, &archives, written), "the runs written");
     }
 
     fn refresh_runbooks(&self, kb: &Kb, changed: &[RunbookIdx]) {
-        match self.index.reindex_runbooks(kb, changed) {
-            Ok(report) if !report.stale => self.forget_answers(),
-            // Another process holds the writer: a whole sync, once it is free, sees the edit.
-            Ok(_) => self.refresh(),
-            Err(err) => {
-                eprintln!("warning: search index not updated for the edit: {err}");
-                self.refresh();
-            }
-        }
+        self.settle(self.index.reindex_runbooks(kb, changed), "the edit");
     }
 }
