@@ -1,6 +1,7 @@
 //! Full-text search over the knowledge base: a tantivy index in the KB state folder, kept fresh
 //! before every read (DESIGN §7).
 
+pub mod directory;
 pub mod documents;
 pub mod hit;
 pub mod query;

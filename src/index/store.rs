@@ -1,6 +1,7 @@
 //! The index on disk and keeping it fresh: before every read, compare what the KB and archives
 //! hold with what was indexed (by content hash and id), and re-index only what changed.
 
+use super::directory::IndexDirectory;
 use super::documents::{self, archive_document, cycle_document, runbook_documents};
 use super::hit::{Hit, Kind, MoreSection, SearchRequest, SearchResults};
 use super::query::{self, Builder, ParsedQuery};
@@ -241,7 +242,8 @@ impl SearchIndex {
             .is_some_and(|v| v.schema == SCHEMA_VERSION);
         let mut rebuilt = false;
         let index = if compatible && dir.join("meta.json").exists() {
-            Index::open_in_dir(dir).map_err(err)?
+            let directory = IndexDirectory::open(dir).map_err(|e| err(e.into()))?;
+            Index::open(directory).map_err(err)?
         } else {
             rebuilt = true;
             match Self::create(dir, &schema) {
@@ -263,7 +265,9 @@ impl SearchIndex {
             ensure_state_dir(parent)?;
         }
         std::fs::create_dir_all(dir)?;
-        let index = Index::create_in_dir(dir, schema.clone()).map_err(std::io::Error::other)?;
+        let directory = IndexDirectory::open(dir).map_err(std::io::Error::other)?;
+        let index = Index::create(directory, schema.clone(), tantivy::IndexSettings::default())
+            .map_err(std::io::Error::other)?;
         let version = serde_json::to_vec(&VersionInfo { schema: SCHEMA_VERSION }).map_err(std::io::Error::other)?;
         write_atomic(&dir.join(VERSION_FILE), &version)?;
         Ok(index)
