@@ -73,7 +73,7 @@ pub(super) fn print_diagnostics(ctx: &Context, kb: &Kb, diags: &[Diagnostic]) {
 
 /// `--section X` that matches no heading: the error, with the headings there are.
 pub(super) fn no_section(rb: &Runbook, section: &str) -> Error {
-    let headings: Vec<&str> = rb.headings.iter().map(|h| h.text.as_str()).collect();
+    let headings: Vec<&str> = rb.headings.iter().map(|h| h.text).collect();
     let hint = match did_you_mean(section, headings.iter().copied()) {
         Some(hint) => hint,
         None => format!("headings of {}: {}", rb.id, headings.join(", ")),

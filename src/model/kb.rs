@@ -240,6 +240,7 @@ impl Kb {
                     None => (parse::read_file(file, &ctx), true),
                 };
                 runbook.stamp = stamp;
+                runbook.shrink_to_fit();
                 if !keep_bodies {
                     runbook.body = None;
                 }
@@ -600,7 +601,7 @@ impl Kb {
                 let diag = Diagnostic::warning(Rule::Link, &rb.path, line, column, message).with_hint(hint);
                 return Resolved::to(target, Some(LinkTarget { runbook: target, anchor: None }), Some(diag));
             }
-            let anchors = target_rb.headings.iter().map(|h| h.anchor.as_str());
+            let anchors = target_rb.headings.iter().map(|h| h.anchor);
             let hint = match closest(anchor, anchors) {
                 Some(best) => did_you_mean_one_of(&[format!("#{best}")]),
                 None => format!("{} has no heading with that anchor", target_rb.path),

@@ -11,6 +11,7 @@ pub(crate) mod discovery;
 pub(crate) mod docs_syntax;
 pub(crate) mod duration;
 pub(crate) mod front_matter;
+pub(crate) mod headings;
 pub(crate) mod hosts;
 pub(crate) mod hugo;
 pub(crate) mod inventory;

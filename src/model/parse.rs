@@ -175,7 +175,7 @@ fn unread(
         watch: None,
         aliases_line: 1,
         step_fences: 0,
-        headings: Vec::new(),
+        headings: Default::default(),
         html_anchors: Vec::new(),
         links: Vec::new(),
         sha256: hex(&Sha256::digest(bytes)),
@@ -265,7 +265,7 @@ fn read_text(mut runbook: Runbook, text: String, ctx: &ParseContext) -> Runbook 
         });
     }
     runbook.links = links(&outline, &prepared);
-    runbook.headings = outline.headings.clone();
+    runbook.headings = outline.headings.iter().collect();
     runbook.html_anchors = outline.html_anchors.clone();
     runbook.links.extend(fix_links);
     // Everything found in the prepared text points into the file as written.

@@ -2,7 +2,7 @@
 
 use super::diagnostic::Diagnostic;
 use super::docs_syntax::Prepared;
-use super::markdown::Heading;
+use super::headings::Headings;
 use super::outline::Outline;
 use super::step::{Severity, Step};
 use serde::{Deserialize, Serialize};
@@ -51,7 +51,7 @@ pub struct Runbook {
     pub aliases_line: usize,
     /// Number of step fences, including ones that did not parse.
     pub step_fences: usize,
-    pub headings: Vec<Heading>,
+    pub headings: Headings,
     /// Anchors set by raw HTML (`<a name="x">`, `id="x"`).
     #[serde(default)]
     pub html_anchors: Vec<String>,
@@ -200,6 +200,18 @@ impl Runbook {
         self.headings.iter().any(|h| {
             h.text.trim().is_empty() || h.anchor.trim_start_matches(|c: char| c == '-' || c.is_ascii_digit()).is_empty()
         })
+    }
+
+    /// Gives back what its lists hold beyond their length: they grew by doubling while the file
+    /// was parsed or its summary read, and a loaded KB keeps them for as long as it lives.
+    pub fn shrink_to_fit(&mut self) {
+        self.aliases.shrink_to_fit();
+        self.tags.shrink_to_fit();
+        self.secrets.shrink_to_fit();
+        self.alerts.shrink_to_fit();
+        self.html_anchors.shrink_to_fit();
+        self.links.shrink_to_fit();
+        self.diagnostics.shrink_to_fit();
     }
 
     /// The folder of the file relative to the KB root (`runbooks/operations`).

@@ -150,7 +150,7 @@ impl Kb {
 /// What links into a runbook are checked against: its headings' anchors (and whether each
 /// has text), and its HTML anchors.
 fn anchors(rb: &Runbook) -> (Vec<(&str, &str)>, &[String]) {
-    (rb.headings.iter().map(|h| (h.anchor.as_str(), h.text.as_str())).collect(), &rb.html_anchors)
+    (rb.headings.iter().map(|h| (h.anchor, h.text)).collect(), &rb.html_anchors)
 }
 
 #[cfg(test)]
@@ -194,7 +194,7 @@ mod tests {
                     rb.id,
                     rb.title,
                     rb.tags,
-                    rb.headings.iter().map(|h| &h.anchor).collect::<Vec<_>>(),
+                    rb.headings.iter().map(|h| h.anchor).collect::<Vec<_>>(),
                     links,
                     kb.backlinks(idx),
                     kb.inbound[idx.position()],

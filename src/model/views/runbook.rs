@@ -128,7 +128,7 @@ impl<'a> RunbookView<'a> {
                 .headings
                 .iter()
                 .filter(|h| h.level <= 3)
-                .map(|h| SectionView { level: h.level, heading: &h.text, anchor: &h.anchor, line: h.line })
+                .map(|h| SectionView { level: h.level, heading: h.text, anchor: h.anchor, line: h.line })
                 .collect(),
             steps: body.steps.iter().map(StepView::new).collect(),
             diagnoses: body
