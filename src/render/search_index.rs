@@ -20,9 +20,12 @@ use super::sections::SearchSection;
 use super::site::Site;
 use crate::archive::store::{ArchivedRun, Cycle};
 use crate::util::text::hex;
+use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 pub(crate) const META: &str = "search-index/meta.json";
 const DIR: &str = "search-index";
@@ -46,18 +49,44 @@ pub(crate) struct IndexFile {
     pub bytes: Vec<u8>,
 }
 
-/// The terms of `text`: each run as the browser cuts queries, then its camelCase parts.
-pub(crate) fn terms(text: &str) -> impl Iterator<Item = String> + '_ {
-    let worth = |t: &&str| (2..=MAX_TERM).contains(&t.chars().count());
-    text.split(|c: char| !(c.is_alphabetic() || c.is_numeric())).filter(worth).flat_map(move |run| {
+/// Whether a run of letters and digits, or a part of one, is long enough to be a term and
+/// short enough to be worth one.
+fn worth(term: &str) -> bool {
+    let chars = if term.is_ascii() { term.len() } else { term.chars().count() };
+    (2..=MAX_TERM).contains(&chars)
+}
+
+/// Calls `each` with the terms of `text`: each run as the browser cuts queries, then its
+/// camelCase parts, lowercased. A run without capitals is neither cut nor lowercased, and an
+/// ASCII one is lowercased in a buffer that is used again: this runs for every word of every
+/// section of the site.
+fn for_each_term(text: &str, mut each: impl FnMut(&str)) {
+    let mut lower = String::new();
+    let mut lowercased = |term: &str, each: &mut dyn FnMut(&str)| {
+        if !term.is_ascii() {
+            each(&term.to_lowercase());
+        } else if term.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower.clear();
+            lower.push_str(term);
+            lower.make_ascii_lowercase();
+            each(&lower);
+        } else {
+            each(term);
+        }
+    };
+    for run in text.split(|c: char| !(c.is_alphabetic() || c.is_numeric())).filter(|run| worth(run)) {
+        lowercased(run, &mut each);
+        // Every camelCase boundary is at a capital, so a run without one is one part.
+        if !run.chars().any(char::is_uppercase) {
+            continue;
+        }
         let parts = crate::index::tokenizer::parts(run);
-        let split = parts.len() > 1;
-        std::iter::once(run)
-            .chain(parts.into_iter().map(|(_, part)| part).filter(move |_| split))
-            .filter(worth)
-            .map(str::to_lowercase)
-            .collect::<Vec<_>>()
-    })
+        if parts.len() > 1 {
+            for (_, part) in parts.into_iter().filter(|(_, part)| worth(part)) {
+                lowercased(part, &mut each);
+            }
+        }
+    }
 }
 
 /// The terms of one shard: each with its strong and weak postings.
@@ -244,28 +273,78 @@ impl SearchPage {
     }
 }
 
-/// Builds the index from every page's sections.
-pub(crate) fn build(pages: &[SearchPage]) -> Result<Vec<IndexFile>, serde_json::Error> {
-    let mut postings: BTreeMap<String, Postings> = BTreeMap::new();
-    let mut docs: Vec<(usize, &SearchSection)> = Vec::new();
-    for (r, page) in pages.iter().enumerate() {
+/// Each term's postings over `pages`, whose first section is number `first`.
+fn postings_of(pages: &[SearchPage], first: u32) -> HashMap<String, Postings> {
+    let mut postings: HashMap<String, Postings> = HashMap::new();
+    let mut add = |term: &str, number: u32, strong: bool| {
+        let term_postings = match postings.get_mut(term) {
+            Some(found) => found,
+            None => postings.entry(term.to_string()).or_default(),
+        };
+        push(if strong { &mut term_postings.strong } else { &mut term_postings.weak }, number);
+    };
+    let mut number = first;
+    for page in pages {
         for (k, section) in page.sections.iter().enumerate() {
-            let number = docs.len() as u32;
-            docs.push((r, section));
-            let mut strong_text = section.heading.clone();
+            // The page's names weigh like a title in its first section.
             if k == 0 {
-                strong_text = format!("{} {strong_text}", page.names);
+                for_each_term(&page.names, |term| add(term, number, true));
             }
-            for term in terms(&strong_text) {
-                push(&mut postings.entry(term).or_default().strong, number);
-            }
-            for term in terms(&section.text) {
-                push(&mut postings.entry(term).or_default().weak, number);
+            for_each_term(&section.heading, |term| add(term, number, true));
+            for_each_term(&section.text, |term| add(term, number, false));
+            number += 1;
+        }
+    }
+    postings
+}
+
+/// Every term of `pages` with its postings, in term order. The pages are read in parts on
+/// every core, each part's sections numbered from where the part begins; the parts' lists are
+/// then joined in order, so each stays ascending.
+fn postings(pages: &[SearchPage]) -> Vec<(String, Postings)> {
+    let firsts: Vec<u32> = pages
+        .iter()
+        .scan(0u32, |next, page| {
+            let first = *next;
+            *next += page.sections.len() as u32;
+            Some(first)
+        })
+        .collect();
+    let part = pages.len().div_ceil(rayon::current_num_threads() * 2).max(1);
+    let parts: Vec<HashMap<String, Postings>> = pages
+        .par_chunks(part)
+        .zip(firsts.par_chunks(part))
+        .map(|(pages, firsts)| postings_of(pages, firsts.first().copied().unwrap_or(0)))
+        .collect();
+    let mut all: HashMap<String, Postings> = HashMap::new();
+    for part in parts {
+        for (term, postings) in part {
+            match all.entry(term) {
+                Entry::Occupied(mut joined) => {
+                    joined.get_mut().strong.extend(postings.strong);
+                    joined.get_mut().weak.extend(postings.weak);
+                }
+                Entry::Vacant(new) => {
+                    new.insert(postings);
+                }
             }
         }
     }
-    let mut lists: BTreeMap<&str, (List, List)> =
-        postings.iter().map(|(term, list)| (term.as_str(), (List::of(&list.strong), List::of(&list.weak)))).collect();
+    let mut sorted: Vec<(String, Postings)> = all.into_iter().collect();
+    sorted.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    sorted
+}
+
+/// Builds the index from every page's sections.
+pub(crate) fn build(pages: &[SearchPage]) -> Result<Vec<IndexFile>, serde_json::Error> {
+    let docs: Vec<(usize, &SearchSection)> =
+        pages.iter().enumerate().flat_map(|(r, page)| page.sections.iter().map(move |section| (r, section))).collect();
+    let postings = postings(pages);
+    let lists: Vec<(&str, (List, List))> = postings
+        .par_iter()
+        .map(|(term, list)| (term.as_str(), (List::of(&list.strong), List::of(&list.weak))))
+        .collect();
+    let mut lists: BTreeMap<&str, (List, List)> = lists.into_iter().collect();
     let sizes = lists.iter().map(|(term, (strong, weak))| (*term, term.len() + strong.size() + weak.size() + 6));
     let mut cut = Vec::new();
     cut_shards(sizes.collect(), PREFIX, &mut cut);
@@ -315,15 +394,46 @@ pub(crate) fn build(pages: &[SearchPage]) -> Result<Vec<IndexFile>, serde_json::
 mod tests {
     use super::*;
 
+    fn terms(text: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for_each_term(text, |term| found.push(term.to_string()));
+        found
+    }
+
+    /// The terms by their definition, without the shortcuts of [`for_each_term`].
+    fn terms_as_defined(text: &str) -> Vec<String> {
+        let worth = |t: &&str| (2..=MAX_TERM).contains(&t.chars().count());
+        let mut found = Vec::new();
+        for run in text.split(|c: char| !(c.is_alphabetic() || c.is_numeric())).filter(worth) {
+            let parts = crate::index::tokenizer::parts(run);
+            let split = parts.len() > 1;
+            found.push(run.to_lowercase());
+            found
+                .extend(parts.into_iter().map(|(_, part)| part).filter(|_| split).filter(worth).map(str::to_lowercase));
+        }
+        found
+    }
+
+    #[test]
+    fn the_shortcuts_give_the_terms_as_defined() {
+        for text in [
+            "KubeJobFailed on HTTPServer, nvidia-smi: CUDA_ERROR_OPERATING_SYSTEM (304)",
+            "ΣΟΦΙΑ ΟΔΟΣ Straße ÜberPrüfung naïveCafé ǅemal İstanbul x y2 ab",
+            "a1 B2 cD eFgHiJ KLMnop qrsTUVwxyz 0123456789012345678901234567890123456789extra",
+            "",
+        ] {
+            assert_eq!(terms(text), terms_as_defined(text), "{text}");
+        }
+    }
+
     #[test]
     fn terms_keep_what_people_search_for() {
-        let found: Vec<String> =
-            terms("Run `nvidia-smi`: CUDA_ERROR_OPERATING_SYSTEM (304) in /dev/nvidia-uvm, a").collect();
+        let found = terms("Run `nvidia-smi`: CUDA_ERROR_OPERATING_SYSTEM (304) in /dev/nvidia-uvm, a");
         assert_eq!(
             found,
             ["run", "nvidia", "smi", "cuda", "error", "operating", "system", "304", "in", "dev", "nvidia", "uvm"]
         );
-        let found: Vec<String> = terms("KubeJobFailed on HTTPServer").collect();
+        let found = terms("KubeJobFailed on HTTPServer");
         assert_eq!(found, ["kubejobfailed", "kube", "job", "failed", "on", "httpserver", "http", "server"]);
         assert_eq!(deltas(&[1, 4, 9]), vec![1, 3, 5]);
     }
