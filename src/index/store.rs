@@ -9,12 +9,12 @@ use super::schema::{self, Fields, SCHEMA_VERSION};
 use super::snippet;
 use super::tokenizer;
 use crate::archive::store::{ArchiveFile, Archives, MARKDOWN_FILE, RECORD_FILE, cycle_title};
-use crate::model::cache::FileStamp;
+use crate::model::cache::{FileStamp, ParseCache};
 use crate::model::config::{CONFIG_FILE, Config};
 use crate::model::discovery::KbSource;
 use crate::model::hugo::HugoSite;
 use crate::model::kb::builtin_signature;
-use crate::model::kb::final_ids;
+use crate::model::kb::{STATE_DIR, final_ids};
 use crate::model::parse::{ParseContext, SourceFile, read_file};
 use crate::model::state::ensure_state_dir;
 use crate::model::{Kb, Runbook, RunbookIdx};
@@ -556,21 +556,25 @@ impl SearchIndex {
         let Seen { files, stamps } = seen.unwrap_or_else(|| Seen::now(source));
         let known: Vec<Option<FileFacts>> = files
             .par_iter()
-            .zip(stamps)
+            .zip(&stamps)
             .map(|(file, stamp)| {
-                let stamp = stamp?;
+                let stamp = (*stamp)?;
                 let facts = manifest.files.get(&file.path)?;
                 (facts.stamp == Some(stamp) && !stamp.is_racy()).then(|| facts.clone())
             })
             .collect();
         // Ids need every file's facts first. A few changed files are kept parsed for indexing;
         // many (a first build) are parsed again batch by batch, so the whole KB is never held
-        // in memory at once.
+        // in memory at once. Their facts come from the parse cache where it has them, so that
+        // each of those files is parsed once, for its documents, not twice.
         let keep_parsed = known.iter().filter(|k| k.is_none()).count() <= DOCUMENT_BATCH;
+        let cached =
+            if keep_parsed { vec![None; files.len()] } else { cached_facts(source, &ctx, &files, &stamps, &known) };
         let mut entries: Vec<(FileFacts, Origin)> = files
             .into_par_iter()
             .zip(known)
-            .map(|(file, known)| match known {
+            .zip(cached)
+            .map(|((file, known), cached)| match known.or(cached) {
                 Some(facts) => (facts, Origin::File(Box::new(file))),
                 None if keep_parsed => {
                     let runbook = read_file(file, &ctx);
@@ -1263,6 +1267,30 @@ fn current_signature(
     Some(signature.finish())
 }
 
+/// The facts of the files the manifest does not vouch for (`known` is `None`), from the KB's
+/// parse cache (`Kb::load` keeps it), for those whose summary it holds at the stamp the check
+/// saw; `None` for the rest, and for a stamp too recent to trust.
+fn cached_facts(
+    source: &KbSource,
+    ctx: &ParseContext,
+    files: &[SourceFile],
+    stamps: &[Option<FileStamp>],
+    known: &[Option<FileFacts>],
+) -> Vec<Option<FileFacts>> {
+    let state_dir = source.root().map(|root| root.join(STATE_DIR));
+    let mut cache = ParseCache::open(state_dir.as_deref(), ctx.fingerprint());
+    files
+        .iter()
+        .zip(stamps)
+        .zip(known)
+        .map(|((file, stamp), known)| {
+            let stamp = stamp.filter(|_| known.is_none())?;
+            let runbook = cache.take(&file.path, stamp).filter(|_| !stamp.is_racy())?;
+            Some(FileFacts { stamp: Some(stamp), ..FileFacts::of(&runbook) })
+        })
+        .collect()
+}
+
 fn stamp_entry(stamp: FileStamp) -> ManifestEntry {
     ManifestEntry { fingerprint: format!("{}:{}", stamp.size, stamp.mtime_ns) }
 }
@@ -1318,6 +1346,65 @@ mod tests {
         let source = KbSource::for_dir(kb.path().to_path_buf());
         let archives = Archives::new(kb.path().join(".runbook/archives"));
         (kb, source, archives)
+    }
+
+    /// A KB of more runbooks than a batch of documents (so a first build is a large sync), each
+    /// with an id of its own, written an hour ago (stamps old enough to trust).
+    fn many_runbook_kb() -> (tempfile::TempDir, KbSource, Archives) {
+        let kb = tempfile::tempdir().expect("temporary folder");
+        let runbooks = kb.path().join("runbooks");
+        std::fs::create_dir_all(&runbooks).expect("runbooks folder");
+        let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        for n in 0..DOCUMENT_BATCH + 20 {
+            let file = runbooks.join(format!("r-{n:03}.md"));
+            let text = format!("---\nid: first-{n:03}\n---\n# Runbook {n}\n\nThe capacitor {n} is charged.\n");
+            std::fs::write(&file, text).expect("runbook");
+            std::fs::File::options().write(true).open(&file).and_then(|f| f.set_modified(an_hour_ago)).expect("mtime");
+        }
+        let source = KbSource::for_dir(kb.path().to_path_buf());
+        let archives = Archives::new(kb.path().join(".runbook/archives"));
+        (kb, source, archives)
+    }
+
+    /// The facts a first build of `source`'s index records of each file.
+    fn first_build_facts(source: &KbSource, archives: &Archives) -> BTreeMap<String, FileFacts> {
+        let dir = source.index_dir();
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).expect("remove the index");
+        }
+        let index = SearchIndex::open(&dir).expect("open");
+        let report = index.sync_files(source, &Config::default(), archives).expect("first build");
+        assert_eq!(report.indexed.len(), DOCUMENT_BATCH + 20);
+        index.read_manifest().files
+    }
+
+    /// A first build parsed every file twice: once for the facts that ids are settled from,
+    /// then again for its documents. The facts now come from the parse cache where it holds
+    /// the file at the same stamp, and they are the facts parsing gives.
+    #[test]
+    fn a_first_build_takes_the_facts_of_files_the_parse_cache_holds_from_it() {
+        let (kb, source, archives) = many_runbook_kb();
+        let parsed = first_build_facts(&source, &archives);
+        assert_eq!(parsed["runbooks/r-007.md"].explicit_id.as_deref(), Some("first-007"));
+        Kb::load_summaries(source.clone());
+        assert_eq!(first_build_facts(&source, &archives), parsed);
+        // The same size and time with another id: a file the cache holds is not parsed for its
+        // facts (the cache's rule: a stamp it has seen is the text it parsed).
+        let file = kb.path().join("runbooks/r-007.md");
+        let modified = std::fs::metadata(&file).and_then(|m| m.modified()).expect("mtime");
+        let text = std::fs::read_to_string(&file).expect("read").replace("first-007", "other-007");
+        std::fs::write(&file, text).expect("rewrite");
+        std::fs::File::options().write(true).open(&file).and_then(|f| f.set_modified(modified)).expect("mtime");
+        assert_eq!(
+            first_build_facts(&source, &archives)["runbooks/r-007.md"].explicit_id.as_deref(),
+            Some("first-007")
+        );
+        // Without the cache, parsing gives the id the file has now.
+        std::fs::remove_dir_all(kb.path().join(STATE_DIR)).expect("remove the state folder");
+        assert_eq!(
+            first_build_facts(&source, &archives)["runbooks/r-007.md"].explicit_id.as_deref(),
+            Some("other-007")
+        );
     }
 
     /// Two processes' views of one KB's index, both opened before either has built it.

@@ -92,6 +92,16 @@ fn words(text: &str) -> Vec<(usize, &str)> {
 
 /// The parts of a word: split at joiners and at camelCase boundaries (`HTTPServer` → HTTP, Server).
 pub(crate) fn parts(word: &str) -> Vec<(usize, &str)> {
+    // Most words are one part: nothing to split at and no capital to cut before (every word of
+    // every section of a KB comes here when it is indexed).
+    if word.chars().all(|c| c.is_alphanumeric() && !c.is_uppercase()) {
+        return if word.is_empty() { Vec::new() } else { vec![(0, word)] };
+    }
+    split_parts(word)
+}
+
+/// [`parts`] without its shortcut.
+fn split_parts(word: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
     let chars: Vec<(usize, char)> = word.char_indices().collect();
     let mut start: Option<usize> = None;
@@ -171,6 +181,15 @@ pub fn analyzers() -> [(&'static str, TextAnalyzer); 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shortcut_for_words_of_one_part_gives_what_splitting_gives() {
+        for word in
+            ["", "nvidia", "575", "straße", "ǅemal", "öl2", "nvidia-smi", "cudaError", "HTTPServer", "Σοφία", "a_b"]
+        {
+            assert_eq!(parts(word), split_parts(word), "{word}");
+        }
+    }
 
     fn texts(text: &str, mode: Mode) -> Vec<(String, usize)> {
         tokenize(text, mode).into_iter().map(|t| (t.text, t.position)).collect()
