@@ -29,13 +29,19 @@ pub(super) fn run(ctx: &Context, args: Args) -> Result<i32> {
         .filter(|rb| args.tag.as_ref().is_none_or(|t| rb.tags.iter().any(|x| x.eq_ignore_ascii_case(t))))
         .filter(|rb| args.category.as_ref().is_none_or(|c| rb.category.eq_ignore_ascii_case(c)))
         .collect();
-    let mut out = output::stdout(ctx.color);
-    let written = if args.json {
+    if args.json {
         let rows: Vec<ListRow> = selected.iter().map(|rb| ListRow::new(rb)).collect();
-        serde_json::to_writer(&mut out, &rows)
-            .map_err(Error::from)
-            .and_then(|_| writeln!(out).map_err(|e| Error::io("stdout", e)))
-    } else if ctx.quiet {
+        let mut out = output::json_stdout();
+        serde_json::to_writer(&mut out, &rows)?;
+        writeln!(out).and_then(|()| out.flush()).map_err(|e| Error::io("stdout", e))?;
+        drop((rows, selected));
+        // The process ends next: freeing a KB of 100,000 runbooks an allocation at a time took
+        // a tenth of the command's time, and the system takes the memory back whole.
+        std::mem::forget(kb);
+        return Ok(exit::OK);
+    }
+    let mut out = output::stdout(ctx.color);
+    let written = if ctx.quiet {
         // `-q`: ids only, one per line, for shell loops.
         selected.iter().try_for_each(|rb| writeln!(out, "{}", rb.id)).map_err(|e| Error::io("stdout", e))
     } else {

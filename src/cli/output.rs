@@ -24,6 +24,13 @@ pub(super) fn stdout(mode: ColorMode) -> Stdout {
     std::io::BufWriter::with_capacity(64 * 1024, AutoStream::new(std::io::stdout().lock(), choice))
 }
 
+/// Buffered stdout as it is, for JSON: a JSON document holds no styles (control characters in
+/// its strings are escaped), so there is nothing to strip, and `list --json` of a large KB is
+/// tens of megabytes not worth scanning for escapes.
+pub(super) fn json_stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
+    std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock())
+}
+
 pub(super) fn stderr(mode: ColorMode) -> AutoStream<std::io::Stderr> {
     let choice = match mode {
         ColorMode::Auto => anstream::AutoStream::choice(&std::io::stderr()),
