@@ -180,7 +180,7 @@ enum Source {
 }
 
 /// What the index remembers of a runbook file between syncs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct FileFacts {
     /// The key it is kept under in the manifest, so not written twice.
     #[serde(skip)]
@@ -598,25 +598,37 @@ impl SearchIndex {
         kb: Option<&Kb>,
         source: &KbSource,
         ctx: &ParseContext,
-        runbooks: Vec<Indexed>,
+        mut runbooks: Vec<Indexed>,
         archives: &Archives,
         old: Manifest,
     ) -> Result<SyncReport, IndexError> {
         let started = Instant::now();
         let mut report = SyncReport { rebuilt: self.rebuilt.load(Ordering::Acquire), ..SyncReport::default() };
-        let (current, files) = wanted(source, ctx, &runbooks, archives);
+        let (current, files) = wanted(source, ctx, &mut runbooks, archives);
+        let mut still_there = 0;
         let changed: Vec<(&String, &Source)> = current
             .iter()
-            .filter(|(key, (entry, _))| old.entries.get(*key) != Some(entry))
+            .filter(|(key, (entry, _))| {
+                let before = old.entries.get(*key);
+                still_there += usize::from(before.is_some());
+                before != Some(entry)
+            })
             .map(|(key, (_, source))| (key, source))
             .collect();
-        let removed: Vec<String> = old.entries.keys().filter(|k| !current.contains_key(*k)).cloned().collect();
+        // When every key indexed before is still wanted, nothing was removed: the common case,
+        // known without looking each of them up again.
+        let removed: Vec<String> = if still_there == old.entries.len() {
+            Vec::new()
+        } else {
+            old.entries.keys().filter(|k| !current.contains_key(*k)).cloned().collect()
+        };
         let config = source.root().and_then(|root| FileStamp::of_path(&root.join(CONFIG_FILE)));
         let builtin = source.root().is_none().then(builtin_signature);
         let open_runs = open_runs(&current, &changed, &old, archives);
-        let next = |entries: HashMap<String, ManifestEntry>| Manifest {
+        // The files' facts are moved into the manifest written, not copied: ten thousand of them.
+        let next = |entries: HashMap<String, ManifestEntry>, files: BTreeMap<String, FileFacts>| Manifest {
             entries,
-            files: files.clone(),
+            files,
             config,
             site: ctx.site_stamps.clone(),
             builtin: builtin.clone(),
@@ -628,11 +640,11 @@ impl SearchIndex {
         if changed.is_empty() && removed.is_empty() && old.reindexed.is_empty() {
             // Nothing to index; remember the files' stamps so the next search can skip all this
             // (and sign them again, when the signature was lost).
-            let manifest = next(old.entries.clone());
+            let manifest = next(old.entries.clone(), files);
             let unsigned = self.recorded_signature().map(|r| r.signature) != Some(manifest_signature(&manifest));
             if unsigned
                 || old.open_runs.as_ref() != Some(&open_runs)
-                || old.files != files
+                || old.files != manifest.files
                 || old.config != config
                 || old.builtin != builtin
                 || old.site != ctx.site_stamps
@@ -662,13 +674,13 @@ impl SearchIndex {
         self.add_documents(&mut writer, &sources, &documents)?;
         writer.commit().map_err(|e| self.tantivy_error(e))?;
         self.reader.reload().map_err(|e| self.tantivy_error(e))?;
-        // The manifest follows the commit: a crash in between only means indexing those files
-        // once more next time.
-        let entries: HashMap<String, ManifestEntry> =
-            current.iter().map(|(k, (e, _))| (k.clone(), e.clone())).collect();
-        self.write_manifest(&next(entries))?;
-        self.settle_reindexed(&old.reindexed)?;
         report.indexed = changed.iter().map(|(k, _)| (*k).clone()).collect();
+        drop((sources, changed));
+        // The manifest follows the commit: a crash in between only means indexing those files
+        // once more next time. Its entries are moved out of `current`, not copied.
+        let entries: HashMap<String, ManifestEntry> = current.into_iter().map(|(k, (e, _))| (k, e)).collect();
+        self.write_manifest(&next(entries, files))?;
+        self.settle_reindexed(&old.reindexed)?;
         report.removed = removed;
         report.elapsed = started.elapsed();
         Ok(report)
@@ -1299,7 +1311,7 @@ fn stamp_entry(stamp: FileStamp) -> ManifestEntry {
 fn wanted(
     source: &KbSource,
     ctx: &ParseContext,
-    runbooks: &[Indexed],
+    runbooks: &mut [Indexed],
     archives: &Archives,
 ) -> (BTreeMap<String, (ManifestEntry, Source)>, BTreeMap<String, FileFacts>) {
     let mut current: BTreeMap<String, (ManifestEntry, Source)> = BTreeMap::new();
@@ -1307,17 +1319,18 @@ fn wanted(
     // Pages show the Hugo config's params and the sections' cascades: when either changes, every
     // page is indexed again.
     let site = hex(&Sha256::digest(ctx.fingerprint().as_bytes())[..6]);
-    for (i, runbook) in runbooks.iter().enumerate() {
-        files.insert(runbook.facts.path.clone(), runbook.facts.clone());
+    for (i, runbook) in runbooks.iter_mut().enumerate() {
+        // Moved out: only the manifest needs a runbook's facts from here on.
+        let facts = std::mem::take(&mut runbook.facts);
         // Diagnostics never hide a file: one with errors is indexed as far as it could be
         // read, and its hits say how many errors it has.
-        let facts = &runbook.facts;
         // The error count is in the documents, and may change with `runbook.toml` alone.
         // Only ever compared, so kept as a hash: the text repeated the content hash.
         let mut errors = itoa::Buffer::new();
         let text = [facts.sha256.as_str(), runbook.id.as_str(), errors.format(facts.errors), site.as_str()];
         let entry = ManifestEntry { fingerprint: fingerprint(&text) };
-        current.insert(documents::runbook_key(&runbook.facts.path), (entry, Source::Runbook(i)));
+        current.insert(documents::runbook_key(&facts.path), (entry, Source::Runbook(i)));
+        files.insert(facts.path.clone(), facts);
     }
     for run in archives.run_files() {
         current.insert(documents::archive_key(&run.name), (stamp_entry(run.stamp), Source::Archive(run)));
@@ -1405,6 +1418,21 @@ mod tests {
             first_build_facts(&source, &archives)["runbooks/r-007.md"].explicit_id.as_deref(),
             Some("other-007")
         );
+    }
+
+    /// A sync knows nothing was removed when every key indexed before is still wanted; a file
+    /// renamed keeps the count of keys the same, and its old key must still go.
+    #[test]
+    fn a_renamed_file_is_removed_under_its_old_name_and_indexed_under_its_new() {
+        let (kb, source, archives) = one_runbook_kb();
+        let index = SearchIndex::open(&source.index_dir()).expect("open");
+        index.sync_files(&source, &Config::default(), &archives).expect("first build");
+        let runbooks = kb.path().join("runbooks");
+        std::fs::rename(runbooks.join("alpha.md"), runbooks.join("beta.md")).expect("rename");
+        let report = index.sync_files(&source, &Config::default(), &archives).expect("sync");
+        assert_eq!(report.removed, vec![documents::runbook_key("runbooks/alpha.md")]);
+        assert_eq!(report.indexed, vec![documents::runbook_key("runbooks/beta.md")]);
+        assert_eq!(hits(&index, "capacitor"), 1);
     }
 
     /// Two processes' views of one KB's index, both opened before either has built it.
