@@ -92,12 +92,17 @@ fn words(text: &str) -> Vec<(usize, &str)> {
 
 /// The parts of a word: split at joiners and at camelCase boundaries (`HTTPServer` → HTTP, Server).
 pub(crate) fn parts(word: &str) -> Vec<(usize, &str)> {
-    // Most words are one part: nothing to split at and no capital to cut before (every word of
-    // every section of a KB comes here when it is indexed).
-    if word.chars().all(|c| c.is_alphanumeric() && !c.is_uppercase()) {
+    // Most words are one part (every word of every section of a KB comes here when indexed).
+    if is_one_part(word) {
         return if word.is_empty() { Vec::new() } else { vec![(0, word)] };
     }
     split_parts(word)
+}
+
+/// Whether [`parts`] would give `word` whole, known without splitting it: it has nothing to
+/// split at and no capital to cut before (every camelCase boundary is at a capital).
+pub(crate) fn is_one_part(word: &str) -> bool {
+    word.chars().all(|c| c.is_alphanumeric() && !c.is_uppercase())
 }
 
 /// [`parts`] without its shortcut.

@@ -50,12 +50,6 @@ impl Headings {
         self.entries.is_empty()
     }
 
-    pub fn get(&self, index: usize) -> Option<HeadingRef<'_>> {
-        let entry = self.entries.get(index)?;
-        let start = index.checked_sub(1).map_or(0, |before| self.entries[before].anchor_end);
-        Some(self.heading(start, entry))
-    }
-
     pub fn iter(&self) -> impl ExactSizeIterator<Item = HeadingRef<'_>> + '_ {
         let mut start = 0;
         self.entries.iter().map(move |entry| {
@@ -164,7 +158,6 @@ mod tests {
         assert_eq!(headings.len(), 4);
         let back: Vec<Heading> = headings.iter().map(Heading::from).collect();
         assert_eq!(format!("{back:?}"), format!("{given:?}"));
-        assert!(headings.get(4).is_none());
         assert!(Headings::default().is_empty());
     }
 

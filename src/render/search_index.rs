@@ -76,8 +76,7 @@ fn for_each_term(text: &str, mut each: impl FnMut(&str)) {
     };
     for run in text.split(|c: char| !(c.is_alphabetic() || c.is_numeric())).filter(|run| worth(run)) {
         lowercased(run, &mut each);
-        // Every camelCase boundary is at a capital, so a run without one is one part.
-        if !run.chars().any(char::is_uppercase) {
+        if crate::index::tokenizer::is_one_part(run) {
             continue;
         }
         let parts = crate::index::tokenizer::parts(run);
